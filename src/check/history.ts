@@ -1,0 +1,30 @@
+/**
+ * The history format shared by the simulator, real clients and the checkers (see HISTORY.md).
+ * One event per line, in real-time order: an `invoke` when an operation starts, then `ok`, `fail`
+ * or `info` when it ends.
+ */
+
+export type EventType = 'invoke' | 'ok' | 'fail' | 'info';
+
+export type OpFunction = 'read' | 'write' | 'cas' | 'delete' | 'append';
+
+export const OP_FUNCTIONS: readonly OpFunction[] = ['read', 'write', 'cas', 'delete', 'append'];
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface HistoryEvent {
+  process: number;
+  type: EventType;
+  f: OpFunction;
+  key: string;
+  /**
+   * invoke: the argument (null for read and delete, [expected, new] for cas, the suffix for
+   * append); ok: the result for read (null = absent), the argument echoed otherwise.
+   */
+  value: Json;
+  /** Nanoseconds on the recorder's clock; optional. */
+  time?: number;
+  /** Free-form details a recorder may add (node contacted, error text); checkers ignore them. */
+  [extra: string]: unknown;
+}
