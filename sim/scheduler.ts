@@ -36,7 +36,7 @@ export interface EventHandle {
   cancel(): void;
 }
 
-export type TraceSink = (line: string) => void;
+export type TraceSink = (timeNs: number, label: string) => void;
 
 export class Scheduler {
   private heap: SimEvent[] = [];
@@ -124,7 +124,7 @@ export class Scheduler {
       }
     }
     this.eventsRun++;
-    if (this.trace !== null) this.trace(`${ev.timeNs} ${ev.label}`);
+    if (this.trace !== null) this.trace(ev.timeNs, ev.label);
     ev.fn();
   }
 

@@ -1,0 +1,250 @@
+import type { Rng } from '../src/env/rng.js';
+import { NS_PER_MS } from './scheduler.js';
+import type { Fault } from './scenario.js';
+import type { World } from './world.js';
+
+/**
+ * The nemesis carries out a scenario's fault schedule: it starts each fault at its time, undoes
+ * it after `for:` if given, and at the end of the run heals everything so the cluster can show it
+ * recovers (the liveness phase). `random` node selectors are resolved when the fault starts, from
+ * the nemesis's own random stream.
+ */
+
+interface Active {
+  id: number;
+  label: string;
+  undo: () => void;
+}
+
+export class Nemesis {
+  private readonly active = new Map<number, Active>();
+  private idNext = 1;
+  /** Faults applied, for the summary. */
+  applied = 0;
+
+  constructor(
+    private readonly world: World,
+    private readonly rng: Rng,
+  ) {}
+
+  schedule(faults: readonly Fault[]): void {
+    for (const f of faults) {
+      this.world.sched.at(f.atNs, `fault ${f.kind}`, () => {
+        const a = this.apply(f);
+        if (a !== null && f.forNs !== undefined) {
+          this.world.sched.at(this.world.nowNs + f.forNs, `heal ${f.kind}`, () => this.end(a.id));
+        }
+      });
+    }
+  }
+
+  /** Labels of the faults in effect now, for the progress line. */
+  activeLabels(): string[] {
+    return [...this.active.values()].map((a) => a.label);
+  }
+
+  /** Ends every fault in effect and puts every machine back in working order. */
+  healAll(): void {
+    for (const id of [...this.active.keys()].reverse()) this.end(id);
+    const w = this.world;
+    w.net.heal();
+    w.net.lossProbability = 0;
+    w.net.duplicateProbability = 0;
+    w.net.reorderProbability = 0;
+    for (const m of w.machines.values()) {
+      if (m.state === 'paused') w.resume(m.id);
+      if (m.state === 'down') w.restart(m.id);
+      m.disk.syncFailuresPending = 0;
+      m.disk.syncFailureProbability = 0;
+    }
+    w.trace.record(w.nowNs, 'heal-all', {});
+  }
+
+  private end(id: number): void {
+    const a = this.active.get(id);
+    if (a === undefined) return;
+    this.active.delete(id);
+    a.undo();
+    this.world.trace.record(this.world.nowNs, 'fault-end', { fault: a.label });
+  }
+
+  private pickNode(sel: string, want?: (id: string) => boolean): string | null {
+    if (sel !== 'random') return sel;
+    const ids = this.world.nodeIds().filter((id) => want === undefined || want(id));
+    return ids.length === 0 ? null : this.rng.pick(ids);
+  }
+
+  private track(label: string, undo: () => void): Active {
+    const a: Active = { id: this.idNext++, label, undo };
+    this.active.set(a.id, a);
+    this.applied++;
+    this.world.trace.record(this.world.nowNs, 'fault', { fault: label });
+    return a;
+  }
+
+  private skip(f: Fault, why: string): null {
+    this.world.trace.record(this.world.nowNs, 'fault-skipped', { kind: f.kind, line: f.line, why });
+    return null;
+  }
+
+  private apply(f: Fault): Active | null {
+    const w = this.world;
+    const up = (id: string) => w.machine(id).state === 'up';
+    switch (f.kind) {
+      case 'crash': {
+        const id = this.pickNode(f.node, (n) => w.machine(n).state !== 'down');
+        if (id === null) return this.skip(f, 'no node to crash');
+        w.crash(id, f.disk);
+        return this.track(`crash ${id}`, () => w.restart(id));
+      }
+      case 'restart': {
+        const id = this.pickNode(f.node, (n) => w.machine(n).state === 'down');
+        if (id === null) return this.skip(f, 'no node is down');
+        w.restart(id);
+        this.world.trace.record(w.nowNs, 'fault', { fault: `restart ${id}` });
+        this.applied++;
+        return null;
+      }
+      case 'pause': {
+        const id = this.pickNode(f.node, up);
+        if (id === null) return this.skip(f, 'no node is up');
+        w.pause(id);
+        return this.track(`pause ${id}`, () => w.resume(id));
+      }
+      case 'resume': {
+        const id = this.pickNode(f.node, (n) => w.machine(n).state === 'paused');
+        if (id === null) return this.skip(f, 'no node is paused');
+        w.resume(id);
+        this.applied++;
+        return null;
+      }
+      case 'partition':
+        return this.partition(f);
+      case 'partition-one-way': {
+        const from = f.from.map((s) => this.pickNode(s) as string);
+        const to = f.to.map((s) => this.pickNode(s) as string);
+        return this.cut(`one-way ${from.join(',')} -/-> ${to.join(',')}`, from, to, false);
+      }
+      case 'heal':
+        w.net.heal();
+        for (const [id, a] of this.active) if (a.label.startsWith('partition') || a.label.startsWith('one-way')) this.active.delete(id);
+        w.trace.record(w.nowNs, 'fault', { fault: 'heal' });
+        this.applied++;
+        return null;
+      case 'clock': {
+        const id = this.pickNode(f.node) as string;
+        const clock = w.machine(id).clock;
+        const [skew, drift] = [clock.skewMs, clock.driftPpm];
+        if (f.skewNs !== undefined) clock.skewMs = f.skewNs / NS_PER_MS;
+        if (f.driftPpm !== undefined) clock.setDriftPpm(f.driftPpm);
+        return this.track(`clock ${id} skew ${clock.skewMs}ms drift ${clock.driftPpm}ppm`, () => {
+          clock.skewMs = skew;
+          clock.setDriftPpm(drift);
+        });
+      }
+      case 'loss':
+      case 'duplicate':
+      case 'reorder': {
+        const field = ({ loss: 'lossProbability', duplicate: 'duplicateProbability', reorder: 'reorderProbability' } as const)[f.kind];
+        const before = w.net[field];
+        w.net[field] = f.probability;
+        return this.track(`${f.kind} ${f.probability}`, () => (w.net[field] = before));
+      }
+      case 'latency': {
+        const before = { ...w.net.latency };
+        w.net.latency = { minMs: f.minNs / NS_PER_MS, meanMs: f.meanNs / NS_PER_MS, maxMs: f.maxNs / NS_PER_MS };
+        return this.track(`latency ${f.minNs / NS_PER_MS}/${f.meanNs / NS_PER_MS}/${f.maxNs / NS_PER_MS}ms`, () => (w.net.latency = before));
+      }
+      case 'fsync-fail': {
+        const id = this.pickNode(f.node) as string;
+        const disk = w.machine(id).disk;
+        const before = disk.syncFailureProbability;
+        disk.syncFailuresPending += f.count;
+        disk.syncFailureProbability = f.probability;
+        return this.track(`fsync-fail ${id}`, () => {
+          disk.syncFailuresPending = 0;
+          disk.syncFailureProbability = before;
+        });
+      }
+      case 'corrupt': {
+        const id = this.pickNode(f.node) as string;
+        const flips = [];
+        for (let i = 0; i < f.bits; i++) {
+          const r = w.machine(id).disk.corrupt(f.path);
+          if (r !== null) flips.push(r);
+        }
+        w.trace.record(w.nowNs, 'fault', { fault: `corrupt ${id}`, flips });
+        this.applied++;
+        return null;
+      }
+      case 'disk-full': {
+        const id = this.pickNode(f.node) as string;
+        const disk = w.machine(id).disk;
+        const before = disk.options.capacityBytes;
+        disk.options.capacityBytes = disk.usedBytes + f.freeBytes;
+        return this.track(`disk-full ${id}`, () => (disk.options.capacityBytes = before));
+      }
+    }
+  }
+
+  private partition(f: Extract<Fault, { kind: 'partition' }>): Active | null {
+    const ids = this.world.nodeIds();
+    switch (f.shape) {
+      case 'groups':
+        return this.groups(`partition ${f.groups.map((g) => g.join(',')).join(' | ')}`, f.groups);
+      case 'isolate': {
+        const id = this.pickNode(f.node) as string;
+        return this.groups(`partition isolate ${id}`, [[id], ids.filter((n) => n !== id)]);
+      }
+      case 'halves': {
+        const s = this.rng.shuffled(ids);
+        const half = Math.floor(s.length / 2);
+        return this.groups(`partition halves`, [s.slice(0, half), s.slice(half)]);
+      }
+      case 'majority-minority': {
+        const s = this.rng.shuffled(ids);
+        const minority = Math.floor((s.length - 1) / 2);
+        return this.groups(`partition majority-minority`, [s.slice(0, minority), s.slice(minority)]);
+      }
+      case 'bridge': {
+        // Two sides that cannot talk, and one node that talks to both (Jepsen's bridge): each
+        // side may believe it has a majority through the bridge.
+        const s = this.rng.shuffled(ids);
+        const bridge = s[0] as string;
+        const rest = s.slice(1);
+        const half = Math.floor(rest.length / 2);
+        const a = rest.slice(0, half);
+        const b = rest.slice(half);
+        return this.cut(`partition bridge ${bridge} between ${a.join(',')} | ${b.join(',')}`, a, b, true);
+      }
+    }
+  }
+
+  private groups(label: string, groups: string[][]): Active {
+    const links: [string, string][] = [];
+    for (let i = 0; i < groups.length; i++) {
+      for (let j = 0; j < groups.length; j++) {
+        if (i === j) continue;
+        for (const a of groups[i] as string[]) for (const b of groups[j] as string[]) if (a !== b) links.push([a, b]);
+      }
+    }
+    return this.blockLinks(label, links);
+  }
+
+  private cut(label: string, from: string[], to: string[], bothWays: boolean): Active {
+    const links: [string, string][] = [];
+    for (const a of from) for (const b of to) if (a !== b) {
+      links.push([a, b]);
+      if (bothWays) links.push([b, a]);
+    }
+    return this.blockLinks(label, links);
+  }
+
+  private blockLinks(label: string, links: [string, string][]): Active {
+    const net = this.world.net;
+    for (const [a, b] of links) net.block(a, b);
+    return this.track(label, () => {
+      for (const [a, b] of links) net.unblock(a, b);
+    });
+  }
+}

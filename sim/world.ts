@@ -1,0 +1,183 @@
+import type { Clock } from '../src/env/clock.js';
+import type { Env } from '../src/env/env.js';
+import type { Logger } from '../src/env/log.js';
+import type { Net } from '../src/env/net.js';
+import { SeededRng, type Rng } from '../src/env/rng.js';
+import { assert } from '../src/util/assert.js';
+import { SimMachineClock } from './clock.js';
+import { SimDisk, type CrashMode, type CrashReport, type SimDiskOptions } from './disk.js';
+import { SimNet, type NetOptions } from './net.js';
+import { Owner, Scheduler } from './scheduler.js';
+import type { Trace } from './trace.js';
+
+/**
+ * The simulated world: machines (each with a clock, a disk and a node process), the network
+ * between them, clients, and the scheduler that owns time. Faults act on it; nodes see only their
+ * Env, exactly as a real node sees the real machine.
+ */
+
+/** What the world needs of a node: that it can be stopped. Anything else is the node's business. */
+export interface SimNode {
+  stop(): void;
+}
+
+export type NodeFactory = (env: Env, machine: Machine) => SimNode;
+
+export type MachineState = 'up' | 'down' | 'paused';
+
+export class Machine {
+  owner: Owner;
+  incarnation = 0;
+  node: SimNode | null = null;
+  state: MachineState = 'down';
+  env: Env | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly clock: SimMachineClock,
+    readonly disk: SimDisk,
+  ) {
+    this.owner = new Owner(`${id}#0`);
+    this.owner.alive = false;
+  }
+}
+
+export interface WorldOptions {
+  seed: string;
+  nodeIds: readonly string[];
+  net: NetOptions;
+  disk: SimDiskOptions;
+  createNode: NodeFactory;
+  trace: Trace;
+  /** Wall-clock time at virtual time zero, the same on every machine before skew. */
+  wallEpochMs?: number;
+  /** Record node log lines of these levels in the trace. */
+  traceLogLevels?: ReadonlySet<string>;
+}
+
+/** 2026-01-01T00:00:00Z: a fixed wall-clock origin, so wall times are as repeatable as the rest. */
+export const SIM_WALL_EPOCH_MS = 1_767_225_600_000;
+
+export class World {
+  readonly sched = new Scheduler();
+  readonly rng: Rng;
+  readonly net: SimNet;
+  readonly machines = new Map<string, Machine>();
+  readonly trace: Trace;
+  private readonly createNode: NodeFactory;
+  private readonly wallEpochMs: number;
+  private readonly logLevels: ReadonlySet<string>;
+
+  constructor(options: WorldOptions) {
+    this.rng = new SeededRng(`kv-lab/${options.seed}`);
+    this.trace = options.trace;
+    this.sched.trace = (t, label) => this.trace.event(t, label);
+    this.net = new SimNet(this.sched, this.rng.fork('net'), options.net);
+    this.createNode = options.createNode;
+    this.wallEpochMs = options.wallEpochMs ?? SIM_WALL_EPOCH_MS;
+    this.logLevels = options.traceLogLevels ?? new Set(['info', 'warn', 'error']);
+    for (const id of options.nodeIds) {
+      assert(/^[a-z][a-z0-9-]*$/.test(id), () => `node id ${id} must be lowercase letters, digits and dashes`);
+      const clock = new SimMachineClock(this.sched, id, this.wallEpochMs);
+      const disk = new SimDisk(this.sched, this.rng.fork(`disk/${id}`), id, options.disk);
+      this.machines.set(id, new Machine(id, clock, disk));
+    }
+  }
+
+  get nowNs(): number {
+    return this.sched.nowNs;
+  }
+
+  machine(id: string): Machine {
+    const m = this.machines.get(id);
+    assert(m !== undefined, () => `no machine ${id}`);
+    return m;
+  }
+
+  nodeIds(): string[] {
+    return [...this.machines.keys()];
+  }
+
+  /** Boots every machine's node. */
+  start(): void {
+    for (const m of this.machines.values()) this.boot(m);
+  }
+
+  private boot(m: Machine): void {
+    assert(m.state === 'down', () => `boot ${m.id}: machine is ${m.state}`);
+    m.incarnation++;
+    m.owner = new Owner(`${m.id}#${m.incarnation}`);
+    const env: Env = {
+      id: m.id,
+      clock: m.clock.view(m.owner),
+      disk: m.disk.view(m.owner),
+      net: this.net.attach(m.id, m.owner),
+      rng: this.rng.fork(`node/${m.id}/${m.incarnation}`),
+      log: this.logger(m.id),
+    };
+    m.env = env;
+    m.state = 'up';
+    this.trace.record(this.nowNs, 'boot', { node: m.id, incarnation: m.incarnation });
+    m.node = this.createNode(env, m);
+  }
+
+  /**
+   * Kills the node's process and cuts its machine's power: volatile state, timers and frames in
+   * flight to it are gone; its disk keeps what was durable (per the crash mode).
+   */
+  crash(id: string, diskMode?: CrashMode): CrashReport | null {
+    const m = this.machine(id);
+    if (m.state === 'down') return null;
+    m.owner.alive = false;
+    m.owner.paused = false;
+    m.owner.deferred.length = 0;
+    this.net.detach(id, m.owner);
+    m.node = null;
+    m.env = null;
+    m.state = 'down';
+    const saved = m.disk.options.crash;
+    if (diskMode !== undefined) m.disk.options.crash = diskMode;
+    const report = m.disk.crash();
+    m.disk.options.crash = saved;
+    this.trace.record(this.nowNs, 'crash', { node: id, ...report });
+    return report;
+  }
+
+  restart(id: string): void {
+    const m = this.machine(id);
+    if (m.state !== 'down') return;
+    this.boot(m);
+  }
+
+  /** Freezes the node's process (SIGSTOP): nothing it does happens until resume. */
+  pause(id: string): void {
+    const m = this.machine(id);
+    if (m.state !== 'up') return;
+    m.owner.paused = true;
+    m.state = 'paused';
+    this.trace.record(this.nowNs, 'pause', { node: id });
+  }
+
+  resume(id: string): void {
+    const m = this.machine(id);
+    if (m.state !== 'paused') return;
+    m.state = 'up';
+    this.trace.record(this.nowNs, 'resume', { node: id });
+    this.sched.resume(m.owner);
+  }
+
+  /** A client endpoint: it never crashes, and its clock has neither skew nor drift. */
+  clientEndpoint(address: string): { net: Net; clock: Clock } {
+    const owner = new Owner(address);
+    const clock = new SimMachineClock(this.sched, address, this.wallEpochMs);
+    return { net: this.net.attach(address, owner), clock: clock.view(owner) };
+  }
+
+  private logger(node: string): Logger {
+    return {
+      log: (level, event, fields) => {
+        if (this.logLevels.has(level)) this.trace.record(this.nowNs, 'log', { node, level, event, ...fields });
+      },
+    };
+  }
+}
