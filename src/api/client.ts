@@ -1,0 +1,205 @@
+import type { Json } from '../check/history.js';
+import type { Clock, Timer } from '../env/clock.js';
+import type { Net } from '../env/net.js';
+import { assert } from '../util/assert.js';
+import { decodeMessage, encodeMessage, isDefinite, isReadOnly, type ErrorCode, type KvOp, type Request, type Result } from '../node/protocol.js';
+
+/**
+ * The kv-lab client, written against the Net and Clock seams so that the very same code serves a
+ * real program (over TCP) and the simulator's workload.
+ *
+ * It finds the leader by following `not_leader` hints, retries a request on another node after an
+ * attempt times out, and keeps the request's seq across retries so the cluster applies it once.
+ * The outcome it reports is honest about uncertainty: `fail` only when no attempt can have taken
+ * effect, `info` when one might have.
+ */
+
+export type Outcome =
+  | { type: 'ok'; value: Json; entries?: [string, Json][]; node: string }
+  | { type: 'fail'; code: ErrorCode; message: string; node: string }
+  | { type: 'info'; reason: string };
+
+export interface ClientOptions {
+  /** Nodes to try, in order of preference. */
+  nodes: string[];
+  /** The whole operation's deadline. */
+  timeoutMs: number;
+  /** How long one attempt may take before the client tries another node. */
+  attemptTimeoutMs: number;
+  /** Pause before retrying after an `unavailable` answer. */
+  retryBackoffMs: number;
+  /** Database for requests that do not name one. */
+  db: string;
+}
+
+export const DEFAULT_CLIENT_OPTIONS: Omit<ClientOptions, 'nodes'> = {
+  timeoutMs: 5_000,
+  attemptTimeoutMs: 1_000,
+  retryBackoffMs: 50,
+  db: '',
+};
+
+/** Attempts per operation, whatever the deadline: a bound on retry storms. */
+export const ATTEMPTS_MAX = 32;
+
+interface Pending {
+  seq: number;
+  request: Request;
+  done: (o: Outcome) => void;
+  /** Index into nodes of the current target, or a node named by a leader hint. */
+  target: string;
+  attempts: number;
+  /** An earlier attempt went unanswered: it may still take effect. */
+  uncertain: boolean;
+  /** The latest attempt is sent and not yet answered. */
+  inFlight: boolean;
+  attemptTimer: Timer | null;
+  deadlineTimer: Timer;
+}
+
+export class KvClient {
+  private seqNext = 1;
+  private readonly pending = new Map<number, Pending>();
+  private leaderHint: string | null = null;
+  private nodeCursor = 0;
+  private readonly options: ClientOptions;
+  private closed = false;
+
+  constructor(
+    private readonly net: Net,
+    private readonly clock: Clock,
+    options: Partial<ClientOptions> & { nodes: string[] },
+  ) {
+    this.options = { ...DEFAULT_CLIENT_OPTIONS, ...options };
+    assert(this.options.nodes.length > 0, 'KvClient needs at least one node');
+    net.onReceive((from, frame) => this.receive(from, frame));
+  }
+
+  /** This client's id: its network address. */
+  get id(): string {
+    return this.net.self;
+  }
+
+  invoke(op: KvOp, done: (o: Outcome) => void, db: string = this.options.db): void {
+    assert(!this.closed, 'KvClient is closed');
+    const seq = this.seqNext++;
+    const request: Request = { kind: 'req', client: this.net.self, seq, ackSeq: this.ackSeq(seq), db, op };
+    const p: Pending = {
+      seq,
+      request,
+      done,
+      target: this.leaderHint ?? this.nextNode(),
+      attempts: 0,
+      uncertain: false,
+      inFlight: false,
+      attemptTimer: null,
+      deadlineTimer: this.clock.timer(this.options.timeoutMs, () => this.giveUp(p, 'timeout')),
+    };
+    this.pending.set(seq, p);
+    this.attempt(p);
+  }
+
+  /** Promise form, for real programs (the simulator uses the callback form). */
+  call(op: KvOp, db?: string): Promise<Outcome> {
+    return new Promise((resolve) => this.invoke(op, resolve, db));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of [...this.pending.values()]) this.giveUp(p, 'client closed');
+    this.net.close();
+  }
+
+  private ackSeq(nextSeq: number): number {
+    let low = nextSeq;
+    for (const s of this.pending.keys()) if (s < low) low = s;
+    return low;
+  }
+
+  private nextNode(): string {
+    const nodes = this.options.nodes;
+    const n = nodes[this.nodeCursor % nodes.length] as string;
+    this.nodeCursor++;
+    return n;
+  }
+
+  private attempt(p: Pending): void {
+    if (p.attempts >= ATTEMPTS_MAX) {
+      this.giveUp(p, `no answer after ${ATTEMPTS_MAX} attempts`);
+      return;
+    }
+    p.attempts++;
+    p.inFlight = true;
+    p.attemptTimer?.cancel();
+    p.attemptTimer = this.clock.timer(this.options.attemptTimeoutMs, () => {
+      // Unanswered: the request may yet be applied. Try elsewhere with the same seq.
+      p.uncertain = true;
+      if (this.leaderHint === p.target) this.leaderHint = null;
+      p.target = this.nextNode();
+      this.attempt(p);
+    });
+    this.net.send(p.target, encodeMessage({ ...p.request, ackSeq: this.ackSeq(this.seqNext) }));
+  }
+
+  private receive(from: string, frame: Uint8Array): void {
+    let m: Record<string, unknown>;
+    try {
+      m = decodeMessage(frame);
+    } catch {
+      return; // Not for us or garbled: the attempt timer covers it.
+    }
+    if (m.kind !== 'res' || typeof m.seq !== 'number') return;
+    const p = this.pending.get(m.seq);
+    if (p === undefined) return; // A late answer to an operation that already ended.
+    const result = m.result as Result;
+    if (result.ok) {
+      this.leaderHint = from;
+      this.finish(p, { type: 'ok', value: result.value, ...(result.entries ? { entries: result.entries } : {}), node: from });
+      return;
+    }
+    this.failed(p, from, result.code, result.message, result.leader);
+  }
+
+  private failed(p: Pending, from: string, code: ErrorCode, message: string, leader: string | undefined): void {
+    if (code === 'not_leader' || code === 'unavailable') {
+      // This attempt certainly did nothing; earlier unanswered ones still may have.
+      p.attemptTimer?.cancel();
+      p.inFlight = false;
+      if (code === 'not_leader' && leader !== undefined && leader !== from) {
+        this.leaderHint = leader;
+        p.target = leader;
+        this.attempt(p);
+      } else {
+        if (this.leaderHint === from) this.leaderHint = null;
+        p.target = this.nextNode();
+        p.attemptTimer = this.clock.timer(this.options.retryBackoffMs, () => this.attempt(p));
+      }
+      return;
+    }
+    // An answer from the state machine (cas_mismatch, type_error, ...) is the one application's
+    // result, even after retries, thanks to the session table. timeout/internal stay uncertain
+    // for writes; a read that failed changed nothing.
+    if (isDefinite(code) || isReadOnly(p.request.op)) this.finish(p, { type: 'fail', code, message, node: from });
+    else this.finish(p, { type: 'info', reason: `${code}: ${message}` });
+  }
+
+  private giveUp(p: Pending, reason: string): void {
+    if (!this.pending.has(p.seq)) return;
+    if (isReadOnly(p.request.op)) {
+      // Reads change nothing, so an unanswered read is a clean failure, not an unknown outcome.
+      this.finish(p, { type: 'fail', code: 'timeout', message: reason, node: p.target });
+    } else if (p.uncertain || p.inFlight) {
+      this.finish(p, { type: 'info', reason });
+    } else {
+      // Every attempt was refused outright (not_leader, unavailable): nothing can take effect.
+      this.finish(p, { type: 'fail', code: 'unavailable', message: reason, node: p.target });
+    }
+  }
+
+  private finish(p: Pending, outcome: Outcome): void {
+    this.pending.delete(p.seq);
+    p.attemptTimer?.cancel();
+    p.deadlineTimer.cancel();
+    p.done(outcome);
+  }
+}

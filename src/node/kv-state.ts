@@ -1,0 +1,182 @@
+import type { Json } from '../check/history.js';
+import { assert } from '../util/assert.js';
+import type { KvOp, ReadOp, Request, Result, WriteOp } from './protocol.js';
+
+/**
+ * The key-value state machine: what a request means, applied against a storage view. It is pure
+ * and deterministic (the same requests in the same order give the same state and results), so
+ * that every Raft replica that applies the same log ends in the same state.
+ *
+ * Storage layout (one flat, ordered key space shared by all databases):
+ *   "\x00" + db + "\x00" + key   → JSON text of the value (db '' is the default database)
+ *   "\x01s\x00" + client          → the client's session (results of recent requests)
+ * Database names may not contain "\x00", so the keys of one database are contiguous.
+ */
+
+export type StoredValue = string | null;
+
+/** A write to storage: value null deletes. */
+export type StorageWrite = [key: string, value: StoredValue];
+
+/** What the state machine reads from: the latest applied state. */
+export interface KvView {
+  get(storageKey: string): string | undefined;
+  /** Entries with start <= key < end (end null: no bound), ascending or descending, at most limit. */
+  scan(start: string, end: string | null, limit: number, reverse: boolean): [string, string][];
+}
+
+export interface Session {
+  /** Results of applied requests by seq, for seqs >= ackSeq. */
+  results: Record<string, Result>;
+  ackSeq: number;
+}
+
+export const SESSION_RESULTS_MAX = 64;
+
+export function dataKey(db: string, key: string): string {
+  return `\x00${db}\x00${key}`;
+}
+
+function dbPrefix(db: string): string {
+  return `\x00${db}\x00`;
+}
+
+function dbEnd(db: string): string {
+  return `\x00${db}\x01`;
+}
+
+export function sessionKey(client: string): string {
+  return `\x01s\x00${client}`;
+}
+
+export interface ExecuteOptions {
+  /** Known-bug switch: do not consult sessions, so a retried request is applied again. */
+  duplicateApply?: boolean;
+}
+
+export interface Execution {
+  result: Result;
+  writes: StorageWrite[];
+}
+
+/**
+ * Executes a write request (or a batch) against the view, returning its result and the storage
+ * writes that make it so, including the session update that makes a retry return this result.
+ */
+export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = {}): Execution {
+  assert(req.op.f !== 'read' && req.op.f !== 'range', 'executeWrite: read-only op');
+  const session = loadSession(view, req.client);
+  if (!opts.duplicateApply) {
+    const earlier = session.results[String(req.seq)];
+    if (earlier !== undefined) return { result: earlier, writes: [] };
+    if (req.seq < session.ackSeq) {
+      // The client said it had this answer already; a late duplicate of an old request.
+      return { result: { ok: false, code: 'bad_request', message: `request ${req.seq} of ${req.client} was already answered` }, writes: [] };
+    }
+  }
+  const overlay = new Map<string, StoredValue>();
+  const read = (k: string) => (overlay.has(k) ? overlay.get(k) ?? undefined : view.get(k));
+  const ops: WriteOp[] = req.op.f === 'batch' ? req.op.ops : [req.op as WriteOp];
+  let result: Result = { ok: true, value: null };
+  for (const op of ops) {
+    const r = applyWriteOp(read, req.db, op, overlay);
+    if (!r.ok) {
+      // A batch is atomic: the first failing op fails it all.
+      overlay.clear();
+      result = r;
+      break;
+    }
+    result = r;
+  }
+  const writes: StorageWrite[] = [...overlay.entries()];
+  writes.push([sessionKey(req.client), JSON.stringify(recordResult(session, req, result))]);
+  return { result, writes };
+}
+
+function applyWriteOp(
+  read: (k: string) => string | null | undefined,
+  db: string,
+  op: WriteOp,
+  overlay: Map<string, StoredValue>,
+): Result {
+  const k = dataKey(db, op.key);
+  switch (op.f) {
+    case 'write':
+      overlay.set(k, JSON.stringify(op.value));
+      return { ok: true, value: op.value };
+    case 'delete':
+      overlay.set(k, null);
+      return { ok: true, value: null };
+    case 'cas': {
+      const current = parseStored(read(k));
+      if (!jsonEqual(current, op.expected)) {
+        return { ok: false, code: 'cas_mismatch', message: `expected ${JSON.stringify(op.expected)}, found ${JSON.stringify(current)}` };
+      }
+      overlay.set(k, JSON.stringify(op.value));
+      return { ok: true, value: op.value };
+    }
+    case 'append': {
+      const current = parseStored(read(k));
+      if (current !== null && typeof current !== 'string') {
+        return { ok: false, code: 'type_error', message: `cannot append to a ${Array.isArray(current) ? 'list' : typeof current}` };
+      }
+      const next = (current ?? '') + op.value;
+      overlay.set(k, JSON.stringify(next));
+      return { ok: true, value: op.value };
+    }
+  }
+}
+
+/** Answers a read-only request from the view. */
+export function executeRead(view: KvView, db: string, op: ReadOp): Result {
+  if (op.f === 'read') return { ok: true, value: parseStored(view.get(dataKey(db, op.key))) };
+  const start = dataKey(db, op.start);
+  const end = op.end === null ? dbEnd(db) : dataKey(db, op.end);
+  const prefix = dbPrefix(db);
+  const entries: [string, Json][] = view
+    .scan(start, end, op.limit, op.reverse)
+    .map(([k, v]) => [k.slice(prefix.length), JSON.parse(v) as Json]);
+  return { ok: true, value: entries.length, entries };
+}
+
+function loadSession(view: KvView, client: string): Session {
+  const raw = view.get(sessionKey(client));
+  return raw === undefined ? { results: {}, ackSeq: 0 } : (JSON.parse(raw) as Session);
+}
+
+function recordResult(session: Session, req: Request, result: Result): Session {
+  const ackSeq = Math.max(session.ackSeq, req.ackSeq);
+  const results: Record<string, Result> = {};
+  const kept = Object.keys(session.results)
+    .map(Number)
+    .filter((s) => s >= ackSeq && s !== req.seq)
+    .sort((a, b) => a - b)
+    .slice(-(SESSION_RESULTS_MAX - 1));
+  for (const s of kept) results[String(s)] = session.results[String(s)] as Result;
+  results[String(req.seq)] = result;
+  return { results, ackSeq };
+}
+
+function parseStored(raw: string | null | undefined): Json {
+  return raw === undefined || raw === null ? null : (JSON.parse(raw) as Json);
+}
+
+/** Structural equality of JSON values (object key order does not matter). */
+export function jsonEqual(a: Json, b: Json): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as Json[];
+    return a.length === bb.length && a.every((x, i) => jsonEqual(x, bb[i] as Json));
+  }
+  const ao = a as Record<string, Json>;
+  const bo = b as Record<string, Json>;
+  const ak = Object.keys(ao);
+  if (ak.length !== Object.keys(bo).length) return false;
+  return ak.every((k) => k in bo && jsonEqual(ao[k] as Json, bo[k] as Json));
+}
+
+export function isWrite(op: KvOp): boolean {
+  return op.f !== 'read' && op.f !== 'range';
+}

@@ -1,0 +1,143 @@
+import type { Env } from '../env/env.js';
+import { assert } from '../util/assert.js';
+import type { BugName } from './bugs.js';
+import { executeRead, executeWrite } from './kv-state.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  isReadOnly,
+  ProtocolError,
+  validateRequest,
+  type ReadOp,
+  type Request,
+  type Response,
+  type Result,
+} from './protocol.js';
+import { MemoryStore, type NodeStore } from './store.js';
+
+export type ReplicationMode = 'none';
+export type EngineKind = 'memory';
+
+export interface NodeConfig {
+  /** Every member of the cluster, this node included. */
+  members: string[];
+  replication: ReplicationMode;
+  engine: EngineKind;
+  bugs: ReadonlySet<BugName>;
+}
+
+/** Reads answered but held back until the writes they saw are durable. */
+interface HeldRead {
+  durableSeqNeeded: number;
+  to: string;
+  response: Response;
+}
+
+/** Requests a node may have in progress at once; beyond it, it answers `unavailable`. */
+export const IN_FLIGHT_REQUESTS_MAX = 10_000;
+
+/**
+ * One kv-lab node. In replication mode `none` it is a single server: it applies each write to
+ * its store at once (so later writes build on it) and answers when the store says it is durable;
+ * it answers a read only once every write the read could see is durable, so no client ever sees a
+ * value that a crash could still take back.
+ */
+export class KvNode {
+  private readonly store: NodeStore;
+  private appliedSeq = 0;
+  private durableSeq = 0;
+  private readonly heldReads: HeldRead[] = [];
+  private inFlight = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly env: Env,
+    private readonly config: NodeConfig,
+  ) {
+    assert(config.members.includes(env.id), () => `node ${env.id} is not among the members ${config.members.join(',')}`);
+    assert(config.replication === 'none' && config.members.length === 1, 'replication none serves exactly one node');
+    this.store = new MemoryStore();
+    env.net.onReceive((from, frame) => this.receive(from, frame));
+    env.log.log('info', 'node.start', { id: env.id, replication: config.replication, engine: config.engine });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.env.net.close();
+    this.store.close();
+  }
+
+  private receive(from: string, frame: Uint8Array): void {
+    if (this.stopped) return;
+    let message: ReturnType<typeof decodeMessage>;
+    try {
+      message = decodeMessage(frame);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.env.log.log('warn', 'node.bad_frame', { from, error: err.message });
+      return;
+    }
+    if (message.kind === 'req') this.request(from, message);
+    else this.env.log.log('warn', 'node.unexpected_message', { from, kind: message.kind });
+  }
+
+  private request(from: string, m: Record<string, unknown>): void {
+    const problem = validateRequest(m);
+    const seq = typeof m.seq === 'number' ? m.seq : -1;
+    if (problem !== null) {
+      this.reply(from, { kind: 'res', seq, result: { ok: false, code: 'bad_request', message: problem } });
+      return;
+    }
+    const req = m as unknown as Request;
+    if (this.inFlight >= IN_FLIGHT_REQUESTS_MAX) {
+      this.reply(from, { kind: 'res', seq, result: { ok: false, code: 'unavailable', message: 'too many requests in flight' } });
+      return;
+    }
+    if (isReadOnly(req.op)) this.read(from, req, req.op);
+    else this.write(from, req);
+  }
+
+  private read(from: string, req: Request, op: ReadOp): void {
+    const response: Response = { kind: 'res', seq: req.seq, result: executeRead(this.store.view, req.db, op) };
+    if (this.durableSeq >= this.appliedSeq) this.reply(from, response);
+    else this.heldReads.push({ durableSeqNeeded: this.appliedSeq, to: from, response });
+  }
+
+  private write(from: string, req: Request): void {
+    const { result, writes } = executeWrite(this.store.view, req, { duplicateApply: this.config.bugs.has('duplicate-apply') });
+    if (writes.length === 0) {
+      this.reply(from, { kind: 'res', seq: req.seq, result });
+      return;
+    }
+    const seq = ++this.appliedSeq;
+    this.inFlight++;
+    this.store.apply(writes, (err) => {
+      this.inFlight--;
+      if (err !== null) {
+        // The store could not make the write durable: its outcome is unknown to the client, and
+        // this node must not go on as if it were stored. Stop serving.
+        this.env.log.log('error', 'node.store_failed', { error: err.message });
+        this.reply(from, { kind: 'res', seq: req.seq, result: { ok: false, code: 'internal', message: `storage failed: ${err.message}` } });
+        this.stop();
+        return;
+      }
+      assert(seq === this.durableSeq + 1, () => `store completed write ${seq} out of order (durable ${this.durableSeq})`);
+      this.durableSeq = seq;
+      this.reply(from, { kind: 'res', seq: req.seq, result });
+      this.releaseReads();
+    });
+  }
+
+  private releaseReads(): void {
+    while (this.heldReads.length > 0 && (this.heldReads[0] as HeldRead).durableSeqNeeded <= this.durableSeq) {
+      const held = this.heldReads.shift() as HeldRead;
+      this.reply(held.to, held.response);
+    }
+  }
+
+  private reply(to: string, response: Response): void {
+    if (!this.stopped) this.env.net.send(to, encodeMessage(response));
+  }
+}
+
+export type { Result };

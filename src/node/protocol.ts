@@ -1,0 +1,175 @@
+import type { Json } from '../check/history.js';
+
+/**
+ * The request protocol between clients and nodes: what the TypeScript client, the HTTP and TCP
+ * front ends and the simulator's clients all speak, so that every path into a node is the same.
+ *
+ * Idempotence: a client names itself and numbers its requests. A node remembers the result of each
+ * (client, seq) it has applied, so a request retried after a timeout is applied once and answered
+ * with the original result (Ongaro's thesis §6.3). `ackSeq` tells the node that the client has its
+ * answers for every seq below it, so the node can forget them.
+ */
+
+export type WriteOp =
+  | { f: 'write'; key: string; value: Json }
+  | { f: 'cas'; key: string; expected: Json; value: Json }
+  | { f: 'delete'; key: string }
+  | { f: 'append'; key: string; value: string };
+
+export type ReadOp =
+  | { f: 'read'; key: string }
+  | { f: 'range'; start: string; end: string | null; limit: number; reverse: boolean };
+
+export type KvOp = WriteOp | ReadOp | { f: 'batch'; ops: WriteOp[] };
+
+export type KvFunction = KvOp['f'];
+
+export function isReadOnly(op: KvOp): op is ReadOp {
+  return op.f === 'read' || op.f === 'range';
+}
+
+export interface Request {
+  kind: 'req';
+  client: string;
+  seq: number;
+  /** Every seq below this one has been answered (the node may drop their cached results). */
+  ackSeq: number;
+  /** Database (keyspace); '' is the default database. */
+  db: string;
+  op: KvOp;
+}
+
+/**
+ * Why a request failed. `definite` failures certainly did not take effect; the others may have.
+ * - cas_mismatch: the current value differed from the expected one;
+ * - type_error: append to a value that is not a string;
+ * - not_leader: this node cannot order writes; `leader` names the one that can, if known;
+ * - unavailable: the node cannot serve now (recovering, no quorum, storage failed) — not applied;
+ * - bad_request / too_large: the request itself is wrong;
+ * - timeout / internal: the outcome is unknown.
+ */
+export type ErrorCode =
+  | 'cas_mismatch'
+  | 'type_error'
+  | 'not_leader'
+  | 'unavailable'
+  | 'bad_request'
+  | 'too_large'
+  | 'no_such_db'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'timeout'
+  | 'internal';
+
+const DEFINITE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'cas_mismatch',
+  'type_error',
+  'not_leader',
+  'unavailable',
+  'bad_request',
+  'too_large',
+  'no_such_db',
+  'unauthorized',
+  'forbidden',
+]);
+
+export function isDefinite(code: ErrorCode): boolean {
+  return DEFINITE.has(code);
+}
+
+export type Result =
+  | { ok: true; value: Json; entries?: [string, Json][] }
+  | { ok: false; code: ErrorCode; message: string; leader?: string };
+
+export interface Response {
+  kind: 'res';
+  seq: number;
+  result: Result;
+}
+
+/** Limits every front end enforces (and the node asserts). */
+export const KEY_BYTES_MAX = 1024;
+export const VALUE_BYTES_MAX = 1024 * 1024;
+export const BATCH_OPS_MAX = 10_000;
+export const RANGE_LIMIT_MAX = 10_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeMessage(message: Request | Response | { kind: string }): Uint8Array {
+  return encoder.encode(JSON.stringify(message));
+}
+
+/** Decodes a frame; throws a ProtocolError saying what was wrong. */
+export function decodeMessage(frame: Uint8Array): { kind: string } & Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(frame));
+  } catch (err) {
+    throw new ProtocolError(`frame is not UTF-8 JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || typeof (parsed as { kind?: unknown }).kind !== 'string') {
+    throw new ProtocolError('frame has no "kind"');
+  }
+  return parsed as { kind: string } & Record<string, unknown>;
+}
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+/** Checks a decoded request's shape and limits; returns a message saying what is wrong, or null. */
+export function validateRequest(m: Record<string, unknown>): string | null {
+  if (typeof m.client !== 'string' || m.client === '') return 'client must be a non-empty string';
+  if (!Number.isSafeInteger(m.seq) || (m.seq as number) < 0) return 'seq must be a non-negative integer';
+  if (!Number.isSafeInteger(m.ackSeq) || (m.ackSeq as number) < 0) return 'ackSeq must be a non-negative integer';
+  if (typeof m.db !== 'string') return 'db must be a string';
+  return validateOp(m.op, 'op');
+}
+
+function validateKey(key: unknown, where: string): string | null {
+  if (typeof key !== 'string') return `${where} must be a string`;
+  if (encoder.encode(key).length > KEY_BYTES_MAX) return `${where} is longer than ${KEY_BYTES_MAX} bytes`;
+  return null;
+}
+
+function validateValue(value: unknown, where: string): string | null {
+  if (value === undefined) return `${where} is missing`;
+  if (JSON.stringify(value).length > VALUE_BYTES_MAX) return `${where} is larger than ${VALUE_BYTES_MAX} bytes`;
+  return null;
+}
+
+export function validateOp(op: unknown, where: string, nested = false): string | null {
+  if (typeof op !== 'object' || op === null) return `${where} must be an object`;
+  const o = op as Record<string, unknown>;
+  switch (o.f) {
+    case 'read':
+    case 'delete':
+      return validateKey(o.key, `${where}.key`);
+    case 'write':
+      return validateKey(o.key, `${where}.key`) ?? validateValue(o.value, `${where}.value`);
+    case 'cas':
+      return validateKey(o.key, `${where}.key`) ?? validateValue(o.expected, `${where}.expected`) ?? validateValue(o.value, `${where}.value`);
+    case 'append':
+      if (typeof o.value !== 'string') return `${where}.value must be a string`;
+      return validateKey(o.key, `${where}.key`) ?? validateValue(o.value, `${where}.value`);
+    case 'range':
+      if (nested) return `${where}: range is not allowed in a batch`;
+      if (!Number.isSafeInteger(o.limit) || (o.limit as number) < 1 || (o.limit as number) > RANGE_LIMIT_MAX) return `${where}.limit must be an integer in 1..${RANGE_LIMIT_MAX}`;
+      if (typeof o.reverse !== 'boolean') return `${where}.reverse must be a boolean`;
+      return validateKey(o.start, `${where}.start`) ?? (o.end === null ? null : validateKey(o.end, `${where}.end`));
+    case 'batch': {
+      if (nested) return `${where}: batches do not nest`;
+      if (!Array.isArray(o.ops) || o.ops.length === 0 || o.ops.length > BATCH_OPS_MAX) return `${where}.ops must be a list of 1..${BATCH_OPS_MAX} writes`;
+      for (let i = 0; i < o.ops.length; i++) {
+        const sub = o.ops[i] as Record<string, unknown> | null;
+        if (sub?.f === 'read') return `${where}.ops[${i}]: reads are not allowed in a batch`;
+        const err = validateOp(sub, `${where}.ops[${i}]`, true);
+        if (err !== null) return err;
+      }
+      return null;
+    }
+    default:
+      return `${where}.f must be one of read, write, cas, delete, append, range, batch`;
+  }
+}
