@@ -1,0 +1,337 @@
+import { isMap, isScalar, type Node as YamlNode } from 'yaml';
+import { BUGS, type BugName } from '../src/node/bugs.js';
+import { OP_FUNCTIONS } from '../src/check/history.js';
+import {
+  bool,
+  bytes,
+  duration,
+  int,
+  list,
+  num,
+  obj,
+  oneOf,
+  parseYaml,
+  probability,
+  problem,
+  str,
+  type Ctx,
+  type Validator,
+} from './schema.js';
+import type { CrashMode } from './disk.js';
+
+/**
+ * A scenario: a cluster, a workload, a schedule of faults and the checks to run — one short YAML
+ * file (documented in scenarios/README.md). This module is its schema: what may be written, what
+ * it defaults to, and what is impossible.
+ */
+
+export const ENGINES = ['memory'] as const;
+export const REPLICATIONS = ['none'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness'] as const;
+export type CheckName = (typeof CHECKS)[number];
+export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
+
+/** A node id from the cluster, or `random` (chosen by the nemesis when the fault starts). */
+export type NodeSelector = string;
+
+interface FaultBase {
+  atNs: number;
+  /** How long until the fault is undone (restart, resume, heal, ...); absent: until the heal phase. */
+  forNs?: number;
+  /** Line in the scenario file, for messages. */
+  line: number;
+}
+
+export type Fault = FaultBase &
+  (
+    | { kind: 'crash'; node: NodeSelector; disk?: CrashMode }
+    | { kind: 'restart'; node: NodeSelector }
+    | { kind: 'pause'; node: NodeSelector }
+    | { kind: 'resume'; node: NodeSelector }
+    | { kind: 'partition'; shape: 'groups'; groups: string[][] }
+    | { kind: 'partition'; shape: 'isolate'; node: NodeSelector }
+    | { kind: 'partition'; shape: 'halves' | 'majority-minority' | 'bridge' }
+    | { kind: 'partition-one-way'; from: NodeSelector[]; to: NodeSelector[] }
+    | { kind: 'heal' }
+    | { kind: 'clock'; node: NodeSelector; skewNs?: number; driftPpm?: number }
+    | { kind: 'loss'; probability: number }
+    | { kind: 'duplicate'; probability: number }
+    | { kind: 'reorder'; probability: number }
+    | { kind: 'latency'; minNs: number; meanNs: number; maxNs: number }
+    | { kind: 'fsync-fail'; node: NodeSelector; count: number; probability: number }
+    | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string }
+    | { kind: 'disk-full'; node: NodeSelector; freeBytes: number }
+  );
+
+export type FaultKind = Fault['kind'];
+
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'crash', 'restart', 'pause', 'resume', 'partition', 'partition-one-way', 'heal', 'clock', 'loss',
+  'duplicate', 'reorder', 'latency', 'fsync-fail', 'corrupt', 'disk-full',
+];
+
+/** Faults that `for:` can undo, and what undoing means. */
+const REVERSIBLE: ReadonlySet<FaultKind> = new Set<FaultKind>([
+  'crash', 'pause', 'partition', 'partition-one-way', 'clock', 'loss', 'duplicate', 'reorder', 'latency', 'fsync-fail', 'disk-full',
+]);
+
+export type OpMix = Record<(typeof OP_FUNCTIONS)[number], number>;
+
+export interface Workload {
+  clients: number;
+  keys: number;
+  mix: OpMix;
+  /** Operations to issue in all; absent: as many as fit in the duration. */
+  ops?: number;
+  /** Target operations per virtual second across all clients; absent: closed loop. */
+  rate?: number;
+  distribution: 'uniform' | 'zipfian';
+  zipfTheta: number;
+  timeoutNs: number;
+  /** Pause between a client's operations in closed loop. */
+  thinkNs: number;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** Seeds to run when the command line names none. */
+  seeds: { first: number; last: number };
+  durationNs: number;
+  cluster: { nodes: number; engine: (typeof ENGINES)[number]; replication: (typeof REPLICATIONS)[number] };
+  network: { latency: { minNs: number; meanNs: number; maxNs: number } };
+  disk: { syncLatencyMinNs: number; syncLatencyMaxNs: number; crash: CrashMode; dirCrash: 'lose' | 'random'; capacityBytes: number | null };
+  workload: Workload;
+  faults: Fault[];
+  /** After the faults end: how long the healed cluster gets to answer every final read. */
+  healNs: number;
+  checks: CheckName[];
+  bugs: BugName[];
+  /** Source file, for messages. */
+  file: string;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+function seedRange(): Validator<{ first: number; last: number }> {
+  return (node, path, ctx) => {
+    const v = node !== null && isScalar(node) ? node.value : undefined;
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return { first: v, last: v };
+    const m = typeof v === 'string' ? /^(\d+)\.\.(\d+)$/.exec(v) : null;
+    if (m === null) return problem(ctx, node, path, `expected a seed (integer) or a range such as 1..200`);
+    const first = Number(m[1]);
+    const last = Number(m[2]);
+    if (last < first) return problem(ctx, node, path, `range ${v} is empty`);
+    return { first, last };
+  };
+}
+
+const latency = obj({ min: { v: duration(), required: true }, mean: { v: duration(), required: true }, max: { v: duration(), required: true } });
+
+const mixValidator = obj(Object.fromEntries(OP_FUNCTIONS.map((f) => [f, { v: num({ min: 0 }), default: 0 }])) as Record<(typeof OP_FUNCTIONS)[number], { v: Validator<number>; default: number }>);
+
+const nodeSel = str({ pattern: /^(random|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …) or random' });
+
+const common = { kind: { v: str(), required: true }, at: { v: duration(), required: true }, for: { v: duration({ minNs: 1 }) } } as const;
+
+const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
+  crash: obj({ ...common, node: { v: nodeSel, required: true }, disk: { v: oneOf(CRASH_MODES) } }),
+  restart: obj({ ...common, node: { v: nodeSel, required: true } }),
+  pause: obj({ ...common, node: { v: nodeSel, required: true } }),
+  resume: obj({ ...common, node: { v: nodeSel, required: true } }),
+  partition: obj({
+    ...common,
+    shape: { v: oneOf(['groups', 'isolate', 'halves', 'majority-minority', 'bridge'] as const), required: true },
+    groups: { v: list(list(nodeSel, { min: 1 }), { min: 2 }) },
+    node: { v: nodeSel },
+  }),
+  'partition-one-way': obj({ ...common, from: { v: list(nodeSel, { min: 1 }), required: true }, to: { v: list(nodeSel, { min: 1 }), required: true } }),
+  heal: obj({ ...common }),
+  clock: obj({ ...common, node: { v: nodeSel, required: true }, skew: { v: duration({ signed: true }) }, driftPpm: { v: num({ minExclusive: -1e6, max: 1e6 }) } }),
+  loss: obj({ ...common, probability: { v: probability, required: true } }),
+  duplicate: obj({ ...common, probability: { v: probability, required: true } }),
+  reorder: obj({ ...common, probability: { v: probability, required: true } }),
+  latency: obj({ ...common, min: { v: duration(), required: true }, mean: { v: duration(), required: true }, max: { v: duration(), required: true } }),
+  'fsync-fail': obj({ ...common, node: { v: nodeSel, required: true }, count: { v: int({ min: 0 }), default: 1 }, probability: { v: probability, default: 0 } }),
+  corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() } }),
+  'disk-full': obj({ ...common, node: { v: nodeSel, required: true }, freeBytes: { v: bytes, default: 0 } }),
+};
+
+const fault: Validator<Fault> = (node, path, ctx, at) => {
+  if (node === null || !isMap(node)) return problem(ctx, node ?? at, path, 'expected a mapping with kind and at');
+  const kindNode = node.items.find((p) => isScalar(p.key) && p.key.value === 'kind')?.value as YamlNode | undefined;
+  const kind = kindNode !== undefined && isScalar(kindNode) ? kindNode.value : undefined;
+  if (typeof kind !== 'string' || !(FAULT_KINDS as readonly string[]).includes(kind)) {
+    return problem(ctx, kindNode ?? node, `${path}.kind`, `expected one of ${FAULT_KINDS.join(', ')}; got ${JSON.stringify(kind ?? null)}`);
+  }
+  const raw = FAULT_FIELDS[kind as FaultKind](node, path, ctx, at);
+  if (raw === undefined) return undefined;
+  const line = ctx.lines.linePos(node.range?.[0] ?? 0).line;
+  return toFault(kind as FaultKind, raw, node, path, ctx, line);
+};
+
+function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, path: string, ctx: Ctx, line: number): Fault | undefined {
+  const base = { atNs: r.at as number, line, ...(r.for !== undefined ? { forNs: r.for as number } : {}) };
+  if (r.for !== undefined && !REVERSIBLE.has(kind)) return problem(ctx, node, `${path}.for`, `a ${kind} fault cannot be undone with for:`);
+  switch (kind) {
+    case 'crash':
+      return { ...base, kind, node: r.node as string, ...(r.disk !== undefined ? { disk: r.disk as CrashMode } : {}) };
+    case 'restart':
+    case 'pause':
+    case 'resume':
+      return { ...base, kind, node: r.node as string };
+    case 'partition': {
+      const shape = r.shape as 'groups' | 'isolate' | 'halves' | 'majority-minority' | 'bridge';
+      if (shape === 'groups') {
+        if (r.groups === undefined) return problem(ctx, node, `${path}.groups`, 'shape groups needs groups: [[n1], [n2, n3]]');
+        return { ...base, kind, shape, groups: r.groups as string[][] };
+      }
+      if (r.groups !== undefined) return problem(ctx, node, `${path}.groups`, `only shape groups takes groups`);
+      if (shape === 'isolate') {
+        if (r.node === undefined) return problem(ctx, node, `${path}.node`, 'shape isolate needs node');
+        return { ...base, kind, shape, node: r.node as string };
+      }
+      if (r.node !== undefined) return problem(ctx, node, `${path}.node`, `only shape isolate takes node`);
+      return { ...base, kind, shape };
+    }
+    case 'partition-one-way':
+      return { ...base, kind, from: r.from as string[], to: r.to as string[] };
+    case 'heal':
+      return { ...base, kind };
+    case 'clock':
+      if (r.skew === undefined && r.driftPpm === undefined) return problem(ctx, node, path, 'a clock fault needs skew, driftPpm or both');
+      return { ...base, kind, node: r.node as string, ...(r.skew !== undefined ? { skewNs: r.skew as number } : {}), ...(r.driftPpm !== undefined ? { driftPpm: r.driftPpm as number } : {}) };
+    case 'loss':
+    case 'duplicate':
+    case 'reorder':
+      return { ...base, kind, probability: r.probability as number };
+    case 'latency': {
+      const [minNs, meanNs, maxNs] = [r.min as number, r.mean as number, r.max as number];
+      if (!(minNs <= meanNs && meanNs <= maxNs)) return problem(ctx, node, path, 'latency needs min <= mean <= max');
+      return { ...base, kind, minNs, meanNs, maxNs };
+    }
+    case 'fsync-fail':
+      if ((r.count as number) === 0 && (r.probability as number) === 0) return problem(ctx, node, path, 'fsync-fail needs count > 0 or probability > 0');
+      return { ...base, kind, node: r.node as string, count: r.count as number, probability: r.probability as number };
+    case 'corrupt':
+      return { ...base, kind, node: r.node as string, bits: r.bits as number, ...(r.path !== undefined ? { path: r.path as string } : {}) };
+    case 'disk-full':
+      return { ...base, kind, node: r.node as string, freeBytes: r.freeBytes as number };
+  }
+}
+
+const root = obj({
+  name: { v: str({ pattern: NAME, patternText: 'lowercase letters, digits and dashes' }), required: true },
+  description: { v: str({ maxLength: 4000 }), required: true },
+  seed: { v: seedRange() },
+  duration: { v: duration({ minNs: 1e6 }), required: true },
+  cluster: {
+    v: obj({
+      nodes: { v: int({ min: 1, max: 64 }), default: 1 },
+      engine: { v: oneOf(ENGINES), default: 'memory' },
+      replication: { v: oneOf(REPLICATIONS), default: 'none' },
+    }),
+    required: true,
+  },
+  network: { v: obj({ latency: { v: latency } }) },
+  disk: {
+    v: obj({
+      syncLatency: { v: obj({ min: { v: duration(), required: true }, max: { v: duration(), required: true } }) },
+      crash: { v: oneOf(CRASH_MODES), default: 'lose' },
+      dirCrash: { v: oneOf(['lose', 'random'] as const), default: 'lose' },
+      capacity: { v: bytes },
+    }),
+  },
+  workload: {
+    v: obj({
+      clients: { v: int({ min: 1, max: 1000 }), default: 4 },
+      keys: { v: int({ min: 1, max: 1_000_000 }), default: 8 },
+      mix: { v: mixValidator, default: { read: 50, write: 30, cas: 10, delete: 5, append: 5 } },
+      ops: { v: int({ min: 1, max: 10_000_000 }) },
+      rate: { v: num({ minExclusive: 0, max: 1e7 }) },
+      distribution: { v: oneOf(['uniform', 'zipfian'] as const), default: 'uniform' },
+      zipfTheta: { v: num({ minExclusive: 0, max: 5 }), default: 0.99 },
+      timeout: { v: duration({ minNs: 1e6 }), default: 1e9 },
+      think: { v: duration(), default: 1e6 },
+    }),
+    required: true,
+  },
+  faults: { v: list(fault), default: [] },
+  heal: { v: obj({ timeout: { v: duration({ minNs: 1e6 }), default: 10e9 } }) },
+  checks: { v: list(oneOf(CHECKS)) },
+  bugs: { v: list(oneOf(Object.keys(BUGS) as BugName[])), default: [] },
+  verbose: { v: bool },
+});
+
+/** Parses and validates a scenario; throws SchemaError naming every problem. */
+export function parseScenario(text: string, file: string): Scenario {
+  const r = parseYaml(text, file, root);
+  const lat = r.network?.latency;
+  const sync = r.disk?.syncLatency;
+  const w = r.workload;
+  const scenario: Scenario = {
+    name: r.name,
+    description: r.description,
+    seeds: r.seed ?? { first: 1, last: 1 },
+    durationNs: r.duration,
+    cluster: r.cluster,
+    network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },
+    disk: {
+      syncLatencyMinNs: sync?.min ?? 200_000,
+      syncLatencyMaxNs: sync?.max ?? 2_000_000,
+      crash: r.disk?.crash ?? 'lose',
+      dirCrash: r.disk?.dirCrash ?? 'lose',
+      capacityBytes: r.disk?.capacity ?? null,
+    },
+    workload: {
+      clients: w.clients,
+      keys: w.keys,
+      mix: w.mix,
+      ...(w.ops !== undefined ? { ops: w.ops } : {}),
+      ...(w.rate !== undefined ? { rate: w.rate } : {}),
+      distribution: w.distribution,
+      zipfTheta: w.zipfTheta,
+      timeoutNs: w.timeout,
+      thinkNs: w.think,
+    },
+    faults: r.faults,
+    healNs: r.heal?.timeout ?? 10e9,
+    checks: r.checks ?? [...CHECKS],
+    bugs: r.bugs,
+    file,
+  };
+  crossCheck(scenario);
+  return scenario;
+}
+
+/** Rules that span fields: node names exist, times fit in the run, the mix is not empty. */
+function crossCheck(s: Scenario): void {
+  const errors: string[] = [];
+  const ids = nodeIds(s);
+  const at = (f: Fault) => `${s.file}:${f.line}`;
+  const checkNode = (f: Fault, n: string) => {
+    if (n !== 'random' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
+  };
+  for (const f of s.faults) {
+    if (f.atNs >= s.durationNs) errors.push(`${at(f)}: faults: ${f.kind} at ${f.atNs / 1e9}s is not before the end of the run (duration ${s.durationNs / 1e9}s)`);
+    if ('node' in f) checkNode(f, f.node);
+    if (f.kind === 'partition' && f.shape === 'groups') f.groups.flat().forEach((n) => checkNode(f, n));
+    if (f.kind === 'partition-one-way') [...f.from, ...f.to].forEach((n) => checkNode(f, n));
+    if (f.kind === 'partition' && f.shape !== 'groups' && f.shape !== 'isolate' && ids.length < 3) {
+      errors.push(`${at(f)}: faults: partition shape ${f.shape} needs at least 3 nodes`);
+    }
+  }
+  if (Object.values(s.workload.mix).every((w) => w === 0)) errors.push(`${s.file}: workload.mix: every weight is 0; give at least one operation a weight`);
+  if (s.cluster.replication === 'none' && s.cluster.nodes !== 1) {
+    errors.push(`${s.file}: cluster.nodes: replication none serves a single node; got ${s.cluster.nodes}`);
+  }
+  if (errors.length > 0) throw new ScenarioError(errors.join('\n'));
+}
+
+export class ScenarioError extends Error {
+  override name = 'ScenarioError';
+}
+
+export function nodeIds(s: Pick<Scenario, 'cluster'>): string[] {
+  return Array.from({ length: s.cluster.nodes }, (_, i) => `n${i + 1}`);
+}

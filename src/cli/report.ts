@@ -1,0 +1,45 @@
+import type { Progress, RunSummary } from '../../sim/runner.js';
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** The human summary of one run. */
+export function printSummary(s: RunSummary, outDir: string | null): void {
+  const out: string[] = [];
+  out.push(`${s.scenario}  seed ${s.seed}  ${s.passed ? 'PASS' : 'FAIL'}`);
+  out.push(`  virtual ${(s.virtualMs / 1000).toFixed(2)}s   wall ${(s.wallMs / 1000).toFixed(2)}s   events ${fmt(s.events)}   faults ${s.faultsApplied}`);
+  const m = s.messages;
+  out.push(`  messages ${fmt(m.sent)} sent, ${fmt(m.delivered)} delivered, ${fmt(m.lost)} lost, ${fmt(m.blocked)} blocked, ${fmt(m.duplicated)} duplicated`);
+  out.push(`  ops ${fmt(s.ops.invoked)}: ${fmt(s.ops.ok)} ok, ${fmt(s.ops.fail)} fail, ${fmt(s.ops.info)} info`);
+  out.push('  checks:');
+  for (const [name, c] of Object.entries(s.checks)) {
+    const lines = c.summary.split('\n');
+    out.push(`    ${name.padEnd(13)} ${c.verdict.toUpperCase().padEnd(7)} ${lines[0]}`);
+    for (const l of lines.slice(1)) out.push(`    ${''.padEnd(13)} ${''.padEnd(7)} ${l}`);
+  }
+  out.push(`  digest ${s.digest}`);
+  if (outDir !== null) out.push(`  written to ${outDir}/${s.scenario}/${s.seed}/ (summary.json, history.jsonl, trace.jsonl)`);
+  if (!s.passed) out.push(`  reproduce: ${s.reproduce}`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+/** A live progress bar on a terminal: virtual time, operations, faults in effect. */
+export function progressPrinter(name: string, seed: number): { update: (p: Progress) => void; done: () => void } {
+  let last = 0;
+  const width = 24;
+  return {
+    update(p) {
+      const now = Date.now();
+      if (now - last < 80) return;
+      last = now;
+      const frac = Math.min(1, p.nowNs / p.endNs);
+      const filled = Math.round(frac * width);
+      const bar = '='.repeat(filled) + ' '.repeat(width - filled);
+      const faults = p.activeFaults.length > 0 ? `  faults: ${p.activeFaults.join('; ')}` : '';
+      const line = `${name} seed ${seed} [${bar}] ${p.phase} ${(p.nowNs / 1e9).toFixed(1)}s/${(p.endNs / 1e9).toFixed(1)}s  ops ${fmt(p.ops.invoked)}${faults}`;
+      process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`);
+    },
+    done() {
+      process.stderr.write('\r\x1b[2K');
+    },
+  };
+}

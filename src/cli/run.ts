@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
+
+/**
+ * `kv-lab run <scenario.yaml> [--seed N | --seeds A..B] [--out DIR] [--json]`: runs a scenario on
+ * the deterministic simulator and checks what happened.
+ */
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run a scenario on the deterministic simulator and check the history it records')
+    .argument('<scenario>', 'scenario file (YAML), e.g. scenarios/quickstart.yaml')
+    .option('--seed <n>', 'run this one seed (default: the scenario\'s seed)')
+    .option('--seeds <a..b>', 'run every seed from a to b and report how many passed')
+    .option('--out <dir>', 'write <dir>/<scenario>/<seed>/{summary.json,history.jsonl,trace.jsonl}', 'reports')
+    .option('--no-out', 'write no files')
+    .option('--json', 'print the summary as one JSON object (several seeds: one object with all)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every check held, 1 a check failed (the command that reproduces it is printed), 2 bad input.',
+    )
+    .action(async (file: string, opts: RunFlags) => {
+      process.exitCode = await runCommand(file, opts);
+    });
+}
+
+interface RunFlags {
+  seed?: string;
+  seeds?: string;
+  out: string | false;
+  json?: boolean;
+}
+
+export function parseSeeds(opts: Pick<RunFlags, 'seed' | 'seeds'>, fallback: { first: number; last: number }): number[] {
+  if (opts.seed !== undefined && opts.seeds !== undefined) throw new UsageError('give --seed or --seeds, not both');
+  if (opts.seed !== undefined) {
+    if (!/^\d+$/.test(opts.seed)) throw new UsageError(`--seed expects a non-negative integer, got ${JSON.stringify(opts.seed)}`);
+    return [Number(opts.seed)];
+  }
+  let range = fallback;
+  if (opts.seeds !== undefined) {
+    const m = /^(\d+)\.\.(\d+)$/.exec(opts.seeds);
+    if (m === null) throw new UsageError(`--seeds expects a range such as 1..200, got ${JSON.stringify(opts.seeds)}`);
+    range = { first: Number(m[1]), last: Number(m[2]) };
+    if (range.last < range.first) throw new UsageError(`--seeds ${opts.seeds} is an empty range`);
+  }
+  if (range.last - range.first >= 1_000_000) throw new UsageError('at most 1,000,000 seeds per run');
+  return Array.from({ length: range.last - range.first + 1 }, (_, i) => range.first + i);
+}
+
+async function runCommand(file: string, opts: RunFlags): Promise<number> {
+  const { loadScenarioFile } = await import('./scenario-file.js');
+  const { runScenario } = await import('../../sim/runner.js');
+  const { printSummary, progressPrinter } = await import('./report.js');
+  const scenario = loadScenarioFile(file);
+  const seeds = parseSeeds(opts, scenario.seeds);
+  const outDir = opts.out === false ? null : opts.out;
+  const summaries = [];
+  const live = !opts.json && process.stderr.isTTY === true;
+  for (const seed of seeds) {
+    const progress = live ? progressPrinter(scenario.name, seed) : undefined;
+    const { summary } = runScenario(scenario, { seed, outDir, commandFile: file, ...(progress ? { onProgress: progress.update } : {}) });
+    progress?.done();
+    summaries.push(summary);
+    if (!opts.json) {
+      if (seeds.length === 1) printSummary(summary, outDir);
+      else process.stdout.write(`${summary.passed ? 'pass' : 'FAIL'}  ${scenario.name} seed ${seed}  ${summary.ops.invoked} ops  ${(summary.wallMs / 1000).toFixed(2)}s  ${summary.digest.slice(0, 12)}\n`);
+    }
+  }
+  const failed = summaries.filter((s) => !s.passed);
+  if (opts.json) {
+    const out = seeds.length === 1 ? summaries[0] : { scenario: scenario.name, file, seeds: seeds.length, passed: seeds.length - failed.length, failed: failed.length, runs: summaries };
+    process.stdout.write(JSON.stringify(out) + '\n');
+  } else if (seeds.length > 1) {
+    process.stdout.write(`\n${seeds.length - failed.length} of ${seeds.length} seeds passed\n`);
+    for (const s of failed) process.stdout.write(`  failed: ${s.reproduce}\n`);
+  }
+  return failed.length === 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+export { EXIT_BAD_INPUT };
