@@ -194,7 +194,8 @@ export class Nemesis {
         return this.groups(`partition ${f.groups.map((g) => g.join(',')).join(' | ')}`, f.groups);
       case 'isolate': {
         const id = this.pickNode(f.node) as string;
-        return this.groups(`partition isolate ${id}`, [[id], ids.filter((n) => n !== id)]);
+        // Isolated from everyone, clients included: the node is alone on its side of the cut.
+        return this.groups(`partition isolate ${id}`, [[id], [...ids.filter((n) => n !== id), ...this.world.clientAddresses]]);
       }
       case 'halves': {
         const s = this.rng.shuffled(ids);

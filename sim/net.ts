@@ -2,6 +2,7 @@ import type { Address, Net, ReceiveHandler } from '../src/env/net.js';
 import { FRAME_BYTES_MAX } from '../src/env/net.js';
 import type { Rng } from '../src/env/rng.js';
 import { assert } from '../src/util/assert.js';
+import { exponential } from './detmath.js';
 import { NS_PER_MS, type Owner, type Scheduler } from './scheduler.js';
 
 /**
@@ -136,7 +137,10 @@ export class SimNet {
     const link = `${from}>${to}`;
     let at = this.sched.nowNs + this.drawLatencyNs();
     const reorder = this.reorderProbability > 0 && this.rng.chance(this.reorderProbability);
-    if (!reorder) {
+    if (reorder) {
+      // Held back by up to the maximum latency, so that frames sent after it overtake it.
+      at += Math.round(this.rng.next() * this.latency.maxMs * NS_PER_MS);
+    } else {
       const last = this.lastDeliveryNs.get(link) ?? 0;
       if (at < last) at = last;
       this.lastDeliveryNs.set(link, at);
@@ -155,7 +159,7 @@ export class SimNet {
 
   private drawLatencyNs(): number {
     const { minMs, meanMs, maxMs } = this.latency;
-    const extra = meanMs > minMs ? -Math.log(1 - this.rng.next()) * (meanMs - minMs) : 0;
+    const extra = exponential(this.rng.next(), meanMs - minMs);
     return Math.round(Math.min(maxMs, minMs + extra) * NS_PER_MS);
   }
 }

@@ -23,6 +23,8 @@ export type Verdict = 'pass' | 'fail' | 'unknown' | 'skipped';
 
 export interface CheckResult {
   verdict: Verdict;
+  /** The scenario expects this check to fail (it demonstrates an anomaly). */
+  expected?: 'fail';
   summary: string;
   details?: unknown;
 }
@@ -134,8 +136,11 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
 
   const history = workload.history;
   const checks: Partial<Record<CheckName, CheckResult>> = {};
-  for (const name of scenario.checks) checks[name] = runCheck(name, history, unanswered);
-  const passed = Object.values(checks).every((c) => c.verdict === 'pass' || c.verdict === 'skipped');
+  for (const name of scenario.checks) {
+    const c = runCheck(name, history, unanswered);
+    checks[name] = scenario.expectFail.includes(name) ? { ...c, expected: 'fail' } : c;
+  }
+  const passed = Object.values(checks).every((c) => (c.expected === 'fail' ? c.verdict === 'fail' : c.verdict === 'pass' || c.verdict === 'skipped'));
   const digest = trace.digest();
   const file = options.commandFile ?? scenario.file;
   const summary: RunSummary = {

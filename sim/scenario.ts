@@ -106,6 +106,11 @@ export interface Scenario {
   /** After the faults end: how long the healed cluster gets to answer every final read. */
   healNs: number;
   checks: CheckName[];
+  /**
+   * Checks expected to fail: the scenario demonstrates a design's anomaly (a store without
+   * durable storage, asynchronous replication), and the run passes only if the check catches it.
+   */
+  expectFail: CheckName[];
   bugs: BugName[];
   /** Source file, for messages. */
   file: string;
@@ -259,6 +264,7 @@ const root = obj({
   faults: { v: list(fault), default: [] },
   heal: { v: obj({ timeout: { v: duration({ minNs: 1e6 }), default: 10e9 } }) },
   checks: { v: list(oneOf(CHECKS)) },
+  expect: { v: obj(Object.fromEntries(CHECKS.map((c) => [c, { v: oneOf(['pass', 'fail'] as const) }])) as Record<CheckName, { v: Validator<'pass' | 'fail'> }>) },
   bugs: { v: list(oneOf(Object.keys(BUGS) as BugName[])), default: [] },
   verbose: { v: bool },
 });
@@ -297,6 +303,7 @@ export function parseScenario(text: string, file: string): Scenario {
     faults: r.faults,
     healNs: r.heal?.timeout ?? 10e9,
     checks: r.checks ?? [...CHECKS],
+    expectFail: Object.entries(r.expect ?? {}).filter(([, v]) => v === 'fail').map(([k]) => k as CheckName),
     bugs: r.bugs,
     file,
   };
@@ -315,12 +322,19 @@ function crossCheck(s: Scenario): void {
   for (const f of s.faults) {
     if (f.atNs >= s.durationNs) errors.push(`${at(f)}: faults: ${f.kind} at ${f.atNs / 1e9}s is not before the end of the run (duration ${s.durationNs / 1e9}s)`);
     if ('node' in f) checkNode(f, f.node);
-    if (f.kind === 'partition' && f.shape === 'groups') f.groups.flat().forEach((n) => checkNode(f, n));
+    if (f.kind === 'partition' && f.shape === 'groups') {
+      // Groups may also name clients (c1, c2, …), to cut clients off from nodes.
+      const clients = Array.from({ length: s.workload.clients }, (_, i) => `c${i + 1}`);
+      f.groups.flat().forEach((n) => {
+        if (!clients.includes(n)) checkNode(f, n);
+      });
+    }
     if (f.kind === 'partition-one-way') [...f.from, ...f.to].forEach((n) => checkNode(f, n));
     if (f.kind === 'partition' && f.shape !== 'groups' && f.shape !== 'isolate' && ids.length < 3) {
       errors.push(`${at(f)}: faults: partition shape ${f.shape} needs at least 3 nodes`);
     }
   }
+  for (const c of s.expectFail) if (!s.checks.includes(c)) errors.push(`${s.file}: expect.${c}: the check is not in checks`);
   if (Object.values(s.workload.mix).every((w) => w === 0)) errors.push(`${s.file}: workload.mix: every weight is 0; give at least one operation a weight`);
   if (s.cluster.replication === 'none' && s.cluster.nodes !== 1) {
     errors.push(`${s.file}: cluster.nodes: replication none serves a single node; got ${s.cluster.nodes}`);

@@ -3,6 +3,7 @@ import type { HistoryEvent, Json, OpFunction } from '../src/check/history.js';
 import type { Rng } from '../src/env/rng.js';
 import type { KvOp } from '../src/node/protocol.js';
 import { assert } from '../src/util/assert.js';
+import { detPow, exponential } from './detmath.js';
 import { NS_PER_MS } from './scheduler.js';
 import type { Workload as WorkloadSpec } from './scenario.js';
 import type { World } from './world.js';
@@ -113,7 +114,7 @@ export class Workload {
 
   private thinkNs(): number {
     const meanNs = this.spec.rate !== undefined ? (this.spec.clients / this.spec.rate) * 1e9 : this.spec.thinkNs;
-    return Math.round(-Math.log(1 - this.rng.next()) * meanNs);
+    return Math.round(exponential(this.rng.next(), meanNs));
   }
 
   private generate(slot: Slot): { f: OpFunction; key: string; op: KvOp; value: Json } {
@@ -218,10 +219,10 @@ export class Workload {
 function zipfCdf(n: number, theta: number): Float64Array {
   const cdf = new Float64Array(n);
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += 1 / Math.pow(i + 1, theta);
+  for (let i = 0; i < n; i++) sum += 1 / detPow(i + 1, theta);
   let acc = 0;
   for (let i = 0; i < n; i++) {
-    acc += 1 / Math.pow(i + 1, theta) / sum;
+    acc += 1 / detPow(i + 1, theta) / sum;
     cdf[i] = acc;
   }
   cdf[n - 1] = 1;

@@ -64,6 +64,8 @@ export class World {
   readonly net: SimNet;
   readonly machines = new Map<string, Machine>();
   readonly trace: Trace;
+  /** Addresses of the clients attached so far. */
+  readonly clientAddresses: string[] = [];
   private readonly createNode: NodeFactory;
   private readonly wallEpochMs: number;
   private readonly logLevels: ReadonlySet<string>;
@@ -168,6 +170,8 @@ export class World {
 
   /** A client endpoint: it never crashes, and its clock has neither skew nor drift. */
   clientEndpoint(address: string): { net: Net; clock: Clock } {
+    assert(!this.machines.has(address), () => `client address ${address} is a node's`);
+    this.clientAddresses.push(address);
     const owner = new Owner(address);
     const clock = new SimMachineClock(this.sched, address, this.wallEpochMs);
     return { net: this.net.attach(address, owner), clock: clock.view(owner) };

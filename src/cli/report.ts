@@ -13,7 +13,8 @@ export function printSummary(s: RunSummary, outDir: string | null): void {
   out.push('  checks:');
   for (const [name, c] of Object.entries(s.checks)) {
     const lines = c.summary.split('\n');
-    out.push(`    ${name.padEnd(13)} ${c.verdict.toUpperCase().padEnd(7)} ${lines[0]}`);
+    const verdict = c.verdict.toUpperCase() + (c.expected === 'fail' ? (c.verdict === 'fail' ? ' (as expected)' : ' (expected FAIL: the anomaly was not caught)') : '');
+    out.push(`    ${name.padEnd(13)} ${verdict.padEnd(7)} ${lines[0]}`);
     for (const l of lines.slice(1)) out.push(`    ${''.padEnd(13)} ${''.padEnd(7)} ${l}`);
   }
   out.push(`  digest ${s.digest}`);
