@@ -319,17 +319,16 @@ function crossCheck(s: Scenario): void {
   const checkNode = (f: Fault, n: string) => {
     if (n !== 'random' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
   };
+  // Partitions may also name clients (c1, c2, …), to cut clients off from nodes.
+  const clients = Array.from({ length: s.workload.clients }, (_, i) => `c${i + 1}`);
+  const checkNodeOrClient = (f: Fault, n: string) => {
+    if (!clients.includes(n)) checkNode(f, n);
+  };
   for (const f of s.faults) {
     if (f.atNs >= s.durationNs) errors.push(`${at(f)}: faults: ${f.kind} at ${f.atNs / 1e9}s is not before the end of the run (duration ${s.durationNs / 1e9}s)`);
     if ('node' in f) checkNode(f, f.node);
-    if (f.kind === 'partition' && f.shape === 'groups') {
-      // Groups may also name clients (c1, c2, …), to cut clients off from nodes.
-      const clients = Array.from({ length: s.workload.clients }, (_, i) => `c${i + 1}`);
-      f.groups.flat().forEach((n) => {
-        if (!clients.includes(n)) checkNode(f, n);
-      });
-    }
-    if (f.kind === 'partition-one-way') [...f.from, ...f.to].forEach((n) => checkNode(f, n));
+    if (f.kind === 'partition' && f.shape === 'groups') f.groups.flat().forEach((n) => checkNodeOrClient(f, n));
+    if (f.kind === 'partition-one-way') [...f.from, ...f.to].forEach((n) => checkNodeOrClient(f, n));
     if (f.kind === 'partition' && f.shape !== 'groups' && f.shape !== 'isolate' && ids.length < 3) {
       errors.push(`${at(f)}: faults: partition shape ${f.shape} needs at least 3 nodes`);
     }
