@@ -1,0 +1,249 @@
+import type { Rng } from '../../env/rng.js';
+import { assert } from '../../util/assert.js';
+import type { ConfChange } from './confchange.js';
+import { entryDigest } from './digest.js';
+import type { Message } from './messages.js';
+import { DEFAULT_RAFT_OPTIONS, type RaftOptions } from './options.js';
+import { Raft } from './raft.js';
+import type { Ready } from './ready.js';
+import type { ProposeResult, ReadIndexResult, TransferResult } from './results.js';
+import type { RaftStorage } from './storage.js';
+import type { EntryType, HardState, Index, Membership, NodeId, Role, SnapshotMeta, SoftState, Term } from './types.js';
+
+/** One log entry as observers see it: content replaced by a digest. */
+export interface DebugEntry {
+  readonly index: Index;
+  readonly term: Term;
+  readonly type: EntryType;
+  readonly digest: string;
+}
+
+/**
+ * A plain, self-contained picture of a node's Raft state, for the safety observers
+ * (observers.ts), traces and tests. `entries` are the whole log above `logStart`, unstable
+ * entries included; `logStart` is the compaction boundary (the entry there is gone, its term is
+ * known).
+ */
+export interface RaftDebugState {
+  readonly id: NodeId;
+  readonly term: Term;
+  readonly vote: NodeId | null;
+  readonly role: Role;
+  readonly leader: NodeId | null;
+  readonly commitIndex: Index;
+  readonly lastApplied: Index;
+  readonly logStart: { readonly index: Index; readonly term: Term };
+  readonly entries: readonly DebugEntry[];
+  readonly membership: Membership;
+}
+
+export interface RaftNodeInit {
+  readonly id: NodeId;
+  /** What the node restarts from: its durable hard state, snapshot and entries. */
+  readonly storage: RaftStorage;
+  /** For randomised election timeouts only; give each node its own stream. */
+  readonly rng: Rng;
+  readonly options?: RaftOptions;
+}
+
+/** Refuse to build a debug picture of more entries than this: observers want bounded logs. */
+const DEBUG_ENTRIES_MAX = 1_000_000;
+
+/**
+ * The interface a runtime drives (etcd's RawNode): inputs, then ready() / carry out / advance().
+ * See ready.ts for the contract and README.md for the whole picture.
+ */
+export class RaftNode {
+  private readonly raft: Raft;
+  private prevHard: HardState;
+  private prevSoft: SoftState;
+  private outstanding: Ready | null = null;
+
+  constructor(init: RaftNodeInit) {
+    this.raft = new Raft(init.id, init.storage, init.rng, init.options ?? DEFAULT_RAFT_OPTIONS);
+    this.prevHard = init.storage.hardState();
+    this.prevSoft = this.raft.softState();
+  }
+
+  get id(): NodeId {
+    return this.raft.id;
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** One tick of the runtime's timer. */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** A message from a peer. Messages for another node are a runtime bug. */
+  step(m: Message): void {
+    this.raft.step(m);
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    return this.raft.propose(data);
+  }
+
+  proposeConfChange(change: ConfChange): ProposeResult {
+    return this.raft.proposeConfChange(change);
+  }
+
+  /** requestCtx: unique among this node's pending reads; it comes back in a ReadState. */
+  readIndex(requestCtx: string): ReadIndexResult {
+    return this.raft.readIndex(requestCtx);
+  }
+
+  transferLeadership(to: NodeId): TransferResult {
+    return this.raft.transferLeadership(to);
+  }
+
+  /** Start an election now (tests, an operator), as if the election timeout had passed. */
+  campaign(): void {
+    this.raft.hup(this.raft.options.preVote ? 'preElection' : 'election');
+  }
+
+  reportUnreachable(to: NodeId): void {
+    this.raft.reportUnreachable(to);
+  }
+
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    this.raft.reportSnapshot(to, ok);
+  }
+
+  // ---------------------------------------------------------------- outputs
+
+  /** Whether ready() would return something to do. False while a Ready is outstanding. */
+  hasReady(): boolean {
+    if (this.outstanding !== null) return false;
+    const r = this.raft;
+    const log = r.log;
+    return (
+      !sameSoft(r.softState(), this.prevSoft) ||
+      !sameHard(r.hardState(), this.prevHard) ||
+      log.unstable.snapshot !== null ||
+      log.unstable.entries.length > 0 ||
+      log.hasNextCommittedEntries() ||
+      r.hasPendingOutput()
+    );
+  }
+
+  /** Collects what to persist, send and apply. REQUIRES: the previous Ready was advanced. */
+  ready(): Ready {
+    assert(this.outstanding === null, 'ready() called before advance() of the previous Ready');
+    const r = this.raft;
+    r.flush();
+    const hard = r.hardState();
+    const soft = r.softState();
+    const hardChanged = !sameHard(hard, this.prevHard);
+    const entries = r.log.unstable.entries.slice();
+    const snapshot = r.log.unstable.snapshot;
+    const committedEntries = r.log.nextCommittedEntries(r.options.maxCommittedBytesPerReady);
+    const rd: Ready = {
+      softState: sameSoft(soft, this.prevSoft) ? null : soft,
+      hardState: hardChanged ? hard : null,
+      snapshot,
+      entries,
+      mustSync: entries.length > 0 || snapshot !== null || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote,
+      earlyMessages: r.takeEarlyMessages(),
+      messages: r.takeMessages(),
+      committedEntries,
+      readStates: r.takeReadStates(),
+    };
+    const lastCommitted = committedEntries[committedEntries.length - 1];
+    if (lastCommitted !== undefined) r.log.acceptApplying(lastCommitted.index);
+    this.prevHard = hard;
+    this.prevSoft = soft;
+    this.outstanding = rd;
+    return rd;
+  }
+
+  /** The runtime carried out `rd` (ready.ts). */
+  advance(rd: Ready): void {
+    assert(rd === this.outstanding, 'advance() of a Ready that is not the outstanding one');
+    const log = this.raft.log;
+    if (rd.snapshot !== null) log.stableSnapTo(rd.snapshot.meta.index);
+    const lastEntry = rd.entries[rd.entries.length - 1];
+    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
+    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastApplied !== undefined) {
+      log.appliedTo(lastApplied.index);
+      this.raft.reduceUncommitted(rd.committedEntries);
+    }
+    log.noteStorageCompaction();
+    this.raft.updateSelfMatch();
+    this.outstanding = null;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  softState(): SoftState {
+    return this.raft.softState();
+  }
+
+  hardState(): HardState {
+    return this.raft.hardState();
+  }
+
+  /** The membership in force: the last config entry in the log, committed or not. */
+  membership(): Membership {
+    return this.raft.log.memberships.latest();
+  }
+
+  commitIndex(): Index {
+    return this.raft.log.committed;
+  }
+
+  appliedIndex(): Index {
+    return this.raft.log.applied;
+  }
+
+  /**
+   * What a snapshot of the state machine at `index` must record (term and membership there), for
+   * the runtime to compact the log. REQUIRES: index applied, and not below the log's start.
+   */
+  snapshotMetaAt(index: Index): SnapshotMeta {
+    const log = this.raft.log;
+    assert(index <= log.applied, () => `snapshot at ${index} is past the applied index ${log.applied}`);
+    const term = log.term(index);
+    assert(term !== undefined, () => `no term known at ${index} (log starts after ${log.firstIndex() - 1})`);
+    return { index, term, membership: log.memberships.at(index) };
+  }
+
+  /** Progress of each peer as the leader sees it ("probe match=3 next=4"), for traces. */
+  progressSummary(): Record<NodeId, string> {
+    const out: Record<NodeId, string> = {};
+    if (this.raft.role !== 'leader') return out;
+    this.raft.tracker.forEachPeer(this.id, (id, pr) => (out[id] = pr.describe()));
+    return out;
+  }
+
+  debugState(): RaftDebugState {
+    const r = this.raft;
+    const log = r.log;
+    const first = log.firstIndex();
+    const last = log.lastIndex();
+    assert(last - first + 1 <= DEBUG_ENTRIES_MAX, () => `log of ${last - first + 1} entries is too long to picture`);
+    const entries = last >= first ? (log.slice(first, last + 1, Infinity) ?? []) : [];
+    return {
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      role: r.role,
+      leader: r.leader,
+      commitIndex: log.committed,
+      lastApplied: log.applied,
+      logStart: { index: first - 1, term: log.term(first - 1) ?? 0 },
+      entries: entries.map((e) => ({ index: e.index, term: e.term, type: e.type, digest: entryDigest(e) })),
+      membership: log.memberships.latest(),
+    };
+  }
+}
+
+function sameHard(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function sameSoft(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role;
+}
