@@ -48,14 +48,14 @@ class Pinger implements SimNode {
 function setup(n = 3, seed = 'faults') {
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const nodes = new Map<string, Pinger>();
-  const world = new World({
+  const world: World = new World({
     seed,
     nodeIds: ids,
     net: { latency: { minMs: 0.2, meanMs: 0.5, maxMs: 5 } },
     disk: DEFAULT_DISK_OPTIONS,
     trace: new Trace(false),
-    createNode: (env) => {
-      const p = new Pinger(env, ids, world);
+    createNode: (env): Pinger => {
+      const p: Pinger = new Pinger(env, ids, world);
       nodes.set(env.id, p);
       return p;
     },
@@ -64,12 +64,15 @@ function setup(n = 3, seed = 'faults') {
   world.start();
   const run = (ms: number) => world.sched.runUntil(world.nowNs + ms * NS_PER_MS);
   const got = (to: string, from: string) => nodes.get(to)?.received.get(from) ?? [];
-  const fault = (f: Omit<Fault, 'line'>) => nemesis.schedule([{ line: 0, ...f } as Fault]);
+  const fault = (f: FaultInput) => nemesis.schedule([{ line: 0, ...f } as Fault]);
   return { world, nodes, nemesis, run, got, fault };
 }
 
 const reachable = (t: ReturnType<typeof setup>, from: string, to: string, sinceMs: number) =>
   (t.nodes.get(to)?.arrivalNs ?? []).some((a) => a.from === from && a.sentNs >= sinceMs * NS_PER_MS);
+
+type FaultInput = Fault extends unknown ? DistributiveOmit<Fault, 'line'> : never;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 const F = suite('faults on a ping protocol');
 
