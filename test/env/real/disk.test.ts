@@ -1,0 +1,41 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RealDisk } from '../../../src/env/real/disk.js';
+import { DiskError } from '../../../src/env/disk.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+test('the real disk honours the Disk contract', async () => {
+  const disk = new RealDisk(mkdtempSync(join(tmpdir(), 'kv-lab-disk-')));
+  disk.mkdir('wal');
+  const f = disk.open('wal/a', 'create');
+  f.append(enc.encode('hello'));
+  f.writeAt(7, enc.encode('!'));
+  assert.is(f.size(), 8);
+  assert.equal([...f.read(5, 3)], [0, 0, '!'.charCodeAt(0)]);
+  assert.is(f.read(6, 100).length, 2, 'short read at the end');
+  const err = await new Promise<DiskError | null>((r) => f.sync(r));
+  assert.is(err, null);
+  assert.is(await new Promise<DiskError | null>((r) => disk.syncDir('wal', r)), null);
+  f.truncate(5);
+  assert.is(dec.decode(disk.readFile('wal/a')), 'hello');
+  disk.rename('wal/a', 'wal/b');
+  assert.equal(disk.list('wal'), ['b']);
+  assert.throws(() => disk.open('wal/a', 'read'), (e: unknown) => e instanceof DiskError && e.code === 'ENOENT');
+  assert.throws(() => disk.open('wal/b', 'create-new'), (e: unknown) => e instanceof DiskError && e.code === 'EEXIST');
+  assert.throws(() => disk.open('../escape', 'create'), (e: unknown) => e instanceof DiskError && e.code === 'EINVAL');
+  const ro = disk.open('wal/b', 'read');
+  assert.throws(() => ro.append(enc.encode('x')), /EBADF/);
+  ro.close();
+  assert.throws(() => ro.read(0, 1), /EBADF/);
+  disk.remove('wal/b');
+  assert.not.ok(disk.exists('wal/b'));
+  assert.ok(disk.usage().usedBytes >= 0);
+  f.close();
+});
+
+test.run();

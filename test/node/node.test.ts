@@ -1,0 +1,133 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { KvClient, type Outcome } from '../../src/api/client.js';
+import type { Json } from '../../src/check/history.js';
+import { encodeMessage, type KvOp } from '../../src/node/protocol.js';
+import { KvNode } from '../../src/node/node.js';
+import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';
+import { NS_PER_MS } from '../../sim/scheduler.js';
+import { Trace } from '../../sim/trace.js';
+import { World } from '../../sim/world.js';
+
+// The single-node store through the real client, on the simulator: what each operation means,
+// sessions that make retries safe, and request validation.
+
+function setup(bugs: string[] = []) {
+  const world = new World({
+    seed: 'node',
+    nodeIds: ['n1'],
+    net: { latency: { minMs: 0.1, meanMs: 0.2, maxMs: 1 } },
+    disk: DEFAULT_DISK_OPTIONS,
+    trace: new Trace(false),
+    createNode: (env) => new KvNode(env, { members: ['n1'], replication: 'none', engine: 'memory', bugs: new Set(bugs as never[]) }),
+  });
+  world.start();
+  const { net, clock } = world.clientEndpoint('c1');
+  const client = new KvClient(net, clock, { nodes: ['n1'], timeoutMs: 200, attemptTimeoutMs: 50 });
+  const call = (op: KvOp, db?: string): Outcome => {
+    let out: Outcome | undefined;
+    client.invoke(op, (o) => (out = o), db);
+    world.sched.runUntil(world.nowNs + 500 * NS_PER_MS);
+    assert.ok(out !== undefined, 'answered');
+    return out as Outcome;
+  };
+  const value = (op: KvOp): Json => {
+    const o = call(op);
+    assert.is(o.type, 'ok', JSON.stringify(o));
+    return (o as { value: Json }).value;
+  };
+  return { world, client, call, value };
+}
+
+const N = suite('single node');
+
+N('read, write, cas, delete, append mean what the history format says', () => {
+  const { call, value } = setup();
+  assert.is(value({ f: 'read', key: 'x' }), null, 'never written: null');
+  value({ f: 'write', key: 'x', value: { a: [1, 2] } });
+  assert.equal(value({ f: 'read', key: 'x' }), { a: [1, 2] });
+  const failedCas = call({ f: 'cas', key: 'x', expected: 5, value: 6 });
+  assert.equal([failedCas.type, (failedCas as { code: string }).code], ['fail', 'cas_mismatch']);
+  value({ f: 'cas', key: 'x', expected: { a: [1, 2] }, value: 7 });
+  assert.is(value({ f: 'read', key: 'x' }), 7);
+  value({ f: 'delete', key: 'x' });
+  assert.is(value({ f: 'read', key: 'x' }), null);
+  value({ f: 'append', key: 'y', value: 'ab' });
+  value({ f: 'append', key: 'y', value: 'cd' });
+  assert.is(value({ f: 'read', key: 'y' }), 'abcd');
+  value({ f: 'write', key: 'z', value: 3 });
+  const typeErr = call({ f: 'append', key: 'z', value: 'x' });
+  assert.equal([typeErr.type, (typeErr as { code: string }).code], ['fail', 'type_error']);
+});
+
+N('a batch is atomic: one failing cas leaves every key as it was', () => {
+  const { call, value } = setup();
+  value({ f: 'write', key: 'a', value: 1 });
+  const r = call({ f: 'batch', ops: [{ f: 'write', key: 'a', value: 2 }, { f: 'cas', key: 'b', expected: 9, value: 10 }] });
+  assert.is(r.type, 'fail');
+  assert.is(value({ f: 'read', key: 'a' }), 1);
+  value({ f: 'batch', ops: [{ f: 'write', key: 'a', value: 2 }, { f: 'append', key: 'b', value: 'q' }] });
+  assert.equal([value({ f: 'read', key: 'a' }), value({ f: 'read', key: 'b' })], [2, 'q']);
+});
+
+N('range scans are ordered, bounded, reversible and confined to their database', () => {
+  const { call, value } = setup();
+  for (const k of ['b', 'a', 'd', 'c']) value({ f: 'write', key: k, value: k.toUpperCase() });
+  call({ f: 'write', key: 'a', value: 'other db' }, 'other');
+  const fwd = call({ f: 'range', start: 'a', end: 'd', limit: 10, reverse: false }) as { entries: [string, Json][] };
+  assert.equal(fwd.entries, [['a', 'A'], ['b', 'B'], ['c', 'C']]);
+  const rev = call({ f: 'range', start: 'a', end: null, limit: 2, reverse: true }) as { entries: [string, Json][] };
+  assert.equal(rev.entries, [['d', 'D'], ['c', 'C']]);
+  const other = call({ f: 'range', start: '', end: null, limit: 10, reverse: false }, 'other') as { entries: [string, Json][] };
+  assert.equal(other.entries, [['a', 'other db']]);
+});
+
+N('a retried request is applied once: the session answers the retry', () => {
+  const { world, value } = setup();
+  const { net } = world.clientEndpoint('raw');
+  const answers: string[] = [];
+  net.onReceive((_, f) => answers.push(new TextDecoder().decode(f)));
+  const req = { kind: 'req', client: 'raw', seq: 1, ackSeq: 1, db: '', op: { f: 'append', key: 'k', value: 'x' } };
+  net.send('n1', encodeMessage(req));
+  net.send('n1', encodeMessage(req));
+  world.sched.runUntil(world.nowNs + 10 * NS_PER_MS);
+  assert.is(answers.length, 2);
+  assert.is(answers[0], answers[1], 'the same answer twice');
+  assert.is(value({ f: 'read', key: 'k' }), 'x', 'applied once');
+});
+
+N('the duplicate-apply bug switch applies the retry again', () => {
+  const { world, value } = setup(['duplicate-apply']);
+  const { net } = world.clientEndpoint('raw');
+  net.onReceive(() => {});
+  const req = { kind: 'req', client: 'raw', seq: 1, ackSeq: 1, db: '', op: { f: 'append', key: 'k', value: 'x' } };
+  net.send('n1', encodeMessage(req));
+  net.send('n1', encodeMessage(req));
+  world.sched.runUntil(world.nowNs + 10 * NS_PER_MS);
+  assert.is(value({ f: 'read', key: 'k' }), 'xx');
+});
+
+N('malformed requests get bad_request and the node keeps serving', () => {
+  const { world, value } = setup();
+  const { net } = world.clientEndpoint('raw');
+  const answers: { result: { code: string; message: string } }[] = [];
+  net.onReceive((_, f) => answers.push(JSON.parse(new TextDecoder().decode(f))));
+  net.send('n1', new TextEncoder().encode('not json'));
+  net.send('n1', encodeMessage({ kind: 'req', client: 'raw', seq: 1, ackSeq: 0, db: '', op: { f: 'explode', key: 'k' } } as never));
+  net.send('n1', encodeMessage({ kind: 'req', client: 'raw', seq: 2, ackSeq: 0, db: '', op: { f: 'write', key: 'k'.repeat(5000), value: 1 } } as never));
+  world.sched.runUntil(world.nowNs + 10 * NS_PER_MS);
+  assert.is(answers.length, 2, 'garbage gets no answer (there is no seq to answer); bad requests do');
+  assert.match(answers[0]?.result.message ?? '', /op\.f must be one of/);
+  assert.match(answers[1]?.result.message ?? '', /op\.key is longer than 1024 bytes/);
+  value({ f: 'write', key: 'k', value: 1 });
+});
+
+N('a crash of the memory node loses its data', () => {
+  const { world, value } = setup();
+  value({ f: 'write', key: 'k', value: 1 });
+  world.crash('n1');
+  world.restart('n1');
+  assert.is(value({ f: 'read', key: 'k' }), null);
+});
+
+N.run();
