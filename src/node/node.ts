@@ -26,11 +26,14 @@ export interface NodeConfig {
   bugs: ReadonlySet<BugName>;
 }
 
+/** Where a request's answer goes: back over the network, or to an in-process front end. */
+export type Reply = (result: Result) => void;
+
 /** Reads answered but held back until the writes they saw are durable. */
 interface HeldRead {
   durableSeqNeeded: number;
-  to: string;
-  response: Response;
+  reply: Reply;
+  result: Result;
 }
 
 /** Requests a node may have in progress at once; beyond it, it answers `unavailable`. */
@@ -82,31 +85,43 @@ export class KvNode {
   }
 
   private request(from: string, m: Record<string, unknown>): void {
-    const problem = validateRequest(m);
     const seq = typeof m.seq === 'number' ? m.seq : -1;
+    const reply: Reply = (result) => this.send(from, { kind: 'res', seq, result });
+    const problem = validateRequest(m);
     if (problem !== null) {
-      this.reply(from, { kind: 'res', seq, result: { ok: false, code: 'bad_request', message: problem } });
+      reply({ ok: false, code: 'bad_request', message: problem });
       return;
     }
-    const req = m as unknown as Request;
+    this.submit(m as unknown as Request, reply);
+  }
+
+  /**
+   * Handles a validated request and calls reply exactly once. The network path and in-process
+   * front ends (HTTP, the TCP line protocol) both come through here.
+   */
+  submit(req: Request, reply: Reply): void {
+    if (this.stopped) {
+      reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
+      return;
+    }
     if (this.inFlight >= IN_FLIGHT_REQUESTS_MAX) {
-      this.reply(from, { kind: 'res', seq, result: { ok: false, code: 'unavailable', message: 'too many requests in flight' } });
+      reply({ ok: false, code: 'unavailable', message: 'too many requests in flight' });
       return;
     }
-    if (isReadOnly(req.op)) this.read(from, req, req.op);
-    else this.write(from, req);
+    if (isReadOnly(req.op)) this.read(req, req.op, reply);
+    else this.write(req, reply);
   }
 
-  private read(from: string, req: Request, op: ReadOp): void {
-    const response: Response = { kind: 'res', seq: req.seq, result: executeRead(this.store.view, req.db, op) };
-    if (this.durableSeq >= this.appliedSeq) this.reply(from, response);
-    else this.heldReads.push({ durableSeqNeeded: this.appliedSeq, to: from, response });
+  private read(req: Request, op: ReadOp, reply: Reply): void {
+    const result = executeRead(this.store.view, req.db, op);
+    if (this.durableSeq >= this.appliedSeq) reply(result);
+    else this.heldReads.push({ durableSeqNeeded: this.appliedSeq, reply, result });
   }
 
-  private write(from: string, req: Request): void {
+  private write(req: Request, reply: Reply): void {
     const { result, writes } = executeWrite(this.store.view, req, { duplicateApply: this.config.bugs.has('duplicate-apply') });
     if (writes.length === 0) {
-      this.reply(from, { kind: 'res', seq: req.seq, result });
+      reply(result);
       return;
     }
     const seq = ++this.appliedSeq;
@@ -117,13 +132,13 @@ export class KvNode {
         // The store could not make the write durable: its outcome is unknown to the client, and
         // this node must not go on as if it were stored. Stop serving.
         this.env.log.log('error', 'node.store_failed', { error: err.message });
-        this.reply(from, { kind: 'res', seq: req.seq, result: { ok: false, code: 'internal', message: `storage failed: ${err.message}` } });
+        reply({ ok: false, code: 'internal', message: `storage failed: ${err.message}` });
         this.stop();
         return;
       }
       assert(seq === this.durableSeq + 1, () => `store completed write ${seq} out of order (durable ${this.durableSeq})`);
       this.durableSeq = seq;
-      this.reply(from, { kind: 'res', seq: req.seq, result });
+      reply(result);
       this.releaseReads();
     });
   }
@@ -131,11 +146,11 @@ export class KvNode {
   private releaseReads(): void {
     while (this.heldReads.length > 0 && (this.heldReads[0] as HeldRead).durableSeqNeeded <= this.durableSeq) {
       const held = this.heldReads.shift() as HeldRead;
-      this.reply(held.to, held.response);
+      held.reply(held.result);
     }
   }
 
-  private reply(to: string, response: Response): void {
+  private send(to: string, response: Response): void {
     if (!this.stopped) this.env.net.send(to, encodeMessage(response));
   }
 }
