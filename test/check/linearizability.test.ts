@@ -1,0 +1,86 @@
+/**
+ * The checker against the brute-force reference, on thousands of random histories. Each property
+ * prints its seed and path on failure (fc.assert); a seed that once failed becomes a case below.
+ */
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { HistoryEvent } from '../../src/check/history.js';
+import { checkHistory, checkLinearizable, historyFromEvents } from '../../src/check/index.js';
+import { corruptedHistory, randomHistory, sequentialHistory } from './arbitraries.js';
+import { bruteForceLinearizable } from './brute-force.js';
+
+const KEYS = ['x', 'y'];
+
+function brute(events: HistoryEvent[]): 'ok' | 'violation' {
+  return bruteForceLinearizable(historyFromEvents(events).ops) ? 'ok' : 'violation';
+}
+
+test('agrees with the brute force on random small concurrent histories (kv model)', () => {
+  fc.assert(
+    fc.property(randomHistory({ opsMax: 7, processes: 4, keys: KEYS }), (events) => {
+      assert.is(checkLinearizable(events, { model: 'kv' }).verdict, brute(events));
+    }),
+    { numRuns: 4000 },
+  );
+});
+
+test('agrees with the brute force on random single-register histories with high concurrency', () => {
+  fc.assert(
+    fc.property(randomHistory({ opsMax: 8, processes: 6, keys: ['r'], functions: ['read', 'write', 'cas'] }), (events) => {
+      assert.is(checkLinearizable(events, { model: 'register' }).verdict, brute(events));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('a history made by a sequential execution seen through overlap windows is linearizable', () => {
+  fc.assert(
+    fc.property(sequentialHistory({ opsMax: 60, keys: ['x', 'y', 'z'] }), (events) => {
+      const result = checkLinearizable(events, { model: 'kv' });
+      assert.is(result.verdict, 'ok', JSON.stringify(result.keys));
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test('the same on one hot key with appends only (no reductions apply)', () => {
+  fc.assert(
+    fc.property(sequentialHistory({ opsMax: 40, keys: ['x'], functions: ['read', 'append'] }), (events) => {
+      assert.is(checkLinearizable(events, { model: 'kv' }).verdict, 'ok');
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('a single corrupted result is rejected exactly when the brute force rejects it', () => {
+  fc.assert(
+    fc.property(corruptedHistory({ opsMax: 7, keys: ['x'] }), (events) => {
+      assert.is(checkLinearizable(events, { model: 'kv' }).verdict, brute(events));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('an exhausted budget gives unknown, never a wrong verdict', () => {
+  fc.assert(
+    fc.property(randomHistory({ opsMax: 7, processes: 4, keys: KEYS }), fc.nat(40), (events, stepsMax) => {
+      const verdict = checkLinearizable(events, { model: 'kv', stepsMax }).verdict;
+      assert.ok(verdict === 'unknown' || verdict === brute(events), `${verdict} with ${stepsMax} steps`);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('the check is deterministic: the same history gives the same result', () => {
+  fc.assert(
+    fc.property(randomHistory({ opsMax: 12, processes: 4, keys: KEYS }), (events) => {
+      const a = checkHistory(historyFromEvents(events), { model: 'kv' });
+      const b = checkHistory(historyFromEvents(events), { model: 'kv' });
+      assert.equal(a, b);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test.run();
