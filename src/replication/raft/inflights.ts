@@ -62,6 +62,12 @@ export class Inflights {
     if (this.n === 0) this.start = 0;
   }
 
+  /** Frees the oldest send (see Raft.handleHeartbeatResponse for why). */
+  freeFirstOne(): void {
+    if (this.n === 0) return;
+    this.freeLE(this.indexes[this.start] as Index);
+  }
+
   reset(): void {
     this.start = 0;
     this.n = 0;

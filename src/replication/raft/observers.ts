@@ -181,6 +181,8 @@ export function checkLeaderCompleteness(
 
 /** Memory bound: the monitor forgets committed positions this far below the highest one. */
 const COMMITTED_REMEMBERED_MAX = 200_000;
+/** Memory bound: reads never answered are forgotten, oldest first, beyond this many. */
+const READS_REMEMBERED_MAX = 100_000;
 
 /** Runs every check after each step, remembering what it must across steps; throws on violation. */
 export class RaftSafetyMonitor {
@@ -224,7 +226,16 @@ export class RaftSafetyMonitor {
 
   /** A client asked `node` for a linearizable read with this context. */
   readStarted(node: NodeId, requestCtx: string): void {
+    if (this.readsStarted.size >= READS_REMEMBERED_MAX) {
+      const oldest = this.readsStarted.keys().next().value as string;
+      this.readsStarted.delete(oldest);
+    }
     this.readsStarted.set(`${node}/${requestCtx}`, this.maxCommitted);
+  }
+
+  /** The read will not be answered (refused, or its leader lost leadership). */
+  readDropped(node: NodeId, requestCtx: string): void {
+    this.readsStarted.delete(`${node}/${requestCtx}`);
   }
 
   /** `node` answered the read: its index must cover everything committed before it started. */
@@ -237,6 +248,11 @@ export class RaftSafetyMonitor {
       const c = this.committed.get(floor);
       this.fail([{ invariant: 'readLinearizability', nodes: [node, ...(c ? [c.seenOn] : [])], detail: `read ${rs.requestCtx} answered at index ${rs.index}, but ${floor} was committed before it was asked` }], step);
     }
+  }
+
+  /** How many terms had a leader, over the whole run. */
+  leaderTermsSeen(): number {
+    return this.leaders.size;
   }
 
   highestCommitted(): Index {

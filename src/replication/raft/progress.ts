@@ -20,8 +20,9 @@ export class Progress {
   /** The next position to send. Invariant: match < next. */
   next: Index;
   state: ProgressState = 'probe';
-  /** In the snapshot state, the index of the snapshot sent. */
+  /** In the snapshot state, the index of the snapshot sent, and the leader tick it was sent at. */
   pendingSnapshot: Index = 0;
+  pendingSnapshotTick = 0;
   /** Heard from since the last check-quorum round (tick counts in electionTicks). */
   recentActive = true;
   /** In the probe state, an append is outstanding: wait for its answer or a heartbeat answer. */
@@ -63,9 +64,10 @@ export class Progress {
     this.next = this.match + 1;
   }
 
-  becomeSnapshot(snapshotIndex: Index): void {
+  becomeSnapshot(snapshotIndex: Index, nowTick: number): void {
     this.resetState('snapshot');
     this.pendingSnapshot = snapshotIndex;
+    this.pendingSnapshotTick = nowTick;
   }
 
   /**

@@ -526,6 +526,15 @@ export class Raft {
     pr.recentActive = true;
     pr.probeSent = false;
     if (m.tick > pr.heartbeatAckTick) pr.heartbeatAckTick = m.tick;
+    // The follower is alive, yet the stream to it is stalled: an append (or its answer) was lost
+    // with the window full, or the snapshot never arrived and the runtime could not tell us
+    // (reportSnapshot). Free one slot, or give up on the snapshot after an election timeout, so
+    // the follower's answer to the next append puts us back on track.
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
+    if (pr.state === 'snapshot' && this.ticks - pr.pendingSnapshotTick >= this.options.electionTicks) {
+      pr.pendingSnapshot = 0;
+      pr.becomeProbe();
+    }
     if (pr.match < this.log.lastIndex() || pr.state === 'probe') this.sendAppend(m.from, true);
     if (m.readCtx === null) return;
     this.readStates.push(...this.readOnly.recvAck(m.from, m.readCtx, this.tracker.membership.voters));
@@ -566,7 +575,7 @@ export class Raft {
     if (!pr.recentActive) return false;
     const snapshot = this.log.snapshot();
     assert(snapshot.meta.index > 0, () => `entries for ${to} are compacted but there is no snapshot`);
-    pr.becomeSnapshot(snapshot.meta.index);
+    pr.becomeSnapshot(snapshot.meta.index, this.ticks);
     this.send({ type: 'MsgSnap', to, snapshot });
     return true;
   }
