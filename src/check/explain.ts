@@ -127,7 +127,9 @@ function describe(
   minimal: boolean,
   failingEvent: number,
 ): Explanation {
-  const options: CompileOptions = { cutEvent, weakened: weakenAllBut(chosen, inPrefix), mergeUnobserved: false };
+  const options: CompileOptions = {
+    cutEvent, weakened: weakenAllBut(chosen, inPrefix), mergeUnobserved: false, pruneSearch: false,
+  };
   const compiled = compileKey(key, keyOps, options);
   const outcome = searchLinearization(compiled, makeBudget(1_000_000));
   const chosenIds = new Set(chosen.map((op) => op.id));

@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import type { Json } from './history.js';
 import { Cell, OP_APPEND, OP_CAS, OP_KIND_OF, OP_READ, OP_WRITE } from './model.js';
 import type { Operation } from './operation.js';
-import { reduceCompiled, type CompiledOps } from './reduce.js';
+import { dropUnseenOnAppendKey, mustBeLookedAt, reduceCompiled, type CompiledOps } from './reduce.js';
 import { ValueTable } from './values.js';
 
 /**
@@ -24,6 +24,8 @@ export interface KeyHistory {
   readonly cell: Cell;
   /** Info operations left out by reduce.ts. */
   readonly droppedInfo: number;
+  /** 1 when the op must be followed at once by a read or cas (reduce.ts mustBeLookedAt). */
+  readonly lookedAt: Uint8Array;
 }
 
 export interface CompileOptions {
@@ -35,6 +37,8 @@ export interface CompileOptions {
   readonly dropUnobserved?: boolean;
   /** Merge unobserved values by rule 2 (default true); explanations turn it off to show values. */
   readonly mergeUnobserved?: boolean;
+  /** Let the search prune by mustBeLookedAt (default true); off, its dead ends read naturally. */
+  readonly pruneSearch?: boolean;
 }
 
 /** What status an op has in the (possibly cut and weakened) history, or null if it is left out. */
@@ -60,9 +64,12 @@ export function compileKey(key: string, keyOps: readonly Operation[], options: C
   const values = new ValueTable();
   const compiled = compileOps(kept, okFlags, values);
   const hasAppend = compiled.kind.includes(OP_APPEND);
-  const reduce = !hasAppend && options.dropUnobserved !== false;
-  const droppedInfo = reduce ? reduceCompiled(compiled, values.size, options.mergeUnobserved !== false) : 0;
-  return finishKey(key, kept, compiled, droppedInfo, values);
+  let droppedInfo = 0;
+  if (options.dropUnobserved !== false) {
+    droppedInfo = hasAppend ? dropUnseenOnAppendKey(compiled, values)
+      : reduceCompiled(compiled, values.size, options.mergeUnobserved !== false);
+  }
+  return finishKey(key, kept, compiled, droppedInfo, values, !hasAppend && options.pruneSearch !== false);
 }
 
 function compileOps(ops: readonly Operation[], okFlags: readonly number[], values: ValueTable): CompiledOps {
@@ -91,7 +98,8 @@ function compileOps(ops: readonly Operation[], okFlags: readonly number[], value
 }
 
 /** Leaves out the dropped ops and lays out the entries in event order. */
-function finishKey(key: string, all: Operation[], c: CompiledOps, droppedInfo: number, values: ValueTable): KeyHistory {
+function finishKey(key: string, all: Operation[], c: CompiledOps, droppedInfo: number, values: ValueTable,
+  prune: boolean): KeyHistory {
   const keep: number[] = [];
   for (let i = 0; i < all.length; i++) if (c.dropped[i] === 0) keep.push(i);
   const pick = <T extends Uint8Array | Int32Array>(from: T, make: (n: number) => T): T => {
@@ -101,13 +109,18 @@ function finishKey(key: string, all: Operation[], c: CompiledOps, droppedInfo: n
   };
   const ops = keep.map((i) => all[i] as Operation);
   const isOk = pick(c.isOk, (n) => new Uint8Array(n));
+  const kind = pick(c.kind, (n) => new Uint8Array(n));
+  const argA = pick(c.argA, (n) => new Int32Array(n));
+  const argB = pick(c.argB, (n) => new Int32Array(n));
+  const lookedAt = prune ? mustBeLookedAt(kind, argA, argB, isOk, values.size) : new Uint8Array(ops.length);
   return {
     key,
     ops,
-    kind: pick(c.kind, (n) => new Uint8Array(n)),
-    argA: pick(c.argA, (n) => new Int32Array(n)),
-    argB: pick(c.argB, (n) => new Int32Array(n)),
+    kind,
+    argA,
+    argB,
     isOk,
+    lookedAt,
     entries: layEntries(ops, isOk),
     okCount: isOk.reduce((sum, x) => sum + x, 0),
     cell: new Cell(values),

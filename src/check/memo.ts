@@ -28,6 +28,8 @@ export class ConfigMemo {
   hashA: Int32Array;
   hashB: Int32Array;
   depth: Int32Array;
+  /** Per configuration, not part of its identity: 1 when the search reached it by a forced move. */
+  forced: Uint8Array;
   private count = 0;
   private table: Int32Array;
   private readonly marks: Uint8Array;
@@ -45,6 +47,7 @@ export class ConfigMemo {
     this.hashA = new Int32Array(capacity);
     this.hashB = new Int32Array(capacity);
     this.depth = new Int32Array(capacity);
+    this.forced = new Uint8Array(capacity);
     this.table = new Int32Array(capacity * 2);
     this.marks = new Uint8Array(opCount);
     this.touched = new Int32Array(64);
@@ -83,6 +86,7 @@ export class ConfigMemo {
     this.hashA[id] = hashA;
     this.hashB[id] = hashB;
     this.depth[id] = depth;
+    this.forced[id] = 0;
     if (this.count * 2 > this.table.length) this.rehash();
     else this.place(id);
     return id;
@@ -114,6 +118,9 @@ export class ConfigMemo {
     this.hashA = widen(this.hashA);
     this.hashB = widen(this.hashB);
     this.depth = widen(this.depth);
+    const forced = new Uint8Array(capacity);
+    forced.set(this.forced);
+    this.forced = forced;
   }
 
   /** Whether set(from) ∪ {op} equals set(other); both have the same size (checked by the caller). */

@@ -1,5 +1,5 @@
-import { OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
-import { ABSENT, UNOBSERVED } from './values.js';
+import { OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
+import { ABSENT, UNOBSERVED, type ValueTable } from './values.js';
 
 /**
  * Sound shrinking of one key's compiled history before the search. Call a value *observed* when
@@ -86,6 +86,82 @@ function dropUnobservedInfo(ops: CompiledOps, observed: Int32Array): number {
       observed[expected]! -= 1;
       if (observed[expected] === 0 && producers.has(expected)) work.push(expected);
     }
+  }
+  return count;
+}
+
+/**
+ * Which operations must be followed at once by an operation that looks at the value they left (a
+ * read of it or a cas expecting it), on a key without appends; search.ts prunes every other
+ * continuation. Two cases:
+ * - an info write, cas or delete: if what follows does not look at its value, it is a write, a
+ *   delete or nothing, and the info operation can be left out (it need not happen at all);
+ * - an ok write or cas that is the only producer of its value v (v not absent), when an ok read or
+ *   ok cas looks at v: that observer is in every linearization, after the producer, and nothing
+ *   between them can change the state (no one else produces v), so the operation right after the
+ *   producer looks at v.
+ */
+export function mustBeLookedAt(kind: Uint8Array, argA: Int32Array, argB: Int32Array, isOk: Uint8Array,
+  valueCount: number): Uint8Array {
+  const n = kind.length;
+  const producers = new Int32Array(valueCount);
+  const okObservers = new Int32Array(valueCount);
+  const producedBy = (i: number): number =>
+    kind[i] === OP_WRITE ? (argA[i] as number) : kind[i] === OP_CAS ? (argB[i] as number) : kind[i] === OP_DELETE ? ABSENT : -1;
+  for (let i = 0; i < n; i++) {
+    const v = producedBy(i);
+    if (v >= 0) producers[v]! += 1;
+    if (isOk[i] === 1 && (kind[i] === OP_READ || kind[i] === OP_CAS)) okObservers[argA[i] as number]! += 1;
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = producedBy(i);
+    if (v < 0) continue;
+    const uniqueAndSeen = v !== ABSENT && v !== UNOBSERVED && producers[v] === 1 && (okObservers[v] as number) > 0;
+    out[i] = isOk[i] === 0 || uniqueAndSeen ? 1 : 0;
+  }
+  return out;
+}
+
+/** Work bound for dropUnseenOnAppendKey: info ops × characters of the texts searched. */
+const UNSEEN_WORK_MAX = 2e9;
+
+/**
+ * Rule 1 for keys with appends, where a state can be built on rather than just compared: an info
+ * append, write or cas can be dropped when nothing could ever see what it left.
+ * - An append of suffix s, or a write or cas leaving a string s: until a write, delete or cas
+ *   replaces the value, every state contains s (appends only extend). If s occurs in no ok read's
+ *   result and no cas's expected value, no ok read and no cas can come in that stretch — only
+ *   appends, legal on any string, then a write or delete, legal anywhere — so leaving the info op
+ *   out keeps every operation legal. (A chance match of s inside a longer text only keeps an op.)
+ * - A write or cas leaving a value that is not a string: an append after it cannot take effect,
+ *   so the same holds when no ok read returned the value and no cas expects it.
+ * Info deletes are kept: an append after a delete starts from empty, which others may see.
+ */
+export function dropUnseenOnAppendKey(ops: CompiledOps, values: ValueTable): number {
+  const texts: string[] = [];
+  const seenIds = new Set<number>();
+  const candidates: number[] = [];
+  for (let i = 0; i < ops.kind.length; i++) {
+    const k = ops.kind[i];
+    if ((k === OP_READ && ops.isOk[i] === 1) || k === OP_CAS) {
+      const id = ops.argA[i] as number;
+      seenIds.add(id);
+      const seen = values.value(id);
+      if (typeof seen === 'string') texts.push(seen);
+    }
+    if (ops.isOk[i] === 0 && (k === OP_APPEND || k === OP_WRITE || k === OP_CAS)) candidates.push(i);
+  }
+  const haystack = texts.join('\u0000');
+  if (haystack.length * candidates.length > UNSEEN_WORK_MAX) return 0;
+  let count = 0;
+  for (const i of candidates) {
+    const left = ops.kind[i] === OP_CAS ? (ops.argB[i] as number) : (ops.argA[i] as number);
+    const value = values.value(left);
+    const seen = typeof value === 'string' ? value.includes('\u0000') || haystack.includes(value) : seenIds.has(left);
+    if (seen) continue;
+    ops.dropped[i] = 1;
+    count++;
   }
   return count;
 }

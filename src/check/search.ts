@@ -2,8 +2,8 @@ import { assert } from '../util/assert.js';
 import { DEADLINE_POLL_STEPS, type Budget } from './budget.js';
 import type { KeyHistory } from './key-history.js';
 import { ConfigMemo, ROOT, mix } from './memo.js';
-import { ILLEGAL } from './model.js';
-import { ABSENT } from './values.js';
+import { ILLEGAL, OP_CAS, OP_READ, OP_WRITE } from './model.js';
+import { ABSENT, UNOBSERVED } from './values.js';
 
 /**
  * The Wing–Gong linearizability search (J. M. Wing and C. Gong, 1993) in the form Lowe gave it
@@ -11,11 +11,27 @@ import { ABSENT } from './values.js';
  * the search walks it from the head, and on a call it tries to linearize that operation (the model
  * accepts it and the resulting configuration is new), lifting its entries out of the list and
  * starting again from the head; on reaching a return entry, that operation had to be linearized
- * already, so the search backtracks to the last choice and tries the next call after it.
+ * already, so the search backtracks to the last choice and tries the next call after it. Dancing
+ * links make lift and unlift O(1); memo.ts remembers the configurations already explored.
  *
  * Info operations have a call entry and no return entry: the search may linearize them anywhere
  * after their call, and it is done as soon as every ok operation is linearized — so they never
- * need to be. Dancing links make lift and unlift O(1).
+ * need to be.
+ *
+ * Three rules cut the branching that high concurrency causes. Each keeps the answer exact: a
+ * linearization exists iff one exists that obeys it. A *candidate* is a call entry before the
+ * first return entry left in the list; moving a candidate earlier never breaks real-time order.
+ * 1. An enabled read is a forced move. Reads do not change the state, and a read legal now is
+ *    legal wherever the state is the same, so any linearization can move it to the front.
+ * 2. When the state is UNOBSERVED (reduce.ts merges such values only on keys without appends), a
+ *    write of an unobserved value is a forced move: it leaves the state as it is, and wherever it stood before it was
+ *    followed by a write or delete (nothing can follow an unobserved value otherwise), so taking
+ *    it out there changes nothing either.
+ * 3. Some operations must be followed at once by a read or a cas (reduce.ts mustBeLookedAt says
+ *    which and why: info writes, and writes whose value is read and produced by them alone).
+ *    Whether a configuration is under this rule is part of its identity in the memo.
+ * When a forced move's configuration fails (or was already known to), its parent fails too: the
+ * search backtracks past it without trying the alternatives.
  */
 export type SearchVerdict = 'ok' | 'violation' | 'unknown';
 
@@ -35,6 +51,9 @@ export interface SearchOutcome {
 }
 
 const HEAD = 0;
+
+/** The memo's state field packs the model state with the rule-3 flag: state << 1 | needsLook. */
+const packState = (state: number, needsLook: number): number => (state << 1) | needsLook;
 
 export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: number): SearchOutcome {
   const n = h.ops.length;
@@ -60,8 +79,8 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
     hashA[i] = mix(i * 2 + 1) || 1;
     hashB[i] = mix(~i * 0x2545f491) || 1;
   }
-  const memo = new ConfigMemo(n, ABSENT, configsMax);
-  const { kind, argA, argB, isOk, entries, cell } = h;
+  const memo = new ConfigMemo(n, packState(ABSENT, 0), configsMax);
+  const { kind, argA, argB, isOk, entries, cell, lookedAt } = h;
 
   const unlink = (node: number): void => {
     next[prev[node] as number] = next[node] as number;
@@ -78,7 +97,58 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
   let best = ROOT;
   let bestDepth = -1;
   let stuckOp = -1;
-  let entry = next[HEAD] as number;
+  let entry = HEAD;
+
+  /** Tries to linearize op x now: 1 done, 0 not possible or already explored, -1 memo full. */
+  const tryPush = (x: number, forced: boolean): number => {
+    const packed = memo.state[config] as number;
+    if ((packed & 1) === 1 && kind[x] !== OP_READ && kind[x] !== OP_CAS) return 0;
+    const state = cell.step(packed >> 1, kind[x] as number, argA[x] as number, argB[x] as number);
+    if (state === ILLEGAL) return 0;
+    const needsLook = lookedAt[x] as number;
+    const id = memo.insert(config, x, packState(state, needsLook),
+      (memo.hashA[config] as number) ^ (hashA[x] as number), (memo.hashB[config] as number) ^ (hashB[x] as number));
+    if (id < 0) return id === -2 ? -1 : forced ? 2 : 0;
+    memo.forced[id] = forced ? 1 : 0;
+    config = id;
+    unlink(callNode[x] as number);
+    if (isOk[x] === 1) {
+      unlink(returnNode[x] as number);
+      okLeft--;
+    }
+    return 1;
+  };
+
+  /** Rules 1 and 2: an op among the candidates that may be linearized now without a choice. */
+  const forcedCandidate = (): number => {
+    const state = (memo.state[config] as number) >> 1;
+    for (let e = next[HEAD] as number; e !== tail; e = next[e] as number) {
+      const x = entries[e - 1] as number;
+      if (x < 0) return -1;
+      if (kind[x] === OP_READ && argA[x] === state) return x;
+      if (state === UNOBSERVED && kind[x] === OP_WRITE && argA[x] === UNOBSERVED) return x;
+    }
+    return -1;
+  };
+
+  /** The current configuration failed: pop it, and its parents while they were forced moves. */
+  const backtrack = (): boolean => {
+    for (;;) {
+      if (config === ROOT) return false;
+      const x = memo.op[config] as number;
+      const forced = memo.forced[config] === 1;
+      config = memo.parent[config] as number;
+      if (isOk[x] === 1) {
+        relink(returnNode[x] as number);
+        okLeft++;
+      }
+      relink(callNode[x] as number);
+      entry = next[callNode[x] as number] as number;
+      if (!forced) return true;
+    }
+  };
+
+  let arrived = true;
   while (okLeft > 0) {
     steps++;
     if (--budget.stepsLeft < 0) {
@@ -89,29 +159,25 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       budget.exhausted = 'deadline';
       return finish('unknown');
     }
+    if (arrived) {
+      arrived = false;
+      entry = next[HEAD] as number;
+      const x = forcedCandidate();
+      if (x >= 0) {
+        const pushed = tryPush(x, true);
+        if (pushed === -1) return memoFull();
+        if (pushed === 1) arrived = true;
+        else if (pushed === 2 && !backtrack()) return finish('violation');
+        continue;
+      }
+    }
     assert(entry !== tail, 'search ran off the entry list with ok operations left');
     const code = entries[entry - 1] as number;
     if (code >= 0) {
-      const state = cell.step(memo.state[config] as number, kind[code] as number, argA[code] as number, argB[code] as number);
-      if (state !== ILLEGAL) {
-        const id = memo.insert(config, code, state, (memo.hashA[config] as number) ^ (hashA[code] as number),
-          (memo.hashB[config] as number) ^ (hashB[code] as number));
-        if (id === -2) {
-          budget.exhausted = 'memory';
-          return finish('unknown');
-        }
-        if (id >= 0) {
-          config = id;
-          unlink(callNode[code] as number);
-          if (isOk[code] === 1) {
-            unlink(returnNode[code] as number);
-            okLeft--;
-          }
-          entry = next[HEAD] as number;
-          continue;
-        }
-      }
-      entry = next[entry] as number;
+      const pushed = tryPush(code, false);
+      if (pushed === -1) return memoFull();
+      if (pushed === 1) arrived = true;
+      else entry = next[entry] as number;
       continue;
     }
     // A return entry: the op ~code had to be linearized by now. Remember the deepest dead end.
@@ -120,17 +186,14 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       bestDepth = memo.depth[config] as number;
       stuckOp = ~code;
     }
-    if (config === ROOT) return finish('violation');
-    const op = memo.op[config] as number;
-    config = memo.parent[config] as number;
-    if (isOk[op] === 1) {
-      relink(returnNode[op] as number);
-      okLeft++;
-    }
-    relink(callNode[op] as number);
-    entry = next[callNode[op] as number] as number;
+    if (!backtrack()) return finish('violation');
   }
   return finish('ok');
+
+  function memoFull(): SearchOutcome {
+    budget.exhausted = 'memory';
+    return finish('unknown');
+  }
 
   function finish(verdict: SearchVerdict): SearchOutcome {
     const end = verdict === 'ok' || bestDepth < 0 ? config : best;
@@ -139,7 +202,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       steps,
       configs: memo.size,
       order: memo.path(end),
-      state: memo.state[end] as number,
+      state: (memo.state[end] as number) >> 1,
       stuckOp: verdict === 'violation' ? stuckOp : -1,
     };
   }

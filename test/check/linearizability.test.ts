@@ -7,6 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { HistoryEvent } from '../../src/check/history.js';
 import { checkHistory, checkLinearizable, historyFromEvents } from '../../src/check/index.js';
+import { makeBudget } from '../../src/check/budget.js';
+import { compileKey } from '../../src/check/key-history.js';
+import { searchLinearization } from '../../src/check/search.js';
 import { corruptedHistory, randomHistory, sequentialHistory } from './arbitraries.js';
 import { bruteForceLinearizable } from './brute-force.js';
 
@@ -44,7 +47,7 @@ test('a history made by a sequential execution seen through overlap windows is l
   );
 });
 
-test('the same on one hot key with appends only (no reductions apply)', () => {
+test('the same on one hot key with appends and reads (the append-key rules apply)', () => {
   fc.assert(
     fc.property(sequentialHistory({ opsMax: 40, keys: ['x'], functions: ['read', 'append'] }), (events) => {
       assert.is(checkLinearizable(events, { model: 'kv' }).verdict, 'ok');
@@ -69,6 +72,26 @@ test('an exhausted budget gives unknown, never a wrong verdict', () => {
       assert.ok(verdict === 'unknown' || verdict === brute(events), `${verdict} with ${stepsMax} steps`);
     }),
     { numRuns: 2000 },
+  );
+});
+
+test('the reductions and pruning rules never change a verdict, on histories too big to brute-force', () => {
+  const plain = { dropUnobserved: false, mergeUnobserved: false, pruneSearch: false } as const;
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        randomHistory({ opsMax: 14, processes: 6, keys: ['x'], functions: ['read', 'write', 'cas'] }),
+        randomHistory({ opsMax: 14, processes: 6, keys: ['x'] }),
+        corruptedHistory({ opsMax: 30, keys: ['x'] }),
+      ),
+      (events) => {
+        const ops = historyFromEvents(events).ops;
+        const reduced = searchLinearization(compileKey('x', ops), makeBudget()).verdict;
+        const unreduced = searchLinearization(compileKey('x', ops, plain), makeBudget()).verdict;
+        assert.is(reduced, unreduced);
+      },
+    ),
+    { numRuns: 1500 },
   );
 });
 
