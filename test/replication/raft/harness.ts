@@ -88,6 +88,7 @@ export class Cluster {
   private readonly observeEachStep: boolean;
   private readonly options: RaftOptions;
   private readCounter = 0;
+  private commandCounter = 0;
   /** How many messages of each type were delivered: what a schedule exercised. */
   readonly delivered = new Map<string, number>();
   private restarts = new Map<NodeId, number>();
@@ -99,6 +100,7 @@ export class Cluster {
     this.ids = [...init.voters, ...(init.joiners ?? [])];
     for (const id of init.voters) this.addPeer(id, init.storages?.[id] ?? MemoryRaftStorage.bootstrap(init.voters));
     for (const id of init.joiners ?? []) this.addPeer(id, new MemoryRaftStorage());
+    this.processReadys(); // each node's first Ready: the bootstrap entry to apply
   }
 
   private addPeer(id: NodeId, storage: MemoryRaftStorage): void {
@@ -114,6 +116,12 @@ export class Cluster {
     const snap = peer.storage.snapshot();
     peer.app = new App();
     peer.app.restore(snap.data, snap.meta.index);
+  }
+
+  /** A fresh command text, unique within this cluster (and the same in every replay). */
+  nextCommand(): string {
+    this.commandCounter += 1;
+    return `v${this.commandCounter}`;
   }
 
   peer(id: NodeId): Peer {

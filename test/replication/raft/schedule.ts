@@ -33,6 +33,8 @@ export interface ScheduleShape {
   readonly lockstepTicks?: boolean;
   /** Relative weight of crashes (default 1). */
   readonly crashWeight?: number;
+  /** Crashes hit any node alike, not mostly leaders. */
+  readonly crashAnyNode?: boolean;
   /** Relative weight of a node's election timeout firing early (default 1). */
   readonly campaignWeight?: number;
   /** Relative weight of cutting the leader off from everyone (default 1). */
@@ -96,8 +98,6 @@ export function assertProperty<T>(property: fc.IProperty<T>, params: fc.Paramete
   );
 }
 
-let commandCounter = 0;
-
 /**
  * Where a client request goes: mostly to a node that believes it leads (as a client redirected
  * by followers would), sometimes to any node.
@@ -110,7 +110,7 @@ function clientTarget(c: Cluster, n: number): NodeId {
 }
 
 /** Carries out one action; out-of-range picks wrap around, so every action means something. */
-export function perform(c: Cluster, a: Action): void {
+export function perform(c: Cluster, a: Action, crashAnyNode = false): void {
   const ids = c.ids;
   const pick = (n: number): NodeId => ids[n % ids.length] as NodeId;
   const msg = (k: number): number => (c.inflight.length === 0 ? -1 : k % c.inflight.length);
@@ -147,7 +147,8 @@ export function perform(c: Cluster, a: Action): void {
       return c.partition([[leader], ids.filter((id) => id !== leader)]);
     }
     case 'crash': {
-      const at = clientTarget(c, a.n); // leaders crash more often: they are the interesting case
+      // Leaders crash more often (the interesting case), unless the shape says otherwise.
+      const at = crashAnyNode ? pick(a.n) : clientTarget(c, a.n);
       if (a.at === 'idle') c.crash(at);
       else c.crashAtNextReady(at, a.at);
       return;
@@ -156,7 +157,7 @@ export function perform(c: Cluster, a: Action): void {
       return c.restart(pick(a.n));
     case 'propose': {
       const at = clientTarget(c, a.n);
-      if (c.isUp(at)) c.propose(at, `v${++commandCounter}`);
+      if (c.isUp(at)) c.propose(at, c.nextCommand());
       return;
     }
     case 'read': {
@@ -207,10 +208,17 @@ export interface ScheduleOutcome {
  * restarts everyone and runs until a leader commits a new entry everywhere: liveness after the
  * faults. Throws (with a trace excerpt) on a violation or a stuck cluster.
  */
-export function runSchedule(voters: readonly NodeId[], options: RaftOptions, actions: readonly Action[], seed: string, checkLiveness = true): ScheduleOutcome {
+export function runSchedule(
+  voters: readonly NodeId[],
+  options: RaftOptions,
+  actions: readonly Action[],
+  seed: string,
+  checkLiveness = true,
+  shape: ScheduleShape = {},
+): ScheduleOutcome {
   const c = new Cluster({ voters, seed, options });
   try {
-    for (const a of actions) perform(c, a);
+    for (const a of actions) perform(c, a, shape.crashAnyNode ?? false);
     if (checkLiveness) {
       c.endFaults();
       proposeUntilApplied(c, 'final');
