@@ -98,8 +98,19 @@ export class Raft {
     return { leader: this.leader, role: this.role };
   }
 
+  /**
+   * Whether this node may start elections: a voter of its latest membership, or a voter of the
+   * previous one while the latest, which removes it, is not known committed. The thesis (§4.1)
+   * asks for the latter: such a server "might still be needed until the Cnew entry is
+   * committed"; without it, a leader that removed itself and restarted before committing the
+   * change can hold the only copy of that change, refuse its vote to every voter with a shorter
+   * log, and stall the cluster for ever. Its own vote does not count (tallies count the voters
+   * of the latest membership only).
+   */
   promotable(): boolean {
-    return isVoter(this.tracker.membership, this.id);
+    if (isVoter(this.tracker.membership, this.id)) return true;
+    const latestAt = this.log.memberships.latestIndex();
+    return this.log.committed < latestAt && isVoter(this.log.memberships.at(latestAt - 1), this.id);
   }
 
   // ---------------------------------------------------------------- outputs

@@ -439,6 +439,16 @@ export class Cluster {
     return this.peer(id).app.commands;
   }
 
+  /** Config entries committed in the most advanced node's log. */
+  configEntriesCommitted(): number {
+    let most = 0;
+    for (const s of this.debugStates()) {
+      const n = s.entries.filter((e) => e.type === 'config' && e.index <= s.commitIndex).length;
+      if (n > most) most = n;
+    }
+    return most;
+  }
+
   /** Every node's state in a few lines, for failure messages. */
   describe(): string {
     return this.ids
@@ -446,9 +456,10 @@ export class Cluster {
         const n = this.peer(id).node;
         if (n === null) return `${id}: down`;
         const d = n.debugState();
-        const log = d.entries.map((e) => `${e.term}/${e.index}`).join(' ');
+        const log = d.entries.map((e) => `${e.term}/${e.index}${e.type === 'config' ? 'c' : ''}`).join(' ');
         const progress = Object.entries(n.progressSummary()).map(([p, s]) => `\n    ${p}: ${s}`).join('');
-        return `${id}: ${d.role} term=${d.term} vote=${d.vote} commit=${d.commitIndex} applied=${d.lastApplied} start=${d.logStart.term}/${d.logStart.index} log=[${log}]${progress}`;
+        const m = `voters=${d.membership.voters.join(',')}${d.membership.learners.length > 0 ? ` learners=${d.membership.learners.join(',')}` : ''}`;
+        return `${id}: ${d.role} term=${d.term} vote=${d.vote} commit=${d.commitIndex} applied=${d.lastApplied} ${m} start=${d.logStart.term}/${d.logStart.index} log=[${log}]${progress}`;
       })
       .join('\n');
   }

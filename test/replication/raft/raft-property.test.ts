@@ -52,4 +52,17 @@ test('lease reads stay linearizable while every clock ticks at the same rate', (
   );
 });
 
+test('safety holds through membership changes (learners added, promoted, nodes removed) under faults', () => {
+  const shape = { joiners: ['n4', 'n5'], confChangeWeight: 4 };
+  let changes = 0;
+  assertProperty(
+    fc.property(optionsArb(), fc.array(actionArb(shape), { minLength: 200, maxLength: 800 }), fc.nat(), (options, actions, seed) => {
+      const out = runSchedule(['n1', 'n2', 'n3'], options, actions, `m${seed}`, true, shape);
+      if (out.membershipChanges > 0) changes += 1;
+    }),
+    { numRuns: Math.ceil(RUNS / 2) },
+  );
+  assert.ok(changes > RUNS / 8, `only ${changes} runs changed the membership`);
+});
+
 test.run();

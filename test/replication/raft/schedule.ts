@@ -21,6 +21,7 @@ export type Action =
   | { t: 'heal' }
   | { t: 'isolateLeader'; n: number }
   | { t: 'campaign'; n: number }
+  | { t: 'conf'; kind: number; n: number; node: number }
   | { t: 'crash'; n: number; at: CrashPoint }
   | { t: 'restart'; n: number }
   | { t: 'propose'; n: number }
@@ -33,6 +34,10 @@ export interface ScheduleShape {
   readonly lockstepTicks?: boolean;
   /** Relative weight of crashes (default 1). */
   readonly crashWeight?: number;
+  /** Nodes that start empty, outside the membership, for membership changes to add. */
+  readonly joiners?: readonly NodeId[];
+  /** Relative weight of membership changes (default 0: membership stays as bootstrapped). */
+  readonly confChangeWeight?: number;
   /** Crashes hit any node alike, not mostly leaders. */
   readonly crashAnyNode?: boolean;
   /** Relative weight of a node's election timeout firing early (default 1). */
@@ -55,6 +60,10 @@ export function actionArb(shape: ScheduleShape = {}): fc.Arbitrary<Action> {
     { weight: 2, arbitrary: fc.nat(63).map<Action>((k) => ({ t: 'dup', k })) },
     { weight: 1, arbitrary: fc.array(fc.nat(2), { minLength: 5, maxLength: 5 }).map<Action>((groups) => ({ t: 'partition', groups })) },
     { weight: 2, arbitrary: fc.constant<Action>({ t: 'heal' }) },
+    {
+      weight: shape.confChangeWeight ?? 0,
+      arbitrary: fc.record({ kind: fc.nat(2), n: node, node }).map<Action>(({ kind, n, node: x }) => ({ t: 'conf', kind, n, node: x })),
+    },
     { weight: shape.campaignWeight ?? 1, arbitrary: node.map<Action>((n) => ({ t: 'campaign', n })) },
     { weight: shape.isolateLeaderWeight ?? 1, arbitrary: node.map<Action>((n) => ({ t: 'isolateLeader', n })) },
     {
@@ -139,6 +148,13 @@ export function perform(c: Cluster, a: Action, crashAnyNode = false): void {
     }
     case 'heal':
       return c.heal();
+    case 'conf': {
+      const at = clientTarget(c, a.n | 1);
+      const node = pick(a.node);
+      const type = (['addLearner', 'promoteLearner', 'removeNode'] as const)[a.kind % 3] as 'addLearner';
+      if (c.isUp(at)) c.proposeConfChange(at, { type, node });
+      return;
+    }
     case 'campaign':
       if (c.isUp(pick(a.n))) c.campaign(pick(a.n));
       return;
@@ -176,6 +192,12 @@ export function perform(c: Cluster, a: Action, crashAnyNode = false): void {
   }
 }
 
+/** The members (voters and learners) in the leader's membership: the nodes that must keep up. */
+function members(c: Cluster, leader: NodeId): NodeId[] {
+  const m = c.node(leader).membership();
+  return [...m.voters, ...m.learners];
+}
+
 /**
  * Liveness: within a bounded number of election rounds, a command proposed to the leader is
  * applied by every node. (A proposal may be lost when leadership changes: propose again.)
@@ -190,9 +212,10 @@ function proposeUntilApplied(c: Cluster, command: string): void {
       c.tickAll();
       c.stabilize();
     }
-    if (c.ids.every((id) => c.commands(id).includes(command))) return;
+    if (members(c, leader).every((id) => c.commands(id).includes(command))) return;
   }
-  const behind = c.ids.filter((id) => !c.commands(id).includes(command));
+  const leader = c.leader();
+  const behind = (leader === null ? c.ids : members(c, leader)).filter((id) => !c.commands(id).includes(command));
   throw new Error(`liveness: ${behind.join(' ')} never applied ${command} ${last}`);
 }
 
@@ -201,6 +224,8 @@ export interface ScheduleOutcome {
   readonly highestCommitted: number;
   readonly readsAnswered: number;
   readonly delivered: ReadonlyMap<string, number>;
+  /** Config entries committed beyond the bootstrap one. */
+  readonly membershipChanges: number;
 }
 
 /**
@@ -216,7 +241,7 @@ export function runSchedule(
   checkLiveness = true,
   shape: ScheduleShape = {},
 ): ScheduleOutcome {
-  const c = new Cluster({ voters, seed, options });
+  const c = new Cluster({ voters, joiners: shape.joiners ?? [], seed, options });
   try {
     for (const a of actions) perform(c, a, shape.crashAnyNode ?? false);
     if (checkLiveness) {
@@ -232,5 +257,6 @@ export function runSchedule(
     highestCommitted: c.monitor.highestCommitted(),
     readsAnswered: c.ids.reduce((n, id) => n + c.peer(id).reads.length, 0),
     delivered: c.delivered,
+    membershipChanges: c.configEntriesCommitted() - 1,
   };
 }
