@@ -1,0 +1,161 @@
+import type { Clock } from '../env/clock.js';
+import type { Disk } from '../env/disk.js';
+import type { Logger } from '../env/log.js';
+import type { WriteOp } from './batch.js';
+
+/**
+ * The Engine contract: what every storage engine (lsm, bitcask, memory) promises the node.
+ *
+ * Keys and values are strings ordered by code point, which is the memcmp order of their UTF-8
+ * bytes (keys.ts says why strings). Reads are synchronous: the Disk seam's reads hit the page cache
+ * and an engine's in-memory structures answer the rest, so the node's state machine can read while
+ * it steps. Writes complete through a callback, because durability waits for the device.
+ *
+ * Callbacks (write, flush, close and openEngine's) may run before the call that takes them
+ * returns — under fsync policy `never` a write completes at once. Callers must not assume otherwise.
+ * No callback is ever called twice.
+ *
+ * Visibility and durability:
+ * - under fsync `always`, a write becomes visible to readers only when it is durable, just before
+ *   its callback runs; a crash can therefore never take back a value a reader has seen;
+ * - under `interval` and `never`, a write is visible when acknowledged (fsync-policy.ts documents
+ *   each loss window);
+ * - writes are applied in the order write() was called, each batch atomically: after a crash the
+ *   engine holds exactly the effect of some prefix of the writes issued, which includes every write
+ *   acknowledged under `always`.
+ *
+ * Failures: an error on the write path (a failed fsync, a failed append, a background flush that
+ * cannot finish) stops the engine from accepting writes: every later write fails with
+ * EngineFailedError. Why: after a failed fsync the page cache may hold data that will never reach
+ * the disk, and Linux reports that only once — a later fsync succeeds without it. Carrying on would
+ * acknowledge writes as durable while an earlier one silently is not (PostgreSQL's "fsyncgate",
+ * 2018). Restarting recovers from what actually is on disk. Reads keep working after a failure.
+ * Reads throw StorageCorruptionError when stored data fails its checksum, never returning it.
+ */
+export type EngineKind = 'lsm' | 'bitcask' | 'memory';
+
+export const ENGINE_KINDS: readonly EngineKind[] = ['lsm', 'bitcask', 'memory'];
+
+export type { WriteOp } from './batch.js';
+
+export type WriteCallback = (err: Error | null) => void;
+
+/** Most entries one scan may return; larger ranges are read page by page. */
+export const SCAN_LIMIT_MAX = 100_000;
+
+export interface ReadView {
+  /** The value of key, or undefined when absent. */
+  get(key: string): string | undefined;
+  /**
+   * Entries with start <= key < end (end null: no upper bound), ascending, or descending from the
+   * end when reverse, at most limit of them (0 <= limit <= SCAN_LIMIT_MAX).
+   */
+  scan(start: string, end: string | null, limit: number, reverse: boolean): [string, string][];
+}
+
+/**
+ * A consistent view of the engine at the moment snapshot() was called; later writes do not change
+ * it. It holds resources (memtables, files) until released; release it when done.
+ */
+export interface Snapshot extends ReadView {
+  release(): void;
+}
+
+export interface Engine extends ReadView {
+  readonly kind: EngineKind;
+  /** Applies ops atomically, in order; done(null) when acknowledged under the fsync policy. */
+  write(ops: readonly WriteOp[], done: WriteCallback): void;
+  put(key: string, value: string, done: WriteCallback): void;
+  delete(key: string, done: WriteCallback): void;
+  snapshot(): Snapshot;
+  /**
+   * Makes every write acknowledged before the call durable, whatever the fsync policy, and for the
+   * LSM also writes the memtable to a table (so the log can be truncated).
+   */
+  flush(done: WriteCallback): void;
+  /**
+   * Stops the engine: writes not yet acknowledged fail, acknowledged ones are made durable,
+   * background work stops where it is (what it leaves is cleaned up at the next open), files close.
+   */
+  close(done: WriteCallback): void;
+  stats(): EngineStats;
+}
+
+/** What an engine takes from the node's Env. */
+export interface EngineDeps {
+  readonly disk: Disk;
+  /** fsync intervals and the scheduling of background steps (flush, compaction, merge). */
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export interface LevelStats {
+  level: number;
+  files: number;
+  bytes: number;
+}
+
+/** Figures for /metrics. Counters count since the engine was opened. */
+export interface EngineStats {
+  kind: EngineKind;
+  /** Bytes of the engine's files on disk now. */
+  diskBytes: number;
+  /** Estimated bytes of data held in memory (memtables, keydir, the memory engine's map). */
+  memoryBytes: number;
+  /** Batches accepted and acknowledged. */
+  writes: number;
+  /** UTF-8 bytes of keys and values in acknowledged writes. */
+  userBytesWritten: number;
+  /** Bytes written to files: logs, tables, compaction and merge output, manifests, hints. */
+  diskBytesWritten: number;
+  /** diskBytesWritten / userBytesWritten (0 before any write). */
+  writeAmplification: number;
+  fsyncs: number;
+  /** Memtables written to tables (LSM). */
+  flushes: number;
+  /** LSM compactions, including trivial moves; Bitcask merges. */
+  compactions: number;
+  compactionBytesRead: number;
+  compactionBytesWritten: number;
+  cacheHits: number;
+  cacheMisses: number;
+  cacheBytes: number;
+  /** Writes that had to wait for background work (throttling). */
+  writeStalls: number;
+  /** Why the engine refuses writes, or null. */
+  failure: string | null;
+  /** Per level (LSM); empty for other engines. */
+  levels: LevelStats[];
+}
+
+export function emptyStats(kind: EngineKind): EngineStats {
+  return {
+    kind,
+    diskBytes: 0,
+    memoryBytes: 0,
+    writes: 0,
+    userBytesWritten: 0,
+    diskBytesWritten: 0,
+    writeAmplification: 0,
+    fsyncs: 0,
+    flushes: 0,
+    compactions: 0,
+    compactionBytesRead: 0,
+    compactionBytesWritten: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+    cacheBytes: 0,
+    writeStalls: 0,
+    failure: null,
+    levels: [],
+  };
+}
+
+/** Checks scan arguments; throws RangeError naming the bad one (a caller's bug, not data). */
+export function checkScanArgs(start: string, end: string | null, limit: number): void {
+  if (typeof start !== 'string') throw new RangeError(`scan: start must be a string, got ${typeof start}`);
+  if (end !== null && typeof end !== 'string') throw new RangeError(`scan: end must be a string or null, got ${typeof end}`);
+  if (!(Number.isInteger(limit) && limit >= 0 && limit <= SCAN_LIMIT_MAX)) {
+    throw new RangeError(`scan: limit must be an integer in [0, ${SCAN_LIMIT_MAX}], got ${limit}`);
+  }
+}

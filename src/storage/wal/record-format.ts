@@ -1,0 +1,217 @@
+import { assert } from '../../util/assert.js';
+import { ByteWriter, isZero, readU16, readU32, writeU32 } from '../util/bytes.js';
+import { crc32c } from '../util/crc32c.js';
+
+/**
+ * The physical format of a log file (the WAL's segments, the LSM manifest), after LevelDB's
+ * doc/log_format.md. A file is a sequence of blocks of blockBytes; a record is written as one or
+ * more fragments, each inside one block:
+ *
+ *   +-----------+-----------+--------+------------------+
+ *   | crc32c u32| length u16| type u8| payload (length) |
+ *   +-----------+-----------+--------+------------------+
+ *
+ * crc32c covers length, type and payload. type is FULL (the whole record), or FIRST, MIDDLE...,
+ * LAST for a record split across blocks. A block's last bytes, when fewer than a header, are zero.
+ *
+ * Why blocks: after a bad fragment, a reader can find the next block boundary and look for valid
+ * data beyond it. That is how recovery tells a torn tail (nothing valid follows: the crash cut the
+ * last write) from corruption in the middle (valid records follow: stored data went bad).
+ */
+
+export const HEADER_BYTES = 7;
+export const BLOCK_BYTES_DEFAULT = 32 * 1024;
+/** The length field is 16 bits, so a block may hold at most a 65535-byte fragment plus its header. */
+export const BLOCK_BYTES_MAX = 65535 + HEADER_BYTES;
+export const BLOCK_BYTES_MIN = 32;
+
+export const FULL = 1;
+export const FIRST = 2;
+export const MIDDLE = 3;
+export const LAST = 4;
+
+export function checkBlockBytes(blockBytes: number): void {
+  assert(
+    Number.isInteger(blockBytes) && blockBytes >= BLOCK_BYTES_MIN && blockBytes <= BLOCK_BYTES_MAX,
+    () => `log block size must be an integer in [${BLOCK_BYTES_MIN}, ${BLOCK_BYTES_MAX}], got ${blockBytes}`,
+  );
+}
+
+/** Bytes that framing `payloadBytes` at `offset` adds to a file, padding and headers included. */
+export function framedSize(payloadBytes: number, offset: number, blockBytes: number): number {
+  let pos = offset;
+  let left = payloadBytes;
+  let first = true;
+  while (first || left > 0) {
+    let room = blockBytes - (pos % blockBytes);
+    if (room < HEADER_BYTES) {
+      pos += room;
+      room = blockBytes;
+    }
+    const n = Math.min(left, room - HEADER_BYTES);
+    pos += HEADER_BYTES + n;
+    left -= n;
+    first = false;
+  }
+  return pos - offset;
+}
+
+/**
+ * Appends the fragments of one record to out, for a file whose next byte is at `offset`.
+ * Returns the file offset after the record.
+ */
+export function frameRecord(out: ByteWriter, payload: Uint8Array, offset: number, blockBytes: number): number {
+  let pos = offset;
+  let at = 0;
+  let first = true;
+  while (first || at < payload.length) {
+    let room = blockBytes - (pos % blockBytes);
+    if (room < HEADER_BYTES) {
+      out.reserve(room);
+      out.buf.fill(0, out.length, out.length + room);
+      out.length += room;
+      pos += room;
+      room = blockBytes;
+    }
+    const n = Math.min(payload.length - at, room - HEADER_BYTES);
+    const end = at + n === payload.length;
+    const type = first ? (end ? FULL : FIRST) : end ? LAST : MIDDLE;
+    const h = out.length;
+    out.reserve(HEADER_BYTES + n);
+    out.length += HEADER_BYTES;
+    out.buf[h + 4] = n & 0xff;
+    out.buf[h + 5] = n >>> 8;
+    out.buf[h + 6] = type;
+    out.bytes(payload, at, at + n);
+    writeU32(out.buf, h, crc32c(out.buf, h + 4, h + HEADER_BYTES + n));
+    pos += HEADER_BYTES + n;
+    at += n;
+    first = false;
+  }
+  return pos;
+}
+
+/**
+ * Why a scan stopped before the end of the file:
+ * - `incomplete`: a header or payload runs past the end of the file (a write cut short);
+ * - `zeroed`: zeros where a header should be (a write that never reached the disk, with a later
+ *   write of the same file that did: the gap reads as zeros);
+ * - `checksum`: a complete fragment whose checksum does not match;
+ * - `malformed`: a fragment that cannot be (bad type, crossing its block, out of sequence, or
+ *   non-zero padding).
+ */
+export type BadKind = 'incomplete' | 'zeroed' | 'checksum' | 'malformed';
+
+export interface BadTail {
+  /** Offset of the record the bad fragment belongs to: everything from here is not valid. */
+  offset: number;
+  /** Offset of the bad fragment itself. */
+  fragmentOffset: number;
+  kind: BadKind;
+  detail: string;
+  /** Whether a valid fragment starts at some later block boundary of the file. */
+  validAfter: boolean;
+}
+
+export interface ScanResult {
+  /** End of the last complete valid record. */
+  validEnd: number;
+  records: number;
+  bad: BadTail | null;
+}
+
+/**
+ * Reads the records of a log file's bytes in order, calling onRecord with each payload (a view into
+ * data, valid during the call) and the offset of its first fragment. Stops at the first bad
+ * fragment and says where and why; the caller decides whether that is a torn tail or corruption.
+ */
+export function scanRecords(
+  data: Uint8Array,
+  blockBytes: number,
+  onRecord: (payload: Uint8Array, offset: number) => void,
+): ScanResult {
+  checkBlockBytes(blockBytes);
+  let pos = 0;
+  let validEnd = 0;
+  let records = 0;
+  let recordStart = -1;
+  const parts: Uint8Array[] = [];
+  const bad = (kind: BadKind, detail: string): ScanResult => ({
+    validEnd,
+    records,
+    bad: { offset: recordStart >= 0 ? recordStart : pos, fragmentOffset: pos, kind, detail, validAfter: validFragmentAfter(data, pos, blockBytes) },
+  });
+  while (pos < data.length) {
+    const room = blockBytes - (pos % blockBytes);
+    if (room < HEADER_BYTES) {
+      const end = Math.min(pos + room, data.length);
+      if (!isZero(data, pos, end)) return bad('malformed', 'non-zero block padding');
+      pos = end;
+      continue;
+    }
+    if (pos + HEADER_BYTES > data.length) {
+      return isZero(data, pos, data.length) && recordStart < 0 ? bad('zeroed', 'zeros at the end') : bad('incomplete', 'header cut short');
+    }
+    if (isZero(data, pos, pos + HEADER_BYTES)) return bad('zeroed', 'zeros where a fragment header should be');
+    const len = readU16(data, pos + 4);
+    const type = data[pos + 6] as number;
+    if (HEADER_BYTES + len > room) return bad('malformed', `fragment of ${len} bytes crosses its block`);
+    if (pos + HEADER_BYTES + len > data.length) return bad('incomplete', `fragment of ${len} bytes cut short`);
+    if (crc32c(data, pos + 4, pos + HEADER_BYTES + len) !== readU32(data, pos)) return bad('checksum', 'fragment checksum mismatch');
+    const payload = data.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + len);
+    switch (type) {
+      case FULL:
+        if (recordStart >= 0) return bad('malformed', 'FULL fragment inside a split record');
+        onRecord(payload, pos);
+        break;
+      case FIRST:
+        if (recordStart >= 0) return bad('malformed', 'FIRST fragment inside a split record');
+        recordStart = pos;
+        parts.length = 0;
+        parts.push(payload);
+        break;
+      case MIDDLE:
+      case LAST:
+        if (recordStart < 0) return bad('malformed', `${type === LAST ? 'LAST' : 'MIDDLE'} fragment outside a split record`);
+        parts.push(payload);
+        if (type === LAST) {
+          onRecord(concat(parts), recordStart);
+          recordStart = -1;
+        }
+        break;
+      default:
+        return bad('malformed', `unknown fragment type ${type}`);
+    }
+    pos += HEADER_BYTES + len;
+    if (recordStart < 0) {
+      validEnd = pos;
+      records++;
+    }
+  }
+  if (recordStart >= 0) return bad('incomplete', 'split record without its LAST fragment');
+  return { validEnd, records, bad: null };
+}
+
+/** Whether any block boundary after `from` starts with a fragment that verifies. */
+function validFragmentAfter(data: Uint8Array, from: number, blockBytes: number): boolean {
+  for (let b = (Math.floor(from / blockBytes) + 1) * blockBytes; b + HEADER_BYTES <= data.length; b += blockBytes) {
+    if (isZero(data, b, b + HEADER_BYTES)) continue;
+    const len = readU16(data, b + 4);
+    const type = data[b + 6] as number;
+    if (type < FULL || type > LAST || HEADER_BYTES + len > blockBytes || b + HEADER_BYTES + len > data.length) continue;
+    if (crc32c(data, b + 4, b + HEADER_BYTES + len) === readU32(data, b)) return true;
+  }
+  return false;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,231 @@
+import { isDiskError } from '../../env/disk.js';
+import { assert } from '../../util/assert.js';
+import { AppendLog } from '../append-log.js';
+import type { EngineDeps } from '../engine.js';
+import type { FsyncPolicy } from '../fsync-policy.js';
+import { ByteWriter } from '../util/bytes.js';
+import { StorageCorruptionError } from '../errors.js';
+import { decodeLogicalHeader, encodeLogical, LOGICAL_HEADER_BYTES } from './logical-record.js';
+import { BLOCK_BYTES_DEFAULT, checkBlockBytes, framedSize, frameRecord, scanRecords } from './record-format.js';
+import { recoverWal, type WalRecord, type WalRecoveryReport } from './recovery.js';
+import { parseSegmentName, segmentPath } from './segments.js';
+
+/**
+ * The write-ahead log: typed records with monotonic LSNs in checksummed segment files, group
+ * commit under an fsync policy, recovery that stops cleanly at a torn tail, truncation of a prefix
+ * after a checkpoint. Generic: the LSM and the Raft runtime use the same log (README.md).
+ */
+
+export interface WalOptions {
+  dir: string;
+  fsync: FsyncPolicy;
+  /** A segment is sealed and a new one started when the next record would take it past this. */
+  segmentBytesMax: number;
+  blockBytes: number;
+  bufferBytesMax: number;
+  /**
+   * The first LSN the owner still needs: 1 for a new log, else one past the owner's durable
+   * checkpoint. Older records are not delivered; a log that starts after it is an error. null:
+   * take whatever the newest contiguous run of segments holds.
+   */
+  fromLsn: number | null;
+}
+
+export const WAL_DEFAULTS = {
+  segmentBytesMax: 4 * 1024 * 1024,
+  blockBytes: BLOCK_BYTES_DEFAULT,
+  bufferBytesMax: 1024 * 1024,
+} as const;
+
+/** The largest record: a batch at its limit plus headroom. */
+export const WAL_RECORD_BYTES_MAX = 64 * 1024 * 1024;
+
+export type AppendCallback = (err: Error | null, lsn: number) => void;
+
+export interface WalStats {
+  segments: number;
+  diskBytes: number;
+  bytesWritten: number;
+  fsyncs: number;
+  nextLsn: number;
+}
+
+export class Wal {
+  private readonly record = new ByteWriter(4096);
+  private readonly frame = new ByteWriter(4096);
+  /** First LSN of each segment on disk, oldest first; the last one is the active segment. */
+  private readonly segments: number[];
+  /** Sizes of sealed segments by first LSN (the active one's is the log's). */
+  private readonly sealedBytes = new Map<number, number>();
+
+  private constructor(
+    private readonly deps: EngineDeps,
+    private readonly options: WalOptions,
+    private readonly log: AppendLog,
+    private next: number,
+    segments: number[],
+  ) {
+    this.segments = segments;
+  }
+
+  /**
+   * Recovers the log in options.dir, calling onRecord for each record from options.fromLsn on, in
+   * order; then makes the recovered state durable (cutting off a torn tail) and calls done with the
+   * open log and what recovery found. Corruption fails with StorageCorruptionError.
+   */
+  static open(
+    deps: EngineDeps,
+    options: WalOptions,
+    onRecord: (r: WalRecord) => void,
+    done: (err: Error | null, wal?: Wal, report?: WalRecoveryReport) => void,
+  ): void {
+    checkBlockBytes(options.blockBytes);
+    assert(options.segmentBytesMax >= options.blockBytes, 'WAL: a segment must hold at least one block');
+    let wal: Wal;
+    let report: WalRecoveryReport;
+    try {
+      deps.disk.mkdir(options.dir);
+      const plan = recoverWal(deps.disk, options.dir, options.blockBytes, options.fromLsn, onRecord);
+      report = plan.report;
+      for (const path of report.staleSegments) removeIfPresent(deps, path);
+      const activeId = plan.resume?.id ?? report.nextLsn;
+      const log = new AppendLog(
+        deps,
+        { dir: options.dir, fsync: options.fsync, segmentPath: (id) => segmentPath(options.dir, id), bufferBytesMax: options.bufferBytesMax },
+        activeId,
+        plan.resume?.validBytes ?? null,
+      );
+      const ids = report.segments.map((p) => parseSegmentName(p.slice(p.lastIndexOf('/') + 1)) as number);
+      if (!ids.includes(activeId)) ids.push(activeId);
+      wal = new Wal(deps, options, log, report.nextLsn, ids);
+      for (const id of ids.slice(0, -1)) {
+        const f = deps.disk.open(segmentPath(options.dir, id), 'read');
+        wal.sealedBytes.set(id, f.size());
+        f.close();
+      }
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (report.droppedTail !== null) {
+      const t = report.droppedTail;
+      deps.log.log('warn', 'storage.wal.tail_dropped', { segment: t.segment, offset: t.offset, bytes: t.bytes, kind: t.kind, detail: t.detail });
+    }
+    wal.log.sync((err) => (err !== null ? done(err) : done(null, wal, report)));
+  }
+
+  /** The LSN the next append gets. */
+  nextLsn(): number {
+    return this.next;
+  }
+
+  failure(): Error | null {
+    return this.log.failure();
+  }
+
+  /**
+   * Appends a record and returns its LSN. done (optional) runs when the record is acknowledged
+   * under the fsync policy (durable under `always`), in LSN order, or with the log's fatal error;
+   * without it the record is made durable all the same.
+   * REQUIRES: 0 <= type <= 255; data.length <= WAL_RECORD_BYTES_MAX. data is copied at once.
+   */
+  append(type: number, data: Uint8Array, done?: AppendCallback): number {
+    assert(data.length <= WAL_RECORD_BYTES_MAX, () => `WAL: record of ${data.length} bytes exceeds ${WAL_RECORD_BYTES_MAX}`);
+    const failed = this.log.failure();
+    if (failed !== null) {
+      done?.(failed, -1);
+      return -1;
+    }
+    const lsn = this.next++;
+    this.record.reset();
+    encodeLogical(this.record, lsn, type, data);
+    const { blockBytes, segmentBytesMax } = this.options;
+    const offset = this.log.activeSize();
+    if (offset > 0 && offset + framedSize(this.record.length, offset, blockBytes) > segmentBytesMax && this.log.canRotate()) {
+      this.sealedBytes.set(this.log.activeId(), offset);
+      this.log.rotate(lsn);
+      this.segments.push(lsn);
+    }
+    this.frame.reset();
+    frameRecord(this.frame, this.record.written(), this.log.activeSize(), blockBytes);
+    if (this.log.failure() === null) this.log.append(this.frame.written());
+    this.log.commit(done === undefined ? ignore : (err) => done(err, lsn));
+    return lsn;
+  }
+
+  /** done once every record appended so far is durable, whatever the fsync policy. */
+  sync(done: (err: Error | null) => void): void {
+    this.log.sync(done);
+  }
+
+  /**
+   * Removes the segments all of whose records have LSN <= upToLsn (never the active segment), then
+   * fsyncs the directory. Call it only once the owner's checkpoint covering upToLsn is durable, and
+   * open the log next time with fromLsn past that checkpoint.
+   */
+  truncatePrefix(upToLsn: number, done: (err: Error | null) => void): void {
+    const sealing = this.log.sealingId();
+    let removed = 0;
+    try {
+      while (this.segments.length > 1) {
+        const first = this.segments[0] as number;
+        const lastLsn = (this.segments[1] as number) - 1;
+        if (lastLsn > upToLsn || first === sealing) break;
+        removeIfPresent(this.deps, segmentPath(this.options.dir, first));
+        this.sealedBytes.delete(first);
+        this.segments.shift();
+        removed++;
+      }
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (removed === 0) return done(null);
+    this.log.noteDirChanged();
+    this.log.sync(done);
+  }
+
+  /**
+   * Reads back the records with LSN >= fromLsn that have reached the segment files (for shipping
+   * the log to a follower), calling onRecord in order, at most maxRecords of them. Returns how many.
+   */
+  read(fromLsn: number, maxRecords: number, onRecord: (r: WalRecord) => void): number {
+    this.log.flushBuffer();
+    let count = 0;
+    for (let i = 0; i < this.segments.length && count < maxRecords; i++) {
+      const next = this.segments[i + 1];
+      if (next !== undefined && next <= fromLsn) continue;
+      const path = segmentPath(this.options.dir, this.segments[i] as number);
+      const scan = scanRecords(this.deps.disk.readFile(path), this.options.blockBytes, (payload, offset) => {
+        const h = decodeLogicalHeader(payload);
+        if (h === null) throw new StorageCorruptionError(path, offset, 'record shorter than its header');
+        if (h.lsn < fromLsn || count >= maxRecords) return;
+        count++;
+        onRecord({ lsn: h.lsn, type: h.type, data: payload.subarray(LOGICAL_HEADER_BYTES), segment: path, offset });
+      });
+      // The files hold whole records only (the buffer is written whole), so anything bad is damage.
+      if (scan.bad !== null) throw new StorageCorruptionError(path, scan.bad.fragmentOffset, `${scan.bad.kind}: ${scan.bad.detail}`);
+    }
+    return count;
+  }
+
+  stats(): WalStats {
+    let diskBytes = this.log.activeSize();
+    for (const b of this.sealedBytes.values()) diskBytes += b;
+    return { segments: this.segments.length, diskBytes, bytesWritten: this.log.stats.bytesWritten, fsyncs: this.log.stats.fsyncs, nextLsn: this.next };
+  }
+
+  /** Makes everything appended durable and closes the log. */
+  close(done: (err: Error | null) => void): void {
+    this.log.close(done);
+  }
+}
+
+function ignore(): void {}
+
+function removeIfPresent(deps: EngineDeps, path: string): void {
+  try {
+    deps.disk.remove(path);
+  } catch (err) {
+    if (!isDiskError(err, 'ENOENT')) throw err;
+  }
+}
+

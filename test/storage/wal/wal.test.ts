@@ -1,0 +1,256 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { StorageCorruptionError } from '../../../src/storage/errors.js';
+import { FSYNC_ALWAYS, FSYNC_NEVER, type FsyncPolicy } from '../../../src/storage/fsync-policy.js';
+import type { WalRecord, WalRecoveryReport } from '../../../src/storage/wal/recovery.js';
+import { segmentName } from '../../../src/storage/wal/segments.js';
+import { Wal, WAL_DEFAULTS, type WalOptions } from '../../../src/storage/wal/wal.js';
+import { SimEnv } from '../sim-env.js';
+
+const WalSuite = suite('wal');
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+function options(over: Partial<WalOptions> = {}): WalOptions {
+  return { dir: 'wal', fsync: FSYNC_ALWAYS, ...WAL_DEFAULTS, segmentBytesMax: 1024, blockBytes: 128, fromLsn: 1, ...over };
+}
+
+interface Opened {
+  wal: Wal;
+  records: { lsn: number; type: number; text: string }[];
+  report: WalRecoveryReport;
+}
+
+function open(env: SimEnv, over: Partial<WalOptions> = {}): Opened {
+  const records: Opened['records'] = [];
+  const [err, wal, report] = env.call<[Error | null, Wal?, WalRecoveryReport?]>((cb) =>
+    Wal.open(env.deps, options(over), (r: WalRecord) => records.push({ lsn: r.lsn, type: r.type, text: dec(r.data) }), cb),
+  );
+  if (err !== null) throw err;
+  return { wal: wal as Wal, records, report: report as WalRecoveryReport };
+}
+
+function appendSync(env: SimEnv, wal: Wal, text: string, type = 1): number {
+  const [err, lsn] = env.call<[Error | null, number]>((cb) => wal.append(type, enc(text), cb));
+  assert.is(err, null);
+  return lsn;
+}
+
+WalSuite('records come back in order with contiguous LSNs, across segments and restarts', () => {
+  const env = new SimEnv('wal1');
+  const a = open(env);
+  const texts = Array.from({ length: 200 }, (_, i) => `record ${i} `.repeat(1 + (i % 7)));
+  texts.forEach((t, i) => assert.is(appendSync(env, a.wal, t, i % 3), i + 1));
+  assert.ok(a.wal.stats().segments > 3, 'small segments rotated');
+  env.crash();
+  const b = open(env);
+  assert.equal(b.records.map((r) => r.text), texts);
+  assert.equal(b.records.map((r) => r.lsn), texts.map((_, i) => i + 1));
+  assert.equal(b.records.map((r) => r.type), texts.map((_, i) => i % 3));
+  assert.is(b.report.droppedTail, null);
+  assert.is(appendSync(env, b.wal, 'after restart'), 201);
+});
+
+WalSuite('group commit: writers arriving during an fsync share the next one', () => {
+  const env = new SimEnv('wal2');
+  const { wal } = open(env, { segmentBytesMax: 1 << 20 });
+  const fsyncsBefore = wal.stats().fsyncs;
+  const acked: number[] = [];
+  for (let i = 0; i < 64; i++) wal.append(1, enc(`w${i}`), (err, lsn) => (assert.is(err, null), acked.push(lsn)));
+  assert.is(acked.length, 0, 'nothing is acknowledged before an fsync completes');
+  env.until(() => acked.length === 64);
+  assert.equal(acked, Array.from({ length: 64 }, (_, i) => i + 1), 'acknowledged in LSN order');
+  const fsyncs = wal.stats().fsyncs - fsyncsBefore;
+  assert.ok(fsyncs <= 2, `64 writers took ${fsyncs} fsyncs`);
+});
+
+WalSuite('under always, every acknowledged record survives a crash in any mode', () => {
+  for (const crash of ['lose', 'torn', 'reorder'] as const) {
+    for (let seed = 0; seed < 10; seed++) {
+      const env = new SimEnv(`wal3-${crash}-${seed}`, { crash });
+      const { wal } = open(env);
+      const acked: number[] = [];
+      for (let i = 0; i < 40; i++) wal.append(1, enc(`r${i}-`.repeat(i % 9)), (err, lsn) => err === null && acked.push(lsn));
+      env.run(0.5 + seed * 0.3);
+      env.crash();
+      const b = open(env);
+      const got = b.records.map((r) => r.lsn);
+      assert.equal(got, got.map((_, i) => i + 1), 'a prefix');
+      for (const l of acked) assert.ok(got.includes(l), `${crash}/${seed}: acknowledged ${l} lost`);
+    }
+  }
+});
+
+WalSuite('a torn tail is cut off and reported; appends continue after it', () => {
+  let torn = false;
+  for (let seed = 0; seed < 30 && !torn; seed++) {
+    const e = new SimEnv(`wal4-${seed}`, { crash: 'torn' });
+    const { wal } = open(e, { fsync: FSYNC_NEVER });
+    for (let i = 0; i < 20; i++) wal.append(1, enc(`x${i}`.repeat(10)));
+    e.run(1);
+    e.crash();
+    const b = open(e, { fsync: FSYNC_NEVER });
+    if (b.report.droppedTail !== null) {
+      torn = true;
+      assert.ok(e.logs.some((l) => l.event === 'storage.wal.tail_dropped'), 'logged as a warning');
+      const next = b.wal.nextLsn();
+      appendSync(e, b.wal, 'after');
+      e.call<[Error | null]>((cb) => b.wal.sync(cb));
+      e.crash();
+      const c = open(e, { fsync: FSYNC_NEVER });
+      assert.is(c.report.droppedTail, null, 'the tail was cut off durably');
+      assert.is(c.records[c.records.length - 1]?.lsn, next);
+    }
+  }
+  assert.ok(torn, 'some seed tore the tail');
+});
+
+WalSuite('a flipped bit in a sealed segment is an error naming the file and offset', () => {
+  const env = new SimEnv('wal5');
+  const { wal } = open(env);
+  for (let i = 0; i < 100; i++) appendSync(env, wal, `payload ${i} `.repeat(4));
+  const first = `wal/${segmentName(1)}`;
+  env.disk.corrupt(first);
+  env.crash();
+  const records: WalRecord[] = [];
+  const [err] = env.call<[Error | null]>((cb) => Wal.open(env.deps, options(), (r) => records.push(r), cb));
+  assert.instance(err, StorageCorruptionError);
+  const c = err as StorageCorruptionError;
+  assert.is(c.path, first);
+  assert.ok(c.offset >= 0 && c.offset < 1024);
+  assert.match(c.message, /corruption in wal\/0+1\.wal at offset \d+/);
+});
+
+WalSuite('a flipped bit in the middle of the last segment is an error, not a dropped tail', () => {
+  const env = new SimEnv('wal6');
+  const { wal } = open(env, { segmentBytesMax: 1 << 20 });
+  for (let i = 0; i < 50; i++) appendSync(env, wal, `payload ${i} `.repeat(4));
+  const path = `wal/${segmentName(1)}`;
+  // Flip a bit in the first block: valid blocks follow it.
+  const view = env.deps.disk.open(path, 'write');
+  const b = view.read(10, 1);
+  view.writeAt(10, new Uint8Array([(b[0] as number) ^ 1]));
+  env.call<[Error | null]>((cb) => view.sync(cb));
+  env.crash();
+  const [err] = env.call<[Error | null]>((cb) => Wal.open(env.deps, options({ segmentBytesMax: 1 << 20 }), () => {}, cb));
+  assert.instance(err, StorageCorruptionError);
+  assert.match((err as Error).message, /valid records after it/);
+});
+
+WalSuite('a failed fsync fails every waiting writer and every later one', () => {
+  const env = new SimEnv('wal7');
+  const { wal } = open(env);
+  appendSync(env, wal, 'ok');
+  env.disk.syncFailuresPending = 1;
+  const results: (Error | null)[] = [];
+  for (let i = 0; i < 5; i++) wal.append(1, enc(`w${i}`), (err) => results.push(err));
+  env.until(() => results.length === 5);
+  assert.ok(results.every((e) => e !== null && /EIO/.test(e.message)), 'all waiting writers failed');
+  const [later] = env.call<[Error | null, number]>((cb) => wal.append(1, enc('later'), cb));
+  assert.ok(later !== null && /EIO/.test(later.message), 'later writes fail too');
+  env.crash();
+  const b = open(env);
+  assert.equal(b.records.map((r) => r.text), ['ok'], 'what failed never became durable');
+});
+
+WalSuite('fsync never acknowledges at once and loses at most unsynced records', () => {
+  const env = new SimEnv('wal8');
+  const { wal } = open(env, { fsync: FSYNC_NEVER });
+  let acked = 0;
+  for (let i = 0; i < 10; i++) wal.append(1, enc(`n${i}`), () => acked++);
+  assert.is(acked, 10, 'acknowledged synchronously');
+  const [err] = env.call<[Error | null]>((cb) => wal.sync(cb));
+  assert.is(err, null);
+  wal.append(1, enc('unsynced'));
+  env.run(1);
+  env.crash();
+  const b = open(env, { fsync: FSYNC_NEVER });
+  assert.equal(b.records.map((r) => r.text), Array.from({ length: 10 }, (_, i) => `n${i}`));
+});
+
+WalSuite('fsync interval makes records durable within the interval', () => {
+  const env = new SimEnv('wal9');
+  const policy: FsyncPolicy = { kind: 'interval', intervalMs: 5 };
+  const { wal } = open(env, { fsync: policy });
+  wal.append(1, enc('a'));
+  wal.append(1, enc('b'));
+  env.run(5 + 3); // the interval plus the longest simulated fsync
+  env.crash();
+  const b = open(env, { fsync: policy });
+  assert.equal(b.records.map((r) => r.text), ['a', 'b']);
+});
+
+WalSuite('truncatePrefix removes covered segments; recovery from the checkpoint delivers the rest', () => {
+  const env = new SimEnv('wal10');
+  const { wal } = open(env);
+  for (let i = 0; i < 120; i++) appendSync(env, wal, `t${i} `.repeat(5));
+  const before = wal.stats().segments;
+  const [err] = env.call<[Error | null]>((cb) => wal.truncatePrefix(60, cb));
+  assert.is(err, null);
+  const after = wal.stats().segments;
+  assert.ok(after < before, `segments ${before} -> ${after}`);
+  env.crash();
+  const b = open(env, { fromLsn: 61 });
+  assert.equal(b.records.map((r) => r.lsn), Array.from({ length: 60 }, (_, i) => 61 + i));
+});
+
+WalSuite('segments left behind by an interrupted truncation are stale, not corruption', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1000 }), (seed) => {
+      const env = new SimEnv(`wal11-${seed}`, { dirCrash: 'random' });
+      const { wal } = open(env);
+      for (let i = 0; i < 120; i++) appendSync(env, wal, `t${i} `.repeat(5));
+      wal.truncatePrefix(100, () => {});
+      env.run(seed % 3); // maybe before, maybe after the directory fsync
+      env.crash();
+      const b = open(env, { fromLsn: 101 });
+      assert.equal(b.records.map((r) => r.lsn), Array.from({ length: 20 }, (_, i) => 101 + i));
+      const c = open(env, { fromLsn: null });
+      assert.ok(c.records.length >= 20);
+      assert.is(c.records[c.records.length - 1]?.lsn, 120);
+    }),
+    { numRuns: 20 },
+  );
+});
+
+WalSuite('a log that starts after the owner checkpoint is missing records: an error', () => {
+  const env = new SimEnv('wal12');
+  const { wal } = open(env);
+  for (let i = 0; i < 120; i++) appendSync(env, wal, `t${i} `.repeat(5));
+  env.call<[Error | null]>((cb) => wal.truncatePrefix(100, cb));
+  env.crash();
+  const [err] = env.call<[Error | null]>((cb) => Wal.open(env.deps, options({ fromLsn: 50 }), () => {}, cb));
+  assert.instance(err, StorageCorruptionError);
+  assert.match((err as Error).message, /log records 50\.\.\d+ are missing/);
+});
+
+WalSuite('an owner checkpoint past the log (unsynced records lost) starts a new segment there', () => {
+  const env = new SimEnv('wal13');
+  const { wal } = open(env, { fsync: FSYNC_NEVER });
+  for (let i = 0; i < 10; i++) wal.append(1, enc(`x${i}`));
+  env.call<[Error | null]>((cb) => wal.sync(cb));
+  for (let i = 10; i < 20; i++) wal.append(1, enc(`x${i}`));
+  env.crash(); // records 11..20 lost; suppose the owner had checkpointed through 20
+  const b = open(env, { fsync: FSYNC_NEVER, fromLsn: 21 });
+  assert.is(b.records.length, 0);
+  assert.is(b.wal.nextLsn(), 21, 'LSNs never go back below the checkpoint');
+  appendSync(env, b.wal, 'y');
+  env.call<[Error | null]>((cb) => b.wal.sync(cb));
+  env.crash();
+  const c = open(env, { fsync: FSYNC_NEVER, fromLsn: 21 });
+  assert.equal(c.records.map((r) => [r.lsn, r.text]), [[21, 'y']]);
+});
+
+WalSuite('read() returns records from an LSN, for shipping to a follower', () => {
+  const env = new SimEnv('wal14');
+  const { wal } = open(env, { fsync: FSYNC_NEVER });
+  for (let i = 0; i < 80; i++) wal.append(1, enc(`s${i}`));
+  const got: number[] = [];
+  const n = wal.read(37, 10, (r) => got.push(r.lsn));
+  assert.is(n, 10);
+  assert.equal(got, Array.from({ length: 10 }, (_, i) => 37 + i));
+});
+
+WalSuite.run();
