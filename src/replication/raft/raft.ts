@@ -551,8 +551,14 @@ export class Raft {
     this.readStates.push(...this.readOnly.recvAck(m.from, m.readCtx, this.tracker.membership.voters));
   }
 
+  /** Sends each follower what it lacks, as many appends as its flow control allows. */
   private bcastAppend(): void {
-    this.tracker.forEachPeer(this.id, (to) => this.sendAppend(to, true));
+    this.tracker.forEachPeer(this.id, (to) => {
+      if (!this.sendAppend(to, true)) return;
+      while (this.sendAppend(to, false)) {
+        // stream while the inflight window allows
+      }
+    });
   }
 
   private bcastHeartbeat(readCtx: string | null): void {
