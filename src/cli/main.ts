@@ -6,6 +6,14 @@ import { registerRunCommand } from './run.js';
  * The kv-lab command line. Each command's module is small to load; heavy parts (the simulator,
  * the checker) are imported only when their command runs, so `kv-lab --help` answers at once.
  */
+// A reader that stops early (`kv-lab run … | head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const program = new Command();
 program
   .name('kv-lab')
