@@ -237,19 +237,23 @@ export class Cluster {
     }
   }
 
-  /** Delivers (or loses, if the link is cut or the receiver down) the k-th message in flight. */
-  deliver(k: number): void {
+  /**
+   * Delivers (or loses, if the link is cut or the receiver down) the k-th message in flight.
+   * Returns what happened, as the trace says it.
+   */
+  deliver(k: number): string {
     const [m] = this.inflight.splice(k, 1);
-    if (m === undefined) return;
+    if (m === undefined) return 'nothing to deliver';
     const to = this.peer(m.to);
     if (to.node === null || this.cut.has(`${m.from}|${m.to}`)) {
       this.record(`lost ${describeMessage(m)}`);
-      return;
+      return `lost ${describeMessage(m)}`;
     }
     this.record(`deliver ${describeMessage(m)}`);
     this.delivered.set(m.type, (this.delivered.get(m.type) ?? 0) + 1);
     to.node.step(m);
     this.settle();
+    return `deliver ${describeMessage(m)}`;
   }
 
   drop(k: number): void {
