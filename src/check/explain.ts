@@ -13,8 +13,8 @@ import { searchLinearization, type SearchVerdict } from './search.js';
  * operations kept as they are, and that makes a minimal set well defined and cheap to find:
  *
  * 1. Prefixes are monotone too (a linearizable history's every prefix is linearizable, with the
- *    operations open at the cut counting as info), so a binary search over the key's completion
- *    events finds the shortest failing prefix. Its last event completes the operation r that
+ *    operations open at the cut counting as info), so a search over the key's completion events
+ *    finds the shortest failing prefix. Its last event completes the operation r that
  *    cannot be placed; weakening r gives the prefix before, which is linearizable, so r is needed.
  * 2. Starting from S = {r} and candidates U (the ops completed earlier, latest first), while S
  *    alone is linearizable: binary-search the shortest U[0..i] with S ∪ U[0..i] failing, add U[i]
@@ -40,47 +40,55 @@ export interface Explanation {
 }
 
 /** Default step budget of one explanation, on top of the check's own. */
-export const EXPLAIN_STEPS_MAX_DEFAULT = 20_000_000;
+export const EXPLAIN_STEPS_MAX_DEFAULT = 50_000_000;
 
 type Probe = (options: CompileOptions) => SearchVerdict;
 
-/** REQUIRES: keyOps (one key, invoke order) is not linearizable. */
-export function explainViolation(key: string, keyOps: readonly Operation[], budget: Budget): Explanation {
+/**
+ * REQUIRES: keyOps (one key, invoke order) is not linearizable. `frontierHint` is the check's
+ * SearchOutcome.frontierEvent, a lower bound of the shortest failing prefix's end (the search
+ * reached it, so the prefix before it is linearizable), and usually close to it.
+ *
+ * Proving a long prefix wrong by searching it whole is the expensive kind of search (it must be
+ * exhausted), so whether a prefix fails is decided by the minimisation's own probes instead: they
+ * keep only the latest few operations as they are and weaken the rest, which the reductions then
+ * mostly drop. Their first failing probe proves the prefix fails; if none fails, the last probe
+ * kept everything and found a linearization, which is quick.
+ */
+export function explainViolation(key: string, keyOps: readonly Operation[], budget: Budget,
+  frontierHint = -1): Explanation {
   const probe: Probe = (options) => searchLinearization(compileKey(key, keyOps, options), budget).verdict;
   const ends = keyOps
     .filter((op) => op.returnEvent >= 0 && op.status !== 'info')
     .map((op) => op.returnEvent)
     .sort((a, b) => a - b);
-  const prefix = shortestFailingPrefix(ends, probe);
-  const cutEvent = prefix.event + 1;
-  const inPrefix = keyOps.filter((op) => op.returnEvent >= 0 && op.returnEvent < cutEvent && op.status !== 'info');
-  const last = inPrefix.find((op) => op.returnEvent === prefix.event);
-  const candidates = inPrefix.filter((op) => op !== last).sort((a, b) => b.returnEvent - a.returnEvent);
-  let chosen: Operation[];
-  let minimal = prefix.exact;
-  if (last === undefined) {
-    chosen = inPrefix;
-    minimal = false;
-  } else {
-    const found = minimalSet([last], candidates, inPrefix, cutEvent, probe);
-    chosen = found.ops;
-    minimal &&= found.exact;
-  }
-  return describe(key, keyOps, chosen, inPrefix, cutEvent, minimal, prefix.event);
+  const prefix = shortestFailingPrefix(ends, Math.max(0, ends.findIndex((e) => e >= frontierHint)),
+    (event) => minimiseAt(keyOps, event, probe, true).verdict);
+  const found = minimiseAt(keyOps, prefix.event, probe, false);
+  return describe(key, keyOps, found.ops, prefix.event, prefix.exact && found.exact);
 }
 
-function weakenAllBut(keep: readonly Operation[], all: readonly Operation[]): Set<number> {
-  const kept = new Set(keep.map((op) => op.id));
-  return new Set(all.filter((op) => !kept.has(op.id)).map((op) => op.id));
-}
-
-/** The first completion event at which the key's prefix fails; `exact` false if a probe gave up. */
-function shortestFailingPrefix(ends: readonly number[], probe: Probe): { event: number; exact: boolean } {
-  let lo = 0;
+/**
+ * The first completion event at which the key's prefix fails, searching up from ends[from]
+ * (galloping, then bisecting); the whole key is known to fail. `exact` false if a probe gave up.
+ */
+function shortestFailingPrefix(ends: readonly number[], from: number,
+  failsAt: (event: number) => SearchVerdict): { event: number; exact: boolean } {
+  let lo = from;
   let hi = ends.length - 1;
+  for (let size = 1; lo < hi; size *= 2) {
+    const i = Math.min(lo + size - 1, hi);
+    const verdict = failsAt(ends[i] as number);
+    if (verdict === 'unknown') return { event: ends[hi] as number, exact: false };
+    if (verdict === 'violation') {
+      hi = i;
+      break;
+    }
+    lo = i + 1;
+  }
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const verdict = probe({ cutEvent: (ends[mid] as number) + 1 });
+    const verdict = failsAt(ends[mid] as number);
     if (verdict === 'unknown') return { event: ends[hi] as number, exact: false };
     if (verdict === 'violation') hi = mid;
     else lo = mid + 1;
@@ -88,47 +96,96 @@ function shortestFailingPrefix(ends: readonly number[], probe: Probe): { event: 
   return { event: ends[hi] as number, exact: true };
 }
 
-function minimalSet(
-  start: Operation[],
-  candidates: Operation[],
-  all: readonly Operation[],
-  cutEvent: number,
-  probe: Probe,
-): { ops: Operation[]; exact: boolean } {
+/** The ok and fail ops completed by `event` (inclusive): the ones a minimal set is chosen from. */
+function completedBy(keyOps: readonly Operation[], event: number): Operation[] {
+  return keyOps.filter((op) => op.returnEvent >= 0 && op.returnEvent <= event && op.status !== 'info');
+}
+
+function weakenAllBut(keep: readonly Operation[], all: readonly Operation[]): Set<number> {
+  const kept = new Set(keep.map((op) => op.id));
+  return new Set(all.filter((op) => !kept.has(op.id)).map((op) => op.id));
+}
+
+interface Minimised {
+  readonly ops: Operation[];
+  /** Minimality established (every probe answered). */
+  readonly exact: boolean;
+  /** violation: `ops` fail; ok: even all ops of the prefix do not; unknown: the budget ran out. */
+  readonly verdict: SearchVerdict;
+}
+
+/**
+ * Step 2 of the file comment, for the prefix ending at `event` (the op completed there is r).
+ * With `decideOnly`, stops at the first failing set: enough to know the prefix fails.
+ */
+function minimiseAt(keyOps: readonly Operation[], event: number, probe: Probe, decideOnly: boolean): Minimised {
+  const all = completedBy(keyOps, event);
+  const last = all.find((op) => op.returnEvent === event);
+  if (last === undefined) return { ops: all, exact: false, verdict: 'unknown' };
   const fails = (keep: readonly Operation[]): SearchVerdict =>
-    probe({ cutEvent, weakened: weakenAllBut(keep, all) });
-  const chosen = start.slice();
-  let pool = candidates;
+    probe({ cutEvent: event + 1, weakened: weakenAllBut(keep, all) });
+  const chosen = [last];
+  // Latest first: the ops that explain a violation are usually close to where it shows.
+  let pool = all.filter((op) => op !== last).sort((a, b) => b.returnEvent - a.returnEvent);
   for (;;) {
     const verdict = fails(chosen);
-    if (verdict === 'violation') return { ops: chosen, exact: true };
-    if (verdict === 'unknown') return { ops: chosen.concat(pool), exact: false };
-    // Invariant: chosen ∪ pool fails. Find the shortest pool prefix that keeps it failing.
-    let lo = 0;
-    let hi = pool.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const v = fails(chosen.concat(pool.slice(0, mid + 1)));
-      if (v === 'unknown') return { ops: chosen.concat(pool), exact: false };
-      if (v === 'violation') hi = mid;
-      else lo = mid + 1;
-    }
-    chosen.push(pool[hi] as Operation);
-    pool = pool.slice(0, hi);
+    if (verdict === 'violation') return { ops: chosen, exact: true, verdict };
+    if (verdict === 'unknown') return { ops: chosen.concat(pool), exact: false, verdict };
+    const next = shortestFailingPoolPrefix(chosen, pool, fails, decideOnly ? DECIDE_WINDOW_MAX : pool.length);
+    if (next.verdict !== 'violation') return { ops: chosen.concat(pool), exact: false, verdict: next.verdict };
+    if (decideOnly) return { ops: chosen.concat(pool.slice(0, next.index + 1)), exact: false, verdict: 'violation' };
+    chosen.push(pool[next.index] as Operation);
+    pool = pool.slice(0, next.index);
   }
+}
+
+/**
+ * When only deciding whether a prefix fails, windows up to this many latest ops are tried before
+ * keeping everything: violations are usually local, and larger windows cost as much as the whole.
+ */
+const DECIDE_WINDOW_MAX = 256;
+
+/**
+ * The smallest i with chosen ∪ pool[0..i] failing: galloping (sizes 1, 2, 4, …) then bisecting,
+ * so that the probes stay about as small as the answer — a probe keeping few ops as they are is
+ * cheap, one keeping most of a long history and failing is the expensive kind.
+ */
+function shortestFailingPoolPrefix(chosen: readonly Operation[], pool: readonly Operation[],
+  fails: (keep: readonly Operation[]) => SearchVerdict, gallopMax: number): { index: number; verdict: SearchVerdict } {
+  const test = (i: number): SearchVerdict => fails(chosen.concat(pool.slice(0, i + 1)));
+  let lo = 0;
+  let hi = -1;
+  for (let size = 1; hi < 0; size *= 2) {
+    if (lo >= pool.length) return { index: -1, verdict: 'ok' };
+    // Past gallopMax, the next probe keeps everything: one search that is quick when it succeeds.
+    const i = lo + size - 1 >= gallopMax ? pool.length - 1 : Math.min(lo + size - 1, pool.length - 1);
+    const verdict = test(i);
+    if (verdict === 'unknown') return { index: -1, verdict };
+    if (verdict === 'violation') hi = i;
+    else lo = i + 1;
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const verdict = test(mid);
+    if (verdict === 'unknown') return { index: -1, verdict };
+    if (verdict === 'violation') hi = mid;
+    else lo = mid + 1;
+  }
+  return { index: hi, verdict: 'violation' };
 }
 
 function describe(
   key: string,
   keyOps: readonly Operation[],
   chosen: readonly Operation[],
-  inPrefix: readonly Operation[],
-  cutEvent: number,
-  minimal: boolean,
   failingEvent: number,
+  minimal: boolean,
 ): Explanation {
   const options: CompileOptions = {
-    cutEvent, weakened: weakenAllBut(chosen, inPrefix), mergeUnobserved: false, pruneSearch: false,
+    cutEvent: failingEvent + 1,
+    weakened: weakenAllBut(chosen, completedBy(keyOps, failingEvent)),
+    mergeUnobserved: false,
+    pruneSearch: false,
   };
   const compiled = compileKey(key, keyOps, options);
   const outcome = searchLinearization(compiled, makeBudget(1_000_000));

@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import type { Json } from './history.js';
 import { Cell, OP_APPEND, OP_CAS, OP_KIND_OF, OP_READ, OP_WRITE } from './model.js';
 import type { Operation } from './operation.js';
-import { dropUnseenOnAppendKey, mustBeLookedAt, reduceCompiled, type CompiledOps } from './reduce.js';
+import { dropUnseenOnAppendKey, producerFacts, reduceCompiled, type CompiledOps, type ProducerFacts } from './reduce.js';
 import { ValueTable } from './values.js';
 
 /**
@@ -24,8 +24,8 @@ export interface KeyHistory {
   readonly cell: Cell;
   /** Info operations left out by reduce.ts. */
   readonly droppedInfo: number;
-  /** 1 when the op must be followed at once by a read or cas (reduce.ts mustBeLookedAt). */
-  readonly lookedAt: Uint8Array;
+  /** What the search's pruning rules 3 and 4 know, or null when they are off (reduce.ts). */
+  readonly facts: ProducerFacts | null;
 }
 
 export interface CompileOptions {
@@ -37,7 +37,7 @@ export interface CompileOptions {
   readonly dropUnobserved?: boolean;
   /** Merge unobserved values by rule 2 (default true); explanations turn it off to show values. */
   readonly mergeUnobserved?: boolean;
-  /** Let the search prune by mustBeLookedAt (default true); off, its dead ends read naturally. */
+  /** Let the search prune by rules 3 and 4 (default true); off, its dead ends read naturally. */
   readonly pruneSearch?: boolean;
 }
 
@@ -112,7 +112,7 @@ function finishKey(key: string, all: Operation[], c: CompiledOps, droppedInfo: n
   const kind = pick(c.kind, (n) => new Uint8Array(n));
   const argA = pick(c.argA, (n) => new Int32Array(n));
   const argB = pick(c.argB, (n) => new Int32Array(n));
-  const lookedAt = prune ? mustBeLookedAt(kind, argA, argB, isOk, values.size) : new Uint8Array(ops.length);
+  const facts = prune ? producerFacts(kind, argA, argB, isOk, values.size) : null;
   return {
     key,
     ops,
@@ -120,7 +120,7 @@ function finishKey(key: string, all: Operation[], c: CompiledOps, droppedInfo: n
     argA,
     argB,
     isOk,
-    lookedAt,
+    facts,
     entries: layEntries(ops, isOk),
     okCount: isOk.reduce((sum, x) => sum + x, 0),
     cell: new Cell(values),

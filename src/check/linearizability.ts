@@ -112,5 +112,5 @@ export function checkKey(key: string, keyOps: readonly Operation[], budget: Budg
   const longestOrder = outcome.order.map((i) => (compiled.ops[i] as Operation).id);
   if (!explain) return { ...base, longestOrder };
   const explainBudget = makeBudget(options.explainStepsMax ?? EXPLAIN_STEPS_MAX_DEFAULT, options.deadline);
-  return { ...base, longestOrder, explanation: explainViolation(key, keyOps, explainBudget) };
+  return { ...base, longestOrder, explanation: explainViolation(key, keyOps, explainBudget, outcome.frontierEvent) };
 }

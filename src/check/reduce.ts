@@ -91,20 +91,32 @@ function dropUnobservedInfo(ops: CompiledOps, observed: Int32Array): number {
 }
 
 /**
- * Which operations must be followed at once by an operation that looks at the value they left (a
- * read of it or a cas expecting it), on a key without appends; search.ts prunes every other
- * continuation. Two cases:
- * - an info write, cas or delete: if what follows does not look at its value, it is a write, a
- *   delete or nothing, and the info operation can be left out (it need not happen at all);
- * - an ok write or cas that is the only producer of its value v (v not absent), when an ok read or
- *   ok cas looks at v: that observer is in every linearization, after the producer, and nothing
- *   between them can change the state (no one else produces v), so the operation right after the
- *   producer looks at v.
+ * Facts about who produces and who looks at each value, on a key without appends, that let the
+ * search prune dead ends early (search.ts rules 3 and 4).
  */
-export function mustBeLookedAt(kind: Uint8Array, argA: Int32Array, argB: Int32Array, isOk: Uint8Array,
-  valueCount: number): Uint8Array {
+export interface ProducerFacts {
+  /**
+   * Per op, 1 when it must be followed at once by an operation that looks at the value it left
+   * (a read of it or a cas expecting it):
+   * - an info write, cas or delete: if what follows does not look at its value, it is a write, a
+   *   delete or nothing, and the info operation can be left out (it need not happen at all);
+   * - an ok write or cas that is the only producer of its value v, when an ok read or ok cas looks
+   *   at v: that observer is in every linearization, after the producer, and nothing between them
+   *   can change the state (no one else produces v), so the operation right after the producer
+   *   looks at v.
+   */
+  readonly lookedAt: Uint8Array;
+  /** Per value, 1 when one thing alone can produce it: one op, or for absent the initial state. */
+  readonly uniqueProducer: Uint8Array;
+  /** Per value, how many ok reads and ok cas ops look at it. */
+  readonly okObservers: Int32Array;
+}
+
+export function producerFacts(kind: Uint8Array, argA: Int32Array, argB: Int32Array, isOk: Uint8Array,
+  valueCount: number): ProducerFacts {
   const n = kind.length;
   const producers = new Int32Array(valueCount);
+  producers[ABSENT] = 1; // the initial state
   const okObservers = new Int32Array(valueCount);
   const producedBy = (i: number): number =>
     kind[i] === OP_WRITE ? (argA[i] as number) : kind[i] === OP_CAS ? (argB[i] as number) : kind[i] === OP_DELETE ? ABSENT : -1;
@@ -113,14 +125,15 @@ export function mustBeLookedAt(kind: Uint8Array, argA: Int32Array, argB: Int32Ar
     if (v >= 0) producers[v]! += 1;
     if (isOk[i] === 1 && (kind[i] === OP_READ || kind[i] === OP_CAS)) okObservers[argA[i] as number]! += 1;
   }
-  const out = new Uint8Array(n);
+  const uniqueProducer = producers.map((count, v) => (count === 1 && v !== UNOBSERVED ? 1 : 0));
+  const lookedAt = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const v = producedBy(i);
     if (v < 0) continue;
-    const uniqueAndSeen = v !== ABSENT && v !== UNOBSERVED && producers[v] === 1 && (okObservers[v] as number) > 0;
-    out[i] = isOk[i] === 0 || uniqueAndSeen ? 1 : 0;
+    const uniqueAndSeen = v !== ABSENT && uniqueProducer[v] === 1 && (okObservers[v] as number) > 0;
+    lookedAt[i] = isOk[i] === 0 || uniqueAndSeen ? 1 : 0;
   }
-  return out;
+  return { lookedAt, uniqueProducer: Uint8Array.from(uniqueProducer), okObservers };
 }
 
 /** Work bound for dropUnseenOnAppendKey: info ops × characters of the texts searched. */

@@ -30,6 +30,11 @@ import { ABSENT, UNOBSERVED } from './values.js';
  * 3. Some operations must be followed at once by a read or a cas (reduce.ts mustBeLookedAt says
  *    which and why: info writes, and writes whose value is read and produced by them alone).
  *    Whether a configuration is under this rule is part of its identity in the memo.
+ * 4. When only one thing can produce the current value v (reduce.ts producerFacts), v never comes
+ *    back once the state moves on, so every ok read or cas that looks at v must be linearized
+ *    before the state changes. A move that changes the state with such observers left is a dead
+ *    end now rather than at the observer's return entry, possibly much later. This depends only
+ *    on the configuration, so the memo stays sound.
  * When a forced move's configuration fails (or was already known to), its parent fails too: the
  * search backtracks past it without trying the alternatives.
  */
@@ -48,6 +53,11 @@ export interface SearchOutcome {
   readonly state: number;
   /** For a violation: the op that had to be linearized next after `order` and could not; else -1. */
   readonly stuckOp: number;
+  /**
+   * The latest completion event (history position) at which some branch of the search got stuck,
+   * -1 if none: for a violation, a good guess at where the shortest failing prefix ends.
+   */
+  readonly frontierEvent: number;
 }
 
 const HEAD = 0;
@@ -80,7 +90,11 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
     hashB[i] = mix(~i * 0x2545f491) || 1;
   }
   const memo = new ConfigMemo(n, packState(ABSENT, 0), configsMax);
-  const { kind, argA, argB, isOk, entries, cell, lookedAt } = h;
+  const { kind, argA, argB, isOk, entries, cell } = h;
+  const lookedAt = h.facts?.lookedAt ?? new Uint8Array(n);
+  const uniqueProducer = h.facts?.uniqueProducer ?? new Uint8Array(0);
+  // Ok observers not yet linearized, per value (rule 4).
+  const observersLeft = h.facts === null ? new Int32Array(0) : h.facts.okObservers.slice();
 
   const unlink = (node: number): void => {
     next[prev[node] as number] = next[node] as number;
@@ -97,20 +111,25 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
   let best = ROOT;
   let bestDepth = -1;
   let stuckOp = -1;
+  let frontierEvent = -1;
   let entry = HEAD;
 
   /** Tries to linearize op x now: 1 done, 0 not possible or already explored, -1 memo full. */
   const tryPush = (x: number, forced: boolean): number => {
     const packed = memo.state[config] as number;
     if ((packed & 1) === 1 && kind[x] !== OP_READ && kind[x] !== OP_CAS) return 0;
-    const state = cell.step(packed >> 1, kind[x] as number, argA[x] as number, argB[x] as number);
+    const from = packed >> 1;
+    const state = cell.step(from, kind[x] as number, argA[x] as number, argB[x] as number);
     if (state === ILLEGAL) return 0;
+    const looks = isOk[x] === 1 && (kind[x] === OP_READ || kind[x] === OP_CAS) && observersLeft.length > 0;
+    if (state !== from && uniqueProducer[from] === 1 && (observersLeft[from] as number) > (looks ? 1 : 0)) return 0;
     const needsLook = lookedAt[x] as number;
     const id = memo.insert(config, x, packState(state, needsLook),
       (memo.hashA[config] as number) ^ (hashA[x] as number), (memo.hashB[config] as number) ^ (hashB[x] as number));
     if (id < 0) return id === -2 ? -1 : forced ? 2 : 0;
     memo.forced[id] = forced ? 1 : 0;
     config = id;
+    if (looks) observersLeft[argA[x] as number]! -= 1;
     unlink(callNode[x] as number);
     if (isOk[x] === 1) {
       unlink(returnNode[x] as number);
@@ -141,6 +160,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       if (isOk[x] === 1) {
         relink(returnNode[x] as number);
         okLeft++;
+        if ((kind[x] === OP_READ || kind[x] === OP_CAS) && observersLeft.length > 0) observersLeft[argA[x] as number]! += 1;
       }
       relink(callNode[x] as number);
       entry = next[callNode[x] as number] as number;
@@ -181,6 +201,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       continue;
     }
     // A return entry: the op ~code had to be linearized by now. Remember the deepest dead end.
+    frontierEvent = Math.max(frontierEvent, (h.ops[~code] as { returnEvent: number }).returnEvent);
     if ((memo.depth[config] as number) > bestDepth) {
       best = config;
       bestDepth = memo.depth[config] as number;
@@ -204,6 +225,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       order: memo.path(end),
       state: (memo.state[end] as number) >> 1,
       stuckOp: verdict === 'violation' ? stuckOp : -1,
+      frontierEvent,
     };
   }
 }
