@@ -64,6 +64,7 @@ export class KvClient {
   private nodeCursor = 0;
   private readonly options: ClientOptions;
   private closed = false;
+  private token: string | null = null;
 
   constructor(
     private readonly net: Net,
@@ -75,6 +76,11 @@ export class KvClient {
     net.onReceive((from, frame) => this.receive(from, frame));
   }
 
+  /** Attaches a bearer token (from auth.login) to every later request; null removes it. */
+  setToken(token: string | null): void {
+    this.token = token;
+  }
+
   /** This client's id: its network address. */
   get id(): string {
     return this.net.self;
@@ -83,7 +89,7 @@ export class KvClient {
   invoke(op: KvOp, done: (o: Outcome) => void, db: string = this.options.db): void {
     assert(!this.closed, 'KvClient is closed');
     const seq = this.seqNext++;
-    const request: Request = { kind: 'req', client: this.net.self, seq, ackSeq: this.ackSeq(seq), db, op };
+    const request: Request = { kind: 'req', client: this.net.self, seq, ackSeq: this.ackSeq(seq), db, op, ...(this.token !== null ? { token: this.token } : {}) };
     const p: Pending = {
       seq,
       request,

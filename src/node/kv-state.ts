@@ -1,6 +1,6 @@
 import type { Json } from '../check/history.js';
 import { assert } from '../util/assert.js';
-import type { KvOp, ReadOp, Request, Result, WriteOp } from './protocol.js';
+import type { AdminOp, KvOp, Permission, ReadOp, Request, Result, WriteOp } from './protocol.js';
 
 /**
  * The key-value state machine: what a request means, applied against a storage view. It is pure
@@ -10,6 +10,8 @@ import type { KvOp, ReadOp, Request, Result, WriteOp } from './protocol.js';
  * Storage layout (one flat, ordered key space shared by all databases):
  *   "\x00" + db + "\x00" + key   → JSON text of the value (db '' is the default database)
  *   "\x01s\x00" + client          → the client's session (results of recent requests)
+ *   "\x01d\x00" + db              → "1": the database exists (the default database always does)
+ *   "\x01u\x00" + user            → JSON UserRecord
  * Database names may not contain "\x00", so the keys of one database are contiguous.
  */
 
@@ -49,6 +51,32 @@ export function sessionKey(client: string): string {
   return `\x01s\x00${client}`;
 }
 
+export function dbKey(db: string): string {
+  return `\x01d\x00${db}`;
+}
+
+export function userKey(name: string): string {
+  return `\x01u\x00${name}`;
+}
+
+/** A user as stored: the password's scrypt hash and what it may do where ('*': everywhere). */
+export interface UserRecord {
+  hash: string;
+  grants: Record<string, Permission[]>;
+}
+
+export function loadUser(view: KvView, name: string): UserRecord | null {
+  const raw = view.get(userKey(name));
+  return raw === undefined ? null : (JSON.parse(raw) as UserRecord);
+}
+
+export function dbExists(view: KvView, db: string): boolean {
+  return db === '' || view.get(dbKey(db)) !== undefined;
+}
+
+/** Keys are listed in pages of this many while deleting a database. */
+const DELETE_PAGE = 1000;
+
 export interface ExecuteOptions {
   /** Known-bug switch: do not consult sessions, so a retried request is applied again. */
   duplicateApply?: boolean;
@@ -74,10 +102,19 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
       return { result: { ok: false, code: 'bad_request', message: `request ${req.seq} of ${req.client} was already answered` }, writes: [] };
     }
   }
+  if (req.op.f.includes('.')) {
+    const { result, writes } = executeAdmin(view, req.op as AdminOp);
+    writes.push([sessionKey(req.client), JSON.stringify(recordResult(session, req, result))]);
+    return { result, writes };
+  }
   const overlay = new Map<string, StoredValue>();
   const read = (k: string) => (overlay.has(k) ? overlay.get(k) ?? undefined : view.get(k));
   const ops: WriteOp[] = req.op.f === 'batch' ? req.op.ops : [req.op as WriteOp];
   let result: Result = { ok: true, value: null };
+  if (!dbExists(view, req.db)) {
+    result = { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(req.db)}` };
+    return { result, writes: [[sessionKey(req.client), JSON.stringify(recordResult(session, req, result))]] };
+  }
   for (const op of ops) {
     const r = applyWriteOp(read, req.db, op, overlay);
     if (!r.ok) {
@@ -127,8 +164,61 @@ function applyWriteOp(
   }
 }
 
+function executeAdmin(view: KvView, op: AdminOp): Execution {
+  const fail = (code: 'no_such_db' | 'already_exists' | 'bad_request', message: string): Execution => ({ result: { ok: false, code, message }, writes: [] });
+  switch (op.f) {
+    case 'db.create':
+      if (dbExists(view, op.name)) return fail('already_exists', `database ${op.name} exists`);
+      return { result: { ok: true, value: op.name }, writes: [[dbKey(op.name), '1']] };
+    case 'db.delete': {
+      if (!dbExists(view, op.name)) return fail('no_such_db', `no database ${op.name}`);
+      // Every key goes, in pages; the state machine is deterministic, so every replica deletes
+      // exactly the same keys.
+      const writes: StorageWrite[] = [];
+      let start = dbPrefix(op.name);
+      for (;;) {
+        const page = view.scan(start, dbEnd(op.name), DELETE_PAGE, false);
+        for (const [k] of page) writes.push([k, null]);
+        if (page.length < DELETE_PAGE) break;
+        start = (page[page.length - 1] as [string, string])[0] + '\x00';
+      }
+      writes.push([dbKey(op.name), null]);
+      return { result: { ok: true, value: writes.length - 1 }, writes };
+    }
+    case 'user.put': {
+      const existing = loadUser(view, op.name);
+      const record: UserRecord = { hash: op.hash, grants: existing?.grants ?? {} };
+      return { result: { ok: true, value: op.name }, writes: [[userKey(op.name), JSON.stringify(record)]] };
+    }
+    case 'user.delete':
+      if (loadUser(view, op.name) === null) return fail('bad_request', `no user ${op.name}`);
+      return { result: { ok: true, value: op.name }, writes: [[userKey(op.name), null]] };
+    case 'user.grant': {
+      const user = loadUser(view, op.name);
+      if (user === null) return fail('bad_request', `no user ${op.name}`);
+      if (op.db !== '*' && !dbExists(view, op.db)) return fail('no_such_db', `no database ${op.db}`);
+      const grants = { ...user.grants };
+      if (op.perms.length === 0) delete grants[op.db];
+      else grants[op.db] = [...new Set(op.perms)].sort();
+      return { result: { ok: true, value: grants as unknown as Json }, writes: [[userKey(op.name), JSON.stringify({ ...user, grants })]] };
+    }
+  }
+}
+
+/** Every database name, the default one ('') first. */
+export function listDatabases(view: KvView): string[] {
+  const names = view.scan('\x01d\x00', '\x01d\x01', 10_000, false).map(([k]) => k.slice(3));
+  return ['', ...names];
+}
+
 /** Answers a read-only request from the view. */
-export function executeRead(view: KvView, db: string, op: ReadOp): Result {
+export function executeRead(view: KvView, db: string, op: ReadOp | { f: 'db.list' } | { f: 'user.list' }): Result {
+  if (op.f === 'db.list') return { ok: true, value: listDatabases(view) };
+  if (op.f === 'user.list') {
+    const users = view.scan('\x01u\x00', '\x01u\x01', 10_000, false).map(([k, v]) => ({ name: k.slice(3), grants: (JSON.parse(v) as UserRecord).grants }));
+    return { ok: true, value: users as unknown as Json };
+  }
+  if (!dbExists(view, db)) return { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(db)}` };
   if (op.f === 'read') return { ok: true, value: parseStored(view.get(dataKey(db, op.key))) };
   const start = dataKey(db, op.start);
   const end = op.end === null ? dbEnd(db) : dataKey(db, op.end);

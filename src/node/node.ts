@@ -1,5 +1,6 @@
 import type { Env } from '../env/env.js';
 import { assert } from '../util/assert.js';
+import { authorize, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
 import { executeRead, executeWrite } from './kv-state.js';
 import {
@@ -8,6 +9,7 @@ import {
   isReadOnly,
   ProtocolError,
   validateRequest,
+  type AdminReadOp,
   type ReadOp,
   type Request,
   type Response,
@@ -24,6 +26,8 @@ export interface NodeConfig {
   replication: ReplicationMode;
   engine: EngineKind;
   bugs: ReadonlySet<BugName>;
+  /** null: no authentication (the simulator; `--insecure` real clusters). */
+  auth?: AuthConfig | null;
 }
 
 /** Where a request's answer goes: back over the network, or to an in-process front end. */
@@ -108,11 +112,24 @@ export class KvNode {
       reply({ ok: false, code: 'unavailable', message: 'too many requests in flight' });
       return;
     }
-    if (isReadOnly(req.op)) this.read(req, req.op, reply);
+    const auth = this.config.auth ?? null;
+    if (auth !== null) {
+      const decision = authorize(auth, this.store.view, req, this.env.clock.wallMs());
+      if (!decision.ok) {
+        this.env.log.log('warn', 'auth.denied', { client: req.client, op: req.op.f, db: req.db, reason: decision.result.ok ? '' : decision.result.message });
+        reply(decision.result);
+        return;
+      }
+      if ('login' in decision) {
+        reply(decision.login);
+        return;
+      }
+    }
+    if (isReadOnly(req.op)) this.read(req, req.op as ReadOp | Exclude<AdminReadOp, { f: 'auth.login' }>, reply);
     else this.write(req, reply);
   }
 
-  private read(req: Request, op: ReadOp, reply: Reply): void {
+  private read(req: Request, op: ReadOp | Exclude<AdminReadOp, { f: 'auth.login' }>, reply: Reply): void {
     const result = executeRead(this.store.view, req.db, op);
     if (this.durableSeq >= this.appliedSeq) reply(result);
     else this.heldReads.push({ durableSeqNeeded: this.appliedSeq, reply, result });

@@ -20,13 +20,38 @@ export type ReadOp =
   | { f: 'read'; key: string }
   | { f: 'range'; start: string; end: string | null; limit: number; reverse: boolean };
 
-export type KvOp = WriteOp | ReadOp | { f: 'batch'; ops: WriteOp[] };
+/** What a user may do in a database ('*' in a grant: every database). */
+export type Permission = 'read' | 'write' | 'admin';
+export const PERMISSIONS: readonly Permission[] = ['read', 'write', 'admin'];
+
+/**
+ * Administrative writes, replicated like data. Passwords arrive already hashed (the front end
+ * salts them with real randomness, which a replicated state machine must not use).
+ */
+export type AdminOp =
+  | { f: 'db.create'; name: string }
+  | { f: 'db.delete'; name: string }
+  | { f: 'user.put'; name: string; hash: string }
+  | { f: 'user.delete'; name: string }
+  | { f: 'user.grant'; name: string; db: string; perms: Permission[] };
+
+/** Administrative reads, and login (which changes nothing: it checks a password, returns a token). */
+export type AdminReadOp = { f: 'db.list' } | { f: 'user.list' } | { f: 'auth.login'; user: string; password: string };
+
+export type KvOp = WriteOp | ReadOp | { f: 'batch'; ops: WriteOp[] } | AdminOp | AdminReadOp;
 
 export type KvFunction = KvOp['f'];
 
-export function isReadOnly(op: KvOp): op is ReadOp {
-  return op.f === 'read' || op.f === 'range';
+export function isReadOnly(op: KvOp): op is ReadOp | AdminReadOp {
+  return op.f === 'read' || op.f === 'range' || op.f === 'db.list' || op.f === 'user.list' || op.f === 'auth.login';
 }
+
+export function isAdmin(op: KvOp): op is AdminOp | AdminReadOp {
+  return op.f.includes('.');
+}
+
+export const DB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const USER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 export interface Request {
   kind: 'req';
@@ -37,6 +62,8 @@ export interface Request {
   /** Database (keyspace); '' is the default database. */
   db: string;
   op: KvOp;
+  /** A bearer token from auth.login, when the cluster requires authentication. */
+  token?: string;
 }
 
 /**
@@ -56,6 +83,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'too_large'
   | 'no_such_db'
+  | 'already_exists'
   | 'unauthorized'
   | 'forbidden'
   | 'timeout'
@@ -69,6 +97,7 @@ const DEFINITE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'bad_request',
   'too_large',
   'no_such_db',
+  'already_exists',
   'unauthorized',
   'forbidden',
 ]);
@@ -123,7 +152,8 @@ export function validateRequest(m: Record<string, unknown>): string | null {
   if (typeof m.client !== 'string' || m.client === '') return 'client must be a non-empty string';
   if (!Number.isSafeInteger(m.seq) || (m.seq as number) < 0) return 'seq must be a non-negative integer';
   if (!Number.isSafeInteger(m.ackSeq) || (m.ackSeq as number) < 0) return 'ackSeq must be a non-negative integer';
-  if (typeof m.db !== 'string') return 'db must be a string';
+  if (typeof m.db !== 'string' || (m.db !== '' && !DB_NAME.test(m.db))) return 'db must be "" or a name of 1-64 letters, digits, _ and -';
+  if (m.token !== undefined && (typeof m.token !== 'string' || m.token.length > 1024)) return 'token must be a string';
   return validateOp(m.op, 'op');
 }
 
@@ -169,7 +199,25 @@ export function validateOp(op: unknown, where: string, nested = false): string |
       }
       return null;
     }
+    case 'db.create':
+    case 'db.delete':
+      return typeof o.name === 'string' && DB_NAME.test(o.name) ? null : `${where}.name must be 1-64 letters, digits, _ and -`;
+    case 'db.list':
+    case 'user.list':
+      return null;
+    case 'user.put':
+      if (typeof o.name !== 'string' || !USER_NAME.test(o.name)) return `${where}.name must be 1-64 letters, digits and _.@-`;
+      return typeof o.hash === 'string' && /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(o.hash) ? null : `${where}.hash must be an scrypt hash (scrypt$N$r$p$salt$key)`;
+    case 'user.delete':
+      return typeof o.name === 'string' && USER_NAME.test(o.name) ? null : `${where}.name must be a user name`;
+    case 'user.grant':
+      if (typeof o.name !== 'string' || !USER_NAME.test(o.name)) return `${where}.name must be a user name`;
+      if (typeof o.db !== 'string' || !(o.db === '*' || o.db === '' || DB_NAME.test(o.db))) return `${where}.db must be a database name, "" or *`;
+      if (!Array.isArray(o.perms) || !o.perms.every((p) => (PERMISSIONS as readonly unknown[]).includes(p))) return `${where}.perms must be a list of read, write, admin`;
+      return null;
+    case 'auth.login':
+      return typeof o.user === 'string' && typeof o.password === 'string' && o.password.length <= 1024 ? null : `${where} needs user and password strings`;
     default:
-      return `${where}.f must be one of read, write, cas, delete, append, range, batch`;
+      return `${where}.f must be one of read, write, cas, delete, append, range, batch, db.create, db.delete, db.list, user.put, user.delete, user.grant, user.list, auth.login`;
   }
 }

@@ -4,6 +4,7 @@ import { KvClient, type Outcome } from '../../src/api/client.js';
 import type { Json } from '../../src/check/history.js';
 import { encodeMessage, type KvOp } from '../../src/node/protocol.js';
 import { KvNode } from '../../src/node/node.js';
+import { hashPassword, type AuthConfig } from '../../src/node/auth.js';
 import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';
 import { NS_PER_MS } from '../../sim/scheduler.js';
 import { Trace } from '../../sim/trace.js';
@@ -12,20 +13,21 @@ import { World } from '../../sim/world.js';
 // The single-node store through the real client, on the simulator: what each operation means,
 // sessions that make retries safe, and request validation.
 
-function setup(bugs: string[] = []) {
+function setup(bugs: string[] = [], auth: AuthConfig | null = null) {
   const world = new World({
     seed: 'node',
     nodeIds: ['n1'],
     net: { latency: { minMs: 0.1, meanMs: 0.2, maxMs: 1 } },
     disk: DEFAULT_DISK_OPTIONS,
     trace: new Trace(false),
-    createNode: (env) => new KvNode(env, { members: ['n1'], replication: 'none', engine: 'memory', bugs: new Set(bugs as never[]) }),
+    createNode: (env) => new KvNode(env, { members: ['n1'], replication: 'none', engine: 'memory', bugs: new Set(bugs as never[]), auth }),
   });
   world.start();
   const { net, clock } = world.clientEndpoint('c1');
   const client = new KvClient(net, clock, { nodes: ['n1'], timeoutMs: 200, attemptTimeoutMs: 50 });
-  const call = (op: KvOp, db?: string): Outcome => {
+  const call = (op: KvOp, db?: string, token?: string): Outcome => {
     let out: Outcome | undefined;
+    if (token !== undefined) client.setToken(token);
     client.invoke(op, (o) => (out = o), db);
     world.sched.runUntil(world.nowNs + 500 * NS_PER_MS);
     assert.ok(out !== undefined, 'answered');
@@ -73,6 +75,7 @@ N('a batch is atomic: one failing cas leaves every key as it was', () => {
 N('range scans are ordered, bounded, reversible and confined to their database', () => {
   const { call, value } = setup();
   for (const k of ['b', 'a', 'd', 'c']) value({ f: 'write', key: k, value: k.toUpperCase() });
+  value({ f: 'db.create', name: 'other' });
   call({ f: 'write', key: 'a', value: 'other db' }, 'other');
   const fwd = call({ f: 'range', start: 'a', end: 'd', limit: 10, reverse: false }) as { entries: [string, Json][] };
   assert.equal(fwd.entries, [['a', 'A'], ['b', 'B'], ['c', 'C']]);
@@ -128,6 +131,48 @@ N('a crash of the memory node loses its data', () => {
   world.crash('n1');
   world.restart('n1');
   assert.is(value({ f: 'read', key: 'k' }), null);
+});
+
+N('databases: created, listed, used, deleted with their keys', () => {
+  const { call, value } = setup();
+  const missing = call({ f: 'write', key: 'k', value: 1 }, 'shop');
+  assert.equal([missing.type, (missing as { code: string }).code], ['fail', 'no_such_db']);
+  value({ f: 'db.create', name: 'shop' });
+  const again = call({ f: 'db.create', name: 'shop' });
+  assert.is((again as { code: string }).code, 'already_exists');
+  assert.equal(value({ f: 'db.list' }), ['', 'shop']);
+  call({ f: 'write', key: 'k', value: 1 }, 'shop');
+  call({ f: 'write', key: 'k', value: 'default' });
+  assert.is(value({ f: 'db.delete', name: 'shop' }), 1, 'one key deleted');
+  assert.equal(value({ f: 'db.list' }), ['']);
+  assert.is(value({ f: 'read', key: 'k' }), 'default', 'other databases keep their keys');
+  value({ f: 'db.create', name: 'shop' });
+  assert.is((call({ f: 'read', key: 'k' }, 'shop') as { value: Json }).value, null, 'a re-created database starts empty');
+});
+
+N('users: login gives a token; permissions are per database; strangers are refused', () => {
+  const salt = new Uint8Array(16).fill(7);
+  const cheap = { N: 1024, r: 8, p: 1, keyBytes: 32 } as const;
+  const auth: AuthConfig = { tokenSecret: 'cluster-secret', root: { name: 'admin', hash: hashPassword('root-pw', salt, cheap) }, tokenTtlMs: 3_600_000 };
+  const { call } = setup([], auth);
+  const code = (o: Outcome) => (o.type === 'ok' ? 'ok' : o.type === 'fail' ? o.code : 'info');
+  assert.is(code(call({ f: 'read', key: 'k' })), 'unauthorized', 'no token');
+  assert.is(code(call({ f: 'auth.login', user: 'admin', password: 'wrong' })), 'unauthorized');
+  const login = call({ f: 'auth.login', user: 'admin', password: 'root-pw' }) as { value: string };
+  const root = login.value;
+  assert.is(code(call({ f: 'db.create', name: 'shop' }, '', root)), 'ok');
+  assert.is(code(call({ f: 'user.put', name: 'ann', hash: hashPassword('ann-pw', salt, cheap) }, '', root)), 'ok');
+  assert.is(code(call({ f: 'user.grant', name: 'ann', db: 'shop', perms: ['read'] }, '', root)), 'ok');
+  const ann = (call({ f: 'auth.login', user: 'ann', password: 'ann-pw' }) as { value: string }).value;
+  assert.is(code(call({ f: 'read', key: 'k' }, 'shop', ann)), 'ok');
+  assert.is(code(call({ f: 'write', key: 'k', value: 1 }, 'shop', ann)), 'forbidden');
+  assert.is(code(call({ f: 'read', key: 'k' }, '', ann)), 'forbidden', 'no grant on the default database');
+  assert.is(code(call({ f: 'user.list' }, '', ann)), 'forbidden');
+  assert.is(code(call({ f: 'read', key: 'k' }, 'shop', ann.slice(0, -2) + 'xx')), 'unauthorized', 'a forged token');
+  assert.is(code(call({ f: 'user.grant', name: 'ann', db: 'shop', perms: ['write'] }, '', root)), 'ok');
+  assert.is(code(call({ f: 'write', key: 'k', value: 1 }, 'shop', ann)), 'ok');
+  assert.is(code(call({ f: 'user.delete', name: 'ann' }, '', root)), 'ok');
+  assert.is(code(call({ f: 'read', key: 'k' }, 'shop', ann)), 'unauthorized', 'a deleted user\'s token stops working');
 });
 
 N.run();
