@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { actionArb, assertProperty, optionsArb, runSchedule, type ScheduleOutcome } from './schedule.js';
 
-const RUNS = Number(process.env.RAFT_PROPERTY_RUNS ?? 300);
+const RUNS = Number(process.env.RAFT_PROPERTY_RUNS ?? 1000);
 
 test('safety holds and the cluster recovers under random faults (3 and 5 nodes)', () => {
   const outcomes: ScheduleOutcome[] = [];
