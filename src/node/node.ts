@@ -30,6 +30,24 @@ export interface NodeConfig {
   auth?: AuthConfig | null;
 }
 
+/** What /status, /metrics and `kv-lab cluster status` show of a node. */
+export interface NodeStatus {
+  id: string;
+  replication: ReplicationMode;
+  engine: EngineKind;
+  /** 'leader' also for a single node; 'stopped' once it stopped serving. */
+  role: 'leader' | 'follower' | 'candidate' | 'learner' | 'stopped';
+  term: number;
+  leader: string | null;
+  members: string[];
+  commitIndex: number;
+  appliedIndex: number;
+  /** Requests in progress now. */
+  inFlight: number;
+  /** Counters since start, for /metrics. */
+  counters: { requests: number; writes: number; reads: number; errors: number };
+}
+
 /** Where a request's answer goes: back over the network, or to an in-process front end. */
 export type Reply = (result: Result) => void;
 
@@ -56,6 +74,7 @@ export class KvNode {
   private readonly heldReads: HeldRead[] = [];
   private inFlight = 0;
   private stopped = false;
+  private readonly counters = { requests: 0, writes: 0, reads: 0, errors: 0 };
 
   constructor(
     private readonly env: Env,
@@ -66,6 +85,22 @@ export class KvNode {
     this.store = new MemoryStore();
     env.net.onReceive((from, frame) => this.receive(from, frame));
     env.log.log('info', 'node.start', { id: env.id, replication: config.replication, engine: config.engine });
+  }
+
+  status(): NodeStatus {
+    return {
+      id: this.env.id,
+      replication: this.config.replication,
+      engine: this.config.engine,
+      role: this.stopped ? 'stopped' : 'leader',
+      term: 0,
+      leader: this.stopped ? null : this.env.id,
+      members: [...this.config.members],
+      commitIndex: this.durableSeq,
+      appliedIndex: this.appliedSeq,
+      inFlight: this.inFlight,
+      counters: { ...this.counters },
+    };
   }
 
   stop(): void {
@@ -103,7 +138,12 @@ export class KvNode {
    * Handles a validated request and calls reply exactly once. The network path and in-process
    * front ends (HTTP, the TCP line protocol) both come through here.
    */
-  submit(req: Request, reply: Reply): void {
+  submit(req: Request, outerReply: Reply): void {
+    this.counters.requests++;
+    const reply: Reply = (result) => {
+      if (!result.ok) this.counters.errors++;
+      outerReply(result);
+    };
     if (this.stopped) {
       reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
       return;
@@ -125,8 +165,13 @@ export class KvNode {
         return;
       }
     }
-    if (isReadOnly(req.op)) this.read(req, req.op as ReadOp | Exclude<AdminReadOp, { f: 'auth.login' }>, reply);
-    else this.write(req, reply);
+    if (isReadOnly(req.op)) {
+      this.counters.reads++;
+      this.read(req, req.op as ReadOp | Exclude<AdminReadOp, { f: 'auth.login' }>, reply);
+    } else {
+      this.counters.writes++;
+      this.write(req, reply);
+    }
   }
 
   private read(req: Request, op: ReadOp | Exclude<AdminReadOp, { f: 'auth.login' }>, reply: Reply): void {
