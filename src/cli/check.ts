@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createReadStream, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, UsageError } from './errors.js';
@@ -97,8 +98,7 @@ export async function checkPaths(paths: readonly string[], flags: CheckFlags, io
     let history: import('../check/index.js').History;
     try {
       history = await check.parseHistoryLines(readLines(file), file);
-      const deadline = timeoutMs === undefined ? undefined : () => performance.now() - started > (timeoutMs as number);
-      const result = check.checkHistory(history, { model: flags.model, deadline });
+      const result = await checkOne(history, flags.model, started, timeoutMs);
       const ms = Math.round(performance.now() - started);
       reports.push({ history, result });
       codes.push(result.verdict === 'ok' ? EXIT_OK : result.verdict === 'violation' ? EXIT_FAILED : EXIT_UNKNOWN);
@@ -113,6 +113,28 @@ export async function checkPaths(paths: readonly string[], flags: CheckFlags, io
   }
   if (flags.html !== undefined) writeFileSync(flags.html, renderHtml(reports));
   return worstExitCode(codes);
+}
+
+/** Histories at least this large, over several keys, are checked on worker threads. */
+const PARALLEL_OPS_MIN = 200_000;
+
+async function checkOne(history: import('../check/index.js').History, model: CheckFlags['model'], startedMs: number,
+  timeoutMs: number | undefined): Promise<import('../check/index.js').LinearizabilityResult> {
+  const check = await import('../check/index.js');
+  const keys = new Set(history.ops.map((op) => op.key)).size;
+  if (history.ops.length < PARALLEL_OPS_MIN || keys < 2) {
+    const deadline = timeoutMs === undefined ? undefined : () => performance.now() - startedMs > timeoutMs;
+    return check.checkHistory(history, { model, deadline });
+  }
+  const { checkHistoryParallel } = await import('../check/parallel.js');
+  const cancel = new Int32Array(new SharedArrayBuffer(4));
+  const timer = timeoutMs === undefined ? undefined
+    : setTimeout(() => Atomics.store(cancel, 0, 1), Math.max(0, timeoutMs - (performance.now() - startedMs)));
+  try {
+    return await checkHistoryParallel(history, { model, workers: Math.min(availableParallelism(), 4), cancel });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function jsonLine(file: string, result: import('../check/index.js').LinearizabilityResult, ms: number,
