@@ -76,4 +76,8 @@ class SimClockView implements Clock {
     const delayNs = this.machine.trueDelayNs(delayMs * NS_PER_MS);
     return this.sched.after(delayNs, `timer ${this.name}`, fn, this.owner);
   }
+
+  defer(fn: () => void): void {
+    this.sched.after(0, `defer ${this.name}`, fn, this.owner);
+  }
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_BAD_INPUT, UsageError } from './errors.js';
+import { registerCheckCommand } from './check.js';
 import { registerRunCommand } from './run.js';
 
 /**
@@ -23,6 +24,7 @@ program
   .exitOverride();
 
 registerRunCommand(program);
+registerCheckCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -23,4 +23,10 @@ export interface Clock {
    * REQUIRES: delayMs >= 0 and finite.
    */
   timer(delayMs: number, fn: () => void): Timer;
+  /**
+   * Calls fn soon, after the work already queued at this moment (real: the event loop's check
+   * phase, not a 1 ms timer; simulated: an event at the current time). For coalescing many inputs
+   * into one batch.
+   */
+  defer(fn: () => void): void;
 }

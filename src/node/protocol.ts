@@ -159,6 +159,9 @@ export function validateRequest(m: Record<string, unknown>): string | null {
 
 function validateKey(key: unknown, where: string): string | null {
   if (typeof key !== 'string') return `${where} must be a string`;
+  // A lone surrogate has no UTF-8 form; the storage engines refuse it, and a replicated state
+  // machine must never meet a write it cannot apply.
+  if (!(key as unknown as { isWellFormed(): boolean }).isWellFormed()) return `${where} is not well-formed Unicode (a lone surrogate)`;
   if (encoder.encode(key).length > KEY_BYTES_MAX) return `${where} is longer than ${KEY_BYTES_MAX} bytes`;
   return null;
 }

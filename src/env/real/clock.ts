@@ -18,4 +18,8 @@ export class RealClock implements Clock {
     const handle = setTimeout(fn, delayMs);
     return { cancel: () => clearTimeout(handle) };
   }
+
+  defer(fn: () => void): void {
+    setImmediate(fn);
+  }
 }

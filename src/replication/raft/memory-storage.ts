@@ -42,6 +42,34 @@ export class MemoryRaftStorage implements RaftStorage {
     return s;
   }
 
+  /**
+   * A storage rebuilt from a checkpoint: the snapshot, the compaction boundary (which may sit
+   * below the snapshot, keeping a tail of entries for slow followers), the entries after it and
+   * the hard state. What a WAL-backed storage recovers from its checkpoint record.
+   */
+  static restore(parts: { snapshot: Snapshot; offsetIndex: Index; offsetTerm: Term; entries: readonly Entry[]; hardState: HardState }): MemoryRaftStorage {
+    const s = new MemoryRaftStorage();
+    assert(parts.offsetIndex <= parts.snapshot.meta.index, () => `compaction boundary ${parts.offsetIndex} is past the snapshot at ${parts.snapshot.meta.index}`);
+    parts.entries.forEach((e, i) => assert(e.index === parts.offsetIndex + 1 + i, () => `restored entry ${e.index} is not at position ${parts.offsetIndex + 1 + i}`));
+    assert(parts.offsetIndex + parts.entries.length >= parts.snapshot.meta.index, 'restored entries end before the snapshot');
+    s.snap = parts.snapshot;
+    s.offsetIndex = parts.offsetIndex;
+    s.offsetTerm = parts.offsetTerm;
+    s.ents = parts.entries.slice();
+    s.hard = parts.hardState;
+    return s;
+  }
+
+  /** The compaction boundary: its position and term (the entry itself is gone). */
+  boundary(): { index: Index; term: Term } {
+    return { index: this.offsetIndex, term: this.offsetTerm };
+  }
+
+  /** Every stored entry, in order (for a checkpoint). */
+  allEntries(): readonly Entry[] {
+    return this.ents;
+  }
+
   hardState(): HardState {
     return this.hard;
   }

@@ -1,0 +1,231 @@
+import type { EngineDeps } from '../../storage/engine.js';
+import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
+import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
+import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
+import { assert } from '../../util/assert.js';
+import { decodeWithBytes, encodeWithBytes } from '../../util/json-bytes.js';
+import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
+import type { Ready } from '../raft/ready.js';
+import type { RaftStorage } from '../raft/storage.js';
+import type { Entry, HardState, Index, Membership, Snapshot, SnapshotMeta, Term } from '../raft/types.js';
+import { loadSnapshotFile, removeOtherSnapshots, saveSnapshotFile } from './snapshot-file.js';
+
+/**
+ * The Raft log on disk: RaftStorage for the core, kept in memory (MemoryRaftStorage) and made
+ * durable through the write-ahead log plus snapshot files.
+ *
+ * WAL records (JSON, bytes as base64):
+ *   HARD        {term, vote, commit}
+ *   ENTRIES     {entries}: replace the log from entries[0].index on (a Ready's entries)
+ *   SNAPSHOT    {file, meta}: the log is now that snapshot (installed from the leader)
+ *   CHECKPOINT  {file, meta, boundary, entries, hard}: the whole storage after a compaction
+ * Recovery replays them in order; a CHECKPOINT resets everything, so the segments before it can be
+ * dropped once it is durable (Wal.truncatePrefix).
+ *
+ * Layout under dir: wal/ (segments) and snap/ (snapshot files).
+ */
+
+const HARD = 1;
+const ENTRIES = 2;
+const SNAPSHOT = 3;
+const CHECKPOINT = 4;
+
+export interface DurableStorageOptions {
+  dir: string;
+  /**
+   * Known-bug switch (`skip-log-fsync`): the log is never fsynced, so a Ready's promises (votes,
+   * acknowledged entries) leave the node before they are durable.
+   */
+  skipFsync: boolean;
+}
+
+export interface OpenReport {
+  wal: WalRecoveryReport;
+  /** The storage was new and got the bootstrap membership. */
+  bootstrapped: boolean;
+}
+
+export class DurableRaftStorage implements RaftStorage {
+  private checkpointing = false;
+
+  private constructor(
+    private readonly deps: EngineDeps,
+    private readonly options: DurableStorageOptions,
+    private mem: MemoryRaftStorage,
+    private readonly wal: Wal,
+  ) {}
+
+  /**
+   * Recovers the log in options.dir. A brand-new log of an original member (bootstrap non-null)
+   * starts with the bootstrap entry, as every original member must; a node joining later passes
+   * null and starts empty, to receive the log from the leader.
+   */
+  static open(
+    deps: EngineDeps,
+    options: DurableStorageOptions,
+    bootstrap: Membership | null,
+    done: (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport) => void,
+  ): void {
+    const snapDir = `${options.dir}/snap`;
+    let mem = new MemoryRaftStorage();
+    let records = 0;
+    try {
+      deps.disk.mkdir(snapDir);
+    } catch (err) {
+      return done(err as Error);
+    }
+    const onRecord = (r: { type: number; data: Uint8Array; lsn: number }) => {
+      records++;
+      const body = decodeWithBytes(r.data) as Record<string, unknown>;
+      switch (r.type) {
+        case HARD:
+          mem.setHardState(body as unknown as HardState);
+          break;
+        case ENTRIES:
+          mem.append(body.entries as Entry[]);
+          break;
+        case SNAPSHOT:
+          mem.applySnapshot(loadSnapshotFile(deps.disk, snapDir, body.file as string));
+          break;
+        case CHECKPOINT: {
+          const boundary = body.boundary as { index: Index; term: Term };
+          mem = MemoryRaftStorage.restore({
+            snapshot: loadSnapshotFile(deps.disk, snapDir, body.file as string),
+            offsetIndex: boundary.index,
+            offsetTerm: boundary.term,
+            entries: body.entries as Entry[],
+            hardState: body.hard as HardState,
+          });
+          break;
+        }
+        default:
+          throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
+      }
+    };
+    Wal.open(
+      deps,
+      { dir: `${options.dir}/wal`, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS },
+      onRecord,
+      (err, wal, report) => {
+        if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
+        const storage = new DurableRaftStorage(deps, options, mem, wal);
+        if (records > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false });
+        const [entry, hard] = bootstrapState(bootstrap);
+        mem.append([entry]);
+        mem.setHardState(hard);
+        wal.append(ENTRIES, encodeWithBytes({ entries: [entry] }));
+        wal.append(HARD, encodeWithBytes(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
+      },
+    );
+  }
+
+  // ---- RaftStorage, for the core ----
+
+  hardState(): HardState {
+    return this.mem.hardState();
+  }
+  snapshot(): Snapshot {
+    return this.mem.snapshot();
+  }
+  firstIndex(): Index {
+    return this.mem.firstIndex();
+  }
+  lastIndex(): Index {
+    return this.mem.lastIndex();
+  }
+  term(index: Index): Term {
+    return this.mem.term(index);
+  }
+  entries(lo: Index, hi: Index, maxBytes: number): readonly Entry[] {
+    return this.mem.entries(lo, hi, maxBytes);
+  }
+
+  // ---- the runtime's side ----
+
+  /**
+   * Step 1 of the Ready contract: makes the Ready's snapshot, entries and hard state durable, in
+   * that order, then calls done. The in-memory log changes at once (the core reads unstable entries
+   * from its own log until advance(), so nothing it reads changes under it).
+   */
+  persist(rd: Ready, done: (err: Error | null) => void): void {
+    const writeRest = () => {
+      let last = false;
+      if (rd.entries.length > 0) {
+        this.mem.append(rd.entries);
+        last = true;
+        if (rd.hardState === null) {
+          this.wal.append(ENTRIES, encodeWithBytes({ entries: rd.entries }), (err) => done(err));
+          return;
+        }
+        this.wal.append(ENTRIES, encodeWithBytes({ entries: rd.entries }));
+      }
+      if (rd.hardState !== null) {
+        this.mem.setHardState(rd.hardState);
+        this.wal.append(HARD, encodeWithBytes(rd.hardState), (err) => done(err));
+        return;
+      }
+      if (!last) done(null);
+    };
+    if (rd.snapshot === null) return writeRest();
+    const snapshot = rd.snapshot;
+    saveSnapshotFile(this.deps.disk, `${this.options.dir}/snap`, snapshot, (err, name) => {
+      if (err !== null) return done(err);
+      this.mem.applySnapshot(snapshot);
+      this.wal.append(SNAPSHOT, encodeWithBytes({ file: name, meta: snapshot.meta }));
+      writeRest();
+    });
+  }
+
+  /** Whether a compaction is under way (one at a time). */
+  get compacting(): boolean {
+    return this.checkpointing;
+  }
+
+  /**
+   * Records a snapshot of the state machine at meta.index and compacts the log, keeping
+   * keepEntries entries below the snapshot for followers that are a little behind. Once the
+   * checkpoint record is durable, older WAL segments and snapshot files go.
+   */
+  compact(meta: SnapshotMeta, data: Uint8Array, keepEntries: number, done: (err: Error | null) => void): void {
+    assert(!this.checkpointing, 'one compaction at a time');
+    this.checkpointing = true;
+    const snapDir = `${this.options.dir}/snap`;
+    saveSnapshotFile(this.deps.disk, snapDir, { meta, data }, (err, name) => {
+      if (err !== null || name === undefined) {
+        this.checkpointing = false;
+        return done(err);
+      }
+      // A snapshot installed from the leader meanwhile may already be newer: then this one is moot.
+      if (meta.index <= this.mem.snapshot().meta.index) {
+        this.checkpointing = false;
+        return done(null);
+      }
+      this.mem.createSnapshot(meta, data);
+      this.mem.compact(Math.max(this.mem.boundary().index, meta.index - keepEntries));
+      const lsn = this.wal.append(
+        CHECKPOINT,
+        encodeWithBytes({ file: name, meta, boundary: this.mem.boundary(), entries: this.mem.allEntries(), hard: this.mem.hardState() }),
+        (e) => {
+          if (e !== null) {
+            this.checkpointing = false;
+            return done(e);
+          }
+          this.wal.truncatePrefix(lsn - 1, (e2) => {
+            this.checkpointing = false;
+            if (e2 === null) removeOtherSnapshots(this.deps.disk, snapDir, name);
+            done(e2);
+          });
+        },
+      );
+    });
+  }
+
+  walStats(): { segments: number; diskBytes: number; fsyncs: number } {
+    const s = this.wal.stats();
+    return { segments: s.segments, diskBytes: s.diskBytes, fsyncs: s.fsyncs };
+  }
+
+  close(done: (err: Error | null) => void): void {
+    this.wal.close(done);
+  }
+}

@@ -1,0 +1,232 @@
+import type { Env } from '../../env/env.js';
+import type { Timer } from '../../env/clock.js';
+import type { EngineDeps } from '../../storage/engine.js';
+import { assert } from '../../util/assert.js';
+import { decodeWithBytes, encodeWithBytes } from '../../util/json-bytes.js';
+import { describeMessage, type Message } from '../raft/messages.js';
+import { RaftNode } from '../raft/node.js';
+import type { RaftOptions } from '../raft/options.js';
+import type { Ready } from '../raft/ready.js';
+import type { Entry, Index, Membership, ReadState, Snapshot, SoftState } from '../raft/types.js';
+import { DurableRaftStorage } from './durable-storage.js';
+
+/**
+ * The Raft runtime: carries out the pure core's Readys over a node's Env — ticks from the clock,
+ * messages over the Net, the log in the WAL — and feeds committed entries to a state machine.
+ * It follows the Ready contract (src/replication/raft/ready.ts) to the letter: persist, then send,
+ * then apply, one Ready at a time. Inputs that arrive while a Ready is being persisted collect in
+ * the core and leave together in the next one: that is this node's group commit.
+ */
+
+/** What the runtime needs of the application's state machine. */
+export interface RaftStateMachine {
+  /** The last log position the state machine reflects (after a restart: what it recovered). */
+  appliedIndex(): Index;
+  /** Applies one committed entry (normal entries with data; others only advance the index). */
+  apply(entry: Entry): void;
+  /** The state machine's whole state at appliedIndex(), for a snapshot. */
+  encodeSnapshot(): Uint8Array;
+  /** Replaces the whole state by a snapshot's. */
+  restore(snapshot: Snapshot): void;
+}
+
+export interface RaftRuntimeHooks {
+  /** Leadership or role changed. */
+  onSoftState(soft: SoftState): void;
+  /** ReadIndex answers: each may be served once appliedIndex() >= its index. */
+  onReadStates(states: readonly ReadState[]): void;
+  /** After each Ready's entries were applied. */
+  onApplied(): void;
+  /** The log could not be written: the node must stop (its promises can no longer be kept). */
+  onFatal(err: Error): void;
+}
+
+export interface RaftRuntimeOptions {
+  /** The original members, for a brand-new log; null for a node that joins an existing cluster. */
+  bootstrap: Membership | null;
+  raft: RaftOptions;
+  tickMs: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  snapshotEntries: number;
+  /** Entries kept below a snapshot, for followers a little behind. */
+  keepEntries: number;
+  /** Known-bug switch: never fsync the log. */
+  skipLogFsync: boolean;
+  /** Where the log lives on the node's disk. */
+  dir: string;
+}
+
+export const DEFAULT_TICK_MS = 20;
+
+export class RaftRuntime {
+  private readonly node: RaftNode;
+  private tickTimer: Timer | null = null;
+  private persisting = false;
+  private driveQueued = false;
+  private stopped = false;
+  private lastSnapshotIndex: Index;
+  soft: SoftState;
+
+  private constructor(
+    private readonly env: Env,
+    private readonly options: RaftRuntimeOptions,
+    private readonly storage: DurableRaftStorage,
+    private readonly sm: RaftStateMachine,
+    private readonly hooks: RaftRuntimeHooks,
+  ) {
+    this.node = new RaftNode({ id: env.id, storage, rng: env.rng.fork('raft'), options: options.raft });
+    this.soft = this.node.softState();
+    this.lastSnapshotIndex = storage.snapshot().meta.index;
+  }
+
+  /**
+   * Opens the log, brings the state machine up to the log's snapshot if it is behind, and starts
+   * ticking. done(err) if the log cannot be recovered (corruption is an error, never skipped).
+   */
+  static start(env: Env, options: RaftRuntimeOptions, sm: RaftStateMachine, hooks: RaftRuntimeHooks, done: (err: Error | null, rt?: RaftRuntime) => void): void {
+    const deps: EngineDeps = { disk: env.disk, clock: env.clock, log: env.log };
+    DurableRaftStorage.open(deps, { dir: options.dir, skipFsync: options.skipLogFsync }, options.bootstrap, (err, storage, report) => {
+      if (err !== null || storage === undefined) return done(err ?? new Error('raft log did not open'));
+      const snap = storage.snapshot();
+      // A state machine that lost more than the log keeps (the memory engine always does) starts
+      // again from the snapshot; the core then hands it every committed entry after that.
+      if (sm.appliedIndex() < snap.meta.index) sm.restore(snap);
+      env.log.log('info', 'raft.start', {
+        term: storage.hardState().term,
+        commit: storage.hardState().commit,
+        firstIndex: storage.firstIndex(),
+        lastIndex: storage.lastIndex(),
+        snapshot: snap.meta.index,
+        applied: sm.appliedIndex(),
+        bootstrapped: report?.bootstrapped ?? false,
+        walTailDropped: report?.wal.droppedTail !== null,
+      });
+      const rt = new RaftRuntime(env, options, storage, sm, hooks);
+      rt.scheduleTick();
+      rt.drive();
+      done(null, rt);
+    });
+  }
+
+  get raft(): RaftNode {
+    return this.node;
+  }
+
+  /** A peer's message, as it came off the network (already decoded). */
+  receive(from: string, m: Message): void {
+    if (this.stopped) return;
+    if (m.to !== this.env.id || m.from !== from) {
+      this.env.log.log('warn', 'raft.misaddressed', { from, message: describeMessage(m) });
+      return;
+    }
+    this.node.step(m);
+    this.drive();
+  }
+
+  /** Schedules a pass over the core's output (coalesced: many inputs, one Ready). */
+  drive(): void {
+    if (this.driveQueued || this.stopped) return;
+    this.driveQueued = true;
+    this.env.clock.defer(() => {
+      this.driveQueued = false;
+      this.process();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.tickTimer?.cancel();
+    this.storage.close(() => {});
+  }
+
+  private scheduleTick(): void {
+    this.tickTimer = this.env.clock.timer(this.options.tickMs, () => {
+      if (this.stopped) return;
+      this.node.tick();
+      this.process();
+      this.scheduleTick();
+    });
+  }
+
+  private process(): void {
+    if (this.persisting || this.stopped || !this.node.hasReady()) return;
+    const rd = this.node.ready();
+    this.sendAll(rd.earlyMessages);
+    if (rd.softState !== null) {
+      this.soft = rd.softState;
+      this.hooks.onSoftState(rd.softState);
+    }
+    this.persisting = true;
+    this.storage.persist(rd, (err) => {
+      if (this.stopped) return;
+      if (err !== null) {
+        this.env.log.log('error', 'raft.persist_failed', { error: err.message });
+        this.stopped = true;
+        this.hooks.onFatal(err);
+        return;
+      }
+      this.carryOut(rd);
+    });
+  }
+
+  /** Steps 2–5 of the Ready contract, once step 1 (persist) is durable. */
+  private carryOut(rd: Ready): void {
+    this.sendAll(rd.messages);
+    if (rd.snapshot !== null) {
+      this.sm.restore(rd.snapshot);
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+    }
+    for (const e of rd.committedEntries) {
+      // After a restart the core hands again entries a durable state machine already holds.
+      if (e.index <= this.sm.appliedIndex()) continue;
+      assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
+      this.sm.apply(e);
+    }
+    if (rd.readStates.length > 0) this.hooks.onReadStates(rd.readStates);
+    this.node.advance(rd);
+    this.persisting = false;
+    this.hooks.onApplied();
+    this.maybeCompact();
+    if (this.node.hasReady()) this.drive();
+  }
+
+  private sendAll(messages: readonly Message[]): void {
+    for (const m of messages) {
+      this.env.net.send(m.to, encodeWithBytes({ kind: 'raft', m }));
+      // The Net is best effort: a lost snapshot shows up as a follower still behind, and the core
+      // probes again; report it sent so the follower's progress leaves the snapshot state.
+      if (m.type === 'MsgSnap') this.node.reportSnapshot(m.to, true);
+    }
+  }
+
+  private maybeCompact(): void {
+    const applied = this.sm.appliedIndex();
+    if (this.storage.compacting || applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
+    const meta = this.node.snapshotMetaAt(applied);
+    const data = this.sm.encodeSnapshot();
+    this.lastSnapshotIndex = applied;
+    this.storage.compact(meta, data, this.options.keepEntries, (err) => {
+      if (err !== null && !this.stopped) {
+        this.env.log.log('error', 'raft.compaction_failed', { error: err.message });
+        this.stopped = true;
+        this.hooks.onFatal(err);
+        return;
+      }
+      this.env.log.log('info', 'raft.compacted', { index: meta.index, term: meta.term, bytes: data.length });
+      this.drive();
+    });
+  }
+
+  walStats(): { segments: number; diskBytes: number; fsyncs: number } {
+    return this.storage.walStats();
+  }
+}
+
+/** Decodes a peer frame's Raft message; null if it is not one. */
+export function decodeRaftFrame(frame: Uint8Array): Message | null {
+  const body = decodeWithBytes(frame) as { kind?: unknown; m?: unknown };
+  if (body.kind !== 'raft' || typeof body.m !== 'object' || body.m === null) return null;
+  const m = body.m as Message;
+  if (typeof m.type !== 'string' || typeof m.from !== 'string' || typeof m.to !== 'string' || typeof m.term !== 'number') return null;
+  return m;
+}
