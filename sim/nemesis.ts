@@ -69,9 +69,25 @@ export class Nemesis {
   }
 
   private pickNode(sel: string, want?: (id: string) => boolean): string | null {
-    if (sel !== 'random') return sel;
-    const ids = this.world.nodeIds().filter((id) => want === undefined || want(id));
+    if (sel === 'leader') {
+      const leader = this.leader();
+      return leader !== null && (want === undefined || want(leader)) ? leader : null;
+    }
+    if (sel !== 'random' && sel !== 'follower') return sel;
+    const leader = sel === 'follower' ? this.leader() : null;
+    const ids = this.world.nodeIds().filter((id) => id !== leader && (want === undefined || want(id)));
     return ids.length === 0 ? null : this.rng.pick(ids);
+  }
+
+  /** The leader of the highest term among running nodes, as they see themselves; null if none. */
+  private leader(): string | null {
+    let best: { id: string; term: number } | null = null;
+    for (const m of this.world.machines.values()) {
+      if (m.state !== 'up' || m.node === null) continue;
+      const st = (m.node as { status?: () => { role: string; term: number } }).status?.();
+      if (st?.role === 'leader' && (best === null || st.term > best.term)) best = { id: m.id, term: st.term };
+    }
+    return best?.id ?? null;
   }
 
   private track(label: string, undo: () => void): Active {
@@ -121,9 +137,10 @@ export class Nemesis {
       case 'partition':
         return this.partition(f);
       case 'partition-one-way': {
-        const from = f.from.map((s) => this.pickNode(s) as string);
-        const to = f.to.map((s) => this.pickNode(s) as string);
-        return this.cut(`one-way ${from.join(',')} -/-> ${to.join(',')}`, from, to, false);
+        const from = f.from.map((s) => this.pickNode(s));
+        const to = f.to.map((s) => this.pickNode(s));
+        if (from.includes(null) || to.includes(null)) return this.skip(f, 'a named node does not exist now');
+        return this.cut(`one-way ${from.join(',')} -/-> ${to.join(',')}`, from as string[], to as string[], false);
       }
       case 'heal':
         w.net.heal();
@@ -132,7 +149,8 @@ export class Nemesis {
         this.applied++;
         return null;
       case 'clock': {
-        const id = this.pickNode(f.node) as string;
+        const id = this.pickNode(f.node);
+        if (id === null) return this.skip(f, 'no such node now');
         const clock = w.machine(id).clock;
         const [skew, drift] = [clock.skewMs, clock.driftPpm];
         if (f.skewNs !== undefined) clock.skewMs = f.skewNs / NS_PER_MS;
@@ -156,7 +174,8 @@ export class Nemesis {
         return this.track(`latency ${f.minNs / NS_PER_MS}/${f.meanNs / NS_PER_MS}/${f.maxNs / NS_PER_MS}ms`, () => (w.net.latency = before));
       }
       case 'fsync-fail': {
-        const id = this.pickNode(f.node) as string;
+        const id = this.pickNode(f.node);
+        if (id === null) return this.skip(f, 'no such node now');
         const disk = w.machine(id).disk;
         const before = disk.syncFailureProbability;
         disk.syncFailuresPending += f.count;
@@ -167,7 +186,8 @@ export class Nemesis {
         });
       }
       case 'corrupt': {
-        const id = this.pickNode(f.node) as string;
+        const id = this.pickNode(f.node);
+        if (id === null) return this.skip(f, 'no such node now');
         const flips = [];
         for (let i = 0; i < f.bits; i++) {
           const r = w.machine(id).disk.corrupt(f.path);
@@ -178,7 +198,8 @@ export class Nemesis {
         return null;
       }
       case 'disk-full': {
-        const id = this.pickNode(f.node) as string;
+        const id = this.pickNode(f.node);
+        if (id === null) return this.skip(f, 'no such node now');
         const disk = w.machine(id).disk;
         const before = disk.options.capacityBytes;
         disk.options.capacityBytes = disk.usedBytes + f.freeBytes;
@@ -188,12 +209,14 @@ export class Nemesis {
   }
 
   private partition(f: Extract<Fault, { kind: 'partition' }>): Active | null {
+    const skip = (why: string) => this.skip(f, why);
     const ids = this.world.nodeIds();
     switch (f.shape) {
       case 'groups':
         return this.groups(`partition ${f.groups.map((g) => g.join(',')).join(' | ')}`, f.groups);
       case 'isolate': {
-        const id = this.pickNode(f.node) as string;
+        const id = this.pickNode(f.node);
+        if (id === null) return skip('no such node now');
         // Isolated from everyone, clients included: the node is alone on its side of the cut.
         return this.groups(`partition isolate ${id}`, [[id], [...ids.filter((n) => n !== id), ...this.world.clientAddresses]]);
       }

@@ -7,6 +7,7 @@ import type { HistoryEvent } from '../src/check/history.js';
 import type { Env } from '../src/env/env.js';
 import { KvNode } from '../src/node/node.js';
 import { Nemesis } from './nemesis.js';
+import { RaftObserver } from './raft-observer.js';
 import { NS_PER_MS, NS_PER_S } from './scheduler.js';
 import { nodeIds, type CheckName, type Scenario } from './scenario.js';
 import { Trace } from './trace.js';
@@ -74,7 +75,7 @@ export interface RunResult {
 /** Progress is reported every this much virtual time. */
 const SLICE_NS = 100 * NS_PER_MS;
 
-export function createNodeFor(scenario: Scenario): (env: Env) => SimNode {
+export function createNodeFor(scenario: Scenario, observer: RaftObserver | null = null): (env: Env) => SimNode {
   const members = nodeIds(scenario);
   return (env) =>
     new KvNode(env, {
@@ -82,6 +83,8 @@ export function createNodeFor(scenario: Scenario): (env: Env) => SimNode {
       replication: scenario.cluster.replication,
       engine: scenario.cluster.engine,
       bugs: new Set(scenario.bugs),
+      raft: scenario.cluster.raft,
+      ...(observer !== null ? { onApply: observer.onApply } : {}),
     });
 }
 
@@ -89,7 +92,8 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   const wallStart = performance.now();
   const seed = options.seed;
   const trace = new Trace(options.outDir !== null);
-  const world = new World({
+  let observer: RaftObserver | null = null;
+  const world: World = new World({
     seed: String(seed),
     nodeIds: nodeIds(scenario),
     net: { latency: { minMs: scenario.network.latency.minNs / NS_PER_MS, meanMs: scenario.network.latency.meanNs / NS_PER_MS, maxMs: scenario.network.latency.maxNs / NS_PER_MS } },
@@ -100,9 +104,14 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
       crash: scenario.disk.crash,
       dirCrash: scenario.disk.dirCrash,
     },
-    createNode: createNodeFor(scenario),
+    createNode: (env) => createNodeFor(scenario, observer)(env),
     trace,
   });
+  if (scenario.cluster.replication === 'raft' && scenario.checks.includes('raft-safety')) {
+    observer = new RaftObserver(world);
+    observer.attach();
+  }
+  const violated = () => observer?.violation != null;
   trace.record(0, 'run', { scenario: scenario.name, seed });
   const workload = new Workload(world, scenario.workload, world.rng.fork('workload'), world.nodeIds());
   const nemesis = new Nemesis(world, world.rng.fork('nemesis'));
@@ -114,7 +123,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     options.onProgress?.({ nowNs: world.nowNs, endNs, phase, ops: workload.stats, activeFaults: nemesis.activeLabels() });
 
   // Safety phase: the workload runs under the fault schedule.
-  while (world.nowNs < scenario.durationNs) {
+  while (world.nowNs < scenario.durationNs && !violated()) {
     world.sched.runUntil(Math.min(scenario.durationNs, world.nowNs + SLICE_NS));
     progress('faults', scenario.durationNs);
   }
@@ -132,15 +141,16 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
       world.sched.stop();
     });
   });
-  while (unanswered === null && world.nowNs < hardEndNs) {
+  while (unanswered === null && world.nowNs < hardEndNs && !violated()) {
     world.sched.runUntil(Math.min(hardEndNs, world.nowNs + SLICE_NS));
     progress('heal', hardEndNs);
   }
 
+  observer?.full();
   const history = workload.history;
   const checks: Partial<Record<CheckName, CheckResult>> = {};
   for (const name of scenario.checks) {
-    const c: CheckResult = options.skipChecks ? { verdict: 'skipped', summary: 'not checked (skipChecks)' } : runCheck(name, history, unanswered);
+    const c: CheckResult = options.skipChecks && name !== 'raft-safety' ? { verdict: 'skipped', summary: 'not checked (skipChecks)' } : runCheck(name, history, unanswered, observer);
     checks[name] = scenario.expectFail.includes(name) ? { ...c, expected: 'fail' } : c;
   }
   const passed = Object.values(checks).every((c) => (c.expected === 'fail' ? c.verdict === 'fail' : c.verdict === 'pass' || c.verdict === 'skipped'));
@@ -166,8 +176,15 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   return { summary, history };
 }
 
-function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[] | null): CheckResult {
+function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[] | null, observer: RaftObserver | null): CheckResult {
   switch (name) {
+    case 'raft-safety':
+      if (observer === null) return { verdict: 'skipped', summary: 'no Raft in this run' };
+      if (observer.violation !== null) {
+        const v = observer.violation;
+        return { verdict: 'fail', summary: `${v.message}\n(the run stopped there)`, details: { invariant: v.invariant, nodes: v.nodes, step: v.step } };
+      }
+      return { verdict: 'pass', summary: `one leader per term, matching logs, no committed entry lost, same entries applied everywhere (${observer.fullChecks} full checks)` };
     case 'lost-writes':
       return lostWritesVerdict(checkLostWrites(history));
     case 'liveness':

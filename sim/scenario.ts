@@ -26,12 +26,15 @@ import type { CrashMode } from './disk.js';
  */
 
 export const ENGINES = ['memory'] as const;
-export const REPLICATIONS = ['none'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness'] as const;
+export const REPLICATIONS = ['none', 'raft'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'raft-safety'] as const;
 export type CheckName = (typeof CHECKS)[number];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
-/** A node id from the cluster, or `random` (chosen by the nemesis when the fault starts). */
+/**
+ * A node id from the cluster, or chosen by the nemesis when the fault starts: `random`, `leader`
+ * (the current Raft leader), `follower` (a random node that is not the leader).
+ */
 export type NodeSelector = string;
 
 interface FaultBase {
@@ -92,13 +95,25 @@ export interface Workload {
   thinkNs: number;
 }
 
+/** Raft tuning; durations in virtual time. */
+export interface RaftSettings {
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  snapshotEntries: number;
+  keepEntries: number;
+  leaseReads: boolean;
+}
+
+export const DEFAULT_RAFT_SETTINGS: RaftSettings = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, keepEntries: 1_000, leaseReads: false };
+
 export interface Scenario {
   name: string;
   description: string;
   /** Seeds to run when the command line names none. */
   seeds: { first: number; last: number };
   durationNs: number;
-  cluster: { nodes: number; engine: (typeof ENGINES)[number]; replication: (typeof REPLICATIONS)[number] };
+  cluster: { nodes: number; engine: (typeof ENGINES)[number]; replication: (typeof REPLICATIONS)[number]; raft: RaftSettings };
   network: { latency: { minNs: number; meanNs: number; maxNs: number } };
   disk: { syncLatencyMinNs: number; syncLatencyMaxNs: number; crash: CrashMode; dirCrash: 'lose' | 'random'; capacityBytes: number | null };
   workload: Workload;
@@ -135,7 +150,7 @@ const latency = obj({ min: { v: duration(), required: true }, mean: { v: duratio
 
 const mixValidator = obj(Object.fromEntries(OP_FUNCTIONS.map((f) => [f, { v: num({ min: 0 }), default: 0 }])) as Record<(typeof OP_FUNCTIONS)[number], { v: Validator<number>; default: number }>);
 
-const nodeSel = str({ pattern: /^(random|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …) or random' });
+const nodeSel = str({ pattern: /^(random|leader|follower|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …), random, leader or follower' });
 
 const common = { kind: { v: str(), required: true }, at: { v: duration(), required: true }, for: { v: duration({ minNs: 1 }) } } as const;
 
@@ -235,6 +250,16 @@ const root = obj({
       nodes: { v: int({ min: 1, max: 64 }), default: 1 },
       engine: { v: oneOf(ENGINES), default: 'memory' },
       replication: { v: oneOf(REPLICATIONS), default: 'none' },
+      raft: {
+        v: obj({
+          tick: { v: duration({ minNs: 1e6 }) },
+          electionTicks: { v: int({ min: 2, max: 1000 }) },
+          heartbeatTicks: { v: int({ min: 1, max: 999 }) },
+          snapshotEntries: { v: int({ min: 10, max: 10_000_000 }) },
+          keepEntries: { v: int({ min: 0, max: 10_000_000 }) },
+          leaseReads: { v: bool },
+        }),
+      },
     }),
     required: true,
   },
@@ -280,7 +305,19 @@ export function parseScenario(text: string, file: string): Scenario {
     description: r.description,
     seeds: r.seed ?? { first: 1, last: 1 },
     durationNs: r.duration,
-    cluster: r.cluster,
+    cluster: {
+      nodes: r.cluster.nodes,
+      engine: r.cluster.engine,
+      replication: r.cluster.replication,
+      raft: {
+        tickMs: r.cluster.raft?.tick !== undefined ? r.cluster.raft.tick / 1e6 : DEFAULT_RAFT_SETTINGS.tickMs,
+        electionTicks: r.cluster.raft?.electionTicks ?? DEFAULT_RAFT_SETTINGS.electionTicks,
+        heartbeatTicks: r.cluster.raft?.heartbeatTicks ?? DEFAULT_RAFT_SETTINGS.heartbeatTicks,
+        snapshotEntries: r.cluster.raft?.snapshotEntries ?? DEFAULT_RAFT_SETTINGS.snapshotEntries,
+        keepEntries: r.cluster.raft?.keepEntries ?? DEFAULT_RAFT_SETTINGS.keepEntries,
+        leaseReads: r.cluster.raft?.leaseReads ?? DEFAULT_RAFT_SETTINGS.leaseReads,
+      },
+    },
     network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },
     disk: {
       syncLatencyMinNs: sync?.min ?? 200_000,
@@ -302,7 +339,7 @@ export function parseScenario(text: string, file: string): Scenario {
     },
     faults: r.faults,
     healNs: r.heal?.timeout ?? 10e9,
-    checks: r.checks ?? [...CHECKS],
+    checks: r.checks ?? CHECKS.filter((c) => c !== 'raft-safety' || r.cluster.replication === 'raft'),
     expectFail: Object.entries(r.expect ?? {}).filter(([, v]) => v === 'fail').map(([k]) => k as CheckName),
     bugs: r.bugs,
     file,
@@ -317,7 +354,7 @@ function crossCheck(s: Scenario): void {
   const ids = nodeIds(s);
   const at = (f: Fault) => `${s.file}:${f.line}`;
   const checkNode = (f: Fault, n: string) => {
-    if (n !== 'random' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
+    if (n !== 'random' && n !== 'leader' && n !== 'follower' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
   };
   // Partitions may also name clients (c1, c2, …), to cut clients off from nodes.
   const clients = Array.from({ length: s.workload.clients }, (_, i) => `c${i + 1}`);
@@ -335,6 +372,8 @@ function crossCheck(s: Scenario): void {
   }
   for (const c of s.expectFail) if (!s.checks.includes(c)) errors.push(`${s.file}: expect.${c}: the check is not in checks`);
   if (Object.values(s.workload.mix).every((w) => w === 0)) errors.push(`${s.file}: workload.mix: every weight is 0; give at least one operation a weight`);
+  if (s.checks.includes('raft-safety') && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: raft-safety needs replication raft`);
+  if (s.cluster.raft.heartbeatTicks >= s.cluster.raft.electionTicks) errors.push(`${s.file}: cluster.raft: heartbeatTicks must be less than electionTicks`);
   if (s.cluster.replication === 'none' && s.cluster.nodes !== 1) {
     errors.push(`${s.file}: cluster.nodes: replication none serves a single node; got ${s.cluster.nodes}`);
   }

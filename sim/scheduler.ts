@@ -47,6 +47,8 @@ export class Scheduler {
   private stopped = false;
   /** Called with one line per event run; the world hashes them into the run's digest. */
   trace: TraceSink | null = null;
+  /** Called after each event that ran (the simulator's safety observers hook in here). */
+  afterEach: ((label: string) => void) | null = null;
 
   get nowNs(): number {
     return this.nowNs_;
@@ -126,6 +128,7 @@ export class Scheduler {
     this.eventsRun++;
     if (this.trace !== null) this.trace(ev.timeNs, ev.label);
     ev.fn();
+    if (this.afterEach !== null) this.afterEach(ev.label);
   }
 
   // A binary min-heap on (timeNs, seq), kept by hand: it is the simulator's hottest path.

@@ -5,6 +5,11 @@
  */
 export const BUGS = {
   'duplicate-apply': 'apply a retried request again instead of answering from the session table',
+  'ack-before-commit': 'answer a write as soon as the leader has proposed it, before a majority stores it',
+  'vote-without-persist': 'send a granted vote before the vote is durable (a crash forgets it)',
+  'read-without-read-index': 'serve reads on any node from its local state, without confirming leadership',
+  'commit-previous-term': 'commit entries of earlier terms by counting replicas (Raft paper, Figure 8)',
+  'skip-log-fsync': 'never fsync the Raft log, so acknowledged entries may vanish in a crash',
 } as const;
 
 export type BugName = keyof typeof BUGS;

@@ -1,24 +1,28 @@
 import type { Env } from '../env/env.js';
+import { MemoryEngine } from '../storage/memory.js';
 import { assert } from '../util/assert.js';
+import { decodeWithBytes } from '../util/json-bytes.js';
 import { authorize, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
-import { executeRead, executeWrite } from './kv-state.js';
-import {
-  decodeMessage,
-  encodeMessage,
-  isReadOnly,
-  ProtocolError,
-  validateRequest,
-  type AdminReadOp,
-  type ReadOp,
-  type Request,
-  type Response,
-  type Result,
-} from './protocol.js';
-import { MemoryStore, type NodeStore } from './store.js';
+import { encodeMessage, validateRequest, type Request, type Response } from './protocol.js';
+import { DEFAULT_RAFT_REPLICA, RaftReplica } from './raft-replica.js';
+import type { Replica, ReplicaStatus, Reply } from './replica.js';
+import { SingleReplica } from './single.js';
+import { EngineStore } from './store.js';
 
-export type ReplicationMode = 'none';
+export type { Reply } from './replica.js';
+
+export type ReplicationMode = 'none' | 'raft';
 export type EngineKind = 'memory';
+
+export interface RaftTuning {
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  snapshotEntries: number;
+  keepEntries: number;
+  leaseReads: boolean;
+}
 
 export interface NodeConfig {
   /** Every member of the cluster, this node included. */
@@ -28,51 +32,34 @@ export interface NodeConfig {
   bugs: ReadonlySet<BugName>;
   /** null: no authentication (the simulator; `--insecure` real clusters). */
   auth?: AuthConfig | null;
+  raft?: Partial<RaftTuning>;
+  /** false: a node joining an existing cluster, which receives the log instead of bootstrapping it. */
+  original?: boolean;
+  /** Called for every log entry the state machine applies (the simulator's safety observers). */
+  onApply?: (node: string, index: number, term: number, digest: string) => void;
 }
 
 /** What /status, /metrics and `kv-lab cluster status` show of a node. */
-export interface NodeStatus {
+export interface NodeStatus extends ReplicaStatus {
   id: string;
   replication: ReplicationMode;
   engine: EngineKind;
-  /** 'leader' also for a single node; 'stopped' once it stopped serving. */
-  role: 'leader' | 'follower' | 'candidate' | 'learner' | 'stopped';
-  term: number;
-  leader: string | null;
-  members: string[];
-  commitIndex: number;
-  appliedIndex: number;
-  /** Requests in progress now. */
-  inFlight: number;
   /** Counters since start, for /metrics. */
   counters: { requests: number; writes: number; reads: number; errors: number };
-}
-
-/** Where a request's answer goes: back over the network, or to an in-process front end. */
-export type Reply = (result: Result) => void;
-
-/** Reads answered but held back until the writes they saw are durable. */
-interface HeldRead {
-  durableSeqNeeded: number;
-  reply: Reply;
-  result: Result;
 }
 
 /** Requests a node may have in progress at once; beyond it, it answers `unavailable`. */
 export const IN_FLIGHT_REQUESTS_MAX = 10_000;
 
 /**
- * One kv-lab node. In replication mode `none` it is a single server: it applies each write to
- * its store at once (so later writes build on it) and answers when the store says it is durable;
- * it answers a read only once every write the read could see is durable, so no client ever sees a
- * value that a crash could still take back.
+ * One kv-lab node: it receives frames from clients and peers, checks requests (shape, limits,
+ * authentication), and hands them to its replica — a single server or a Raft group member —
+ * which orders and answers them.
  */
 export class KvNode {
-  private readonly store: NodeStore;
-  private appliedSeq = 0;
-  private durableSeq = 0;
-  private readonly heldReads: HeldRead[] = [];
-  private inFlight = 0;
+  private replica: Replica | null = null;
+  private readonly store: EngineStore;
+  private started = false;
   private stopped = false;
   private readonly counters = { requests: 0, writes: 0, reads: 0, errors: 0 };
 
@@ -80,52 +67,63 @@ export class KvNode {
     private readonly env: Env,
     private readonly config: NodeConfig,
   ) {
-    assert(config.members.includes(env.id), () => `node ${env.id} is not among the members ${config.members.join(',')}`);
-    assert(config.replication === 'none' && config.members.length === 1, 'replication none serves exactly one node');
-    this.store = new MemoryStore();
+    assert(config.members.includes(env.id) || config.original === false, () => `node ${env.id} is not among the members ${config.members.join(',')}`);
+    this.store = new EngineStore(new MemoryEngine());
     env.net.onReceive((from, frame) => this.receive(from, frame));
     env.log.log('info', 'node.start', { id: env.id, replication: config.replication, engine: config.engine });
+    const fatal = (err: Error) => this.fail(err);
+    if (config.replication === 'none') {
+      assert(config.members.length === 1, 'replication none serves exactly one node');
+      this.replica = new SingleReplica(env, this.store, config.bugs.has('duplicate-apply'), fatal);
+      this.started = true;
+    } else {
+      const t = { ...DEFAULT_RAFT_REPLICA, ...config.raft };
+      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, ...(config.onApply ? { onApply: config.onApply } : {}) };
+      this.replica = new RaftReplica(env, this.store, raftConfig, fatal, (err) => {
+        if (err !== null) this.fail(err);
+        else this.started = true;
+      });
+    }
   }
 
-  status(): NodeStatus {
-    return {
-      id: this.env.id,
-      replication: this.config.replication,
-      engine: this.config.engine,
-      role: this.stopped ? 'stopped' : 'leader',
-      term: 0,
-      leader: this.stopped ? null : this.env.id,
-      members: [...this.config.members],
-      commitIndex: this.durableSeq,
-      appliedIndex: this.appliedSeq,
-      inFlight: this.inFlight,
-      counters: { ...this.counters },
-    };
+  /** The replica, for the simulator's observers. */
+  get replicaForInspection(): Replica | null {
+    return this.replica;
+  }
+
+  private fail(err: Error): void {
+    if (this.stopped) return;
+    this.env.log.log('error', 'node.failed', { error: err.message });
+    this.stop();
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
+    this.replica?.stop();
     this.env.net.close();
     this.store.close();
   }
 
   private receive(from: string, frame: Uint8Array): void {
     if (this.stopped) return;
-    let message: ReturnType<typeof decodeMessage>;
+    let message: Record<string, unknown>;
     try {
-      message = decodeMessage(frame);
+      message = decodeWithBytes(frame) as Record<string, unknown>;
+      if (typeof message !== 'object' || message === null || typeof message.kind !== 'string') throw new Error('no "kind"');
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.env.log.log('warn', 'node.bad_frame', { from, error: err.message });
+      this.env.log.log('warn', 'node.bad_frame', { from, error: (err as Error).message });
       return;
     }
     if (message.kind === 'req') this.request(from, message);
-    else this.env.log.log('warn', 'node.unexpected_message', { from, kind: message.kind });
+    else this.replica?.receivePeer(from, message);
   }
 
   private request(from: string, m: Record<string, unknown>): void {
     const seq = typeof m.seq === 'number' ? m.seq : -1;
-    const reply: Reply = (result) => this.send(from, { kind: 'res', seq, result });
+    const reply: Reply = (result) => {
+      if (!this.stopped) this.env.net.send(from, encodeMessage({ kind: 'res', seq, result } satisfies Response));
+    };
     const problem = validateRequest(m);
     if (problem !== null) {
       reply({ ok: false, code: 'bad_request', message: problem });
@@ -140,15 +138,18 @@ export class KvNode {
    */
   submit(req: Request, outerReply: Reply): void {
     this.counters.requests++;
+    let answered = false;
     const reply: Reply = (result) => {
+      assert(!answered, () => `request ${req.client}/${req.seq} answered twice`);
+      answered = true;
       if (!result.ok) this.counters.errors++;
       outerReply(result);
     };
-    if (this.stopped) {
-      reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
+    if (this.stopped || !this.started || this.replica === null) {
+      reply({ ok: false, code: 'unavailable', message: this.stopped ? 'node is stopped' : 'node is starting' });
       return;
     }
-    if (this.inFlight >= IN_FLIGHT_REQUESTS_MAX) {
+    if (this.replica.status().inFlight >= IN_FLIGHT_REQUESTS_MAX) {
       reply({ ok: false, code: 'unavailable', message: 'too many requests in flight' });
       return;
     }
@@ -165,56 +166,20 @@ export class KvNode {
         return;
       }
     }
-    if (isReadOnly(req.op)) {
-      this.counters.reads++;
-      this.read(req, req.op as ReadOp | Exclude<AdminReadOp, { f: 'auth.login' }>, reply);
-    } else {
-      this.counters.writes++;
-      this.write(req, reply);
-    }
+    if (req.op.f === 'read' || req.op.f === 'range' || req.op.f === 'db.list' || req.op.f === 'user.list') this.counters.reads++;
+    else this.counters.writes++;
+    this.replica.submit(req, reply);
   }
 
-  private read(req: Request, op: ReadOp | Exclude<AdminReadOp, { f: 'auth.login' }>, reply: Reply): void {
-    const result = executeRead(this.store.view, req.db, op);
-    if (this.durableSeq >= this.appliedSeq) reply(result);
-    else this.heldReads.push({ durableSeqNeeded: this.appliedSeq, reply, result });
-  }
-
-  private write(req: Request, reply: Reply): void {
-    const { result, writes } = executeWrite(this.store.view, req, { duplicateApply: this.config.bugs.has('duplicate-apply') });
-    if (writes.length === 0) {
-      reply(result);
-      return;
-    }
-    const seq = ++this.appliedSeq;
-    this.inFlight++;
-    this.store.apply(writes, (err) => {
-      this.inFlight--;
-      if (err !== null) {
-        // The store could not make the write durable: its outcome is unknown to the client, and
-        // this node must not go on as if it were stored. Stop serving.
-        this.env.log.log('error', 'node.store_failed', { error: err.message });
-        reply({ ok: false, code: 'internal', message: `storage failed: ${err.message}` });
-        this.stop();
-        return;
-      }
-      assert(seq === this.durableSeq + 1, () => `store completed write ${seq} out of order (durable ${this.durableSeq})`);
-      this.durableSeq = seq;
-      reply(result);
-      this.releaseReads();
-    });
-  }
-
-  private releaseReads(): void {
-    while (this.heldReads.length > 0 && (this.heldReads[0] as HeldRead).durableSeqNeeded <= this.durableSeq) {
-      const held = this.heldReads.shift() as HeldRead;
-      held.reply(held.result);
-    }
-  }
-
-  private send(to: string, response: Response): void {
-    if (!this.stopped) this.env.net.send(to, encodeMessage(response));
+  status(): NodeStatus {
+    const r: ReplicaStatus = this.replica?.status() ?? { role: 'stopped', term: 0, leader: null, members: this.config.members, commitIndex: 0, appliedIndex: 0, inFlight: 0 };
+    return {
+      ...r,
+      role: this.stopped ? 'stopped' : r.role,
+      id: this.env.id,
+      replication: this.config.replication,
+      engine: this.config.engine,
+      counters: { ...this.counters },
+    };
   }
 }
-
-export type { Result };
