@@ -1,0 +1,290 @@
+import { BATCH_OPS_MAX, RANGE_LIMIT_MAX } from '../../node/protocol.js';
+
+/**
+ * The TCP line protocol, in the style of the KavaDB and haus-eng seeds (and of memcached's text
+ * protocol before them): one command per line, one reply line per command, UTF-8, so that `nc`
+ * and `telnet` are enough of a client.
+ *
+ * Tokens. A line is a list of tokens separated by spaces or tabs. A token is either
+ *  - bare: one or more characters other than space, tab and the double quote; taken literally
+ *    (a backslash in a bare token is just a backslash), or
+ *  - quoted: a JSON string literal ("two words", "a \"quote\"", "tab\there", "\u00e9"), which
+ *    must be followed by a space, a tab or the end of the line.
+ * So a value with spaces is written in double quotes with JSON's escapes, and the empty string
+ * is "". The formatter quotes exactly the tokens that need it: empty ones, and those holding
+ * whitespace, a quote, a control character or a lone surrogate.
+ *
+ * Commands (verbs are case-insensitive; READ and DEL are aliases of GET and DELETE):
+ *   PUT key value · GET key · READ key · DELETE key · CAS key old new · APPEND key value ·
+ *   BATCHPUT k1 v1 k2 v2 … · RANGE start end [limit] · USE db · AUTH user password · PING · QUIT
+ * In RANGE, an empty start ("") means from the first key and an empty end means to the last.
+ * USE "" selects the default database.
+ *
+ * Replies (one line each):
+ *   OK · PONG · NIL (no such key) · VALUE <token> (a string value) ·
+ *   JSON <token> (a value that is not a string, written through HTTP or the client; the token is
+ *   its JSON text) · ENTRIES <n> k1 v1 … (a range; a non-string value appears as its JSON text) ·
+ *   ERR <code> <message> (the code is one word, as in the HTTP API's errors; the connection stays
+ *   usable).
+ *
+ * This module is pure: text in, values out, and back.
+ */
+
+export type LineCommand =
+  | { verb: 'PUT'; key: string; value: string }
+  | { verb: 'GET'; key: string }
+  | { verb: 'DELETE'; key: string }
+  | { verb: 'CAS'; key: string; expected: string; value: string }
+  | { verb: 'APPEND'; key: string; value: string }
+  | { verb: 'BATCHPUT'; pairs: [string, string][] }
+  | { verb: 'RANGE'; start: string; end: string; limit: number | null }
+  | { verb: 'USE'; db: string }
+  | { verb: 'AUTH'; user: string; password: string }
+  | { verb: 'PING' }
+  | { verb: 'QUIT' };
+
+export type LineVerb = LineCommand['verb'];
+
+export type LineReply =
+  | { kind: 'ok' }
+  | { kind: 'pong' }
+  | { kind: 'nil' }
+  | { kind: 'value'; value: string }
+  | { kind: 'json'; text: string }
+  | { kind: 'entries'; entries: [string, string][] }
+  | { kind: 'error'; code: string; message: string };
+
+/** A line that is not a command; the server answers `ERR bad_request <message>`. */
+export class LineSyntaxError extends Error {
+  override name = 'LineSyntaxError';
+}
+
+/** Entries a RANGE returns when the command names no limit. */
+export const RANGE_LIMIT_DEFAULT = 100;
+
+/** The syntax of each command, for error messages and HELP-like documentation. */
+export const LINE_USAGE: Record<LineVerb, string> = {
+  PUT: 'PUT key value',
+  GET: 'GET key',
+  DELETE: 'DELETE key',
+  CAS: 'CAS key old new',
+  APPEND: 'APPEND key value',
+  BATCHPUT: 'BATCHPUT k1 v1 [k2 v2 …]',
+  RANGE: 'RANGE start end [limit]',
+  USE: 'USE db',
+  AUTH: 'AUTH user password',
+  PING: 'PING',
+  QUIT: 'QUIT',
+};
+
+const ALIASES: Record<string, LineVerb> = { READ: 'GET', DEL: 'DELETE' };
+
+const ERROR_CODE = /^[a-z][a-z_]*$/;
+
+function isBlank(c: string): boolean {
+  return c === ' ' || c === '\t';
+}
+
+/** Splits a line (without its terminator) into tokens. Throws LineSyntaxError. */
+export function tokenize(line: string): string[] {
+  const tokens: string[] = [];
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    if (isBlank(line[i] as string)) {
+      i++;
+      continue;
+    }
+    if (line[i] === '"') {
+      const end = closingQuote(line, i);
+      let token: unknown;
+      try {
+        token = JSON.parse(line.slice(i, end + 1));
+      } catch (err) {
+        throw new LineSyntaxError(`bad quoted token at column ${i + 1}: ${(err as Error).message}`);
+      }
+      if (end + 1 < n && !isBlank(line[end + 1] as string)) {
+        throw new LineSyntaxError(`a quoted token must be followed by a space (column ${end + 2})`);
+      }
+      tokens.push(token as string);
+      i = end + 1;
+      continue;
+    }
+    const start = i;
+    while (i < n && !isBlank(line[i] as string)) {
+      if (line[i] === '"') throw new LineSyntaxError(`a double quote inside a bare word (column ${i + 1}); quote the whole token: "like \\"this\\""`);
+      i++;
+    }
+    tokens.push(line.slice(start, i));
+  }
+  return tokens;
+}
+
+/** Index of the quote that closes the JSON string starting at `open`. */
+function closingQuote(line: string, open: number): number {
+  for (let i = open + 1; i < line.length; i++) {
+    const c = line[i];
+    if (c === '\\') i++;
+    else if (c === '"') return i;
+  }
+  throw new LineSyntaxError(`unterminated quoted token starting at column ${open + 1}`);
+}
+
+/** Whether a token can be written bare and read back as itself. */
+function canBeBare(token: string): boolean {
+  if (token === '') return false;
+  // Whitespace, quotes, controls (C0, DEL, C1) and lone surrogates all get quoted.
+  if (/[\s"\u0000-\u001f\u007f-\u009f]/.test(token)) return false;
+  return (token as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** One token as it is written on a line: bare when possible, else a JSON string literal. */
+export function formatToken(token: string): string {
+  return canBeBare(token) ? token : JSON.stringify(token);
+}
+
+export function formatTokens(tokens: readonly string[]): string {
+  return tokens.map(formatToken).join(' ');
+}
+
+/** Parses one command line (without its terminator). Throws LineSyntaxError. */
+export function parseCommand(line: string): LineCommand {
+  const tokens = tokenize(line);
+  if (tokens.length === 0) throw new LineSyntaxError('empty line; try PING');
+  const word = (tokens[0] as string).toUpperCase();
+  const verb = ALIASES[word] ?? (word in LINE_USAGE ? (word as LineVerb) : null);
+  if (verb === null) {
+    throw new LineSyntaxError(`unknown command ${formatToken(tokens[0] as string)}; commands: ${Object.keys(LINE_USAGE).join(' ')} (READ and DEL are aliases)`);
+  }
+  const args = tokens.slice(1);
+  const arity = (count: number): void => {
+    if (args.length !== count) throw new LineSyntaxError(`${verb} takes ${count} argument${count === 1 ? '' : 's'}: ${LINE_USAGE[verb]}`);
+  };
+  const at = (i: number) => args[i] as string;
+  switch (verb) {
+    case 'PUT':
+      arity(2);
+      return { verb, key: at(0), value: at(1) };
+    case 'GET':
+    case 'DELETE':
+      arity(1);
+      return { verb, key: at(0) };
+    case 'CAS':
+      arity(3);
+      return { verb, key: at(0), expected: at(1), value: at(2) };
+    case 'APPEND':
+      arity(2);
+      return { verb, key: at(0), value: at(1) };
+    case 'BATCHPUT': {
+      if (args.length === 0 || args.length % 2 !== 0) throw new LineSyntaxError(`BATCHPUT takes key value pairs: ${LINE_USAGE.BATCHPUT}`);
+      if (args.length / 2 > BATCH_OPS_MAX) throw new LineSyntaxError(`BATCHPUT takes at most ${BATCH_OPS_MAX} pairs`);
+      const pairs: [string, string][] = [];
+      for (let i = 0; i < args.length; i += 2) pairs.push([at(i), at(i + 1)]);
+      return { verb, pairs };
+    }
+    case 'RANGE': {
+      if (args.length < 2 || args.length > 3) throw new LineSyntaxError(`RANGE takes 2 or 3 arguments: ${LINE_USAGE.RANGE}`);
+      let limit: number | null = null;
+      if (args.length === 3) {
+        if (!/^\d{1,9}$/.test(at(2)) || Number(at(2)) < 1 || Number(at(2)) > RANGE_LIMIT_MAX) {
+          throw new LineSyntaxError(`RANGE limit must be an integer in 1..${RANGE_LIMIT_MAX}, got ${formatToken(at(2))}`);
+        }
+        limit = Number(at(2));
+      }
+      return { verb, start: at(0), end: at(1), limit };
+    }
+    case 'USE':
+      arity(1);
+      return { verb, db: at(0) };
+    case 'AUTH':
+      arity(2);
+      return { verb, user: at(0), password: at(1) };
+    case 'PING':
+    case 'QUIT':
+      arity(0);
+      return { verb };
+  }
+}
+
+/** The canonical line for a command (what a client sends). parseCommand(formatCommand(c)) = c. */
+export function formatCommand(c: LineCommand): string {
+  switch (c.verb) {
+    case 'PUT':
+    case 'APPEND':
+      return `${c.verb} ${formatTokens([c.key, c.value])}`;
+    case 'GET':
+    case 'DELETE':
+      return `${c.verb} ${formatToken(c.key)}`;
+    case 'CAS':
+      return `CAS ${formatTokens([c.key, c.expected, c.value])}`;
+    case 'BATCHPUT':
+      return `BATCHPUT ${formatTokens(c.pairs.flat())}`;
+    case 'RANGE':
+      return `RANGE ${formatTokens([c.start, c.end])}${c.limit === null ? '' : ` ${c.limit}`}`;
+    case 'USE':
+      return `USE ${formatToken(c.db)}`;
+    case 'AUTH':
+      return `AUTH ${formatTokens([c.user, c.password])}`;
+    case 'PING':
+    case 'QUIT':
+      return c.verb;
+  }
+}
+
+/** The reply line (without its terminator). Never contains CR or LF. */
+export function formatReply(r: LineReply): string {
+  switch (r.kind) {
+    case 'ok':
+      return 'OK';
+    case 'pong':
+      return 'PONG';
+    case 'nil':
+      return 'NIL';
+    case 'value':
+      return `VALUE ${formatToken(r.value)}`;
+    case 'json':
+      return `JSON ${formatToken(r.text)}`;
+    case 'entries':
+      return r.entries.length === 0 ? 'ENTRIES 0' : `ENTRIES ${r.entries.length} ${formatTokens(r.entries.flat())}`;
+    case 'error': {
+      const code = ERROR_CODE.test(r.code) ? r.code : 'internal';
+      const message = r.message.replace(/[\r\n]+/g, ' ');
+      return message === '' ? `ERR ${code}` : `ERR ${code} ${message}`;
+    }
+  }
+}
+
+/** Parses a reply line (for clients, the benchmark and tests). Throws LineSyntaxError. */
+export function parseReply(line: string): LineReply {
+  if (line.startsWith('ERR')) {
+    const m = /^ERR ([a-z][a-z_]*)(?: (.*))?$/s.exec(line);
+    if (m === null) throw new LineSyntaxError(`malformed error reply: ${line}`);
+    return { kind: 'error', code: m[1] as string, message: m[2] ?? '' };
+  }
+  const tokens = tokenize(line);
+  const head = tokens[0];
+  const one = (): string => {
+    if (tokens.length !== 2) throw new LineSyntaxError(`${head} reply needs one token: ${line}`);
+    return tokens[1] as string;
+  };
+  switch (head) {
+    case 'OK':
+    case 'PONG':
+    case 'NIL':
+      if (tokens.length !== 1) throw new LineSyntaxError(`unexpected tokens after ${head}: ${line}`);
+      return { kind: head === 'OK' ? 'ok' : head === 'PONG' ? 'pong' : 'nil' };
+    case 'VALUE':
+      return { kind: 'value', value: one() };
+    case 'JSON':
+      return { kind: 'json', text: one() };
+    case 'ENTRIES': {
+      const count = Number(tokens[1]);
+      if (!/^\d+$/.test(tokens[1] ?? '') || tokens.length !== 2 + 2 * count) throw new LineSyntaxError(`malformed ENTRIES reply: ${line.slice(0, 200)}`);
+      const entries: [string, string][] = [];
+      for (let i = 2; i < tokens.length; i += 2) entries.push([tokens[i] as string, tokens[i + 1] as string]);
+      return { kind: 'entries', entries };
+    }
+    default:
+      throw new LineSyntaxError(`unknown reply: ${line.slice(0, 200)}`);
+  }
+}
