@@ -32,6 +32,14 @@ export interface ClientOptions {
   db: string;
 }
 
+/** Per-operation choices that differ from the client's defaults. */
+export interface InvokeOptions {
+  /** Bearer token for this operation only (a front end forwarding many users' requests). */
+  token?: string | null;
+  /** Node to try first, e.g. the leader a `not_leader` answer named. */
+  node?: string;
+}
+
 export const DEFAULT_CLIENT_OPTIONS: Omit<ClientOptions, 'nodes'> = {
   timeoutMs: 5_000,
   attemptTimeoutMs: 1_000,
@@ -86,15 +94,16 @@ export class KvClient {
     return this.net.self;
   }
 
-  invoke(op: KvOp, done: (o: Outcome) => void, db: string = this.options.db): void {
+  invoke(op: KvOp, done: (o: Outcome) => void, db: string = this.options.db, extra: InvokeOptions = {}): void {
     assert(!this.closed, 'KvClient is closed');
     const seq = this.seqNext++;
-    const request: Request = { kind: 'req', client: this.net.self, seq, ackSeq: this.ackSeq(seq), db, op, ...(this.token !== null ? { token: this.token } : {}) };
+    const token = extra.token !== undefined ? extra.token : this.token;
+    const request: Request = { kind: 'req', client: this.net.self, seq, ackSeq: this.ackSeq(seq), db, op, ...(token !== null ? { token } : {}) };
     const p: Pending = {
       seq,
       request,
       done,
-      target: this.leaderHint ?? this.nextNode(),
+      target: extra.node ?? this.leaderHint ?? this.nextNode(),
       attempts: 0,
       uncertain: false,
       inFlight: false,
@@ -106,8 +115,13 @@ export class KvClient {
   }
 
   /** Promise form, for real programs (the simulator uses the callback form). */
-  call(op: KvOp, db?: string): Promise<Outcome> {
-    return new Promise((resolve) => this.invoke(op, resolve, db));
+  call(op: KvOp, db?: string, extra?: InvokeOptions): Promise<Outcome> {
+    return new Promise((resolve) => this.invoke(op, resolve, db, extra));
+  }
+
+  /** Operations started and not yet ended. */
+  get pendingCount(): number {
+    return this.pending.size;
   }
 
   close(): void {
