@@ -1,0 +1,300 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../env/clock.js';
+import type { Logger } from '../env/log.js';
+import type { NodeStatus, Reply } from '../node/node.js';
+import {
+  DB_NAME,
+  KEY_BYTES_MAX,
+  VALUE_BYTES_MAX,
+  validateOp,
+  type KvOp,
+  type Request,
+  type Result,
+  type WriteOp,
+} from '../node/protocol.js';
+import { assert } from '../util/assert.js';
+import type { KvClient, Outcome } from './client.js';
+import { Counter, Family, Histogram } from './metrics.js';
+
+/**
+ * The gateway: how the HTTP and TCP front ends of one process reach the cluster.
+ *
+ * Every request goes to the local node first, in-process through `submit` (no network hop, which
+ * is most of a single node's throughput). When the local node cannot order it (`not_leader`, a
+ * follower under Raft) the gateway forwards it to the leader the answer named, through a KvClient
+ * over the peer port — the same client, retries and leader discovery as every other client — and
+ * carries the user's token along, so the leader checks permissions itself.
+ *
+ * Idempotence: the gateway is one client of its node, named afresh at every start (a name reused
+ * after a restart would collide with the session the node kept of the previous life). Its
+ * sequence numbers and `ackSeq` follow the request protocol, so the node's session table stays
+ * small. A request the node has not answered within requestTimeoutMs is answered `timeout` (the
+ * outcome is unknown: it may still be applied).
+ */
+
+/** The slice of KvNode the gateway uses: its request entry point and its status. */
+export interface LocalNode {
+  submit(req: Request, reply: Reply): void;
+  status(): NodeStatus;
+}
+
+export type FrontEnd = 'http' | 'tcp';
+
+export interface GatewayOptions {
+  node: LocalNode;
+  /** This gateway's client name at its node; unique per process start. */
+  clientId: string;
+  /** Client to the other members for forwarding; null in a one-node cluster. */
+  forward: KvClient | null;
+  clock: Clock;
+  log: Logger;
+  /** false: the cluster runs without authentication (`--insecure`); credentials are ignored. */
+  authEnabled: boolean;
+  requestTimeoutMs?: number;
+  /** How long a login made for HTTP Basic credentials is reused. */
+  basicCacheTtlMs?: number;
+}
+
+/** Operations waiting for an answer at once; beyond it the gateway answers `unavailable`. */
+export const GATEWAY_IN_FLIGHT_MAX = 20_000;
+/** Distinct Basic credentials whose tokens are remembered. */
+export const BASIC_CACHE_ENTRIES_MAX = 1024;
+
+interface InFlight {
+  startNs: number;
+  done: (r: Result) => void;
+  finished: boolean;
+}
+
+interface CachedLogin {
+  token: string;
+  expiresMs: number;
+}
+
+/** The label under which an operation is counted in /metrics. */
+function opLabel(op: KvOp): string {
+  return op.f;
+}
+
+/** Front-end limits on sizes: a too-large key or value is `too_large` (HTTP 413), not a 400. */
+export function checkSizes(op: KvOp): Result | null {
+  const keyTooLong = (k: unknown) => typeof k === 'string' && Buffer.byteLength(k, 'utf8') > KEY_BYTES_MAX;
+  const valueTooBig = (v: unknown) => v !== undefined && Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8') > VALUE_BYTES_MAX;
+  const one = (o: Partial<WriteOp & { start: unknown; end: unknown; expected: unknown }>): Result | null => {
+    for (const k of [o.key, o.start, o.end]) {
+      if (keyTooLong(k)) return { ok: false, code: 'too_large', message: `key is longer than ${KEY_BYTES_MAX} bytes` };
+    }
+    for (const v of [(o as { value?: unknown }).value, o.expected]) {
+      if (valueTooBig(v)) return { ok: false, code: 'too_large', message: `value is larger than ${VALUE_BYTES_MAX} bytes` };
+    }
+    return null;
+  };
+  if (op.f === 'batch' && Array.isArray(op.ops)) {
+    for (const sub of op.ops) {
+      const r = one(sub as never);
+      if (r !== null) return r;
+    }
+    return null;
+  }
+  return one(op as never);
+}
+
+export class Gateway {
+  private seqNext = 1;
+  /** Local requests by seq, in seq order (Map keeps insertion order). */
+  private readonly inFlight = new Map<number, InFlight>();
+  private forwarding = 0;
+  private readonly requestTimeoutMs: number;
+  private readonly basicTtlMs: number;
+  private readonly basicCache = new Map<string, CachedLogin>();
+  private readonly loginsInProgress = new Map<string, ((r: Result) => void)[]>();
+  private sweepTimer: { cancel(): void } | null = null;
+  /** No new requests (shutting down); requests in progress still complete or time out. */
+  private closed = false;
+  private sweeping = true;
+
+  readonly requests = new Family<Counter>(() => new Counter());
+  readonly latency = new Family<Histogram>(() => new Histogram());
+  readonly forwarded = new Counter();
+
+  constructor(private readonly options: GatewayOptions) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.basicTtlMs = options.basicCacheTtlMs ?? 5 * 60_000;
+    this.scheduleSweep();
+  }
+
+  get authEnabled(): boolean {
+    return this.options.authEnabled;
+  }
+
+  /** Requests in progress (local and forwarded). */
+  get pending(): number {
+    return this.inFlight.size + this.forwarding;
+  }
+
+  status(): NodeStatus {
+    return this.options.node.status();
+  }
+
+  /**
+   * Runs one operation for a front end and calls done exactly once. The operation need not be
+   * validated: bad input is answered `bad_request` or `too_large` here, before the node sees it.
+   */
+  execute(api: FrontEnd, op: KvOp, db: string, token: string | null, done: (r: Result) => void): void {
+    const startNs = this.options.clock.monotonicNs();
+    const finish = (r: Result) => {
+      this.requests.get({ api, op: opLabel(op), outcome: r.ok ? 'ok' : r.code }).inc();
+      this.latency.get({ api, op: opLabel(op) }).observe((this.options.clock.monotonicNs() - startNs) / 1e9);
+      done(r);
+    };
+    const problem = this.check(op, db);
+    if (problem !== null) {
+      finish(problem);
+      return;
+    }
+    if (op.f === 'auth.login' && !this.options.authEnabled) {
+      // Without authentication there is nothing to log in to; say so instead of pretending.
+      finish({ ok: true, value: null });
+      return;
+    }
+    if (this.closed || this.pending >= GATEWAY_IN_FLIGHT_MAX) {
+      finish({ ok: false, code: 'unavailable', message: this.closed ? 'node is shutting down' : 'too many requests in flight' });
+      return;
+    }
+    this.local(op, db, this.options.authEnabled ? token : null, startNs, finish);
+  }
+
+  /** Promise form of execute, for callers that prefer it (tests, the CLI's in-process use). */
+  run(api: FrontEnd, op: KvOp, db: string, token: string | null): Promise<Result> {
+    return new Promise((resolve) => this.execute(api, op, db, token, resolve));
+  }
+
+  private check(op: KvOp, db: string): Result | null {
+    if (db !== '' && !DB_NAME.test(db)) return { ok: false, code: 'bad_request', message: 'database name must be 1-64 letters, digits, _ and -' };
+    const sizes = checkSizes(op);
+    if (sizes !== null) return sizes;
+    const invalid = validateOp(op, 'op');
+    return invalid === null ? null : { ok: false, code: 'bad_request', message: invalid };
+  }
+
+  private local(op: KvOp, db: string, token: string | null, startNs: number, finish: (r: Result) => void): void {
+    const seq = this.seqNext++;
+    const entry: InFlight = { startNs, done: finish, finished: false };
+    this.inFlight.set(seq, entry);
+    const request: Request = { kind: 'req', client: this.options.clientId, seq, ackSeq: this.lowestPending(), db, op, ...(token !== null ? { token } : {}) };
+    this.options.node.submit(request, (result) => {
+      if (entry.finished) return; // answered `timeout` already; the late result is dropped
+      if (!result.ok && result.code === 'not_leader' && this.options.forward !== null) {
+        this.inFlight.delete(seq);
+        this.forward(op, db, token, result.leader, finish);
+        return;
+      }
+      entry.finished = true;
+      this.inFlight.delete(seq);
+      finish(result);
+    });
+  }
+
+  private lowestPending(): number {
+    const first = this.inFlight.keys().next();
+    return first.done ? this.seqNext : first.value;
+  }
+
+  private forward(op: KvOp, db: string, token: string | null, leader: string | undefined, finish: (r: Result) => void): void {
+    const client = this.options.forward;
+    assert(client !== null, 'forward without a client');
+    this.forwarding++;
+    this.forwarded.inc();
+    client.invoke(
+      op,
+      (o) => {
+        this.forwarding--;
+        finish(outcomeResult(o));
+      },
+      db,
+      { token, ...(leader !== undefined ? { node: leader } : {}) },
+    );
+  }
+
+  /** Answers `timeout` for local requests older than the deadline; one timer for all of them. */
+  private scheduleSweep(): void {
+    if (!this.sweeping) return;
+    const periodMs = Math.max(10, Math.min(1000, this.requestTimeoutMs / 4));
+    this.sweepTimer = this.options.clock.timer(periodMs, () => {
+      const limitNs = this.options.clock.monotonicNs() - this.requestTimeoutMs * 1e6;
+      for (const [seq, e] of this.inFlight) {
+        if (e.startNs > limitNs) break; // in seq order, so in start order
+        e.finished = true;
+        this.inFlight.delete(seq);
+        e.done({ ok: false, code: 'timeout', message: `no answer from the node within ${this.requestTimeoutMs} ms; the outcome is unknown` });
+      }
+      this.scheduleSweep();
+    });
+  }
+
+  /**
+   * The token for HTTP Basic credentials: a login, remembered for a few minutes under a hash of
+   * the credentials (never the password itself), so that Basic auth does not cost an scrypt per
+   * request. Concurrent first uses of the same credentials share one login.
+   */
+  basicToken(user: string, password: string, done: (r: Result) => void): void {
+    if (!this.options.authEnabled) {
+      done({ ok: true, value: null });
+      return;
+    }
+    const key = createHash('sha256').update(user).update('\0').update(password).digest('hex');
+    const now = this.options.clock.wallMs();
+    const cached = this.basicCache.get(key);
+    if (cached !== undefined && cached.expiresMs > now) {
+      done({ ok: true, value: cached.token });
+      return;
+    }
+    this.basicCache.delete(key);
+    const waiting = this.loginsInProgress.get(key);
+    if (waiting !== undefined) {
+      waiting.push(done);
+      return;
+    }
+    this.loginsInProgress.set(key, [done]);
+    this.execute('http', { f: 'auth.login', user, password }, '', null, (r) => {
+      const callbacks = this.loginsInProgress.get(key) ?? [];
+      this.loginsInProgress.delete(key);
+      if (r.ok && typeof r.value === 'string') {
+        if (this.basicCache.size >= BASIC_CACHE_ENTRIES_MAX) this.basicCache.delete(this.basicCache.keys().next().value as string);
+        this.basicCache.set(key, { token: r.value, expiresMs: now + this.basicTtlMs });
+      }
+      for (const cb of callbacks) cb(r);
+    });
+  }
+
+  /** Stops taking requests; resolves when every request in progress has been answered. */
+  drain(timeoutMs: number): Promise<boolean> {
+    this.closed = true;
+    return new Promise((resolve) => {
+      const startMs = this.options.clock.monotonicMs();
+      const end = (drained: boolean) => {
+        this.sweeping = false;
+        this.sweepTimer?.cancel();
+        resolve(drained);
+      };
+      const poll = () => {
+        if (this.pending === 0) end(true);
+        else if (this.options.clock.monotonicMs() - startMs > timeoutMs) end(false);
+        else this.options.clock.timer(10, poll);
+      };
+      poll();
+    });
+  }
+}
+
+/** A client outcome as a node result; an unknown outcome is `timeout` (HTTP 504). */
+export function outcomeResult(o: Outcome): Result {
+  switch (o.type) {
+    case 'ok':
+      return { ok: true, value: o.value, ...(o.entries !== undefined ? { entries: o.entries } : {}) };
+    case 'fail':
+      return { ok: false, code: o.code, message: o.message };
+    case 'info':
+      return { ok: false, code: 'timeout', message: `outcome unknown: ${o.reason}` };
+  }
+}
