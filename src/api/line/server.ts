@@ -1,0 +1,251 @@
+import * as net from 'node:net';
+import type { Logger } from '../../env/log.js';
+import { DB_NAME, type Result } from '../../node/protocol.js';
+import type { Gateway } from '../gateway.js';
+import { commandOp, resultReply } from './commands.js';
+import { formatReply, LineSyntaxError, parseCommand, type LineCommand, type LineReply } from './protocol.js';
+
+/**
+ * The TCP line-protocol front end (protocol.ts documents the protocol). Per connection it keeps
+ * the selected database and the login token, runs commands as they arrive — pipelined commands
+ * run concurrently, as on any Redis-like server — and writes the replies in command order.
+ *
+ * Limits: a line longer than LINE_BYTES_MAX is skipped up to its newline and answered
+ * `ERR too_large`, so the connection stays usable; at most PIPELINE_MAX commands per connection
+ * wait for replies (reading pauses beyond that, and while the client does not read its replies).
+ */
+
+export const LINE_BYTES_MAX = 4 * 1024 * 1024;
+export const PIPELINE_MAX = 1024;
+
+export interface LineFrontEndOptions {
+  gateway: Gateway;
+  log: Logger;
+  host: string;
+  port: number;
+}
+
+interface Slot {
+  line: string | null;
+}
+
+export class LineFrontEnd {
+  private server: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  connectionsTotal = 0;
+
+  constructor(private readonly options: LineFrontEndOptions) {}
+
+  listen(): Promise<number> {
+    const server = net.createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  stopAccepting(): void {
+    this.server?.close();
+  }
+
+  closeAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    this.connectionsTotal++;
+    socket.setNoDelay(true);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    new LineConnection(socket, this.options.gateway, this.options.log);
+  }
+}
+
+class LineConnection {
+  private db = '';
+  private token: string | null = null;
+  private readonly replies: Slot[] = [];
+  /** Bytes of the current line not yet terminated. */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** Skipping the rest of an over-long line. */
+  private discarding = false;
+  /** Commands held back while an AUTH is in flight (they need its token). */
+  private held: string[] | null = null;
+  private quitting = false;
+  private paused = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly gateway: Gateway,
+    private readonly log: Logger,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.data(chunk));
+    socket.on('drain', () => this.updateFlow());
+  }
+
+  private data(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      const piece = chunk.subarray(start, nl);
+      start = nl + 1;
+      if (this.discarding) {
+        this.discarding = false;
+        this.reply({ kind: 'error', code: 'too_large', message: `line longer than ${LINE_BYTES_MAX} bytes; skipped` });
+        continue;
+      }
+      let bytes: Buffer = piece;
+      if (this.partialBytes > 0) {
+        this.partial.push(piece);
+        bytes = Buffer.concat(this.partial);
+        this.partial = [];
+        this.partialBytes = 0;
+      }
+      if (bytes.length > LINE_BYTES_MAX) {
+        this.reply({ kind: 'error', code: 'too_large', message: `line longer than ${LINE_BYTES_MAX} bytes; skipped` });
+        continue;
+      }
+      this.line(bytes);
+      if (this.quitting) return;
+    }
+    if (start < chunk.length && !this.discarding) {
+      const rest = chunk.subarray(start);
+      this.partialBytes += rest.length;
+      if (this.partialBytes > LINE_BYTES_MAX) {
+        this.partial = [];
+        this.partialBytes = 0;
+        this.discarding = true;
+      } else this.partial.push(rest);
+    }
+  }
+
+  private line(bytes: Buffer): void {
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+    let text: string;
+    try {
+      text = utf8.decode(bytes.subarray(0, end));
+    } catch {
+      this.reply({ kind: 'error', code: 'bad_request', message: 'the line is not valid UTF-8' });
+      return;
+    }
+    if (text.trim() === '') return; // a blank line is not a command (nc users press Enter)
+    if (this.held !== null) {
+      this.held.push(text);
+      return;
+    }
+    this.run(text);
+  }
+
+  private run(text: string): void {
+    let command: LineCommand;
+    try {
+      command = parseCommand(text);
+    } catch (err) {
+      if (!(err instanceof LineSyntaxError)) throw err;
+      this.reply({ kind: 'error', code: 'bad_request', message: err.message });
+      return;
+    }
+    switch (command.verb) {
+      case 'PING':
+        this.reply({ kind: 'pong' });
+        return;
+      case 'QUIT':
+        this.reply({ kind: 'ok' });
+        this.quitting = true;
+        return;
+      case 'USE':
+        if (command.db !== '' && !DB_NAME.test(command.db)) {
+          this.reply({ kind: 'error', code: 'bad_request', message: 'a database name has 1-64 letters, digits, _ and -; USE "" selects the default' });
+        } else {
+          this.db = command.db;
+          this.reply({ kind: 'ok' });
+        }
+        return;
+      case 'AUTH':
+        this.auth(command);
+        return;
+      default:
+        break;
+    }
+    const op = commandOp(command);
+    if (op === null) throw new Error(`line command ${command.verb} has no operation`);
+    const slot = this.slot();
+    this.gateway.execute('tcp', op, this.db, this.token, (result) => this.fill(slot, resultReply(command, result), result));
+  }
+
+  private auth(command: Extract<LineCommand, { verb: 'AUTH' }>): void {
+    const slot = this.slot();
+    this.held = [];
+    this.gateway.execute('tcp', commandOp(command) as never, '', null, (result) => {
+      if (result.ok) this.token = typeof result.value === 'string' ? result.value : null;
+      this.fill(slot, resultReply(command, result), result);
+      const held = this.held ?? [];
+      this.held = null;
+      // Run what waited, in order; another AUTH among it holds the rest back again.
+      for (let i = 0; i < held.length && !this.quitting; i++) {
+        const holding = this.holding();
+        if (holding !== null) {
+          holding.push(...held.slice(i));
+          break;
+        }
+        this.run(held[i] as string);
+      }
+    });
+  }
+
+  private holding(): string[] | null {
+    return this.held;
+  }
+
+  private slot(): Slot {
+    const slot: Slot = { line: null };
+    this.replies.push(slot);
+    this.updateFlow();
+    return slot;
+  }
+
+  private reply(r: LineReply): void {
+    this.fill(this.slot(), r, null);
+  }
+
+  private fill(slot: Slot, r: LineReply, result: Result | null): void {
+    if (result !== null && !result.ok && (result.code === 'unauthorized' || result.code === 'forbidden')) {
+      this.log.log('warn', 'line.denied', { remote: this.socket.remoteAddress, code: result.code, message: result.message });
+    }
+    slot.line = formatReply(r) + '\n';
+    this.flush();
+  }
+
+  private flush(): void {
+    let out = '';
+    while (this.replies.length > 0 && (this.replies[0] as Slot).line !== null) out += (this.replies.shift() as Slot).line;
+    if (out !== '' && !this.socket.destroyed) this.socket.write(out);
+    if (this.quitting && this.replies.length === 0) this.socket.end();
+    this.updateFlow();
+  }
+
+  /** Pauses reading while too many replies wait or the client is not reading them. */
+  private updateFlow(): void {
+    const shouldPause = this.replies.length >= PIPELINE_MAX || this.socket.writableNeedDrain || this.quitting;
+    if (shouldPause && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!shouldPause && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
