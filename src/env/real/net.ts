@@ -115,6 +115,12 @@ export class RealNet implements Net {
     });
   }
 
+  /** The port this endpoint accepts on once listening (the real one when asked for port 0). */
+  get listeningPort(): number | null {
+    const a = this.server?.address();
+    return a !== null && a !== undefined && typeof a === 'object' ? a.port : null;
+  }
+
   onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
   }

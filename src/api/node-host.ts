@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Env } from '../env/env.js';
+import type { Logger } from '../env/log.js';
+import { RealClock } from '../env/real/clock.js';
+import { RealDisk } from '../env/real/disk.js';
+import { RealNet, type PeerAddress } from '../env/real/net.js';
+import { osSeededRng } from '../env/real/rng.js';
+import type { AuthConfig } from '../node/auth.js';
+import { KvNode, type EngineKind, type NodeConfig, type ReplicationMode } from '../node/node.js';
+import { KvClient } from './client.js';
+import { Gateway } from './gateway.js';
+import { HttpFrontEnd } from './http/server.js';
+import { LineFrontEnd } from './line/server.js';
+import { Exposition, numericLeaves } from './metrics.js';
+import { processAlive } from './process.js';
+
+/**
+ * One kv-lab node as an operating-system process: the node on the real Env (files under its data
+ * directory, the real clock, TCP to its peers authenticated by the cluster secret, randomness
+ * seeded from the OS), and its front ends — HTTP and the TCP line protocol — reaching it through
+ * one gateway. `kv-lab serve` builds a HostSpec from flags or a cluster file and calls
+ * startNodeHost; tests and benchmarks can call it in-process.
+ */
+
+/** Where one member listens, as the cluster file says (for /status and clients). */
+export interface MemberAddress {
+  host: string;
+  httpPort: number;
+  tcpPort: number;
+  peerPort: number;
+}
+
+/** The asynchronous primary/follower mode's settings (the replication work wires them in). */
+export interface PrimaryConfig {
+  role: 'leader' | 'follower';
+  /** The leader's peer address; null on the leader itself. */
+  leader: PeerAddress | null;
+}
+
+export interface HostSpec {
+  id: string;
+  dataDir: string;
+  /** Address the three listeners bind to. */
+  bindHost: string;
+  httpPort: number;
+  tcpPort: number;
+  peerPort: number;
+  /** Every member, this node included. */
+  members: string[];
+  /** Peer addresses of the other members. */
+  peers: ReadonlyMap<string, PeerAddress>;
+  replication: string;
+  engine: string;
+  /** Cluster secret for peer connections; null only for --insecure experiments. */
+  secret: string | null;
+  /** null: no authentication (--insecure). */
+  auth: AuthConfig | null;
+  primary?: PrimaryConfig;
+  /** Every member's listening addresses, when known (a cluster file), for /status. */
+  addresses?: Record<string, MemberAddress>;
+  log: Logger;
+  version: string;
+  requestTimeoutMs?: number;
+}
+
+/** A failure to start that the operator can fix (a port in use, a locked data directory). */
+export class HostStartError extends Error {
+  override name = 'HostStartError';
+}
+
+/**
+ * The NodeConfig of a host: the one place where serve's settings become the node's. The
+ * replication work extends NodeConfig (raft, engines, the primary mode); `primary` rides along
+ * until then.
+ */
+export function nodeConfigFor(spec: HostSpec): NodeConfig & { primary?: PrimaryConfig } {
+  return {
+    members: spec.members,
+    replication: spec.replication as ReplicationMode,
+    engine: spec.engine as EngineKind,
+    bugs: new Set(),
+    auth: spec.auth,
+    ...(spec.primary !== undefined ? { primary: spec.primary } : {}),
+  };
+}
+
+export interface NodeHost {
+  readonly spec: HostSpec;
+  readonly node: KvNode;
+  readonly gateway: Gateway;
+  readonly httpPort: number;
+  readonly tcpPort: number;
+  readonly peerPort: number;
+  /** Orderly shutdown: stop accepting, finish in-flight work, stop the node, close connections. */
+  shutdown(drainTimeoutMs?: number): Promise<void>;
+}
+
+const LOCK_FILE = 'kv-lab.pid';
+
+/** Takes the data directory for this process (a second node on it would corrupt it). */
+function lockDataDir(dataDir: string): () => void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const lock = path.join(dataDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      return () => {
+        try {
+          if (fs.readFileSync(lock, 'utf8').trim() === String(process.pid)) fs.unlinkSync(lock);
+        } catch {
+          // Already gone: nothing to release.
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new HostStartError(`cannot use data directory ${dataDir}: ${(err as Error).message}`);
+      const owner = Number(fs.readFileSync(lock, 'utf8').trim());
+      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
+        throw new HostStartError(`data directory ${dataDir} is in use by process ${owner} (${lock})`);
+      }
+      fs.unlinkSync(lock); // left by a process that died (kill -9): take it over
+    }
+  }
+  throw new HostStartError(`cannot lock data directory ${dataDir}`);
+}
+
+function listenError(what: string, port: number, err: unknown): HostStartError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new HostStartError(`${what} port ${port} is already in use`);
+  if (code === 'EACCES') return new HostStartError(`no permission to listen on ${what} port ${port}`);
+  return new HostStartError(`cannot listen on ${what} port ${port}: ${(err as Error).message}`);
+}
+
+export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
+  const release = lockDataDir(spec.dataDir);
+  const log = spec.log;
+  const clock = new RealClock();
+  const rng = osSeededRng();
+  const net = new RealNet({ self: spec.id, role: 'peer', listen: { host: spec.bindHost, port: spec.peerPort }, peers: spec.peers, secret: spec.secret, log });
+  const cleanup: (() => void)[] = [release];
+  try {
+    try {
+      await net.listen();
+    } catch (err) {
+      throw listenError('peer', spec.peerPort, err);
+    }
+    cleanup.push(() => net.close());
+    const env: Env = { id: spec.id, clock, disk: new RealDisk(spec.dataDir), net, rng, log };
+    log.log('info', 'serve.start', { id: spec.id, pid: process.pid, dataDir: spec.dataDir, rngSeed: rng.seed, replication: spec.replication, engine: spec.engine, auth: spec.auth !== null, members: spec.members });
+    let node: KvNode;
+    try {
+      node = new KvNode(env, nodeConfigFor(spec));
+    } catch (err) {
+      // The node refuses a configuration it cannot run (in this build, e.g. a replication mode
+      // that is not wired yet): an operator's problem to fix, not a crash.
+      throw new HostStartError(`the node cannot start with replication ${spec.replication}, engine ${spec.engine} and ${spec.members.length} member(s): ${(err as Error).message}`);
+    }
+    cleanup.push(() => node.stop());
+    const suffix = randomBytes(4).toString('hex');
+    let forward: KvClient | null = null;
+    const others = spec.members.filter((m) => m !== spec.id);
+    if (others.length > 0) {
+      const fnet = new RealNet({ self: `${spec.id}.fw.${suffix}`, role: 'client', peers: spec.peers, secret: null, log });
+      forward = new KvClient(fnet, clock, { nodes: others, timeoutMs: spec.requestTimeoutMs ?? 10_000, attemptTimeoutMs: 2_000 });
+      const f = forward;
+      cleanup.push(() => f.close());
+    }
+    const gateway = new Gateway({ node, clientId: `${spec.id}.gw.${suffix}`, forward, clock, log, authEnabled: spec.auth !== null, ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}) });
+    const startedMs = Date.now();
+    const disk = env.disk;
+    const line = new LineFrontEnd({ gateway, log, host: spec.bindHost, port: spec.tcpPort });
+    const http: HttpFrontEnd = new HttpFrontEnd({
+      gateway,
+      log,
+      host: spec.bindHost,
+      port: spec.httpPort,
+      version: spec.version,
+      statusExtra: () => ({ version: spec.version, pid: process.pid, uptimeS: Math.round((Date.now() - startedMs) / 1000), ...(spec.addresses ? { addresses: spec.addresses } : {}) }),
+      metrics: () => renderMetrics({ gateway, http, line, usedBytes: () => disk.usage().usedBytes, startedMs }),
+    });
+    let httpPort: number;
+    let tcpPort: number;
+    try {
+      httpPort = await http.listen();
+    } catch (err) {
+      throw listenError('HTTP', spec.httpPort, err);
+    }
+    cleanup.push(() => {
+      http.stopAccepting();
+      http.closeAll();
+    });
+    try {
+      tcpPort = await line.listen();
+    } catch (err) {
+      throw listenError('TCP', spec.tcpPort, err);
+    }
+    const peerPort = net.listeningPort ?? spec.peerPort;
+    log.log('info', 'serve.listening', { http: `${spec.bindHost}:${httpPort}`, tcp: `${spec.bindHost}:${tcpPort}`, peer: `${spec.bindHost}:${peerPort}` });
+    let shuttingDown: Promise<void> | null = null;
+    const shutdown = (drainTimeoutMs = 5_000): Promise<void> =>
+      (shuttingDown ??= (async () => {
+        log.log('info', 'serve.stopping', { inFlight: gateway.pending });
+        http.stopAccepting();
+        line.stopAccepting();
+        const drained = await gateway.drain(drainTimeoutMs);
+        if (!drained) log.log('warn', 'serve.drain_timeout', { inFlight: gateway.pending, timeoutMs: drainTimeoutMs });
+        // Replies written just now must reach their sockets before the connections close.
+        await new Promise<void>((r) => setImmediate(r));
+        node.stop();
+        forward?.close();
+        http.closeAll();
+        line.closeAll();
+        release();
+        log.log('info', 'serve.stopped', {});
+      })());
+    return { spec, node, gateway, httpPort, tcpPort, peerPort, shutdown };
+  } catch (err) {
+    for (const undo of cleanup.reverse()) {
+      try {
+        undo();
+      } catch {
+        // Best effort: the start already failed, and that error is the one to report.
+      }
+    }
+    throw err;
+  }
+}
+
+interface MetricsSources {
+  gateway: Gateway;
+  http: HttpFrontEnd;
+  line: LineFrontEnd;
+  usedBytes: () => number;
+  startedMs: number;
+}
+
+const COUNTERS = new Set(['counters_requests', 'counters_writes', 'counters_reads', 'counters_errors']);
+
+/** The /metrics text: the front ends' counters and latencies, and every number in the status. */
+export function renderMetrics(src: MetricsSources): string {
+  const status = src.gateway.status();
+  const e = new Exposition();
+  e.scalar('kvlab_requests_total', 'counter', 'Operations answered by the front ends, by front end, operation and outcome.', src.gateway.requests.entries().map((s) => ({ labels: s.labels, value: s.value.value })));
+  e.histogram('kvlab_request_duration_seconds', 'Time from a request parsed to its answer, by front end and operation.', src.gateway.latency.entries());
+  e.scalar('kvlab_http_responses_total', 'counter', 'HTTP responses by status code.', src.http.responses.entries().map((s) => ({ labels: s.labels, value: s.value.value })));
+  e.scalar('kvlab_forwarded_total', 'counter', 'Requests forwarded to the leader.', [{ value: src.gateway.forwarded.value }]);
+  e.scalar('kvlab_in_flight_requests', 'gauge', 'Front-end requests waiting for an answer.', [{ value: src.gateway.pending }]);
+  e.scalar('kvlab_tcp_connections', 'gauge', 'Open TCP line-protocol connections.', [{ value: src.line.connections }]);
+  e.scalar('kvlab_tcp_connections_total', 'counter', 'TCP line-protocol connections accepted.', [{ value: src.line.connectionsTotal }]);
+  e.scalar('kvlab_node_is_leader', 'gauge', '1 if this node is the leader.', [{ value: status.role === 'leader' ? 1 : 0 }]);
+  for (const [name, value] of numericLeaves(status)) {
+    const metric = name.startsWith('term') || name.startsWith('commit_index') || name.startsWith('applied_index') ? `kvlab_raft_${name}` : `kvlab_node_${name}`;
+    const counter = COUNTERS.has(name);
+    e.scalar(counter ? `${metric}_total` : metric, counter ? 'counter' : 'gauge', `The node's status field ${name}.`, [{ value }]);
+  }
+  e.scalar('kvlab_storage_used_bytes', 'gauge', 'Bytes in the data directory.', [{ value: src.usedBytes() }]);
+  e.scalar('process_resident_memory_bytes', 'gauge', 'Resident memory of the process.', [{ value: process.memoryUsage.rss() }]);
+  e.scalar('process_start_time_seconds', 'gauge', 'Start time of the process, Unix seconds.', [{ value: Math.round(src.startedMs / 1000) }]);
+  return e.text();
+}
