@@ -1,0 +1,221 @@
+import { createHmac } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isScalar, stringify } from 'yaml';
+import { SchemaError, duration, int, list, obj, oneOf, parseYaml, problem, str, type Validator } from '../../sim/schema.js';
+import type { AuthConfig } from '../node/auth.js';
+import type { EngineKind, ReplicationMode } from '../node/node.js';
+import { UsageError } from './errors.js';
+
+/**
+ * The cluster file (cluster.yaml): every member of a cluster, where it listens and keeps its data,
+ * and the cluster-wide settings. `kv-lab cluster up` writes one; `kv-lab serve --config F --node
+ * n1` runs one member of it. The format, field by field:
+ *
+ *   name: local                 # a label for logs and `cluster status`
+ *   replication: raft           # none (exactly one node) | raft
+ *   engine: memory              # storage engine of every node (ENGINES_AVAILABLE lists this build's)
+ *   secretFile: cluster.secret  # the cluster secret: peers prove they hold it (HMAC challenge)
+ *   auth:                       # or `auth: none` to run without authentication (--insecure)
+ *     admin: admin              # the root user, defined here so a new cluster can be administered
+ *     adminHash: scrypt$…       # its password's scrypt hash (`kv-lab hash-password` makes one)
+ *     tokenTtl: 24h             # how long a login token lasts
+ *   nodes:
+ *     - id: n1                  # letters, digits, _ and -
+ *       host: 127.0.0.1         # where the others and clients reach it; it listens there too
+ *       httpPort: 8000
+ *       tcpPort: 3001           # the line protocol
+ *       peerPort: 9001          # Raft traffic and the TypeScript client
+ *       dataDir: data/n1
+ *
+ * Relative paths (secretFile, dataDir) are relative to the cluster file's directory. The file
+ * holds no secret itself (the admin hash is a hash), but `cluster up` still writes it mode 600.
+ */
+
+/** Replication modes this build can run. The primary mode joins when the replication work adds it. */
+export const REPLICATION_MODES_AVAILABLE = ['none', 'raft'] as const satisfies readonly ReplicationMode[];
+/** Storage engines this build's node can run (lsm and bitcask join when the node wires them). */
+export const ENGINES_AVAILABLE = ['memory'] as const satisfies readonly EngineKind[];
+
+export const NODE_ID = /^[A-Za-z0-9_-]{1,32}$/;
+export const NODES_MAX = 64;
+
+export interface ClusterNode {
+  id: string;
+  host: string;
+  httpPort: number;
+  tcpPort: number;
+  peerPort: number;
+  /** Absolute. */
+  dataDir: string;
+}
+
+export interface ClusterAuth {
+  admin: string;
+  adminHash: string;
+  tokenTtlMs: number;
+}
+
+export interface ClusterConfig {
+  /** The file it came from (absolute), or where it will be written. */
+  file: string;
+  name: string;
+  replication: string;
+  engine: string;
+  /** Absolute. */
+  secretFile: string;
+  auth: ClusterAuth | null;
+  nodes: ClusterNode[];
+}
+
+const port = int({ min: 1, max: 65535 });
+
+const authValidator: Validator<ClusterAuth | null> = (node, p, ctx, at) => {
+  if (node !== null && isScalar(node) && node.value === 'none') return null;
+  const v = obj({
+    admin: { v: str({ pattern: /^[A-Za-z0-9_.@-]{1,64}$/, patternText: 'a user name (letters, digits, _.@-)' }), default: 'admin' },
+    adminHash: { v: str({ pattern: /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, patternText: 'an scrypt hash (scrypt$N$r$p$salt$key, from kv-lab hash-password)' }), required: true },
+    tokenTtl: { v: duration({ minNs: 1e9 }), default: 24 * 3600e9 },
+  })(node, p, ctx, at);
+  if (v === undefined) {
+    if (node !== null && isScalar(node)) return problem(ctx, node, p, 'expected `none` or a mapping with admin and adminHash');
+    return undefined;
+  }
+  return { admin: v.admin, adminHash: v.adminHash, tokenTtlMs: v.tokenTtl / 1e6 };
+};
+
+const schema = obj({
+  name: { v: str({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, patternText: 'a name of letters, digits, _ . -' }), default: 'local' },
+  replication: { v: oneOf(REPLICATION_MODES_AVAILABLE), default: 'raft' as const },
+  engine: { v: oneOf(ENGINES_AVAILABLE), default: 'memory' as const },
+  secretFile: { v: str({ maxLength: 4096 }), required: true },
+  auth: { v: authValidator, required: true },
+  nodes: {
+    v: list(
+      obj({
+        id: { v: str({ pattern: NODE_ID, patternText: 'an id of 1-32 letters, digits, _ and -' }), required: true },
+        host: { v: str({ maxLength: 255 }), default: '127.0.0.1' },
+        httpPort: { v: port, required: true },
+        tcpPort: { v: port, required: true },
+        peerPort: { v: port, required: true },
+        dataDir: { v: str({ maxLength: 4096 }), required: true },
+      }),
+      { min: 1, max: NODES_MAX },
+    ),
+    required: true,
+  },
+});
+
+/** Checks that span fields: unique ids, ports and data directories; replication fits the size. */
+export function crossCheck(c: Omit<ClusterConfig, 'file'>): string[] {
+  const errors: string[] = [];
+  const ids = new Set<string>();
+  const ports = new Map<string, string>();
+  const dirs = new Set<string>();
+  for (const n of c.nodes) {
+    if (ids.has(n.id)) errors.push(`nodes: id ${n.id} appears twice`);
+    ids.add(n.id);
+    for (const [what, p] of [['httpPort', n.httpPort], ['tcpPort', n.tcpPort], ['peerPort', n.peerPort]] as const) {
+      const k = `${n.host}:${p}`;
+      const owner = ports.get(k);
+      if (owner !== undefined) errors.push(`nodes: ${n.id}.${what} ${k} is also ${owner}`);
+      ports.set(k, `${n.id}.${what}`);
+    }
+    if (dirs.has(n.dataDir)) errors.push(`nodes: ${n.id}.dataDir ${n.dataDir} is another node's too`);
+    dirs.add(n.dataDir);
+  }
+  if (c.replication === 'none' && c.nodes.length !== 1) errors.push(`replication none serves exactly one node; this file has ${c.nodes.length} (use replication: raft)`);
+  return errors;
+}
+
+/** Reads and validates a cluster file; every problem becomes one UsageError naming file and line. */
+export function loadClusterConfig(file: string): ClusterConfig {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `no such cluster file: ${file}` : `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let raw;
+  try {
+    raw = parseYaml(text, file, schema);
+  } catch (err) {
+    if (err instanceof SchemaError) throw new UsageError(`invalid cluster file:\n${err.message}`);
+    throw err;
+  }
+  const dir = path.dirname(abs);
+  const config: ClusterConfig = {
+    file: abs,
+    name: raw.name,
+    replication: raw.replication,
+    engine: raw.engine,
+    secretFile: path.resolve(dir, raw.secretFile),
+    auth: raw.auth,
+    nodes: raw.nodes.map((n) => ({ ...n, dataDir: path.resolve(dir, n.dataDir) })),
+  };
+  const errors = crossCheck(config);
+  if (errors.length > 0) throw new UsageError(`invalid cluster file ${file}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
+  return config;
+}
+
+/** The YAML text of a cluster file, paths relative to its directory. */
+export function renderClusterConfig(c: ClusterConfig): string {
+  const dir = path.dirname(c.file);
+  const rel = (p: string) => path.relative(dir, p) || '.';
+  const doc = {
+    name: c.name,
+    replication: c.replication,
+    engine: c.engine,
+    secretFile: rel(c.secretFile),
+    auth: c.auth === null ? 'none' : { admin: c.auth.admin, adminHash: c.auth.adminHash, tokenTtl: `${Math.round(c.auth.tokenTtlMs / 1000)}s` },
+    nodes: c.nodes.map((n) => ({ id: n.id, host: n.host, httpPort: n.httpPort, tcpPort: n.tcpPort, peerPort: n.peerPort, dataDir: rel(n.dataDir) })),
+  };
+  return `# kv-lab cluster file (format: kv-lab serve --help, README "Run a real cluster").\n# Run one member with: kv-lab serve --config ${path.basename(c.file)} --node <id>\n${stringify(doc)}`;
+}
+
+/** Reads a secret file, refusing an empty one and warning about one others can read. */
+export function readSecretFile(file: string, what: string): { secret: string; warning: string | null } {
+  let text: string;
+  let mode: number;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+    mode = fs.statSync(file).mode;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `no such ${what} file: ${file}` : `cannot read ${what} file ${file}: ${(err as Error).message}`);
+  }
+  const secret = text.trim();
+  if (secret.length < 16) throw new UsageError(`${what} file ${file} must hold at least 16 characters`);
+  if (secret.length > 4096) throw new UsageError(`${what} file ${file} is longer than 4096 characters`);
+  const warning = (mode & 0o077) !== 0 ? `${what} file ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it` : null;
+  return { secret, warning };
+}
+
+/**
+ * The key that signs login tokens, derived from the cluster secret (so every member verifies any
+ * member's tokens without another secret to distribute) under a label that keeps it apart from the
+ * peer handshake's use of the same secret.
+ */
+export function tokenSecretFor(clusterSecret: string): string {
+  return createHmac('sha256', clusterSecret).update('kv-lab token-signing key v1').digest('hex');
+}
+
+export function authConfigFor(auth: ClusterAuth | null, clusterSecret: string): AuthConfig | null {
+  if (auth === null) return null;
+  return { tokenSecret: tokenSecretFor(clusterSecret), root: { name: auth.admin, hash: auth.adminHash }, tokenTtlMs: auth.tokenTtlMs };
+}
+
+/**
+ * Default ports of node i (1-based) for a base port: HTTP base+i-1, TCP base-5000+i, peers
+ * base+1000+i — with the default base 8000, the seeds' 8000/3001/9001 for n1.
+ */
+export function defaultPorts(base: number, i: number): { httpPort: number; tcpPort: number; peerPort: number } {
+  return { httpPort: base + i - 1, tcpPort: base - 5000 + i, peerPort: base + 1000 + i };
+}
+
+/** The range of base ports for which every default port of n nodes is valid and unprivileged. */
+export function basePortRange(nodes: number): { min: number; max: number } {
+  return { min: 1024 + 5000, max: 65535 - 1000 - nodes };
+}

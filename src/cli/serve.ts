@@ -1,0 +1,301 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import type { PeerAddress } from '../env/real/net.js';
+import type { LogLevel } from '../env/log.js';
+import { KV_LAB_VERSION } from '../api/version.js';
+import type { HostSpec, MemberAddress, PrimaryConfig } from '../api/node-host.js';
+import { hashPassword } from '../node/auth.js';
+import { EXIT_FAILED, UsageError } from './errors.js';
+import {
+  authConfigFor,
+  ENGINES_AVAILABLE,
+  loadClusterConfig,
+  NODE_ID,
+  readSecretFile,
+  REPLICATION_MODES_AVAILABLE,
+  type ClusterAuth,
+} from './cluster-config.js';
+
+/**
+ * `kv-lab serve`: one node as a long-running process, from a cluster file
+ * (`--config cluster.yaml --node n1`) or from flags alone. It logs one JSON object per event on
+ * stderr, stops in order on SIGTERM or SIGINT (stop accepting, answer what is in flight, stop the
+ * node, close connections), and on restart resumes from its data directory.
+ */
+
+export interface ServeFlags {
+  config?: string;
+  node?: string;
+  id?: string;
+  dataDir?: string;
+  host?: string;
+  httpPort?: string;
+  tcpPort?: string;
+  peerPort?: string;
+  peers?: string;
+  replication?: string;
+  engine?: string;
+  secretFile?: string;
+  adminHashFile?: string;
+  insecure?: boolean;
+  role?: string;
+  leaderHost?: string;
+  leaderPort?: string;
+  logLevel: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const FLAG_ONLY = ['id', 'dataDir', 'httpPort', 'tcpPort', 'peerPort', 'peers', 'replication', 'engine', 'secretFile', 'adminHashFile', 'insecure', 'role', 'leaderHost', 'leaderPort', 'host'] as const;
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run one kv-lab node: HTTP, the TCP line protocol and peer traffic, data on disk')
+    .option('--config <file>', 'cluster file (cluster.yaml, as `kv-lab cluster up` writes)')
+    .option('--node <id>', 'which member of the cluster file to run')
+    .option('--id <id>', 'without a cluster file: this node\'s id', 'n1')
+    .option('--data-dir <dir>', 'without a cluster file: where the node keeps its data')
+    .option('--host <address>', 'address to listen on and be reached at', '127.0.0.1')
+    .option('--http-port <port>', 'HTTP port (0: any free port)', '8000')
+    .option('--tcp-port <port>', 'TCP line-protocol port', '3001')
+    .option('--peer-port <port>', 'port for peers and the TypeScript client', '9001')
+    .option('--peers <list>', 'the other members: id=host:port,… (their peer ports)')
+    .option('--replication <mode>', `replication: ${REPLICATION_MODES_AVAILABLE.join(' | ')} (default: none alone, raft with peers)`)
+    .option('--engine <engine>', `storage engine: ${ENGINES_AVAILABLE.join(' | ')}`, ENGINES_AVAILABLE[0])
+    .option('--secret-file <file>', 'file holding the cluster secret (default: generated in the data directory for a single node)')
+    .option('--admin-hash-file <file>', 'file holding the admin password\'s scrypt hash (kv-lab hash-password)')
+    .option('--insecure', 'no authentication: anyone may read and write (local experiments only)')
+    .option('--role <role>', 'primary mode: leader | follower')
+    .option('--leader-host <host>', 'primary mode, follower: the leader\'s host')
+    .option('--leader-port <port>', 'primary mode, follower: the leader\'s peer port')
+    .option('--log-level <level>', 'debug | info | warn | error', 'info')
+    .addHelpText('after', '\nExit codes: 0 stopped by a signal, 1 could not start (a port in use, a locked data directory), 2 bad flags or files.\nThe cluster file format is documented in README.md ("Run a real cluster").')
+    .action(async (opts: ServeFlags, cmd: Command) => {
+      // Flags given explicitly on the command line (not defaults) — to refuse mixing them with --config.
+      const explicit = new Set(FLAG_ONLY.filter((k) => cmd.getOptionValueSource(k) === 'cli'));
+      await serveCommand(opts, explicit);
+    });
+}
+
+export function parsePort(text: string, flag: string, allowZero = true): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535 || (!allowZero && Number(text) === 0)) {
+    throw new UsageError(`${flag} expects a port number ${allowZero ? '0' : '1'}-65535, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/** Parses `--peers n2=host:port,n3=host:port`. */
+export function parsePeers(text: string): Map<string, PeerAddress> {
+  const peers = new Map<string, PeerAddress>();
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const m = /^([^=]+)=(.+):(\d+)$/.exec(item);
+    if (m === null) throw new UsageError(`--peers: expected id=host:port, got ${JSON.stringify(item)}`);
+    const id = m[1] as string;
+    if (!NODE_ID.test(id)) throw new UsageError(`--peers: ${JSON.stringify(id)} is not a node id (1-32 letters, digits, _ and -)`);
+    if (peers.has(id)) throw new UsageError(`--peers: ${id} is listed twice`);
+    peers.set(id, { host: (m[2] as string).replace(/^\[(.*)\]$/, '$1'), port: parsePort(m[3] as string, `--peers ${id}`, false) });
+  }
+  return peers;
+}
+
+/** The primary mode's flags, checked for consistency. */
+export function parsePrimary(opts: Pick<ServeFlags, 'role' | 'leaderHost' | 'leaderPort'>): PrimaryConfig | undefined {
+  if (opts.role === undefined) {
+    if (opts.leaderHost !== undefined || opts.leaderPort !== undefined) throw new UsageError('--leader-host and --leader-port go with --role follower');
+    return undefined;
+  }
+  if (opts.role !== 'leader' && opts.role !== 'follower') throw new UsageError(`--role expects leader or follower, got ${JSON.stringify(opts.role)}`);
+  if (opts.role === 'leader') {
+    if (opts.leaderHost !== undefined || opts.leaderPort !== undefined) throw new UsageError('a leader takes no --leader-host or --leader-port');
+    return { role: 'leader', leader: null };
+  }
+  if (opts.leaderHost === undefined || opts.leaderPort === undefined) throw new UsageError('--role follower needs --leader-host and --leader-port');
+  return { role: 'follower', leader: { host: opts.leaderHost, port: parsePort(opts.leaderPort, '--leader-port', false) } };
+}
+
+/** Files generated in a flag-configured node's data directory at its first start. */
+function generatedFile(dataDir: string, name: string, make: () => string): { file: string; created: boolean } {
+  const file = path.join(dataDir, name);
+  if (fs.existsSync(file)) return { file, created: false };
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, make() + '\n', { mode: 0o600, flag: 'wx' });
+  return { file, created: true };
+}
+
+/** Messages for the operator, printed (not logged) before the node starts. */
+type Notes = string[];
+
+/** Builds the host's spec from a cluster file. */
+function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): Omit<HostSpec, 'log'> {
+  if (explicit.size > 0) throw new UsageError(`with --config, the cluster file says everything; drop ${[...explicit].map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+  const config = loadClusterConfig(opts.config as string);
+  if (opts.node === undefined) throw new UsageError(`--config needs --node: one of ${config.nodes.map((n) => n.id).join(', ')}`);
+  const me = config.nodes.find((n) => n.id === opts.node);
+  if (me === undefined) throw new UsageError(`--node ${opts.node} is not in ${opts.config}: its nodes are ${config.nodes.map((n) => n.id).join(', ')}`);
+  const { secret, warning } = readSecretFile(config.secretFile, 'cluster secret');
+  if (warning !== null) notes.push(warning);
+  const addresses: Record<string, MemberAddress> = {};
+  for (const n of config.nodes) addresses[n.id] = { host: n.host, httpPort: n.httpPort, tcpPort: n.tcpPort, peerPort: n.peerPort };
+  return {
+    id: me.id,
+    dataDir: me.dataDir,
+    bindHost: me.host,
+    httpPort: me.httpPort,
+    tcpPort: me.tcpPort,
+    peerPort: me.peerPort,
+    members: config.nodes.map((n) => n.id),
+    peers: new Map(config.nodes.filter((n) => n.id !== me.id).map((n) => [n.id, { host: n.host, port: n.peerPort }])),
+    replication: config.replication,
+    engine: config.engine,
+    secret,
+    auth: authConfigFor(config.auth, secret),
+    addresses,
+    version: KV_LAB_VERSION,
+  };
+}
+
+/** Builds the host's spec from flags alone; a first start generates what a single node needs. */
+function specFromFlags(opts: ServeFlags, notes: Notes): Omit<HostSpec, 'log'> {
+  if (opts.node !== undefined) throw new UsageError('--node picks a member of a cluster file; give --config too, or use --id');
+  const id = opts.id ?? 'n1';
+  if (!NODE_ID.test(id)) throw new UsageError(`--id expects 1-32 letters, digits, _ and -, got ${JSON.stringify(id)}`);
+  if (opts.dataDir === undefined) throw new UsageError('give --data-dir (where the node keeps its data), or --config with --node');
+  const dataDir = path.resolve(opts.dataDir);
+  const httpPort = parsePort(opts.httpPort ?? '8000', '--http-port');
+  const tcpPort = parsePort(opts.tcpPort ?? '3001', '--tcp-port');
+  const peerPort = parsePort(opts.peerPort ?? '9001', '--peer-port');
+  const peers = parsePeers(opts.peers ?? '');
+  const self = peers.get(id);
+  if (self !== undefined) {
+    if (self.port !== peerPort) throw new UsageError(`--peers lists ${id} (this node) at port ${self.port}, but --peer-port is ${peerPort}`);
+    peers.delete(id);
+  }
+  const primary = parsePrimary(opts);
+  const replication = opts.replication ?? (primary !== undefined ? 'primary' : peers.size > 0 ? 'raft' : 'none');
+  if (!(REPLICATION_MODES_AVAILABLE as readonly string[]).includes(replication)) {
+    throw new UsageError(
+      replication === 'primary'
+        ? 'the primary mode (--role) is not available in this build yet: it arrives with the asynchronous replication work; use Raft (--peers) meanwhile'
+        : `--replication expects ${REPLICATION_MODES_AVAILABLE.join(' or ')}, got ${JSON.stringify(replication)}`,
+    );
+  }
+  if (replication === 'none' && peers.size > 0) throw new UsageError('--replication none serves a single node; drop --peers or use raft');
+  const engine = opts.engine ?? ENGINES_AVAILABLE[0];
+  if (!(ENGINES_AVAILABLE as readonly string[]).includes(engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(' or ')} in this build, got ${JSON.stringify(engine)}`);
+  const secret = clusterSecretFromFlags(opts, dataDir, peers.size, notes);
+  let auth: ClusterAuth | null = null;
+  if (opts.insecure) {
+    if (opts.adminHashFile !== undefined) throw new UsageError('--insecure runs without authentication; drop --admin-hash-file');
+    notes.push('running without authentication (--insecure): anyone who can reach the ports may read and write');
+  } else auth = { admin: 'admin', adminHash: adminHashFromFlags(opts, dataDir, httpPort, notes), tokenTtlMs: 24 * 3600_000 };
+  return {
+    id,
+    dataDir,
+    bindHost: opts.host ?? '127.0.0.1',
+    httpPort,
+    tcpPort,
+    peerPort,
+    members: [id, ...peers.keys()],
+    peers,
+    replication,
+    engine,
+    secret,
+    auth: auth === null ? null : authConfigFor(auth, secret ?? randomBytes(32).toString('hex')),
+    ...(primary !== undefined ? { primary } : {}),
+    version: KV_LAB_VERSION,
+  };
+}
+
+function clusterSecretFromFlags(opts: ServeFlags, dataDir: string, peerCount: number, notes: Notes): string | null {
+  if (opts.secretFile !== undefined) {
+    const { secret, warning } = readSecretFile(path.resolve(opts.secretFile), 'cluster secret');
+    if (warning !== null) notes.push(warning);
+    return secret;
+  }
+  const existing = path.join(dataDir, 'cluster.secret');
+  if (fs.existsSync(existing)) return readSecretFile(existing, 'cluster secret').secret;
+  if (peerCount > 0) {
+    if (opts.insecure) {
+      notes.push('no --secret-file: peers are not authenticated (--insecure)');
+      return null;
+    }
+    throw new UsageError('a node with --peers needs the cluster secret every member shares: --secret-file FILE (or --insecure)');
+  }
+  generatedFile(dataDir, 'cluster.secret', () => randomBytes(32).toString('hex'));
+  return readSecretFile(existing, 'cluster secret').secret;
+}
+
+function adminHashFromFlags(opts: ServeFlags, dataDir: string, httpPort: number, notes: Notes): string {
+  const read = (file: string) => {
+    const text = fs.readFileSync(file, 'utf8').trim();
+    if (!/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(text)) throw new UsageError(`${file} does not hold an scrypt hash (make one with: kv-lab hash-password)`);
+    return text;
+  };
+  if (opts.adminHashFile !== undefined) {
+    const file = path.resolve(opts.adminHashFile);
+    if (!fs.existsSync(file)) throw new UsageError(`no such admin hash file: ${opts.adminHashFile}`);
+    return read(file);
+  }
+  const hashFile = path.join(dataDir, 'admin.hash');
+  if (fs.existsSync(hashFile)) return read(hashFile);
+  // First start without an admin: generate a password, keep only its hash for the node, and tell
+  // the operator where the password is and how to choose another.
+  const password = randomBytes(18).toString('base64url');
+  const passwordFile = path.join(dataDir, 'admin.password');
+  generatedFile(dataDir, 'admin.password', () => password);
+  const hash = hashPassword(password, randomBytes(16));
+  fs.writeFileSync(hashFile, hash + '\n', { mode: 0o600 });
+  notes.push(
+    `first start: no admin password was configured, so one was generated for user "admin" and saved in ${passwordFile} (mode 600).\n` +
+      `  log in: kv-lab connect --host 127.0.0.1 --port ${httpPort} --username admin --password-file ${passwordFile}\n` +
+      `  to set your own: kv-lab hash-password > admin.hash, then restart with --admin-hash-file admin.hash`,
+  );
+  return hash;
+}
+
+async function serveCommand(opts: ServeFlags, explicit: Set<string>): Promise<void> {
+  if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new UsageError(`--log-level expects ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(opts.logLevel)}`);
+  const notes: Notes = [];
+  const base = opts.config !== undefined ? specFromConfig(opts, explicit, notes) : specFromFlags(opts, notes);
+  const { JsonLineLogger } = await import('../env/real/log.js');
+  const { startNodeHost, HostStartError } = await import('../api/node-host.js');
+  const log = new JsonLineLogger({ node: base.id, level: opts.logLevel as LogLevel });
+  for (const note of notes) process.stderr.write(`kv-lab serve: ${note}\n`);
+  let host: Awaited<ReturnType<typeof startNodeHost>>;
+  try {
+    host = await startNodeHost({ ...base, log });
+  } catch (err) {
+    if (err instanceof HostStartError) {
+      log.log('error', 'serve.start_failed', { error: err.message });
+      process.stderr.write(`kv-lab serve: ${err.message}\n`);
+      process.exitCode = EXIT_FAILED;
+      return;
+    }
+    throw err;
+  }
+  process.on('uncaughtException', (err) => {
+    log.log('error', 'serve.crashed', { error: err.stack ?? String(err) });
+    process.exit(70);
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.log('warn', 'serve.forced_exit', { signal });
+      process.exit(EXIT_FAILED);
+    }
+    stopping = true;
+    log.log('info', 'serve.signal', { signal });
+    void host.shutdown().then(() => {
+      // Everything is closed; the process ends when the last callback (an engine's final fsync)
+      // has run. Should something keep it alive, do not hang an operator's `cluster down`.
+      setTimeout(() => {
+        log.log('warn', 'serve.exit_forced', { reason: 'handles still open 10 s after shutdown' });
+        process.exit(0);
+      }, 10_000).unref();
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
