@@ -1,0 +1,329 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { processAlive } from '../api/process.js';
+import { hashPassword } from '../node/auth.js';
+import {
+  basePortRange,
+  defaultPorts,
+  ENGINES_AVAILABLE,
+  loadClusterConfig,
+  NODES_MAX,
+  renderClusterConfig,
+  REPLICATION_MODES_AVAILABLE,
+  type ClusterConfig,
+} from './cluster-config.js';
+import { saveConnection } from './connection.js';
+import { EXIT_FAILED, UsageError } from './errors.js';
+
+/**
+ * `kv-lab cluster up|down|status`: a local multi-process cluster in one directory.
+ *
+ *   <dir>/cluster.yaml       the cluster file (kv-lab serve --config reads it)
+ *   <dir>/cluster.secret     the cluster secret (mode 600)
+ *   <dir>/admin.password     the admin password (mode 600; absent with --insecure)
+ *   <dir>/data/<id>/         each node's data directory
+ *   <dir>/logs/<id>.log      each node's JSON log lines
+ *   <dir>/run/<id>.pid       each running node's process id
+ *
+ * `up` on a directory that already holds a stopped cluster starts it again from its data.
+ */
+
+export const DEFAULT_CLUSTER_DIR = '.kv-lab/cluster';
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+interface UpFlags {
+  nodes: string;
+  dir: string;
+  basePort: string;
+  insecure?: boolean;
+  host: string;
+  replication?: string;
+  engine: string;
+  connect: boolean;
+}
+
+export function registerClusterCommand(program: Command): void {
+  const cluster = program.command('cluster').description('run a local multi-process cluster');
+  cluster
+    .command('up')
+    .description('start a local cluster in the background (again, if --dir holds a stopped one)')
+    .option('--nodes <n>', `how many nodes (1-${NODES_MAX})`, '3')
+    .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
+    .option('--base-port <port>', 'node i serves HTTP on base+i-1, TCP on base-5000+i, peers on base+1000+i', '8000')
+    .option('--host <address>', 'address every node listens on', '127.0.0.1')
+    .option('--insecure', 'no authentication (local experiments only)')
+    .option('--replication <mode>', `${REPLICATION_MODES_AVAILABLE.join(' | ')} (default: none for one node, raft for more)`)
+    .option('--engine <engine>', ENGINES_AVAILABLE.join(' | '), ENGINES_AVAILABLE[0])
+    .option('--no-connect', 'do not save the CLI connection to this cluster')
+    .action((flags: UpFlags, cmd: Command) => up(flags, new Set(['nodes', 'basePort', 'insecure', 'host', 'replication', 'engine'].filter((k) => cmd.getOptionValueSource(k) === 'cli'))));
+  cluster
+    .command('down')
+    .description('stop a local cluster (SIGTERM, then SIGKILL after 15 s)')
+    .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
+    .action((flags: { dir: string }) => down(flags.dir));
+  cluster
+    .command('status')
+    .description('each node: id, pid, ports, role, term, leader, health')
+    .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
+    .option('--json', 'one JSON list')
+    .action((flags: { dir: string; json?: boolean }) => status(flags.dir, flags.json ?? false));
+}
+
+function intFlag(text: string, flag: string, min: number, max: number): number {
+  if (!/^\d{1,6}$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${flag} expects an integer in ${min}..${max}, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function paths(dir: string) {
+  const abs = path.resolve(dir);
+  return {
+    dir: abs,
+    config: path.join(abs, 'cluster.yaml'),
+    secret: path.join(abs, 'cluster.secret'),
+    password: path.join(abs, 'admin.password'),
+    log: (id: string) => path.join(abs, 'logs', `${id}.log`),
+    pid: (id: string) => path.join(abs, 'run', `${id}.pid`),
+  };
+}
+
+/** The pid of a node if it is running as that node (a pid file may outlive its process). */
+function runningPid(p: ReturnType<typeof paths>, id: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(p.pid(id), 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !processAlive(pid)) return null;
+  try {
+    // Guard against a recycled pid: the process must be a serve of this cluster file.
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes(p.config) || !cmdline.includes('serve')) return null;
+  } catch {
+    // No /proc (not Linux): trust the pid file.
+  }
+  return pid;
+}
+
+function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: ClusterConfig; password: string | null } {
+  const n = intFlag(flags.nodes, '--nodes', 1, NODES_MAX);
+  const range = basePortRange(n);
+  const base = intFlag(flags.basePort, '--base-port', range.min, range.max);
+  const replication = flags.replication ?? (n === 1 ? 'none' : 'raft');
+  if (!(REPLICATION_MODES_AVAILABLE as readonly string[]).includes(replication)) throw new UsageError(`--replication expects ${REPLICATION_MODES_AVAILABLE.join(' or ')}, got ${JSON.stringify(replication)}`);
+  if (replication === 'none' && n !== 1) throw new UsageError('--replication none runs exactly one node');
+  if (!(ENGINES_AVAILABLE as readonly string[]).includes(flags.engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(' or ')} in this build, got ${JSON.stringify(flags.engine)}`);
+  fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(p.secret, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  let password: string | null = null;
+  if (!flags.insecure) {
+    password = randomBytes(18).toString('base64url');
+    fs.writeFileSync(p.password, password + '\n', { mode: 0o600 });
+  }
+  const config: ClusterConfig = {
+    file: p.config,
+    name: path.basename(p.dir),
+    replication,
+    engine: flags.engine,
+    secretFile: p.secret,
+    auth: password === null ? null : { admin: 'admin', adminHash: hashPassword(password, randomBytes(16)), tokenTtlMs: 24 * 3600_000 },
+    nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i + 1}`, host: flags.host, ...defaultPorts(base, i + 1), dataDir: path.join(p.dir, 'data', `n${i + 1}`) })),
+  };
+  fs.writeFileSync(p.config, renderClusterConfig(config), { mode: 0o600 });
+  return { config, password };
+}
+
+async function up(flags: UpFlags, explicit: Set<string>): Promise<void> {
+  const p = paths(flags.dir);
+  let config: ClusterConfig;
+  let password: string | null = null;
+  if (fs.existsSync(p.config)) {
+    config = loadClusterConfig(p.config);
+    const running = config.nodes.filter((n) => runningPid(p, n.id) !== null);
+    if (running.length === config.nodes.length) throw new UsageError(`the cluster in ${p.dir} is already running (kv-lab cluster status --dir ${flags.dir})`);
+    if (explicit.size > 0) throw new UsageError(`${p.dir} already holds a cluster; it restarts as its cluster.yaml says, so drop ${[...explicit].map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} (or use another --dir)`);
+  } else ({ config, password } = newCluster(flags, p));
+  fs.mkdirSync(path.join(p.dir, 'logs'), { recursive: true });
+  fs.mkdirSync(path.join(p.dir, 'run'), { recursive: true });
+  const started: { id: string; pid: number }[] = [];
+  for (const node of config.nodes) {
+    const existing = runningPid(p, node.id);
+    if (existing !== null) {
+      started.push({ id: node.id, pid: existing });
+      continue;
+    }
+    started.push({ id: node.id, pid: startNode(p, node.id) });
+  }
+  const failures = await waitHealthy(p, config, started);
+  if (failures.length > 0) {
+    for (const f of failures) process.stderr.write(`kv-lab: ${f}\n`);
+    process.stderr.write(`kv-lab: the cluster did not come up; logs are in ${path.join(p.dir, 'logs')}; stop what started with: kv-lab cluster down --dir ${flags.dir}\n`);
+    process.exitCode = EXIT_FAILED;
+    return;
+  }
+  printUp(flags, p, config, started, password);
+}
+
+function startNode(p: ReturnType<typeof paths>, id: string): number {
+  const out = fs.openSync(p.log(id), 'a');
+  // The same program that runs this command (compiled, or TypeScript through tsx's loader).
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, 'serve', '--config', p.config, '--node', id], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    // The caller's directory: a loader named in execArgv (--import tsx) resolves from there.
+    cwd: process.cwd(),
+  });
+  fs.closeSync(out);
+  if (child.pid === undefined) throw new Error(`could not start node ${id}`);
+  fs.writeFileSync(p.pid(id), `${child.pid}\n`);
+  child.unref();
+  return child.pid;
+}
+
+/** Waits until every node answers /health; returns what went wrong for those that did not. */
+async function waitHealthy(p: ReturnType<typeof paths>, config: ClusterConfig, started: { id: string; pid: number }[]): Promise<string[]> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const pending = new Map(started.map((s) => [s.id, s.pid]));
+  const failures: string[] = [];
+  while (pending.size > 0 && Date.now() < deadline) {
+    for (const [id, pid] of [...pending]) {
+      const node = config.nodes.find((n) => n.id === id);
+      if (node === undefined) continue;
+      if (!processAlive(pid)) {
+        pending.delete(id);
+        failures.push(`node ${id} exited during start:\n${tail(p.log(id), 8)}`);
+        continue;
+      }
+      try {
+        const res = await fetch(`http://${hostForUrl(node.host)}:${node.httpPort}/health`, { signal: AbortSignal.timeout(1000) });
+        await res.text();
+        if (res.ok) pending.delete(id);
+      } catch {
+        // Not listening yet.
+      }
+    }
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const id of pending.keys()) failures.push(`node ${id} did not become healthy within ${START_TIMEOUT_MS / 1000} s:\n${tail(p.log(id), 8)}`);
+  return failures;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
+  } catch {
+    return '    (no log)';
+  }
+}
+
+function printUp(flags: UpFlags, p: ReturnType<typeof paths>, config: ClusterConfig, started: { id: string; pid: number }[], password: string | null): void {
+  const out: string[] = [];
+  const n1 = config.nodes[0] as ClusterConfig['nodes'][number];
+  out.push(`kv-lab cluster ${config.name} is up: ${config.nodes.length} node${config.nodes.length === 1 ? '' : 's'}, replication ${config.replication}, engine ${config.engine}, ${config.auth === null ? 'NO authentication (--insecure)' : 'authentication on'}`);
+  for (const node of config.nodes) {
+    const pid = started.find((s) => s.id === node.id)?.pid;
+    out.push(`  ${node.id}  pid ${pid}  http://${hostForUrl(node.host)}:${node.httpPort}  tcp ${node.host}:${node.tcpPort}  peer ${node.host}:${node.peerPort}`);
+  }
+  out.push(`  files in ${p.dir} (cluster.yaml, logs/, data/)`);
+  if (password !== null) out.push('', `admin password (printed once; saved in ${p.password}, mode 600):`, `  ${password}`);
+  else if (config.auth !== null) out.push('', `admin password: in ${p.password}`);
+  if (flags.connect) {
+    const file = saveConnection({
+      urls: config.nodes.map((n) => `http://${hostForUrl(n.host)}:${n.httpPort}`),
+      ...(config.auth !== null ? { username: config.auth.admin, passwordFile: p.password } : {}),
+      database: '',
+      cluster: p.dir,
+    });
+    out.push('', `the CLI is connected to it (saved in ${file}):`, '  kv-lab put nickname codejitsu && kv-lab get nickname');
+  }
+  const h = n1.host === '127.0.0.1' ? 'localhost' : hostForUrl(n1.host);
+  const n2 = config.nodes[1] ?? n1;
+  const cred = config.auth !== null ? ` -u ${config.auth.admin}:$(cat ${p.password})` : '';
+  out.push('', 'or with curl and nc:');
+  out.push(`  curl${cred} -X PUT ${h}:${n1.httpPort}/key/k -H 'Content-Type: application/json' -d '{"value":"v"}'`);
+  out.push(`  curl${cred} ${h}:${n2.httpPort}/key/k`);
+  if (config.auth === null) {
+    out.push(`  echo "PUT nickname codejitsu" | nc ${h} ${n1.tcpPort}`, `  echo "READ nickname" | nc ${h} ${n2.tcpPort}`);
+  } else {
+    out.push(`  printf 'AUTH admin %s\\nPUT nickname codejitsu\\n' "$(cat ${p.password})" | nc ${h} ${n1.tcpPort}`, `  printf 'AUTH admin %s\\nREAD nickname\\n' "$(cat ${p.password})" | nc ${h} ${n2.tcpPort}`);
+  }
+  const dirFlag = flags.dir === DEFAULT_CLUSTER_DIR ? '' : ` --dir ${flags.dir}`;
+  out.push('', `status: kv-lab cluster status${dirFlag}    stop: kv-lab cluster down${dirFlag}`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+async function down(dir: string): Promise<void> {
+  const p = paths(dir);
+  if (!fs.existsSync(p.config)) throw new UsageError(`no cluster in ${p.dir} (no cluster.yaml)`);
+  const config = loadClusterConfig(p.config);
+  const stopping: { id: string; pid: number }[] = [];
+  for (const node of config.nodes) {
+    const pid = runningPid(p, node.id);
+    if (pid === null) {
+      process.stdout.write(`${node.id} was not running\n`);
+      fs.rmSync(p.pid(node.id), { force: true });
+      continue;
+    }
+    process.kill(pid, 'SIGTERM');
+    stopping.push({ id: node.id, pid });
+  }
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (stopping.some((s) => processAlive(s.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const s of stopping) {
+    if (processAlive(s.pid)) {
+      process.kill(s.pid, 'SIGKILL');
+      process.stdout.write(`${s.id} (pid ${s.pid}) did not stop within ${STOP_TIMEOUT_MS / 1000} s: killed\n`);
+    } else process.stdout.write(`${s.id} (pid ${s.pid}) stopped\n`);
+    fs.rmSync(p.pid(s.id), { force: true });
+  }
+}
+
+interface NodeReport {
+  id: string;
+  pid: number | null;
+  http: string;
+  tcp: string;
+  peer: string;
+  role: string | null;
+  term: number | null;
+  leader: string | null;
+  commitIndex: number | null;
+  health: 'ok' | 'unhealthy' | 'down';
+  message?: string;
+}
+
+async function status(dir: string, json: boolean): Promise<void> {
+  const p = paths(dir);
+  if (!fs.existsSync(p.config)) throw new UsageError(`no cluster in ${p.dir} (no cluster.yaml)`);
+  const config = loadClusterConfig(p.config);
+  const reports = await Promise.all(
+    config.nodes.map(async (node): Promise<NodeReport> => {
+      const base: NodeReport = { id: node.id, pid: runningPid(p, node.id), http: `${node.host}:${node.httpPort}`, tcp: `${node.host}:${node.tcpPort}`, peer: `${node.host}:${node.peerPort}`, role: null, term: null, leader: null, commitIndex: null, health: 'down' };
+      try {
+        const url = `http://${hostForUrl(node.host)}:${node.httpPort}`;
+        const s = (await (await fetch(`${url}/status`, { signal: AbortSignal.timeout(2000) })).json()) as Record<string, unknown>;
+        const h = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+        const hb = (await h.json()) as { message?: string };
+        return { ...base, role: String(s.role), term: Number(s.term), leader: (s.leader as string | null) ?? null, commitIndex: Number(s.commitIndex), health: h.ok ? 'ok' : 'unhealthy', ...(h.ok ? {} : { message: hb.message ?? '' }) };
+      } catch (err) {
+        return { ...base, message: `unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})` };
+      }
+    }),
+  );
+  if (json) process.stdout.write(JSON.stringify(reports) + '\n');
+  else {
+    const rows = [['ID', 'PID', 'HTTP', 'TCP', 'PEER', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'HEALTH']];
+    for (const r of reports) rows.push([r.id, String(r.pid ?? '-'), r.http, r.tcp, r.peer, r.role ?? '-', String(r.term ?? '-'), r.leader ?? '-', String(r.commitIndex ?? '-'), r.health + (r.message ? ` (${r.message})` : '')]);
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)));
+    process.stdout.write(`cluster ${config.name} in ${p.dir}\n` + rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ')).join('\n') + '\n');
+  }
+  if (reports.some((r) => r.health !== 'ok')) process.exitCode = EXIT_FAILED;
+}
