@@ -2,6 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_BAD_INPUT, UsageError } from './errors.js';
 import { registerCheckCommand } from './check.js';
 import { registerRunCommand } from './run.js';
+import { registerServeCommand } from './serve.js';
+import { registerClusterCommand } from './cluster.js';
+import { registerClientCommands, registerHashPassword } from './client-commands.js';
 
 /**
  * The kv-lab command line. Each command's module is small to load; heavy parts (the simulator,
@@ -25,6 +28,10 @@ program
 
 registerRunCommand(program);
 registerCheckCommand(program);
+registerServeCommand(program);
+registerClusterCommand(program);
+registerClientCommands(program);
+registerHashPassword(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,27 @@
+/**
+ * The kv-lab package: clients for a running cluster, and the request protocol's types.
+ *
+ * - connectKv / KvRemote: the TypeScript client over the nodes' peer ports (leader discovery,
+ *   retries with idempotent request ids, deadlines);
+ * - HttpKvClient: the HTTP API's client;
+ * - KvClient: the same client over any Net seam (the simulator uses it);
+ * - the line protocol's parser and formatter, for tools that speak it.
+ */
+export { connectKv, discoverNodes, KvError, KvRemote, type RemoteOptions } from './api/remote.js';
+export { HttpKvClient, KvHttpError, type BatchOp, type HttpClientOptions, type RangeOptions } from './api/http-client.js';
+export { KvClient, ATTEMPTS_MAX, DEFAULT_CLIENT_OPTIONS, type ClientOptions, type InvokeOptions, type Outcome } from './api/client.js';
+export {
+  formatCommand,
+  formatReply,
+  formatToken,
+  parseCommand,
+  parseReply,
+  tokenize,
+  LineSyntaxError,
+  type LineCommand,
+  type LineReply,
+} from './api/line/protocol.js';
+export type { ErrorCode, KvOp, Permission, Request, Result, WriteOp, ReadOp, AdminOp } from './node/protocol.js';
+export { KEY_BYTES_MAX, VALUE_BYTES_MAX, BATCH_OPS_MAX, RANGE_LIMIT_MAX } from './node/protocol.js';
+export type { Json } from './check/history.js';
+export { KV_LAB_VERSION } from './api/version.js';
