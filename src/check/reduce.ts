@@ -147,6 +147,11 @@ const UNSEEN_WORK_MAX = 2e9;
  *   result and no cas's expected value, no ok read and no cas can come in that stretch — only
  *   appends, legal on any string, then a write or delete, legal anywhere — so leaving the info op
  *   out keeps every operation legal. (A chance match of s inside a longer text only keeps an op.)
+ *   One exception: leaving out a write or cas of a string s makes the appends of that stretch
+ *   build on the state before it, and if that state can be a value that is not a string, an ok
+ *   append there becomes illegal (ok write 5, info write "zz", ok append "a" is linearizable only
+ *   through "zz"). So on a key where some write or cas leaves a non-string value and some append
+ *   is ok, info writes and cas leaving strings (or absent: writing null) are kept.
  * - A write or cas leaving a value that is not a string: an append after it cannot take effect,
  *   so the same holds when no ok read returned the value and no cas expects it.
  * Info deletes are kept: an append after a delete starts from empty, which others may see.
@@ -155,6 +160,8 @@ export function dropUnseenOnAppendKey(ops: CompiledOps, values: ValueTable): num
   const texts: string[] = [];
   const seenIds = new Set<number>();
   const candidates: number[] = [];
+  let okAppend = false;
+  let nonString = false;
   for (let i = 0; i < ops.kind.length; i++) {
     const k = ops.kind[i];
     if ((k === OP_READ && ops.isOk[i] === 1) || k === OP_CAS) {
@@ -163,14 +170,20 @@ export function dropUnseenOnAppendKey(ops: CompiledOps, values: ValueTable): num
       const seen = values.value(id);
       if (typeof seen === 'string') texts.push(seen);
     }
+    if (k === OP_APPEND && ops.isOk[i] === 1) okAppend = true;
+    const left = k === OP_WRITE ? (ops.argA[i] as number) : k === OP_CAS ? (ops.argB[i] as number) : ABSENT;
+    if (left !== ABSENT && typeof values.value(left) !== 'string') nonString = true;
     if (ops.isOk[i] === 0 && (k === OP_APPEND || k === OP_WRITE || k === OP_CAS)) candidates.push(i);
   }
+  const keepStrings = okAppend && nonString;
   const haystack = texts.join('\u0000');
   if (haystack.length * candidates.length > UNSEEN_WORK_MAX) return 0;
   let count = 0;
   for (const i of candidates) {
     const left = ops.kind[i] === OP_CAS ? (ops.argB[i] as number) : (ops.argA[i] as number);
     const value = values.value(left);
+    // Absent counts as a string here: an append builds on it.
+    if (keepStrings && ops.kind[i] !== OP_APPEND && (typeof value === 'string' || left === ABSENT)) continue;
     const seen = typeof value === 'string' ? value.includes('\u0000') || haystack.includes(value) : seenIds.has(left);
     if (seen) continue;
     ops.dropped[i] = 1;

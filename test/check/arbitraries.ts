@@ -4,8 +4,10 @@ import type { HistoryEvent, Json, OpFunction } from '../../src/check/history.js'
 
 const FUNCTIONS: OpFunction[] = ['read', 'write', 'cas', 'delete', 'append'];
 const READ_RESULTS: Json[] = [null, 0, 1, 2, 'a', 'b', 'ab', 'ba'];
-const WRITE_VALUES: Json[] = [0, 1, 2];
-const CAS_VALUES: Json[] = [null, 0, 1, 2];
+// Strings among the written values too: a key that holds both strings and numbers is where appends
+// are legal in some states and not in others, which the append-key reductions must get right.
+const WRITE_VALUES: Json[] = [0, 1, 2, 'a', 'ab'];
+const CAS_VALUES: Json[] = [null, 0, 1, 2, 'a'];
 const SUFFIXES = ['a', 'b'];
 
 interface OpSpec {

@@ -165,6 +165,20 @@ test('append: appending to a number cannot take effect', () => {
   assert.equal(explained('p1 invoke write 5\np1 ok write\np1 invoke append "a"\np1 ok append'), [0, 1]);
 });
 
+test('append: an info write of a string (or of null) may be what an ok append built on', () => {
+  // Found by the brute-force property once writes could leave strings: the append-key reduction
+  // dropped the unread info write, and the ok append then sat on the number 5.
+  for (const v of ['"zz"', 'null']) {
+    const h = `
+      p1 invoke write 5
+      p1 ok write
+      p2 invoke write ${v}
+      p3 invoke append "a"
+      p3 ok append`;
+    assert.is(verdictOf(h), 'ok', v);
+  }
+});
+
 test('append: on an absent key gives just the suffix', () => {
   assert.is(verdictOf('p1 invoke append "a"\np1 ok append\np2 invoke read\np2 ok read "a"'), 'ok');
 });
