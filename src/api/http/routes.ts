@@ -82,6 +82,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The connection cannot be reused (a body was cut off mid-stream). */
+    readonly closeConnection = false,
   ) {
     super(message);
     this.name = 'HttpError';

@@ -80,7 +80,7 @@ export class HttpFrontEnd {
 
   private fail(req: http.IncomingMessage, send: Send, err: unknown): void {
     if (err instanceof HttpError) {
-      send(err.status, { ok: false, code: err.code, message: err.message }, err.status === 413 ? { connection: 'close' } : {});
+      send(err.status, { ok: false, code: err.code, message: err.message }, err.closeConnection ? { connection: 'close' } : {});
       return;
     }
     this.options.log.log('error', 'http.handler_failed', { method: req.method, path: req.url, error: (err as Error).stack ?? String(err) });
@@ -171,8 +171,12 @@ export class HttpFrontEnd {
   private readBody(req: http.IncomingMessage, route: OpRoute, done: (body: HttpBody) => void, fail: (err: unknown) => void): void {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > BODY_BYTES_MAX) {
-      req.resume();
-      fail(new HttpError(413, 'too_large', `request body of ${declared} bytes exceeds the limit of ${BODY_BYTES_MAX}`));
+      // Answer at once, and read the declared body to its end so that the client, still sending,
+      // receives the answer instead of a reset (the request timeout bounds a client that stalls).
+      // Far beyond the limit, reading it is not worth it: answer and close.
+      const drain = declared <= 8 * BODY_BYTES_MAX;
+      if (drain) req.resume();
+      fail(new HttpError(413, 'too_large', `request body of ${declared} bytes exceeds the limit of ${BODY_BYTES_MAX}`, !drain));
       return;
     }
     const chunks: Buffer[] = [];
@@ -183,7 +187,10 @@ export class HttpFrontEnd {
       size += chunk.length;
       if (size > BODY_BYTES_MAX) {
         refused = true;
-        fail(new HttpError(413, 'too_large', `request body exceeds the limit of ${BODY_BYTES_MAX} bytes`));
+        // A body of unknown length that went over: stop reading it, which leaves the connection
+        // unusable, so it closes after the answer.
+        req.pause();
+        fail(new HttpError(413, 'too_large', `request body exceeds the limit of ${BODY_BYTES_MAX} bytes`, true));
         return;
       }
       chunks.push(chunk);

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import type { Logger } from '../../env/log.js';
 import { DB_NAME, type Result } from '../../node/protocol.js';
+import { assert } from '../../util/assert.js';
 import type { Gateway } from '../gateway.js';
 import { commandOp, resultReply } from './commands.js';
 import { formatReply, LineSyntaxError, parseCommand, type LineCommand, type LineReply } from './protocol.js';
@@ -37,7 +38,9 @@ export class LineFrontEnd {
   constructor(private readonly options: LineFrontEndOptions) {}
 
   listen(): Promise<number> {
-    const server = net.createServer((socket) => this.accept(socket));
+    // allowHalfOpen: `echo "PUT k v" | nc host port` may close its sending side at once; the
+    // replies still have to go back before the connection ends.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -82,6 +85,8 @@ class LineConnection {
   /** Commands held back while an AUTH is in flight (they need its token). */
   private held: string[] | null = null;
   private quitting = false;
+  /** The client closed its sending side: end ours once every reply is written. */
+  private inputEnded = false;
   private paused = false;
 
   constructor(
@@ -91,6 +96,19 @@ class LineConnection {
   ) {
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('drain', () => this.updateFlow());
+    socket.on('end', () => this.end());
+  }
+
+  private end(): void {
+    // A last line without its newline is still a command.
+    if (this.partialBytes > 0 && !this.discarding && !this.quitting) {
+      const bytes = Buffer.concat(this.partial);
+      this.partial = [];
+      this.partialBytes = 0;
+      this.line(bytes);
+    }
+    this.inputEnded = true;
+    this.flush();
   }
 
   private data(chunk: Buffer): void {
@@ -161,8 +179,8 @@ class LineConnection {
         this.reply({ kind: 'pong' });
         return;
       case 'QUIT':
-        this.reply({ kind: 'ok' });
         this.quitting = true;
+        this.reply({ kind: 'ok' });
         return;
       case 'USE':
         if (command.db !== '' && !DB_NAME.test(command.db)) {
@@ -179,15 +197,17 @@ class LineConnection {
         break;
     }
     const op = commandOp(command);
-    if (op === null) throw new Error(`line command ${command.verb} has no operation`);
+    assert(op !== null, () => `line command ${command.verb} has no operation`);
     const slot = this.slot();
     this.gateway.execute('tcp', op, this.db, this.token, (result) => this.fill(slot, resultReply(command, result), result));
   }
 
   private auth(command: Extract<LineCommand, { verb: 'AUTH' }>): void {
+    const op = commandOp(command);
+    assert(op !== null, 'AUTH is a login operation');
     const slot = this.slot();
     this.held = [];
-    this.gateway.execute('tcp', commandOp(command) as never, '', null, (result) => {
+    this.gateway.execute('tcp', op, '', null, (result) => {
       if (result.ok) this.token = typeof result.value === 'string' ? result.value : null;
       this.fill(slot, resultReply(command, result), result);
       const held = this.held ?? [];
@@ -201,6 +221,7 @@ class LineConnection {
         }
         this.run(held[i] as string);
       }
+      this.flush();
     });
   }
 
@@ -231,7 +252,10 @@ class LineConnection {
     let out = '';
     while (this.replies.length > 0 && (this.replies[0] as Slot).line !== null) out += (this.replies.shift() as Slot).line;
     if (out !== '' && !this.socket.destroyed) this.socket.write(out);
-    if (this.quitting && this.replies.length === 0) this.socket.end();
+    if ((this.quitting || this.inputEnded) && this.replies.length === 0 && this.held === null && !this.socket.writableEnded) {
+      // After QUIT the client may keep its side open; close the whole connection once written.
+      this.socket.end(this.quitting ? () => this.socket.destroy() : undefined);
+    }
     this.updateFlow();
   }
 
