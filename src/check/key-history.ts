@@ -2,7 +2,8 @@ import { assert } from '../util/assert.js';
 import type { Json } from './history.js';
 import { Cell, OP_APPEND, OP_CAS, OP_KIND_OF, OP_READ, OP_WRITE } from './model.js';
 import type { Operation } from './operation.js';
-import { dropUnseenOnAppendKey, producerFacts, reduceCompiled, type CompiledOps, type ProducerFacts } from './reduce.js';
+import { appendClosure, leftValue, mergeUnobserved, producerFacts, registerClosure, type Closure, type OpTable,
+  type ProducerFacts } from './reduce.js';
 import { ValueTable } from './values.js';
 
 /**
@@ -28,9 +29,15 @@ export interface KeyHistory {
   readonly facts: ProducerFacts | null;
 }
 
+/**
+ * Which sub-history of the key to compile. Explanations ask for many: a prefix (cut), with most
+ * operations *weakened* — treated as info whatever they ended with.
+ */
 export interface CompileOptions {
-  /** Operation ids (Operation.id) to treat as info whatever they ended with (explanations). */
+  /** Operation ids (Operation.id) to treat as info whatever they ended with. */
   readonly weakened?: ReadonlySet<number>;
+  /** The other way round: only these ops (KeyIndex local indices) keep their outcome. */
+  readonly keep?: readonly number[];
   /** Keep only events before this event position: the history's prefix, open ops become info. */
   readonly cutEvent?: number;
   /** Drop info operations by reduce.ts rule 1 (default true). */
@@ -41,91 +48,216 @@ export interface CompileOptions {
   readonly pruneSearch?: boolean;
 }
 
-/** What status an op has in the (possibly cut and weakened) history, or null if it is left out. */
-function effectiveStatus(op: Operation, options: CompileOptions): 'ok' | 'info' | null {
-  const cut = options.cutEvent ?? Number.MAX_SAFE_INTEGER;
-  if (op.callEvent >= cut) return null;
-  const completed = op.returnEvent >= 0 && op.returnEvent < cut;
-  if (!completed || op.status === 'info' || options.weakened?.has(op.id)) return op.f === 'read' ? null : 'info';
-  return op.status === 'ok' ? 'ok' : null;
-}
+const RECORDED_FAIL = 0;
+const RECORDED_OK = 1;
+const RECORDED_INFO = 2;
 
-/** REQUIRES: keyOps all of one key, in invoke order. */
-export function compileKey(key: string, keyOps: readonly Operation[], options: CompileOptions = {}): KeyHistory {
-  const kept: Operation[] = [];
-  const okFlags: number[] = [];
-  for (const op of keyOps) {
-    assert(op.key === key, () => `op ${op.id} of key ${op.key} compiled under key ${key}`);
-    const status = effectiveStatus(op, options);
-    if (status === null) continue;
-    kept.push(op);
-    okFlags.push(status === 'ok' ? 1 : 0);
-  }
-  const values = new ValueTable();
-  const compiled = compileOps(kept, okFlags, values);
-  const hasAppend = compiled.kind.includes(OP_APPEND);
-  let droppedInfo = 0;
-  if (options.dropUnobserved !== false) {
-    droppedInfo = hasAppend ? dropUnseenOnAppendKey(compiled, values)
-      : reduceCompiled(compiled, values.size, options.mergeUnobserved !== false);
-  }
-  return finishKey(key, kept, compiled, droppedInfo, values, !hasAppend && options.pruneSearch !== false);
-}
+const STATUS_NONE = 0;
+const STATUS_OK = 1;
+const STATUS_INFO = 2;
 
-function compileOps(ops: readonly Operation[], okFlags: readonly number[], values: ValueTable): CompiledOps {
-  const n = ops.length;
-  const out: CompiledOps = {
-    kind: new Uint8Array(n),
-    argA: new Int32Array(n),
-    argB: new Int32Array(n),
-    isOk: Uint8Array.from(okFlags),
-    dropped: new Uint8Array(n),
-  };
-  for (let i = 0; i < n; i++) {
-    const op = ops[i] as Operation;
+/**
+ * A key interned once (values, kinds, events) with an index of who produces each value, from
+ * which any sub-history compiles in time proportional to what it keeps: an explanation probes
+ * dozens of sub-histories of one key, and interning a million operations for each was most of
+ * its cost.
+ */
+export class KeyIndex implements OpTable {
+  readonly n: number;
+  readonly values = new ValueTable();
+  readonly cell = new Cell(this.values);
+  readonly kind: Uint8Array;
+  readonly argA: Int32Array;
+  readonly argB: Int32Array;
+  readonly recorded: Uint8Array;
+  readonly callEvent: Int32Array;
+  /** Completion event; -1 when the history ends with the op open. */
+  readonly returnEvent: Int32Array;
+  readonly producerStart: Int32Array;
+  readonly producerOps: Int32Array;
+  /** Local indices of the ok and failed ops by completion event: what explanations choose from. */
+  readonly byReturn: Int32Array;
+  /** The first append's invoke event, or +∞: a prefix before it is a register's history. */
+  readonly firstAppendCall: number;
+
+  /** REQUIRES: keyOps all of one key, in invoke order. */
+  constructor(readonly key: string, readonly ops: readonly Operation[]) {
+    const n = ops.length;
+    this.n = n;
+    this.kind = new Uint8Array(n);
+    this.argA = new Int32Array(n);
+    this.argB = new Int32Array(n);
+    this.recorded = new Uint8Array(n);
+    this.callEvent = new Int32Array(n);
+    this.returnEvent = new Int32Array(n);
+    let firstAppendCall = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const op = ops[i] as Operation;
+      assert(op.key === key, () => `op ${op.id} of key ${op.key} compiled under key ${key}`);
+      assert(i === 0 || op.id > (ops[i - 1] as Operation).id, 'a key\'s ops must be in invoke order');
+      this.intern(i, op);
+      this.recorded[i] = op.status === 'ok' ? RECORDED_OK : op.status === 'fail' ? RECORDED_FAIL : RECORDED_INFO;
+      this.callEvent[i] = op.callEvent;
+      this.returnEvent[i] = op.returnEvent;
+      if (op.f === 'append') firstAppendCall = Math.min(firstAppendCall, op.callEvent);
+    }
+    this.firstAppendCall = firstAppendCall;
+    [this.producerStart, this.producerOps] = this.indexProducers();
+    this.byReturn = this.sortByReturn();
+  }
+
+  private intern(i: number, op: Operation): void {
     const kind = OP_KIND_OF[op.f];
-    out.kind[i] = kind;
-    if (kind === OP_READ) out.argA[i] = values.intern(op.output);
-    else if (kind === OP_WRITE) out.argA[i] = values.intern(op.input);
-    else if (kind === OP_APPEND) out.argA[i] = values.internString(op.input as string);
+    this.kind[i] = kind;
+    if (kind === OP_READ) this.argA[i] = this.values.intern(op.output);
+    else if (kind === OP_WRITE) this.argA[i] = this.values.intern(op.input);
+    else if (kind === OP_APPEND) this.argA[i] = this.values.internString(op.input as string);
     else if (kind === OP_CAS) {
       const [expected, next] = op.input as [Json, Json];
-      out.argA[i] = values.intern(expected);
-      out.argB[i] = values.intern(next);
+      this.argA[i] = this.values.intern(expected);
+      this.argB[i] = this.values.intern(next);
     }
   }
-  return out;
+
+  /** Counting sort of the ops that leave a known value (writes, cas, deletes) by that value. */
+  private indexProducers(): [Int32Array, Int32Array] {
+    const start = new Int32Array(this.values.size + 1);
+    const left = (i: number): number => leftValue(this.kind[i] as number, this.argA[i] as number, this.argB[i] as number);
+    for (let i = 0; i < this.n; i++) {
+      const v = left(i);
+      if (v >= 0) start[v + 1]! += 1;
+    }
+    for (let v = 0; v < this.values.size; v++) start[v + 1]! += start[v] as number;
+    const fill = start.slice(0, this.values.size);
+    const producers = new Int32Array(start[this.values.size] as number);
+    for (let i = 0; i < this.n; i++) {
+      const v = left(i);
+      if (v >= 0) producers[fill[v]!++] = i;
+    }
+    return [start, producers];
+  }
+
+  private sortByReturn(): Int32Array {
+    const done: number[] = [];
+    for (let i = 0; i < this.n; i++) if ((this.returnEvent[i] as number) >= 0 && this.recorded[i] !== RECORDED_INFO) done.push(i);
+    return Int32Array.from(done).sort((a, b) => (this.returnEvent[a] as number) - (this.returnEvent[b] as number));
+  }
+
+  /** The local index of the op with this Operation.id, or -1. */
+  localOf(id: number): number {
+    let lo = 0;
+    let hi = this.n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = (this.ops[mid] as Operation).id;
+      if (at === id) return mid;
+      if (at < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Compiles the sub-history `options` describe (all of it by default). */
+  compile(options: CompileOptions = {}): KeyHistory {
+    const cut = options.cutEvent ?? Number.MAX_SAFE_INTEGER;
+    const keepMark = options.keep === undefined ? null : new Uint8Array(this.n);
+    if (options.keep !== undefined) for (const i of options.keep) keepMark![i] = 1;
+    const weakened = options.weakened;
+    const status = (i: number): number => {
+      if ((this.callEvent[i] as number) >= cut) return STATUS_NONE;
+      const ret = this.returnEvent[i] as number;
+      const completed = ret >= 0 && ret < cut;
+      const kept = keepMark !== null ? keepMark[i] === 1 : weakened === undefined || !weakened.has((this.ops[i] as Operation).id);
+      if (!completed || this.recorded[i] === RECORDED_INFO || !kept) return this.kind[i] === OP_READ ? STATUS_NONE : STATUS_INFO;
+      return this.recorded[i] === RECORDED_OK ? STATUS_OK : STATUS_NONE;
+    };
+    const okOps: number[] = [];
+    if (options.keep !== undefined) {
+      const keep = options.keep.slice().sort((a, b) => a - b);
+      keep.forEach((i, j) => {
+        assert(i >= 0 && i < this.n, () => `kept op ${i} is not one of the key's ${this.n}`);
+        if (keep[j - 1] !== i && status(i) === STATUS_OK) okOps.push(i);
+      });
+    } else {
+      for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (status(i) === STATUS_OK) okOps.push(i);
+    }
+    const { info, closure, candidates } = this.chooseInfo(okOps, status, cut, options.dropUnobserved !== false);
+    const chosen = okOps.concat(info).sort((a, b) => a - b);
+    return this.lay(chosen, status, closure, candidates - info.length, options);
+  }
+
+  /** Which info ops the compiled history keeps (reduce.ts rule 1), and what they observe. */
+  private chooseInfo(okOps: readonly number[], status: (i: number) => number, cut: number, drop: boolean):
+    { info: number[]; closure: Closure | null; candidates: number } {
+    const isInfo = (i: number): boolean => status(i) === STATUS_INFO;
+    const allInfo = (): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (isInfo(i)) out.push(i);
+      return out;
+    };
+    if (!drop) {
+      const info = allInfo();
+      return { info, closure: null, candidates: info.length };
+    }
+    if (this.firstAppendCall >= cut) {
+      const closure = registerClosure(this, okOps, isInfo, cut);
+      return { info: closure.info, closure, candidates: this.countInfo(isInfo, cut) };
+    }
+    const candidates = allInfo();
+    const info = appendClosure(this, okOps, candidates);
+    const appends = (ops: readonly number[]): boolean => ops.some((i) => this.kind[i] === OP_APPEND);
+    if (appends(okOps) || appends(info)) return { info, closure: null, candidates: candidates.length };
+    // No append is left: what remains is a register's history, and its rules apply to it.
+    const kept = new Set(info);
+    const closure = registerClosure(this, okOps, (i) => kept.has(i), cut);
+    return { info: closure.info, closure, candidates: candidates.length };
+  }
+
+  private countInfo(isInfo: (i: number) => boolean, cut: number): number {
+    let count = 0;
+    for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (isInfo(i)) count++;
+    return count;
+  }
+
+  /** Copies the chosen ops out (merging unobserved values), lays out their entries, finds the facts. */
+  private lay(chosen: readonly number[], status: (i: number) => number, closure: Closure | null, droppedInfo: number,
+    options: CompileOptions): KeyHistory {
+    const m = chosen.length;
+    const kind = new Uint8Array(m);
+    const argA = new Int32Array(m);
+    const argB = new Int32Array(m);
+    const isOk = new Uint8Array(m);
+    const ops: Operation[] = new Array<Operation>(m);
+    for (let j = 0; j < m; j++) {
+      const i = chosen[j] as number;
+      kind[j] = this.kind[i] as number;
+      argA[j] = this.argA[i] as number;
+      argB[j] = this.argB[i] as number;
+      isOk[j] = status(i) === STATUS_OK ? 1 : 0;
+      ops[j] = this.ops[i] as Operation;
+    }
+    const register = !kind.includes(OP_APPEND);
+    if (closure !== null && options.mergeUnobserved !== false) mergeUnobserved(kind, argA, argB, closure.observed);
+    const facts = register && options.pruneSearch !== false ? producerFacts(kind, argA, argB, isOk, this.values.size) : null;
+    return {
+      key: this.key,
+      ops,
+      kind,
+      argA,
+      argB,
+      isOk,
+      facts,
+      entries: layEntries(ops, isOk),
+      okCount: isOk.reduce((sum, x) => sum + x, 0),
+      cell: this.cell,
+      droppedInfo,
+    };
+  }
 }
 
-/** Leaves out the dropped ops and lays out the entries in event order. */
-function finishKey(key: string, all: Operation[], c: CompiledOps, droppedInfo: number, values: ValueTable,
-  prune: boolean): KeyHistory {
-  const keep: number[] = [];
-  for (let i = 0; i < all.length; i++) if (c.dropped[i] === 0) keep.push(i);
-  const pick = <T extends Uint8Array | Int32Array>(from: T, make: (n: number) => T): T => {
-    const to = make(keep.length);
-    keep.forEach((src, dst) => (to[dst] = from[src] as number));
-    return to;
-  };
-  const ops = keep.map((i) => all[i] as Operation);
-  const isOk = pick(c.isOk, (n) => new Uint8Array(n));
-  const kind = pick(c.kind, (n) => new Uint8Array(n));
-  const argA = pick(c.argA, (n) => new Int32Array(n));
-  const argB = pick(c.argB, (n) => new Int32Array(n));
-  const facts = prune ? producerFacts(kind, argA, argB, isOk, values.size) : null;
-  return {
-    key,
-    ops,
-    kind,
-    argA,
-    argB,
-    isOk,
-    facts,
-    entries: layEntries(ops, isOk),
-    okCount: isOk.reduce((sum, x) => sum + x, 0),
-    cell: new Cell(values),
-    droppedInfo,
-  };
+/** Compiles one key's history, or the sub-history `options` describe. REQUIRES: keyOps in invoke order. */
+export function compileKey(key: string, keyOps: readonly Operation[], options: CompileOptions = {}): KeyHistory {
+  return new KeyIndex(key, keyOps).compile(options);
 }
 
 /**

@@ -2,92 +2,100 @@ import { OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
 import { ABSENT, UNOBSERVED, type ValueTable } from './values.js';
 
 /**
- * Sound shrinking of one key's compiled history before the search. Call a value *observed* when
- * some operation compares the state with it: an ok read that returned it, or a cas (ok or info)
- * that expects it. On a key without appends (an append builds on whatever the state is, so there
- * every value counts), two rules hold:
+ * Sound shrinking of one key's history before the search: which operations of unknown outcome
+ * (info, or weakened to info by an explanation) can matter at all. Call a value *observed* when
+ * an operation the search keeps compares the state with it: an ok read that returned it, or a
+ * kept cas that expects it.
  *
- * 1. An info write, cas or delete that produces an unobserved value can be dropped. In any legal
- *    linearization, the operation right after it cannot be a read or cas (they would need the
- *    unobserved value), so it is a write, a delete, or nothing: removing the info operation changes
- *    no state any other operation sees, and an info operation is allowed not to happen. Dropping
- *    an info cas removes an observer of its expected value, so the rule runs to a fixpoint.
+ * On a key without appends:
+ * 1. Only info writes, cas and deletes that leave an observed value are kept, where "observed"
+ *    grows with the kept info cas ops (they observe their expected value): a least fixpoint,
+ *    grown from the ok operations outward along "who could have produced what they saw".
+ *    Proof: take any legal order and drop every info op outside the fixpoint. An op that looks at
+ *    the state (ok read, kept cas) saw a value v of the fixpoint, left by the last effectful op
+ *    before it; that op leaves v, so it is kept (an ok op, or an info op leaving an observed v),
+ *    and the dropped ops all sit elsewhere: every op still sees what it saw. Info ops may not
+ *    happen at all, so the order stays legal. A greatest fixpoint (dropping one unobserved info
+ *    op at a time) would keep cycles of info cas ops that only observe each other; this does not.
  * 2. All unobserved values other than absent can be merged into one state, UNOBSERVED: no
  *    operation's legality depends on which of them the state holds, so the merged states behave
  *    the same in every future (they are bisimilar), and the search sees fewer distinct states.
  *
- * Reads whose outcome is unknown have no effect and were already left out by the caller.
+ * Keys with appends have their own rule 1 (appendClosure below). Reads whose outcome is unknown
+ * have no effect and are left out by the caller.
  */
-export interface CompiledOps {
-  kind: Uint8Array;
-  argA: Int32Array;
-  argB: Int32Array;
-  isOk: Uint8Array;
-  /** Set to 1 for operations this pass drops. */
-  dropped: Uint8Array;
+
+/** A key's operations as key-history.ts's KeyIndex holds them, in invoke order. */
+export interface OpTable {
+  readonly kind: Uint8Array;
+  readonly argA: Int32Array;
+  readonly argB: Int32Array;
+  readonly callEvent: Int32Array;
+  /** Ops leaving value v: producerOps[producerStart[v] .. producerStart[v + 1]), in invoke order. */
+  readonly producerStart: Int32Array;
+  readonly producerOps: Int32Array;
+  readonly values: ValueTable;
 }
 
-/** Applies rule 1 and, when `merge`, rule 2, in place; returns how many info operations were dropped. */
-export function reduceCompiled(ops: CompiledOps, valueCount: number, merge: boolean): number {
-  const n = ops.kind.length;
-  const observed = new Int32Array(valueCount);
-  for (let i = 0; i < n; i++) {
-    const k = ops.kind[i] as number;
-    if ((k === OP_READ && ops.isOk[i] === 1) || k === OP_CAS) observed[ops.argA[i] as number]! += 1;
-  }
-  const droppedCount = dropUnobservedInfo(ops, observed);
-  if (!merge) return droppedCount;
-  for (let i = 0; i < n; i++) {
-    if (ops.dropped[i] === 1) continue;
-    const k = ops.kind[i] as number;
-    if (k === OP_WRITE && isMergeable(ops.argA[i] as number, observed)) ops.argA[i] = UNOBSERVED;
-    if (k === OP_CAS && isMergeable(ops.argB[i] as number, observed)) ops.argB[i] = UNOBSERVED;
-  }
-  return droppedCount;
+/** The value a write, cas or delete leaves, or -1 (reads, and appends whose result depends on the state). */
+export function leftValue(kind: number, argA: number, argB: number): number {
+  if (kind === OP_WRITE) return argA;
+  if (kind === OP_CAS) return argB;
+  return kind === OP_DELETE ? ABSENT : -1;
 }
 
-function isMergeable(value: number, observed: Int32Array): boolean {
-  return value !== ABSENT && observed[value] === 0;
+export interface Closure {
+  /** The info ops kept, unordered. */
+  readonly info: number[];
+  /** Per value id, 1 when observed by the ok ops or the kept info cas ops. */
+  readonly observed: Uint8Array;
 }
 
-/** The value an effectful operation leaves, or -1 for reads. */
-function produced(ops: CompiledOps, i: number): number {
-  switch (ops.kind[i]) {
-    case OP_WRITE:
-      return ops.argA[i] as number;
-    case OP_CAS:
-      return ops.argB[i] as number;
-    case OP_DELETE:
-      return ABSENT;
-    default:
-      return -1;
-  }
-}
-
-function dropUnobservedInfo(ops: CompiledOps, observed: Int32Array): number {
-  const producers = new Map<number, number[]>();
-  for (let i = 0; i < ops.kind.length; i++) {
-    const v = produced(ops, i);
-    if (ops.isOk[i] === 1 || v < 0) continue;
-    const list = producers.get(v);
-    if (list === undefined) producers.set(v, [i]);
-    else list.push(i);
-  }
+/**
+ * Rule 1 on a key without appends, walking the producer index from the values the ok ops observe:
+ * its cost is the number of producers of observed values, not the key's length, which keeps an
+ * explanation's probes (a few ops kept, everything else weakened) cheap on long histories.
+ * `isInfo(i)` says whether op i is an info op of the history being compiled.
+ * REQUIRES: okOps are ok ops of the compiled history, all invoked before cutEvent.
+ */
+export function registerClosure(t: OpTable, okOps: readonly number[], isInfo: (i: number) => boolean,
+  cutEvent: number): Closure {
+  const observed = new Uint8Array(t.values.size);
+  const kept = new Set<number>();
+  const info: number[] = [];
   const work: number[] = [];
-  for (const v of producers.keys()) if (observed[v] === 0) work.push(v);
-  let count = 0;
+  const see = (v: number): void => {
+    if (observed[v] === 1) return;
+    observed[v] = 1;
+    work.push(v);
+  };
+  for (const i of okOps) if (t.kind[i] === OP_READ || t.kind[i] === OP_CAS) see(t.argA[i] as number);
   for (let v = work.pop(); v !== undefined; v = work.pop()) {
-    for (const i of producers.get(v) ?? []) {
-      if (ops.dropped[i] === 1) continue;
-      ops.dropped[i] = 1;
-      count++;
-      if (ops.kind[i] !== OP_CAS) continue;
-      const expected = ops.argA[i] as number;
-      observed[expected]! -= 1;
-      if (observed[expected] === 0 && producers.has(expected)) work.push(expected);
+    // Values made later by appends have no entry; on a key without appends there are none.
+    const indexed = v + 1 < t.producerStart.length;
+    const end = indexed ? (t.producerStart[v + 1] as number) : 0;
+    for (let j = indexed ? (t.producerStart[v] as number) : 0; j < end; j++) {
+      const p = t.producerOps[j] as number;
+      if ((t.callEvent[p] as number) >= cutEvent) break; // invoke order: the rest are later still
+      if (kept.has(p) || !isInfo(p)) continue;
+      kept.add(p);
+      info.push(p);
+      if (t.kind[p] === OP_CAS) see(t.argA[p] as number);
     }
   }
-  return count;
+  return { info, observed };
+}
+
+/**
+ * Rule 2, on compiled copies of the kept ops' arguments: a value left by a write or cas that no
+ * kept op observes becomes UNOBSERVED.
+ */
+export function mergeUnobserved(kind: Uint8Array, argA: Int32Array, argB: Int32Array, observed: Uint8Array): void {
+  const mergeable = (v: number): boolean => v !== ABSENT && observed[v] !== 1;
+  for (let i = 0; i < kind.length; i++) {
+    if (kind[i] === OP_WRITE && mergeable(argA[i] as number)) argA[i] = UNOBSERVED;
+    if (kind[i] === OP_CAS && mergeable(argB[i] as number)) argB[i] = UNOBSERVED;
+  }
 }
 
 /**
@@ -118,17 +126,15 @@ export function producerFacts(kind: Uint8Array, argA: Int32Array, argB: Int32Arr
   const producers = new Int32Array(valueCount);
   producers[ABSENT] = 1; // the initial state
   const okObservers = new Int32Array(valueCount);
-  const producedBy = (i: number): number =>
-    kind[i] === OP_WRITE ? (argA[i] as number) : kind[i] === OP_CAS ? (argB[i] as number) : kind[i] === OP_DELETE ? ABSENT : -1;
   for (let i = 0; i < n; i++) {
-    const v = producedBy(i);
+    const v = leftValue(kind[i] as number, argA[i] as number, argB[i] as number);
     if (v >= 0) producers[v]! += 1;
     if (isOk[i] === 1 && (kind[i] === OP_READ || kind[i] === OP_CAS)) okObservers[argA[i] as number]! += 1;
   }
   const uniqueProducer = producers.map((count, v) => (count === 1 && v !== UNOBSERVED ? 1 : 0));
   const lookedAt = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const v = producedBy(i);
+    const v = leftValue(kind[i] as number, argA[i] as number, argB[i] as number);
     if (v < 0) continue;
     const uniqueAndSeen = v !== ABSENT && uniqueProducer[v] === 1 && (okObservers[v] as number) > 0;
     lookedAt[i] = isOk[i] === 0 || uniqueAndSeen ? 1 : 0;
@@ -136,58 +142,87 @@ export function producerFacts(kind: Uint8Array, argA: Int32Array, argB: Int32Arr
   return { lookedAt, uniqueProducer: Uint8Array.from(uniqueProducer), okObservers };
 }
 
-/** Work bound for dropUnseenOnAppendKey: info ops × characters of the texts searched. */
+/** Work bound for appendClosure: info ops × characters of the texts searched. */
 const UNSEEN_WORK_MAX = 2e9;
 
 /**
  * Rule 1 for keys with appends, where a state can be built on rather than just compared: an info
- * append, write or cas can be dropped when nothing could ever see what it left.
+ * op is kept when something could see what it left, again as a least fixpoint (a kept info cas
+ * observes its expected value).
  * - An append of suffix s, or a write or cas leaving a string s: until a write, delete or cas
- *   replaces the value, every state contains s (appends only extend). If s occurs in no ok read's
- *   result and no cas's expected value, no ok read and no cas can come in that stretch — only
- *   appends, legal on any string, then a write or delete, legal anywhere — so leaving the info op
- *   out keeps every operation legal. (A chance match of s inside a longer text only keeps an op.)
+ *   replaces the value, every state contains s (appends only extend). If s occurs in no observed
+ *   string, no ok read and no kept cas can come in that stretch — only appends, legal on any
+ *   string, then a write or delete, legal anywhere — so leaving the info op out keeps every
+ *   operation legal. (A chance match of s inside a longer text only keeps an op.)
  *   One exception: leaving out a write or cas of a string s makes the appends of that stretch
  *   build on the state before it, and if that state can be a value that is not a string, an ok
  *   append there becomes illegal (ok write 5, info write "zz", ok append "a" is linearizable only
  *   through "zz"). So on a key where some write or cas leaves a non-string value and some append
  *   is ok, info writes and cas leaving strings (or absent: writing null) are kept.
  * - A write or cas leaving a value that is not a string: an append after it cannot take effect,
- *   so the same holds when no ok read returned the value and no cas expects it.
+ *   so the same holds when no kept op observes the value.
  * Info deletes are kept: an append after a delete starts from empty, which others may see.
+ * `candidates` are the info ops (not reads) of the compiled history; returns the ones kept.
  */
-export function dropUnseenOnAppendKey(ops: CompiledOps, values: ValueTable): number {
-  const texts: string[] = [];
-  const seenIds = new Set<number>();
-  const candidates: number[] = [];
+export function appendClosure(t: OpTable, okOps: readonly number[], candidates: readonly number[]): number[] {
+  const observedIds = new Set<number>();
+  let texts: string[] = [];
+  const observe = (id: number): void => {
+    if (observedIds.has(id)) return;
+    observedIds.add(id);
+    const seen = t.values.value(id);
+    if (typeof seen === 'string') texts.push(seen);
+  };
   let okAppend = false;
   let nonString = false;
-  for (let i = 0; i < ops.kind.length; i++) {
-    const k = ops.kind[i];
-    if ((k === OP_READ && ops.isOk[i] === 1) || k === OP_CAS) {
-      const id = ops.argA[i] as number;
-      seenIds.add(id);
-      const seen = values.value(id);
-      if (typeof seen === 'string') texts.push(seen);
-    }
-    if (k === OP_APPEND && ops.isOk[i] === 1) okAppend = true;
-    const left = k === OP_WRITE ? (ops.argA[i] as number) : k === OP_CAS ? (ops.argB[i] as number) : ABSENT;
-    if (left !== ABSENT && typeof values.value(left) !== 'string') nonString = true;
-    if (ops.isOk[i] === 0 && (k === OP_APPEND || k === OP_WRITE || k === OP_CAS)) candidates.push(i);
+  const leavesNonString = (i: number): boolean => {
+    const left = leftValue(t.kind[i] as number, t.argA[i] as number, t.argB[i] as number);
+    return left > ABSENT && typeof t.values.value(left) !== 'string';
+  };
+  for (const i of okOps) {
+    const k = t.kind[i];
+    if (k === OP_READ || k === OP_CAS) observe(t.argA[i] as number);
+    if (k === OP_APPEND) okAppend = true;
+    if (leavesNonString(i)) nonString = true;
   }
+  for (const i of candidates) if (leavesNonString(i)) nonString = true;
   const keepStrings = okAppend && nonString;
-  const haystack = texts.join('\u0000');
-  if (haystack.length * candidates.length > UNSEEN_WORK_MAX) return 0;
-  let count = 0;
+  const textLength = (ts: readonly string[]): number => ts.reduce((sum, s) => sum + s.length + 1, 0);
+  const kept: number[] = [];
+  let left: number[] = [];
   for (const i of candidates) {
-    const left = ops.kind[i] === OP_CAS ? (ops.argB[i] as number) : (ops.argA[i] as number);
-    const value = values.value(left);
+    const k = t.kind[i] as number;
     // Absent counts as a string here: an append builds on it.
-    if (keepStrings && ops.kind[i] !== OP_APPEND && (typeof value === 'string' || left === ABSENT)) continue;
-    const seen = typeof value === 'string' ? value.includes('\u0000') || haystack.includes(value) : seenIds.has(left);
-    if (seen) continue;
-    ops.dropped[i] = 1;
-    count++;
+    const leavesText = k === OP_APPEND || (k !== OP_DELETE && !leavesNonString(i));
+    if (k === OP_DELETE || (keepStrings && k !== OP_APPEND && leavesText)) kept.push(i);
+    else left.push(i);
   }
-  return count;
+  for (const i of kept) if (t.kind[i] === OP_CAS) observe(t.argA[i] as number);
+  let work = 0;
+  for (let round = true; round && left.length > 0;) {
+    // Each round tests the ops still out against the strings observed since the last round only.
+    const haystack = texts.join('\u0000');
+    work += textLength(texts) * left.length;
+    if (work > UNSEEN_WORK_MAX) return kept.concat(left);
+    texts = [];
+    round = false;
+    const out: number[] = [];
+    for (const i of left) {
+      const k = t.kind[i] as number;
+      const id = k === OP_APPEND || k === OP_WRITE ? (t.argA[i] as number) : (t.argB[i] as number);
+      const value = t.values.value(id);
+      const seen = typeof value === 'string' ? value.includes('\u0000') || haystack.includes(value) : observedIds.has(id);
+      if (!seen) {
+        out.push(i);
+        continue;
+      }
+      kept.push(i);
+      if (k === OP_CAS && !observedIds.has(t.argA[i] as number)) {
+        observe(t.argA[i] as number);
+        round = true;
+      }
+    }
+    left = out;
+  }
+  return kept;
 }

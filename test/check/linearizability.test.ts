@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import type { HistoryEvent } from '../../src/check/history.js';
 import { checkHistory, checkLinearizable, historyFromEvents } from '../../src/check/index.js';
 import { makeBudget } from '../../src/check/budget.js';
-import { compileKey } from '../../src/check/key-history.js';
+import { compileKey, KeyIndex } from '../../src/check/key-history.js';
 import { searchLinearization } from '../../src/check/search.js';
 import { corruptedHistory, randomHistory, sequentialHistory } from './arbitraries.js';
 import { bruteForceLinearizable } from './brute-force.js';
@@ -92,6 +92,32 @@ test('the reductions and pruning rules never change a verdict, on histories too 
       },
     ),
     { numRuns: 1500 },
+  );
+});
+
+test('the reductions never change a verdict on the sub-histories explanations probe (cut, most ops weakened)', () => {
+  const plain = { dropUnobserved: false, mergeUnobserved: false, pruneSearch: false } as const;
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        randomHistory({ opsMax: 14, processes: 6, keys: ['x'], functions: ['read', 'write', 'cas'] }),
+        randomHistory({ opsMax: 14, processes: 6, keys: ['x'] }),
+        corruptedHistory({ opsMax: 30, keys: ['x'] }),
+      ),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      fc.nat(),
+      (events, picks, cutPick) => {
+        const ops = historyFromEvents(events).ops;
+        if (ops.length === 0) return;
+        const index = new KeyIndex('x', ops);
+        const keep = picks.map((p) => p % ops.length);
+        const cutEvent = cutPick % (2 * ops.length + 1);
+        const reduced = searchLinearization(index.compile({ keep, cutEvent }), makeBudget()).verdict;
+        const unreduced = searchLinearization(index.compile({ keep, cutEvent, ...plain }), makeBudget()).verdict;
+        assert.is(reduced, unreduced);
+      },
+    ),
+    { numRuns: 2000 },
   );
 });
 
