@@ -27,14 +27,19 @@ export class Nemesis {
     private readonly rng: Rng,
   ) {}
 
-  schedule(faults: readonly Fault[]): void {
+  /** Schedules each fault; `endNs` bounds repeated faults that give no `until`. */
+  schedule(faults: readonly Fault[], endNs = Infinity): void {
     for (const f of faults) {
-      this.world.sched.at(f.atNs, `fault ${f.kind}`, () => {
-        const a = this.apply(f);
-        if (a !== null && f.forNs !== undefined) {
-          this.world.sched.at(this.world.nowNs + f.forNs, `heal ${f.kind}`, () => this.end(a.id));
-        }
-      });
+      const until = f.untilNs ?? endNs;
+      for (let t = f.atNs; ; t += f.everyNs as number) {
+        this.world.sched.at(t, `fault ${f.kind}`, () => {
+          const a = this.apply(f);
+          if (a !== null && f.forNs !== undefined) {
+            this.world.sched.at(this.world.nowNs + f.forNs, `heal ${f.kind}`, () => this.end(a.id));
+          }
+        });
+        if (f.everyNs === undefined || t + f.everyNs >= until) break;
+      }
     }
   }
 
@@ -137,8 +142,13 @@ export class Nemesis {
       case 'partition':
         return this.partition(f);
       case 'partition-one-way': {
-        const from = f.from.map((s) => this.pickNode(s));
-        const to = f.to.map((s) => this.pickNode(s));
+        // `others` on one side stands for every node not on the other side.
+        const resolve = (sels: readonly string[]) => (sels.includes('others') ? null : sels.map((s) => this.pickNode(s)));
+        const from0 = resolve(f.from);
+        const to0 = resolve(f.to);
+        const others = (side: (string | null)[] | null) => this.world.nodeIds().filter((id) => !(side ?? []).includes(id));
+        const from = from0 ?? others(to0);
+        const to = to0 ?? others(from0);
         if (from.includes(null) || to.includes(null)) return this.skip(f, 'a named node does not exist now');
         return this.cut(`one-way ${from.join(',')} -/-> ${to.join(',')}`, from as string[], to as string[], false);
       }

@@ -117,7 +117,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   const nemesis = new Nemesis(world, world.rng.fork('nemesis'));
   world.start();
   workload.start();
-  nemesis.schedule(scenario.faults);
+  nemesis.schedule(scenario.faults, scenario.durationNs);
 
   const progress = (phase: Progress['phase'], endNs: number) =>
     options.onProgress?.({ nowNs: world.nowNs, endNs, phase, ops: workload.stats, activeFaults: nemesis.activeLabels() });

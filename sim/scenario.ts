@@ -41,6 +41,12 @@ interface FaultBase {
   atNs: number;
   /** How long until the fault is undone (restart, resume, heal, ...); absent: until the heal phase. */
   forNs?: number;
+  /**
+   * Repeats the fault every this long, from at until `untilNs` (default: the end of the run), a
+   * random node chosen afresh each time: attrition in FoundationDB's sense.
+   */
+  everyNs?: number;
+  untilNs?: number;
   /** Line in the scenario file, for messages. */
   line: number;
 }
@@ -54,7 +60,7 @@ export type Fault = FaultBase &
     | { kind: 'partition'; shape: 'groups'; groups: string[][] }
     | { kind: 'partition'; shape: 'isolate'; node: NodeSelector }
     | { kind: 'partition'; shape: 'halves' | 'majority-minority' | 'bridge' }
-    | { kind: 'partition-one-way'; from: NodeSelector[]; to: NodeSelector[] }
+    | { kind: 'partition-one-way'; from: NodeSelector[]; to: NodeSelector[] } // `others` on one side: every node not on the other
     | { kind: 'heal' }
     | { kind: 'clock'; node: NodeSelector; skewNs?: number; driftPpm?: number }
     | { kind: 'loss'; probability: number }
@@ -103,9 +109,13 @@ export interface RaftSettings {
   snapshotEntries: number;
   keepEntries: number;
   leaseReads: boolean;
+  /** Most entry bytes per append message (small values send one entry at a time). */
+  maxMsgBytes: number;
+  preVote: boolean;
+  checkQuorum: boolean;
 }
 
-export const DEFAULT_RAFT_SETTINGS: RaftSettings = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, keepEntries: 1_000, leaseReads: false };
+export const DEFAULT_RAFT_SETTINGS: RaftSettings = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, keepEntries: 1_000, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true };
 
 export interface Scenario {
   name: string;
@@ -152,7 +162,15 @@ const mixValidator = obj(Object.fromEntries(OP_FUNCTIONS.map((f) => [f, { v: num
 
 const nodeSel = str({ pattern: /^(random|leader|follower|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …), random, leader or follower' });
 
-const common = { kind: { v: str(), required: true }, at: { v: duration(), required: true }, for: { v: duration({ minNs: 1 }) } } as const;
+const sideSel = str({ pattern: /^(random|leader|follower|others|[a-z][a-z0-9-]*)$/, patternText: 'a node id, random, leader, follower or others' });
+
+const common = {
+  kind: { v: str(), required: true },
+  at: { v: duration(), required: true },
+  for: { v: duration({ minNs: 1 }) },
+  every: { v: duration({ minNs: 1e6 }) },
+  until: { v: duration() },
+} as const;
 
 const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   crash: obj({ ...common, node: { v: nodeSel, required: true }, disk: { v: oneOf(CRASH_MODES) } }),
@@ -165,7 +183,7 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
     groups: { v: list(list(nodeSel, { min: 1 }), { min: 2 }) },
     node: { v: nodeSel },
   }),
-  'partition-one-way': obj({ ...common, from: { v: list(nodeSel, { min: 1 }), required: true }, to: { v: list(nodeSel, { min: 1 }), required: true } }),
+  'partition-one-way': obj({ ...common, from: { v: list(sideSel, { min: 1 }), required: true }, to: { v: list(sideSel, { min: 1 }), required: true } }),
   heal: obj({ ...common }),
   clock: obj({ ...common, node: { v: nodeSel, required: true }, skew: { v: duration({ signed: true }) }, driftPpm: { v: num({ minExclusive: -1e6, max: 1e6 }) } }),
   loss: obj({ ...common, probability: { v: probability, required: true } }),
@@ -191,7 +209,15 @@ const fault: Validator<Fault> = (node, path, ctx, at) => {
 };
 
 function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, path: string, ctx: Ctx, line: number): Fault | undefined {
-  const base = { atNs: r.at as number, line, ...(r.for !== undefined ? { forNs: r.for as number } : {}) };
+  const base = {
+    atNs: r.at as number,
+    line,
+    ...(r.for !== undefined ? { forNs: r.for as number } : {}),
+    ...(r.every !== undefined ? { everyNs: r.every as number } : {}),
+    ...(r.until !== undefined ? { untilNs: r.until as number } : {}),
+  };
+  if (r.until !== undefined && r.every === undefined) return problem(ctx, node, `${path}.until`, 'until: needs every:');
+  if (r.every !== undefined && r.for !== undefined && (r.for as number) >= (r.every as number)) return problem(ctx, node, `${path}.for`, 'a repeated fault must end (for:) before it repeats (every:)');
   if (r.for !== undefined && !REVERSIBLE.has(kind)) return problem(ctx, node, `${path}.for`, `a ${kind} fault cannot be undone with for:`);
   switch (kind) {
     case 'crash':
@@ -258,6 +284,9 @@ const root = obj({
           snapshotEntries: { v: int({ min: 10, max: 10_000_000 }) },
           keepEntries: { v: int({ min: 0, max: 10_000_000 }) },
           leaseReads: { v: bool },
+          maxMsgBytes: { v: int({ min: 1, max: 64 * 1024 * 1024 }) },
+          preVote: { v: bool },
+          checkQuorum: { v: bool },
         }),
       },
     }),
@@ -316,6 +345,9 @@ export function parseScenario(text: string, file: string): Scenario {
         snapshotEntries: r.cluster.raft?.snapshotEntries ?? DEFAULT_RAFT_SETTINGS.snapshotEntries,
         keepEntries: r.cluster.raft?.keepEntries ?? DEFAULT_RAFT_SETTINGS.keepEntries,
         leaseReads: r.cluster.raft?.leaseReads ?? DEFAULT_RAFT_SETTINGS.leaseReads,
+        maxMsgBytes: r.cluster.raft?.maxMsgBytes ?? DEFAULT_RAFT_SETTINGS.maxMsgBytes,
+        preVote: r.cluster.raft?.preVote ?? DEFAULT_RAFT_SETTINGS.preVote,
+        checkQuorum: r.cluster.raft?.checkQuorum ?? DEFAULT_RAFT_SETTINGS.checkQuorum,
       },
     },
     network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },
@@ -362,10 +394,14 @@ function crossCheck(s: Scenario): void {
     if (!clients.includes(n)) checkNode(f, n);
   };
   for (const f of s.faults) {
+    if (f.untilNs !== undefined && f.untilNs > s.durationNs) errors.push(`${at(f)}: faults: ${f.kind} repeats until ${f.untilNs / 1e9}s, past the end of the run`);
     if (f.atNs >= s.durationNs) errors.push(`${at(f)}: faults: ${f.kind} at ${f.atNs / 1e9}s is not before the end of the run (duration ${s.durationNs / 1e9}s)`);
     if ('node' in f) checkNode(f, f.node);
     if (f.kind === 'partition' && f.shape === 'groups') f.groups.flat().forEach((n) => checkNodeOrClient(f, n));
-    if (f.kind === 'partition-one-way') [...f.from, ...f.to].forEach((n) => checkNodeOrClient(f, n));
+    if (f.kind === 'partition-one-way') {
+      if (f.from.includes('others') && f.to.includes('others')) errors.push(`${at(f)}: faults: partition-one-way: only one side may be others`);
+      [...f.from, ...f.to].filter((n) => n !== 'others').forEach((n) => checkNodeOrClient(f, n));
+    }
     if (f.kind === 'partition' && f.shape !== 'groups' && f.shape !== 'isolate' && ids.length < 3) {
       errors.push(`${at(f)}: faults: partition shape ${f.shape} needs at least 3 nodes`);
     }
@@ -373,6 +409,7 @@ function crossCheck(s: Scenario): void {
   for (const c of s.expectFail) if (!s.checks.includes(c)) errors.push(`${s.file}: expect.${c}: the check is not in checks`);
   if (Object.values(s.workload.mix).every((w) => w === 0)) errors.push(`${s.file}: workload.mix: every weight is 0; give at least one operation a weight`);
   if (s.checks.includes('raft-safety') && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: raft-safety needs replication raft`);
+  if (s.cluster.raft.leaseReads && !s.cluster.raft.checkQuorum) errors.push(`${s.file}: cluster.raft: leaseReads needs checkQuorum`);
   if (s.cluster.raft.heartbeatTicks >= s.cluster.raft.electionTicks) errors.push(`${s.file}: cluster.raft: heartbeatTicks must be less than electionTicks`);
   if (s.cluster.replication === 'none' && s.cluster.nodes !== 1) {
     errors.push(`${s.file}: cluster.nodes: replication none serves a single node; got ${s.cluster.nodes}`);

@@ -22,6 +22,9 @@ export interface RaftTuning {
   snapshotEntries: number;
   keepEntries: number;
   leaseReads: boolean;
+  maxMsgBytes: number;
+  preVote: boolean;
+  checkQuorum: boolean;
 }
 
 export interface NodeConfig {

@@ -30,13 +30,16 @@ export interface RaftReplicaConfig {
   snapshotEntries: number;
   keepEntries: number;
   leaseReads: boolean;
+  maxMsgBytes: number;
+  preVote: boolean;
+  checkQuorum: boolean;
   bugs: ReadonlySet<BugName>;
   /** Original member of a new cluster (false: joins later and receives the log). */
   original: boolean;
   onApply?: (node: string, index: number, term: number, digest: string) => void;
 }
 
-export const DEFAULT_RAFT_REPLICA = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, keepEntries: 1_000, leaseReads: false } as const;
+export const DEFAULT_RAFT_REPLICA = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, keepEntries: 1_000, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true } as const;
 
 /** The state machine's own record of the last applied log position. */
 const APPLIED_KEY = '\x01a';
@@ -80,6 +83,9 @@ export class RaftReplica implements Replica, RaftStateMachine {
           electionTicks: config.electionTicks,
           heartbeatTicks: config.heartbeatTicks,
           readOnly: config.leaseReads ? 'leaseBased' : 'safe',
+          maxMsgBytes: config.maxMsgBytes,
+          preVote: config.preVote,
+          checkQuorum: config.checkQuorum,
           bugs: {
             commitPreviousTermByCount: bugs.has('commit-previous-term'),
             voteWithoutPersist: bugs.has('vote-without-persist'),

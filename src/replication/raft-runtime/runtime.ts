@@ -2,7 +2,7 @@ import type { Env } from '../../env/env.js';
 import type { Timer } from '../../env/clock.js';
 import type { EngineDeps } from '../../storage/engine.js';
 import { assert } from '../../util/assert.js';
-import { decodeWithBytes, encodeWithBytes } from '../../util/json-bytes.js';
+import { encodeWithBytes } from '../../util/json-bytes.js';
 import { describeMessage, type Message } from '../raft/messages.js';
 import { RaftNode } from '../raft/node.js';
 import type { RaftOptions } from '../raft/options.js';
@@ -153,6 +153,9 @@ export class RaftRuntime {
     const rd = this.node.ready();
     this.sendAll(rd.earlyMessages);
     if (rd.softState !== null) {
+      if (rd.softState.role !== this.soft.role || rd.softState.leader !== this.soft.leader) {
+        this.env.log.log('info', 'raft.role', { role: rd.softState.role, leader: rd.softState.leader, term: this.node.hardState().term });
+      }
       this.soft = rd.softState;
       this.hooks.onSoftState(rd.softState);
     }
@@ -222,9 +225,9 @@ export class RaftRuntime {
   }
 }
 
-/** Decodes a peer frame's Raft message; null if it is not one. */
-export function decodeRaftFrame(frame: Uint8Array): Message | null {
-  const body = decodeWithBytes(frame) as { kind?: unknown; m?: unknown };
+/** The Raft message in a decoded peer frame ({kind: 'raft', m}); null if it is not one. */
+export function decodeRaftFrame(decoded: unknown): Message | null {
+  const body = decoded as { kind?: unknown; m?: unknown };
   if (body.kind !== 'raft' || typeof body.m !== 'object' || body.m === null) return null;
   const m = body.m as Message;
   if (typeof m.type !== 'string' || typeof m.from !== 'string' || typeof m.to !== 'string' || typeof m.term !== 'number') return null;

@@ -1,0 +1,59 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runScenario } from '../../sim/runner.js';
+import { parseScenario } from '../../sim/scenario.js';
+import type { BugName } from '../../src/node/bugs.js';
+
+// A checker that cannot fail proves nothing. For every known-bug switch, its shipped scenario
+// (scenarios/bugs/<bug>.yaml) must make a check fail within the stated number of seeds, and the
+// seed that failed must fail again, identically, when run on its own — the command the run prints.
+
+const dir = join(import.meta.dirname, '..', '..', 'scenarios', 'bugs');
+
+/** Seeds within which each bug must be caught, and the checks expected to catch it. */
+const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[] }> = {
+  'ack-before-commit': { seeds: 5, by: ['linearizable', 'lost-writes'] },
+  'duplicate-apply': { seeds: 5, by: ['linearizable'] },
+  'read-without-read-index': { seeds: 5, by: ['linearizable'] },
+  'skip-log-fsync': { seeds: 10, by: ['raft-safety', 'linearizable', 'lost-writes'] },
+  'vote-without-persist': { seeds: 30, by: ['raft-safety'] },
+  'commit-previous-term': { seeds: 60, by: ['raft-safety'] },
+};
+
+const B = suite('known bugs are caught');
+
+for (const [bug, { seeds, by }] of Object.entries(CAUGHT_WITHIN) as [BugName, { seeds: number; by: string[] }][]) {
+  B(`${bug}: caught within ${seeds} seeds, and the failing seed reproduces`, () => {
+    const file = join(dir, `${bug}.yaml`);
+    const scenario = parseScenario(readFileSync(file, 'utf8'), file);
+    assert.equal(scenario.bugs, [bug], 'the scenario switches on exactly this bug');
+    let failing: { seed: number; digest: string; failed: string[] } | null = null;
+    for (let seed = 1; seed <= seeds && failing === null; seed++) {
+      const { summary } = runScenario(scenario, { seed, outDir: null });
+      const failed = Object.entries(summary.checks).filter(([, c]) => c.verdict === 'fail').map(([n]) => n);
+      if (!summary.passed) failing = { seed, digest: summary.digest, failed };
+    }
+    assert.ok(failing !== null, `${bug} was not caught in ${seeds} seeds`);
+    assert.ok(failing.failed.some((c) => by.includes(c)), `${bug} was caught by ${failing.failed.join(', ')}, expected one of ${by.join(', ')}`);
+    const again = runScenario(scenario, { seed: failing.seed, outDir: null }).summary;
+    assert.not.ok(again.passed);
+    assert.is(again.digest, failing.digest, 'the printed seed replays the same run');
+    assert.is(again.reproduce, `npx kv-lab run ${file} --seed ${failing.seed}`);
+  });
+}
+
+B('without the bug, the same scenarios pass on their first seeds', () => {
+  for (const bug of Object.keys(CAUGHT_WITHIN)) {
+    const file = join(dir, `${bug}.yaml`);
+    const scenario = { ...parseScenario(readFileSync(file, 'utf8'), file), bugs: [] };
+    for (let seed = 1; seed <= 2; seed++) {
+      const { summary } = runScenario(scenario, { seed, outDir: null });
+      const failed = Object.entries(summary.checks).filter(([, c]) => c.verdict !== 'pass').map(([n, c]) => `${n}: ${c.summary}`);
+      assert.ok(summary.passed, `${bug} scenario without the bug failed seed ${seed}:\n${failed.join('\n')}`);
+    }
+  }
+});
+
+B.run();
