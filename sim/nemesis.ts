@@ -1,3 +1,4 @@
+import type { Net } from '../src/env/net.js';
 import type { Rng } from '../src/env/rng.js';
 import { NS_PER_MS } from './scheduler.js';
 import type { Fault } from './scenario.js';
@@ -21,6 +22,8 @@ export class Nemesis {
   private idNext = 1;
   /** Faults applied, for the summary. */
   applied = 0;
+  /** The operator's endpoint, made when first needed (failover). */
+  private operator: Net | null = null;
 
   constructor(
     private readonly world: World,
@@ -204,6 +207,16 @@ export class Nemesis {
           if (r !== null) flips.push(r);
         }
         w.trace.record(w.nowNs, 'fault', { fault: `corrupt ${id}`, flips });
+        this.applied++;
+        return null;
+      }
+      case 'failover': {
+        // The operator's command, as it would arrive: a message to the node to promote.
+        const id = this.pickNode(f.node, up);
+        if (id === null) return this.skip(f, 'no such node is up');
+        if (this.operator === null) this.operator = w.clientEndpoint('operator').net;
+        this.operator.send(id, new TextEncoder().encode(JSON.stringify({ kind: 'promote' })));
+        w.trace.record(w.nowNs, 'fault', { fault: `failover to ${id}` });
         this.applied++;
         return null;
       }

@@ -84,6 +84,7 @@ export function createNodeFor(scenario: Scenario, observer: RaftObserver | null 
       engine: scenario.cluster.engine,
       bugs: new Set(scenario.bugs),
       raft: scenario.cluster.raft,
+      primary: scenario.cluster.primary,
       ...(observer !== null ? { onApply: observer.onApply } : {}),
     });
 }
@@ -134,23 +135,31 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   nemesis.healAll();
   let unanswered: string[] | null = null;
   const healStartNs = world.nowNs;
-  const hardEndNs = healStartNs + scenario.workload.timeoutNs + scenario.healNs + NS_PER_S;
-  workload.whenQuiet(() => {
-    workload.finalReads(world.nowNs + scenario.healNs, (keys) => {
-      unanswered = keys;
-      world.sched.stop();
-    });
-  });
+  const hardEndNs = healStartNs + scenario.settleNs + scenario.workload.timeoutNs + scenario.healNs + NS_PER_S;
+  world.sched.after(scenario.settleNs, 'settle', () =>
+    workload.whenQuiet(() => {
+      workload.finalReads(world.nowNs + scenario.healNs, (keys) => {
+        unanswered = keys;
+        world.sched.stop();
+      });
+    }),
+  );
   while (unanswered === null && world.nowNs < hardEndNs && !violated()) {
     world.sched.runUntil(Math.min(hardEndNs, world.nowNs + SLICE_NS));
     progress('heal', hardEndNs);
   }
 
+  const convergence = scenario.checks.includes('convergence') && !violated() ? awaitConvergence(world, hardEndNs + scenario.healNs) : null;
   observer?.full();
   const history = workload.history;
   const checks: Partial<Record<CheckName, CheckResult>> = {};
   for (const name of scenario.checks) {
-    const c: CheckResult = options.skipChecks && name !== 'raft-safety' ? { verdict: 'skipped', summary: 'not checked (skipChecks)' } : runCheck(name, history, unanswered, observer);
+    const c: CheckResult =
+      name === 'convergence'
+        ? convergence ?? { verdict: 'skipped', summary: 'the run stopped before replicas could converge' }
+        : options.skipChecks && name !== 'raft-safety'
+          ? { verdict: 'skipped', summary: 'not checked (skipChecks)' }
+          : runCheck(name, history, unanswered, observer);
     checks[name] = scenario.expectFail.includes(name) ? { ...c, expected: 'fail' } : c;
   }
   const passed = Object.values(checks).every((c) => (c.expected === 'fail' ? c.verdict === 'fail' : c.verdict === 'pass' || c.verdict === 'skipped'));
@@ -176,8 +185,49 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   return { summary, history };
 }
 
+/**
+ * Replicas converge: once healed and quiet, every running node holds the same state at the same
+ * log position. Waits (in virtual time, up to deadlineNs) for the positions to meet, then compares
+ * the states; a difference names the first keys that differ.
+ */
+function awaitConvergence(world: World, deadlineNs: number): CheckResult {
+  const nodes = () =>
+    [...world.machines.values()].filter((m) => m.state === 'up' && m.node instanceof KvNode).map((m) => ({ id: m.id, node: m.node as KvNode }));
+  const positions = () => nodes().map((n) => n.node.stateDigest());
+  let states = positions();
+  while (world.nowNs < deadlineNs && new Set(states.map((s) => `${s.applied}/${s.digest}`)).size > 1) {
+    world.sched.runUntil(world.nowNs + 20 * NS_PER_MS);
+    states = positions();
+  }
+  const all = nodes();
+  if (all.length < 2) return { verdict: 'pass', summary: 'a single replica' };
+  const distinct = new Set(states.map((s) => `${s.applied}/${s.digest}`));
+  if (distinct.size === 1) return { verdict: 'pass', summary: `${all.length} replicas hold the same ${states[0]?.keys ?? 0} keys at position ${states[0]?.applied ?? 0}` };
+  const lines = all.map((n, i) => `${n.id}: position ${states[i]?.applied}, ${states[i]?.keys} keys, digest ${states[i]?.digest.slice(0, 12)}`);
+  const diffs = firstDifferences(all[0] as { id: string; node: KvNode }, all.slice(1));
+  return { verdict: 'fail', summary: `replicas did not converge after healing:\n${[...lines, ...diffs].join('\n')}` };
+}
+
+/** Up to five keys where other replicas differ from the first. */
+function firstDifferences(base: { id: string; node: KvNode }, others: { id: string; node: KvNode }[]): string[] {
+  const show = (k: string) => JSON.stringify(k.replace(/^\x00[^\x00]*\x00/, ''));
+  const baseMap = new Map(base.node.stateEntries());
+  const out: string[] = [];
+  for (const o of others) {
+    const seen = new Set<string>();
+    for (const [k, v] of o.node.stateEntries()) {
+      seen.add(k);
+      if (baseMap.get(k) !== v && out.length < 5) out.push(`  key ${show(k)}: ${base.id} has ${baseMap.get(k) ?? '(absent)'}, ${o.id} has ${v}`);
+    }
+    for (const [k, v] of baseMap) if (!seen.has(k) && out.length < 5) out.push(`  key ${show(k)}: ${base.id} has ${v}, ${o.id} has (absent)`);
+  }
+  return out;
+}
+
 function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[] | null, observer: RaftObserver | null): CheckResult {
   switch (name) {
+    case 'convergence':
+      return { verdict: 'skipped', summary: 'checked while the run goes' };
     case 'raft-safety':
       if (observer === null) return { verdict: 'skipped', summary: 'no Raft in this run' };
       if (observer.violation !== null) {

@@ -26,8 +26,8 @@ import type { CrashMode } from './disk.js';
  */
 
 export const ENGINES = ['memory'] as const;
-export const REPLICATIONS = ['none', 'raft'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'raft-safety'] as const;
+export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety'] as const;
 export type CheckName = (typeof CHECKS)[number];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
@@ -70,13 +70,14 @@ export type Fault = FaultBase &
     | { kind: 'fsync-fail'; node: NodeSelector; count: number; probability: number }
     | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string }
     | { kind: 'disk-full'; node: NodeSelector; freeBytes: number }
+    | { kind: 'failover'; node: NodeSelector }
   );
 
 export type FaultKind = Fault['kind'];
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'crash', 'restart', 'pause', 'resume', 'partition', 'partition-one-way', 'heal', 'clock', 'loss',
-  'duplicate', 'reorder', 'latency', 'fsync-fail', 'corrupt', 'disk-full',
+  'duplicate', 'reorder', 'latency', 'fsync-fail', 'corrupt', 'disk-full', 'failover',
 ];
 
 /** Faults that `for:` can undo, and what undoing means. */
@@ -99,6 +100,11 @@ export interface Workload {
   timeoutNs: number;
   /** Pause between a client's operations in closed loop. */
   thinkNs: number;
+  /**
+   * Where reads go: `leader` (wherever the client's last answer came from — the leader, once it
+   * has written) or `any` (a random node each time, as the seed projects' clients did).
+   */
+  reads: 'leader' | 'any';
 }
 
 /** Raft tuning; durations in virtual time. */
@@ -123,13 +129,22 @@ export interface Scenario {
   /** Seeds to run when the command line names none. */
   seeds: { first: number; last: number };
   durationNs: number;
-  cluster: { nodes: number; engine: (typeof ENGINES)[number]; replication: (typeof REPLICATIONS)[number]; raft: RaftSettings };
+  cluster: {
+    nodes: number;
+    engine: (typeof ENGINES)[number];
+    replication: (typeof REPLICATIONS)[number];
+    raft: RaftSettings;
+    /** Replication primary: the first leader, and how often it ships its log. */
+    primary: { leader: string; shipIntervalMs: number };
+  };
   network: { latency: { minNs: number; meanNs: number; maxNs: number } };
   disk: { syncLatencyMinNs: number; syncLatencyMaxNs: number; crash: CrashMode; dirCrash: 'lose' | 'random'; capacityBytes: number | null };
   workload: Workload;
   faults: Fault[];
   /** After the faults end: how long the healed cluster gets to answer every final read. */
   healNs: number;
+  /** After healing, before the final reads: time for replicas to catch up. */
+  settleNs: number;
   checks: CheckName[];
   /**
    * Checks expected to fail: the scenario demonstrates a design's anomaly (a store without
@@ -193,6 +208,7 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   'fsync-fail': obj({ ...common, node: { v: nodeSel, required: true }, count: { v: int({ min: 0 }), default: 1 }, probability: { v: probability, default: 0 } }),
   corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() } }),
   'disk-full': obj({ ...common, node: { v: nodeSel, required: true }, freeBytes: { v: bytes, default: 0 } }),
+  failover: obj({ ...common, node: { v: nodeSel, required: true } }),
 };
 
 const fault: Validator<Fault> = (node, path, ctx, at) => {
@@ -263,6 +279,8 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
       return { ...base, kind, node: r.node as string, bits: r.bits as number, ...(r.path !== undefined ? { path: r.path as string } : {}) };
     case 'disk-full':
       return { ...base, kind, node: r.node as string, freeBytes: r.freeBytes as number };
+    case 'failover':
+      return { ...base, kind, node: r.node as string };
   }
 }
 
@@ -276,6 +294,7 @@ const root = obj({
       nodes: { v: int({ min: 1, max: 64 }), default: 1 },
       engine: { v: oneOf(ENGINES), default: 'memory' },
       replication: { v: oneOf(REPLICATIONS), default: 'none' },
+      primary: { v: obj({ leader: { v: str({ pattern: /^[a-z][a-z0-9-]*$/, patternText: 'a node id' }) }, shipInterval: { v: duration({ minNs: 1e6 }) } }) },
       raft: {
         v: obj({
           tick: { v: duration({ minNs: 1e6 }) },
@@ -312,11 +331,12 @@ const root = obj({
       zipfTheta: { v: num({ minExclusive: 0, max: 5 }), default: 0.99 },
       timeout: { v: duration({ minNs: 1e6 }), default: 1e9 },
       think: { v: duration(), default: 1e6 },
+      reads: { v: oneOf(['leader', 'any'] as const), default: 'leader' },
     }),
     required: true,
   },
   faults: { v: list(fault), default: [] },
-  heal: { v: obj({ timeout: { v: duration({ minNs: 1e6 }), default: 10e9 } }) },
+  heal: { v: obj({ timeout: { v: duration({ minNs: 1e6 }), default: 10e9 }, settle: { v: duration(), default: 1e9 } }) },
   checks: { v: list(oneOf(CHECKS)) },
   expect: { v: obj(Object.fromEntries(CHECKS.map((c) => [c, { v: oneOf(['pass', 'fail'] as const) }])) as Record<CheckName, { v: Validator<'pass' | 'fail'> }>) },
   bugs: { v: list(oneOf(Object.keys(BUGS) as BugName[])), default: [] },
@@ -335,6 +355,7 @@ export function parseScenario(text: string, file: string): Scenario {
     seeds: r.seed ?? { first: 1, last: 1 },
     durationNs: r.duration,
     cluster: {
+      primary: { leader: r.cluster.primary?.leader ?? 'n1', shipIntervalMs: (r.cluster.primary?.shipInterval ?? 50e6) / 1e6 },
       nodes: r.cluster.nodes,
       engine: r.cluster.engine,
       replication: r.cluster.replication,
@@ -368,10 +389,12 @@ export function parseScenario(text: string, file: string): Scenario {
       zipfTheta: w.zipfTheta,
       timeoutNs: w.timeout,
       thinkNs: w.think,
+      reads: w.reads,
     },
     faults: r.faults,
     healNs: r.heal?.timeout ?? 10e9,
-    checks: r.checks ?? CHECKS.filter((c) => c !== 'raft-safety' || r.cluster.replication === 'raft'),
+    settleNs: r.heal?.settle ?? 1e9,
+    checks: r.checks ?? CHECKS.filter((c) => (c !== 'raft-safety' || r.cluster.replication === 'raft') && (c !== 'convergence' || r.cluster.nodes > 1)),
     expectFail: Object.entries(r.expect ?? {}).filter(([, v]) => v === 'fail').map(([k]) => k as CheckName),
     bugs: r.bugs,
     file,
@@ -408,6 +431,8 @@ function crossCheck(s: Scenario): void {
   }
   for (const c of s.expectFail) if (!s.checks.includes(c)) errors.push(`${s.file}: expect.${c}: the check is not in checks`);
   if (Object.values(s.workload.mix).every((w) => w === 0)) errors.push(`${s.file}: workload.mix: every weight is 0; give at least one operation a weight`);
+  if (s.cluster.replication === 'primary' && !ids.includes(s.cluster.primary.leader)) errors.push(`${s.file}: cluster.primary.leader: ${s.cluster.primary.leader} is not one of ${ids.join(', ')}`);
+  for (const f of s.faults) if (f.kind === 'failover' && s.cluster.replication !== 'primary') errors.push(`${at(f)}: faults: failover is an operator's command of replication primary (Raft elects its leaders)`);
   if (s.checks.includes('raft-safety') && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: raft-safety needs replication raft`);
   if (s.cluster.raft.leaseReads && !s.cluster.raft.checkQuorum) errors.push(`${s.file}: cluster.raft: leaseReads needs checkQuorum`);
   if (s.cluster.raft.heartbeatTicks >= s.cluster.raft.electionTicks) errors.push(`${s.file}: cluster.raft: heartbeatTicks must be less than electionTicks`);

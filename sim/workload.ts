@@ -103,13 +103,14 @@ export class Workload {
     slot.busy = true;
     this.begin(slot.process, f, key, value, { node: slot.client.id });
     const process = slot.process;
+    const extra = f === 'read' && this.spec.reads === 'any' ? { node: this.rng.pick(this.nodes) } : {};
     slot.client.invoke(op, (outcome) => {
       slot.busy = false;
       this.end(process, f, key, value, outcome);
       if (outcome.type === 'ok') this.remember(slot, f, key, value, outcome.value);
       if (outcome.type === 'info') slot.process = this.processNext++;
       this.world.sched.after(this.thinkNs(), `client c${slot.index + 1} next`, () => this.next(slot));
-    });
+    }, undefined, extra);
   }
 
   private thinkNs(): number {

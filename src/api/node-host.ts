@@ -75,15 +75,24 @@ export class HostStartError extends Error {
  * replication work extends NodeConfig (raft, engines, the primary mode); `primary` rides along
  * until then.
  */
-export function nodeConfigFor(spec: HostSpec): NodeConfig & { primary?: PrimaryConfig } {
+export function nodeConfigFor(spec: HostSpec): NodeConfig {
   return {
     members: spec.members,
     replication: spec.replication as ReplicationMode,
     engine: spec.engine as EngineKind,
     bugs: new Set(),
     auth: spec.auth,
-    ...(spec.primary !== undefined ? { primary: spec.primary } : {}),
+    ...(spec.primary !== undefined ? { primary: { leader: primaryLeaderId(spec, spec.primary), shipIntervalMs: 50 } } : {}),
   };
+}
+
+/** The node id of the primary's leader: this node, or the member listening at the given peer address. */
+function primaryLeaderId(spec: HostSpec, p: PrimaryConfig): string {
+  if (p.role === 'leader' || p.leader === null) return spec.id;
+  const leader = p.leader;
+  const match = Object.entries(spec.addresses ?? {}).find(([, a]) => a.peerPort === leader.port && (a.host === leader.host || leader.host === 'localhost' || a.host === 'localhost'));
+  if (match === undefined) throw new HostStartError(`--leader-host ${leader.host} --leader-port ${leader.port} is not the peer address of any member`);
+  return match[0];
 }
 
 export interface NodeHost {

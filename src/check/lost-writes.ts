@@ -1,15 +1,16 @@
 import type { HistoryEvent, Json } from './history.js';
 
 /**
- * The lost-write check: an acknowledged mutation must be visible to every later read, unless some
- * other mutation could legitimately have replaced it in between.
+ * The lost-write check: after the faults have healed, the final state must still show every
+ * acknowledged mutation, unless some other mutation could legitimately have replaced it.
  *
- * A mutation w (ok) of key k is reported lost at a read r of k (ok, invoked after w completed)
- * when r does not show w and no other mutation of k could be ordered between them: every other
- * write, cas or delete either failed, or completed before w was invoked, or began after r ended.
- * No order consistent with real time explains r then, so a report is never a false alarm. The
- * check is weaker than linearizability, but it says in plain words which acknowledged write
- * vanished and which read noticed — the first thing to know after a crash.
+ * The final state is what the final reads see: the reads a run makes of every key once the
+ * cluster has healed (history events marked `final: true`). A mutation w (ok) of key k is reported
+ * lost when the final read of k does not show it and no other mutation of k could be ordered
+ * after it: every other write, cas or delete either failed, or completed before w was invoked, or
+ * began after the final read ended. No order consistent with real time explains the final state
+ * then, so a report is never a false alarm. Reads during the run are the linearizability
+ * checker's business: a stale read from a lagging replica is an anomaly, but not a lost write.
  *
  * "Shows" means: the value read equals a write's or cas's value; contains an append's token (other
  * appends add tokens, they cannot erase one); is absent after a delete.
@@ -45,6 +46,8 @@ interface PairedOp {
   invokeIndex: number;
   /** Index of the completion in the history; Infinity for an operation still open (info). */
   completeIndex: number;
+  /** One of the reads made after the faults healed. */
+  final: boolean;
   invokeTime: number | null;
   completeTime: number | null;
 }
@@ -57,7 +60,7 @@ function pair(history: readonly HistoryEvent[]): PairedOp[] {
     if (ev.type === 'invoke') {
       const op: PairedOp = {
         process: ev.process, f: ev.f, key: ev.key, value: ev.value, type: 'info', invokeIndex: i,
-        completeIndex: Infinity, invokeTime: ev.time ?? null, completeTime: null,
+        completeIndex: Infinity, invokeTime: ev.time ?? null, completeTime: null, final: ev.final === true,
       };
       open.set(ev.process, op);
       ops.push(op);
@@ -109,6 +112,37 @@ function jsonSame(a: Json, b: Json): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Whether o, ordered last, could leave the key holding `value`. */
+function couldProduce(o: PairedOp, value: Json): boolean {
+  switch (o.f) {
+    case 'write':
+      return jsonSame(o.value, value);
+    case 'cas':
+      return jsonSame((o.value as Json[])[1] as Json, value);
+    case 'delete':
+      return value === null;
+    case 'append':
+      return typeof value === 'string';
+    default:
+      return false;
+  }
+}
+
+/** The latest completion among ops, leaving out `except`. */
+function latestCompletion(ops: readonly PairedOp[]): { first: number; firstOp: PairedOp | null; second: number } {
+  let first = -1;
+  let firstOp: PairedOp | null = null;
+  let second = -1;
+  for (const o of ops) {
+    if (o.completeIndex > first) {
+      second = first;
+      first = o.completeIndex;
+      firstOp = o;
+    } else if (o.completeIndex > second) second = o.completeIndex;
+  }
+  return { first, firstOp, second };
+}
+
 export function checkLostWrites(history: readonly HistoryEvent[]): LostWritesResult {
   const byKey = new Map<string, PairedOp[]>();
   for (const op of pair(history)) {
@@ -121,48 +155,27 @@ export function checkLostWrites(history: readonly HistoryEvent[]): LostWritesRes
   let keysChecked = 0;
   let readsChecked = 0;
   for (const [key, ops] of [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const reads = ops.filter((o) => o.f === 'read' && o.type === 'ok').sort((a, b) => a.completeIndex - b.completeIndex);
-    // Ops are in invoke order already (pair() walks the history in order).
+    const finals = ops.filter((o) => o.f === 'read' && o.type === 'ok' && o.final);
     const mutations = ops.filter((o) => o.f !== 'read' && o.type !== 'fail');
-    if (reads.length === 0) {
+    const r = finals.reduce<PairedOp | undefined>((a, b) => (a === undefined || b.completeIndex > a.completeIndex ? b : a), undefined);
+    if (r === undefined) {
       if (mutations.some((o) => o.type === 'ok')) keysUnread.push(key);
       continue;
     }
     keysChecked++;
-    readsChecked += reads.length;
-    const reported = new Set<PairedOp>();
-    const report = (w: PairedOp, r: PairedOp) => {
-      if (reported.has(w)) return;
-      reported.add(w);
+    readsChecked += finals.length;
+    const candidates = mutations.filter((o) => o.invokeIndex < r.completeIndex);
+    // Who could have written what the final read saw, and who could have erased appended tokens.
+    const producers = latestCompletion(candidates.filter((o) => couldProduce(o, r.value)));
+    const erasers = latestCompletion(candidates.filter((o) => o.f !== 'append'));
+    const separator = (mutations.find((o) => o.f === 'append' && typeof o.value === 'string' && o.value.length > 0)?.value as string | undefined)?.slice(-1);
+    const tokens = separator === undefined ? null : tokensOf(r.value, separator);
+    for (const w of mutations) {
+      if (w.type !== 'ok' || w.completeIndex >= r.invokeIndex || shows(w, r.value, tokens)) continue;
+      const others = w.f === 'append' ? erasers : producers;
+      const latest = others.firstOp === w ? others.second : others.first;
+      if (latest > w.invokeIndex) continue; // something could have come after w and left this value
       lost.push({ key, f: w.f, value: w.value, process: w.process, invokeTime: w.invokeTime, completeTime: w.completeTime, readProcess: r.process, readValue: r.value, readTime: r.invokeTime });
-    };
-    const separator = mutations.find((o) => o.f === 'append' && typeof o.value === 'string' && o.value.length > 0)?.value as string | undefined;
-    const erasers = mutations.filter((o) => o.f !== 'append');
-    const appends = mutations.filter((o) => o.f === 'append' && o.type === 'ok');
-    // prefixMaxComplete[i]: the latest completion among mutations[0..i-1].
-    const prefixMaxComplete = new Float64Array(mutations.length + 1).fill(-1);
-    mutations.forEach((m, i) => (prefixMaxComplete[i + 1] = Math.max(prefixMaxComplete[i] as number, m.completeIndex)));
-    let m = 0;
-    let e = 0;
-    let erasersMaxComplete = -1;
-    for (const r of reads) {
-      while (m < mutations.length && (mutations[m] as PairedOp).invokeIndex < r.completeIndex) m++;
-      while (e < erasers.length && (erasers[e] as PairedOp).invokeIndex < r.completeIndex) {
-        erasersMaxComplete = Math.max(erasersMaxComplete, (erasers[e] as PairedOp).completeIndex);
-        e++;
-      }
-      const tokens = separator === undefined ? null : tokensOf(r.value, separator.slice(-1));
-      // The only mutation that can be "the last one" for sure: the latest invoked before r ended,
-      // if every other one had completed before it began.
-      const w = m > 0 ? (mutations[m - 1] as PairedOp) : undefined;
-      if (w !== undefined && w.f !== 'append' && w.type === 'ok' && w.completeIndex < r.invokeIndex && (prefixMaxComplete[m - 1] as number) < w.invokeIndex && !shows(w, r.value, tokens)) {
-        report(w, r);
-      }
-      // Appends after the last possible eraser must all be in the value read.
-      for (const a of appends) {
-        if (a.invokeIndex <= erasersMaxComplete || a.completeIndex >= r.invokeIndex) continue;
-        if (!shows(a, r.value, tokens)) report(a, r);
-      }
     }
   }
   return { lost, keysChecked, readsChecked, keysUnread };

@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { Env } from '../env/env.js';
+import { SCAN_LIMIT_MAX } from '../storage/engine.js';
 import { MemoryEngine } from '../storage/memory.js';
 import { assert } from '../util/assert.js';
 import { decodeWithBytes } from '../util/json-bytes.js';
 import { authorize, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
 import { encodeMessage, validateRequest, type Request, type Response } from './protocol.js';
+import { PrimaryReplica } from './primary-replica.js';
 import { DEFAULT_RAFT_REPLICA, RaftReplica } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
@@ -12,7 +15,7 @@ import { EngineStore } from './store.js';
 
 export type { Reply } from './replica.js';
 
-export type ReplicationMode = 'none' | 'raft';
+export type ReplicationMode = 'none' | 'raft' | 'primary';
 export type EngineKind = 'memory';
 
 export interface RaftTuning {
@@ -38,6 +41,8 @@ export interface NodeConfig {
   raft?: Partial<RaftTuning>;
   /** false: a node joining an existing cluster, which receives the log instead of bootstrapping it. */
   original?: boolean;
+  /** Replication `primary`: the initial leader and how often it ships its log. */
+  primary?: { leader: string; shipIntervalMs: number };
   /** Called for every log entry the state machine applies (the simulator's safety observers). */
   onApply?: (node: string, index: number, term: number, digest: string) => void;
 }
@@ -50,6 +55,9 @@ export interface NodeStatus extends ReplicaStatus {
   /** Counters since start, for /metrics. */
   counters: { requests: number; writes: number; reads: number; errors: number };
 }
+
+/** Keys a replica keeps for itself (its applied position), not part of the replicated state. */
+const NODE_LOCAL_KEYS: ReadonlySet<string> = new Set(['\x01a', '\x01p']);
 
 /** Requests a node may have in progress at once; beyond it, it answers `unavailable`. */
 export const IN_FLIGHT_REQUESTS_MAX = 10_000;
@@ -79,6 +87,12 @@ export class KvNode {
       assert(config.members.length === 1, 'replication none serves exactly one node');
       this.replica = new SingleReplica(env, this.store, config.bugs.has('duplicate-apply'), fatal);
       this.started = true;
+    } else if (config.replication === 'primary') {
+      const p = config.primary ?? { leader: config.members[0] as string, shipIntervalMs: 50 };
+      this.replica = new PrimaryReplica(env, this.store, { members: config.members, leader: p.leader, shipIntervalMs: p.shipIntervalMs, bugs: config.bugs }, fatal, (err) => {
+        if (err !== null) this.fail(err);
+        else this.started = true;
+      });
     } else {
       const t = { ...DEFAULT_RAFT_REPLICA, ...config.raft };
       const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, ...(config.onApply ? { onApply: config.onApply } : {}) };
@@ -172,6 +186,31 @@ export class KvNode {
     if (req.op.f === 'read' || req.op.f === 'range' || req.op.f === 'db.list' || req.op.f === 'user.list') this.counters.reads++;
     else this.counters.writes++;
     this.replica.submit(req, reply);
+  }
+
+  /**
+   * The replicated state this node holds — every key but the node's own bookkeeping — as a digest,
+   * with the log position it reflects: replicas at the same position must have the same digest.
+   */
+  stateDigest(): { applied: number; keys: number; digest: string } {
+    const hash = createHash('sha256');
+    let keys = 0;
+    for (const [k, v] of this.stateEntries()) {
+      hash.update(k).update('\x00').update(v).update('\x00');
+      keys++;
+    }
+    return { applied: this.replica?.status().appliedIndex ?? 0, keys, digest: hash.digest('hex') };
+  }
+
+  /** Every replicated entry in key order (node-local keys such as applied positions left out). */
+  *stateEntries(): Generator<[string, string]> {
+    let start = '';
+    for (;;) {
+      const page = this.store.view.scan(start, null, SCAN_LIMIT_MAX, false);
+      for (const kv of page) if (!NODE_LOCAL_KEYS.has(kv[0])) yield kv;
+      if (page.length < SCAN_LIMIT_MAX) return;
+      start = (page[page.length - 1] as [string, string])[0] + '\x00';
+    }
   }
 
   status(): NodeStatus {

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScenario } from '../../sim/runner.js';
 import { parseScenario, type Fault, type Scenario } from '../../sim/scenario.js';
@@ -17,7 +17,13 @@ function run(s: Scenario, seed: number) {
   return { digest: summary.digest, history: JSON.stringify(history), summary };
 }
 
-for (const file of readdirSync(scenariosDir).filter((f) => f.endsWith('.yaml')).sort()) {
+function scenarioFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => (statSync(join(dir, name)).isDirectory() ? scenarioFiles(join(dir, name), `${prefix}${name}/`) : name.endsWith('.yaml') ? [`${prefix}${name}`] : []));
+}
+
+for (const file of scenarioFiles(scenariosDir)) {
   D(`${file}: two runs with one seed are identical; another seed differs`, () => {
     const path = join(scenariosDir, file);
     const s = parseScenario(readFileSync(path, 'utf8'), path);
