@@ -47,8 +47,10 @@ interface Segment {
 }
 
 interface Waiter {
-  /** Durable once `durable` reaches this many appended bytes. */
+  /** Durable once `durable` reaches this many appended bytes... */
   ticket: number;
+  /** ...and a directory fsync has covered this many directory changes. */
+  dirTicket: number;
   done: (err: Error | null) => void;
 }
 
@@ -64,6 +66,9 @@ export class AppendLog {
   private readonly buffer = new ByteWriter(64 * 1024);
   /** A file was created in dir since the last directory fsync. */
   private dirDirty: boolean;
+  /** Directory changes noted so far, and how many of them a completed directory fsync covers. */
+  private dirChanges = 1;
+  private dirSynced = 0;
   /** Bytes appended since open (all segments), and how many of them are known durable. */
   private appended = 0;
   private durable = 0;
@@ -136,7 +141,7 @@ export class AppendLog {
   commit(done: (err: Error | null) => void): void {
     if (this.failure_ !== null) return done(this.failure_);
     if (this.options.fsync.kind === 'always') {
-      this.waiters.push({ ticket: this.appended, done });
+      this.waiters.push({ ticket: this.appended, dirTicket: this.dirChanges, done });
       this.round();
       return;
     }
@@ -146,8 +151,8 @@ export class AppendLog {
   /** done once everything appended so far is durable, whatever the policy. */
   sync(done: (err: Error | null) => void): void {
     if (this.failure_ !== null) return done(this.failure_);
-    if (this.appended === this.durable && this.sealing === null && !this.dirDirty && !this.syncRequested) return done(null);
-    this.waiters.push({ ticket: this.appended, done });
+    if (this.appended === this.durable && this.dirSynced === this.dirChanges && this.sealing === null && !this.syncRequested) return done(null);
+    this.waiters.push({ ticket: this.appended, dirTicket: this.dirChanges, done });
     this.syncRequested = true;
     this.round();
   }
@@ -168,6 +173,7 @@ export class AppendLog {
       return;
     }
     this.dirDirty = true;
+    this.dirChanges++;
     this.round();
   }
 
@@ -183,6 +189,16 @@ export class AppendLog {
    */
   noteDirChanged(): void {
     this.dirDirty = true;
+    this.dirChanges++;
+  }
+
+  /**
+   * Stops the log for good with err: its owner hit a failure that may have lost this log's pending
+   * directory entries (a failed directory fsync drops every pending entry of the directory, which
+   * other writers of the directory share). Waiting commits fail; later ones too.
+   */
+  poison(err: Error): void {
+    this.fail(err);
   }
 
   /** Writes the buffer to the page cache now (when no sealing segment holds it back). */
@@ -276,12 +292,16 @@ export class AppendLog {
         seal.file.close();
         this.sealing = null;
       }
+      // A rotation during this round left a segment whose bytes this round's fsyncs do not cover:
+      // acknowledging now would count them durable. The next round seals it first.
+      if (this.sealing !== null) return this.endRound();
       this.writeOut();
       if (this.failure_ !== null) return;
       if (!wantActive && this.waiters.length === this.waiterHead) return this.endRound();
       const ticket = this.appended - this.buffer.length;
       this.stats.fsyncs++;
       this.active.file.sync((err) => {
+        if (this.failure_ !== null) return;
         if (err !== null) return this.fail(err);
         this.durable = ticket;
         this.release(ticket);
@@ -291,12 +311,22 @@ export class AppendLog {
     const afterFile = () => {
       if (!dir) return afterSeal();
       this.dirDirty = false;
+      const upTo = this.dirChanges;
       this.stats.fsyncs++;
-      this.deps.disk.syncDir(this.options.dir, (err) => (err !== null ? this.fail(err) : afterSeal()));
+      this.deps.disk.syncDir(this.options.dir, (err) => {
+        if (this.failure_ !== null) return;
+        if (err !== null) return this.fail(err);
+        this.dirSynced = upTo;
+        afterSeal();
+      });
     };
     if (seal === null) return afterFile();
     this.stats.fsyncs++;
-    seal.file.sync((err) => (err !== null ? this.fail(err) : afterFile()));
+    seal.file.sync((err) => {
+      if (this.failure_ !== null) return;
+      if (err !== null) return this.fail(err);
+      afterFile();
+    });
   }
 
   private endRound(): void {
@@ -308,7 +338,7 @@ export class AppendLog {
   private release(ticket: number): void {
     while (this.waiterHead < this.waiters.length) {
       const w = this.waiters[this.waiterHead] as Waiter;
-      if (w.ticket > ticket) break;
+      if (w.ticket > ticket || w.dirTicket > this.dirSynced) break;
       this.waiterHead++;
       w.done(null);
     }

@@ -1,7 +1,7 @@
 import type { Disk } from '../../env/disk.js';
 import { StorageCorruptionError } from '../errors.js';
 import { decodeLogicalHeader, LOGICAL_HEADER_BYTES, type LogicalHeader } from './logical-record.js';
-import { type BadKind, scanRecords } from './record-format.js';
+import { type BadKind, type BadTail, scanRecords } from './record-format.js';
 import { parseSegmentName, segmentPath } from './segments.js';
 
 /**
@@ -11,17 +11,20 @@ import { parseSegmentName, segmentPath } from './segments.js';
  *
  * The rules, and why they are safe:
  * - A segment is sealed (fsynced, with its directory) before the next segment receives a byte
- *   (append-log.ts), so every segment but the last must be valid to its end. Bad data in one is
- *   corruption: an error naming the file and offset.
- * - In the last segment, a bad record is a torn tail when nothing valid follows it, or when it is
- *   cut short or zeroed (a write that never reached the disk; anything valid after it was written
- *   later and so was never acknowledged under fsync `always`). The tail is dropped and reported.
- *   A record that fails its checksum with valid records after it is corruption.
+ *   (append-log.ts). So every segment before the last one holding records must be valid to its
+ *   end: bad data in one is corruption, an error naming the file and offset. Segments after it
+ *   are empty: a rotation creates the next file before the seal finishes.
+ * - In that last segment with records (the tail), a bad record is a torn tail when nothing valid
+ *   follows it, or when it is cut short or zeroed (a write that never reached the disk; anything
+ *   valid after it was written later and so was never acknowledged under fsync `always`). The
+ *   tail is dropped and reported. A record that fails its checksum with valid records after it is
+ *   corruption.
  * - LSNs must run on without gaps from each segment's first (its name) to its last record.
  * - Segments are only ever removed from the front (truncatePrefix). A segment followed by one whose
  *   first LSN is <= fromLsn holds nothing the owner needs: it is stale (an interrupted truncation
  *   left it behind) and is not even read. Without fromLsn, the log is the newest run of segments
- *   whose LSNs are contiguous; older segments before a gap are stale.
+ *   whose LSNs are contiguous; older segments before a gap are stale. Empty segments other than
+ *   the one appends continue in are stale too.
  * - With fromLsn, the log must start at or before it: if the first kept segment starts after
  *   fromLsn, records the owner needs are missing, which is an error.
  */
@@ -64,16 +67,6 @@ export interface WalRecoveryPlan {
   resume: { id: number; validBytes: number } | null;
 }
 
-interface SegmentInfo {
-  id: number;
-  path: string;
-  data: Uint8Array;
-  /** LSN of the last valid record; id - 1 when it holds none. */
-  last: number;
-  validEnd: number;
-  tail: DroppedTail | null;
-}
-
 /**
  * Reads the WAL in dir. Calls onRecord for every record with lsn >= fromLsn (all when null), in
  * LSN order. Throws StorageCorruptionError on corruption.
@@ -93,26 +86,59 @@ export function recoverWal(
   // By name alone: a segment whose successor starts at or before fromLsn is wholly below it.
   let start = 0;
   if (fromLsn !== null) while (start + 1 < ids.length && (ids[start + 1] as number) <= fromLsn) stale.push(segmentPath(dir, ids[start++] as number));
-  const infos: SegmentInfo[] = [];
-  for (let i = start; i < ids.length; i++) infos.push(readSegment(disk, dir, ids[i] as number, blockBytes, i === ids.length - 1));
-  const newest = infos[infos.length - 1];
-  // The log is the newest run of contiguous segments; an empty segment can only be the newest.
+  const infos = ids.slice(start).map((id) => readSegment(disk, dir, id, blockBytes));
+  // The last segment holding any bytes is the log's tail: the segments after it are empty, created
+  // by a rotation whose seal (the fsync of this one) may not have finished, so this one may be
+  // torn. Every segment before it was sealed, so it must be whole.
+  let tailIndex = infos.length - 1;
+  while (tailIndex >= 0 && (infos[tailIndex] as SegmentInfo).data.length === 0) tailIndex--;
+  for (let i = 0; i < tailIndex; i++) {
+    const b = (infos[i] as SegmentInfo).bad;
+    if (b !== null) throw new StorageCorruptionError((infos[i] as SegmentInfo).path, b.fragmentOffset, `${b.kind} record (${b.detail}) in a sealed segment`);
+  }
+  const tail = tailIndex >= 0 ? (infos[tailIndex] as SegmentInfo) : undefined;
+  let droppedTail: DroppedTail | null = null;
+  if (tail !== undefined && tail.bad !== null) {
+    const b = tail.bad;
+    if (b.kind !== 'incomplete' && b.kind !== 'zeroed' && b.validAfter) throw new StorageCorruptionError(tail.path, b.fragmentOffset, `${b.detail}, with valid records after it`);
+    droppedTail = { segment: tail.path, offset: b.offset, bytes: tail.data.length - b.offset, kind: b.kind, detail: b.detail };
+  }
+  // Appends continue in an empty segment named by the next LSN, else in the tail if its records
+  // end right before it, else in a new segment. The next LSN follows the tail's last record, never
+  // goes below fromLsn, and (with no record and no fromLsn) keeps the newest empty segment's name,
+  // so LSNs stay monotonic after a truncation emptied the log. An empty segment beyond that is
+  // stale: a rotation created it but the tail's last records never became durable.
+  const empties = infos.slice(tailIndex + 1);
+  const newestEmpty = empties[empties.length - 1];
+  const nextLsn = Math.max(
+    fromLsn ?? 1,
+    tail !== undefined ? tail.last + 1 : 1,
+    tail === undefined && fromLsn === null && newestEmpty !== undefined ? newestEmpty.id : 1,
+  );
+  const resume = empties.find((s) => s.id === nextLsn) ?? (tail !== undefined && tail.last + 1 === nextLsn ? tail : null);
+  for (const s of empties) if (s !== resume) stale.push(s.path);
+  // The log is the newest run of contiguous segments with records, ending at the tail.
   const run: SegmentInfo[] = [];
-  if (newest !== undefined) {
-    run.push(newest);
-    for (let i = infos.length - 2; i >= 0; i--) {
+  if (tail !== undefined) {
+    run.push(tail);
+    for (let i = tailIndex - 1; i >= 0; i--) {
       const s = infos[i] as SegmentInfo;
-      if (s.last < s.id) continue;
-      if (s.last + 1 !== (run[0] as SegmentInfo).id) break;
+      if (s.data.length === 0) {
+        stale.push(s.path);
+        continue;
+      }
+      if (s.last + 1 !== (run[0] as SegmentInfo).id) {
+        for (let j = i; j >= 0; j--) stale.push((infos[j] as SegmentInfo).path);
+        break;
+      }
       run.unshift(s);
     }
   }
-  const nextLsn = Math.max(fromLsn ?? 1, newest === undefined ? 1 : newest.last + 1);
-  const resume = newest !== undefined && newest.last + 1 === nextLsn ? newest : null;
   const kept = run.filter((s) => s === resume || fromLsn === null || s.last >= fromLsn);
-  for (const s of infos) if (!kept.includes(s)) stale.push(s.path);
+  for (const s of run) if (!kept.includes(s)) stale.push(s.path);
+  if (resume !== null && !kept.includes(resume)) kept.push(resume);
   const first = kept[0];
-  if (fromLsn !== null && first !== undefined && first.id > fromLsn) {
+  if (fromLsn !== null && first !== undefined && first.id > fromLsn && first.last >= first.id) {
     throw new StorageCorruptionError(first.path, 0, `log records ${fromLsn}..${first.id - 1} are missing: the log starts at ${first.id} but its owner needs it from ${fromLsn}`);
   }
   let records = 0;
@@ -129,21 +155,23 @@ export function recoverWal(
     });
   }
   return {
-    report: {
-      segments: kept.map((s) => s.path),
-      records,
-      firstLsn,
-      lastLsn,
-      nextLsn,
-      droppedTail: newest?.tail ?? null,
-      staleSegments: stale.sort(),
-    },
+    report: { segments: kept.map((s) => s.path), records, firstLsn, lastLsn, nextLsn, droppedTail, staleSegments: [...new Set(stale)].sort() },
     resume: resume === null ? null : { id: resume.id, validBytes: resume.validEnd },
   };
 }
 
-/** Validates one segment: fragments, record headers and LSN contiguity. */
-function readSegment(disk: Disk, dir: string, id: number, blockBytes: number, isLast: boolean): SegmentInfo {
+interface SegmentInfo {
+  id: number;
+  path: string;
+  data: Uint8Array;
+  /** LSN of the last valid record; id - 1 when it holds none. */
+  last: number;
+  validEnd: number;
+  bad: BadTail | null;
+}
+
+/** Reads one segment: its valid records (headers and LSN contiguity checked) and what follows. */
+function readSegment(disk: Disk, dir: string, id: number, blockBytes: number): SegmentInfo {
   const path = segmentPath(dir, id);
   const data = disk.readFile(path);
   let expect = id;
@@ -153,16 +181,10 @@ function readSegment(disk: Disk, dir: string, id: number, blockBytes: number, is
     if (h.lsn !== expect) throw new StorageCorruptionError(path, offset, `record has LSN ${h.lsn} where ${expect} was expected`);
     expect++;
   });
-  let tail: DroppedTail | null = null;
-  if (scan.bad !== null) {
-    const b = scan.bad;
-    const torn = b.kind === 'incomplete' || b.kind === 'zeroed' || !b.validAfter;
-    if (!isLast) throw new StorageCorruptionError(path, b.fragmentOffset, `${b.kind} record (${b.detail}) in a sealed segment`);
-    if (!torn) throw new StorageCorruptionError(path, b.fragmentOffset, `${b.detail}, with valid records after it`);
-    tail = { segment: path, offset: b.offset, bytes: data.length - b.offset, kind: b.kind, detail: b.detail };
-  } else if (scan.validEnd < data.length) {
+  let bad = scan.bad;
+  if (bad === null && scan.validEnd < data.length) {
     // Only block padding after the last record: a write cut between the padding and its fragment.
-    tail = { segment: path, offset: scan.validEnd, bytes: data.length - scan.validEnd, kind: 'incomplete', detail: 'padding without a record' };
+    bad = { offset: scan.validEnd, fragmentOffset: scan.validEnd, kind: 'incomplete', detail: 'padding without a record', validAfter: false };
   }
-  return { id, path, data, last: expect - 1, validEnd: scan.validEnd, tail };
+  return { id, path, data, last: expect - 1, validEnd: scan.validEnd, bad };
 }

@@ -1,0 +1,202 @@
+import { assert } from '../../util/assert.js';
+import { ByteWriter, readU32, readVarint, varintEnd } from '../util/bytes.js';
+
+/**
+ * A table block (LevelDB's table/block_builder.cc layout): sorted entries with their keys
+ * prefix-compressed against the previous key, and every `restartInterval` entries a restart point
+ * that stores its key whole, so a reader can binary-search the restart points and then scan.
+ *
+ *   entry:   varint shared | varint unshared | u8 kind | varint valueLength | key[shared..] | value
+ *   trailer: u32 restart offset, ... | u32 restart count
+ *
+ * kind is 1 for a value, 0 for a tombstone (whose value is empty). On disk every block is followed
+ * by a u8 block type and a CRC-32C of the contents and that type (table-format.ts).
+ */
+
+export const KIND_DELETE = 0;
+export const KIND_PUT = 1;
+
+export class BlockBuilder {
+  private readonly out = new ByteWriter(8192);
+  private readonly restarts: number[] = [0];
+  private counter = 0;
+  private lastKey = new Uint8Array(64);
+  private lastKeyLength = 0;
+  entries = 0;
+
+  constructor(private readonly restartInterval: number) {
+    assert(restartInterval >= 1, 'BlockBuilder: restart interval must be at least 1');
+  }
+
+  empty(): boolean {
+    return this.entries === 0;
+  }
+
+  /** Bytes the block will take once finished (without the on-disk trailer). */
+  sizeEstimate(): number {
+    return this.out.length + 4 * this.restarts.length + 4;
+  }
+
+  /** REQUIRES: key sorts after the previous key added. */
+  add(key: Uint8Array, kind: number, value: Uint8Array, valueStart = 0, valueEnd = value.length): void {
+    let shared = 0;
+    if (this.counter < this.restartInterval) {
+      const n = Math.min(this.lastKeyLength, key.length);
+      while (shared < n && this.lastKey[shared] === key[shared]) shared++;
+    } else {
+      this.restarts.push(this.out.length);
+      this.counter = 0;
+    }
+    const out = this.out;
+    out.varint(shared);
+    out.varint(key.length - shared);
+    out.u8(kind);
+    out.varint(valueEnd - valueStart);
+    out.bytes(key, shared, key.length);
+    out.bytes(value, valueStart, valueEnd);
+    if (this.lastKey.length < key.length) this.lastKey = new Uint8Array(key.length * 2);
+    this.lastKey.set(key);
+    this.lastKeyLength = key.length;
+    this.counter++;
+    this.entries++;
+  }
+
+  /** The finished block contents: a view valid until reset(). */
+  finish(): Uint8Array {
+    for (const r of this.restarts) this.out.u32(r);
+    this.out.u32(this.restarts.length);
+    return this.out.written();
+  }
+
+  reset(): void {
+    this.out.reset();
+    this.restarts.length = 1;
+    this.restarts[0] = 0;
+    this.counter = 0;
+    this.lastKeyLength = 0;
+    this.entries = 0;
+  }
+}
+
+/** Where a block's restart array starts, or -1 if the trailer is impossible. */
+export function restartArrayOffset(block: Uint8Array): number {
+  if (block.length < 4) return -1;
+  const count = readU32(block, block.length - 4);
+  const at = block.length - 4 - 4 * count;
+  return count >= 1 && at >= 0 ? at : -1;
+}
+
+/** The result of blockGet, in module variables so that point reads allocate nothing. */
+export let foundKind = 0;
+export let foundValueStart = 0;
+export let foundValueEnd = 0;
+
+let scratchKey = new Uint8Array(256);
+
+/** compare(key, b[bStart, bEnd)) in memcmp order, with the key given as a[0, aLen). */
+function compareTo(a: Uint8Array, aLen: number, b: Uint8Array, bStart: number, bEnd: number): number {
+  const bLen = bEnd - bStart;
+  const n = aLen < bLen ? aLen : bLen;
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[bStart + i] as number);
+    if (d !== 0) return d;
+  }
+  return aLen - bLen;
+}
+
+/**
+ * Looks target up in a block whose restart array starts at restartsAt. Returns true and sets
+ * foundKind/foundValueStart/foundValueEnd when an entry has exactly that key. Throws Error on a
+ * malformed entry (the caller verified the checksum, so that means a bug or a checksum collision).
+ */
+export function blockGet(block: Uint8Array, restartsAt: number, target: Uint8Array): boolean {
+  const count = (block.length - 4 - restartsAt) / 4;
+  // The last restart point whose key is < target (or the first).
+  let lo = 0;
+  let hi = count - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    const off = readU32(block, restartsAt + 4 * mid);
+    let p = off;
+    readVarint(block, p, restartsAt); // shared: 0 at a restart point
+    p = varintEnd;
+    const unshared = readVarint(block, p, restartsAt);
+    p = varintEnd + 1;
+    readVarint(block, p, restartsAt);
+    p = varintEnd;
+    if (unshared < 0 || p + unshared > restartsAt) throw new Error(`malformed restart entry at ${off}`);
+    if (compareTo(target, target.length, block, p, p + unshared) > 0) lo = mid;
+    else hi = mid - 1;
+  }
+  let p = readU32(block, restartsAt + 4 * lo);
+  let keyLength = 0;
+  while (p < restartsAt) {
+    const shared = readVarint(block, p, restartsAt);
+    const unshared = readVarint(block, varintEnd, restartsAt);
+    const kind = block[varintEnd] as number;
+    const valueLength = readVarint(block, varintEnd + 1, restartsAt);
+    const keyAt = varintEnd;
+    if (shared < 0 || unshared < 0 || valueLength < 0 || shared > keyLength || keyAt + unshared + valueLength > restartsAt) {
+      throw new Error(`malformed block entry at ${p}`);
+    }
+    keyLength = shared + unshared;
+    if (scratchKey.length < keyLength) {
+      const bigger = new Uint8Array(keyLength * 2);
+      bigger.set(scratchKey.subarray(0, shared));
+      scratchKey = bigger;
+    }
+    scratchKey.set(block.subarray(keyAt, keyAt + unshared), shared);
+    const c = compareTo(scratchKey, keyLength, target, 0, target.length);
+    const valueAt = keyAt + unshared;
+    if (c === 0) {
+      foundKind = kind;
+      foundValueStart = valueAt;
+      foundValueEnd = valueAt + valueLength;
+      return true;
+    }
+    if (c > 0) return false;
+    p = valueAt + valueLength;
+  }
+  return false;
+}
+
+/**
+ * All entries of a block, decoded for iteration in both directions (scans and compaction, which
+ * visit every entry anyway). Keys are copies; values are ranges of the block.
+ */
+export class DecodedBlock {
+  readonly keys: Uint8Array[] = [];
+  readonly kinds: number[] = [];
+  readonly valueStarts: number[] = [];
+  readonly valueEnds: number[] = [];
+
+  constructor(readonly block: Uint8Array) {
+    const restartsAt = restartArrayOffset(block);
+    if (restartsAt < 0) throw new Error('malformed block trailer');
+    let p = 0;
+    let prev: Uint8Array = new Uint8Array(0);
+    while (p < restartsAt) {
+      const shared = readVarint(block, p, restartsAt);
+      const unshared = readVarint(block, varintEnd, restartsAt);
+      const kind = block[varintEnd] as number;
+      const valueLength = readVarint(block, varintEnd + 1, restartsAt);
+      const keyAt = varintEnd;
+      if (shared < 0 || unshared < 0 || valueLength < 0 || shared > prev.length || keyAt + unshared + valueLength > restartsAt) {
+        throw new Error(`malformed block entry at ${p}`);
+      }
+      const key = new Uint8Array(shared + unshared);
+      key.set(prev.subarray(0, shared));
+      key.set(block.subarray(keyAt, keyAt + unshared), shared);
+      this.keys.push(key);
+      this.kinds.push(kind);
+      this.valueStarts.push(keyAt + unshared);
+      this.valueEnds.push(keyAt + unshared + valueLength);
+      prev = key;
+      p = keyAt + unshared + valueLength;
+    }
+  }
+
+  get length(): number {
+    return this.keys.length;
+  }
+}

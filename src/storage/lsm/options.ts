@@ -1,0 +1,105 @@
+import { StorageOptionsError } from '../errors.js';
+import { checkFsyncPolicy, FSYNC_ALWAYS, type FsyncPolicy } from '../fsync-policy.js';
+import { BLOCK_BYTES_MAX, BLOCK_BYTES_MIN } from '../wal/record-format.js';
+import { WAL_DEFAULTS } from '../wal/wal.js';
+
+/**
+ * The LSM tree's knobs, with LevelDB's defaults where LevelDB has one. Tests shrink the sizes so
+ * that flushes, compactions and manifest roll-overs happen within a few operations.
+ */
+export interface LsmOptions {
+  fsync: FsyncPolicy;
+  /** A memtable is frozen and flushed to a level-0 table once it holds this much. */
+  memtableBytes: number;
+  /** Data blocks are cut at about this size (before the trailer). */
+  blockBytes: number;
+  /** Every this-many entries a block stores a key whole (a restart point). */
+  blockRestartInterval: number;
+  /** Bloom filter bits per key; 0 disables filters. */
+  bloomBitsPerKey: number;
+  /** Byte budget of the block cache (verified data blocks). */
+  blockCacheBytes: number;
+  /** Tables kept open at once. */
+  tableCacheMax: number;
+  /** Compaction output tables are cut at about this size. */
+  targetFileBytes: number;
+  /** Level 0 is compacted once it holds this many tables. */
+  l0CompactionTrigger: number;
+  /** From this many level-0 tables, one write is admitted per background step. */
+  l0SlowdownTrigger: number;
+  /** From this many level-0 tables, writes wait until compaction brings the count down. */
+  l0StopTrigger: number;
+  /** Size limit of level 1; each deeper level may hold levelSizeRatio times more. */
+  l1Bytes: number;
+  levelSizeRatio: number;
+  /** Work a flush or compaction does per step before it yields to reads and writes. */
+  backgroundStepBytes: number;
+  /** A new manifest is started when the current one passes this size. */
+  manifestBytesMax: number;
+  walSegmentBytes: number;
+  walBlockBytes: number;
+  walBufferBytes: number;
+}
+
+export const LSM_DEFAULTS: LsmOptions = {
+  fsync: FSYNC_ALWAYS,
+  memtableBytes: 4 * 1024 * 1024,
+  blockBytes: 4096,
+  blockRestartInterval: 16,
+  bloomBitsPerKey: 10,
+  blockCacheBytes: 32 * 1024 * 1024,
+  tableCacheMax: 1000,
+  targetFileBytes: 2 * 1024 * 1024,
+  l0CompactionTrigger: 4,
+  l0SlowdownTrigger: 8,
+  l0StopTrigger: 12,
+  l1Bytes: 10 * 1024 * 1024,
+  levelSizeRatio: 10,
+  backgroundStepBytes: 256 * 1024,
+  manifestBytesMax: 4 * 1024 * 1024,
+  walSegmentBytes: WAL_DEFAULTS.segmentBytesMax,
+  walBlockBytes: WAL_DEFAULTS.blockBytes,
+  walBufferBytes: WAL_DEFAULTS.bufferBytesMax,
+};
+
+type Rule = [keyof LsmOptions, number, number];
+
+const RULES: Rule[] = [
+  ['memtableBytes', 256, 1 << 30],
+  ['blockBytes', 64, 1 << 22],
+  ['blockRestartInterval', 1, 1024],
+  ['bloomBitsPerKey', 0, 64],
+  ['blockCacheBytes', 0, 2 ** 40],
+  ['tableCacheMax', 8, 1 << 20],
+  ['targetFileBytes', 256, 1 << 30],
+  ['l0CompactionTrigger', 1, 1000],
+  ['l0SlowdownTrigger', 1, 1000],
+  ['l0StopTrigger', 1, 1000],
+  ['l1Bytes', 512, 2 ** 40],
+  ['levelSizeRatio', 2, 100],
+  ['backgroundStepBytes', 512, 1 << 30],
+  ['manifestBytesMax', 512, 1 << 30],
+  ['walSegmentBytes', 256, 1 << 30],
+  ['walBlockBytes', BLOCK_BYTES_MIN, BLOCK_BYTES_MAX],
+  ['walBufferBytes', 1, 1 << 30],
+];
+
+/** Fills in defaults and checks every value, naming the first bad one. */
+export function resolveLsmOptions(given: Partial<LsmOptions> = {}): LsmOptions {
+  for (const k of Object.keys(given)) {
+    if (!(k in LSM_DEFAULTS)) throw new StorageOptionsError(`unknown lsm option "${k}"`);
+  }
+  const o: LsmOptions = { ...LSM_DEFAULTS, ...given };
+  for (const [k, min, max] of RULES) {
+    const v = o[k] as number;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw new StorageOptionsError(`lsm option ${k} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    }
+  }
+  if (!(o.l0CompactionTrigger <= o.l0SlowdownTrigger && o.l0SlowdownTrigger <= o.l0StopTrigger)) {
+    throw new StorageOptionsError('lsm options must satisfy l0CompactionTrigger <= l0SlowdownTrigger <= l0StopTrigger');
+  }
+  if (o.walSegmentBytes < o.walBlockBytes) throw new StorageOptionsError('lsm option walSegmentBytes must be at least walBlockBytes');
+  checkFsyncPolicy(o.fsync);
+  return o;
+}

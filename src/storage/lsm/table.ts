@@ -1,0 +1,301 @@
+import type { Disk, DiskFile } from '../../env/disk.js';
+import { assert } from '../../util/assert.js';
+import { StorageCorruptionError } from '../errors.js';
+import { compareBytes, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
+import { BlockCache } from './block-cache.js';
+import { blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from './block-format.js';
+import { bloomMayContain } from './bloom.js';
+import type { InternalIterator } from './iterator.js';
+import {
+  BLOCK_DATA,
+  BLOCK_FILTER,
+  BLOCK_INDEX,
+  BLOCK_TRAILER_BYTES,
+  checkBlock,
+  decodeFooter,
+  FOOTER_BYTES,
+  type Footer,
+} from './table-format.js';
+
+/** What Table.get found: a value or a tombstone (the value is a view valid until the next read). */
+export interface TableHit {
+  deleted: boolean;
+  value: Uint8Array;
+}
+
+export interface TableReadStats {
+  bloomChecks: number;
+  bloomNegatives: number;
+}
+
+/**
+ * An open SSTable: its footer, index and filter in memory, data blocks read on demand through the
+ * block cache. Every block is verified (checksum and block type) before use; a bad one raises
+ * StorageCorruptionError naming the file and the block's offset.
+ */
+export class Table {
+  /** Per data block: the last key in it, its offset and its size (without trailer). */
+  private readonly lastKeys: Uint8Array[] = [];
+  private readonly offsets: number[] = [];
+  private readonly sizes: number[] = [];
+  private readonly filter: Uint8Array | null;
+  readonly entries: number;
+  /** Iterators and reads in progress; the file closes only when none remain. */
+  users = 0;
+  private closeWhenUnused = false;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    readonly fileNumber: number,
+    private readonly file: DiskFile,
+    private readonly cache: BlockCache,
+    readonly stats: TableReadStats,
+    footer: Footer,
+  ) {
+    this.entries = footer.entries;
+    const index = this.readBlock(footer.indexOffset, footer.indexSize, BLOCK_INDEX);
+    try {
+      const decoded = new DecodedBlock(index);
+      for (let i = 0; i < decoded.length; i++) {
+        const h = decoded.valueStarts[i] as number;
+        const offset = readVarint(index, h, decoded.valueEnds[i] as number);
+        const size = readVarint(index, varintEnd, decoded.valueEnds[i] as number);
+        if (offset < 0 || size < 0 || offset + size + BLOCK_TRAILER_BYTES > footer.indexOffset) throw new Error('block handle out of range');
+        if (i > 0 && compareBytes(this.lastKeys[i - 1] as Uint8Array, decoded.keys[i] as Uint8Array) >= 0) throw new Error('index keys out of order');
+        this.lastKeys.push(decoded.keys[i] as Uint8Array);
+        this.offsets.push(offset);
+        this.sizes.push(size);
+      }
+    } catch (err) {
+      throw new StorageCorruptionError(path, footer.indexOffset, `index block: ${(err as Error).message}`);
+    }
+    if (this.lastKeys.length === 0) throw new StorageCorruptionError(path, footer.indexOffset, 'index block lists no data blocks');
+    this.filter = footer.filterSize > 0 ? this.readBlock(footer.filterOffset, footer.filterSize, BLOCK_FILTER) : null;
+  }
+
+  /** Opens and verifies a table's footer, index and filter. */
+  static open(disk: Disk, path: string, fileNumber: number, cache: BlockCache, stats: TableReadStats): Table {
+    const file = disk.open(path, 'read');
+    try {
+      const size = file.size();
+      const footer = decodeFooter(file.read(Math.max(0, size - FOOTER_BYTES), FOOTER_BYTES), size);
+      if (typeof footer === 'string') throw new StorageCorruptionError(path, Math.max(0, size - FOOTER_BYTES), footer);
+      return new Table(path, fileNumber, file, cache, stats, footer);
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+  }
+
+  get blockCount(): number {
+    return this.lastKeys.length;
+  }
+
+  private readBlock(offset: number, size: number, type: number): Uint8Array {
+    const raw = this.file.read(offset, size + BLOCK_TRAILER_BYTES);
+    const bad = checkBlock(raw, size, type);
+    if (bad !== null) throw new StorageCorruptionError(this.path, offset, bad);
+    return raw.subarray(0, size);
+  }
+
+  /** Data block i, from the cache or the file (verified). fillCache: keep it (not for compaction). */
+  dataBlock(i: number, fillCache: boolean): Uint8Array {
+    const key = BlockCache.key(this.fileNumber, i);
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
+    const block = this.readBlock(this.offsets[i] as number, this.sizes[i] as number, BLOCK_DATA);
+    if (restartArrayOffset(block) < 0) throw new StorageCorruptionError(this.path, this.offsets[i] as number, 'data block trailer is malformed');
+    if (fillCache) this.cache.put(key, block);
+    return block;
+  }
+
+  /** Index of the first data block whose last key is >= key, or blockCount if none. */
+  findBlock(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.lastKeys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(this.lastKeys[mid] as Uint8Array, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * Looks key up (hash: its bloomHash). Returns null when the table has no entry for it, else the
+   * entry (a value or a tombstone).
+   */
+  get(key: Uint8Array, hash: number, out: TableHit): TableHit | null {
+    if (this.filter !== null) {
+      this.stats.bloomChecks++;
+      if (!bloomMayContain(this.filter, hash)) {
+        this.stats.bloomNegatives++;
+        return null;
+      }
+    }
+    const i = this.findBlock(key);
+    if (i >= this.lastKeys.length) return null;
+    const block = this.dataBlock(i, true);
+    let found: boolean;
+    try {
+      found = blockGet(block, restartArrayOffset(block), key);
+    } catch (err) {
+      throw new StorageCorruptionError(this.path, this.offsets[i] as number, `data block: ${(err as Error).message}`);
+    }
+    if (!found) return null;
+    if (foundKind !== KIND_PUT && foundKind !== KIND_DELETE) throw new StorageCorruptionError(this.path, this.offsets[i] as number, `entry of unknown kind ${foundKind}`);
+    out.deleted = foundKind === KIND_DELETE;
+    out.value = block.subarray(foundValueStart, foundValueEnd);
+    return out;
+  }
+
+  /** An iterator holding the table open until its close(). */
+  iterator(fillCache: boolean): TableIterator {
+    this.acquire();
+    return new TableIterator(this, fillCache);
+  }
+
+  decodeBlock(i: number, fillCache: boolean): DecodedBlock {
+    const block = this.dataBlock(i, fillCache);
+    try {
+      const d = new DecodedBlock(block);
+      if (d.length === 0) throw new Error('empty data block');
+      return d;
+    } catch (err) {
+      throw new StorageCorruptionError(this.path, this.offsets[i] as number, `data block: ${(err as Error).message}`);
+    }
+  }
+
+  /** Closes now if unused, else when the last user lets go. */
+  close(): void {
+    this.closeWhenUnused = true;
+    if (this.users === 0 && !this.closed) {
+      this.closed = true;
+      this.file.close();
+    }
+  }
+
+  acquire(): void {
+    assert(!this.closed, () => `Table ${this.path} used after close`);
+    this.users++;
+  }
+
+  release(): void {
+    assert(this.users > 0, 'Table.release without acquire');
+    this.users--;
+    if (this.users === 0 && this.closeWhenUnused) this.close();
+  }
+}
+
+/** Iterates one table's entries in both directions, block by block. */
+export class TableIterator implements InternalIterator {
+  private blockIndex = -1;
+  private closed = false;
+  private block: DecodedBlock | null = null;
+  private i = 0;
+
+  constructor(
+    private readonly table: Table,
+    private readonly fillCache: boolean,
+  ) {}
+
+  private load(index: number): boolean {
+    if (index < 0 || index >= this.table.blockCount) {
+      this.block = null;
+      return false;
+    }
+    this.blockIndex = index;
+    this.block = this.table.decodeBlock(index, this.fillCache);
+    return true;
+  }
+
+  valid(): boolean {
+    return this.block !== null;
+  }
+
+  key(): Uint8Array {
+    return (this.block as DecodedBlock).keys[this.i] as Uint8Array;
+  }
+
+  keyString(): string {
+    return utf8Decode(this.key());
+  }
+
+  isDelete(): boolean {
+    return (this.block as DecodedBlock).kinds[this.i] === KIND_DELETE;
+  }
+
+  value(): Uint8Array {
+    const b = this.block as DecodedBlock;
+    return b.block.subarray(b.valueStarts[this.i] as number, b.valueEnds[this.i] as number);
+  }
+
+  valueString(): string {
+    const b = this.block as DecodedBlock;
+    return utf8Decode(b.block, b.valueStarts[this.i] as number, b.valueEnds[this.i] as number);
+  }
+
+  seekFirst(): void {
+    if (this.load(0)) this.i = 0;
+  }
+
+  seekLast(): void {
+    if (this.load(this.table.blockCount - 1)) this.i = (this.block as DecodedBlock).length - 1;
+  }
+
+  seekGE(target: Uint8Array): void {
+    if (!this.load(this.table.findBlock(target))) return;
+    const keys = (this.block as DecodedBlock).keys;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(keys[mid] as Uint8Array, target) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.i = lo;
+    if (lo >= keys.length) this.next0();
+  }
+
+  seekLT(target: Uint8Array): void {
+    const bi = this.table.findBlock(target);
+    if (bi >= this.table.blockCount) return this.seekLast();
+    this.load(bi);
+    const keys = (this.block as DecodedBlock).keys;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(keys[mid] as Uint8Array, target) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.i = lo - 1;
+    if (this.i < 0) this.prev0();
+  }
+
+  next(): void {
+    if (++this.i >= (this.block as DecodedBlock).length) this.next0();
+  }
+
+  prev(): void {
+    if (--this.i < 0) this.prev0();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.block = null;
+    this.table.release();
+  }
+
+  /** To the first entry of the next block. */
+  private next0(): void {
+    if (this.load(this.blockIndex + 1)) this.i = 0;
+  }
+
+  /** To the last entry of the previous block. */
+  private prev0(): void {
+    if (this.load(this.blockIndex - 1)) this.i = (this.block as DecodedBlock).length - 1;
+  }
+}

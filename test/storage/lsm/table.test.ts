@@ -1,0 +1,145 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { StorageCorruptionError } from '../../../src/storage/errors.js';
+import { compareBytes } from '../../../src/storage/util/bytes.js';
+import { BlockCache } from '../../../src/storage/lsm/block-cache.js';
+import { BlockBuilder, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from '../../../src/storage/lsm/block-format.js';
+import { bloomHash } from '../../../src/storage/lsm/bloom.js';
+import { Table, type TableHit } from '../../../src/storage/lsm/table.js';
+import { TableBuilder } from '../../../src/storage/lsm/table-builder.js';
+import { SimEnv } from '../sim-env.js';
+
+const T = suite('sstable');
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+type Entry = [key: string, value: string | null];
+
+function sortedEntries(keys: string[]): Entry[] {
+  const uniq = [...new Set(keys)].map(enc).sort(compareBytes).map(dec);
+  return uniq.map((k, i) => [k, i % 5 === 3 ? null : `value-of-${k}-${'x'.repeat(i % 13)}`]);
+}
+
+function buildTable(env: SimEnv, path: string, entries: Entry[], blockBytes = 128, restartInterval = 4) {
+  const file = env.deps.disk.open(path, 'create-new');
+  const b = new TableBuilder(file, { blockBytes, restartInterval, bloomBitsPerKey: 10 });
+  for (const [k, v] of entries) b.add(enc(k), v === null ? KIND_DELETE : KIND_PUT, v === null ? new Uint8Array(0) : enc(v));
+  const built = b.finish();
+  file.close();
+  return built;
+}
+
+T('a block stores keys prefix-compressed with restart points, and finds each of them', () => {
+  const b = new BlockBuilder(3);
+  const keys = ['apple', 'applesauce', 'applet', 'apply', 'banana', 'band', 'bandana'];
+  keys.forEach((k, i) => b.add(enc(k), KIND_PUT, enc(`v${i}`)));
+  const block = b.finish().slice();
+  const restartsAt = restartArrayOffset(block);
+  assert.is((block.length - 4 - restartsAt) / 4, 3, 'a restart point every 3 entries');
+  // "applesauce" after "apple" stores only "sauce".
+  assert.ok(block.length < keys.join('').length + 7 * 5 + 16, 'shared prefixes are not stored twice');
+  keys.forEach((k, i) => {
+    assert.ok(blockGet(block, restartsAt, enc(k)), k);
+    assert.is(foundKind, KIND_PUT);
+    assert.is(dec(block.subarray(foundValueStart, foundValueEnd)), `v${i}`);
+  });
+  for (const absent of ['', 'a', 'applea', 'azz', 'bandanas', 'zzz']) assert.not.ok(blockGet(block, restartsAt, enc(absent)), absent);
+  assert.equal(new DecodedBlock(block).keys.map(dec), keys);
+});
+
+T('a table returns every entry, tombstones included, and nothing else', () => {
+  fc.assert(
+    fc.property(fc.array(fc.string({ minLength: 0, maxLength: 8 }), { minLength: 1, maxLength: 200 }), fc.constantFrom(64, 128, 512), fc.integer({ min: 1, max: 8 }), (keys, blockBytes, restart) => {
+      const env = new SimEnv('table');
+      const entries = sortedEntries(keys);
+      const built = buildTable(env, 't.sst', entries, blockBytes, restart);
+      assert.is(built.entries, entries.length);
+      const cache = new BlockCache(1 << 20);
+      const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 });
+      const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+      for (const [k, v] of entries) {
+        const r = t.get(enc(k), bloomHash(enc(k)), hit);
+        assert.ok(r !== null, `entry ${JSON.stringify(k)} found`);
+        assert.is(r.deleted, v === null);
+        if (v !== null) assert.is(dec(r.value), v);
+      }
+      const present = new Set(entries.map(([k]) => k));
+      for (const extra of ['~', '\u0000x', 'zz-absent']) if (!present.has(extra)) assert.is(t.get(enc(extra), bloomHash(enc(extra)), hit), null);
+      // Forward and backward iteration see the entries in order.
+      const it = t.iterator(true);
+      const fwd: string[] = [];
+      for (it.seekFirst(); it.valid(); it.next()) fwd.push(it.keyString());
+      assert.equal(fwd, entries.map(([k]) => k));
+      const back: string[] = [];
+      for (it.seekLast(); it.valid(); it.prev()) back.push(it.keyString());
+      assert.equal(back, fwd.slice().reverse());
+      const mid = entries[entries.length >> 1]?.[0] as string;
+      it.seekGE(enc(mid));
+      assert.is(it.keyString(), mid);
+      it.seekLT(enc(mid));
+      assert.is(it.valid() ? it.keyString() : null, entries[(entries.length >> 1) - 1]?.[0] ?? null);
+      it.close();
+      t.close();
+    }),
+    { numRuns: 60 },
+  );
+});
+
+T('a flipped bit anywhere in a table is reported with the file and the block offset', () => {
+  const env = new SimEnv('flip');
+  const entries = sortedEntries(Array.from({ length: 300 }, (_, i) => `key${i}`));
+  const built = buildTable(env, 't.sst', entries);
+  let detected = 0;
+  for (let offset = 0; offset < built.sizeBytes; offset += 7) {
+    const f = env.deps.disk.open('t.sst', 'write');
+    const orig = f.read(offset, 1)[0] as number;
+    f.writeAt(offset, new Uint8Array([orig ^ 0x04]));
+    try {
+      const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(0), { bloomChecks: 0, bloomNegatives: 0 });
+      const it = t.iterator(false);
+      for (it.seekFirst(); it.valid(); it.next());
+      it.close();
+      t.close();
+      assert.unreachable(`flip at ${offset} went unnoticed`);
+    } catch (err) {
+      assert.instance(err, StorageCorruptionError, String(err));
+      const c = err as StorageCorruptionError;
+      assert.is(c.path, 't.sst');
+      assert.ok(c.offset <= offset, `reported offset ${c.offset} is at or before the flipped byte ${offset}`);
+      detected++;
+    }
+    f.writeAt(offset, new Uint8Array([orig]));
+    f.close();
+  }
+  assert.ok(detected > 100);
+});
+
+T('reads use the block cache; a warm read does not touch the file', () => {
+  const env = new SimEnv('cache');
+  const entries = sortedEntries(Array.from({ length: 100 }, (_, i) => `key${i}`));
+  buildTable(env, 't.sst', entries);
+  const cache = new BlockCache(1 << 20);
+  const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 });
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  const k = enc('key42');
+  t.get(k, bloomHash(k), hit);
+  assert.is(cache.misses, 1);
+  t.get(k, bloomHash(k), hit);
+  assert.is(cache.hits, 1);
+  assert.ok(cache.bytes > 0 && cache.bytes <= 256);
+});
+
+T('the block cache keeps to its byte budget, evicting the least recently used', () => {
+  const c = new BlockCache(100);
+  c.put(1, new Uint8Array(40));
+  c.put(2, new Uint8Array(40));
+  c.get(1);
+  c.put(3, new Uint8Array(40));
+  assert.ok(c.bytes <= 100);
+  assert.ok(c.get(1) !== undefined, 'recently used stays');
+  assert.is(c.get(2), undefined, 'least recently used went');
+});
+
+T.run();
