@@ -157,6 +157,8 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     const c: CheckResult =
       name === 'convergence'
         ? convergence ?? { verdict: 'skipped', summary: 'the run stopped before replicas could converge' }
+        : name === 'assertions'
+          ? assertionsVerdict(world)
         : options.skipChecks && name !== 'raft-safety'
           ? { verdict: 'skipped', summary: 'not checked (skipChecks)' }
           : runCheck(name, history, unanswered, observer);
@@ -183,6 +185,13 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   };
   if (options.outDir !== null) writeRun(options.outDir, summary, history, trace);
   return { summary, history };
+}
+
+function assertionsVerdict(world: World): CheckResult {
+  const p = world.panics;
+  if (p.length === 0) return { verdict: 'pass', summary: 'no node stopped on a failed assertion' };
+  const shown = p.slice(0, 3).map((x) => `${x.node} at ${(x.atNs / 1e6).toFixed(3)} ms (${x.event}): ${x.error}`);
+  return { verdict: 'fail', summary: `${p.length} node process(es) died on a failed assertion:\n  ${shown.join('\n  ')}`, details: p };
 }
 
 /**
@@ -228,6 +237,8 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
   switch (name) {
     case 'convergence':
       return { verdict: 'skipped', summary: 'checked while the run goes' };
+    case 'assertions':
+      return { verdict: 'skipped', summary: 'checked from the world' };
     case 'raft-safety':
       if (observer === null) return { verdict: 'skipped', summary: 'no Raft in this run' };
       if (observer.violation !== null) {

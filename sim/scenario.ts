@@ -27,7 +27,7 @@ import type { CrashMode } from './disk.js';
 
 export const ENGINES = ['memory'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions'] as const;
 export type CheckName = (typeof CHECKS)[number];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 

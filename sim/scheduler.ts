@@ -49,6 +49,11 @@ export class Scheduler {
   trace: TraceSink | null = null;
   /** Called after each event that ran (the simulator's safety observers hook in here). */
   afterEach: ((label: string) => void) | null = null;
+  /**
+   * Called when an event of an owner throws, instead of letting the exception end the run: the
+   * world treats it as that process dying on a failed assertion. Without it, exceptions propagate.
+   */
+  onOwnerError: ((owner: Owner, err: unknown, label: string) => void) | null = null;
 
   get nowNs(): number {
     return this.nowNs_;
@@ -127,7 +132,13 @@ export class Scheduler {
     }
     this.eventsRun++;
     if (this.trace !== null) this.trace(ev.timeNs, ev.label);
-    ev.fn();
+    if (owner !== null && this.onOwnerError !== null) {
+      try {
+        ev.fn();
+      } catch (err) {
+        this.onOwnerError(owner, err, ev.label);
+      }
+    } else ev.fn();
     if (this.afterEach !== null) this.afterEach(ev.label);
   }
 

@@ -66,6 +66,8 @@ export class World {
   readonly trace: Trace;
   /** Addresses of the clients attached so far. */
   readonly clientAddresses: string[] = [];
+  /** Node processes that died on an exception (a failed assertion): each is a finding. */
+  readonly panics: { node: string; atNs: number; event: string; error: string }[] = [];
   private readonly createNode: NodeFactory;
   private readonly wallEpochMs: number;
   private readonly logLevels: ReadonlySet<string>;
@@ -74,6 +76,7 @@ export class World {
     this.rng = new SeededRng(`kv-lab/${options.seed}`);
     this.trace = options.trace;
     this.sched.trace = (t, label) => this.trace.event(t, label);
+    this.sched.onOwnerError = (owner, err, label) => this.panic(owner, err, label);
     this.net = new SimNet(this.sched, this.rng.fork('net'), options.net);
     this.createNode = options.createNode;
     this.wallEpochMs = options.wallEpochMs ?? SIM_WALL_EPOCH_MS;
@@ -143,6 +146,19 @@ export class World {
     m.disk.options.crash = saved;
     this.trace.record(this.nowNs, 'crash', { node: id, ...report });
     return report;
+  }
+
+  /**
+   * A node's code threw: like a real process that trips an assertion, it dies on the spot (and is
+   * restarted when the run heals). Exceptions of clients are the simulator's own bugs: rethrown.
+   */
+  private panic(owner: Owner, err: unknown, label: string): void {
+    const m = [...this.machines.values()].find((x) => x.owner === owner);
+    if (m === undefined) throw err;
+    const error = err instanceof Error ? err.message : String(err);
+    this.panics.push({ node: m.id, atNs: this.nowNs, event: label, error });
+    this.trace.record(this.nowNs, 'panic', { node: m.id, event: label, error });
+    this.crash(m.id);
   }
 
   restart(id: string): void {

@@ -17,7 +17,7 @@ const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[] }> = {
   'ack-before-commit': { seeds: 5, by: ['linearizable', 'lost-writes'] },
   'duplicate-apply': { seeds: 5, by: ['linearizable'] },
   'read-without-read-index': { seeds: 5, by: ['linearizable'] },
-  'skip-log-fsync': { seeds: 10, by: ['raft-safety', 'linearizable', 'lost-writes'] },
+  'skip-log-fsync': { seeds: 10, by: ['raft-safety', 'assertions', 'linearizable', 'lost-writes', 'convergence'] },
   'vote-without-persist': { seeds: 30, by: ['raft-safety'] },
   'commit-previous-term': { seeds: 60, by: ['raft-safety'] },
 };
