@@ -267,6 +267,13 @@ export class Gateway {
     });
   }
 
+  /** Stops at once: no new requests, no timers (a host that failed to start). */
+  stop(): void {
+    this.closed = true;
+    this.sweeping = false;
+    this.sweepTimer?.cancel();
+  }
+
   /** Stops taking requests; resolves when every request in progress has been answered. */
   drain(timeoutMs: number): Promise<boolean> {
     this.closed = true;

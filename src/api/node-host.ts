@@ -176,6 +176,7 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       cleanup.push(() => f.close());
     }
     const gateway = new Gateway({ node, clientId: `${spec.id}.gw.${suffix}`, forward, clock, log, authEnabled: spec.auth !== null, ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}) });
+    cleanup.push(() => gateway.stop());
     const startedMs = Date.now();
     const disk = env.disk;
     const line = new LineFrontEnd({ gateway, log, host: spec.bindHost, port: spec.tcpPort });
