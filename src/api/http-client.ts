@@ -83,14 +83,15 @@ export class HttpKvClient {
       try {
         res = await fetch(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(this.timeoutMs) });
       } catch (err) {
-        const cause = (err as { cause?: { code?: string } }).cause?.code;
-        if (cause === 'ECONNREFUSED' || cause === 'ENOTFOUND' || cause === 'EHOSTUNREACH') {
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        const code = cause?.code ?? (cause?.message === 'bad port' ? 'a port fetch refuses to use' : undefined);
+        if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || cause?.message === 'bad port') {
           // Never reached the node: safe to try the next one, whatever the method.
-          lastError = new KvHttpError('unreachable', `cannot reach ${urls[index]} (${cause})`, null, url);
+          lastError = new KvHttpError('unreachable', `cannot reach ${urls[index]} (${code})`, null, url);
           continue;
         }
         const timedOut = (err as Error).name === 'TimeoutError';
-        throw new KvHttpError(timedOut ? 'timeout' : 'unreachable', `${timedOut ? `no answer within ${this.timeoutMs} ms` : `connection to ${urls[index]} failed (${cause ?? (err as Error).message})`}${method === 'GET' ? '' : '; the outcome is unknown'}`, null, url);
+        throw new KvHttpError(timedOut ? 'timeout' : 'unreachable', `${timedOut ? `no answer within ${this.timeoutMs} ms` : `connection to ${urls[index]} failed (${code ?? (err as Error).message})`}${method === 'GET' ? '' : '; the outcome is unknown'}`, null, url);
       }
       this.current = index;
       const text = await res.text();
