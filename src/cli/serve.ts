@@ -7,6 +7,7 @@ import type { LogLevel } from '../env/log.js';
 import { KV_LAB_VERSION } from '../api/version.js';
 import type { HostSpec, MemberAddress, PrimaryConfig } from '../api/node-host.js';
 import { hashPassword } from '../node/auth.js';
+import { processAlive } from '../api/process.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 import {
   authConfigFor,
@@ -298,4 +299,23 @@ async function serveCommand(opts: ServeFlags, explicit: Set<string>): Promise<vo
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  watchOwner(stop);
+}
+
+/**
+ * KV_LAB_WATCH_PID=<pid>: stop when that process is gone. Test harnesses set it so that nodes
+ * they start (directly or through `cluster up`) do not outlive a harness that was killed -9.
+ */
+function watchOwner(stop: (signal: string) => void): void {
+  const text = process.env.KV_LAB_WATCH_PID;
+  if (text === undefined || text === '') return;
+  const pid = Number(text);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return;
+  const timer = setInterval(() => {
+    if (!processAlive(pid)) {
+      clearInterval(timer);
+      stop(`owner ${pid} exited`);
+    }
+  }, 500);
+  timer.unref();
 }

@@ -12,6 +12,8 @@ export const root = join(import.meta.dirname, '..', '..');
 const main = join(root, 'src', 'cli', 'main.ts');
 
 const children = new Set<ChildProcess>();
+/** Nodes started by a test (also through `cluster up`) stop by themselves if this process dies. */
+const WATCH = { KV_LAB_WATCH_PID: String(process.pid) };
 process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
@@ -31,7 +33,7 @@ export interface Run {
 /** Runs `kv-lab <args>` to completion (from source, through tsx). */
 export function kvLab(args: string[], env: Record<string, string> = {}, input?: string, timeoutMs = 30_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: root, env: { ...process.env, ...WATCH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -112,7 +114,7 @@ export class Served {
 }
 
 export function serve(args: string[]): Served {
-  return new Served(spawn(process.execPath, ['--import', 'tsx', main, 'serve', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return new Served(spawn(process.execPath, ['--import', 'tsx', main, 'serve', ...args], { cwd: root, env: { ...process.env, ...WATCH }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 export async function freePort(): Promise<number> {

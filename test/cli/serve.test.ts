@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { kvLab, serve, tempDir } from '../api/helpers.js';
+import { spawn } from 'node:child_process';
+import { kvLab, root, serve, Served, tempDir } from '../api/helpers.js';
 import { parsePeers, parsePort, parsePrimary } from '../../src/cli/serve.js';
 import { UsageError } from '../../src/cli/errors.js';
 
@@ -114,6 +115,27 @@ P('a cluster file runs its node, and --insecure flags say so on stderr', async (
     assert.equal([start.auth, start.replication, start.engine], [false, 'none', 'memory']);
     assert.match(String(start.rngSeed), /^[0-9a-f]{32}$/, 'the OS-drawn seed is logged');
   } finally {
+    node.kill();
+  }
+});
+
+P('KV_LAB_WATCH_PID: a node stops in order when the process that owns it is gone', async () => {
+  const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+  const node = new Served(
+    spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--data-dir', join(work, 'owned'), '--insecure', '--http-port', '0', '--tcp-port', '0', '--peer-port', '0'], {
+      cwd: root,
+      env: { ...process.env, KV_LAB_WATCH_PID: String(owner.pid) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  try {
+    await node.ports();
+    owner.kill('SIGKILL');
+    const exit = await node.exited;
+    assert.is(exit.code, 0, node.stderrText);
+    assert.ok(node.events.some((e) => e.event === 'serve.signal' && e.signal === `owner ${owner.pid} exited`));
+  } finally {
+    owner.kill('SIGKILL');
     node.kill();
   }
 });
