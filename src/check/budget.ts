@@ -16,3 +16,20 @@ export const DEADLINE_POLL_STEPS = 1024;
 export function makeBudget(stepsMax = Number.POSITIVE_INFINITY, deadline?: () => boolean): Budget {
   return { stepsLeft: stepsMax, deadline, exhausted: null };
 }
+
+/**
+ * Runs `work` on at most `stepsMax` of the parent's steps and charges what it used back: a probe
+ * that explodes then costs its cap, not the whole budget. A deadline that fires inside is the
+ * parent's too; a sub-budget that merely ran out of its own steps leaves the parent untouched.
+ */
+export function withSteps<T>(parent: Budget, stepsMax: number, work: (budget: Budget) => T): T {
+  const stepsLeft = Math.min(stepsMax, parent.stepsLeft);
+  const sub: Budget = { stepsLeft, deadline: parent.deadline, exhausted: null };
+  try {
+    return work(sub);
+  } finally {
+    parent.stepsLeft -= stepsLeft - Math.max(0, sub.stepsLeft);
+    if (sub.exhausted === 'deadline') parent.exhausted = 'deadline';
+    else if (parent.stepsLeft <= 0) parent.exhausted = 'steps';
+  }
+}

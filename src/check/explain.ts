@@ -1,7 +1,10 @@
-import { makeBudget, type Budget } from './budget.js';
+import { withSteps, type Budget } from './budget.js';
 import type { Json } from './history.js';
-import { compileKey, type CompileOptions } from './key-history.js';
+import type { KeyIndex } from './key-history.js';
+import { OP_CAS, OP_READ } from './model.js';
 import type { Operation } from './operation.js';
+import { leftValue } from './reduce.js';
+import { endEvent, failingWindow, positionAtOrAfter, Prober, refuteNear, WINDOW_SIZES, type FailingSet } from './refute.js';
 import { searchLinearization, type SearchVerdict } from './search.js';
 
 /**
@@ -10,17 +13,26 @@ import { searchLinearization, type SearchVerdict } from './search.js';
  * write it read from is trivially wrong, and says nothing). Instead the other operations are
  * *weakened*: treated as info — they may have taken effect at any time after their invoke, or
  * never. Weakening only adds freedom, so "still not linearizable" is monotone in the set of
- * operations kept as they are, and that makes a minimal set well defined and cheap to find:
+ * operations kept as they are, and that makes a minimal set well defined (refute.ts probes such
+ * sets cheaply):
  *
  * 1. Prefixes are monotone too (a linearizable history's every prefix is linearizable, with the
- *    operations open at the cut counting as info), so a search over the key's completion events
- *    finds the shortest failing prefix. Its last event completes the operation r that
- *    cannot be placed; weakening r gives the prefix before, which is linearizable, so r is needed.
- * 2. Starting from S = {r} and candidates U (the ops completed earlier, latest first), while S
- *    alone is linearizable: binary-search the shortest U[0..i] with S ∪ U[0..i] failing, add U[i]
- *    to S, keep U[0..i) as the candidates. Each added op is necessary (without it, S lies inside a
- *    set that was found linearizable), so the result is minimal: dropping any one op from it makes
- *    the rest linearizable. It costs O(|S| log |U|) searches.
+ *    operations open at the cut counting as info), so there is a shortest failing prefix; its last
+ *    event completes an op r. Weakening r gives the prefix before, which is linearizable, so r is
+ *    in every failing set of that prefix. Finding the prefix: the check's search proved the
+ *    prefix before its frontier linearizable (it reached it); failing windows (refute.ts) prove
+ *    where it fails at the latest; windows narrow that down by bisection, and one search seeded
+ *    with the check's deepest order proves the prefix just before linearizable. Only when that
+ *    does not settle it are whole prefixes searched.
+ * 2. Starting from S = {r} and candidates U (a failing set of the prefix, most relevant first),
+ *    while S alone is linearizable: find the shortest U[0..i] with S ∪ U[0..i] failing (galloping,
+ *    then bisecting), add U[i] to S, keep U[0..i) as the candidates. Each added op is necessary
+ *    (without it, S lies inside a set that was found linearizable), so the result is minimal:
+ *    dropping any one op from it makes the rest linearizable. It costs O(|S| log |U|) probes.
+ *    S ∪ U always fails (it is the last set found failing), so the largest probe is never needed.
+ *
+ * A probe that runs out of steps decides nothing: the search goes on as if it had not failed, and
+ * the result says `minimal: false`; the set named is still one proven to fail.
  */
 export interface Explanation {
   readonly key: string;
@@ -28,11 +40,17 @@ export interface Explanation {
   readonly ops: readonly Operation[];
   /** Operations of unknown outcome the final search still had to consider. */
   readonly context: readonly Operation[];
-  /** Whether minimality was established; false when the budget ran out first. */
+  /** Whether minimality was established; false when a budget ran out first. */
   readonly minimal: boolean;
-  /** The key's history is linearizable up to (not including) this event; its source line. */
+  /** The key's history fails by this event (its completion of one of `ops`) and its source line. */
   readonly failingEvent: number;
   readonly failingLine: number;
+  /**
+   * Whether the history before failingEvent is known to be linearizable, making it the shortest
+   * failing prefix. When not (a budget ran out), linearizableBeforeLine is the latest line known.
+   */
+  readonly prefixShortest: boolean;
+  readonly linearizableBeforeLine: number;
   /** The deepest order the search found for `ops`, the state after it, and the op it stuck on. */
   readonly order: readonly Operation[];
   readonly stateAfter: Json;
@@ -42,165 +60,211 @@ export interface Explanation {
 /** Default step budget of one explanation, on top of the check's own. */
 export const EXPLAIN_STEPS_MAX_DEFAULT = 50_000_000;
 
-type Probe = (options: CompileOptions) => SearchVerdict;
+/** What the check's search already learned about the key. */
+export interface ExplainHints {
+  /** The latest completion the search got stuck at: the prefix before it is linearizable (-1: none). */
+  readonly frontierEvent: number;
+  /** The search's deepest partial linearization (KeyIndex local indices): a seed for proving prefixes. */
+  readonly deepestOrder: readonly number[];
+  /** The failing set the check's refutation found, if that is how it decided. */
+  readonly failing: FailingSet | null;
+}
 
-/**
- * REQUIRES: keyOps (one key, invoke order) is not linearizable. `frontierHint` is the check's
- * SearchOutcome.frontierEvent, a lower bound of the shortest failing prefix's end (the search
- * reached it, so the prefix before it is linearizable), and usually close to it.
- *
- * Proving a long prefix wrong by searching it whole is the expensive kind of search (it must be
- * exhausted), so whether a prefix fails is decided by the minimisation's own probes instead: they
- * keep only the latest few operations as they are and weaken the rest, which the reductions then
- * mostly drop. Their first failing probe proves the prefix fails; if none fails, the last probe
- * kept everything and found a linearization, which is quick.
- */
-export function explainViolation(key: string, keyOps: readonly Operation[], budget: Budget,
-  frontierHint = -1): Explanation {
-  const probe: Probe = (options) => searchLinearization(compileKey(key, keyOps, options), budget).verdict;
-  const ends = keyOps
-    .filter((op) => op.returnEvent >= 0 && op.status !== 'info')
-    .map((op) => op.returnEvent)
-    .sort((a, b) => a - b);
-  const prefix = shortestFailingPrefix(ends, Math.max(0, ends.findIndex((e) => e >= frontierHint)),
-    (event) => minimiseAt(keyOps, event, probe, true).verdict);
-  const found = minimiseAt(keyOps, prefix.event, probe, false);
-  return describe(key, keyOps, found.ops, prefix.event, prefix.exact && found.exact);
+/** REQUIRES: the key `index` holds is not linearizable. */
+export function explainViolation(index: KeyIndex, budget: Budget, hints: ExplainHints): Explanation {
+  const prober = new Prober(index, budget);
+  const prefix = new PrefixFinder(prober, hints).find();
+  const found = minimise(prober, prefix);
+  return describe(index, found.ops, prefix, found.exact, budget);
+}
+
+interface Prefix {
+  /** byReturn position of the last completion of the failing prefix found. */
+  readonly at: number;
+  /** Whether it is the shortest: the prefix before it is known to be linearizable. */
+  readonly exact: boolean;
+  /** byReturn position before which the history is known linearizable. */
+  readonly linearizableBelow: number;
+  /** A failing set within the prefix, or null: all of the prefix is what is known to fail. */
+  readonly failing: FailingSet | null;
+}
+
+/** Step 1 of the file comment. Positions are byReturn positions: one per completion. */
+class PrefixFinder {
+  private readonly index: KeyIndex;
+  private readonly hinted: FailingSet | null;
+  /** The best known partial order (KeyIndex local indices); grows as prefixes are proven linearizable. */
+  private seed: readonly number[];
+  /** The prefix before this position is linearizable (proven). */
+  private okBelow: number;
+  /** False once a search ran out of steps: the prefix found may then not be the shortest. */
+  private decided = true;
+
+  constructor(private readonly prober: Prober, hints: ExplainHints) {
+    this.index = prober.index;
+    this.hinted = hints.failing;
+    this.seed = hints.deepestOrder;
+    this.okBelow = hints.frontierEvent < 0 ? 0 : positionAtOrAfter(this.index, hints.frontierEvent);
+  }
+
+  find(): Prefix {
+    const last = this.index.byReturn.length - 1;
+    // An upper bound with a failing set: the check's, else windows near the frontier, else all.
+    const failing = this.hinted ?? refuteNear(this.prober, endEvent(this.index, Math.min(this.okBelow, last)));
+    let fails = failing === null ? last : positionAtOrAfter(this.index, failing.event);
+    let set = failing;
+    // Narrow it with windows: each failing window is a proof; a window that does not fail proves
+    // nothing, so this bisection only moves the upper bound.
+    for (let lo = this.okBelow; lo < fails && !this.prober.spent;) {
+      const mid = (lo + fails) >>> 1;
+      const w = failingWindow(this.prober, mid, WINDOW_SIZES);
+      if (w === null) lo = mid + 1;
+      else [fails, set] = [mid, w];
+    }
+    if (fails === this.okBelow) return this.result(fails, set);
+    // Is the prefix before `fails` linearizable? Usually a short search from the check's order.
+    const before = this.linearizable(fails - 1);
+    if (before === 'ok') this.okBelow = fails;
+    if (before !== 'violation') return this.result(fails, set);
+    // The windows missed an earlier violation: bisect with whole prefixes (rare, and costly).
+    fails -= 1;
+    set = null;
+    while (this.okBelow < fails && this.decided) {
+      const mid = (this.okBelow + fails) >>> 1;
+      const w = failingWindow(this.prober, mid, WINDOW_SIZES);
+      const verdict = w !== null ? 'violation' : this.linearizable(mid);
+      if (verdict === 'ok') this.okBelow = mid + 1;
+      else if (verdict === 'violation') [fails, set] = [mid, w];
+    }
+    return this.result(fails, set);
+  }
+
+  private result(at: number, failing: FailingSet | null): Prefix {
+    return { at, exact: this.decided && this.okBelow === at, linearizableBelow: this.okBelow, failing };
+  }
+
+  /**
+   * Whether the prefix through byReturn position `at` is linearizable, searching all of it:
+   * seeded with the best order known (success proves it; failure only proves that this order does
+   * not extend), then, if the seed did not settle it, plain.
+   */
+  private linearizable(at: number): SearchVerdict {
+    const options = { cutEvent: endEvent(this.index, at) + 1 };
+    const history = this.index.compile(options);
+    const position = new Int32Array(this.index.n).fill(-1);
+    history.indexOf.forEach((i, j) => (position[i] = j));
+    const seed: number[] = [];
+    for (const i of this.seed) {
+      if ((position[i] as number) < 0) break;
+      seed.push(position[i] as number);
+    }
+    let outcome = this.prober.search(history, seed);
+    if (outcome.verdict === 'unknown' && outcome.seeded > 0 && !this.prober.spent) outcome = this.prober.search(history);
+    if (outcome.verdict === 'ok') this.seed = outcome.order.map((j) => history.indexOf[j] as number);
+    if (outcome.verdict === 'unknown') this.decided = false;
+    return outcome.verdict;
+  }
+}
+
+interface Minimised {
+  readonly ops: number[];
+  /** Minimality established (every probe answered). */
+  readonly exact: boolean;
+}
+
+/** Step 2 of the file comment. */
+function minimise(prober: Prober, prefix: Prefix): Minimised {
+  const index = prober.index;
+  const chosen = prefix.exact ? [index.byReturn[prefix.at] as number] : [];
+  const undecidedBefore = prober.undecided;
+  let pool = (prefix.failing?.ops ?? [...index.byReturn.subarray(0, prefix.at + 1)]).filter((i) => !chosen.includes(i));
+  let complete = true;
+  for (;;) {
+    // Invariant: chosen ∪ pool was found to fail (or is the failing prefix itself).
+    if (chosen.length > 0 && prober.probe(chosen) === 'violation') break;
+    if (pool.length === 0 || prober.spent) {
+      complete = pool.length === 0;
+      chosen.push(...pool);
+      break;
+    }
+    pool = byRelevance(index, chosen, pool);
+    const i = shortestFailingPoolPrefix(prober, chosen, pool);
+    chosen.push(pool[i] as number);
+    pool = pool.slice(0, i);
+  }
+  return { ops: chosen.sort((a, b) => a - b), exact: complete && prober.undecided === undecidedBefore };
 }
 
 /**
- * The first completion event at which the key's prefix fails, searching up from ends[from]
- * (galloping, then bisecting); the whole key is known to fail. `exact` false if a probe gave up.
+ * The candidates that could explain what the chosen ops saw first (the ok writes and cas ops
+ * leaving a value a chosen read or cas looks at), then the rest; latest completion first in each:
+ * the ops that explain a violation are usually close to where it shows.
  */
-function shortestFailingPrefix(ends: readonly number[], from: number,
-  failsAt: (event: number) => SearchVerdict): { event: number; exact: boolean } {
-  let lo = from;
-  let hi = ends.length - 1;
-  for (let size = 1; lo < hi; size *= 2) {
-    const i = Math.min(lo + size - 1, hi);
-    const verdict = failsAt(ends[i] as number);
-    if (verdict === 'unknown') return { event: ends[hi] as number, exact: false };
-    if (verdict === 'violation') {
+function byRelevance(index: KeyIndex, chosen: readonly number[], pool: readonly number[]): number[] {
+  const seen = new Set<number>();
+  for (const i of chosen) if (index.kind[i] === OP_READ || index.kind[i] === OP_CAS) seen.add(index.argA[i] as number);
+  const tier = (i: number): number =>
+    seen.has(leftValue(index.kind[i] as number, index.argA[i] as number, index.argB[i] as number)) ? 0 : 1;
+  const ret = (i: number): number => index.returnEvent[i] as number;
+  return pool.slice().sort((a, b) => tier(a) - tier(b) || ret(b) - ret(a));
+}
+
+/**
+ * The smallest i with chosen ∪ pool[0..i] failing, knowing the whole pool fails: galloping (sizes
+ * 1, 2, 4, …) then bisecting, so that the probes stay about as small as the answer — a probe
+ * keeping few ops as they are is cheap, one keeping most of a long history and failing is the
+ * expensive kind. A probe that runs out of steps counts as not failing.
+ */
+function shortestFailingPoolPrefix(prober: Prober, chosen: readonly number[], pool: readonly number[]): number {
+  const fails = (i: number): boolean => prober.probe(chosen.concat(pool.slice(0, i + 1))) === 'violation';
+  let lo = 0;
+  let hi = pool.length - 1;
+  // Out of budget, the answer is hi unproven; the probe that ran out was counted as undecided.
+  for (let size = 1; lo + size - 1 < hi && !prober.spent; size *= 2) {
+    const i = lo + size - 1;
+    if (fails(i)) {
       hi = i;
       break;
     }
     lo = i + 1;
   }
-  while (lo < hi) {
+  while (lo < hi && !prober.spent) {
     const mid = (lo + hi) >>> 1;
-    const verdict = failsAt(ends[mid] as number);
-    if (verdict === 'unknown') return { event: ends[hi] as number, exact: false };
-    if (verdict === 'violation') hi = mid;
+    if (fails(mid)) hi = mid;
     else lo = mid + 1;
   }
-  return { event: ends[hi] as number, exact: true };
+  return hi;
 }
 
-/** The ok and fail ops completed by `event` (inclusive): the ones a minimal set is chosen from. */
-function completedBy(keyOps: readonly Operation[], event: number): Operation[] {
-  return keyOps.filter((op) => op.returnEvent >= 0 && op.returnEvent <= event && op.status !== 'info');
-}
+/** Steps for the search whose order an explanation shows; it only illustrates, it proves nothing new. */
+const DESCRIBE_STEPS_MAX = 1_000_000;
 
-function weakenAllBut(keep: readonly Operation[], all: readonly Operation[]): Set<number> {
-  const kept = new Set(keep.map((op) => op.id));
-  return new Set(all.filter((op) => !kept.has(op.id)).map((op) => op.id));
-}
-
-interface Minimised {
-  readonly ops: Operation[];
-  /** Minimality established (every probe answered). */
-  readonly exact: boolean;
-  /** violation: `ops` fail; ok: even all ops of the prefix do not; unknown: the budget ran out. */
-  readonly verdict: SearchVerdict;
-}
-
-/**
- * Step 2 of the file comment, for the prefix ending at `event` (the op completed there is r).
- * With `decideOnly`, stops at the first failing set: enough to know the prefix fails.
- */
-function minimiseAt(keyOps: readonly Operation[], event: number, probe: Probe, decideOnly: boolean): Minimised {
-  const all = completedBy(keyOps, event);
-  const last = all.find((op) => op.returnEvent === event);
-  if (last === undefined) return { ops: all, exact: false, verdict: 'unknown' };
-  const fails = (keep: readonly Operation[]): SearchVerdict =>
-    probe({ cutEvent: event + 1, weakened: weakenAllBut(keep, all) });
-  const chosen = [last];
-  // Latest first: the ops that explain a violation are usually close to where it shows.
-  let pool = all.filter((op) => op !== last).sort((a, b) => b.returnEvent - a.returnEvent);
-  for (;;) {
-    const verdict = fails(chosen);
-    if (verdict === 'violation') return { ops: chosen, exact: true, verdict };
-    if (verdict === 'unknown') return { ops: chosen.concat(pool), exact: false, verdict };
-    const next = shortestFailingPoolPrefix(chosen, pool, fails, decideOnly ? DECIDE_WINDOW_MAX : pool.length);
-    if (next.verdict !== 'violation') return { ops: chosen.concat(pool), exact: false, verdict: next.verdict };
-    if (decideOnly) return { ops: chosen.concat(pool.slice(0, next.index + 1)), exact: false, verdict: 'violation' };
-    chosen.push(pool[next.index] as Operation);
-    pool = pool.slice(0, next.index);
+function describe(index: KeyIndex, chosen: readonly number[], prefix: Prefix, minimal: boolean, budget: Budget): Explanation {
+  let failingEvent = -1;
+  for (const i of chosen) failingEvent = Math.max(failingEvent, index.returnEvent[i] as number);
+  const keep = { keep: chosen, cutEvent: failingEvent + 1 };
+  // Unmerged and unpruned, the search's dead ends read naturally; pruned, it is surer to finish.
+  let compiled = index.compile({ ...keep, mergeUnobserved: false, pruneSearch: false });
+  let outcome = withSteps(budget, DESCRIBE_STEPS_MAX, (b) => searchLinearization(compiled, b));
+  if (outcome.verdict !== 'violation') {
+    compiled = index.compile(keep);
+    outcome = withSteps(budget, DESCRIBE_STEPS_MAX, (b) => searchLinearization(compiled, b));
   }
-}
-
-/**
- * When only deciding whether a prefix fails, windows up to this many latest ops are tried before
- * keeping everything: violations are usually local, and larger windows cost as much as the whole.
- */
-const DECIDE_WINDOW_MAX = 256;
-
-/**
- * The smallest i with chosen ∪ pool[0..i] failing: galloping (sizes 1, 2, 4, …) then bisecting,
- * so that the probes stay about as small as the answer — a probe keeping few ops as they are is
- * cheap, one keeping most of a long history and failing is the expensive kind.
- */
-function shortestFailingPoolPrefix(chosen: readonly Operation[], pool: readonly Operation[],
-  fails: (keep: readonly Operation[]) => SearchVerdict, gallopMax: number): { index: number; verdict: SearchVerdict } {
-  const test = (i: number): SearchVerdict => fails(chosen.concat(pool.slice(0, i + 1)));
-  let lo = 0;
-  let hi = -1;
-  for (let size = 1; hi < 0; size *= 2) {
-    if (lo >= pool.length) return { index: -1, verdict: 'ok' };
-    // Past gallopMax, the next probe keeps everything: one search that is quick when it succeeds.
-    const i = lo + size - 1 >= gallopMax ? pool.length - 1 : Math.min(lo + size - 1, pool.length - 1);
-    const verdict = test(i);
-    if (verdict === 'unknown') return { index: -1, verdict };
-    if (verdict === 'violation') hi = i;
-    else lo = i + 1;
-  }
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const verdict = test(mid);
-    if (verdict === 'unknown') return { index: -1, verdict };
-    if (verdict === 'violation') hi = mid;
-    else lo = mid + 1;
-  }
-  return { index: hi, verdict: 'violation' };
-}
-
-function describe(
-  key: string,
-  keyOps: readonly Operation[],
-  chosen: readonly Operation[],
-  failingEvent: number,
-  minimal: boolean,
-): Explanation {
-  const options: CompileOptions = {
-    cutEvent: failingEvent + 1,
-    weakened: weakenAllBut(chosen, completedBy(keyOps, failingEvent)),
-    mergeUnobserved: false,
-    pruneSearch: false,
-  };
-  const compiled = compileKey(key, keyOps, options);
-  const outcome = searchLinearization(compiled, makeBudget(1_000_000));
-  const chosenIds = new Set(chosen.map((op) => op.id));
-  const byId = (a: Operation, b: Operation): number => a.id - b.id;
-  const failing = keyOps.find((op) => op.returnEvent === failingEvent);
+  const ops = chosen.map((i) => index.ops[i] as Operation);
+  const chosenIds = new Set(ops.map((op) => op.id));
+  const failing = ops.find((op) => op.returnEvent === failingEvent);
+  const below = prefix.linearizableBelow < index.byReturn.length ? index.ops[index.byReturn[prefix.linearizableBelow] as number] : undefined;
   return {
-    key,
-    ops: chosen.slice().sort(byId),
-    context: compiled.ops.filter((op) => !chosenIds.has(op.id)).sort(byId),
-    minimal: minimal && outcome.verdict === 'violation',
+    key: index.key,
+    ops,
+    context: compiled.ops.filter((op) => !chosenIds.has(op.id)),
+    minimal,
     failingEvent,
     failingLine: failing?.returnLine ?? 0,
+    prefixShortest: prefix.exact && failingEvent === endEvent(index, prefix.at),
+    linearizableBeforeLine: below?.returnLine ?? 0,
     order: outcome.order.map((i) => compiled.ops[i] as Operation),
-    stateAfter: compiled.cell.values.value(outcome.state),
+    stateAfter: compiled.valueOf(outcome.state),
     stuck: outcome.stuckOp >= 0 ? (compiled.ops[outcome.stuckOp] as Operation) : null,
   };
 }

@@ -4,7 +4,7 @@ import { Cell, OP_APPEND, OP_CAS, OP_KIND_OF, OP_READ, OP_WRITE } from './model.
 import type { Operation } from './operation.js';
 import { appendClosure, leftValue, mergeUnobserved, producerFacts, registerClosure, type Closure, type OpTable,
   type ProducerFacts } from './reduce.js';
-import { ValueTable } from './values.js';
+import { ABSENT, UNOBSERVED, ValueTable } from './values.js';
 
 /**
  * One key's history, compiled for the search: operations as typed arrays of (kind, argument A,
@@ -22,9 +22,12 @@ export interface KeyHistory {
   /** Entries in event order: i for the call of op i, ~i (negative) for the return of an ok op i. */
   readonly entries: Int32Array;
   readonly okCount: number;
+  /** Steps the model; states are value ids of this compiled history (see valueOf). */
   readonly cell: Cell;
-  /** Info operations left out by reduce.ts. */
-  readonly droppedInfo: number;
+  /** The value a state id stands for (UNOBSERVED shows as null). */
+  readonly valueOf: (state: number) => Json;
+  /** Per op, its local index in the KeyIndex it was compiled from. */
+  readonly indexOf: Int32Array;
   /** What the search's pruning rules 3 and 4 know, or null when they are off (reduce.ts). */
   readonly facts: ProducerFacts | null;
 }
@@ -48,9 +51,10 @@ export interface CompileOptions {
   readonly pruneSearch?: boolean;
 }
 
-const RECORDED_FAIL = 0;
-const RECORDED_OK = 1;
-const RECORDED_INFO = 2;
+/** KeyIndex.recorded: how each op ended in the history. */
+export const RECORDED_FAIL = 0;
+export const RECORDED_OK = 1;
+export const RECORDED_INFO = 2;
 
 const STATUS_NONE = 0;
 const STATUS_OK = 1;
@@ -79,6 +83,8 @@ export class KeyIndex implements OpTable {
   readonly byReturn: Int32Array;
   /** The first append's invoke event, or +∞: a prefix before it is a register's history. */
   readonly firstAppendCall: number;
+  /** Scratch for renumbering values per compiled history: -1 everywhere between uses. */
+  private renumber = new Int32Array(0);
 
   /** REQUIRES: keyOps all of one key, in invoke order. */
   constructor(readonly key: string, readonly ops: readonly Operation[]) {
@@ -160,14 +166,13 @@ export class KeyIndex implements OpTable {
   /** Compiles the sub-history `options` describe (all of it by default). */
   compile(options: CompileOptions = {}): KeyHistory {
     const cut = options.cutEvent ?? Number.MAX_SAFE_INTEGER;
-    const keepMark = options.keep === undefined ? null : new Uint8Array(this.n);
-    if (options.keep !== undefined) for (const i of options.keep) keepMark![i] = 1;
+    const keepSet = options.keep === undefined ? null : new Set(options.keep);
     const weakened = options.weakened;
     const status = (i: number): number => {
       if ((this.callEvent[i] as number) >= cut) return STATUS_NONE;
       const ret = this.returnEvent[i] as number;
       const completed = ret >= 0 && ret < cut;
-      const kept = keepMark !== null ? keepMark[i] === 1 : weakened === undefined || !weakened.has((this.ops[i] as Operation).id);
+      const kept = keepSet !== null ? keepSet.has(i) : weakened === undefined || !weakened.has((this.ops[i] as Operation).id);
       if (!completed || this.recorded[i] === RECORDED_INFO || !kept) return this.kind[i] === OP_READ ? STATUS_NONE : STATUS_INFO;
       return this.recorded[i] === RECORDED_OK ? STATUS_OK : STATUS_NONE;
     };
@@ -181,46 +186,40 @@ export class KeyIndex implements OpTable {
     } else {
       for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (status(i) === STATUS_OK) okOps.push(i);
     }
-    const { info, closure, candidates } = this.chooseInfo(okOps, status, cut, options.dropUnobserved !== false);
+    const { info, closure } = this.chooseInfo(okOps, status, cut, options.dropUnobserved !== false);
     const chosen = okOps.concat(info).sort((a, b) => a - b);
-    return this.lay(chosen, status, closure, candidates - info.length, options);
+    return this.lay(chosen, status, closure, options);
   }
 
   /** Which info ops the compiled history keeps (reduce.ts rule 1), and what they observe. */
   private chooseInfo(okOps: readonly number[], status: (i: number) => number, cut: number, drop: boolean):
-    { info: number[]; closure: Closure | null; candidates: number } {
+    { info: number[]; closure: Closure | null } {
     const isInfo = (i: number): boolean => status(i) === STATUS_INFO;
     const allInfo = (): number[] => {
       const out: number[] = [];
       for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (isInfo(i)) out.push(i);
       return out;
     };
-    if (!drop) {
-      const info = allInfo();
-      return { info, closure: null, candidates: info.length };
-    }
+    if (!drop) return { info: allInfo(), closure: null };
     if (this.firstAppendCall >= cut) {
       const closure = registerClosure(this, okOps, isInfo, cut);
-      return { info: closure.info, closure, candidates: this.countInfo(isInfo, cut) };
+      return { info: closure.info, closure };
     }
-    const candidates = allInfo();
-    const info = appendClosure(this, okOps, candidates);
+    const info = appendClosure(this, okOps, allInfo());
     const appends = (ops: readonly number[]): boolean => ops.some((i) => this.kind[i] === OP_APPEND);
-    if (appends(okOps) || appends(info)) return { info, closure: null, candidates: candidates.length };
+    if (appends(okOps) || appends(info)) return { info, closure: null };
     // No append is left: what remains is a register's history, and its rules apply to it.
     const kept = new Set(info);
     const closure = registerClosure(this, okOps, (i) => kept.has(i), cut);
-    return { info: closure.info, closure, candidates: candidates.length };
+    return { info: closure.info, closure };
   }
 
-  private countInfo(isInfo: (i: number) => boolean, cut: number): number {
-    let count = 0;
-    for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (isInfo(i)) count++;
-    return count;
-  }
-
-  /** Copies the chosen ops out (merging unobserved values), lays out their entries, finds the facts. */
-  private lay(chosen: readonly number[], status: (i: number) => number, closure: Closure | null, droppedInfo: number,
+  /**
+   * Copies the chosen ops out (merging unobserved values), lays out their entries, finds the
+   * facts. Without appends, values are renumbered densely (absent and UNOBSERVED keep their ids),
+   * so that the search's per-value arrays are the size of what was compiled, not of the key.
+   */
+  private lay(chosen: readonly number[], status: (i: number) => number, closure: Closure | null,
     options: CompileOptions): KeyHistory {
     const m = chosen.length;
     const kind = new Uint8Array(m);
@@ -236,9 +235,16 @@ export class KeyIndex implements OpTable {
       isOk[j] = status(i) === STATUS_OK ? 1 : 0;
       ops[j] = this.ops[i] as Operation;
     }
-    const register = !kind.includes(OP_APPEND);
     if (closure !== null && options.mergeUnobserved !== false) mergeUnobserved(kind, argA, argB, closure.observed);
-    const facts = register && options.pruneSearch !== false ? producerFacts(kind, argA, argB, isOk, this.values.size) : null;
+    const register = !kind.includes(OP_APPEND);
+    let valueOf = (state: number): Json => this.values.value(state);
+    let valueCount = this.values.size;
+    if (register) {
+      const ids = this.renumberValues(kind, argA, argB);
+      valueOf = (state) => this.values.value(ids[state] as number);
+      valueCount = ids.length;
+    }
+    const facts = register && options.pruneSearch !== false ? producerFacts(kind, argA, argB, isOk, valueCount) : null;
     return {
       key: this.key,
       ops,
@@ -250,8 +256,28 @@ export class KeyIndex implements OpTable {
       entries: layEntries(ops, isOk),
       okCount: isOk.reduce((sum, x) => sum + x, 0),
       cell: this.cell,
-      droppedInfo,
+      valueOf,
+      indexOf: Int32Array.from(chosen),
     };
+  }
+
+  /** Rewrites the arguments to dense ids in place; returns the key's id of each dense id. */
+  private renumberValues(kind: Uint8Array, argA: Int32Array, argB: Int32Array): number[] {
+    if (this.renumber.length < this.values.size) this.renumber = new Int32Array(this.values.size).fill(-1);
+    const dense = this.renumber;
+    const ids = [ABSENT, UNOBSERVED];
+    dense[ABSENT] = ABSENT;
+    dense[UNOBSERVED] = UNOBSERVED;
+    const map = (v: number): number => {
+      if ((dense[v] as number) < 0) dense[v] = ids.push(v) - 1;
+      return dense[v] as number;
+    };
+    for (let j = 0; j < kind.length; j++) {
+      argA[j] = map(argA[j] as number);
+      if (kind[j] === OP_CAS) argB[j] = map(argB[j] as number);
+    }
+    for (const v of ids) dense[v] = -1;
+    return ids;
   }
 }
 

@@ -1,14 +1,15 @@
 import { assert } from '../util/assert.js';
-import { makeBudget, type Budget } from './budget.js';
+import { makeBudget, withSteps, type Budget } from './budget.js';
 import { EXPLAIN_STEPS_MAX_DEFAULT, explainViolation, type Explanation } from './explain.js';
-import { compileKey } from './key-history.js';
+import { KeyIndex } from './key-history.js';
 import { kvModel } from './kv-model.js';
 import type { Model, ModelName } from './model.js';
 import type { History, Operation } from './operation.js';
 import { HistoryError } from './parse.js';
 import { partitionByKey } from './partition.js';
 import { registerModel } from './register-model.js';
-import { searchLinearization, type SearchVerdict } from './search.js';
+import { Prober, refuteNear, type FailingSet } from './refute.js';
+import { searchLinearization, type SearchVerdict, type StallHook } from './search.js';
 
 /**
  * The linearizability check of a whole history: split by key, search each key, explain the keys
@@ -99,18 +100,43 @@ export function combineVerdicts(verdicts: readonly Verdict[]): Verdict {
   return verdicts.includes('unknown') ? 'unknown' : 'ok';
 }
 
+/**
+ * When the search has not got further for this many steps, it tries to refute the key near where
+ * it is stuck (search.ts StallHook); the wait doubles after each attempt that finds nothing.
+ */
+const STALL_STEPS_FIRST = 100_000;
+
 export function checkKey(key: string, keyOps: readonly Operation[], budget: Budget, options: CheckOptions,
   explain: boolean): KeyResult {
   if (budget.exhausted !== null) {
     return { key, verdict: 'unknown', opCount: keyOps.length, steps: 0, unknownReason: budget.exhausted };
   }
-  const compiled = compileKey(key, keyOps);
-  const outcome = searchLinearization(compiled, budget, options.configsMax);
-  const base = { key, verdict: outcome.verdict, opCount: keyOps.length, steps: outcome.steps };
+  const index = new KeyIndex(key, keyOps);
+  const compiled = index.compile();
+  let failing: FailingSet | null = null;
+  let refuteSteps = 0;
+  const stall: StallHook = {
+    stepsFirst: STALL_STEPS_FIRST,
+    refute: (frontierEvent, stepsMax) => {
+      failing = withSteps(budget, stepsMax, (b) => {
+        const before = b.stepsLeft;
+        try {
+          return refuteNear(new Prober(index, b), frontierEvent);
+        } finally {
+          refuteSteps += before - Math.max(0, b.stepsLeft);
+        }
+      });
+      return failing !== null;
+    },
+  };
+  const outcome = searchLinearization(compiled, budget, { configsMax: options.configsMax, stall });
+  const base = { key, verdict: outcome.verdict, opCount: keyOps.length, steps: outcome.steps + refuteSteps };
   if (outcome.verdict === 'unknown') return { ...base, unknownReason: budget.exhausted ?? 'steps' };
   if (outcome.verdict === 'ok') return base;
   const longestOrder = outcome.order.map((i) => (compiled.ops[i] as Operation).id);
   if (!explain) return { ...base, longestOrder };
   const explainBudget = makeBudget(options.explainStepsMax ?? EXPLAIN_STEPS_MAX_DEFAULT, options.deadline);
-  return { ...base, longestOrder, explanation: explainViolation(key, keyOps, explainBudget, outcome.frontierEvent) };
+  const deepestOrder = outcome.order.map((i) => compiled.indexOf[i] as number);
+  const hints = { frontierEvent: outcome.frontierEvent, deepestOrder, failing };
+  return { ...base, longestOrder, explanation: explainViolation(index, explainBudget, hints) };
 }

@@ -104,7 +104,8 @@ function timeline(history: History, e: Explanation, longestOrder: readonly numbe
   if (cut !== undefined) {
     parts.push(`<rect class="prefix" x="${MARGIN_LEFT_PX}" y="${AXIS_PX}" width="${fmt(x(cut) - MARGIN_LEFT_PX)}" height="${height - AXIS_PX}" />`);
     parts.push(`<line class="cut" x1="${fmt(x(cut))}" y1="4" x2="${fmt(x(cut))}" y2="${height}" />`);
-    parts.push(`<text class="axis" x="${fmt(x(cut) + 4)}" y="14">linearizable up to here (line ${e.failingLine - 1})</text>`);
+    const label = e.prefixShortest ? `linearizable up to here (line ${e.failingLine - 1})` : `not linearizable by here (line ${e.failingLine})`;
+    parts.push(`<text class="axis" x="${fmt(x(cut) + 4)}" y="14">${label}</text>`);
   }
   for (const p of processes) {
     const y = AXIS_PX + (lane.get(p) as number) * LANE_PX;

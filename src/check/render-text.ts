@@ -42,7 +42,10 @@ export function renderExplanation(e: Explanation, modelDescription: string): str
   const name = JSON.stringify(e.key);
   const out = [
     `key ${name} is not linearizable as ${modelDescription}.`,
-    `Its history is linearizable up to line ${e.failingLine - 1}; the completion at line ${e.failingLine} cannot be placed.`,
+    e.prefixShortest
+      ? `Its history is linearizable up to line ${e.failingLine - 1}; the completion at line ${e.failingLine} cannot be placed.`
+      : `Its history is linearizable before line ${e.linearizableBeforeLine} and not by line ${e.failingLine}` +
+        ' (the budget ran out before the shortest failing prefix was pinned down).',
     `These ${e.ops.length} operations cannot be put in any order that respects real time and the model,`,
     `even if every other operation on ${name} may or may not have taken effect` +
       (e.minimal ? ' (minimal: without any one of them the rest is linearizable):' : ' (not shown minimal: the budget ran out):'),

@@ -37,8 +37,38 @@ import { ABSENT, UNOBSERVED } from './values.js';
  *    on the configuration, so the memo stays sound.
  * When a forced move's configuration fails (or was already known to), its parent fails too: the
  * search backtracks past it without trying the alternatives.
+ *
+ * Two things serve explanations and long histories (SearchOptions): a seed, a known partial order
+ * to start from when only a linearization is wanted, and a stall hook that tries a cheap proof of
+ * violation when the search stops making headway.
  */
 export type SearchVerdict = 'ok' | 'violation' | 'unknown';
+
+export interface SearchOptions {
+  /** Memoised configurations at most (default memo.ts's CONFIGS_MAX_DEFAULT). */
+  readonly configsMax?: number;
+  /**
+   * A partial linearization to start from (local op indices, in order), replayed as far as it
+   * stays legal. Only a search for a linearization should use one: backtracking into the seed
+   * gives up with verdict `unknown`, since orders that do not start with it were not tried.
+   */
+  readonly seed?: readonly number[];
+  readonly stall?: StallHook;
+}
+
+/**
+ * Proving a violation by exhausting every order is the expensive kind of search, and it is often
+ * needless: the search gets stuck somewhere and then grinds through every way of arriving there.
+ * When the frontier (the latest completion the search got stuck at) has not moved for `stepsFirst`
+ * steps, the search asks `refute` to prove cheaply, from a few operations near that point, that
+ * the history fails there (linearizability.ts; refute.ts). Each refusal doubles the wait, so the
+ * attempts cost at most about as much as the search itself.
+ */
+export interface StallHook {
+  readonly stepsFirst: number;
+  /** True when the history is proven not linearizable; `stepsMax` bounds the attempt's own work. */
+  refute(frontierEvent: number, stepsMax: number): boolean;
+}
 
 export interface SearchOutcome {
   readonly verdict: SearchVerdict;
@@ -58,6 +88,10 @@ export interface SearchOutcome {
    * -1 if none: for a violation, a good guess at where the shortest failing prefix ends.
    */
   readonly frontierEvent: number;
+  /** For a violation: whether the stall hook proved it rather than the search. */
+  readonly refuted: boolean;
+  /** How many ops of the seed were replayed. */
+  readonly seeded: number;
 }
 
 const HEAD = 0;
@@ -65,7 +99,7 @@ const HEAD = 0;
 /** The memo's state field packs the model state with the rule-3 flag: state << 1 | needsLook. */
 const packState = (state: number, needsLook: number): number => (state << 1) | needsLook;
 
-export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: number): SearchOutcome {
+export function searchLinearization(h: KeyHistory, budget: Budget, options: SearchOptions = {}): SearchOutcome {
   const n = h.ops.length;
   const entryCount = h.entries.length;
   const tail = entryCount + 1;
@@ -89,7 +123,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
     hashA[i] = mix(i * 2 + 1) || 1;
     hashB[i] = mix(~i * 0x2545f491) || 1;
   }
-  const memo = new ConfigMemo(n, packState(ABSENT, 0), configsMax);
+  const memo = new ConfigMemo(n, packState(ABSENT, 0), options.configsMax);
   const { kind, argA, argB, isOk, entries, cell } = h;
   const lookedAt = h.facts?.lookedAt ?? new Uint8Array(n);
   const uniqueProducer = h.facts?.uniqueProducer ?? new Uint8Array(0);
@@ -113,6 +147,9 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
   let stuckOp = -1;
   let frontierEvent = -1;
   let entry = HEAD;
+  const stall = options.stall;
+  let stallSteps = stall?.stepsFirst ?? 0;
+  let frontierStep = 0;
 
   /** Tries to linearize op x now: 1 done, 0 not possible or already explored, -1 memo full. */
   const tryPush = (x: number, forced: boolean): number => {
@@ -150,10 +187,27 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
     return -1;
   };
 
+  /** Whether op x's call entry is a candidate: no return entry left before it. */
+  const isCandidate = (x: number): boolean => {
+    for (let e = next[HEAD] as number; e !== tail; e = next[e] as number) {
+      if (e === callNode[x]) return true;
+      if ((entries[e - 1] as number) < 0) return false;
+    }
+    return false;
+  };
+
+  // The seed, replayed as forced moves while each op is a candidate and legal under every rule.
+  let seeded = 0;
+  for (const x of options.seed ?? []) {
+    if (x < 0 || x >= n || !isCandidate(x) || tryPush(x, true) !== 1) break;
+    seeded++;
+  }
+  const floor = config;
+
   /** The current configuration failed: pop it, and its parents while they were forced moves. */
   const backtrack = (): boolean => {
     for (;;) {
-      if (config === ROOT) return false;
+      if (config === floor) return false;
       const x = memo.op[config] as number;
       const forced = memo.forced[config] === 1;
       config = memo.parent[config] as number;
@@ -179,6 +233,12 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       budget.exhausted = 'deadline';
       return finish('unknown');
     }
+    if (stall !== undefined && steps - frontierStep >= stallSteps) {
+      if (stall.refute(frontierEvent, stallSteps)) return finish('violation', true);
+      if (budget.exhausted !== null) return finish('unknown');
+      frontierStep = steps;
+      stallSteps *= 2;
+    }
     if (arrived) {
       arrived = false;
       entry = next[HEAD] as number;
@@ -187,7 +247,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
         const pushed = tryPush(x, true);
         if (pushed === -1) return memoFull();
         if (pushed === 1) arrived = true;
-        else if (pushed === 2 && !backtrack()) return finish('violation');
+        else if (pushed === 2 && !backtrack()) return finish(floor === ROOT ? 'violation' : 'unknown');
         continue;
       }
     }
@@ -201,13 +261,17 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       continue;
     }
     // A return entry: the op ~code had to be linearized by now. Remember the deepest dead end.
-    frontierEvent = Math.max(frontierEvent, (h.ops[~code] as { returnEvent: number }).returnEvent);
+    const returnEvent = (h.ops[~code] as { returnEvent: number }).returnEvent;
+    if (returnEvent > frontierEvent) {
+      frontierEvent = returnEvent;
+      frontierStep = steps;
+    }
     if ((memo.depth[config] as number) > bestDepth) {
       best = config;
       bestDepth = memo.depth[config] as number;
       stuckOp = ~code;
     }
-    if (!backtrack()) return finish('violation');
+    if (!backtrack()) return finish(floor === ROOT ? 'violation' : 'unknown');
   }
   return finish('ok');
 
@@ -216,7 +280,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
     return finish('unknown');
   }
 
-  function finish(verdict: SearchVerdict): SearchOutcome {
+  function finish(verdict: SearchVerdict, refuted = false): SearchOutcome {
     const end = verdict === 'ok' || bestDepth < 0 ? config : best;
     return {
       verdict,
@@ -226,6 +290,8 @@ export function searchLinearization(h: KeyHistory, budget: Budget, configsMax?: 
       state: (memo.state[end] as number) >> 1,
       stuckOp: verdict === 'violation' ? stuckOp : -1,
       frontierEvent,
+      refuted,
+      seeded,
     };
   }
 }

@@ -33,7 +33,8 @@ const EXIT_HELP = `
 Exit codes: 0 linearizable, 1 not linearizable, 2 bad input, 3 unknown (the budget ran out);
 for several files the worst, in the order 1, 2, 3, 0.
 Each --json line: {"file", "verdict": "ok"|"violation"|"unknown"|"invalid", "opCount", "keyCount",
-"ms", "failingKeys": [{"key", "verdict", "explanation"}], "error"}.`;
+"ms", "failingKeys": [{"key", "verdict", "explanation": {"minimal", "failingLine", "prefixShortest", "ops",
+"text"}}], "error"}.`;
 
 function configure(command: Command): Command {
   return command
@@ -153,6 +154,7 @@ function jsonLine(file: string, result: import('../check/index.js').Linearizabil
         explanation: {
           minimal: k.explanation.minimal,
           failingLine: k.explanation.failingLine,
+          prefixShortest: k.explanation.prefixShortest,
           ops: k.explanation.ops.map((op) => ({ id: op.id, process: op.process, f: op.f, input: op.input,
             output: op.output, status: op.status, callLine: op.callLine, returnLine: op.returnLine })),
           text: renderKey(k, result),
