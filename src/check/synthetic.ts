@@ -8,6 +8,8 @@ import type { EventType, HistoryEvent, Json, OpFunction } from './history.js';
  * linearizable by construction. `corrupt` then makes one read return a provably stale value: one
  * written by an ok write W that completed before an ok overwrite W' was invoked, which itself
  * completed before the read was invoked — every linearization orders W < W' < read.
+ * `crashes` makes the store an in-memory one that loses power: what the simulator's crash and
+ * restart-storm scenarios do to it, acknowledged writes vanishing, in a history of any size.
  */
 export interface SyntheticOptions {
   readonly ops: number;
@@ -18,6 +20,12 @@ export interface SyntheticOptions {
   /** Relative weights of the functions. */
   readonly mix: Readonly<Partial<Record<OpFunction, number>>>;
   readonly corrupt: boolean;
+  /**
+   * Points of the run (fractions of its operations, in the order they take effect) at which the
+   * store forgets every key. The next CRASH_DOWN_OPS operations find it down: the client times
+   * out (info) and nothing happens.
+   */
+  readonly crashes?: readonly number[];
 }
 
 /** The random source: SeededRng from src/env fits. */
@@ -80,12 +88,27 @@ function plan(options: SyntheticOptions, random: RandomSource): Planned[] {
   return out;
 }
 
+/** How many operations (in instant order) find the store down after each crash. */
+const CRASH_DOWN_OPS = 20;
+
 /** Applies the ops in instant order to a sequential map, choosing inputs and recording results. */
 function execute(planned: Planned[], options: SyntheticOptions, random: RandomSource): void {
   const state: Json[] = new Array<Json>(options.keys).fill(null);
   const byInstant = planned.slice().sort((a, b) => a.instant - b.instant || a.lane - b.lane);
+  const crashAt = new Set((options.crashes ?? []).map((f) => Math.floor(f * byInstant.length)));
   let unique = 0;
-  for (const op of byInstant) {
+  let downLeft = 0;
+  for (const [i, op] of byInstant.entries()) {
+    if (crashAt.has(i)) {
+      state.fill(null);
+      downLeft = CRASH_DOWN_OPS;
+    }
+    if (downLeft > 0) {
+      downLeft--;
+      op.info = true;
+      op.tookEffect = false;
+      op.status = 'info';
+    }
     const current = state[op.key] as Json;
     switch (op.f) {
       case 'read':
