@@ -145,7 +145,7 @@ export function blockGet(block: Uint8Array, restartsAt: number, target: Uint8Arr
       bigger.set(scratchKey.subarray(0, shared));
       scratchKey = bigger;
     }
-    scratchKey.set(block.subarray(keyAt, keyAt + unshared), shared);
+    for (let j = 0; j < unshared; j++) scratchKey[shared + j] = block[keyAt + j] as number;
     const c = compareTo(scratchKey, keyLength, target, 0, target.length);
     const valueAt = keyAt + unshared;
     if (c === 0) {
@@ -198,5 +198,127 @@ export class DecodedBlock {
 
   get length(): number {
     return this.keys.length;
+  }
+}
+
+/**
+ * A cursor over one block that decodes entries as it goes (LevelDB's Block::Iter): a seek binary-
+ * searches the restart points and scans from one; moving back re-scans from the restart point
+ * before the current entry. Nothing is allocated per entry: the key is rebuilt in a buffer, which
+ * key() returns a view of, valid until the cursor moves.
+ */
+export class BlockIterator {
+  private readonly restartsAt: number;
+  private readonly restarts: number;
+  /** Offset of the current entry, or -1 when not positioned. */
+  private cur = -1;
+  private next_ = 0;
+  private keyBuf = new Uint8Array(64);
+  private keyLen = 0;
+  kind = 0;
+  valueStart = 0;
+  valueEnd = 0;
+
+  constructor(readonly block: Uint8Array) {
+    this.restartsAt = restartArrayOffset(block);
+    if (this.restartsAt < 0) throw new Error('malformed block trailer');
+    this.restarts = (block.length - 4 - this.restartsAt) / 4;
+  }
+
+  valid(): boolean {
+    return this.cur >= 0;
+  }
+
+  key(): Uint8Array {
+    return this.keyBuf.subarray(0, this.keyLen);
+  }
+
+  private restartOffset(i: number): number {
+    return readU32(this.block, this.restartsAt + 4 * i);
+  }
+
+  /** Decodes the entry at p (the key is rebuilt on the previous one); false past the end. */
+  private parseAt(p: number): boolean {
+    const b = this.block;
+    const end = this.restartsAt;
+    if (p >= end) {
+      this.cur = -1;
+      return false;
+    }
+    const shared = readVarint(b, p, end);
+    const unshared = readVarint(b, varintEnd, end);
+    const kind = b[varintEnd] as number;
+    const valueLength = readVarint(b, varintEnd + 1, end);
+    const keyAt = varintEnd;
+    if (shared < 0 || unshared < 0 || valueLength < 0 || shared > this.keyLen || keyAt + unshared + valueLength > end) {
+      throw new Error(`malformed block entry at ${p}`);
+    }
+    const len = shared + unshared;
+    if (this.keyBuf.length < len) {
+      const bigger = new Uint8Array(len * 2);
+      bigger.set(this.keyBuf.subarray(0, shared));
+      this.keyBuf = bigger;
+    }
+    const k = this.keyBuf;
+    for (let j = 0; j < unshared; j++) k[shared + j] = b[keyAt + j] as number;
+    this.keyLen = len;
+    this.kind = kind;
+    this.valueStart = keyAt + unshared;
+    this.valueEnd = this.valueStart + valueLength;
+    this.cur = p;
+    this.next_ = this.valueEnd;
+    return true;
+  }
+
+  private seekRestart(i: number): boolean {
+    this.keyLen = 0;
+    return this.parseAt(this.restartOffset(i));
+  }
+
+  seekFirst(): void {
+    this.seekRestart(0);
+  }
+
+  seekLast(): void {
+    this.seekRestart(this.restarts - 1);
+    while (this.next_ < this.restartsAt) this.parseAt(this.next_);
+  }
+
+  next(): void {
+    this.parseAt(this.next_);
+  }
+
+  prev(): void {
+    const target = this.cur;
+    let r = this.restarts - 1;
+    while (r >= 0 && this.restartOffset(r) >= target) r--;
+    if (r < 0) {
+      this.cur = -1;
+      return;
+    }
+    this.seekRestart(r);
+    while (this.next_ < target) this.parseAt(this.next_);
+  }
+
+  /** To the first entry with key >= target (invalid if none). */
+  seekGE(target: Uint8Array): void {
+    let lo = 0;
+    let hi = this.restarts - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      this.seekRestart(mid);
+      if (compareTo(this.keyBuf, this.keyLen, target, 0, target.length) < 0) lo = mid;
+      else hi = mid - 1;
+    }
+    this.seekRestart(lo);
+    while (this.cur >= 0 && compareTo(this.keyBuf, this.keyLen, target, 0, target.length) < 0) this.parseAt(this.next_);
+  }
+
+  /** To the last entry with key < target (invalid if none). */
+  seekLT(target: Uint8Array): void {
+    this.seekGE(target);
+    if (this.cur >= 0) this.prev();
+    else this.seekLast();
+    if (this.cur >= 0 && compareTo(this.keyBuf, this.keyLen, target, 0, target.length) >= 0) this.cur = -1;
   }
 }

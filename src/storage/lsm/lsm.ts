@@ -54,7 +54,8 @@ interface QueuedWrite {
 }
 
 interface ReadSources {
-  mem: BTreeView<string, MemValue>;
+  /** The live memtable (point reads use its hash index) or a snapshot's frozen view of one. */
+  mem: Memtable | BTreeView<string, MemValue>;
   imm: Memtable | null;
   version: Version;
 }
@@ -406,13 +407,13 @@ export class LsmEngine implements Engine {
 
   get(key: string): string | undefined {
     this.checkOpen('get');
-    return this.getFrom({ mem: this.mem.tree, imm: this.imm, version: this.versions.current }, key);
+    return this.getFrom({ mem: this.mem, imm: this.imm, version: this.versions.current }, key);
   }
 
   scan(start: string, end: string | null, limit: number, reverse: boolean): [string, string][] {
     this.checkOpen('scan');
     checkScanArgs(start, end, limit);
-    return this.scanFrom({ mem: this.mem.tree, imm: this.imm, version: this.versions.current }, start, end, limit, reverse);
+    return this.scanFrom({ mem: this.mem, imm: this.imm, version: this.versions.current }, start, end, limit, reverse);
   }
 
   snapshot(): Snapshot {
@@ -461,7 +462,7 @@ export class LsmEngine implements Engine {
     if (limit === 0 || (end !== null && compareKeys(start, end) >= 0)) return out;
     const startB = utf8Encode(start);
     const endB = end === null ? null : utf8Encode(end);
-    const sources: InternalIterator[] = [new MemtableIterator(src.mem)];
+    const sources: InternalIterator[] = [new MemtableIterator(src.mem instanceof Memtable ? src.mem.tree : src.mem)];
     let it: MergingIterator | null = null;
     try {
       if (src.imm !== null) sources.push(new MemtableIterator(src.imm.tree));

@@ -3,7 +3,7 @@ import { assert } from '../../util/assert.js';
 import { StorageCorruptionError } from '../errors.js';
 import { compareBytes, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
 import { BlockCache } from './block-cache.js';
-import { blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from './block-format.js';
+import { BlockIterator, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from './block-format.js';
 import { bloomMayContain } from './bloom.js';
 import type { InternalIterator } from './iterator.js';
 import {
@@ -156,15 +156,20 @@ export class Table {
     return new TableIterator(this, fillCache);
   }
 
-  decodeBlock(i: number, fillCache: boolean): DecodedBlock {
+  /** A cursor over data block i (read and verified through the cache). */
+  blockIterator(i: number, fillCache: boolean): BlockIterator {
     const block = this.dataBlock(i, fillCache);
     try {
-      const d = new DecodedBlock(block);
-      if (d.length === 0) throw new Error('empty data block');
-      return d;
+      return new BlockIterator(block);
     } catch (err) {
-      throw new StorageCorruptionError(this.path, this.offsets[i] as number, `data block: ${(err as Error).message}`);
+      throw this.corruption(i, err as Error);
     }
+  }
+
+  /** A corruption error for data block i. */
+  corruption(i: number, err: Error): StorageCorruptionError {
+    if (err instanceof StorageCorruptionError) return err;
+    return new StorageCorruptionError(this.path, this.offsets[i] as number, `data block: ${err.message}`);
   }
 
   /** Closes now if unused, else when the last user lets go. */
@@ -191,31 +196,39 @@ export class Table {
 /** Iterates one table's entries in both directions, block by block. */
 export class TableIterator implements InternalIterator {
   private blockIndex = -1;
+  private block: BlockIterator | null = null;
   private closed = false;
-  private block: DecodedBlock | null = null;
-  private i = 0;
 
   constructor(
     private readonly table: Table,
     private readonly fillCache: boolean,
   ) {}
 
-  private load(index: number): boolean {
+  private load(index: number): BlockIterator | null {
     if (index < 0 || index >= this.table.blockCount) {
       this.block = null;
-      return false;
+      return null;
     }
     this.blockIndex = index;
-    this.block = this.table.decodeBlock(index, this.fillCache);
-    return true;
+    this.block = this.table.blockIterator(index, this.fillCache);
+    return this.block;
+  }
+
+  /** Runs a move of the block cursor, turning a malformed entry into a corruption error. */
+  private guard(move: (b: BlockIterator) => void): void {
+    try {
+      move(this.block as BlockIterator);
+    } catch (err) {
+      throw this.table.corruption(this.blockIndex, err as Error);
+    }
   }
 
   valid(): boolean {
-    return this.block !== null;
+    return this.block !== null && this.block.valid();
   }
 
   key(): Uint8Array {
-    return (this.block as DecodedBlock).keys[this.i] as Uint8Array;
+    return (this.block as BlockIterator).key();
   }
 
   keyString(): string {
@@ -223,63 +236,49 @@ export class TableIterator implements InternalIterator {
   }
 
   isDelete(): boolean {
-    return (this.block as DecodedBlock).kinds[this.i] === KIND_DELETE;
+    return (this.block as BlockIterator).kind === KIND_DELETE;
   }
 
   value(): Uint8Array {
-    const b = this.block as DecodedBlock;
-    return b.block.subarray(b.valueStarts[this.i] as number, b.valueEnds[this.i] as number);
+    const b = this.block as BlockIterator;
+    return b.block.subarray(b.valueStart, b.valueEnd);
   }
 
   valueString(): string {
-    const b = this.block as DecodedBlock;
-    return utf8Decode(b.block, b.valueStarts[this.i] as number, b.valueEnds[this.i] as number);
+    const b = this.block as BlockIterator;
+    return utf8Decode(b.block, b.valueStart, b.valueEnd);
   }
 
   seekFirst(): void {
-    if (this.load(0)) this.i = 0;
+    if (this.load(0) !== null) this.guard((b) => b.seekFirst());
+    this.skipForward();
   }
 
   seekLast(): void {
-    if (this.load(this.table.blockCount - 1)) this.i = (this.block as DecodedBlock).length - 1;
+    if (this.load(this.table.blockCount - 1) !== null) this.guard((b) => b.seekLast());
+    this.skipBackward();
   }
 
   seekGE(target: Uint8Array): void {
-    if (!this.load(this.table.findBlock(target))) return;
-    const keys = (this.block as DecodedBlock).keys;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(keys[mid] as Uint8Array, target) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    this.i = lo;
-    if (lo >= keys.length) this.next0();
+    if (this.load(this.table.findBlock(target)) !== null) this.guard((b) => b.seekGE(target));
+    this.skipForward();
   }
 
   seekLT(target: Uint8Array): void {
     const bi = this.table.findBlock(target);
     if (bi >= this.table.blockCount) return this.seekLast();
-    this.load(bi);
-    const keys = (this.block as DecodedBlock).keys;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(keys[mid] as Uint8Array, target) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    this.i = lo - 1;
-    if (this.i < 0) this.prev0();
+    if (this.load(bi) !== null) this.guard((b) => b.seekLT(target));
+    this.skipBackward();
   }
 
   next(): void {
-    if (++this.i >= (this.block as DecodedBlock).length) this.next0();
+    this.guard((b) => b.next());
+    this.skipForward();
   }
 
   prev(): void {
-    if (--this.i < 0) this.prev0();
+    this.guard((b) => b.prev());
+    this.skipBackward();
   }
 
   close(): void {
@@ -289,13 +288,17 @@ export class TableIterator implements InternalIterator {
     this.table.release();
   }
 
-  /** To the first entry of the next block. */
-  private next0(): void {
-    if (this.load(this.blockIndex + 1)) this.i = 0;
+  /** Past the end of a block: to the first entry of the next. */
+  private skipForward(): void {
+    while (this.block !== null && !this.block.valid()) {
+      if (this.load(this.blockIndex + 1) !== null) this.guard((b) => b.seekFirst());
+    }
   }
 
-  /** To the last entry of the previous block. */
-  private prev0(): void {
-    if (this.load(this.blockIndex - 1)) this.i = (this.block as DecodedBlock).length - 1;
+  /** Before the start of a block: to the last entry of the previous. */
+  private skipBackward(): void {
+    while (this.block !== null && !this.block.valid()) {
+      if (this.load(this.blockIndex - 1) !== null) this.guard((b) => b.seekLast());
+    }
   }
 }

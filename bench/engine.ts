@@ -1,0 +1,408 @@
+// npm run bench:engine [--json] [--quick] [--subjects lsm,bitcask,classic-level,lmdb]
+//
+// db_bench's cases over kv-lab's engines and two peers from npm, in one run, on the real disk in a
+// temporary directory: classic-level (LevelDB) and lmdb. Each case runs over every subject in turn
+// before the next case starts, so that the load of a shared machine weighs on all alike. N keys of 16 bytes with 100-byte values
+// (1,000,000; 200,000 with --quick). Write cases run with batches of 1000 and of 1; fillsync
+// writes one key per fsync (N/1000 ops, as db_bench does), also from 64 concurrent writers.
+//
+// Like db_bench, fill cases do not fsync (kv-lab: fsync `never`; classic-level: sync false; lmdb:
+// noSync) and fillsync does (kv-lab: `always`). No compression anywhere (values are random, and
+// kv-lab does not compress): classic-level runs with compression off. The block cache is 32 MiB for
+// kv-lab's LSM and classic-level; lmdb reads through the OS page cache.
+//
+// Write amplification is measured the same way for every subject: bytes the process passed to
+// write(2) (/proc/self/io wchar) during the case over the bytes of keys and values written. Space
+// amplification: bytes of the database directory after the case over N * 116.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { open as openLmdb, type RootDatabase } from 'lmdb';
+import { RealClock } from '../src/env/real/clock.js';
+import { RealDisk } from '../src/env/real/disk.js';
+import { silentLogger } from '../src/env/log.js';
+import type { Engine, WriteOp } from '../src/storage/engine.js';
+import { FSYNC_ALWAYS, FSYNC_NEVER } from '../src/storage/fsync-policy.js';
+import { openEngine } from '../src/storage/index.js';
+
+const args = process.argv.slice(2);
+const JSON_OUT = args.includes('--json');
+const QUICK = args.includes('--quick');
+const subjectsArg = args.find((a) => a.startsWith('--subjects='))?.slice('--subjects='.length) ?? args[args.indexOf('--subjects') + 1];
+const N = QUICK ? 200_000 : 1_000_000;
+const VALUE_BYTES = 100;
+const KEY_BYTES = 16;
+const BATCH = 1000;
+const SYNC_OPS = Math.max(200, N / 1000);
+const WRITERS = 64;
+
+/** One database under test, with every operation the cases need (sync where the subject can). */
+interface Db {
+  write(ops: WriteOp[]): void | Promise<void>;
+  get(key: string): string | undefined;
+  readAll(): Promise<number>;
+  seek(key: string): string | undefined | Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+interface Subject {
+  name: string;
+  open(dir: string, sync: boolean): Promise<Db>;
+}
+
+// ---- subjects ----
+
+function kvlab(kind: 'lsm' | 'bitcask'): Subject {
+  return {
+    name: kind,
+    async open(dir, sync) {
+      const deps = { disk: new RealDisk(dir), clock: new RealClock(), log: silentLogger };
+      const engine = await new Promise<Engine>((resolve, reject) =>
+        openEngine(kind, deps, 'db', { fsync: sync ? FSYNC_ALWAYS : FSYNC_NEVER, lsm: { blockCacheBytes: 32 << 20 } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
+      );
+      return {
+        write(ops) {
+          // Completes synchronously under fsync `never` unless the engine throttles: no promise then.
+          let result: Error | null | undefined;
+          let resolve: ((e: Error | null) => void) | undefined;
+          engine.write(ops, (err) => (resolve ? resolve(err) : (result = err)));
+          if (result === null) return;
+          if (result !== undefined) throw result;
+          return new Promise<void>((res, rej) => (resolve = (err) => (err ? rej(err) : res())));
+        },
+        get: (k) => engine.get(k),
+        async readAll() {
+          let n = 0;
+          let start = '';
+          for (;;) {
+            const page = engine.scan(start, null, 1000, false);
+            n += page.length;
+            if (page.length < 1000) return n;
+            start = `${(page[page.length - 1] as [string, string])[0]}\u0000`;
+          }
+        },
+        seek: (k) => engine.scan(k, null, 1, false)[0]?.[1],
+        close: () => new Promise<void>((res, rej) => engine.close((err) => (err ? rej(err) : res()))),
+      };
+    },
+  };
+}
+
+const classicLevel: Subject = {
+  name: 'classic-level',
+  async open(dir, sync) {
+    const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8', compression: false, cacheSize: 32 << 20 });
+    await db.open();
+    const it = db.iterator();
+    return {
+      write: (ops) =>
+        ops.length === 1
+          ? (ops[0] as WriteOp)[1] === null
+            ? db.del((ops[0] as WriteOp)[0], { sync })
+            : db.put((ops[0] as WriteOp)[0], (ops[0] as WriteOp)[1] as string, { sync })
+          : db.batch(ops.map(([key, value]) => (value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value })), { sync }),
+      get: (k) => db.getSync(k),
+      async readAll() {
+        const all = db.iterator();
+        let n = 0;
+        for (let b = await all.nextv(1000); b.length > 0; b = await all.nextv(1000)) n += b.length;
+        await all.close();
+        return n;
+      },
+      async seek(k) {
+        it.seek(k);
+        return (await it.next())?.[1];
+      },
+      async close() {
+        await it.close();
+        await db.close();
+      },
+    };
+  },
+};
+
+const lmdbSubject: Subject = {
+  name: 'lmdb',
+  async open(dir, sync) {
+    const db: RootDatabase<string, string> = openLmdb({ path: dir, noSync: !sync, encoding: 'string', compression: false, cache: false });
+    return {
+      write(ops) {
+        if (ops.length === 1 && !sync) {
+          const [k, v] = ops[0] as WriteOp;
+          if (v === null) db.removeSync(k);
+          else db.putSync(k, v);
+          return;
+        }
+        if (ops.length === 1) {
+          // Asynchronous writes of one event-loop turn share a transaction: lmdb's group commit.
+          const [k, v] = ops[0] as WriteOp;
+          return (v === null ? db.remove(k) : db.put(k, v)).then(() => undefined);
+        }
+        db.transactionSync(() => {
+          for (const [k, v] of ops) {
+            if (v === null) db.removeSync(k);
+            else db.putSync(k, v);
+          }
+        });
+      },
+      get: (k) => db.get(k),
+      async readAll() {
+        let n = 0;
+        for (const _ of db.getRange()) n++;
+        return n;
+      },
+      seek(k) {
+        for (const { value } of db.getRange({ start: k, limit: 1 })) return value;
+        return undefined;
+      },
+      close: () => db.close(),
+    };
+  },
+};
+
+// ---- data ----
+
+/** xorshift32: a fast, seeded stream of keys (the same for every subject). */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+const key = (i: number) => String(i).padStart(KEY_BYTES, '0');
+const VALUES = (() => {
+  const r = rng(7);
+  const chars = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+  return Array.from({ length: 1024 }, () => Array.from({ length: VALUE_BYTES }, () => chars[r() % chars.length]).join(''));
+})();
+
+// ---- measurement ----
+
+interface Result {
+  case: string;
+  subject: string;
+  ops: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  writeAmplification: number | null;
+  spaceAmplification: number | null;
+}
+
+function wchar(): number {
+  const m = /wchar:\s+(\d+)/.exec(readFileSync('/proc/self/io', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return n;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
+}
+
+/**
+ * Runs calls op(0..calls-1), each counting `per` operations, timing each call. An op returns a
+ * promise only when it must wait; then it is awaited.
+ */
+async function measure(calls: number, per: number, op: (i: number) => unknown): Promise<{ seconds: number; p50: number; p99: number }> {
+  const lat = new Float64Array(calls);
+  const t0 = process.hrtime.bigint();
+  let last = t0;
+  for (let i = 0; i < calls; i++) {
+    const r = op(i);
+    if (r instanceof Promise) await r;
+    const now = process.hrtime.bigint();
+    lat[i] = Number(now - last) / 1e6;
+    last = now;
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  lat.sort();
+  void per;
+  return { seconds, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
+}
+
+const results: Result[] = [];
+
+function record(c: string, subject: string, ops: number, m: { seconds: number; p50: number; p99: number }, wa: number | null, sa: number | null): void {
+  const r: Result = { case: c, subject, ops, opsPerSec: ops / m.seconds, p50Ms: m.p50, p99Ms: m.p99, writeAmplification: wa, spaceAmplification: sa };
+  results.push(r);
+  if (!JSON_OUT) {
+    const f = (x: number | null, d = 2) => (x === null ? '-' : x.toFixed(d));
+    process.stdout.write(
+      `${c.padEnd(22)} ${subject.padEnd(14)} ${Math.round(r.opsPerSec).toLocaleString('en').padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}\n`,
+    );
+  }
+}
+
+async function writeCase(name: string, s: Subject, db: Db, dir: string, batch: number, count: number, keyOf: (i: number) => number, del = false): Promise<void> {
+  const w0 = wchar();
+  const calls = Math.ceil(count / batch);
+  const m = await measure(calls, batch, (c) => {
+    const ops: WriteOp[] = [];
+    for (let j = c * batch; j < Math.min(count, (c + 1) * batch); j++) ops.push([key(keyOf(j)), del ? null : (VALUES[j & 1023] as string)]);
+    return db.write(ops);
+  });
+  const user = count * (KEY_BYTES + (del ? 0 : VALUE_BYTES));
+  record(`${name}/batch${batch}`, s.name, count, m, (wchar() - w0) / user, dirBytes(dir) / (N * (KEY_BYTES + VALUE_BYTES)));
+}
+
+interface Open {
+  s: Subject;
+  dir: string;
+  db: Db;
+}
+
+/**
+ * Runs the cases case by case, each over every subject in turn, so that the machine's load at any
+ * moment weighs on all subjects alike (this machine is shared and noisy).
+ */
+async function runAll(subjects: Subject[], root: string): Promise<void> {
+  const fresh = async (s: Subject, label: string, sync = false): Promise<Open> => {
+    const dir = join(root, `${s.name}-${label}`);
+    return { s, dir, db: await s.open(dir, sync) };
+  };
+  const drop = async (o: Open) => {
+    await o.db.close();
+    rmSync(o.dir, { recursive: true, force: true });
+  };
+  // Fills of an empty database, each on its own.
+  const fills: [string, number, () => (i: number) => number][] = [
+    ['fillseq', BATCH, () => (i) => i],
+    ['fillseq', 1, () => (i) => i],
+    ['fillrandom', 1, () => {
+      const r = rng(1);
+      return () => r() % N;
+    }],
+  ];
+  for (const [name, batch, keys] of fills) {
+    for (const s of subjects) {
+      const o = await fresh(s, `${name}${batch}`);
+      await writeCase(name, s, o.db, o.dir, batch, N, keys());
+      await drop(o);
+    }
+  }
+  // fillrandom, overwrite, the reads and deleterandom on one database each, as db_bench chains them.
+  const main: Open[] = [];
+  for (const s of subjects) main.push(await fresh(s, 'main'));
+  const each = async (f: (o: Open) => Promise<void>) => {
+    for (const o of main) await f(o);
+  };
+  await each((o) => {
+    const r = rng(2);
+    return writeCase('fillrandom', o.s, o.db, o.dir, BATCH, N, () => r() % N);
+  });
+  for (const batch of [BATCH, 1]) {
+    await each((o) => {
+      const r = rng(3 + batch);
+      return writeCase('overwrite', o.s, o.db, o.dir, batch, batch === 1 ? N / 10 : N, () => r() % N);
+    });
+  }
+  await each(async (o) => {
+    const r = rng(5);
+    let found = 0;
+    const m = await measure(N, 1, () => {
+      if (o.db.get(key(r() % N)) !== undefined) found++;
+    });
+    record('readrandom', o.s.name, N, m, null, null);
+    if (found < N / 2) throw new Error(`${o.s.name}: readrandom found only ${found} of ${N}`);
+  });
+  await each(async (o) => {
+    let n = 0;
+    const m = await measure(1, 1, async () => (n = await o.db.readAll()));
+    record('readseq', o.s.name, n, m, null, null);
+  });
+  await each(async (o) => {
+    const r = rng(6);
+    const m = await measure(N, 1, () => {
+      if (o.db.get(`${key(r() % N)}.`) !== undefined) throw new Error('readmissing found a key');
+    });
+    record('readmissing', o.s.name, N, m, null, null);
+  });
+  await each(async (o) => {
+    const r = rng(7);
+    const seeks = N / 10;
+    const m = await measure(seeks, 1, () => o.db.seek(key(r() % N)));
+    record('seekrandom', o.s.name, seeks, m, null, null);
+  });
+  for (const batch of [BATCH, 1]) {
+    await each((o) => {
+      const r = rng(8 + batch);
+      return writeCase('deleterandom', o.s, o.db, o.dir, batch, batch === 1 ? N / 10 : N, () => r() % N, true);
+    });
+  }
+  for (const o of main) await drop(o);
+  // fillsync: one writer, then 64 concurrent writers (group commit).
+  for (const s of subjects) {
+    const o = await fresh(s, 'fillsync', true);
+    const m = await measure(SYNC_OPS, 1, (i) => o.db.write([[key(i), VALUES[i & 1023] as string]]));
+    record('fillsync/1writer', s.name, SYNC_OPS, m, null, null);
+    const per = Math.ceil((SYNC_OPS * 4) / WRITERS);
+    const lat: number[] = [];
+    const t0 = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: WRITERS }, async (_, w) => {
+        for (let i = 0; i < per; i++) {
+          const a = process.hrtime.bigint();
+          const res = o.db.write([[key(1_000_000_000 + w * per + i), VALUES[i & 1023] as string]]);
+          if (res instanceof Promise) await res;
+          lat.push(Number(process.hrtime.bigint() - a) / 1e6);
+        }
+      }),
+    );
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const sorted = Float64Array.from(lat.sort((a, b) => a - b));
+    record(`fillsync/${WRITERS}writers`, s.name, per * WRITERS, { seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }, null, null);
+    await drop(o);
+  }
+}
+
+async function main(): Promise<void> {
+  const all: Subject[] = [kvlab('lsm'), kvlab('bitcask'), classicLevel, lmdbSubject];
+  const wanted = subjectsArg && !subjectsArg.startsWith('--') ? subjectsArg.split(',') : all.map((s) => s.name);
+  const root = mkdtempSync(join(tmpdir(), 'kv-lab-bench-'));
+  if (!JSON_OUT) process.stdout.write(`bench:engine  N=${N.toLocaleString('en')} keys of ${KEY_BYTES} B, values of ${VALUE_BYTES} B, in ${root}\n`);
+  try {
+    await runAll(all.filter((s) => wanted.includes(s.name)), root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  const ratios: Record<string, Record<string, number>> = {};
+  for (const ours of ['lsm', 'bitcask']) {
+    for (const peer of ['classic-level', 'lmdb']) {
+      const key_ = `${ours}/${peer}`;
+      for (const r of results.filter((x) => x.subject === ours)) {
+        const p = results.find((x) => x.subject === peer && x.case === r.case);
+        if (p !== undefined) (ratios[key_] ??= {})[r.case] = r.opsPerSec / p.opsPerSec;
+      }
+    }
+  }
+  for (const s of ['lsm', 'bitcask', 'classic-level', 'lmdb']) {
+    const one = results.find((x) => x.subject === s && x.case === 'fillsync/1writer');
+    const many = results.find((x) => x.subject === s && x.case === `fillsync/${WRITERS}writers`);
+    if (one && many) (ratios[`${s}/group-commit`] ??= {})[`fillsync ${WRITERS} writers / 1 writer`] = many.opsPerSec / one.opsPerSec;
+  }
+  if (JSON_OUT) {
+    process.stdout.write(`${JSON.stringify({ bench: 'engine', n: N, results, ratios })}\n`);
+    return;
+  }
+  process.stdout.write('\nratios of ops/s (ours / peer):\n');
+  for (const [pair, cases] of Object.entries(ratios)) {
+    process.stdout.write(`  ${pair}: ${Object.entries(cases).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}\n`);
+  }
+}
+
+await main();
