@@ -34,7 +34,7 @@ S('a good file parses, with defaults filled in', () => {
   assert.is(s.workload.keys, 8);
   assert.equal(s.workload.mix, { read: 1, write: 1, cas: 0, delete: 0, append: 0 });
   assert.equal(s.faults[0], { atNs: 1e9, forNs: 2e8, line: 9, kind: 'loss', probability: 0.1 });
-  assert.equal(s.checks, ['linearizable', 'lost-writes', 'liveness']);
+  assert.equal(s.checks, ['linearizable', 'lost-writes', 'liveness', 'assertions']);
   assert.equal(s.seeds, { first: 1, last: 1 });
 });
 
