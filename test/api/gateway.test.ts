@@ -1,0 +1,202 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { KvClient, InvokeOptions, Outcome } from '../../src/api/client.js';
+import { Gateway, type LocalNode } from '../../src/api/gateway.js';
+import type { Clock, Timer } from '../../src/env/clock.js';
+import { silentLogger } from '../../src/env/log.js';
+import type { NodeStatus, Reply } from '../../src/node/node.js';
+import type { KvOp, Request, Result } from '../../src/node/protocol.js';
+
+// The gateway between front ends and the node, with a scripted node, client and clock: input
+// checked before the node sees it, sessions numbered as the protocol says, not_leader forwarded
+// with the user's token, deadlines, the Basic-credentials cache and draining.
+
+class ManualClock implements Clock {
+  nowMs = 0;
+  private timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
+  monotonicNs(): number {
+    return this.nowMs * 1e6;
+  }
+  monotonicMs(): number {
+    return this.nowMs;
+  }
+  wallMs(): number {
+    return 1_000_000 + this.nowMs;
+  }
+  timer(delayMs: number, fn: () => void): Timer {
+    const t = { at: this.nowMs + delayMs, fn, cancelled: false };
+    this.timers.push(t);
+    return { cancel: () => (t.cancelled = true) };
+  }
+  defer(fn: () => void): void {
+    this.timer(0, fn);
+  }
+  advance(ms: number): void {
+    const end = this.nowMs + ms;
+    for (;;) {
+      const due = this.timers.filter((t) => !t.cancelled && t.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (due === undefined) break;
+      this.nowMs = due.at;
+      due.cancelled = true;
+      due.fn();
+    }
+    this.nowMs = end;
+    this.timers = this.timers.filter((t) => !t.cancelled);
+  }
+}
+
+class ScriptedNode implements LocalNode {
+  readonly requests: { req: Request; reply: Reply }[] = [];
+  answer: ((req: Request) => Result | null) | null = () => ({ ok: true, value: null });
+  submit(req: Request, reply: Reply): void {
+    this.requests.push({ req, reply });
+    const r = this.answer?.(req) ?? null;
+    if (r !== null) reply(r);
+  }
+  status(): NodeStatus {
+    return { id: 'n2', replication: 'raft', engine: 'memory', role: 'follower', term: 1, leader: 'n1', members: ['n1', 'n2'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
+  }
+}
+
+function setup(opts: { authEnabled?: boolean; forward?: boolean } = {}) {
+  const clock = new ManualClock();
+  const node = new ScriptedNode();
+  const forwarded: { op: KvOp; db: string; extra: InvokeOptions; done: (o: Outcome) => void }[] = [];
+  const forward = { invoke: (op: KvOp, done: (o: Outcome) => void, db: string, extra: InvokeOptions) => forwarded.push({ op, db, extra, done }) } as unknown as KvClient;
+  const gw = new Gateway({ node, clientId: 'n2.gw.abcd', forward: opts.forward === false ? null : forward, clock, log: silentLogger, authEnabled: opts.authEnabled ?? true, requestTimeoutMs: 1000, basicCacheTtlMs: 60_000 });
+  const results: Result[] = [];
+  const exec = (op: KvOp, db = '', token: string | null = null) => gw.execute('http', op, db, token, (r) => results.push(r));
+  return { clock, node, gw, forwarded, results, exec };
+}
+
+const G = suite('gateway');
+
+G('bad input is answered before the node sees it', () => {
+  const { node, results, exec } = setup();
+  exec({ f: 'read', key: 'k' }, 'no such name!');
+  exec({ f: 'write', key: 'k'.repeat(1025), value: 1 });
+  exec({ f: 'batch', ops: [{ f: 'write', key: 'a', value: 'x'.repeat(1024 * 1024 + 1) }] });
+  exec({ f: 'range', start: '', end: null, limit: 0, reverse: false });
+  exec({ f: 'read', key: '\ud800' });
+  assert.equal(results.map((r) => (r.ok ? 'ok' : r.code)), ['bad_request', 'too_large', 'too_large', 'bad_request', 'bad_request']);
+  assert.is(node.requests.length, 0);
+});
+
+G('requests carry the gateway\'s client id, increasing seqs and the lowest unanswered seq as ackSeq', () => {
+  const { node, exec } = setup();
+  node.answer = () => null; // hold every answer
+  exec({ f: 'write', key: 'a', value: 1 }, '', 'tok');
+  exec({ f: 'write', key: 'b', value: 2 });
+  exec({ f: 'read', key: 'a' });
+  assert.equal(node.requests.map((r) => [r.req.client, r.req.seq, r.req.ackSeq, r.req.token]), [['n2.gw.abcd', 1, 1, 'tok'], ['n2.gw.abcd', 2, 1, undefined], ['n2.gw.abcd', 3, 1, undefined]]);
+  node.requests[0]?.reply({ ok: true, value: 1 });
+  node.requests[2]?.reply({ ok: true, value: 1 });
+  exec({ f: 'read', key: 'b' });
+  assert.is(node.requests[3]?.req.ackSeq, 2, 'seq 2 is still unanswered');
+  node.requests[1]?.reply({ ok: true, value: 2 });
+  node.requests[3]?.reply({ ok: true, value: 2 });
+  exec({ f: 'read', key: 'c' });
+  assert.is(node.requests[4]?.req.ackSeq, 5, 'everything below 5 is answered');
+});
+
+G('not_leader is forwarded to the named leader with the same token; the outcome comes back', () => {
+  const { node, forwarded, results, exec, gw } = setup();
+  node.answer = () => ({ ok: false, code: 'not_leader', message: 'follower', leader: 'n1' });
+  exec({ f: 'write', key: 'k', value: 1 }, 'shop', 'user-token');
+  assert.is(forwarded.length, 1);
+  assert.equal([forwarded[0]?.op, forwarded[0]?.db, forwarded[0]?.extra], [{ f: 'write', key: 'k', value: 1 }, 'shop', { token: 'user-token', node: 'n1' }]);
+  assert.is(gw.pending, 1);
+  forwarded[0]?.done({ type: 'ok', value: 1, node: 'n1' });
+  forwarded.length = 0;
+  exec({ f: 'write', key: 'k', value: 2 });
+  forwarded[0]?.done({ type: 'info', reason: 'timeout' });
+  exec({ f: 'cas', key: 'k', expected: 0, value: 3 });
+  forwarded[1]?.done({ type: 'fail', code: 'cas_mismatch', message: 'no', node: 'n1' });
+  assert.equal(results, [{ ok: true, value: 1 }, { ok: false, code: 'timeout', message: 'outcome unknown: timeout' }, { ok: false, code: 'cas_mismatch', message: 'no' }]);
+  assert.is(gw.forwarded.value, 3);
+  assert.is(gw.pending, 0);
+});
+
+G('without a forwarding client, not_leader is the answer', () => {
+  const { node, results, exec } = setup({ forward: false });
+  node.answer = () => ({ ok: false, code: 'not_leader', message: 'follower' });
+  exec({ f: 'read', key: 'k' });
+  assert.equal(results.map((r) => (r.ok ? 'ok' : r.code)), ['not_leader']);
+});
+
+G('a request the node never answers times out once; the late answer is dropped', () => {
+  const { node, clock, results, exec } = setup();
+  node.answer = () => null;
+  exec({ f: 'write', key: 'k', value: 1 });
+  clock.advance(999);
+  assert.is(results.length, 0);
+  clock.advance(500);
+  assert.equal(results.map((r) => (r.ok ? 'ok' : r.code)), ['timeout']);
+  node.requests[0]?.reply({ ok: true, value: 1 });
+  assert.is(results.length, 1);
+});
+
+G('Basic credentials: one login for concurrent first uses, reused until the cache expires; failures are not cached', () => {
+  const { node, clock, gw } = setup();
+  node.answer = () => null; // every login is answered by hand below
+  const tokens: Result[] = [];
+  gw.basicToken('ann', 'pw', (r) => tokens.push(r));
+  gw.basicToken('ann', 'pw', (r) => tokens.push(r));
+  assert.is(node.requests.length, 1, 'one login in flight for both');
+  assert.equal(node.requests[0]?.req.op, { f: 'auth.login', user: 'ann', password: 'pw' });
+  node.requests[0]?.reply({ ok: true, value: 'token-1' });
+  assert.equal(tokens, [{ ok: true, value: 'token-1' }, { ok: true, value: 'token-1' }]);
+  gw.basicToken('ann', 'pw', (r) => tokens.push(r));
+  assert.is(node.requests.length, 1, 'cached');
+  assert.equal(tokens[2], { ok: true, value: 'token-1' });
+  clock.advance(60_001);
+  gw.basicToken('ann', 'pw', (r) => tokens.push(r));
+  assert.is(node.requests.length, 2, 'expired: logs in again');
+  node.requests[1]?.reply({ ok: true, value: 'token-2' });
+  gw.basicToken('ann', 'bad', (r) => tokens.push(r));
+  node.requests[2]?.reply({ ok: false, code: 'unauthorized', message: 'wrong' });
+  gw.basicToken('ann', 'bad', (r) => tokens.push(r));
+  assert.is(node.requests.length, 4, 'a failed login is not remembered');
+  assert.equal(tokens[4], { ok: false, code: 'unauthorized', message: 'wrong' });
+});
+
+G('without authentication, tokens are not passed and login answers null', () => {
+  const { node, results, exec, gw } = setup({ authEnabled: false });
+  exec({ f: 'read', key: 'k' }, '', 'ignored');
+  exec({ f: 'auth.login', user: 'a', password: 'b' });
+  assert.is(node.requests.length, 1);
+  assert.is(node.requests[0]?.req.token, undefined);
+  assert.equal(results[1], { ok: true, value: null });
+  let basic: Result | null = null;
+  gw.basicToken('a', 'b', (r) => (basic = r));
+  assert.equal(basic, { ok: true, value: null });
+});
+
+G('drain refuses new requests and waits for the ones in flight', async () => {
+  const { node, clock, results, exec, gw } = setup();
+  node.answer = () => null;
+  exec({ f: 'write', key: 'k', value: 1 });
+  let drained: boolean | null = null;
+  void gw.drain(5_000).then((d) => (drained = d));
+  exec({ f: 'read', key: 'k' });
+  assert.equal(results.map((r) => (r.ok ? 'ok' : r.code)), ['unavailable']);
+  node.requests[0]?.reply({ ok: true, value: 1 });
+  clock.advance(20);
+  await Promise.resolve();
+  assert.is(drained, true);
+});
+
+G('a requests and latency series per front end and operation', () => {
+  const { exec, gw } = setup();
+  exec({ f: 'write', key: 'k', value: 1 });
+  exec({ f: 'read', key: 'k' });
+  exec({ f: 'read', key: 'k'.repeat(2000) });
+  assert.equal(gw.requests.entries().map((e) => [e.labels, e.value.value]), [
+    [{ api: 'http', op: 'write', outcome: 'ok' }, 1],
+    [{ api: 'http', op: 'read', outcome: 'ok' }, 1],
+    [{ api: 'http', op: 'read', outcome: 'too_large' }, 1],
+  ]);
+  assert.equal(gw.latency.entries().map((e) => [e.labels, e.value.count]), [[{ api: 'http', op: 'write' }, 1], [{ api: 'http', op: 'read' }, 2]]);
+});
+
+G.run();

@@ -1,0 +1,65 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../api/helpers.js';
+import { authConfigFor, basePortRange, crossCheck, defaultPorts, loadClusterConfig, renderClusterConfig, tokenSecretFor, type ClusterConfig } from '../../src/cli/cluster-config.js';
+import { UsageError } from '../../src/cli/errors.js';
+
+// The cluster file: what cluster up writes reads back the same; defaults follow the seeds' ports;
+// cross-field mistakes are caught.
+
+const C = suite('cluster file');
+const dir = tempDir('cluster-config');
+
+C('the default ports are the seeds\' (8000, 3001, 9001 for n1) and shift with the base', () => {
+  assert.equal(defaultPorts(8000, 1), { httpPort: 8000, tcpPort: 3001, peerPort: 9001 });
+  assert.equal(defaultPorts(8000, 3), { httpPort: 8002, tcpPort: 3003, peerPort: 9003 });
+  assert.equal(defaultPorts(20000, 2), { httpPort: 20001, tcpPort: 15002, peerPort: 21002 });
+  const r = basePortRange(3);
+  assert.ok(defaultPorts(r.min, 1).tcpPort > 1024 && defaultPorts(r.max, 3).peerPort <= 65535);
+});
+
+C('a rendered file loads back to the same configuration', () => {
+  const config: ClusterConfig = {
+    file: join(dir, 'cluster.yaml'),
+    name: 'demo',
+    replication: 'raft',
+    engine: 'memory',
+    secretFile: join(dir, 'cluster.secret'),
+    auth: { admin: 'root', adminHash: 'scrypt$16384$8$1$c2FsdA==$a2V5', tokenTtlMs: 3_600_000 },
+    nodes: [1, 2, 3].map((i) => ({ id: `n${i}`, host: '127.0.0.1', ...defaultPorts(8000, i), dataDir: join(dir, 'data', `n${i}`) })),
+  };
+  const text = renderClusterConfig(config);
+  assert.match(text, /secretFile: cluster\.secret/, 'paths are written relative');
+  assert.match(text, /dataDir: data\/n1/);
+  writeFileSync(config.file, text);
+  assert.equal(loadClusterConfig(config.file), config);
+  writeFileSync(config.file, renderClusterConfig({ ...config, auth: null }));
+  assert.is(loadClusterConfig(config.file).auth, null);
+});
+
+C('cross-field mistakes are listed together', () => {
+  const node = (id: string, p: number, d: string) => ({ id, host: 'h', httpPort: p, tcpPort: p + 1, peerPort: p + 2, dataDir: d });
+  const errors = crossCheck({ name: 'x', replication: 'none', engine: 'memory', secretFile: 's', auth: null, nodes: [node('a', 1, '/d'), node('a', 2, '/d')] });
+  assert.equal(errors, [
+    'nodes: id a appears twice',
+    'nodes: a.httpPort h:2 is also a.tcpPort',
+    'nodes: a.tcpPort h:3 is also a.peerPort',
+    'nodes: a.dataDir /d is another node\'s too',
+    'replication none serves exactly one node; this file has 2 (use replication: raft)',
+  ]);
+  writeFileSync(join(dir, 'bad.yaml'), 'secretFile: s\nauth: none\nreplication: raft\nengine: memory\nnodes:\n  - { id: n1, httpPort: 0, tcpPort: 2, peerPort: 3, dataDir: a }\n');
+  assert.throws(() => loadClusterConfig(join(dir, 'bad.yaml')), (e: unknown) => e instanceof UsageError && /bad\.yaml:6:\d+: nodes\[0\]\.httpPort: must be at least 1, got 0/.test(e.message));
+});
+
+C('the token key is derived from the cluster secret, apart from it, and the same on every node', () => {
+  const a = tokenSecretFor('secret-one-secret-one');
+  assert.is(a, tokenSecretFor('secret-one-secret-one'));
+  assert.is.not(a, tokenSecretFor('secret-two-secret-two'));
+  assert.not.ok(a.includes('secret'));
+  assert.equal(authConfigFor({ admin: 'root', adminHash: 'h', tokenTtlMs: 5 }, 'secret-one-secret-one'), { tokenSecret: a, root: { name: 'root', hash: 'h' }, tokenTtlMs: 5 });
+  assert.is(authConfigFor(null, 'x'), null);
+});
+
+C.run();
