@@ -313,6 +313,14 @@ export class SimDisk {
   // ---- faults ----
 
   /**
+   * The process died but the machine did not: the page cache survives (unsynced writes stay
+   * pending), only the dead process's open handles stop working.
+   */
+  processExit(): void {
+    this.generation++;
+  }
+
+  /**
    * The machine lost power: the page cache is gone and what reached the device is what the next
    * incarnation finds. Open handles of the old incarnation stop working.
    */

@@ -42,6 +42,8 @@ export interface RunSummary {
   messages: NetStats;
   ops: WorkloadStats;
   faultsApplied: number;
+  /** Node processes that exited on a fatal error (and were restarted by their supervisor). */
+  nodeExits: { node: string; atMs: number; reason: string }[];
   checks: Partial<Record<CheckName, CheckResult>>;
   digest: string;
   traceLines: number;
@@ -178,6 +180,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     messages: { ...world.net.stats },
     ops: { ...workload.stats },
     faultsApplied: nemesis.applied,
+    nodeExits: world.exits.map((e) => ({ node: e.node, atMs: e.atNs / NS_PER_MS, reason: e.reason })),
     checks,
     digest,
     traceLines: trace.lines,

@@ -25,7 +25,7 @@ import type { CrashMode } from './disk.js';
  * it defaults to, and what is impossible.
  */
 
-export const ENGINES = ['memory'] as const;
+export const ENGINES = ['memory', 'lsm', 'bitcask'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
 export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions'] as const;
 export type CheckName = (typeof CHECKS)[number];

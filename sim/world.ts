@@ -66,6 +66,10 @@ export class World {
   readonly trace: Trace;
   /** Addresses of the clients attached so far. */
   readonly clientAddresses: string[] = [];
+  /** Node processes that ended themselves on a fatal error (reported, not a failure). */
+  readonly exits: { node: string; atNs: number; reason: string }[] = [];
+  /** How long the supervisor waits before restarting a node that exited. */
+  supervisorRestartNs = 1_000_000_000;
   /** Node processes that died on an exception (a failed assertion): each is a finding. */
   readonly panics: { node: string; atNs: number; event: string; error: string }[] = [];
   private readonly createNode: NodeFactory;
@@ -119,6 +123,13 @@ export class World {
       net: this.net.attach(m.id, m.owner),
       rng: this.rng.fork(`node/${m.id}/${m.incarnation}`),
       log: this.logger(m.id),
+      exit: (reason) => {
+        // The process exits at the end of the current event; a supervisor restarts it later.
+        const owner = m.owner;
+        this.sched.after(0, `exit ${m.id}`, () => {
+          if (m.owner === owner && m.state !== 'down') this.processExit(m.id, reason);
+        });
+      },
     };
     m.env = env;
     m.state = 'up';
@@ -159,6 +170,30 @@ export class World {
     this.panics.push({ node: m.id, atNs: this.nowNs, event: label, error });
     this.trace.record(this.nowNs, 'panic', { node: m.id, event: label, error });
     this.crash(m.id);
+  }
+
+  /**
+   * The node's process ended on its own (a fatal error): memory and timers are gone, but the
+   * machine kept running, so its page cache — and every write not yet fsynced — survives. A
+   * supervisor (systemd's Restart=) starts it again after supervisorRestartNs.
+   */
+  processExit(id: string, reason: string): void {
+    const m = this.machine(id);
+    if (m.state === 'down') return;
+    m.owner.alive = false;
+    m.owner.paused = false;
+    m.owner.deferred.length = 0;
+    this.net.detach(id, m.owner);
+    m.node = null;
+    m.env = null;
+    m.state = 'down';
+    m.disk.processExit();
+    this.exits.push({ node: id, atNs: this.nowNs, reason });
+    this.trace.record(this.nowNs, 'exit', { node: id, reason });
+    const incarnation = m.incarnation;
+    this.sched.after(this.supervisorRestartNs, `supervisor ${id}`, () => {
+      if (m.state === 'down' && m.incarnation === incarnation) this.restart(id);
+    });
   }
 
   restart(id: string): void {

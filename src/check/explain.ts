@@ -144,13 +144,14 @@ class PrefixFinder {
   }
 
   /**
-   * Whether the prefix through byReturn position `at` is linearizable, searching all of it:
-   * seeded with the best order known (success proves it; failure only proves that this order does
-   * not extend), then, if the seed did not settle it, plain.
+   * Whether the prefix through byReturn position `at` is linearizable, searching all of it. The
+   * best order known is a seed: success proves the prefix linearizable, failure only that this
+   * order does not extend. The check's deepest order is a dead end by construction (that is where
+   * its search got stuck), so the seed is cut back further and further (its last 16, 256, 4096
+   * ops left to the search) before the prefix is searched plainly.
    */
   private linearizable(at: number): SearchVerdict {
-    const options = { cutEvent: endEvent(this.index, at) + 1 };
-    const history = this.index.compile(options);
+    const history = this.index.compile({ cutEvent: endEvent(this.index, at) + 1 });
     const position = new Int32Array(this.index.n).fill(-1);
     history.indexOf.forEach((i, j) => (position[i] = j));
     const seed: number[] = [];
@@ -158,13 +159,23 @@ class PrefixFinder {
       if ((position[i] as number) < 0) break;
       seed.push(position[i] as number);
     }
-    let outcome = this.prober.search(history, seed);
-    if (outcome.verdict === 'unknown' && outcome.seeded > 0 && !this.prober.spent) outcome = this.prober.search(history);
-    if (outcome.verdict === 'ok') this.seed = outcome.order.map((j) => history.indexOf[j] as number);
-    if (outcome.verdict === 'unknown') this.decided = false;
-    return outcome.verdict;
+    const lengths = [seed.length, ...SEED_CUTBACKS.map((back) => seed.length - back), 0].filter((l, k, all) =>
+      l >= 0 && (k === 0 || l < (all[k - 1] as number)));
+    let verdict: SearchVerdict = 'unknown';
+    for (const length of lengths) {
+      const outcome = this.prober.search(history, seed.slice(0, length));
+      verdict = outcome.verdict;
+      if (verdict === 'ok') this.seed = outcome.order.map((j) => history.indexOf[j] as number);
+      // A seeded search that gives up has only exhausted the orders starting with its seed.
+      if (verdict !== 'unknown' || outcome.seeded === 0 || this.prober.spent) break;
+    }
+    if (verdict === 'unknown') this.decided = false;
+    return verdict;
   }
 }
+
+/** How many ops of the seed the successive seeded searches leave to the search. */
+const SEED_CUTBACKS = [16, 256, 4096] as const;
 
 interface Minimised {
   readonly ops: number[];

@@ -79,6 +79,9 @@ export class KeyIndex implements OpTable {
   readonly returnEvent: Int32Array;
   readonly producerStart: Int32Array;
   readonly producerOps: Int32Array;
+  /** Cas ops expecting value v: casOps[casStart[v] .. casStart[v + 1]), in invoke order. */
+  readonly casStart: Int32Array;
+  readonly casOps: Int32Array;
   /** Local indices of the ok and failed ops by completion event: what explanations choose from. */
   readonly byReturn: Int32Array;
   /** The first append's invoke event, or +∞: a prefix before it is a register's history. */
@@ -108,7 +111,8 @@ export class KeyIndex implements OpTable {
       if (op.f === 'append') firstAppendCall = Math.min(firstAppendCall, op.callEvent);
     }
     this.firstAppendCall = firstAppendCall;
-    [this.producerStart, this.producerOps] = this.indexProducers();
+    [this.producerStart, this.producerOps] = this.indexBy((i) => leftValue(this.kind[i] as number, this.argA[i] as number, this.argB[i] as number));
+    [this.casStart, this.casOps] = this.indexBy((i) => (this.kind[i] === OP_CAS ? (this.argA[i] as number) : -1));
     this.byReturn = this.sortByReturn();
   }
 
@@ -125,10 +129,9 @@ export class KeyIndex implements OpTable {
     }
   }
 
-  /** Counting sort of the ops that leave a known value (writes, cas, deletes) by that value. */
-  private indexProducers(): [Int32Array, Int32Array] {
+  /** Counting sort of the ops by a value they have (-1: none), keeping invoke order within a value. */
+  private indexBy(left: (i: number) => number): [Int32Array, Int32Array] {
     const start = new Int32Array(this.values.size + 1);
-    const left = (i: number): number => leftValue(this.kind[i] as number, this.argA[i] as number, this.argB[i] as number);
     for (let i = 0; i < this.n; i++) {
       const v = left(i);
       if (v >= 0) start[v + 1]! += 1;

@@ -17,8 +17,12 @@ import { searchLinearization, type SearchOutcome, type SearchVerdict } from './s
  * cuts right after its latest kept completion, leaving out everything later.
  *
  * Which few ops? Violations are local in time: a *window* is the latest k completions up to some
- * point, plus, for each read or cas among them, the latest ok write or cas of the value it saw
- * ("where its value came from" — a stale read needs the old write however long ago it was).
+ * point, plus, for each read or cas among them, the latest ok write or cas that left the value it
+ * saw and the latest ok cas that took that value away ("where its value came from and where it
+ * went": a stale read needs the old write however long ago it was, or the cas that consumed it).
+ * With fifty clients the latest hundred completions are mostly reads of other values, each a
+ * constraint the probe must satisfy, so reaching a relevant op through value links keeps probes
+ * small where reaching it through time would not.
  */
 export interface FailingSet {
   /** KeyIndex local indices, ascending. */
@@ -27,15 +31,23 @@ export interface FailingSet {
   readonly event: number;
 }
 
-/** Every probe may use this many steps per entry of its compiled history, and at least PROBE_STEPS_MIN. */
+/**
+ * A probe may use the larger of PROBE_STEPS_MIN, this many steps per entry of its compiled
+ * history, and 1/PROBE_BUDGET_SHARE of what is left: one pathological probe cannot spend the
+ * whole budget, and a probe runs out only when the budget is running low, so `minimal: false`
+ * means the budget really was too small.
+ */
 const PROBE_STEPS_PER_ENTRY = 256;
 const PROBE_STEPS_MIN = 100_000;
+const PROBE_BUDGET_SHARE = 8;
 /** How far back a window looks for the producer of a value among that value's producers. */
 const PRODUCER_SCAN_MAX = 64;
 /** A window reaches at most this many completions past the point it refutes from (2^10). */
 const REACH_LOG_MAX = 10;
 /** Window sizes an explanation tries at one completion before giving up on windows there. */
 export const WINDOW_SIZES = [4, 16, 64, 256, 1024] as const;
+/** Window sizes the stall refutation tries at each end: far smaller than the history. */
+const REFUTE_WINDOW_SIZES = [8, 64, 512] as const;
 
 /** Probes of one key within one budget; counts the ones that ran out of steps. */
 export class Prober {
@@ -55,7 +67,8 @@ export class Prober {
 
   /** A search of a history compiled from the index, within a cap proportional to its size. */
   search(history: KeyHistory, seed?: readonly number[]): SearchOutcome {
-    const cap = Math.max(PROBE_STEPS_MIN, PROBE_STEPS_PER_ENTRY * history.entries.length);
+    const cap = Math.max(PROBE_STEPS_MIN, PROBE_STEPS_PER_ENTRY * history.entries.length,
+      this.budget.stepsLeft / PROBE_BUDGET_SHARE);
     const outcome = withSteps(this.budget, cap, (budget) => searchLinearization(history, budget, { seed }));
     this.probes++;
     if (outcome.verdict === 'unknown') this.undecided++;
@@ -86,32 +99,42 @@ export function endEvent(index: KeyIndex, at: number): number {
   return index.returnEvent[index.byReturn[at] as number] as number;
 }
 
-/** The window of `size` latest completions up to byReturn position `at`, with their values' producers. */
+/**
+ * The window of `size` latest completions up to byReturn position `at`, with where the values
+ * they saw came from and went.
+ */
 export function windowAt(index: KeyIndex, at: number, size: number): number[] {
   const end = endEvent(index, at);
   const chosen = new Set<number>();
   for (let p = at; p >= 0 && p > at - size; p--) chosen.add(index.byReturn[p] as number);
   for (const i of [...chosen]) {
     if (index.kind[i] !== OP_READ && index.kind[i] !== OP_CAS) continue;
-    const producer = latestProducer(index, index.argA[i] as number, index.returnEvent[i] as number, end);
-    if (producer >= 0) chosen.add(producer);
+    const value = index.argA[i] as number;
+    const before = index.returnEvent[i] as number;
+    for (const [start, ops] of [[index.producerStart, index.producerOps], [index.casStart, index.casOps]] as const) {
+      const found = latestOkWith(index, start, ops, value, before, end);
+      if (found >= 0) chosen.add(found);
+    }
   }
   return [...chosen].sort((a, b) => a - b);
 }
 
-/** The latest ok producer of `value` invoked before `before` and completed by `end`, or -1. */
-function latestProducer(index: KeyIndex, value: number, before: number, end: number): number {
-  if (value + 1 >= index.producerStart.length) return -1;
-  const first = index.producerStart[value] as number;
+/**
+ * From a value index (producers, or cas ops by expected value): the latest ok op with `value`
+ * invoked before `before` and completed by `end`, or -1.
+ */
+function latestOkWith(index: KeyIndex, start: Int32Array, ops: Int32Array, value: number, before: number, end: number): number {
+  if (value + 1 >= start.length) return -1;
+  const first = start[value] as number;
   let lo = first;
-  let hi = index.producerStart[value + 1] as number;
+  let hi = start[value + 1] as number;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((index.callEvent[index.producerOps[mid] as number] as number) < before) lo = mid + 1;
+    if ((index.callEvent[ops[mid] as number] as number) < before) lo = mid + 1;
     else hi = mid;
   }
   for (let j = lo - 1; j >= first && j >= lo - PRODUCER_SCAN_MAX; j--) {
-    const p = index.producerOps[j] as number;
+    const p = ops[j] as number;
     const ret = index.returnEvent[p] as number;
     if (index.recorded[p] === RECORDED_OK && ret >= 0 && ret <= end) return p;
   }
@@ -131,17 +154,18 @@ export function failingWindow(prober: Prober, at: number, sizes: readonly number
 
 /**
  * A failing window near `fromEvent` (where a search got stuck): windows ending 1, 2, 4, … 2^10
- * completions past it, each reaching back as far again and more, so a violation that shows a
- * little after the stuck point and needs ops from a little before it is inside one of them.
+ * completions past it, small ones first at each end. A window holding every completion up to its
+ * end would be a search of the whole prefix, the very search this is meant to spare, so windows
+ * stay below REFUTE_WINDOW_MAX and below the number of completions they could hold.
  */
 export function refuteNear(prober: Prober, fromEvent: number): FailingSet | null {
   const ends = prober.index.byReturn.length;
   const from = Math.min(positionAtOrAfter(prober.index, Math.max(0, fromEvent)), ends - 1);
   if (from < 0) return null;
   for (let j = 0; j <= REACH_LOG_MAX; j++) {
-    const reach = 2 ** j;
-    const at = Math.min(from + reach - 1, ends - 1);
-    const found = failingWindow(prober, at, [4 * reach]);
+    const at = Math.min(from + 2 ** j - 1, ends - 1);
+    const sizes = REFUTE_WINDOW_SIZES.filter((size, k) => k === 0 || size <= at);
+    const found = failingWindow(prober, at, sizes);
     if (found !== null || at === ends - 1 || prober.spent) return found;
   }
   return null;

@@ -10,6 +10,8 @@ export function printSummary(s: RunSummary, outDir: string | null): void {
   const m = s.messages;
   out.push(`  messages ${fmt(m.sent)} sent, ${fmt(m.delivered)} delivered, ${fmt(m.lost)} lost, ${fmt(m.blocked)} blocked, ${fmt(m.duplicated)} duplicated`);
   out.push(`  ops ${fmt(s.ops.invoked)}: ${fmt(s.ops.ok)} ok, ${fmt(s.ops.fail)} fail, ${fmt(s.ops.info)} info`);
+  for (const e of s.nodeExits.slice(0, 3)) out.push(`  ${e.node} exited at ${(e.atMs / 1000).toFixed(3)}s (restarted by its supervisor): ${e.reason}`);
+  if (s.nodeExits.length > 3) out.push(`  … ${s.nodeExits.length - 3} more node exits`);
   out.push('  checks:');
   for (const [name, c] of Object.entries(s.checks)) {
     const lines = c.summary.split('\n');

@@ -16,6 +16,12 @@ export interface Env {
   readonly net: Net;
   readonly rng: Rng;
   readonly log: Logger;
+  /**
+   * Ends this node's process after a fatal error (a failed fsync, an unrecoverable log): a node
+   * that cannot keep its promises must not go on serving. A supervisor may restart it; it then
+   * recovers from what is really on disk. Absent: the caller just stops serving.
+   */
+  readonly exit?: (reason: string) => void;
 }
 
 export type { Clock, Timer } from './clock.js';

@@ -5,6 +5,7 @@
  */
 export const BUGS = {
   'duplicate-apply': 'apply a retried request again instead of answering from the session table',
+  'ack-before-fsync': 'a single node acknowledges writes before its engine has fsynced them',
   'ack-before-commit': 'answer a write as soon as the leader has proposed it, before a majority stores it',
   'vote-without-persist': 'send a granted vote before the vote is durable (a crash forgets it)',
   'read-without-read-index': 'serve reads on any node from its local state, without confirming leadership',

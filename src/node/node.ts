@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Env } from '../env/env.js';
 import { SCAN_LIMIT_MAX } from '../storage/engine.js';
-import { MemoryEngine } from '../storage/memory.js';
+import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { decodeWithBytes } from '../util/json-bytes.js';
 import { authorize, type AuthConfig } from './auth.js';
@@ -16,7 +16,7 @@ import { EngineStore } from './store.js';
 export type { Reply } from './replica.js';
 
 export type ReplicationMode = 'none' | 'raft' | 'primary';
-export type EngineKind = 'memory';
+export type { EngineKind } from '../storage/index.js';
 
 export interface RaftTuning {
   tickMs: number;
@@ -35,6 +35,12 @@ export interface NodeConfig {
   members: string[];
   replication: ReplicationMode;
   engine: EngineKind;
+  /**
+   * When the engine fsyncs. Default: `always` for a single node (its engine is what makes a write
+   * durable) and `never` under replication (the replication log is; after a crash it replays what
+   * the engine lost).
+   */
+  engineFsync?: FsyncPolicy;
   bugs: ReadonlySet<BugName>;
   /** null: no authentication (the simulator; `--insecure` real clusters). */
   auth?: AuthConfig | null;
@@ -69,7 +75,7 @@ export const IN_FLIGHT_REQUESTS_MAX = 10_000;
  */
 export class KvNode {
   private replica: Replica | null = null;
-  private readonly store: EngineStore;
+  private store: EngineStore | null = null;
   private started = false;
   private stopped = false;
   private readonly counters = { requests: 0, writes: 0, reads: 0, errors: 0 };
@@ -79,27 +85,41 @@ export class KvNode {
     private readonly config: NodeConfig,
   ) {
     assert(config.members.includes(env.id) || config.original === false, () => `node ${env.id} is not among the members ${config.members.join(',')}`);
-    this.store = new EngineStore(new MemoryEngine());
+    assert(config.replication !== 'none' || config.members.length === 1, 'replication none serves exactly one node');
     env.net.onReceive((from, frame) => this.receive(from, frame));
     env.log.log('info', 'node.start', { id: env.id, replication: config.replication, engine: config.engine });
+    const fsync = config.bugs.has('ack-before-fsync') ? FSYNC_NEVER : config.engineFsync ?? (config.replication === 'none' ? FSYNC_ALWAYS : FSYNC_NEVER);
+    openEngine(config.engine, { disk: env.disk, clock: env.clock, log: env.log }, 'kv', { fsync }, (err, engine) => {
+      if (this.stopped) {
+        engine?.close(() => {});
+        return;
+      }
+      if (err !== null || engine === undefined) return this.fail(err ?? new Error('the storage engine did not open'));
+      this.store = new EngineStore(engine);
+      this.startReplica(this.store);
+    });
+  }
+
+  private startReplica(store: EngineStore): void {
+    const { env, config } = this;
     const fatal = (err: Error) => this.fail(err);
+    const started = (err: Error | null) => {
+      if (err !== null) this.fail(err);
+      else {
+        this.started = true;
+        env.log.log('info', 'node.ready', { id: env.id });
+      }
+    };
     if (config.replication === 'none') {
-      assert(config.members.length === 1, 'replication none serves exactly one node');
-      this.replica = new SingleReplica(env, this.store, config.bugs.has('duplicate-apply'), fatal);
-      this.started = true;
+      this.replica = new SingleReplica(env, store, config.bugs.has('duplicate-apply'), fatal);
+      started(null);
     } else if (config.replication === 'primary') {
       const p = config.primary ?? { leader: config.members[0] as string, shipIntervalMs: 50 };
-      this.replica = new PrimaryReplica(env, this.store, { members: config.members, leader: p.leader, shipIntervalMs: p.shipIntervalMs, bugs: config.bugs }, fatal, (err) => {
-        if (err !== null) this.fail(err);
-        else this.started = true;
-      });
+      this.replica = new PrimaryReplica(env, store, { members: config.members, leader: p.leader, shipIntervalMs: p.shipIntervalMs, bugs: config.bugs }, fatal, started);
     } else {
       const t = { ...DEFAULT_RAFT_REPLICA, ...config.raft };
       const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, ...(config.onApply ? { onApply: config.onApply } : {}) };
-      this.replica = new RaftReplica(env, this.store, raftConfig, fatal, (err) => {
-        if (err !== null) this.fail(err);
-        else this.started = true;
-      });
+      this.replica = new RaftReplica(env, store, raftConfig, fatal, started);
     }
   }
 
@@ -112,6 +132,7 @@ export class KvNode {
     if (this.stopped) return;
     this.env.log.log('error', 'node.failed', { error: err.message });
     this.stop();
+    this.env.exit?.(err.message);
   }
 
   stop(): void {
@@ -119,7 +140,7 @@ export class KvNode {
     this.stopped = true;
     this.replica?.stop();
     this.env.net.close();
-    this.store.close();
+    this.store?.close();
   }
 
   private receive(from: string, frame: Uint8Array): void {
@@ -162,7 +183,8 @@ export class KvNode {
       if (!result.ok) this.counters.errors++;
       outerReply(result);
     };
-    if (this.stopped || !this.started || this.replica === null) {
+    const store = this.store;
+    if (this.stopped || !this.started || this.replica === null || store === null) {
       reply({ ok: false, code: 'unavailable', message: this.stopped ? 'node is stopped' : 'node is starting' });
       return;
     }
@@ -172,7 +194,7 @@ export class KvNode {
     }
     const auth = this.config.auth ?? null;
     if (auth !== null) {
-      const decision = authorize(auth, this.store.view, req, this.env.clock.wallMs());
+      const decision = authorize(auth, store.view, req, this.env.clock.wallMs());
       if (!decision.ok) {
         this.env.log.log('warn', 'auth.denied', { client: req.client, op: req.op.f, db: req.db, reason: decision.result.ok ? '' : decision.result.message });
         reply(decision.result);
@@ -204,9 +226,11 @@ export class KvNode {
 
   /** Every replicated entry in key order (node-local keys such as applied positions left out). */
   *stateEntries(): Generator<[string, string]> {
+    const store = this.store;
+    if (store === null) return;
     let start = '';
     for (;;) {
-      const page = this.store.view.scan(start, null, SCAN_LIMIT_MAX, false);
+      const page = store.view.scan(start, null, SCAN_LIMIT_MAX, false);
       for (const kv of page) if (!NODE_LOCAL_KEYS.has(kv[0])) yield kv;
       if (page.length < SCAN_LIMIT_MAX) return;
       start = (page[page.length - 1] as [string, string])[0] + '\x00';

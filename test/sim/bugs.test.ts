@@ -16,6 +16,7 @@ const dir = join(import.meta.dirname, '..', '..', 'scenarios', 'bugs');
 const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[] }> = {
   'ack-before-commit': { seeds: 5, by: ['linearizable', 'lost-writes'] },
   'duplicate-apply': { seeds: 5, by: ['linearizable'] },
+  'ack-before-fsync': { seeds: 5, by: ['lost-writes', 'linearizable'] },
   'read-without-read-index': { seeds: 5, by: ['linearizable'] },
   'skip-log-fsync': { seeds: 10, by: ['raft-safety', 'assertions', 'linearizable', 'lost-writes', 'convergence'] },
   'vote-without-persist': { seeds: 30, by: ['raft-safety'] },

@@ -215,6 +215,8 @@ export class BlockIterator {
   private next_ = 0;
   private keyBuf = new Uint8Array(64);
   private keyLen = 0;
+  /** A view of the current key, made once per entry (key() is called often per entry). */
+  private keyView: Uint8Array = this.keyBuf.subarray(0, 0);
   kind = 0;
   valueStart = 0;
   valueEnd = 0;
@@ -230,7 +232,7 @@ export class BlockIterator {
   }
 
   key(): Uint8Array {
-    return this.keyBuf.subarray(0, this.keyLen);
+    return this.keyView;
   }
 
   private restartOffset(i: number): number {
@@ -262,6 +264,7 @@ export class BlockIterator {
     const k = this.keyBuf;
     for (let j = 0; j < unshared; j++) k[shared + j] = b[keyAt + j] as number;
     this.keyLen = len;
+    this.keyView = k.subarray(0, len);
     this.kind = kind;
     this.valueStart = keyAt + unshared;
     this.valueEnd = this.valueStart + valueLength;

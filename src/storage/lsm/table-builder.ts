@@ -40,7 +40,9 @@ export class TableBuilder {
   private readonly bloom: BloomBuilder | null;
   private readonly pending = new ByteWriter(CHUNK_BYTES + 8192);
   private offset = 0;
-  private lastKey: Uint8Array | null = null;
+  /** The last key added, in a reused buffer (copied out only at block ends and at finish). */
+  private lastKey = new Uint8Array(64);
+  private lastKeyLength = -1;
   private smallest: Uint8Array | null = null;
   private entries = 0;
   private finished = false;
@@ -67,11 +69,13 @@ export class TableBuilder {
   /** REQUIRES: key sorts strictly after the previous key. */
   add(key: Uint8Array, kind: number, value: Uint8Array, valueStart = 0, valueEnd = value.length): void {
     assert(!this.finished, 'TableBuilder.add after finish');
-    assert(this.lastKey === null || compareBytes(this.lastKey, key) < 0, 'TableBuilder.add: keys must be strictly increasing');
+    assert(this.lastKeyLength < 0 || compareBytes(this.lastKey.subarray(0, this.lastKeyLength), key) < 0, 'TableBuilder.add: keys must be strictly increasing');
     if (this.smallest === null) this.smallest = key.slice();
     this.data.add(key, kind, value, valueStart, valueEnd);
     this.bloom?.add(bloomHash(key));
-    this.lastKey = key.slice();
+    if (this.lastKey.length < key.length) this.lastKey = new Uint8Array(key.length * 2);
+    this.lastKey.set(key);
+    this.lastKeyLength = key.length;
     this.entries++;
     if (this.data.sizeEstimate() >= this.options.blockBytes) this.finishDataBlock();
   }
@@ -84,7 +88,7 @@ export class TableBuilder {
     this.handle.reset();
     this.handle.varint(at);
     this.handle.varint(contents.length);
-    this.index.add(this.lastKey as Uint8Array, KIND_PUT, this.handle.written());
+    this.index.add(this.lastKey.subarray(0, this.lastKeyLength), KIND_PUT, this.handle.written());
     this.data.reset();
     if (this.pending.length >= CHUNK_BYTES) this.writePending();
   }
@@ -98,7 +102,7 @@ export class TableBuilder {
 
   /** Writes the filter, index and footer. REQUIRES: at least one entry. */
   finish(): BuiltTable {
-    assert(this.entries > 0 && this.smallest !== null && this.lastKey !== null, 'TableBuilder.finish: empty table');
+    assert(this.entries > 0 && this.smallest !== null, 'TableBuilder.finish: empty table');
     this.finishDataBlock();
     let filterOffset = 0;
     let filterSize = 0;
@@ -116,6 +120,6 @@ export class TableBuilder {
     this.finished = true;
     assert(this.offset <= TABLE_BYTES_MAX, 'TableBuilder: table larger than 4 GiB');
     assert(indexOffset + index.length + BLOCK_TRAILER_BYTES <= this.offset, 'TableBuilder: index past the end');
-    return { sizeBytes: this.offset, entries: this.entries, smallest: this.smallest, largest: this.lastKey };
+    return { sizeBytes: this.offset, entries: this.entries, smallest: this.smallest, largest: this.lastKey.slice(0, this.lastKeyLength) };
   }
 }

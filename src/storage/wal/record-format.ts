@@ -136,10 +136,16 @@ export function scanRecords(
   let records = 0;
   let recordStart = -1;
   const parts: Uint8Array[] = [];
-  const bad = (kind: BadKind, detail: string): ScanResult => ({
+  const bad = (kind: BadKind, detail: string, nextFragment = -1): ScanResult => ({
     validEnd,
     records,
-    bad: { offset: recordStart >= 0 ? recordStart : pos, fragmentOffset: pos, kind, detail, validAfter: validFragmentAfter(data, pos, blockBytes) },
+    bad: {
+      offset: recordStart >= 0 ? recordStart : pos,
+      fragmentOffset: pos,
+      kind,
+      detail,
+      validAfter: (nextFragment >= 0 && validFragmentAt(data, nextFragment, blockBytes)) || validFragmentAfter(data, pos, blockBytes),
+    },
   });
   while (pos < data.length) {
     const room = blockBytes - (pos % blockBytes);
@@ -157,7 +163,8 @@ export function scanRecords(
     const type = data[pos + 6] as number;
     if (HEADER_BYTES + len > room) return bad('malformed', `fragment of ${len} bytes crosses its block`);
     if (pos + HEADER_BYTES + len > data.length) return bad('incomplete', `fragment of ${len} bytes cut short`);
-    if (crc32c(data, pos + 4, pos + HEADER_BYTES + len) !== readU32(data, pos)) return bad('checksum', 'fragment checksum mismatch');
+    // A damaged payload leaves the length intact: the next fragment is then right after this one.
+    if (crc32c(data, pos + 4, pos + HEADER_BYTES + len) !== readU32(data, pos)) return bad('checksum', 'fragment checksum mismatch', pos + HEADER_BYTES + len);
     const payload = data.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + len);
     switch (type) {
       case FULL:
@@ -192,14 +199,19 @@ export function scanRecords(
   return { validEnd, records, bad: null };
 }
 
+/** Whether a fragment that verifies starts at p. */
+function validFragmentAt(data: Uint8Array, p: number, blockBytes: number): boolean {
+  if (p + HEADER_BYTES > data.length || blockBytes - (p % blockBytes) < HEADER_BYTES || isZero(data, p, p + HEADER_BYTES)) return false;
+  const len = readU16(data, p + 4);
+  const type = data[p + 6] as number;
+  if (type < FULL || type > LAST || HEADER_BYTES + len > blockBytes - (p % blockBytes) || p + HEADER_BYTES + len > data.length) return false;
+  return crc32c(data, p + 4, p + HEADER_BYTES + len) === readU32(data, p);
+}
+
 /** Whether any block boundary after `from` starts with a fragment that verifies. */
 function validFragmentAfter(data: Uint8Array, from: number, blockBytes: number): boolean {
   for (let b = (Math.floor(from / blockBytes) + 1) * blockBytes; b + HEADER_BYTES <= data.length; b += blockBytes) {
-    if (isZero(data, b, b + HEADER_BYTES)) continue;
-    const len = readU16(data, b + 4);
-    const type = data[b + 6] as number;
-    if (type < FULL || type > LAST || HEADER_BYTES + len > blockBytes || b + HEADER_BYTES + len > data.length) continue;
-    if (crc32c(data, b + 4, b + HEADER_BYTES + len) === readU32(data, b)) return true;
+    if (validFragmentAt(data, b, blockBytes)) return true;
   }
   return false;
 }
