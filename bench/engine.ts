@@ -11,9 +11,12 @@
 // kv-lab does not compress): classic-level runs with compression off. The block cache is 32 MiB for
 // kv-lab's LSM and classic-level; lmdb reads through the OS page cache.
 //
-// Write amplification is measured the same way for every subject: bytes the process passed to
-// write(2) (/proc/self/io wchar) during the case over the bytes of keys and values written. Space
-// amplification: bytes of the database directory after the case over N * 116.
+// Write amplification of a fill on a fresh database is measured the same way for every subject:
+// bytes the process passed to write(2) (/proc/self/io wchar) during the case, over the bytes of
+// keys and values written. Cases that run with every subject's database open cannot use wchar
+// (another's background work would count); for them the `chain-total` row gives each engine's own
+// accounting over the whole chain (kv-lab's stats(), LevelDB's "leveldb.stats" plus its log; lmdb
+// has none). Space amplification: bytes of the database directory after the case over N * 116.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +46,8 @@ interface Db {
   get(key: string): string | undefined;
   readAll(): Promise<number>;
   seek(key: string): string | undefined | Promise<string | undefined>;
+  /** Bytes the engine says it wrote to files since open (logs, tables, compactions), if it says. */
+  bytesWritten(userBytes: number): number | null;
   close(): Promise<void>;
 }
 
@@ -83,6 +88,7 @@ function kvlab(kind: 'lsm' | 'bitcask'): Subject {
           }
         },
         seek: (k) => engine.scan(k, null, 1, false)[0]?.[1],
+        bytesWritten: () => engine.stats().diskBytesWritten,
         close: () => new Promise<void>((res, rej) => engine.close((err) => (err ? rej(err) : res()))),
       };
     },
@@ -113,6 +119,16 @@ const classicLevel: Subject = {
       async seek(k) {
         it.seek(k);
         return (await it.next())?.[1];
+      },
+      bytesWritten(userBytes) {
+        // LevelDB's own figures: MB written by flushes and compactions per level ("Write(MB)"),
+        // plus its log, estimated as the user bytes and 3 bytes of framing per entry.
+        let mb = 0;
+        for (const line of db.getProperty('leveldb.stats').split('\n')) {
+          const m = /^\s*\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)\s*$/.exec(line);
+          if (m) mb += Number(m[1]);
+        }
+        return mb * 1024 * 1024 + userBytes * (1 + 3 / (KEY_BYTES + VALUE_BYTES));
       },
       async close() {
         await it.close();
@@ -156,6 +172,7 @@ const lmdbSubject: Subject = {
         for (const { value } of db.getRange({ start: k, limit: 1 })) return value;
         return undefined;
       },
+      bytesWritten: () => null,
       close: () => db.close(),
     };
   },
@@ -239,16 +256,21 @@ const results: Result[] = [];
 
 function record(c: string, subject: string, ops: number, m: { seconds: number; p50: number; p99: number }, wa: number | null, sa: number | null): void {
   const r: Result = { case: c, subject, ops, opsPerSec: ops / m.seconds, p50Ms: m.p50, p99Ms: m.p99, writeAmplification: wa, spaceAmplification: sa };
+  const rate = ops === 0 ? '-' : Math.round(r.opsPerSec).toLocaleString('en');
   results.push(r);
   if (!JSON_OUT) {
     const f = (x: number | null, d = 2) => (x === null ? '-' : x.toFixed(d));
     process.stdout.write(
-      `${c.padEnd(22)} ${subject.padEnd(14)} ${Math.round(r.opsPerSec).toLocaleString('en').padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}\n`,
+      `${c.padEnd(22)} ${subject.padEnd(14)} ${rate.padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}\n`,
     );
   }
 }
 
-async function writeCase(name: string, s: Subject, db: Db, dir: string, batch: number, count: number, keyOf: (i: number) => number, del = false): Promise<void> {
+/**
+ * A write case. Its write amplification comes from wchar only when the subject runs alone
+ * (isolated): with several databases open, another's background work would be counted too.
+ */
+async function writeCase(name: string, s: Subject, db: Db, dir: string, batch: number, count: number, keyOf: (i: number) => number, del = false, isolated = false): Promise<number> {
   const w0 = wchar();
   const calls = Math.ceil(count / batch);
   const m = await measure(calls, batch, (c) => {
@@ -257,7 +279,8 @@ async function writeCase(name: string, s: Subject, db: Db, dir: string, batch: n
     return db.write(ops);
   });
   const user = count * (KEY_BYTES + (del ? 0 : VALUE_BYTES));
-  record(`${name}/batch${batch}`, s.name, count, m, (wchar() - w0) / user, dirBytes(dir) / (N * (KEY_BYTES + VALUE_BYTES)));
+  record(`${name}/batch${batch}`, s.name, count, m, isolated ? (wchar() - w0) / user : null, dirBytes(dir) / (N * (KEY_BYTES + VALUE_BYTES)));
+  return user;
 }
 
 interface Open {
@@ -291,22 +314,24 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
   for (const [name, batch, keys] of fills) {
     for (const s of subjects) {
       const o = await fresh(s, `${name}${batch}`);
-      await writeCase(name, s, o.db, o.dir, batch, N, keys());
+      await writeCase(name, s, o.db, o.dir, batch, N, keys(), false, true);
       await drop(o);
     }
   }
   // fillrandom, overwrite, the reads and deleterandom on one database each, as db_bench chains them.
   const main: Open[] = [];
   for (const s of subjects) main.push(await fresh(s, 'main'));
+  const userBytes = new Map<string, number>();
   const each = async (f: (o: Open) => Promise<void>) => {
     for (const o of main) await f(o);
   };
-  await each((o) => {
+  const writes = (f: (o: Open) => Promise<number>) => each(async (o) => void userBytes.set(o.s.name, (userBytes.get(o.s.name) ?? 0) + (await f(o))));
+  await writes((o) => {
     const r = rng(2);
     return writeCase('fillrandom', o.s, o.db, o.dir, BATCH, N, () => r() % N);
   });
   for (const batch of [BATCH, 1]) {
-    await each((o) => {
+    await writes((o) => {
       const r = rng(3 + batch);
       return writeCase('overwrite', o.s, o.db, o.dir, batch, batch === 1 ? N / 10 : N, () => r() % N);
     });
@@ -339,10 +364,16 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     record('seekrandom', o.s.name, seeks, m, null, null);
   });
   for (const batch of [BATCH, 1]) {
-    await each((o) => {
+    await writes((o) => {
       const r = rng(8 + batch);
       return writeCase('deleterandom', o.s, o.db, o.dir, batch, batch === 1 ? N / 10 : N, () => r() % N, true);
     });
+  }
+  // Write amplification of the whole chain, by each engine's own accounting (where it has one).
+  for (const o of main) {
+    const user = userBytes.get(o.s.name) ?? 0;
+    const written = o.db.bytesWritten(user);
+    record('chain-total', o.s.name, 0, { seconds: 1, p50: 0, p99: 0 }, written === null ? null : written / user, dirBytes(o.dir) / (N * (KEY_BYTES + VALUE_BYTES)));
   }
   for (const o of main) await drop(o);
   // fillsync: one writer, then 64 concurrent writers (group commit).
@@ -384,7 +415,7 @@ async function main(): Promise<void> {
   for (const ours of ['lsm', 'bitcask']) {
     for (const peer of ['classic-level', 'lmdb']) {
       const key_ = `${ours}/${peer}`;
-      for (const r of results.filter((x) => x.subject === ours)) {
+      for (const r of results.filter((x) => x.subject === ours && x.ops > 0)) {
         const p = results.find((x) => x.subject === peer && x.case === r.case);
         if (p !== undefined) (ratios[key_] ??= {})[r.case] = r.opsPerSec / p.opsPerSec;
       }
