@@ -159,8 +159,7 @@ class PrefixFinder {
       if ((position[i] as number) < 0) break;
       seed.push(position[i] as number);
     }
-    const lengths = [seed.length, ...SEED_CUTBACKS.map((back) => seed.length - back), 0].filter((l, k, all) =>
-      l >= 0 && (k === 0 || l < (all[k - 1] as number)));
+    const lengths = [...new Set([seed.length, ...SEED_CUTBACKS.map((back) => Math.max(0, seed.length - back))])];
     let verdict: SearchVerdict = 'unknown';
     for (const length of lengths) {
       const outcome = this.prober.search(history, seed.slice(0, length));
@@ -174,8 +173,8 @@ class PrefixFinder {
   }
 }
 
-/** How many ops of the seed the successive seeded searches leave to the search. */
-const SEED_CUTBACKS = [16, 256, 4096] as const;
+/** How many ops of the seed the successive searches leave to the search; the last is a plain search. */
+const SEED_CUTBACKS = [16, 256, 4096, Number.POSITIVE_INFINITY] as const;
 
 interface Minimised {
   readonly ops: number[];

@@ -130,4 +130,18 @@ test('a stale read in a long single-key history: the old write, the overwrite, t
   assert.ok(w.returnEvent < overwrite.callEvent && overwrite.returnEvent < read.callEvent, 'W < W\' < read in real time');
 });
 
+test('fifty clients, a third of them timing out: a stale read is explained by the cas that consumed its value', () => {
+  // bench:check's smallest single-key stale read. Windows of the latest completions alone reach
+  // the cas only at hundreds of reads, each a probe of its own; the value links reach it at once.
+  const options: SyntheticOptions = { ops: 1_000, keys: 1, processes: 50, infoFraction: 0.3,
+    mix: { read: 50, write: 30, cas: 20 }, corrupt: true };
+  const { explained } = explainAll(options, 'bench/1000 ops, 1 keys, stale read/0');
+  const [cas, read] = explained[0] as [Operation, Operation];
+  assert.is(explained[0]?.length, 2);
+  assert.is(cas.f, 'cas');
+  assert.is(read.f, 'read');
+  assert.equal((cas.input as unknown[])[0], read.output);
+  assert.ok(cas.returnEvent < read.callEvent);
+});
+
 test.run();
