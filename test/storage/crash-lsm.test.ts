@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { LsmEngine } from '../../src/storage/lsm/lsm.js';
+import { FSYNC_NEVER } from '../../src/storage/fsync-policy.js';
 import { bitFlipRun, crashProperty, driveUntil, LONG, step } from './crash-props.js';
 import type { Harness } from './harness.js';
 
@@ -16,6 +17,10 @@ Crash('lost unsynced writes', () => crashProperty({ kind: 'lsm', disk: { crash: 
 Crash('torn writes', () => crashProperty({ kind: 'lsm', disk: { crash: 'torn' } }, 40));
 Crash('reordered unsynced writes', () => crashProperty({ kind: 'lsm', disk: { crash: 'reorder' } }, 40));
 Crash('non-atomic rename without a directory fsync', () => crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' } }, 40));
+Crash('fsync never and interval: a crash may lose acknowledged writes, but leaves a prefix', () => {
+  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, fsync: FSYNC_NEVER }, 20);
+  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, fsync: { kind: 'interval', intervalMs: 2 } }, 20);
+});
 Crash('failed fsyncs: the engine stops, acknowledged writes survive', () =>
   crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, syncFailureProbability: 0.05 }, 40),
 );

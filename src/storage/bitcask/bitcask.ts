@@ -92,7 +92,7 @@ export class BitcaskEngine implements Engine {
       countWritten: (n: number) => void (this.backgroundBytesWritten += n),
     };
     this.hintHost = common;
-    this.mergeHost = { ...common, fileBytesMax: options.fileBytesMax, keydir: this.keydir, reader: (id) => this.reader(id) };
+    this.mergeHost = { ...common, fileBytesMax: options.fileBytesMax, keydir: this.keydir, reader: (id) => this.reader(id), syncLog: (done) => this.log.sync(done) };
   }
 
   /** Opens (or creates) the store in dir: rebuilds the keydir, cuts a torn tail, then done. */
@@ -118,7 +118,7 @@ export class BitcaskEngine implements Engine {
       return done(err as Error);
     }
     log.sync((err) => {
-      if (err !== null) return done(err);
+      if (err !== null) return log.close(() => done(err));
       // The open's directory fsync made the deletions of consumed files durable.
       for (const m of engine.recovery.markers) engine.removeQuietly(mergeMarkerPath(dir, m));
       const r = engine.recovery;

@@ -19,6 +19,8 @@ export interface MergeHost {
   schedule(fn: () => void): void;
   /** A closed data file's read handle. */
   reader(id: number): DiskFile;
+  /** Makes every write appended to the data files so far durable (whatever the fsync policy). */
+  syncLog(done: (err: Error | null) => void): void;
   countWritten(bytes: number): void;
 }
 
@@ -166,6 +168,9 @@ export class MergeJob {
       steps.push((next) => o.file.sync(next));
       steps.push(write(`${hintPath(dir, o.id)}.tmp`, encodeHint(o.entries, o.bytes)));
     }
+    // An entry was left out because a newer write superseded it; under fsync `never` or `interval`
+    // that write may not be durable yet, and the input must outlive it until it is.
+    steps.push((next) => this.host.syncLog(next));
     steps.push(write(`${marker}.tmp`, encodeMergeMarker(this.inputs.map((i) => i.id))));
     steps.push((next) => {
       if (this.host.stopped()) return next(new Error('stopped'));

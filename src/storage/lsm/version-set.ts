@@ -191,9 +191,10 @@ export class VersionSet {
     return this.manifest?.size ?? 0;
   }
 
+  /** Stops writing edits; the manifest file closes once an fsync in flight has completed. */
   close(): void {
     this.closed = true;
-    this.manifest?.file.close();
+    if (!this.writing) this.manifest?.file.close();
   }
 
   private writeNext(): void {
@@ -217,7 +218,11 @@ export class VersionSet {
     const finish = (err0: Error | null) => {
       const err = err0 ?? this.failure;
       this.writing = false;
-      if (this.closed) return;
+      if (this.closed) {
+        // Closed while this edit was in flight: no one waits for it any more.
+        this.manifest?.file.close();
+        return;
+      }
       // After a failed write or fsync the manifest's tail is unknown (the failed bytes may or may
       // not reach the disk, and a later fsync would not tell): no edit may follow it.
       if (err !== null) this.failure ??= err;
@@ -294,8 +299,10 @@ export class VersionSet {
       this.fsyncs++;
       step(next);
     };
-    // Each step first checks that nothing failed meanwhile (see poison()).
-    const guarded = (steps: Step[]): Step[] => steps.map((st) => (next) => (this.failure !== null ? next(this.failure) : st(next)));
+    // Each step first checks that nothing failed meanwhile (see poison()) and that the engine is
+    // still open: after close, a new incarnation may own the directory.
+    const guarded = (steps: Step[]): Step[] =>
+      steps.map((st) => (next) => (this.failure !== null ? next(this.failure) : this.closed ? next(new Error('closed')) : st(next)));
     series(
       guarded([
         (next) => {
