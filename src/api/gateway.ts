@@ -10,11 +10,10 @@ import {
   type KvOp,
   type Request,
   type Result,
-  type WriteOp,
 } from '../node/protocol.js';
 import { assert } from '../util/assert.js';
 import type { KvClient, Outcome } from './client.js';
-import { Counter, Family, Histogram } from './metrics.js';
+import { Counter, Histogram, type Labels } from './metrics.js';
 
 /**
  * The gateway: how the HTTP and TCP front ends of one process reach the cluster.
@@ -66,37 +65,45 @@ interface InFlight {
   finished: boolean;
 }
 
+interface OpStats {
+  latency: Histogram;
+  outcomes: Map<string, Counter>;
+}
+
 interface CachedLogin {
   token: string;
   expiresMs: number;
 }
 
-/** The label under which an operation is counted in /metrics. */
-function opLabel(op: KvOp): string {
-  return op.f;
+/** Whether a key is over the limit; measures UTF-8 only when the length alone cannot tell. */
+function keyTooLong(k: unknown): boolean {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8.
+  return typeof k === 'string' && k.length * 3 > KEY_BYTES_MAX && Buffer.byteLength(k, 'utf8') > KEY_BYTES_MAX;
+}
+
+function valueTooBig(v: unknown): boolean {
+  if (v === undefined) return false;
+  // A short string's JSON form (quotes, escapes of at most 6 bytes per unit) cannot exceed the limit.
+  if (typeof v === 'string' && v.length * 6 + 2 <= VALUE_BYTES_MAX) return false;
+  return Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8') > VALUE_BYTES_MAX;
+}
+
+function sizeProblem(o: Record<string, unknown>): Result | null {
+  if (keyTooLong(o.key) || keyTooLong(o.start) || keyTooLong(o.end)) return { ok: false, code: 'too_large', message: `key is longer than ${KEY_BYTES_MAX} bytes` };
+  if (valueTooBig(o.value) || valueTooBig(o.expected)) return { ok: false, code: 'too_large', message: `value is larger than ${VALUE_BYTES_MAX} bytes` };
+  return null;
 }
 
 /** Front-end limits on sizes: a too-large key or value is `too_large` (HTTP 413), not a 400. */
 export function checkSizes(op: KvOp): Result | null {
-  const keyTooLong = (k: unknown) => typeof k === 'string' && Buffer.byteLength(k, 'utf8') > KEY_BYTES_MAX;
-  const valueTooBig = (v: unknown) => v !== undefined && Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8') > VALUE_BYTES_MAX;
-  const one = (o: Partial<WriteOp & { start: unknown; end: unknown; expected: unknown }>): Result | null => {
-    for (const k of [o.key, o.start, o.end]) {
-      if (keyTooLong(k)) return { ok: false, code: 'too_large', message: `key is longer than ${KEY_BYTES_MAX} bytes` };
-    }
-    for (const v of [(o as { value?: unknown }).value, o.expected]) {
-      if (valueTooBig(v)) return { ok: false, code: 'too_large', message: `value is larger than ${VALUE_BYTES_MAX} bytes` };
-    }
-    return null;
-  };
   if (op.f === 'batch' && Array.isArray(op.ops)) {
     for (const sub of op.ops) {
-      const r = one(sub as never);
+      const r = sizeProblem(sub as unknown as Record<string, unknown>);
       if (r !== null) return r;
     }
     return null;
   }
-  return one(op as never);
+  return sizeProblem(op as unknown as Record<string, unknown>);
 }
 
 export class Gateway {
@@ -113,8 +120,12 @@ export class Gateway {
   private closed = false;
   private sweeping = true;
 
-  readonly requests = new Family<Counter>(() => new Counter());
-  readonly latency = new Family<Histogram>(() => new Histogram());
+  /**
+   * Counters and latencies by front end and operation, in nested maps: looked up twice per
+   * request, so without building a label string each time. Bounded: both keys come from closed
+   * sets (two front ends, the protocol's operations, its error codes).
+   */
+  private readonly stats = new Map<FrontEnd, Map<string, OpStats>>();
   readonly forwarded = new Counter();
 
   constructor(private readonly options: GatewayOptions) {
@@ -143,8 +154,12 @@ export class Gateway {
   execute(api: FrontEnd, op: KvOp, db: string, token: string | null, done: (r: Result) => void): void {
     const startNs = this.options.clock.monotonicNs();
     const finish = (r: Result) => {
-      this.requests.get({ api, op: opLabel(op), outcome: r.ok ? 'ok' : r.code }).inc();
-      this.latency.get({ api, op: opLabel(op) }).observe((this.options.clock.monotonicNs() - startNs) / 1e9);
+      const stats = this.opStats(api, op.f);
+      stats.latency.observe((this.options.clock.monotonicNs() - startNs) / 1e9);
+      const outcome = r.ok ? 'ok' : r.code;
+      let counter = stats.outcomes.get(outcome);
+      if (counter === undefined) stats.outcomes.set(outcome, (counter = new Counter()));
+      counter.inc();
       done(r);
     };
     const problem = this.check(op, db);
@@ -162,6 +177,31 @@ export class Gateway {
       return;
     }
     this.local(op, db, this.options.authEnabled ? token : null, startNs, finish);
+  }
+
+  private opStats(api: FrontEnd, op: string): OpStats {
+    let byOp = this.stats.get(api);
+    if (byOp === undefined) this.stats.set(api, (byOp = new Map()));
+    let stats = byOp.get(op);
+    if (stats === undefined) {
+      assert(byOp.size < 100, 'more operation kinds than the protocol has');
+      byOp.set(op, (stats = { latency: new Histogram(), outcomes: new Map() }));
+    }
+    return stats;
+  }
+
+  /** Requests answered, by front end, operation and outcome (for /metrics). */
+  requestCounts(): { labels: Labels; value: number }[] {
+    const out: { labels: Labels; value: number }[] = [];
+    for (const [api, byOp] of this.stats) for (const [op, s] of byOp) for (const [outcome, c] of s.outcomes) out.push({ labels: { api, op, outcome }, value: c.value });
+    return out;
+  }
+
+  /** Latency histograms, by front end and operation (for /metrics). */
+  latencies(): { labels: Labels; value: Histogram }[] {
+    const out: { labels: Labels; value: Histogram }[] = [];
+    for (const [api, byOp] of this.stats) for (const [op, s] of byOp) out.push({ labels: { api, op }, value: s.latency });
+    return out;
   }
 
   /** Promise form of execute, for callers that prefer it (tests, the CLI's in-process use). */

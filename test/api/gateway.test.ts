@@ -186,17 +186,19 @@ G('drain refuses new requests and waits for the ones in flight', async () => {
   assert.is(drained, true);
 });
 
-G('a requests and latency series per front end and operation', () => {
+G('a request counter and a latency histogram per front end and operation', () => {
   const { exec, gw } = setup();
   exec({ f: 'write', key: 'k', value: 1 });
   exec({ f: 'read', key: 'k' });
   exec({ f: 'read', key: 'k'.repeat(2000) });
-  assert.equal(gw.requests.entries().map((e) => [e.labels, e.value.value]), [
+  gw.execute('tcp', { f: 'read', key: 'k' }, '', null, () => {});
+  assert.equal(gw.requestCounts().map((e) => [e.labels, e.value]), [
     [{ api: 'http', op: 'write', outcome: 'ok' }, 1],
     [{ api: 'http', op: 'read', outcome: 'ok' }, 1],
     [{ api: 'http', op: 'read', outcome: 'too_large' }, 1],
+    [{ api: 'tcp', op: 'read', outcome: 'ok' }, 1],
   ]);
-  assert.equal(gw.latency.entries().map((e) => [e.labels, e.value.count]), [[{ api: 'http', op: 'write' }, 1], [{ api: 'http', op: 'read' }, 2]]);
+  assert.equal(gw.latencies().map((e) => [e.labels, e.value.count]), [[{ api: 'http', op: 'write' }, 1], [{ api: 'http', op: 'read' }, 2], [{ api: 'tcp', op: 'read' }, 1]]);
 });
 
 G.run();

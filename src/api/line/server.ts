@@ -88,6 +88,7 @@ class LineConnection {
   /** The client closed its sending side: end ours once every reply is written. */
   private inputEnded = false;
   private paused = false;
+  private flushQueued = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -245,7 +246,21 @@ class LineConnection {
       this.log.log('warn', 'line.denied', { remote: this.socket.remoteAddress, code: result.code, message: result.message });
     }
     slot.line = formatReply(r) + '\n';
-    this.flush();
+    this.scheduleFlush();
+  }
+
+  /**
+   * Writes once per turn of the event loop, not once per reply: the replies to a pipelined burst
+   * (or to a Raft batch applied at once) complete together, and one write for all of them is one
+   * system call instead of dozens.
+   */
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
   }
 
   private flush(): void {

@@ -1,0 +1,382 @@
+/**
+ * npm run bench:server [--json] [--quick] [--source]
+ *
+ * kv-lab as a server, measured from outside: real `kv-lab serve` processes on loopback (started
+ * with `kv-lab cluster up --insecure`), driven by a load generator in this process over raw
+ * sockets, so the generator costs as little CPU as it can (client and server share the machine's
+ * cores, as redis-benchmark and redis-server do in the reference figures).
+ *
+ * Subjects: one node (replication none, memory engine) and a 3-node Raft cluster (every write in
+ * the fsynced Raft log, group-committed), the load aimed at its leader. Cases: GET and PUT over
+ * the TCP line protocol, unpipelined (50 connections, one request each in flight) and pipelined
+ * (16 in flight per connection, redis-benchmark's -P 16), and over HTTP/1.1 keep-alive. Values
+ * are 100 bytes; GETs read 10,000 preloaded keys at random.
+ *
+ * When redis-server and redis-benchmark are installed, Redis is measured the same way
+ * (redis-benchmark -c 50 -d 100, with and without -P 16) and the ratios are printed; otherwise
+ * the ratios are taken against the reference figures of issue 6 for this machine size and say so.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { benchArgs, percentile, type BenchReport, type BenchResult } from './args.js';
+
+const args = benchArgs();
+const DURATION_MS = args.quick ? 1_500 : 5_000;
+const WARMUP_MS = args.quick ? 300 : 1_000;
+const CONNECTIONS = 50;
+const PIPELINE = 16;
+const KEYS = 10_000;
+const VALUE = 'v'.repeat(100);
+/** Reference figures from issue 6 (redis-benchmark on this machine size, 100-byte values). */
+const REDIS_REFERENCE = { getUnpipelined: 130_000, getPipelined16: 710_000 };
+
+const root = join(import.meta.dirname, '..');
+const cli = compiledCli();
+const work = mkdtempSync(join(tmpdir(), 'kv-lab-bench-server-'));
+const watch = { ...process.env, KV_LAB_WATCH_PID: String(process.pid) };
+
+function log(text: string): void {
+  if (!args.json) process.stderr.write(text + '\n');
+}
+
+/**
+ * The servers run compiled JavaScript, as an installed kv-lab does: through tsx, esbuild's
+ * keep-names wrappers alone cost about a tenth of a node's CPU. The build goes to a cache folder
+ * inside the tree (so node_modules resolves), not to dist/. `--source` skips it.
+ */
+function compiledCli(): string[] {
+  if (args.rest.includes('--source')) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
+  const out = join(root, 'node_modules', '.cache', 'kv-lab-bench');
+  log('compiling kv-lab for the servers (tsc) …');
+  spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
+  const main = join(out, 'src', 'cli', 'main.js');
+  if (!existsSync(main)) throw new Error(`tsc produced no ${main}`);
+  return [process.execPath, main];
+}
+
+// ---- subjects ----
+
+interface Subject {
+  name: string;
+  dir: string;
+  tcpPort: number;
+  httpPort: number;
+}
+
+async function freeBase(nodes: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  for (let i = 0; i < 50; i++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const ports = Array.from({ length: nodes }, (_, k) => [base + k, base - 5000 + k + 1, base + 1000 + k + 1]).flat();
+    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
+  }
+  throw new Error('no free ports');
+}
+
+async function clusterUp(name: string, nodes: number): Promise<Subject> {
+  const dir = join(work, name);
+  const base = await freeBase(nodes);
+  const r = spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'up', '--nodes', String(nodes), '--insecure', '--no-connect', '--dir', dir, '--base-port', String(base)], { env: watch, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cluster up failed: ${r.stderr}${r.stdout}`);
+  // Aim at the leader: a follower would forward every request.
+  const status = (await (await fetch(`http://127.0.0.1:${base}/status`)).json()) as { leader: string; addresses: Record<string, { httpPort: number; tcpPort: number }> };
+  const leader = status.addresses[status.leader];
+  if (leader === undefined) throw new Error(`no leader known: ${JSON.stringify(status)}`);
+  return { name, dir, tcpPort: leader.tcpPort, httpPort: leader.httpPort };
+}
+
+function clusterDown(s: Subject): void {
+  spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'down', '--dir', s.dir], { env: watch, encoding: 'utf8' });
+}
+
+// ---- load generators ----
+
+interface Load {
+  ops: number;
+  errors: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  firstError?: string;
+}
+
+function keyOf(i: number): string {
+  return `key:${i}`;
+}
+
+/** Requests laid end to end in one buffer, so that sending n of them is one slice, not n copies. */
+interface RequestPool {
+  bytes: Buffer;
+  /** offsets[i] is where request i starts; offsets[count] is the end. */
+  offsets: number[];
+  count: number;
+}
+
+function pool(make: () => Buffer, count = 8192): RequestPool {
+  const parts = Array.from({ length: count }, make);
+  const offsets = [0];
+  for (const p of parts) offsets.push((offsets[offsets.length - 1] as number) + p.length);
+  return { bytes: Buffer.concat(parts), offsets, count };
+}
+
+/**
+ * Where the reply starting at `from` ends, or -1 if it is not all there yet. The generator is
+ * written to cost little per reply (no allocation, no parsing beyond finding the end), so that on
+ * a shared machine it measures the server rather than itself.
+ */
+type ReplyEnd = (buf: Buffer, from: number) => number;
+type ReplyOk = (buf: Buffer, from: number) => boolean;
+
+/** Drives `connections` sockets, each keeping `depth` requests in flight. */
+async function socketLoad(port: number, depth: number, connections: number, requests: RequestPool, replyEnd: ReplyEnd, replyOk: ReplyOk): Promise<Load> {
+  let latencies = new Float64Array(1 << 20);
+  let ops = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  let measuring = false;
+  let stopped = false;
+  let cursor = 0;
+  const sockets = await Promise.all(
+    Array.from({ length: connections }, () => new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(s));
+      s.once('error', reject);
+    })),
+  );
+  for (const s of sockets) {
+    s.setNoDelay(true);
+    // Send times of the requests in flight, a ring of `depth` slots (replies come back in order).
+    const sentAt = new Float64Array(depth);
+    let sentHead = 0;
+    let sentTail = 0;
+    let pending: Buffer | null = null;
+    const send = (n: number, now: number) => {
+      for (let k = 0; k < n; k++) sentAt[sentTail++ % depth] = now;
+      while (n > 0) {
+        const from = cursor % requests.count;
+        const take = Math.min(n, requests.count - from);
+        s.write(requests.bytes.subarray(requests.offsets[from] as number, requests.offsets[from + take] as number));
+        cursor += take;
+        n -= take;
+      }
+    };
+    s.on('data', (chunk: Buffer) => {
+      const buf: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
+      const now = performance.now();
+      let from = 0;
+      let done = 0;
+      for (;;) {
+        const end = replyEnd(buf, from);
+        if (end < 0) break;
+        if (!replyOk(buf, from)) {
+          errors++;
+          firstError ??= buf.toString('utf8', from, Math.min(end, from + 200));
+        }
+        if (measuring) {
+          if (ops === latencies.length) {
+            const bigger = new Float64Array(latencies.length * 2);
+            bigger.set(latencies);
+            latencies = bigger;
+          }
+          latencies[ops++] = now - (sentAt[sentHead % depth] as number);
+        }
+        sentHead++;
+        from = end;
+        done++;
+      }
+      pending = from === buf.length ? null : buf.subarray(from);
+      if (!stopped && done > 0) send(done, now);
+    });
+    s.on('error', () => {});
+    send(depth, performance.now());
+  }
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, DURATION_MS));
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  stopped = true;
+  for (const s of sockets) s.destroy();
+  const sorted = Array.from(latencies.subarray(0, ops)).sort((a, b) => a - b);
+  return { ops, errors, opsPerSec: Math.round(ops / seconds), p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), ...(firstError !== undefined ? { firstError } : {}) };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+const NL = 10;
+
+/** One line-protocol reply ends at its newline; ERR lines are errors. */
+const lineEnd: ReplyEnd = (buf, from) => {
+  const nl = buf.indexOf(NL, from);
+  return nl < 0 ? -1 : nl + 1;
+};
+const lineOk: ReplyOk = (buf, from) => buf[from] !== 0x45; // 'E'
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+const LENGTH = Buffer.from('content-length:');
+
+/** One HTTP/1.1 response ends after its Content-Length body; anything but 2xx is an error. */
+const httpEnd: ReplyEnd = (buf, from) => {
+  const headEnd = buf.indexOf(CRLF2, from);
+  if (headEnd < 0) return -1;
+  // Node writes header names in lower case, as given.
+  const at = buf.indexOf(LENGTH, from);
+  let length = 0;
+  if (at >= 0 && at < headEnd) {
+    for (let i = at + LENGTH.length; i < headEnd; i++) {
+      const c = buf[i] as number;
+      if (c >= 0x30 && c <= 0x39) length = length * 10 + (c - 0x30);
+      else if (c !== 0x20) break;
+    }
+  }
+  const end = headEnd + 4 + length;
+  return buf.length < end ? -1 : end;
+};
+const httpOk: ReplyOk = (buf, from) => buf[from + 9] === 0x32; // 'HTTP/1.1 2xx'
+
+const rand = () => Math.floor(Math.random() * KEYS);
+const tcpGet = () => Buffer.from(`GET ${keyOf(rand())}\n`);
+const tcpPut = () => Buffer.from(`PUT ${keyOf(rand())} ${VALUE}\n`);
+const httpBody = JSON.stringify({ value: VALUE });
+const httpGet = () => Buffer.from(`GET /kv/${encodeURIComponent(keyOf(rand()))} HTTP/1.1\r\nHost: bench\r\n\r\n`);
+const httpPut = () => Buffer.from(`PUT /kv/${encodeURIComponent(keyOf(rand()))} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: ${httpBody.length}\r\n\r\n${httpBody}`);
+
+async function preload(port: number): Promise<void> {
+  const s = await new Promise<net.Socket>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', () => resolve(c));
+    c.once('error', reject);
+  });
+  let replies = 0;
+  let text = '';
+  const batches = Math.ceil(KEYS / 500);
+  const done = new Promise<void>((resolve, reject) => {
+    s.on('data', (d) => {
+      text += d.toString();
+      const lines = text.split('\n');
+      text = lines.pop() ?? '';
+      for (const l of lines) {
+        if (l !== 'OK') reject(new Error(`preload: ${l}`));
+        if (++replies === batches) resolve();
+      }
+    });
+  });
+  for (let b = 0; b < batches; b++) {
+    const pairs: string[] = [];
+    for (let i = b * 500; i < Math.min(KEYS, (b + 1) * 500); i++) pairs.push(keyOf(i), VALUE);
+    s.write(`BATCHPUT ${pairs.join(' ')}\n`);
+  }
+  await done;
+  s.destroy();
+}
+
+interface Case {
+  name: string;
+  run: (s: Subject) => Promise<Load>;
+}
+
+const CASES: Case[] = [
+  { name: 'tcp-get', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpGet), lineEnd, lineOk) },
+  { name: 'tcp-get-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpGet), lineEnd, lineOk) },
+  { name: 'tcp-put', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
+  { name: 'tcp-put-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
+  { name: 'http-get', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpGet), httpEnd, httpOk) },
+  { name: 'http-put', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpPut), httpEnd, httpOk) },
+];
+
+// ---- redis, when installed ----
+
+function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+async function measureRedis(): Promise<BenchResult[] | null> {
+  if (!which('redis-server') || !which('redis-benchmark')) return null;
+  const port = await freeBase(1);
+  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const results: BenchResult[] = [];
+    for (const [name, extra] of [['tcp-get', []], ['tcp-get-p16', ['-P', String(PIPELINE)]], ['tcp-put', []], ['tcp-put-p16', ['-P', String(PIPELINE)]]] as const) {
+      const test = name.includes('get') ? 'get' : 'set';
+      const r = spawnSync('redis-benchmark', ['-p', String(port), '-t', test, '-n', args.quick ? '100000' : '500000', '-d', '100', '-c', String(CONNECTIONS), '-r', String(KEYS), '--csv', ...extra], { encoding: 'utf8' });
+      // CSV: "test","rps","avg_latency_ms","min","p50","p95","p99","max"
+      const row = r.stdout.trim().split('\n').find((l) => /^"(GET|SET)"/.test(l));
+      if (row === undefined) continue;
+      const cells = row.split(',').map((c) => Number(c.replace(/"/g, '')));
+      results.push({ case: name, subject: 'redis', opsPerSec: Math.round(cells[1] as number), p50Ms: cells[4] as number, p99Ms: cells[6] as number });
+    }
+    return results;
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+// ---- main ----
+
+async function main(): Promise<void> {
+  const results: BenchResult[] = [];
+  const subjects: [string, number][] = [['kv-lab 1 node', 1], ['kv-lab 3-node raft', 3]];
+  for (const [name, nodes] of subjects) {
+    log(`starting ${name} …`);
+    const subject = await clusterUp(nodes === 1 ? 'one' : 'raft3', nodes);
+    try {
+      await preload(subject.tcpPort);
+      for (const c of CASES) {
+        const r = await c.run(subject);
+        results.push({ case: c.name, subject: name, opsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ops: r.ops, errors: r.errors, ...(r.firstError !== undefined ? { firstError: r.firstError } : {}) });
+        log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}`);
+      }
+    } finally {
+      clusterDown(subject);
+    }
+  }
+  const redis = await measureRedis();
+  if (redis !== null) results.push(...redis);
+  const rate = (subject: string, c: string) => results.find((r) => r.subject === subject && r.case === c)?.opsPerSec ?? NaN;
+  const redisGet = redis !== null ? rate('redis', 'tcp-get') : REDIS_REFERENCE.getUnpipelined;
+  const redisGetP = redis !== null ? rate('redis', 'tcp-get-p16') : REDIS_REFERENCE.getPipelined16;
+  const ratios: Record<string, number> = {
+    'one-node GET / redis GET': round(rate('kv-lab 1 node', 'tcp-get') / redisGet),
+    'one-node GET -P16 / redis GET -P16': round(rate('kv-lab 1 node', 'tcp-get-p16') / redisGetP),
+  };
+  const raftPut = results.filter((r) => r.subject === 'kv-lab 3-node raft' && r.case.startsWith('tcp-put')).sort((a, b) => (b.opsPerSec ?? 0) - (a.opsPerSec ?? 0))[0];
+  const targets = {
+    'one node GET >= 0.5 x redis (unpipelined)': (ratios['one-node GET / redis GET'] as number) >= 0.5,
+    'one node GET >= 0.5 x redis (-P 16)': (ratios['one-node GET -P16 / redis GET -P16'] as number) >= 0.5,
+    '3-node raft >= 20,000 durable writes/s with p99 < 20 ms': raftPut !== undefined && (raftPut.opsPerSec ?? 0) >= 20_000 && (raftPut.p99Ms ?? Infinity) < 20,
+  };
+  const report: BenchReport = {
+    bench: 'server',
+    durationMs: DURATION_MS,
+    connections: CONNECTIONS,
+    pipeline: PIPELINE,
+    valueBytes: VALUE.length,
+    redis: redis !== null ? 'measured' : `absent (redis-server/redis-benchmark not installed); ratios use issue 6's reference figures ${REDIS_REFERENCE.getUnpipelined}/s and ${REDIS_REFERENCE.getPipelined16}/s`,
+    results,
+    ratios,
+    targets,
+  };
+  if (args.json) process.stdout.write(JSON.stringify(report) + '\n');
+  else {
+    process.stdout.write(`\n${report.redis}\n`);
+    for (const [k, v] of Object.entries(ratios)) process.stdout.write(`  ${k}: ${v}\n`);
+    for (const [k, v] of Object.entries(targets)) process.stdout.write(`  target ${k}: ${v ? 'met' : 'NOT met'}\n`);
+  }
+}
+
+try {
+  await main();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
