@@ -109,6 +109,13 @@ function runningPid(p: ReturnType<typeof paths>, id: string): number | null {
   return pid;
 }
 
+/** A name for the cluster file: its directory's, made valid ('local' for the default directory). */
+export function clusterName(dir: string): string {
+  const base = path.basename(dir);
+  const name = base.replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 64);
+  return base === 'cluster' || name === '' || /^[.-]+$/.test(name) ? 'local' : name;
+}
+
 function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: ClusterConfig; password: string | null } {
   const n = intFlag(flags.nodes, '--nodes', 1, NODES_MAX);
   const range = basePortRange(n);
@@ -126,7 +133,7 @@ function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: Clus
   }
   const config: ClusterConfig = {
     file: p.config,
-    name: path.basename(p.dir),
+    name: clusterName(p.dir),
     replication,
     engine: flags.engine,
     secretFile: p.secret,

@@ -5,12 +5,20 @@ import { join } from 'node:path';
 import { tempDir } from '../api/helpers.js';
 import { authConfigFor, basePortRange, crossCheck, defaultPorts, loadClusterConfig, renderClusterConfig, tokenSecretFor, type ClusterConfig } from '../../src/cli/cluster-config.js';
 import { UsageError } from '../../src/cli/errors.js';
+import { clusterName } from '../../src/cli/cluster.js';
 
 // The cluster file: what cluster up writes reads back the same; defaults follow the seeds' ports;
 // cross-field mistakes are caught.
 
 const C = suite('cluster file');
 const dir = tempDir('cluster-config');
+
+C('cluster up names a cluster after its directory, validly', () => {
+  assert.is(clusterName('/x/.kv-lab/cluster'), 'local');
+  assert.is(clusterName('/x/my cluster!'), 'my-cluster-');
+  assert.is(clusterName('/x/shop_2'), 'shop_2');
+  assert.is(clusterName('/x/...'), 'local');
+});
 
 C('the default ports are the seeds\' (8000, 3001, 9001 for n1) and shift with the base', () => {
   assert.equal(defaultPorts(8000, 1), { httpPort: 8000, tcpPort: 3001, peerPort: 9001 });
