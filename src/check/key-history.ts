@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import type { Json } from './history.js';
 import { Cell, OP_APPEND, OP_CAS, OP_KIND_OF, OP_READ, OP_WRITE } from './model.js';
 import type { Operation } from './operation.js';
-import { appendClosure, leftValue, mergeUnobserved, producerFacts, registerClosure, type Closure, type OpTable,
+import { appendClosure, appendKeyFacts, leftValue, mergeUnobserved, producerFacts, registerClosure, type Closure, type OpTable,
   type ProducerFacts } from './reduce.js';
 import { ABSENT, UNOBSERVED, ValueTable } from './values.js';
 
@@ -247,7 +247,8 @@ export class KeyIndex implements OpTable {
       valueOf = (state) => this.values.value(ids[state] as number);
       valueCount = ids.length;
     }
-    const facts = register && options.pruneSearch !== false ? producerFacts(kind, argA, argB, isOk, valueCount) : null;
+    const prune = options.pruneSearch !== false;
+    const facts = !prune ? null : register ? producerFacts(kind, argA, argB, isOk, valueCount) : appendKeyFacts(kind, isOk);
     return {
       key: this.key,
       ops,

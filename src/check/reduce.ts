@@ -142,6 +142,18 @@ export function producerFacts(kind: Uint8Array, argA: Int32Array, argB: Int32Arr
   return { lookedAt, uniqueProducer: Uint8Array.from(uniqueProducer), okObservers };
 }
 
+/**
+ * Rule 3 on a key with appends: an info write, cas, delete or append must be followed at once by a
+ * read, a cas or an append. Followed by anything else — a write or a delete, which ignore the
+ * state, or nothing — it can be left out, as an info op may not happen at all. Rule 4 needs
+ * values with one producer, which appends (making values from states) do not give, so it is off.
+ */
+export function appendKeyFacts(kind: Uint8Array, isOk: Uint8Array): ProducerFacts {
+  const lookedAt = new Uint8Array(kind.length);
+  for (let i = 0; i < kind.length; i++) lookedAt[i] = isOk[i] === 0 && kind[i] !== OP_READ ? 1 : 0;
+  return { lookedAt, uniqueProducer: new Uint8Array(0), okObservers: new Int32Array(0) };
+}
+
 /** Work bound for appendClosure: info ops × characters of the texts searched. */
 const UNSEEN_WORK_MAX = 2e9;
 

@@ -45,7 +45,7 @@ const PRODUCER_SCAN_MAX = 64;
 /** A window reaches at most this many completions past the point it refutes from (2^10). */
 const REACH_LOG_MAX = 10;
 /** Window sizes an explanation tries at one completion before giving up on windows there. */
-export const WINDOW_SIZES = [4, 16, 64, 256, 1024] as const;
+export const WINDOW_SIZES = [4, 16, 64, 256] as const;
 /** Window sizes the stall refutation tries at each end: far smaller than the history. */
 const REFUTE_WINDOW_SIZES = [8, 64, 512] as const;
 

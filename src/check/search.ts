@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import { DEADLINE_POLL_STEPS, type Budget } from './budget.js';
 import type { KeyHistory } from './key-history.js';
 import { ConfigMemo, ROOT, mix } from './memo.js';
-import { ILLEGAL, OP_CAS, OP_READ, OP_WRITE } from './model.js';
+import { ILLEGAL, OP_APPEND, OP_CAS, OP_READ, OP_WRITE } from './model.js';
 import { ABSENT, UNOBSERVED } from './values.js';
 
 /**
@@ -27,9 +27,12 @@ import { ABSENT, UNOBSERVED } from './values.js';
  *    write of an unobserved value is a forced move: it leaves the state as it is, and wherever it stood before it was
  *    followed by a write or delete (nothing can follow an unobserved value otherwise), so taking
  *    it out there changes nothing either.
- * 3. Some operations must be followed at once by a read or a cas (reduce.ts mustBeLookedAt says
- *    which and why: info writes, and writes whose value is read and produced by them alone).
- *    Whether a configuration is under this rule is part of its identity in the memo.
+ * 3. Some operations must be followed at once by an operation that depends on the state they
+ *    leave — a read, a cas, or (on keys with appends) an append, which builds on it (reduce.ts
+ *    ProducerFacts.lookedAt says which and why: info writes, and writes whose value is read and
+ *    produced by them alone). On a key without appends there are no appends to follow, so one
+ *    test serves both. Whether a configuration is under this rule is part of its identity in the
+ *    memo.
  * 4. When only one thing can produce the current value v (reduce.ts producerFacts), v never comes
  *    back once the state moves on, so every ok read or cas that looks at v must be linearized
  *    before the state changes. A move that changes the state with such observers left is a dead
@@ -154,7 +157,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, options: Sear
   /** Tries to linearize op x now: 1 done, 0 not possible or already explored, -1 memo full. */
   const tryPush = (x: number, forced: boolean): number => {
     const packed = memo.state[config] as number;
-    if ((packed & 1) === 1 && kind[x] !== OP_READ && kind[x] !== OP_CAS) return 0;
+    if ((packed & 1) === 1 && kind[x] !== OP_READ && kind[x] !== OP_CAS && kind[x] !== OP_APPEND) return 0;
     const from = packed >> 1;
     const state = cell.step(from, kind[x] as number, argA[x] as number, argB[x] as number);
     if (state === ILLEGAL) return 0;
