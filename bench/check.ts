@@ -4,7 +4,8 @@
  * The linearizability checker on synthetic histories (src/check/synthetic.ts): 1k, 10k, 100k and
  * 1M operations over 1, 10 and 1,000 keys, linearizable and with one stale read, with 5 to 50
  * concurrent processes and 0–30% operations of unknown outcome; plus two shapes comparable to
- * Porcupine's published figures. Each case runs in its own child process so that its peak memory
+ * Porcupine's published figures, and two of the simulator's (a crash and a restart storm of an
+ * in-memory store), where the time is mostly explaining. Each case runs in its own child process so that its peak memory
  * (maxRSS, which includes the generated history) is its own. `ms` covers validating the in-memory
  * events, checking, and explaining a violation; generating the history is not counted.
  *
@@ -58,6 +59,14 @@ function cases(quick: boolean): Case[] {
     // Porcupine's kv test: 1,700 ops of 50 clients over 10 keys with get/put/append.
     { name: 'kv 1700 ops, 50 clients, 10 keys, append', repeat: 20,
       options: { ops: 1_700, keys: 10, processes: 50, infoFraction: 0, mix: KV_MIX, corrupt: false } },
+    // The simulator's crash and restart-storm scenarios: an in-memory store forgets everything;
+    // every key fails and the first three are explained, as `kv-lab run` does for one.
+    { name: 'crash, 20000 ops, 8 keys', repeat: 5,
+      options: { ops: 20_000, keys: 8, processes: 4, infoFraction: 0.01, mix: { read: 40, write: 40, cas: 10, append: 10 },
+        corrupt: false, crashes: [0.5] } },
+    { name: 'restart storm, 20000 ops, 4 keys', repeat: 5,
+      options: { ops: 20_000, keys: 4, processes: 4, infoFraction: 0.01, mix: { read: 50, write: 30, append: 20 },
+        corrupt: false, crashes: [0.15, 0.3, 0.45, 0.6, 0.75] } },
   ];
   const sizes = quick ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000];
   for (const ops of sizes) {
@@ -81,15 +90,19 @@ function runCase(c: Case): CaseResult {
     const started = performance.now();
     const result = checkLinearizable(events, { model: 'kv', deadline: () => performance.now() - started > CASE_TIMEOUT_MS });
     times.push(performance.now() - started);
-    const expected = c.options.corrupt ? 'violation' : 'ok';
+    const expected = expectedVerdict(c);
     verdict = result.verdict !== expected ? result.verdict : verdict === '' ? expected : verdict;
   }
   return {
     case: c.name, subject: 'kv-lab', ops: c.options.ops, keys: c.options.keys, processes: c.options.processes,
     infoPercent: Math.round(c.options.infoFraction * 100), ms: round(Math.max(...times)),
     msMean: round(times.reduce((a, b) => a + b, 0) / times.length),
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), verdict, expected: c.options.corrupt ? 'violation' : 'ok',
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), verdict, expected: expectedVerdict(c),
   };
+}
+
+function expectedVerdict(c: Case): 'ok' | 'violation' {
+  return c.options.corrupt || (c.options.crashes ?? []).length > 0 ? 'violation' : 'ok';
 }
 
 function round(ms: number): number {
