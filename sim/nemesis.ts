@@ -1,3 +1,4 @@
+import { KvClient } from '../src/api/client.js';
 import type { Net } from '../src/env/net.js';
 import type { Rng } from '../src/env/rng.js';
 import { NS_PER_MS } from './scheduler.js';
@@ -24,6 +25,8 @@ export class Nemesis {
   applied = 0;
   /** The operator's endpoint, made when first needed (failover). */
   private operator: Net | null = null;
+  /** The operator's client for membership changes, made when first needed. */
+  private admin: KvClient | null = null;
 
   constructor(
     private readonly world: World,
@@ -218,6 +221,21 @@ export class Nemesis {
         this.operator.send(id, new TextEncoder().encode(JSON.stringify({ kind: 'promote' })));
         w.trace.record(w.nowNs, 'fault', { fault: `failover to ${id}` });
         this.applied++;
+        return null;
+      }
+      case 'join':
+      case 'leave': {
+        // An operator's request to the cluster, through the same client path as any other.
+        const id = f.node === 'leader' || f.node === 'follower' || f.node === 'random' ? this.pickNode(f.node) : f.node;
+        if (id === null) return this.skip(f, 'no such node now');
+        if (this.admin === null) {
+          const ep = w.clientEndpoint('admin');
+          this.admin = new KvClient(ep.net, ep.clock, { nodes: w.nodeIds(), timeoutMs: 5000, attemptTimeoutMs: 300 });
+        }
+        const op = f.kind === 'join' ? ({ f: 'member.add', node: id } as const) : ({ f: 'member.remove', node: id } as const);
+        w.trace.record(w.nowNs, 'fault', { fault: `${f.kind} ${id}` });
+        this.applied++;
+        this.admin.invoke(op, (outcome) => w.trace.record(w.nowNs, 'membership', { change: `${f.kind} ${id}`, outcome: outcome.type, ...(outcome.type === 'ok' ? { members: outcome.value } : outcome.type === 'fail' ? { error: outcome.message } : { error: outcome.reason }) }));
         return null;
       }
       case 'disk-full': {

@@ -78,10 +78,11 @@ export interface RunResult {
 const SLICE_NS = 100 * NS_PER_MS;
 
 export function createNodeFor(scenario: Scenario, observer: RaftObserver | null = null): (env: Env) => SimNode {
-  const members = nodeIds(scenario);
+  const members = nodeIds(scenario).slice(0, scenario.cluster.voters);
   return (env) =>
     new KvNode(env, {
       members,
+      original: members.includes(env.id),
       replication: scenario.cluster.replication,
       engine: scenario.cluster.engine,
       bugs: new Set(scenario.bugs),
@@ -203,8 +204,20 @@ function assertionsVerdict(world: World): CheckResult {
  * the states; a difference names the first keys that differ.
  */
 function awaitConvergence(world: World, deadlineNs: number): CheckResult {
-  const nodes = () =>
-    [...world.machines.values()].filter((m) => m.state === 'up' && m.node instanceof KvNode).map((m) => ({ id: m.id, node: m.node as KvNode }));
+  // The members are whom the leader of the highest term counts (spares never added are not).
+  const running = () => [...world.machines.values()].filter((m) => m.state === 'up' && m.node instanceof KvNode).map((m) => ({ id: m.id, node: m.node as KvNode }));
+  const members = () => {
+    let best: { term: number; members: string[] } | null = null;
+    for (const n of running()) {
+      const st = n.node.status();
+      if (st.role === 'leader' && (best === null || st.term > best.term)) best = { term: st.term, members: st.members };
+    }
+    return best?.members ?? null;
+  };
+  const nodes = () => {
+    const m = members();
+    return running().filter((n) => m === null || m.includes(n.id));
+  };
   const positions = () => nodes().map((n) => n.node.stateDigest());
   let states = positions();
   while (world.nowNs < deadlineNs && new Set(states.map((s) => `${s.applied}/${s.digest}`)).size > 1) {

@@ -71,13 +71,15 @@ export type Fault = FaultBase &
     | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string }
     | { kind: 'disk-full'; node: NodeSelector; freeBytes: number }
     | { kind: 'failover'; node: NodeSelector }
+    | { kind: 'join'; node: NodeSelector }
+    | { kind: 'leave'; node: NodeSelector }
   );
 
 export type FaultKind = Fault['kind'];
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'crash', 'restart', 'pause', 'resume', 'partition', 'partition-one-way', 'heal', 'clock', 'loss',
-  'duplicate', 'reorder', 'latency', 'fsync-fail', 'corrupt', 'disk-full', 'failover',
+  'duplicate', 'reorder', 'latency', 'fsync-fail', 'corrupt', 'disk-full', 'failover', 'join', 'leave',
 ];
 
 /** Faults that `for:` can undo, and what undoing means. */
@@ -131,6 +133,8 @@ export interface Scenario {
   durationNs: number;
   cluster: {
     nodes: number;
+    /** Raft: how many of the nodes form the initial cluster (n1…nV); the rest wait to join. */
+    voters: number;
     engine: (typeof ENGINES)[number];
     replication: (typeof REPLICATIONS)[number];
     raft: RaftSettings;
@@ -209,6 +213,8 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() } }),
   'disk-full': obj({ ...common, node: { v: nodeSel, required: true }, freeBytes: { v: bytes, default: 0 } }),
   failover: obj({ ...common, node: { v: nodeSel, required: true } }),
+  join: obj({ ...common, node: { v: nodeSel, required: true } }),
+  leave: obj({ ...common, node: { v: nodeSel, required: true } }),
 };
 
 const fault: Validator<Fault> = (node, path, ctx, at) => {
@@ -280,6 +286,8 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
     case 'disk-full':
       return { ...base, kind, node: r.node as string, freeBytes: r.freeBytes as number };
     case 'failover':
+    case 'join':
+    case 'leave':
       return { ...base, kind, node: r.node as string };
   }
 }
@@ -292,6 +300,7 @@ const root = obj({
   cluster: {
     v: obj({
       nodes: { v: int({ min: 1, max: 64 }), default: 1 },
+      voters: { v: int({ min: 1, max: 64 }) },
       engine: { v: oneOf(ENGINES), default: 'memory' },
       replication: { v: oneOf(REPLICATIONS), default: 'none' },
       primary: { v: obj({ leader: { v: str({ pattern: /^[a-z][a-z0-9-]*$/, patternText: 'a node id' }) }, shipInterval: { v: duration({ minNs: 1e6 }) } }) },
@@ -357,6 +366,7 @@ export function parseScenario(text: string, file: string): Scenario {
     cluster: {
       primary: { leader: r.cluster.primary?.leader ?? 'n1', shipIntervalMs: (r.cluster.primary?.shipInterval ?? 50e6) / 1e6 },
       nodes: r.cluster.nodes,
+      voters: r.cluster.voters ?? r.cluster.nodes,
       engine: r.cluster.engine,
       replication: r.cluster.replication,
       raft: {
@@ -432,6 +442,9 @@ function crossCheck(s: Scenario): void {
   for (const c of s.expectFail) if (!s.checks.includes(c)) errors.push(`${s.file}: expect.${c}: the check is not in checks`);
   if (Object.values(s.workload.mix).every((w) => w === 0)) errors.push(`${s.file}: workload.mix: every weight is 0; give at least one operation a weight`);
   if (s.cluster.replication === 'primary' && !ids.includes(s.cluster.primary.leader)) errors.push(`${s.file}: cluster.primary.leader: ${s.cluster.primary.leader} is not one of ${ids.join(', ')}`);
+  if (s.cluster.voters > s.cluster.nodes) errors.push(`${s.file}: cluster.voters: ${s.cluster.voters} is more than the ${s.cluster.nodes} nodes`);
+  if (s.cluster.voters !== s.cluster.nodes && s.cluster.replication !== 'raft') errors.push(`${s.file}: cluster.voters: only replication raft can add nodes later`);
+  for (const f of s.faults) if ((f.kind === 'join' || f.kind === 'leave') && s.cluster.replication !== 'raft') errors.push(`${at(f)}: faults: ${f.kind} changes Raft membership; it needs replication raft`);
   for (const f of s.faults) if (f.kind === 'failover' && s.cluster.replication !== 'primary') errors.push(`${at(f)}: faults: failover is an operator's command of replication primary (Raft elects its leaders)`);
   if (s.checks.includes('raft-safety') && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: raft-safety needs replication raft`);
   if (s.cluster.raft.leaseReads && !s.cluster.raft.checkQuorum) errors.push(`${s.file}: cluster.raft: leaseReads needs checkQuorum`);

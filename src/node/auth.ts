@@ -89,6 +89,8 @@ export function requiredPermission(op: KvOp, db: string): { db: string; perm: Pe
     case 'user.delete':
     case 'user.grant':
     case 'user.list':
+    case 'member.add':
+    case 'member.remove':
       return { db: '*', perm: 'admin' };
   }
 }

@@ -202,6 +202,10 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
       else grants[op.db] = [...new Set(op.perms)].sort();
       return { result: { ok: true, value: grants as unknown as Json }, writes: [[userKey(op.name), JSON.stringify({ ...user, grants })]] };
     }
+    case 'member.add':
+    case 'member.remove':
+      // Membership is the replication layer's, not the state machine's (RaftReplica handles it).
+      return fail('bad_request', `${op.f} needs replication raft`);
   }
 }
 

@@ -75,6 +75,10 @@ export class PrimaryReplica implements Replica {
       reply({ ok: false, code: 'unavailable', message: 'the node is starting or stopped' });
       return;
     }
+    if (req.op.f === 'member.add' || req.op.f === 'member.remove') {
+      reply({ ok: false, code: 'bad_request', message: `${req.op.f} needs replication raft` });
+      return;
+    }
     if (isReadOnly(req.op)) {
       // Any node answers from what it has applied: the seeds' design, and its stale reads.
       reply(executeRead(this.store.view, req.db, req.op as Parameters<typeof executeRead>[2]));

@@ -63,6 +63,8 @@ export class RaftReplica implements Replica, RaftStateMachine {
   private readonly pendingReads = new Map<string, PendingRead>();
   private readCounter = 0;
   private stopped = false;
+  /** Learners this node, as leader, added and should promote once they have caught up. */
+  private readonly toPromote = new Set<string>();
   private soft: SoftState = { leader: null, role: 'follower' };
 
   constructor(
@@ -102,7 +104,10 @@ export class RaftReplica implements Replica, RaftStateMachine {
       {
         onSoftState: (s) => this.softStateChanged(s),
         onReadStates: (rs) => this.readStates(rs),
-        onApplied: () => this.serveReads(),
+        onApplied: () => {
+          this.serveReads();
+          this.promoteLearners();
+        },
         onFatal: (err) => this.fatal(err),
       },
       (err, rt) => {
@@ -125,6 +130,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
   }
 
   private write(rt: RaftRuntime, req: Request, reply: Reply): void {
+    if (req.op.f === 'member.add' || req.op.f === 'member.remove') return this.changeMembership(rt, req.op.f, req.op.node, reply);
     const r = rt.raft.propose(new TextEncoder().encode(JSON.stringify(req)));
     if (!r.ok) {
       reply(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
@@ -136,6 +142,47 @@ export class RaftReplica implements Replica, RaftStateMachine {
       this.pendingWrites.set(r.index, { term: r.term, reply: null });
     } else this.pendingWrites.set(r.index, { term: r.term, reply });
     rt.drive();
+  }
+
+  /**
+   * One server at a time: an added node becomes a learner (it receives the log without voting),
+   * and the leader promotes it once it holds every committed entry (promoteLearners). Answered when
+   * the config entry is applied. Asking for what already holds answers at once: a retry is harmless.
+   */
+  private changeMembership(rt: RaftRuntime, f: 'member.add' | 'member.remove', node: string, reply: Reply): void {
+    const m = rt.raft.membership();
+    const member = m.voters.includes(node) || m.learners.includes(node);
+    if (rt.raft.softState().role === 'leader' && (f === 'member.add') === member) {
+      reply({ ok: true, value: { voters: [...m.voters], learners: [...m.learners] } });
+      return;
+    }
+    const r = rt.raft.proposeConfChange(f === 'member.add' ? { type: 'addLearner', node } : { type: 'removeNode', node });
+    if (!r.ok) {
+      reply(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
+      return;
+    }
+    if (f === 'member.add') this.toPromote.add(node);
+    this.pendingWrites.set(r.index, { term: r.term, reply });
+    rt.drive();
+  }
+
+  /** The leader promotes learners it added once they have caught up (the core refuses before). */
+  private promoteLearners(): void {
+    const rt = this.runtime;
+    if (rt === null || this.toPromote.size === 0 || rt.raft.softState().role !== 'leader') return;
+    const learners = rt.raft.membership().learners;
+    for (const node of [...this.toPromote]) {
+      if (!learners.includes(node)) {
+        if (rt.raft.membership().voters.includes(node)) this.toPromote.delete(node);
+        continue;
+      }
+      const r = rt.raft.proposeConfChange({ type: 'promoteLearner', node });
+      if (r.ok) {
+        this.env.log.log('info', 'raft.promote', { learner: node, index: r.index });
+        rt.drive();
+      }
+      return; // one change at a time
+    }
   }
 
   private read(rt: RaftRuntime, req: Request, reply: Reply): void {
@@ -200,8 +247,13 @@ export class RaftReplica implements Replica, RaftStateMachine {
     if (pending !== undefined) this.pendingWrites.delete(entry.index);
     if (entry.type !== 'normal' || entry.data.length === 0) {
       this.persist([[APPLIED_KEY, String(entry.index)]]);
-      // Our proposal was at this position, but a new leader put something else here: it is gone.
-      if (pending?.reply) pending.reply({ ok: false, code: 'unavailable', message: 'leadership changed before the write committed' });
+      if (pending?.reply) {
+        // A membership change of ours, committed; or our proposal was overwritten by a new leader.
+        if (entry.type === 'config' && pending.term === entry.term) {
+          const m = this.runtime?.raft.membership();
+          pending.reply({ ok: true, value: m ? { voters: [...m.voters], learners: [...m.learners] } : null });
+        } else pending.reply({ ok: false, code: 'unavailable', message: 'leadership changed before the write committed' });
+      }
       return;
     }
     const req = JSON.parse(new TextDecoder().decode(entry.data)) as Request;

@@ -33,6 +33,10 @@ export class SingleReplica implements Replica {
   ) {}
 
   submit(req: Request, reply: Reply): void {
+    if (req.op.f === 'member.add' || req.op.f === 'member.remove') {
+      reply({ ok: false, code: 'bad_request', message: `${req.op.f} needs replication raft` });
+      return;
+    }
     if (isReadOnly(req.op)) this.read(req, reply);
     else this.write(req, reply);
   }
