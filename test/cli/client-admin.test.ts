@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, kvLab, serve, tempDir, type Served } from '../api/helpers.js';
+import { runInProcess } from './in-process.js';
 import { saveConnection } from '../../src/cli/connection.js';
 import { verifyPassword } from '../../src/node/auth.js';
 
@@ -22,12 +23,12 @@ K.before(async () => {
   node = serve(['--data-dir', dataDir, '--http-port', '0', '--tcp-port', '0', '--peer-port', '0']);
   port = (await node.ports()).http;
   saveConnection({ urls: [`http://127.0.0.1:${port}`], username: 'admin', password: readFileSync(join(dataDir, 'admin.password'), 'utf8').trim(), database: '' }, env.KV_LAB_CONNECTION);
-  await kvLab(['put', 'nickname', 'ninja'], env);
+  await runInProcess(['put', 'nickname', 'ninja'], env);
 });
 
 K.after(() => node?.kill());
 
-const cli = (...args: string[]) => kvLab(args, env);
+const cli = (...args: string[]) => runInProcess(args, env);
 
 K('databases: create, list, use (saved), delete', async () => {
   assert.is((await cli('db', 'create', 'shop')).stdout, 'created database shop\n');
@@ -95,10 +96,8 @@ K('usage mistakes are exit 2 with one line', async () => {
     [['db', 'create', 'no/slash'], /a database name has 1-64 letters/],
     [['ping', '--count', '0'], /--count expects 1-9999/],
   ];
-  const results = [];
-  for (let i = 0; i < cases.length; i += 4) results.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => cli(...args)))));
-  for (const [i, [args, message]] of cases.entries()) {
-    const r = results[i] as Awaited<ReturnType<typeof cli>>;
+  for (const [args, message] of cases) {
+    const r = await cli(...args);
     assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message, args.join(' '));
     assert.not.match(r.stderr, /\n\s+at /);
@@ -109,14 +108,18 @@ K('usage mistakes are exit 2 with one line', async () => {
   assert.match(damaged.stderr, /the saved connection .* is not JSON; run kv-lab connect again/);
 });
 
-K('hash-password hashes stdin with a fresh salt each time', async () => {
+K('hash-password hashes stdin (a real process) or a file, with a fresh salt each time', async () => {
   const a = await kvLab(['hash-password'], env, 'correct horse\n');
-  const b = await kvLab(['hash-password'], env, 'correct horse\n');
   assert.is(a.code, 0, a.stderr);
   assert.ok(verifyPassword('correct horse', a.stdout.trim()));
   assert.not.ok(verifyPassword('correct horsf', a.stdout.trim()));
+  const file = join(work, 'pw.txt');
+  writeFileSync(file, 'correct horse\n');
+  const b = await cli('hash-password', '--password-file', file);
+  assert.ok(verifyPassword('correct horse', b.stdout.trim()));
   assert.is.not(a.stdout, b.stdout, 'salted');
-  assert.is((await kvLab(['hash-password'], env, 'short\n')).code, 2);
+  writeFileSync(file, 'short\n');
+  assert.is((await cli('hash-password', '--password-file', file)).code, 2);
 });
 
 K.run();

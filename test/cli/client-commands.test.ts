@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, kvLab, serve, tempDir, type Served } from '../api/helpers.js';
+import { runInProcess } from './in-process.js';
 import { prefixEnd } from '../../src/cli/client-commands.js';
 
 // The CLI as a client of one `kv-lab serve` process with authentication: connect (saved mode
@@ -26,7 +27,7 @@ K.before(async () => {
 
 K.after(() => node?.kill());
 
-const cli = (...args: string[]) => kvLab(args, env);
+const cli = (...args: string[]) => runInProcess(args, env);
 
 K('connect checks the credentials before saving them, mode 600', async () => {
   const wrong = await cli('connect', '--port', String(port), '--username', 'admin', '--password', 'not-it');

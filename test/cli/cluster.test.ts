@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freeBasePort, kvLab, nc, tempDir } from '../api/helpers.js';
+import { runInProcess } from './in-process.js';
 
 // `kv-lab cluster up/down/status` in a temporary directory on free ports: a 3-node Raft cluster
 // reached through the saved CLI connection, curl-style HTTP and nc-style TCP on different nodes
@@ -31,7 +32,7 @@ function killLeftovers(dir: string): void {
 process.on('exit', () => dirs.forEach(killLeftovers));
 
 C.after(async () => {
-  for (const dir of dirs) await kvLab(['cluster', 'down', '--dir', dir], env).catch(() => undefined);
+  for (const dir of dirs) await runInProcess(['cluster', 'down', '--dir', dir], env).catch(() => undefined);
   dirs.forEach(killLeftovers);
 });
 
@@ -54,19 +55,19 @@ C('up --nodes 3 starts a Raft cluster, prints how to reach it, and saves the pas
 });
 
 C('status --json shows every node healthy, one leader, the same term', async () => {
-  const r = await kvLab(['cluster', 'status', '--dir', dir, '--json'], env);
+  const r = await runInProcess(['cluster', 'status', '--dir', dir, '--json'], env);
   assert.is(r.code, 0, r.stderr + r.stdout);
   const nodes = JSON.parse(r.stdout) as { id: string; pid: number; role: string; term: number; leader: string; health: string }[];
   assert.equal(nodes.map((n) => n.id), ['n1', 'n2', 'n3']);
   assert.ok(nodes.every((n) => n.health === 'ok' && n.pid > 0), r.stdout);
   assert.is(nodes.filter((n) => n.role === 'leader').length, 1);
   assert.is(new Set(nodes.map((n) => n.leader)).size, 1, 'every node names the same leader');
-  const table = await kvLab(['cluster', 'status', '--dir', dir], env);
+  const table = await runInProcess(['cluster', 'status', '--dir', dir], env);
   assert.match(table.stdout, /ID\s+PID\s+HTTP\s+TCP\s+PEER\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+HEALTH/);
 });
 
 C('the CLI uses the saved connection: put on the cluster, get it back', async () => {
-  const put = await kvLab(['put', 'nickname', 'codejitsu'], env);
+  const put = await runInProcess(['put', 'nickname', 'codejitsu'], env);
   assert.is(put.code, 0, put.stderr);
   const get = await kvLab(['get', 'nickname'], env);
   assert.equal([get.code, get.stdout], [0, 'codejitsu\n'], get.stderr);
@@ -88,26 +89,26 @@ C('HTTP on one node and TCP on another: followers forward to the leader', async 
 });
 
 C('up on a running cluster is refused; down stops every node; up again resumes from disk', async () => {
-  const again = await kvLab(['cluster', 'up', '--dir', dir], env);
+  const again = await runInProcess(['cluster', 'up', '--dir', dir], env);
   assert.is(again.code, 2);
   assert.match(again.stderr, /already running/);
-  const pids = (JSON.parse((await kvLab(['cluster', 'status', '--dir', dir, '--json'], env)).stdout) as { pid: number }[]).map((n) => n.pid);
-  const down = await kvLab(['cluster', 'down', '--dir', dir], env);
+  const pids = (JSON.parse((await runInProcess(['cluster', 'status', '--dir', dir, '--json'], env)).stdout) as { pid: number }[]).map((n) => n.pid);
+  const down = await runInProcess(['cluster', 'down', '--dir', dir], env);
   assert.is(down.code, 0, down.stderr);
   assert.match(down.stdout, /n1 \(pid \d+\) stopped\nn2 \(pid \d+\) stopped\nn3 \(pid \d+\) stopped/);
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'the process is gone');
-  const status = await kvLab(['cluster', 'status', '--dir', dir, '--json'], env);
+  const status = await runInProcess(['cluster', 'status', '--dir', dir, '--json'], env);
   assert.is(status.code, 1, 'status of a stopped cluster fails');
   assert.ok((JSON.parse(status.stdout) as { health: string }[]).every((n) => n.health === 'down'));
-  const mixed = await kvLab(['cluster', 'up', '--dir', dir, '--nodes', '5'], env);
+  const mixed = await runInProcess(['cluster', 'up', '--dir', dir, '--nodes', '5'], env);
   assert.is(mixed.code, 2);
   assert.match(mixed.stderr, /already holds a cluster.*drop --nodes/);
   const up = await kvLab(['cluster', 'up', '--dir', dir], env);
   assert.is(up.code, 0, up.stderr);
   assert.not.ok(up.stdout.includes(password), 'the password is not printed again');
-  const get = await kvLab(['get', 'nickname'], env);
+  const get = await runInProcess(['get', 'nickname'], env);
   assert.equal([get.code, get.stdout], [0, 'tcp-jitsu\n'], get.stderr);
-  assert.is((await kvLab(['cluster', 'down', '--dir', dir], env)).code, 0);
+  assert.is((await runInProcess(['cluster', 'down', '--dir', dir], env)).code, 0);
 });
 
 C('--insecure: the seeds\' curl and nc commands work as written', async () => {
@@ -124,7 +125,7 @@ C('--insecure: the seeds\' curl and nc commands work as written', async () => {
   assert.equal(await (await fetch(`http://localhost:${b}/key/k`)).json(), { ok: true, key: 'k', value: 'v' });
   assert.is(await nc(b - 4999, 'PUT nickname codejitsu\n'), 'OK\n');
   assert.is(await nc(b - 4999, 'READ nickname\n'), 'VALUE codejitsu\n');
-  assert.is((await kvLab(['cluster', 'down', '--dir', insecure], env)).code, 0);
+  assert.is((await runInProcess(['cluster', 'down', '--dir', insecure], env)).code, 0);
 });
 
 C('bad input: exit 2 and one clear line, never a stack trace', async () => {
@@ -139,7 +140,8 @@ C('bad input: exit 2 and one clear line, never a stack trace', async () => {
     [['cluster', 'sideways'], /unknown command 'sideways'/],
   ];
   for (const [args, message] of cases) {
-    const r = await kvLab(args, env);
+    // In this process: each is refused before anything starts.
+    const r = await runInProcess(args, env);
     assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message, args.join(' '));
     assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { kvLab, root, serve, Served, tempDir } from '../api/helpers.js';
+import { runInProcess } from './in-process.js';
 import { parsePeers, parsePort, parsePrimary } from '../../src/cli/serve.js';
 import { UsageError } from '../../src/cli/errors.js';
 
@@ -42,14 +43,14 @@ F('--peers, ports and the primary mode\'s flags parse or say what is wrong', () 
   assert.match(err(() => parsePrimary({ role: 'leader', leaderHost: 'h' })), /a leader takes no --leader-host/);
 });
 
-const P = suite('serve refuses bad input as a process');
+const P = suite('serve refuses bad input');
 
 const work = tempDir('serve-flags');
 const valid = join(work, 'cluster.yaml');
 writeFileSync(join(work, 'cluster.secret'), 'x'.repeat(40), { mode: 0o600 });
 writeFileSync(valid, 'secretFile: cluster.secret\nauth: none\nreplication: none\nnodes:\n  - { id: n1, httpPort: 18000, tcpPort: 13001, peerPort: 19001, dataDir: data/n1 }\n');
 
-P('every mistake is exit 2 with one clear message', async () => {
+P('every mistake is refused (exit 2) with one clear message', async () => {
   const dataDir = join(work, 'd');
   const bad = (name: string, text: string) => {
     const file = join(work, name);
@@ -80,15 +81,19 @@ P('every mistake is exit 2 with one clear message', async () => {
     [['--config', bad('auth.yaml', 'secretFile: cluster.secret\nauth: { admin: root }\nnodes:\n  - { id: n1, httpPort: 1, tcpPort: 2, peerPort: 3, dataDir: a }\n'), '--node', 'n1'], /auth\.adminHash: required field is missing/],
     [['--config', bad('yaml.yaml', 'nodes: [\n'), '--node', 'n1'], /YAML syntax/],
   ];
-  // Four at a time: each is a process start, and they are independent.
-  const results = [];
-  for (let i = 0; i < cases.length; i += 4) results.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => kvLab(['serve', ...args])))));
-  for (const [i, [args, message]] of cases.entries()) {
-    const r = results[i] as Awaited<ReturnType<typeof kvLab>>;
+  // In this process (each is refused before anything starts); the binary's own exit code is
+  // checked by the next test.
+  for (const [args, message] of cases) {
+    const r = await runInProcess(['serve', ...args]);
     assert.is(r.code, 2, `serve ${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message, `serve ${args.join(' ')}`);
     assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+P('the binary itself: bad flags exit 2 with one line on stderr', async () => {
+  const r = await kvLab(['serve', '--data-dir', join(work, 'd'), '--http-port', 'eighty']);
+  assert.equal([r.code, r.stderr], [2, 'kv-lab: --http-port expects a port number 0-65535, got "eighty"\n']);
 });
 
 P('a port in use is a start failure (exit 1) that names the port', async () => {
