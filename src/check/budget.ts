@@ -28,7 +28,8 @@ export function withSteps<T>(parent: Budget, stepsMax: number, work: (budget: Bu
   try {
     return work(sub);
   } finally {
-    parent.stepsLeft -= stepsLeft - Math.max(0, sub.stepsLeft);
+    // An unbounded parent stays unbounded (and ∞ − ∞ would make it NaN).
+    if (Number.isFinite(stepsLeft)) parent.stepsLeft -= stepsLeft - Math.max(0, sub.stepsLeft);
     if (sub.exhausted === 'deadline') parent.exhausted = 'deadline';
     else if (parent.stepsLeft <= 0) parent.exhausted = 'steps';
   }

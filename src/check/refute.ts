@@ -75,8 +75,12 @@ export class Prober {
     return outcome;
   }
 
-  /** Whether the budget (not just one probe's cap) is spent. */
+  /**
+   * Whether the budget (not just one probe's cap) is spent. It asks the deadline too: a search
+   * polls it only every DEADLINE_POLL_STEPS steps, and most probes are shorter than that.
+   */
   get spent(): boolean {
+    if (this.budget.exhausted === null && this.budget.deadline?.() === true) this.budget.exhausted = 'deadline';
     return this.budget.exhausted !== null || this.budget.stepsLeft <= 0;
   }
 }
