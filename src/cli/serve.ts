@@ -125,7 +125,7 @@ function generatedFile(dataDir: string, name: string, make: () => string): { fil
   return { file, created: true };
 }
 
-/** Messages for the operator, printed (not logged) before the node starts. */
+/** Messages for the operator, gathered while reading the configuration and logged at start. */
 type Notes = string[];
 
 /** Builds the host's spec from a cluster file. */
@@ -263,7 +263,8 @@ async function serveCommand(opts: ServeFlags, explicit: Set<string>): Promise<vo
   const { JsonLineLogger } = await import('../env/real/log.js');
   const { startNodeHost, HostStartError } = await import('../api/node-host.js');
   const log = new JsonLineLogger({ node: base.id, level: opts.logLevel as LogLevel });
-  for (const note of notes) process.stderr.write(`kv-lab serve: ${note}\n`);
+  // Notes are log events like any other, so that stderr stays one JSON object per line.
+  for (const note of notes) log.log('warn', 'serve.notice', { message: note });
   let host: Awaited<ReturnType<typeof startNodeHost>>;
   try {
     host = await startNodeHost({ ...base, log });

@@ -230,6 +230,7 @@ S('SIGTERM stops in order (exit 0); a restart finds its data directory and admin
   node.kill('SIGTERM');
   const exit = await node.exited;
   assert.equal(exit, { code: 0, signal: null }, node.stderrText.slice(-2000));
+  for (const line of node.stderrText.trimEnd().split('\n')) assert.ok(line.startsWith('{') && JSON.parse(line), `stderr is JSON lines only: ${line}`);
   const names = node.events.map((e) => e.event);
   assert.ok(names.indexOf('serve.stopping') < names.indexOf('serve.stopped'), 'stopping, then stopped');
   node = serve(['--id', 'n1', '--data-dir', dataDir, '--http-port', '0', '--tcp-port', '0', '--peer-port', '0']);
