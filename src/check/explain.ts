@@ -28,7 +28,9 @@ import { searchLinearization, type SearchVerdict } from './search.js';
  *    while S alone is linearizable: find the shortest U[0..i] with S ∪ U[0..i] failing (galloping,
  *    then bisecting), add U[i] to S, keep U[0..i) as the candidates. Each added op is necessary
  *    (without it, S lies inside a set that was found linearizable), so the result is minimal:
- *    dropping any one op from it makes the rest linearizable. It costs O(|S| log |U|) probes.
+ *    dropping any one op from it makes the rest linearizable. It costs O(|S| log |U|) probes
+ *    (the "progression" way to a minimal set over a monotone predicate: J. Marques-Silva,
+ *    M. Janota, A. Belov, "Minimal Sets over Monotone Predicates in Boolean Formulae", CAV 2013).
  *    S ∪ U always fails (it is the last set found failing), so the largest probe is never needed.
  *
  * A probe that runs out of steps decides nothing: the search goes on as if it had not failed, and
