@@ -3,7 +3,6 @@ import type { Env } from '../env/env.js';
 import { SCAN_LIMIT_MAX } from '../storage/engine.js';
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
-import { decodeWithBytes } from '../util/json-bytes.js';
 import { authorize, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
 import { encodeMessage, validateRequest, type Request, type Response } from './protocol.js';
@@ -61,6 +60,8 @@ export interface NodeStatus extends ReplicaStatus {
   /** Counters since start, for /metrics. */
   counters: { requests: number; writes: number; reads: number; errors: number };
 }
+
+const frameDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Keys a replica keeps for itself (its applied position), not part of the replicated state. */
 const NODE_LOCAL_KEYS: ReadonlySet<string> = new Set(['\x01a', '\x01p']);
@@ -147,7 +148,7 @@ export class KvNode {
     if (this.stopped) return;
     let message: Record<string, unknown>;
     try {
-      message = decodeWithBytes(frame) as Record<string, unknown>;
+      message = JSON.parse(frameDecoder.decode(frame)) as Record<string, unknown>;
       if (typeof message !== 'object' || message === null || typeof message.kind !== 'string') throw new Error('no "kind"');
     } catch (err) {
       this.env.log.log('warn', 'node.bad_frame', { from, error: (err as Error).message });

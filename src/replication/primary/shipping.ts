@@ -4,7 +4,7 @@ import type { EngineDeps } from '../../storage/engine.js';
 import { FSYNC_ALWAYS } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import { assert } from '../../util/assert.js';
-import { decodeWithBytes, encodeWithBytes } from '../../util/json-bytes.js';
+import { decodeJson, encodeJson } from '../raft-runtime/codec.js';
 
 /**
  * Leader→follower log shipping, the seed projects' replication, kept as a lab subject.
@@ -29,8 +29,17 @@ export interface ShippedRecord {
   data: Uint8Array;
 }
 
+/** On the wire and in the log, a record's data is base64. */
+interface WireRecord {
+  seq: number;
+  data: string;
+}
+
+const toWire = (r: ShippedRecord): WireRecord => ({ seq: r.seq, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).toString('base64') });
+const fromWire = (w: WireRecord): ShippedRecord => ({ seq: w.seq, data: new Uint8Array(Buffer.from(w.data, 'base64')) });
+
 export type ShippingMessage =
-  | { kind: 'ship'; epoch: number; leader: string; records: ShippedRecord[] }
+  | { kind: 'ship'; epoch: number; leader: string; records: WireRecord[] }
   | { kind: 'catchup'; epoch: number; from: number }
   | { kind: 'promote' };
 
@@ -93,7 +102,7 @@ export class LogShipping {
     Wal.open(
       deps,
       { dir: options.dir, fsync: FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS },
-      (r) => replay.push({ type: r.type, body: decodeWithBytes(r.data) }),
+      (r) => replay.push({ type: r.type, body: decodeJson(r.data) }),
       (err, wal) => {
         if (err !== null || wal === undefined) return done(err ?? new Error('shipping log did not open'));
         const s = new LogShipping(env, options, members, wal, hooks, initialLeader);
@@ -104,7 +113,7 @@ export class LogShipping {
             s.leader = e.leader;
             s.role = e.leader === env.id ? 'leader' : 'follower';
           } else {
-            const c = r.body as ShippedRecord;
+            const c = fromWire(r.body as WireRecord);
             assert(c.seq === s.lastSeq + 1, () => `shipping log: command ${c.seq} after ${s.lastSeq}`);
             s.hold(c);
             hooks.apply(c.seq, c.data);
@@ -126,7 +135,7 @@ export class LogShipping {
   append(data: Uint8Array, done: (err: Error | null, seq: number) => void): void {
     assert(this.role === 'leader', 'only the leader appends');
     const record = { seq: this.lastSeq + 1, data };
-    this.wal.append(RECORD_COMMAND, encodeWithBytes(record), (err) => {
+    this.wal.append(RECORD_COMMAND, encodeJson(toWire(record)), (err) => {
       if (err !== null) this.hooks.onFatal(err);
       done(err, record.seq);
     });
@@ -155,7 +164,8 @@ export class LogShipping {
   private onShip(from: string, m: Extract<ShippingMessage, { kind: 'ship' }>): void {
     if (m.epoch < this.epoch) return;
     if (m.epoch > this.epoch || this.leader !== m.leader) this.follow(m.epoch, m.leader);
-    for (const r of m.records) {
+    for (const w of m.records) {
+      const r = fromWire(w);
       // Records at or below what we hold are skipped, even when the new leader's content differs:
       // the seeds' design has no way to notice. That is the divergence the lab shows.
       if (r.seq <= this.lastSeq) continue;
@@ -163,7 +173,7 @@ export class LogShipping {
         this.send(from, { kind: 'catchup', epoch: this.epoch, from: this.lastSeq + 1 });
         return;
       }
-      this.wal.append(RECORD_COMMAND, encodeWithBytes(r), (err) => {
+      this.wal.append(RECORD_COMMAND, encodeJson(w), (err) => {
         if (err !== null) this.hooks.onFatal(err);
       });
       this.hold(r);
@@ -181,7 +191,7 @@ export class LogShipping {
     this.epoch++;
     this.leader = this.env.id;
     this.role = 'leader';
-    this.wal.append(RECORD_EPOCH, encodeWithBytes({ epoch: this.epoch, leader: this.env.id }));
+    this.wal.append(RECORD_EPOCH, encodeJson({ epoch: this.epoch, leader: this.env.id }));
     this.nextSeq.clear();
     this.firstUnshipped = this.lastSeq + 1;
     this.env.log.log('info', 'primary.promoted', { epoch: this.epoch, lastSeq: this.lastSeq });
@@ -193,7 +203,7 @@ export class LogShipping {
     this.leader = leader;
     if (this.role === 'leader') this.env.log.log('info', 'primary.demoted', { epoch, leader });
     this.role = 'follower';
-    this.wal.append(RECORD_EPOCH, encodeWithBytes({ epoch, leader }));
+    this.wal.append(RECORD_EPOCH, encodeJson({ epoch, leader }));
     this.hooks.onRole('follower', leader, epoch);
   }
 
@@ -211,8 +221,8 @@ export class LogShipping {
       // Fire and forget: a follower that misses a shipment notices the gap and asks (catchup).
       const from = this.nextSeq.get(peer) ?? this.firstUnshipped;
       const to = Math.min(this.lastSeq, from + this.options.batchRecordsMax - 1);
-      const records: ShippedRecord[] = [];
-      for (let seq = from; seq <= to; seq++) records.push({ seq, data: this.records[seq - 1] as Uint8Array });
+      const records: WireRecord[] = [];
+      for (let seq = from; seq <= to; seq++) records.push(toWire({ seq, data: this.records[seq - 1] as Uint8Array }));
       this.nextSeq.set(peer, to + 1);
       this.send(peer, { kind: 'ship', epoch: this.epoch, leader: this.env.id, records });
     }
@@ -220,7 +230,7 @@ export class LogShipping {
   }
 
   private send(to: string, m: ShippingMessage): void {
-    this.env.net.send(to, encodeWithBytes(m));
+    this.env.net.send(to, encodeJson(m));
   }
 
   stop(): void {

@@ -3,7 +3,7 @@ import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { assert } from '../../util/assert.js';
-import { decodeWithBytes, encodeWithBytes } from '../../util/json-bytes.js';
+import { decodeJson, encodeJson, entriesFromWire, entriesToWire } from './codec.js';
 import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
 import type { Ready } from '../raft/ready.js';
 import type { RaftStorage } from '../raft/storage.js';
@@ -14,7 +14,7 @@ import { loadSnapshotFile, removeOtherSnapshots, saveSnapshotFile } from './snap
  * The Raft log on disk: RaftStorage for the core, kept in memory (MemoryRaftStorage) and made
  * durable through the write-ahead log plus snapshot files.
  *
- * WAL records (JSON, bytes as base64):
+ * WAL records (JSON, entry data as base64, codec.ts):
  *   HARD        {term, vote, commit}
  *   ENTRIES     {entries}: replace the log from entries[0].index on (a Ready's entries)
  *   SNAPSHOT    {file, meta}: the log is now that snapshot (installed from the leader)
@@ -76,13 +76,13 @@ export class DurableRaftStorage implements RaftStorage {
     }
     const onRecord = (r: { type: number; data: Uint8Array; lsn: number }) => {
       records++;
-      const body = decodeWithBytes(r.data) as Record<string, unknown>;
+      const body = decodeJson(r.data) as Record<string, unknown>;
       switch (r.type) {
         case HARD:
           mem.setHardState(body as unknown as HardState);
           break;
         case ENTRIES:
-          mem.append(body.entries as Entry[]);
+          mem.append(entriesFromWire(body.entries));
           break;
         case SNAPSHOT:
           mem.applySnapshot(loadSnapshotFile(deps.disk, snapDir, body.file as string));
@@ -93,7 +93,7 @@ export class DurableRaftStorage implements RaftStorage {
             snapshot: loadSnapshotFile(deps.disk, snapDir, body.file as string),
             offsetIndex: boundary.index,
             offsetTerm: boundary.term,
-            entries: body.entries as Entry[],
+            entries: entriesFromWire(body.entries),
             hardState: body.hard as HardState,
           });
           break;
@@ -113,8 +113,8 @@ export class DurableRaftStorage implements RaftStorage {
         const [entry, hard] = bootstrapState(bootstrap);
         mem.append([entry]);
         mem.setHardState(hard);
-        wal.append(ENTRIES, encodeWithBytes({ entries: [entry] }));
-        wal.append(HARD, encodeWithBytes(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
+        wal.append(ENTRIES, encodeJson({ entries: entriesToWire([entry]) }));
+        wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
       },
     );
   }
@@ -154,14 +154,14 @@ export class DurableRaftStorage implements RaftStorage {
         this.mem.append(rd.entries);
         last = true;
         if (rd.hardState === null) {
-          this.wal.append(ENTRIES, encodeWithBytes({ entries: rd.entries }), (err) => done(err));
+          this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), (err) => done(err));
           return;
         }
-        this.wal.append(ENTRIES, encodeWithBytes({ entries: rd.entries }));
+        this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }));
       }
       if (rd.hardState !== null) {
         this.mem.setHardState(rd.hardState);
-        this.wal.append(HARD, encodeWithBytes(rd.hardState), (err) => done(err));
+        this.wal.append(HARD, encodeJson(rd.hardState), (err) => done(err));
         return;
       }
       if (!last) done(null);
@@ -171,7 +171,7 @@ export class DurableRaftStorage implements RaftStorage {
     saveSnapshotFile(this.deps.disk, `${this.options.dir}/snap`, snapshot, (err, name) => {
       if (err !== null) return done(err);
       this.mem.applySnapshot(snapshot);
-      this.wal.append(SNAPSHOT, encodeWithBytes({ file: name, meta: snapshot.meta }));
+      this.wal.append(SNAPSHOT, encodeJson({ file: name, meta: snapshot.meta }));
       writeRest();
     });
   }
@@ -204,7 +204,7 @@ export class DurableRaftStorage implements RaftStorage {
       this.mem.compact(Math.max(this.mem.boundary().index, meta.index - keepEntries));
       const lsn = this.wal.append(
         CHECKPOINT,
-        encodeWithBytes({ file: name, meta, boundary: this.mem.boundary(), entries: this.mem.allEntries(), hard: this.mem.hardState() }),
+        encodeJson({ file: name, meta, boundary: this.mem.boundary(), entries: entriesToWire(this.mem.allEntries()), hard: this.mem.hardState() }),
         (e) => {
           if (e !== null) {
             this.checkpointing = false;

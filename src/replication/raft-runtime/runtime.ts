@@ -2,7 +2,7 @@ import type { Env } from '../../env/env.js';
 import type { Timer } from '../../env/clock.js';
 import type { EngineDeps } from '../../storage/engine.js';
 import { assert } from '../../util/assert.js';
-import { encodeWithBytes } from '../../util/json-bytes.js';
+import { encodeRaftFrame, raftMessageFromWire } from './codec.js';
 import { describeMessage, type Message } from '../raft/messages.js';
 import { RaftNode } from '../raft/node.js';
 import type { RaftOptions } from '../raft/options.js';
@@ -195,7 +195,7 @@ export class RaftRuntime {
 
   private sendAll(messages: readonly Message[]): void {
     for (const m of messages) {
-      this.env.net.send(m.to, encodeWithBytes({ kind: 'raft', m }));
+      this.env.net.send(m.to, encodeRaftFrame(m));
       // The Net is best effort: a lost snapshot shows up as a follower still behind, and the core
       // probes again; report it sent so the follower's progress leaves the snapshot state.
       if (m.type === 'MsgSnap') this.node.reportSnapshot(m.to, true);
@@ -228,8 +228,6 @@ export class RaftRuntime {
 /** The Raft message in a decoded peer frame ({kind: 'raft', m}); null if it is not one. */
 export function decodeRaftFrame(decoded: unknown): Message | null {
   const body = decoded as { kind?: unknown; m?: unknown };
-  if (body.kind !== 'raft' || typeof body.m !== 'object' || body.m === null) return null;
-  const m = body.m as Message;
-  if (typeof m.type !== 'string' || typeof m.from !== 'string' || typeof m.to !== 'string' || typeof m.term !== 'number') return null;
-  return m;
+  if (body.kind !== 'raft') return null;
+  return raftMessageFromWire(body);
 }
