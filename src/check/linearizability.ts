@@ -102,9 +102,12 @@ export function combineVerdicts(verdicts: readonly Verdict[]): Verdict {
 
 /**
  * When the search has not got further for this many steps, it tries to refute the key near where
- * it is stuck (search.ts StallHook); the wait doubles after each attempt that finds nothing.
+ * it is stuck (search.ts StallHook); the wait doubles after each attempt that finds nothing, and
+ * an attempt may spend 1/REFUTE_SHARE of the steps the search spent stalled. On a linearizable
+ * history every attempt is wasted, so this bounds the waste to a fraction of the search's work.
  */
 const STALL_STEPS_FIRST = 100_000;
+const REFUTE_SHARE = 2;
 
 export function checkKey(key: string, keyOps: readonly Operation[], budget: Budget, options: CheckOptions,
   explain: boolean): KeyResult {
@@ -118,7 +121,7 @@ export function checkKey(key: string, keyOps: readonly Operation[], budget: Budg
   const stall: StallHook = {
     stepsFirst: STALL_STEPS_FIRST,
     refute: (frontierEvent, stepsMax) => {
-      failing = withSteps(budget, stepsMax, (b) => {
+      failing = withSteps(budget, stepsMax / REFUTE_SHARE, (b) => {
         const before = b.stepsLeft;
         try {
           return refuteNear(new Prober(index, b), frontierEvent);
