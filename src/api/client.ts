@@ -63,6 +63,8 @@ interface Pending {
   inFlight: boolean;
   attemptTimer: Timer | null;
   deadlineTimer: Timer;
+  /** Numbered by another component (resume): its ackSeq is that component's, kept as given. */
+  resumed: boolean;
 }
 
 export class KvClient {
@@ -109,8 +111,38 @@ export class KvClient {
       inFlight: false,
       attemptTimer: null,
       deadlineTimer: this.clock.timer(this.options.timeoutMs, () => this.giveUp(p, 'timeout')),
+      resumed: false,
     };
     this.pending.set(seq, p);
+    this.attempt(p);
+  }
+
+  /**
+   * Takes over a request that another component numbered and already tried — a front end that
+   * submitted it to its own node in-process and was told `not_leader` or `unavailable` — and
+   * retries it over the network with the same client and seq, so that the cluster applies it at
+   * most once even if the first attempt still commits. `uncertain`: that first attempt may yet
+   * take effect, so a final failure is reported as an unknown outcome.
+   * REQUIRES: request.client is this client's address, and this client's invoke() is not used
+   * (the other component owns the seq space).
+   */
+  resume(request: Request, done: (o: Outcome) => void, extra: { node?: string; uncertain?: boolean } = {}): void {
+    assert(!this.closed, 'KvClient is closed');
+    assert(request.client === this.net.self, () => `resume: request of ${request.client} on client ${this.net.self}`);
+    assert(!this.pending.has(request.seq), () => `resume: seq ${request.seq} is already in progress`);
+    const p: Pending = {
+      seq: request.seq,
+      request,
+      done,
+      target: extra.node ?? this.leaderHint ?? this.nextNode(),
+      attempts: 0,
+      uncertain: extra.uncertain ?? false,
+      inFlight: false,
+      attemptTimer: null,
+      deadlineTimer: this.clock.timer(this.options.timeoutMs, () => this.giveUp(p, 'timeout')),
+      resumed: true,
+    };
+    this.pending.set(p.seq, p);
     this.attempt(p);
   }
 
@@ -158,7 +190,7 @@ export class KvClient {
       p.target = this.nextNode();
       this.attempt(p);
     });
-    this.net.send(p.target, encodeMessage({ ...p.request, ackSeq: this.ackSeq(this.seqNext) }));
+    this.net.send(p.target, encodeMessage(p.resumed ? p.request : { ...p.request, ackSeq: this.ackSeq(this.seqNext) }));
   }
 
   private receive(from: string, frame: Uint8Array): void {

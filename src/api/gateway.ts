@@ -43,7 +43,10 @@ export interface GatewayOptions {
   node: LocalNode;
   /** This gateway's client name at its node; unique per process start. */
   clientId: string;
-  /** Client to the other members for forwarding; null in a one-node cluster. */
+  /**
+   * Client to the other members for forwarding, whose address is clientId (requests keep their
+   * client and seq when forwarded); null in a one-node cluster.
+   */
   forward: KvClient | null;
   clock: Clock;
   log: Logger;
@@ -63,6 +66,8 @@ interface InFlight {
   startNs: number;
   done: (r: Result) => void;
   finished: boolean;
+  /** Handed to the forwarding client, whose deadline now applies. */
+  forwarded: boolean;
 }
 
 interface OpStats {
@@ -110,7 +115,6 @@ export class Gateway {
   private seqNext = 1;
   /** Local requests by seq, in seq order (Map keeps insertion order). */
   private readonly inFlight = new Map<number, InFlight>();
-  private forwarding = 0;
   private readonly requestTimeoutMs: number;
   private readonly basicTtlMs: number;
   private readonly basicCache = new Map<string, CachedLogin>();
@@ -140,7 +144,7 @@ export class Gateway {
 
   /** Requests in progress (local and forwarded). */
   get pending(): number {
-    return this.inFlight.size + this.forwarding;
+    return this.inFlight.size;
   }
 
   status(): NodeStatus {
@@ -219,14 +223,13 @@ export class Gateway {
 
   private local(op: KvOp, db: string, token: string | null, startNs: number, finish: (r: Result) => void): void {
     const seq = this.seqNext++;
-    const entry: InFlight = { startNs, done: finish, finished: false };
+    const entry: InFlight = { startNs, done: finish, finished: false, forwarded: false };
     this.inFlight.set(seq, entry);
     const request: Request = { kind: 'req', client: this.options.clientId, seq, ackSeq: this.lowestPending(), db, op, ...(token !== null ? { token } : {}) };
     this.options.node.submit(request, (result) => {
       if (entry.finished) return; // answered `timeout` already; the late result is dropped
-      if (!result.ok && result.code === 'not_leader' && this.options.forward !== null) {
-        this.inFlight.delete(seq);
-        this.forward(op, db, token, result.leader, finish);
+      if (!result.ok && (result.code === 'not_leader' || result.code === 'unavailable') && this.options.forward !== null) {
+        this.forward(request, entry, result.code === 'unavailable', result.leader);
         return;
       }
       entry.finished = true;
@@ -240,19 +243,25 @@ export class Gateway {
     return first.done ? this.seqNext : first.value;
   }
 
-  private forward(op: KvOp, db: string, token: string | null, leader: string | undefined, finish: (r: Result) => void): void {
+  /**
+   * Retries a request the local node could not order on the leader, with the same client and
+   * seq (the forwarding client shares the gateway's name), so the cluster applies it at most
+   * once. It stays in inFlight meanwhile, which keeps later requests' ackSeq below its seq: the
+   * node must not forget its session entry while a retry may still arrive.
+   */
+  private forward(request: Request, entry: InFlight, uncertain: boolean, leader: string | undefined): void {
     const client = this.options.forward;
     assert(client !== null, 'forward without a client');
-    this.forwarding++;
+    entry.forwarded = true;
     this.forwarded.inc();
-    client.invoke(
-      op,
+    client.resume(
+      request,
       (o) => {
-        this.forwarding--;
-        finish(outcomeResult(o));
+        entry.finished = true;
+        this.inFlight.delete(request.seq);
+        entry.done(outcomeResult(o));
       },
-      db,
-      { token, ...(leader !== undefined ? { node: leader } : {}) },
+      { uncertain, ...(leader !== undefined ? { node: leader } : {}) },
     );
   }
 
@@ -264,6 +273,7 @@ export class Gateway {
       const limitNs = this.options.clock.monotonicNs() - this.requestTimeoutMs * 1e6;
       for (const [seq, e] of this.inFlight) {
         if (e.startNs > limitNs) break; // in seq order, so in start order
+        if (e.forwarded) continue; // the forwarding client's deadline applies
         e.finished = true;
         this.inFlight.delete(seq);
         e.done({ ok: false, code: 'timeout', message: `no answer from the node within ${this.requestTimeoutMs} ms; the outcome is unknown` });

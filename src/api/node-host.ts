@@ -170,7 +170,8 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     let forward: KvClient | null = null;
     const others = spec.members.filter((m) => m !== spec.id);
     if (others.length > 0) {
-      const fnet = new RealNet({ self: `${spec.id}.fw.${suffix}`, role: 'client', peers: spec.peers, secret: null, log });
+      // The gateway's own name: forwarded requests keep the client and seq they had locally.
+      const fnet = new RealNet({ self: `${spec.id}.gw.${suffix}`, role: 'client', peers: spec.peers, secret: null, log });
       forward = new KvClient(fnet, clock, { nodes: others, timeoutMs: spec.requestTimeoutMs ?? 10_000, attemptTimeoutMs: 2_000 });
       const f = forward;
       cleanup.push(() => f.close());

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { KvClient, InvokeOptions, Outcome } from '../../src/api/client.js';
+import type { KvClient, Outcome } from '../../src/api/client.js';
 import { Gateway, type LocalNode } from '../../src/api/gateway.js';
 import type { Clock, Timer } from '../../src/env/clock.js';
 import { silentLogger } from '../../src/env/log.js';
@@ -61,8 +61,8 @@ class ScriptedNode implements LocalNode {
 function setup(opts: { authEnabled?: boolean; forward?: boolean } = {}) {
   const clock = new ManualClock();
   const node = new ScriptedNode();
-  const forwarded: { op: KvOp; db: string; extra: InvokeOptions; done: (o: Outcome) => void }[] = [];
-  const forward = { invoke: (op: KvOp, done: (o: Outcome) => void, db: string, extra: InvokeOptions) => forwarded.push({ op, db, extra, done }) } as unknown as KvClient;
+  const forwarded: { request: Request; extra: { node?: string; uncertain?: boolean }; done: (o: Outcome) => void }[] = [];
+  const forward = { resume: (request: Request, done: (o: Outcome) => void, extra: { node?: string; uncertain?: boolean }) => forwarded.push({ request, extra, done }) } as unknown as KvClient;
   const gw = new Gateway({ node, clientId: 'n2.gw.abcd', forward: opts.forward === false ? null : forward, clock, log: silentLogger, authEnabled: opts.authEnabled ?? true, requestTimeoutMs: 1000, basicCacheTtlMs: 60_000 });
   const results: Result[] = [];
   const exec = (op: KvOp, db = '', token: string | null = null) => gw.execute('http', op, db, token, (r) => results.push(r));
@@ -99,22 +99,41 @@ G('requests carry the gateway\'s client id, increasing seqs and the lowest unans
   assert.is(node.requests[4]?.req.ackSeq, 5, 'everything below 5 is answered');
 });
 
-G('not_leader is forwarded to the named leader with the same token; the outcome comes back', () => {
+G('not_leader and unavailable hand the same request (client, seq, token) to the forwarding client', () => {
   const { node, forwarded, results, exec, gw } = setup();
   node.answer = () => ({ ok: false, code: 'not_leader', message: 'follower', leader: 'n1' });
   exec({ f: 'write', key: 'k', value: 1 }, 'shop', 'user-token');
   assert.is(forwarded.length, 1);
-  assert.equal([forwarded[0]?.op, forwarded[0]?.db, forwarded[0]?.extra], [{ f: 'write', key: 'k', value: 1 }, 'shop', { token: 'user-token', node: 'n1' }]);
+  const local = node.requests[0]?.req;
+  assert.is(forwarded[0]?.request, local, 'the very request the local node saw');
+  assert.equal([local?.client, local?.seq, local?.db, local?.token], ['n2.gw.abcd', 1, 'shop', 'user-token']);
+  assert.equal(forwarded[0]?.extra, { uncertain: false, node: 'n1' });
   assert.is(gw.pending, 1);
+  node.answer = () => ({ ok: false, code: 'unavailable', message: 'leadership changed before the write committed' });
+  exec({ f: 'append', key: 'k', value: 'x' });
+  assert.equal(forwarded[1]?.extra, { uncertain: true }, 'the first attempt may still commit');
+  node.answer = () => null;
+  exec({ f: 'read', key: 'k' });
+  assert.is(node.requests[2]?.req.ackSeq, 1, 'a forwarded request keeps later ackSeqs below its seq');
   forwarded[0]?.done({ type: 'ok', value: 1, node: 'n1' });
-  forwarded.length = 0;
-  exec({ f: 'write', key: 'k', value: 2 });
-  forwarded[0]?.done({ type: 'info', reason: 'timeout' });
+  forwarded[1]?.done({ type: 'info', reason: 'timeout' });
+  node.requests[2]?.reply({ ok: true, value: null });
   exec({ f: 'cas', key: 'k', expected: 0, value: 3 });
-  forwarded[1]?.done({ type: 'fail', code: 'cas_mismatch', message: 'no', node: 'n1' });
-  assert.equal(results, [{ ok: true, value: 1 }, { ok: false, code: 'timeout', message: 'outcome unknown: timeout' }, { ok: false, code: 'cas_mismatch', message: 'no' }]);
-  assert.is(gw.forwarded.value, 3);
+  assert.is(node.requests[3]?.req.ackSeq, 4, 'all answered');
+  node.requests[3]?.reply({ ok: false, code: 'cas_mismatch', message: 'no' });
+  assert.equal(results, [{ ok: true, value: 1 }, { ok: false, code: 'timeout', message: 'outcome unknown: timeout' }, { ok: true, value: null }, { ok: false, code: 'cas_mismatch', message: 'no' }]);
+  assert.is(gw.forwarded.value, 2);
   assert.is(gw.pending, 0);
+});
+
+G('a forwarded request is not timed out by the gateway: the forwarding client\'s deadline applies', () => {
+  const { node, forwarded, clock, results, exec } = setup();
+  node.answer = () => ({ ok: false, code: 'not_leader', message: 'follower', leader: 'n1' });
+  exec({ f: 'write', key: 'k', value: 1 });
+  clock.advance(5_000);
+  assert.is(results.length, 0);
+  forwarded[0]?.done({ type: 'fail', code: 'unavailable', message: 'no leader', node: 'n1' });
+  assert.equal(results, [{ ok: false, code: 'unavailable', message: 'no leader' }]);
 });
 
 G('without a forwarding client, not_leader is the answer', () => {
