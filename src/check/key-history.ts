@@ -79,11 +79,6 @@ export class KeyIndex implements OpTable {
   readonly returnEvent: Int32Array;
   readonly producerStart: Int32Array;
   readonly producerOps: Int32Array;
-  /** Cas ops expecting value v: casOps[casStart[v] .. casStart[v + 1]), in invoke order. */
-  readonly casStart: Int32Array;
-  readonly casOps: Int32Array;
-  /** Local indices of the ok and failed ops by completion event: what explanations choose from. */
-  readonly byReturn: Int32Array;
   /** The first append's invoke event, or +∞: a prefix before it is a register's history. */
   readonly firstAppendCall: number;
   /** Scratch for renumbering values per compiled history: -1 everywhere between uses. */
@@ -112,8 +107,30 @@ export class KeyIndex implements OpTable {
     }
     this.firstAppendCall = firstAppendCall;
     [this.producerStart, this.producerOps] = this.indexBy((i) => leftValue(this.kind[i] as number, this.argA[i] as number, this.argB[i] as number));
-    [this.casStart, this.casOps] = this.indexBy((i) => (this.kind[i] === OP_CAS ? (this.argA[i] as number) : -1));
-    this.byReturn = this.sortByReturn();
+  }
+
+  // Only refutation and explanations need these two: a key that checks out never builds them.
+  private casIndex: [Int32Array, Int32Array] | null = null;
+  private completions: Int32Array | null = null;
+
+  /** Cas ops expecting value v: casOps[casStart[v] .. casStart[v + 1]), in invoke order. */
+  get casStart(): Int32Array {
+    return this.indexCas()[0];
+  }
+
+  get casOps(): Int32Array {
+    return this.indexCas()[1];
+  }
+
+  private indexCas(): [Int32Array, Int32Array] {
+    this.casIndex ??= this.indexBy((i) => (this.kind[i] === OP_CAS ? (this.argA[i] as number) : -1));
+    return this.casIndex;
+  }
+
+  /** Local indices of the ok and failed ops by completion event: what explanations choose from. */
+  get byReturn(): Int32Array {
+    this.completions ??= this.sortByReturn();
+    return this.completions;
   }
 
   private intern(i: number, op: Operation): void {
