@@ -32,11 +32,13 @@ export interface MemberAddress {
   peerPort: number;
 }
 
-/** The asynchronous primary/follower mode's settings (the replication work wires them in). */
+/** Replication primary as the seeds configure it: this node's role and where its leader is. */
 export interface PrimaryConfig {
   role: 'leader' | 'follower';
   /** The leader's peer address; null on the leader itself. */
   leader: PeerAddress | null;
+  /** How often the leader ships its log (default 50 ms). */
+  shipIntervalMs?: number;
 }
 
 export interface HostSpec {
@@ -61,6 +63,12 @@ export interface HostSpec {
   /** Every member's listening addresses, when known (a cluster file), for /status. */
   addresses?: Record<string, MemberAddress>;
   log: Logger;
+  /**
+   * Called when the node hits a fatal error (a failed fsync, an unrecoverable log) and must not
+   * go on serving: `kv-lab serve` ends the process, so that a supervisor restarts it from what is
+   * really on disk. Absent (in-process hosts): the node just stops serving.
+   */
+  onFatal?: (reason: string) => void;
   version: string;
   requestTimeoutMs?: number;
 }
@@ -70,11 +78,7 @@ export class HostStartError extends Error {
   override name = 'HostStartError';
 }
 
-/**
- * The NodeConfig of a host: the one place where serve's settings become the node's. The
- * replication work extends NodeConfig (raft, engines, the primary mode); `primary` rides along
- * until then.
- */
+/** The NodeConfig of a host: the one place where serve's settings become the node's. */
 export function nodeConfigFor(spec: HostSpec): NodeConfig {
   return {
     members: spec.members,
@@ -82,7 +86,7 @@ export function nodeConfigFor(spec: HostSpec): NodeConfig {
     engine: spec.engine as EngineKind,
     bugs: new Set(),
     auth: spec.auth,
-    ...(spec.primary !== undefined ? { primary: { leader: primaryLeaderId(spec, spec.primary), shipIntervalMs: 50 } } : {}),
+    ...(spec.primary !== undefined ? { primary: { leader: primaryLeaderId(spec, spec.primary), shipIntervalMs: spec.primary.shipIntervalMs ?? 50 } } : {}),
   };
 }
 
@@ -90,8 +94,10 @@ export function nodeConfigFor(spec: HostSpec): NodeConfig {
 function primaryLeaderId(spec: HostSpec, p: PrimaryConfig): string {
   if (p.role === 'leader' || p.leader === null) return spec.id;
   const leader = p.leader;
-  const match = Object.entries(spec.addresses ?? {}).find(([, a]) => a.peerPort === leader.port && (a.host === leader.host || leader.host === 'localhost' || a.host === 'localhost'));
-  if (match === undefined) throw new HostStartError(`--leader-host ${leader.host} --leader-port ${leader.port} is not the peer address of any member`);
+  const same = (host: string, port: number) => port === leader.port && (host === leader.host || leader.host === 'localhost' || host === 'localhost');
+  // A cluster file lists every member's address; flags list the other members in --peers.
+  const match = Object.entries(spec.addresses ?? {}).find(([, a]) => same(a.host, a.peerPort)) ?? [...spec.peers].find(([, a]) => same(a.host, a.port));
+  if (match === undefined) throw new HostStartError(`--leader-host ${leader.host} --leader-port ${leader.port} is not the peer address of any member (give the leader in --peers)`);
   return match[0];
 }
 
@@ -155,7 +161,7 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       throw listenError('peer', spec.peerPort, err);
     }
     cleanup.push(() => net.close());
-    const env: Env = { id: spec.id, clock, disk: new RealDisk(spec.dataDir), net, rng, log };
+    const env: Env = { id: spec.id, clock, disk: new RealDisk(spec.dataDir), net, rng, log, ...(spec.onFatal !== undefined ? { exit: spec.onFatal } : {}) };
     log.log('info', 'serve.start', { id: spec.id, pid: process.pid, dataDir: spec.dataDir, rngSeed: rng.seed, replication: spec.replication, engine: spec.engine, auth: spec.auth !== null, members: spec.members });
     let node: KvNode;
     try {

@@ -13,8 +13,11 @@ import { UsageError } from './errors.js';
  * n1` runs one member of it. The format, field by field:
  *
  *   name: local                 # a label for logs and `cluster status`
- *   replication: raft           # none (exactly one node) | raft
- *   engine: memory              # storage engine of every node (ENGINES_AVAILABLE lists this build's)
+ *   replication: raft           # none (exactly one node) | raft | primary
+ *   engine: lsm                 # storage engine of every node: lsm | bitcask | memory
+ *   primary:                    # replication primary only: the first leader, the shipping period
+ *     leader: n1
+ *     shipInterval: 50ms
  *   secretFile: cluster.secret  # the cluster secret: peers prove they hold it (HMAC challenge)
  *   auth:                       # or `auth: none` to run without authentication (--insecure)
  *     admin: admin              # the root user, defined here so a new cluster can be administered
@@ -32,10 +35,12 @@ import { UsageError } from './errors.js';
  * holds no secret itself (the admin hash is a hash), but `cluster up` still writes it mode 600.
  */
 
-/** Replication modes this build can run. The primary mode joins when the replication work adds it. */
-export const REPLICATION_MODES_AVAILABLE = ['none', 'raft'] as const satisfies readonly ReplicationMode[];
-/** Storage engines this build's node can run (lsm and bitcask join when the node wires them). */
-export const ENGINES_AVAILABLE = ['memory'] as const satisfies readonly EngineKind[];
+/** Replication modes a node can run (the node's ReplicationMode). */
+export const REPLICATION_MODES_AVAILABLE = ['none', 'raft', 'primary'] as const satisfies readonly ReplicationMode[];
+/** Storage engines a node can run, the default first: lsm keeps data across restarts. */
+export const ENGINES_AVAILABLE = ['lsm', 'bitcask', 'memory'] as const satisfies readonly EngineKind[];
+/** How often a primary ships its log to followers, unless the file says otherwise. */
+export const SHIP_INTERVAL_MS_DEFAULT = 50;
 
 export const NODE_ID = /^[A-Za-z0-9_-]{1,32}$/;
 export const NODES_MAX = 64;
@@ -56,12 +61,20 @@ export interface ClusterAuth {
   tokenTtlMs: number;
 }
 
+/** Replication primary: the leader the cluster starts with, and how often it ships its log. */
+export interface ClusterPrimary {
+  leader: string;
+  shipIntervalMs: number;
+}
+
 export interface ClusterConfig {
   /** The file it came from (absolute), or where it will be written. */
   file: string;
   name: string;
   replication: string;
   engine: string;
+  /** Present exactly when replication is primary. */
+  primary?: ClusterPrimary;
   /** Absolute. */
   secretFile: string;
   auth: ClusterAuth | null;
@@ -87,7 +100,8 @@ const authValidator: Validator<ClusterAuth | null> = (node, p, ctx, at) => {
 const schema = obj({
   name: { v: str({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, patternText: 'a name of letters, digits, _ . -' }), default: 'local' },
   replication: { v: oneOf(REPLICATION_MODES_AVAILABLE), default: 'raft' as const },
-  engine: { v: oneOf(ENGINES_AVAILABLE), default: 'memory' as const },
+  engine: { v: oneOf(ENGINES_AVAILABLE), default: 'lsm' as const },
+  primary: { v: obj({ leader: { v: str({ pattern: NODE_ID, patternText: 'a node id' }), required: true }, shipInterval: { v: duration({ minNs: 1e6 }), default: SHIP_INTERVAL_MS_DEFAULT * 1e6 } }) },
   secretFile: { v: str({ maxLength: 4096 }), required: true },
   auth: { v: authValidator, required: true },
   nodes: {
@@ -125,6 +139,8 @@ export function crossCheck(c: Omit<ClusterConfig, 'file'>): string[] {
     dirs.add(n.dataDir);
   }
   if (c.replication === 'none' && c.nodes.length !== 1) errors.push(`replication none serves exactly one node; this file has ${c.nodes.length} (use replication: raft)`);
+  if (c.replication === 'primary' && c.primary !== undefined && !ids.has(c.primary.leader)) errors.push(`primary.leader: ${c.primary.leader} is not one of the nodes (${[...ids].join(', ')})`);
+  if (c.replication !== 'primary' && c.primary !== undefined) errors.push(`primary: only for replication primary (this file says ${c.replication})`);
   return errors;
 }
 
@@ -151,6 +167,8 @@ export function loadClusterConfig(file: string): ClusterConfig {
     name: raw.name,
     replication: raw.replication,
     engine: raw.engine,
+    ...(raw.replication === 'primary' ? { primary: { leader: raw.primary?.leader ?? (raw.nodes[0]?.id as string), shipIntervalMs: (raw.primary?.shipInterval ?? SHIP_INTERVAL_MS_DEFAULT * 1e6) / 1e6 } } : {}),
+    ...(raw.replication !== 'primary' && raw.primary !== undefined ? { primary: { leader: raw.primary.leader, shipIntervalMs: raw.primary.shipInterval / 1e6 } } : {}),
     secretFile: path.resolve(dir, raw.secretFile),
     auth: raw.auth,
     nodes: raw.nodes.map((n) => ({ ...n, dataDir: path.resolve(dir, n.dataDir) })),
@@ -168,6 +186,7 @@ export function renderClusterConfig(c: ClusterConfig): string {
     name: c.name,
     replication: c.replication,
     engine: c.engine,
+    ...(c.primary !== undefined ? { primary: { leader: c.primary.leader, shipInterval: `${c.primary.shipIntervalMs}ms` } } : {}),
     secretFile: rel(c.secretFile),
     auth: c.auth === null ? 'none' : { admin: c.auth.admin, adminHash: c.auth.adminHash, tokenTtl: `${Math.round(c.auth.tokenTtlMs / 1000)}s` },
     nodes: c.nodes.map((n) => ({ id: n.id, host: n.host, httpPort: n.httpPort, tcpPort: n.tcpPort, peerPort: n.peerPort, dataDir: rel(n.dataDir) })),

@@ -13,6 +13,7 @@ import {
   NODES_MAX,
   renderClusterConfig,
   REPLICATION_MODES_AVAILABLE,
+  SHIP_INTERVAL_MS_DEFAULT,
   type ClusterConfig,
 } from './cluster-config.js';
 import { saveConnection } from './connection.js';
@@ -121,9 +122,9 @@ function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: Clus
   const range = basePortRange(n);
   const base = intFlag(flags.basePort, '--base-port', range.min, range.max);
   const replication = flags.replication ?? (n === 1 ? 'none' : 'raft');
-  if (!(REPLICATION_MODES_AVAILABLE as readonly string[]).includes(replication)) throw new UsageError(`--replication expects ${REPLICATION_MODES_AVAILABLE.join(' or ')}, got ${JSON.stringify(replication)}`);
+  if (!(REPLICATION_MODES_AVAILABLE as readonly string[]).includes(replication)) throw new UsageError(`--replication expects ${REPLICATION_MODES_AVAILABLE.join(', ')}; got ${JSON.stringify(replication)}`);
   if (replication === 'none' && n !== 1) throw new UsageError('--replication none runs exactly one node');
-  if (!(ENGINES_AVAILABLE as readonly string[]).includes(flags.engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(' or ')} in this build, got ${JSON.stringify(flags.engine)}`);
+  if (!(ENGINES_AVAILABLE as readonly string[]).includes(flags.engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(', ')}; got ${JSON.stringify(flags.engine)}`);
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(p.secret, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   let password: string | null = null;
@@ -136,6 +137,7 @@ function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: Clus
     name: clusterName(p.dir),
     replication,
     engine: flags.engine,
+    ...(replication === 'primary' ? { primary: { leader: 'n1', shipIntervalMs: SHIP_INTERVAL_MS_DEFAULT } } : {}),
     secretFile: p.secret,
     auth: password === null ? null : { admin: 'admin', adminHash: hashPassword(password, randomBytes(16)), tokenTtlMs: 24 * 3600_000 },
     nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i + 1}`, host: flags.host, ...defaultPorts(base, i + 1), dataDir: path.join(p.dir, 'data', `n${i + 1}`) })),

@@ -139,6 +139,11 @@ function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): 
   if (warning !== null) notes.push(warning);
   const addresses: Record<string, MemberAddress> = {};
   for (const n of config.nodes) addresses[n.id] = { host: n.host, httpPort: n.httpPort, tcpPort: n.tcpPort, peerPort: n.peerPort };
+  const leader = config.primary === undefined ? undefined : config.nodes.find((n) => n.id === config.primary?.leader);
+  const primary: PrimaryConfig | undefined =
+    config.primary === undefined || leader === undefined
+      ? undefined
+      : { role: leader.id === me.id ? 'leader' : 'follower', leader: leader.id === me.id ? null : { host: leader.host, port: leader.peerPort }, shipIntervalMs: config.primary.shipIntervalMs };
   return {
     id: me.id,
     dataDir: me.dataDir,
@@ -152,6 +157,7 @@ function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): 
     engine: config.engine,
     secret,
     auth: authConfigFor(config.auth, secret),
+    ...(primary !== undefined ? { primary } : {}),
     addresses,
     version: KV_LAB_VERSION,
   };
@@ -175,16 +181,12 @@ function specFromFlags(opts: ServeFlags, notes: Notes): Omit<HostSpec, 'log'> {
   }
   const primary = parsePrimary(opts);
   const replication = opts.replication ?? (primary !== undefined ? 'primary' : peers.size > 0 ? 'raft' : 'none');
-  if (!(REPLICATION_MODES_AVAILABLE as readonly string[]).includes(replication)) {
-    throw new UsageError(
-      replication === 'primary'
-        ? 'the primary mode (--role) is not available in this build yet: it arrives with the asynchronous replication work; use Raft (--peers) meanwhile'
-        : `--replication expects ${REPLICATION_MODES_AVAILABLE.join(' or ')}, got ${JSON.stringify(replication)}`,
-    );
-  }
+  if (!(REPLICATION_MODES_AVAILABLE as readonly string[]).includes(replication)) throw new UsageError(`--replication expects ${REPLICATION_MODES_AVAILABLE.join(', ')}; got ${JSON.stringify(replication)}`);
   if (replication === 'none' && peers.size > 0) throw new UsageError('--replication none serves a single node; drop --peers or use raft');
+  if (replication === 'primary' && primary === undefined) throw new UsageError('--replication primary needs --role leader, or --role follower with --leader-host and --leader-port');
+  if (replication !== 'primary' && primary !== undefined) throw new UsageError(`--role is for the primary mode; --replication is ${replication}`);
   const engine = opts.engine ?? ENGINES_AVAILABLE[0];
-  if (!(ENGINES_AVAILABLE as readonly string[]).includes(engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(' or ')} in this build, got ${JSON.stringify(engine)}`);
+  if (!(ENGINES_AVAILABLE as readonly string[]).includes(engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(', ')}; got ${JSON.stringify(engine)}`);
   const secret = clusterSecretFromFlags(opts, dataDir, peers.size, notes);
   let auth: ClusterAuth | null = null;
   if (opts.insecure) {
@@ -265,9 +267,15 @@ async function serveCommand(opts: ServeFlags, explicit: Set<string>): Promise<vo
   const log = new JsonLineLogger({ node: base.id, level: opts.logLevel as LogLevel });
   // Notes are log events like any other, so that stderr stays one JSON object per line.
   for (const note of notes) log.log('warn', 'serve.notice', { message: note });
-  let host: Awaited<ReturnType<typeof startNodeHost>>;
+  let host: Awaited<ReturnType<typeof startNodeHost>> | null = null;
+  // A node that cannot keep its promises (a failed fsync) ends its process: whoever supervises it
+  // restarts it from what is really on disk.
+  const onFatal = (reason: string) => {
+    log.log('error', 'serve.fatal', { reason });
+    void (host?.shutdown(1_000) ?? Promise.resolve()).finally(() => process.exit(EXIT_FAILED));
+  };
   try {
-    host = await startNodeHost({ ...base, log });
+    host = await startNodeHost({ ...base, log, onFatal });
   } catch (err) {
     if (err instanceof HostStartError) {
       log.log('error', 'serve.start_failed', { error: err.message });
@@ -289,7 +297,7 @@ async function serveCommand(opts: ServeFlags, explicit: Set<string>): Promise<vo
     }
     stopping = true;
     log.log('info', 'serve.signal', { signal });
-    void host.shutdown().then(() => {
+    void (host as NonNullable<typeof host>).shutdown().then(() => {
       // Everything is closed; the process ends when the last callback (an engine's final fsync)
       // has run. Should something keep it alive, do not hang an operator's `cluster down`.
       setTimeout(() => {

@@ -108,6 +108,13 @@ export class Served {
     return { http: port(e.http), tcp: port(e.tcp), peer: port(e.peer) };
   }
 
+  /** Ports, once the node is ready to serve (its engine open, its replica started). */
+  async ready(): Promise<{ http: number; tcp: number; peer: number }> {
+    const ports = await this.ports();
+    await this.event('node.ready');
+    return ports;
+  }
+
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
   }

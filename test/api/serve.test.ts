@@ -20,7 +20,7 @@ let adminAuth = '';
 S.before(async () => {
   dataDir = join(tempDir('serve'), 'n1');
   node = serve(['--id', 'n1', '--data-dir', dataDir, '--http-port', '0', '--tcp-port', '0', '--peer-port', '0']);
-  const ports = await node.ports();
+  const ports = await node.ready();
   base = `http://127.0.0.1:${ports.http}`;
   tcp = ports.tcp;
   password = readFileSync(join(dataDir, 'admin.password'), 'utf8').trim();
@@ -234,7 +234,7 @@ S('SIGTERM stops in order (exit 0); a restart finds its data directory and admin
   const names = node.events.map((e) => e.event);
   assert.ok(names.indexOf('serve.stopping') < names.indexOf('serve.stopped'), 'stopping, then stopped');
   node = serve(['--id', 'n1', '--data-dir', dataDir, '--http-port', '0', '--tcp-port', '0', '--peer-port', '0']);
-  const ports = await node.ports();
+  const ports = await node.ready();
   base = `http://127.0.0.1:${ports.http}`;
   assert.not.match(node.stderrText, /first start/, 'the admin of the first start is kept');
   assert.is((await admin('GET', '/health')).status, 200);

@@ -21,7 +21,7 @@ let port = 0;
 K.before(async () => {
   const dataDir = join(work, 'n1');
   node = serve(['--data-dir', dataDir, '--http-port', '0', '--tcp-port', '0', '--peer-port', '0']);
-  port = (await node.ports()).http;
+  port = (await node.ready()).http;
   saveConnection({ urls: [`http://127.0.0.1:${port}`], username: 'admin', password: readFileSync(join(dataDir, 'admin.password'), 'utf8').trim(), database: '' }, env.KV_LAB_CONNECTION);
   await runInProcess(['put', 'nickname', 'ninja'], env);
 });
@@ -69,7 +69,7 @@ K('users: add (password hashed in the CLI), grant, log in as them, 403, delete',
 
 K('status, health and ping', async () => {
   const status = await cli('status');
-  assert.match(status.stdout, /^n1  leader  term 0  leader n1  members n1  commit \d+  applied \d+  replication none  engine memory\n$/);
+  assert.match(status.stdout, /^n1  leader  term 0  leader n1  members n1  commit \d+  applied \d+  replication none  engine lsm\n$/);
   assert.is(JSON.parse((await cli('status', '--json')).stdout).id, 'n1');
   const health = await cli('health');
   assert.equal([health.code, health.stdout], [0, `http://127.0.0.1:${port}  ok  n1 leader  leader n1\n`]);

@@ -21,7 +21,7 @@ let passwordFile = '';
 K.before(async () => {
   const dataDir = join(work, 'n1');
   node = serve(['--data-dir', dataDir, '--http-port', '0', '--tcp-port', '0', '--peer-port', '0']);
-  port = (await node.ports()).http;
+  port = (await node.ready()).http;
   passwordFile = join(dataDir, 'admin.password');
 });
 

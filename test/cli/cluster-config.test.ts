@@ -45,6 +45,11 @@ C('a rendered file loads back to the same configuration', () => {
   assert.equal(loadClusterConfig(config.file), config);
   writeFileSync(config.file, renderClusterConfig({ ...config, auth: null }));
   assert.is(loadClusterConfig(config.file).auth, null);
+  const primary = { ...config, replication: 'primary', primary: { leader: 'n2', shipIntervalMs: 20 } };
+  writeFileSync(config.file, renderClusterConfig(primary));
+  assert.equal(loadClusterConfig(config.file), primary);
+  writeFileSync(config.file, renderClusterConfig({ ...config, replication: 'primary' }).replace('replication: primary', 'replication: primary\nprimary: { leader: n9 }'));
+  assert.throws(() => loadClusterConfig(config.file), (e: unknown) => e instanceof UsageError && /primary\.leader: n9 is not one of the nodes \(n1, n2, n3\)/.test(e.message));
 });
 
 C('cross-field mistakes are listed together', () => {

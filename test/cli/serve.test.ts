@@ -63,8 +63,9 @@ P('every mistake is refused (exit 2) with one clear message', async () => {
     [['--data-dir', dataDir, '--peers', 'n2=nohost'], /--peers: expected id=host:port/],
     [['--data-dir', dataDir, '--peers', 'n2=127.0.0.1:9002'], /needs the cluster secret every member shares: --secret-file/],
     [['--data-dir', dataDir, '--role', 'follower'], /--role follower needs --leader-host and --leader-port/],
-    [['--data-dir', dataDir, '--role', 'leader'], /the primary mode \(--role\) is not available in this build yet/],
-    [['--data-dir', dataDir, '--replication', 'gossip'], /--replication expects none or raft, got "gossip"/],
+    [['--data-dir', dataDir, '--role', 'leader', '--replication', 'raft'], /--role is for the primary mode; --replication is raft/],
+    [['--data-dir', dataDir, '--replication', 'primary'], /--replication primary needs --role leader/],
+    [['--data-dir', dataDir, '--replication', 'gossip'], /--replication expects none, raft, primary; got "gossip"/],
     [['--data-dir', dataDir, '--engine', 'papyrus'], /--engine expects .* got "papyrus"/],
     [['--data-dir', dataDir, '--log-level', 'loud'], /--log-level expects debug, info, warn, error/],
     [['--data-dir', dataDir, '--id', 'no spaces'], /--id expects 1-32 letters/],
@@ -117,7 +118,7 @@ P('a cluster file runs its node, and --insecure flags say so on stderr', async (
     await node.ports();
     assert.match(node.stderrText, /running without authentication \(--insecure\)/);
     const start = await node.event('serve.start');
-    assert.equal([start.auth, start.replication, start.engine], [false, 'none', 'memory']);
+    assert.equal([start.auth, start.replication, start.engine], [false, 'none', 'lsm']);
     assert.match(String(start.rngSeed), /^[0-9a-f]{32}$/, 'the OS-drawn seed is logged');
   } finally {
     node.kill();

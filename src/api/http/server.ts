@@ -212,7 +212,7 @@ export class HttpFrontEnd {
       case 'health': {
         const s = gw.status();
         const healthy = s.role !== 'stopped' && s.leader !== null;
-        send(healthy ? 200 : 503, healthy ? { ok: true, status: 'ok', node: s.id, role: s.role, leader: s.leader } : { ok: false, code: 'unavailable', message: s.role === 'stopped' ? 'node is stopped' : 'no leader known', node: s.id, role: s.role });
+        send(healthy ? 200 : 503, healthy ? { ok: true, status: 'ok', node: s.id, role: s.role, leader: s.leader } : { ok: false, code: 'unavailable', message: s.role === 'stopped' ? 'node is not serving (starting, or stopped)' : 'no leader known', node: s.id, role: s.role });
         return;
       }
       case 'status':
