@@ -6,8 +6,9 @@
  * sockets, so the generator costs as little CPU as it can (client and server share the machine's
  * cores, as redis-benchmark and redis-server do in the reference figures).
  *
- * Subjects: one node (replication none, memory engine) and a 3-node Raft cluster (every write in
- * the fsynced Raft log, group-committed), the load aimed at its leader. Cases: GET and PUT over
+ * Subjects, both on the LSM engine and both durable: one node (replication none; the engine
+ * fsyncs every group of writes before answering) and a 3-node Raft cluster (every write in the
+ * fsynced Raft log of a majority, group-committed), the load aimed at its leader. Cases: GET and PUT over
  * the TCP line protocol, unpipelined (50 connections, one request each in flight) and pipelined
  * (16 in flight per connection, redis-benchmark's -P 16), and over HTTP/1.1 keep-alive. Values
  * are 100 bytes; GETs read 10,000 preloaded keys at random.
@@ -85,7 +86,7 @@ async function freeBase(nodes: number): Promise<number> {
 async function clusterUp(name: string, nodes: number): Promise<Subject> {
   const dir = join(work, name);
   const base = await freeBase(nodes);
-  const r = spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'up', '--nodes', String(nodes), '--insecure', '--no-connect', '--dir', dir, '--base-port', String(base)], { env: watch, encoding: 'utf8' });
+  const r = spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'up', '--nodes', String(nodes), '--engine', 'lsm', '--insecure', '--no-connect', '--dir', dir, '--base-port', String(base)], { env: watch, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cluster up failed: ${r.stderr}${r.stdout}`);
   // Aim at the leader: a follower would forward every request.
   const status = (await (await fetch(`http://127.0.0.1:${base}/status`)).json()) as { leader: string; addresses: Record<string, { httpPort: number; tcpPort: number }> };
