@@ -1,7 +1,7 @@
 import type { Disk, DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { StorageCorruptionError } from '../errors.js';
-import { compareBytes, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
+import { compareBytes, compareBytesTo, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
 import { BlockCache } from './block-cache.js';
 import { BlockIterator, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from './block-format.js';
 import { bloomMayContain } from './bloom.js';
@@ -34,8 +34,14 @@ export interface TableReadStats {
  * StorageCorruptionError naming the file and the block's offset.
  */
 export class Table {
-  /** Per data block: the last key in it, its offset and its size (without trailer). */
-  private readonly lastKeys: Uint8Array[] = [];
+  /**
+   * Per data block: the last key in it (all of them back to back in one buffer, key i at
+   * [keyStarts[i], keyStarts[i + 1]), so that the binary search stays in one piece of memory),
+   * its offset and its size (without trailer).
+   */
+  private readonly indexKeys: Uint8Array;
+  private readonly keyStarts: Int32Array;
+  private readonly blocks: number;
   private readonly offsets: number[] = [];
   private readonly sizes: number[] = [];
   private readonly filter: Uint8Array | null;
@@ -55,22 +61,32 @@ export class Table {
   ) {
     this.entries = footer.entries;
     const index = this.readBlock(footer.indexOffset, footer.indexSize, BLOCK_INDEX);
+    let decoded: DecodedBlock;
     try {
-      const decoded = new DecodedBlock(index);
+      decoded = new DecodedBlock(index);
       for (let i = 0; i < decoded.length; i++) {
         const h = decoded.valueStarts[i] as number;
         const offset = readVarint(index, h, decoded.valueEnds[i] as number);
         const size = readVarint(index, varintEnd, decoded.valueEnds[i] as number);
         if (offset < 0 || size < 0 || offset + size + BLOCK_TRAILER_BYTES > footer.indexOffset) throw new Error('block handle out of range');
-        if (i > 0 && compareBytes(this.lastKeys[i - 1] as Uint8Array, decoded.keys[i] as Uint8Array) >= 0) throw new Error('index keys out of order');
-        this.lastKeys.push(decoded.keys[i] as Uint8Array);
+        if (i > 0 && compareBytes(decoded.keys[i - 1] as Uint8Array, decoded.keys[i] as Uint8Array) >= 0) throw new Error('index keys out of order');
         this.offsets.push(offset);
         this.sizes.push(size);
       }
     } catch (err) {
       throw new StorageCorruptionError(path, footer.indexOffset, `index block: ${(err as Error).message}`);
     }
-    if (this.lastKeys.length === 0) throw new StorageCorruptionError(path, footer.indexOffset, 'index block lists no data blocks');
+    if (decoded.length === 0) throw new StorageCorruptionError(path, footer.indexOffset, 'index block lists no data blocks');
+    this.blocks = decoded.length;
+    this.keyStarts = new Int32Array(this.blocks + 1);
+    let total = 0;
+    for (let i = 0; i < this.blocks; i++) {
+      this.keyStarts[i] = total;
+      total += (decoded.keys[i] as Uint8Array).length;
+    }
+    this.keyStarts[this.blocks] = total;
+    this.indexKeys = new Uint8Array(total);
+    for (let i = 0; i < this.blocks; i++) this.indexKeys.set(decoded.keys[i] as Uint8Array, this.keyStarts[i] as number);
     this.filter = footer.filterSize > 0 ? this.readBlock(footer.filterOffset, footer.filterSize, BLOCK_FILTER) : null;
   }
 
@@ -89,7 +105,7 @@ export class Table {
   }
 
   get blockCount(): number {
-    return this.lastKeys.length;
+    return this.blocks;
   }
 
   private readBlock(offset: number, size: number, type: number): Uint8Array {
@@ -113,10 +129,12 @@ export class Table {
   /** Index of the first data block whose last key is >= key, or blockCount if none. */
   findBlock(key: Uint8Array): number {
     let lo = 0;
-    let hi = this.lastKeys.length;
+    let hi = this.blocks;
+    const starts = this.keyStarts;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareBytes(this.lastKeys[mid] as Uint8Array, key) < 0) lo = mid + 1;
+      // compareBytesTo(key, last key of mid) > 0 means the block's last key is < key.
+      if (compareBytesTo(key, this.indexKeys, starts[mid] as number, starts[mid + 1] as number) > 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -135,7 +153,7 @@ export class Table {
       }
     }
     const i = this.findBlock(key);
-    if (i >= this.lastKeys.length) return null;
+    if (i >= this.blocks) return null;
     const block = this.dataBlock(i, true);
     let found: boolean;
     try {
