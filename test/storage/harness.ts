@@ -29,6 +29,8 @@ export const SMALL: EngineOptions = {
     walBlockBytes: 64,
     tableCacheMax: 8,
     blockCacheBytes: 2048,
+    debtSlowdownBytes: 4096,
+    debtStopBytes: 16384,
   },
   bitcask: { fileBytesMax: 512, mergeDeadRatio: 0.3, mergeDeadBytesMin: 0, backgroundStepBytes: 512 },
 };

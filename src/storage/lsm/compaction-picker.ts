@@ -64,3 +64,15 @@ export function pickCompaction(v: Version, compactPointers: readonly (Uint8Array
   const overlaps = v.overlapping(level + 1, smallest, largest);
   return { level, inputs, overlaps, trivialMove: inputs.length === 1 && overlaps.length === 0, score: best };
 }
+
+/**
+ * Compaction debt: the bytes levels 1 and deeper hold beyond their limits, plus level 0's tables
+ * beyond its trigger, counted at their average size. The write throttle reads it.
+ */
+export function compactionDebtBytes(v: Version, o: LsmOptions): number {
+  const l0 = v.levels[0] as FileMeta[];
+  let debt = 0;
+  if (l0.length > o.l0CompactionTrigger) debt += ((l0.length - o.l0CompactionTrigger) * v.levelBytes(0)) / l0.length;
+  for (let l = 1; l < LEVELS - 1; l++) debt += Math.max(0, v.levelBytes(l) - levelBytesMax(l, o));
+  return debt;
+}

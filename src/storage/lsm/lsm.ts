@@ -21,7 +21,7 @@ import { Wal } from '../wal/wal.js';
 import { BlockCache } from './block-cache.js';
 import { bloomHash } from './bloom.js';
 import { CompactionJob } from './compaction-job.js';
-import { pickCompaction } from './compaction-picker.js';
+import { compactionDebtBytes, pickCompaction } from './compaction-picker.js';
 import { CURRENT_TMP, parseManifestName, parseTableName, tablePath, WAL_DIR } from './files.js';
 import { FlushJob } from './flush-job.js';
 import type { InternalIterator } from './iterator.js';
@@ -82,7 +82,8 @@ interface ReadSources {
  * Throttling (the documented backlog): a write waits when it would take the memtable (counting
  * the writes in flight, admitted but not yet durable) past memtableBytes while the previous
  * memtable is still being flushed, or while writes are in flight that will fill it; when level 0
- * holds l0StopTrigger tables; and from l0SlowdownTrigger level-0 tables one write is admitted per
+ * holds l0StopTrigger tables or the compaction debt reaches debtStopBytes; and from
+ * l0SlowdownTrigger level-0 tables or debtSlowdownBytes of debt one write is admitted per
  * background step, so that compaction gets its share of the single thread. Reads never wait.
  */
 export class LsmEngine implements Engine {
@@ -108,6 +109,8 @@ export class LsmEngine implements Engine {
   /** Background steps scheduled and not yet run (see assist()). */
   private readonly steps = new Set<PendingStep>();
   private calls = 0;
+  private debtVersion: Version | null = null;
+  private debtBytes = 0;
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -291,8 +294,19 @@ export class LsmEngine implements Engine {
       if (this.mem.bytes + this.inflightBytes + nextBytes > o.memtableBytes && (this.imm !== null || this.inflightBytes > 0)) return true;
     }
     const l0 = (this.versions.current.levels[0] as FileMeta[]).length;
-    if (l0 >= o.l0StopTrigger) return true;
-    return l0 >= o.l0SlowdownTrigger && !this.slowdownToken;
+    const debt = this.debt();
+    if (l0 >= o.l0StopTrigger || debt >= o.debtStopBytes) return true;
+    return (l0 >= o.l0SlowdownTrigger || debt >= o.debtSlowdownBytes) && !this.slowdownToken;
+  }
+
+  /** Compaction debt of the current version (computed once per version). */
+  private debt(): number {
+    const v = this.versions.current;
+    if (this.debtVersion !== v) {
+      this.debtVersion = v;
+      this.debtBytes = compactionDebtBytes(v, this.options);
+    }
+    return this.debtBytes;
   }
 
   private admit(ops: readonly WriteOp[], bytes: number, done: WriteCallback): void {

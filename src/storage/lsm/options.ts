@@ -29,6 +29,14 @@ export interface LsmOptions {
   l0SlowdownTrigger: number;
   /** From this many level-0 tables, writes wait until compaction brings the count down. */
   l0StopTrigger: number;
+  /**
+   * Compaction debt (bytes levels 1 and deeper hold beyond their limits, plus level 0's tables
+   * beyond the trigger) from which one write is admitted per background step, and from which
+   * writes wait (RocksDB's pending-compaction-bytes limits): without them a writer faster than
+   * compaction piles up debt that every later read pays for.
+   */
+  debtSlowdownBytes: number;
+  debtStopBytes: number;
   /** Size limit of level 1; each deeper level may hold levelSizeRatio times more. */
   l1Bytes: number;
   levelSizeRatio: number;
@@ -53,6 +61,8 @@ export const LSM_DEFAULTS: LsmOptions = {
   l0CompactionTrigger: 4,
   l0SlowdownTrigger: 8,
   l0StopTrigger: 12,
+  debtSlowdownBytes: 8 * 1024 * 1024,
+  debtStopBytes: 32 * 1024 * 1024,
   l1Bytes: 10 * 1024 * 1024,
   levelSizeRatio: 10,
   backgroundStepBytes: 256 * 1024,
@@ -75,6 +85,8 @@ const RULES: Rule[] = [
   ['l0CompactionTrigger', 1, 1000],
   ['l0SlowdownTrigger', 1, 1000],
   ['l0StopTrigger', 1, 1000],
+  ['debtSlowdownBytes', 0, 2 ** 50],
+  ['debtStopBytes', 1, 2 ** 50],
   ['l1Bytes', 512, 2 ** 40],
   ['levelSizeRatio', 2, 100],
   ['backgroundStepBytes', 512, 1 << 30],
@@ -99,6 +111,7 @@ export function resolveLsmOptions(given: Partial<LsmOptions> = {}): LsmOptions {
   if (!(o.l0CompactionTrigger <= o.l0SlowdownTrigger && o.l0SlowdownTrigger <= o.l0StopTrigger)) {
     throw new StorageOptionsError('lsm options must satisfy l0CompactionTrigger <= l0SlowdownTrigger <= l0StopTrigger');
   }
+  if (o.debtSlowdownBytes > o.debtStopBytes) throw new StorageOptionsError('lsm options must satisfy debtSlowdownBytes <= debtStopBytes');
   if (o.walSegmentBytes < o.walBlockBytes) throw new StorageOptionsError('lsm option walSegmentBytes must be at least walBlockBytes');
   checkFsyncPolicy(o.fsync);
   return o;
