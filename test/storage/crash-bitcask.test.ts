@@ -13,16 +13,16 @@ const Crash = suite('bitcask crash safety');
 
 const bitcask = (h: Harness) => h.engine as BitcaskEngine;
 
-Crash('lost unsynced writes', () => crashProperty({ kind: 'bitcask', disk: { crash: 'lose' } }, 40));
-Crash('torn writes', () => crashProperty({ kind: 'bitcask', disk: { crash: 'torn' } }, 40));
-Crash('reordered unsynced writes', () => crashProperty({ kind: 'bitcask', disk: { crash: 'reorder' } }, 40));
-Crash('non-atomic rename without a directory fsync', () => crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' } }, 40));
+Crash('lost unsynced writes', () => crashProperty({ kind: 'bitcask', disk: { crash: 'lose' } }, 100));
+Crash('torn writes', () => crashProperty({ kind: 'bitcask', disk: { crash: 'torn' } }, 100));
+Crash('reordered unsynced writes', () => crashProperty({ kind: 'bitcask', disk: { crash: 'reorder' } }, 100));
+Crash('non-atomic rename without a directory fsync', () => crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' } }, 100));
 Crash('fsync never and interval: a crash may lose acknowledged writes, but leaves a prefix', () => {
   crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' }, fsync: FSYNC_NEVER }, 20);
   crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' }, fsync: { kind: 'interval', intervalMs: 2 } }, 20);
 });
 Crash('failed fsyncs: the engine stops, acknowledged writes survive', () =>
-  crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' }, syncFailureProbability: 0.05 }, 40),
+  crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' }, syncFailureProbability: 0.05 }, 100),
 );
 
 const midway = (what: 'merging' | 'writingHint') => (h: Harness, t: Parameters<typeof driveUntil>[1], rng: Parameters<typeof driveUntil>[2]) => {
@@ -32,10 +32,10 @@ const midway = (what: 'merging' | 'writingHint') => (h: Harness, t: Parameters<t
 };
 
 Crash('a crash in the middle of a merge loses nothing', () =>
-  crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('merging') }, 40, 30),
+  crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('merging') }, 100, 60),
 );
 Crash('a crash in the middle of a hint write loses nothing', () =>
-  crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('writingHint') }, 40, 30),
+  crashProperty({ kind: 'bitcask', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('writingHint') }, 100, 60),
 );
 
 Crash('a flipped bit is detected or harmless, never silently wrong data', () => {
@@ -45,7 +45,7 @@ Crash('a flipped bit is detected or harmless, never silently wrong data', () => 
       const r = bitFlipRun('bitcask', seed);
       seen.set(r, (seen.get(r) ?? 0) + 1);
     }),
-    { numRuns: LONG ? 1000 : 120 },
+    { numRuns: LONG ? 2000 : 300 },
   );
   assert.ok((seen.get('open-error') ?? 0) + (seen.get('read-error') ?? 0) > 0, `some flips were caught by a checksum: ${JSON.stringify([...seen])}`);
 });

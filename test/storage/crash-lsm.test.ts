@@ -13,16 +13,16 @@ const Crash = suite('lsm crash safety');
 
 const lsm = (h: Harness) => h.engine as LsmEngine;
 
-Crash('lost unsynced writes', () => crashProperty({ kind: 'lsm', disk: { crash: 'lose' } }, 40));
-Crash('torn writes', () => crashProperty({ kind: 'lsm', disk: { crash: 'torn' } }, 40));
-Crash('reordered unsynced writes', () => crashProperty({ kind: 'lsm', disk: { crash: 'reorder' } }, 40));
-Crash('non-atomic rename without a directory fsync', () => crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' } }, 40));
+Crash('lost unsynced writes', () => crashProperty({ kind: 'lsm', disk: { crash: 'lose' } }, 100));
+Crash('torn writes', () => crashProperty({ kind: 'lsm', disk: { crash: 'torn' } }, 100));
+Crash('reordered unsynced writes', () => crashProperty({ kind: 'lsm', disk: { crash: 'reorder' } }, 100));
+Crash('non-atomic rename without a directory fsync', () => crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' } }, 100));
 Crash('fsync never and interval: a crash may lose acknowledged writes, but leaves a prefix', () => {
   crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, fsync: FSYNC_NEVER }, 20);
   crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, fsync: { kind: 'interval', intervalMs: 2 } }, 20);
 });
 Crash('failed fsyncs: the engine stops, acknowledged writes survive', () =>
-  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, syncFailureProbability: 0.05 }, 40),
+  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, syncFailureProbability: 0.05 }, 100),
 );
 
 const midway = (what: 'flushing' | 'compacting' | 'writingManifest') => (h: Harness, t: Parameters<typeof driveUntil>[1], rng: Parameters<typeof driveUntil>[2]) => {
@@ -32,13 +32,13 @@ const midway = (what: 'flushing' | 'compacting' | 'writingManifest') => (h: Harn
 };
 
 Crash('a crash in the middle of a flush loses nothing', () =>
-  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('flushing') }, 40, 40),
+  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('flushing') }, 100, 100),
 );
 Crash('a crash in the middle of a compaction loses nothing', () =>
-  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('compacting') }, 40, 30),
+  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('compacting') }, 100, 60),
 );
 Crash('a crash in the middle of a manifest update loses nothing', () =>
-  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('writingManifest') }, 40, 40),
+  crashProperty({ kind: 'lsm', disk: { crash: 'random', dirCrash: 'random' }, crashPoint: midway('writingManifest') }, 100, 100),
 );
 
 Crash('a flipped bit is detected or harmless, never silently wrong data', () => {
@@ -48,7 +48,7 @@ Crash('a flipped bit is detected or harmless, never silently wrong data', () => 
       const r = bitFlipRun('lsm', seed);
       seen.set(r, (seen.get(r) ?? 0) + 1);
     }),
-    { numRuns: LONG ? 1000 : 120 },
+    { numRuns: LONG ? 2000 : 300 },
   );
   assert.ok((seen.get('open-error') ?? 0) + (seen.get('read-error') ?? 0) > 0, `some flips were caught by a checksum: ${JSON.stringify([...seen])}`);
 });
