@@ -8,7 +8,7 @@ import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
 import type { Ready } from '../raft/ready.js';
 import type { RaftStorage } from '../raft/storage.js';
 import type { Entry, HardState, Index, Membership, Snapshot, SnapshotMeta, Term } from '../raft/types.js';
-import { loadSnapshotFile, removeOtherSnapshots, saveSnapshotFile } from './snapshot-file.js';
+import { loadSnapshotFile, removeOtherSnapshots, removeTemporaries, saveSnapshotFile } from './snapshot-file.js';
 
 /**
  * The Raft log on disk: RaftStorage for the core, kept in memory (MemoryRaftStorage) and made
@@ -67,40 +67,55 @@ export class DurableRaftStorage implements RaftStorage {
     done: (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport) => void,
   ): void {
     const snapDir = `${options.dir}/snap`;
-    let mem = new MemoryRaftStorage();
-    let records = 0;
     try {
       deps.disk.mkdir(snapDir);
+      removeTemporaries(deps.disk, snapDir);
     } catch (err) {
       return done(err as Error);
     }
+    // Records are gathered first and replayed from the last snapshot-bearing one: segments are
+    // dropped whole, so records before a checkpoint can survive it, and the snapshot files they
+    // name may already be gone.
+    const gathered: { type: number; lsn: number; body: Record<string, unknown> }[] = [];
     const onRecord = (r: { type: number; data: Uint8Array; lsn: number }) => {
-      records++;
-      const body = decodeJson(r.data) as Record<string, unknown>;
-      switch (r.type) {
-        case HARD:
-          mem.setHardState(body as unknown as HardState);
-          break;
-        case ENTRIES:
-          mem.append(entriesFromWire(body.entries));
-          break;
-        case SNAPSHOT:
-          mem.applySnapshot(loadSnapshotFile(deps.disk, snapDir, body.file as string));
-          break;
-        case CHECKPOINT: {
-          const boundary = body.boundary as { index: Index; term: Term };
-          mem = MemoryRaftStorage.restore({
-            snapshot: loadSnapshotFile(deps.disk, snapDir, body.file as string),
-            offsetIndex: boundary.index,
-            offsetTerm: boundary.term,
-            entries: entriesFromWire(body.entries),
-            hardState: body.hard as HardState,
-          });
-          break;
+      if (r.type < HARD || r.type > CHECKPOINT) throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
+      gathered.push({ type: r.type, lsn: r.lsn, body: decodeJson(r.data) as Record<string, unknown> });
+    };
+    const replay = (): MemoryRaftStorage => {
+      let from = 0;
+      let hardBefore: HardState | null = null;
+      gathered.forEach((g, i) => {
+        if (g.type === SNAPSHOT || g.type === CHECKPOINT) from = i;
+      });
+      for (let i = 0; i < from; i++) if ((gathered[i] as (typeof gathered)[number]).type === HARD) hardBefore = (gathered[i] as (typeof gathered)[number]).body as unknown as HardState;
+      let mem = new MemoryRaftStorage();
+      if (hardBefore !== null) mem.setHardState(hardBefore);
+      for (const g of gathered.slice(from)) {
+        const body = g.body;
+        switch (g.type) {
+          case HARD:
+            mem.setHardState(body as unknown as HardState);
+            break;
+          case ENTRIES:
+            mem.append(entriesFromWire(body.entries));
+            break;
+          case SNAPSHOT:
+            mem.applySnapshot(loadSnapshotFile(deps.disk, snapDir, body.file as string));
+            break;
+          case CHECKPOINT: {
+            const boundary = body.boundary as { index: Index; term: Term };
+            mem = MemoryRaftStorage.restore({
+              snapshot: loadSnapshotFile(deps.disk, snapDir, body.file as string),
+              offsetIndex: boundary.index,
+              offsetTerm: boundary.term,
+              entries: entriesFromWire(body.entries),
+              hardState: body.hard as HardState,
+            });
+            break;
+          }
         }
-        default:
-          throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
       }
+      return mem;
     };
     Wal.open(
       deps,
@@ -108,8 +123,14 @@ export class DurableRaftStorage implements RaftStorage {
       onRecord,
       (err, wal, report) => {
         if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
+        let mem: MemoryRaftStorage;
+        try {
+          mem = replay();
+        } catch (e) {
+          return done(e as Error);
+        }
         const storage = new DurableRaftStorage(deps, options, mem, wal);
-        if (records > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false });
+        if (gathered.length > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false });
         const [entry, hard] = bootstrapState(bootstrap);
         mem.append([entry]);
         mem.setHardState(hard);

@@ -81,14 +81,24 @@ export function loadSnapshotFile(disk: Disk, dir: string, name: string): Snapsho
   return decodeSnapshotFile(disk.readFile(path), path);
 }
 
-/** Removes snapshot files (and leftover temporaries) other than `keep`. Best effort. */
+/**
+ * Removes snapshot files older than `keep`. A newer one — a snapshot installed from the leader
+ * while this compaction ran — stays: the log names it. Temporaries stay too (one may be being
+ * written right now); those a crash left behind go at the next open (removeTemporaries).
+ */
 export function removeOtherSnapshots(disk: Disk, dir: string, keep: string): void {
   for (const name of disk.list(dir)) {
     if (name === keep || !name.startsWith('snap-')) continue;
+    if (name.endsWith('.tmp') || name > keep) continue;
     try {
       disk.remove(joinPath(dir, name));
     } catch (err) {
       if (!isDiskError(err, 'ENOENT')) throw err;
     }
   }
+}
+
+/** Removes temporaries an interrupted save left behind. Call before anything saves. */
+export function removeTemporaries(disk: Disk, dir: string): void {
+  for (const name of disk.list(dir)) if (name.startsWith('snap-') && name.endsWith('.tmp')) disk.remove(joinPath(dir, name));
 }
