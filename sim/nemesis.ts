@@ -1,5 +1,4 @@
 import { KvClient } from '../src/api/client.js';
-import type { Net } from '../src/env/net.js';
 import type { Rng } from '../src/env/rng.js';
 import { NS_PER_MS } from './scheduler.js';
 import type { Fault } from './scenario.js';
@@ -23,10 +22,16 @@ export class Nemesis {
   private idNext = 1;
   /** Faults applied, for the summary. */
   applied = 0;
-  /** The operator's endpoint, made when first needed (failover). */
-  private operator: Net | null = null;
-  /** The operator's client for membership changes, made when first needed. */
+  /** The operator's client (failover, membership changes), made when first needed. */
   private admin: KvClient | null = null;
+
+  private adminClient(): KvClient {
+    if (this.admin === null) {
+      const ep = this.world.clientEndpoint('admin');
+      this.admin = new KvClient(ep.net, ep.clock, { nodes: this.world.nodeIds(), timeoutMs: 5000, attemptTimeoutMs: 300 });
+    }
+    return this.admin;
+  }
 
   constructor(
     private readonly world: World,
@@ -214,13 +219,12 @@ export class Nemesis {
         return null;
       }
       case 'failover': {
-        // The operator's command, as it would arrive: a message to the node to promote.
+        // The operator's command, through the request path like any other, addressed to the node.
         const id = this.pickNode(f.node, up);
         if (id === null) return this.skip(f, 'no such node is up');
-        if (this.operator === null) this.operator = w.clientEndpoint('operator').net;
-        this.operator.send(id, new TextEncoder().encode(JSON.stringify({ kind: 'promote' })));
         w.trace.record(w.nowNs, 'fault', { fault: `failover to ${id}` });
         this.applied++;
+        this.adminClient().invoke({ f: 'node.promote' }, (o) => w.trace.record(w.nowNs, 'failover', { node: id, outcome: o.type }), undefined, { node: id });
         return null;
       }
       case 'join':
@@ -228,14 +232,10 @@ export class Nemesis {
         // An operator's request to the cluster, through the same client path as any other.
         const id = f.node === 'leader' || f.node === 'follower' || f.node === 'random' ? this.pickNode(f.node) : f.node;
         if (id === null) return this.skip(f, 'no such node now');
-        if (this.admin === null) {
-          const ep = w.clientEndpoint('admin');
-          this.admin = new KvClient(ep.net, ep.clock, { nodes: w.nodeIds(), timeoutMs: 5000, attemptTimeoutMs: 300 });
-        }
         const op = f.kind === 'join' ? ({ f: 'member.add', node: id } as const) : ({ f: 'member.remove', node: id } as const);
         w.trace.record(w.nowNs, 'fault', { fault: `${f.kind} ${id}` });
         this.applied++;
-        this.admin.invoke(op, (outcome) => w.trace.record(w.nowNs, 'membership', { change: `${f.kind} ${id}`, outcome: outcome.type, ...(outcome.type === 'ok' ? { members: outcome.value } : outcome.type === 'fail' ? { error: outcome.message } : { error: outcome.reason }) }));
+        this.adminClient().invoke(op, (outcome) => w.trace.record(w.nowNs, 'membership', { change: `${f.kind} ${id}`, outcome: outcome.type, ...(outcome.type === 'ok' ? { members: outcome.value } : outcome.type === 'fail' ? { error: outcome.message } : { error: outcome.reason }) }));
         return null;
       }
       case 'disk-full': {

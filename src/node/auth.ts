@@ -91,6 +91,7 @@ export function requiredPermission(op: KvOp, db: string): { db: string; perm: Pe
     case 'user.list':
     case 'member.add':
     case 'member.remove':
+    case 'node.promote':
       return { db: '*', perm: 'admin' };
   }
 }

@@ -204,8 +204,9 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
     }
     case 'member.add':
     case 'member.remove':
-      // Membership is the replication layer's, not the state machine's (RaftReplica handles it).
-      return fail('bad_request', `${op.f} needs replication raft`);
+    case 'node.promote':
+      // Membership and leadership are the replication layer's, not the state machine's (RaftReplica handles it).
+      return fail('bad_request', `${op.f} is not handled by this replication mode`);
   }
 }
 

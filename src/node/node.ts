@@ -5,7 +5,7 @@ import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolic
 import { assert } from '../util/assert.js';
 import { authorize, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
-import { encodeMessage, validateRequest, type Request, type Response } from './protocol.js';
+import { encodeMessage, isReadOnly, validateRequest, type Request, type Response } from './protocol.js';
 import { PrimaryReplica } from './primary-replica.js';
 import { DEFAULT_RAFT_REPLICA, RaftReplica } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
@@ -155,7 +155,8 @@ export class KvNode {
       return;
     }
     if (message.kind === 'req') this.request(from, message);
-    else this.replica?.receivePeer(from, message);
+    else if (this.isPeer(from)) this.replica?.receivePeer(from, message);
+    else this.env.log.log('warn', 'node.peer_refused', { from, kind: message.kind, why: 'not a member of the cluster' });
   }
 
   private request(from: string, m: Record<string, unknown>): void {
@@ -169,6 +170,15 @@ export class KvNode {
       return;
     }
     this.submit(m as unknown as Request, reply);
+  }
+
+  /**
+   * Whether a frame's sender may speak as a member (Raft messages, log shipments): a configured
+   * member, or one the replica's membership has since added. Anyone else could otherwise inject a
+   * vote or an append under its own name through the client port.
+   */
+  private isPeer(from: string): boolean {
+    return this.config.members.includes(from) || (this.replica?.status().members.includes(from) ?? false);
   }
 
   /**
@@ -194,6 +204,10 @@ export class KvNode {
       return;
     }
     const auth = this.config.auth ?? null;
+    if (auth === null && req.op.f === 'auth.login') {
+      reply({ ok: false, code: 'bad_request', message: 'this cluster runs without authentication (--insecure): there is nothing to log in to' });
+      return;
+    }
     if (auth !== null) {
       const decision = authorize(auth, store.view, req, this.env.clock.wallMs());
       if (!decision.ok) {
@@ -206,7 +220,7 @@ export class KvNode {
         return;
       }
     }
-    if (req.op.f === 'read' || req.op.f === 'range' || req.op.f === 'db.list' || req.op.f === 'user.list') this.counters.reads++;
+    if (isReadOnly(req.op)) this.counters.reads++;
     else this.counters.writes++;
     this.replica.submit(req, reply);
   }
@@ -239,10 +253,10 @@ export class KvNode {
   }
 
   status(): NodeStatus {
-    const r: ReplicaStatus = this.replica?.status() ?? { role: 'stopped', term: 0, leader: null, members: this.config.members, commitIndex: 0, appliedIndex: 0, inFlight: 0 };
+    const r: ReplicaStatus = this.replica?.status() ?? { role: 'starting', term: 0, leader: null, members: this.config.members, commitIndex: 0, appliedIndex: 0, inFlight: 0 };
     return {
       ...r,
-      role: this.stopped ? 'stopped' : r.role,
+      role: this.stopped ? 'stopped' : this.started ? r.role : 'starting',
       id: this.env.id,
       replication: this.config.replication,
       engine: this.config.engine,

@@ -79,6 +79,12 @@ export class PrimaryReplica implements Replica {
       reply({ ok: false, code: 'bad_request', message: `${req.op.f} needs replication raft` });
       return;
     }
+    if (req.op.f === 'node.promote') {
+      // The operator's failover: this node leads a new epoch, whatever it has or lacks.
+      s.promote();
+      reply({ ok: true, value: { leader: this.env.id, epoch: s.epoch } });
+      return;
+    }
     if (isReadOnly(req.op)) {
       // Any node answers from what it has applied: the seeds' design, and its stale reads.
       reply(executeRead(this.store.view, req.db, req.op as Parameters<typeof executeRead>[2]));
@@ -98,7 +104,7 @@ export class PrimaryReplica implements Replica {
 
   receivePeer(from: string, body: Record<string, unknown>): void {
     if (this.shipping === null || this.stopped) return;
-    if (body.kind === 'ship' || body.kind === 'catchup' || body.kind === 'promote') this.shipping.receive(from, body as unknown as ShippingMessage);
+    if (body.kind === 'ship' || body.kind === 'catchup') this.shipping.receive(from, body as unknown as ShippingMessage);
     else this.env.log.log('warn', 'primary.unexpected_message', { from, kind: String(body.kind) });
   }
 

@@ -36,7 +36,9 @@ export type AdminOp =
   | { f: 'user.grant'; name: string; db: string; perms: Permission[] }
   /** Raft membership, one server at a time: a new node joins as a learner and is promoted once caught up. */
   | { f: 'member.add'; node: string }
-  | { f: 'member.remove'; node: string };
+  | { f: 'member.remove'; node: string }
+  /** Replication primary: the operator's failover — the node that receives it leads a new epoch. */
+  | { f: 'node.promote' };
 
 /** Administrative reads, and login (which changes nothing: it checks a password, returns a token). */
 export type AdminReadOp = { f: 'db.list' } | { f: 'user.list' } | { f: 'auth.login'; user: string; password: string };
@@ -221,12 +223,14 @@ export function validateOp(op: unknown, where: string, nested = false): string |
       if (typeof o.db !== 'string' || !(o.db === '*' || o.db === '' || DB_NAME.test(o.db))) return `${where}.db must be a database name, "" or *`;
       if (!Array.isArray(o.perms) || !o.perms.every((p) => (PERMISSIONS as readonly unknown[]).includes(p))) return `${where}.perms must be a list of read, write, admin`;
       return null;
+    case 'node.promote':
+      return null;
     case 'member.add':
     case 'member.remove':
       return typeof o.node === 'string' && /^[a-z][a-z0-9-]{0,63}$/.test(o.node) ? null : `${where}.node must be a node id`;
     case 'auth.login':
       return typeof o.user === 'string' && typeof o.password === 'string' && o.password.length <= 1024 ? null : `${where} needs user and password strings`;
     default:
-      return `${where}.f must be one of read, write, cas, delete, append, range, batch, db.create, db.delete, db.list, user.put, user.delete, user.grant, user.list, member.add, member.remove, auth.login`;
+      return `${where}.f must be one of read, write, cas, delete, append, range, batch, db.create, db.delete, db.list, user.put, user.delete, user.grant, user.list, member.add, member.remove, node.promote, auth.login`;
   }
 }

@@ -131,6 +131,10 @@ export class RaftReplica implements Replica, RaftStateMachine {
 
   private write(rt: RaftRuntime, req: Request, reply: Reply): void {
     if (req.op.f === 'member.add' || req.op.f === 'member.remove') return this.changeMembership(rt, req.op.f, req.op.node, reply);
+    if (req.op.f === 'node.promote') {
+      reply({ ok: false, code: 'bad_request', message: 'Raft elects its leaders; to move leadership, stop the leader or use a transfer' });
+      return;
+    }
     const r = rt.raft.propose(new TextEncoder().encode(JSON.stringify(req)));
     if (!r.ok) {
       reply(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));

@@ -19,7 +19,7 @@ export interface Replica {
 }
 
 export interface ReplicaStatus {
-  role: 'leader' | 'follower' | 'candidate' | 'learner' | 'stopped';
+  role: 'leader' | 'follower' | 'candidate' | 'learner' | 'starting' | 'stopped';
   term: number;
   leader: string | null;
   members: string[];

@@ -33,8 +33,8 @@ export class SingleReplica implements Replica {
   ) {}
 
   submit(req: Request, reply: Reply): void {
-    if (req.op.f === 'member.add' || req.op.f === 'member.remove') {
-      reply({ ok: false, code: 'bad_request', message: `${req.op.f} needs replication raft` });
+    if (req.op.f === 'member.add' || req.op.f === 'member.remove' || req.op.f === 'node.promote') {
+      reply({ ok: false, code: 'bad_request', message: `${req.op.f} needs replicas (this node serves alone)` });
       return;
     }
     if (isReadOnly(req.op)) this.read(req, reply);

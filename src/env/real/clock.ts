@@ -15,6 +15,13 @@ export class RealClock implements Clock {
   }
 
   timer(delayMs: number, fn: () => void): Timer {
+    // Node clamps setTimeout(fn, 0) to a millisecond; a zero delay means "next turn", so it must
+    // not cost one (group commit and background steps are paced by it).
+    if (delayMs <= 0) {
+      let cancelled = false;
+      setImmediate(() => cancelled || fn());
+      return { cancel: () => (cancelled = true) };
+    }
     const handle = setTimeout(fn, delayMs);
     return { cancel: () => clearTimeout(handle) };
   }

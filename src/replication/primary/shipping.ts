@@ -40,8 +40,7 @@ const fromWire = (w: WireRecord): ShippedRecord => ({ seq: w.seq, data: new Uint
 
 export type ShippingMessage =
   | { kind: 'ship'; epoch: number; leader: string; records: WireRecord[] }
-  | { kind: 'catchup'; epoch: number; from: number }
-  | { kind: 'promote' };
+  | { kind: 'catchup'; epoch: number; from: number };
 
 export interface ShippingOptions {
   /** The leader ships pending records this often (and heartbeats when there are none). */
@@ -156,8 +155,6 @@ export class LogShipping {
         return this.onShip(from, m);
       case 'catchup':
         return this.onCatchup(from, m);
-      case 'promote':
-        return this.promote();
     }
   }
 
