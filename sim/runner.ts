@@ -249,6 +249,11 @@ function firstDifferences(base: { id: string; node: KvNode }, others: { id: stri
   return out;
 }
 
+/** The checks that need only the history (and which final reads went unanswered): real runs use them too. */
+export function historyCheck(name: 'linearizable' | 'lost-writes' | 'liveness', history: HistoryEvent[], unanswered: string[] | null): CheckResult {
+  return runCheck(name, history, unanswered, null);
+}
+
 function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[] | null, observer: RaftObserver | null): CheckResult {
   switch (name) {
     case 'convergence':

@@ -6,7 +6,21 @@ import { assert } from '../src/util/assert.js';
 import { detPow, exponential } from './detmath.js';
 import { NS_PER_MS } from './scheduler.js';
 import type { Workload as WorkloadSpec } from './scenario.js';
-import type { World } from './world.js';
+import type { Clock } from '../src/env/clock.js';
+import type { Net } from '../src/env/net.js';
+
+/**
+ * Where a workload runs: the simulated world, or real processes on loopback (`kv-lab run
+ * --real`). Both give clients a Net and a Clock, and a time line for the history.
+ */
+export interface WorkloadHost {
+  /** Nanoseconds since the run began, for history events. */
+  readonly nowNs: number;
+  after(delayNs: number, label: string, fn: () => void): void;
+  clientEndpoint(address: string): { net: Net; clock: Clock };
+  /** Every history event, as it happens (the simulator traces it). */
+  recordOp(ev: HistoryEvent): void;
+}
 
 /**
  * Simulated clients. Each client slot runs one operation at a time through the real KvClient and
@@ -48,7 +62,7 @@ export class Workload {
   private onQuiet: (() => void) | null = null;
 
   constructor(
-    private readonly world: World,
+    private readonly world: WorkloadHost,
     private readonly spec: WorkloadSpec,
     private readonly rng: Rng,
     private readonly nodes: string[],
@@ -78,7 +92,7 @@ export class Workload {
       });
       const slot: Slot = { index: i, process: i, client, seen: new Map(), busy: false };
       this.slots.push(slot);
-      this.world.sched.after(this.rng.int(Math.max(1, this.spec.thinkNs)), `client c${i + 1} start`, () => this.next(slot));
+      this.world.after(this.rng.int(Math.max(1, this.spec.thinkNs)), `client c${i + 1} start`, () => this.next(slot));
     }
   }
 
@@ -109,7 +123,7 @@ export class Workload {
       this.end(process, f, key, value, outcome);
       if (outcome.type === 'ok') this.remember(slot, f, key, value, outcome.value);
       if (outcome.type === 'info') slot.process = this.processNext++;
-      this.world.sched.after(this.thinkNs(), `client c${slot.index + 1} next`, () => this.next(slot));
+      this.world.after(this.thinkNs(), `client c${slot.index + 1} next`, () => this.next(slot));
     }, undefined, extra);
   }
 
@@ -185,7 +199,7 @@ export class Workload {
 
   private record(ev: HistoryEvent): void {
     this.history.push(ev);
-    this.world.trace.record(ev.time as number, 'op', ev);
+    this.world.recordOp(ev);
   }
 
   /**
@@ -208,7 +222,7 @@ export class Workload {
       client.invoke({ f: 'read', key }, (outcome) => {
         this.end(process, 'read', key, null, outcome, { final: true });
         if (outcome.type === 'ok') settle(key, true);
-        else if (this.world.nowNs < deadlineNs) this.world.sched.after(50 * NS_PER_MS, `final read ${key}`, () => readKey(key));
+        else if (this.world.nowNs < deadlineNs) this.world.after(50 * NS_PER_MS, `final read ${key}`, () => readKey(key));
         else settle(key, false);
       });
     };

@@ -9,6 +9,8 @@ import { SimDisk, type CrashMode, type CrashReport, type SimDiskOptions } from '
 import { SimNet, type NetOptions } from './net.js';
 import { Owner, Scheduler } from './scheduler.js';
 import type { Trace } from './trace.js';
+import type { WorkloadHost } from './workload.js';
+import type { HistoryEvent } from '../src/check/history.js';
 
 /**
  * The simulated world: machines (each with a clock, a disk and a node process), the network
@@ -58,7 +60,7 @@ export interface WorldOptions {
 /** 2026-01-01T00:00:00Z: a fixed wall-clock origin, so wall times are as repeatable as the rest. */
 export const SIM_WALL_EPOCH_MS = 1_767_225_600_000;
 
-export class World {
+export class World implements WorkloadHost {
   readonly sched = new Scheduler();
   readonly rng: Rng;
   readonly net: SimNet;
@@ -95,6 +97,14 @@ export class World {
 
   get nowNs(): number {
     return this.sched.nowNs;
+  }
+
+  after(delayNs: number, label: string, fn: () => void): void {
+    this.sched.after(delayNs, label, fn);
+  }
+
+  recordOp(ev: HistoryEvent): void {
+    this.trace.record(ev.time as number, 'op', ev);
   }
 
   machine(id: string): Machine {

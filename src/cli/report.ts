@@ -6,9 +6,14 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 export function printSummary(s: RunSummary, outDir: string | null): void {
   const out: string[] = [];
   out.push(`${s.scenario}  seed ${s.seed}  ${s.passed ? 'PASS' : 'FAIL'}`);
-  out.push(`  virtual ${(s.virtualMs / 1000).toFixed(2)}s   wall ${(s.wallMs / 1000).toFixed(2)}s   events ${fmt(s.events)}   faults ${s.faultsApplied}`);
-  const m = s.messages;
-  out.push(`  messages ${fmt(m.sent)} sent, ${fmt(m.delivered)} delivered, ${fmt(m.lost)} lost, ${fmt(m.blocked)} blocked, ${fmt(m.duplicated)} duplicated`);
+  const real = (s as { real?: boolean }).real === true;
+  if (real) {
+    out.push(`  real processes on loopback   wall ${(s.wallMs / 1000).toFixed(2)}s   faults ${s.faultsApplied}   cluster files in ${(s as { clusterDir?: string }).clusterDir ?? '?'}`);
+  } else {
+    out.push(`  virtual ${(s.virtualMs / 1000).toFixed(2)}s   wall ${(s.wallMs / 1000).toFixed(2)}s   events ${fmt(s.events)}   faults ${s.faultsApplied}`);
+    const m = s.messages;
+    out.push(`  messages ${fmt(m.sent)} sent, ${fmt(m.delivered)} delivered, ${fmt(m.lost)} lost, ${fmt(m.blocked)} blocked, ${fmt(m.duplicated)} duplicated`);
+  }
   out.push(`  ops ${fmt(s.ops.invoked)}: ${fmt(s.ops.ok)} ok, ${fmt(s.ops.fail)} fail, ${fmt(s.ops.info)} info`);
   for (const e of s.nodeExits.slice(0, 3)) out.push(`  ${e.node} exited at ${(e.atMs / 1000).toFixed(3)}s (restarted by its supervisor): ${e.reason}`);
   if (s.nodeExits.length > 3) out.push(`  … ${s.nodeExits.length - 3} more node exits`);
@@ -19,8 +24,8 @@ export function printSummary(s: RunSummary, outDir: string | null): void {
     out.push(`    ${name.padEnd(13)} ${verdict.padEnd(7)} ${lines[0]}`);
     for (const l of lines.slice(1)) out.push(`    ${''.padEnd(13)} ${''.padEnd(7)} ${l}`);
   }
-  out.push(`  digest ${s.digest}`);
-  if (outDir !== null) out.push(`  written to ${outDir}/${s.scenario}/${s.seed}/ (summary.json, history.jsonl, trace.jsonl)`);
+  out.push(`  digest ${s.digest}${real ? ' (of the history: a real run is not replayed bit for bit)' : ''}`);
+  if (outDir !== null) out.push(`  written to ${outDir}/${s.scenario}/${s.seed}/ (summary.json, history.jsonl${real ? ', cluster/' : ', trace.jsonl'})`);
   if (!s.passed) out.push(`  reproduce: ${s.reproduce}`);
   process.stdout.write(out.join('\n') + '\n');
 }

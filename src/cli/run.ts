@@ -15,6 +15,7 @@ export function registerRunCommand(program: Command): void {
     .option('--out <dir>', 'write <dir>/<scenario>/<seed>/{summary.json,history.jsonl,trace.jsonl}', 'reports')
     .option('--no-out', 'write no files')
     .option('--json', 'print the summary as one JSON object (several seeds: one object with all)')
+    .option('--real', 'run against real kv-lab serve processes on loopback instead of the simulator (crash = kill -9, pause = SIGSTOP, partitions through a fault hook)')
     .addHelpText(
       'after',
       '\nExit codes: 0 every check held, 1 a check failed (the command that reproduces it is printed), 2 bad input.',
@@ -29,6 +30,7 @@ interface RunFlags {
   seeds?: string;
   out: string | false;
   json?: boolean;
+  real?: boolean;
 }
 
 export function parseSeeds(opts: Pick<RunFlags, 'seed' | 'seeds'>, fallback: { first: number; last: number }): number[] {
@@ -57,9 +59,12 @@ async function runCommand(file: string, opts: RunFlags): Promise<number> {
   const outDir = opts.out === false ? null : opts.out;
   const summaries = [];
   const live = !opts.json && process.stderr.isTTY === true;
+  if (opts.real) (await import('./real-run.js')).checkRealScenario(scenario);
   for (const seed of seeds) {
-    const progress = live ? progressPrinter(scenario.name, seed) : undefined;
-    const { summary } = runScenario(scenario, { seed, outDir, commandFile: file, ...(progress ? { onProgress: progress.update } : {}) });
+    const progress = live && !opts.real ? progressPrinter(scenario.name, seed) : undefined;
+    const { summary } = opts.real
+      ? await (await import('./real-run.js')).runScenarioReal(scenario, { seed, outDir, commandFile: file, ...(live ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}) })
+      : runScenario(scenario, { seed, outDir, commandFile: file, ...(progress ? { onProgress: progress.update } : {}) });
     progress?.done();
     summaries.push(summary);
     if (!opts.json) {

@@ -81,7 +81,15 @@ interface Outbound {
   timer: NodeJS.Timeout | null;
 }
 
+/** The name an authenticated fault-hook connection gets (never a member's or a client's). */
+const CONTROL = '\x00control';
+
 export class RealNet implements Net {
+  /**
+   * Addresses whose frames are dropped both ways: a network partition, set through the fault
+   * hook by the lab (`kv-lab run --real`). Empty in normal operation.
+   */
+  private faultBlocked: ReadonlySet<Address> = new Set();
   readonly self: Address;
   private handler: ReceiveHandler | null = null;
   private server: net.Server | null = null;
@@ -127,6 +135,7 @@ export class RealNet implements Net {
 
   send(to: Address, frame: Uint8Array): void {
     if (this.closed) return;
+    if (this.faultBlocked.has(to)) return;
     const bytes = encodeFrame(frame);
     const peerAt = this.options.peers.get(to);
     if (peerAt === undefined) {
@@ -158,6 +167,7 @@ export class RealNet implements Net {
   }
 
   private deliver(from: Address, frame: Buffer): void {
+    if (this.faultBlocked.has(from)) return;
     this.handler?.(from, new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
   }
 
@@ -236,15 +246,28 @@ export class RealNet implements Net {
             socket.destroy();
             return;
           }
+          if (from === CONTROL) continue;
           this.inbound.get(from)?.destroy();
           this.inbound.set(from, socket);
-        } else this.deliver(from, f);
+        } else if (from === CONTROL) this.control(f);
+        else this.deliver(from, f);
       }
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       if (from !== null && this.inbound.get(from) === socket) this.inbound.delete(from);
     });
+  }
+
+  private control(frame: Buffer): void {
+    try {
+      const cmd = JSON.parse(frame.toString('utf8')) as { block?: unknown };
+      if (!Array.isArray(cmd.block) || !cmd.block.every((a) => typeof a === 'string')) throw new Error('block must be a list of addresses');
+      this.faultBlocked = new Set(cmd.block as string[]);
+      this.options.log?.log('warn', 'net.fault_hook', { blocked: [...this.faultBlocked] });
+    } catch (err) {
+      this.options.log?.log('warn', 'net.control_bad', { error: (err as Error).message });
+    }
   }
 
   private verifyHello(frame: Buffer, nonce: string, socket: net.Socket): Address | null {
@@ -267,6 +290,19 @@ export class RealNet implements Net {
       }
       return hello.from;
     }
+    if (hello.role === 'control') {
+      // The lab's fault hook (kv-lab run --real): only a local caller that holds the cluster
+      // secret may cut this node's links.
+      const secret = this.options.secret;
+      const local = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(socket.remoteAddress ?? '');
+      const expected = secret === null ? null : Buffer.from(mac(secret, nonce, hello.from), 'hex');
+      const given = typeof hello.mac === 'string' ? Buffer.from(hello.mac, 'hex') : Buffer.alloc(0);
+      if (!local || expected === null || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        this.options.log?.log('warn', 'net.control_refused', { remote: socket.remoteAddress, why: !local ? 'not a loopback caller' : 'bad cluster secret' });
+        return null;
+      }
+      return CONTROL;
+    }
     if (hello.role === 'client') {
       // A client may not pose as a member: peers' names are reserved.
       if (this.options.peers.has(hello.from) || hello.from === this.self) return null;
@@ -274,4 +310,24 @@ export class RealNet implements Net {
     }
     return null;
   }
+}
+
+/**
+ * The lab's side of the fault hook: tells the node listening at `at` to drop every frame to or
+ * from the given addresses (an empty list heals). Resolves once the command is written.
+ */
+export function setNetFault(at: PeerAddress, secret: string, block: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: at.host, port: at.port });
+    const decoder = new FrameDecoder(HANDSHAKE_BYTES_MAX);
+    socket.on('data', (chunk) => {
+      const frames = decoder.push(chunk);
+      const first = frames[0];
+      if (first === undefined) return;
+      const { nonce } = JSON.parse(first.toString('utf8')) as { nonce: string };
+      socket.write(encodeFrame(Buffer.from(JSON.stringify({ from: 'lab', role: 'control', mac: mac(secret, nonce, 'lab') }))));
+      socket.end(encodeFrame(Buffer.from(JSON.stringify({ block }))), () => resolve());
+    });
+    socket.on('error', reject);
+  });
 }
