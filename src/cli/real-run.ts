@@ -218,6 +218,7 @@ class RealNemesis {
   private cutNext = 1;
   private readonly timers: NodeJS.Timeout[] = [];
   applied = 0;
+  readonly skipped: string[] = [];
 
   constructor(
     private readonly cluster: RealCluster,
@@ -242,8 +243,13 @@ class RealNemesis {
   private async pick(sel: string, ok: (n: RealNode) => boolean): Promise<RealNode | null> {
     const c = this.cluster;
     if (sel === 'leader') {
-      const id = await c.leader();
-      return id === null ? null : c.node(id);
+      // Between elections there is none: wait for one, as an operator would, for a while.
+      for (let tries = 0; tries < 30; tries++) {
+        const id = await c.leader();
+        if (id !== null) return c.node(id);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return null;
     }
     if (sel === 'random' || sel === 'follower') {
       const leader = sel === 'follower' ? await c.leader() : null;
@@ -255,11 +261,11 @@ class RealNemesis {
 
   private async apply(f: Fault): Promise<void> {
     const c = this.cluster;
-    this.applied++;
     switch (f.kind) {
       case 'crash': {
         const n = await this.pick(f.node, (x) => x.state !== 'down');
-        if (n === null) return;
+        if (n === null) return this.skip(f);
+        this.applied++;
         c.kill(n);
         if (f.forNs !== undefined) {
           this.later(f.forNs / 1e6, () => {
@@ -270,12 +276,15 @@ class RealNemesis {
       }
       case 'restart': {
         const n = await this.pick(f.node, (x) => x.state === 'down');
-        if (n !== null && n.state === 'down') c.start(n);
+        if (n === null || n.state !== 'down') return this.skip(f);
+        this.applied++;
+        c.start(n);
         return;
       }
       case 'pause': {
         const n = await this.pick(f.node, (x) => x.state === 'up');
-        if (n === null || n.proc === null) return;
+        if (n === null || n.proc === null) return this.skip(f);
+        this.applied++;
         n.proc.kill('SIGSTOP');
         n.state = 'paused';
         if (f.forNs !== undefined) this.later(f.forNs / 1e6, () => this.resume(n));
@@ -283,10 +292,13 @@ class RealNemesis {
       }
       case 'resume': {
         const n = await this.pick(f.node, (x) => x.state === 'paused');
-        if (n !== null) this.resume(n);
+        if (n === null) return this.skip(f);
+        this.applied++;
+        this.resume(n);
         return;
       }
       case 'heal':
+        this.applied++;
         this.cuts.clear();
         return this.pushBlocks();
       case 'partition':
@@ -295,6 +307,10 @@ class RealNemesis {
       default:
         throw new Error(`fault ${f.kind} is not available with --real`);
     }
+  }
+
+  private skip(f: Fault): void {
+    this.skipped.push(`${f.kind} (line ${f.line}): no node to apply it to at that moment`);
   }
 
   private resume(n: RealNode): void {
@@ -320,7 +336,7 @@ class RealNemesis {
       for (let i = 0; i < f.groups.length; i++) for (let j = i + 1; j < f.groups.length; j++) cut(f.groups[i] as string[], f.groups[j] as string[]);
     } else if (f.shape === 'isolate') {
       const n = await this.pick(f.node, () => true);
-      if (n === null) return;
+      if (n === null) return this.skip(f);
       cut([n.id], [...ids.filter((i) => i !== n.id), ...this.clients()]);
     } else {
       const s = this.rng.shuffled(ids);
@@ -331,6 +347,7 @@ class RealNemesis {
         cut(rest.slice(0, Math.floor(rest.length / 2)), rest.slice(Math.floor(rest.length / 2)));
       }
     }
+    this.applied++;
     const id = this.cutNext++;
     this.cuts.set(id, links);
     await this.pushBlocks();
@@ -409,7 +426,7 @@ export async function runScenarioReal(s: Scenario, o: RealRunOptions): Promise<{
     }
     const passed = Object.values(checks).every((c) => (c.expected === 'fail' ? c.verdict === 'fail' : c.verdict === 'pass' || c.verdict === 'skipped'));
     const jsonl = history.map((e) => JSON.stringify(e)).join('\n') + '\n';
-    const summary: RunSummary & { real: true; clusterDir: string } = {
+    const summary: RunSummary & { real: true; clusterDir: string; faultsSkipped: string[] } = {
       scenario: s.name,
       file: s.file,
       seed: o.seed,
@@ -420,6 +437,7 @@ export async function runScenarioReal(s: Scenario, o: RealRunOptions): Promise<{
       messages: { sent: 0, delivered: 0, lost: 0, blocked: 0, duplicated: 0, undeliverable: 0, bytes: 0 },
       ops: { ...workload.stats },
       faultsApplied: nemesis.applied,
+      faultsSkipped: nemesis.skipped,
       nodeExits: cluster.exits,
       checks,
       // Of the history, not of a trace: a real run has no deterministic event trace.
