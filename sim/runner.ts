@@ -283,9 +283,14 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
  * verdict is as deterministic as the run; exhausting it gives `unknown`, never a false pass.
  */
 export const CHECK_STEPS_MAX = 50_000_000;
+/**
+ * The budget for explaining a violation (a smallest failing set). Past it the explanation is
+ * reported as not shown minimal; the verdict itself is already decided.
+ */
+export const EXPLAIN_STEPS_MAX = 5_000_000;
 
 function linearizableVerdict(history: HistoryEvent[]): CheckResult {
-  const r = checkLinearizable(history, { model: 'kv', stepsMax: CHECK_STEPS_MAX, explainKeysMax: 1, source: 'history.jsonl' });
+  const r = checkLinearizable(history, { model: 'kv', stepsMax: CHECK_STEPS_MAX, explainKeysMax: 1, explainStepsMax: EXPLAIN_STEPS_MAX, source: 'history.jsonl' });
   const text = renderResult(r);
   switch (r.verdict) {
     case 'ok':
