@@ -9,7 +9,10 @@ import type { AdminOp, KvOp, Permission, ReadOp, Request, Result, WriteOp } from
  *
  * Storage layout (one flat, ordered key space shared by all databases):
  *   "\x00" + db + "\x00" + key   → JSON text of the value (db '' is the default database)
- *   "\x01s\x00" + client          → the client's session (results of recent requests)
+ *   "\x01s\x00" + client          → the client's session: {ackSeq, touched}
+ *   "\x01r\x00" + client + "\x00" + seq (16 digits) → the result of that request, until acknowledged
+ *   "\x01n"                        → the number of write requests applied (a logical clock)
+ *   "\x01w"                        → where the last sweep of idle sessions stopped
  *   "\x01d\x00" + db              → "1": the database exists (the default database always does)
  *   "\x01u\x00" + user            → JSON UserRecord
  * Database names may not contain "\x00", so the keys of one database are contiguous.
@@ -28,12 +31,35 @@ export interface KvView {
 }
 
 export interface Session {
-  /** Results of applied requests by seq, for seqs >= ackSeq. */
-  results: Record<string, Result>;
+  /** The client has the answers to every request below this seq. */
   ackSeq: number;
+  /** The write counter when the client last wrote (sessions idle for long are swept away). */
+  touched: number;
 }
 
-export const SESSION_RESULTS_MAX = 64;
+/**
+ * Limits on sessions, which would otherwise grow with every client that ever wrote:
+ * - a client's unacknowledged results beyond this many are dropped, oldest first (a client that
+ *   never acknowledges cannot fill the store);
+ * - a session untouched for this many writes is removed with its results (a client that comes
+ *   back after that and retries an old request may have it applied again — the price of a bound);
+ * - every SESSION_SWEEP_EVERY writes, the next SESSION_SWEEP_MAX sessions are examined.
+ */
+export const SESSION_RESULTS_MAX = 1024;
+export const SESSION_IDLE_WRITES = 1_000_000;
+export const SESSION_SWEEP_EVERY = 1024;
+export const SESSION_SWEEP_MAX = 256;
+
+const WRITES_KEY = '\x01n';
+const SWEEP_CURSOR_KEY = '\x01w';
+
+function resultPrefix(client: string): string {
+  return `\x01r\x00${client}\x00`;
+}
+
+function resultKey(client: string, seq: number): string {
+  return resultPrefix(client) + String(seq).padStart(16, '0');
+}
 
 export function dataKey(db: string, key: string): string {
   return `\x00${db}\x00${key}`;
@@ -77,9 +103,25 @@ export function dbExists(view: KvView, db: string): boolean {
 /** Keys are listed in pages of this many while deleting a database. */
 const DELETE_PAGE = 1000;
 
+export interface SessionLimits {
+  resultsMax: number;
+  idleWrites: number;
+  sweepEvery: number;
+  sweepMax: number;
+}
+
+export const SESSION_LIMITS: SessionLimits = {
+  resultsMax: SESSION_RESULTS_MAX,
+  idleWrites: SESSION_IDLE_WRITES,
+  sweepEvery: SESSION_SWEEP_EVERY,
+  sweepMax: SESSION_SWEEP_MAX,
+};
+
 export interface ExecuteOptions {
   /** Known-bug switch: do not consult sessions, so a retried request is applied again. */
   duplicateApply?: boolean;
+  /** Session bounds (tests make them small). Every replica must use the same. */
+  limits?: SessionLimits;
 }
 
 export interface Execution {
@@ -95,8 +137,8 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
   assert(req.op.f !== 'read' && req.op.f !== 'range', 'executeWrite: read-only op');
   const session = loadSession(view, req.client);
   if (!opts.duplicateApply) {
-    const earlier = session.results[String(req.seq)];
-    if (earlier !== undefined) return { result: earlier, writes: [] };
+    const earlier = view.get(resultKey(req.client, req.seq));
+    if (earlier !== undefined) return { result: JSON.parse(earlier) as Result, writes: [] };
     if (req.seq < session.ackSeq) {
       // The client said it had this answer already; a late duplicate of an old request.
       return { result: { ok: false, code: 'bad_request', message: `request ${req.seq} of ${req.client} was already answered` }, writes: [] };
@@ -104,7 +146,7 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
   }
   if (req.op.f.includes('.')) {
     const { result, writes } = executeAdmin(view, req.op as AdminOp);
-    writes.push([sessionKey(req.client), JSON.stringify(recordResult(session, req, result))]);
+    writes.push(...recordResult(view, session, req, result, opts.limits ?? SESSION_LIMITS));
     return { result, writes };
   }
   const overlay = new Map<string, StoredValue>();
@@ -113,7 +155,7 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
   let result: Result = { ok: true, value: null };
   if (!dbExists(view, req.db)) {
     result = { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(req.db)}` };
-    return { result, writes: [[sessionKey(req.client), JSON.stringify(recordResult(session, req, result))]] };
+    return { result, writes: recordResult(view, session, req, result, opts.limits ?? SESSION_LIMITS) };
   }
   for (const op of ops) {
     const r = applyWriteOp(read, req.db, op, overlay);
@@ -126,7 +168,7 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
     result = r;
   }
   const writes: StorageWrite[] = [...overlay.entries()];
-  writes.push([sessionKey(req.client), JSON.stringify(recordResult(session, req, result))]);
+  writes.push(...recordResult(view, session, req, result, opts.limits ?? SESSION_LIMITS));
   return { result, writes };
 }
 
@@ -236,20 +278,45 @@ export function executeRead(view: KvView, db: string, op: ReadOp | { f: 'db.list
 
 function loadSession(view: KvView, client: string): Session {
   const raw = view.get(sessionKey(client));
-  return raw === undefined ? { results: {}, ackSeq: 0 } : (JSON.parse(raw) as Session);
+  return raw === undefined ? { ackSeq: 0, touched: 0 } : (JSON.parse(raw) as Session);
 }
 
-function recordResult(session: Session, req: Request, result: Result): Session {
+/**
+ * The writes that remember a request's result until the client acknowledges it (so a retry gets
+ * it back instead of a second application), forget what the client has acknowledged, and keep
+ * sessions bounded.
+ */
+function recordResult(view: KvView, session: Session, req: Request, result: Result, limits: SessionLimits): StorageWrite[] {
+  const writes: StorageWrite[] = [];
+  const n = Number(view.get(WRITES_KEY) ?? '0') + 1;
+  writes.push([WRITES_KEY, String(n)]);
   const ackSeq = Math.max(session.ackSeq, req.ackSeq);
-  const results: Record<string, Result> = {};
-  const kept = Object.keys(session.results)
-    .map(Number)
-    .filter((s) => s >= ackSeq && s !== req.seq)
-    .sort((a, b) => a - b)
-    .slice(-(SESSION_RESULTS_MAX - 1));
-  for (const s of kept) results[String(s)] = session.results[String(s)] as Result;
-  results[String(req.seq)] = result;
-  return { results, ackSeq };
+  const prefix = resultPrefix(req.client);
+  if (ackSeq > session.ackSeq) {
+    for (const [k] of view.scan(resultKey(req.client, session.ackSeq), resultKey(req.client, ackSeq), limits.resultsMax, false)) writes.push([k, null]);
+  }
+  const unacked = view.scan(resultKey(req.client, ackSeq), prefix + '\x7f', limits.resultsMax + 1, true);
+  for (const [k] of unacked.slice(limits.resultsMax - 1)) writes.push([k, null]);
+  writes.push([resultKey(req.client, req.seq), JSON.stringify(result)]);
+  writes.push([sessionKey(req.client), JSON.stringify({ ackSeq, touched: n } satisfies Session)]);
+  if (n % limits.sweepEvery === 0) writes.push(...sweepIdleSessions(view, n, req.client, limits));
+  return writes;
+}
+
+/** Removes sessions idle for SESSION_IDLE_WRITES writes, a bounded slice at a time. */
+function sweepIdleSessions(view: KvView, now: number, current: string, limits: SessionLimits): StorageWrite[] {
+  const writes: StorageWrite[] = [];
+  const from = view.get(SWEEP_CURSOR_KEY) ?? '\x01s\x00';
+  const page = view.scan(from, '\x01s\x01', limits.sweepMax, false);
+  for (const [k, v] of page) {
+    const client = k.slice(3);
+    if (client === current || (JSON.parse(v) as Session).touched >= now - limits.idleWrites) continue;
+    writes.push([k, null]);
+    for (const [r] of view.scan(resultPrefix(client), resultPrefix(client) + '\x7f', limits.resultsMax, false)) writes.push([r, null]);
+  }
+  const last = page[page.length - 1];
+  writes.push([SWEEP_CURSOR_KEY, page.length < limits.sweepMax || last === undefined ? '\x01s\x00' : last[0] + '\x00']);
+  return writes;
 }
 
 function parseStored(raw: string | null | undefined): Json {

@@ -1,0 +1,51 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { executeWrite, type KvView, type SessionLimits, type StorageWrite } from '../../src/node/kv-state.js';
+import type { Request } from '../../src/node/protocol.js';
+import { MemoryEngine } from '../../src/storage/memory.js';
+import { EngineStore } from '../../src/node/store.js';
+
+// Sessions make a retry return the first answer; they must also stay bounded.
+
+function store() {
+  const s = new EngineStore(new MemoryEngine());
+  const apply = (writes: StorageWrite[]) => s.apply(writes, () => {});
+  const keys = (prefix: string) => s.view.scan(prefix, prefix + '\x7f', 100_000, false).length;
+  return { view: s.view as KvView, apply, keys };
+}
+
+const req = (client: string, seq: number, ackSeq: number, value = seq): Request => ({ kind: 'req', client, seq, ackSeq, db: '', op: { f: 'append', key: 'k', value: `${value};` } });
+const small: SessionLimits = { resultsMax: 8, idleWrites: 50, sweepEvery: 10, sweepMax: 4 };
+
+test('a retry gets the first answer and changes nothing; an acknowledged seq is refused', () => {
+  const s = store();
+  const first = executeWrite(s.view, req('c', 1, 1));
+  s.apply(first.writes);
+  const retry = executeWrite(s.view, req('c', 1, 1));
+  assert.equal(retry.result, first.result);
+  assert.is(retry.writes.length, 0);
+  s.apply(executeWrite(s.view, req('c', 2, 2)).writes);
+  const late = executeWrite(s.view, req('c', 1, 1));
+  assert.is(late.result.ok ? 'ok' : late.result.code, 'bad_request');
+});
+
+test('acknowledged results are forgotten; a client that never acknowledges keeps at most resultsMax', () => {
+  const s = store();
+  for (let seq = 1; seq <= 20; seq++) s.apply(executeWrite(s.view, req('good', seq, seq), { limits: small }).writes);
+  assert.is(s.keys('\x01r\x00good\x00'), 1, 'only the latest, unacknowledged one');
+  for (let seq = 1; seq <= 30; seq++) s.apply(executeWrite(s.view, req('lazy', seq, 0), { limits: small }).writes);
+  assert.is(s.keys('\x01r\x00lazy\x00'), 8);
+  const newest = executeWrite(s.view, req('lazy', 30, 0), { limits: small });
+  assert.is(newest.writes.length, 0, 'the newest results are the ones kept');
+});
+
+test('idle sessions are swept away with their results', () => {
+  const s = store();
+  for (let i = 0; i < 5; i++) s.apply(executeWrite(s.view, req(`old${i}`, 1, 1), { limits: small }).writes);
+  assert.is(s.keys('\x01s\x00'), 5);
+  for (let seq = 1; seq <= 200; seq++) s.apply(executeWrite(s.view, req('busy', seq, seq), { limits: small }).writes);
+  assert.is(s.keys('\x01s\x00'), 1, 'only the busy client keeps a session');
+  assert.is(s.keys('\x01r\x00old'), 0);
+});
+
+test.run();
