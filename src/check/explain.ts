@@ -248,7 +248,12 @@ function shortestFailingPoolPrefix(prober: Prober, chosen: readonly number[], po
   return hi;
 }
 
-/** Steps for the search whose order an explanation shows; it only illustrates, it proves nothing new. */
+/**
+ * Steps for the searches whose order an explanation shows; they only illustrate, they prove nothing
+ * new. The plain one reads best but may be hopeless (a long text read with the appends that built
+ * it weakened), so it gets the smaller share.
+ */
+const DESCRIBE_PLAIN_STEPS_MAX = 100_000;
 const DESCRIBE_STEPS_MAX = 1_000_000;
 
 function describe(index: KeyIndex, chosen: readonly number[], prefix: Prefix, minimal: boolean, budget: Budget): Explanation {
@@ -257,7 +262,7 @@ function describe(index: KeyIndex, chosen: readonly number[], prefix: Prefix, mi
   const keep = { keep: chosen, cutEvent: failingEvent + 1 };
   // Unmerged and unpruned, the search's dead ends read naturally; pruned, it is surer to finish.
   let compiled = index.compile({ ...keep, mergeUnobserved: false, pruneSearch: false });
-  let outcome = withSteps(budget, DESCRIBE_STEPS_MAX, (b) => searchLinearization(compiled, b));
+  let outcome = withSteps(budget, DESCRIBE_PLAIN_STEPS_MAX, (b) => searchLinearization(compiled, b));
   if (outcome.verdict !== 'violation') {
     compiled = index.compile(keep);
     outcome = withSteps(budget, DESCRIBE_STEPS_MAX, (b) => searchLinearization(compiled, b));

@@ -265,7 +265,7 @@ export class KeyIndex implements OpTable {
       valueCount = ids.length;
     }
     const prune = options.pruneSearch !== false;
-    const facts = !prune ? null : register ? producerFacts(kind, argA, argB, isOk, valueCount) : appendKeyFacts(kind, isOk);
+    const facts = !prune ? null : register ? producerFacts(kind, argA, argB, isOk, valueCount) : appendKeyFacts(kind, argA, isOk, this.values);
     return {
       key: this.key,
       ops,

@@ -1,4 +1,5 @@
 import { OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
+import { ObservedPrefixes } from './observed-prefixes.js';
 import { ABSENT, UNOBSERVED, type ValueTable } from './values.js';
 
 /**
@@ -118,6 +119,8 @@ export interface ProducerFacts {
   readonly uniqueProducer: Uint8Array;
   /** Per value, how many ok reads and ok cas ops look at it. */
   readonly okObservers: Int32Array;
+  /** On a key with appends, the prefixes of what is observed (search.ts rule 5); else null. */
+  readonly observedPrefixes: ObservedPrefixes | null;
 }
 
 export function producerFacts(kind: Uint8Array, argA: Int32Array, argB: Int32Array, isOk: Uint8Array,
@@ -139,7 +142,7 @@ export function producerFacts(kind: Uint8Array, argA: Int32Array, argB: Int32Arr
     const uniqueAndSeen = v !== ABSENT && uniqueProducer[v] === 1 && (okObservers[v] as number) > 0;
     lookedAt[i] = isOk[i] === 0 || uniqueAndSeen ? 1 : 0;
   }
-  return { lookedAt, uniqueProducer: Uint8Array.from(uniqueProducer), okObservers };
+  return { lookedAt, uniqueProducer: Uint8Array.from(uniqueProducer), okObservers, observedPrefixes: null };
 }
 
 /**
@@ -147,11 +150,18 @@ export function producerFacts(kind: Uint8Array, argA: Int32Array, argB: Int32Arr
  * read, a cas or an append. Followed by anything else — a write or a delete, which ignore the
  * state, or nothing — it can be left out, as an info op may not happen at all. Rule 4 needs
  * values with one producer, which appends (making values from states) do not give, so it is off.
+ * Rule 5 needs what is observed: the values the ok reads return and every cas expects (an info
+ * cas that takes effect compares too).
  */
-export function appendKeyFacts(kind: Uint8Array, isOk: Uint8Array): ProducerFacts {
+export function appendKeyFacts(kind: Uint8Array, argA: Int32Array, isOk: Uint8Array, values: ValueTable): ProducerFacts {
   const lookedAt = new Uint8Array(kind.length);
-  for (let i = 0; i < kind.length; i++) lookedAt[i] = isOk[i] === 0 && kind[i] !== OP_READ ? 1 : 0;
-  return { lookedAt, uniqueProducer: new Uint8Array(0), okObservers: new Int32Array(0) };
+  const observed: number[] = [];
+  for (let i = 0; i < kind.length; i++) {
+    lookedAt[i] = isOk[i] === 0 && kind[i] !== OP_READ ? 1 : 0;
+    if ((kind[i] === OP_READ && isOk[i] === 1) || kind[i] === OP_CAS) observed.push(argA[i] as number);
+  }
+  return { lookedAt, uniqueProducer: new Uint8Array(0), okObservers: new Int32Array(0),
+    observedPrefixes: new ObservedPrefixes(values, observed) };
 }
 
 /** Work bound for appendClosure: info ops × characters of the texts searched. */

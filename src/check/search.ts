@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import { DEADLINE_POLL_STEPS, type Budget } from './budget.js';
 import type { KeyHistory } from './key-history.js';
 import { ConfigMemo, ROOT, mix } from './memo.js';
-import { ILLEGAL, OP_APPEND, OP_CAS, OP_READ, OP_WRITE } from './model.js';
+import { ILLEGAL, OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
 import { ABSENT, UNOBSERVED } from './values.js';
 
 /**
@@ -38,6 +38,22 @@ import { ABSENT, UNOBSERVED } from './values.js';
  *    before the state changes. A move that changes the state with such observers left is a dead
  *    end now rather than at the observer's return entry, possibly much later. This depends only
  *    on the configuration, so the memo stays sound.
+ * 5. On a key with appends, an info append whose result is a prefix of no string an ok read
+ *    returned or a cas expects (reduce.ts appendKeyFacts, observed-prefixes.ts) is never
+ *    linearized. Until a write, delete or cas replaces it, the state only grows, so no read or cas
+ *    can come in that stretch (what it saw would extend the result, making the result a prefix of
+ *    it): only appends, legal on any string, then a write or delete, legal anywhere, or nothing.
+ *    Taking the info append out of any linearization leaves every op legal — the appends after
+ *    it build on the state before it, a string or absent since it was legal there — and every
+ *    read and cas seeing what it saw. So a linearization with the fewest info ops taking effect
+ *    never takes such an append, which rules 1–4 do not change (they move reads, and take info
+ *    ops out). Without it a read of a long text, with the appends that built it weakened to info,
+ *    is a search through the orders of every subset of them; with it, the read spells out the
+ *    only order worth trying.
+ * 6. By the same token, an append whose result is outside those prefixes is a dead end while an
+ *    ok read or cas is left and no write or delete is: nothing could ever bring the state back
+ *    to what that read or cas looks at. (It depends on the set linearized and the state alone,
+ *    so the memo stays sound.)
  * When a forced move's configuration fails (or was already known to), its parent fails too: the
  * search backtracks past it without trying the alternatives.
  *
@@ -132,6 +148,19 @@ export function searchLinearization(h: KeyHistory, budget: Budget, options: Sear
   const uniqueProducer = h.facts?.uniqueProducer ?? new Uint8Array(0);
   // Ok observers not yet linearized, per value (rule 4).
   const observersLeft = h.facts === null ? new Int32Array(0) : h.facts.okObservers.slice();
+  const observedPrefixes = h.facts?.observedPrefixes ?? null;
+  // Rule 6: the ok reads and cas ops left, and the writes and deletes left (any outcome).
+  let looksLeft = 0;
+  let resetsLeft = 0;
+  const countLeft = (x: number, delta: number): void => {
+    if (isOk[x] === 1 && (kind[x] === OP_READ || kind[x] === OP_CAS)) looksLeft += delta;
+    if (kind[x] === OP_WRITE || kind[x] === OP_DELETE) resetsLeft += delta;
+  };
+  if (observedPrefixes !== null) for (let i = 0; i < n; i++) countLeft(i, 1);
+  /** Rules 5 and 6: whether appending op x, leaving `state`, is a move no one needs. */
+  const unseen = (x: number, state: number): boolean =>
+    observedPrefixes !== null && kind[x] === OP_APPEND && (isOk[x] === 0 || (looksLeft > 0 && resetsLeft === 0)) &&
+    !observedPrefixes.has(state);
 
   const unlink = (node: number): void => {
     next[prev[node] as number] = next[node] as number;
@@ -161,6 +190,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, options: Sear
     const from = packed >> 1;
     const state = cell.step(from, kind[x] as number, argA[x] as number, argB[x] as number);
     if (state === ILLEGAL) return 0;
+    if (unseen(x, state)) return 0;
     const looks = isOk[x] === 1 && (kind[x] === OP_READ || kind[x] === OP_CAS) && observersLeft.length > 0;
     if (state !== from && uniqueProducer[from] === 1 && (observersLeft[from] as number) > (looks ? 1 : 0)) return 0;
     const needsLook = lookedAt[x] as number;
@@ -170,6 +200,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, options: Sear
     memo.forced[id] = forced ? 1 : 0;
     config = id;
     if (looks) observersLeft[argA[x] as number]! -= 1;
+    if (observedPrefixes !== null) countLeft(x, -1);
     unlink(callNode[x] as number);
     if (isOk[x] === 1) {
       unlink(returnNode[x] as number);
@@ -219,6 +250,7 @@ export function searchLinearization(h: KeyHistory, budget: Budget, options: Sear
         okLeft++;
         if ((kind[x] === OP_READ || kind[x] === OP_CAS) && observersLeft.length > 0) observersLeft[argA[x] as number]! += 1;
       }
+      if (observedPrefixes !== null) countLeft(x, 1);
       relink(callNode[x] as number);
       entry = next[callNode[x] as number] as number;
       if (!forced) return true;
