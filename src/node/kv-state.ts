@@ -35,6 +35,13 @@ export interface Session {
   ackSeq: number;
   /** The write counter when the client last wrote (sessions idle for long are swept away). */
   touched: number;
+  /**
+   * How many results are stored for seqs at or above ackSeq. Kept so that a write finds what to
+   * forget by point reads instead of scanning the client's results (with hundreds of requests in
+   * flight, as behind a busy gateway, a scan per write made every write cost O(in flight)).
+   * Absent in sessions written before it existed: counted once then.
+   */
+  held?: number;
 }
 
 /**
@@ -290,17 +297,53 @@ function recordResult(view: KvView, session: Session, req: Request, result: Resu
   const writes: StorageWrite[] = [];
   const n = Number(view.get(WRITES_KEY) ?? '0') + 1;
   writes.push([WRITES_KEY, String(n)]);
-  const ackSeq = Math.max(session.ackSeq, req.ackSeq);
-  const prefix = resultPrefix(req.client);
-  if (ackSeq > session.ackSeq) {
-    for (const [k] of view.scan(resultKey(req.client, session.ackSeq), resultKey(req.client, ackSeq), limits.resultsMax, false)) writes.push([k, null]);
+  // A client cannot hold the answer to the request it is making: an ackSeq past it is clamped, so
+  // this result is kept where `held` counts it.
+  const ackSeq = Math.max(session.ackSeq, Math.min(req.ackSeq, req.seq));
+  let held = session.held ?? countHeld(view, req.client, session.ackSeq, limits);
+  if (ackSeq > session.ackSeq && held > 0) held -= forgetAcknowledged(view, req.client, session.ackSeq, ackSeq, held, limits, writes);
+  if (held >= limits.resultsMax) {
+    // Over the bound: the oldest unacknowledged results go (their retries will fail, not repeat).
+    const prefix = resultPrefix(req.client);
+    for (const [k] of view.scan(resultKey(req.client, ackSeq), prefix + '\x7f', held - limits.resultsMax + 1, false)) {
+      writes.push([k, null]);
+      held--;
+    }
   }
-  const unacked = view.scan(resultKey(req.client, ackSeq), prefix + '\x7f', limits.resultsMax + 1, true);
-  for (const [k] of unacked.slice(limits.resultsMax - 1)) writes.push([k, null]);
-  writes.push([resultKey(req.client, req.seq), JSON.stringify(result)]);
-  writes.push([sessionKey(req.client), JSON.stringify({ ackSeq, touched: n } satisfies Session)]);
+  const key = resultKey(req.client, req.seq);
+  if (view.get(key) === undefined) held++; // present only under the duplicate-apply bug
+  writes.push([key, JSON.stringify(result)]);
+  writes.push([sessionKey(req.client), JSON.stringify({ ackSeq, touched: n, held } satisfies Session)]);
   if (n % limits.sweepEvery === 0) writes.push(...sweepIdleSessions(view, n, req.client, limits));
   return writes;
+}
+
+/**
+ * Deletes the results of seqs in [from, to), which the client now holds, and returns how many.
+ * Point reads, one per seq, stopping once all `held` are found: ackSeq only grows, so each seq is
+ * looked at once in a session's life. A jump too long for that (a client that skipped far ahead)
+ * scans instead.
+ */
+function forgetAcknowledged(view: KvView, client: string, from: number, to: number, held: number, limits: SessionLimits, writes: StorageWrite[]): number {
+  let found = 0;
+  if (to - from <= 4 * limits.resultsMax) {
+    for (let seq = from; seq < to && found < held; seq++) {
+      const k = resultKey(client, seq);
+      if (view.get(k) === undefined) continue;
+      writes.push([k, null]);
+      found++;
+    }
+    return found;
+  }
+  for (const [k] of view.scan(resultKey(client, from), resultKey(client, to), held, false)) {
+    writes.push([k, null]);
+    found++;
+  }
+  return found;
+}
+
+function countHeld(view: KvView, client: string, ackSeq: number, limits: SessionLimits): number {
+  return view.scan(resultKey(client, ackSeq), resultPrefix(client) + '\x7f', limits.resultsMax + 1, false).length;
 }
 
 /** Removes sessions idle for SESSION_IDLE_WRITES writes, a bounded slice at a time. */

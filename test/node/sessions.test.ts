@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { executeWrite, type KvView, type SessionLimits, type StorageWrite } from '../../src/node/kv-state.js';
@@ -46,6 +47,40 @@ test('idle sessions are swept away with their results', () => {
   for (let seq = 1; seq <= 200; seq++) s.apply(executeWrite(s.view, req('busy', seq, seq), { limits: small }).writes);
   assert.is(s.keys('\x01s\x00'), 1, 'only the busy client keeps a session');
   assert.is(s.keys('\x01r\x00old'), 0);
+});
+
+test('the held count matches the stored results for any order of seqs and acknowledgements', () => {
+  // Requests as a pipelining gateway sends them: seqs rise with gaps (reads take seqs too), acks
+  // trail behind (in flight) and sometimes jump far ahead (past the point-read window).
+  const step = fc.record({ gap: fc.integer({ min: 1, max: 3 }), lag: fc.integer({ min: 0, max: 12 }), jump: fc.integer({ min: 0, max: 20 }) });
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 120 }), (steps) => {
+      const s = store();
+      let seq = 0;
+      let acked = 0;
+      for (const { gap, lag, jump } of steps) {
+        seq += jump === 20 ? 100 : gap;
+        acked = Math.max(acked, seq - lag);
+        const exec = executeWrite(s.view, req('p', seq, acked), { limits: small });
+        s.apply(exec.writes);
+        const session = JSON.parse(s.view.get('\x01s\x00p') as string) as { ackSeq: number; held: number };
+        const stored = s.view.scan('\x01r\x00p\x00', '\x01r\x00p\x01', 100_000, false).map(([k]) => Number(k.slice(5)));
+        assert.is(session.held, stored.length, `held after seq ${seq}`);
+        assert.ok(stored.length <= small.resultsMax, 'bounded');
+        assert.ok(stored.every((x) => x >= session.ackSeq), 'nothing acknowledged is kept');
+        assert.ok(stored.includes(seq), 'the newest result is kept');
+      }
+    }),
+  );
+});
+
+test('an ackSeq past the request itself still keeps its result for a retry', () => {
+  const s = store();
+  const first = executeWrite(s.view, req('c', 5, 9));
+  s.apply(first.writes);
+  const retry = executeWrite(s.view, req('c', 5, 9));
+  assert.equal(retry.result, first.result);
+  assert.is(retry.writes.length, 0);
 });
 
 test.run();
