@@ -18,8 +18,8 @@ import type { NodeStore } from './store.js';
  * from state at least as new as its commit index). Followers refuse with the leader's name, and
  * the client goes there.
  *
- * The state machine keeps its applied index in the store, in the same atomic batch as each
- * entry's writes, so after a restart a durable engine says exactly which entries it already holds.
+ * The state machine keeps its applied index in the store, in the same atomic batch as the
+ * entries' writes (one batch per Ready), so after a restart a durable engine says exactly which entries it already holds.
  */
 
 export interface RaftReplicaConfig {
@@ -105,6 +105,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
         onSoftState: (s) => this.softStateChanged(s),
         onReadStates: (rs) => this.readStates(rs),
         onApplied: () => {
+          this.store.flush();
           this.serveReads();
           this.promoteLearners();
         },
@@ -246,6 +247,9 @@ export class RaftReplica implements Replica, RaftStateMachine {
   apply(entry: Entry): void {
     assert(entry.index === this.applied + 1, () => `apply ${entry.index} after ${this.applied}`);
     this.applied = entry.index;
+    // One engine batch per Ready (flushed in onApplied): the entries' applied-index and session
+    // rewrites collapse, and the engine logs one record instead of one per entry.
+    this.store.hold();
     this.config.onApply?.(this.env.id, entry.index, entry.term, entryDigest(entry));
     const pending = this.pendingWrites.get(entry.index);
     if (pending !== undefined) this.pendingWrites.delete(entry.index);

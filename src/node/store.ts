@@ -10,6 +10,14 @@ import type { KvView, StorageWrite } from './kv-state.js';
 export interface NodeStore {
   readonly view: KvView;
   apply(writes: StorageWrite[], done: (err: Error | null) => void): void;
+  /**
+   * Until flush(), applies are visible at once but reach the engine together, as one batch in
+   * which a key written several times is written once. For a caller that applies many small
+   * batches back to back (Raft applying one Ready's entries: each rewrites the applied index and
+   * usually a session) this is one WAL record instead of one per entry.
+   */
+  hold(): void;
+  flush(): void;
   close(): void;
 }
 
@@ -24,6 +32,8 @@ export class EngineStore implements NodeStore, KvView {
   /** Writes handed to the engine and not yet acknowledged: key → latest value and its write number. */
   private readonly overlay = new Map<string, { value: string | null; seq: number }>();
   private seq = 0;
+  /** While held: the writes collected for the engine, and who waits for them. */
+  private held: { writes: Map<string, string | null>; done: ((err: Error | null) => void)[] } | null = null;
 
   constructor(readonly engine: Engine) {}
 
@@ -53,15 +63,41 @@ export class EngineStore implements NodeStore, KvView {
   }
 
   apply(writes: StorageWrite[], done: (err: Error | null) => void): void {
+    if (this.held !== null) {
+      for (const [k, v] of writes) {
+        this.overlay.set(k, { value: v, seq: this.seq });
+        this.held.writes.set(k, v);
+      }
+      this.held.done.push(done);
+      return;
+    }
     const seq = ++this.seq;
     for (const [k, v] of writes) this.overlay.set(k, { value: v, seq });
+    this.write(writes, seq, [done]);
+  }
+
+  hold(): void {
+    if (this.held !== null) return;
+    ++this.seq;
+    this.held = { writes: new Map(), done: [] };
+  }
+
+  flush(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    if (held.done.length > 0) this.write([...held.writes], this.seq, held.done);
+  }
+
+  private write(writes: StorageWrite[], seq: number, done: ((err: Error | null) => void)[]): void {
     this.engine.write(writes, (err) => {
       for (const [k] of writes) if (this.overlay.get(k)?.seq === seq) this.overlay.delete(k);
-      done(err);
+      for (const d of done) d(err);
     });
   }
 
   close(): void {
+    this.flush();
     this.engine.close(() => {});
   }
 }
