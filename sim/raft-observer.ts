@@ -9,15 +9,19 @@ import type { World } from './world.js';
  * holds the checks):
  * - after every event: at most one leader per term; and every applied entry is compared with what
  *   every other node applied at that position (state-machine safety);
- * - every `fullEveryEvents` events, at each crash and restart, and at the end: log matching,
+ * - every `fullEveryEvents` events or more, at each fault and heal, and at the end: log matching,
  *   leader completeness, and committed entries never lost — these compare whole logs, too costly
- *   to do at every one of a run's million events.
+ *   to do at every one of a run's million events. The interval grows with the logs (a quarter of
+ *   their total length in events), so the checks cost a few entry comparisons per event however
+ *   long the logs grow; what they look for stays in the logs until the next check sees it, and a
+ *   lost committed entry is compared with the first record of it, however late.
  * The first violation stops the run; it names the invariant, the event and the nodes.
  */
 export class RaftObserver {
   private readonly monitor = new RaftSafetyMonitor();
   private readonly leaders = new Map<number, string>();
   private events = 0;
+  private lastFull = 0;
   private lastLabel = 'start';
   violation: RaftInvariantViolation | null = null;
   fullChecks = 0;
@@ -57,7 +61,7 @@ export class RaftObserver {
         }
         this.leaders.set(term, n.id);
       }
-      if (this.events % this.fullEveryEvents === 0 || label.startsWith('fault') || label.startsWith('heal')) this.full();
+      if (this.events - this.lastFull >= this.fullInterval() || label.startsWith('fault') || label.startsWith('heal')) this.full();
     });
   }
 
@@ -67,9 +71,16 @@ export class RaftObserver {
     this.guard(() => this.monitor.observeApply(node, { index, term, digest }, this.stepName()));
   };
 
+  private fullInterval(): number {
+    let entries = 0;
+    for (const n of this.nodes()) entries += n.logLength();
+    return Math.max(this.fullEveryEvents, entries >> 2);
+  }
+
   /** The full check, also run once at the end of a run. */
   full(): void {
     if (this.violation !== null) return;
+    this.lastFull = this.events;
     this.guard(() => {
       this.fullChecks++;
       this.monitor.observe(this.nodes().map((n) => n.debugState()), this.stepName());

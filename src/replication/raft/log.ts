@@ -101,7 +101,10 @@ export class RaftLog {
       assert(storedHi <= this.storage.lastIndex() + 1, 'the stable log ends before the unstable offset');
       out = this.storage.entries(lo, storedHi, maxBytes).slice();
       if (out.length < storedHi - lo) return out;
+      if (maxBytes === Infinity) return hi > off ? out.concat(this.unstable.slice(off, hi)) : out;
       for (const e of out) bytes += entryBytes(e);
+    } else if (maxBytes === Infinity) {
+      return this.unstable.slice(lo, hi);
     }
     if (hi > off) {
       for (const e of this.unstable.slice(Math.max(lo, off), hi)) {

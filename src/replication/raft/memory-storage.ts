@@ -93,6 +93,7 @@ export class MemoryRaftStorage implements RaftStorage {
 
   entries(lo: Index, hi: Index, maxBytes: number): readonly Entry[] {
     assert(lo >= this.firstIndex() && lo < hi && hi <= this.lastIndex() + 1, () => `storage.entries(${lo}, ${hi}) outside [${this.firstIndex()}, ${this.lastIndex() + 1})`);
+    if (maxBytes === Infinity) return this.ents.slice(lo - this.offsetIndex - 1, hi - this.offsetIndex - 1);
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {

@@ -218,6 +218,12 @@ export class RaftNode {
     return out;
   }
 
+  /** How many entries the log holds (stored and unstable), cheaply, for observers pacing their checks. */
+  logLength(): number {
+    const log = this.raft.log;
+    return Math.max(0, log.lastIndex() - log.firstIndex() + 1);
+  }
+
   debugState(): RaftDebugState {
     const r = this.raft;
     const log = r.log;
