@@ -43,6 +43,14 @@ export class SimEnv {
     return report;
   }
 
+  /** The process dies, the machine does not: the page cache, dirty pages and all, stays. */
+  exitProcess(): void {
+    this.owner.alive = false;
+    this.disk.processExit();
+    this.owner = new Owner(`n1#${++this.incarnation}`);
+    this.deps = this.makeDeps();
+  }
+
   /** Runs events for ms of virtual time. */
   run(ms: number): void {
     this.sched.runUntil(this.sched.nowNs + ms * NS_PER_MS);

@@ -1,4 +1,4 @@
-import { isDiskError } from '../../env/disk.js';
+import { isDiskError, type DiskError, type DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { AppendLog } from '../append-log.js';
 import type { EngineDeps } from '../engine.js';
@@ -83,11 +83,13 @@ export class Wal {
     assert(options.segmentBytesMax >= options.blockBytes, 'WAL: a segment must hold at least one block');
     let wal: Wal;
     let report: WalRecoveryReport;
+    let rewritten: DiskFile[] = [];
     try {
       deps.disk.mkdir(options.dir);
       const plan = recoverWal(deps.disk, options.dir, options.blockBytes, options.fromLsn, onRecord);
       report = plan.report;
       for (const path of report.staleSegments) removeIfPresent(deps, path);
+      if (options.fsync.kind !== 'never') rewritten = rewriteRecovered(deps, report.segments, plan.resume === null ? null : { path: segmentPath(options.dir, plan.resume.id), validBytes: plan.resume.validBytes });
       const activeId = plan.resume?.id ?? report.nextLsn;
       const log = new AppendLog(
         deps,
@@ -110,7 +112,10 @@ export class Wal {
       const t = report.droppedTail;
       deps.log.log('warn', 'storage.wal.tail_dropped', { segment: t.segment, offset: t.offset, bytes: t.bytes, kind: t.kind, detail: t.detail });
     }
-    wal.log.sync((err) => (err !== null ? done(err) : done(null, wal, report)));
+    syncEach(rewritten, (err) => {
+      if (err !== null) return done(err);
+      wal.log.sync((e) => (e !== null ? done(e) : done(null, wal, report)));
+    });
   }
 
   /** The LSN the next append gets. */
@@ -229,3 +234,40 @@ function removeIfPresent(deps: EngineDeps, path: string): void {
   }
 }
 
+
+/** Bytes a recovery rewrite moves at once. */
+const REWRITE_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Writes every recovered segment's valid bytes back over themselves and returns the files to sync.
+ * A failed fsync before this start may have left records that reads return but the device never
+ * got: Linux keeps such pages in the cache, clean, and forgets the error once reported (the
+ * "fsyncgate" behaviour, which the simulated disk models). Recovery would trust them, the node
+ * would acknowledge more on top of them, and a later power loss would take the older ones back,
+ * cutting the log short behind records it had promised. Rewritten, they are dirty again and the
+ * sync that follows makes them durable, or fails and the node stops again. The cost is one
+ * sequential pass over the log at start-up, which recovery has just read anyway.
+ */
+function rewriteRecovered(deps: EngineDeps, segments: readonly string[], resume: { path: string; validBytes: number } | null): DiskFile[] {
+  const files: DiskFile[] = [];
+  for (const path of segments) {
+    const f = deps.disk.open(path, 'write');
+    const end = resume !== null && resume.path === path ? Math.min(resume.validBytes, f.size()) : f.size();
+    for (let off = 0; off < end; off += REWRITE_CHUNK_BYTES) f.writeAt(off, f.read(off, Math.min(REWRITE_CHUNK_BYTES, end - off)));
+    files.push(f);
+  }
+  return files;
+}
+
+function syncEach(files: DiskFile[], done: (err: DiskError | null) => void): void {
+  const f = files.shift();
+  if (f === undefined) return done(null);
+  f.sync((err) => {
+    f.close();
+    if (err !== null) {
+      for (const rest of files) rest.close();
+      return done(err);
+    }
+    syncEach(files, done);
+  });
+}

@@ -155,6 +155,26 @@ WalSuite('a failed fsync fails every waiting writer and every later one', () => 
   assert.equal(b.records.map((r) => r.text), ['ok'], 'what failed never became durable');
 });
 
+WalSuite('records a failed fsync left in the page cache are made durable by the next start', () => {
+  // Found by scenarios/raft/disk-faults.yaml (seed 27): a follower whose log fsync failed exited,
+  // restarted reading its log from the page cache, acknowledged entries on top, and a power loss
+  // later took the unsynced ones back and cut the log short behind the acknowledged ones.
+  const env = new SimEnv('wal-fsyncgate', { crash: 'lose' });
+  const a = open(env);
+  appendSync(env, a.wal, 'durable');
+  env.disk.syncFailuresPending = 1;
+  const [failed] = env.call<[Error | null, number]>((cb) => a.wal.append(1, enc('in the cache only'), cb));
+  assert.ok(failed !== null && /EIO/.test(failed.message));
+  env.exitProcess();
+  const b = open(env);
+  assert.equal(b.records.map((r) => r.text), ['durable', 'in the cache only'], 'the restarted process reads it back');
+  appendSync(env, b.wal, 'acknowledged after the restart');
+  env.crash();
+  const c = open(env);
+  assert.equal(c.records.map((r) => r.text), ['durable', 'in the cache only', 'acknowledged after the restart']);
+  assert.is(c.report.droppedTail, null);
+});
+
 WalSuite('fsync never acknowledges at once and loses at most unsynced records', () => {
   const env = new SimEnv('wal8');
   const { wal } = open(env, { fsync: FSYNC_NEVER });
