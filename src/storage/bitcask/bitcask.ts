@@ -1,6 +1,7 @@
 import type { DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { AppendLog } from '../append-log.js';
+import { rewriteInPlace, syncEach } from '../rewrite.js';
 import { checkBatch, type WriteOp } from '../batch.js';
 import {
   checkScanArgs,
@@ -99,6 +100,7 @@ export class BitcaskEngine implements Engine {
   static open(deps: EngineDeps, dir: string, given: Partial<BitcaskOptions>, done: (err: Error | null, engine?: BitcaskEngine) => void): void {
     let engine: BitcaskEngine;
     let log: AppendLog;
+    let rewritten: DiskFile | null = null;
     try {
       const options = resolveBitcaskOptions(given);
       deps.disk.mkdir(dir);
@@ -108,6 +110,8 @@ export class BitcaskEngine implements Engine {
         activeId = rec.nextFileId++;
         rec.files.set(activeId, { id: activeId, bytes: 0, liveBytes: 0, hasHint: false });
       } else activeId = rec.active.id;
+      // The resumed data file is where a failed fsync of the last run may have left a hole (rewrite.ts).
+      if (rec.active !== null && options.fsync.kind !== 'never') rewritten = rewriteInPlace(deps.disk, dataPath(dir, activeId), rec.active.validBytes);
       log = new AppendLog(deps, { dir, fsync: options.fsync, segmentPath: (id) => dataPath(dir, id), bufferBytesMax: options.bufferBytesMax }, activeId, rec.active?.validBytes ?? null);
       const { keydir: _k, files: _f, ...report } = rec;
       engine = new BitcaskEngine(deps, dir, options, log, rec, report);
@@ -117,7 +121,8 @@ export class BitcaskEngine implements Engine {
     } catch (err) {
       return done(err as Error);
     }
-    log.sync((err) => {
+    syncEach(rewritten === null ? [] : [rewritten], (rewriteErr) => log.sync((syncErr) => {
+      const err = rewriteErr ?? syncErr;
       if (err !== null) return log.close(() => done(err));
       // The open's directory fsync made the deletions of consumed files durable.
       for (const m of engine.recovery.markers) engine.removeQuietly(mergeMarkerPath(dir, m));
@@ -125,7 +130,7 @@ export class BitcaskEngine implements Engine {
       deps.log.log('info', 'storage.bitcask.opened', { dir, keys: engine.keydir.size, active: r.active, hintsUsed: r.hintsUsed, garbage: r.garbage, droppedTail: r.droppedTail });
       engine.scheduleBackground();
       done(null, engine);
-    });
+    }));
   }
 
   // ---- writes ----

@@ -1,6 +1,7 @@
-import { isDiskError, type DiskError, type DiskFile } from '../../env/disk.js';
+import { isDiskError, type DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { AppendLog } from '../append-log.js';
+import { rewriteInPlace, syncEach } from '../rewrite.js';
 import type { EngineDeps } from '../engine.js';
 import type { FsyncPolicy } from '../fsync-policy.js';
 import { ByteWriter } from '../util/bytes.js';
@@ -89,7 +90,11 @@ export class Wal {
       const plan = recoverWal(deps.disk, options.dir, options.blockBytes, options.fromLsn, onRecord);
       report = plan.report;
       for (const path of report.staleSegments) removeIfPresent(deps, path);
-      if (options.fsync.kind !== 'never') rewritten = rewriteRecovered(deps, report.segments, plan.resume === null ? null : { path: segmentPath(options.dir, plan.resume.id), validBytes: plan.resume.validBytes });
+      // Every kept segment: a failed fsync may have left a hole in any of them (rewrite.ts).
+      if (options.fsync.kind !== 'never') {
+        const resumed = plan.resume === null ? null : segmentPath(options.dir, plan.resume.id);
+        rewritten = report.segments.map((path) => rewriteInPlace(deps.disk, path, path === resumed ? (plan.resume as { validBytes: number }).validBytes : null));
+      }
       const activeId = plan.resume?.id ?? report.nextLsn;
       const log = new AppendLog(
         deps,
@@ -235,39 +240,3 @@ function removeIfPresent(deps: EngineDeps, path: string): void {
 }
 
 
-/** Bytes a recovery rewrite moves at once. */
-const REWRITE_CHUNK_BYTES = 1 << 20;
-
-/**
- * Writes every recovered segment's valid bytes back over themselves and returns the files to sync.
- * A failed fsync before this start may have left records that reads return but the device never
- * got: Linux keeps such pages in the cache, clean, and forgets the error once reported (the
- * "fsyncgate" behaviour, which the simulated disk models). Recovery would trust them, the node
- * would acknowledge more on top of them, and a later power loss would take the older ones back,
- * cutting the log short behind records it had promised. Rewritten, they are dirty again and the
- * sync that follows makes them durable, or fails and the node stops again. The cost is one
- * sequential pass over the log at start-up, which recovery has just read anyway.
- */
-function rewriteRecovered(deps: EngineDeps, segments: readonly string[], resume: { path: string; validBytes: number } | null): DiskFile[] {
-  const files: DiskFile[] = [];
-  for (const path of segments) {
-    const f = deps.disk.open(path, 'write');
-    const end = resume !== null && resume.path === path ? Math.min(resume.validBytes, f.size()) : f.size();
-    for (let off = 0; off < end; off += REWRITE_CHUNK_BYTES) f.writeAt(off, f.read(off, Math.min(REWRITE_CHUNK_BYTES, end - off)));
-    files.push(f);
-  }
-  return files;
-}
-
-function syncEach(files: DiskFile[], done: (err: DiskError | null) => void): void {
-  const f = files.shift();
-  if (f === undefined) return done(null);
-  f.sync((err) => {
-    f.close();
-    if (err !== null) {
-      for (const rest of files) rest.close();
-      return done(err);
-    }
-    syncEach(files, done);
-  });
-}
