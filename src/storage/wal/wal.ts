@@ -111,6 +111,7 @@ export class Wal {
         f.close();
       }
     } catch (err) {
+      for (const f of rewritten) f.close();
       return done(err as Error);
     }
     if (report.droppedTail !== null) {
