@@ -33,7 +33,7 @@ export class EngineStore implements NodeStore, KvView {
   private readonly overlay = new Map<string, { value: string | null; seq: number }>();
   private seq = 0;
   /** While held: the writes collected for the engine, and who waits for them. */
-  private held: { writes: Map<string, string | null>; done: ((err: Error | null) => void)[] } | null = null;
+  private held: { seq: number; writes: Map<string, string | null>; done: ((err: Error | null) => void)[] } | null = null;
 
   constructor(readonly engine: Engine) {}
 
@@ -65,7 +65,7 @@ export class EngineStore implements NodeStore, KvView {
   apply(writes: StorageWrite[], done: (err: Error | null) => void): void {
     if (this.held !== null) {
       for (const [k, v] of writes) {
-        this.overlay.set(k, { value: v, seq: this.seq });
+        this.overlay.set(k, { value: v, seq: this.held.seq });
         this.held.writes.set(k, v);
       }
       this.held.done.push(done);
@@ -78,15 +78,14 @@ export class EngineStore implements NodeStore, KvView {
 
   hold(): void {
     if (this.held !== null) return;
-    ++this.seq;
-    this.held = { writes: new Map(), done: [] };
+    this.held = { seq: ++this.seq, writes: new Map(), done: [] };
   }
 
   flush(): void {
     const held = this.held;
     if (held === null) return;
     this.held = null;
-    if (held.done.length > 0) this.write([...held.writes], this.seq, held.done);
+    if (held.done.length > 0) this.write([...held.writes], held.seq, held.done);
   }
 
   private write(writes: StorageWrite[], seq: number, done: ((err: Error | null) => void)[]): void {
