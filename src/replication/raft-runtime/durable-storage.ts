@@ -169,20 +169,25 @@ export class DurableRaftStorage implements RaftStorage {
    * from its own log until advance(), so nothing it reads changes under it).
    */
   persist(rd: Ready, done: (err: Error | null) => void): void {
+    // A Ready that changes only the commit index needs no fsync (etcd's MustSync): a restarted
+    // node re-learns its commit index from the leader, and every entry it applied was committed.
+    // On a busy cluster most Readys of a follower, and every other one of the leader, are of
+    // this kind; each fsync skipped is a trip through the thread pool and the device.
+    const sync = { sync: rd.mustSync };
     const writeRest = () => {
       let last = false;
       if (rd.entries.length > 0) {
         this.mem.append(rd.entries);
         last = true;
         if (rd.hardState === null) {
-          this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), (err) => done(err));
+          this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), (err) => done(err), sync);
           return;
         }
-        this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }));
+        this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), undefined, sync);
       }
       if (rd.hardState !== null) {
         this.mem.setHardState(rd.hardState);
-        this.wal.append(HARD, encodeJson(rd.hardState), (err) => done(err));
+        this.wal.append(HARD, encodeJson(rd.hardState), (err) => done(err), sync);
         return;
       }
       if (!last) done(null);

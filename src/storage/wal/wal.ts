@@ -138,8 +138,13 @@ export class Wal {
    * under the fsync policy (durable under `always`), in LSN order, or with the log's fatal error;
    * without it the record is made durable all the same.
    * REQUIRES: 0 <= type <= 255; data.length <= WAL_RECORD_BYTES_MAX. data is copied at once.
+   *
+   * `{ sync: false }` asks for no durability of this record at all: done runs at once, and the
+   * record reaches the disk with the next round a later record (or sync/close) asks for, or is
+   * lost in a crash before that. For a record whose loss the owner tolerates (Raft's commit index
+   * alone), so that writing it costs no fsync of its own.
    */
-  append(type: number, data: Uint8Array, done?: AppendCallback): number {
+  append(type: number, data: Uint8Array, done?: AppendCallback, opts?: { sync: boolean }): number {
     assert(data.length <= WAL_RECORD_BYTES_MAX, () => `WAL: record of ${data.length} bytes exceeds ${WAL_RECORD_BYTES_MAX}`);
     const failed = this.log.failure();
     if (failed !== null) {
@@ -159,6 +164,11 @@ export class Wal {
     this.frame.reset();
     frameRecord(this.frame, this.record.written(), this.log.activeSize(), blockBytes);
     if (this.log.failure() === null) this.log.append(this.frame.written());
+    if (opts?.sync === false) {
+      const failure = this.log.failure();
+      done?.(failure, failure === null ? lsn : -1);
+      return lsn;
+    }
     this.log.commit(done === undefined ? ignore : (err) => done(err, lsn));
     return lsn;
   }

@@ -76,6 +76,33 @@ S('persisted entries and hard state survive a crash; a conflicting tail is repla
   assert.equal(r.hardState(), { term: 3, vote: 'n2', commit: 3 });
 });
 
+S('a Ready that only moves the commit index skips the fsync: a crash may lose that commit, never an entry', () => {
+  const w = world();
+  const s = w.open();
+  let done = 0;
+  s.persist(ready([entry(2, 2), entry(3, 2)], { term: 2, vote: 'n1', commit: 1 }), () => done++);
+  assert.is(done, 0, 'entries wait for their fsync');
+  w.settle();
+  assert.is(done, 1);
+  s.persist({ ...ready([], { term: 2, vote: 'n1', commit: 3 }), mustSync: false }, () => done++);
+  assert.is(done, 2, 'a commit-only Ready is done at once, with no fsync to wait for');
+  assert.equal(s.hardState(), { term: 2, vote: 'n1', commit: 3 });
+  w.settle();
+  w.crash();
+  const r = w.open();
+  assert.is(r.lastIndex(), 3, 'the entries were fsynced');
+  assert.equal(r.hardState(), { term: 2, vote: 'n1', commit: 1 }, 'the unsynced commit is gone; the leader teaches it again');
+  // A later Ready that must sync carries an earlier unsynced commit along with it.
+  r.persist({ ...ready([], { term: 2, vote: 'n1', commit: 2 }), mustSync: false }, () => done++);
+  r.persist(ready([entry(4, 2)], { term: 2, vote: 'n1', commit: 2 }), () => done++);
+  w.settle();
+  assert.is(done, 4);
+  w.crash();
+  const again = w.open();
+  assert.is(again.lastIndex(), 4);
+  assert.equal(again.hardState(), { term: 2, vote: 'n1', commit: 2 });
+});
+
 S('compaction keeps a tail, and repeated compactions recover without the files they removed', () => {
   const w = world();
   const s = w.open();
