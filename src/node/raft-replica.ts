@@ -136,7 +136,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
       reply({ ok: false, code: 'bad_request', message: 'Raft elects its leaders; to move leadership, stop the leader or use a transfer' });
       return;
     }
-    const r = rt.raft.propose(new TextEncoder().encode(JSON.stringify(req)));
+    const r = rt.raft.propose(utf8Encoder.encode(JSON.stringify(req)));
     if (!r.ok) {
       reply(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
       return;
@@ -264,7 +264,10 @@ export class RaftReplica implements Replica, RaftStateMachine {
       }
       return;
     }
-    const req = JSON.parse(new TextDecoder().decode(entry.data)) as Request;
+    // Parsed from the entry's bytes even on the leader that proposed it: every replica applies the
+    // same bytes the same way (an object kept from the proposal could hold what JSON does not
+    // round-trip, such as a number too large for it).
+    const req = JSON.parse(utf8Decoder.decode(entry.data)) as Request;
     const { result, writes } = executeWrite(this.store.view, req, { duplicateApply: this.config.bugs.has('duplicate-apply') });
     writes.push([APPLIED_KEY, String(entry.index)]);
     this.persist(writes);
@@ -353,6 +356,9 @@ export class RaftReplica implements Replica, RaftStateMachine {
     this.runtime?.stop();
   }
 }
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 
 function refusal(reason: string, leader: string | null, detail: string): Result {
   if (reason === 'notLeader') {
