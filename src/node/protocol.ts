@@ -167,13 +167,44 @@ function validateKey(key: unknown, where: string): string | null {
   // A lone surrogate has no UTF-8 form; the storage engines refuse it, and a replicated state
   // machine must never meet a write it cannot apply.
   if (!(key as unknown as { isWellFormed(): boolean }).isWellFormed()) return `${where} is not well-formed Unicode (a lone surrogate)`;
-  if (encoder.encode(key).length > KEY_BYTES_MAX) return `${where} is longer than ${KEY_BYTES_MAX} bytes`;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most keys need no encoding to be measured
+  // (this runs for every request, reads included).
+  if (key.length * 3 > KEY_BYTES_MAX && encoder.encode(key).length > KEY_BYTES_MAX) return `${where} is longer than ${KEY_BYTES_MAX} bytes`;
   return null;
 }
 
 function validateValue(value: unknown, where: string): string | null {
   if (value === undefined) return `${where} is missing`;
+  if (typeof value === 'string') {
+    // A string's JSON form is at most 6 bytes per code unit plus the quotes.
+    if (value.length * 6 + 2 > VALUE_BYTES_MAX && JSON.stringify(value).length > VALUE_BYTES_MAX) return `${where} is larger than ${VALUE_BYTES_MAX} bytes`;
+    return null;
+  }
+  const bad = nonJsonNumber(value, where);
+  if (bad !== null) return bad;
   if (JSON.stringify(value).length > VALUE_BYTES_MAX) return `${where} is larger than ${VALUE_BYTES_MAX} bytes`;
+  return null;
+}
+
+/**
+ * Where a value holds a number JSON cannot carry (Infinity, NaN: what JSON.parse makes of an
+ * over-large literal such as 1e400). Stored, it would silently become null, and replicas that
+ * parse the entry would apply null where the leader's own copy held Infinity.
+ */
+function nonJsonNumber(value: unknown, where: string): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : `${where} is ${value}, which JSON cannot represent`;
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = nonJsonNumber(value[i], `${where}[${i}]`);
+      if (bad !== null) return bad;
+    }
+    return null;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const bad = nonJsonNumber(v, `${where}.${k}`);
+    if (bad !== null) return bad;
+  }
   return null;
 }
 

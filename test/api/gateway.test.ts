@@ -82,6 +82,18 @@ G('bad input is answered before the node sees it', () => {
   assert.is(node.requests.length, 0);
 });
 
+G('a number JSON cannot carry (what JSON.parse makes of 1e400) is refused, not stored as null', () => {
+  const { node, results, exec } = setup();
+  exec({ f: 'write', key: 'k', value: JSON.parse('1e400') as number });
+  exec({ f: 'cas', key: 'k', expected: 1, value: { a: [1, Number.NaN] } });
+  exec({ f: 'batch', ops: [{ f: 'write', key: 'a', value: [{ b: -Infinity }] }] });
+  exec({ f: 'write', key: 'k', value: { a: [1, 2.5e300, 'Infinity', null] } });
+  assert.equal(results.slice(0, 3).map((r) => (r.ok ? 'ok' : r.code)), ['bad_request', 'bad_request', 'bad_request']);
+  assert.match((results[0] as { message: string }).message, /op\.value is Infinity, which JSON cannot represent/);
+  assert.match((results[1] as { message: string }).message, /op\.value\.a\[1\] is NaN/);
+  assert.is(node.requests.length, 1, 'finite numbers and the string "Infinity" pass');
+});
+
 G('requests carry the gateway\'s client id, increasing seqs and the lowest unanswered seq as ackSeq', () => {
   const { node, exec } = setup();
   node.answer = () => null; // hold every answer
