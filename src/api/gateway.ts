@@ -225,7 +225,8 @@ export class Gateway {
     const seq = this.seqNext++;
     const entry: InFlight = { startNs, done: finish, finished: false, forwarded: false };
     this.inFlight.set(seq, entry);
-    const request: Request = { kind: 'req', client: this.options.clientId, seq, ackSeq: this.lowestPending(), db, op, ...(token !== null ? { token } : {}) };
+    const request: Request = { kind: 'req', client: this.options.clientId, seq, ackSeq: this.lowestPending(), db, op };
+    if (token !== null) request.token = token; // (a spread of a conditional object costs a copy per request)
     this.options.node.submit(request, (result) => {
       if (entry.finished) return; // answered `timeout` already; the late result is dropped
       if (!result.ok && (result.code === 'not_leader' || result.code === 'unavailable') && this.options.forward !== null) {

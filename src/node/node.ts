@@ -199,7 +199,7 @@ export class KvNode {
       reply({ ok: false, code: 'unavailable', message: this.stopped ? 'node is stopped' : 'node is starting' });
       return;
     }
-    if (this.replica.status().inFlight >= IN_FLIGHT_REQUESTS_MAX) {
+    if (this.replica.inFlight() >= IN_FLIGHT_REQUESTS_MAX) {
       reply({ ok: false, code: 'unavailable', message: 'too many requests in flight' });
       return;
     }

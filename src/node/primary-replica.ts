@@ -108,6 +108,10 @@ export class PrimaryReplica implements Replica {
     else this.env.log.log('warn', 'primary.unexpected_message', { from, kind: String(body.kind) });
   }
 
+  inFlight(): number {
+    return this.results.size;
+  }
+
   status(): ReplicaStatus {
     const s = this.shipping;
     return {

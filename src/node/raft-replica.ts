@@ -334,6 +334,10 @@ export class RaftReplica implements Replica, RaftStateMachine {
     this.onFatal(err);
   }
 
+  inFlight(): number {
+    return this.pendingWrites.size + this.pendingReads.size;
+  }
+
   status(): ReplicaStatus {
     const rt = this.runtime;
     if (rt === null || this.stopped) {

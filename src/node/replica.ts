@@ -15,6 +15,8 @@ export interface Replica {
   /** A frame from another member (not a client request). */
   receivePeer(from: string, body: Record<string, unknown>): void;
   status(): ReplicaStatus;
+  /** status().inFlight without building the rest of the status (asked at every request). */
+  inFlight(): number;
   stop(): void;
 }
 

@@ -22,7 +22,7 @@ export class SingleReplica implements Replica {
   private appliedSeq = 0;
   private durableSeq = 0;
   private readonly heldReads: HeldRead[] = [];
-  private inFlight = 0;
+  private writesInFlight = 0;
   private stopped = false;
 
   constructor(
@@ -58,9 +58,9 @@ export class SingleReplica implements Replica {
       return;
     }
     const seq = ++this.appliedSeq;
-    this.inFlight++;
+    this.writesInFlight++;
     this.store.apply(writes, (err) => {
-      this.inFlight--;
+      this.writesInFlight--;
       if (this.stopped) return;
       if (err !== null) {
         // The store could not make the write durable: its outcome is unknown to the client, and
@@ -83,6 +83,10 @@ export class SingleReplica implements Replica {
     }
   }
 
+  inFlight(): number {
+    return this.writesInFlight;
+  }
+
   status(): ReplicaStatus {
     return {
       role: this.stopped ? 'stopped' : 'leader',
@@ -91,7 +95,7 @@ export class SingleReplica implements Replica {
       members: [this.env.id],
       commitIndex: this.durableSeq,
       appliedIndex: this.appliedSeq,
-      inFlight: this.inFlight,
+      inFlight: this.writesInFlight,
     };
   }
 
