@@ -52,7 +52,25 @@ const APPLIED_KEY = '\x01a';
 
 interface PendingWrite {
   term: number;
+  /** The proposer's answer, for an entry of one request (or a membership change). */
   reply: Reply | null;
+  /** For an entry that carries a batch of requests: their answers, in the batch's order. */
+  replies?: Reply[];
+}
+
+/**
+ * Requests a leader packs into one log entry. Writes gathered until the runtime's next Ready
+ * (from every client and gateway; while the previous Ready's entries are being fsynced, that is
+ * everything arriving meanwhile) share an entry: one proposal, one entry to encode, ship, log and
+ * apply instead of one each, as TiKV batches commands into one entry. Each request keeps its own
+ * session and result. Bounded so an entry stays well under a message (maxMsgBytes).
+ */
+export const PROPOSAL_BATCH_MAX = 128;
+export const PROPOSAL_BATCH_BYTES = 32 * 1024;
+
+interface Proposal {
+  json: string;
+  reply: Reply;
 }
 
 interface PendingRead {
@@ -66,6 +84,11 @@ export class RaftReplica implements Replica, RaftStateMachine {
   private runtime: RaftRuntime | null = null;
   private applied: Index;
   private readonly pendingWrites = new Map<Index, PendingWrite>();
+  /** Requests waiting in pendingWrites (an entry may carry many). */
+  private writesAwaiting = 0;
+  /** Writes gathered for the next proposal. */
+  private batch: Proposal[] = [];
+  private batchBytes = 0;
   private readonly pendingReads = new Map<string, PendingRead>();
   private readCounter = 0;
   private stopped = false;
@@ -142,7 +165,16 @@ export class RaftReplica implements Replica, RaftStateMachine {
       reply({ ok: false, code: 'bad_request', message: 'Raft elects its leaders; to move leadership, stop the leader or use a transfer' });
       return;
     }
-    const r = rt.raft.propose(utf8Encoder.encode(JSON.stringify(req)));
+    const json = JSON.stringify(req);
+    if (this.soft.role === 'leader' && !this.config.bugs.has('ack-before-commit')) {
+      this.batch.push({ json, reply });
+      this.batchBytes += json.length;
+      if (this.batch.length >= PROPOSAL_BATCH_MAX || this.batchBytes >= PROPOSAL_BATCH_BYTES) this.proposeBatch();
+      rt.drive();
+      return;
+    }
+    // Not the leader (the core refuses at once, naming the leader), or the bug below.
+    const r = rt.raft.propose(utf8Encoder.encode(json));
     if (!r.ok) {
       reply(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
       return;
@@ -150,9 +182,53 @@ export class RaftReplica implements Replica, RaftStateMachine {
     if (this.config.bugs.has('ack-before-commit')) {
       // The bug: answer with what applying it now would give, before a majority has it.
       reply(executeWrite(this.store.view, req, { duplicateApply: this.config.bugs.has('duplicate-apply') }).result);
-      this.pendingWrites.set(r.index, { term: r.term, reply: null });
-    } else this.pendingWrites.set(r.index, { term: r.term, reply });
+      this.setPending(r.index, { term: r.term, reply: null });
+    } else this.setPending(r.index, { term: r.term, reply });
     rt.drive();
+  }
+
+  /** Proposes the gathered writes as one entry: a JSON array of requests (one alone: itself). */
+  private proposeBatch(): void {
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    const rt = this.runtime;
+    if (rt === null || this.stopped) {
+      for (const p of batch) p.reply({ ok: false, code: 'unavailable', message: 'the node is starting or stopped' });
+      return;
+    }
+    const only = batch.length === 1 ? (batch[0] as Proposal) : null;
+    const text = only !== null ? only.json : `[${batch.map((p) => p.json).join(',')}]`;
+    const r = rt.raft.propose(utf8Encoder.encode(text));
+    if (!r.ok) {
+      for (const p of batch) p.reply(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
+      return;
+    }
+    if (only !== null) this.setPending(r.index, { term: r.term, reply: only.reply });
+    else this.setPending(r.index, { term: r.term, reply: null, replies: batch.map((p) => p.reply) });
+  }
+
+  beforeReady(): void {
+    this.proposeBatch();
+  }
+
+  hasGathered(): boolean {
+    return this.batch.length > 0;
+  }
+
+  private setPending(index: Index, p: PendingWrite): void {
+    this.pendingWrites.set(index, p);
+    this.writesAwaiting += p.replies?.length ?? 1;
+  }
+
+  private takePending(index: Index): PendingWrite | undefined {
+    const p = this.pendingWrites.get(index);
+    if (p !== undefined) {
+      this.pendingWrites.delete(index);
+      this.writesAwaiting -= p.replies?.length ?? 1;
+    }
+    return p;
   }
 
   /**
@@ -173,7 +249,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
       return;
     }
     if (f === 'member.add') this.toPromote.add(node);
-    this.pendingWrites.set(r.index, { term: r.term, reply });
+    this.setPending(r.index, { term: r.term, reply });
     rt.drive();
   }
 
@@ -257,29 +333,47 @@ export class RaftReplica implements Replica, RaftStateMachine {
     // rewrites collapse, and the engine logs one record instead of one per entry.
     this.store.hold();
     this.config.onApply?.(this.env.id, entry.index, entry.term, entryDigest(entry));
-    const pending = this.pendingWrites.get(entry.index);
-    if (pending !== undefined) this.pendingWrites.delete(entry.index);
+    const pending = this.takePending(entry.index);
+    // Our proposal at this index is this entry only if the terms match (log matching); otherwise
+    // a new leader overwrote it and its requests were never applied.
+    const ours = pending !== undefined && pending.term === entry.term;
     if (entry.type !== 'normal' || entry.data.length === 0) {
       this.persist([[APPLIED_KEY, String(entry.index)]]);
       if (pending?.reply) {
         // A membership change of ours, committed; or our proposal was overwritten by a new leader.
-        if (entry.type === 'config' && pending.term === entry.term) {
+        if (entry.type === 'config' && ours) {
           const m = this.runtime?.raft.membership();
           pending.reply({ ok: true, value: m ? { voters: [...m.voters], learners: [...m.learners] } : null });
-        } else pending.reply({ ok: false, code: 'unavailable', message: 'leadership changed before the write committed' });
+        } else pending.reply(overwritten());
       }
+      for (const reply of pending?.replies ?? []) reply(overwritten());
       return;
     }
     // Parsed from the entry's bytes even on the leader that proposed it: every replica applies the
     // same bytes the same way (an object kept from the proposal could hold what JSON does not
     // round-trip, such as a number too large for it).
-    const req = JSON.parse(utf8Decoder.decode(entry.data)) as Request;
-    const { result, writes } = executeWrite(this.store.view, req, { duplicateApply: this.config.bugs.has('duplicate-apply') });
-    writes.push([APPLIED_KEY, String(entry.index)]);
-    this.persist(writes);
-    if (pending?.reply) {
-      if (pending.term === entry.term) pending.reply(result);
-      else pending.reply({ ok: false, code: 'unavailable', message: 'leadership changed before the write committed' });
+    const parsed = JSON.parse(utf8Decoder.decode(entry.data)) as Request | Request[];
+    const options = { duplicateApply: this.config.bugs.has('duplicate-apply') };
+    if (!Array.isArray(parsed)) {
+      const { result, writes } = executeWrite(this.store.view, parsed, options);
+      writes.push([APPLIED_KEY, String(entry.index)]);
+      this.persist(writes);
+      if (pending?.reply) pending.reply(ours ? result : overwritten());
+      for (const reply of pending?.replies ?? []) reply(overwritten());
+      return;
+    }
+    // A batch: its requests in order, each seeing the writes of those before it (the store shows
+    // an applied write at once).
+    const replies = ours ? pending.replies : undefined;
+    for (let i = 0; i < parsed.length; i++) {
+      const { result, writes } = executeWrite(this.store.view, parsed[i] as Request, options);
+      this.persist(writes);
+      replies?.[i]?.(result);
+    }
+    this.persist([[APPLIED_KEY, String(entry.index)]]);
+    if (!ours) {
+      pending?.reply?.(overwritten());
+      for (const reply of pending?.replies ?? []) reply(overwritten());
     }
   }
 
@@ -319,10 +413,12 @@ export class RaftReplica implements Replica, RaftStateMachine {
     this.persist(writes);
     this.applied = snapshot.meta.index;
     // Proposals at or below the snapshot can no longer be matched to their entries.
-    for (const [index, p] of this.pendingWrites) {
+    for (const index of [...this.pendingWrites.keys()]) {
       if (index > snapshot.meta.index) continue;
-      this.pendingWrites.delete(index);
-      p.reply?.({ ok: false, code: 'timeout', message: 'outcome unknown: the log was replaced by a snapshot' });
+      const p = this.takePending(index) as PendingWrite;
+      const unknown: Result = { ok: false, code: 'timeout', message: 'outcome unknown: the log was replaced by a snapshot' };
+      p.reply?.(unknown);
+      for (const reply of p.replies ?? []) reply(unknown);
     }
   }
 
@@ -335,7 +431,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
   }
 
   inFlight(): number {
-    return this.pendingWrites.size + this.pendingReads.size;
+    return this.writesAwaiting + this.batch.length + this.pendingReads.size;
   }
 
   status(): ReplicaStatus {
@@ -352,7 +448,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
       members: [...m.voters, ...m.learners],
       commitIndex: rt.raft.commitIndex(),
       appliedIndex: this.applied,
-      inFlight: this.pendingWrites.size + this.pendingReads.size,
+      inFlight: this.inFlight(),
     };
   }
 
@@ -364,11 +460,17 @@ export class RaftReplica implements Replica, RaftStateMachine {
   stop(): void {
     this.stopped = true;
     this.runtime?.stop();
+    // Gathered writes were never proposed: certainly not applied.
+    this.proposeBatch();
   }
 }
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
+
+function overwritten(): Result {
+  return { ok: false, code: 'unavailable', message: 'leadership changed before the write committed' };
+}
 
 function refusal(reason: string, leader: string | null, detail: string): Result {
   if (reason === 'notLeader') {

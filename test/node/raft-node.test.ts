@@ -62,6 +62,28 @@ R('after the leader crashes, a new one takes over and nothing acknowledged is lo
   assert.equal(r.type === 'ok' ? r.value : r, '0;1;2;3;4;');
 });
 
+R('writes arriving together share one log entry, and each still gets its own answer, in order', () => {
+  const t = setup();
+  const leader = t.node(t.leader());
+  const before = leader.status().commitIndex;
+  const results: Record<string, unknown> = {};
+  const submit = (client: string, op: KvOp) => leader.submit({ kind: 'req', client, seq: 1, ackSeq: 1, db: '', op }, (r) => (results[client] = r.ok ? r.value : r.code));
+  submit('c1', { f: 'write', key: 'k', value: 1 });
+  submit('c2', { f: 'cas', key: 'k', expected: 1, value: 2 }); // sees c1's write, in the same entry
+  submit('c3', { f: 'cas', key: 'k', expected: 1, value: 3 }); // fails alone: k is 2 by now
+  submit('c4', { f: 'append', key: 'log', value: 'x' });
+  t.world.sched.runUntil(t.world.nowNs + 500 * NS_PER_MS);
+  assert.equal(results, { c1: 1, c2: 2, c3: 'cas_mismatch', c4: 'x' });
+  assert.is(leader.status().commitIndex, before + 1, 'one entry for the four writes');
+  // A retry of a batched request is answered from its session, not applied again.
+  submit('c4', { f: 'append', key: 'log', value: 'x' });
+  t.world.sched.runUntil(t.world.nowNs + 500 * NS_PER_MS);
+  const log = t.call({ f: 'read', key: 'log' });
+  assert.equal(log.type === 'ok' ? log.value : log, 'x');
+  t.world.sched.runUntil(t.world.nowNs + 200 * NS_PER_MS);
+  assert.is(new Set(t.ids.map((id) => t.node(id).stateDigest().digest)).size, 1, 'every replica applied the batch alike');
+});
+
 R('a stranger cannot speak Raft: a vote request from a non-member is ignored', () => {
   const t = setup();
   const leader = t.leader();

@@ -22,6 +22,14 @@ import { DurableRaftStorage } from './durable-storage.js';
 export interface RaftStateMachine {
   /** The last log position the state machine reflects (after a restart: what it recovered). */
   appliedIndex(): Index;
+  /**
+   * Called just before the runtime asks the core for a Ready: the moment to propose what the
+   * application gathered since the last one (requests batched into one entry). Not called while
+   * a Ready is being persisted, so whatever arrives meanwhile is gathered into one proposal.
+   */
+  beforeReady?(): void;
+  /** Whether the application holds gathered proposals (the runtime then runs another pass). */
+  hasGathered?(): boolean;
   /** Applies one committed entry (normal entries with data; others only advance the index). */
   apply(entry: Entry): void;
   /** The state machine's whole state at appliedIndex(), for a snapshot. */
@@ -149,7 +157,9 @@ export class RaftRuntime {
   }
 
   private process(): void {
-    if (this.persisting || this.stopped || !this.node.hasReady()) return;
+    if (this.persisting || this.stopped) return;
+    this.sm.beforeReady?.();
+    if (!this.node.hasReady()) return;
     const rd = this.node.ready();
     this.sendAll(rd.earlyMessages);
     if (rd.softState !== null) {
@@ -190,7 +200,7 @@ export class RaftRuntime {
     this.persisting = false;
     this.hooks.onApplied();
     this.maybeCompact();
-    if (this.node.hasReady()) this.drive();
+    if (this.node.hasReady() || this.sm.hasGathered?.() === true) this.drive();
   }
 
   private sendAll(messages: readonly Message[]): void {
