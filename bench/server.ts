@@ -10,7 +10,9 @@
  * fsyncs every group of writes before answering) and a 3-node Raft cluster (every write in the
  * fsynced Raft log of a majority, group-committed), the load aimed at its leader. Cases: GET and PUT over
  * the TCP line protocol, unpipelined (50 connections, one request each in flight) and pipelined
- * (16 in flight per connection, redis-benchmark's -P 16), and over HTTP/1.1 keep-alive. Values
+ * (16 in flight per connection, redis-benchmark's -P 16), PUT from 16 connections (the rate a
+ * cluster keeps with a low p99: the Raft target asks for 20,000 writes/s with p99 under 20 ms at
+ * once, so its figure is the best rate among the cases that meet the p99), and over HTTP/1.1 keep-alive. Values
  * are 100 bytes; GETs read 10,000 preloaded keys at random.
  *
  * When redis-server and redis-benchmark are installed, Redis is measured the same way
@@ -291,6 +293,8 @@ const CASES: Case[] = [
   { name: 'tcp-get-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpGet), lineEnd, lineOk) },
   { name: 'tcp-put', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
   { name: 'tcp-put-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
+  // Fewer writers: what the cluster sustains while its p99 stays low (the Raft target asks for both).
+  { name: 'tcp-put-c16', run: (s) => socketLoad(s.tcpPort, 1, 16, pool(tcpPut), lineEnd, lineOk) },
   { name: 'http-get', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpGet), httpEnd, httpOk) },
   { name: 'http-put', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpPut), httpEnd, httpOk) },
 ];
@@ -351,12 +355,16 @@ async function main(): Promise<void> {
     'one-node GET / redis GET': round(rate('kv-lab 1 node', 'tcp-get') / redisGet),
     'one-node GET -P16 / redis GET -P16': round(rate('kv-lab 1 node', 'tcp-get-p16') / redisGetP),
   };
-  const raftPut = results.filter((r) => r.subject === 'kv-lab 3-node raft' && r.case.startsWith('tcp-put')).sort((a, b) => (b.opsPerSec ?? 0) - (a.opsPerSec ?? 0))[0];
+  // The best write rate among the Raft cases whose p99 is under 20 ms: the target needs both at once.
+  const raftPut = results
+    .filter((r) => r.subject === 'kv-lab 3-node raft' && r.case.startsWith('tcp-put') && (r.p99Ms ?? Infinity) < 20)
+    .sort((a, b) => (b.opsPerSec ?? 0) - (a.opsPerSec ?? 0))[0];
   const targets = {
     'one node GET >= 0.5 x redis (unpipelined)': (ratios['one-node GET / redis GET'] as number) >= 0.5,
     'one node GET >= 0.5 x redis (-P 16)': (ratios['one-node GET -P16 / redis GET -P16'] as number) >= 0.5,
-    '3-node raft >= 20,000 durable writes/s with p99 < 20 ms': raftPut !== undefined && (raftPut.opsPerSec ?? 0) >= 20_000 && (raftPut.p99Ms ?? Infinity) < 20,
+    '3-node raft >= 20,000 durable writes/s with p99 < 20 ms': raftPut !== undefined && (raftPut.opsPerSec ?? 0) >= 20_000,
   };
+  ratios['3-node raft writes/s with p99 < 20 ms / 20,000'] = round((raftPut?.opsPerSec ?? 0) / 20_000);
   const report: BenchReport = {
     bench: 'server',
     durationMs: DURATION_MS,
