@@ -116,7 +116,14 @@ export class Raft {
   // ---------------------------------------------------------------- outputs
 
   private send(m: Outgoing): void {
-    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term } as Message);
+    const msg = { ...m, from: this.id, term: m.term ?? this.term } as Message;
+    // A leader's appends and heartbeats promise nothing about its own disk: it counts its own log
+    // towards a commit only once the runtime reports it durable (updateSelfMatch). So they may
+    // leave before the Ready that holds the same entries is persisted, and the followers' fsyncs
+    // overlap the leader's instead of following it (Raft thesis §10.2.1). An entry is still
+    // committed only when a majority has it on disk, counting the leader or not.
+    if (this.role === 'leader' && (msg.type === 'MsgApp' || msg.type === 'MsgHeartbeat')) this.earlyMsgs.push(msg);
+    else this.msgs.push(msg);
   }
 
   takeMessages(): Message[] {

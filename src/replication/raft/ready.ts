@@ -7,8 +7,10 @@ import type { Entry, HardState, ReadState, Snapshot, SoftState } from './types.j
  * THE READY CONTRACT. A runtime carries out each Ready completely, in this order, before asking
  * for the next one, then calls advance(ready):
  *
- *   0. Send `earlyMessages`, at once. (Empty unless the voteWithoutPersist bug switch is on: it
- *      is how that bug reaches the network before the disk.)
+ *   0. Send `earlyMessages`, at once: a leader's appends and heartbeats, which promise nothing
+ *      about its own disk (the leader counts its own log towards a commit only after advance()),
+ *      so the followers' fsyncs overlap the leader's. (With the voteWithoutPersist bug switch on,
+ *      also the vote it grants: that is how that bug reaches the network before the disk.)
  *   1. Persist, durably (fsync), in this order or atomically in one write:
  *        a. `snapshot`, if not null: replace the whole stable log by it;
  *        b. `entries`: drop every stable entry at position >= entries[0].index, then append them;

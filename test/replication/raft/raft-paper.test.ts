@@ -333,6 +333,28 @@ test('the leader counts its own entry towards commit only once the Ready holding
   assert.not.ok(node.hasReady());
 });
 
+test('a leader sends its appends before persisting them, yet needs a durable majority to commit', () => {
+  const leader = Lone.of('a', abc).becomeLeaderWith(['b']);
+  const term = leader.term;
+  leader.take();
+  leader.node.step(appResp('b', 'a', term, 2)); // b holds the leader's empty entry
+  leader.node.step(appResp('c', 'a', term, 2));
+  leader.run();
+  const index = leader.storage.lastIndex() + 1;
+  leader.node.propose(bytes('x'));
+  const rd = leader.node.ready();
+  assert.equal(rd.entries.map((e) => e.index), [index]);
+  assert.equal(rd.earlyMessages.filter((m) => m.type === 'MsgApp').map((m) => m.to).sort(), ['b', 'c'], 'the appends leave with the Ready, not after its fsync');
+  assert.equal(rd.messages.filter((m) => m.type === 'MsgApp'), []);
+  // b acknowledges before the leader has persisted: b alone is not a majority, and the leader's
+  // own copy does not count until advance().
+  leader.node.step(appResp('b', 'a', term, index));
+  assert.ok(leader.node.commitIndex() < index, 'one durable copy is not a commit');
+  leader.storage.append(rd.entries);
+  leader.node.advance(rd);
+  assert.is(leader.node.commitIndex(), index, 'the leader\'s durable copy and b\'s make a majority');
+});
+
 test('the Ready contract: a granted vote leaves in messages, with the vote in the hard state to persist first', () => {
   const node = new RaftNode({ id: 'a', storage: MemoryRaftStorage.bootstrap(abc), rng: new SeededRng('1'), options: plainOptions() });
   node.advance(node.ready());
