@@ -121,9 +121,10 @@ export interface RaftSettings {
   maxMsgBytes: number;
   preVote: boolean;
   checkQuorum: boolean;
+  appendBeforePersist: boolean;
 }
 
-export const DEFAULT_RAFT_SETTINGS: RaftSettings = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, keepEntries: 1_000, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true };
+export const DEFAULT_RAFT_SETTINGS: RaftSettings = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, keepEntries: 1_000, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true, appendBeforePersist: true };
 
 export interface Scenario {
   name: string;
@@ -315,6 +316,7 @@ const root = obj({
           maxMsgBytes: { v: int({ min: 1, max: 64 * 1024 * 1024 }) },
           preVote: { v: bool },
           checkQuorum: { v: bool },
+          appendBeforePersist: { v: bool },
         }),
       },
     }),
@@ -379,6 +381,7 @@ export function parseScenario(text: string, file: string): Scenario {
         maxMsgBytes: r.cluster.raft?.maxMsgBytes ?? DEFAULT_RAFT_SETTINGS.maxMsgBytes,
         preVote: r.cluster.raft?.preVote ?? DEFAULT_RAFT_SETTINGS.preVote,
         checkQuorum: r.cluster.raft?.checkQuorum ?? DEFAULT_RAFT_SETTINGS.checkQuorum,
+        appendBeforePersist: r.cluster.raft?.appendBeforePersist ?? DEFAULT_RAFT_SETTINGS.appendBeforePersist,
       },
     },
     network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },

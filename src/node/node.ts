@@ -27,6 +27,7 @@ export interface RaftTuning {
   maxMsgBytes: number;
   preVote: boolean;
   checkQuorum: boolean;
+  appendBeforePersist: boolean;
 }
 
 export interface NodeConfig {

@@ -33,6 +33,7 @@ export interface RaftReplicaConfig {
   maxMsgBytes: number;
   preVote: boolean;
   checkQuorum: boolean;
+  appendBeforePersist: boolean;
   bugs: ReadonlySet<BugName>;
   /** Original member of a new cluster (false: joins later and receives the log). */
   original: boolean;
@@ -45,7 +46,7 @@ export interface RaftReplicaConfig {
  * (its --snapshot-count) for the same reason. The price is the log kept in memory and replayed at
  * a restart: about 35 MB for 100,000 small writes. The simulator has its own (sim/scenario.ts).
  */
-export const DEFAULT_RAFT_REPLICA = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 100_000, keepEntries: 1_000, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true } as const;
+export const DEFAULT_RAFT_REPLICA = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 100_000, keepEntries: 1_000, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true, appendBeforePersist: true } as const;
 
 /** The state machine's own record of the last applied log position. */
 const APPLIED_KEY = '\x01a';
@@ -117,6 +118,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
           maxMsgBytes: config.maxMsgBytes,
           preVote: config.preVote,
           checkQuorum: config.checkQuorum,
+          appendBeforePersist: config.appendBeforePersist,
           bugs: {
             commitPreviousTermByCount: bugs.has('commit-previous-term'),
             voteWithoutPersist: bugs.has('vote-without-persist'),

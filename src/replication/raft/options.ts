@@ -33,6 +33,14 @@ export interface RaftOptions {
   readonly leaseMarginTicks: number;
   /** The most entry bytes one append message carries (at least one entry is always sent). */
   readonly maxMsgBytes: number;
+  /**
+   * A leader's appends and heartbeats leave with the Ready (earlyMessages), before the leader
+   * has persisted its entries: safe, since the leader counts its own log only once durable, and
+   * the followers' fsyncs overlap the leader's (thesis §10.2.1). false: they wait for the
+   * leader's fsync, as every other message does (a wider window for timing-dependent anomalies,
+   * which the Figure 8 bug scenario uses).
+   */
+  readonly appendBeforePersist: boolean;
   /** Flow control per follower in the replicate state: appends sent and not yet acknowledged. */
   readonly maxInflightMsgs: number;
   /** ... and their total entry bytes. */
@@ -91,6 +99,7 @@ export const DEFAULT_RAFT_OPTIONS: RaftOptions = Object.freeze({
   readOnly: 'safe',
   leaseMarginTicks: 2,
   maxMsgBytes: 64 * 1024,
+  appendBeforePersist: true,
   maxInflightMsgs: 64,
   maxInflightBytes: 4 * 1024 * 1024,
   maxUncommittedBytes: 8 * 1024 * 1024,

@@ -122,7 +122,7 @@ export class Raft {
     // leave before the Ready that holds the same entries is persisted, and the followers' fsyncs
     // overlap the leader's instead of following it (Raft thesis §10.2.1). An entry is still
     // committed only when a majority has it on disk, counting the leader or not.
-    if (this.role === 'leader' && (msg.type === 'MsgApp' || msg.type === 'MsgHeartbeat')) this.earlyMsgs.push(msg);
+    if (this.options.appendBeforePersist && this.role === 'leader' && (msg.type === 'MsgApp' || msg.type === 'MsgHeartbeat')) this.earlyMsgs.push(msg);
     else this.msgs.push(msg);
   }
 
