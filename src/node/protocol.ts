@@ -1,4 +1,5 @@
 import type { Json } from '../check/history.js';
+import { utf8Length } from '../storage/keys.js';
 
 /**
  * The request protocol between clients and nodes: what the TypeScript client, the HTTP and TCP
@@ -167,9 +168,9 @@ function validateKey(key: unknown, where: string): string | null {
   // A lone surrogate has no UTF-8 form; the storage engines refuse it, and a replicated state
   // machine must never meet a write it cannot apply.
   if (!(key as unknown as { isWellFormed(): boolean }).isWellFormed()) return `${where} is not well-formed Unicode (a lone surrogate)`;
-  // A UTF-16 code unit is at most 3 bytes of UTF-8: most keys need no encoding to be measured
-  // (this runs for every request, reads included).
-  if (key.length * 3 > KEY_BYTES_MAX && encoder.encode(key).length > KEY_BYTES_MAX) return `${where} is longer than ${KEY_BYTES_MAX} bytes`;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most keys need no measuring at all (this
+  // runs for every request, reads included), and the rest are measured without encoding them.
+  if (key.length * 3 > KEY_BYTES_MAX && utf8Length(key) > KEY_BYTES_MAX) return `${where} is longer than ${KEY_BYTES_MAX} bytes`;
   return null;
 }
 
