@@ -225,7 +225,10 @@ export class Gateway {
     const seq = this.seqNext++;
     const entry: InFlight = { startNs, done: finish, finished: false, forwarded: false };
     this.inFlight.set(seq, entry);
-    const request: Request = { kind: 'req', client: this.options.clientId, seq, ackSeq: this.lowestPending(), db, op };
+    // `once`: this in-process attempt is never resent. Its only retry (forward, below) follows an
+    // answer that says it was not applied, and goes without the flag, so the leader keeps that
+    // retry's result for the forwarding client's own resends.
+    const request: Request = { kind: 'req', client: this.options.clientId, seq, ackSeq: this.lowestPending(), db, op, once: true };
     if (token !== null) request.token = token; // (a spread of a conditional object costs a copy per request)
     this.options.node.submit(request, (result) => {
       if (entry.finished) return; // answered `timeout` already; the late result is dropped
@@ -255,8 +258,9 @@ export class Gateway {
     assert(client !== null, 'forward without a client');
     entry.forwarded = true;
     this.forwarded.inc();
+    const { once: _once, ...resent } = request;
     client.resume(
-      request,
+      resent,
       (o) => {
         entry.finished = true;
         this.inFlight.delete(request.seq);

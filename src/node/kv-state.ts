@@ -142,6 +142,9 @@ export interface Execution {
  */
 export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = {}): Execution {
   assert(req.op.f !== 'read' && req.op.f !== 'range', 'executeWrite: read-only op');
+  // A request that is never resent needs no session: its result row and the tombstone that
+  // later forgets it were two of a write's three storage rows.
+  if (req.once === true) return executeOp(view, req);
   const session = loadSession(view, req.client);
   if (!opts.duplicateApply) {
     const earlier = view.get(resultKey(req.client, req.seq));
@@ -151,19 +154,19 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
       return { result: { ok: false, code: 'bad_request', message: `request ${req.seq} of ${req.client} was already answered` }, writes: [] };
     }
   }
-  if (req.op.f.includes('.')) {
-    const { result, writes } = executeAdmin(view, req.op as AdminOp);
-    writes.push(...recordResult(view, session, req, result, opts.limits ?? SESSION_LIMITS));
-    return { result, writes };
-  }
+  const { result, writes } = executeOp(view, req);
+  writes.push(...recordResult(view, session, req, result, opts.limits ?? SESSION_LIMITS));
+  return { result, writes };
+}
+
+/** A write request's own effect, without its session. */
+function executeOp(view: KvView, req: Request): Execution {
+  if (req.op.f.includes('.')) return executeAdmin(view, req.op as AdminOp);
   const overlay = new Map<string, StoredValue>();
   const read = (k: string) => (overlay.has(k) ? overlay.get(k) ?? undefined : view.get(k));
   const ops: WriteOp[] = req.op.f === 'batch' ? req.op.ops : [req.op as WriteOp];
   let result: Result = { ok: true, value: null };
-  if (!dbExists(view, req.db)) {
-    result = { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(req.db)}` };
-    return { result, writes: recordResult(view, session, req, result, opts.limits ?? SESSION_LIMITS) };
-  }
+  if (!dbExists(view, req.db)) return { result: { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(req.db)}` }, writes: [] };
   for (const op of ops) {
     const r = applyWriteOp(read, req.db, op, overlay);
     if (!r.ok) {
@@ -174,9 +177,7 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
     }
     result = r;
   }
-  const writes: StorageWrite[] = [...overlay.entries()];
-  writes.push(...recordResult(view, session, req, result, opts.limits ?? SESSION_LIMITS));
-  return { result, writes };
+  return { result, writes: [...overlay.entries()] };
 }
 
 function applyWriteOp(

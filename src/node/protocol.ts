@@ -70,6 +70,13 @@ export interface Request {
   op: KvOp;
   /** A bearer token from auth.login, when the cluster requires authentication. */
   token?: string;
+  /**
+   * The sender will never send this (client, seq) again, so the node keeps no result for it and
+   * leaves the session alone: at-most-once holds by construction. The gateway's first, in-process
+   * attempt is such a request (its only resend follows a definite refusal, and goes without the
+   * flag); a client that may retry must not set it.
+   */
+  once?: true;
 }
 
 /**
@@ -160,6 +167,7 @@ export function validateRequest(m: Record<string, unknown>): string | null {
   if (!Number.isSafeInteger(m.ackSeq) || (m.ackSeq as number) < 0) return 'ackSeq must be a non-negative integer';
   if (typeof m.db !== 'string' || (m.db !== '' && !DB_NAME.test(m.db))) return 'db must be "" or a name of 1-64 letters, digits, _ and -';
   if (m.token !== undefined && (typeof m.token !== 'string' || m.token.length > 1024)) return 'token must be a string';
+  if (m.once !== undefined && m.once !== true) return 'once must be true or absent';
   return validateOp(m.op, 'op');
 }
 

@@ -117,7 +117,10 @@ G('not_leader and unavailable hand the same request (client, seq, token) to the 
   exec({ f: 'write', key: 'k', value: 1 }, 'shop', 'user-token');
   assert.is(forwarded.length, 1);
   const local = node.requests[0]?.req;
-  assert.is(forwarded[0]?.request, local, 'the very request the local node saw');
+  assert.is(local?.once, true, 'the in-process attempt is never resent, so the node keeps no result for it');
+  const { once: _once, ...resent } = local as NonNullable<typeof local>;
+  assert.equal(forwarded[0]?.request, resent, 'the request the local node saw, without `once`: the forwarding client may resend it');
+  assert.is(forwarded[0]?.request.once, undefined);
   assert.equal([local?.client, local?.seq, local?.db, local?.token], ['n2.gw.abcd', 1, 'shop', 'user-token']);
   assert.equal(forwarded[0]?.extra, { uncertain: false, node: 'n1' });
   assert.is(gw.pending, 1);

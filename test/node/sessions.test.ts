@@ -30,6 +30,27 @@ test('a retry gets the first answer and changes nothing; an acknowledged seq is 
   assert.is(late.result.ok ? 'ok' : late.result.code, 'bad_request');
 });
 
+test('a request sent once leaves no session: only its own writes, and the client\'s session untouched', () => {
+  const s = store();
+  s.apply(executeWrite(s.view, req('gw', 1, 1)).writes);
+  const session = s.view.get('\x01s\x00gw');
+  const once = executeWrite(s.view, { ...req('gw', 2, 2), once: true });
+  assert.equal(once.writes, [['\x00\x00k', JSON.stringify('1;2;')]], 'the data row alone');
+  assert.equal(once.result, { ok: true, value: '2;' });
+  s.apply(once.writes);
+  assert.is(s.view.get('\x01s\x00gw'), session, 'session as before');
+  assert.is(s.keys('\x01r\x00gw\x00'), 1, 'the retriable request\'s result is kept, none for the once one');
+  // Failures and admin ops alike.
+  const cas = executeWrite(s.view, { kind: 'req', client: 'gw', seq: 3, ackSeq: 3, db: '', op: { f: 'cas', key: 'k', expected: 'x', value: 'y' }, once: true });
+  assert.is(cas.result.ok ? 'ok' : cas.result.code, 'cas_mismatch');
+  assert.equal(cas.writes, []);
+  const db = executeWrite(s.view, { kind: 'req', client: 'gw', seq: 4, ackSeq: 4, db: '', op: { f: 'db.create', name: 'shop' }, once: true });
+  assert.equal(db.writes, [['\x01d\x00shop', '1']]);
+  const missing = executeWrite(s.view, { kind: 'req', client: 'gw', seq: 5, ackSeq: 5, db: 'nope', op: { f: 'write', key: 'k', value: 1 }, once: true });
+  assert.is(missing.result.ok ? 'ok' : missing.result.code, 'no_such_db');
+  assert.equal(missing.writes, []);
+});
+
 test('acknowledged results are forgotten; a client that never acknowledges keeps at most resultsMax', () => {
   const s = store();
   for (let seq = 1; seq <= 20; seq++) s.apply(executeWrite(s.view, req('good', seq, seq), { limits: small }).writes);
