@@ -183,7 +183,11 @@ export class DurableRaftStorage implements RaftStorage {
           this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), (err) => done(err), sync);
           return;
         }
-        this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), undefined, sync);
+        // The hard state's record follows at once and its round makes this one durable too (the
+        // log keeps a prefix of its records): one fsync per Ready, not one per record. A record
+        // appended with a callback of its own would start a round of its own, and the hard state
+        // would wait for a second fsync behind it.
+        this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), undefined, { sync: false });
       }
       if (rd.hardState !== null) {
         this.mem.setHardState(rd.hardState);
