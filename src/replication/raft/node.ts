@@ -8,7 +8,7 @@ import { Raft } from './raft.js';
 import type { Ready } from './ready.js';
 import type { ProposeResult, ReadIndexResult, TransferResult } from './results.js';
 import type { RaftStorage } from './storage.js';
-import type { EntryType, HardState, Index, Membership, NodeId, Role, SnapshotMeta, SoftState, Term } from './types.js';
+import type { Entry, EntryType, HardState, Index, Membership, NodeId, Role, SnapshotMeta, SoftState, Term } from './types.js';
 
 /** One log entry as observers see it: content replaced by a digest. */
 export interface DebugEntry {
@@ -158,6 +158,30 @@ export class RaftNode {
     return rd;
   }
 
+  /**
+   * Committed entries to apply at once, while a Ready is outstanding: those after everything
+   * handed out so far that are already in this node's stable log (below every unstable entry;
+   * none while a snapshot waits). A leader whose Ready is being fsynced learns from an ack that
+   * its previous entries committed; without this they would wait for that fsync and the next
+   * Ready (etcd applies in parallel with its storage writes for the same reason). The entries
+   * count as applied once returned: the runtime applies them at once, in order; no Ready hands
+   * them out again. The outstanding Ready's own committed entries come first: when any of them
+   * still waits for its fsync, it is unstable, so nothing above it is returned here.
+   */
+  takeDurableCommitted(): Entry[] {
+    const log = this.raft.log;
+    if (log.unstable.snapshot !== null) return [];
+    const hi = Math.min(log.committed, log.unstable.offset - 1);
+    if (hi <= log.applying) return [];
+    const entries = log.slice(log.applying + 1, hi + 1, this.raft.options.maxCommittedBytesPerReady) ?? [];
+    const last = entries[entries.length - 1];
+    if (last === undefined) return [];
+    log.acceptApplying(last.index);
+    log.appliedTo(last.index);
+    this.raft.reduceUncommitted(entries);
+    return entries;
+  }
+
   /** The runtime carried out `rd` (ready.ts). */
   advance(rd: Ready): void {
     assert(rd === this.outstanding, 'advance() of a Ready that is not the outstanding one');
@@ -167,7 +191,8 @@ export class RaftNode {
     if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastApplied !== undefined) {
-      log.appliedTo(lastApplied.index);
+      // takeDurableCommitted() may have moved applied past this Ready's entries already.
+      if (lastApplied.index > log.applied) log.appliedTo(lastApplied.index);
       this.raft.reduceUncommitted(rd.committedEntries);
     }
     log.noteStorageCompaction();

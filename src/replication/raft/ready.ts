@@ -24,6 +24,13 @@ import type { Entry, HardState, ReadState, Snapshot, SoftState } from './types.j
  *   3. Also only after step 1: if `snapshot` is not null, restore the state machine from its data;
  *      then apply `committedEntries` in order ('config' entries carry a membership the core has
  *      already adopted; the application applies nothing for them, nor for empty entries).
+ *      Exception: when `snapshot` is null, the committed entries below `entries[0].index` (all of
+ *      them if `entries` is empty) are already in the stable log, committed, and can never be
+ *      truncated, so they may be applied at once, while step 1 is in progress. Those of
+ *      `entries` itself may not: a follower that applied them and crashed before its fsync would
+ *      hold state its log lacks (etcd#14370). Likewise, while a Ready is outstanding,
+ *      RaftNode.takeDurableCommitted() hands out what became committed meanwhile and is durable
+ *      here, to apply at once (a leader learns from an ack during its own fsync).
  *   4. Serve each of `readStates` once the state machine has applied its index.
  *   5. advance(ready).
  *

@@ -355,6 +355,43 @@ test('a leader sends its appends before persisting them, yet needs a durable maj
   assert.is(leader.node.commitIndex(), index, 'the leader\'s durable copy and b\'s make a majority');
 });
 
+test('entries committed while a Ready is outstanding are applied at once if durable here, and not handed out again', () => {
+  const leader = Lone.of('a', abc).becomeLeaderWith(['b']);
+  const term = leader.term;
+  leader.take();
+  leader.node.step(appResp('b', 'a', term, 2));
+  leader.node.step(appResp('c', 'a', term, 2));
+  leader.run();
+  const x = leader.storage.lastIndex() + 1;
+  leader.node.propose(bytes('x'));
+  const rdX = leader.node.ready();
+  leader.storage.append(rdX.entries);
+  leader.node.advance(rdX);
+  leader.node.propose(bytes('y'));
+  const rdY = leader.node.ready(); // y is being persisted...
+  assert.equal(rdY.entries.map((e) => e.index), [x + 1]);
+  assert.equal(leader.node.takeDurableCommitted(), [], 'x is durable here but not committed yet');
+  leader.node.step(appResp('b', 'a', term, x + 1)); // ...when b acknowledges x and y
+  assert.equal(leader.node.takeDurableCommitted().map((e) => e.index), [x], 'x: committed and in the stable log; y is not stable here yet');
+  assert.equal(leader.node.takeDurableCommitted(), [], 'handed out once');
+  leader.storage.append(rdY.entries);
+  leader.node.advance(rdY);
+  assert.is(leader.node.appliedIndex(), x);
+  const next = leader.node.ready();
+  assert.equal(next.committedEntries.map((e) => e.index), [x + 1], 'x is not handed out again');
+  leader.node.advance(next);
+  assert.is(leader.node.appliedIndex(), x + 1);
+});
+
+test('a follower does not apply early the committed entries that arrived in its outstanding Ready', () => {
+  const node = new RaftNode({ id: 'b', storage: MemoryRaftStorage.bootstrap(abc), rng: new SeededRng('1'), options: plainOptions() });
+  node.advance(node.ready());
+  node.step(appMsg('a', 'b', 2, 1, 1, [ent(2, 2), ent(2, 3)], 3));
+  const rd = node.ready();
+  assert.equal(rd.committedEntries.map((e) => e.index), [2, 3], 'committed, but only in this Ready\'s entries');
+  assert.equal(node.takeDurableCommitted(), [], 'not in the stable log yet: they wait for the fsync');
+});
+
 test('the Ready contract: a granted vote leaves in messages, with the vote in the hard state to persist first', () => {
   const node = new RaftNode({ id: 'a', storage: MemoryRaftStorage.bootstrap(abc), rng: new SeededRng('1'), options: plainOptions() });
   node.advance(node.ready());
