@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Env } from '../env/env.js';
+import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { SCAN_LIMIT_MAX } from '../storage/engine.js';
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
@@ -149,7 +150,8 @@ export class KvNode {
     if (this.stopped) return;
     let message: Record<string, unknown>;
     try {
-      message = JSON.parse(frameDecoder.decode(frame)) as Record<string, unknown>;
+      // A Raft append with entries travels binary (codec.ts); every other frame is JSON.
+      message = frame[0] === RAFT_BINARY_FRAME ? decodeBinaryRaftFrame(frame) : (JSON.parse(frameDecoder.decode(frame)) as Record<string, unknown>);
       if (typeof message !== 'object' || message === null || typeof message.kind !== 'string') throw new Error('no "kind"');
     } catch (err) {
       this.env.log.log('warn', 'node.bad_frame', { from, error: (err as Error).message });

@@ -3,7 +3,7 @@ import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { assert } from '../../util/assert.js';
-import { decodeJson, encodeJson, entriesFromWire, entriesToWire } from './codec.js';
+import { decodeEntries, decodeJson, encodeEntries, encodeJson, entriesFromWire, entriesToWire } from './codec.js';
 import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
 import type { Ready } from '../raft/ready.js';
 import type { RaftStorage } from '../raft/storage.js';
@@ -14,9 +14,10 @@ import { loadSnapshotFile, removeOtherSnapshots, removeTemporaries, saveSnapshot
  * The Raft log on disk: RaftStorage for the core, kept in memory (MemoryRaftStorage) and made
  * durable through the write-ahead log plus snapshot files.
  *
- * WAL records (JSON, entry data as base64, codec.ts):
+ * WAL records (JSON, entry data as base64, codec.ts; ENTRIES_BIN binary):
  *   HARD        {term, vote, commit}
- *   ENTRIES     {entries}: replace the log from entries[0].index on (a Ready's entries)
+ *   ENTRIES_BIN encodeEntries(entries): replace the log from entries[0].index on (a Ready's entries)
+ *   ENTRIES     {entries}: the same in JSON, as logs written before ENTRIES_BIN have it
  *   SNAPSHOT    {file, meta}: the log is now that snapshot (installed from the leader)
  *   CHECKPOINT  {file, meta, boundary, entries, hard}: the whole storage after a compaction
  * Recovery replays them in order; a CHECKPOINT resets everything, so the segments before it can be
@@ -29,6 +30,7 @@ const HARD = 1;
 const ENTRIES = 2;
 const SNAPSHOT = 3;
 const CHECKPOINT = 4;
+const ENTRIES_BIN = 5;
 
 export interface DurableStorageOptions {
   dir: string;
@@ -78,8 +80,18 @@ export class DurableRaftStorage implements RaftStorage {
     // name may already be gone.
     const gathered: { type: number; lsn: number; body: Record<string, unknown> }[] = [];
     const onRecord = (r: { type: number; data: Uint8Array; lsn: number }) => {
-      if (r.type < HARD || r.type > CHECKPOINT) throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
-      gathered.push({ type: r.type, lsn: r.lsn, body: decodeJson(r.data) as Record<string, unknown> });
+      if (r.type < HARD || r.type > ENTRIES_BIN) throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
+      if (r.type !== ENTRIES_BIN) {
+        gathered.push({ type: r.type, lsn: r.lsn, body: decodeJson(r.data) as Record<string, unknown> });
+        return;
+      }
+      let entries: Entry[];
+      try {
+        entries = decodeEntries(r.data);
+      } catch (err) {
+        throw new Error(`raft log: record at LSN ${r.lsn}: ${(err as Error).message}`);
+      }
+      gathered.push({ type: ENTRIES_BIN, lsn: r.lsn, body: { entries } });
     };
     const replay = (): MemoryRaftStorage => {
       let from = 0;
@@ -98,6 +110,9 @@ export class DurableRaftStorage implements RaftStorage {
             break;
           case ENTRIES:
             mem.append(entriesFromWire(body.entries));
+            break;
+          case ENTRIES_BIN:
+            mem.append(body.entries as Entry[]);
             break;
           case SNAPSHOT:
             mem.applySnapshot(loadSnapshotFile(deps.disk, snapDir, body.file as string));
@@ -134,7 +149,7 @@ export class DurableRaftStorage implements RaftStorage {
         const [entry, hard] = bootstrapState(bootstrap);
         mem.append([entry]);
         mem.setHardState(hard);
-        wal.append(ENTRIES, encodeJson({ entries: entriesToWire([entry]) }));
+        wal.append(ENTRIES_BIN, encodeEntries([entry]));
         wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
       },
     );
@@ -180,14 +195,14 @@ export class DurableRaftStorage implements RaftStorage {
         this.mem.append(rd.entries);
         last = true;
         if (rd.hardState === null) {
-          this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), (err) => done(err), sync);
+          this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), (err) => done(err), sync);
           return;
         }
         // The hard state's record follows at once and its round makes this one durable too (the
         // log keeps a prefix of its records): one fsync per Ready, not one per record. A record
         // appended with a callback of its own would start a round of its own, and the hard state
         // would wait for a second fsync behind it.
-        this.wal.append(ENTRIES, encodeJson({ entries: entriesToWire(rd.entries) }), undefined, { sync: false });
+        this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), undefined, { sync: false });
       }
       if (rd.hardState !== null) {
         this.mem.setHardState(rd.hardState);
