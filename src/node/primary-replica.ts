@@ -2,7 +2,7 @@ import type { Env } from '../env/env.js';
 import { LogShipping, type ShippingMessage } from '../replication/primary/shipping.js';
 import type { BugName } from './bugs.js';
 import { executeRead, executeWrite } from './kv-state.js';
-import { isReadOnly, type Request, type Result } from './protocol.js';
+import { isReadOnly, loggedRequestJson, requestFromLog, type Request, type Result } from './protocol.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import type { NodeStore } from './store.js';
 
@@ -60,7 +60,7 @@ export class PrimaryReplica implements Replica {
     // After a restart the log replays commands a durable engine already holds.
     if (seq <= this.applied) return;
     this.applied = seq;
-    const req = JSON.parse(new TextDecoder().decode(data)) as Request;
+    const req = requestFromLog(JSON.parse(new TextDecoder().decode(data)));
     const { result, writes } = executeWrite(this.store.view, req, { duplicateApply: this.config.bugs.has('duplicate-apply') });
     writes.push([APPLIED_KEY, String(seq)]);
     this.store.apply(writes, (err) => {
@@ -94,7 +94,7 @@ export class PrimaryReplica implements Replica {
       reply({ ok: false, code: 'not_leader', message: s.leader === null ? 'no leader known' : `the leader is ${s.leader}`, ...(s.leader !== null ? { leader: s.leader } : {}) });
       return;
     }
-    s.append(new TextEncoder().encode(JSON.stringify(req)), (err, seq) => {
+    s.append(new TextEncoder().encode(loggedRequestJson(req)), (err, seq) => {
       const result = this.results.get(seq);
       this.results.delete(seq);
       if (err !== null) reply({ ok: false, code: 'internal', message: `log write failed: ${err.message}` });

@@ -80,6 +80,23 @@ export interface Request {
 }
 
 /**
+ * A write request as a replicated log keeps it: what applying it needs, as JSON. Not the bearer
+ * token (checked before the request is proposed; credentials do not belong in a log on every
+ * member's disk), not `kind`, and for a request sent once not its session fields either.
+ */
+export function loggedRequestJson(req: Request): string {
+  if (req.once === true) return JSON.stringify({ db: req.db, op: req.op, once: true });
+  return JSON.stringify({ client: req.client, seq: req.seq, ackSeq: req.ackSeq, db: req.db, op: req.op });
+}
+
+/** A request parsed back from loggedRequestJson (a `once` one has no session fields: unused). */
+export function requestFromLog(value: unknown): Request {
+  const r = value as Request;
+  if (r.once === true) return { kind: 'req', client: '', seq: 0, ackSeq: 0, db: r.db, op: r.op, once: true };
+  return r;
+}
+
+/**
  * Why a request failed. `definite` failures certainly did not take effect; the others may have.
  * - cas_mismatch: the current value differed from the expected one;
  * - type_error: append to a value that is not a string;

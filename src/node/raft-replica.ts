@@ -8,7 +8,7 @@ import { SCAN_LIMIT_MAX } from '../storage/engine.js';
 import { assert } from '../util/assert.js';
 import type { BugName } from './bugs.js';
 import { executeRead, executeWrite, type StorageWrite } from './kv-state.js';
-import { isReadOnly, type Request, type Result } from './protocol.js';
+import { isReadOnly, loggedRequestJson, requestFromLog, type Request, type Result } from './protocol.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import type { NodeStore } from './store.js';
 
@@ -167,7 +167,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
       reply({ ok: false, code: 'bad_request', message: 'Raft elects its leaders; to move leadership, stop the leader or use a transfer' });
       return;
     }
-    const json = JSON.stringify(req);
+    const json = loggedRequestJson(req);
     if (this.soft.role === 'leader' && !this.config.bugs.has('ack-before-commit')) {
       this.batch.push({ json, reply });
       this.batchBytes += json.length;
@@ -354,10 +354,10 @@ export class RaftReplica implements Replica, RaftStateMachine {
     // Parsed from the entry's bytes even on the leader that proposed it: every replica applies the
     // same bytes the same way (an object kept from the proposal could hold what JSON does not
     // round-trip, such as a number too large for it).
-    const parsed = JSON.parse(utf8Decoder.decode(entry.data)) as Request | Request[];
+    const parsed = JSON.parse(utf8Decoder.decode(entry.data)) as unknown;
     const options = { duplicateApply: this.config.bugs.has('duplicate-apply') };
     if (!Array.isArray(parsed)) {
-      const { result, writes } = executeWrite(this.store.view, parsed, options);
+      const { result, writes } = executeWrite(this.store.view, requestFromLog(parsed), options);
       writes.push([APPLIED_KEY, String(entry.index)]);
       this.persist(writes);
       if (pending?.reply) pending.reply(ours ? result : overwritten());
@@ -368,7 +368,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
     // an applied write at once).
     const replies = ours ? pending.replies : undefined;
     for (let i = 0; i < parsed.length; i++) {
-      const { result, writes } = executeWrite(this.store.view, parsed[i] as Request, options);
+      const { result, writes } = executeWrite(this.store.view, requestFromLog(parsed[i]), options);
       this.persist(writes);
       replies?.[i]?.(result);
     }

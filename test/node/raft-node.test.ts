@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { KvClient, type Outcome } from '../../src/api/client.js';
 import type { KvOp } from '../../src/node/protocol.js';
 import { KvNode } from '../../src/node/node.js';
+import type { RaftReplica } from '../../src/node/raft-replica.js';
 import { encodeRaftFrame } from '../../src/replication/raft-runtime/codec.js';
 import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';
 import { NS_PER_MS } from '../../sim/scheduler.js';
@@ -107,6 +108,28 @@ R('under a steady stream of writes each is answered about one fsync after it arr
   // Waiting for the Ready in flight, then its own fsync (a follower's overlaps): 1-2 fsyncs.
   // Applying only after the next Ready's fsync as well made it 2-3.
   assert.ok(median < 2 * fsyncMs, `median ${median.toFixed(1)} ms with ${fsyncMs} ms fsyncs`);
+});
+
+R('the log keeps what applying needs: no bearer token, and no session fields for a request sent once', () => {
+  const t = setup();
+  const leaderId = t.leader();
+  const leader = t.node(leaderId);
+  const answers: unknown[] = [];
+  leader.submit({ kind: 'req', client: 'gw', seq: 7, ackSeq: 7, db: '', op: { f: 'write', key: 'a', value: 1 }, token: 'secret-token', once: true }, (r) => answers.push(r.ok));
+  t.world.sched.runUntil(t.world.nowNs + 300 * NS_PER_MS);
+  leader.submit({ kind: 'req', client: 'c9', seq: 3, ackSeq: 2, db: '', op: { f: 'write', key: 'b', value: 2 }, token: 'secret-token' }, (r) => answers.push(r.ok));
+  t.world.sched.runUntil(t.world.nowNs + 300 * NS_PER_MS);
+  assert.equal(answers, [true, true]);
+  const raft = (leader.replicaForInspection as RaftReplica).raftNode as NonNullable<RaftReplica['raftNode']>;
+  const last = raft.commitIndex();
+  // The core keeps its log private; this test reads it to see what every member stores.
+  const log = (raft as unknown as { raft: { log: { slice(lo: number, hi: number, maxBytes: number): { data: Uint8Array }[] | undefined } } }).raft.log;
+  const texts = log.slice(last - 1, last + 1, Infinity)?.map((e) => new TextDecoder().decode(e.data)) ?? [];
+  assert.equal(texts.map((x) => JSON.parse(x) as unknown), [
+    { db: '', op: { f: 'write', key: 'a', value: 1 }, once: true },
+    { client: 'c9', seq: 3, ackSeq: 2, db: '', op: { f: 'write', key: 'b', value: 2 } },
+  ]);
+  assert.ok(!texts.some((x) => x.includes('secret-token')));
 });
 
 R('a stranger cannot speak Raft: a vote request from a non-member is ignored', () => {
