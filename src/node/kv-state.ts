@@ -159,6 +159,17 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
   return { result, writes };
 }
 
+/**
+ * A write sent once (no session) whose value comes as JSON text, as a log record carries it: the
+ * text is stored as it is, the same as executeWrite would store JSON.stringify(value) for the
+ * parsed value. wantResult false (no one waits for the answer on this replica): the result's
+ * value is not parsed either.
+ */
+export function executeWriteOnce(view: KvView, db: string, key: string, valueJson: string, wantResult: boolean): Execution {
+  if (!dbExists(view, db)) return { result: { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(db)}` }, writes: [] };
+  return { result: { ok: true, value: wantResult ? (JSON.parse(valueJson) as Json) : null }, writes: [[dataKey(db, key), valueJson]] };
+}
+
 /** A write request's own effect, without its session. */
 function executeOp(view: KvView, req: Request): Execution {
   if (req.op.f.includes('.')) return executeAdmin(view, req.op as AdminOp);

@@ -7,8 +7,9 @@ import { decodeRaftFrame, RaftRuntime, type RaftStateMachine } from '../replicat
 import { SCAN_LIMIT_MAX } from '../storage/engine.js';
 import { assert } from '../util/assert.js';
 import type { BugName } from './bugs.js';
-import { executeRead, executeWrite, type StorageWrite } from './kv-state.js';
-import { isReadOnly, loggedRequestJson, requestFromLog, type Request, type Result } from './protocol.js';
+import { executeRead, executeWrite, executeWriteOnce, type StorageWrite } from './kv-state.js';
+import { decodeLogEntry, encodeLogRecord, logEntryText, type LogRecord } from './log-records.js';
+import { isReadOnly, type Request, type Result } from './protocol.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import type { NodeStore } from './store.js';
 
@@ -70,7 +71,8 @@ export const PROPOSAL_BATCH_MAX = 128;
 export const PROPOSAL_BATCH_BYTES = 32 * 1024;
 
 interface Proposal {
-  json: string;
+  /** The request as a log record (log-records.ts). */
+  record: string;
   reply: Reply;
 }
 
@@ -167,16 +169,16 @@ export class RaftReplica implements Replica, RaftStateMachine {
       reply({ ok: false, code: 'bad_request', message: 'Raft elects its leaders; to move leadership, stop the leader or use a transfer' });
       return;
     }
-    const json = loggedRequestJson(req);
+    const record = encodeLogRecord(req);
     if (this.soft.role === 'leader' && !this.config.bugs.has('ack-before-commit')) {
-      this.batch.push({ json, reply });
-      this.batchBytes += json.length;
+      this.batch.push({ record, reply });
+      this.batchBytes += record.length;
       if (this.batch.length >= PROPOSAL_BATCH_MAX || this.batchBytes >= PROPOSAL_BATCH_BYTES) this.proposeBatch();
       rt.drive();
       return;
     }
     // Not the leader (the core refuses at once, naming the leader), or the bug below.
-    const r = rt.raft.propose(utf8Encoder.encode(json));
+    const r = rt.raft.propose(utf8Encoder.encode(logEntryText([record])));
     if (!r.ok) {
       reply(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
       return;
@@ -189,7 +191,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
     rt.drive();
   }
 
-  /** Proposes the gathered writes as one entry: a JSON array of requests (one alone: itself). */
+  /** Proposes the gathered writes as one entry of their records, in order. */
   private proposeBatch(): void {
     const batch = this.batch;
     if (batch.length === 0) return;
@@ -201,8 +203,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
       return;
     }
     const only = batch.length === 1 ? (batch[0] as Proposal) : null;
-    const text = only !== null ? only.json : `[${batch.map((p) => p.json).join(',')}]`;
-    const r = rt.raft.propose(utf8Encoder.encode(text));
+    const r = rt.raft.propose(utf8Encoder.encode(logEntryText(batch.map((p) => p.record))));
     if (!r.ok) {
       for (const p of batch) p.reply(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
       return;
@@ -354,23 +355,17 @@ export class RaftReplica implements Replica, RaftStateMachine {
     // Parsed from the entry's bytes even on the leader that proposed it: every replica applies the
     // same bytes the same way (an object kept from the proposal could hold what JSON does not
     // round-trip, such as a number too large for it).
-    const parsed = JSON.parse(utf8Decoder.decode(entry.data)) as unknown;
+    const records = decodeLogEntry(utf8Decoder.decode(entry.data));
     const options = { duplicateApply: this.config.bugs.has('duplicate-apply') };
-    if (!Array.isArray(parsed)) {
-      const { result, writes } = executeWrite(this.store.view, requestFromLog(parsed), options);
-      writes.push([APPLIED_KEY, String(entry.index)]);
+    // The requests in order, each seeing the writes of those before it (the store shows an
+    // applied write at once). Ours: the proposer's answers, one per record.
+    const replies = !ours ? undefined : pending.replies ?? (pending.reply !== null ? [pending.reply] : undefined);
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i] as LogRecord;
+      const reply = replies?.[i];
+      const { result, writes } = rec.kind === 'write-once' ? executeWriteOnce(this.store.view, rec.db, rec.key, rec.valueJson, reply !== undefined) : executeWrite(this.store.view, rec.req, options);
       this.persist(writes);
-      if (pending?.reply) pending.reply(ours ? result : overwritten());
-      for (const reply of pending?.replies ?? []) reply(overwritten());
-      return;
-    }
-    // A batch: its requests in order, each seeing the writes of those before it (the store shows
-    // an applied write at once).
-    const replies = ours ? pending.replies : undefined;
-    for (let i = 0; i < parsed.length; i++) {
-      const { result, writes } = executeWrite(this.store.view, requestFromLog(parsed[i]), options);
-      this.persist(writes);
-      replies?.[i]?.(result);
+      reply?.(result);
     }
     this.persist([[APPLIED_KEY, String(entry.index)]]);
     if (!ours) {
