@@ -120,9 +120,11 @@ export class KvClient {
   /**
    * Takes over a request that another component numbered and already tried — a front end that
    * submitted it to its own node in-process and was told `not_leader` or `unavailable` — and
-   * retries it over the network with the same client and seq, so that the cluster applies it at
-   * most once even if the first attempt still commits. `uncertain`: that first attempt may yet
-   * take effect, so a final failure is reported as an unknown outcome.
+   * retries it over the network with the same client and seq. Both answers say the first attempt
+   * was not applied (protocol.ts: definite failures), which is what lets that attempt go without
+   * a session (`once`); the retries here keep the client and seq, so the cluster applies them at
+   * most once among themselves. `uncertain`: report a final failure as an unknown outcome anyway
+   * (the conservative reading of `unavailable`).
    * REQUIRES: request.client is this client's address, and this client's invoke() is not used
    * (the other component owns the seq space).
    */

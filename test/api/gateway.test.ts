@@ -126,7 +126,7 @@ G('not_leader and unavailable hand the same request (client, seq, token) to the 
   assert.is(gw.pending, 1);
   node.answer = () => ({ ok: false, code: 'unavailable', message: 'leadership changed before the write committed' });
   exec({ f: 'append', key: 'k', value: 'x' });
-  assert.equal(forwarded[1]?.extra, { uncertain: true }, 'the first attempt may still commit');
+  assert.equal(forwarded[1]?.extra, { uncertain: true }, 'a final failure after `unavailable` is reported as unknown, conservatively');
   node.answer = () => null;
   exec({ f: 'read', key: 'k' });
   assert.is(node.requests[2]?.req.ackSeq, 1, 'a forwarded request keeps later ackSeqs below its seq');
