@@ -532,7 +532,12 @@ export class Raft {
     } else if (pr.state === 'replicate') {
       pr.inflights.freeLE(m.index);
     }
-    if (this.maybeCommit()) this.bcastAppend();
+    // A new commit index reaches the followers with the next appends (flush(), before the next
+    // Ready) rather than in appends of its own at once: both followers' acks, and the proposals
+    // gathered meanwhile, then share one append per follower. Sent at once, each commit cost every
+    // follower a message, a Ready and an answer of its own; a follower that learns it a little
+    // later only applies a little later (clients are answered by the leader).
+    if (this.maybeCommit()) this.appendsPending = true;
     else if (wasPaused) this.sendAppend(m.from, true);
     while (this.sendAppend(m.from, false)) {
       // stream what the inflight window allows
