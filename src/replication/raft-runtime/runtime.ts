@@ -195,15 +195,7 @@ export class RaftRuntime {
   private applyDurable(rd: Ready): void {
     if (rd.snapshot !== null) return;
     const firstNew = rd.entries.length > 0 ? (rd.entries[0] as Entry).index : Infinity;
-    let applied = false;
-    for (const e of rd.committedEntries) {
-      if (e.index >= firstNew) break;
-      if (e.index <= this.sm.appliedIndex()) continue;
-      assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
-      this.sm.apply(e);
-      applied = true;
-    }
-    if (applied) this.hooks.onApplied();
+    if (this.applyInOrder(rd.committedEntries, firstNew)) this.hooks.onApplied();
   }
 
   /**
@@ -212,16 +204,21 @@ export class RaftRuntime {
    * entries instead of after its next fsync.
    */
   private applyCommittedMeanwhile(): void {
-    const entries = this.node.takeDurableCommitted();
-    if (entries.length === 0) return;
+    if (this.applyInOrder(this.node.takeDurableCommitted(), Infinity)) this.hooks.onApplied();
+  }
+
+  /** Applies entries below `below`, in order; returns whether it applied any. */
+  private applyInOrder(entries: readonly Entry[], below: Index): boolean {
     let applied = false;
     for (const e of entries) {
-      if (e.index <= this.sm.appliedIndex()) continue; // held already by a durable state machine (a restart)
+      if (e.index >= below) break;
+      // After a restart the core hands again entries a durable state machine already holds.
+      if (e.index <= this.sm.appliedIndex()) continue;
       assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
       this.sm.apply(e);
       applied = true;
     }
-    if (applied) this.hooks.onApplied();
+    return applied;
   }
 
   /** Steps 2–5 of the Ready contract, once step 1 (persist) is durable. */
@@ -231,12 +228,7 @@ export class RaftRuntime {
       this.sm.restore(rd.snapshot);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
     }
-    for (const e of rd.committedEntries) {
-      // After a restart the core hands again entries a durable state machine already holds.
-      if (e.index <= this.sm.appliedIndex()) continue;
-      assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
-      this.sm.apply(e);
-    }
+    this.applyInOrder(rd.committedEntries, Infinity);
     if (rd.readStates.length > 0) this.hooks.onReadStates(rd.readStates);
     this.node.advance(rd);
     this.persisting = false;
