@@ -166,8 +166,12 @@ export function executeWrite(view: KvView, req: Request, opts: ExecuteOptions = 
  * value is not parsed either.
  */
 export function executeWriteOnce(view: KvView, db: string, key: string, valueJson: string, wantResult: boolean): Execution {
-  if (!dbExists(view, db)) return { result: { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(db)}` }, writes: [] };
+  if (!dbExists(view, db)) return { result: noSuchDb(db), writes: [] };
   return { result: { ok: true, value: wantResult ? (JSON.parse(valueJson) as Json) : null }, writes: [[dataKey(db, key), valueJson]] };
+}
+
+function noSuchDb(db: string): Result {
+  return { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(db)}` };
 }
 
 /** A write request's own effect, without its session. */
@@ -177,7 +181,7 @@ function executeOp(view: KvView, req: Request): Execution {
   const read = (k: string) => (overlay.has(k) ? overlay.get(k) ?? undefined : view.get(k));
   const ops: WriteOp[] = req.op.f === 'batch' ? req.op.ops : [req.op as WriteOp];
   let result: Result = { ok: true, value: null };
-  if (!dbExists(view, req.db)) return { result: { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(req.db)}` }, writes: [] };
+  if (!dbExists(view, req.db)) return { result: noSuchDb(req.db), writes: [] };
   for (const op of ops) {
     const r = applyWriteOp(read, req.db, op, overlay);
     if (!r.ok) {
@@ -284,7 +288,7 @@ export function executeRead(view: KvView, db: string, op: ReadOp | { f: 'db.list
     const users = view.scan('\x01u\x00', '\x01u\x01', 10_000, false).map(([k, v]) => ({ name: k.slice(3), grants: (JSON.parse(v) as UserRecord).grants }));
     return { ok: true, value: users as unknown as Json };
   }
-  if (!dbExists(view, db)) return { ok: false, code: 'no_such_db', message: `no database ${JSON.stringify(db)}` };
+  if (!dbExists(view, db)) return noSuchDb(db);
   if (op.f === 'read') return { ok: true, value: parseStored(view.get(dataKey(db, op.key))) };
   const start = dataKey(db, op.start);
   const end = op.end === null ? dbEnd(db) : dataKey(db, op.end);

@@ -50,14 +50,18 @@ function snapshotFromWire(w: { meta: Snapshot['meta']; data: string }): Snapshot
  * follower → its log record), on the busiest path of a replicated write.
  */
 export function encodeEntries(entries: readonly Entry[]): Uint8Array {
-  let size = 4;
-  for (const e of entries) size += ENTRY_HEAD + e.data.length;
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(encodedBytes(entries));
   writeEntries(out, 0, entries);
   return out;
 }
 
 const ENTRY_HEAD = 8 + 8 + 1 + 4;
+
+function encodedBytes(entries: readonly Entry[]): number {
+  let size = 4;
+  for (const e of entries) size += ENTRY_HEAD + e.data.length;
+  return size;
+}
 
 function writeEntries(out: Uint8Array, at: number, entries: readonly Entry[]): void {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
@@ -115,9 +119,7 @@ export function encodeRaftFrame(m: Message): Uint8Array {
   if (m.type === 'MsgApp' && m.entries.length > 0) {
     const { entries, ...rest } = m;
     const header = encoder.encode(JSON.stringify({ kind: 'raft', m: rest }));
-    let size = 1 + 4 + header.length + 4;
-    for (const e of entries) size += ENTRY_HEAD + e.data.length;
-    const out = new Uint8Array(size);
+    const out = new Uint8Array(1 + 4 + header.length + encodedBytes(entries));
     out[0] = RAFT_BINARY_FRAME;
     new DataView(out.buffer).setUint32(1, header.length);
     out.set(header, 5);
