@@ -111,6 +111,40 @@ G('requests carry the gateway\'s client id, increasing seqs and the lowest unans
   assert.is(node.requests[4]?.req.ackSeq, 5, 'everything below 5 is answered');
 });
 
+G('answers given during submit leave nothing in flight; a request started from such a callback keeps ackSeq below a forwarded one', () => {
+  const { node, gw, forwarded, clock, results } = setup();
+  // Synchronous answers (a node's reads) never enter the in-flight table.
+  for (let i = 0; i < 5; i++) gw.execute('tcp', { f: 'read', key: 'k' }, '', null, (r) => results.push(r));
+  assert.is(gw.pending, 0);
+  assert.equal(node.requests.map((r) => r.req.ackSeq), [1, 2, 3, 4, 5]);
+  // Seq 6 is refused as not_leader during submit and forwarded; the front end's callback for an
+  // earlier answer starts seq 7 from inside seq 6's submit, before 6 is in the table.
+  node.answer = (req) => {
+    if (req.seq === 6) {
+      gw.execute('tcp', { f: 'read', key: 'nested' }, '', null, (r) => results.push(r));
+      return { ok: false, code: 'not_leader', message: 'follower', leader: 'n1' };
+    }
+    return req.seq === 7 ? { ok: true, value: 'n' } : null;
+  };
+  gw.execute('tcp', { f: 'write', key: 'k', value: 1 }, '', null, (r) => results.push(r));
+  assert.is(node.requests[6]?.req.seq, 7);
+  assert.is(node.requests[6]?.req.ackSeq, 6, 'seq 6 was inside submit: not answered, so not below ackSeq');
+  assert.is(forwarded.length, 1);
+  assert.is(gw.pending, 1, 'the forwarded request is in flight');
+  gw.execute('tcp', { f: 'read', key: 'k' }, '', null, (r) => results.push(r));
+  assert.is(node.requests[7]?.req.ackSeq, 6, 'and stays below later ackSeqs while forwarded');
+  forwarded[0]?.done({ type: 'ok', value: 1, node: 'n1' });
+  node.requests[7]?.reply({ ok: true, value: 1 });
+  assert.is(gw.pending, 0);
+  node.answer = () => null;
+  gw.execute('tcp', { f: 'read', key: 'k' }, '', null, (r) => results.push(r));
+  assert.is(node.requests[8]?.req.ackSeq, 9);
+  // A held request is still timed out by the sweep.
+  clock.advance(2000);
+  assert.equal(results[results.length - 1], { ok: false, code: 'timeout', message: 'no answer from the node within 1000 ms; the outcome is unknown' });
+  assert.is(gw.pending, 0);
+});
+
 G('not_leader and unavailable hand the same request (client, seq, token) to the forwarding client', () => {
   const { node, forwarded, results, exec, gw } = setup();
   node.answer = () => ({ ok: false, code: 'not_leader', message: 'follower', leader: 'n1' });
