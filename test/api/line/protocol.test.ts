@@ -70,6 +70,13 @@ T('any list of strings survives formatting and tokenizing (fast-check)', () => {
   );
 });
 
+T('a token is written bare exactly when it has no whitespace, quote, control or lone surrogate (fast-check)', () => {
+  // The definition, spelled as a regular expression; formatToken checks ASCII by char codes.
+  const bare = (t: string) => t !== '' && !/[\s"\u0000-\u001f\u007f-\u009f]/.test(t) && (t as unknown as { isWellFormed(): boolean }).isWellFormed();
+  const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.string({ unit: 'grapheme-ascii', maxLength: 12 }), fc.constantFrom('\u00a0', '\u0085', '\u2028', '\ufeff', '\u007f', 'a\u0080', 'é', '\u3000x'));
+  fc.assert(fc.property(text, (t) => assert.is(formatToken(t) === t, bare(t), JSON.stringify(t))));
+});
+
 T('tokenizing never throws anything but LineSyntaxError (fast-check)', () => {
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (line) => {
@@ -122,6 +129,8 @@ C('wrong arity, unknown verbs and bad limits say what the syntax is', () => {
   assert.match(err(`RANGE a b ${RANGE_LIMIT_MAX + 1}`), /limit must be an integer/);
   assert.match(err('PING extra'), /PING takes 0 arguments/);
   assert.match(err('FLY away'), /unknown command FLY; commands: PUT GET/);
+  assert.match(err('constructor x'), /unknown command constructor/, 'names on Object.prototype are not verbs');
+  assert.match(err('toString'), /unknown command toString/);
   assert.match(err(''), /empty line/);
 });
 
