@@ -138,15 +138,12 @@ function closingQuote(line: string, open: number): number {
 /** Whether a token can be written bare and read back as itself. */
 function canBeBare(token: string): boolean {
   if (token === '') return false;
-  // One pass over ASCII (every reply's value goes through here); anything beyond it takes the
-  // general test. In ASCII, whitespace and controls are the codes up to space, and DEL.
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i);
-    if (c >= 0x80) return canBeBareUnicode(token);
-    if (c <= SPACE || c === QUOTE || c === 0x7f) return false;
-  }
-  return true;
+  // Printable ASCII but the quote is always bare: one native scan (every reply's value goes
+  // through here; irregexp beats a charCodeAt loop twice over). Anything else takes the general test.
+  return !NOT_PLAIN_ASCII.test(token) || canBeBareUnicode(token);
 }
+
+const NOT_PLAIN_ASCII = /[^\x21\x23-\x7e]/;
 
 function canBeBareUnicode(token: string): boolean {
   // Whitespace, quotes, controls (C0, DEL, C1) and lone surrogates all get quoted.
