@@ -64,6 +64,10 @@ export const BASIC_CACHE_ENTRIES_MAX = 1024;
 
 interface InFlight {
   startNs: number;
+  api: FrontEnd;
+  /** The operation's name, for the statistics. */
+  f: string;
+  /** The front end's callback (through finish, which counts the answer). */
   done: (r: Result) => void;
   finished: boolean;
   /** Handed to the forwarding client, whose deadline now applies. */
@@ -160,31 +164,34 @@ export class Gateway {
    * validated: bad input is answered `bad_request` or `too_large` here, before the node sees it.
    */
   execute(api: FrontEnd, op: KvOp, db: string, token: string | null, done: (r: Result) => void): void {
-    const startNs = this.options.clock.monotonicNs();
-    const finish = (r: Result) => {
-      const stats = this.opStats(api, op.f);
-      stats.latency.observe((this.options.clock.monotonicNs() - startNs) / 1e9);
-      const outcome = r.ok ? 'ok' : r.code;
-      let counter = stats.outcomes.get(outcome);
-      if (counter === undefined) stats.outcomes.set(outcome, (counter = new Counter()));
-      counter.inc();
-      done(r);
-    };
+    // One record per request, and no closure for the answer: this runs for every command.
+    const entry: InFlight = { startNs: this.options.clock.monotonicNs(), api, f: op.f, done, finished: false, forwarded: false };
     const problem = this.check(op, db);
     if (problem !== null) {
-      finish(problem);
+      this.finish(entry, problem);
       return;
     }
     if (op.f === 'auth.login' && !this.options.authEnabled) {
       // Without authentication there is nothing to log in to; say so instead of pretending.
-      finish({ ok: true, value: null });
+      this.finish(entry, { ok: true, value: null });
       return;
     }
     if (this.closed || this.pending >= GATEWAY_IN_FLIGHT_MAX) {
-      finish({ ok: false, code: 'unavailable', message: this.closed ? 'node is shutting down' : 'too many requests in flight' });
+      this.finish(entry, { ok: false, code: 'unavailable', message: this.closed ? 'node is shutting down' : 'too many requests in flight' });
       return;
     }
-    this.local(op, db, this.options.authEnabled ? token : null, startNs, finish);
+    this.local(op, db, this.options.authEnabled ? token : null, entry);
+  }
+
+  /** Counts the answer (latency, outcome) and hands it to the front end. */
+  private finish(entry: InFlight, r: Result): void {
+    const stats = this.opStats(entry.api, entry.f);
+    stats.latency.observe((this.options.clock.monotonicNs() - entry.startNs) / 1e9);
+    const outcome = r.ok ? 'ok' : r.code;
+    let counter = stats.outcomes.get(outcome);
+    if (counter === undefined) stats.outcomes.set(outcome, (counter = new Counter()));
+    counter.inc();
+    entry.done(r);
   }
 
   private opStats(api: FrontEnd, op: string): OpStats {
@@ -225,11 +232,10 @@ export class Gateway {
     return invalid === null ? null : { ok: false, code: 'bad_request', message: invalid };
   }
 
-  private local(op: KvOp, db: string, token: string | null, startNs: number, finish: (r: Result) => void): void {
+  private local(op: KvOp, db: string, token: string | null, entry: InFlight): void {
     // The lowest seq in flight, this request's own included: it takes seqNext, not yet in the map.
     const ackSeq = this.lowestPending();
     const seq = this.seqNext++;
-    const entry: InFlight = { startNs, done: finish, finished: false, forwarded: false };
     // `once`: this in-process attempt is never resent. Its only retry (forward, below) follows an
     // answer that says it was not applied, and goes without the flag, so the leader keeps that
     // retry's result for the forwarding client's own resends.
@@ -246,7 +252,7 @@ export class Gateway {
         }
         entry.finished = true;
         this.inFlight.delete(seq);
-        finish(result);
+        this.finish(entry, result);
       });
     } finally {
       if (outermost) this.submitting = 0;
@@ -287,7 +293,7 @@ export class Gateway {
       (o) => {
         entry.finished = true;
         this.inFlight.delete(request.seq);
-        entry.done(outcomeResult(o));
+        this.finish(entry, outcomeResult(o));
       },
       { uncertain, ...(leader !== undefined ? { node: leader } : {}) },
     );
@@ -304,7 +310,7 @@ export class Gateway {
         if (e.forwarded) continue; // the forwarding client's deadline applies
         e.finished = true;
         this.inFlight.delete(seq);
-        e.done({ ok: false, code: 'timeout', message: `no answer from the node within ${this.requestTimeoutMs} ms; the outcome is unknown` });
+        this.finish(e, { ok: false, code: 'timeout', message: `no answer from the node within ${this.requestTimeoutMs} ms; the outcome is unknown` });
       }
       this.scheduleSweep();
     });

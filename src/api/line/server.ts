@@ -141,7 +141,7 @@ class LineConnection {
       // Whole lines from here to `last`. ASCII text (every benchmark, most commands) is turned
       // into one string at once and split there: one decoding per chunk instead of a subarray
       // and a decoder call per command. (A socket's chunks are far below LINE_BYTES_MAX.)
-      if (last - start <= LINE_BYTES_MAX && isAscii(chunk.subarray(start, last))) this.asciiLines(chunk.toString('latin1', start, last));
+      if (last - start <= LINE_BYTES_MAX && asciiBetween(chunk, start, last)) this.asciiLines(chunk.toString('latin1', start, last));
       else {
         for (let from = start; from <= last && !this.quitting; ) {
           const nl = chunk.indexOf(10, from);
@@ -322,3 +322,8 @@ class LineConnection {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether bytes start..end are ASCII; the whole chunk when it is (no view to allocate then). */
+function asciiBetween(chunk: Buffer, start: number, end: number): boolean {
+  return (start === 0 && isAscii(chunk)) || isAscii(chunk.subarray(start, end));
+}
