@@ -15,6 +15,7 @@ import {
   REPLICATION_MODES_AVAILABLE,
   SHIP_INTERVAL_MS_DEFAULT,
   type ClusterConfig,
+  serveNodeOptions,
 } from './cluster-config.js';
 import { saveConnection } from './connection.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
@@ -165,7 +166,7 @@ async function up(flags: UpFlags, explicit: Set<string>): Promise<void> {
       started.push({ id: node.id, pid: existing });
       continue;
     }
-    started.push({ id: node.id, pid: startNode(p, node.id) });
+    started.push({ id: node.id, pid: startNode(p, node.id, config.replication) });
   }
   const failures = await waitHealthy(p, config, started);
   if (failures.length > 0) {
@@ -177,10 +178,10 @@ async function up(flags: UpFlags, explicit: Set<string>): Promise<void> {
   printUp(flags, p, config, started, password);
 }
 
-function startNode(p: ReturnType<typeof paths>, id: string): number {
+function startNode(p: ReturnType<typeof paths>, id: string, replication: string): number {
   const out = fs.openSync(p.log(id), 'a');
   // The same program that runs this command (compiled, or TypeScript through tsx's loader).
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, 'serve', '--config', p.config, '--node', id], {
+  const child = spawn(process.execPath, [...serveNodeOptions(replication), process.argv[1] as string, 'serve', '--config', p.config, '--node', id], {
     detached: true,
     stdio: ['ignore', out, out],
     // The caller's directory: a loader named in execArgv (--import tsx) resolves from there.

@@ -14,7 +14,7 @@ import type { Net } from '../env/net.js';
 import { RealClock } from '../env/real/clock.js';
 import { RealNet, setNetFault, type PeerAddress } from '../env/real/net.js';
 import { SeededRng, type Rng } from '../env/rng.js';
-import { renderClusterConfig, type ClusterConfig } from './cluster-config.js';
+import { renderClusterConfig, serveNodeOptions, type ClusterConfig } from './cluster-config.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -71,6 +71,7 @@ class RealCluster {
     readonly configFile: string,
     readonly secret: string,
     private readonly t0: number,
+    private readonly replication: string,
   ) {}
 
   static async create(s: Scenario, dir: string, t0: number): Promise<RealCluster> {
@@ -92,7 +93,7 @@ class RealCluster {
       nodes,
     };
     fs.writeFileSync(config.file, renderClusterConfig(config), { mode: 0o600 });
-    const c = new RealCluster(dir, config.file, secret, t0);
+    const c = new RealCluster(dir, config.file, secret, t0, s.cluster.replication);
     for (const n of nodes) c.nodes.push({ id: n.id, peer: { host: '127.0.0.1', port: n.peerPort }, httpPort: n.httpPort, proc: null, state: 'down' });
     for (const n of c.nodes) c.start(n);
     return c;
@@ -107,7 +108,7 @@ class RealCluster {
   start(n: RealNode): void {
     const log = fs.openSync(path.join(this.dir, 'logs', `${n.id}.log`), 'a');
     // The program running this command (compiled, or the TypeScript sources through tsx).
-    const proc = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, 'serve', '--config', this.configFile, '--node', n.id], {
+    const proc = spawn(process.execPath, [...serveNodeOptions(this.replication), process.argv[1] as string, 'serve', '--config', this.configFile, '--node', n.id], {
       stdio: ['ignore', log, log],
       env: { ...process.env, KV_LAB_WATCH_PID: String(process.pid) },
     });

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../api/helpers.js';
-import { authConfigFor, basePortRange, crossCheck, defaultPorts, loadClusterConfig, renderClusterConfig, tokenSecretFor, type ClusterConfig } from '../../src/cli/cluster-config.js';
+import { authConfigFor, basePortRange, crossCheck, defaultPorts, loadClusterConfig, renderClusterConfig, serveNodeOptions, tokenSecretFor, type ClusterConfig } from '../../src/cli/cluster-config.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { clusterName } from '../../src/cli/cluster.js';
 
@@ -73,6 +73,14 @@ C('the token key is derived from the cluster secret, apart from it, and the same
   assert.not.ok(a.includes('secret'));
   assert.equal(authConfigFor({ admin: 'root', adminHash: 'h', tokenTtlMs: 5 }, 'secret-one-secret-one'), { tokenSecret: a, root: { name: 'root', hash: 'h' }, tokenTtlMs: 5 });
   assert.is(authConfigFor(null, 'x'), null);
+});
+
+C('nodes kv-lab starts get a smaller young generation when replicated, unless one is given', () => {
+  assert.equal(serveNodeOptions('raft', ['--import', 'tsx'], ''), ['--import', 'tsx', '--max-semi-space-size=4']);
+  assert.equal(serveNodeOptions('primary', [], ''), ['--max-semi-space-size=4']);
+  assert.equal(serveNodeOptions('none', ['--import', 'tsx'], ''), ['--import', 'tsx'], 'a single node keeps the default');
+  assert.equal(serveNodeOptions('raft', ['--max-semi-space-size=16'], ''), ['--max-semi-space-size=16'], 'the caller\'s own flag wins');
+  assert.equal(serveNodeOptions('raft', [], '--max-old-space-size=512 --max-semi-space-size=8'), [], 'and so does NODE_OPTIONS (inherited)');
 });
 
 C.run();
