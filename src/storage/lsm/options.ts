@@ -40,7 +40,11 @@ export interface LsmOptions {
   /** Size limit of level 1; each deeper level may hold levelSizeRatio times more. */
   l1Bytes: number;
   levelSizeRatio: number;
-  /** Work a flush or compaction does per step before it yields to reads and writes. */
+  /**
+   * Work a flush or compaction does per step before it yields to reads and writes. Each step
+   * holds the event loop: 256 KB took 3-5 ms, 64 KB about 1 (a write load of 100k/s with
+   * compactions running: event-loop gaps p99 6.7 -> 4.9 ms, max 21 -> 15 ms, the same rate).
+   */
   backgroundStepBytes: number;
   /** A new manifest is started when the current one passes this size. */
   manifestBytesMax: number;
@@ -65,7 +69,7 @@ export const LSM_DEFAULTS: LsmOptions = {
   debtStopBytes: 32 * 1024 * 1024,
   l1Bytes: 10 * 1024 * 1024,
   levelSizeRatio: 10,
-  backgroundStepBytes: 256 * 1024,
+  backgroundStepBytes: 64 * 1024,
   manifestBytesMax: 4 * 1024 * 1024,
   walSegmentBytes: WAL_DEFAULTS.segmentBytesMax,
   walBlockBytes: WAL_DEFAULTS.blockBytes,
