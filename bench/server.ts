@@ -1,5 +1,5 @@
 /**
- * npm run bench:server [--json] [--quick] [--source]
+ * npm run bench:server [--json] [--quick] [--source] [--repeat N]
  *
  * kv-lab as a server, measured from outside: real `kv-lab serve` processes on loopback (started
  * with `kv-lab cluster up --insecure`), driven by a load generator in this process over raw
@@ -19,6 +19,10 @@
  * When redis-server and redis-benchmark are installed, Redis is measured the same way
  * (redis-benchmark -c 50 -d 100, with and without -P 16) and the ratios are printed; otherwise
  * the ratios are taken against the reference figures of issue 6 for this machine size and say so.
+ *
+ * Each case runs --repeat times (3; 1 with --quick), and each one-node run is followed by its
+ * Redis twin, so both sides of a ratio are measured in the same minutes of a machine whose speed
+ * drifts. Every figure reported is the run of median rate; all runs are in the JSON (`runs`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +34,8 @@ import { benchArgs, percentile, type BenchReport, type BenchResult } from './arg
 
 const args = benchArgs();
 const DURATION_MS = args.quick ? 1_500 : 5_000;
+/** Runs per case (`--repeat N`; 1 with --quick): the median run is reported, every run kept. */
+const REPEAT = repeatFlag(args.rest) ?? (args.quick ? 1 : 3);
 const WARMUP_MS = args.quick ? 300 : 1_000;
 const CONNECTIONS = 50;
 const PIPELINE = 16;
@@ -42,6 +48,17 @@ const root = join(import.meta.dirname, '..');
 const cli = compiledCli();
 const work = mkdtempSync(join(tmpdir(), 'kv-lab-bench-server-'));
 const watch = { ...process.env, KV_LAB_WATCH_PID: String(process.pid) };
+
+function repeatFlag(rest: string[]): number | null {
+  const i = rest.indexOf('--repeat');
+  if (i < 0) return null;
+  const n = Number(rest[i + 1]);
+  if (!Number.isInteger(n) || n < 1 || n > 20) {
+    process.stderr.write(`bench:server: --repeat expects a whole number from 1 to 20, got ${JSON.stringify(rest[i + 1] ?? '')}\n`);
+    process.exit(2);
+  }
+  return n;
+}
 
 function log(text: string): void {
   if (!args.json) process.stderr.write(text + '\n');
@@ -310,26 +327,50 @@ function which(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-async function measureRedis(): Promise<BenchResult[] | null> {
+/** The cases Redis is measured in too, with redis-benchmark's arguments for each. */
+const REDIS_CASES: Record<string, { test: 'get' | 'set'; extra: string[] }> = {
+  'tcp-get': { test: 'get', extra: [] },
+  'tcp-get-p16': { test: 'get', extra: ['-P', String(PIPELINE)] },
+  'tcp-put': { test: 'set', extra: [] },
+  'tcp-put-p16': { test: 'set', extra: ['-P', String(PIPELINE)] },
+};
+
+interface Redis {
+  port: number;
+  stop: () => void;
+}
+
+async function startRedis(): Promise<Redis | null> {
   if (!which('redis-server') || !which('redis-benchmark')) return null;
   const port = await freeBase(1);
   const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  try {
-    await new Promise((r) => setTimeout(r, 500));
-    const results: BenchResult[] = [];
-    for (const [name, extra] of [['tcp-get', []], ['tcp-get-p16', ['-P', String(PIPELINE)]], ['tcp-put', []], ['tcp-put-p16', ['-P', String(PIPELINE)]]] as const) {
-      const test = name.includes('get') ? 'get' : 'set';
-      const r = spawnSync('redis-benchmark', ['-p', String(port), '-t', test, '-n', args.quick ? '100000' : '500000', '-d', '100', '-c', String(CONNECTIONS), '-r', String(KEYS), '--csv', ...extra], { encoding: 'utf8' });
-      // CSV: "test","rps","avg_latency_ms","min","p50","p95","p99","max"
-      const row = r.stdout.trim().split('\n').find((l) => /^"(GET|SET)"/.test(l));
-      if (row === undefined) continue;
-      const cells = row.split(',').map((c) => Number(c.replace(/"/g, '')));
-      results.push({ case: name, subject: 'redis', opsPerSec: Math.round(cells[1] as number), p50Ms: cells[4] as number, p99Ms: cells[6] as number });
-    }
-    return results;
-  } finally {
-    server.kill('SIGKILL');
-  }
+  await new Promise((r) => setTimeout(r, 500));
+  return { port, stop: () => server.kill('SIGKILL') };
+}
+
+function measureRedis(redis: Redis, name: string): Load | null {
+  const c = REDIS_CASES[name];
+  if (c === undefined) return null;
+  // About as long as one of our runs: 500k requests unpipelined at ~50k/s, 4M pipelined.
+  const n = args.quick ? 100_000 : c.extra.length > 0 ? 4_000_000 : 500_000;
+  const r = spawnSync('redis-benchmark', ['-p', String(redis.port), '-t', c.test, '-n', String(n), '-d', '100', '-c', String(CONNECTIONS), '-r', String(KEYS), '--csv', ...c.extra], { encoding: 'utf8' });
+  // CSV: "test","rps","avg_latency_ms","min","p50","p95","p99","max"
+  const row = r.stdout.trim().split('\n').find((l) => /^"(GET|SET)"/.test(l));
+  if (row === undefined) return null;
+  const cells = row.split(',').map((x) => Number(x.replace(/"/g, '')));
+  return { ops: n, errors: 0, opsPerSec: Math.round(cells[1] as number), p50Ms: cells[4] as number, p99Ms: cells[6] as number };
+}
+
+/**
+ * The run of median rate among repeats, with every run's rate and p99 alongside. This machine's
+ * speed drifts by tens of percent over minutes, so one run per case (and Redis measured minutes
+ * later) made a ratio mostly noise; repeats, each kv-lab run next to its Redis twin, and medians
+ * on both sides make it a comparison.
+ */
+function median(runs: Load[]): Load & { runs: { opsPerSec: number; p99Ms: number }[] } {
+  const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
+  const mid = sorted[(sorted.length - 1) >> 1] as Load;
+  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms })) };
 }
 
 // ---- main ----
@@ -337,22 +378,38 @@ async function measureRedis(): Promise<BenchResult[] | null> {
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
   const subjects: [string, number][] = [['kv-lab 1 node', 1], ['kv-lab 3-node raft', 3]];
-  for (const [name, nodes] of subjects) {
-    log(`starting ${name} …`);
-    const subject = await clusterUp(nodes === 1 ? 'one' : 'raft3', nodes);
-    try {
-      await preload(subject.tcpPort);
-      for (const c of CASES) {
-        const r = await c.run(subject);
-        results.push({ case: c.name, subject: name, opsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ops: r.ops, errors: r.errors, ...(r.firstError !== undefined ? { firstError: r.firstError } : {}) });
-        log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}`);
+  const redis = await startRedis();
+  const redisRuns = new Map<string, Load[]>();
+  try {
+    for (const [name, nodes] of subjects) {
+      log(`starting ${name} …`);
+      const subject = await clusterUp(nodes === 1 ? 'one' : 'raft3', nodes);
+      try {
+        await preload(subject.tcpPort);
+        for (const c of CASES) {
+          const runs: Load[] = [];
+          for (let i = 0; i < REPEAT; i++) {
+            runs.push(await c.run(subject));
+            // Redis's twin of a one-node case right after it, so that both see the same machine.
+            const twin = nodes === 1 && redis !== null ? measureRedis(redis, c.name) : null;
+            if (twin !== null) redisRuns.set(c.name, [...(redisRuns.get(c.name) ?? []), twin]);
+          }
+          const r = median(runs);
+          results.push({ case: c.name, subject: name, opsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ops: r.ops, errors: r.errors, ...(r.firstError !== undefined ? { firstError: r.firstError } : {}), runs: r.runs });
+          const spread = REPEAT > 1 ? `   (runs ${r.runs.map((x) => x.opsPerSec).join(' / ')})` : '';
+          log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}${spread}`);
+        }
+      } finally {
+        clusterDown(subject);
       }
-    } finally {
-      clusterDown(subject);
     }
+  } finally {
+    redis?.stop();
   }
-  const redis = await measureRedis();
-  if (redis !== null) results.push(...redis);
+  for (const [name, runs] of redisRuns) {
+    const r = median(runs);
+    results.push({ case: name, subject: 'redis', opsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, runs: r.runs });
+  }
   const rate = (subject: string, c: string) => results.find((r) => r.subject === subject && r.case === c)?.opsPerSec ?? NaN;
   const redisGet = redis !== null ? rate('redis', 'tcp-get') : REDIS_REFERENCE.getUnpipelined;
   const redisGetP = redis !== null ? rate('redis', 'tcp-get-p16') : REDIS_REFERENCE.getPipelined16;
@@ -376,6 +433,7 @@ async function main(): Promise<void> {
     connections: CONNECTIONS,
     pipeline: PIPELINE,
     valueBytes: VALUE.length,
+    repeat: REPEAT,
     redis: redis !== null ? 'measured' : `absent (redis-server/redis-benchmark not installed); ratios use issue 6's reference figures ${REDIS_REFERENCE.getUnpipelined}/s and ${REDIS_REFERENCE.getPipelined16}/s`,
     results,
     ratios,
