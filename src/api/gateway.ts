@@ -260,8 +260,9 @@ export class Gateway {
     // Into the map only when not answered during submit (a read usually is). A map emptied by a
     // delete shrinks, and V8 reallocates its table each time: set-then-delete per read was a
     // quarter of a pipelined GET's time. A forwarded request is not finished, so it goes in.
-    // (A request started from inside this submit's callback goes in first; both started in the
-    // same instant, so the timeout sweep's start-order walk is unaffected.)
+    // (A request started from inside this submit's callback goes in first, though it started a
+    // moment later. The timeout sweep walks in map order and stops at the first request too young
+    // to time out, so it may reach this one a sweep late: at most one sweep period.)
     if (!entry.finished) this.inFlight.set(seq, entry);
   }
 

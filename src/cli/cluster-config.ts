@@ -248,8 +248,8 @@ export const REPLICA_SEMI_SPACE_MB = 4;
  *
  * Why: every write on a Raft or primary member stays alive across scavenges (in the replicated
  * log and the memtable), so what a scavenge copies grows with the young generation. With V8's
- * default (16 MB semi-spaces) a leader at 20,000 writes/s paused 5-12 ms every 100 ms. At 4 MB the
- * pauses are a quarter as long and four times as frequent: over five alternating runs of each,
+ * default (16 MB semi-spaces) a leader at 20,000 writes/s paused 5-8 ms every 100 ms
+ * (--trace-gc-nvp); at 4 MB, 3 ms on average every 45 ms. Over five alternating runs of each,
  * 3-node PUT at 2 x 50 in flight kept its rate (median 20.5k vs 20.0k/s) with p99 15.5 vs
  * 16.6 ms and p999 21.8 vs 29.6 ms. A single node's reads leave almost nothing alive, and ran
  * about 4% slower with it, so it keeps the default. Flags already given (NODE_OPTIONS, the

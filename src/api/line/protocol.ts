@@ -88,8 +88,7 @@ const QUOTE = 0x22;
 
 /** Splits a line (without its terminator) into tokens. Throws LineSyntaxError. */
 export function tokenize(line: string): string[] {
-  // Char codes, not line[i]: this runs for every command, and a one-character string per
-  // position cost a tenth of a pipelined GET.
+  // Char codes, not line[i] (a one-character string per position): this runs for every command.
   const tokens: string[] = [];
   let i = 0;
   const n = line.length;
