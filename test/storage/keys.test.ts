@@ -29,6 +29,22 @@ Keys('compareKeys orders well-formed strings as their UTF-8 bytes, with and with
   );
 });
 
+Keys('compareKeys.forKey(k) orders k against any key as compareKeys does, either way round', () => {
+  const forKey = compareKeys.forKey as (k: string) => (a: string, b: string) => number;
+  fc.assert(
+    fc.property(key, key, fc.string({ maxLength: 8 }), (a, b, prefix) => {
+      const k = prefix + a;
+      const other = prefix + b;
+      assert.is(Math.sign(forKey(k)(other, k)), byteOrder(other, k));
+      assert.is(Math.sign(forKey(k)(k, other)), byteOrder(k, other));
+    }),
+    { numRuns: 2000 },
+  );
+  // The native order is wrong exactly where both sides hold high units: forKey must not use it then.
+  assert.ok(forKey('\ue000')('\ud800\udc00', '\ue000') > 0);
+  assert.ok(forKey('\ud800\udc00')('\ue000', '\ud800\udc00') < 0);
+});
+
 Keys('a surrogate pair sorts after U+E000..U+FFFF, which `<` gets wrong', () => {
   assert.ok('\ud800\udc00' < '\ue000'); // UTF-16 order
   assert.ok(compareKeys('\ud800\udc00', '\ue000') > 0); // code point order: U+10000 > U+E000

@@ -68,6 +68,35 @@ BTree_('cursor seeks land on the first key >= target and the last key < target, 
   );
 });
 
+BTree_('sets, gets, deletes and seeks keep UTF-8 byte order with characters where `<` disagrees', () => {
+  // Keys mixing ASCII, U+E000..U+FFFF and surrogate pairs: a search for an ASCII key takes the
+  // comparator's native shortcut, a search for the others does not, and both must agree.
+  const unit = fc.constantFrom('a', 'z', '\ue000', '\uffff', '\ud800\udc00', '\ud83d\ude00');
+  const wideKey = fc.string({ unit, maxLength: 4 });
+  const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.boolean(), wideKey), { maxLength: 200 }), wideKey, (ops, target) => {
+      const tree = new BTree<string, number>(compareKeys, { leafMax: 4, branchMax: 4 });
+      const model = new Map<string, number>();
+      ops.forEach(([del, k], i) => {
+        if (del) assert.is(tree.delete(k), model.get(k)), model.delete(k);
+        else assert.is(tree.set(k, i), model.get(k)), model.set(k, i);
+      });
+      tree.checkInvariants();
+      const sorted = [...model.keys()].sort(byteOrder);
+      assert.equal(entriesOf(tree).map(([k]) => k), sorted);
+      for (const k of sorted) assert.is(tree.get(k), model.get(k));
+      assert.is(tree.get(target), model.get(target));
+      const c = tree.cursor();
+      c.seekGE(target);
+      assert.is(c.valid() ? c.key() : undefined, sorted.find((k) => byteOrder(k, target) >= 0));
+      c.seekLT(target);
+      assert.is(c.valid() ? c.key() : undefined, sorted.filter((k) => byteOrder(k, target) < 0).pop());
+    }),
+    { numRuns: 300 },
+  );
+});
+
 BTree_('deleting everything leaves an empty, valid tree', () => {
   const tree = new BTree<string, number>(compareKeys, { leafMax: 4, branchMax: 4 });
   const keys = Array.from({ length: 500 }, (_, i) => `k${String(i).padStart(4, '0')}`);
