@@ -6,7 +6,7 @@ import type { BTreeCursor } from '../util/btree.js';
 import { KIND_DELETE, KIND_PUT } from './block-format.js';
 import { tablePath } from './files.js';
 import type { Job, JobHost } from './job-host.js';
-import type { Memtable, MemValue } from './memtable.js';
+import type { MemEntry, Memtable } from './memtable.js';
 import { TableBuilder } from './table-builder.js';
 import { emptyEdit, newFileMeta } from './version.js';
 
@@ -23,7 +23,7 @@ const EMPTY = new Uint8Array(0);
  * open) and the WAL still holding every record: nothing is lost.
  */
 export class FlushJob implements Job {
-  private cursor: BTreeCursor<string, MemValue> | null = null;
+  private cursor: BTreeCursor<string, MemEntry> | null = null;
   private builder: TableBuilder | null = null;
   private file: DiskFile | null = null;
   private number = 0;
@@ -55,13 +55,13 @@ export class FlushJob implements Job {
 
   private step(): void {
     if (this.host.stopped()) return this.abandon();
-    const cursor = this.cursor as BTreeCursor<string, MemValue>;
+    const cursor = this.cursor as BTreeCursor<string, MemEntry>;
     const builder = this.builder as TableBuilder;
     try {
       let budget = this.host.options.backgroundStepBytes;
       for (; cursor.valid() && budget > 0; cursor.next()) {
         const key = this.encodeKey(cursor.key());
-        const value = cursor.value();
+        const value = cursor.value().value;
         if (value === null) builder.add(key, KIND_DELETE, EMPTY);
         else builder.add(key, KIND_PUT, this.encodeValue(value));
         budget -= key.length + (value?.length ?? 0) + 8;

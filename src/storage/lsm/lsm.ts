@@ -14,7 +14,6 @@ import {
 import { EngineClosedError, EngineFailedError, InvalidWriteError, StorageCorruptionError, StorageOptionsError } from '../errors.js';
 import { compareKeys } from '../keys.js';
 import { ByteWriter, compareBytes, utf8Decode, utf8Encode, utf8EncodeInto } from '../util/bytes.js';
-import type { BTreeView } from '../util/btree.js';
 import { RECORD_KV_BATCH } from '../wal/record-types.js';
 import type { WalRecoveryReport } from '../wal/recovery.js';
 import { Wal } from '../wal/wal.js';
@@ -27,7 +26,7 @@ import { FlushJob } from './flush-job.js';
 import type { InternalIterator } from './iterator.js';
 import type { JobHost } from './job-host.js';
 import { LevelIterator } from './level-iterator.js';
-import { Memtable, MemtableIterator, memtableBytesOf, type MemValue } from './memtable.js';
+import { Memtable, MemtableIterator, memtableBytesOf, viewGet, type MemView } from './memtable.js';
 import { MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveLsmOptions } from './options.js';
 import type { TableHit, TableReadStats } from './table.js';
@@ -65,7 +64,7 @@ interface QueuedWrite {
 
 interface ReadSources {
   /** The live memtable (point reads use its hash index) or a snapshot's frozen view of one. */
-  mem: Memtable | BTreeView<string, MemValue>;
+  mem: Memtable | MemView;
   imm: Memtable | null;
   version: Version;
 }
@@ -494,7 +493,7 @@ export class LsmEngine implements Engine {
   /** @internal */
   getFrom(src: ReadSources, key: string): string | undefined {
     if (typeof key !== 'string') throw new RangeError(`get: key must be a string, got ${typeof key}`);
-    const m = src.mem.get(key);
+    const m = src.mem instanceof Memtable ? src.mem.get(key) : viewGet(src.mem, key);
     if (m !== undefined) return m ?? undefined;
     if (src.imm !== null) {
       const i = src.imm.get(key);

@@ -17,6 +17,21 @@ export function memtableBytesOf(ops: readonly WriteOp[], codeUnits: number): num
 }
 
 /**
+ * A memtable entry. The tree and the hash index share it, so that a write to a key already here
+ * changes it in place instead of searching the tree again: most writes of a running node are such
+ * overwrites (its applied index and sessions on every batch; hot keys), and a search of a tree of
+ * tens of thousands of keys misses the CPU cache at every level. An entry some snapshot may see is
+ * never changed: `epoch` says which view() last preceded it (see Memtable.apply).
+ */
+export interface MemEntry {
+  value: MemValue;
+  readonly epoch: number;
+}
+
+/** A frozen view of a memtable, for snapshots. */
+export type MemView = BTreeView<string, MemEntry>;
+
+/**
  * The sorted in-memory table that takes writes before they reach a table file. It keeps only the
  * newest value of each key: snapshots do not need old versions here, because a snapshot holds a
  * frozen copy-on-write view of the tree instead (btree.ts). A tombstone stays as an entry, since it
@@ -26,12 +41,14 @@ export function memtableBytesOf(ops: readonly WriteOp[], codeUnits: number): num
  * record up to it is, and the WAL before it may go.
  */
 export class Memtable {
-  readonly tree = new BTree<string, MemValue>(compareKeys);
+  readonly tree = new BTree<string, MemEntry>(compareKeys);
   /**
-   * The same entries in a hash map, for point reads: a lookup in a tree of tens of thousands of
-   * keys misses the CPU cache at every level, a hash lookup once. Snapshots read the tree.
+   * The same entries in a hash map, for point reads and overwrites: a lookup in a tree of tens of
+   * thousands of keys misses the CPU cache at every level, a hash lookup once. Snapshots read the tree.
    */
-  private readonly index = new Map<string, MemValue>();
+  private readonly index = new Map<string, MemEntry>();
+  /** Bumped by every view(): entries made before it belong to that view and stay as they are. */
+  private epoch = 0;
   /** Estimated size: code units of keys and values plus a per-entry overhead. */
   bytes = 0;
   firstLsn = 0;
@@ -42,9 +59,23 @@ export class Memtable {
     assert(!this.frozen, 'Memtable.apply on an immutable memtable');
     assert(lsn > this.lastLsn, () => `Memtable.apply: LSN ${lsn} after ${this.lastLsn}`);
     for (const [key, value] of ops) {
-      const prev = this.tree.set(key, value);
-      this.index.set(key, value);
-      this.bytes += (value === null ? 0 : value.length) - (prev === undefined ? -key.length - ENTRY_OVERHEAD_BYTES : prev === null ? 0 : prev.length);
+      const entry = this.index.get(key);
+      if (entry === undefined) {
+        const fresh: MemEntry = { value, epoch: this.epoch };
+        this.tree.set(key, fresh);
+        this.index.set(key, fresh);
+        this.bytes += key.length + ENTRY_OVERHEAD_BYTES + (value === null ? 0 : value.length);
+        continue;
+      }
+      const prev = entry.value;
+      if (entry.epoch === this.epoch) entry.value = value; // no view has this entry: change it in place
+      else {
+        // A snapshot holds this entry: a new one replaces it here, copying the tree path (btree.ts).
+        const fresh: MemEntry = { value, epoch: this.epoch };
+        this.tree.set(key, fresh);
+        this.index.set(key, fresh);
+      }
+      this.bytes += (value === null ? 0 : value.length) - (prev === null ? 0 : prev.length);
     }
     if (this.firstLsn === 0) this.firstLsn = lsn;
     this.lastLsn = lsn;
@@ -52,7 +83,8 @@ export class Memtable {
 
   /** undefined: no entry; null: a tombstone. */
   get(key: string): MemValue | undefined {
-    return this.index.get(key);
+    const entry = this.index.get(key);
+    return entry === undefined ? undefined : entry.value;
   }
 
   get empty(): boolean {
@@ -69,9 +101,17 @@ export class Memtable {
   }
 
   /** A view that later writes do not change. */
-  view(): BTreeView<string, MemValue> {
-    return this.frozen ? this.tree : this.tree.freeze();
+  view(): MemView {
+    if (this.frozen) return this.tree;
+    this.epoch++;
+    return this.tree.freeze();
   }
+}
+
+/** A point read from a frozen view: undefined, no entry; null, a tombstone. */
+export function viewGet(view: MemView, key: string): MemValue | undefined {
+  const entry = view.get(key);
+  return entry === undefined ? undefined : entry.value;
 }
 
 /**
@@ -79,12 +119,12 @@ export class Memtable {
  * position), for merging with tables; scans take the strings directly.
  */
 export class MemtableIterator implements InternalIterator {
-  private readonly cursor: BTreeCursor<string, MemValue>;
+  private readonly cursor: BTreeCursor<string, MemEntry>;
   private encoded: Uint8Array | null = null;
   private encodedValue: Uint8Array | null = null;
   private scratch = new Uint8Array(64);
 
-  constructor(view: BTreeView<string, MemValue>) {
+  constructor(view: MemView) {
     this.cursor = view.cursor();
   }
 
@@ -106,16 +146,16 @@ export class MemtableIterator implements InternalIterator {
   }
 
   isDelete(): boolean {
-    return this.cursor.value() === null;
+    return this.cursor.value().value === null;
   }
 
   value(): Uint8Array {
-    if (this.encodedValue === null) this.encodedValue = utf8Encode(this.cursor.value() ?? '');
+    if (this.encodedValue === null) this.encodedValue = utf8Encode(this.cursor.value().value ?? '');
     return this.encodedValue;
   }
 
   valueString(): string {
-    return this.cursor.value() ?? '';
+    return this.cursor.value().value ?? '';
   }
 
   private moved(): void {
