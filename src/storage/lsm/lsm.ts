@@ -62,6 +62,13 @@ interface QueuedWrite {
   done: WriteCallback;
 }
 
+/**
+ * How much WAL one memtable may stand for, in memtable sizes, before it is flushed anyway (RocksDB
+ * bounds its WAL the same way, with max_total_wal_size): the WAL on disk, and the replay after a
+ * restart, stay within a few memtables.
+ */
+export const LOG_BYTES_PER_MEMTABLE = 4;
+
 interface ReadSources {
   /** The live memtable (point reads use its hash index) or a snapshot's frozen view of one. */
   mem: Memtable | MemView;
@@ -192,6 +199,7 @@ export class LsmEngine implements Engine {
             throw new StorageCorruptionError(r.segment, r.offset, `WAL batch: ${(err as Error).message}`);
           }
           mem.apply(ops, r.lsn);
+          mem.logBytes += r.data.length;
         },
         (err, wal, walReport) => {
           if (err !== null) return done(err);
@@ -212,7 +220,7 @@ export class LsmEngine implements Engine {
             if (recovered.droppedTail !== null) deps.log.log('warn', 'storage.lsm.manifest_tail_dropped', { ...recovered.droppedTail });
             deps.log.log('info', 'storage.lsm.opened', { dir, tables: report.tables, walRecords: report.wal.records, garbage: garbage.length });
             // A long replay may have filled the memtable past its size: start flushing it now.
-            if (engine.mem.bytes >= options.memtableBytes) engine.rotate();
+            if (engine.mem.bytes >= options.memtableBytes || engine.mem.logBytes >= options.memtableBytes * LOG_BYTES_PER_MEMTABLE) engine.rotate();
             engine.scheduleBackground();
             done(null, engine);
           });
@@ -288,6 +296,10 @@ export class LsmEngine implements Engine {
    */
   private stalled(nextBytes: number): boolean {
     const o = this.options;
+    // Overwrites leave a memtable's size where it was (it keeps one value per key), but each adds
+    // to the WAL, which goes only once the memtable is in a table: without this, a workload of
+    // overwrites grew the WAL without bound (and the replay after a restart with it).
+    if (this.mem.logBytes >= o.memtableBytes * LOG_BYTES_PER_MEMTABLE && this.imm === null && !this.mem.empty) this.rotate();
     if (this.mem.bytes + this.inflightBytes + nextBytes > o.memtableBytes) {
       if (this.imm === null && !this.mem.empty) this.rotate();
       if (this.mem.bytes + this.inflightBytes + nextBytes > o.memtableBytes && (this.imm !== null || this.inflightBytes > 0)) return true;
@@ -312,14 +324,17 @@ export class LsmEngine implements Engine {
     this.slowdownToken = false;
     this.encoder.reset();
     const userBytes = encodeBatch(ops, this.encoder);
+    const record = this.encoder.written();
+    const recordBytes = record.length;
     this.inflightBytes += bytes;
-    this.wal.append(RECORD_KV_BATCH, this.encoder.written(), (err, lsn) => {
+    this.wal.append(RECORD_KV_BATCH, record, (err, lsn) => {
       this.inflightBytes -= bytes;
       if (err !== null) {
         this.fail(err);
         return done(new EngineFailedError(err));
       }
       this.mem.apply(ops, lsn);
+      this.mem.logBytes += recordBytes;
       this.counters.writes++;
       this.counters.userBytesWritten += userBytes;
       done(null);

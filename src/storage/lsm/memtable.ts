@@ -51,6 +51,8 @@ export class Memtable {
   private epoch = 0;
   /** Estimated size: code units of keys and values plus a per-entry overhead. */
   bytes = 0;
+  /** Bytes of the WAL records applied here (the engine counts them): what a flush lets go. */
+  logBytes = 0;
   firstLsn = 0;
   lastLsn = 0;
   private frozen = false;
