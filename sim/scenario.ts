@@ -115,7 +115,11 @@ export interface RaftSettings {
   electionTicks: number;
   heartbeatTicks: number;
   snapshotEntries: number;
+  /** Also snapshot once the entries applied since the last snapshot hold this many bytes. */
+  snapshotBytes: number;
   keepEntries: number;
+  /** At most this many bytes of the entries kept below a snapshot. */
+  keepBytes: number;
   leaseReads: boolean;
   /** Most entry bytes per append message (small values send one entry at a time). */
   maxMsgBytes: number;
@@ -124,7 +128,7 @@ export interface RaftSettings {
   appendBeforePersist: boolean;
 }
 
-export const DEFAULT_RAFT_SETTINGS: RaftSettings = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, keepEntries: 1_000, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true, appendBeforePersist: true };
+export const DEFAULT_RAFT_SETTINGS: RaftSettings = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, snapshotBytes: 64 * 1024 * 1024, keepEntries: 1_000, keepBytes: 4 * 1024 * 1024, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true, appendBeforePersist: true };
 
 export interface Scenario {
   name: string;
@@ -311,7 +315,9 @@ const root = obj({
           electionTicks: { v: int({ min: 2, max: 1000 }) },
           heartbeatTicks: { v: int({ min: 1, max: 999 }) },
           snapshotEntries: { v: int({ min: 10, max: 10_000_000 }) },
+          snapshotBytes: { v: int({ min: 1024, max: 2 ** 40 }) },
           keepEntries: { v: int({ min: 0, max: 10_000_000 }) },
+          keepBytes: { v: int({ min: 0, max: 2 ** 40 }) },
           leaseReads: { v: bool },
           maxMsgBytes: { v: int({ min: 1, max: 64 * 1024 * 1024 }) },
           preVote: { v: bool },
@@ -377,6 +383,8 @@ export function parseScenario(text: string, file: string): Scenario {
         heartbeatTicks: r.cluster.raft?.heartbeatTicks ?? DEFAULT_RAFT_SETTINGS.heartbeatTicks,
         snapshotEntries: r.cluster.raft?.snapshotEntries ?? DEFAULT_RAFT_SETTINGS.snapshotEntries,
         keepEntries: r.cluster.raft?.keepEntries ?? DEFAULT_RAFT_SETTINGS.keepEntries,
+        snapshotBytes: r.cluster.raft?.snapshotBytes ?? DEFAULT_RAFT_SETTINGS.snapshotBytes,
+        keepBytes: r.cluster.raft?.keepBytes ?? DEFAULT_RAFT_SETTINGS.keepBytes,
         leaseReads: r.cluster.raft?.leaseReads ?? DEFAULT_RAFT_SETTINGS.leaseReads,
         maxMsgBytes: r.cluster.raft?.maxMsgBytes ?? DEFAULT_RAFT_SETTINGS.maxMsgBytes,
         preVote: r.cluster.raft?.preVote ?? DEFAULT_RAFT_SETTINGS.preVote,

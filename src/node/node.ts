@@ -23,7 +23,9 @@ export interface RaftTuning {
   electionTicks: number;
   heartbeatTicks: number;
   snapshotEntries: number;
+  snapshotBytes: number;
   keepEntries: number;
+  keepBytes: number;
   leaseReads: boolean;
   maxMsgBytes: number;
   preVote: boolean;

@@ -29,7 +29,9 @@ export interface RaftReplicaConfig {
   electionTicks: number;
   heartbeatTicks: number;
   snapshotEntries: number;
+  snapshotBytes: number;
   keepEntries: number;
+  keepBytes: number;
   leaseReads: boolean;
   maxMsgBytes: number;
   preVote: boolean;
@@ -45,9 +47,12 @@ export interface RaftReplicaConfig {
  * Defaults for a served node. snapshotEntries: a snapshot encodes the whole state, so taking one
  * every 10,000 entries cost a busy node (10k writes/s) 6-8% of its CPU; etcd settled on 100,000
  * (its --snapshot-count) for the same reason. The price is the log kept in memory and replayed at
- * a restart: about 35 MB for 100,000 small writes. The simulator has its own (sim/scenario.ts).
+ * a restart. An entry batches up to PROPOSAL_BATCH_MAX writes, so the count alone could hold
+ * gigabytes: snapshotBytes bounds the log since the last snapshot at 64 MB, and keepBytes the
+ * entries kept below it (which every checkpoint record rewrites) at 4 MB. The simulator has its
+ * own (sim/scenario.ts).
  */
-export const DEFAULT_RAFT_REPLICA = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 100_000, keepEntries: 1_000, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true, appendBeforePersist: true } as const;
+export const DEFAULT_RAFT_REPLICA = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 100_000, snapshotBytes: 64 * 1024 * 1024, keepEntries: 1_000, keepBytes: 4 * 1024 * 1024, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true, appendBeforePersist: true } as const;
 
 /** The state machine's own record of the last applied log position. */
 const APPLIED_KEY = '\x01a';
@@ -129,7 +134,9 @@ export class RaftReplica implements Replica, RaftStateMachine {
         }),
         tickMs: config.tickMs,
         snapshotEntries: config.snapshotEntries,
+        snapshotBytes: config.snapshotBytes,
         keepEntries: config.keepEntries,
+        keepBytes: config.keepBytes,
         skipLogFsync: bugs.has('skip-log-fsync'),
         dir: 'raft',
       },

@@ -231,7 +231,7 @@ export class DurableRaftStorage implements RaftStorage {
    * keepEntries entries below the snapshot for followers that are a little behind. Once the
    * checkpoint record is durable, older WAL segments and snapshot files go.
    */
-  compact(meta: SnapshotMeta, data: Uint8Array, keepEntries: number, done: (err: Error | null) => void): void {
+  compact(meta: SnapshotMeta, data: Uint8Array, keep: { entries: number; bytes: number }, done: (err: Error | null) => void): void {
     assert(!this.checkpointing, 'one compaction at a time');
     this.checkpointing = true;
     const snapDir = `${this.options.dir}/snap`;
@@ -246,7 +246,7 @@ export class DurableRaftStorage implements RaftStorage {
         return done(null);
       }
       this.mem.createSnapshot(meta, data);
-      this.mem.compact(Math.max(this.mem.boundary().index, meta.index - keepEntries));
+      this.mem.compact(Math.max(this.mem.boundary().index, this.keepBoundary(meta.index, keep)));
       const lsn = this.wal.append(
         CHECKPOINT,
         encodeJson({ file: name, meta, boundary: this.mem.boundary(), entries: entriesToWire(this.mem.allEntries()), hard: this.mem.hardState() }),
@@ -263,6 +263,23 @@ export class DurableRaftStorage implements RaftStorage {
         },
       );
     });
+  }
+
+  /**
+   * Where compaction at `index` may cut: below it stay at most keep.entries entries and at most
+   * keep.bytes of their data. Entries batch many requests, so a count alone kept up to tens of MB
+   * in memory and in every checkpoint record.
+   */
+  private keepBoundary(index: Index, keep: { entries: number; bytes: number }): Index {
+    const lo = Math.max(this.mem.firstIndex(), index - keep.entries + 1);
+    if (lo > index) return index;
+    const tail = this.mem.entries(lo, index + 1, Infinity);
+    let bytes = 0;
+    for (let i = tail.length - 1; i >= 0; i--) {
+      bytes += (tail[i] as Entry).data.length;
+      if (bytes > keep.bytes) return lo + i;
+    }
+    return lo - 1;
   }
 
   walStats(): { segments: number; diskBytes: number; fsyncs: number } {

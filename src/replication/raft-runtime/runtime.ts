@@ -54,10 +54,14 @@ export interface RaftRuntimeOptions {
   bootstrap: Membership | null;
   raft: RaftOptions;
   tickMs: number;
-  /** Take a snapshot and compact the log after this many applied entries. */
+  /** Take a snapshot and compact the log after this many applied entries, */
   snapshotEntries: number;
-  /** Entries kept below a snapshot, for followers a little behind. */
+  /** or after this many bytes of applied entries' data, whichever comes first. */
+  snapshotBytes: number;
+  /** Entries kept below a snapshot, for followers a little behind, */
   keepEntries: number;
+  /** and at most this many bytes of them. */
+  keepBytes: number;
   /** Known-bug switch: never fsync the log. */
   skipLogFsync: boolean;
   /** Where the log lives on the node's disk. */
@@ -73,6 +77,12 @@ export class RaftRuntime {
   private driveQueued = false;
   private stopped = false;
   private lastSnapshotIndex: Index;
+  /**
+   * Data bytes of the entries applied since the last snapshot. An entry batches up to a hundred
+   * requests, so a count of entries alone let the log held in memory (and replayed at a restart)
+   * grow to gigabytes under sustained load before it was compacted.
+   */
+  private bytesSinceSnapshot = 0;
   soft: SoftState;
 
   private constructor(
@@ -216,6 +226,7 @@ export class RaftRuntime {
       if (e.index <= this.sm.appliedIndex()) continue;
       assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
       this.sm.apply(e);
+      this.bytesSinceSnapshot += e.data.length;
       applied = true;
     }
     return applied;
@@ -227,6 +238,7 @@ export class RaftRuntime {
     if (rd.snapshot !== null) {
       this.sm.restore(rd.snapshot);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.bytesSinceSnapshot = 0;
     }
     this.applyInOrder(rd.committedEntries, Infinity);
     if (rd.readStates.length > 0) this.hooks.onReadStates(rd.readStates);
@@ -248,11 +260,13 @@ export class RaftRuntime {
 
   private maybeCompact(): void {
     const applied = this.sm.appliedIndex();
-    if (this.storage.compacting || applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
+    if (this.storage.compacting || applied <= this.lastSnapshotIndex) return;
+    if (applied - this.lastSnapshotIndex < this.options.snapshotEntries && this.bytesSinceSnapshot < this.options.snapshotBytes) return;
     const meta = this.node.snapshotMetaAt(applied);
     const data = this.sm.encodeSnapshot();
     this.lastSnapshotIndex = applied;
-    this.storage.compact(meta, data, this.options.keepEntries, (err) => {
+    this.bytesSinceSnapshot = 0;
+    this.storage.compact(meta, data, { entries: this.options.keepEntries, bytes: this.options.keepBytes }, (err) => {
       if (err !== null && !this.stopped) {
         this.env.log.log('error', 'raft.compaction_failed', { error: err.message });
         this.stopped = true;

@@ -112,7 +112,7 @@ S('compaction keeps a tail, and repeated compactions recover without the files t
   const membership = makeMembership(['n1', 'n2', 'n3']);
   for (const at of [20, 40, 55]) {
     let err: Error | null | undefined;
-    s.compact({ index: at, term: 2, membership }, enc(`state@${at}`), 5, (e) => (err = e));
+    s.compact({ index: at, term: 2, membership }, enc(`state@${at}`), { entries: 5, bytes: Infinity }, (e) => (err = e));
     w.settle();
     assert.is(err, null);
   }
@@ -125,6 +125,26 @@ S('compaction keeps a tail, and repeated compactions recover without the files t
   assert.is(r.firstIndex(), 51, 'five entries kept below the snapshot');
   assert.is(r.lastIndex(), 62);
   assert.is(r.hardState().commit, 62);
+});
+
+S('compaction keeps at most keepBytes of entries below the snapshot, however many keepEntries allows', () => {
+  const w = world();
+  const s = w.open();
+  // Entries of 100 bytes each: 350 bytes of room keeps three of them.
+  const big = (index: number): Entry => ({ index, term: 2, type: 'normal', data: new Uint8Array(100).fill(index) });
+  const ents = Array.from({ length: 60 }, (_, i) => big(i + 2));
+  s.persist(ready(ents, { term: 2, vote: 'n1', commit: 61 }), () => {});
+  w.settle();
+  let err: Error | null | undefined;
+  s.compact({ index: 40, term: 2, membership: makeMembership(['n1', 'n2', 'n3']) }, enc('state@40'), { entries: 20, bytes: 350 }, (e) => (err = e));
+  w.settle();
+  assert.is(err, null);
+  assert.is(s.firstIndex(), 38, 'entries 38..40 kept: a fourth would pass 350 bytes');
+  w.crash();
+  const r = w.open();
+  assert.is(r.firstIndex(), 38, 'the checkpoint holds the same three');
+  assert.equal(Array.from(r.entries(38, 39, Infinity)[0]?.data ?? []).slice(0, 2), [38, 38]);
+  assert.is(r.lastIndex(), 61);
 });
 
 S('a node that joins later starts empty', () => {
