@@ -95,6 +95,10 @@ export class RaftRuntime {
     this.node = new RaftNode({ id: env.id, storage, rng: env.rng.fork('raft'), options: options.raft });
     this.soft = this.node.softState();
     this.lastSnapshotIndex = storage.snapshot().meta.index;
+    // After a restart the log since the snapshot is back in memory: it counts towards the next one.
+    const lo = Math.max(storage.firstIndex(), this.lastSnapshotIndex + 1);
+    const hi = Math.min(storage.lastIndex(), sm.appliedIndex()) + 1;
+    if (lo < hi) for (const e of storage.entries(lo, hi, Infinity)) this.bytesSinceSnapshot += e.data.length;
   }
 
   /**
