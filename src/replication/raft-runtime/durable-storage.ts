@@ -227,8 +227,9 @@ export class DurableRaftStorage implements RaftStorage {
   }
 
   /**
-   * Records a snapshot of the state machine at meta.index and compacts the log, keeping
-   * keepEntries entries below the snapshot for followers that are a little behind. Once the
+   * Records a snapshot of the state machine at meta.index and compacts the log, keeping up to
+   * keep.entries entries (and keep.bytes of them) below the snapshot for followers that are a
+   * little behind. Once the
    * checkpoint record is durable, older WAL segments and snapshot files go.
    */
   compact(meta: SnapshotMeta, data: Uint8Array, keep: { entries: number; bytes: number }, done: (err: Error | null) => void): void {
