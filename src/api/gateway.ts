@@ -34,6 +34,8 @@ import { Counter, Histogram, type Labels } from './metrics.js';
 /** The slice of KvNode the gateway uses: its request entry point and its status. */
 export interface LocalNode {
   submit(req: Request, reply: Reply): void;
+  /** A read's answer when the node can give it at once, else null (KvNode.readNow). */
+  readNow?(req: Request): Result | null;
   status(): NodeStatus;
 }
 
@@ -138,6 +140,12 @@ export class Gateway {
    * sets (two front ends, the protocol's operations, its error codes).
    */
   private readonly stats = new Map<FrontEnd, Map<string, OpStats>>();
+  /** Open batches (beginBatch); the outermost one times the reads answered inside it. */
+  private batchDepth = 0;
+  private batchStartNs = 0;
+  /** The latencies those reads are still to get: their statistics, in runs of the same one. */
+  private readonly batchStats: OpStats[] = [];
+  private readonly batchRuns: number[] = [];
   readonly forwarded = new Counter();
 
   constructor(private readonly options: GatewayOptions) {
@@ -183,15 +191,78 @@ export class Gateway {
     this.local(op, db, this.options.authEnabled ? token : null, entry);
   }
 
+  /**
+   * execute() for a read the local node can answer at once: the same checks, the same answer,
+   * counted the same way, returned instead of called back; or null, and then nothing happened and
+   * the caller goes through execute(). A front end that holds replies in order (the line protocol)
+   * can then write the answer straight away. Pipelined GETs of a single node are mostly this
+   * path: without the request record, the callbacks through node and replica and the front end's
+   * reply slot, and timed per batch (beginBatch), a GET took a quarter less user CPU (1.16-1.49
+   * against 1.54-2.07 µs; server and load generator pinned to one core each, -P 16, 50 connections).
+   */
+  readNow(api: FrontEnd, op: KvOp, db: string, token: string | null): Result | null {
+    const node = this.options.node;
+    if (node.readNow === undefined || this.closed || (op.f !== 'read' && op.f !== 'range')) return null;
+    const startNs = this.batchDepth > 0 ? 0 : this.options.clock.monotonicNs();
+    if (this.check(op, db) !== null) return null;
+    // A seq of its own, as every request has (logs, a reused node's sessions): never recorded,
+    // since a read leaves no result behind.
+    const request: Request = { kind: 'req', client: this.options.clientId, seq: this.seqNext, ackSeq: this.lowestPending(), db, op, once: true };
+    if (this.options.authEnabled && token !== null) request.token = token;
+    const result = node.readNow(request);
+    if (result === null) return null;
+    this.seqNext++;
+    if (this.batchDepth === 0) this.count(api, op.f, startNs, result);
+    else {
+      const stats = this.opStats(api, op.f);
+      this.countOutcome(stats, result);
+      const last = this.batchStats.length - 1;
+      if (last >= 0 && this.batchStats[last] === stats) this.batchRuns[last] = (this.batchRuns[last] as number) + 1;
+      else {
+        this.batchStats.push(stats);
+        this.batchRuns.push(1);
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Opens a batch: a front end about to run a chunk of pipelined commands. The reads readNow
+   * answers until the matching endBatch are timed together, from here to there: the time they
+   * spent in this process, the commands before them in the chunk included (what the client waits
+   * for, more than a read's own execution). Two clock reads per chunk instead of two per read,
+   * which at -P 16 were a tenth of a GET's CPU. Batches nest; the outermost one counts.
+   */
+  beginBatch(): void {
+    if (this.batchDepth++ === 0) this.batchStartNs = this.options.clock.monotonicNs();
+  }
+
+  endBatch(): void {
+    assert(this.batchDepth > 0, 'Gateway.endBatch without beginBatch');
+    if (--this.batchDepth > 0 || this.batchStats.length === 0) return;
+    const seconds = (this.options.clock.monotonicNs() - this.batchStartNs) / 1e9;
+    for (let i = 0; i < this.batchStats.length; i++) (this.batchStats[i] as OpStats).latency.observe(seconds, this.batchRuns[i] as number);
+    this.batchStats.length = 0;
+    this.batchRuns.length = 0;
+  }
+
   /** Counts the answer (latency, outcome) and hands it to the front end. */
   private finish(entry: InFlight, r: Result): void {
-    const stats = this.opStats(entry.api, entry.f);
-    stats.latency.observe((this.options.clock.monotonicNs() - entry.startNs) / 1e9);
+    this.count(entry.api, entry.f, entry.startNs, r);
+    entry.done(r);
+  }
+
+  private count(api: FrontEnd, f: string, startNs: number, r: Result): void {
+    const stats = this.opStats(api, f);
+    stats.latency.observe((this.options.clock.monotonicNs() - startNs) / 1e9);
+    this.countOutcome(stats, r);
+  }
+
+  private countOutcome(stats: OpStats, r: Result): void {
     const outcome = r.ok ? 'ok' : r.code;
     let counter = stats.outcomes.get(outcome);
     if (counter === undefined) stats.outcomes.set(outcome, (counter = new Counter()));
     counter.inc();
-    entry.done(r);
   }
 
   private opStats(api: FrontEnd, op: string): OpStats {

@@ -23,12 +23,13 @@ export class Histogram {
     this.counts = new Array<number>(bounds.length + 1).fill(0);
   }
 
-  observe(seconds: number): void {
+  /** Records `times` observations of the same duration (one, unless given). */
+  observe(seconds: number, times = 1): void {
     let i = 0;
     while (i < this.bounds.length && seconds > (this.bounds[i] as number)) i++;
-    this.counts[i] = (this.counts[i] as number) + 1;
-    this.sumS += seconds;
-    this.total++;
+    this.counts[i] = (this.counts[i] as number) + times;
+    this.sumS += seconds * times;
+    this.total += times;
   }
 
   get count(): number {

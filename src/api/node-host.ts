@@ -259,7 +259,7 @@ export function renderMetrics(src: MetricsSources): string {
   const status = src.gateway.status();
   const e = new Exposition();
   e.scalar('kvlab_requests_total', 'counter', 'Operations answered by the front ends, by front end, operation and outcome.', src.gateway.requestCounts());
-  e.histogram('kvlab_request_duration_seconds', 'Time from a request parsed to its answer, by front end and operation.', src.gateway.latencies());
+  e.histogram('kvlab_request_duration_seconds', 'Time from a request parsed to its answer, by front end and operation (a read answered at once in a pipelined TCP chunk: from the start of the chunk to its end).', src.gateway.latencies());
   e.scalar('kvlab_http_responses_total', 'counter', 'HTTP responses by status code.', src.http.responses.entries().map((s) => ({ labels: s.labels, value: s.value.value })));
   e.scalar('kvlab_forwarded_total', 'counter', 'Requests forwarded to the leader.', [{ value: src.gateway.forwarded.value }]);
   e.scalar('kvlab_in_flight_requests', 'gauge', 'Front-end requests waiting for an answer.', [{ value: src.gateway.pending }]);

@@ -6,7 +6,7 @@ import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolic
 import { assert } from '../util/assert.js';
 import { authorize, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
-import { encodeMessage, isReadOnly, validateRequest, type Request, type Response } from './protocol.js';
+import { encodeMessage, isReadOnly, validateRequest, type Request, type Response, type Result } from './protocol.js';
 import { PrimaryReplica } from './primary-replica.js';
 import { DEFAULT_RAFT_REPLICA, RaftReplica } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
@@ -228,6 +228,28 @@ export class KvNode {
     if (isReadOnly(req.op)) this.counters.reads++;
     else this.counters.writes++;
     this.replica.submit(req, reply);
+  }
+
+  /**
+   * A data read (read, range) answered at once when the replica can (Replica.readNow), after the
+   * checks submit makes; counted as submit counts it. null when it cannot be answered so, or when
+   * anything about it is out of the ordinary (refused, a login, a stopped node): then nothing was
+   * counted or logged, and the caller submits it. For in-process front ends, whose pipelined
+   * reads of a single node then skip the request bookkeeping and callbacks of submit.
+   */
+  readNow(req: Request): Result | null {
+    const store = this.store;
+    const replica = this.replica;
+    if (this.stopped || !this.started || replica === null || store === null || replica.readNow === undefined) return null;
+    if ((req.op.f !== 'read' && req.op.f !== 'range') || replica.inFlight() >= IN_FLIGHT_REQUESTS_MAX) return null;
+    const auth = this.config.auth ?? null;
+    if (auth !== null && !authorize(auth, store.view, req, this.env.clock.wallMs()).ok) return null;
+    const result = replica.readNow(req);
+    if (result === null) return null;
+    this.counters.requests++;
+    this.counters.reads++;
+    if (!result.ok) this.counters.errors++;
+    return result;
   }
 
   /**

@@ -12,6 +12,13 @@ export type Reply = (result: Result) => void;
 export interface Replica {
   /** Serves a validated, authorised request; calls reply exactly once. */
   submit(req: Request, reply: Reply): void;
+  /**
+   * The answer to a validated, authorised read-only request when the replica can give it at once
+   * (what submit would answer, synchronously), or null when it would have to wait: a single node
+   * with writes not yet durable, a Raft leader confirming its leadership. A replica without it
+   * answers every read through submit.
+   */
+  readNow?(req: Request): Result | null;
   /** A frame from another member (not a client request). */
   receivePeer(from: string, body: Record<string, unknown>): void;
   status(): ReplicaStatus;

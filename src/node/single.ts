@@ -46,9 +46,18 @@ export class SingleReplica implements Replica {
   }
 
   private read(req: Request, reply: Reply): void {
-    const result = executeRead(this.store.view, req.db, req.op as Parameters<typeof executeRead>[2]);
-    if (this.durableSeq >= this.appliedSeq) reply(result);
-    else this.heldReads.push({ durableSeqNeeded: this.appliedSeq, reply, result });
+    const now = this.readNow(req);
+    if (now !== null) reply(now);
+    else this.heldReads.push({ durableSeqNeeded: this.appliedSeq, reply, result: this.execute(req) });
+  }
+
+  /** A read sees only durable writes: at once unless a write it would see is still being synced. */
+  readNow(req: Request): Result | null {
+    return this.durableSeq >= this.appliedSeq ? this.execute(req) : null;
+  }
+
+  private execute(req: Request): Result {
+    return executeRead(this.store.view, req.db, req.op as Parameters<typeof executeRead>[2]);
   }
 
   private write(req: Request, reply: Reply): void {

@@ -269,4 +269,92 @@ G('a request counter and a latency histogram per front end and operation', () =>
   assert.equal(gw.latencies().map((e) => [e.labels, e.value.count]), [[{ api: 'http', op: 'write' }, 1], [{ api: 'http', op: 'read' }, 2], [{ api: 'tcp', op: 'read' }, 1]]);
 });
 
+/** A node that answers some reads at once (readNow) and everything else through submit. */
+class ReadNowNode extends ScriptedNode {
+  readonly now: Request[] = [];
+  readNowAnswer: (req: Request) => Result | null = (req) => ({ ok: true, value: `now:${(req.op as { key: string }).key}` });
+  readNow(req: Request): Result | null {
+    this.now.push(req);
+    return this.readNowAnswer(req);
+  }
+}
+
+function setupReadNow(authEnabled = true) {
+  const clock = new ManualClock();
+  const node = new ReadNowNode();
+  const gw = new Gateway({ node, clientId: 'n1.gw.abcd', forward: null, clock, log: silentLogger, authEnabled, requestTimeoutMs: 1000, basicCacheTtlMs: 60_000 });
+  return { clock, node, gw };
+}
+
+G('readNow: a read the node answers at once is returned, numbered and counted like execute\'s', () => {
+  const { node, gw } = setupReadNow();
+  gw.execute('tcp', { f: 'write', key: 'a', value: 1 }, '', 'tok', () => {});
+  assert.equal(gw.readNow('tcp', { f: 'read', key: 'k' }, 'db1', 'tok'), { ok: true, value: 'now:k' });
+  const req = node.now[0] as Request;
+  assert.equal([req.client, req.seq, req.ackSeq, req.db, req.token, req.once], ['n1.gw.abcd', 2, 2, 'db1', 'tok', true]);
+  // The next request takes the next seq: the read used one.
+  gw.execute('tcp', { f: 'write', key: 'a', value: 2 }, '', 'tok', () => {});
+  assert.is(node.requests[1]?.req.seq, 3);
+  assert.equal(gw.requestCounts().map((e) => [e.labels, e.value]), [
+    [{ api: 'tcp', op: 'write', outcome: 'ok' }, 2],
+    [{ api: 'tcp', op: 'read', outcome: 'ok' }, 1],
+  ]);
+  assert.is(gw.pending, 0);
+});
+
+G('readNow: null, with nothing counted, for what execute must answer (bad input, writes, a node that cannot, a closed gateway)', () => {
+  const { node, gw } = setupReadNow();
+  assert.is(gw.readNow('tcp', { f: 'read', key: 'k'.repeat(2000) }, '', null), null);
+  assert.is(gw.readNow('tcp', { f: 'read', key: 'k' }, 'bad name!', null), null);
+  assert.is(gw.readNow('tcp', { f: 'write', key: 'k', value: 1 }, '', null), null);
+  assert.is(gw.readNow('tcp', { f: 'auth.login', user: 'u', password: 'p' }, '', null), null);
+  assert.is(node.now.length, 0, 'the node never saw them');
+  node.readNowAnswer = () => null;
+  assert.is(gw.readNow('tcp', { f: 'read', key: 'k' }, '', null), null);
+  assert.is(node.now.length, 1);
+  assert.equal(gw.requestCounts(), []);
+  // A node without readNow: always null.
+  const plain = setup();
+  assert.is(plain.gw.readNow('tcp', { f: 'read', key: 'k' }, '', null), null);
+  gw.stop();
+  node.readNowAnswer = () => ({ ok: true, value: 1 });
+  assert.is(gw.readNow('tcp', { f: 'read', key: 'k' }, '', null), null);
+});
+
+G('readNow: without authentication no token is passed', () => {
+  const { node, gw } = setupReadNow(false);
+  gw.readNow('tcp', { f: 'read', key: 'k' }, '', 'tok');
+  assert.is(node.now[0]?.token, undefined);
+});
+
+G('reads answered in a batch are timed from its start to its end; outside a batch, each on its own', () => {
+  const { clock, gw } = setupReadNow();
+  // A clock that moves 1 ms at every reading shows which readings were taken.
+  let readings = 0;
+  clock.monotonicNs = () => (++readings) * 1e6;
+  gw.beginBatch();
+  gw.beginBatch(); // nested: the outer one counts
+  for (let i = 0; i < 5; i++) gw.readNow('tcp', { f: 'read', key: `k${i}` }, '', null);
+  gw.readNow('tcp', { f: 'range', start: '', end: null, limit: 10, reverse: false }, '', null);
+  gw.readNow('tcp', { f: 'read', key: 'k' }, '', null);
+  gw.endBatch();
+  assert.is(readings, 1, 'one reading at the start of the batch, none per read');
+  gw.endBatch();
+  assert.is(readings, 2);
+  const latency = (op: string) => gw.latencies().find((e) => e.labels.op === op)?.value;
+  assert.is(latency('read')?.count, 6);
+  assert.is(latency('read')?.sum, 6 * 0.001, 'each read: the 1 ms from the start of the batch to its end');
+  assert.is(latency('range')?.count, 1);
+  // Outside a batch: two readings, 1 ms.
+  gw.readNow('tcp', { f: 'read', key: 'k' }, '', null);
+  assert.is(readings, 4);
+  assert.is(latency('read')?.count, 7);
+  assert.is(latency('read')?.sum, 7 * 0.001);
+  // An empty batch reads the clock once, at its start.
+  gw.beginBatch();
+  gw.endBatch();
+  assert.is(readings, 5);
+  assert.throws(() => gw.endBatch(), /without beginBatch/);
+});
+
 G.run();

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KvClient, type Outcome } from '../../src/api/client.js';
 import type { Json } from '../../src/check/history.js';
-import { encodeMessage, type KvOp } from '../../src/node/protocol.js';
+import { encodeMessage, type KvOp, type Request, type Result } from '../../src/node/protocol.js';
 import { KvNode } from '../../src/node/node.js';
 import { hashPassword, type AuthConfig } from '../../src/node/auth.js';
 import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';
@@ -13,14 +13,19 @@ import { World } from '../../sim/world.js';
 // The single-node store through the real client, on the simulator: what each operation means,
 // sessions that make retries safe, and request validation.
 
-function setup(bugs: string[] = [], auth: AuthConfig | null = null) {
+function setup(bugs: string[] = [], auth: AuthConfig | null = null, engine: 'memory' | 'lsm' = 'memory') {
+  const nodes: KvNode[] = [];
   const world = new World({
     seed: 'node',
     nodeIds: ['n1'],
     net: { latency: { minMs: 0.1, meanMs: 0.2, maxMs: 1 } },
     disk: DEFAULT_DISK_OPTIONS,
     trace: new Trace(false),
-    createNode: (env) => new KvNode(env, { members: ['n1'], replication: 'none', engine: 'memory', bugs: new Set(bugs as never[]), auth }),
+    createNode: (env) => {
+      const node = new KvNode(env, { members: ['n1'], replication: 'none', engine, bugs: new Set(bugs as never[]), auth });
+      nodes.push(node);
+      return node;
+    },
   });
   world.start();
   const { net, clock } = world.clientEndpoint('c1');
@@ -38,7 +43,7 @@ function setup(bugs: string[] = [], auth: AuthConfig | null = null) {
     assert.is(o.type, 'ok', JSON.stringify(o));
     return (o as { value: Json }).value;
   };
-  return { world, client, call, value };
+  return { world, client, call, value, nodes };
 }
 
 const N = suite('single node');
@@ -173,6 +178,45 @@ N('users: login gives a token; permissions are per database; strangers are refus
   assert.is(code(call({ f: 'write', key: 'k', value: 1 }, 'shop', ann)), 'ok');
   assert.is(code(call({ f: 'user.delete', name: 'ann' }, '', root)), 'ok');
   assert.is(code(call({ f: 'read', key: 'k' }, 'shop', ann)), 'unauthorized', 'a deleted user\'s token stops working');
+});
+
+N('readNow answers a read at once only while every write it could see is durable; else null, and submit holds it', () => {
+  const { world, nodes } = setup([], null, 'lsm');
+  world.sched.runUntil(world.nowNs + 100 * NS_PER_MS);
+  const node = nodes[0] as KvNode;
+  let seq = 0;
+  const req = (op: KvOp): Request => ({ kind: 'req', client: 'gw', seq: ++seq, ackSeq: seq, db: '', op });
+  assert.equal(node.readNow(req({ f: 'read', key: 'k' })), { ok: true, value: null });
+  let acked: Result | undefined;
+  node.submit(req({ f: 'write', key: 'k', value: 1 }), (r) => (acked = r));
+  assert.is(acked, undefined, 'the write waits for its fsync');
+  assert.is(node.readNow(req({ f: 'read', key: 'k' })), null, 'a read that would see it cannot be answered yet');
+  assert.is(node.readNow(req({ f: 'range', start: '', end: null, limit: 10, reverse: false })), null);
+  let held: Result | undefined;
+  node.submit(req({ f: 'read', key: 'k' }), (r) => (held = r));
+  assert.is(held, undefined, 'submit holds it');
+  world.sched.runUntil(world.nowNs + 100 * NS_PER_MS);
+  assert.equal([acked?.ok, held], [true, { ok: true, value: 1 }]);
+  assert.equal(node.readNow(req({ f: 'read', key: 'k' })), { ok: true, value: 1 });
+  assert.is(node.readNow(req({ f: 'write', key: 'k', value: 2 })), null, 'not a read');
+  assert.is(node.readNow(req({ f: 'db.list' })), null, 'only data reads');
+  // Counted as submit counts: two reads answered at once, one through submit, one write.
+  assert.equal(node.status().counters, { requests: 4, writes: 1, reads: 3, errors: 0 });
+});
+
+N('readNow refuses nothing itself: a request without permission is null, and submit answers (and logs) it', () => {
+  const salt = new Uint8Array(16).fill(7);
+  const cheap = { N: 1024, r: 8, p: 1, keyBytes: 32 } as const;
+  const auth: AuthConfig = { tokenSecret: 'cluster-secret', root: { name: 'admin', hash: hashPassword('root-pw', salt, cheap) }, tokenTtlMs: 3_600_000 };
+  const { call, nodes } = setup([], auth);
+  const root = (call({ f: 'auth.login', user: 'admin', password: 'root-pw' }) as { value: string }).value;
+  const node = nodes[0] as KvNode;
+  const before = node.status().counters.requests;
+  const read = (token?: string): Request => ({ kind: 'req', client: 'gw', seq: 1, ackSeq: 1, db: '', op: { f: 'read', key: 'k' }, ...(token !== undefined ? { token } : {}) });
+  assert.is(node.readNow(read()), null, 'no token');
+  assert.is(node.readNow(read(root.slice(0, -2) + 'xx')), null, 'a forged token');
+  assert.is(node.status().counters.requests, before, 'nothing counted');
+  assert.equal(node.readNow(read(root)), { ok: true, value: null });
 });
 
 N.run();

@@ -78,6 +78,12 @@ class LineConnection {
   private db = '';
   private token: string | null = null;
   private readonly replies: Slot[] = [];
+  /**
+   * Reply lines answered at once while no reply was waiting (Gateway.readNow), so they come before
+   * every slot in `replies`: written first at the next flush, without a slot each.
+   */
+  private ready = '';
+  private readyCount = 0;
   /** Bytes of the current line not yet terminated. */
   private partial: Buffer[] = [];
   private partialBytes = 0;
@@ -114,6 +120,15 @@ class LineConnection {
   }
 
   private data(chunk: Buffer): void {
+    this.gateway.beginBatch();
+    try {
+      this.chunk(chunk);
+    } finally {
+      this.gateway.endBatch();
+    }
+  }
+
+  private chunk(chunk: Buffer): void {
     let start = 0;
     if (this.partialBytes > 0 || this.discarding) {
       // The first newline ends a line that earlier chunks began.
@@ -233,6 +248,13 @@ class LineConnection {
     }
     const op = commandOp(command);
     assert(op !== null, () => `line command ${command.verb} has no operation`);
+    if (op.f === 'read' || op.f === 'range') {
+      const now = this.gateway.readNow('tcp', op, this.db, this.token);
+      if (now !== null) {
+        this.answered(formatReply(resultReply(command, now)) + '\n');
+        return;
+      }
+    }
     const slot = this.slot();
     this.gateway.execute('tcp', op, this.db, this.token, (result) => this.fill(slot, resultReply(command, result), result));
   }
@@ -271,6 +293,17 @@ class LineConnection {
     return slot;
   }
 
+  /** A reply that is complete now: behind the waiting ones if there are any, else ready at once. */
+  private answered(line: string): void {
+    if (this.replies.length > 0) this.replies.push({ line });
+    else {
+      this.ready += line;
+      this.readyCount++;
+    }
+    if (this.replies.length + this.readyCount >= PIPELINE_MAX) this.updateFlow();
+    this.scheduleFlush();
+  }
+
   private reply(r: LineReply): void {
     this.fill(this.slot(), r, null);
   }
@@ -298,7 +331,9 @@ class LineConnection {
   }
 
   private flush(): void {
-    let out = '';
+    let out = this.ready;
+    this.ready = '';
+    this.readyCount = 0;
     while (this.replies.length > 0 && (this.replies[0] as Slot).line !== null) out += (this.replies.shift() as Slot).line;
     if (out !== '' && !this.socket.destroyed) this.socket.write(out);
     if ((this.quitting || this.inputEnded) && this.replies.length === 0 && this.held === null && !this.socket.writableEnded) {
@@ -310,7 +345,7 @@ class LineConnection {
 
   /** Pauses reading while too many replies wait or the client is not reading them. */
   private updateFlow(): void {
-    const shouldPause = this.replies.length >= PIPELINE_MAX || this.socket.writableNeedDrain || this.quitting;
+    const shouldPause = this.replies.length + this.readyCount >= PIPELINE_MAX || this.socket.writableNeedDrain || this.quitting;
     if (shouldPause && !this.paused) {
       this.paused = true;
       this.socket.pause();
