@@ -1,5 +1,5 @@
 /**
- * npm run bench:server [--json] [--quick] [--source] [--repeat N]
+ * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin]
  *
  * kv-lab as a server, measured from outside: real `kv-lab serve` processes on loopback (started
  * with `kv-lab cluster up --insecure`), driven by a load generator in this process over raw
@@ -24,11 +24,19 @@
  * Each case runs --repeat times (3; 1 with --quick), and each one-node run is followed by its
  * Redis twin, so both sides of a ratio are measured in the same minutes of a machine whose speed
  * drifts. Every figure reported is the run of median rate; all runs are in the JSON (`runs`).
+ *
+ * Pinning: for the one-node cases and their Redis twins, the server (every thread of it) runs on
+ * CPU 0 and the load generator (this process, and redis-benchmark started from it) on CPU 1, with
+ * taskset, as Redis's own benchmark guidance and tools do: one core each. Unpinned, the scheduler
+ * here sometimes runs both on one core and the rate halves for a whole run (GET -P16 of the same
+ * build measured 260-300k or 420-480k/s); pinned, runs agree. The Raft cluster (three nodes on
+ * two cores) stays unpinned. `--no-pin` turns it off; it is off where taskset or a second CPU is
+ * missing, and the JSON says which (`pinning`).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchArgs, percentile, type BenchReport, type BenchResult } from './args.js';
@@ -49,6 +57,16 @@ const VALUE = 'v'.repeat(100);
  * is not installed.
  */
 const REDIS_REFERENCE = { getUnpipelined: 130_000, getPipelined16: 710_000 };
+
+const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin']);
+for (let i = 0; i < args.rest.length; i++) {
+  const flag = args.rest[i] as string;
+  if (!KNOWN_FLAGS.has(flag)) {
+    process.stderr.write(`bench:server: unknown argument ${JSON.stringify(flag)}; usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin]\n`);
+    process.exit(2);
+  }
+  if (flag === '--repeat') i++;
+}
 
 const root = join(import.meta.dirname, '..');
 const cli = compiledCli();
@@ -84,6 +102,39 @@ function compiledCli(): string[] {
   if (!existsSync(main)) throw new Error(`tsc produced no ${main}`);
   return [process.execPath, main];
 }
+
+// ---- pinning ----
+
+/** Why the one-node cases run unpinned, or null when they are pinned. */
+function pinningOff(): string | null {
+  if (args.rest.includes('--no-pin')) return 'off (--no-pin)';
+  if (process.platform !== 'linux') return `off (${process.platform}: no taskset)`;
+  if (availableParallelism() < 2) return 'off (one CPU)';
+  if (!which('taskset')) return 'off (taskset not installed)';
+  return null;
+}
+const PIN_OFF = pinningOff();
+const SERVER_CPU = '0';
+const LOADGEN_CPU = '1';
+
+/** Moves every thread of a process to the CPUs listed (taskset's -c syntax). */
+function pin(pid: number, cpus: string): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench:server: taskset -a -p -c ${cpus} ${pid} failed: ${r.stderr.trim()}`);
+}
+
+/**
+ * The CPUs this process may run on now, to give back after the one-node cases (what the Raft
+ * cluster, started from here, inherits). Read before pinning: availableParallelism() follows
+ * the affinity, so it says 1 once pinned.
+ */
+function currentCpus(): string {
+  const r = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
+  const list = /:\s*([0-9,-]+)\s*$/.exec(r.stdout)?.[1];
+  if (r.status !== 0 || list === undefined) throw new Error(`bench:server: cannot read this process's CPU affinity: ${r.stderr.trim() || r.stdout.trim()}`);
+  return list;
+}
+const ALL_CPUS = PIN_OFF === null ? currentCpus() : '';
 
 // ---- subjects ----
 
@@ -349,7 +400,9 @@ interface Redis {
 async function startRedis(): Promise<Redis | null> {
   if (!which('redis-server') || !which('redis-benchmark')) return null;
   const port = await freeBase(1);
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  // taskset execs redis-server, so the child is the server itself.
+  const command = ['redis-server', '--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'];
+  const server = PIN_OFF === null ? spawn('taskset', ['-c', SERVER_CPU, ...command], { stdio: 'ignore' }) : spawn(command[0] as string, command.slice(1), { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 500));
   const redis = { port, stop: () => server.kill('SIGKILL') };
   try {
@@ -453,6 +506,11 @@ async function main(): Promise<void> {
     for (const [name, nodes] of subjects) {
       log(`starting ${name} …`);
       const subject = await clusterUp(nodes === 1 ? 'one' : 'raft3', nodes);
+      const pinned = nodes === 1 && PIN_OFF === null;
+      if (pinned) {
+        pin(Number(readFileSync(join(subject.dir, 'run', 'n1.pid'), 'utf8').trim()), SERVER_CPU);
+        pin(process.pid, LOADGEN_CPU);
+      }
       try {
         await preload(subject.tcpPort);
         for (const c of CASES) {
@@ -469,6 +527,7 @@ async function main(): Promise<void> {
           log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}${spread}`);
         }
       } finally {
+        if (pinned) pin(process.pid, ALL_CPUS);
         clusterDown(subject);
       }
     }
@@ -503,6 +562,7 @@ async function main(): Promise<void> {
     pipeline: PIPELINE,
     valueBytes: VALUE.length,
     repeat: REPEAT,
+    pinning: PIN_OFF ?? `one-node cases and Redis: server on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU} (taskset); the Raft cluster unpinned`,
     redis: redis !== null ? 'measured' : `absent (redis-server/redis-benchmark not installed); ratios use issue 6's reference figures ${REDIS_REFERENCE.getUnpipelined}/s and ${REDIS_REFERENCE.getPipelined16}/s`,
     results,
     ratios,
