@@ -9,6 +9,7 @@ import {
   LineSyntaxError,
   parseCommand,
   parseReply,
+  parseTokens,
   tokenize,
   type LineCommand,
   type LineReply,
@@ -90,6 +91,31 @@ T('tokenizing never throws anything but LineSyntaxError (fast-check)', () => {
 });
 
 const C = suite('commands');
+
+C('the plain-GET shortcut parses every line as the tokenizer does (fast-check)', () => {
+  const outcome = (parse: (l: string) => LineCommand, line: string) => {
+    try {
+      return parse(line);
+    } catch (e) {
+      assert.instance(e, LineSyntaxError);
+      return (e as Error).message;
+    }
+  };
+  const piece = fc.oneof(fc.constantFrom(' ', '\t', '"', '\\', 'é', '🙂', '\ud800', '\r', 'k', ':'), fc.string({ maxLength: 4 }));
+  const rest = fc.array(piece, { maxLength: 6 }).map((p) => p.join(''));
+  const head = fc.constantFrom('GET ', 'GET', 'GET  ', 'get ', 'GET\t', 'GETS ', ' GET ', 'READ ', '');
+  fc.assert(
+    fc.property(head, rest, (h, r) => {
+      const line = h + r;
+      assert.equal(outcome(parseCommand, line), outcome(parseTokens, line), JSON.stringify(line));
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(parseCommand('GET key:1'), { verb: 'GET', key: 'key:1' });
+  assert.equal(parseCommand('GET naïve🙂'), { verb: 'GET', key: 'naïve🙂' });
+  assert.throws(() => parseCommand('GET a b'), /GET takes 1 argument/);
+  assert.throws(() => parseCommand('GET a"b'), /double quote inside a bare word/);
+});
 
 C('every command parses, with aliases and any case for the verb', () => {
   assert.equal(parseCommand('PUT nickname codejitsu'), { verb: 'PUT', key: 'nickname', value: 'codejitsu' });
