@@ -96,6 +96,9 @@ class LineConnection {
   private inputEnded = false;
   private paused = false;
   private flushQueued = false;
+  /** Inside data(): replies completed meanwhile are written when it returns, not from a microtask. */
+  private inChunk = false;
+  private flushAfterChunk = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -121,10 +124,16 @@ class LineConnection {
 
   private data(chunk: Buffer): void {
     this.gateway.beginBatch();
+    this.inChunk = true;
     try {
       this.chunk(chunk);
     } finally {
+      this.inChunk = false;
       this.gateway.endBatch();
+    }
+    if (this.flushAfterChunk) {
+      this.flushAfterChunk = false;
+      this.flush();
     }
   }
 
@@ -322,6 +331,13 @@ class LineConnection {
    * system call instead of dozens.
    */
   private scheduleFlush(): void {
+    // A chunk's replies that complete while it is read (every read a single node answers at
+    // once) leave in one write at its end: the same write a microtask would make a moment later,
+    // without queueing one per connection per chunk.
+    if (this.inChunk) {
+      this.flushAfterChunk = true;
+      return;
+    }
     if (this.flushQueued) return;
     this.flushQueued = true;
     queueMicrotask(() => {
