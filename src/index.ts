@@ -23,5 +23,5 @@ export {
 } from './api/line/protocol.js';
 export type { ErrorCode, KvOp, Permission, Request, Result, WriteOp, ReadOp, AdminOp } from './node/protocol.js';
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX, BATCH_OPS_MAX, RANGE_LIMIT_MAX } from './node/protocol.js';
-export type { Json } from './check/history.js';
+export type { Json } from './util/json.js';
 export { KV_LAB_VERSION } from './api/version.js';

@@ -1,4 +1,4 @@
-import type { Json } from '../check/history.js';
+import type { Json } from '../util/json.js';
 import type { Clock, Timer } from '../env/clock.js';
 import type { Net } from '../env/net.js';
 import { assert } from '../util/assert.js';

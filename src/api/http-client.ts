@@ -1,4 +1,4 @@
-import type { Json } from '../check/history.js';
+import type { Json } from '../util/json.js';
 import type { Permission } from '../node/protocol.js';
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Json } from '../check/history.js';
+import type { Json } from '../util/json.js';
 import { RealClock } from '../env/real/clock.js';
 import { RealNet, type PeerAddress } from '../env/real/net.js';
 import type { KvOp, Permission, WriteOp } from '../node/protocol.js';

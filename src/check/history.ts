@@ -1,3 +1,5 @@
+import type { Json } from '../util/json.js';
+
 /**
  * The history format shared by the simulator, real clients and the checkers (see HISTORY.md).
  * One event per line, in real-time order: an `invoke` when an operation starts, then `ok`, `fail`
@@ -6,12 +8,12 @@
 
 export type EventType = 'invoke' | 'ok' | 'fail' | 'info';
 
+/** The history's values are JSON (src/util/json.ts); re-exported for the history's readers. */
+export type { Json };
+
 export type OpFunction = 'read' | 'write' | 'cas' | 'delete' | 'append';
 
 export const OP_FUNCTIONS: readonly OpFunction[] = ['read', 'write', 'cas', 'delete', 'append'];
-
-/** Any JSON value. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface HistoryEvent {
   process: number;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import type { Json } from '../check/history.js';
+import type { Json } from '../util/json.js';
 import { KvHttpError, type HttpKvClient } from '../api/http-client.js';
 import { hashPassword } from '../node/auth.js';
 import { DB_NAME, PERMISSIONS, RANGE_LIMIT_MAX, USER_NAME, type Permission } from '../node/protocol.js';

@@ -1,4 +1,4 @@
-import type { Json } from '../check/history.js';
+import type { Json } from '../util/json.js';
 import { assert } from '../util/assert.js';
 import type { AdminOp, KvOp, Permission, ReadOp, Request, Result, WriteOp } from './protocol.js';
 

@@ -4,7 +4,7 @@
  * applying a plain map model written here from the HISTORY.md rules, independently of src/check
  * (no interning, no key split, no memo, no reductions). Exponential: for histories of ≤ 8 ops.
  */
-import type { Json } from '../../src/check/history.js';
+import type { Json } from '../../src/util/json.js';
 import type { History, Operation } from '../../src/check/operation.js';
 
 export const BRUTE_FORCE_OPS_MAX = 9;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Json } from '../../src/check/history.js';
+import type { Json } from '../../src/util/json.js';
 import { decodeLogEntry, encodeLogRecord, logEntryText } from '../../src/node/log-records.js';
 import type { KvOp, Request } from '../../src/node/protocol.js';
 

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KvClient, type Outcome } from '../../src/api/client.js';
-import type { Json } from '../../src/check/history.js';
+import type { Json } from '../../src/util/json.js';
 import { encodeMessage, type KvOp, type Request, type Result } from '../../src/node/protocol.js';
 import { KvNode } from '../../src/node/node.js';
 import { hashPassword, type AuthConfig } from '../../src/node/auth.js';

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import type { Json } from '../../src/check/history.js';
+import type { Json } from '../../src/util/json.js';
 import { executeRead, executeWrite, type KvView, type StorageWrite } from '../../src/node/kv-state.js';
 import type { Request } from '../../src/node/protocol.js';
 import { EngineStore } from '../../src/node/store.js';

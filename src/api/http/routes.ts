@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Json } from '../../check/history.js';
+import type { Json } from '../../util/json.js';
 import { hashPassword } from '../../node/auth.js';
 import {
   BATCH_OPS_MAX,

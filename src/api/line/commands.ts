@@ -1,4 +1,4 @@
-import type { Json } from '../../check/history.js';
+import type { Json } from '../../util/json.js';
 import type { KvOp, Result } from '../../node/protocol.js';
 import { unreachable } from '../../util/assert.js';
 import { RANGE_LIMIT_DEFAULT, type LineCommand, type LineReply } from './protocol.js';
