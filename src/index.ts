@@ -7,9 +7,11 @@
  * - KvClient: the same client over any Net seam (the simulator uses it);
  * - the line protocol's parser and formatter, for tools that speak it.
  */
-export { connectKv, discoverNodes, KvError, KvRemote, type RemoteOptions } from './api/remote.js';
-export { HttpKvClient, KvHttpError, type BatchOp, type HttpClientOptions, type RangeOptions } from './api/http-client.js';
-export { KvClient, ATTEMPTS_MAX, DEFAULT_CLIENT_OPTIONS, type ClientOptions, type InvokeOptions, type Outcome } from './api/client.js';
+export { KvError, KvRemote } from './client/remote.js';
+export { connectKv, discoverNodes, HttpKvClient, type RemoteOptions } from './host/connect.js';
+export { KvHttpError, type BatchOp, type HttpClientOptions, type RangeOptions } from './client/http-client.js';
+export { LineKvClient, type LineClientOptions } from './client/line-client.js';
+export { KvClient, ATTEMPTS_MAX, DEFAULT_CLIENT_OPTIONS, type ClientOptions, type InvokeOptions, type Outcome } from './client/client.js';
 export {
   formatCommand,
   formatReply,
@@ -20,8 +22,10 @@ export {
   LineSyntaxError,
   type LineCommand,
   type LineReply,
-} from './api/line/protocol.js';
+} from './wire/line.js';
+export { tcpDialer } from './host/socket-stream.js';
+export type { Stream, Dialer } from './env/stream.js';
 export type { ErrorCode, KvOp, Permission, Request, Result, WriteOp, ReadOp, AdminOp } from './node/protocol.js';
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX, BATCH_OPS_MAX, RANGE_LIMIT_MAX } from './node/protocol.js';
 export type { Json } from './util/json.js';
-export { KV_LAB_VERSION } from './api/version.js';
+export { KV_LAB_VERSION } from './util/version.js';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import type { Json } from '../util/json.js';
-import { KvHttpError, type HttpKvClient } from '../api/http-client.js';
+import { KvHttpError } from '../client/http-client.js';
+import type { HttpKvClient } from '../host/connect.js';
 import { hashPassword } from '../node/auth.js';
 import { DB_NAME, PERMISSIONS, RANGE_LIMIT_MAX, USER_NAME, type Permission } from '../node/protocol.js';
 import { clientFor, effectiveConnection, loadConnection, parseUrls, readPasswordFile, saveConnection, type Connection, type ConnectionFlags } from './connection.js';
@@ -56,6 +57,8 @@ async function run(flags: CommonFlags, action: (client: HttpKvClient, c: Connect
     if (err.code === 'unauthorized' && c.username === undefined) process.stderr.write('kv-lab: log in first: kv-lab connect --host … --port … --username … --password-file …\n');
     // A write whose answer never came may still take effect: say so with its own exit code.
     process.exitCode = write && (err.code === 'timeout' || /outcome is unknown/.test(err.message)) ? EXIT_UNKNOWN : EXIT_FAILED;
+  } finally {
+    client.close();
   }
 }
 
@@ -120,6 +123,8 @@ function registerConnect(program: Command): void {
         process.stderr.write(`kv-lab: cannot connect: ${err.code}: ${err.message}\n`);
         process.exitCode = EXIT_FAILED;
         return;
+      } finally {
+        client.close();
       }
       const file = saveConnection(c);
       process.stdout.write(`connected to ${c.urls[0]}${c.username !== undefined ? ` as ${c.username}` : ''}${c.database !== '' ? `, database ${c.database}` : ''}; saved in ${file}\n`);

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isScalar, stringify } from 'yaml';
-import { SchemaError, duration, int, list, obj, oneOf, parseYaml, problem, str, type Validator } from '../../sim/schema.js';
+import { SchemaError, duration, int, list, obj, oneOf, parseYaml, problem, str, type Validator } from '../util/schema.js';
 import type { AuthConfig } from '../node/auth.js';
 import type { EngineKind, ReplicationMode } from '../node/node.js';
 import { UsageError } from './errors.js';

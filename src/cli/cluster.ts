@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { processAlive } from '../api/process.js';
+import { processAlive } from '../host/process.js';
 import { hashPassword } from '../node/auth.js';
 import {
   basePortRange,

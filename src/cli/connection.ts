@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { HttpKvClient } from '../api/http-client.js';
+import { HttpKvClient } from '../host/connect.js';
 import { UsageError } from './errors.js';
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseScenario, ScenarioError, type Scenario } from '../../sim/scenario.js';
-import { SchemaError } from '../../sim/schema.js';
+import { SchemaError } from '../util/schema.js';
 import { UsageError } from './errors.js';
 
 /** Reads and validates a scenario file, turning every problem into one clear UsageError. */

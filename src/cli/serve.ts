@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { PeerAddress } from '../env/real/net.js';
 import type { LogLevel } from '../env/log.js';
-import { KV_LAB_VERSION } from '../api/version.js';
-import type { HostSpec, MemberAddress, PrimaryConfig } from '../api/node-host.js';
+import { KV_LAB_VERSION } from '../util/version.js';
+import type { HostSpec, MemberAddress, PrimaryConfig } from '../host/node-host.js';
 import { hashPassword } from '../node/auth.js';
-import { processAlive } from '../api/process.js';
+import { processAlive } from '../host/process.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 import {
   authConfigFor,
@@ -263,7 +263,7 @@ async function serveCommand(opts: ServeFlags, explicit: Set<string>): Promise<vo
   const notes: Notes = [];
   const base = opts.config !== undefined ? specFromConfig(opts, explicit, notes) : specFromFlags(opts, notes);
   const { JsonLineLogger } = await import('../env/real/log.js');
-  const { startNodeHost, HostStartError } = await import('../api/node-host.js');
+  const { startNodeHost, HostStartError } = await import('../host/node-host.js');
   const log = new JsonLineLogger({ node: base.id, level: opts.logLevel as LogLevel });
   // Notes are log events like any other, so that stderr stays one JSON object per line.
   for (const note of notes) log.log('warn', 'serve.notice', { message: note });

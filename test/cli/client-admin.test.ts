@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, kvLab, serve, tempDir, type Served } from '../api/helpers.js';
+import { freePort, kvLab, serve, tempDir, type Served } from '../host/helpers.js';
 import { runInProcess } from './in-process.js';
 import { saveConnection } from '../../src/cli/connection.js';
 import { verifyPassword } from '../../src/node/auth.js';

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, kvLab, serve, tempDir, type Served } from '../api/helpers.js';
+import { freePort, kvLab, serve, tempDir, type Served } from '../host/helpers.js';
 import { runInProcess } from './in-process.js';
 import { prefixEnd } from '../../src/cli/client-commands.js';
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../api/helpers.js';
+import { tempDir } from '../host/helpers.js';
 import { authConfigFor, basePortRange, crossCheck, defaultPorts, loadClusterConfig, renderClusterConfig, serveNodeOptions, tokenSecretFor, type ClusterConfig } from '../../src/cli/cluster-config.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { clusterName } from '../../src/cli/cluster.js';

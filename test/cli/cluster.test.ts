@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freeBasePort, kvLab, nc, tempDir } from '../api/helpers.js';
+import { freeBasePort, kvLab, nc, tempDir } from '../host/helpers.js';
 import { runInProcess } from './in-process.js';
 
 // `kv-lab cluster up/down/status` in a temporary directory on free ports: a 3-node Raft cluster

@@ -3,7 +3,7 @@ import { registerClientCommands, registerHashPassword } from '../../src/cli/clie
 import { registerClusterCommand } from '../../src/cli/cluster.js';
 import { EXIT_BAD_INPUT, UsageError } from '../../src/cli/errors.js';
 import { registerServeCommand } from '../../src/cli/serve.js';
-import type { Run } from '../api/helpers.js';
+import type { Run } from '../host/helpers.js';
 
 // Runs kv-lab commands inside the test process, with the error handling of src/cli/main.ts, and
 // captures what they print and the exit code they set. A command costs milliseconds here instead

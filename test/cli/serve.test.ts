@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { kvLab, root, serve, Served, tempDir } from '../api/helpers.js';
+import { kvLab, root, serve, Served, tempDir } from '../host/helpers.js';
 import { runInProcess } from './in-process.js';
 import { parsePeers, parsePort, parsePrimary } from '../../src/cli/serve.js';
 import { UsageError } from '../../src/cli/errors.js';

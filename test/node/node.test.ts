@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KvClient, type Outcome } from '../../src/api/client.js';
+import { KvClient, type Outcome } from '../../src/client/client.js';
 import type { Json } from '../../src/util/json.js';
 import { encodeMessage, type KvOp, type Request, type Result } from '../../src/node/protocol.js';
 import { KvNode } from '../../src/node/node.js';

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KvClient, type Outcome } from '../../src/api/client.js';
+import { KvClient, type Outcome } from '../../src/client/client.js';
 import type { KvOp } from '../../src/node/protocol.js';
 import { KvNode } from '../../src/node/node.js';
 import type { RaftReplica } from '../../src/node/raft-replica.js';

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseScenario, ScenarioError } from '../../sim/scenario.js';
-import { SchemaError } from '../../sim/schema.js';
+import { SchemaError } from '../../src/util/schema.js';
 
 const S = suite('scenario files');
 

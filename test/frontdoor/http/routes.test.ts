@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { openApiDocument } from '../../../src/api/http/openapi.js';
-import { errorStatus, HttpError, matchRoute, ROUTES, type HttpInput, type OpRoute } from '../../../src/api/http/routes.js';
+import { openApiDocument } from '../../../src/frontdoor/http/openapi.js';
+import { errorStatus, HttpError, matchRoute, ROUTES, type HttpInput, type OpRoute } from '../../../src/frontdoor/http/routes.js';
 import { validateOp } from '../../../src/node/protocol.js';
 
 // The route table: matching (aliases, percent-encoding, 405), what each route builds, status
@@ -9,7 +9,7 @@ import { validateOp } from '../../../src/node/protocol.js';
 
 const R = suite('routes');
 
-const input = (params: Record<string, string>, body: HttpInput['body'] = { kind: 'none' }, query = ''): HttpInput => ({ params, query: new URLSearchParams(query), body });
+const input = (params: Record<string, string>, body: HttpInput['body'] = { kind: 'none' }, query = ''): HttpInput => ({ params, query: new URLSearchParams(query), body, salt: () => new Uint8Array(16).fill(7) });
 
 function route(method: string, path: string): { route: OpRoute; params: Record<string, string> } {
   const m = matchRoute(method, path);

@@ -1,16 +1,18 @@
 import { isAscii } from 'node:buffer';
-import * as net from 'node:net';
 import type { Logger } from '../../env/log.js';
+import type { Stream, StreamCloseReason } from '../../env/stream.js';
 import { DB_NAME, type Result } from '../../node/protocol.js';
 import { assert } from '../../util/assert.js';
+import { formatReply, LineSyntaxError, parseCommand, type LineCommand, type LineReply } from '../../wire/line.js';
 import type { Gateway } from '../gateway.js';
 import { commandOp, resultReply } from './commands.js';
-import { formatReply, LineSyntaxError, parseCommand, type LineCommand, type LineReply } from './protocol.js';
 
 /**
- * The TCP line-protocol front end (protocol.ts documents the protocol). Per connection it keeps
- * the selected database and the login token, runs commands as they arrive — pipelined commands
- * run concurrently, as on any Redis-like server — and writes the replies in command order.
+ * One line-protocol connection (src/wire/line.ts documents the protocol), over a Stream: bytes in,
+ * bytes out, nothing else. It keeps the selected database and the login token, runs commands as
+ * they arrive — pipelined commands run concurrently, as on any Redis-like server — and writes the
+ * replies in command order. The same session serves real sockets (src/host) and the simulator's
+ * connections (sim/stream.ts).
  *
  * Limits: a line longer than LINE_BYTES_MAX is skipped up to its newline and answered
  * `ERR too_large`, so the connection stays usable; at most PIPELINE_MAX commands per connection
@@ -20,61 +22,24 @@ import { formatReply, LineSyntaxError, parseCommand, type LineCommand, type Line
 export const LINE_BYTES_MAX = 4 * 1024 * 1024;
 export const PIPELINE_MAX = 1024;
 
-export interface LineFrontEndOptions {
+export interface LineSessionOptions {
   gateway: Gateway;
   log: Logger;
-  host: string;
-  port: number;
+  /**
+   * Runs fn once the current burst of work is done, to write the replies that completed in it
+   * with one write. The host passes a microtask (the cheapest turn), the simulator the Env
+   * clock's defer (a microtask would escape its scheduler).
+   */
+  soon: (fn: () => void) => void;
+  /** Called once when the connection is gone. */
+  onClose?: (reason: StreamCloseReason) => void;
 }
 
 interface Slot {
   line: string | null;
 }
 
-export class LineFrontEnd {
-  private server: net.Server | null = null;
-  private readonly sockets = new Set<net.Socket>();
-  connectionsTotal = 0;
-
-  constructor(private readonly options: LineFrontEndOptions) {}
-
-  listen(): Promise<number> {
-    // allowHalfOpen: `echo "PUT k v" | nc host port` may close its sending side at once; the
-    // replies still have to go back before the connection ends.
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
-  }
-
-  get connections(): number {
-    return this.sockets.size;
-  }
-
-  stopAccepting(): void {
-    this.server?.close();
-  }
-
-  closeAll(): void {
-    for (const s of this.sockets) s.destroy();
-  }
-
-  private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    this.connectionsTotal++;
-    socket.setNoDelay(true);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    new LineConnection(socket, this.options.gateway, this.options.log);
-  }
-}
-
-class LineConnection {
+export class LineSession {
   private db = '';
   private token: string | null = null;
   private readonly replies: Slot[] = [];
@@ -100,14 +65,23 @@ class LineConnection {
   private inChunk = false;
   private flushAfterChunk = false;
 
+  /** This side has ended its output (after QUIT, or after the client's end). */
+  private outputEnded = false;
+  private readonly gateway: Gateway;
+  private readonly log: Logger;
+
   constructor(
-    private readonly socket: net.Socket,
-    private readonly gateway: Gateway,
-    private readonly log: Logger,
+    private readonly stream: Stream,
+    private readonly options: LineSessionOptions,
   ) {
-    socket.on('data', (chunk: Buffer) => this.data(chunk));
-    socket.on('drain', () => this.updateFlow());
-    socket.on('end', () => this.end());
+    this.gateway = options.gateway;
+    this.log = options.log;
+    stream.setHandler({
+      data: (chunk) => this.data(chunk),
+      drain: () => this.updateFlow(),
+      end: () => this.end(),
+      close: (reason) => options.onClose?.(reason),
+    });
   }
 
   private end(): void {
@@ -123,6 +97,7 @@ class LineConnection {
   }
 
   private data(chunk: Buffer): void {
+    if (this.outputEnded) return; // after QUIT: the rest of the input is ignored
     this.gateway.beginBatch();
     this.inChunk = true;
     try {
@@ -319,7 +294,7 @@ class LineConnection {
 
   private fill(slot: Slot, r: LineReply, result: Result | null): void {
     if (result !== null && !result.ok && (result.code === 'unauthorized' || result.code === 'forbidden')) {
-      this.log.log('warn', 'line.denied', { remote: this.socket.remoteAddress, code: result.code, message: result.message });
+      this.log.log('warn', 'line.denied', { remote: this.stream.remote, code: result.code, message: result.message });
     }
     slot.line = formatReply(r) + '\n';
     this.scheduleFlush();
@@ -340,7 +315,7 @@ class LineConnection {
     }
     if (this.flushQueued) return;
     this.flushQueued = true;
-    queueMicrotask(() => {
+    this.options.soon(() => {
       this.flushQueued = false;
       this.flush();
     });
@@ -351,23 +326,26 @@ class LineConnection {
     this.ready = '';
     this.readyCount = 0;
     while (this.replies.length > 0 && (this.replies[0] as Slot).line !== null) out += (this.replies.shift() as Slot).line;
-    if (out !== '' && !this.socket.destroyed) this.socket.write(out);
-    if ((this.quitting || this.inputEnded) && this.replies.length === 0 && this.held === null && !this.socket.writableEnded) {
-      // After QUIT the client may keep its side open; close the whole connection once written.
-      this.socket.end(this.quitting ? () => this.socket.destroy() : undefined);
+    if (out !== '' && !this.stream.closed) this.stream.write(out);
+    if ((this.quitting || this.inputEnded) && this.replies.length === 0 && this.held === null && !this.outputEnded) {
+      // Every reply is written. After QUIT the client may keep its side open: close the whole
+      // connection once the replies are delivered. After the client's end, end ours.
+      this.outputEnded = true;
+      if (this.quitting) this.stream.finish();
+      else this.stream.end();
     }
     this.updateFlow();
   }
 
   /** Pauses reading while too many replies wait or the client is not reading them. */
   private updateFlow(): void {
-    const shouldPause = this.replies.length + this.readyCount >= PIPELINE_MAX || this.socket.writableNeedDrain || this.quitting;
+    const shouldPause = this.replies.length + this.readyCount >= PIPELINE_MAX || this.stream.needsDrain || this.quitting;
     if (shouldPause && !this.paused) {
       this.paused = true;
-      this.socket.pause();
+      this.stream.pause();
     } else if (!shouldPause && this.paused) {
       this.paused = false;
-      this.socket.resume();
+      this.stream.resume();
     }
   }
 }

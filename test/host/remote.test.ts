@@ -1,9 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { connectKv, discoverNodes, KvError } from '../../src/api/remote.js';
-import { startNodeHost, type HostSpec, type MemberAddress, type NodeHost } from '../../src/api/node-host.js';
-import { HttpKvClient, KvHttpError } from '../../src/api/http-client.js';
+import { KvError } from '../../src/client/remote.js';
+import { connectKv, discoverNodes, HttpKvClient } from '../../src/host/connect.js';
+import { startNodeHost, type HostSpec, type MemberAddress, type NodeHost } from '../../src/host/node-host.js';
+import { KvHttpError } from '../../src/client/http-client.js';
 import { silentLogger } from '../../src/env/log.js';
 import { hashPassword } from '../../src/node/auth.js';
 import { authConfigFor } from '../../src/cli/cluster-config.js';

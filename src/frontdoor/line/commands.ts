@@ -1,7 +1,7 @@
 import type { Json } from '../../util/json.js';
 import type { KvOp, Result } from '../../node/protocol.js';
 import { unreachable } from '../../util/assert.js';
-import { RANGE_LIMIT_DEFAULT, type LineCommand, type LineReply } from './protocol.js';
+import { RANGE_LIMIT_DEFAULT, type LineCommand, type LineReply } from '../../wire/line.js';
 
 /**
  * What each line command means to a node: the request operation it becomes, and the reply line

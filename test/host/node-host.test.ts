@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HostStartError, nodeConfigFor, type HostSpec } from '../../src/api/node-host.js';
+import { HostStartError, nodeConfigFor, type HostSpec } from '../../src/host/node-host.js';
 import { silentLogger } from '../../src/env/log.js';
 
 // How serve's settings become the node's configuration: the primary mode's seed-style flags

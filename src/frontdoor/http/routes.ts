@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { Json } from '../../util/json.js';
 import { hashPassword } from '../../node/auth.js';
+import { assert } from '../../util/assert.js';
 import {
   BATCH_OPS_MAX,
   PERMISSIONS,
@@ -30,6 +30,8 @@ export interface HttpInput {
   params: Record<string, string>;
   query: URLSearchParams;
   body: HttpBody;
+  /** Fresh random bytes (the salt of a new password hash), from the Env's Rng. */
+  salt?: () => Uint8Array;
 }
 
 export interface HttpAnswer {
@@ -202,11 +204,12 @@ function perms(body: Record<string, unknown>, what: string): Permission[] {
 }
 
 /** The stored hash of a new password: salted here, in the front end, never in the node. */
-function passwordHash(body: Record<string, unknown>): string {
+function passwordHash(body: Record<string, unknown>, input: HttpInput): string {
   if ('passwordHash' in body) return str(body, 'passwordHash', '{"passwordHash": "scrypt$…"}');
   const password = str(body, 'password', '{"password": "…"} or {"passwordHash": "scrypt$…"}');
   if (password.length < 8 || password.length > 1024) bad('a password must have 8 to 1024 characters');
-  return hashPassword(password, randomBytes(16));
+  assert(input.salt !== undefined, 'a password route needs a source of salt');
+  return hashPassword(password, input.salt());
 }
 
 // ---- schemas for the documentation ----
@@ -371,7 +374,7 @@ const ADMIN_ROUTES: OpRoute[] = [
     summary: 'Create a user or set its password (hashed with scrypt and a random salt here, never stored in clear). Needs admin.',
     body: { schema: { type: 'object', properties: { password: { type: 'string', minLength: 8 }, passwordHash: { type: 'string' } } }, description: '{"password": "…"} or {"passwordHash": "scrypt$N$r$p$salt$key"}' },
     response: okSchema({ user: { type: 'string' } }),
-    build: (i) => ({ op: { f: 'user.put', name: i.params.user as string, hash: passwordHash(jsonBody(i, '{"password": "…"}')) }, db: '' }),
+    build: (i) => ({ op: { f: 'user.put', name: i.params.user as string, hash: passwordHash(jsonBody(i, '{"password": "…"}'), i) }, db: '' }),
     answer: (_v, _e, i) => ({ status: 200, body: { ok: true, user: i.params.user } }),
   },
   {

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Exposition, Family, Histogram, Counter, labelText, numericLeaves } from '../../src/api/metrics.js';
+import { Exposition, Family, Histogram, Counter, labelText, numericLeaves } from '../../src/frontdoor/metrics.js';
 
 // Histograms count into the right buckets (cumulative, as Prometheus reads them), the exposition
 // text follows the format, and numbers a node adds to its status later become metrics.

@@ -13,9 +13,9 @@ import {
   tokenize,
   type LineCommand,
   type LineReply,
-} from '../../../src/api/line/protocol.js';
-import { commandOp, resultReply } from '../../../src/api/line/commands.js';
-import { RANGE_LIMIT_MAX } from '../../../src/node/protocol.js';
+} from '../../src/wire/line.js';
+import { commandOp, resultReply } from '../../src/frontdoor/line/commands.js';
+import { RANGE_LIMIT_MAX } from '../../src/node/protocol.js';
 
 // The line protocol's parser and formatter: the documented quoting rule, every command's syntax
 // and arity, and round trips for any text (fast-check, including quotes, controls and emoji).

@@ -2,8 +2,9 @@ import fc from 'fast-check';
 import * as net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Gateway, type LocalNode } from '../../../src/api/gateway.js';
-import { LineFrontEnd } from '../../../src/api/line/server.js';
+import { Gateway, type LocalNode } from '../../../src/frontdoor/gateway.js';
+import { LineSession } from '../../../src/frontdoor/line/session.js';
+import { TcpListener } from '../../../src/host/socket-stream.js';
 import { RealClock } from '../../../src/env/real/clock.js';
 import { silentLogger } from '../../../src/env/log.js';
 import type { NodeStatus, Reply } from '../../../src/node/node.js';
@@ -40,13 +41,17 @@ class MixedNode extends EchoNode {
 
 async function start(node: LocalNode = new EchoNode()): Promise<{ port: number; close: () => void }> {
   const gateway = new Gateway({ node, clientId: 'n1.gw.test', forward: null, clock: new RealClock(), log: silentLogger, authEnabled: false, requestTimeoutMs: 5000, basicCacheTtlMs: 60_000 });
-  const fe = new LineFrontEnd({ gateway, log: silentLogger, host: '127.0.0.1', port: 0 });
-  const port = await fe.listen();
+  const streams = new Set<{ destroy(): void }>();
+  const listener = new TcpListener('127.0.0.1', 0, (stream) => {
+    streams.add(stream);
+    new LineSession(stream, { gateway, log: silentLogger, soon: queueMicrotask });
+  });
+  const port = await listener.listen();
   return {
     port,
     close: () => {
-      fe.closeAll();
-      fe.stopAccepting();
+      for (const s of streams) s.destroy();
+      listener.close();
       gateway.stop();
     },
   };

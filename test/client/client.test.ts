@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KvClient, type Outcome } from '../../src/api/client.js';
+import { KvClient, type Outcome } from '../../src/client/client.js';
 import type { Request } from '../../src/node/protocol.js';
 import { KvNode } from '../../src/node/node.js';
 import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';

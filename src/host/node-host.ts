@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Env } from '../env/env.js';
@@ -9,12 +8,10 @@ import { RealNet, type PeerAddress } from '../env/real/net.js';
 import { osSeededRng } from '../env/real/rng.js';
 import type { AuthConfig } from '../node/auth.js';
 import { KvNode, type EngineKind, type NodeConfig, type ReplicationMode } from '../node/node.js';
-import { KvClient } from './client.js';
-import { Gateway } from './gateway.js';
-import { HttpFrontEnd } from './http/server.js';
-import { LineFrontEnd } from './line/server.js';
-import { Exposition, numericLeaves } from './metrics.js';
+import { FrontDoor } from '../frontdoor/front-door.js';
+import type { Gateway } from '../frontdoor/gateway.js';
 import { processAlive } from './process.js';
+import { TcpListener } from './socket-stream.js';
 
 /**
  * One kv-lab node as an operating-system process: the node on the real Env (files under its data
@@ -105,6 +102,7 @@ export interface NodeHost {
   readonly spec: HostSpec;
   readonly node: KvNode;
   readonly gateway: Gateway;
+  readonly frontDoor: FrontDoor;
   readonly httpPort: number;
   readonly tcpPort: number;
   readonly peerPort: number;
@@ -172,30 +170,34 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       throw new HostStartError(`the node cannot start with replication ${spec.replication}, engine ${spec.engine} and ${spec.members.length} member(s): ${(err as Error).message}`);
     }
     cleanup.push(() => node.stop());
-    const suffix = randomBytes(4).toString('hex');
-    let forward: KvClient | null = null;
-    const others = spec.members.filter((m) => m !== spec.id);
-    if (others.length > 0) {
-      // The gateway's own name: forwarded requests keep the client and seq they had locally.
-      const fnet = new RealNet({ self: `${spec.id}.gw.${suffix}`, role: 'client', peers: spec.peers, secret: null, log });
-      forward = new KvClient(fnet, clock, { nodes: others, timeoutMs: spec.requestTimeoutMs ?? 10_000, attemptTimeoutMs: 2_000 });
-      const f = forward;
-      cleanup.push(() => f.close());
-    }
-    const gateway = new Gateway({ node, clientId: `${spec.id}.gw.${suffix}`, forward, clock, log, authEnabled: spec.auth !== null, ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}) });
-    cleanup.push(() => gateway.stop());
     const startedMs = Date.now();
     const disk = env.disk;
-    const line = new LineFrontEnd({ gateway, log, host: spec.bindHost, port: spec.tcpPort });
-    const http: HttpFrontEnd = new HttpFrontEnd({
-      gateway,
+    const frontDoor = new FrontDoor({
+      id: spec.id,
+      node,
+      members: spec.members,
+      clock,
+      rng: rng.fork('frontdoor'),
       log,
-      host: spec.bindHost,
-      port: spec.httpPort,
+      // The gateway's forwarding client: its own connections to the peers, as any client's.
+      openNet: (address) => new RealNet({ self: address, role: 'client', peers: spec.peers, secret: null, log }),
+      authEnabled: spec.auth !== null,
       version: spec.version,
+      ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
+      // A microtask is the cheapest turn to gather a burst's replies into one write (the
+      // simulator, whose scheduler a microtask would escape, uses the clock's defer).
+      soon: queueMicrotask,
       statusExtra: () => ({ version: spec.version, pid: process.pid, uptimeS: Math.round((Date.now() - startedMs) / 1000), ...(spec.addresses ? { addresses: spec.addresses } : {}) }),
-      metrics: () => renderMetrics({ gateway, http, line, usedBytes: () => disk.usage().usedBytes, startedMs }),
+      hostMetrics: (e) => {
+        e.scalar('kvlab_storage_used_bytes', 'gauge', 'Bytes in the data directory.', [{ value: disk.usage().usedBytes }]);
+        e.scalar('process_resident_memory_bytes', 'gauge', 'Resident memory of the process.', [{ value: process.memoryUsage.rss() }]);
+        e.scalar('process_start_time_seconds', 'gauge', 'Start time of the process, Unix seconds.', [{ value: Math.round(startedMs / 1000) }]);
+      },
     });
+    cleanup.push(() => frontDoor.stop());
+    const gateway = frontDoor.gateway;
+    const http = new TcpListener(spec.bindHost, spec.httpPort, (stream) => frontDoor.accept(stream, 'http'));
+    const line = new TcpListener(spec.bindHost, spec.tcpPort, (stream) => frontDoor.accept(stream, 'line'));
     let httpPort: number;
     let tcpPort: number;
     try {
@@ -203,35 +205,32 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     } catch (err) {
       throw listenError('HTTP', spec.httpPort, err);
     }
-    cleanup.push(() => {
-      http.stopAccepting();
-      http.closeAll();
-    });
+    cleanup.push(() => http.close());
     try {
       tcpPort = await line.listen();
     } catch (err) {
       throw listenError('TCP', spec.tcpPort, err);
     }
+    cleanup.push(() => line.close());
     const peerPort = net.listeningPort ?? spec.peerPort;
     log.log('info', 'serve.listening', { http: `${spec.bindHost}:${httpPort}`, tcp: `${spec.bindHost}:${tcpPort}`, peer: `${spec.bindHost}:${peerPort}` });
     let shuttingDown: Promise<void> | null = null;
     const shutdown = (drainTimeoutMs = 5_000): Promise<void> =>
       (shuttingDown ??= (async () => {
         log.log('info', 'serve.stopping', { inFlight: gateway.pending });
-        http.stopAccepting();
-        line.stopAccepting();
+        http.close();
+        line.close();
+        frontDoor.stopAccepting();
         const drained = await gateway.drain(drainTimeoutMs);
         if (!drained) log.log('warn', 'serve.drain_timeout', { inFlight: gateway.pending, timeoutMs: drainTimeoutMs });
         // Replies written just now must reach their sockets before the connections close.
         await new Promise<void>((r) => setImmediate(r));
         node.stop();
-        forward?.close();
-        http.closeAll();
-        line.closeAll();
+        frontDoor.stop();
         release();
         log.log('info', 'serve.stopped', {});
       })());
-    return { spec, node, gateway, httpPort, tcpPort, peerPort, shutdown };
+    return { spec, node, gateway, frontDoor, httpPort, tcpPort, peerPort, shutdown };
   } catch (err) {
     for (const undo of cleanup.reverse()) {
       try {
@@ -242,37 +241,4 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     }
     throw err;
   }
-}
-
-interface MetricsSources {
-  gateway: Gateway;
-  http: HttpFrontEnd;
-  line: LineFrontEnd;
-  usedBytes: () => number;
-  startedMs: number;
-}
-
-const COUNTERS = new Set(['counters_requests', 'counters_writes', 'counters_reads', 'counters_errors']);
-
-/** The /metrics text: the front ends' counters and latencies, and every number in the status. */
-export function renderMetrics(src: MetricsSources): string {
-  const status = src.gateway.status();
-  const e = new Exposition();
-  e.scalar('kvlab_requests_total', 'counter', 'Operations answered by the front ends, by front end, operation and outcome.', src.gateway.requestCounts());
-  e.histogram('kvlab_request_duration_seconds', 'Time from a request parsed to its answer, by front end and operation (a read answered at once in a pipelined TCP chunk: from the start of the chunk to its end).', src.gateway.latencies());
-  e.scalar('kvlab_http_responses_total', 'counter', 'HTTP responses by status code.', src.http.responses.entries().map((s) => ({ labels: s.labels, value: s.value.value })));
-  e.scalar('kvlab_forwarded_total', 'counter', 'Requests forwarded to the leader.', [{ value: src.gateway.forwarded.value }]);
-  e.scalar('kvlab_in_flight_requests', 'gauge', 'Front-end requests waiting for an answer.', [{ value: src.gateway.pending }]);
-  e.scalar('kvlab_tcp_connections', 'gauge', 'Open TCP line-protocol connections.', [{ value: src.line.connections }]);
-  e.scalar('kvlab_tcp_connections_total', 'counter', 'TCP line-protocol connections accepted.', [{ value: src.line.connectionsTotal }]);
-  e.scalar('kvlab_node_is_leader', 'gauge', '1 if this node is the leader.', [{ value: status.role === 'leader' ? 1 : 0 }]);
-  for (const [name, value] of numericLeaves(status)) {
-    const metric = name.startsWith('term') || name.startsWith('commit_index') || name.startsWith('applied_index') ? `kvlab_raft_${name}` : `kvlab_node_${name}`;
-    const counter = COUNTERS.has(name);
-    e.scalar(counter ? `${metric}_total` : metric, counter ? 'counter' : 'gauge', `The node's status field ${name}.`, [{ value }]);
-  }
-  e.scalar('kvlab_storage_used_bytes', 'gauge', 'Bytes in the data directory.', [{ value: src.usedBytes() }]);
-  e.scalar('process_resident_memory_bytes', 'gauge', 'Resident memory of the process.', [{ value: process.memoryUsage.rss() }]);
-  e.scalar('process_start_time_seconds', 'gauge', 'Start time of the process, Unix seconds.', [{ value: Math.round(src.startedMs / 1000) }]);
-  return e.text();
 }

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { KvClient, Outcome } from '../../src/api/client.js';
-import { Gateway, type LocalNode } from '../../src/api/gateway.js';
+import type { KvClient, Outcome } from '../../src/client/client.js';
+import { Gateway, type LocalNode } from '../../src/frontdoor/gateway.js';
 import type { Clock, Timer } from '../../src/env/clock.js';
 import { silentLogger } from '../../src/env/log.js';
 import type { NodeStatus, Reply } from '../../src/node/node.js';

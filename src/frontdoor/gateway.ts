@@ -12,7 +12,7 @@ import {
   type Result,
 } from '../node/protocol.js';
 import { assert } from '../util/assert.js';
-import type { KvClient, Outcome } from './client.js';
+import type { KvClient, Outcome } from '../client/client.js';
 import { Counter, Histogram, type Labels } from './metrics.js';
 
 /**

@@ -1,4 +1,4 @@
-import { BATCH_OPS_MAX, RANGE_LIMIT_MAX } from '../../node/protocol.js';
+import { BATCH_OPS_MAX, RANGE_LIMIT_MAX } from '../node/protocol.js';
 
 /**
  * The TCP line protocol, in the style of the KavaDB and haus-eng seeds (and of memcached's text

@@ -1,0 +1,189 @@
+import { KvClient } from '../client/client.js';
+import type { Clock } from '../env/clock.js';
+import type { Logger } from '../env/log.js';
+import type { Net } from '../env/net.js';
+import type { Rng } from '../env/rng.js';
+import type { Stream, StreamCloseReason } from '../env/stream.js';
+import type { BugName } from '../node/bugs.js';
+import { assert } from '../util/assert.js';
+import { Gateway, type LocalNode } from './gateway.js';
+import { HttpSession, type HttpContext } from './http/session.js';
+import { LineSession } from './line/session.js';
+import { Counter, Exposition, Family, numericLeaves } from './metrics.js';
+
+/**
+ * The front door of one node: the gateway and every client connection's session, line protocol
+ * or HTTP. It is what a request meets first, in the real world (src/host hands it accepted
+ * sockets) and in the simulator (sim/stream.ts hands it simulated connections): one request path,
+ * run under faults by the lab exactly as it runs for users.
+ *
+ * Pure: it owns no socket and no timer of its own; connections arrive as Streams, and time,
+ * randomness and the forwarding client's network come from the Env the host or the world gives.
+ */
+
+export type FrontDoorProtocol = 'line' | 'http';
+
+export interface FrontDoorOptions {
+  /** This node's id. */
+  id: string;
+  node: LocalNode;
+  /** Every member, this node included (forwarding goes to the others). */
+  members: readonly string[];
+  clock: Clock;
+  rng: Rng;
+  log: Logger;
+  /**
+   * Opens the forwarding client's own network endpoint under the given address (the gateway's
+   * client name); null: no forwarding (a single node, or tests).
+   */
+  openNet: ((address: string) => Net) | null;
+  /** false: no authentication (`--insecure`, the simulator); credentials are ignored. */
+  authEnabled: boolean;
+  version: string;
+  requestTimeoutMs?: number;
+  /** How long a forwarded request may take over the peer network (default 2 s an attempt). */
+  forwardAttemptTimeoutMs?: number;
+  /** See LineSessionOptions.soon; default: the clock's defer. */
+  soon?: (fn: () => void) => void;
+  /** Extra fields of /status. */
+  statusExtra?: () => Record<string, unknown>;
+  /** Adds what only the host can tell (memory, disk usage) to /metrics. */
+  hostMetrics?: (e: Exposition) => void;
+  /** Known-bug switches that live in the front door. */
+  bugs?: ReadonlySet<BugName>;
+}
+
+/** Open connections per node; beyond it a new one is closed at once. */
+export const CONNECTIONS_MAX = 10_000;
+
+const COUNTERS = new Set(['counters_requests', 'counters_writes', 'counters_reads', 'counters_errors']);
+
+export class FrontDoor {
+  readonly gateway: Gateway;
+  /** HTTP responses by status code. */
+  readonly responses = new Family<Counter>(() => new Counter(), 100);
+  private readonly forward: KvClient | null;
+  private readonly streams = new Set<Stream>();
+  private readonly open: Record<FrontDoorProtocol, number> = { line: 0, http: 0 };
+  private readonly total: Record<FrontDoorProtocol, number> = { line: 0, http: 0 };
+  private readonly http: HttpContext;
+  private readonly soon: (fn: () => void) => void;
+  private accepting = true;
+
+  constructor(private readonly options: FrontDoorOptions) {
+    assert(options.members.includes(options.id), () => `front door of ${options.id}: not among the members ${options.members.join(', ')}`);
+    // The gateway's client name at its node: fresh at every start, so that a name reused after a
+    // restart cannot collide with the session the node kept of the previous life.
+    const clientId = `${options.id}.gw.${hex(options.rng, 4)}`;
+    const others = options.members.filter((m) => m !== options.id);
+    this.forward =
+      others.length > 0 && options.openNet !== null
+        ? new KvClient(options.openNet(clientId), options.clock, { nodes: others, timeoutMs: options.requestTimeoutMs ?? 10_000, attemptTimeoutMs: options.forwardAttemptTimeoutMs ?? 2_000 })
+        : null;
+    this.soon = options.soon ?? ((fn) => options.clock.defer(fn));
+    this.gateway = new Gateway({
+      node: options.node,
+      clientId,
+      forward: this.forward,
+      clock: options.clock,
+      log: options.log,
+      authEnabled: options.authEnabled,
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      ...(options.bugs !== undefined ? { bugs: options.bugs } : {}),
+    });
+    this.http = {
+      gateway: this.gateway,
+      log: options.log,
+      clock: options.clock,
+      version: options.version,
+      statusExtra: options.statusExtra ?? (() => ({})),
+      metrics: () => this.metricsText(),
+      responses: this.responses,
+      salt: () => bytes(options.rng, 16),
+      soon: this.soon,
+    };
+  }
+
+  /** Serves one client connection until it closes. */
+  accept(stream: Stream, protocol: FrontDoorProtocol): void {
+    if (!this.accepting || this.streams.size >= CONNECTIONS_MAX) {
+      if (this.accepting) this.options.log.log('warn', 'frontdoor.refused', { remote: stream.remote, protocol, why: `over ${CONNECTIONS_MAX} connections` });
+      stream.destroy();
+      return;
+    }
+    this.streams.add(stream);
+    this.open[protocol]++;
+    this.total[protocol]++;
+    const onClose = (_reason: StreamCloseReason) => {
+      if (!this.streams.delete(stream)) return;
+      this.open[protocol]--;
+    };
+    if (protocol === 'line') new LineSession(stream, { gateway: this.gateway, log: this.options.log, soon: this.soon, onClose });
+    else new HttpSession(stream, this.http, onClose);
+  }
+
+  connections(protocol: FrontDoorProtocol): number {
+    return this.open[protocol];
+  }
+
+  connectionsTotal(protocol: FrontDoorProtocol): number {
+    return this.total[protocol];
+  }
+
+  /** New connections are refused from now on (shutting down). */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Resets every open connection. */
+  closeAll(): void {
+    for (const s of [...this.streams]) s.destroy();
+  }
+
+  /** Stops at once: no new requests, no timers, no connections. */
+  stop(): void {
+    this.accepting = false;
+    this.gateway.stop();
+    this.forward?.close();
+    this.closeAll();
+  }
+
+  /** Closes the forwarding client (after the gateway drained). */
+  closeForwarding(): void {
+    this.forward?.close();
+  }
+
+  /** The /metrics text: the front door's counters and latencies, every number in the status, and the host's. */
+  metricsText(): string {
+    const gw = this.gateway;
+    const status = gw.status();
+    const e = new Exposition();
+    e.scalar('kvlab_requests_total', 'counter', 'Operations answered by the front ends, by front end, operation and outcome.', gw.requestCounts());
+    e.histogram('kvlab_request_duration_seconds', 'Time from a request parsed to its answer, by front end and operation (a read answered at once in a pipelined TCP chunk: from the start of the chunk to its end).', gw.latencies());
+    e.scalar('kvlab_http_responses_total', 'counter', 'HTTP responses by status code.', this.responses.entries().map((s) => ({ labels: s.labels, value: s.value.value })));
+    e.scalar('kvlab_forwarded_total', 'counter', 'Requests forwarded to the leader.', [{ value: gw.forwarded.value }]);
+    e.scalar('kvlab_in_flight_requests', 'gauge', 'Front-end requests waiting for an answer.', [{ value: gw.pending }]);
+    e.scalar('kvlab_tcp_connections', 'gauge', 'Open TCP line-protocol connections.', [{ value: this.open.line }]);
+    e.scalar('kvlab_tcp_connections_total', 'counter', 'TCP line-protocol connections accepted.', [{ value: this.total.line }]);
+    e.scalar('kvlab_http_connections', 'gauge', 'Open HTTP connections.', [{ value: this.open.http }]);
+    e.scalar('kvlab_node_is_leader', 'gauge', '1 if this node is the leader.', [{ value: status.role === 'leader' ? 1 : 0 }]);
+    for (const [name, value] of numericLeaves(status)) {
+      const metric = name.startsWith('term') || name.startsWith('commit_index') || name.startsWith('applied_index') ? `kvlab_raft_${name}` : `kvlab_node_${name}`;
+      const counter = COUNTERS.has(name);
+      e.scalar(counter ? `${metric}_total` : metric, counter ? 'counter' : 'gauge', `The node's status field ${name}.`, [{ value }]);
+    }
+    this.options.hostMetrics?.(e);
+    return e.text();
+  }
+}
+
+/** n random bytes from the Env's Rng. */
+function bytes(rng: Rng, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.int(256);
+  return out;
+}
+
+function hex(rng: Rng, n: number): string {
+  return Buffer.from(bytes(rng, n)).toString('hex');
+}
