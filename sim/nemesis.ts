@@ -1,4 +1,4 @@
-import { KvClient } from '../src/api/client.js';
+import { KvClient } from '../src/client/client.js';
 import type { Rng } from '../src/env/rng.js';
 import { NS_PER_MS } from './scheduler.js';
 import type { Fault } from './scenario.js';

@@ -16,7 +16,7 @@ import {
   str,
   type Ctx,
   type Validator,
-} from './schema.js';
+} from '../src/util/schema.js';
 import type { CrashMode } from './disk.js';
 
 /**

@@ -1,4 +1,4 @@
-import { KvClient, type Outcome } from '../src/api/client.js';
+import { KvClient, type Outcome } from '../src/client/client.js';
 import type { HistoryEvent, Json, OpFunction } from '../src/check/history.js';
 import type { Rng } from '../src/env/rng.js';
 import type { KvOp } from '../src/node/protocol.js';
