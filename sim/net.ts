@@ -42,6 +42,8 @@ export interface NetStats {
 
 interface Endpoint {
   address: Address;
+  /** The machine it runs on: partitions cut machines, so every endpoint of a machine at once. */
+  host: Address;
   owner: Owner;
   handler: ReceiveHandler | null;
 }
@@ -67,9 +69,13 @@ export class SimNet {
     checkLatency(this.latency);
   }
 
-  /** Registers (or re-registers, after a restart) an endpoint; frames in flight to a previous incarnation are lost. */
-  attach(address: Address, owner: Owner): Net {
-    const ep: Endpoint = { address, owner, handler: null };
+  /**
+   * Registers (or re-registers, after a restart) an endpoint; frames in flight to a previous
+   * incarnation are lost. `host`: the machine it runs on, when it is not its own (a node's
+   * gateway has an endpoint of its own on the node's machine).
+   */
+  attach(address: Address, owner: Owner, host: Address = address): Net {
+    const ep: Endpoint = { address, host, owner, handler: null };
     this.endpoints.set(address, ep);
     return new SimNetEndpoint(this, ep);
   }
@@ -113,7 +119,7 @@ export class SimNet {
     assert(frame.length <= FRAME_BYTES_MAX, () => `frame of ${frame.length} bytes from ${from.address} exceeds the limit`);
     this.stats.sent++;
     this.stats.bytes += frame.length;
-    if (this.blocked.size > 0 && this.blocked.has(`${from.address}>${to}`)) {
+    if (this.blocked.size > 0 && this.blocked.has(`${from.host}>${this.endpoints.get(to)?.host ?? to}`)) {
       this.stats.blocked++;
       return;
     }
@@ -157,9 +163,10 @@ export class SimNet {
     dest.handler(from, frame);
   }
 
-  private drawLatencyNs(): number {
+  /** A latency from the current distribution (also the simulated streams' segments, from their own Rng). */
+  drawLatencyNs(rng: Rng = this.rng): number {
     const { minMs, meanMs, maxMs } = this.latency;
-    const extra = exponential(this.rng.next(), meanMs - minMs);
+    const extra = exponential(rng.next(), meanMs - minMs);
     return Math.round(Math.min(maxMs, minMs + extra) * NS_PER_MS);
   }
 }

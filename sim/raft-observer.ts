@@ -1,8 +1,8 @@
-import { KvNode } from '../src/node/node.js';
 import { RaftReplica } from '../src/node/raft-replica.js';
 import type { RaftNode } from '../src/replication/raft/node.js';
 import { RaftInvariantViolation, RaftSafetyMonitor } from '../src/replication/raft/observers.js';
 import type { World } from './world.js';
+import { kvNodeOf } from './node-process.js';
 
 /**
  * Raft's safety properties, watched while a simulated run goes (src/replication/raft/observers.ts
@@ -38,8 +38,9 @@ export class RaftObserver {
   private nodes(): RaftNode[] {
     const out: RaftNode[] = [];
     for (const m of this.world.machines.values()) {
-      if (m.state === 'down' || !(m.node instanceof KvNode)) continue;
-      const r = m.node.replicaForInspection;
+      const kv = m.state === 'down' ? null : kvNodeOf(m);
+      if (kv === null) continue;
+      const r = kv.replicaForInspection;
       const raft = r instanceof RaftReplica ? r.raftNode : null;
       if (raft !== null) out.push(raft);
     }

@@ -5,15 +5,17 @@ import { checkLinearizable, renderResult } from '../src/check/index.js';
 import { checkLostWrites, type LostWritesResult } from '../src/check/lost-writes.js';
 import type { HistoryEvent } from '../src/check/history.js';
 import type { Env } from '../src/env/env.js';
-import { KvNode } from '../src/node/node.js';
+import type { KvNode } from '../src/node/node.js';
+import { kvNodeOf, startNodeProcess } from './node-process.js';
 import { Nemesis } from './nemesis.js';
 import { RaftObserver } from './raft-observer.js';
 import { NS_PER_MS, NS_PER_S } from './scheduler.js';
-import { nodeIds, type CheckName, type Scenario } from './scenario.js';
+import { nodeIds, type CheckName, type Scenario, type WorkloadProtocol } from './scenario.js';
+import type { StreamStats } from './stream.js';
 import { Trace } from './trace.js';
 import { Workload, type WorkloadStats } from './workload.js';
-import { World, type SimNode } from './world.js';
-import type { NetStats } from './net.js';
+import { World, type Machine, type SimNode } from './world.js';
+import type { NetStats, SimNet } from './net.js';
 
 /**
  * Runs one scenario with one seed: builds the world, runs the workload under the fault schedule,
@@ -40,6 +42,10 @@ export interface RunSummary {
   wallMs: number;
   events: number;
   messages: NetStats;
+  /** Client connections to the front doors (workload.protocol line or http). */
+  streams: StreamStats;
+  /** How the clients reached the cluster. */
+  protocol: WorkloadProtocol;
   ops: WorkloadStats;
   faultsApplied: number;
   /** Node processes that exited on a fatal error (and were restarted by their supervisor). */
@@ -65,6 +71,8 @@ export interface RunOptions {
   onProgress?: (p: Progress) => void;
   /** How the reproduce command names the scenario file (defaults to its path as given). */
   commandFile?: string;
+  /** Flags the reproduce command must repeat (` --protocol http`). */
+  reproduceArgs?: string;
   /** Skip the checks (a run whose digest alone matters, as in the determinism tests). */
   skipChecks?: boolean;
 }
@@ -77,18 +85,28 @@ export interface RunResult {
 /** Progress is reported every this much virtual time. */
 const SLICE_NS = 100 * NS_PER_MS;
 
-export function createNodeFor(scenario: Scenario, observer: RaftObserver | null = null): (env: Env) => SimNode {
+/**
+ * How the world boots a node of this scenario: a KvNode, and a front door when the clients come
+ * through one (workload.protocol line or http). `net` opens the gateway's own endpoint.
+ */
+export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObserver | null = null): (env: Env, machine: Machine) => SimNode {
   const members = nodeIds(scenario).slice(0, scenario.cluster.voters);
-  return (env) =>
-    new KvNode(env, {
-      members,
-      original: members.includes(env.id),
-      replication: scenario.cluster.replication,
-      engine: scenario.cluster.engine,
-      bugs: new Set(scenario.bugs),
-      raft: scenario.cluster.raft,
-      primary: scenario.cluster.primary,
-      ...(observer !== null ? { onApply: observer.onApply } : {}),
+  const bugs = new Set(scenario.bugs);
+  return (env, machine) =>
+    startNodeProcess(env, machine, {
+      config: {
+        members,
+        original: members.includes(env.id),
+        replication: scenario.cluster.replication,
+        engine: scenario.cluster.engine,
+        bugs,
+        raft: scenario.cluster.raft,
+        primary: scenario.cluster.primary,
+        ...(observer !== null ? { onApply: observer.onApply } : {}),
+      },
+      frontDoor: scenario.workload.protocol !== 'native',
+      openNet: (address, m) => net.attach(address, m.owner, m.id),
+      bugs,
     });
 }
 
@@ -108,7 +126,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
       crash: scenario.disk.crash,
       dirCrash: scenario.disk.dirCrash,
     },
-    createNode: (env) => createNodeFor(scenario, observer)(env),
+    createNode: (env, machine) => createNodeFor(scenario, world.net, observer)(env, machine),
     trace,
   });
   if (scenario.cluster.replication === 'raft' && scenario.checks.includes('raft-safety')) {
@@ -179,13 +197,15 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     wallMs: Math.round(performance.now() - wallStart),
     events: world.sched.eventsRun,
     messages: { ...world.net.stats },
+    streams: { ...world.streams.stats },
+    protocol: scenario.workload.protocol,
     ops: { ...workload.stats },
     faultsApplied: nemesis.applied,
     nodeExits: world.exits.map((e) => ({ node: e.node, atMs: e.atNs / NS_PER_MS, reason: e.reason })),
     checks,
     digest,
     traceLines: trace.lines,
-    reproduce: `npx kv-lab run ${file} --seed ${seed}`,
+    reproduce: `npx kv-lab run ${file} --seed ${seed}${options.reproduceArgs ?? ''}`,
   };
   if (options.outDir !== null) writeRun(options.outDir, summary, history, trace);
   return { summary, history };
@@ -205,7 +225,7 @@ function assertionsVerdict(world: World): CheckResult {
  */
 function awaitConvergence(world: World, deadlineNs: number): CheckResult {
   // The members are whom the leader of the highest term counts (spares never added are not).
-  const running = () => [...world.machines.values()].filter((m) => m.state === 'up' && m.node instanceof KvNode).map((m) => ({ id: m.id, node: m.node as KvNode }));
+  const running = () => [...world.machines.values()].filter((m) => m.state === 'up' && kvNodeOf(m) !== null).map((m) => ({ id: m.id, node: kvNodeOf(m) as KvNode }));
   const members = () => {
     let best: { term: number; members: string[] } | null = null;
     for (const n of running()) {

@@ -107,7 +107,17 @@ export interface Workload {
    * has written) or `any` (a random node each time, as the seed projects' clients did).
    */
   reads: 'leader' | 'any';
+  /**
+   * How clients reach the cluster: `line` and `http` write the protocols' bytes over connections
+   * to a node's front door (the path every real request takes: sessions, gateway, forwarding to
+   * the leader); `native` sends the request protocol's frames straight to the nodes, with
+   * KvClient's retries under one request id.
+   */
+  protocol: WorkloadProtocol;
 }
+
+export const WORKLOAD_PROTOCOLS = ['line', 'http', 'native'] as const;
+export type WorkloadProtocol = (typeof WORKLOAD_PROTOCOLS)[number];
 
 /** Raft tuning; durations in virtual time. */
 export interface RaftSettings {
@@ -349,6 +359,7 @@ const root = obj({
       timeout: { v: duration({ minNs: 1e6 }), default: 1e9 },
       think: { v: duration(), default: 1e6 },
       reads: { v: oneOf(['leader', 'any'] as const), default: 'leader' },
+      protocol: { v: oneOf(WORKLOAD_PROTOCOLS), default: 'line' },
     }),
     required: true,
   },
@@ -411,6 +422,7 @@ export function parseScenario(text: string, file: string): Scenario {
       timeoutNs: w.timeout,
       thinkNs: w.think,
       reads: w.reads,
+      protocol: w.protocol,
     },
     faults: r.faults,
     healNs: r.heal?.timeout ?? 10e9,

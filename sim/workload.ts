@@ -1,11 +1,14 @@
 import { KvClient, type Outcome } from '../src/client/client.js';
+import { HttpKvClient } from '../src/client/http-client.js';
+import { LineKvClient } from '../src/client/line-client.js';
+import type { Dialer } from '../src/env/stream.js';
 import type { HistoryEvent, Json, OpFunction } from '../src/check/history.js';
 import type { Rng } from '../src/env/rng.js';
 import type { KvOp } from '../src/node/protocol.js';
 import { assert } from '../src/util/assert.js';
 import { detPow, exponential } from './detmath.js';
 import { NS_PER_MS } from './scheduler.js';
-import type { Workload as WorkloadSpec } from './scenario.js';
+import type { Workload as WorkloadSpec, WorkloadProtocol } from './scenario.js';
 import type { Clock } from '../src/env/clock.js';
 import type { Net } from '../src/env/net.js';
 
@@ -17,19 +20,86 @@ export interface WorkloadHost {
   /** Nanoseconds since the run began, for history events. */
   readonly nowNs: number;
   after(delayNs: number, label: string, fn: () => void): void;
-  clientEndpoint(address: string): { net: Net; clock: Clock };
+  clientEndpoint(address: string): { net: Net; clock: Clock; dial: Dialer };
   /** Every history event, as it happens (the simulator traces it). */
   recordOp(ev: HistoryEvent): void;
 }
 
 /**
- * Simulated clients. Each client slot runs one operation at a time through the real KvClient and
+ * Simulated clients. Each client slot runs one operation at a time through a real client and
  * records it in the history: an invoke when it starts, ok/fail/info when it ends. After an info
  * (outcome unknown) the slot continues as a new process, as Jepsen does, so that a process never
  * has two operations open.
  *
+ * The client is the scenario's protocol's: LineKvClient or HttpKvClient over connections to a
+ * node's front door (the history is recorded from the bytes they read back), or KvClient sending
+ * the request protocol's frames to the nodes.
+ *
  * Written values are unique (a counter), so any value read names the one operation that wrote it.
+ * Over the line protocol, which stores strings, they are written as strings (`w17;`).
  */
+
+/** What a slot runs its operations through. */
+interface OpClient {
+  readonly id: string;
+  /** `node`: the node to send this operation to (reads `any`), else the client's choice. */
+  invoke(op: KvOp, done: (o: Outcome) => void, node?: string): void;
+}
+
+/** KvClient as an OpClient. */
+class NativeClient implements OpClient {
+  constructor(private readonly client: KvClient) {}
+  get id(): string {
+    return this.client.id;
+  }
+  invoke(op: KvOp, done: (o: Outcome) => void, node?: string): void {
+    this.client.invoke(op, done, undefined, node !== undefined ? { node } : {});
+  }
+}
+
+/**
+ * A client that keeps one connection per node it talks to, and sticks to one node (its home)
+ * until an operation there ends without an answer — then, as a client library with a list of
+ * nodes would, it moves to another node at random. Nothing is retried: the line protocol and
+ * HTTP carry no request id, so a retry could apply a write twice.
+ */
+class FrontDoorClient implements OpClient {
+  private home: string;
+  private readonly byNode = new Map<string, { invoke(op: KvOp, done: (o: Outcome) => void): void }>();
+
+  constructor(
+    readonly id: string,
+    private readonly protocol: 'line' | 'http',
+    private readonly nodes: string[],
+    private readonly endpoint: { clock: Clock; dial: Dialer },
+    private readonly rng: Rng,
+    private readonly timeoutMs: number,
+  ) {
+    assert(nodes.length > 0, 'a client needs nodes');
+    this.home = rng.pick(nodes);
+  }
+
+  invoke(op: KvOp, done: (o: Outcome) => void, node?: string): void {
+    const target = node ?? this.home;
+    this.client(target).invoke(op, (o) => {
+      const unanswered = o.type === 'info' || (o.type === 'fail' && (o.code === 'unavailable' || o.code === 'timeout'));
+      if (unanswered && target === this.home && this.nodes.length > 1) this.home = this.rng.pick(this.nodes.filter((n) => n !== target));
+      done(o);
+    });
+  }
+
+  private client(node: string): { invoke(op: KvOp, done: (o: Outcome) => void): void } {
+    let c = this.byNode.get(node);
+    if (c !== undefined) return c;
+    const { clock, dial } = this.endpoint;
+    c =
+      this.protocol === 'line'
+        ? new LineKvClient({ address: `${node}:line`, name: node, dial, clock, timeoutMs: this.timeoutMs })
+        : new HttpKvClient({ urls: [`http://${node}`], dial: (a) => dial(`${a}:http`), clock, timeoutMs: this.timeoutMs, connectionsMax: 1 });
+    this.byNode.set(node, c);
+    return c;
+  }
+}
 
 export interface WorkloadStats {
   invoked: number;
@@ -41,7 +111,7 @@ export interface WorkloadStats {
 interface Slot {
   index: number;
   process: number;
-  client: KvClient;
+  client: OpClient;
   /** The last value this client saw per key, to aim cas operations at plausible values. */
   seen: Map<string, Json>;
   busy: boolean;
@@ -84,16 +154,21 @@ export class Workload {
   start(): void {
     this.issuing = true;
     for (let i = 0; i < this.spec.clients; i++) {
-      const { net, clock } = this.world.clientEndpoint(`c${i + 1}`);
-      const client = new KvClient(net, clock, {
-        nodes: this.rng.shuffled(this.nodes),
-        timeoutMs: this.spec.timeoutNs / NS_PER_MS,
-        attemptTimeoutMs: Math.max(1, this.spec.timeoutNs / NS_PER_MS / 4),
-      });
+      const client = this.client(`c${i + 1}`);
       const slot: Slot = { index: i, process: i, client, seen: new Map(), busy: false };
       this.slots.push(slot);
       this.world.after(this.rng.int(Math.max(1, this.spec.thinkNs)), `client c${i + 1} start`, () => this.next(slot));
     }
+  }
+
+  /** A client of the scenario's protocol at this address. */
+  private client(address: string, nodes = this.rng.shuffled(this.nodes)): OpClient {
+    const endpoint = this.world.clientEndpoint(address);
+    const timeoutMs = this.spec.timeoutNs / NS_PER_MS;
+    if (this.spec.protocol === 'native') {
+      return new NativeClient(new KvClient(endpoint.net, endpoint.clock, { nodes, timeoutMs, attemptTimeoutMs: Math.max(1, timeoutMs / 4) }));
+    }
+    return new FrontDoorClient(address, this.spec.protocol, nodes, endpoint, this.rng.fork(`client/${address}`), timeoutMs);
   }
 
   /** No new operations from now on; those in flight finish (or time out). */
@@ -115,16 +190,16 @@ export class Workload {
     }
     const { f, key, op, value } = this.generate(slot);
     slot.busy = true;
-    this.begin(slot.process, f, key, value, { node: slot.client.id });
+    this.begin(slot.process, f, key, value, { client: slot.client.id });
     const process = slot.process;
-    const extra = f === 'read' && this.spec.reads === 'any' ? { node: this.rng.pick(this.nodes) } : {};
+    const node = f === 'read' && this.spec.reads === 'any' ? this.rng.pick(this.nodes) : undefined;
     slot.client.invoke(op, (outcome) => {
       slot.busy = false;
       this.end(process, f, key, value, outcome);
       if (outcome.type === 'ok') this.remember(slot, f, key, value, outcome.value);
       if (outcome.type === 'info') slot.process = this.processNext++;
       this.world.after(this.thinkNs(), `client c${slot.index + 1} next`, () => this.next(slot));
-    }, undefined, extra);
+    }, node);
   }
 
   private thinkNs(): number {
@@ -136,16 +211,21 @@ export class Workload {
     const u = this.rng.next();
     const f = (this.mixCdf.find(([, c]) => u < c) ?? this.mixCdf[this.mixCdf.length - 1])?.[0] as OpFunction;
     const key = this.pickKey();
+    // The line protocol stores strings: its clients write every value as one, shaped like the
+    // appended tokens (`w17;` beside `a18;`), so that a string built by a write and then appends
+    // still splits back into what made it (the lost-write check reads it so).
+    const asValue = (n: number): Json => (this.spec.protocol === 'line' ? `w${n};` : n);
     switch (f) {
       case 'read':
         return { f, key, op: { f: 'read', key }, value: null };
       case 'write': {
-        const v = this.valueNext++;
+        const v = asValue(this.valueNext++);
         return { f, key, op: { f: 'write', key, value: v }, value: v };
       }
       case 'cas': {
-        const expected = slot.seen.get(key) ?? this.rng.int(Math.max(1, this.valueNext));
-        const v = this.valueNext++;
+        const seen = slot.seen.get(key);
+        const expected = seen !== undefined && (this.spec.protocol !== 'line' || typeof seen === 'string') ? seen : asValue(this.rng.int(Math.max(1, this.valueNext)));
+        const v = asValue(this.valueNext++);
         return { f, key, op: { f: 'cas', key, expected, value: v }, value: [expected, v] };
       }
       case 'delete':
@@ -208,8 +288,7 @@ export class Workload {
    * succeed in time is the liveness check. Calls done with the keys that never answered.
    */
   finalReads(deadlineNs: number, done: (unanswered: string[]) => void): void {
-    const { net, clock } = this.world.clientEndpoint('final');
-    const client = new KvClient(net, clock, { nodes: this.nodes, timeoutMs: this.spec.timeoutNs / NS_PER_MS, attemptTimeoutMs: Math.max(1, this.spec.timeoutNs / NS_PER_MS / 4) });
+    const client = this.client('final', this.nodes);
     const unanswered: string[] = [];
     let remaining = this.keys.length;
     const settle = (key: string, answered: boolean) => {

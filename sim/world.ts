@@ -2,12 +2,14 @@ import type { Clock } from '../src/env/clock.js';
 import type { Env } from '../src/env/env.js';
 import type { Logger } from '../src/env/log.js';
 import type { Net } from '../src/env/net.js';
+import type { Dialer, Stream } from '../src/env/stream.js';
 import { SeededRng, type Rng } from '../src/env/rng.js';
 import { assert } from '../src/util/assert.js';
 import { SimMachineClock } from './clock.js';
 import { SimDisk, type CrashMode, type CrashReport, type SimDiskOptions } from './disk.js';
 import { SimNet, type NetOptions } from './net.js';
 import { Owner, Scheduler } from './scheduler.js';
+import { SimStreams, type StreamProtocol } from './stream.js';
 import type { Trace } from './trace.js';
 import type { WorkloadHost } from './workload.js';
 import type { HistoryEvent } from '../src/check/history.js';
@@ -18,9 +20,13 @@ import type { HistoryEvent } from '../src/check/history.js';
  * Env, exactly as a real node sees the real machine.
  */
 
-/** What the world needs of a node: that it can be stopped. Anything else is the node's business. */
+/**
+ * What the world needs of a node: that it can be stopped, and — for a node with a front door —
+ * that it takes client connections. Anything else is the node's business.
+ */
 export interface SimNode {
   stop(): void;
+  accept?(stream: Stream, protocol: StreamProtocol): void;
 }
 
 export type NodeFactory = (env: Env, machine: Machine) => SimNode;
@@ -64,6 +70,8 @@ export class World implements WorkloadHost {
   readonly sched = new Scheduler();
   readonly rng: Rng;
   readonly net: SimNet;
+  /** Client connections to the nodes' front doors. */
+  readonly streams: SimStreams;
   readonly machines = new Map<string, Machine>();
   readonly trace: Trace;
   /** Addresses of the clients attached so far. */
@@ -84,6 +92,14 @@ export class World implements WorkloadHost {
     this.sched.trace = (t, label) => this.trace.event(t, label);
     this.sched.onOwnerError = (owner, err, label) => this.panic(owner, err, label);
     this.net = new SimNet(this.sched, this.rng.fork('net'), options.net);
+    this.streams = new SimStreams(this.sched, this.rng.fork('streams'), this.net, {
+      listener: (id) => {
+        const m = this.machines.get(id);
+        const node = m?.node;
+        if (m === undefined || node === null || node === undefined || node.accept === undefined || m.state === 'down') return null;
+        return { owner: m.owner, accept: (stream, protocol) => node.accept?.(stream, protocol) };
+      },
+    });
     this.createNode = options.createNode;
     this.wallEpochMs = options.wallEpochMs ?? SIM_WALL_EPOCH_MS;
     this.logLevels = options.traceLogLevels ?? new Set(['info', 'warn', 'error']);
@@ -151,9 +167,11 @@ export class World implements WorkloadHost {
    * Kills the node's process and cuts its machine's power: volatile state, timers and frames in
    * flight to it are gone; its disk keeps what was durable (per the crash mode).
    */
-  crash(id: string, diskMode?: CrashMode): CrashReport | null {
+  crash(id: string, diskMode?: CrashMode, cause: 'power' | 'panic' = 'power'): CrashReport | null {
     const m = this.machine(id);
     if (m.state === 'down') return null;
+    // Power loss leaves clients' connections hanging; a process that dies on its machine has them reset.
+    this.streams.nodeDown(id, cause === 'power');
     m.owner.alive = false;
     m.owner.paused = false;
     m.owner.deferred.length = 0;
@@ -179,7 +197,7 @@ export class World implements WorkloadHost {
     const error = err instanceof Error ? err.message : String(err);
     this.panics.push({ node: m.id, atNs: this.nowNs, event: label, error });
     this.trace.record(this.nowNs, 'panic', { node: m.id, event: label, error });
-    this.crash(m.id);
+    this.crash(m.id, undefined, 'panic');
   }
 
   /**
@@ -190,6 +208,7 @@ export class World implements WorkloadHost {
   processExit(id: string, reason: string): void {
     const m = this.machine(id);
     if (m.state === 'down') return;
+    this.streams.nodeDown(id, false);
     m.owner.alive = false;
     m.owner.paused = false;
     m.owner.deferred.length = 0;
@@ -229,13 +248,17 @@ export class World implements WorkloadHost {
     this.sched.resume(m.owner);
   }
 
-  /** A client endpoint: it never crashes, and its clock has neither skew nor drift. */
-  clientEndpoint(address: string): { net: Net; clock: Clock } {
+  /**
+   * A client endpoint: it never crashes, and its clock has neither skew nor drift. It reaches
+   * the nodes by frames (net) or by connections to their front doors (dial "n1:line", "n2:http").
+   */
+  clientEndpoint(address: string): { net: Net; clock: Clock; dial: Dialer } {
     assert(!this.machines.has(address), () => `client address ${address} is a node's`);
+    assert(!this.clientAddresses.includes(address), () => `client address ${address} is taken`);
     this.clientAddresses.push(address);
     const owner = new Owner(address);
     const clock = new SimMachineClock(this.sched, address, this.wallEpochMs);
-    return { net: this.net.attach(address, owner), clock: clock.view(owner) };
+    return { net: this.net.attach(address, owner), clock: clock.view(owner), dial: (target) => this.streams.dial({ address, owner }, target) };
   }
 
   private logger(node: string): Logger {
