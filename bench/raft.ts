@@ -14,7 +14,7 @@ import { NS_PER_MS, NS_PER_S } from '../sim/scheduler.js';
 import { Trace } from '../sim/trace.js';
 import { World } from '../sim/world.js';
 import { Workload } from '../sim/workload.js';
-import { KvNode } from '../src/node/node.js';
+import { kvNodeOf } from '../sim/node-process.js';
 import { benchArgs, percentile, type BenchReport } from './args.js';
 
 const args = benchArgs();
@@ -33,8 +33,9 @@ workload: { clients: 8, keys: 16, mix: { read: 50, write: 40, cas: 5, append: 5 
 function leaderOf(world: World): { id: string; term: number } | null {
   let best: { id: string; term: number } | null = null;
   for (const m of world.machines.values()) {
-    if (m.state !== 'up' || !(m.node instanceof KvNode)) continue;
-    const st = m.node.status();
+    const kv = m.state === 'up' ? kvNodeOf(m) : null;
+    if (kv === null) continue;
+    const st = kv.status();
     if (st.role === 'leader' && (best === null || st.term > best.term)) best = { id: m.id, term: st.term };
   }
   return best;
@@ -42,12 +43,12 @@ function leaderOf(world: World): { id: string; term: number } | null {
 
 /** Virtual ms from crashing the leader to a leader of a newer term, or null if none within 10 s. */
 function failoverMs(seed: number): number | null {
-  const world = new World({
+  const world: World = new World({
     seed: `bench-raft/${seed}`,
     nodeIds: nodeIds(scenario),
     net: { latency: { minMs: 0.1, meanMs: 0.5, maxMs: 20 } },
     disk: { syncLatencyMsMin: 0.2, syncLatencyMsMax: 2, capacityBytes: null, crash: 'lose', dirCrash: 'lose' },
-    createNode: createNodeFor(scenario),
+    createNode: (env, machine) => createNodeFor(scenario, world.net)(env, machine),
     trace: new Trace(false),
   });
   const workload = new Workload(world, scenario.workload, world.rng.fork('workload'), world.nodeIds());

@@ -13,6 +13,8 @@ import type { Clock } from '../env/clock.js';
 import type { Net } from '../env/net.js';
 import { RealClock } from '../env/real/clock.js';
 import { RealNet, setNetFault, type PeerAddress } from '../env/real/net.js';
+import type { Dialer, Stream } from '../env/stream.js';
+import { tcpDialer } from '../host/socket-stream.js';
 import { SeededRng, type Rng } from '../env/rng.js';
 import { renderClusterConfig, serveNodeOptions, type ClusterConfig } from './cluster-config.js';
 import { UsageError } from './errors.js';
@@ -58,6 +60,7 @@ interface RealNode {
   id: string;
   peer: PeerAddress;
   httpPort: number;
+  tcpPort: number;
   proc: ChildProcess | null;
   state: 'up' | 'down' | 'paused';
 }
@@ -94,7 +97,7 @@ class RealCluster {
     };
     fs.writeFileSync(config.file, renderClusterConfig(config), { mode: 0o600 });
     const c = new RealCluster(dir, config.file, secret, t0, s.cluster.replication);
-    for (const n of nodes) c.nodes.push({ id: n.id, peer: { host: '127.0.0.1', port: n.peerPort }, httpPort: n.httpPort, proc: null, state: 'down' });
+    for (const n of nodes) c.nodes.push({ id: n.id, peer: { host: '127.0.0.1', port: n.peerPort }, httpPort: n.httpPort, tcpPort: n.tcpPort, proc: null, state: 'down' });
     for (const n of c.nodes) c.start(n);
     return c;
   }
@@ -203,11 +206,23 @@ class RealHost implements WorkloadHost {
     setTimeout(fn, delayNs / 1e6);
   }
 
-  clientEndpoint(address: string): { net: Net; clock: Clock } {
+  clientEndpoint(address: string): { net: Net; clock: Clock; dial: Dialer } {
     const net = new RealNet({ self: address, role: 'client', peers: new Map(this.cluster.nodes.map((n) => [n.id, n.peer])), secret: null, reconnectDelayMsMin: 20, reconnectDelayMsMax: 200 });
     this.nets.push(net);
-    return { net, clock: this.clock };
+    // "n1:line" / "n1:http" → the node's real port; the workload's stream clients dial these.
+    const dial: Dialer = (target) => {
+      const [id, protocol] = target.split(':');
+      const n = this.cluster.nodes.find((x) => x.id === id);
+      if (n === undefined) throw new Error(`no node ${id} in this cluster`);
+      const stream = tcpDialer(`127.0.0.1:${protocol === 'http' ? n.httpPort : n.tcpPort}`);
+      this.streams.push(stream);
+      return stream;
+    };
+    return { net, clock: this.clock, dial };
   }
+
+  /** Every connection the clients opened, to close at the end of the run. */
+  readonly streams: Stream[] = [];
 
   recordOp(): void {}
 }
@@ -388,6 +403,8 @@ export interface RealRunOptions {
   seed: number;
   outDir: string | null;
   commandFile: string;
+  /** Flags the reproduce command must repeat (` --protocol http`). */
+  reproduceArgs?: string;
   log?: (line: string) => void;
 }
 
@@ -436,6 +453,8 @@ export async function runScenarioReal(s: Scenario, o: RealRunOptions): Promise<{
       wallMs: Math.round(performance.now() - wallStart),
       events: 0,
       messages: { sent: 0, delivered: 0, lost: 0, blocked: 0, duplicated: 0, undeliverable: 0, bytes: 0 },
+      streams: { connections: host.streams.length, refused: 0, resets: 0, bytes: 0, stalls: 0 },
+      protocol: s.workload.protocol,
       ops: { ...workload.stats },
       faultsApplied: nemesis.applied,
       faultsSkipped: nemesis.skipped,
@@ -444,7 +463,7 @@ export async function runScenarioReal(s: Scenario, o: RealRunOptions): Promise<{
       // Of the history, not of a trace: a real run has no deterministic event trace.
       digest: createHash('sha256').update(jsonl).digest('hex'),
       traceLines: 0,
-      reproduce: `npx kv-lab run ${o.commandFile} --seed ${o.seed} --real`,
+      reproduce: `npx kv-lab run ${o.commandFile} --seed ${o.seed} --real${o.reproduceArgs ?? ''}`,
       real: true,
       clusterDir: dir,
     };
@@ -456,6 +475,7 @@ export async function runScenarioReal(s: Scenario, o: RealRunOptions): Promise<{
     return { summary, history };
   } finally {
     for (const n of host.nets) n.close();
+    for (const s of host.streams) s.destroy();
     await cluster.stop();
     if (o.outDir === null) fs.rmSync(dir, { recursive: true, force: true });
   }

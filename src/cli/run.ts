@@ -16,6 +16,7 @@ export function registerRunCommand(program: Command): void {
     .option('--no-out', 'write no files')
     .option('--json', 'print the summary as one JSON object (several seeds: one object with all)')
     .option('--real', 'run against real kv-lab serve processes on loopback instead of the simulator (crash = kill -9, pause = SIGSTOP, partitions through a fault hook)')
+    .option('--protocol <protocol>', 'how the clients reach the cluster, whatever the scenario says: line | http (through the front door) | native (request frames)')
     .addHelpText(
       'after',
       '\nExit codes: 0 every check held, 1 a check failed (the command that reproduces it is printed), 2 bad input.',
@@ -31,6 +32,7 @@ interface RunFlags {
   out: string | false;
   json?: boolean;
   real?: boolean;
+  protocol?: string;
 }
 
 export function parseSeeds(opts: Pick<RunFlags, 'seed' | 'seeds'>, fallback: { first: number; last: number }): number[] {
@@ -55,6 +57,12 @@ async function runCommand(file: string, opts: RunFlags): Promise<number> {
   const { runScenario } = await import('../../sim/runner.js');
   const { printSummary, progressPrinter } = await import('./report.js');
   const scenario = loadScenarioFile(file);
+  const { WORKLOAD_PROTOCOLS } = await import('../../sim/scenario.js');
+  if (opts.protocol !== undefined) {
+    if (!(WORKLOAD_PROTOCOLS as readonly string[]).includes(opts.protocol)) throw new UsageError(`--protocol expects one of ${WORKLOAD_PROTOCOLS.join(', ')}, got ${JSON.stringify(opts.protocol)}`);
+    scenario.workload.protocol = opts.protocol as (typeof WORKLOAD_PROTOCOLS)[number];
+  }
+  const reproduceArgs = opts.protocol !== undefined ? ` --protocol ${opts.protocol}` : '';
   const seeds = parseSeeds(opts, scenario.seeds);
   const outDir = opts.out === false ? null : opts.out;
   const summaries = [];
@@ -63,8 +71,8 @@ async function runCommand(file: string, opts: RunFlags): Promise<number> {
   for (const seed of seeds) {
     const progress = live && !opts.real ? progressPrinter(scenario.name, seed) : undefined;
     const { summary } = opts.real
-      ? await (await import('./real-run.js')).runScenarioReal(scenario, { seed, outDir, commandFile: file, ...(live ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}) })
-      : runScenario(scenario, { seed, outDir, commandFile: file, ...(progress ? { onProgress: progress.update } : {}) });
+      ? await (await import('./real-run.js')).runScenarioReal(scenario, { seed, outDir, commandFile: file, reproduceArgs, ...(live ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}) })
+      : runScenario(scenario, { seed, outDir, commandFile: file, reproduceArgs, ...(progress ? { onProgress: progress.update } : {}) });
     progress?.done();
     summaries.push(summary);
     if (!opts.json) {
