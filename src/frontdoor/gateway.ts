@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../env/clock.js';
 import type { Logger } from '../env/log.js';
+import type { BugName } from '../node/bugs.js';
 import type { NodeStatus, Reply } from '../node/node.js';
 import {
   DB_NAME,
   KEY_BYTES_MAX,
   VALUE_BYTES_MAX,
+  isReadOnly,
   validateOp,
   type KvOp,
   type Request,
@@ -57,6 +59,8 @@ export interface GatewayOptions {
   requestTimeoutMs?: number;
   /** How long a login made for HTTP Basic credentials is reused. */
   basicCacheTtlMs?: number;
+  /** Known-bug switches of the front door (src/node/bugs.ts). */
+  bugs?: ReadonlySet<BugName>;
 }
 
 /** Operations waiting for an answer at once; beyond it the gateway answers `unavailable`. */
@@ -360,6 +364,14 @@ export class Gateway {
     entry.forwarded = true;
     this.forwarded.inc();
     const { once: _once, ...resent } = request;
+    if (this.options.bugs?.has('gateway-ack-on-forward') === true && !isReadOnly(request.op)) {
+      // Known bug: "forwarded" is taken for "done". The leader may never get it, or refuse it.
+      entry.finished = true;
+      this.inFlight.delete(request.seq);
+      this.finish(entry, { ok: true, value: null });
+      client.resume(resent, () => {}, { uncertain, ...(leader !== undefined ? { node: leader } : {}) });
+      return;
+    }
     client.resume(
       resent,
       (o) => {

@@ -11,6 +11,7 @@ export const BUGS = {
   'read-without-read-index': 'serve reads on any node from its local state, without confirming leadership',
   'commit-previous-term': 'commit entries of earlier terms by counting replicas (Raft paper, Figure 8)',
   'skip-log-fsync': 'never fsync the Raft log, so acknowledged entries may vanish in a crash',
+  'gateway-ack-on-forward': 'the front door answers a write OK as soon as it has forwarded it to the leader, before the leader replies',
 } as const;
 
 export type BugName = keyof typeof BUGS;
