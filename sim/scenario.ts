@@ -18,6 +18,7 @@ import {
   type Validator,
 } from '../src/util/schema.js';
 import type { CrashMode } from './disk.js';
+import { LAB_RAFT_TUNING, type RaftTuning } from '../src/node/raft-tuning.js';
 
 /**
  * A scenario: a cluster, a workload, a schedule of faults and the checks to run — one short YAML
@@ -119,27 +120,6 @@ export interface Workload {
 export const WORKLOAD_PROTOCOLS = ['line', 'http', 'native'] as const;
 export type WorkloadProtocol = (typeof WORKLOAD_PROTOCOLS)[number];
 
-/** Raft tuning; durations in virtual time. */
-export interface RaftSettings {
-  tickMs: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  snapshotEntries: number;
-  /** Also snapshot once the entries applied since the last snapshot hold this many bytes. */
-  snapshotBytes: number;
-  keepEntries: number;
-  /** At most this many bytes of the entries kept below a snapshot. */
-  keepBytes: number;
-  leaseReads: boolean;
-  /** Most entry bytes per append message (small values send one entry at a time). */
-  maxMsgBytes: number;
-  preVote: boolean;
-  checkQuorum: boolean;
-  appendBeforePersist: boolean;
-}
-
-export const DEFAULT_RAFT_SETTINGS: RaftSettings = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 10_000, snapshotBytes: 64 * 1024 * 1024, keepEntries: 1_000, keepBytes: 4 * 1024 * 1024, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true, appendBeforePersist: true };
-
 export interface Scenario {
   name: string;
   description: string;
@@ -152,7 +132,7 @@ export interface Scenario {
     voters: number;
     engine: (typeof ENGINES)[number];
     replication: (typeof REPLICATIONS)[number];
-    raft: RaftSettings;
+    raft: RaftTuning;
     /** Replication primary: the first leader, and how often it ships its log. */
     primary: { leader: string; shipIntervalMs: number };
   };
@@ -371,6 +351,13 @@ const root = obj({
   verbose: { v: bool },
 });
 
+/** cluster.raft over the lab's defaults; `tick` is a duration in the file, tickMs in the record. */
+function raftTuning(r: Partial<Omit<RaftTuning, 'tickMs'>> & { tick?: number }): RaftTuning {
+  const { tick, ...rest } = r;
+  const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<RaftTuning>;
+  return { ...LAB_RAFT_TUNING, ...given, ...(tick !== undefined ? { tickMs: tick / 1e6 } : {}) };
+}
+
 /** Parses and validates a scenario; throws SchemaError naming every problem. */
 export function parseScenario(text: string, file: string): Scenario {
   const r = parseYaml(text, file, root);
@@ -388,20 +375,7 @@ export function parseScenario(text: string, file: string): Scenario {
       voters: r.cluster.voters ?? r.cluster.nodes,
       engine: r.cluster.engine,
       replication: r.cluster.replication,
-      raft: {
-        tickMs: r.cluster.raft?.tick !== undefined ? r.cluster.raft.tick / 1e6 : DEFAULT_RAFT_SETTINGS.tickMs,
-        electionTicks: r.cluster.raft?.electionTicks ?? DEFAULT_RAFT_SETTINGS.electionTicks,
-        heartbeatTicks: r.cluster.raft?.heartbeatTicks ?? DEFAULT_RAFT_SETTINGS.heartbeatTicks,
-        snapshotEntries: r.cluster.raft?.snapshotEntries ?? DEFAULT_RAFT_SETTINGS.snapshotEntries,
-        keepEntries: r.cluster.raft?.keepEntries ?? DEFAULT_RAFT_SETTINGS.keepEntries,
-        snapshotBytes: r.cluster.raft?.snapshotBytes ?? DEFAULT_RAFT_SETTINGS.snapshotBytes,
-        keepBytes: r.cluster.raft?.keepBytes ?? DEFAULT_RAFT_SETTINGS.keepBytes,
-        leaseReads: r.cluster.raft?.leaseReads ?? DEFAULT_RAFT_SETTINGS.leaseReads,
-        maxMsgBytes: r.cluster.raft?.maxMsgBytes ?? DEFAULT_RAFT_SETTINGS.maxMsgBytes,
-        preVote: r.cluster.raft?.preVote ?? DEFAULT_RAFT_SETTINGS.preVote,
-        checkQuorum: r.cluster.raft?.checkQuorum ?? DEFAULT_RAFT_SETTINGS.checkQuorum,
-        appendBeforePersist: r.cluster.raft?.appendBeforePersist ?? DEFAULT_RAFT_SETTINGS.appendBeforePersist,
-      },
+      raft: raftTuning(r.cluster.raft ?? {}),
     },
     network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },
     disk: {

@@ -1,5 +1,25 @@
 import type { Json } from '../util/json.js';
 import { assert } from '../util/assert.js';
+import {
+  DATABASES_END,
+  DATABASES_START,
+  dataKey,
+  dbEnd,
+  dbKey,
+  dbPrefix,
+  keyAfter,
+  resultKey,
+  resultPrefix,
+  scanAll,
+  SESSIONS_END,
+  SESSIONS_START,
+  sessionKey,
+  SWEEP_CURSOR_KEY,
+  userKey,
+  USERS_END,
+  USERS_START,
+  WRITES_KEY,
+} from './keyspace.js';
 import type { AdminOp, KvOp, Permission, ReadOp, Request, Result, WriteOp } from './protocol.js';
 
 /**
@@ -7,15 +27,7 @@ import type { AdminOp, KvOp, Permission, ReadOp, Request, Result, WriteOp } from
  * and deterministic (the same requests in the same order give the same state and results), so
  * that every Raft replica that applies the same log ends in the same state.
  *
- * Storage layout (one flat, ordered key space shared by all databases):
- *   "\x00" + db + "\x00" + key   → JSON text of the value (db '' is the default database)
- *   "\x01s\x00" + client          → the client's session: {ackSeq, touched}
- *   "\x01r\x00" + client + "\x00" + seq (16 digits) → the result of that request, until acknowledged
- *   "\x01n"                        → the number of write requests applied (a logical clock)
- *   "\x01w"                        → where the last sweep of idle sessions stopped
- *   "\x01d\x00" + db              → "1": the database exists (the default database always does)
- *   "\x01u\x00" + user            → JSON UserRecord
- * Database names may not contain "\x00", so the keys of one database are contiguous.
+ * Storage layout: one flat, ordered key space shared by all databases (keyspace.ts).
  */
 
 export type StoredValue = string | null;
@@ -57,41 +69,6 @@ export const SESSION_IDLE_WRITES = 1_000_000;
 export const SESSION_SWEEP_EVERY = 1024;
 export const SESSION_SWEEP_MAX = 256;
 
-const WRITES_KEY = '\x01n';
-const SWEEP_CURSOR_KEY = '\x01w';
-
-function resultPrefix(client: string): string {
-  return `\x01r\x00${client}\x00`;
-}
-
-function resultKey(client: string, seq: number): string {
-  return resultPrefix(client) + String(seq).padStart(16, '0');
-}
-
-export function dataKey(db: string, key: string): string {
-  return `\x00${db}\x00${key}`;
-}
-
-function dbPrefix(db: string): string {
-  return `\x00${db}\x00`;
-}
-
-function dbEnd(db: string): string {
-  return `\x00${db}\x01`;
-}
-
-export function sessionKey(client: string): string {
-  return `\x01s\x00${client}`;
-}
-
-export function dbKey(db: string): string {
-  return `\x01d\x00${db}`;
-}
-
-export function userKey(name: string): string {
-  return `\x01u\x00${name}`;
-}
-
 /** A user as stored: the password's scrypt hash and what it may do where ('*': everywhere). */
 export interface UserRecord {
   hash: string;
@@ -107,7 +84,7 @@ export function dbExists(view: KvView, db: string): boolean {
   return db === '' || view.get(dbKey(db)) !== undefined;
 }
 
-/** Keys are listed in pages of this many while deleting a database. */
+/** Keys are listed in pages of this many while deleting a database (and listing databases, users). */
 const DELETE_PAGE = 1000;
 
 export interface SessionLimits {
@@ -240,13 +217,7 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
       // Every key goes, in pages; the state machine is deterministic, so every replica deletes
       // exactly the same keys.
       const writes: StorageWrite[] = [];
-      let start = dbPrefix(op.name);
-      for (;;) {
-        const page = view.scan(start, dbEnd(op.name), DELETE_PAGE, false);
-        for (const [k] of page) writes.push([k, null]);
-        if (page.length < DELETE_PAGE) break;
-        start = (page[page.length - 1] as [string, string])[0] + '\x00';
-      }
+      for (const [k] of scanAll(view, dbPrefix(op.name), dbEnd(op.name), DELETE_PAGE)) writes.push([k, null]);
       writes.push([dbKey(op.name), null]);
       return { result: { ok: true, value: writes.length - 1 }, writes };
     }
@@ -277,7 +248,7 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
 
 /** Every database name, the default one ('') first. */
 export function listDatabases(view: KvView): string[] {
-  const names = view.scan('\x01d\x00', '\x01d\x01', 10_000, false).map(([k]) => k.slice(3));
+  const names = [...scanAll(view, DATABASES_START, DATABASES_END, DELETE_PAGE)].map(([k]) => k.slice(DATABASES_START.length));
   return ['', ...names];
 }
 
@@ -285,7 +256,7 @@ export function listDatabases(view: KvView): string[] {
 export function executeRead(view: KvView, db: string, op: ReadOp | { f: 'db.list' } | { f: 'user.list' }): Result {
   if (op.f === 'db.list') return { ok: true, value: listDatabases(view) };
   if (op.f === 'user.list') {
-    const users = view.scan('\x01u\x00', '\x01u\x01', 10_000, false).map(([k, v]) => ({ name: k.slice(3), grants: (JSON.parse(v) as UserRecord).grants }));
+    const users = [...scanAll(view, USERS_START, USERS_END, DELETE_PAGE)].map(([k, v]) => ({ name: k.slice(USERS_START.length), grants: (JSON.parse(v) as UserRecord).grants }));
     return { ok: true, value: users as unknown as Json };
   }
   if (!dbExists(view, db)) return noSuchDb(db);
@@ -365,8 +336,8 @@ function countHeld(view: KvView, client: string, ackSeq: number, limits: Session
 /** Removes sessions idle for SESSION_IDLE_WRITES writes, a bounded slice at a time. */
 function sweepIdleSessions(view: KvView, now: number, current: string, limits: SessionLimits): StorageWrite[] {
   const writes: StorageWrite[] = [];
-  const from = view.get(SWEEP_CURSOR_KEY) ?? '\x01s\x00';
-  const page = view.scan(from, '\x01s\x01', limits.sweepMax, false);
+  const from = view.get(SWEEP_CURSOR_KEY) ?? SESSIONS_START;
+  const page = view.scan(from, SESSIONS_END, limits.sweepMax, false);
   for (const [k, v] of page) {
     const client = k.slice(3);
     if (client === current || (JSON.parse(v) as Session).touched >= now - limits.idleWrites) continue;
@@ -374,7 +345,7 @@ function sweepIdleSessions(view: KvView, now: number, current: string, limits: S
     for (const [r] of view.scan(resultPrefix(client), resultPrefix(client) + '\x7f', limits.resultsMax, false)) writes.push([r, null]);
   }
   const last = page[page.length - 1];
-  writes.push([SWEEP_CURSOR_KEY, page.length < limits.sweepMax || last === undefined ? '\x01s\x00' : last[0] + '\x00']);
+  writes.push([SWEEP_CURSOR_KEY, page.length < limits.sweepMax || last === undefined ? SESSIONS_START : keyAfter(last[0])]);
   return writes;
 }
 

@@ -1,37 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
-import { SCAN_LIMIT_MAX } from '../storage/engine.js';
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { authorize, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
+import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
 import { encodeMessage, isReadOnly, validateRequest, type Request, type Response, type Result } from './protocol.js';
 import { PrimaryReplica } from './primary-replica.js';
-import { DEFAULT_RAFT_REPLICA, RaftReplica } from './raft-replica.js';
+import { RaftReplica } from './raft-replica.js';
+import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
 import { EngineStore } from './store.js';
 
 export type { Reply } from './replica.js';
+export type { RaftTuning } from './raft-tuning.js';
 
 export type ReplicationMode = 'none' | 'raft' | 'primary';
 export type { EngineKind } from '../storage/index.js';
-
-export interface RaftTuning {
-  tickMs: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  snapshotEntries: number;
-  snapshotBytes: number;
-  keepEntries: number;
-  keepBytes: number;
-  leaseReads: boolean;
-  maxMsgBytes: number;
-  preVote: boolean;
-  checkQuorum: boolean;
-  appendBeforePersist: boolean;
-}
 
 export interface NodeConfig {
   /** Every member of the cluster, this node included. */
@@ -67,8 +54,6 @@ export interface NodeStatus extends ReplicaStatus {
 
 const frameDecoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Keys a replica keeps for itself (its applied position), not part of the replicated state. */
-const NODE_LOCAL_KEYS: ReadonlySet<string> = new Set(['\x01a', '\x01p']);
 
 /** Requests a node may have in progress at once; beyond it, it answers `unavailable`. */
 export const IN_FLIGHT_REQUESTS_MAX = 10_000;
@@ -122,7 +107,7 @@ export class KvNode {
       const p = config.primary ?? { leader: config.members[0] as string, shipIntervalMs: 50 };
       this.replica = new PrimaryReplica(env, store, { members: config.members, leader: p.leader, shipIntervalMs: p.shipIntervalMs, bugs: config.bugs }, fatal, started);
     } else {
-      const t = { ...DEFAULT_RAFT_REPLICA, ...config.raft };
+      const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
       const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, ...(config.onApply ? { onApply: config.onApply } : {}) };
       this.replica = new RaftReplica(env, store, raftConfig, fatal, started);
     }
@@ -270,13 +255,7 @@ export class KvNode {
   *stateEntries(): Generator<[string, string]> {
     const store = this.store;
     if (store === null) return;
-    let start = '';
-    for (;;) {
-      const page = store.view.scan(start, null, SCAN_LIMIT_MAX, false);
-      for (const kv of page) if (!NODE_LOCAL_KEYS.has(kv[0])) yield kv;
-      if (page.length < SCAN_LIMIT_MAX) return;
-      start = (page[page.length - 1] as [string, string])[0] + '\x00';
-    }
+    for (const kv of scanAll(store.view)) if (!NODE_LOCAL_KEYS.has(kv[0])) yield kv;
   }
 
   status(): NodeStatus {

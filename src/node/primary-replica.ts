@@ -1,6 +1,7 @@
 import type { Env } from '../env/env.js';
 import { LogShipping, type ShippingMessage } from '../replication/primary/shipping.js';
 import type { BugName } from './bugs.js';
+import { PRIMARY_APPLIED_KEY } from './keyspace.js';
 import { executeRead, executeWrite } from './kv-state.js';
 import { isReadOnly, loggedRequestJson, requestFromLog, type Request, type Result } from './protocol.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
@@ -21,7 +22,7 @@ export interface PrimaryConfig {
 }
 
 /** The state machine's record of the last command it applied, in the same batch as the command. */
-const APPLIED_KEY = '\x01p';
+const APPLIED_KEY = PRIMARY_APPLIED_KEY;
 
 export class PrimaryReplica implements Replica {
   private shipping: LogShipping | null = null;

@@ -4,9 +4,10 @@ import { makeMembership } from '../replication/raft/membership.js';
 import { raftOptions } from '../replication/raft/options.js';
 import type { Entry, Index, ReadState, Snapshot, SoftState } from '../replication/raft/types.js';
 import { decodeRaftFrame, RaftRuntime, type RaftStateMachine } from '../replication/raft-runtime/runtime.js';
-import { SCAN_LIMIT_MAX } from '../storage/engine.js';
 import { assert } from '../util/assert.js';
 import type { BugName } from './bugs.js';
+import { RAFT_APPLIED_KEY, scanAll } from './keyspace.js';
+import type { RaftTuning } from './raft-tuning.js';
 import { executeRead, executeWrite, executeWriteOnce, type StorageWrite } from './kv-state.js';
 import { decodeLogEntry, encodeLogRecord, logEntryText, type LogRecord } from './log-records.js';
 import { isReadOnly, type Request, type Result } from './protocol.js';
@@ -23,39 +24,16 @@ import type { NodeStore } from './store.js';
  * entries' writes (one batch per Ready), so after a restart a durable engine says exactly which entries it already holds.
  */
 
-export interface RaftReplicaConfig {
+export interface RaftReplicaConfig extends RaftTuning {
   members: string[];
-  tickMs: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  snapshotEntries: number;
-  snapshotBytes: number;
-  keepEntries: number;
-  keepBytes: number;
-  leaseReads: boolean;
-  maxMsgBytes: number;
-  preVote: boolean;
-  checkQuorum: boolean;
-  appendBeforePersist: boolean;
   bugs: ReadonlySet<BugName>;
   /** Original member of a new cluster (false: joins later and receives the log). */
   original: boolean;
   onApply?: (node: string, index: number, term: number, digest: string) => void;
 }
 
-/**
- * Defaults for a served node. snapshotEntries: a snapshot encodes the whole state, so taking one
- * every 10,000 entries cost a busy node (10k writes/s) 6-8% of its CPU; etcd settled on 100,000
- * (its --snapshot-count) for the same reason. The price is the log kept in memory and replayed at
- * a restart. An entry batches up to PROPOSAL_BATCH_MAX writes, so the count alone could hold
- * gigabytes: snapshotBytes bounds the log since the last snapshot at 64 MB, and keepBytes the
- * entries kept below it (which every checkpoint record rewrites) at 4 MB. The simulator has its
- * own (sim/scenario.ts).
- */
-export const DEFAULT_RAFT_REPLICA = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 100_000, snapshotBytes: 64 * 1024 * 1024, keepEntries: 1_000, keepBytes: 4 * 1024 * 1024, leaseReads: false, maxMsgBytes: 64 * 1024, preVote: true, checkQuorum: true, appendBeforePersist: true } as const;
-
 /** The state machine's own record of the last applied log position. */
-const APPLIED_KEY = '\x01a';
+const APPLIED_KEY = RAFT_APPLIED_KEY;
 
 interface PendingWrite {
   term: number;
@@ -391,25 +369,13 @@ export class RaftReplica implements Replica, RaftStateMachine {
 
   encodeSnapshot(): Uint8Array {
     const entries: [string, string][] = [];
-    let start = '';
-    for (;;) {
-      const page = this.store.view.scan(start, null, SCAN_LIMIT_MAX, false);
-      for (const kv of page) if (kv[0] !== APPLIED_KEY) entries.push(kv);
-      if (page.length < SCAN_LIMIT_MAX) break;
-      start = (page[page.length - 1] as [string, string])[0] + '\x00';
-    }
+    for (const kv of scanAll(this.store.view)) if (kv[0] !== APPLIED_KEY) entries.push(kv);
     return new TextEncoder().encode(JSON.stringify(entries));
   }
 
   restore(snapshot: Snapshot): void {
     const writes: StorageWrite[] = [];
-    let start = '';
-    for (;;) {
-      const page = this.store.view.scan(start, null, SCAN_LIMIT_MAX, false);
-      for (const [k] of page) writes.push([k, null]);
-      if (page.length < SCAN_LIMIT_MAX) break;
-      start = (page[page.length - 1] as [string, string])[0] + '\x00';
-    }
+    for (const [k] of scanAll(this.store.view)) writes.push([k, null]);
     if (snapshot.data.length > 0) {
       for (const kv of JSON.parse(new TextDecoder().decode(snapshot.data)) as [string, string][]) writes.push(kv);
     }
