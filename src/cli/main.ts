@@ -1,15 +1,8 @@
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { EXIT_BAD_INPUT, UsageError } from './errors.js';
-import { registerCheckCommand } from './check.js';
-import { registerRunCommand } from './run.js';
-import { registerServeCommand } from './serve.js';
-import { registerClusterCommand } from './cluster.js';
-import { registerClientCommands, registerHashPassword } from './client-commands.js';
+import { createProgram } from './program.js';
 
-/**
- * The kv-lab command line. Each command's module is small to load; heavy parts (the simulator,
- * the checker) are imported only when their command runs, so `kv-lab --help` answers at once.
- */
+/** The kv-lab command line (the commands: program.ts). */
 // A reader that stops early (`kv-lab run … | head`) is not an error.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -18,20 +11,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const program = new Command();
-program
-  .name('kv-lab')
-  .description('A distributed key-value store and the deterministic laboratory that proves it correct.')
-  .version('0.1.0')
-  .showHelpAfterError('(run kv-lab --help for usage)')
-  .exitOverride();
-
-registerRunCommand(program);
-registerCheckCommand(program);
-registerServeCommand(program);
-registerClusterCommand(program);
-registerClientCommands(program);
-registerHashPassword(program);
+const program = createProgram();
 
 try {
   await program.parseAsync(process.argv);

@@ -1,8 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { registerClientCommands, registerHashPassword } from '../../src/cli/client-commands.js';
-import { registerClusterCommand } from '../../src/cli/cluster.js';
 import { EXIT_BAD_INPUT, UsageError } from '../../src/cli/errors.js';
-import { registerServeCommand } from '../../src/cli/serve.js';
+import { createProgram } from '../../src/cli/program.js';
 import type { Run } from '../host/helpers.js';
 
 // Runs kv-lab commands inside the test process, with the error handling of src/cli/main.ts, and
@@ -27,11 +25,7 @@ export async function runInProcess(args: string[], env: Record<string, string> =
   process.exitCode = undefined;
   let code: number;
   try {
-    const program = new Command().name('kv-lab').exitOverride().showHelpAfterError('(run kv-lab --help for usage)');
-    registerServeCommand(program);
-    registerClusterCommand(program);
-    registerClientCommands(program);
-    registerHashPassword(program);
+    const program = createProgram();
     // Commander keeps a subcommand's exitOverride from the program only if set before parsing.
     for (const c of allCommands(program)) c.exitOverride();
     try {

@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,20 @@ Dump('corruption exits 1 naming the file and offset; bad arguments exit 2', asyn
     assert.match(r.err, /corruption in 0+1\.wal at offset 0/);
     assert.is((await dump(join(dir, 'missing'))).code, 2);
     assert.is((await dump(dir, { limit: 'x' })).code, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Dump('the kv-lab binary has the command: `kv-lab wal dump <dir>` as the storage README shows it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kv-lab-wal-'));
+  try {
+    await writeWal(dir, 64);
+    const root = join(import.meta.dirname, '..', '..');
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'kv-lab.js'), 'wal', 'dump', dir, '--block-bytes', '64'], { encoding: 'utf8', env: { ...process.env, KV_LAB_FROM_SOURCE: '1' }, timeout: 60_000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { lsn: number }).lsn), [1, 2]);
+    assert.match(r.stderr, /2 records, LSN 1\.\.2/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
