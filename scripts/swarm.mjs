@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// npm run swarm [-- --seeds 1..200] [--jobs N] [file-or-dir …]
+// npm run swarm [-- --seeds 1..200] [--jobs N] [--protocol line|http|native] [file-or-dir …]
 //
 // Runs every scenario (default: scenarios/raft and scenarios/primary, plus the top-level ones) over
 // a range of seeds, one `kv-lab run --json` process per scenario and slice of seeds, as many at once
 // as there are cores. Prints each scenario's pass count and, for each failing seed, the command that
 // reproduces it. Exit 1 if any seed failed. Too long for `npm test`: this is the swarm the issues
-// ask for ("every shipped raft scenario passes its 200 seeds").
+// ask for ("every shipped raft scenario passes its 200 seeds"). --protocol runs every scenario's
+// clients over that protocol, whatever the files say (kv-lab run --protocol).
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { readdirSync, statSync } from 'node:fs';
@@ -23,6 +24,11 @@ const flag = (name, fallback) => {
 };
 const seeds = flag('--seeds', '1..200');
 const jobs = Number(flag('--jobs', String(availableParallelism())));
+const protocol = flag('--protocol', undefined);
+if (protocol !== undefined && !['line', 'http', 'native'].includes(protocol)) {
+  console.error(`swarm: --protocol expects line, http or native, got ${protocol}`);
+  process.exit(2);
+}
 const m = /^(\d+)\.\.(\d+)$/.exec(seeds);
 if (!m) {
   console.error(`swarm: --seeds expects a range such as 1..200, got ${seeds}`);
@@ -54,7 +60,7 @@ const started = Date.now();
 async function worker() {
   for (let t = tasks.shift(); t !== undefined; t = tasks.shift()) {
     const out = await new Promise((resolve) => {
-      const child = spawn(process.execPath, [join(root, 'bin/kv-lab.js'), 'run', t.file, '--seeds', `${t.a}..${t.b}`, '--json', '--no-out'], { cwd: root });
+      const child = spawn(process.execPath, [join(root, 'bin/kv-lab.js'), 'run', t.file, '--seeds', `${t.a}..${t.b}`, '--json', '--no-out', ...(protocol !== undefined ? ['--protocol', protocol] : [])], { cwd: root });
       let text = '';
       let err = '';
       child.stdout.on('data', (d) => (text += d));

@@ -252,21 +252,24 @@ function printUp(flags: UpFlags, p: ReturnType<typeof paths>, config: ClusterCon
       database: '',
       cluster: p.dir,
     });
-    out.push('', `the CLI is connected to it (saved in ${file}):`, '  kv-lab put nickname codejitsu && kv-lab get nickname');
+    // npx: after `npm install` in a checkout, kv-lab is in node_modules/.bin, not on PATH.
+    out.push('', `the CLI is connected to it (saved in ${file}):`, '  npx kv-lab put nickname codejitsu && npx kv-lab get nickname');
   }
   const h = n1.host === '127.0.0.1' ? 'localhost' : hostForUrl(n1.host);
   const n2 = config.nodes[1] ?? n1;
   const cred = config.auth !== null ? ` -u ${config.auth.admin}:$(cat ${p.password})` : '';
-  out.push('', 'or with curl and nc:');
+  // -N: close the connection when the input ends. Debian's nc (OpenBSD netcat) otherwise keeps it
+  // open and waits, and `echo … | nc` hangs after the reply (netcat-traditional: -q1; ncat: as is).
+  out.push('', 'or with curl and nc (-N ends the connection after the input):');
   out.push(`  curl${cred} -X PUT ${h}:${n1.httpPort}/key/k -H 'Content-Type: application/json' -d '{"value":"v"}'`);
   out.push(`  curl${cred} ${h}:${n2.httpPort}/key/k`);
   if (config.auth === null) {
-    out.push(`  echo "PUT nickname codejitsu" | nc ${h} ${n1.tcpPort}`, `  echo "READ nickname" | nc ${h} ${n2.tcpPort}`);
+    out.push(`  echo "PUT nickname codejitsu" | nc -N ${h} ${n1.tcpPort}`, `  echo "READ nickname" | nc -N ${h} ${n2.tcpPort}`);
   } else {
-    out.push(`  printf 'AUTH admin %s\\nPUT nickname codejitsu\\n' "$(cat ${p.password})" | nc ${h} ${n1.tcpPort}`, `  printf 'AUTH admin %s\\nREAD nickname\\n' "$(cat ${p.password})" | nc ${h} ${n2.tcpPort}`);
+    out.push(`  printf 'AUTH admin %s\\nPUT nickname codejitsu\\n' "$(cat ${p.password})" | nc -N ${h} ${n1.tcpPort}`, `  printf 'AUTH admin %s\\nREAD nickname\\n' "$(cat ${p.password})" | nc -N ${h} ${n2.tcpPort}`);
   }
   const dirFlag = flags.dir === DEFAULT_CLUSTER_DIR ? '' : ` --dir ${flags.dir}`;
-  out.push('', `status: kv-lab cluster status${dirFlag}    stop: kv-lab cluster down${dirFlag}`);
+  out.push('', `status: npx kv-lab cluster status${dirFlag}    stop: npx kv-lab cluster down${dirFlag}`);
   process.stdout.write(out.join('\n') + '\n');
 }
 

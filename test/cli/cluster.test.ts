@@ -118,7 +118,7 @@ C('--insecure: the seeds\' curl and nc commands work as written', async () => {
   const r = await kvLab(['cluster', 'up', '--nodes', '1', '--insecure', '--dir', insecure, '--base-port', String(b), '--no-connect'], env);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /NO authentication/);
-  assert.match(r.stdout, new RegExp(`echo "PUT nickname codejitsu" \\| nc localhost ${b - 4999}`));
+  assert.match(r.stdout, new RegExp(`echo "PUT nickname codejitsu" \\| nc -N localhost ${b - 4999}`));
   assert.not.ok(existsSync(join(insecure, 'admin.password')));
   const put = await fetch(`http://localhost:${b}/key/k`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":"v"}' });
   assert.equal(await put.json(), { ok: true, key: 'k' });

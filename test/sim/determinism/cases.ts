@@ -3,14 +3,15 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { runScenario } from '../../sim/runner.js';
-import { parseScenario, type Fault, type Scenario } from '../../sim/scenario.js';
+import { runScenario } from '../../../sim/runner.js';
+import { parseScenario, WORKLOAD_PROTOCOLS, type Fault, type Scenario } from '../../../sim/scenario.js';
 
 // Same scenario and seed: the same trace digest and the same history, every time. Another seed:
-// another run. Checked on every shipped scenario, and on random scenarios with random faults.
+// another run. Checked on every shipped scenario, and on random scenarios with random faults over
+// every client protocol. Split across files (shipped-*.test.ts, random.test.ts) so that each stays
+// under a minute.
 
-const scenariosDir = join(import.meta.dirname, '..', '..', 'scenarios');
-const D = suite('determinism');
+const scenariosDir = join(import.meta.dirname, '..', '..', '..', 'scenarios');
 
 function run(s: Scenario, seed: number) {
   const { summary, history } = runScenario(s, { seed, outDir: null, skipChecks: true });
@@ -23,7 +24,14 @@ function scenarioFiles(dir: string, prefix = ''): string[] {
     .flatMap((name) => (statSync(join(dir, name)).isDirectory() ? scenarioFiles(join(dir, name), `${prefix}${name}/`) : name.endsWith('.yaml') ? [`${prefix}${name}`] : []));
 }
 
-for (const file of scenarioFiles(scenariosDir)) {
+/** The shipped scenario files, split in `parts` groups of similar size; this is group `part`. */
+export function shippedSuite(part: number, parts: number): void {
+const D = suite(`determinism of shipped scenarios (${part + 1}/${parts})`);
+const files = scenarioFiles(scenariosDir);
+D('the groups cover every shipped scenario', () => {
+  assert.ok(files.length > 20);
+});
+for (const file of files.filter((_, i) => i % parts === part)) {
   D(`${file}: two runs with one seed are identical; another seed differs`, () => {
     const path = join(scenariosDir, file);
     const s = parseScenario(readFileSync(path, 'utf8'), path);
@@ -36,6 +44,8 @@ for (const file of scenarioFiles(scenariosDir)) {
     assert.is(a.history, b.history);
     assert.is.not(a.digest, c.digest);
   });
+}
+D.run();
 }
 
 const faultArb: fc.Arbitrary<Fault> = fc.oneof(
@@ -51,7 +61,9 @@ const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   ),
 );
 
-D('random scenarios with random fault schedules replay exactly', () => {
+export function randomSuite(): void {
+const D = suite('determinism of random scenarios');
+D('random scenarios with random fault schedules replay exactly, over every client protocol', () => {
   const base = parseScenario(readFileSync(join(scenariosDir, 'quickstart.yaml'), 'utf8'), 'quickstart.yaml');
   fc.assert(
     fc.property(
@@ -60,14 +72,15 @@ D('random scenarios with random fault schedules replay exactly', () => {
         clients: fc.integer({ min: 1, max: 6 }),
         keys: fc.integer({ min: 1, max: 10 }),
         zipf: fc.boolean(),
+        protocol: fc.constantFrom(...WORKLOAD_PROTOCOLS),
         faults: fc.array(faultArb, { maxLength: 5 }),
       }),
-      ({ seed, clients, keys, zipf, faults }) => {
+      ({ seed, clients, keys, zipf, protocol, faults }) => {
         const s: Scenario = {
           ...base,
           durationNs: 2e9,
           healNs: 2e9,
-          workload: { ...base.workload, clients, keys, distribution: zipf ? 'zipfian' : 'uniform' },
+          workload: { ...base.workload, clients, keys, protocol, distribution: zipf ? 'zipfian' : 'uniform' },
           faults,
         };
         const a = run(s, seed);
@@ -80,5 +93,5 @@ D('random scenarios with random fault schedules replay exactly', () => {
     { numRuns: 25 },
   );
 });
-
 D.run();
+}

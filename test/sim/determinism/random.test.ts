@@ -1,0 +1,3 @@
+import { randomSuite } from './cases.js';
+
+randomSuite();
