@@ -20,6 +20,7 @@ const FORBIDDEN: [RegExp, string][] = [
   // slice of events the scheduler is running, so it would escape virtual time.
   [/\b(queueMicrotask|process\.nextTick)\b/, 'a microtask (use env.clock.defer)'],
   [/\bprocess\.(pid|memoryUsage|cpuUsage|uptime|exit|kill)\b/, 'the real process (only the host knows it)'],
+  [/\bfetch\s*\(/, 'a real HTTP request (use a Dialer and src/client)'],
   [/\b(randomBytes|randomUUID|randomInt|getRandomValues|randomFill)\b/, 'crypto randomness (use env.rng)'],
   // An import of a real I/O module (bare or node:-prefixed), or its node: name anywhere (as in a
   // string handed to a dynamic import); a plain 'http' is a word the front door uses as data.
@@ -70,6 +71,7 @@ test('the scan catches each forbidden use', () => {
     'queueMicrotask(() => flush());',
     'process.nextTick(f)',
     'const rss = process.memoryUsage.rss();',
+    "const res = await fetch('http://x/');",
   ];
   for (const text of samples) {
     assert.is(violations([{ path: 'src/node/x.ts', text }]).length, 1, `not caught: ${text}`);
