@@ -5,8 +5,20 @@
  * millisecond of virtual time, sends a message to each other node and each receiver answers it.
  * Every event is traced and hashed into the digest, as in `kv-lab run`. Prints simulated events
  * per wall-clock second and virtual seconds per wall-clock second, best of a few repetitions.
+ *
+ * Then a real scenario, scenarios/raft-quickstart.yaml, with each client protocol: `native`
+ * (request frames straight to the nodes, as every run was before the front door ran in the lab),
+ * `line` and `http` (bytes through simulated connections, sessions, the gateway). For each: the
+ * simulation alone (checks skipped) and the whole run, and for line and http the share of the
+ * run's CPU profile spent in the front door (src/frontdoor, src/wire, the stream clients,
+ * sim/stream.ts), measured with V8's sampling profiler in this process.
  */
+import { readFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { runScenario } from '../sim/runner.js';
+import { parseScenario, type WorkloadProtocol } from '../sim/scenario.js';
 import type { Env } from '../src/env/env.js';
 import { DEFAULT_DISK_OPTIONS } from '../sim/disk.js';
 import { NS_PER_S } from '../sim/scheduler.js';
@@ -58,6 +70,68 @@ const runs = Array.from({ length: repetitions }, (_, i) => once(1 + i * 0)).sort
 const best = runs[0] as (typeof runs)[number];
 const eventsPerSec = Math.round(best.events / best.wallS);
 const virtualPerWall = virtualSeconds / best.wallS;
+
+// ---- a real scenario, with each client protocol ----
+
+const scenarioFile = join(import.meta.dirname, '..', 'scenarios', 'raft-quickstart.yaml');
+const scenario = parseScenario(readFileSync(scenarioFile, 'utf8'), scenarioFile);
+const FRONT_DOOR = [/\/src\/frontdoor\//, /\/src\/wire\//, /\/src\/client\/(line|http)-client\.ts/, /\/sim\/stream\.ts/, /\/sim\/node-process\.ts/];
+
+function scenarioRun(protocol: WorkloadProtocol, skipChecks: boolean) {
+  const s = { ...scenario, workload: { ...scenario.workload, protocol } };
+  const start = performance.now();
+  const { summary } = runScenario(s, { seed: 1, outDir: null, skipChecks });
+  return { wallS: (performance.now() - start) / 1000, events: summary.events, virtualS: summary.virtualMs / 1000, passed: summary.passed, digest: summary.digest };
+}
+
+/** Self time of the profile's samples: in the front door's files, and in all. */
+async function frontDoorShare(protocol: WorkloadProtocol): Promise<number> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  scenarioRun(protocol, false);
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame.url]));
+  let total = 0;
+  let inFrontDoor = 0;
+  const deltas = profile.timeDeltas ?? [];
+  (profile.samples ?? []).forEach((id, i) => {
+    const url = byId.get(id) ?? '';
+    const dt = deltas[i] ?? 0;
+    if (url === '') return; // (idle), (program), (garbage collector): not attributable
+    total += dt;
+    if (FRONT_DOOR.some((re) => re.test(url))) inFrontDoor += dt;
+  });
+  return total === 0 ? 0 : inFrontDoor / total;
+}
+
+const protocols: WorkloadProtocol[] = ['native', 'line', 'http'];
+const scenarioResults = [];
+for (const protocol of protocols) {
+  const sims = Array.from({ length: repetitions }, () => scenarioRun(protocol, true)).sort((a, b) => a.wallS - b.wallS);
+  const fulls = Array.from({ length: args.quick ? 1 : 2 }, () => scenarioRun(protocol, false)).sort((a, b) => a.wallS - b.wallS);
+  const sim = sims[0] as ReturnType<typeof scenarioRun>;
+  const full = fulls[0] as ReturnType<typeof scenarioRun>;
+  const share = protocol === 'native' ? 0 : await frontDoorShare(protocol);
+  scenarioResults.push({
+    case: `raft-quickstart ${protocol}`,
+    subject: 'kv-lab-sim',
+    opsPerSec: Math.round(sim.events / sim.wallS),
+    eventsPerSec: Math.round(sim.events / sim.wallS),
+    virtualSecondsPerWallSecond: Number((sim.virtualS / sim.wallS).toFixed(3)),
+    events: sim.events,
+    simulationWallSeconds: Number(sim.wallS.toFixed(3)),
+    runWallSeconds: Number(full.wallS.toFixed(3)),
+    frontDoorShareOfRun: Number(share.toFixed(3)),
+    passed: full.passed,
+    digest: sim.digest,
+  });
+}
+const native = scenarioResults[0] as (typeof scenarioResults)[number];
+
 const report: BenchReport = {
   bench: 'sim',
   results: [
@@ -74,8 +148,17 @@ const report: BenchReport = {
       repetitions,
       digest: best.digest,
     },
+    ...scenarioResults,
   ],
-  ratios: { 'events/s vs target 500k': Number((eventsPerSec / 500_000).toFixed(3)) },
+  ratios: {
+    'events/s vs target 500k': Number((eventsPerSec / 500_000).toFixed(3)),
+    ...Object.fromEntries(
+      scenarioResults.slice(1).flatMap((r) => [
+        [`${r.case} run wall/native`, Number((r.runWallSeconds / native.runWallSeconds).toFixed(3))],
+        [`${r.case} front-door share of the run (target < 0.3)`, r.frontDoorShareOfRun],
+      ]),
+    ),
+  },
   deterministic: runs.every((r) => r.digest === best.digest),
 };
 if (args.json) process.stdout.write(JSON.stringify(report) + '\n');
@@ -85,4 +168,8 @@ else {
   console.log(`  events/s        ${eventsPerSec.toLocaleString('en-US')}   (target 500,000: ratio ${(eventsPerSec / 500_000).toFixed(2)})`);
   console.log(`  virtual s/wall s ${virtualPerWall.toFixed(2)}`);
   console.log(`  same digest on every repetition: ${report.deterministic ? 'yes' : 'NO'}`);
+  console.log('scenarios/raft-quickstart.yaml, seed 1, by client protocol (simulation: checks skipped, best of runs):');
+  for (const r of scenarioResults) {
+    console.log(`  ${r.case.padEnd(24)} events/s ${r.eventsPerSec.toLocaleString('en-US').padStart(9)}   virtual s/wall s ${r.virtualSecondsPerWallSecond.toFixed(2).padStart(5)}   run ${r.runWallSeconds.toFixed(2)} s (${(r.runWallSeconds / native.runWallSeconds).toFixed(2)}× native)${r.case.endsWith('native') ? '' : `   front door ${(r.frontDoorShareOfRun * 100).toFixed(1)}% of the run's CPU`}`);
+  }
 }

@@ -196,6 +196,8 @@ class BodyDecoder {
           const end = nl < 0 ? buf.length : nl;
           this.lineBytes += end - i;
           if (this.lineBytes > CHUNK_LINE_BYTES_MAX) throw new HttpWireError(400, 'bad_request', 'a chunk-size or trailer line is too long');
+          // After chunk data only CRLF may come: say so at the first wrong byte, not at a newline.
+          if (this.state === 'chunk-crlf' && (this.lineBytes > 1 || (end > i && buf[i] !== 13))) throw new HttpWireError(400, 'bad_request', 'chunk data is not followed by CRLF');
           this.line.push(buf.subarray(i, end));
           i = nl < 0 ? buf.length : nl + 1;
           if (nl >= 0) this.lineDone();

@@ -59,6 +59,8 @@ interface Exchange {
   head: RequestHead;
   route: Route | null;
   params: Record<string, string>;
+  /** The query string's parameters (parsed once, with the path). */
+  query: URLSearchParams | null;
   /** Body bytes (kept only for an operation's route). */
   chunks: Buffer[] | null;
   response: string | Buffer | null;
@@ -148,7 +150,7 @@ export class HttpSession {
 
   private head(head: RequestHead): void {
     this.headReceived = true;
-    const ex: Exchange = { head, route: null, params: {}, chunks: null, response: null, closeAfter: !head.keepAlive };
+    const ex: Exchange = { head, route: null, params: {}, query: null, chunks: null, response: null, closeAfter: !head.keepAlive };
     this.queue.push(ex);
     this.receiving = ex;
     let url: URL;
@@ -158,6 +160,7 @@ export class HttpSession {
       this.respond(ex, 400, { ok: false, code: 'bad_request', message: `malformed request target ${JSON.stringify(head.target.slice(0, 80))}` });
       return;
     }
+    ex.query = url.searchParams;
     try {
       const match = matchRoute(head.method, url.pathname);
       if (match.kind === 'none') {
@@ -200,9 +203,8 @@ export class HttpSession {
     const chunks = ex.chunks;
     ex.chunks = null;
     try {
-      const url = new URL(ex.head.target, 'http://localhost');
       const body = parseBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), ex.head.headers.get('content-type'), route);
-      const input: HttpInput = { params: ex.params, query: url.searchParams, body, salt: this.ctx.salt };
+      const input: HttpInput = { params: ex.params, query: ex.query ?? new URLSearchParams(), body, salt: this.ctx.salt };
       const { op, db } = route.build(input);
       this.credentials(ex, route, (token) => {
         this.ctx.gateway.execute('http', op, db, token, (result) => {
@@ -298,7 +300,7 @@ export class HttpSession {
     let ex = this.receiving;
     if (ex === null || ex.response !== null) {
       // The error is in a head that never parsed: a stand-in exchange carries the answer.
-      ex = { head: { method: '-', target: '-', version: '1.1', headers: new Map(), keepAlive: false, contentLength: 0, expectContinue: false }, route: null, params: {}, chunks: null, response: null, closeAfter: true };
+      ex = { head: { method: '-', target: '-', version: '1.1', headers: new Map(), keepAlive: false, contentLength: 0, expectContinue: false }, route: null, params: {}, query: null, chunks: null, response: null, closeAfter: true };
       this.queue.push(ex);
     }
     this.receiving = null;
