@@ -16,6 +16,3 @@ export const BUGS = {
 
 export type BugName = keyof typeof BUGS;
 
-export function isBugName(s: string): s is BugName {
-  return Object.prototype.hasOwnProperty.call(BUGS, s);
-}

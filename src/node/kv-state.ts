@@ -374,6 +374,3 @@ export function jsonEqual(a: Json, b: Json): boolean {
   return ak.every((k) => k in bo && jsonEqual(ao[k] as Json, bo[k] as Json));
 }
 
-export function isWrite(op: KvOp): boolean {
-  return op.f !== 'read' && op.f !== 'range';
-}

@@ -46,14 +46,8 @@ export type AdminReadOp = { f: 'db.list' } | { f: 'user.list' } | { f: 'auth.log
 
 export type KvOp = WriteOp | ReadOp | { f: 'batch'; ops: WriteOp[] } | AdminOp | AdminReadOp;
 
-export type KvFunction = KvOp['f'];
-
 export function isReadOnly(op: KvOp): op is ReadOp | AdminReadOp {
   return op.f === 'read' || op.f === 'range' || op.f === 'db.list' || op.f === 'user.list' || op.f === 'auth.login';
-}
-
-export function isAdmin(op: KvOp): op is AdminOp | AdminReadOp {
-  return op.f.includes('.');
 }
 
 export const DB_NAME = /^[A-Za-z0-9_-]{1,64}$/;

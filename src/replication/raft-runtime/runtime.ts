@@ -68,8 +68,6 @@ export interface RaftRuntimeOptions {
   dir: string;
 }
 
-export const DEFAULT_TICK_MS = 20;
-
 export class RaftRuntime {
   private readonly node: RaftNode;
   private tickTimer: Timer | null = null;
