@@ -2,6 +2,7 @@ import type { Clock, Timer } from '../../env/clock.js';
 import type { Logger } from '../../env/log.js';
 import type { Stream, StreamCloseReason } from '../../env/stream.js';
 import type { Result } from '../../node/protocol.js';
+import { JSON_DEPTH_MAX, jsonNestingExceeds } from '../../util/json.js';
 import { DEFAULT_HTTP_LIMITS, formatResponse, HttpWireError, RequestParser, type HttpLimits, type RequestEvent, type RequestHead } from '../../wire/http1.js';
 import type { Gateway } from '../gateway.js';
 import type { Counter, Family } from '../metrics.js';
@@ -424,6 +425,7 @@ export function parseBody(bytes: Buffer, contentType: string | undefined, route:
     throw new HttpError(415, 'unsupported_media_type', 'only PUT of a key takes a raw application/octet-stream body; send JSON');
   }
   if (text.trim() === '') return { kind: 'none' };
+  if (jsonNestingExceeds(text)) throw new HttpError(400, 'bad_request', `the request body nests arrays or objects deeper than ${JSON_DEPTH_MAX} levels`);
   try {
     return { kind: 'json', value: JSON.parse(text) as unknown };
   } catch (err) {

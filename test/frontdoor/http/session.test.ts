@@ -160,6 +160,10 @@ S('malformed, unknown, wrong method, too large: JSON errors with the right statu
   assert.is(bad.closed, 'closed', 'the connection cannot be trusted after that');
   const badJson = one('PUT /kv/k HTTP/1.1\r\nHost: n1\r\nContent-Length: 5\r\n\r\n{nope');
   assert.is(badJson.got[0]?.status, 400);
+  const deep = '{"value":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}';
+  const nested = one(`PUT /kv/k HTTP/1.1\r\nHost: n1\r\nContent-Length: ${deep.length}\r\n\r\n${deep}`);
+  assert.is(nested.got[0]?.status, 400, 'a 100,000-deep value is a bad request, not a 500');
+  assert.match(JSON.parse(nested.got[0]?.body ?? '{}').message, /deeper than 64/);
   const big = 9 * 1024 * 1024;
   const large = one(`PUT /kv/k HTTP/1.1\r\nHost: n1\r\nContent-Length: ${big}\r\n\r\n`);
   assert.is(large.got[0]?.status, 413);
