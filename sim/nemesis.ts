@@ -1,4 +1,5 @@
 import { KvClient } from '../src/client/client.js';
+import { StreamNet } from '../src/client/stream-net.js';
 import type { Rng } from '../src/env/rng.js';
 import { NS_PER_MS } from './scheduler.js';
 import type { Fault } from './scenario.js';
@@ -27,8 +28,10 @@ export class Nemesis {
 
   private adminClient(): KvClient {
     if (this.admin === null) {
+      // An operator's program: connectKv's client, over the nodes' TCP client ports.
       const ep = this.world.clientEndpoint('admin');
-      this.admin = new KvClient(ep.net, ep.clock, { nodes: this.world.nodeIds(), timeoutMs: 5000, attemptTimeoutMs: 300 });
+      const net = new StreamNet('admin', new Map(this.world.nodeIds().map((n) => [n, `${n}:line`])), ep.dial);
+      this.admin = new KvClient(net, ep.clock, { nodes: this.world.nodeIds(), timeoutMs: 5000, attemptTimeoutMs: 300 });
     }
     return this.admin;
   }

@@ -86,8 +86,9 @@ export interface RunResult {
 const SLICE_NS = 100 * NS_PER_MS;
 
 /**
- * How the world boots a node of this scenario: a KvNode, and a front door when the clients come
- * through one (workload.protocol line or http). `net` opens the gateway's own endpoint.
+ * How the world boots a node of this scenario: a KvNode and its front door, which every client
+ * reaches (line, HTTP, or request frames on the TCP client port). `net` opens the gateway's own
+ * endpoint for forwarding.
  */
 export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObserver | null = null): (env: Env, machine: Machine) => SimNode {
   const members = nodeIds(scenario).slice(0, scenario.cluster.voters);
@@ -104,7 +105,7 @@ export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObs
         primary: scenario.cluster.primary,
         ...(observer !== null ? { onApply: observer.onApply } : {}),
       },
-      frontDoor: scenario.workload.protocol !== 'native',
+      frontDoor: true,
       openNet: (address, m) => net.attach(address, m.owner, m.id),
       bugs,
     });

@@ -1,6 +1,7 @@
 import { KvClient, type Outcome } from '../src/client/client.js';
 import { HttpKvClient } from '../src/client/http-client.js';
 import { LineKvClient } from '../src/client/line-client.js';
+import { StreamNet } from '../src/client/stream-net.js';
 import type { Dialer } from '../src/env/stream.js';
 import type { HistoryEvent, Json, OpFunction } from '../src/check/history.js';
 import type { Rng } from '../src/env/rng.js';
@@ -33,7 +34,7 @@ export interface WorkloadHost {
  *
  * The client is the scenario's protocol's: LineKvClient or HttpKvClient over connections to a
  * node's front door (the history is recorded from the bytes they read back), or KvClient sending
- * the request protocol's frames to the nodes.
+ * the request protocol's frames to the same port (StreamNet, as connectKv does).
  *
  * Written values are unique (a counter), so any value read names the one operation that wrote it.
  * Over the line protocol, which stores strings, they are written as strings (`w17;`).
@@ -166,7 +167,9 @@ export class Workload {
     const endpoint = this.world.clientEndpoint(address);
     const timeoutMs = this.spec.timeoutNs / NS_PER_MS;
     if (this.spec.protocol === 'native') {
-      return new NativeClient(new KvClient(endpoint.net, endpoint.clock, { nodes, timeoutMs, attemptTimeoutMs: Math.max(1, timeoutMs / 4) }));
+      // As connectKv does: frames over connections to the nodes' TCP client ports.
+      const net = new StreamNet(address, new Map(this.nodes.map((n) => [n, `${n}:line`])), endpoint.dial);
+      return new NativeClient(new KvClient(net, endpoint.clock, { nodes, timeoutMs, attemptTimeoutMs: Math.max(1, timeoutMs / 4) }));
     }
     return new FrontDoorClient(address, this.spec.protocol, nodes, endpoint, this.rng.fork(`client/${address}`), timeoutMs);
   }

@@ -14,7 +14,7 @@ export function printSummary(s: RunSummary, outDir: string | null): void {
     const m = s.messages;
     out.push(`  messages ${fmt(m.sent)} sent, ${fmt(m.delivered)} delivered, ${fmt(m.lost)} lost, ${fmt(m.blocked)} blocked, ${fmt(m.duplicated)} duplicated`);
     const c = s.streams;
-    if (s.protocol !== 'native' && c !== undefined) out.push(`  clients over ${s.protocol}: ${fmt(c.connections)} connections, ${fmt(c.refused)} refused, ${fmt(c.resets)} reset, ${fmt(c.stalls)} segments stalled`);
+    if (c !== undefined && c.connections > 0) out.push(`  clients over ${s.protocol}: ${fmt(c.connections)} connections, ${fmt(c.refused)} refused, ${fmt(c.resets)} reset, ${fmt(c.stalls)} segments stalled`);
   }
   out.push(`  ops ${fmt(s.ops.invoked)}: ${fmt(s.ops.ok)} ok, ${fmt(s.ops.fail)} fail, ${fmt(s.ops.info)} info`);
   for (const e of s.nodeExits.slice(0, 3)) out.push(`  ${e.node} exited at ${(e.atMs / 1000).toFixed(3)}s (restarted by its supervisor): ${e.reason}`);

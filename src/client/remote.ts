@@ -7,13 +7,13 @@ import type { KvClient, Outcome } from './client.js';
  * retries that keep the request's id so the cluster applies it once, deadlines) with a promise
  * API. Pure: src/host/connect.ts gives it real TCP (connectKv).
  *
- *   const kv = await connectKv({ nodes: { n1: '127.0.0.1:9001', n2: '127.0.0.1:9002' }, username, password });
+ *   const kv = await connectKv({ nodes: { n1: '127.0.0.1:3001', n2: '127.0.0.1:3002' }, username, password });
  *   await kv.put('nickname', 'codejitsu');
  *   await kv.get('nickname'); // 'codejitsu'
  *   kv.close();
  *
- * `discoverNodes('http://127.0.0.1:8000')` reads the members' peer addresses from a node's
- * /status, for when only one HTTP address is known.
+ * `discoverNodes('http://127.0.0.1:8000')` reads the members' client-port addresses from a
+ * node's /status, for when only one HTTP address is known.
  */
 
 /** A failed operation. `definite`: it certainly did not take effect; otherwise the outcome is unknown. */

@@ -3,12 +3,13 @@ import type { Clock } from '../env/clock.js';
 import type { Logger } from '../env/log.js';
 import type { Net } from '../env/net.js';
 import type { Rng } from '../env/rng.js';
-import type { Stream, StreamCloseReason } from '../env/stream.js';
+import type { Stream, StreamCloseReason, StreamHandler } from '../env/stream.js';
 import type { BugName } from '../node/bugs.js';
 import { assert } from '../util/assert.js';
 import { Gateway, type LocalNode } from './gateway.js';
 import { HttpSession, type HttpContext } from './http/session.js';
 import { LineSession } from './line/session.js';
+import { NativeSession } from './native/session.js';
 import { Counter, Exposition, Family, numericLeaves } from './metrics.js';
 
 /**
@@ -21,6 +22,10 @@ import { Counter, Exposition, Family, numericLeaves } from './metrics.js';
  * randomness and the forwarding client's network come from the Env the host or the world gives.
  */
 
+/**
+ * The front door's two ports: `line` is the TCP client port, where the line protocol and the
+ * request protocol's frames (KvClient, connectKv) are told apart by the first byte; `http`.
+ */
 export type FrontDoorProtocol = 'line' | 'http';
 
 export interface FrontDoorOptions {
@@ -64,8 +69,8 @@ export class FrontDoor {
   readonly responses = new Family<Counter>(() => new Counter(), 100);
   private readonly forward: KvClient | null;
   private readonly streams = new Set<Stream>();
-  private readonly open: Record<FrontDoorProtocol, number> = { line: 0, http: 0 };
-  private readonly total: Record<FrontDoorProtocol, number> = { line: 0, http: 0 };
+  private readonly open: Record<FrontDoorProtocol | 'native', number> = { line: 0, http: 0, native: 0 };
+  private readonly total: Record<FrontDoorProtocol | 'native', number> = { line: 0, http: 0, native: 0 };
   private readonly http: HttpContext;
   private readonly soon: (fn: () => void) => void;
   private accepting = true;
@@ -105,28 +110,39 @@ export class FrontDoor {
   }
 
   /** Serves one client connection until it closes. */
-  accept(stream: Stream, protocol: FrontDoorProtocol): void {
+  accept(stream: Stream, port: FrontDoorProtocol): void {
     if (!this.accepting || this.streams.size >= CONNECTIONS_MAX) {
-      if (this.accepting) this.options.log.log('warn', 'frontdoor.refused', { remote: stream.remote, protocol, why: `over ${CONNECTIONS_MAX} connections` });
+      if (this.accepting) this.options.log.log('warn', 'frontdoor.refused', { remote: stream.remote, port, why: `over ${CONNECTIONS_MAX} connections` });
       stream.destroy();
       return;
     }
     this.streams.add(stream);
-    this.open[protocol]++;
-    this.total[protocol]++;
-    const onClose = (_reason: StreamCloseReason) => {
-      if (!this.streams.delete(stream)) return;
-      this.open[protocol]--;
-    };
-    if (protocol === 'line') new LineSession(stream, { gateway: this.gateway, log: this.options.log, soon: this.soon, onClose });
-    else new HttpSession(stream, this.http, onClose);
+    if (port === 'http') {
+      this.serve(stream, stream, 'http');
+      return;
+    }
+    // The TCP client port: the first byte says which protocol (a frame's length begins 0x00, a
+    // line with a letter). The session sees every byte, the first one included.
+    sniff(stream, (first) => (first === 0 ? 'native' : 'line'), (session, kind) => this.serve(stream, session, kind));
   }
 
-  connections(protocol: FrontDoorProtocol): number {
+  private serve(stream: Stream, session: Stream, kind: FrontDoorProtocol | 'native'): void {
+    this.open[kind]++;
+    this.total[kind]++;
+    const onClose = (_reason: StreamCloseReason) => {
+      if (!this.streams.delete(stream)) return;
+      this.open[kind]--;
+    };
+    if (kind === 'line') new LineSession(session, { gateway: this.gateway, log: this.options.log, soon: this.soon, onClose });
+    else if (kind === 'native') new NativeSession(session, { node: this.options.node, log: this.options.log, soon: this.soon, onClose });
+    else new HttpSession(session, this.http, onClose);
+  }
+
+  connections(protocol: FrontDoorProtocol | 'native'): number {
     return this.open[protocol];
   }
 
-  connectionsTotal(protocol: FrontDoorProtocol): number {
+  connectionsTotal(protocol: FrontDoorProtocol | 'native'): number {
     return this.total[protocol];
   }
 
@@ -166,6 +182,7 @@ export class FrontDoor {
     e.scalar('kvlab_tcp_connections', 'gauge', 'Open TCP line-protocol connections.', [{ value: this.open.line }]);
     e.scalar('kvlab_tcp_connections_total', 'counter', 'TCP line-protocol connections accepted.', [{ value: this.total.line }]);
     e.scalar('kvlab_http_connections', 'gauge', 'Open HTTP connections.', [{ value: this.open.http }]);
+    e.scalar('kvlab_native_connections', 'gauge', 'Open request-protocol connections on the TCP client port (KvClient).', [{ value: this.open.native }]);
     e.scalar('kvlab_node_is_leader', 'gauge', '1 if this node is the leader.', [{ value: status.role === 'leader' ? 1 : 0 }]);
     for (const [name, value] of numericLeaves(status)) {
       const metric = name.startsWith('term') || name.startsWith('commit_index') || name.startsWith('applied_index') ? `kvlab_raft_${name}` : `kvlab_node_${name}`;
@@ -175,6 +192,70 @@ export class FrontDoor {
     this.options.hostMetrics?.(e);
     return e.text();
   }
+}
+
+/**
+ * Waits for a stream's first byte, lets `choose` name the protocol, then hands the session a view
+ * of the stream that delivers every byte from the first on. Until then nothing is parsed.
+ */
+function sniff<K>(stream: Stream, choose: (firstByte: number) => K, start: (session: Stream, kind: K) => void): void {
+  let target: StreamHandler | null = null;
+  let early: ((h: StreamHandler) => void)[] | null = [];
+  const deliver = (fn: (h: StreamHandler) => void) => {
+    if (target !== null) fn(target);
+    else early?.push(fn);
+  };
+  const view: Stream = {
+    get remote() {
+      return stream.remote;
+    },
+    setHandler(h) {
+      assert(target === null, 'sniff: the handler is set once');
+      target = h;
+      const queued = early ?? [];
+      early = null;
+      for (const fn of queued) fn(h);
+    },
+    write: (d) => stream.write(d),
+    get needsDrain() {
+      return stream.needsDrain;
+    },
+    end: () => stream.end(),
+    finish: () => stream.finish(),
+    destroy: () => stream.destroy(),
+    pause: () => stream.pause(),
+    resume: () => stream.resume(),
+    get closed() {
+      return stream.closed;
+    },
+  };
+  let chosen = false;
+  stream.setHandler({
+    data: (chunk) => {
+      if (!chosen) {
+        chosen = true;
+        deliver((h) => h.data(chunk));
+        start(view, choose(chunk[0] as number));
+        return;
+      }
+      deliver((h) => h.data(chunk));
+    },
+    end: () => {
+      if (!chosen) {
+        chosen = true;
+        start(view, choose(0x0a)); // ended before a byte: a line session ends it cleanly
+      }
+      deliver((h) => h.end());
+    },
+    close: (reason, detail) => {
+      if (!chosen) {
+        chosen = true;
+        start(view, choose(0x0a));
+      }
+      deliver((h) => (detail === undefined ? h.close(reason) : h.close(reason, detail)));
+    },
+    drain: () => deliver((h) => h.drain()),
+  });
 }
 
 /** n random bytes from the Env's Rng. */

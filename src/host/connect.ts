@@ -3,20 +3,23 @@ import { KvClient, type ClientOptions } from '../client/client.js';
 import { HttpKvClient as PureHttpKvClient, KvHttpError, type HttpClientOptions } from '../client/http-client.js';
 import { KvError, KvRemote } from '../client/remote.js';
 import { RealClock } from '../env/real/clock.js';
-import { RealNet, type PeerAddress } from '../env/real/net.js';
+import { StreamNet } from '../client/stream-net.js';
 import type { Dialer } from '../env/stream.js';
 import { parseHostPort, tcpDialer } from './socket-stream.js';
 
 /**
  * The clients of src/client, on real TCP: what `import … from 'kv-lab'` gives a program.
  *
- *   const kv = await connectKv({ nodes: { n1: '127.0.0.1:9001', n2: '127.0.0.1:9002' }, username, password });
+ *   const kv = await connectKv({ nodes: { n1: '127.0.0.1:3001', n2: '127.0.0.1:3002' }, username, password });
  *   await kv.put('nickname', 'codejitsu');
  *   const http = new HttpKvClient({ urls: ['http://127.0.0.1:8000'] });
  */
 
 export interface RemoteOptions {
-  /** Node id → "host:peerPort" of every member (or as many as are known). */
+  /**
+   * Node id → "host:port" of every member's TCP client port (3001, …: the line protocol's port,
+   * which also speaks the request protocol's frames), or as many as are known.
+   */
   nodes: Record<string, string>;
   username?: string;
   password?: string;
@@ -26,9 +29,10 @@ export interface RemoteOptions {
   attemptTimeoutMs?: number;
 }
 
-function parseAddress(id: string, text: string): PeerAddress {
+function checkAddress(id: string, text: string): string {
   try {
-    return parseHostPort(text);
+    parseHostPort(text);
+    return text;
   } catch (err) {
     throw new KvError('bad_request', `node ${id}: ${(err as Error).message}`, true);
   }
@@ -37,8 +41,8 @@ function parseAddress(id: string, text: string): PeerAddress {
 export async function connectKv(options: RemoteOptions): Promise<KvRemote> {
   const ids = Object.keys(options.nodes);
   if (ids.length === 0) throw new KvError('bad_request', 'connectKv needs at least one node', true);
-  const peers = new Map(ids.map((id) => [id, parseAddress(id, options.nodes[id] as string)]));
-  const net = new RealNet({ self: `client-${randomBytes(6).toString('hex')}`, role: 'client', peers, secret: null });
+  const addresses = new Map(ids.map((id) => [id, checkAddress(id, options.nodes[id] as string)]));
+  const net = new StreamNet(`client-${randomBytes(6).toString('hex')}`, addresses, tcpDialer);
   const clientOptions: Partial<ClientOptions> & { nodes: string[] } = {
     nodes: ids,
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
@@ -63,13 +67,13 @@ export class HttpKvClient extends PureHttpKvClient {
   }
 }
 
-/** Every member's "host:peerPort", from a node's GET /status (which lists them when it knows). */
+/** Every member's "host:tcpPort" (what connectKv takes), from a node's GET /status (which lists them when it knows). */
 export async function discoverNodes(httpUrl: string, timeoutMs = 5_000): Promise<Record<string, string>> {
   const client = new HttpKvClient({ urls: [httpUrl], timeoutMs });
   try {
-    const status = (await client.status()) as { addresses?: Record<string, { host: string; peerPort: number }> };
+    const status = (await client.status()) as { addresses?: Record<string, { host: string; tcpPort: number }> };
     if (status.addresses === undefined) throw new KvError('unavailable', `${httpUrl}/status lists no addresses (the node was started without a cluster file)`, true);
-    return Object.fromEntries(Object.entries(status.addresses).map(([id, a]) => [id, `${a.host}:${a.peerPort}`]));
+    return Object.fromEntries(Object.entries(status.addresses).map(([id, a]) => [id, `${a.host}:${a.tcpPort}`]));
   } catch (err) {
     if (err instanceof KvHttpError) throw new KvError(err.code, err.message, true);
     throw err;

@@ -179,8 +179,9 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       clock,
       rng: rng.fork('frontdoor'),
       log,
-      // The gateway's forwarding client: its own connections to the peers, as any client's.
-      openNet: (address) => new RealNet({ self: address, role: 'client', peers: spec.peers, secret: null, log }),
+      // The gateway's forwarding client: its own connections to the peers' ports, where only a
+      // holder of the cluster secret may speak (it is part of a member, so it holds it).
+      openNet: (address) => new RealNet({ self: address, role: 'peer', peers: spec.peers, secret: spec.secret, log }),
       authEnabled: spec.auth !== null,
       version: spec.version,
       ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),

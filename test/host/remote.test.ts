@@ -10,7 +10,7 @@ import { hashPassword } from '../../src/node/auth.js';
 import { authConfigFor } from '../../src/cli/cluster-config.js';
 import { freePort, tempDir } from './helpers.js';
 
-// The exported clients against node hosts started in this process: connectKv over the peer
+// The exported clients against node hosts started in this process: connectKv over the TCP client
 // ports (login, leader discovery, a leader that stops), HttpKvClient against a follower (which
 // forwards), and discoverNodes.
 
@@ -48,7 +48,7 @@ async function cluster(ids: string[]): Promise<{ hosts: NodeHost[]; addresses: R
   return { hosts, addresses };
 }
 
-const peerMap = (addresses: Record<string, MemberAddress>) => Object.fromEntries(Object.entries(addresses).map(([id, a]) => [id, `127.0.0.1:${a.peerPort}`]));
+const clientPorts = (addresses: Record<string, MemberAddress>) => Object.fromEntries(Object.entries(addresses).map(([id, a]) => [id, `127.0.0.1:${a.tcpPort}`]));
 
 async function leaderOf(hosts: NodeHost[]): Promise<NodeHost> {
   for (let i = 0; i < 200; i++) {
@@ -64,7 +64,7 @@ const R = suite('clients against real hosts');
 R('one node: login is required, a wrong password is a definite unauthorized, then every helper works', async () => {
   const { hosts, addresses } = await cluster(['n1']);
   try {
-    const nodes = peerMap(addresses);
+    const nodes = clientPorts(addresses);
     await connectKv({ nodes, username: 'admin', password: 'wrong' }).then(
       () => assert.unreachable('logged in with a wrong password'),
       (e: unknown) => assert.ok(e instanceof KvError && e.code === 'unauthorized' && e.definite),
@@ -105,7 +105,7 @@ R('three Raft nodes: the client finds the leader, followers forward HTTP, and a 
     const leader = await leaderOf(hosts);
     const follower = hosts.find((h) => h !== leader) as NodeHost;
     // The client is told only the followers first: not_leader hints lead it to the leader.
-    const nodes = peerMap(addresses);
+    const nodes = clientPorts(addresses);
     const ordered = Object.fromEntries([...Object.entries(nodes).filter(([id]) => id !== leader.spec.id), [leader.spec.id, nodes[leader.spec.id] as string]]);
     const kv = await connectKv({ nodes: ordered, username: 'admin', password: 'admin-password', timeoutMs: 10_000, attemptTimeoutMs: 500 });
     await kv.put('k', 'v1');
