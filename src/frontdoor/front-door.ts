@@ -9,6 +9,7 @@ import { assert } from '../util/assert.js';
 import { Gateway, type LocalNode } from './gateway.js';
 import { HttpSession, type HttpContext } from './http/session.js';
 import { LineSession } from './line/session.js';
+import { LoginThrottle } from './login-throttle.js';
 import { NativeSession } from './native/session.js';
 import { Counter, Exposition, Family, numericLeaves } from './metrics.js';
 
@@ -73,6 +74,8 @@ export class FrontDoor {
   private readonly total: Record<FrontDoorProtocol | 'native', number> = { line: 0, http: 0, native: 0 };
   private readonly http: HttpContext;
   private readonly soon: (fn: () => void) => void;
+  /** Failed logins per source address, across the node's connections and protocols. */
+  readonly logins: LoginThrottle;
   private accepting = true;
 
   constructor(private readonly options: FrontDoorOptions) {
@@ -86,6 +89,7 @@ export class FrontDoor {
         ? new KvClient(options.openNet(clientId), options.clock, { nodes: others, timeoutMs: options.requestTimeoutMs ?? 10_000, attemptTimeoutMs: options.forwardAttemptTimeoutMs ?? 2_000 })
         : null;
     this.soon = options.soon ?? ((fn) => options.clock.defer(fn));
+    this.logins = new LoginThrottle(options.clock);
     this.gateway = new Gateway({
       node: options.node,
       clientId,
@@ -106,6 +110,7 @@ export class FrontDoor {
       responses: this.responses,
       salt: () => bytes(options.rng, 16),
       soon: this.soon,
+      logins: this.logins,
     };
   }
 
@@ -133,7 +138,7 @@ export class FrontDoor {
       if (!this.streams.delete(stream)) return;
       this.open[kind]--;
     };
-    if (kind === 'line') new LineSession(session, { gateway: this.gateway, log: this.options.log, soon: this.soon, onClose });
+    if (kind === 'line') new LineSession(session, { gateway: this.gateway, log: this.options.log, soon: this.soon, onClose, logins: this.logins });
     else if (kind === 'native') new NativeSession(session, { node: this.options.node, log: this.options.log, soon: this.soon, onClose });
     else new HttpSession(session, this.http, onClose);
   }

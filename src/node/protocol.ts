@@ -111,9 +111,11 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'timeout'
+  | 'too_many_requests'
   | 'internal';
 
 const DEFINITE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'too_many_requests',
   'cas_mismatch',
   'type_error',
   'not_leader',

@@ -118,6 +118,8 @@ export function errorStatus(code: ErrorCode | string): number {
       return 413;
     case 'unsupported_media_type':
       return 415;
+    case 'too_many_requests':
+      return 429;
     case 'not_leader':
     case 'unavailable':
       return 503;

@@ -6,6 +6,7 @@ import { JSON_DEPTH_MAX, jsonNestingExceeds } from '../../util/json.js';
 import { DEFAULT_HTTP_LIMITS, formatResponse, HttpWireError, RequestParser, type HttpLimits, type RequestEvent, type RequestHead } from '../../wire/http1.js';
 import type { Gateway } from '../gateway.js';
 import type { Counter, Family } from '../metrics.js';
+import { sourceOf, type LoginThrottle } from '../login-throttle.js';
 import { openApiDocument } from './openapi.js';
 import { errorStatus, HttpError, matchRoute, type HttpBody, type HttpInput, type LocalRoute, type OpRoute, type Route } from './routes.js';
 
@@ -53,6 +54,8 @@ export interface HttpContext {
   soon: (fn: () => void) => void;
   limits?: HttpLimits;
   timeouts?: HttpTimeouts;
+  /** Failed logins per source address (shared by every connection of the node). */
+  logins?: LoginThrottle;
 }
 
 /** One request and, once known, its response. */
@@ -207,8 +210,11 @@ export class HttpSession {
       const body = parseBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), ex.head.headers.get('content-type'), route);
       const input: HttpInput = { params: ex.params, query: ex.query ?? new URLSearchParams(), body, salt: this.ctx.salt };
       const { op, db } = route.build(input);
+      const login = op.f === 'auth.login';
+      if (login && this.throttled(ex)) return;
       this.credentials(ex, route, (token) => {
         this.ctx.gateway.execute('http', op, db, token, (result) => {
+          if (login) this.ctx.logins?.record(sourceOf(this.stream.remote), result.ok);
           try {
             this.answer(ex, route, input, result);
           } catch (err) {
@@ -255,7 +261,9 @@ export class HttpSession {
       const decoded = Buffer.from(m[2] as string, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon > 0) {
+        if (this.throttled(ex)) return;
         this.ctx.gateway.basicToken(decoded.slice(0, colon), decoded.slice(colon + 1), (r) => {
+          this.ctx.logins?.record(sourceOf(this.stream.remote), r.ok);
           if (r.ok) next(typeof r.value === 'string' ? r.value : null);
           else this.answer(ex, route, none, r);
         });
@@ -263,6 +271,15 @@ export class HttpSession {
       }
     }
     this.answer(ex, route, none, { ok: false, code: 'unauthorized', message: 'malformed Authorization header: use "Bearer <token>" or "Basic <base64 user:password>"' });
+  }
+
+  /** Answers 429 (with Retry-After) if the source failed to log in too often lately. */
+  private throttled(ex: Exchange): boolean {
+    const source = sourceOf(this.stream.remote);
+    const waitMs = this.ctx.logins?.waitMs(source) ?? 0;
+    if (waitMs === 0) return false;
+    this.respond(ex, 429, { ok: false, code: 'too_many_requests', message: `too many failed logins from ${source}; retry in ${waitMs} ms` }, [['retry-after', String(Math.ceil(waitMs / 1000))]]);
+    return true;
   }
 
   private local(ex: Exchange, route: LocalRoute): void {

@@ -6,6 +6,7 @@ import { assert } from '../../util/assert.js';
 import { formatReply, LineSyntaxError, parseCommand, type LineCommand, type LineReply } from '../../wire/line.js';
 import type { Gateway } from '../gateway.js';
 import { commandOp, resultReply } from './commands.js';
+import { sourceOf, type LoginThrottle } from '../login-throttle.js';
 
 /**
  * One line-protocol connection (src/wire/line.ts documents the protocol), over a Stream: bytes in,
@@ -33,7 +34,12 @@ export interface LineSessionOptions {
   soon: (fn: () => void) => void;
   /** Called once when the connection is gone. */
   onClose?: (reason: StreamCloseReason) => void;
+  /** Failed logins per source address (shared by every connection of the node). */
+  logins?: LoginThrottle;
 }
+
+/** Failed AUTH lines one connection may send before it is closed. */
+export const AUTH_FAILURES_PER_CONNECTION_MAX = 10;
 
 interface Slot {
   line: string | null;
@@ -54,6 +60,7 @@ export class LineSession {
   private partialBytes = 0;
   /** Skipping the rest of an over-long line. */
   private discarding = false;
+  private authFailures = 0;
   /** Commands held back while an AUTH is in flight (they need its token). */
   private held: string[] | null = null;
   private quitting = false;
@@ -246,10 +253,21 @@ export class LineSession {
   private auth(command: Extract<LineCommand, { verb: 'AUTH' }>): void {
     const op = commandOp(command);
     assert(op !== null, 'AUTH is a login operation');
+    const logins = this.options.logins;
+    const source = sourceOf(this.stream.remote);
+    const waitMs = logins?.waitMs(source) ?? 0;
+    if (waitMs > 0) {
+      // Refused before any hashing: the guesser pays nothing but its own round trips.
+      this.reply({ kind: 'error', code: 'too_many_requests', message: `too many failed logins from ${source}; retry in ${waitMs} ms` });
+      this.countAuthFailure();
+      return;
+    }
     const slot = this.slot();
     this.held = [];
     this.gateway.execute('tcp', op, '', null, (result) => {
+      logins?.record(source, result.ok);
       if (result.ok) this.token = typeof result.value === 'string' ? result.value : null;
+      else if (result.code === 'unauthorized') this.countAuthFailure();
       this.fill(slot, resultReply(command, result), result);
       const held = this.held ?? [];
       this.held = null;
@@ -264,6 +282,14 @@ export class LineSession {
       }
       this.flush();
     });
+  }
+
+  /** A connection that keeps failing to log in is closed, as after QUIT (its replies still go). */
+  private countAuthFailure(): void {
+    if (++this.authFailures < AUTH_FAILURES_PER_CONNECTION_MAX || this.quitting) return;
+    this.log.log('warn', 'line.auth_closed', { remote: this.stream.remote, failures: this.authFailures });
+    this.quitting = true;
+    this.updateFlow();
   }
 
   private holding(): string[] | null {
