@@ -410,7 +410,7 @@ export class Gateway {
       done({ ok: true, value: null });
       return;
     }
-    const key = createHash('sha256').update(user).update('\0').update(password).digest('hex');
+    const key = basicKey(user, password);
     const now = this.options.clock.wallMs();
     const cached = this.basicCache.get(key);
     if (cached !== undefined && cached.expiresMs > now) {
@@ -433,6 +433,15 @@ export class Gateway {
       }
       for (const cb of callbacks) cb(r);
     });
+  }
+
+  /**
+   * Forgets the token remembered for these credentials: a request made with it was refused, so
+   * the password changed, the user was deleted or the token expired. The next use logs in again,
+   * which revokes the old password at once rather than when the cache entry would have expired.
+   */
+  forgetBasic(user: string, password: string): void {
+    this.basicCache.delete(basicKey(user, password));
   }
 
   /** Stops at once: no new requests, no timers (a host that failed to start). */
@@ -460,6 +469,11 @@ export class Gateway {
       poll();
     });
   }
+}
+
+/** The Basic cache's key: a hash of the credentials, never the password itself. */
+function basicKey(user: string, password: string): string {
+  return createHash('sha256').update(user).update('\0').update(password).digest('hex');
 }
 
 /** A client outcome as a node result; an unknown outcome is `timeout` (HTTP 504). */

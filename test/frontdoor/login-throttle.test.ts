@@ -54,12 +54,17 @@ T('the source is the address without the port', () => {
 
 class PasswordNode implements LocalNode {
   logins = 0;
+  /** Tokens it issued and still honours (a restart of the real node's epoch would clear them). */
+  readonly valid = new Set<string>();
   submit(req: Request, reply: Reply): void {
     const op = req.op as { f: string; password?: string };
     if (op.f === 'auth.login') {
       this.logins++;
-      reply(op.password === 'right' ? { ok: true, value: 'token' } : { ok: false, code: 'unauthorized', message: 'wrong user name or password' });
-    } else reply({ ok: true, value: null });
+      const token = `token${this.logins}`;
+      if (op.password === 'right') this.valid.add(token);
+      reply(op.password === 'right' ? { ok: true, value: token } : { ok: false, code: 'unauthorized', message: 'wrong user name or password' });
+    } else if (req.token !== undefined && !this.valid.has(req.token)) reply({ ok: false, code: 'unauthorized', message: 'token no longer valid' });
+    else reply({ ok: true, value: null });
   }
   status(): NodeStatus {
     return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
@@ -131,6 +136,23 @@ T('HTTP: /auth/login and Basic credentials answer 429 with Retry-After once thro
   assert.match(throttled, /retry-after: 1\r\n/);
   assert.match(post(true), /^HTTP\/1\.1 429/);
   assert.is(node().logins, DEFAULT_LOGIN_THROTTLE.freeFailures);
+});
+
+T('a Basic token the node refuses is forgotten, and the credentials log in again', () => {
+  const { client, node, run } = setup();
+  const get = () => {
+    const s = client.dial('n1:http');
+    const r = lines(s);
+    s.write(`GET /kv/k HTTP/1.1\r\nHost: n1\r\nAuthorization: Basic ${Buffer.from('admin:right').toString('base64')}\r\n\r\n`);
+    run(20);
+    return r.text;
+  };
+  assert.match(get(), /^HTTP\/1\.1 404/);
+  assert.match(get(), /^HTTP\/1\.1 404/);
+  assert.is(node().logins, 1, 'the second request used the remembered token');
+  node().valid.clear(); // the node no longer honours it (a changed epoch, an expiry)
+  assert.match(get(), /^HTTP\/1\.1 404/, 'logged in again instead of answering 401 for five minutes');
+  assert.is(node().logins, 2);
 });
 
 T.run();

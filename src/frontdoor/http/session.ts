@@ -212,16 +212,24 @@ export class HttpSession {
       const { op, db } = route.build(input);
       const login = op.f === 'auth.login';
       if (login && this.throttled(ex)) return;
-      this.credentials(ex, route, (token) => {
-        this.ctx.gateway.execute('http', op, db, token, (result) => {
-          if (login) this.ctx.logins?.record(sourceOf(this.stream.remote), result.ok);
-          try {
-            this.answer(ex, route, input, result);
-          } catch (err) {
-            this.fail(ex, err);
-          }
+      const run = (retried: boolean) =>
+        this.credentials(ex, route, (token, basic) => {
+          this.ctx.gateway.execute('http', op, db, token, (result) => {
+            if (login) this.ctx.logins?.record(sourceOf(this.stream.remote), result.ok);
+            if (!result.ok && result.code === 'unauthorized' && basic !== null && !retried) {
+              // The remembered token was refused: log in again once (the request did nothing).
+              this.ctx.gateway.forgetBasic(basic.user, basic.password);
+              run(true);
+              return;
+            }
+            try {
+              this.answer(ex, route, input, result);
+            } catch (err) {
+              this.fail(ex, err);
+            }
+          });
         });
-      });
+      run(false);
     } catch (err) {
       this.fail(ex, err);
     }
@@ -244,17 +252,17 @@ export class HttpSession {
   }
 
   /** The bearer token of a request: given as Bearer, or obtained for Basic credentials. */
-  private credentials(ex: Exchange, route: OpRoute, next: (token: string | null) => void): void {
+  private credentials(ex: Exchange, route: OpRoute, next: (token: string | null, basic: { user: string; password: string } | null) => void): void {
     const header = ex.head.headers.get('authorization');
     if (!route.auth || header === undefined || !this.ctx.gateway.authEnabled) {
-      next(null);
+      next(null, null);
       return;
     }
     const none: HttpInput = { params: {}, query: new URLSearchParams(), body: { kind: 'none' } };
     const m = /^(\S+)\s+(\S+)\s*$/.exec(header);
     const scheme = m?.[1]?.toLowerCase();
     if (m !== null && scheme === 'bearer') {
-      next(m[2] as string);
+      next(m[2] as string, null);
       return;
     }
     if (m !== null && scheme === 'basic') {
@@ -262,9 +270,10 @@ export class HttpSession {
       const colon = decoded.indexOf(':');
       if (colon > 0) {
         if (this.throttled(ex)) return;
-        this.ctx.gateway.basicToken(decoded.slice(0, colon), decoded.slice(colon + 1), (r) => {
+        const basic = { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+        this.ctx.gateway.basicToken(basic.user, basic.password, (r) => {
           this.ctx.logins?.record(sourceOf(this.stream.remote), r.ok);
-          if (r.ok) next(typeof r.value === 'string' ? r.value : null);
+          if (r.ok) next(typeof r.value === 'string' ? r.value : null, basic);
           else this.answer(ex, route, none, r);
         });
         return;
