@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SeededRng } from '../src/env/rng.js';
 import { checkLinearizable } from '../src/check/index.js';
-import { syntheticHistory, type SyntheticOptions } from '../src/check/synthetic.js';
+import { syntheticHistory, type SyntheticOptions } from '../test/check/synthetic.js';
 
 interface Case {
   name: string;

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { SeededRng } from '../../src/env/rng.js';
 import { checkHistory, historyFromEvents } from '../../src/check/index.js';
 import { HTML_OPS_MAX, renderHtml } from '../../src/check/render-html.js';
-import { syntheticHistory } from '../../src/check/synthetic.js';
+import { syntheticHistory } from './synthetic.js';
 import { script } from './script.js';
 
 function page(events: ReturnType<typeof script>): { html: string; result: ReturnType<typeof checkHistory> } {
