@@ -57,7 +57,8 @@ export function renderExplanation(e: Explanation, modelDescription: string): str
     if (e.context.length > 10) out.push(`  … and ${e.context.length - 10} more`);
   }
   const order = e.order.map((op) => `op ${op.id}`).join(', ');
-  out.push(`Longest order found: ${order === '' ? '(none)' : order} → state ${showValue(e.stateAfter)}`);
+  const state = e.stateUnobserved ? 'a value no read or cas looks at' : `state ${showValue(e.stateAfter)}`;
+  out.push(`Longest order found: ${order === '' ? '(none)' : order} → ${state}`);
   if (e.stuck !== null) {
     out.push(`Stuck at op ${e.stuck.id} (${describeOp(e.stuck, (v) => showValue(v))}): it must take effect by line ` +
       `${e.stuck.returnLine}, and no order of what may come before it lets it.`);
