@@ -62,9 +62,6 @@ export interface Explanation {
   readonly stuck: Operation | null;
 }
 
-/** Default step budget of one explanation, on top of the check's own. */
-export const EXPLAIN_STEPS_MAX_DEFAULT = 50_000_000;
-
 /** What the check's search already learned about the key. */
 export interface ExplainHints {
   /** The latest completion the search got stuck at: the prefix before it is linearizable (-1: none). */

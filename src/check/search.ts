@@ -130,7 +130,24 @@ const HEAD = 0;
 /** The memo's state field packs the model state with the rule-3 flag: state << 1 | needsLook. */
 const packState = (state: number, needsLook: number): number => (state << 1) | needsLook;
 
+/** The search run to its end: a verdict, or `unknown` when the budget runs out. */
 export function searchLinearization(h: KeyHistory, budget: Budget, options: SearchOptions = {}): SearchOutcome {
+  const run = searchSteps(h, budget, options);
+  for (;;) {
+    const next = run.next();
+    if (next.done === true) return next.value;
+  }
+}
+
+/**
+ * The search as a resumable computation: with `sliceSteps`, it pauses (yields) after every that
+ * many steps, so that a caller can interleave the searches of many keys and stop at the first
+ * violation (linearizability.ts), deterministically: where it pauses depends on steps only.
+ */
+export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptions & { readonly sliceSteps?: number } = {}):
+  Generator<void, SearchOutcome, void> {
+  const sliceSteps = options.sliceSteps ?? 0;
+  assert(sliceSteps % DEADLINE_POLL_STEPS === 0, () => `sliceSteps ${sliceSteps} is not a multiple of ${DEADLINE_POLL_STEPS}`);
   const n = h.ops.length;
   const entryCount = h.entries.length;
   const tail = entryCount + 1;
@@ -336,9 +353,12 @@ export function searchLinearization(h: KeyHistory, budget: Budget, options: Sear
       budget.exhausted = 'steps';
       return finish('unknown');
     }
-    if (steps % DEADLINE_POLL_STEPS === 0 && budget.deadline?.()) {
-      budget.exhausted = 'deadline';
-      return finish('unknown');
+    if (steps % DEADLINE_POLL_STEPS === 0) {
+      if (budget.deadline?.() === true) {
+        budget.exhausted = 'deadline';
+        return finish('unknown');
+      }
+      if (sliceSteps > 0 && steps % sliceSteps === 0) yield;
     }
     if (stall !== undefined && steps - frontierStep >= stallSteps) {
       if (stall.refute(frontierEvent, stallSteps)) return finish('violation', true);
