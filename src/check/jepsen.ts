@@ -48,7 +48,11 @@ export class JepsenReader {
 
   constructor(readonly source: string, readonly format: JepsenFormat, private readonly opsMax: number) {}
 
+  /** The first non-blank line: a log without a single op line is not a Jepsen log. */
+  private firstTextLine = 0;
+
   addLine(text: string, line: number): void {
+    if (this.firstTextLine === 0 && text.trim() !== '') this.firstTextLine = line;
     if (this.format === 'jepsen-log') {
       const op = this.logLine(text, line);
       if (op !== null) this.add(op);
@@ -74,6 +78,9 @@ export class JepsenReader {
       } catch (e) {
         this.rethrow(e);
       }
+    }
+    if (this.format === 'jepsen-log' && this.ops.length === 0 && this.firstTextLine > 0) {
+      this.fail(this.firstTextLine, 'no operation lines (… jepsen.util - <process><TAB><type><TAB><f><TAB><value>) in this log');
     }
     const independent = this.ops.some((op) =>
       op.key === undefined && ((op.f === 'read' && op.type === 'invoke' && isPair(op.value)) || (op.f === 'cas' && isPair(op.value) && isPair(op.value[1] as Edn))));
