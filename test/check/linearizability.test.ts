@@ -149,6 +149,19 @@ test('the same on longer histories: the rules and reductions never change the pl
   );
 });
 
+test('stopping at the first failing key gives the same verdict, and the same failing keys once explaining resumed the rest', () => {
+  fc.assert(
+    fc.property(randomHistory({ opsMax: 9, processes: 4, keys: ['x', 'y', 'z'] }), (events) => {
+      const all = checkLinearizable(events, { model: 'kv' });
+      const first = checkLinearizable(events, { model: 'kv', firstViolation: true });
+      assert.is(first.verdict, all.verdict);
+      assert.is(first.verdict, brute(events));
+      assert.equal(first.keys.map((k) => [k.key, k.verdict]), all.keys.map((k) => [k.key, k.verdict]));
+    }),
+    { numRuns: 1500 },
+  );
+});
+
 test('the check is deterministic: the same history gives the same result', () => {
   fc.assert(
     fc.property(randomHistory({ opsMax: 12, processes: 4, keys: KEYS }), (events) => {
