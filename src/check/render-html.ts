@@ -78,7 +78,7 @@ export function renderHtmlSection(report: HtmlReport, index: number): string {
   const verdict = result.verdict === 'ok' ? 'linearizable' : result.verdict === 'violation' ? 'NOT linearizable' : 'unknown';
   const failing = result.keys.filter((k) => k.verdict === 'violation');
   const banner = failing.length === 0 ? '' : `<div class="banner violation"><strong>NOT linearizable:</strong> ${failing.slice(0, HTML_KEYS_MAX)
-    .map((k, i) => `<a href="#${id}-k${i}">key ${esc(JSON.stringify(k.key))}${k.explanation === undefined ? '' : ` (${k.explanation.ops.length} operations cannot be ordered)`}</a>`)
+    .map((k, i) => `<a href="#${id}-k${i}">key ${esc(JSON.stringify(k.key))}${k.explanation === undefined ? '' : ` (${k.explanation.ops.length === 1 ? 'an operation no order allows' : `${k.explanation.ops.length} operations cannot be ordered`})`}</a>`)
     .join(', ')}${failing.length > HTML_KEYS_MAX ? ` and ${failing.length - HTML_KEYS_MAX} more keys` : ''}</div>`;
   const head = `<section class="file"><h2>${esc(result.source)}: <span class="verdict ${result.verdict}">${verdict}</span></h2>
 ${banner}
