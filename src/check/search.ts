@@ -127,6 +127,46 @@ export interface SearchOutcome {
 
 const HEAD = 0;
 
+/**
+ * Each op's rank in the order candidates are tried (see the candidate frames in
+ * searchSteps): ok ops by their completion, info ops by their invoke. Both are event positions,
+ * below 2^26 (HISTORY_OPS_MAX events), so (position, op) packs into one exact double and a
+ * numeric sort does it.
+ */
+function deadlineRanks(h: KeyHistory): { rank: Int32Array; opOfRank: Int32Array } {
+  const n = h.ops.length;
+  const scale = 2 ** 25;
+  assert(n < scale, `a key with ${n} operations is over the limit of ${scale}`);
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const op = h.ops[i] as Operation;
+    packed[i] = (h.isOk[i] === 1 ? op.returnEvent : op.callEvent) * scale + i;
+  }
+  packed.sort();
+  const rank = new Int32Array(n);
+  const opOfRank = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    const i = (packed[r] as number) % scale;
+    rank[i] = r;
+    opOfRank[r] = i;
+  }
+  return { rank, opOfRank };
+}
+
+/** Sorts a[from, to) ascending: insertion sort for the short frames that are the rule, native past that. */
+function sortRanks(a: Int32Array, from: number, to: number): void {
+  if (to - from > 24) {
+    a.subarray(from, to).sort();
+    return;
+  }
+  for (let i = from + 1; i < to; i++) {
+    const x = a[i] as number;
+    let j = i - 1;
+    for (; j >= from && (a[j] as number) > x; j--) a[j + 1] = a[j] as number;
+    a[j + 1] = x;
+  }
+}
+
 /** The memo's state field packs the model state with the rule-3 flag: state << 1 | needsLook. */
 const packState = (state: number, needsLook: number): number => (state << 1) | needsLook;
 
@@ -258,23 +298,13 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   // 100k-op single-key registers), and trying info ops last instead loses on registers, where a
   // read is often waiting for an info write's value. Both keys are event positions, so ranks are
   // distinct.
-  const rank = new Int32Array(n);
-  const opOfRank = new Int32Array(n);
-  {
-    const key = (i: number): number => {
-      const op = h.ops[i] as Operation;
-      return isOk[i] === 1 ? op.returnEvent : op.callEvent;
-    };
-    const byDeadline = Array.from({ length: n }, (_, i) => i).sort((a, b) => key(a) - key(b));
-    byDeadline.forEach((i, r) => {
-      rank[i] = r;
-      opOfRank[r] = i;
-    });
-  }
-  const frameStart = new Int32Array(n + 2);
-  const frameCursor = new Int32Array(n + 2);
-  /** Per depth, the op whose return entry is first in the list: the one stuck if every candidate fails. */
-  const frameStuck = new Int32Array(n + 2);
+  const { rank, opOfRank } = deadlineRanks(h);
+  // Per depth: where its frame starts in `frames`, the next candidate to try, and the op whose
+  // return entry is first in the list (the one stuck if every candidate fails). One allocation.
+  const frameState = new Int32Array(3 * (n + 2));
+  const frameStart = frameState.subarray(0, n + 2);
+  const frameCursor = frameState.subarray(n + 2, 2 * (n + 2));
+  const frameStuck = frameState.subarray(2 * (n + 2));
   let frames = new Int32Array(64);
 
   /**
@@ -301,7 +331,7 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
       }
       frames[top++] = rank[x] as number;
     }
-    frames.subarray(frameStart[depth] as number, top).sort();
+    sortRanks(frames, frameStart[depth] as number, top);
     frameCursor[depth] = frameStart[depth] as number;
     frameStart[depth + 1] = top;
     frameStuck[depth] = stuck;
