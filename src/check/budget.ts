@@ -23,7 +23,8 @@ export function makeBudget(stepsMax = Number.POSITIVE_INFINITY, deadline?: () =>
  * parent's too; a sub-budget that merely ran out of its own steps leaves the parent untouched.
  */
 export function withSteps<T>(parent: Budget, stepsMax: number, work: (budget: Budget) => T): T {
-  const stepsLeft = Math.min(stepsMax, parent.stepsLeft);
+  // Whole steps: a share of a budget (stepsMax / 2) must not make step counts fractional.
+  const stepsLeft = Math.floor(Math.min(stepsMax, parent.stepsLeft));
   const sub: Budget = { stepsLeft, deadline: parent.deadline, exhausted: null };
   try {
     return work(sub);

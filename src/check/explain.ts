@@ -6,6 +6,7 @@ import type { Operation } from './operation.js';
 import { leftValue } from './reduce.js';
 import { endEvent, failingWindow, positionAtOrAfter, Prober, refuteNear, WINDOW_SIZES, type FailingSet } from './refute.js';
 import { searchLinearization, type SearchVerdict } from './search.js';
+import { UNOBSERVED } from './values.js';
 
 /**
  * Why a key is not linearizable, as the smallest set of operations that is already not
@@ -56,11 +57,10 @@ export interface Explanation {
   /** The deepest order the search found for `ops`, the state after it, and the op it stuck on. */
   readonly order: readonly Operation[];
   readonly stateAfter: Json;
+  /** Whether that state is one no read or cas looks at (merged by the search: stateAfter is null then). */
+  readonly stateUnobserved: boolean;
   readonly stuck: Operation | null;
 }
-
-/** Default step budget of one explanation, on top of the check's own. */
-export const EXPLAIN_STEPS_MAX_DEFAULT = 50_000_000;
 
 /** What the check's search already learned about the key. */
 export interface ExplainHints {
@@ -282,6 +282,7 @@ function describe(index: KeyIndex, chosen: readonly number[], prefix: Prefix, mi
     linearizableBeforeLine: below?.returnLine ?? 0,
     order: outcome.order.map((i) => compiled.ops[i] as Operation),
     stateAfter: compiled.valueOf(outcome.state),
+    stateUnobserved: outcome.state === UNOBSERVED,
     stuck: outcome.stuckOp >= 0 ? (compiled.ops[outcome.stuckOp] as Operation) : null,
   };
 }

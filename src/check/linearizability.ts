@@ -1,6 +1,6 @@
 import { assert } from '../util/assert.js';
 import { makeBudget, withSteps, type Budget } from './budget.js';
-import { EXPLAIN_STEPS_MAX_DEFAULT, explainViolation, type Explanation } from './explain.js';
+import { explainViolation, type ExplainHints, type Explanation } from './explain.js';
 import { KeyIndex } from './key-history.js';
 import { kvModel } from './kv-model.js';
 import type { Model, ModelName } from './model.js';
@@ -9,28 +9,59 @@ import { HistoryError } from './parse.js';
 import { partitionByKey } from './partition.js';
 import { registerModel } from './register-model.js';
 import { Prober, refuteNear, type FailingSet } from './refute.js';
-import { searchLinearization, type SearchVerdict, type StallHook } from './search.js';
+import { searchSteps, type SearchOutcome, type SearchVerdict, type StallHook } from './search.js';
 
 /**
- * The linearizability check of a whole history: split by key, search each key, explain the keys
- * that fail. Synchronous and deterministic: the same history and options give the same result,
- * unless the caller's `deadline` fires.
+ * The linearizability check of a whole history, in two phases so that an explanation never holds
+ * the verdict hostage:
+ * 1. Deciding. Each key is searched on its own (P-compositionality, partition.ts); the searches
+ *    run interleaved, a slice of steps each in turn, so that one hard key does not keep the others
+ *    waiting. With `firstViolation` the phase stops at the first key proven not linearizable: the
+ *    verdict is then decided, whatever the other keys hold. (Porcupine does the same: its first
+ *    failing partition kills the others.) Without it, every key is decided.
+ * 2. Explaining, within a budget of its own relative to what deciding cost: the smallest failing
+ *    set of the failing keys (explain.ts), then, when deciding stopped early, the keys left
+ *    undecided, which may fail too. What the budget did not cover is reported as such.
+ * Synchronous and deterministic: the same history and options give the same result, unless the
+ * caller's deadlines fire.
  */
 export type Verdict = SearchVerdict;
 
 export interface CheckOptions {
   readonly model: ModelName;
-  /** Search steps for the whole history; running out gives `unknown` (deterministically). */
+  /** Search steps for deciding the whole history; running out gives `unknown` (deterministically). */
   readonly stepsMax?: number;
-  /** The caller's clock: returns true once time is up (the CLI's --timeout). */
+  /** The caller's clock for deciding: returns true once time is up (the CLI's --timeout). */
   readonly deadline?: () => boolean;
-  /** Steps for explaining each failing key (default EXPLAIN_STEPS_MAX_DEFAULT). */
+  /** Stop deciding at the first key that is not linearizable (the CLI does; default false). */
+  readonly firstViolation?: boolean;
+  /** Whether to explain at all (default true; the CLI's --no-explain). */
+  readonly explain?: boolean;
+  /**
+   * Steps for the explaining phase as a whole. Default: EXPLAIN_STEPS_FACTOR × the steps deciding
+   * took, and at least EXPLAIN_STEPS_MIN.
+   */
   readonly explainStepsMax?: number;
+  /** The caller's clock for explaining (the CLI's --explain-budget). */
+  readonly explainDeadline?: () => boolean;
   /** How many failing keys get a minimal explanation (default 3); the others get the verdict. */
   readonly explainKeysMax?: number;
   /** Memoised configurations per key (default memo.ts's CONFIGS_MAX_DEFAULT). */
   readonly configsMax?: number;
+  /** Explain only these keys (parallel.ts chooses them across workers); default: the first explainKeysMax failing keys. */
+  readonly explainOnly?: readonly string[];
 }
+
+/**
+ * The explaining phase's default budget: ten times what the verdict cost, so that explaining a
+ * hard history may take longer than deciding it but never without bound; at least enough for
+ * the probes of a short explanation (a few hundred probes of a few thousand steps each).
+ */
+export const EXPLAIN_STEPS_FACTOR = 10;
+export const EXPLAIN_STEPS_MIN = 2_000_000;
+
+/** Why a key's verdict is `unknown`: a budget ran out, or (`skipped`) deciding stopped at another key's violation. */
+export type UnknownReason = 'steps' | 'deadline' | 'memory' | 'skipped';
 
 export interface KeyResult {
   readonly key: string;
@@ -38,9 +69,10 @@ export interface KeyResult {
   /** Operations on the key, of every status. */
   readonly opCount: number;
   readonly steps: number;
-  /** For `unknown`: which budget ran out. */
-  readonly unknownReason?: 'steps' | 'deadline' | 'memory';
+  readonly unknownReason?: UnknownReason;
   readonly explanation?: Explanation;
+  /** For a violation without explanation: why (too many failing keys, the budget ran out, explaining was off). */
+  readonly unexplained?: 'keys-max' | 'budget' | 'off';
   /** For a violation: the longest partial linearization of the whole key (Operation ids). */
   readonly longestOrder?: readonly number[];
 }
@@ -51,7 +83,12 @@ export interface LinearizabilityResult {
   readonly verdict: Verdict;
   readonly opCount: number;
   readonly keyCount: number;
+  /** Steps of both phases. */
   readonly steps: number;
+  /** Steps the verdict took (phase 1). */
+  readonly verdictSteps: number;
+  /** The explaining phase: its steps, its budget, and whether it stopped before doing everything. */
+  readonly explaining: { readonly steps: number; readonly stepsMax: number; readonly stoppedEarly: boolean } | null;
   /** The keys whose verdict is not `ok`, in order of first appearance. */
   readonly keys: readonly KeyResult[];
 }
@@ -69,35 +106,108 @@ export function checkModelFunctions(history: History, model: Model): void {
 }
 
 export function checkHistory(history: History, options: CheckOptions): LinearizabilityResult {
-  const model = MODELS[options.model];
-  assert(model !== undefined, () => `unknown model ${String(options.model)}`);
-  checkModelFunctions(history, model);
-  const budget = makeBudget(options.stepsMax, options.deadline);
-  const results: KeyResult[] = [];
-  let steps = 0;
-  let explained = 0;
-  const byKey = partitionByKey(history.ops);
-  for (const [key, keyOps] of byKey) {
-    const result = checkKey(key, keyOps, budget, options, explained < (options.explainKeysMax ?? 3));
-    steps += result.steps;
-    if (result.explanation !== undefined) explained++;
-    if (result.verdict !== 'ok') results.push(result);
-  }
-  return {
-    source: history.source,
-    model: model.name,
-    verdict: combineVerdicts(results.map((r) => r.verdict)),
-    opCount: history.ops.length,
-    keyCount: byKey.size,
-    steps,
-    keys: results,
-  };
+  return explainDecision(decideHistory(history, options), options);
 }
 
 /** A violation anywhere is definite; otherwise any unknown key makes the whole unknown. */
 export function combineVerdicts(verdicts: readonly Verdict[]): Verdict {
   if (verdicts.includes('violation')) return 'violation';
   return verdicts.includes('unknown') ? 'unknown' : 'ok';
+}
+
+/** One key as deciding left it: decided, or (deciding stopped early) a search to resume. */
+export interface KeyDecision {
+  readonly key: string;
+  readonly ops: readonly Operation[];
+  /** Null while undecided. */
+  result: KeyResult | null;
+  /** What explaining needs, for a violation. */
+  explainHints: { readonly index: KeyIndex; readonly hints: ExplainHints } | null;
+  /** The search, while undecided. */
+  run: Generator<void, KeyDecided, void> | null;
+}
+
+interface KeyDecided {
+  readonly result: KeyResult;
+  readonly explainHints: KeyDecision['explainHints'];
+}
+
+/** Phase 1's outcome: the verdict, and every key as it stands. */
+export interface Decision {
+  readonly source: string;
+  readonly model: ModelName;
+  readonly verdict: Verdict;
+  readonly opCount: number;
+  readonly keyCount: number;
+  readonly steps: number;
+  /** In order of first appearance. */
+  readonly keys: readonly KeyDecision[];
+  /** The budget the undecided searches draw on: explaining refills it to resume them. */
+  readonly budget: SwitchableBudget;
+}
+
+/**
+ * A budget whose steps and deadline the explaining phase can replace: a paused search holds on
+ * to the budget object it started with.
+ */
+interface SwitchableBudget extends Budget {
+  clock: (() => boolean) | undefined;
+}
+
+/** Steps a key's search runs before the next key's turn; a multiple of DEADLINE_POLL_STEPS. */
+export const SLICE_STEPS = 16 * 1024;
+
+export function decideHistory(history: History, options: CheckOptions): Decision {
+  const model = MODELS[options.model];
+  assert(model !== undefined, () => `unknown model ${String(options.model)}`);
+  checkModelFunctions(history, model);
+  // A finite budget even when unbounded, so that what deciding spent is known.
+  const stepsMax = Math.min(options.stepsMax ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  const budget: SwitchableBudget = { stepsLeft: stepsMax, exhausted: null,
+    clock: options.deadline, deadline: () => budget.clock?.() === true };
+  const keys: KeyDecision[] = [];
+  for (const [key, ops] of partitionByKey(history.ops)) {
+    keys.push({ key, ops, result: null, explainHints: null, run: decideKey(key, ops, budget, options) });
+  }
+  runInterleaved(keys, options.firstViolation === true);
+  // Every step counts, those of the searches left paused too: they are what the verdict cost.
+  const steps = stepsMax - budget.stepsLeft;
+  assert(keys.every((k) => (k.result?.steps ?? 0) <= steps), () => `a key counted more steps than deciding spent (${keys.map((k) => k.result?.steps).join(',')} > ${steps})`);
+  return {
+    source: history.source,
+    model: model.name,
+    verdict: combineVerdicts(keys.map((k) => k.result?.verdict ?? 'unknown')),
+    opCount: history.ops.length,
+    keyCount: keys.length,
+    steps,
+    keys,
+    budget,
+  };
+}
+
+/**
+ * Runs the undecided keys' searches a slice each in turn, in order of first appearance, until all
+ * are decided, or (firstViolation) one is found not linearizable. Deterministic: a search pauses
+ * after a fixed number of steps, never on a clock.
+ */
+function runInterleaved(keys: readonly KeyDecision[], firstViolation: boolean): boolean {
+  let pending = keys.filter((k) => k.run !== null);
+  while (pending.length > 0) {
+    const still: KeyDecision[] = [];
+    for (const k of pending) {
+      const next = (k.run as Generator<void, KeyDecided, void>).next();
+      if (next.done !== true) {
+        still.push(k);
+        continue;
+      }
+      k.run = null;
+      k.result = next.value.result;
+      k.explainHints = next.value.explainHints;
+      if (firstViolation && k.result.verdict === 'violation') return true;
+    }
+    pending = still;
+  }
+  return false;
 }
 
 /**
@@ -109,11 +219,12 @@ export function combineVerdicts(verdicts: readonly Verdict[]): Verdict {
 const STALL_STEPS_FIRST = 100_000;
 const REFUTE_SHARE = 2;
 
-export function checkKey(key: string, keyOps: readonly Operation[], budget: Budget, options: CheckOptions,
-  explain: boolean): KeyResult {
-  if (budget.exhausted !== null) {
-    return { key, verdict: 'unknown', opCount: keyOps.length, steps: 0, unknownReason: budget.exhausted };
-  }
+/** Phase 1 for one key: its search, pausing every SLICE_STEPS. */
+function* decideKey(key: string, keyOps: readonly Operation[], budget: Budget, options: CheckOptions):
+  Generator<void, KeyDecided, void> {
+  const unknown = (reason: UnknownReason, steps: number): KeyDecided =>
+    ({ result: { key, verdict: 'unknown', opCount: keyOps.length, steps, unknownReason: reason }, explainHints: null });
+  if (budget.exhausted !== null) return unknown(budget.exhausted, 0);
   const index = new KeyIndex(key, keyOps);
   const compiled = index.compile();
   let failing: FailingSet | null = null;
@@ -121,7 +232,7 @@ export function checkKey(key: string, keyOps: readonly Operation[], budget: Budg
   const stall: StallHook = {
     stepsFirst: STALL_STEPS_FIRST,
     refute: (frontierEvent, stepsMax) => {
-      failing = withSteps(budget, stepsMax / REFUTE_SHARE, (b) => {
+      failing = withSteps(budget, Math.floor(stepsMax / REFUTE_SHARE), (b) => {
         const before = b.stepsLeft;
         try {
           return refuteNear(new Prober(index, b), frontierEvent);
@@ -132,14 +243,98 @@ export function checkKey(key: string, keyOps: readonly Operation[], budget: Budg
       return failing !== null;
     },
   };
-  const outcome = searchLinearization(compiled, budget, { configsMax: options.configsMax, stall });
-  const base = { key, verdict: outcome.verdict, opCount: keyOps.length, steps: outcome.steps + refuteSteps };
-  if (outcome.verdict === 'unknown') return { ...base, unknownReason: budget.exhausted ?? 'steps' };
-  if (outcome.verdict === 'ok') return base;
+  const outcome: SearchOutcome = yield* searchSteps(compiled, budget,
+    { configsMax: options.configsMax, stall, sliceSteps: SLICE_STEPS });
+  const steps = outcome.steps + refuteSteps;
+  if (outcome.verdict === 'unknown') return unknown(budget.exhausted ?? 'steps', steps);
+  const base = { key, verdict: outcome.verdict, opCount: keyOps.length, steps };
+  if (outcome.verdict === 'ok') return { result: base, explainHints: null };
   const longestOrder = outcome.order.map((i) => (compiled.ops[i] as Operation).id);
-  if (!explain) return { ...base, longestOrder };
-  const explainBudget = makeBudget(options.explainStepsMax ?? EXPLAIN_STEPS_MAX_DEFAULT, options.deadline);
   const deepestOrder = outcome.order.map((i) => compiled.indexOf[i] as number);
-  const hints = { frontierEvent: outcome.frontierEvent, deepestOrder, failing };
-  return { ...base, longestOrder, explanation: explainViolation(index, explainBudget, hints) };
+  const hints: ExplainHints = { frontierEvent: outcome.frontierEvent, deepestOrder, failing };
+  return { result: { ...base, longestOrder }, explainHints: { index, hints } };
+}
+
+/**
+ * Phase 2: explain the failing keys (up to explainKeysMax), then resume the keys deciding left
+ * undecided, all within the explaining budget; the result says what it did not get to.
+ */
+export function explainDecision(decision: Decision, options: CheckOptions): LinearizabilityResult {
+  const explaining = options.explain !== false && decision.verdict === 'violation';
+  const stepsMax = Math.min(Number.MAX_SAFE_INTEGER,
+    options.explainStepsMax ?? Math.max(EXPLAIN_STEPS_MIN, EXPLAIN_STEPS_FACTOR * decision.steps));
+  const budget = makeBudget(stepsMax, options.explainDeadline);
+  const keysMax = options.explainKeysMax ?? 3;
+  let explained = 0;
+  let stoppedEarly = false;
+  const explainKey = (k: KeyDecision): void => {
+    const r = k.result as KeyResult;
+    if (r.verdict !== 'violation' || r.explanation !== undefined || r.unexplained !== undefined) return;
+    if (!explaining || k.explainHints === null) {
+      k.result = { ...r, unexplained: 'off' };
+    } else if (explained >= keysMax || (options.explainOnly !== undefined && !options.explainOnly.includes(k.key))) {
+      k.result = { ...r, unexplained: 'keys-max' };
+    } else if (spent(budget)) {
+      k.result = { ...r, unexplained: 'budget' };
+      stoppedEarly = true;
+    } else {
+      explained++;
+      const explanation = explainViolation(k.explainHints.index, budget, k.explainHints.hints);
+      if (!explanation.minimal || !explanation.prefixShortest) stoppedEarly ||= spent(budget);
+      k.result = { ...r, explanation };
+    }
+    k.explainHints = null; // the KeyIndex is no longer needed: let it go
+  };
+  for (const k of decision.keys) if (k.result !== null) explainKey(k);
+  const undecided = decision.keys.filter((k) => k.run !== null);
+  if (undecided.length > 0 && !resumeUndecided(decision, budget, explaining, explainKey)) stoppedEarly = true;
+  for (const k of undecided) {
+    // Not decided, or not by the verdict's own budget: the verdict did not need these keys.
+    if (k.result === null || k.result.verdict === 'unknown') {
+      k.result = { key: k.key, verdict: 'unknown', opCount: k.ops.length, steps: k.result?.steps ?? 0, unknownReason: 'skipped' };
+    }
+    k.run = null;
+  }
+  const results = decision.keys.map((k) => k.result as KeyResult);
+  const explainSteps = stepsMax - budget.stepsLeft;
+  return {
+    source: decision.source,
+    model: decision.model,
+    verdict: combineVerdicts(results.map((r) => r.verdict)),
+    opCount: decision.opCount,
+    keyCount: decision.keyCount,
+    steps: decision.steps + explainSteps,
+    verdictSteps: decision.steps,
+    explaining: explaining ? { steps: explainSteps, stepsMax, stoppedEarly } : null,
+    keys: results.filter((r) => r.verdict !== 'ok'),
+  };
+}
+
+/**
+ * The keys deciding stopped before, resumed on what is left of the explaining budget: their
+ * searches go on from where they paused (every key is decided, or the budget runs out). Returns
+ * whether all were decided.
+ */
+function resumeUndecided(decision: Decision, budget: Budget, explaining: boolean, explainKey: (k: KeyDecision) => void): boolean {
+  if (!explaining || spent(budget)) return false;
+  const shared = decision.budget;
+  shared.stepsLeft = budget.stepsLeft;
+  shared.exhausted = null;
+  shared.clock = budget.deadline;
+  const before = shared.stepsLeft;
+  runInterleaved(decision.keys, false);
+  budget.stepsLeft -= before - shared.stepsLeft;
+  if (shared.exhausted !== null) budget.exhausted = shared.exhausted;
+  for (const k of decision.keys) if (k.result !== null) explainKey(k);
+  return decision.keys.every((k) => k.run === null && k.result !== null && k.result.verdict !== 'unknown');
+}
+
+function spent(budget: Budget): boolean {
+  if (budget.exhausted === null && budget.deadline?.() === true) budget.exhausted = 'deadline';
+  return budget.exhausted !== null || budget.stepsLeft <= 0;
+}
+
+/** Steps spent from a budget that started with `stepsMax` (0 for an unbounded one). */
+function finiteSpent(stepsMax: number, budget: Budget): number {
+  return Number.isFinite(stepsMax) ? stepsMax - Math.max(0, budget.stepsLeft) : 0;
 }

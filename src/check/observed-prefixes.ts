@@ -26,6 +26,20 @@ export class ObservedPrefixes {
     this.sorted = [...strings].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /**
+   * Whether some read or cas could see `state` or what appends build on it: true for any value
+   * that is not a string (only exact observers see those, and the rules leave them alone).
+   */
+  mayBeSeen(state: number): boolean {
+    const cached = this.known.get(state);
+    if (cached !== undefined) return cached;
+    if (typeof this.values.value(state) !== 'string') {
+      this.known.set(state, true);
+      return true;
+    }
+    return this.has(state);
+  }
+
   /** Whether the string value `state` is a prefix of an observed string. */
   has(state: number): boolean {
     const cached = this.known.get(state);

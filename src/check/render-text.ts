@@ -7,14 +7,20 @@ import { describeOp, type Operation } from './operation.js';
 /** Human-readable verdicts and explanations, as `kv-lab check` and the simulator print them. */
 
 export function renderResult(result: LinearizabilityResult): string {
-  const head = `${result.source}: ${headline(result)} (${result.opCount} operations on ${result.keyCount} keys)`;
-  const lines = [head];
+  const lines = [renderVerdict(result)];
   for (const key of result.keys) lines.push(indent(renderKeyResult(key, result)));
+  const note = explainingNote(result);
+  if (note !== '') lines.push(indent(note));
   return lines.join('\n');
 }
 
-function headline(result: LinearizabilityResult): string {
-  switch (result.verdict) {
+/** The verdict's line alone: what `kv-lab check` prints before any explanation is ready. */
+export function renderVerdict(result: Pick<LinearizabilityResult, 'source' | 'verdict' | 'opCount' | 'keyCount'>): string {
+  return `${result.source}: ${headline(result.verdict)} (${result.opCount} operations on ${result.keyCount} keys)`;
+}
+
+function headline(verdict: LinearizabilityResult['verdict']): string {
+  switch (verdict) {
     case 'ok':
       return 'linearizable';
     case 'violation':
@@ -24,12 +30,29 @@ function headline(result: LinearizabilityResult): string {
   }
 }
 
+const UNEXPLAINED: Readonly<Record<NonNullable<KeyResult['unexplained']>, string>> = {
+  'keys-max': 'too many failing keys',
+  budget: 'the explaining budget ran out',
+  off: 'explanations are off',
+};
+
 export function renderKeyResult(key: KeyResult, result: LinearizabilityResult): string {
   const name = JSON.stringify(key.key);
+  if (key.verdict === 'unknown' && key.unknownReason === 'skipped') {
+    return `key ${name}: not decided — another key already decided the verdict, and explaining stopped before this one`;
+  }
   if (key.verdict === 'unknown') return `key ${name}: unknown — the ${key.unknownReason ?? 'step'} budget ran out`;
   if (key.verdict === 'ok') return `key ${name}: linearizable`;
-  if (key.explanation === undefined) return `key ${name}: not linearizable (not explained: too many failing keys)`;
+  if (key.explanation === undefined) return `key ${name}: not linearizable (not explained: ${UNEXPLAINED[key.unexplained ?? 'keys-max']})`;
   return renderExplanation(key.explanation, MODELS[result.model].describe);
+}
+
+/** When explaining stopped before the end of what it meant to do, say so. */
+function explainingNote(result: LinearizabilityResult): string {
+  const e = result.explaining;
+  if (e === null || !e.stoppedEarly) return '';
+  return `(explaining stopped early, after ${e.steps} of its ${e.stepsMax} steps or at its time limit; the verdict does not depend on it — ` +
+    'kv-lab check --explain-budget raises it)';
 }
 
 export function opLine(op: Operation): string {
@@ -57,7 +80,8 @@ export function renderExplanation(e: Explanation, modelDescription: string): str
     if (e.context.length > 10) out.push(`  … and ${e.context.length - 10} more`);
   }
   const order = e.order.map((op) => `op ${op.id}`).join(', ');
-  out.push(`Longest order found: ${order === '' ? '(none)' : order} → state ${showValue(e.stateAfter)}`);
+  const state = e.stateUnobserved ? 'a value no read or cas looks at' : `state ${showValue(e.stateAfter)}`;
+  out.push(`Longest order found: ${order === '' ? '(none)' : order} → ${state}`);
   if (e.stuck !== null) {
     out.push(`Stuck at op ${e.stuck.id} (${describeOp(e.stuck, (v) => showValue(v))}): it must take effect by line ` +
       `${e.stuck.returnLine}, and no order of what may come before it lets it.`);

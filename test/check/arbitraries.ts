@@ -89,12 +89,15 @@ interface Executed {
   result: Json;
 }
 
-function runSequentially(specs: OpSpec[], windows: number[], fates: number[]): Executed[] {
+/** Where a stuck op's completion goes: after every other event, as when a network heals at the end. */
+const STUCK_RETURN_TIME = 1e9;
+
+function runSequentially(specs: OpSpec[], windows: number[], fates: number[], stuck: ReadonlySet<number>): Executed[] {
   const state = new Map<string, Json>();
   return specs.map((spec, i) => {
     const instant = 16 * i + 64;
     const callTime = instant - ((windows[2 * i] ?? 0) % 64);
-    const returnTime = instant + ((windows[2 * i + 1] ?? 0) % 64);
+    const returnTime = stuck.has(i) ? STUCK_RETURN_TIME + i : instant + ((windows[2 * i + 1] ?? 0) % 64);
     const value = invokeValue(spec);
     const fate = fates[i] ?? 0; // 0..5: mostly applied and acknowledged
     const applies = fate !== 5;
@@ -139,8 +142,10 @@ function layOut(executed: Executed[], dropInfoCompletions: boolean): HistoryEven
 /**
  * Histories that are linearizable by construction: a map executed sequentially, each op at its own
  * instant, observed by clients whose invoke and completion lie anywhere in a window around it.
+ * With `stuckMax`, up to that many ops complete only at the very end (their clients wait out a
+ * partition): long windows that a search can try at every place, the 6.824 lab's hard shape.
  */
-export function sequentialHistory(options: { opsMax: number; keys: string[]; functions?: OpFunction[] }) {
+export function sequentialHistory(options: { opsMax: number; keys: string[]; functions?: OpFunction[]; stuckMax?: number }) {
   return fc
     .record({
       specs: fc.array(opSpec(options.keys, options.functions ?? FUNCTIONS), {
@@ -150,13 +155,14 @@ export function sequentialHistory(options: { opsMax: number; keys: string[]; fun
       windows: fc.array(fc.nat(200), { minLength: 2 * options.opsMax, maxLength: 2 * options.opsMax }),
       fates: fc.array(fc.nat(5), { minLength: options.opsMax, maxLength: options.opsMax }),
       dropInfoCompletions: fc.boolean(),
+      stuck: fc.array(fc.nat(options.opsMax - 1), { maxLength: options.stuckMax ?? 0 }),
     })
-    .map(({ specs, windows, fates, dropInfoCompletions }) =>
-      layOut(runSequentially(specs, windows, fates), dropInfoCompletions));
+    .map(({ specs, windows, fates, dropInfoCompletions, stuck }) =>
+      layOut(runSequentially(specs, windows, fates, new Set(stuck)), dropInfoCompletions));
 }
 
 /** A linearizable history with one ok read's result, or one op's outcome, changed. */
-export function corruptedHistory(options: { opsMax: number; keys: string[]; functions?: OpFunction[] }) {
+export function corruptedHistory(options: { opsMax: number; keys: string[]; functions?: OpFunction[]; stuckMax?: number }) {
   return fc
     .tuple(sequentialHistory(options), fc.nat(), fc.nat(READ_RESULTS.length - 1))
     .map(([events, where, result]) => {

@@ -231,4 +231,43 @@ test('a deadline that has passed gives unknown once the search polls it', () => 
   assert.is(result.keys[0]?.unknownReason, 'deadline');
 });
 
+
+// Two phases (linearizability.ts): the verdict, then explanations within a budget of their own.
+const TWO_KEYS_FAIL = `
+  p1 invoke write 1 @a
+  p1 ok write @a
+  p2 invoke read @a
+  p2 ok read 2 @a
+  p3 invoke write 1 @b
+  p3 ok write @b
+  p4 invoke read @b
+  p4 ok read 3 @b
+  p5 invoke write 1 @c
+  p5 ok write @c`;
+
+test('firstViolation: deciding stops at the first failing key; explaining then decides the rest', () => {
+  const all = checkLinearizable(script(TWO_KEYS_FAIL), { model: 'kv' });
+  assert.equal(all.keys.map((k) => [k.key, k.verdict]), [['a', 'violation'], ['b', 'violation']]);
+  const first = checkLinearizable(script(TWO_KEYS_FAIL), { model: 'kv', firstViolation: true });
+  assert.is(first.verdict, 'violation');
+  assert.ok(first.verdictSteps < all.verdictSteps, `${first.verdictSteps} < ${all.verdictSteps}`);
+  assert.equal(first.keys.map((k) => [k.key, k.verdict, k.explanation !== undefined]), [['a', 'violation', true], ['b', 'violation', true]]);
+  const off = checkLinearizable(script(TWO_KEYS_FAIL), { model: 'kv', firstViolation: true, explain: false });
+  assert.equal(off.keys.map((k) => [k.key, k.verdict, k.unknownReason ?? k.unexplained]),
+    [['a', 'violation', 'off'], ['b', 'unknown', 'skipped'], ['c', 'unknown', 'skipped']]);
+  assert.is(off.explaining, null);
+  assert.match(renderResult(off), /key "b": not decided — another key already decided the verdict/);
+});
+
+test('an explaining budget too small leaves keys unexplained or undecided, and says it stopped early', () => {
+  const r = checkLinearizable(script(TWO_KEYS_FAIL), { model: 'kv', firstViolation: true, explainStepsMax: 1 });
+  assert.is(r.verdict, 'violation');
+  assert.ok(r.explaining?.stoppedEarly);
+  assert.match(renderResult(r), /explaining stopped early/);
+  const keyB = r.keys.find((k) => k.key === 'b');
+  assert.ok(keyB === undefined || keyB.verdict === 'unknown' || keyB.unexplained === 'budget', JSON.stringify(r.keys));
+  const keysMax = checkLinearizable(script(TWO_KEYS_FAIL), { model: 'kv', explainKeysMax: 1 });
+  assert.equal(keysMax.keys.map((k) => k.unexplained), [undefined, 'keys-max']);
+});
+
 test.run();

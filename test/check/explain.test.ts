@@ -11,7 +11,7 @@ import { makeBudget } from '../../src/check/budget.js';
 import { checkHistory, historyFromEvents, renderResult, type History, type KeyResult, type Operation } from '../../src/check/index.js';
 import { KeyIndex } from '../../src/check/key-history.js';
 import { searchLinearization } from '../../src/check/search.js';
-import { syntheticHistory, type SyntheticOptions } from '../../src/check/synthetic.js';
+import { syntheticHistory, type SyntheticOptions } from './synthetic.js';
 import { randomHistory } from './arbitraries.js';
 import { bruteForceLinearizable, weakenedHistory } from './brute-force.js';
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { HistoryEvent } from '../../src/check/history.js';
+import type { HistoryEvent, OpFunction } from '../../src/check/history.js';
 import { checkHistory, checkLinearizable, historyFromEvents } from '../../src/check/index.js';
 import { makeBudget } from '../../src/check/budget.js';
 import { compileKey, KeyIndex } from '../../src/check/key-history.js';
@@ -118,6 +118,47 @@ test('the reductions never change a verdict on the sub-histories explanations pr
       },
     ),
     { numRuns: 2000 },
+  );
+});
+
+// The append-key rules 6 and 7 (search.ts) and the deadline order of candidates are what make
+// stuck ops cheap; these histories have appends, resets and ops whose windows reach the end.
+const STUCK_APPENDS = { keys: ['x'], functions: ['read', 'append', 'write', 'cas', 'delete'] as OpFunction[], stuckMax: 3 };
+
+test('histories with stuck ops, appends and resets: the verdict is the brute force\'s', () => {
+  fc.assert(
+    fc.property(fc.oneof(corruptedHistory({ opsMax: 8, ...STUCK_APPENDS }), sequentialHistory({ opsMax: 8, ...STUCK_APPENDS })),
+      (events) => {
+        assert.is(checkLinearizable(events, { model: 'kv' }).verdict, brute(events));
+      }),
+    { numRuns: 3000 },
+  );
+});
+
+test('the same on longer histories: the rules and reductions never change the plain search\'s verdict', () => {
+  const plain = { dropUnobserved: false, mergeUnobserved: false, pruneSearch: false } as const;
+  fc.assert(
+    fc.property(fc.oneof(corruptedHistory({ opsMax: 24, ...STUCK_APPENDS, stuckMax: 6 }),
+      randomHistory({ opsMax: 16, processes: 8, keys: ['x'], functions: ['read', 'append', 'write'] })), (events) => {
+      const ops = historyFromEvents(events).ops;
+      const reduced = searchLinearization(compileKey('x', ops), makeBudget()).verdict;
+      const unreduced = searchLinearization(compileKey('x', ops, plain), makeBudget()).verdict;
+      assert.is(reduced, unreduced);
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test('stopping at the first failing key gives the same verdict, and the same failing keys once explaining resumed the rest', () => {
+  fc.assert(
+    fc.property(randomHistory({ opsMax: 9, processes: 4, keys: ['x', 'y', 'z'] }), (events) => {
+      const all = checkLinearizable(events, { model: 'kv' });
+      const first = checkLinearizable(events, { model: 'kv', firstViolation: true });
+      assert.is(first.verdict, all.verdict);
+      assert.is(first.verdict, brute(events));
+      assert.equal(first.keys.map((k) => [k.key, k.verdict]), all.keys.map((k) => [k.key, k.verdict]));
+    }),
+    { numRuns: 1500 },
   );
 });
 

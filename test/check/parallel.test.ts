@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { SeededRng } from '../../src/env/rng.js';
 import { checkHistory, historyFromEvents } from '../../src/check/index.js';
 import { checkHistoryParallel } from '../../src/check/parallel.js';
-import { syntheticHistory } from '../../src/check/synthetic.js';
+import { syntheticHistory } from './synthetic.js';
 
 test('worker threads give the same result as the in-process check', async () => {
   for (const corrupt of [false, true]) {

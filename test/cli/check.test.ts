@@ -73,6 +73,57 @@ test('a directory is checked file by file, --html writes one page', () => {
   assert.match(page, /class="op violating"/);
 });
 
+test('the verdict comes first, the explanation after; --json has verdictMs beside ms; --no-explain skips explaining', () => {
+  const r = run(stale);
+  const verdictAt = r.out.indexOf('NOT linearizable (3 operations on 1 keys) — verdict in');
+  assert.ok(verdictAt >= 0, r.out);
+  assert.ok(verdictAt < r.out.indexOf('These 3 operations'), 'the verdict line precedes the explanation');
+  assert.match(r.out, /checked in \d+ ms \(verdict in \d+ ms\)/);
+  const json = JSON.parse(run(stale, '--json').out) as Record<string, unknown>;
+  assert.is(typeof json.verdictMs, 'number');
+  assert.ok((json.ms as number) >= (json.verdictMs as number));
+  assert.ok((json.explaining as { steps: number }).steps > 0);
+  const quiet = run(stale, '--no-explain');
+  assert.is(quiet.code, 1);
+  assert.not.match(quiet.out, /These 3 operations/);
+  assert.match(quiet.out, /not explained: explanations are off/);
+  assert.is(run(stale, '--explain-budget', '0').code, 2);
+  assert.is(run(stale, '--jobs', 'many').code, 2);
+});
+
+test('a directory of Jepsen etcd text logs gives the same verdicts as their JSON Lines conversion', () => {
+  const fixtures = join(import.meta.dirname, '..', 'check', 'fixtures', 'jepsen-etcd');
+  const verdicts = (sub: string): string[] => {
+    // One worker thread: from sources each one boots its own TypeScript loader, which is most of the time here.
+    const r = run(join(fixtures, sub), '--json', '--no-explain', '--jobs', '1');
+    return r.out.trim().split('\n').map((l) => JSON.parse(l) as { file: string; verdict: string })
+      .map((l) => `${l.file.replace(/.*\//, '').replace(/\.\w+$/, '')} ${l.verdict}`);
+  };
+  const logs = verdicts('log');
+  assert.is(logs.length, 6);
+  assert.equal(logs, verdicts('jsonl'));
+  assert.ok(logs.some((l) => l.endsWith(' ok')) && logs.some((l) => l.endsWith(' violation')), logs.join(', '));
+  const edn = run(join(fixtures, 'edn'), '--json', '--no-explain', '--jobs', '1');
+  assert.is(edn.code, 1);
+});
+
+test('--format names the format; a file that is not in it is bad input with file and line', () => {
+  const r = run(good, '--format', 'jepsen-log');
+  assert.is(r.code, 2);
+  assert.match(r.err, /good\.jsonl:1: no operation lines/);
+  const e = run(good, '--format', 'edn');
+  assert.is(e.code, 2);
+  assert.match(e.err, /good\.jsonl:1: not valid EDN/);
+  assert.is(run(good, '--format', 'yaml').code, 2);
+});
+
+test('--html on a linearizable history draws its timeline', () => {
+  const html = join(dir, 'good.html');
+  assert.is(run(good, '--html', html).code, 0);
+  const page = readFileSync(html, 'utf8');
+  assert.is(page.match(/<g class="op ok"/g)?.length, 2);
+});
+
 test('--model register refuses a delete naming its line', () => {
   const del = write('del.jsonl', jsonl('p1 invoke delete\np1 ok delete'));
   const r = run(del, '--model', 'register');

@@ -1,5 +1,5 @@
-import { assert } from '../util/assert.js';
-import type { EventType, HistoryEvent, Json, OpFunction } from './history.js';
+import { assert } from '../../src/util/assert.js';
+import type { EventType, HistoryEvent, Json, OpFunction } from '../../src/check/history.js';
 
 /**
  * Synthetic histories for benchmarks and tests: `processes` clients issue operations back to back
