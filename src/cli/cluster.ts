@@ -147,6 +147,30 @@ function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: Clus
   return { config, password };
 }
 
+/**
+ * Whether a flag given to `up` says what the existing cluster.yaml says: then it changes nothing,
+ * and the README's `cluster up --nodes 3` works again on the cluster it made.
+ */
+function agrees(flag: string, flags: UpFlags, config: ClusterConfig): boolean {
+  const n1 = config.nodes[0];
+  switch (flag) {
+    case 'nodes':
+      return Number(flags.nodes) === config.nodes.length;
+    case 'insecure':
+      return (flags.insecure === true) === (config.auth === null);
+    case 'host':
+      return config.nodes.every((n) => n.host === flags.host);
+    case 'replication':
+      return flags.replication === config.replication;
+    case 'engine':
+      return flags.engine === config.engine;
+    case 'basePort':
+      return n1 !== undefined && n1.httpPort === Number(flags.basePort);
+    default:
+      return false;
+  }
+}
+
 async function up(flags: UpFlags, explicit: Set<string>): Promise<void> {
   const p = paths(flags.dir);
   let config: ClusterConfig;
@@ -155,7 +179,8 @@ async function up(flags: UpFlags, explicit: Set<string>): Promise<void> {
     config = loadClusterConfig(p.config);
     const running = config.nodes.filter((n) => runningPid(p, n.id) !== null);
     if (running.length === config.nodes.length) throw new UsageError(`the cluster in ${p.dir} is already running (kv-lab cluster status --dir ${flags.dir})`);
-    if (explicit.size > 0) throw new UsageError(`${p.dir} already holds a cluster; it restarts as its cluster.yaml says, so drop ${[...explicit].map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} (or use another --dir)`);
+    const differ = [...explicit].filter((k) => !agrees(k, flags, config));
+    if (differ.length > 0) throw new UsageError(`${p.dir} already holds a cluster; it restarts as its cluster.yaml says, so drop ${differ.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} (or use another --dir)`);
   } else ({ config, password } = newCluster(flags, p));
   fs.mkdirSync(path.join(p.dir, 'logs'), { recursive: true });
   fs.mkdirSync(path.join(p.dir, 'run'), { recursive: true });
