@@ -52,6 +52,9 @@ C('up --nodes 3 starts a Raft cluster, prints how to reach it, and saves the pas
   for (const f of ['admin.password', 'cluster.secret', 'cluster.yaml']) assert.is(statSync(join(dir, f)).mode & 0o777, 0o600, f);
   assert.is(statSync(env.KV_LAB_CONNECTION).mode & 0o777, 0o600);
   assert.match(readFileSync(join(dir, 'cluster.yaml'), 'utf8'), /replication: raft/);
+  // What it tells a newcomer to type must work after `npm install` (kv-lab is not on PATH then).
+  assert.match(r.stdout, /npx kv-lab put nickname codejitsu && npx kv-lab get nickname/);
+  assert.match(r.stdout, /stop: npx kv-lab cluster down --dir /);
 });
 
 C('status --json shows every node healthy, one leader, the same term', async () => {
