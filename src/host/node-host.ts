@@ -10,6 +10,7 @@ import type { AuthConfig } from '../node/auth.js';
 import { KvNode, type EngineKind, type NodeConfig, type ReplicationMode } from '../node/node.js';
 import { FrontDoor } from '../frontdoor/front-door.js';
 import type { Gateway } from '../frontdoor/gateway.js';
+import { RateLimitedLogger } from '../util/log-limit.js';
 import { processAlive } from './process.js';
 import { TcpListener } from './socket-stream.js';
 
@@ -147,11 +148,14 @@ function listenError(what: string, port: number, err: unknown): HostStartError {
 
 export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
   const release = lockDataDir(spec.dataDir);
-  const log = spec.log;
   const clock = new RealClock();
+  // Whoever reaches a port must not decide how much the node writes: each event's lines are
+  // limited per window (src/util/log-limit.ts), and what was dropped is counted in one line.
+  const limited = new RateLimitedLogger(spec.log, clock);
+  const log: Logger = limited;
   const rng = osSeededRng();
   const net = new RealNet({ self: spec.id, role: 'peer', listen: { host: spec.bindHost, port: spec.peerPort }, peers: spec.peers, secret: spec.secret, log });
-  const cleanup: (() => void)[] = [release];
+  const cleanup: (() => void)[] = [release, () => limited.close()];
   try {
     try {
       await net.listen();
@@ -230,6 +234,7 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
         frontDoor.stop();
         release();
         log.log('info', 'serve.stopped', {});
+        limited.close();
       })());
     return { spec, node, gateway, frontDoor, httpPort, tcpPort, peerPort, shutdown };
   } catch (err) {
