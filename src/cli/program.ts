@@ -3,6 +3,7 @@ import { registerCheckCommand } from './check.js';
 import { registerClientCommands, registerHashPassword } from './client-commands.js';
 import { registerClusterCommand } from './cluster.js';
 import { registerRunCommand } from './run.js';
+import { registerRingCommand } from './ring.js';
 import { registerServeCommand } from './serve.js';
 import { registerWalCommand } from './wal.js';
 
@@ -27,5 +28,6 @@ export function createProgram(): Command {
   registerClientCommands(program);
   registerHashPassword(program);
   registerWalCommand(program);
+  registerRingCommand(program);
   return program;
 }
