@@ -233,6 +233,7 @@ class Reader {
     for (let i = 0; i < n; i++) {
       const c = this.buf[this.pos++] as number;
       if (c < 0x20 || c > 0x7e) this.fail(`${what} holds a byte that is not printable ASCII`);
+      // Measured faster than String.fromCharCode.apply or a TextDecoder for strings this short.
       s += String.fromCharCode(c);
     }
     return s;

@@ -100,11 +100,12 @@ export class MemberTable {
   pick(k: number, ok: (m: Member) => boolean): Member[] {
     const out: Member[] = [];
     const n = this.list.length;
+    if (n === 0) return out;
     for (let tries = 0; tries < 2 * k && out.length < k; tries++) {
       const m = this.list[this.rng.int(n)] as Member;
       if (ok(m) && !out.includes(m)) out.push(m);
     }
-    if (out.length < k && n > 0) {
+    if (out.length < k) {
       const start = this.rng.int(n);
       for (let i = 0; i < n && out.length < k; i++) {
         const m = this.list[(start + i) % n] as Member;

@@ -73,6 +73,21 @@ interface Helper {
 }
 
 const U32_MAX = 0xffffffff;
+
+/** The kinds of deadline a node keeps (findDue). */
+const enum Due {
+  None,
+  Nack,
+  HelperExpired,
+  ProbeTimeout,
+  Suspicion,
+  Probe,
+  Gossip,
+  PushPull,
+  JoinRetry,
+  LeaveDeadline,
+  Reap,
+}
 /** A bound on the work one input may cause; reaching it is a bug, not a load. */
 const DUE_STEPS_MAX = 100_000;
 const OUTBOX_MAX = 1_000_000;
@@ -130,7 +145,7 @@ export class GossipNode {
     // Staggered starts: nodes started together must not probe and gossip in lockstep.
     this.probeAtMs = init.nowMs + this.rng.int(o.probeIntervalMs);
     this.gossipAtMs = init.nowMs + this.rng.int(o.gossipIntervalMs);
-    this.pushPullAtMs = init.nowMs + (o.pushPullIntervalMs > 0 ? this.rng.int(o.pushPullIntervalMs) + o.pushPullIntervalMs : 0);
+    this.pushPullAtMs = init.nowMs + (o.pushPullIntervalMs > 0 ? this.rng.int(o.pushPullIntervalMs) : 0);
     this.reapAtMs = init.nowMs + REAP_INTERVAL_MS;
     this.replyTokens = o.pushPullRepliesPerSecondMax;
     this.replyTokensAtMs = init.nowMs;
@@ -271,38 +286,76 @@ export class GossipNode {
     const now = this.nowMs_;
     for (let steps = 0; ; steps++) {
       assert(steps < DUE_STEPS_MAX, 'runDue did not settle');
-      const due = this.nextDue();
-      if (due === null || due.at > now) return;
-      due.run();
+      if (this.findDue() > now) return;
+      this.runFound();
     }
   }
 
   private wakeAtMs(): number | null {
-    const due = this.nextDue();
-    return due === null ? null : due.at;
+    const at = this.findDue();
+    return at === Infinity ? null : at;
   }
 
-  /** The earliest pending deadline and what to do then. Ties go to the first listed. */
-  private nextDue(): { at: number; run: () => void } | null {
-    let best: { at: number; run: () => void } | null = null;
-    const consider = (at: number | null, run: () => void) => {
-      if (at !== null && (best === null || at < best.at)) best = { at, run };
-    };
-    if (this.status_ === 'left') return null;
+  // What findDue() found: kept in fields, not closures, because it runs after every input of
+  // every node (a thousand simulated nodes call it millions of times).
+  private foundKind: Due = Due.None;
+  private foundHelper = 0;
+  private foundSuspect: Member | null = null;
+
+  /** The earliest pending deadline (Infinity: none), remembered for runFound(). Ties go to the first checked. */
+  private findDue(): number {
+    let at = Infinity;
+    let kind = Due.None;
+    if (this.status_ === 'left') {
+      this.foundKind = Due.None;
+      return at;
+    }
     for (const [seq, h] of this.helpers) {
-      consider(h.nackAtMs, () => this.sendNack(seq, h));
-      consider(h.expireAtMs, () => this.helpers.delete(seq));
+      if (h.nackAtMs !== null && h.nackAtMs < at) [at, kind, this.foundHelper] = [h.nackAtMs, Due.Nack, seq];
+      if (h.expireAtMs < at) [at, kind, this.foundHelper] = [h.expireAtMs, Due.HelperExpired, seq];
     }
     const p = this.probe;
-    if (p !== null && !p.acked && !p.indirectSent) consider(p.timeoutAtMs, () => this.probeIndirectly(p));
-    for (const m of this.suspects) consider(m.suspicion!.deadlineMs, () => this.suspicionExpired(m));
-    if (this.status_ !== 'leaving') consider(this.probeAtMs, () => this.probeTick());
-    if (this.queue.size > 0) consider(this.gossipAtMs, () => this.gossipTick());
-    if (this.options.pushPullIntervalMs > 0 && this.status_ === 'member') consider(this.pushPullAtMs, () => this.pushPullTick());
-    consider(this.joinRetryAtMs, () => this.joinRetry());
-    consider(this.leaveDeadlineMs, () => this.finishLeave());
-    consider(this.reapAtMs, () => this.reap());
-    return best;
+    if (p !== null && !p.acked && !p.indirectSent && p.timeoutAtMs < at) [at, kind] = [p.timeoutAtMs, Due.ProbeTimeout];
+    for (const m of this.suspects) if (m.suspicion!.deadlineMs < at) [at, kind, this.foundSuspect] = [m.suspicion!.deadlineMs, Due.Suspicion, m];
+    if (this.status_ !== 'leaving' && this.probeAtMs < at) [at, kind] = [this.probeAtMs, Due.Probe];
+    if (this.queue.size > 0 && this.gossipAtMs < at) [at, kind] = [this.gossipAtMs, Due.Gossip];
+    if (this.options.pushPullIntervalMs > 0 && this.status_ === 'member' && this.pushPullAtMs < at) [at, kind] = [this.pushPullAtMs, Due.PushPull];
+    if (this.joinRetryAtMs !== null && this.joinRetryAtMs < at) [at, kind] = [this.joinRetryAtMs, Due.JoinRetry];
+    if (this.leaveDeadlineMs !== null && this.leaveDeadlineMs < at) [at, kind] = [this.leaveDeadlineMs, Due.LeaveDeadline];
+    if (this.reapAtMs < at) [at, kind] = [this.reapAtMs, Due.Reap];
+    this.foundKind = kind;
+    return at;
+  }
+
+  private runFound(): void {
+    switch (this.foundKind) {
+      case Due.Nack: {
+        const h = this.helpers.get(this.foundHelper);
+        assert(h !== undefined, 'a due nack of a gone helper');
+        return this.sendNack(this.foundHelper, h);
+      }
+      case Due.HelperExpired:
+        this.helpers.delete(this.foundHelper);
+        return;
+      case Due.ProbeTimeout:
+        return this.probeIndirectly(this.probe!);
+      case Due.Suspicion:
+        return this.suspicionExpired(this.foundSuspect!);
+      case Due.Probe:
+        return this.probeTick();
+      case Due.Gossip:
+        return this.gossipTick();
+      case Due.PushPull:
+        return this.pushPullTick();
+      case Due.JoinRetry:
+        return this.joinRetry();
+      case Due.LeaveDeadline:
+        return this.finishLeave();
+      case Due.Reap:
+        return this.reap();
+      case Due.None:
+        assert(false, 'runFound with nothing due');
+    }
   }
 
   // ---------------------------------------------------------------- probing (SWIM §3, §4.3)

@@ -42,20 +42,28 @@ export class GossipRuntime {
   }
 
   join(seeds: readonly Address[]): void {
-    this.input(() => this.node.join(seeds, this.now()));
+    if (this.stopped) return;
+    this.node.join(seeds, this.now());
+    this.drive();
   }
 
   leave(): void {
-    this.input(() => this.node.leave(this.now()));
+    if (this.stopped) return;
+    this.node.leave(this.now());
+    this.drive();
   }
 
   updateMeta(meta: MemberMeta): void {
-    this.input(() => this.node.updateMeta(meta, this.now()));
+    if (this.stopped) return;
+    this.node.updateMeta(meta, this.now());
+    this.drive();
   }
 
   /** A gossip frame from the Net. */
   receive(from: Address, frame: Uint8Array): void {
-    this.input(() => this.node.receive(from, frame, this.now()));
+    if (this.stopped) return;
+    this.node.receive(from, frame, this.now());
+    this.drive();
   }
 
   /** Stops for good: no more timers, inputs ignored (a crash, or after leave() completed). */
@@ -68,12 +76,6 @@ export class GossipRuntime {
 
   private now(): number {
     return this.init.clock.monotonicMs();
-  }
-
-  private input(fn: () => void): void {
-    if (this.stopped) return;
-    fn();
-    this.drive();
   }
 
   /** Carries out Readys until none is left; a send that re-enters (a loopback Net) is folded in. */
@@ -112,13 +114,16 @@ export class GossipRuntime {
     if (this.timerAtMs !== null && this.timerAtMs <= atMs) return;
     this.timer?.cancel();
     this.timerAtMs = atMs;
-    this.timer = this.init.clock.timer(Math.max(0, atMs - this.now()), () => this.fire());
+    this.timer = this.init.clock.timer(Math.max(0, atMs - this.now()), this.fire);
     assert(this.timer !== null, 'no timer armed');
   }
 
-  private fire(): void {
+  /** Bound once: a timer per wake, not a closure per wake. */
+  private readonly fire = (): void => {
     this.timer = null;
     this.timerAtMs = null;
-    this.input(() => this.node.tick(this.now()));
-  }
+    if (this.stopped) return;
+    this.node.tick(this.now());
+    this.drive();
+  };
 }
