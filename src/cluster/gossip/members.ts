@@ -15,6 +15,8 @@ export interface Member {
   lastContactMs: number | null;
   /** The running suspicion while `state` is 'suspect'. */
   suspicion: Suspicion | null;
+  /** When this node last tried to reconnect to the member while it was dead; null: never. */
+  reconnectTriedMs: number | null;
 }
 
 /** A member that can be probed or gossiped to: believed up. */
@@ -114,6 +116,23 @@ export class MemberTable {
     }
     assert(out.length <= k, 'picked too many members');
     return out;
+  }
+
+  /**
+   * Of the members satisfying `ok`, the one tried longest ago (never tried first), scanning from a
+   * random place so that ties go to a random one. Every candidate gets its turn.
+   */
+  leastRecentlyTried(ok: (m: Member) => boolean): Member | null {
+    const n = this.list.length;
+    if (n === 0) return null;
+    const start = this.rng.int(n);
+    let best: Member | null = null;
+    for (let i = 0; i < n; i++) {
+      const m = this.list[(start + i) % n] as Member;
+      if (!ok(m)) continue;
+      if (best === null || (m.reconnectTriedMs ?? -Infinity) < (best.reconnectTriedMs ?? -Infinity)) best = m;
+    }
+    return best;
   }
 
   /** The next member to probe, or null when none is live. */

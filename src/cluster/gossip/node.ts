@@ -84,6 +84,7 @@ const enum Due {
   Probe,
   Gossip,
   PushPull,
+  Reconnect,
   JoinRetry,
   LeaveDeadline,
   Reap,
@@ -116,6 +117,7 @@ export class GossipNode {
   private probeAtMs: number;
   private gossipAtMs: number;
   private pushPullAtMs: number;
+  private reconnectAtMs: number;
   private reapAtMs: number;
   private readonly helpers = new Map<number, Helper>();
   private readonly suspects = new Set<Member>();
@@ -146,6 +148,7 @@ export class GossipNode {
     this.probeAtMs = init.nowMs + this.rng.int(o.probeIntervalMs);
     this.gossipAtMs = init.nowMs + this.rng.int(o.gossipIntervalMs);
     this.pushPullAtMs = init.nowMs + (o.pushPullIntervalMs > 0 ? this.rng.int(o.pushPullIntervalMs) : 0);
+    this.reconnectAtMs = init.nowMs + (o.reconnectIntervalMs > 0 ? this.rng.int(o.reconnectIntervalMs) + o.reconnectIntervalMs : 0);
     this.reapAtMs = init.nowMs + REAP_INTERVAL_MS;
     this.replyTokens = o.pushPullRepliesPerSecondMax;
     this.replyTokensAtMs = init.nowMs;
@@ -320,6 +323,7 @@ export class GossipNode {
     if (this.status_ !== 'leaving' && this.probeAtMs < at) [at, kind] = [this.probeAtMs, Due.Probe];
     if (this.queue.size > 0 && this.gossipAtMs < at) [at, kind] = [this.gossipAtMs, Due.Gossip];
     if (this.options.pushPullIntervalMs > 0 && this.status_ === 'member' && this.pushPullAtMs < at) [at, kind] = [this.pushPullAtMs, Due.PushPull];
+    if (this.options.reconnectIntervalMs > 0 && this.status_ === 'member' && this.reconnectAtMs < at) [at, kind] = [this.reconnectAtMs, Due.Reconnect];
     if (this.joinRetryAtMs !== null && this.joinRetryAtMs < at) [at, kind] = [this.joinRetryAtMs, Due.JoinRetry];
     if (this.leaveDeadlineMs !== null && this.leaveDeadlineMs < at) [at, kind] = [this.leaveDeadlineMs, Due.LeaveDeadline];
     if (this.reapAtMs < at) [at, kind] = [this.reapAtMs, Due.Reap];
@@ -347,6 +351,8 @@ export class GossipNode {
         return this.gossipTick();
       case Due.PushPull:
         return this.pushPullTick();
+      case Due.Reconnect:
+        return this.reconnectTick();
       case Due.JoinRetry:
         return this.joinRetry();
       case Due.LeaveDeadline:
@@ -548,24 +554,30 @@ export class GossipNode {
     else if (metaChanged) this.emit('update', m, null);
   }
 
-  private onSuspect(id: MemberId, incarnation: number, from: MemberId): void {
+  /**
+   * `fromTable`: the suspicion came in a push-pull table, which says what the sender believes, not
+   * that it probed anyone: it neither confirms a suspicion nor travels on as an accusation (else one
+   * accusation, synced around, would count as Lifeguard's independent confirmations).
+   */
+  private onSuspect(id: MemberId, incarnation: number, from: MemberId, fromTable = false): void {
     const m = this.members.get(id);
     if (m === undefined || incarnation < m.incarnation || !isLive(m)) return;
-    if (m.state === 'suspect' && m.suspicion !== null) {
+    if (m.state === 'suspect' && m.suspicion !== null && incarnation === m.incarnation) {
       // Lifeguard §IV-B: another member's own accusation confirms it; pass new ones on.
-      m.incarnation = Math.max(m.incarnation, incarnation);
-      if (m.suspicion.confirm(from)) this.enqueue({ kind: 'suspect', id, incarnation: m.incarnation, from });
+      if (!fromTable && m.suspicion.confirm(from)) this.enqueue({ kind: 'suspect', id, incarnation, from });
       return;
     }
+    // Alive at this incarnation or below, or suspect at a lower one (we missed its refutation):
+    // a new suspicion, with its own timer.
     m.incarnation = incarnation;
-    this.members.setState(m, 'suspect', this.nowMs_);
+    if (m.state !== 'suspect') this.members.setState(m, 'suspect', this.nowMs_);
     const n = this.clusterSize;
     const minMs = suspicionTimeoutMs(this.options, n);
     const dynamic = this.options.lifeguard.dynamicSuspicion;
     const maxMs = dynamic ? minMs * this.options.suspicionMaxTimeoutMult : minMs;
     m.suspicion = new Suspicion(incarnation, from, this.nowMs_, minMs, maxMs, dynamic ? expectedConfirmations(this.options, n) : 0);
     this.suspects.add(m);
-    this.enqueue({ kind: 'suspect', id, incarnation, from });
+    if (!fromTable) this.enqueue({ kind: 'suspect', id, incarnation, from });
     this.emit('suspect', m, from);
   }
 
@@ -621,7 +633,7 @@ export class GossipNode {
       this.stats.droppedMembersFull++;
       return false;
     }
-    const m: Member = { id, incarnation, state, meta, stateChangeMs: this.nowMs_, lastContactMs: null, suspicion: null };
+    const m: Member = { id, incarnation, state, meta, stateChangeMs: this.nowMs_, lastContactMs: null, suspicion: null, reconnectTriedMs: null };
     this.members.add(m);
     if (state === 'alive') this.emit('join', m, null);
     if (this.status_ === 'alone') this.status_ = 'member';
@@ -638,6 +650,18 @@ export class GossipNode {
     this.pushPullAtMs = this.nowMs_ + pushPullIntervalFor(this.options, this.clusterSize);
     const [peer] = this.members.pick(1, (m) => m.state === 'alive');
     if (peer !== undefined) this.sendState(peer.id, false, false);
+  }
+
+  /** Serf's reconnect: a full-state exchange with a member believed dead, in case it is not. */
+  private reconnectTick(): void {
+    this.reconnectAtMs = this.nowMs_ + this.options.reconnectIntervalMs;
+    const now = this.nowMs_;
+    // The one tried longest ago: with many truly dead members, a live one among them still gets
+    // its turn within (dead members × interval).
+    const peer = this.members.leastRecentlyTried((m) => m.state === 'dead' && now - m.stateChangeMs <= this.options.reconnectTimeoutMs);
+    if (peer === null) return;
+    peer.reconnectTriedMs = now;
+    this.sendState(peer.id, false, false);
   }
 
   private onPushPull(from: string, m: Extract<GossipMessage, { type: 'push-pull' }>): void {
@@ -669,7 +693,7 @@ export class GossipNode {
         if (s.state !== 'dead') this.onAlive(s.id, s.incarnation, s.meta, quiet);
       } else {
         // A remote "dead" is a suspicion here (as memberlist does): the member may still refute.
-        this.onSuspect(s.id, s.incarnation, source);
+        this.onSuspect(s.id, s.incarnation, source, true);
       }
     }
   }

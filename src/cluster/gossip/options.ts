@@ -65,6 +65,14 @@ export interface GossipOptions {
   readonly gossipToTheDeadMs: number;
   /** Full-state exchange with one random member (memberlist PushPullInterval: 30 s), scaled up past 32 members; 0 = never. */
   readonly pushPullIntervalMs: number;
+  /**
+   * Every interval, a full-state exchange with one random member believed dead (Serf's reconnect,
+   * 30 s): without it, two sides of a healed partition that declared each other dead would never
+   * talk again, since nobody probes, gossips (past gossipToTheDeadMs) or syncs with the dead. 0 = never.
+   */
+  readonly reconnectIntervalMs: number;
+  /** Dead members are tried for reconnection this long after their death (Serf's reconnect timeout: 24 h). */
+  readonly reconnectTimeoutMs: number;
   /** Lifeguard's local health score stays below this (memberlist AwarenessMaxMultiplier: 8). */
   readonly awarenessMax: number;
   /** A helper sends its nack at this percentage of its probe timeout (memberlist: 80%). */
@@ -104,6 +112,8 @@ export const DEFAULT_GOSSIP_OPTIONS: GossipOptions = Object.freeze({
   gossipNodes: 3,
   gossipToTheDeadMs: 30_000,
   pushPullIntervalMs: 30_000,
+  reconnectIntervalMs: 30_000,
+  reconnectTimeoutMs: 24 * 60 * 60 * 1000,
   awarenessMax: 8,
   nackTimeoutPercent: 80,
   packetBytesMax: 1400,
@@ -137,7 +147,7 @@ export function validateGossipOptions(o: GossipOptions): string | null {
   const ranges: [keyof GossipOptions, number, number][] = [
     ['probeIntervalMs', 1, 3_600_000], ['probeTimeoutMs', 1, 3_600_000], ['indirectChecks', 0, 16], ['suspicionMult', 1, 100],
     ['suspicionMaxTimeoutMult', 1, 100], ['retransmitMult', 1, 100], ['gossipIntervalMs', 1, 3_600_000], ['gossipNodes', 1, 64],
-    ['gossipToTheDeadMs', 0, 86_400_000], ['pushPullIntervalMs', 0, 86_400_000], ['awarenessMax', 1, 64], ['nackTimeoutPercent', 1, 99],
+    ['gossipToTheDeadMs', 0, 86_400_000], ['pushPullIntervalMs', 0, 86_400_000], ['reconnectIntervalMs', 0, 86_400_000], ['reconnectTimeoutMs', 0, 30 * 86_400_000], ['awarenessMax', 1, 64], ['nackTimeoutPercent', 1, 99],
     ['packetBytesMax', 512, 65_536], ['stateBytesMax', 65_536, 64 * 1024 * 1024], ['membersMax', 1, 100_000], ['joinRetryIntervalMs', 1, 3_600_000],
     ['joinAttemptsMax', 1, 1_000_000], ['seedsMax', 1, 1024], ['leaveTimeoutMs', 0, 3_600_000], ['tombstoneMs', 1, 30 * 86_400_000],
     ['helpersMax', 1, 100_000], ['pushPullRepliesPerSecondMax', 1, 100_000],

@@ -20,7 +20,7 @@ export interface MemberMeta {
   readonly version: string;
   /** Relative capacity on the ring, in hundredths (100 = a normal member). */
   readonly weight: number;
-  /** Named endpoints ("peer", "http", "tcp") → "host:port", sorted by name, names unique. */
+  /** Named endpoints (the peer port, the client ports) → "host:port", sorted by name, names unique. */
   readonly addresses: readonly (readonly [string, string])[];
 }
 

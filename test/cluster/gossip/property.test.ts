@@ -57,10 +57,11 @@ function runSchedule(actions: Action[], seed: number, lifeguard: boolean): void 
     else h.lossRate = a.rate;
     checkSafety(h, maxIncarnation);
   }
-  // Heal everything; then the push-pull period (30 s) twice over, and the longest suspicion.
+  // Heal everything; then long enough for a reconnection attempt (one every 30 s) to each of up
+  // to 4 dead members, a push-pull period (30 s) and the longest suspicion (24 s).
   h.heal();
   h.lossRate = 0;
-  h.run(90_000);
+  h.run(200_000);
   checkSafety(h, maxIncarnation);
   const up = IDS.filter((id) => !h.down.has(id)).sort();
   for (const id of up) {
@@ -68,6 +69,25 @@ function runSchedule(actions: Action[], seed: number, lifeguard: boolean): void 
     assert.equal(alive, up, `after healing, ${id} sees ${h.view(id)}`);
   }
 }
+
+test('regression: both sides of a healed cut declared each other dead, and must meet again (Serf-style reconnect)', () => {
+  // FC_SEED=20261122 found it: n2 could hear nobody, declared everyone dead and was declared dead;
+  // nobody probes, gossips with or syncs with the dead, so the split outlived the cut.
+  const actions: Action[] = [
+    { kind: 'crash', id: 'n3' }, { kind: 'cut', from: 'n4', to: 'n2' }, { kind: 'cut', from: 'n1', to: 'n2' }, { kind: 'run', ms: 50 },
+    { kind: 'cut', from: 'n5', to: 'n2' }, { kind: 'run', ms: 1647 }, { kind: 'run', ms: 1148 }, { kind: 'run', ms: 2847 }, { kind: 'run', ms: 2211 },
+  ];
+  runSchedule(actions, 0, false);
+});
+
+test('regression: two survivors dead to each other among truly dead members must still meet (FC seed 1845719010)', () => {
+  const actions: Action[] = [
+    { kind: 'cut', from: 'n4', to: 'n2' }, { kind: 'crash', id: 'n5' }, { kind: 'cut', from: 'n1', to: 'n4' }, { kind: 'crash', id: 'n3' },
+    { kind: 'run', ms: 50 }, { kind: 'run', ms: 50 }, { kind: 'run', ms: 111 }, { kind: 'run', ms: 1488 }, { kind: 'run', ms: 2234 },
+    { kind: 'crash', id: 'n1' }, { kind: 'run', ms: 50 },
+  ];
+  for (const lifeguard of [true, false]) runSchedule(actions, 119918433, lifeguard);
+});
 
 test('safety under random faults, and convergence after healing (Lifeguard on and off)', () => {
   for (const lifeguard of [true, false]) {
