@@ -121,6 +121,51 @@ test('a lone accuser waits the maximum with dynamic suspicion', () => {
   assert.is(n1.member('n2')!.suspicion!.deadlineMs, 4000);
 });
 
+test("a push-pull table's suspicion is nobody's accusation: it confirms nothing and is not re-gossiped", () => {
+  const h = new Harness({ ids: ['n1', 'n2', 'n3', 'n4', 'n5'] });
+  const n1 = h.node('n1');
+  n1.receive('n3', encodeMessage({ type: 'gossip', source: 'n3', updates: [{ kind: 'suspect', id: 'n2', incarnation: 0, from: 'n3' }] }), 0);
+  h.collect('n1');
+  const table = (source: string) => encodeMessage({ type: 'push-pull', source, join: false, reply: true, members: [{ id: 'n2', incarnation: 0, state: 'suspect', meta: EMPTY_META }] });
+  n1.receive('n4', table('n4'), 10);
+  n1.receive('n5', table('n5'), 20);
+  assert.is(n1.member('n2')!.suspicion!.confirmations, 0);
+  assert.is(n1.member('n2')!.suspicion!.deadlineMs, 24_000);
+  // A table naming a member we hold alive starts a suspicion here, but sends no accusation on.
+  const h2 = new Harness({ ids: ['n1', 'n2', 'n3'] });
+  h2.node('n1').receive('n3', table('n3'), 0);
+  assert.is(h2.node('n1').member('n2')!.state, 'suspect');
+  const sent = h2.collect('n1').flatMap((f) => (f.message.type === 'push-pull' ? [] : f.message.updates));
+  assert.not.ok(sent.some((u) => u.kind === 'suspect'), 'the suspicion travelled on');
+});
+
+test('a suspicion at a higher incarnation than the running one starts anew; its refutation then counts', () => {
+  const h = new Harness({ ids: ['n1', 'n2', 'n3', 'n4', 'n5'] });
+  const n1 = h.node('n1');
+  const gossip = (u: Update, at: number) => n1.receive('n3', encodeMessage({ type: 'gossip', source: 'n3', updates: [u] }), at);
+  gossip({ kind: 'suspect', id: 'n2', incarnation: 0, from: 'n3' }, 0);
+  gossip({ kind: 'suspect', id: 'n2', incarnation: 1, from: 'n4' }, 1000);
+  const m = n1.member('n2')!;
+  assert.is(m.incarnation, 1);
+  assert.is(m.suspicion!.startMs, 1000, 'a new timer');
+  assert.is(m.suspicion!.accuser, 'n4');
+  gossip({ kind: 'alive', id: 'n2', incarnation: 2, meta: EMPTY_META }, 2000);
+  assert.is(n1.member('n2')!.state, 'alive');
+});
+
+test('reconnect: a member believed dead gets a full-state exchange now and then, the oldest-tried first', () => {
+  const h = new Harness({ ids: ['n1', 'n2', 'n3', 'n4'], options: { reconnectIntervalMs: 1000 } });
+  const n1 = h.node('n1');
+  for (const id of ['n2', 'n3', 'n4']) n1.receive(id, encodeMessage({ type: 'gossip', source: id, updates: [{ kind: 'dead', id, incarnation: 0, from: id === 'n2' ? 'n3' : 'n2', left: false }] }), 0);
+  h.collect('n1');
+  const targets: string[] = [];
+  for (let t = 0; t < 4; t++) {
+    h.advance(1000);
+    for (const f of h.inflight.splice(0)) if (f.from === 'n1' && f.message.type === 'push-pull') targets.push(f.to);
+  }
+  assert.equal(targets.slice(0, 3).sort(), ['n2', 'n3', 'n4'], `tried ${targets.join(',')}`);
+});
+
 test('new metadata travels with a higher incarnation and is an update event everywhere', () => {
   const h = new Harness({ ids: ['n1', 'n2', 'n3'] });
   h.node('n2').updateMeta({ ...EMPTY_META, zone: 'eu-west-1a', weight: 200 }, 0);
