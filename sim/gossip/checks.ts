@@ -1,7 +1,24 @@
 import { Ring } from '../../src/cluster/ring/ring.js';
 import { KeySet, loadStats, primaryOwners } from '../../src/cluster/ring/placement.js';
 import type { MemberMeta } from '../../src/cluster/gossip/types.js';
-import type { GossipCluster, ObservedEvent } from './cluster.js';
+import type { GossipNode } from '../../src/cluster/gossip/node.js';
+import type { ObservedEvent } from './cluster.js';
+
+/**
+ * What the checks need of a world of gossiping nodes: GossipCluster provides it, and so can the
+ * main simulator's World once its nodes gossip (the ground truth of who runs, each node's core,
+ * and a way to let time pass).
+ */
+export interface GossipWorld {
+  readonly nowMs: number;
+  ids(): string[];
+  upIds(): string[];
+  isUp(id: string): boolean;
+  /** The gossip core of a running node. */
+  gossipNode(id: string): GossipNode;
+  runForMs(ms: number): void;
+  onEvent(listener: (e: ObservedEvent) => void): void;
+}
 
 /**
  * The two checks of a gossip run.
@@ -43,7 +60,7 @@ export class EventWatch {
   /** Nodes under a fault that makes them slow or mute (a stall, a pause): suspecting them is not false. */
   readonly impaired = new Set<string>();
 
-  constructor(cluster: GossipCluster) {
+  constructor(cluster: Pick<GossipWorld, 'onEvent'>) {
     cluster.onEvent((e) => this.see(e));
   }
 
@@ -76,7 +93,7 @@ export interface MembershipOptions {
 }
 
 /** Runs the cluster until every running node's view is exact, or the heal timeout passes. */
-export function checkMembership(cluster: GossipCluster, watch: EventWatch, o: MembershipOptions): CheckResult & { readonly convergedAfterMs: number | null } {
+export function checkMembership(cluster: GossipWorld, watch: EventWatch, o: MembershipOptions): CheckResult & { readonly convergedAfterMs: number | null } {
   const start = cluster.nowMs;
   let convergedAfterMs: number | null = null;
   let wrong: string[] = [];
@@ -110,12 +127,12 @@ export function checkMembership(cluster: GossipCluster, watch: EventWatch, o: Me
  * by one instead of listing whole views, and stops at the first wrong node while the views are
  * still converging: a thousand-node cluster is checked every simulated second.
  */
-function viewErrors(cluster: GossipCluster, all: boolean): string[] {
+function viewErrors(cluster: GossipWorld, all: boolean): string[] {
   const ids = cluster.ids();
   const up = ids.filter((id) => cluster.isUp(id));
   const out: string[] = [];
   for (const observer of up) {
-    const node = cluster.node(observer).runtime!.node;
+    const node = cluster.gossipNode(observer);
     const missing: string[] = [];
     const extra: string[] = [];
     for (const id of ids) {
@@ -141,13 +158,13 @@ export interface RingBalanceOptions {
   readonly maxOverMeanMax?: number;
 }
 
-function ringOf(cluster: GossipCluster, observer: string, vnodes: number): Ring {
-  const snap = cluster.node(observer).runtime!.node.snapshot();
+function ringOf(cluster: GossipWorld, observer: string, vnodes: number): Ring {
+  const snap = cluster.gossipNode(observer).snapshot();
   const members = snap.filter((s) => s.state === 'alive').map((s) => ({ id: s.id, weight: s.meta.weight / 100, zone: s.meta.zone }));
   return Ring.build(members, { vnodes });
 }
 
-function ringsByNode(cluster: GossipCluster, up: readonly string[], vnodes: number): Map<string, string[]> {
+function ringsByNode(cluster: GossipWorld, up: readonly string[], vnodes: number): Map<string, string[]> {
   const byRing = new Map<string, string[]>();
   for (const id of up) {
     const d = ringOf(cluster, id, vnodes).describe();
@@ -157,7 +174,7 @@ function ringsByNode(cluster: GossipCluster, up: readonly string[], vnodes: numb
 }
 
 /** Every running node builds the same ring from its view, and that ring spreads keys evenly. */
-export function checkRingBalance(cluster: GossipCluster, o: RingBalanceOptions = {}): CheckResult {
+export function checkRingBalance(cluster: GossipWorld, o: RingBalanceOptions = {}): CheckResult {
   const vnodes = o.vnodes ?? 256;
   const up = cluster.upIds().sort();
   const details: string[] = [];

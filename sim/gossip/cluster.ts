@@ -1,6 +1,7 @@
 import type { Net } from '../../src/env/net.js';
 import { SeededRng, type Rng } from '../../src/env/rng.js';
 import { GossipRuntime } from '../../src/cluster/gossip/runtime.js';
+import type { GossipNode } from '../../src/cluster/gossip/node.js';
 import { DEFAULT_GOSSIP_OPTIONS, type GossipOptions } from '../../src/cluster/gossip/options.js';
 import { EMPTY_META, type MemberEvent, type MemberMeta, type MemberSnapshot } from '../../src/cluster/gossip/types.js';
 import { assert } from '../../src/util/assert.js';
@@ -8,6 +9,7 @@ import { SimMachineClock } from '../clock.js';
 import { DEFAULT_NET_OPTIONS, SimNet, type NetOptions } from '../net.js';
 import { NS_PER_MS, Owner, Scheduler } from '../scheduler.js';
 import { Trace } from '../trace.js';
+import type { GossipWorld } from './checks.js';
 
 /**
  * N gossiping nodes on the simulator's Scheduler and SimNet: each node is the real GossipRuntime
@@ -63,7 +65,7 @@ export interface GossipClusterOptions {
 const HELD_FRAMES_MAX = 100_000;
 const SIM_WALL_EPOCH_MS = Date.UTC(2026, 0, 1);
 
-export class GossipCluster {
+export class GossipCluster implements GossipWorld {
   readonly sched = new Scheduler();
   readonly net: SimNet;
   readonly rng: Rng;
@@ -280,6 +282,13 @@ export class GossipCluster {
   /** Calls fn at virtual time `atMs` from now. */
   atMs(ms: number, label: string, fn: () => void): void {
     this.sched.after(ms * NS_PER_MS, label, fn);
+  }
+
+  /** The gossip core of a running node (GossipWorld, for the checks). */
+  gossipNode(id: string): GossipNode {
+    const rt = this.node(id).runtime;
+    assert(rt !== null, () => `${id} is not running`);
+    return rt.node;
   }
 
   /** Each up node's view: the members it holds alive (itself included). */
