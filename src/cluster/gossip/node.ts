@@ -216,7 +216,7 @@ export class GossipNode {
     this.status_ = 'leaving';
     this.probe = null;
     this.joinRetryAtMs = null;
-    this.queue.enqueue({ kind: 'dead', id: this.id, incarnation: this.incarnation_, from: this.id, left: true });
+    this.enqueue({ kind: 'dead', id: this.id, incarnation: this.incarnation_, from: this.id, left: true });
     this.leaveDeadlineMs = nowMs + this.options.leaveTimeoutMs;
     if (this.members.live === 0) this.finishLeave();
   }
