@@ -129,6 +129,8 @@ export interface GossipRunOptions {
   readonly nodes?: number;
   readonly lifeguard?: boolean;
   readonly bugs?: Partial<GossipBugs>;
+  /** How long each check may wait for views and rings to agree (default: the scenario's, 90 s). */
+  readonly healTimeoutMs?: number;
 }
 
 export interface GossipRunResult {
@@ -158,9 +160,9 @@ export function runGossipScenario(name: string, o: GossipRunOptions): GossipRunR
   c.startConverged(starters, (id) => ringMeta(`z${ids.indexOf(id) % 3}`));
   const faultsMs = sc.faults(c, ids, watch);
   c.runForMs(faultsMs);
-  const membership = checkMembership(c, watch, { healTimeoutMs: sc.healTimeoutMs ?? 90_000 });
+  const membership = checkMembership(c, watch, { healTimeoutMs: o.healTimeoutMs ?? sc.healTimeoutMs ?? 90_000 });
   // Metadata that gossip missed arrives with the next push-pull: allow a few of its periods.
-  const ring = checkRingBalance(c, { healTimeoutMs: 90_000 });
+  const ring = checkRingBalance(c, { healTimeoutMs: o.healTimeoutMs ?? 90_000 });
   const checks = [membership, ring];
   return {
     scenario: name, seed: o.seed, nodes: n, lifeguard: gossip.lifeguard.localHealth, pass: checks.every((x) => x.pass), checks,
