@@ -36,10 +36,14 @@ export interface CheckedBlock {
   output: { text: string; line: number } | null;
 }
 
-/** Which test file runs which README sections (file → section headings). */
-export const SECTIONS: Record<string, { readme: string; sections: string[] }> = {
+/**
+ * Which test file runs which README sections (file → section headings; `commands`: only the
+ * section's commands from..to, counted across its blocks, when a section is split over files).
+ */
+export const SECTIONS: Record<string, { readme: string; sections: string[]; commands?: [number, number] }> = {
   'try-it.test.ts': { readme: 'README.md', sections: ['Try it', 'Reading a run'] },
-  'demos.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'] },
+  'demos.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [0, 2] },
+  'demos-anomalies.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [2, 100] },
   'real-cluster.test.ts': { readme: 'README.md', sections: ['Run a real cluster'] },
   'real-run.test.ts': { readme: 'README.md', sections: ['The lab against real processes'] },
   'scenarios.test.ts': { readme: 'scenarios/README.md', sections: ['Running scenarios'] },
@@ -153,13 +157,16 @@ export function checkOutput(block: CheckedBlock, r: Ran): void {
  * Runs every checked block of the given sections, in README order, each command once; `after`
  * runs at the end whatever happened (to stop servers a failing sequence started).
  */
-export function runSections(readme: string, sections: string[], log: (line: string) => void, after: string[] = []): void {
+export function runSections(readme: string, sections: string[], log: (line: string) => void, after: string[] = [], commands: [number, number] = [0, Infinity]): void {
   const env = commandEnv();
   const blocks = checkedBlocks(readme).filter((b) => sections.includes(b.section));
   assert.ok(blocks.length > 0, `no \`sh check\` block in ${readme} sections ${sections.join(', ')}`);
+  let n = 0;
   try {
     for (const block of blocks) {
       for (const [i, c] of block.commands.entries()) {
+        const index = n++;
+        if (index < commands[0] || index >= commands[1]) continue;
         const why = cannotRun(c.text);
         if (why !== null) {
           log(`skipped ${readme}:${c.line}: ${c.text} (${why})`);

@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkedBlocks, runSections, SECTIONS } from './readme.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkedBlocks, root, runSections, SECTIONS } from './readme.js';
 
 // README.md's first commands, as a newcomer types them, and the sample run of "Reading a run",
 // which must be exactly what the command prints (readme.ts says how claims are read).
@@ -13,7 +15,11 @@ test('every `sh check` block of the READMEs is run by one of the docs tests', ()
 });
 
 test('README: Try it, and Reading a run', () => {
-  runSections('README.md', SECTIONS['try-it.test.ts']?.sections ?? [], (l) => console.log(l));
+  try {
+    runSections('README.md', SECTIONS['try-it.test.ts']?.sections ?? [], (l) => console.log(l));
+  } finally {
+    rmSync(join(root, 'timeline.html'), { force: true }); // what the README's check --html writes
+  }
 });
 
 test.run();
