@@ -3,7 +3,8 @@ import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
-import { authorize, type AuthConfig } from './auth.js';
+import { parseJson } from '../util/json-parse.js';
+import { allowed, authorize, issueToken, LOGIN_LIMITS, loginTarget, SYNC_PASSWORD_VERIFIER, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
 import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
 import { encodeMessage, isReadOnly, validateRequest, type Request, type Response, type Result } from './protocol.js';
@@ -69,6 +70,9 @@ export class KvNode {
   private started = false;
   private stopped = false;
   private readonly counters = { requests: 0, writes: 0, reads: 0, errors: 0 };
+  /** Password checks running, and logins waiting for one (AuthConfig.loginLimits bounds both). */
+  private loginsVerifying = 0;
+  private readonly loginsWaiting: (() => void)[] = [];
 
   constructor(
     private readonly env: Env,
@@ -128,6 +132,8 @@ export class KvNode {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    // Logins waiting for a check are answered now (the check would answer `unavailable`).
+    for (const waiting of this.loginsWaiting.splice(0)) waiting();
     this.replica?.stop();
     this.env.net.close();
     this.store?.close();
@@ -138,8 +144,10 @@ export class KvNode {
     let message: Record<string, unknown>;
     try {
       // A Raft append with entries travels binary (codec.ts); every other frame is JSON.
-      message = frame[0] === RAFT_BINARY_FRAME ? decodeBinaryRaftFrame(frame) : (JSON.parse(frameDecoder.decode(frame)) as Record<string, unknown>);
-      if (typeof message !== 'object' || message === null || typeof message.kind !== 'string') throw new Error('no "kind"');
+      // JSON is parsed with a bound on its depth: a value nested 100,000 deep from an anonymous
+      // sender overflowed the stack of the first recursive check it met (issue 16, item 1).
+      message = frame[0] === RAFT_BINARY_FRAME ? decodeBinaryRaftFrame(frame) : (parseJson(frameDecoder.decode(frame), `frame from ${from}`) as Record<string, unknown>);
+      if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.kind !== 'string') throw new Error('no "kind"');
     } catch (err) {
       this.env.log.log('warn', 'node.bad_frame', { from, error: (err as Error).message });
       return;
@@ -198,21 +206,66 @@ export class KvNode {
       reply({ ok: false, code: 'bad_request', message: 'this cluster runs without authentication (--insecure): there is nothing to log in to' });
       return;
     }
+    let answer = reply;
     if (auth !== null) {
+      if (req.op.f === 'auth.login') return this.login(auth, store, req.op.user, req.op.password, reply);
       const decision = authorize(auth, store.view, req, this.env.clock.wallMs());
       if (!decision.ok) {
         this.env.log.log('warn', 'auth.denied', { client: req.client, op: req.op.f, db: req.db, reason: decision.result.ok ? '' : decision.result.message });
         reply(decision.result);
         return;
       }
-      if ('login' in decision) {
-        reply(decision.login);
-        return;
-      }
+      const principal = decision.principal;
+      // A user sees the names of the databases it may read, no others (issue 16, item 11).
+      if (req.op.f === 'db.list' && !principal.root) answer = (r) => reply(r.ok && Array.isArray(r.value) ? { ok: true, value: r.value.filter((db) => typeof db === 'string' && allowed(principal.record, { db, perm: 'read' })) } : r);
     }
     if (isReadOnly(req.op)) this.counters.reads++;
     else this.counters.writes++;
-    this.replica.submit(req, reply);
+    this.replica.submit(req, answer);
+  }
+
+  /**
+   * A login: the password is checked through the verifier (off the event loop on a real node),
+   * at most loginLimits.verifyingMax at once with loginLimits.waitingMax waiting; beyond that it
+   * is refused `unavailable` at once, so a flood of logins costs a bounded amount of hashing. An
+   * unknown user is checked against a dummy hash, so the time taken does not tell who exists.
+   */
+  private login(auth: AuthConfig, store: EngineStore, user: string, password: string, reply: Reply): void {
+    if (this.stopped) {
+      reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
+      return;
+    }
+    const limits = auth.loginLimits ?? LOGIN_LIMITS;
+    if (this.loginsVerifying >= limits.verifyingMax) {
+      if (this.loginsWaiting.length >= limits.waitingMax) {
+        this.env.log.log('warn', 'auth.login_refused', { user, why: 'too many logins in progress' });
+        reply({ ok: false, code: 'unavailable', message: 'too many logins in progress: retry later' });
+        return;
+      }
+      this.loginsWaiting.push(() => this.login(auth, store, user, password, reply));
+      return;
+    }
+    this.loginsVerifying++;
+    const target = loginTarget(auth, store.view, user);
+    let called = false;
+    (auth.verifier ?? SYNC_PASSWORD_VERIFIER).verify(password, target.hash, (ok) => {
+      assert(!called, 'a password verifier answered twice');
+      called = true;
+      this.loginsVerifying--;
+      assert(this.loginsVerifying >= 0, 'more password checks ended than began');
+      if (this.stopped) reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
+      else {
+        // The check took time: the token binds the credential checked, and only if it is still
+        // the user's (a password changed meanwhile must not yield a token for the old one).
+        const now = loginTarget(auth, store.view, user);
+        if (ok && target.known && now.hash === target.hash && now.epoch === target.epoch) reply({ ok: true, value: issueToken(auth, user, target.epoch, target.hash, this.env.clock.wallMs()) });
+        else {
+          this.env.log.log('warn', 'auth.denied', { op: 'auth.login', user, reason: 'wrong user name or password' });
+          reply({ ok: false, code: 'unauthorized', message: 'wrong user name or password' });
+        }
+      }
+      this.loginsWaiting.shift()?.();
+    });
   }
 
   /**
