@@ -42,7 +42,25 @@ export interface NodeConfig {
   primary?: { leader: string; shipIntervalMs: number };
   /** Called for every log entry the state machine applies (the simulator's safety observers). */
   onApply?: (node: string, index: number, term: number, digest: string) => void;
+  /**
+   * Free disk space below which the node refuses writes with `disk_full` (default
+   * DISK_RESERVE_BYTES). Raft followers stop accepting entries below half of it.
+   */
+  diskReserveBytes?: number;
 }
+
+/**
+ * The free space a node keeps: below it, writes are refused `disk_full` while reads go on, and
+ * they are accepted again once space is freed. Without it a full disk made the Raft log's append
+ * fail and the node exit (issue 16, item 11). The reserve covers what is already accepted —
+ * entries in flight, a memtable flush, a compaction's output, a snapshot — so that ENOSPC is not
+ * met on the way: 64 MiB is the raft log's snapshotBytes trigger, the most log a node holds
+ * between two snapshots.
+ */
+export const DISK_RESERVE_BYTES = 64 * 1024 * 1024;
+
+/** Operations a node with a full disk still accepts: they are how an operator frees space. */
+const FREEING_OPS: ReadonlySet<string> = new Set(['delete', 'db.delete', 'member.remove']);
 
 /** What /status, /metrics and `kv-lab cluster status` show of a node. */
 export interface NodeStatus extends ReplicaStatus {
@@ -72,6 +90,7 @@ export class KvNode {
   private readonly counters = { requests: 0, writes: 0, reads: 0, errors: 0 };
   /** Password checks running, and logins waiting for one (AuthConfig.loginLimits bounds both). */
   private loginsVerifying = 0;
+  private diskWasFull = false;
   private readonly loginsWaiting: (() => void)[] = [];
 
   constructor(
@@ -112,7 +131,7 @@ export class KvNode {
       this.replica = new PrimaryReplica(env, store, { members: config.members, leader: p.leader, shipIntervalMs: p.shipIntervalMs, bugs: config.bugs }, fatal, started);
     } else {
       const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
-      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, ...(config.onApply ? { onApply: config.onApply } : {}) };
+      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}) };
       this.replica = new RaftReplica(env, store, raftConfig, fatal, started);
     }
   }
@@ -201,6 +220,10 @@ export class KvNode {
       reply({ ok: false, code: 'unavailable', message: 'too many requests in flight' });
       return;
     }
+    if (!isReadOnly(req.op) && !FREEING_OPS.has(req.op.f) && this.diskFull()) {
+      reply({ ok: false, code: 'disk_full', message: `the disk of ${this.env.id} is nearly full: writes are refused until space is freed (reads still work)` });
+      return;
+    }
     const auth = this.config.auth ?? null;
     if (auth === null && req.op.f === 'auth.login') {
       reply({ ok: false, code: 'bad_request', message: 'this cluster runs without authentication (--insecure): there is nothing to log in to' });
@@ -222,6 +245,18 @@ export class KvNode {
     if (isReadOnly(req.op)) this.counters.reads++;
     else this.counters.writes++;
     this.replica.submit(req, answer);
+  }
+
+  /** Whether free disk space is below the reserve; logs each change of that state once. */
+  private diskFull(): boolean {
+    const { usedBytes, capacityBytes } = this.env.disk.usage();
+    const free = capacityBytes === null ? Infinity : capacityBytes - usedBytes;
+    const full = free < (this.config.diskReserveBytes ?? DISK_RESERVE_BYTES);
+    if (full !== this.diskWasFull) {
+      this.diskWasFull = full;
+      this.env.log.log(full ? 'error' : 'info', full ? 'node.disk_full' : 'node.disk_ok', { freeBytes: free, reserveBytes: this.config.diskReserveBytes ?? DISK_RESERVE_BYTES });
+    }
+    return full;
   }
 
   /**

@@ -98,6 +98,8 @@ export function requestFromLog(value: unknown): Request {
  * - type_error: append to a value that is not a string;
  * - not_leader: this node cannot order writes; `leader` names the one that can, if known;
  * - unavailable: the node cannot serve now (recovering, no quorum, storage failed) — not applied;
+ * - disk_full: the node's disk is nearly full, so it refuses writes (reads still work) until
+ *   space is freed — not applied (HTTP 507, `ERR disk_full` on the line protocol);
  * - bad_request / too_large: the request itself is wrong;
  * - timeout / internal: the outcome is unknown.
  */
@@ -106,6 +108,7 @@ export type ErrorCode =
   | 'type_error'
   | 'not_leader'
   | 'unavailable'
+  | 'disk_full'
   | 'bad_request'
   | 'too_large'
   | 'no_such_db'
@@ -122,6 +125,7 @@ const DEFINITE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'type_error',
   'not_leader',
   'unavailable',
+  'disk_full',
   'bad_request',
   'too_large',
   'no_such_db',

@@ -30,6 +30,8 @@ export interface RaftReplicaConfig extends RaftTuning {
   /** Original member of a new cluster (false: joins later and receives the log). */
   original: boolean;
   onApply?: (node: string, index: number, term: number, digest: string) => void;
+  /** Below this much free disk space the node takes no new entries from a leader (RaftRuntimeOptions). */
+  diskReserveBytes?: number;
 }
 
 /** The state machine's own record of the last applied log position. */
@@ -117,6 +119,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
         keepBytes: config.keepBytes,
         skipLogFsync: bugs.has('skip-log-fsync'),
         dir: 'raft',
+        ...(config.diskReserveBytes !== undefined ? { diskReserveBytes: config.diskReserveBytes } : {}),
       },
       this,
       {

@@ -229,4 +229,54 @@ H('a password changed while its login was being checked yields no token for the 
   assert.is(answers[0]?.ok ? 'ok' : answers[0]?.code, 'unauthorized');
 });
 
+H('a full disk makes a node refuse writes with disk_full, serve reads, and recover once space frees (item 11)', () => {
+  const ids = ['n1', 'n2', 'n3'];
+  const world = new World({
+    seed: 'disk-full',
+    nodeIds: ids,
+    net: { latency: { minMs: 0.1, meanMs: 0.2, maxMs: 1 } },
+    disk: DEFAULT_DISK_OPTIONS,
+    trace: new Trace(false),
+    createNode: (env) => new KvNode(env, { members: ids, replication: 'raft', engine: 'lsm', bugs: new Set() }),
+  });
+  world.start();
+  world.sched.runUntil(world.nowNs + 2000 * NS_PER_MS);
+  const node = (id: string) => world.machine(id).node as KvNode;
+  const leader = ids.find((id) => node(id).status().role === 'leader') as string;
+  const follower = ids.find((id) => id !== leader) as string;
+  let seq = 0;
+  const submit = (op: KvOp): string => {
+    let out: Result | undefined;
+    node(leader).submit({ kind: 'req', client: 'c', seq: ++seq, ackSeq: seq, db: '', op }, (r) => (out = r));
+    world.sched.runUntil(world.nowNs + 300 * NS_PER_MS);
+    return out === undefined ? 'no answer' : out.ok ? `ok ${JSON.stringify(out.value)}` : out.code;
+  };
+  // Each disk gets options of its own: the World hands every machine the same object, so
+  // changing one disk's capacity would change them all.
+  for (const id of ids) {
+    const disk = world.machine(id).disk as unknown as { options: object };
+    disk.options = { ...disk.options };
+  }
+  const fill = (id: string) => {
+    const disk = world.machine(id).disk;
+    disk.options.capacityBytes = disk.usedBytes + 1024;
+  };
+  assert.is(submit({ f: 'write', key: 'k', value: 1 }), 'ok 1');
+  // A follower's disk fills: it takes no more entries, and does not die; the others go on.
+  fill(follower);
+  for (let i = 0; i < 20; i++) assert.is(submit({ f: 'write', key: `f${i}`, value: 'x'.repeat(1000) }), `ok "${'x'.repeat(1000)}"`);
+  assert.is(world.machine(follower).state, 'up', 'the follower with a full disk did not exit');
+  // The leader's disk fills: writes are refused, reads are served.
+  fill(leader);
+  assert.is(submit({ f: 'write', key: 'k', value: 2 }), 'disk_full');
+  assert.is(submit({ f: 'read', key: 'k' }), 'ok 1');
+  assert.equal(ids.map((id) => world.machine(id).state), ['up', 'up', 'up'], 'no node exited');
+  // Space comes back: writes are accepted again, and the follower catches up.
+  for (const id of ids) world.machine(id).disk.options.capacityBytes = null;
+  assert.is(submit({ f: 'write', key: 'k', value: 3 }), 'ok 3');
+  world.sched.runUntil(world.nowNs + 1000 * NS_PER_MS);
+  assert.is(new Set(ids.map((id) => node(id).stateDigest().digest)).size, 1, 'every replica holds the same state again');
+  assert.equal(world.panics, []);
+});
+
 H.run();

@@ -183,12 +183,19 @@ export class DurableRaftStorage implements RaftStorage {
    * that order, then calls done. The in-memory log changes at once (the core reads unstable entries
    * from its own log until advance(), so nothing it reads changes under it).
    */
-  persist(rd: Ready, done: (err: Error | null) => void): void {
+  persist(rd: Ready, done: (err: Error | null) => void, options: { diskLow?: boolean } = {}): void {
     // A Ready that changes only the commit index needs no fsync (etcd's MustSync): a restarted
     // node re-learns its commit index from the leader, and every entry it applied was committed.
     // On a busy cluster most Readys of a follower, and every other one of the leader, are of
     // this kind; each fsync skipped is a trip through the thread pool and the device.
     const sync = { sync: rd.mustSync };
+    if (options.diskLow === true && !rd.mustSync && rd.entries.length === 0 && rd.snapshot === null) {
+      // Short of space, such a Ready is not written at all, for the same reason: losing it costs
+      // nothing, and a member whose disk is full keeps following its leader's commits instead of
+      // failing the log's next write (issue 16, item 11).
+      if (rd.hardState !== null) this.mem.setHardState(rd.hardState);
+      return done(null);
+    }
     const writeRest = () => {
       let last = false;
       if (rd.entries.length > 0) {

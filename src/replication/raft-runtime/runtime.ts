@@ -66,6 +66,12 @@ export interface RaftRuntimeOptions {
   skipLogFsync: boolean;
   /** Where the log lives on the node's disk. */
   dir: string;
+  /**
+   * Below this much free disk space, appends that carry entries are dropped as if lost (the
+   * leader retries them), so that a full disk stops this member from taking on more log instead of
+   * failing the log's next write and ending the process. Default 0: never.
+   */
+  diskReserveBytes?: number;
 }
 
 export class RaftRuntime {
@@ -81,6 +87,7 @@ export class RaftRuntime {
    * grow to gigabytes under sustained load before it was compacted.
    */
   private bytesSinceSnapshot = 0;
+  private diskWasLow = false;
   soft: SoftState;
 
   private constructor(
@@ -139,6 +146,7 @@ export class RaftRuntime {
       this.env.log.log('warn', 'raft.misaddressed', { from, message: describeMessage(m) });
       return;
     }
+    if (m.type === 'MsgApp' && m.entries.length > 0 && this.diskLow()) return;
     this.node.step(m);
     this.drive();
   }
@@ -157,6 +165,19 @@ export class RaftRuntime {
     this.stopped = true;
     this.tickTimer?.cancel();
     this.storage.close(() => {});
+  }
+
+  /** Whether free disk space is below options.diskReserveBytes (logged when that changes). */
+  private diskLow(): boolean {
+    const reserve = this.options.diskReserveBytes ?? 0;
+    if (reserve <= 0) return false;
+    const { usedBytes, capacityBytes } = this.env.disk.usage();
+    const low = capacityBytes !== null && capacityBytes - usedBytes < reserve;
+    if (low !== this.diskWasLow) {
+      this.diskWasLow = low;
+      this.env.log.log(low ? 'error' : 'info', low ? 'raft.disk_low' : 'raft.disk_ok', { freeBytes: capacityBytes === null ? null : capacityBytes - usedBytes, reserveBytes: reserve });
+    }
+    return low;
   }
 
   private scheduleTick(): void {
@@ -184,6 +205,7 @@ export class RaftRuntime {
     }
     this.persisting = true;
     let persisted = false;
+    const diskLow = !rd.mustSync && this.diskLow();
     this.storage.persist(rd, (err) => {
       persisted = true;
       if (this.stopped) return;
@@ -194,7 +216,7 @@ export class RaftRuntime {
         return;
       }
       this.carryOut(rd);
-    });
+    }, { diskLow });
     // While this Ready's write and fsync are in flight, apply the committed entries that an
     // earlier Ready already made durable here: the CPU work of applying overlaps the I/O, and a
     // leader answers a write one fsync sooner (its entries commit in the Ready after their own).
