@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
+import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
@@ -160,6 +161,12 @@ export class KvNode {
 
   private receive(from: string, frame: Uint8Array): void {
     if (this.stopped) return;
+    if (frame[0] === SNAPSHOT_CHUNK_FRAME) {
+      // A piece of a snapshot file, streamed by the leader: bytes, never parsed as a message.
+      if (this.isPeer(from)) this.replica?.receiveSnapshotChunk?.(from, frame);
+      else this.env.log.log('warn', 'node.peer_refused', { from, kind: 'snapchunk', why: 'not a member of the cluster' });
+      return;
+    }
     let message: Record<string, unknown>;
     try {
       // A Raft append with entries travels binary (codec.ts); every other frame is JSON.

@@ -19,7 +19,17 @@ export interface NodeStore {
    */
   hold(): void;
   flush(): void;
+  /**
+   * The state as it is now, which later applies do not change (a storage snapshot with the
+   * writes not yet in the engine laid over it), to be read while applies go on. Release it.
+   */
+  frozenView(): FrozenView;
   close(): void;
+}
+
+export interface FrozenView {
+  scan(start: string, end: string | null, limit: number, reverse: boolean): [string, string][];
+  release(): void;
 }
 
 /**
@@ -53,6 +63,24 @@ export class EngineStore implements NodeStore, KvView {
     const inRange: [string, string | null][] = [];
     for (const [k, o] of this.overlay) if (compareKeys(k, start) >= 0 && (end === null || compareKeys(k, end) < 0)) inRange.push([k, o.value]);
     return mergeScan(this.engine, inRange, start, end, limit, reverse);
+  }
+
+  frozenView(): FrozenView {
+    const snapshot = this.engine.snapshot();
+    const overlay: [string, string | null][] = [...this.overlay].map(([k, o]) => [k, o.value]);
+    let released = false;
+    return {
+      scan: (start, end, limit, reverse) => {
+        assert(!released, 'a frozen view read after its release');
+        const inRange = overlay.filter(([k]) => compareKeys(k, start) >= 0 && (end === null || compareKeys(k, end) < 0));
+        return mergeScan(snapshot, inRange, start, end, limit, reverse);
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        snapshot.release();
+      },
+    };
   }
 
   apply(writes: StorageWrite[], done: (err: Error | null) => void): void {
