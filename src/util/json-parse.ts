@@ -35,8 +35,6 @@ export class JsonParseError extends Error {
  */
 export function jsonNestingDepth(text: string, max: number): number {
   assert(Number.isSafeInteger(max) && max >= 0, 'jsonNestingDepth: max must be a non-negative integer');
-  // Text this short cannot nest past max: each level needs a bracket.
-  if (text.length <= max) return Math.min(max, text.length);
   let depth = 0;
   let deepest = 0;
   let inString = false;
@@ -59,7 +57,8 @@ export function jsonNestingDepth(text: string, max: number): number {
  * saying what is wrong; `where` names the input in the message ("frame from c7").
  */
 export function parseJson(text: string, where: string, depthMax = JSON_DEPTH_MAX): unknown {
-  if (jsonNestingDepth(text, depthMax) < 0) {
+  // Text this short cannot nest past the bound (each level needs a bracket): most frames are.
+  if (text.length > depthMax && jsonNestingDepth(text, depthMax) < 0) {
     throw new JsonParseError(`${where}: JSON nested deeper than ${depthMax} levels`, 'depth');
   }
   try {
