@@ -124,7 +124,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
         keepBytes: config.keepBytes,
         skipLogFsync: bugs.has('skip-log-fsync'),
         dir: 'raft',
-        transfer: { chunkBytes: config.snapshotChunkBytes, windowChunks: config.snapshotWindowChunks, timeoutMs: config.snapshotTimeoutMs },
+        transfer: { chunkBytes: config.snapshotChunkBytes, windowChunks: config.snapshotWindowChunks, timeoutMs: config.snapshotTimeoutMs, syncBytes: config.snapshotSyncBytes },
         snapshotYieldMs: config.snapshotYieldMs,
         ...(config.diskReserveBytes !== undefined ? { diskReserveBytes: config.diskReserveBytes } : {}),
       },
@@ -162,6 +162,10 @@ export class RaftReplica implements Replica, RaftStateMachine {
     if (req.op.f === 'member.add' || req.op.f === 'member.remove') return this.changeMembership(rt, req.op.f, req.op.node, reply);
     if (req.op.f === 'node.promote') {
       reply({ ok: false, code: 'bad_request', message: 'Raft elects its leaders; to move leadership, stop the leader or use a transfer' });
+      return;
+    }
+    if (this.soft.role === 'leader' && rt.logBacklogged()) {
+      reply({ ok: false, code: 'unavailable', message: 'the log is waiting for a snapshot to be written: retry shortly' });
       return;
     }
     const record = encodeLogRecord(req);
@@ -453,6 +457,11 @@ export class RaftReplica implements Replica, RaftStateMachine {
   /** Where a snapshot this node receives has come to, and whom it sends one to (tests, status). */
   snapshotTransfers(): { receiving: { index: number; have: number; total: number } | null; sending: string[] } {
     return { receiving: this.runtime?.snapshotReceiving() ?? null, sending: this.runtime?.snapshotSending() ?? [] };
+  }
+
+  /** What the Raft runtime is doing (RaftRuntime.activity), or null before it runs. */
+  activity(): ReturnType<RaftRuntime['activity']> | null {
+    return this.runtime?.activity() ?? null;
   }
 
   /** Applies writes to the store and calls done once they are as durable as applies are. */

@@ -36,6 +36,8 @@ export interface RaftTuning {
   snapshotTimeoutMs: number;
   /** Building and installing a snapshot yield between blocks: by a timer of this many ms (0: at once). */
   snapshotYieldMs: number;
+  /** A snapshot file being written or received is fsynced every this many bytes. */
+  snapshotSyncBytes: number;
 }
 
 /**
@@ -68,6 +70,7 @@ export const DEFAULT_RAFT_TUNING: Readonly<RaftTuning> = Object.freeze({
   snapshotWindowChunks: 4,
   snapshotTimeoutMs: 2_000,
   snapshotYieldMs: 0,
+  snapshotSyncBytes: 8 * 1024 * 1024,
 });
 
 /**

@@ -110,10 +110,24 @@ export interface RaftRuntimeOptions {
   diskReserveBytes?: number;
 }
 
+/**
+ * The log a node holds in memory while a snapshot is being built, in units of snapshotBytes,
+ * before it refuses new writes: a 2 GB state takes tens of seconds to write out, and a node taking
+ * writes at tens of MB/s would otherwise hold a gigabyte of log meanwhile.
+ */
+export const LOG_BACKLOG_SNAPSHOTS = 4;
+
+/** A Ready carried out for longer than this is logged (raft.ready_slow). */
+const READY_SLOW_MS = 10_000;
+
 export class RaftRuntime {
   private readonly node: RaftNode;
   private tickTimer: Timer | null = null;
   private persisting = false;
+  /** When the Ready being carried out began, and in which step it is (for the slow-Ready log). */
+  private readyStartedMs = 0;
+  private readyPhase: 'persist' | 'install' = 'persist';
+  private readySlowLogged = false;
   private driveQueued = false;
   private stopped = false;
   private lastSnapshotIndex: Index;
@@ -247,9 +261,29 @@ export class RaftRuntime {
     this.forgetFinishedSenders();
   }
 
+  /**
+   * Whether the log applied since the last snapshot began has grown past LOG_BACKLOG_SNAPSHOTS
+   * times snapshotBytes: a snapshot of a large state takes a while to build, and the log it will
+   * compact stays in memory meanwhile. The application refuses new writes while this holds.
+   */
+  logBacklogged(): boolean {
+    return this.bytesSinceSnapshot > LOG_BACKLOG_SNAPSHOTS * this.options.snapshotBytes;
+  }
+
   /** How far the snapshot this node receives has come (null: none), for status and tests. */
   snapshotReceiving(): { index: number; have: number; total: number } | null {
     return this.receiver.progress();
+  }
+
+  /** What the runtime is doing, for status pages and when something looks stuck. */
+  activity(): { readyPhase: 'persist' | 'install' | null; readyMs: number; buildingSnapshot: boolean; sending: NodeId[]; receiving: { index: number; have: number; total: number } | null } {
+    return {
+      readyPhase: this.persisting ? this.readyPhase : null,
+      readyMs: this.persisting ? Math.round(this.env.clock.monotonicMs() - this.readyStartedMs) : 0,
+      buildingSnapshot: this.building,
+      sending: this.snapshotSending(),
+      receiving: this.snapshotReceiving(),
+    };
   }
 
   /** Followers a snapshot is being sent to, for status and tests. */
@@ -276,6 +310,18 @@ export class RaftRuntime {
     this.storage.close(() => {});
   }
 
+  /**
+   * Logs, once per Ready, one that has taken more than READY_SLOW_MS: while it is carried out the
+   * node answers no one (a disk that stopped answering fsync, a huge snapshot being installed).
+   */
+  private watchReady(): void {
+    if (!this.persisting || this.readySlowLogged) return;
+    const ms = this.env.clock.monotonicMs() - this.readyStartedMs;
+    if (ms < READY_SLOW_MS) return;
+    this.readySlowLogged = true;
+    this.env.log.log('warn', 'raft.ready_slow', { phase: this.readyPhase, ms: Math.round(ms), wal: this.storage.walStats() });
+  }
+
   /** Whether free disk space is below options.diskReserveBytes (logged when that changes). */
   private diskLow(): boolean {
     const reserve = this.options.diskReserveBytes ?? 0;
@@ -294,6 +340,7 @@ export class RaftRuntime {
       if (this.stopped) return;
       for (const sender of this.senders.values()) sender.tick();
       this.forgetFinishedSenders();
+      this.watchReady();
       this.receiver.tick();
       this.node.tick();
       this.process();
@@ -320,6 +367,9 @@ export class RaftRuntime {
       this.hooks.onSoftState(rd.softState);
     }
     this.persisting = true;
+    this.readyStartedMs = this.env.clock.monotonicMs();
+    this.readyPhase = 'persist';
+    this.readySlowLogged = false;
     let persisted = false;
     const diskLow = !rd.mustSync && this.diskLow();
     this.storage.persist(rd, (err) => {
@@ -377,6 +427,7 @@ export class RaftRuntime {
     this.sendAll(rd.messages);
     const snapshot = rd.snapshot;
     if (snapshot === null) return this.finishReady(rd);
+    this.readyPhase = 'install';
     // Step 3 with a snapshot: the state machine is rebuilt from the file, a block at a time, and
     // only then are the Ready's committed entries applied and advance() called (persisting stays
     // true meanwhile, so no other Ready starts).
@@ -497,7 +548,14 @@ export class RaftRuntime {
       }
       if (block !== null) {
         blocks++;
-        return this.yieldThen(step);
+        if (writer.unsyncedBytes < this.transferOptions.syncBytes) return this.yieldThen(step);
+        return writer.sync((err) => {
+          if (err === null) return this.yieldThen(step);
+          source.release();
+          writer.abort();
+          this.building = false;
+          this.fatal('raft.compaction_failed', err);
+        });
       }
       source.release();
       writer.finish(meta, (err, ref) => {

@@ -43,6 +43,13 @@ const TRAILER_BYTES = 16;
 export const BLOCK_BYTES_MAX = 16 * 1024 * 1024;
 /** The largest footer a reader accepts (a membership of hundreds of members fits). */
 export const FOOTER_BYTES_MAX = 64 * 1024;
+/**
+ * A snapshot being written or received is fsynced every this many bytes, not only at its end:
+ * hundreds of megabytes of dirty pages made every other fsync of the node wait behind them (a
+ * vote's took longer than an election timeout, and elections went round for minutes). RocksDB's
+ * bytes_per_sync does the same for its files.
+ */
+export const SNAPSHOT_SYNC_BYTES = 8 * 1024 * 1024;
 /** Temporaries: a file being written here, a file being received from a leader. */
 const TMP_SUFFIXES = ['.tmp', '.part'];
 
@@ -94,6 +101,8 @@ export function isSnapshotFileName(name: string): boolean {
  */
 export class SnapshotFileWriter {
   private size = 0;
+  /** Bytes appended since the last fsync (see SNAPSHOT_SYNC_BYTES). */
+  unsyncedBytes = 0;
   private blocks = 0;
   private dataBytes = 0;
   private done = false;
@@ -116,6 +125,14 @@ export class SnapshotFileWriter {
   private write(bytes: Uint8Array): void {
     this.file.append(bytes);
     this.size += bytes.length;
+    this.unsyncedBytes += bytes.length;
+  }
+
+  /** Makes what was appended so far durable (the caller waits before adding more). */
+  sync(done: (err: Error | null) => void): void {
+    assert(!this.done, 'snapshot writer: sync after finish');
+    this.unsyncedBytes = 0;
+    this.file.sync(done);
   }
 
   /** Appends one block of state. Throws DiskError (ENOSPC…). */

@@ -4,7 +4,7 @@ import type { DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { JsonParseError, parseJson } from '../../util/json-parse.js';
 import type { NodeId, Snapshot, SnapshotMeta, Term } from '../raft/types.js';
-import { decodeSnapshotRef, encodeSnapshotRef, snapshotFileName, SnapshotFileReader, SnapshotStreamCheck } from './snapshot-file.js';
+import { decodeSnapshotRef, encodeSnapshotRef, SNAPSHOT_SYNC_BYTES, snapshotFileName, SnapshotFileReader, SnapshotStreamCheck } from './snapshot-file.js';
 
 /**
  * Snapshots between members, streamed in bounded chunks (as etcd and TiKV send theirs): the Raft
@@ -46,9 +46,11 @@ export interface TransferOptions {
   retriesMax: number;
   /** A follower drops a partial file no leader has added to for this long. */
   idleMs: number;
+  /** A follower starts an fsync of the partial file every this many bytes (SNAPSHOT_SYNC_BYTES). */
+  syncBytes: number;
 }
 
-export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = { chunkBytes: 1024 * 1024, windowChunks: 4, timeoutMs: 2_000, retriesMax: 10, idleMs: 120_000 };
+export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = { chunkBytes: 1024 * 1024, windowChunks: 4, timeoutMs: 2_000, retriesMax: 10, idleMs: 120_000, syncBytes: SNAPSHOT_SYNC_BYTES };
 
 /** First byte of a binary chunk frame (0x00 is a binary Raft append; JSON starts with '{'). */
 export const SNAPSHOT_CHUNK_FRAME = 0x01;
@@ -250,6 +252,11 @@ interface Incoming {
   lastMs: number;
   /** The file is complete and being made durable: chunks are only answered. */
   closing: boolean;
+  /** Bytes appended since the last fsync was started, and whether one is running. */
+  unsynced: number;
+  syncing: boolean;
+  /** What waits for the running fsync to end (the final one, or closing an abandoned file). */
+  afterSync: (() => void) | null;
 }
 
 export interface ReceiverHooks {
@@ -303,8 +310,23 @@ export class SnapshotReceiver {
       return;
     }
     cur.have += data.length;
-    if (cur.have < header.total) return ack(cur.have, false);
-    this.complete(cur, () => ack(header.total, true));
+    cur.unsynced += data.length;
+    if (cur.have === header.total) return this.whenSynced(cur, () => this.complete(cur, () => ack(header.total, true)));
+    // Every SNAPSHOT_SYNC_BYTES an fsync starts (see there), one at a time, and the stream goes
+    // on: it only keeps dirty pages from piling up; the fsync at the end is what makes the file
+    // durable. (Waiting for each one made a loaded disk the transfer's pace: 1.7 MB/s.)
+    if (cur.unsynced >= this.options.syncBytes && !cur.syncing) {
+      cur.syncing = true;
+      cur.unsynced = 0;
+      cur.file.sync((err) => {
+        cur.syncing = false;
+        const next = cur.afterSync;
+        cur.afterSync = null;
+        if (err !== null && this.incoming === cur) return this.hooks.failed(err);
+        next?.();
+      });
+    }
+    ack(cur.have, false);
   }
 
   private begin(from: NodeId, header: ChunkHeader): Incoming | null {
@@ -315,12 +337,19 @@ export class SnapshotReceiver {
     try {
       const file = this.deps.env.disk.open(path, 'truncate');
       this.deps.env.log.log('info', 'raft.snapshot_receiving', { from, index: header.index, term: header.snapTerm, bytes: header.total });
-      this.incoming = { from, header, name, file, check: new SnapshotStreamCheck(path, header.total), have: 0, lastMs: this.deps.env.clock.monotonicMs(), closing: false };
+      this.incoming = { from, header, name, file, check: new SnapshotStreamCheck(path, header.total), have: 0, lastMs: this.deps.env.clock.monotonicMs(), closing: false, unsynced: 0, syncing: false, afterSync: null };
       return this.incoming;
     } catch (err) {
       this.deps.env.log.log('error', 'raft.snapshot_receive_failed', { from, index: header.index, error: (err as Error).message });
       return null;
     }
+  }
+
+  /** Runs fn once no fsync of cur's file is running (at once if none is). */
+  private whenSynced(cur: Incoming, fn: () => void): void {
+    if (!cur.syncing) return fn();
+    cur.closing = true;
+    cur.afterSync = fn;
   }
 
   /** The whole file is in and verified so far: check its end, make it durable, rename it, hand it over. */
@@ -331,6 +360,7 @@ export class SnapshotReceiver {
       if (meta.index !== cur.header.index || meta.term !== cur.header.snapTerm) throw new Error(`the file holds index ${meta.index} term ${meta.term}, announced ${cur.header.index} ${cur.header.snapTerm}`);
     } catch (err) {
       this.deps.env.log.log('error', 'raft.snapshot_receive_failed', { from: cur.from, index: cur.header.index, error: (err as Error).message });
+      cur.closing = false; // (set while waiting for an fsync) so that abandon removes the file
       this.abandon('it does not verify');
       return;
     }
@@ -361,12 +391,14 @@ export class SnapshotReceiver {
     if (cur === null || cur.closing) return;
     this.incoming = null;
     if (why !== null) this.deps.env.log.log('warn', 'raft.snapshot_abandoned', { from: cur.from, index: cur.header.index, have: cur.have, why });
-    cur.file.close();
-    try {
-      this.deps.env.disk.remove(joinPath(this.deps.snapDir, `${cur.name}.part`));
-    } catch {
-      // removeTemporaries takes it at the next start.
-    }
+    this.whenSynced(cur, () => {
+      cur.file.close();
+      try {
+        this.deps.env.disk.remove(joinPath(this.deps.snapDir, `${cur.name}.part`));
+      } catch {
+        // removeTemporaries takes it at the next start.
+      }
+    });
   }
 
   /** Called at every tick: a partial file no leader has added to for idleMs goes. */

@@ -21,9 +21,11 @@ const TINY: Partial<RaftTuning> = {
   snapshotTimeoutMs: 200,
   // Building and installing take virtual time, so that they can be interrupted.
   snapshotYieldMs: 2,
+  // Files are fsynced every 1 KiB while written and received, as every 8 MiB for real.
+  snapshotSyncBytes: 1024,
 };
 
-function cluster(seed: string) {
+function cluster(seed: string, tuning: Partial<RaftTuning> = TINY) {
   const ids = ['n1', 'n2', 'n3'];
   const world = new World({
     seed,
@@ -31,7 +33,7 @@ function cluster(seed: string) {
     net: { latency: { minMs: 0.1, meanMs: 0.3, maxMs: 1 } },
     disk: DEFAULT_DISK_OPTIONS,
     trace: new Trace(false),
-    createNode: (env) => new KvNode(env, { members: ids, replication: 'raft', engine: 'lsm', bugs: new Set(), raft: TINY }),
+    createNode: (env) => new KvNode(env, { members: ids, replication: 'raft', engine: 'lsm', bugs: new Set(), raft: tuning }),
   });
   world.start();
   world.sched.runUntil(world.nowNs + 2000 * NS_PER_MS);
@@ -158,6 +160,20 @@ S('writes go on while a snapshot is built a block at a time; the snapshot is of 
   t.world.crash(id);
   t.world.restart(id);
   t.run(1500);
+  assert.is(new Set(t.digests().map((d) => `${d.applied}/${d.digest}`)).size, 1);
+  assert.equal(t.world.panics, []);
+});
+
+S('while a slow snapshot is built, the log it waits for is bounded: writes are refused, then taken again', () => {
+  // Blocks of 100 bytes, 50 ms apart: a build of a few KB takes seconds of virtual time.
+  const t = cluster('stream-backlog', { ...TINY, snapshotEntries: 1_000_000, snapshotBytes: 2000, snapshotBlockBytes: 100, snapshotYieldMs: 50 });
+  const answers: string[] = [];
+  for (let i = 0; i < 150; i++) answers.push(t.write(`k${i}`, 'x'.repeat(100)));
+  assert.ok(answers.includes('unavailable'), 'some writes were refused while the log waited');
+  const firstRefused = answers.indexOf('unavailable');
+  assert.ok(answers.slice(firstRefused).includes('ok'), 'and writes were taken again once the snapshot was written');
+  assert.ok(answers.every((a) => a === 'ok' || a === 'unavailable'), answers.join(','));
+  t.run(3000);
   assert.is(new Set(t.digests().map((d) => `${d.applied}/${d.digest}`)).size, 1);
   assert.equal(t.world.panics, []);
 });
