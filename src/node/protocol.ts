@@ -1,7 +1,8 @@
 import type { Json } from '../util/json.js';
 import { utf8Length } from '../storage/keys.js';
 import { assert } from '../util/assert.js';
-import { JSON_DEPTH_MAX, parseJson } from '../util/json-parse.js';
+import { JSON_DEPTH_MAX } from '../util/json.js';
+import { parseJson } from '../util/json-parse.js';
 
 /**
  * The request protocol between clients and nodes: what the TypeScript client, the HTTP and TCP
@@ -215,11 +216,11 @@ function validateValue(value: unknown, where: string): string | null {
 }
 
 /**
- * How deep a stored value may nest. A request's envelope adds a few levels ({op: {ops: [{value}]}}),
- * and whole frames are bounded at JSON_DEPTH_MAX when parsed, so every value that passes is one the
+ * How deep a stored value may nest: JSON_DEPTH_MAX, as in an HTTP body (a frame may nest a few
+ * levels more for its envelope, util/json-parse.ts), so every value that passes is one the
  * recursive code downstream (JSON.stringify, jsonEqual) handles in a few hundred stack frames.
  */
-export const VALUE_DEPTH_MAX = JSON_DEPTH_MAX - 28;
+export const VALUE_DEPTH_MAX = JSON_DEPTH_MAX;
 
 /**
  * What is wrong with a value JSON cannot carry faithfully, or null: a number JSON cannot

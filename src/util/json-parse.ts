@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { JSON_DEPTH_MAX, jsonNestingExceeds } from './json.js';
 
 /**
  * JSON.parse with a bound on nesting, for text that came from outside the process (a client's
@@ -8,13 +8,17 @@ import { assert } from './assert.js';
  * value it builds does not survive the recursive code that meets it next — JSON.stringify, a
  * validator, an equality test — which overflows the stack: a 200 KB `[[[…]]]` sent to a node's
  * peer port killed it with a RangeError (issue 16, item 1). The depth is measured first, by one
- * loop over the text that keeps a counter and no stack, so nothing deep is ever built.
- *
- * The bound is generous for data (a document nested 64 levels is unusual; 128 leaves room for
- * the request envelope around a value) and tiny for the stack: recursive code over a value this
- * deep uses a few hundred frames at most.
+ * loop over the text that keeps a counter and no stack (jsonNestingExceeds), so nothing deep is
+ * ever built.
  */
-export const JSON_DEPTH_MAX = 128;
+
+/**
+ * Levels a message puts around a value: {kind, op: {ops: [{value: …}]}} and a little room. A
+ * frame may nest JSON_DEPTH_MAX plus this; the value inside it JSON_DEPTH_MAX (protocol.ts), the
+ * same as an HTTP body.
+ */
+export const FRAME_ENVELOPE_DEPTH = 8;
+export const FRAME_JSON_DEPTH_MAX = JSON_DEPTH_MAX + FRAME_ENVELOPE_DEPTH;
 
 /** Bad JSON from outside: not JSON at all, or nested deeper than allowed. */
 export class JsonParseError extends Error {
@@ -29,36 +33,12 @@ export class JsonParseError extends Error {
 }
 
 /**
- * The deepest nesting of arrays and objects in the text, counting brackets outside strings, or
- * -1 as soon as it passes max (the scan stops there). For text that is not JSON the figure means
- * little, but JSON.parse refuses such text anyway.
- */
-export function jsonNestingDepth(text: string, max: number): number {
-  assert(Number.isSafeInteger(max) && max >= 0, 'jsonNestingDepth: max must be a non-negative integer');
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next code unit ("\"" stays in the string)
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return -1;
-      if (depth > deepest) deepest = depth;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return deepest;
-}
-
-/**
  * Parses JSON text nested at most depthMax deep. Throws JsonParseError (never anything else)
  * saying what is wrong; `where` names the input in the message ("frame from c7").
  */
-export function parseJson(text: string, where: string, depthMax = JSON_DEPTH_MAX): unknown {
+export function parseJson(text: string, where: string, depthMax = FRAME_JSON_DEPTH_MAX): unknown {
   // Text this short cannot nest past the bound (each level needs a bracket): most frames are.
-  if (text.length > depthMax && jsonNestingDepth(text, depthMax) < 0) {
+  if (text.length > depthMax && jsonNestingExceeds(text, depthMax)) {
     throw new JsonParseError(`${where}: JSON nested deeper than ${depthMax} levels`, 'depth');
   }
   try {
