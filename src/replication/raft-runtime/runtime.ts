@@ -491,6 +491,9 @@ export class RaftRuntime {
    */
   private snapshotReceived(from: NodeId, term: number, snapshot: Snapshot): void {
     if (this.stopped) return;
+    // A file the core does not install (an older leader's, or one its log already covers) stays
+    // until the next compaction removes it with the other older snapshots: removing it here
+    // could race with an install of the same snapshot, whose file has the same name.
     this.node.step({ type: 'MsgSnap', from, to: this.env.id, term, snapshot });
     this.drive();
   }
