@@ -168,7 +168,7 @@ export function issueToken(cfg: AuthConfig, user: string, epoch: number, hash: s
 
 /** The user a token names (not yet checked: see verifyToken), or null if it is malformed or expired. */
 export function tokenUser(token: string, nowMs: number): { user: string; payload: string; mac: string } | null {
-  const m = /^(.{1,64})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  const m = /^(.{1,256})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (m === null) return null;
   if (Number(m[2]) <= nowMs) return null;
   return { user: m[1] as string, payload: `${m[1]}.${m[2]}`, mac: m[3] as string };

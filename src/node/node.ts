@@ -227,10 +227,6 @@ export class KvNode {
       reply({ ok: false, code: 'unavailable', message: 'too many requests in flight' });
       return;
     }
-    if (!isReadOnly(req.op) && !FREEING_OPS.has(req.op.f) && this.diskFull()) {
-      reply({ ok: false, code: 'disk_full', message: `the disk of ${this.env.id} is nearly full: writes are refused until space is freed (reads still work)` });
-      return;
-    }
     const auth = this.config.auth ?? null;
     if (auth === null && req.op.f === 'auth.login') {
       reply({ ok: false, code: 'bad_request', message: 'this cluster runs without authentication (--insecure): there is nothing to log in to' });
@@ -248,6 +244,11 @@ export class KvNode {
       const principal = decision.principal;
       // A user sees the names of the databases it may read, no others (issue 16, item 11).
       if (req.op.f === 'db.list' && !principal.root) answer = (r) => reply(r.ok && Array.isArray(r.value) ? { ok: true, value: r.value.filter((db) => typeof db === 'string' && allowed(principal.record, { db, perm: 'read' })) } : r);
+    }
+    // After authorisation: a stranger learns nothing of the disk, and costs no look at it.
+    if (!isReadOnly(req.op) && !FREEING_OPS.has(req.op.f) && this.diskFull()) {
+      reply({ ok: false, code: 'disk_full', message: `the disk of ${this.env.id} is nearly full: writes are refused until space is freed (reads still work)` });
+      return;
     }
     if (isReadOnly(req.op)) this.counters.reads++;
     else this.counters.writes++;

@@ -227,6 +227,13 @@ export interface ConnectionLimits {
   clientConnectionsMax: number;
   /** Bytes of incomplete frames held for all client connections together. */
   clientPendingBytesMax: number;
+  /**
+   * Answers queued for one connection that is not reading them (a client that sends and never
+   * reads would otherwise make the node buffer without end): past this, the connection is closed.
+   */
+  inboundWriteBytesMax: number;
+  /** Frames queued on a connection to a peer that does not keep up: past this they are dropped (the Net is best effort). */
+  outboundWriteBytesMax: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
@@ -238,6 +245,8 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   peerFrameDeadlineMs: 120_000,
   clientConnectionsMax: 1024,
   clientPendingBytesMax: 64 * 1024 * 1024,
+  inboundWriteBytesMax: 64 * 1024 * 1024,
+  outboundWriteBytesMax: 256 * 1024 * 1024,
 };
 
 export class RealNet implements Net {
@@ -310,7 +319,13 @@ export class RealNet implements Net {
     if (peerAt === undefined) {
       // Not someone we dial: answer over the connection they opened, if it is still there.
       const s = this.inbound.get(to);
-      if (s !== undefined && !s.destroyed) s.write(bytes);
+      if (s === undefined || s.destroyed) return;
+      if (s.writableLength + bytes.length > this.limits.inboundWriteBytesMax) {
+        this.options.log?.log('warn', 'net.slow_reader', { to, queuedBytes: s.writableLength, why: 'answers pile up unread: connection closed' });
+        s.destroy();
+        return;
+      }
+      s.write(bytes);
       return;
     }
     let out = this.outbound.get(to);
@@ -319,8 +334,9 @@ export class RealNet implements Net {
       this.outbound.set(to, out);
       this.dial(to, peerAt, out);
     }
-    if (out.ready && out.socket !== null) out.socket.write(bytes);
-    else if (out.queue.length < this.queueMax && out.queueBytes + bytes.length <= this.queueBytesMax) {
+    if (out.ready && out.socket !== null) {
+      if (out.socket.writableLength + bytes.length <= this.limits.outboundWriteBytesMax) out.socket.write(bytes);
+    } else if (out.queue.length < this.queueMax && out.queueBytes + bytes.length <= this.queueBytesMax) {
       out.queue.push(bytes);
       out.queueBytes += bytes.length;
     }

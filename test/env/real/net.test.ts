@@ -225,6 +225,26 @@ N('a client is bounded as a sender that proved nothing: frame size, incomplete f
   node.close();
 });
 
+N('a client that sends and never reads is cut off once its answers pile up (issue 16)', async () => {
+  const port = await freePort();
+  const node = new RealNet({ self: 'n1', role: 'peer', listen: { host: '127.0.0.1', port }, peers: new Map(), secret: 's3cret', limits: { inboundWriteBytesMax: 4 * 1024 * 1024 } });
+  const big = new Uint8Array(1024 * 1024);
+  let answered = 0;
+  node.onReceive((from) => {
+    answered++;
+    node.send(from, big);
+  });
+  await node.listen();
+  const c = await raw(port);
+  c.socket.pause(); // reads nothing more
+  c.socket.write(hello('c1', 'client', null, c.nonce));
+  for (let i = 0; i < 100; i++) c.socket.write(encodeFrame(Buffer.from('{"kind":"req"}')));
+  await waitFor(() => answered > 0 && node.connectionStats().clients === 0);
+  assert.ok(answered < 100 || node.connectionStats().inbound === 0, 'the connection was closed');
+  c.socket.destroy();
+  node.close();
+});
+
 N('with clients switched off, a client hello is refused (issue 16, item 1)', async () => {
   const { node, port, got } = await listener({ acceptClients: false });
   const c = await raw(port);
