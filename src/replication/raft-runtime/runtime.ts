@@ -169,7 +169,7 @@ export class RaftRuntime {
       {
         term: () => this.node.hardState().term,
         commitIndex: () => this.node.commitIndex(),
-        diskLow: () => this.diskLow(),
+        hasRoomFor: (bytes) => this.hasRoomFor(bytes),
         received: (from, term, snapshot) => this.snapshotReceived(from, term, snapshot),
         failed: (err) => this.fatal('raft.snapshot_receive_failed', err),
       },
@@ -308,6 +308,12 @@ export class RaftRuntime {
     this.senders.clear();
     this.receiver.abandon(null);
     this.storage.close(() => {});
+  }
+
+  /** Whether `bytes` more fit on the disk with options.diskReserveBytes to spare. */
+  private hasRoomFor(bytes: number): boolean {
+    const { usedBytes, capacityBytes } = this.env.disk.usage();
+    return capacityBytes === null || capacityBytes - usedBytes - bytes >= (this.options.diskReserveBytes ?? 0);
   }
 
   /**

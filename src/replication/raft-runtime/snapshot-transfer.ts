@@ -263,8 +263,11 @@ export interface ReceiverHooks {
   /** The current term and commit index (chunks from older terms, snapshots already covered, are not taken). */
   term(): Term;
   commitIndex(): number;
-  /** Whether the disk is too full to take a snapshot (chunks are then not answered: the leader retries). */
-  diskLow(): boolean;
+  /**
+   * Whether the disk has room for a snapshot file of this many bytes besides its reserve: if not,
+   * chunks are not answered (the leader retries, and gives up), rather than filling the disk.
+   */
+  hasRoomFor(bytes: number): boolean;
   /** A complete, verified, durable snapshot file from `from`, sent in `term`. */
   received(from: NodeId, term: Term, snapshot: Snapshot): void;
   /** The file could not be written or made durable. */
@@ -291,8 +294,11 @@ export class SnapshotReceiver {
       this.abandon(null);
       return ack(header.total, true);
     }
-    if (this.hooks.diskLow()) return;
     let cur = this.incoming;
+    if ((cur === null || cur.header.index !== header.index) && !this.hooks.hasRoomFor(header.total)) {
+      this.deps.env.log.log('warn', 'raft.snapshot_no_room', { from, index: header.index, bytes: header.total });
+      return;
+    }
     if (cur === null || cur.from !== from || cur.header.index !== header.index || cur.header.snapTerm !== header.snapTerm || cur.header.total !== header.total) {
       if (cur !== null && cur.closing) return;
       this.abandon(cur === null ? null : 'a newer snapshot arrived');

@@ -164,6 +164,22 @@ S('writes go on while a snapshot is built a block at a time; the snapshot is of 
   assert.equal(t.world.panics, []);
 });
 
+S('a follower without room for the snapshot takes none of it, and does not die; with room again it does', () => {
+  const t = behind('stream-no-room');
+  // Its own options, and a disk with less room than the snapshot (the World shares one options object).
+  const disk = t.world.machine(t.lagging).disk as unknown as { options: { capacityBytes: number | null }; usedBytes: number };
+  disk.options = { ...disk.options, capacityBytes: disk.usedBytes + 2000 };
+  t.world.net.heal();
+  t.run(1500);
+  assert.is(t.replica(t.lagging).snapshotTransfers().receiving, null, 'no transfer begun');
+  assert.is(t.world.machine(t.lagging).state, 'up');
+  disk.options.capacityBytes = null;
+  t.runUntil(() => t.node(t.lagging).status().appliedIndex >= t.node(t.lead).status().appliedIndex - 1 && t.replica(t.lagging).restoring === null);
+  t.run(500);
+  assert.is(new Set(t.digests().map((d) => `${d.applied}/${d.digest}`)).size, 1);
+  assert.equal(t.world.panics, []);
+});
+
 S('while a slow snapshot is built, the log it waits for is bounded: writes are refused, then taken again', () => {
   // Blocks of 100 bytes, 50 ms apart: a build of a few KB takes seconds of virtual time.
   const t = cluster('stream-backlog', { ...TINY, snapshotEntries: 1_000_000, snapshotBytes: 2000, snapshotBlockBytes: 100, snapshotYieldMs: 50 });
