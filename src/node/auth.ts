@@ -1,4 +1,5 @@
 import { createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
+import { assert } from '../util/assert.js';
 import { loadUser, type KvView, type UserRecord } from './kv-state.js';
 import type { KvOp, Permission, Request, Result } from './protocol.js';
 
@@ -8,9 +9,25 @@ import type { KvOp, Permission, Request, Result } from './protocol.js';
  * Passwords are stored as scrypt hashes (`scrypt$N$r$p$salt$key`, base64 parts); the front end
  * that accepts a new password salts it, because a replicated state machine may not draw random
  * numbers. A login checks the password against the stored hash and returns a bearer token:
- * `user.expiryMs.hmac`, signed with the cluster's token secret, so any node can verify it without
- * shared session state. Expiry uses the node's wall clock: a node whose clock is far off accepts
- * a token for longer, or shorter, than intended (the price of stateless tokens).
+ * `user.expiryMs.mac`, any node can verify it without shared session state. Expiry uses the
+ * node's wall clock: a node whose clock is far off accepts a token for longer, or shorter, than
+ * intended (the price of stateless tokens).
+ *
+ * Revocation (issue 16, item 7): the mac covers, besides the user and the expiry, the user's
+ * credential epoch and password hash as the replicated user record holds them at login. Changing
+ * a password or deleting a user changes both (kv-state.ts bumps the cluster's credential epoch at
+ * every user.put and user.delete), so each of that user's tokens fails verification at once, on
+ * every replica that has applied the change — a deleted and re-created user gets a new epoch
+ * even if given the very same hash. The root user (defined by configuration) is bound to its
+ * configured hash the same way.
+ *
+ * Password checks are slow on purpose (scrypt, ~30-50 ms). They run through a PasswordVerifier
+ * the node is given — on a real node the host passes one that hashes on libuv's thread pool, so
+ * the event loop never waits for a hash — and the node caps how many run at once and how many
+ * wait (LoginLimits), refusing the rest `unavailable`: a login flood costs the cluster at most
+ * that many hashing threads, never its event loop. A login for a user that does not exist is
+ * checked against a dummy hash of the same cost, so the time taken does not say which users
+ * exist (item 8).
  *
  * The root user is defined by configuration (its password hash comes with the cluster's config,
  * kept mode 600), so a new cluster can be administered before any user exists in it.
@@ -19,7 +36,33 @@ export interface AuthConfig {
   tokenSecret: string;
   root: { name: string; hash: string } | null;
   tokenTtlMs: number;
+  /**
+   * Checks passwords against hashes. Absent: SYNC_PASSWORD_VERIFIER, which hashes on the calling
+   * thread — right for the simulator and tests (deterministic, no real thread), wrong for a
+   * served node, whose host passes the thread-pool one (src/env/real/password.ts).
+   */
+  verifier?: PasswordVerifier;
+  /** Bounds on password checks in progress (default LOGIN_LIMITS). */
+  loginLimits?: LoginLimits;
 }
+
+/**
+ * The seam for password hashing: slow CPU work that a real node runs off its event loop. verify
+ * calls done exactly once, with whether the password matches (false for a malformed hash, never
+ * an exception).
+ */
+export interface PasswordVerifier {
+  verify(password: string, hash: string, done: (ok: boolean) => void): void;
+}
+
+export interface LoginLimits {
+  /** Password checks running at once. Small: on a real node each holds a thread of libuv's pool (4 by default), which fsync needs too. */
+  verifyingMax: number;
+  /** Logins waiting for a check; more are refused `unavailable` at once. */
+  waitingMax: number;
+}
+
+export const LOGIN_LIMITS: LoginLimits = { verifyingMax: 2, waitingMax: 32 };
 
 export interface ScryptParams {
   N: number;
@@ -31,40 +74,113 @@ export interface ScryptParams {
 /** OWASP's minimum for scrypt (N=2^14, r=8, p=1): about 50 ms and 16 MiB per hash. */
 export const SCRYPT_PARAMS: ScryptParams = { N: 16384, r: 8, p: 1, keyBytes: 32 };
 
+/** scrypt needs 128·N·r bytes; a stored hash asking for more than this is refused, not computed. */
+export const SCRYPT_MEMORY_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * What unknown users are checked against: a well-formed hash with the default cost, whose key no
+ * password is known to produce. Only the time it takes matters; its answer is thrown away.
+ */
+export const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$a3YtbGFiIGR1bW15IHNhbHQ=$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=`;
+
 /** The scrypt hash of a password with the given salt (the caller draws the salt). */
 export function hashPassword(password: string, salt: Uint8Array, params: ScryptParams = SCRYPT_PARAMS): string {
-  const key = scryptSync(password, salt, params.keyBytes, { N: params.N, r: params.r, p: params.p, maxmem: 64 * 1024 * 1024 });
+  const key = scryptSync(password, salt, params.keyBytes, { N: params.N, r: params.r, p: params.p, maxmem: 2 * SCRYPT_MEMORY_BYTES_MAX });
   return `scrypt$${params.N}$${params.r}$${params.p}$${Buffer.from(salt).toString('base64')}$${key.toString('base64')}`;
 }
 
-export function verifyPassword(password: string, hash: string): boolean {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(hash);
-  if (m === null) return false;
-  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (N > 1 << 20 || r > 32 || p > 16) return false; // a stored hash must not make login a denial of service
-  const expected = Buffer.from(m[5] as string, 'base64');
-  const got = scryptSync(password, Buffer.from(m[4] as string, 'base64'), expected.length, { N, r, p, maxmem: 256 * 1024 * 1024 });
-  return got.length === expected.length && timingSafeEqual(got, expected);
+/** A stored hash taken apart, or null if it is malformed or would cost too much to check. */
+export interface ParsedHash {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  key: Buffer;
 }
 
-function sign(secret: string, payload: string): string {
-  return createHmac('sha256', secret).update(payload).digest('base64url');
-}
-
-export function issueToken(cfg: AuthConfig, user: string, nowMs: number): string {
-  const payload = `${user}.${Math.floor(nowMs + cfg.tokenTtlMs)}`;
-  return `${payload}.${sign(cfg.tokenSecret, payload)}`;
-}
-
-/** The user a token names, or null if it is forged, malformed or expired. */
-export function verifyToken(cfg: AuthConfig, token: string, nowMs: number): string | null {
-  const m = /^(.+)\.(\d+)\.([A-Za-z0-9_-]+)$/.exec(token);
+export function parseHash(hash: string): ParsedHash | null {
+  if (hash.length > 512) return null;
+  const m = /^scrypt\$(\d{1,8})\$(\d{1,3})\$(\d{1,3})\$([A-Za-z0-9+/=]{1,128})\$([A-Za-z0-9+/=]{1,128})$/.exec(hash);
   if (m === null) return null;
-  const payload = `${m[1]}.${m[2]}`;
-  const expected = Buffer.from(sign(cfg.tokenSecret, payload));
-  const given = Buffer.from(m[3] as string);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
-  return Number(m[2]) > nowMs ? (m[1] as string) : null;
+  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  // A stored hash must not make a login a denial of service (or make scrypt throw).
+  if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || p < 1 || p > 16 || 128 * N * r > SCRYPT_MEMORY_BYTES_MAX) return null;
+  const key = Buffer.from(m[5] as string, 'base64');
+  if (key.length < 16 || key.length > 64) return null;
+  return { N, r, p, salt: Buffer.from(m[4] as string, 'base64'), key };
+}
+
+/** Checks a password on the calling thread. False for a malformed hash; never throws. */
+export function verifyPassword(password: string, hash: string): boolean {
+  const h = parseHash(hash);
+  if (h === null) return false;
+  const got = scryptSync(password, h.salt, h.key.length, { N: h.N, r: h.r, p: h.p, maxmem: 2 * SCRYPT_MEMORY_BYTES_MAX });
+  return got.length === h.key.length && timingSafeEqual(got, h.key);
+}
+
+/** The default verifier: on the calling thread, synchronously (deterministic; see AuthConfig). */
+export const SYNC_PASSWORD_VERIFIER: PasswordVerifier = {
+  verify(password, hash, done) {
+    done(verifyPassword(password, hash));
+  },
+};
+
+/**
+ * The seam under a verifier that hashes elsewhere: scrypt, computed somewhere that is not the
+ * event loop (src/env/real/scrypt.ts: libuv's thread pool), calling done once with the key or an
+ * error. Pure code never touches a thread; it only hands the work to this.
+ */
+export interface ScryptFunction {
+  scrypt(password: string, salt: Uint8Array, keyBytes: number, params: { N: number; r: number; p: number; maxmem: number }, done: (err: Error | null, key?: Uint8Array) => void): void;
+}
+
+/** A verifier that parses and compares here and leaves the hashing to `hasher`. */
+export function scryptVerifier(hasher: ScryptFunction): PasswordVerifier {
+  return {
+    verify(password, hash, done) {
+      const h = parseHash(hash);
+      // A malformed stored hash still costs a check, so it answers no faster than a real one.
+      const target = h ?? (parseHash(DUMMY_HASH) as ParsedHash);
+      hasher.scrypt(password, target.salt, target.key.length, { N: target.N, r: target.r, p: target.p, maxmem: 2 * SCRYPT_MEMORY_BYTES_MAX }, (err, key) => {
+        done(h !== null && err === null && key !== undefined && key.length === h.key.length && timingSafeEqual(key, h.key));
+      });
+    },
+  };
+}
+
+/**
+ * What a token is bound to besides its user and expiry: the credential epoch and password hash
+ * of the user as the replicated state has them (for root: epoch 0 and the configured hash).
+ */
+function credential(epoch: number, hash: string): string {
+  return `${epoch}\n${hash}`;
+}
+
+function sign(secret: string, payload: string, cred: string): string {
+  return createHmac('sha256', secret).update(payload).update('\n').update(cred).digest('base64url');
+}
+
+/** A token for `user`, valid until expiry or until its credential (epoch, hash) changes. */
+export function issueToken(cfg: AuthConfig, user: string, epoch: number, hash: string, nowMs: number): string {
+  const payload = `${user}.${Math.floor(nowMs + cfg.tokenTtlMs)}`;
+  return `${payload}.${sign(cfg.tokenSecret, payload, credential(epoch, hash))}`;
+}
+
+/** The user a token names (not yet checked: see verifyToken), or null if it is malformed or expired. */
+export function tokenUser(token: string, nowMs: number): { user: string; payload: string; mac: string } | null {
+  const m = /^(.{1,256})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  if (m === null) return null;
+  if (Number(m[2]) <= nowMs) return null;
+  return { user: m[1] as string, payload: `${m[1]}.${m[2]}`, mac: m[3] as string };
+}
+
+/** Whether the token was issued for this credential (epoch, hash) and has not expired. */
+export function verifyToken(cfg: AuthConfig, token: string, epoch: number, hash: string, nowMs: number): boolean {
+  const t = tokenUser(token, nowMs);
+  if (t === null) return false;
+  const expected = Buffer.from(sign(cfg.tokenSecret, t.payload, credential(epoch, hash)));
+  const given = Buffer.from(t.mac);
+  return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
 /** What an operation needs, in which database ('*': administrative, across databases). */
@@ -98,36 +214,46 @@ export function requiredPermission(op: KvOp, db: string): { db: string; perm: Pe
 
 export function allowed(user: UserRecord, need: { db: string; perm: Permission }): boolean {
   const has = (db: string) => {
-    const perms = user.grants[db] ?? [];
+    // A Map: database names come from users, and `constructor` or `__proto__` must find nothing
+    // rather than what a plain object inherits (issue 16, item 2).
+    const perms = user.grants.get(db) ?? [];
     // admin implies write implies read, within a database.
     return perms.includes('admin') || perms.includes(need.perm) || (need.perm === 'read' && perms.includes('write'));
   };
   return has(need.db) || has('*');
 }
 
-export type AuthOutcome = { ok: true; user: string } | { ok: false; result: Result };
+/** Who made a request, once its token checks out: the root user (no record) or a stored user. */
+export type Principal = { user: string; root: true } | { user: string; root: false; record: UserRecord };
 
-/** Decides whether the request may run; for a login, answers it. */
-export function authorize(cfg: AuthConfig, view: KvView, req: Request, nowMs: number): AuthOutcome | { ok: true; login: Result } {
-  if (req.op.f === 'auth.login') {
-    const { user, password } = req.op;
-    const hash = cfg.root !== null && user === cfg.root.name ? cfg.root.hash : loadUser(view, user)?.hash;
-    if (hash === undefined || !verifyPassword(password, hash)) {
-      return { ok: false, result: { ok: false, code: 'unauthorized', message: 'wrong user name or password' } };
-    }
-    return { ok: true, login: { ok: true, value: issueToken(cfg, user, nowMs) } };
-  }
-  const user = req.token === undefined ? null : verifyToken(cfg, req.token, nowMs);
-  if (user === null) {
-    return { ok: false, result: { ok: false, code: 'unauthorized', message: req.token === undefined ? 'authentication required: log in first' : 'invalid or expired token' } };
+export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; result: Result };
+
+/** Whether a token-bearing request may run. Logins are not decided here (see KvNode.login). */
+export function authorize(cfg: AuthConfig, view: KvView, req: Request, nowMs: number): AuthOutcome {
+  assert(req.op.f !== 'auth.login', 'authorize: a login is checked by its password, not a token');
+  const unauthorized = (message: string): AuthOutcome => ({ ok: false, result: { ok: false, code: 'unauthorized', message } });
+  if (req.token === undefined) return unauthorized('authentication required: log in first');
+  const t = tokenUser(req.token, nowMs);
+  if (t === null) return unauthorized('invalid or expired token');
+  let principal: Principal;
+  if (cfg.root !== null && t.user === cfg.root.name) {
+    if (!verifyToken(cfg, req.token, 0, cfg.root.hash, nowMs)) return unauthorized('invalid or expired token');
+    principal = { user: t.user, root: true };
+  } else {
+    const record = loadUser(view, t.user);
+    // Deleted, re-created or given a new password since the login: the credential moved on.
+    if (record === null || !verifyToken(cfg, req.token, record.epoch, record.hash, nowMs)) return unauthorized('invalid or expired token');
+    principal = { user: t.user, root: false, record };
   }
   const need = requiredPermission(req.op, req.db);
-  if (need === null || (cfg.root !== null && user === cfg.root.name)) return { ok: true, user };
+  if (need === null || principal.root || allowed(principal.record, need)) return { ok: true, principal };
+  const where = need.db === '*' ? 'the cluster' : need.db === '' ? 'the default database' : `database ${need.db}`;
+  return { ok: false, result: { ok: false, code: 'forbidden', message: `user ${t.user} lacks ${need.perm} permission on ${where}` } };
+}
+
+/** The hash a login for `user` is checked against (the dummy for an unknown user), and the credential a token gets if it matches. */
+export function loginTarget(cfg: AuthConfig, view: KvView, user: string): { hash: string; epoch: number; known: boolean } {
+  if (cfg.root !== null && user === cfg.root.name) return { hash: cfg.root.hash, epoch: 0, known: true };
   const record = loadUser(view, user);
-  if (record === null) return { ok: false, result: { ok: false, code: 'unauthorized', message: `user ${user} no longer exists` } };
-  if (!allowed(record, need)) {
-    const where = need.db === '*' ? 'the cluster' : need.db === '' ? 'the default database' : `database ${need.db}`;
-    return { ok: false, result: { ok: false, code: 'forbidden', message: `user ${user} lacks ${need.perm} permission on ${where}` } };
-  }
-  return { ok: true, user };
+  return record === null ? { hash: DUMMY_HASH, epoch: 0, known: false } : { hash: record.hash, epoch: record.epoch, known: true };
 }

@@ -11,7 +11,8 @@ import { assert } from '../util/assert.js';
  *   "\x01n"                            → the number of write requests applied (a logical clock)
  *   "\x01w"                            → where the last sweep of idle sessions stopped
  *   "\x01d\x00" + db                   → "1": the database exists (the default database always does)
- *   "\x01u\x00" + user                 → JSON UserRecord
+ *   "\x01u\x00" + user                 → JSON UserRecord: {hash, grants: {db: perms}, epoch}
+ *   "\x01e"                            → the credential epoch: bumped by every user.put and user.delete
  *   "\x01a"                            → Raft: the last log index the store reflects   } node-local:
  *   "\x01p"                            → primary: the last shipped record applied      } not replicated
  *
@@ -27,6 +28,8 @@ export const DATABASES_START = '\x01d\x00';
 export const DATABASES_END = '\x01d\x01';
 export const USERS_START = '\x01u\x00';
 export const USERS_END = '\x01u\x01';
+/** The credential epoch (kv-state.ts): tokens are bound to a user's epoch at login. */
+export const CREDENTIAL_EPOCH_KEY = '\x01e';
 /** Raft's applied index, written in the same batch as the entries it covers. */
 export const RAFT_APPLIED_KEY = '\x01a';
 /** Log shipping's last applied record. */

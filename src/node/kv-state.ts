@@ -1,6 +1,7 @@
 import type { Json } from '../util/json.js';
 import { assert } from '../util/assert.js';
 import {
+  CREDENTIAL_EPOCH_KEY,
   DATABASES_END,
   DATABASES_START,
   dataKey,
@@ -69,15 +70,41 @@ export const SESSION_IDLE_WRITES = 1_000_000;
 export const SESSION_SWEEP_EVERY = 1024;
 export const SESSION_SWEEP_MAX = 256;
 
-/** A user as stored: the password's scrypt hash and what it may do where ('*': everywhere). */
+/**
+ * A user: the password's scrypt hash, what it may do where ('*': everywhere), and the credential
+ * epoch its password was set in. Grants are a Map: database names come from users, and a plain
+ * object answered `grants["constructor"]` with a function (issue 16, item 2).
+ */
 export interface UserRecord {
   hash: string;
-  grants: Record<string, Permission[]>;
+  grants: ReadonlyMap<string, readonly Permission[]>;
+  /**
+   * The cluster's credential epoch when this password was set (0 for records older than
+   * epochs). Tokens are bound to it (auth.ts): a new password or a deletion invalidates them.
+   */
+  epoch: number;
 }
 
 export function loadUser(view: KvView, name: string): UserRecord | null {
   const raw = view.get(userKey(name));
-  return raw === undefined ? null : (JSON.parse(raw) as UserRecord);
+  return raw === undefined ? null : userFromJson(raw);
+}
+
+function userFromJson(raw: string): UserRecord {
+  const stored = JSON.parse(raw) as { hash: string; grants: Record<string, Permission[]>; epoch?: number };
+  return { hash: stored.hash, grants: new Map(Object.entries(stored.grants)), epoch: stored.epoch ?? 0 };
+}
+
+function userJson(record: UserRecord): string {
+  // Object.fromEntries defines own properties, so a grant on a database named __proto__ is
+  // stored as data, and JSON.parse gives it back as data.
+  return JSON.stringify({ hash: record.hash, grants: Object.fromEntries(record.grants), epoch: record.epoch });
+}
+
+/** The next credential epoch, and the write that records it. */
+function nextEpoch(view: KvView): [number, StorageWrite] {
+  const next = Number(view.get(CREDENTIAL_EPOCH_KEY) ?? '0') + 1;
+  return [next, [CREDENTIAL_EPOCH_KEY, String(next)]];
 }
 
 export function dbExists(view: KvView, db: string): boolean {
@@ -222,21 +249,26 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
       return { result: { ok: true, value: writes.length - 1 }, writes };
     }
     case 'user.put': {
+      // A new password (or a new user) takes a new epoch: tokens issued before stop working.
       const existing = loadUser(view, op.name);
-      const record: UserRecord = { hash: op.hash, grants: existing?.grants ?? {} };
-      return { result: { ok: true, value: op.name }, writes: [[userKey(op.name), JSON.stringify(record)]] };
+      const [epoch, epochWrite] = nextEpoch(view);
+      const record: UserRecord = { hash: op.hash, grants: existing?.grants ?? new Map(), epoch };
+      return { result: { ok: true, value: op.name }, writes: [epochWrite, [userKey(op.name), userJson(record)]] };
     }
-    case 'user.delete':
+    case 'user.delete': {
       if (loadUser(view, op.name) === null) return fail('bad_request', `no user ${op.name}`);
-      return { result: { ok: true, value: op.name }, writes: [[userKey(op.name), null]] };
+      // The epoch moves on, so a user created again under this name never matches old tokens.
+      const [, epochWrite] = nextEpoch(view);
+      return { result: { ok: true, value: op.name }, writes: [epochWrite, [userKey(op.name), null]] };
+    }
     case 'user.grant': {
       const user = loadUser(view, op.name);
       if (user === null) return fail('bad_request', `no user ${op.name}`);
       if (op.db !== '*' && !dbExists(view, op.db)) return fail('no_such_db', `no database ${op.db}`);
-      const grants = { ...user.grants };
-      if (op.perms.length === 0) delete grants[op.db];
-      else grants[op.db] = [...new Set(op.perms)].sort();
-      return { result: { ok: true, value: grants as unknown as Json }, writes: [[userKey(op.name), JSON.stringify({ ...user, grants })]] };
+      const grants = new Map(user.grants);
+      if (op.perms.length === 0) grants.delete(op.db);
+      else grants.set(op.db, [...new Set(op.perms)].sort());
+      return { result: { ok: true, value: Object.fromEntries(grants) as Json }, writes: [[userKey(op.name), userJson({ ...user, grants })]] };
     }
     case 'member.add':
     case 'member.remove':
@@ -256,7 +288,7 @@ export function listDatabases(view: KvView): string[] {
 export function executeRead(view: KvView, db: string, op: ReadOp | { f: 'db.list' } | { f: 'user.list' }): Result {
   if (op.f === 'db.list') return { ok: true, value: listDatabases(view) };
   if (op.f === 'user.list') {
-    const users = [...scanAll(view, USERS_START, USERS_END, DELETE_PAGE)].map(([k, v]) => ({ name: k.slice(USERS_START.length), grants: (JSON.parse(v) as UserRecord).grants }));
+    const users = [...scanAll(view, USERS_START, USERS_END, DELETE_PAGE)].map(([k, v]) => ({ name: k.slice(USERS_START.length), grants: Object.fromEntries(userFromJson(v).grants) }));
     return { ok: true, value: users as unknown as Json };
   }
   if (!dbExists(view, db)) return noSuchDb(db);
@@ -371,6 +403,6 @@ export function jsonEqual(a: Json, b: Json): boolean {
   const bo = b as Record<string, Json>;
   const ak = Object.keys(ao);
   if (ak.length !== Object.keys(bo).length) return false;
-  return ak.every((k) => k in bo && jsonEqual(ao[k] as Json, bo[k] as Json));
+  return ak.every((k) => Object.hasOwn(bo, k) && jsonEqual(ao[k] as Json, bo[k] as Json));
 }
 

@@ -1,3 +1,4 @@
+import { parseJson } from '../util/json-parse.js';
 import { loggedRequestJson, requestFromLog, type Request } from './protocol.js';
 
 /**
@@ -21,6 +22,24 @@ import { loggedRequestJson, requestFromLog, type Request } from './protocol.js';
  * of them ("["); they decode as J records.
  */
 
+/** An entry's text that is not records: thrown by decodeLogEntry, and nothing else is. */
+export class LogRecordError extends Error {
+  override name = 'LogRecordError';
+}
+
+/** A request's JSON as a record holds it (parsed with a depth bound; its shape checked). */
+function parseRequest(text: string, where: string): Request {
+  let v: unknown;
+  try {
+    v = parseJson(text, where);
+  } catch (err) {
+    throw new LogRecordError((err as Error).message);
+  }
+  const r = v as { op?: unknown; db?: unknown } | null;
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.op !== 'object' || r.op === null || typeof r.db !== 'string') throw new LogRecordError(`${where}: not a request`);
+  return requestFromLog(r);
+}
+
 export type LogRecord = { kind: 'write-once'; db: string; key: string; valueJson: string } | { kind: 'request'; req: Request };
 
 const MARK = 'R';
@@ -43,9 +62,18 @@ export function logEntryText(records: readonly string[]): string {
 /** The records of an entry's text, in order. Throws saying what is wrong. */
 export function decodeLogEntry(text: string): LogRecord[] {
   const first = text[0];
-  if (first === '{') return [{ kind: 'request', req: requestFromLog(JSON.parse(text)) }];
-  if (first === '[') return (JSON.parse(text) as unknown[]).map((r) => ({ kind: 'request', req: requestFromLog(r) }));
-  if (first !== MARK) throw new Error(`log entry starts with ${JSON.stringify(first ?? '')}, not a record`);
+  if (first === '{') return [{ kind: 'request', req: parseRequest(text, 'log entry') }];
+  if (first === '[') {
+    let list: unknown;
+    try {
+      list = parseJson(text, 'log entry');
+    } catch (err) {
+      throw new LogRecordError((err as Error).message);
+    }
+    if (!Array.isArray(list) || list.length === 0) throw new LogRecordError('log entry: an empty or malformed list of requests');
+    return list.map((r, i) => ({ kind: 'request', req: parseRequest(JSON.stringify(r), `log entry request ${i}`) }));
+  }
+  if (first !== MARK) throw new LogRecordError(`log entry starts with ${JSON.stringify(first ?? '')}, not a record`);
   const records: LogRecord[] = [];
   let at = 1;
   const field = (): string => {
@@ -57,16 +85,16 @@ export function decodeLogEntry(text: string): LogRecord[] {
       if (c < 0x30 || c > 0x39) break;
       n = n * 10 + (c - 0x30);
     }
-    if (i === at || text.charCodeAt(i) !== 0x3a || i + 1 + n > text.length) throw new Error(`log entry: bad field length at offset ${at}`);
+    if (i === at || text.charCodeAt(i) !== 0x3a || i + 1 + n > text.length) throw new LogRecordError(`log entry: bad field length at offset ${at}`);
     at = i + 1 + n;
     return text.slice(i + 1, at);
   };
   while (at < text.length) {
     const kind = text[at++];
     if (kind === 'W') records.push({ kind: 'write-once', db: field(), key: field(), valueJson: field() });
-    else if (kind === 'J') records.push({ kind: 'request', req: requestFromLog(JSON.parse(field())) });
-    else throw new Error(`log entry: unknown record kind ${JSON.stringify(kind)} at offset ${at - 1}`);
+    else if (kind === 'J') records.push({ kind: 'request', req: parseRequest(field(), `log entry record at ${at}`) });
+    else throw new LogRecordError(`log entry: unknown record kind ${JSON.stringify(kind)} at offset ${at - 1}`);
   }
-  if (records.length === 0) throw new Error('log entry holds no record');
+  if (records.length === 0) throw new LogRecordError('log entry holds no record');
   return records;
 }

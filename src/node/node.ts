@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
+import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
-import { authorize, type AuthConfig } from './auth.js';
+import { parseJson } from '../util/json-parse.js';
+import { allowed, authorize, issueToken, LOGIN_LIMITS, loginTarget, SYNC_PASSWORD_VERIFIER, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
 import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
 import { encodeMessage, isReadOnly, validateRequest, type Request, type Response, type Result } from './protocol.js';
@@ -41,7 +43,25 @@ export interface NodeConfig {
   primary?: { leader: string; shipIntervalMs: number };
   /** Called for every log entry the state machine applies (the simulator's safety observers). */
   onApply?: (node: string, index: number, term: number, digest: string) => void;
+  /**
+   * Free disk space below which the node refuses writes with `disk_full` (default
+   * DISK_RESERVE_BYTES). Raft followers stop accepting entries below half of it.
+   */
+  diskReserveBytes?: number;
 }
+
+/**
+ * The free space a node keeps: below it, writes are refused `disk_full` while reads go on, and
+ * they are accepted again once space is freed. Without it a full disk made the Raft log's append
+ * fail and the node exit (issue 16, item 11). The reserve covers what is already accepted —
+ * entries in flight, a memtable flush, a compaction's output, a snapshot — so that ENOSPC is not
+ * met on the way: 64 MiB is the raft log's snapshotBytes trigger, the most log a node holds
+ * between two snapshots.
+ */
+export const DISK_RESERVE_BYTES = 64 * 1024 * 1024;
+
+/** Operations a node with a full disk still accepts: they are how an operator frees space. */
+const FREEING_OPS: ReadonlySet<string> = new Set(['delete', 'db.delete', 'member.remove']);
 
 /** What /status, /metrics and `kv-lab cluster status` show of a node. */
 export interface NodeStatus extends ReplicaStatus {
@@ -69,6 +89,10 @@ export class KvNode {
   private started = false;
   private stopped = false;
   private readonly counters = { requests: 0, writes: 0, reads: 0, errors: 0 };
+  /** Password checks running, and logins waiting for one (AuthConfig.loginLimits bounds both). */
+  private loginsVerifying = 0;
+  private diskWasFull = false;
+  private readonly loginsWaiting: (() => void)[] = [];
 
   constructor(
     private readonly env: Env,
@@ -108,7 +132,7 @@ export class KvNode {
       this.replica = new PrimaryReplica(env, store, { members: config.members, leader: p.leader, shipIntervalMs: p.shipIntervalMs, bugs: config.bugs }, fatal, started);
     } else {
       const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
-      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, ...(config.onApply ? { onApply: config.onApply } : {}) };
+      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}) };
       this.replica = new RaftReplica(env, store, raftConfig, fatal, started);
     }
   }
@@ -128,6 +152,8 @@ export class KvNode {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    // Logins waiting for a check are answered now (the check would answer `unavailable`).
+    for (const waiting of this.loginsWaiting.splice(0)) waiting();
     this.replica?.stop();
     this.env.net.close();
     this.store?.close();
@@ -135,11 +161,19 @@ export class KvNode {
 
   private receive(from: string, frame: Uint8Array): void {
     if (this.stopped) return;
+    if (frame[0] === SNAPSHOT_CHUNK_FRAME) {
+      // A piece of a snapshot file, streamed by the leader: bytes, never parsed as a message.
+      if (this.isPeer(from)) this.replica?.receiveSnapshotChunk?.(from, frame);
+      else this.env.log.log('warn', 'node.peer_refused', { from, kind: 'snapchunk', why: 'not a member of the cluster' });
+      return;
+    }
     let message: Record<string, unknown>;
     try {
       // A Raft append with entries travels binary (codec.ts); every other frame is JSON.
-      message = frame[0] === RAFT_BINARY_FRAME ? decodeBinaryRaftFrame(frame) : (JSON.parse(frameDecoder.decode(frame)) as Record<string, unknown>);
-      if (typeof message !== 'object' || message === null || typeof message.kind !== 'string') throw new Error('no "kind"');
+      // JSON is parsed with a bound on its depth: a value nested 100,000 deep from an anonymous
+      // sender overflowed the stack of the first recursive check it met (issue 16, item 1).
+      message = frame[0] === RAFT_BINARY_FRAME ? decodeBinaryRaftFrame(frame) : (parseJson(frameDecoder.decode(frame), `frame from ${from}`) as Record<string, unknown>);
+      if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.kind !== 'string') throw new Error('no "kind"');
     } catch (err) {
       this.env.log.log('warn', 'node.bad_frame', { from, error: (err as Error).message });
       return;
@@ -198,21 +232,83 @@ export class KvNode {
       reply({ ok: false, code: 'bad_request', message: 'this cluster runs without authentication (--insecure): there is nothing to log in to' });
       return;
     }
+    let answer = reply;
     if (auth !== null) {
+      if (req.op.f === 'auth.login') return this.login(auth, store, req.op.user, req.op.password, reply);
       const decision = authorize(auth, store.view, req, this.env.clock.wallMs());
       if (!decision.ok) {
         this.env.log.log('warn', 'auth.denied', { client: req.client, op: req.op.f, db: req.db, reason: decision.result.ok ? '' : decision.result.message });
         reply(decision.result);
         return;
       }
-      if ('login' in decision) {
-        reply(decision.login);
-        return;
-      }
+      const principal = decision.principal;
+      // A user sees the names of the databases it may read, no others (issue 16, item 11).
+      if (req.op.f === 'db.list' && !principal.root) answer = (r) => reply(r.ok && Array.isArray(r.value) ? { ok: true, value: r.value.filter((db) => typeof db === 'string' && allowed(principal.record, { db, perm: 'read' })) } : r);
+    }
+    // After authorisation: a stranger learns nothing of the disk, and costs no look at it.
+    if (!isReadOnly(req.op) && !FREEING_OPS.has(req.op.f) && this.diskFull()) {
+      reply({ ok: false, code: 'disk_full', message: `the disk of ${this.env.id} is nearly full: writes are refused until space is freed (reads still work)` });
+      return;
     }
     if (isReadOnly(req.op)) this.counters.reads++;
     else this.counters.writes++;
-    this.replica.submit(req, reply);
+    this.replica.submit(req, answer);
+  }
+
+  /** Whether free disk space is below the reserve; logs each change of that state once. */
+  private diskFull(): boolean {
+    const { usedBytes, capacityBytes } = this.env.disk.usage();
+    const free = capacityBytes === null ? Infinity : capacityBytes - usedBytes;
+    const full = free < (this.config.diskReserveBytes ?? DISK_RESERVE_BYTES);
+    if (full !== this.diskWasFull) {
+      this.diskWasFull = full;
+      this.env.log.log(full ? 'error' : 'info', full ? 'node.disk_full' : 'node.disk_ok', { freeBytes: free, reserveBytes: this.config.diskReserveBytes ?? DISK_RESERVE_BYTES });
+    }
+    return full;
+  }
+
+  /**
+   * A login: the password is checked through the verifier (off the event loop on a real node),
+   * at most loginLimits.verifyingMax at once with loginLimits.waitingMax waiting; beyond that it
+   * is refused `unavailable` at once, so a flood of logins costs a bounded amount of hashing. An
+   * unknown user is checked against a dummy hash, so the time taken does not tell who exists.
+   */
+  private login(auth: AuthConfig, store: EngineStore, user: string, password: string, reply: Reply): void {
+    if (this.stopped) {
+      reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
+      return;
+    }
+    const limits = auth.loginLimits ?? LOGIN_LIMITS;
+    if (this.loginsVerifying >= limits.verifyingMax) {
+      if (this.loginsWaiting.length >= limits.waitingMax) {
+        this.env.log.log('warn', 'auth.login_refused', { user, why: 'too many logins in progress' });
+        reply({ ok: false, code: 'unavailable', message: 'too many logins in progress: retry later' });
+        return;
+      }
+      this.loginsWaiting.push(() => this.login(auth, store, user, password, reply));
+      return;
+    }
+    this.loginsVerifying++;
+    const target = loginTarget(auth, store.view, user);
+    let called = false;
+    (auth.verifier ?? SYNC_PASSWORD_VERIFIER).verify(password, target.hash, (ok) => {
+      assert(!called, 'a password verifier answered twice');
+      called = true;
+      this.loginsVerifying--;
+      assert(this.loginsVerifying >= 0, 'more password checks ended than began');
+      if (this.stopped) reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
+      else {
+        // The check took time: the token binds the credential checked, and only if it is still
+        // the user's (a password changed meanwhile must not yield a token for the old one).
+        const now = loginTarget(auth, store.view, user);
+        if (ok && target.known && now.hash === target.hash && now.epoch === target.epoch) reply({ ok: true, value: issueToken(auth, user, target.epoch, target.hash, this.env.clock.wallMs()) });
+        else {
+          this.env.log.log('warn', 'auth.denied', { op: 'auth.login', user, reason: 'wrong user name or password' });
+          reply({ ok: false, code: 'unauthorized', message: 'wrong user name or password' });
+        }
+      }
+      this.loginsWaiting.shift()?.();
+    });
   }
 
   /**

@@ -1,5 +1,8 @@
 import type { Json } from '../util/json.js';
 import { utf8Length } from '../storage/keys.js';
+import { assert } from '../util/assert.js';
+import { JSON_DEPTH_MAX } from '../util/json.js';
+import { parseJson } from '../util/json-parse.js';
 
 /**
  * The request protocol between clients and nodes: what the TypeScript client, the HTTP and TCP
@@ -96,6 +99,8 @@ export function requestFromLog(value: unknown): Request {
  * - type_error: append to a value that is not a string;
  * - not_leader: this node cannot order writes; `leader` names the one that can, if known;
  * - unavailable: the node cannot serve now (recovering, no quorum, storage failed) — not applied;
+ * - disk_full: the node's disk is nearly full, so it refuses writes (reads still work) until
+ *   space is freed — not applied (HTTP 507, `ERR disk_full` on the line protocol);
  * - bad_request / too_large: the request itself is wrong;
  * - timeout / internal: the outcome is unknown.
  */
@@ -104,6 +109,7 @@ export type ErrorCode =
   | 'type_error'
   | 'not_leader'
   | 'unavailable'
+  | 'disk_full'
   | 'bad_request'
   | 'too_large'
   | 'no_such_db'
@@ -120,6 +126,7 @@ const DEFINITE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'type_error',
   'not_leader',
   'unavailable',
+  'disk_full',
   'bad_request',
   'too_large',
   'no_such_db',
@@ -159,7 +166,7 @@ export function encodeMessage(message: Request | Response | { kind: string }): U
 export function decodeMessage(frame: Uint8Array): { kind: string } & Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(decoder.decode(frame));
+    parsed = parseJson(decoder.decode(frame), 'frame');
   } catch (err) {
     throw new ProtocolError(`frame is not UTF-8 JSON: ${(err as Error).message}`);
   }
@@ -209,24 +216,60 @@ function validateValue(value: unknown, where: string): string | null {
 }
 
 /**
- * Where a value holds a number JSON cannot carry (Infinity, NaN: what JSON.parse makes of an
- * over-large literal such as 1e400). Stored, it would silently become null, and replicas that
- * parse the entry would apply null where the leader's own copy held Infinity.
+ * How deep a stored value may nest: JSON_DEPTH_MAX, as in an HTTP body (a frame may nest a few
+ * levels more for its envelope, util/json-parse.ts), so every value that passes is one the
+ * recursive code downstream (JSON.stringify, jsonEqual) handles in a few hundred stack frames.
+ */
+export const VALUE_DEPTH_MAX = JSON_DEPTH_MAX;
+
+/**
+ * What is wrong with a value JSON cannot carry faithfully, or null: a number JSON cannot
+ * represent (Infinity, NaN: what JSON.parse makes of an over-large literal such as 1e400), which
+ * stored would silently become null — replicas that parse the entry would apply null where the
+ * leader's own copy held Infinity — or nesting deeper than VALUE_DEPTH_MAX. The walk keeps its
+ * own stack: a value handed in by an in-process front end may be nested arbitrarily deep, and a
+ * recursive walk over one 100,000 deep overflowed the call stack (issue 16, item 1).
  */
 function nonJsonNumber(value: unknown, where: string): string | null {
-  if (typeof value === 'number') return Number.isFinite(value) ? null : `${where} is ${value}, which JSON cannot represent`;
-  if (typeof value !== 'object' || value === null) return null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const bad = nonJsonNumber(value[i], `${where}[${i}]`);
-      if (bad !== null) return bad;
+  if (typeof value !== 'object' || value === null) return badNumber(value, where);
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop() as number;
+    if (typeof v !== 'object' || v === null) {
+      if (badNumber(v, where) !== null) return locate(value, where);
+      continue;
     }
-    return null;
+    if (depth > VALUE_DEPTH_MAX) return `${where} nests deeper than ${VALUE_DEPTH_MAX} levels`;
+    const children = Array.isArray(v) ? v : Object.values(v);
+    for (const c of children) {
+      values.push(c);
+      depths.push(depth + 1);
+    }
   }
-  for (const [k, v] of Object.entries(value)) {
-    const bad = nonJsonNumber(v, `${where}.${k}`);
+  return null;
+}
+
+function badNumber(v: unknown, where: string): string | null {
+  return typeof v === 'number' && !Number.isFinite(v) ? `${where} is ${v}, which JSON cannot represent` : null;
+}
+
+/** Where in a value (known to hold one, within VALUE_DEPTH_MAX) the first bad number is. */
+function locate(value: unknown, where: string): string | null {
+  const stack: [unknown, string][] = [[value, where]];
+  while (stack.length > 0) {
+    const [v, at] = stack.pop() as [unknown, string];
+    const bad = badNumber(v, at);
     if (bad !== null) return bad;
+    if (typeof v !== 'object' || v === null) continue;
+    const entries: [string, unknown][] = Array.isArray(v) ? v.map((x, i) => [`${at}[${i}]`, x]) : Object.entries(v).map(([k, x]) => [`${at}.${k}`, x]);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [p, x] = entries[i] as [string, unknown];
+      stack.push([x, p]);
+    }
   }
+  assert(false, 'locate: no bad number in a value said to hold one');
   return null;
 }
 

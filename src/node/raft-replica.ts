@@ -2,16 +2,17 @@ import type { Env } from '../env/env.js';
 import { entryDigest } from '../replication/raft/digest.js';
 import { makeMembership } from '../replication/raft/membership.js';
 import { raftOptions } from '../replication/raft/options.js';
-import type { Entry, Index, ReadState, Snapshot, SoftState } from '../replication/raft/types.js';
-import { decodeRaftFrame, RaftRuntime, type RaftStateMachine } from '../replication/raft-runtime/runtime.js';
+import type { Entry, Index, ReadState, SnapshotMeta, SoftState } from '../replication/raft/types.js';
+import { decodeRaftFrame, RaftRuntime, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
 import { assert } from '../util/assert.js';
 import type { BugName } from './bugs.js';
-import { RAFT_APPLIED_KEY, scanAll } from './keyspace.js';
+import { keyAfter, NODE_LOCAL_KEYS, RAFT_APPLIED_KEY } from './keyspace.js';
 import type { RaftTuning } from './raft-tuning.js';
 import { executeRead, executeWrite, executeWriteOnce, type StorageWrite } from './kv-state.js';
 import { decodeLogEntry, encodeLogRecord, logEntryText, type LogRecord } from './log-records.js';
 import { isReadOnly, type Request, type Result } from './protocol.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
+import { decodeStateBlock, StateSnapshotSource } from './state-snapshot.js';
 import type { NodeStore } from './store.js';
 
 /**
@@ -30,10 +31,15 @@ export interface RaftReplicaConfig extends RaftTuning {
   /** Original member of a new cluster (false: joins later and receives the log). */
   original: boolean;
   onApply?: (node: string, index: number, term: number, digest: string) => void;
+  /** Below this much free disk space the node takes no new entries from a leader (RaftRuntimeOptions). */
+  diskReserveBytes?: number;
 }
 
 /** The state machine's own record of the last applied log position. */
 const APPLIED_KEY = RAFT_APPLIED_KEY;
+assert(NODE_LOCAL_KEYS.has(APPLIED_KEY), 'the applied key is node-local');
+/** Keys deleted per batch while a snapshot replaces the state. */
+const RESTORE_PAGE = 1024;
 
 interface PendingWrite {
   term: number;
@@ -81,6 +87,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
   /** Learners this node, as leader, added and should promote once they have caught up. */
   private readonly toPromote = new Set<string>();
   private soft: SoftState = { leader: null, role: 'follower' };
+  private restoringTo: Index | null = null;
 
   constructor(
     private readonly env: Env,
@@ -117,6 +124,9 @@ export class RaftReplica implements Replica, RaftStateMachine {
         keepBytes: config.keepBytes,
         skipLogFsync: bugs.has('skip-log-fsync'),
         dir: 'raft',
+        transfer: { chunkBytes: config.snapshotChunkBytes, windowChunks: config.snapshotWindowChunks, timeoutMs: config.snapshotTimeoutMs, syncBytes: config.snapshotSyncBytes },
+        snapshotYieldMs: config.snapshotYieldMs,
+        ...(config.diskReserveBytes !== undefined ? { diskReserveBytes: config.diskReserveBytes } : {}),
       },
       this,
       {
@@ -152,6 +162,10 @@ export class RaftReplica implements Replica, RaftStateMachine {
     if (req.op.f === 'member.add' || req.op.f === 'member.remove') return this.changeMembership(rt, req.op.f, req.op.node, reply);
     if (req.op.f === 'node.promote') {
       reply({ ok: false, code: 'bad_request', message: 'Raft elects its leaders; to move leadership, stop the leader or use a transfer' });
+      return;
+    }
+    if (this.soft.role === 'leader' && rt.logBacklogged()) {
+      reply({ ok: false, code: 'unavailable', message: 'the log is waiting for a snapshot to be written: retry shortly' });
       return;
     }
     const record = encodeLogRecord(req);
@@ -300,12 +314,18 @@ export class RaftReplica implements Replica, RaftStateMachine {
 
   receivePeer(from: string, body: Record<string, unknown>): void {
     if (this.runtime === null || this.stopped) return;
+    if (body.kind === 'snapack') return this.runtime.receiveTransfer(from, body);
     const m = decodeRaftFrame(body);
     if (m === null) {
       this.env.log.log('warn', 'raft.bad_message', { from });
       return;
     }
     this.runtime.receive(from, m);
+  }
+
+  receiveSnapshotChunk(from: string, frame: Uint8Array): void {
+    if (this.runtime === null || this.stopped) return;
+    this.runtime.receiveTransfer(from, frame);
   }
 
   // ---- the state machine (RaftStateMachine) ----
@@ -367,29 +387,87 @@ export class RaftReplica implements Replica, RaftStateMachine {
     });
   }
 
-  encodeSnapshot(): Uint8Array {
-    const entries: [string, string][] = [];
-    for (const kv of scanAll(this.store.view)) if (kv[0] !== APPLIED_KEY) entries.push(kv);
-    return new TextEncoder().encode(JSON.stringify(entries));
+  snapshotSource(): SnapshotSource {
+    // Everything applied so far is in the store (held writes included): the frozen view is the
+    // state at appliedIndex(), whatever is applied while the snapshot is being written.
+    this.store.flush();
+    return new StateSnapshotSource(this.store.frozenView(), NODE_LOCAL_KEYS, this.config.snapshotBlockBytes);
   }
 
-  restore(snapshot: Snapshot): void {
-    const writes: StorageWrite[] = [];
-    for (const [k] of scanAll(this.store.view)) writes.push([k, null]);
-    if (snapshot.data.length > 0) {
-      for (const kv of JSON.parse(new TextDecoder().decode(snapshot.data)) as [string, string][]) writes.push(kv);
-    }
-    writes.push([APPLIED_KEY, String(snapshot.meta.index)]);
-    this.persist(writes);
-    this.applied = snapshot.meta.index;
+  /**
+   * Replaces the state by a snapshot's, in batches: every key goes (a page at a time), then the
+   * snapshot's blocks are written as they come, and last the applied index. A crash in between
+   * leaves the old applied index with part of the new state; the runtime then installs the
+   * snapshot again at the next start (it is durable, and named by the log, before this begins).
+   */
+  beginRestore(meta: SnapshotMeta, done: (err: Error | null, installer?: SnapshotInstaller) => void): void {
+    this.store.flush();
+    this.restoringTo = meta.index;
+    let start = '';
+    const installer: SnapshotInstaller = {
+      block: (data, blockDone) => {
+        let records: [string, string][];
+        try {
+          records = decodeStateBlock(data);
+        } catch (err) {
+          return blockDone(err as Error);
+        }
+        this.persistThen(records.filter(([k]) => !NODE_LOCAL_KEYS.has(k)), blockDone);
+      },
+      finish: (finishDone) => this.persistThen([[APPLIED_KEY, String(meta.index)]], (err) => {
+        if (err === null) this.restored(meta.index);
+        finishDone(err);
+      }),
+    };
+    const clear = () => {
+      if (this.stopped) return;
+      const page = this.store.view.scan(start, null, RESTORE_PAGE, false);
+      const last = page[page.length - 1];
+      if (last !== undefined) start = keyAfter(last[0]);
+      const writes: StorageWrite[] = page.filter(([k]) => k !== APPLIED_KEY).map(([k]) => [k, null]);
+      this.persistThen(writes, (err) => {
+        if (err !== null) return done(err);
+        if (page.length < RESTORE_PAGE) return done(null, installer);
+        if (this.config.snapshotYieldMs > 0) this.env.clock.timer(this.config.snapshotYieldMs, clear);
+        else this.env.clock.defer(clear);
+      });
+    };
+    clear();
+  }
+
+  /** The snapshot at `index` is the state now. */
+  private restored(index: Index): void {
+    this.applied = index;
+    this.restoringTo = null;
     // Proposals at or below the snapshot can no longer be matched to their entries.
-    for (const index of [...this.pendingWrites.keys()]) {
-      if (index > snapshot.meta.index) continue;
-      const p = this.takePending(index) as PendingWrite;
+    for (const i of [...this.pendingWrites.keys()]) {
+      if (i > index) continue;
+      const p = this.takePending(i) as PendingWrite;
       const unknown: Result = { ok: false, code: 'timeout', message: 'outcome unknown: the log was replaced by a snapshot' };
       p.reply?.(unknown);
       for (const reply of p.replies ?? []) reply(unknown);
     }
+  }
+
+  /** The index of a snapshot being installed (the state is then partly old, partly new), or null. */
+  get restoring(): Index | null {
+    return this.restoringTo;
+  }
+
+  /** Where a snapshot this node receives has come to, and whom it sends one to (tests, status). */
+  snapshotTransfers(): { receiving: { index: number; have: number; total: number } | null; sending: string[] } {
+    return { receiving: this.runtime?.snapshotReceiving() ?? null, sending: this.runtime?.snapshotSending() ?? [] };
+  }
+
+  /** What the Raft runtime is doing (RaftRuntime.activity), or null before it runs. */
+  activity(): ReturnType<RaftRuntime['activity']> | null {
+    return this.runtime?.activity() ?? null;
+  }
+
+  /** Applies writes to the store and calls done once they are as durable as applies are. */
+  private persistThen(writes: StorageWrite[], done: (err: Error | null) => void): void {
+    if (writes.length === 0) return done(null);
+    this.store.apply(writes, done);
   }
 
   // ---- lifecycle ----

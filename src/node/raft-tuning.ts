@@ -26,6 +26,18 @@ export interface RaftTuning {
   checkQuorum: boolean;
   /** A leader's appends leave before its own fsync, which then overlaps the followers'. */
   appendBeforePersist: boolean;
+  /** Bytes of state per snapshot block (a snapshot is built and installed a block at a time). */
+  snapshotBlockBytes: number;
+  /** Snapshot transfers (raft-runtime/snapshot-transfer.ts): bytes per chunk message, */
+  snapshotChunkBytes: number;
+  /** chunks in flight to one follower, */
+  snapshotWindowChunks: number;
+  /** and how long without progress before chunks are resent. */
+  snapshotTimeoutMs: number;
+  /** Building and installing a snapshot yield between blocks: by a timer of this many ms (0: at once). */
+  snapshotYieldMs: number;
+  /** A snapshot file being written or received is fsynced every this many bytes. */
+  snapshotSyncBytes: number;
 }
 
 /**
@@ -49,6 +61,16 @@ export const DEFAULT_RAFT_TUNING: Readonly<RaftTuning> = Object.freeze({
   preVote: true,
   checkQuorum: true,
   appendBeforePersist: true,
+  // A block is what the event loop does between two yields while a snapshot is built or
+  // installed: 256 KiB of state is a page or two of the store and a few milliseconds.
+  snapshotBlockBytes: 256 * 1024,
+  // Chunks of a mebibyte, as TiKV sends them, four in flight: far below the 64 MiB frame limit,
+  // and enough to keep a LAN busy.
+  snapshotChunkBytes: 1024 * 1024,
+  snapshotWindowChunks: 4,
+  snapshotTimeoutMs: 2_000,
+  snapshotYieldMs: 0,
+  snapshotSyncBytes: 8 * 1024 * 1024,
 });
 
 /**

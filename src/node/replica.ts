@@ -21,6 +21,8 @@ export interface Replica {
   readNow?(req: Request): Result | null;
   /** A frame from another member (not a client request). */
   receivePeer(from: string, body: Record<string, unknown>): void;
+  /** A binary piece of a snapshot file from another member (Raft: snapshot-transfer.ts). */
+  receiveSnapshotChunk?(from: string, frame: Uint8Array): void;
   status(): ReplicaStatus;
   /** status().inFlight without building the rest of the status (asked at every request). */
   inFlight(): number;

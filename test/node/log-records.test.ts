@@ -68,7 +68,9 @@ test('bad entry text is refused, saying where', () => {
     ['RW:', /bad field length/],
     ['RW0:1:a1', /bad field length/],
     ['RW01234567890:', /bad field length/],
-    ['RJ2:{}x', /unknown record kind "x"/],
+    ['RJ17:{"db":"","op":{}}x', /unknown record kind "x"/],
+    ['RJ2:{}', /not a request/],
+    ['RJ5:[[[[[', /not JSON/],
   ];
   for (const [text, message] of cases) assert.throws(() => decodeLogEntry(text), message, text);
   fc.assert(

@@ -6,10 +6,28 @@ import { DiskError, type Disk, type DiskErrorCode, type DiskFile, type OpenMode,
  * The Disk seam on the real file system, rooted at a node's data directory. Page-cache operations
  * are synchronous system calls (they do not wait for the device); fsync and directory fsync run
  * on libuv's thread pool so that the event loop keeps gathering work while the device is busy.
+ *
+ * Files are created mode 0600 and directories 0700, whatever the umask and whatever the mode of
+ * an existing data directory (a --dir made 0755 by hand left the data world-readable, issue 16
+ * item 11); a file created by an older build with group or world bits loses them when opened for
+ * writing. The data directory itself, when it already exists, keeps its mode: it may be shared.
  */
+export const FILE_MODE = 0o600;
+export const DIR_MODE = 0o700;
+
+/**
+ * usage() walks the data directory; the walk is reused for this long. Free space (statfs, a
+ * system call of a few microseconds) for USAGE_FREE_CACHE_MS: a node asks before every write.
+ */
+const USAGE_WALK_CACHE_MS = 1000;
+const USAGE_FREE_CACHE_MS = 50;
+
 export class RealDisk implements Disk {
+  private walked: { atMs: number; usedBytes: number } | null = null;
+  private free: { atMs: number; bytes: number | null } | null = null;
+
   constructor(readonly root: string) {
-    fs.mkdirSync(root, { recursive: true });
+    fs.mkdirSync(root, { recursive: true, mode: DIR_MODE });
   }
 
   private abs(path: string): string {
@@ -26,12 +44,15 @@ export class RealDisk implements Disk {
     const abs = this.abs(path);
     const fd = wrap(path, () => {
       if (mode === 'create') {
-        fs.closeSync(fs.openSync(abs, 'a'));
+        fs.closeSync(fs.openSync(abs, 'a', FILE_MODE));
         return fs.openSync(abs, 'r+');
       }
-      return fs.openSync(abs, flags);
+      return fs.openSync(abs, flags, FILE_MODE);
     });
-    return new RealFile(path, fd, wrap(path, () => fs.fstatSync(fd).size), mode === 'read');
+    const stat = wrap(path, () => fs.fstatSync(fd));
+    // The mode given to open() is cut by the umask, and applies only to a new file.
+    if (mode !== 'read' && (stat.mode & 0o777) !== FILE_MODE) wrap(path, () => fs.fchmodSync(fd, FILE_MODE));
+    return new RealFile(path, fd, stat.size, mode === 'read');
   }
 
   exists(path: string): boolean {
@@ -43,7 +64,13 @@ export class RealDisk implements Disk {
   }
 
   mkdir(dir: string): void {
-    wrap(dir, () => fs.mkdirSync(this.abs(dir), { recursive: true }));
+    wrap(dir, () => {
+      const abs = this.abs(dir);
+      // recursive mkdir gives every directory it makes the mode (less the umask): set it after.
+      const made = fs.mkdirSync(abs, { recursive: true, mode: DIR_MODE });
+      if (made === undefined) return;
+      for (let d = abs; d.length >= made.length && d.startsWith(this.root); d = nodePath.dirname(d)) fs.chmodSync(d, DIR_MODE);
+    });
   }
 
   rename(from: string, to: string): void {
@@ -71,17 +98,43 @@ export class RealDisk implements Disk {
     return wrap(path, () => new Uint8Array(fs.readFileSync(this.abs(path))));
   }
 
+  /**
+   * Bytes of the data directory's files, and as capacity those plus the space still available to
+   * this process on its file system (statfs: blocks available to unprivileged users), so that
+   * capacity - used is the free space a node may still fill.
+   */
   usage(): { usedBytes: number; capacityBytes: number | null } {
-    let used = 0;
-    const walk = (abs: string) => {
-      for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
-        const p = nodePath.join(abs, e.name);
+    const now = performance.now();
+    if (this.walked === null || now - this.walked.atMs > USAGE_WALK_CACHE_MS) this.walked = { atMs: now, usedBytes: walkBytes(this.root) };
+    if (this.free === null || now - this.free.atMs > USAGE_FREE_CACHE_MS) this.free = { atMs: now, bytes: freeBytes(this.root) };
+    const used = this.walked.usedBytes;
+    return { usedBytes: used, capacityBytes: this.free.bytes === null ? null : used + this.free.bytes };
+  }
+}
+
+function walkBytes(root: string): number {
+  let used = 0;
+  const walk = (abs: string) => {
+    for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
+      const p = nodePath.join(abs, e.name);
+      try {
         if (e.isDirectory()) walk(p);
         else if (e.isFile()) used += fs.statSync(p).size;
+      } catch {
+        // Removed while we walked (a compaction's old file): it no longer counts.
       }
-    };
-    walk(this.root);
-    return { usedBytes: used, capacityBytes: null };
+    }
+  };
+  walk(root);
+  return used;
+}
+
+function freeBytes(root: string): number | null {
+  try {
+    const s = fs.statfsSync(root);
+    return s.bavail * s.bsize;
+  } catch {
+    return null;
   }
 }
 

@@ -8,7 +8,40 @@ import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
 import type { Ready } from '../raft/ready.js';
 import type { RaftStorage } from '../raft/storage.js';
 import type { Entry, HardState, Index, Membership, Snapshot, SnapshotMeta, Term } from '../raft/types.js';
-import { loadSnapshotFile, removeOtherSnapshots, removeTemporaries, saveSnapshotFile } from './snapshot-file.js';
+import { decodeSnapshotRef, encodeSnapshotRef, isSnapshotFileName, loadSnapshotRef, removeOtherSnapshots, removeTemporaries, type SnapshotRef } from './snapshot-file.js';
+
+/** Bytes of entries per record that follows a checkpoint. */
+const CHECKPOINT_RECORD_BYTES = 8 * 1024 * 1024;
+
+/** Entries in runs of about `bytes` each (an entry larger than that alone). */
+function chunkEntries(entries: readonly Entry[], bytes: number): Entry[][] {
+  const out: Entry[][] = [];
+  let run: Entry[] = [];
+  let size = 0;
+  for (const e of entries) {
+    if (run.length > 0 && size + e.data.length > bytes) {
+      out.push(run);
+      run = [];
+      size = 0;
+    }
+    run.push(e);
+    size += e.data.length + 21;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
+}
+
+/** The snapshot a SNAPSHOT or CHECKPOINT record names, its file checked against the record's meta. */
+function loadRecorded(deps: EngineDeps, snapDir: string, body: Record<string, unknown>, lsn: number): Snapshot {
+  const file = body.file;
+  if (typeof file !== 'string' || !isSnapshotFileName(file)) throw new Error(`raft log: record at LSN ${lsn} names no snapshot file`);
+  const snapshot = loadSnapshotRef(deps.disk, snapDir, file);
+  const meta = body.meta as SnapshotMeta | undefined;
+  if (meta?.index !== snapshot.meta.index || meta.term !== snapshot.meta.term) {
+    throw new Error(`raft log: record at LSN ${lsn} names ${file}, which holds index ${snapshot.meta.index} term ${snapshot.meta.term}, not ${meta?.index} ${meta?.term}`);
+  }
+  return snapshot;
+}
 
 /**
  * The Raft log on disk: RaftStorage for the core, kept in memory (MemoryRaftStorage) and made
@@ -19,7 +52,11 @@ import { loadSnapshotFile, removeOtherSnapshots, removeTemporaries, saveSnapshot
  *   ENTRIES_BIN encodeEntries(entries): replace the log from entries[0].index on (a Ready's entries)
  *   ENTRIES     {entries}: the same in JSON, as logs written before ENTRIES_BIN have it
  *   SNAPSHOT    {file, meta}: the log is now that snapshot (installed from the leader)
- *   CHECKPOINT  {file, meta, boundary, entries, hard}: the whole storage after a compaction
+ *   CHECKPOINT  {file, meta, boundary, hard, entryRecords: k}: the whole storage after a
+ *               compaction; its entries are in the k ENTRIES_BIN records right after it (a
+ *               checkpoint written before that holds them inline, as `entries`, in JSON)
+ * A snapshot's state is in its file (snapshot-file.ts); the core's Snapshot.data is a
+ * SnapshotRef naming it, so the state machine's state is never held in memory here.
  * Recovery replays them in order; a CHECKPOINT resets everything, so the segments before it can be
  * dropped once it is durable (Wal.truncatePrefix).
  *
@@ -93,17 +130,33 @@ export class DurableRaftStorage implements RaftStorage {
       }
       gathered.push({ type: ENTRIES_BIN, lsn: r.lsn, body: { entries } });
     };
+    /**
+     * How many of the records after gathered[i] are a checkpoint's own entries (0 for any other
+     * record), or -1 for a checkpoint whose entry records did not all reach the disk: a crash cut
+     * it, so it is as if it had never been written (the segments before it are still there:
+     * they are dropped only once the whole checkpoint is durable).
+     */
+    const checkpointEntries = (i: number): number => {
+      const g = gathered[i] as (typeof gathered)[number];
+      if (g.type !== CHECKPOINT || g.body.entryRecords === undefined) return 0;
+      const k = g.body.entryRecords as number;
+      if (!Number.isSafeInteger(k) || k < 0) throw new Error(`raft log: checkpoint at LSN ${g.lsn} has entryRecords ${String(k)}`);
+      const next = gathered.slice(i + 1, i + 1 + k);
+      return next.length === k && next.every((r) => r.type === ENTRIES_BIN) ? k : -1;
+    };
     const replay = (): MemoryRaftStorage => {
       let from = 0;
       let hardBefore: HardState | null = null;
       gathered.forEach((g, i) => {
-        if (g.type === SNAPSHOT || g.type === CHECKPOINT) from = i;
+        if ((g.type === SNAPSHOT || g.type === CHECKPOINT) && checkpointEntries(i) >= 0) from = i;
       });
       for (let i = 0; i < from; i++) if ((gathered[i] as (typeof gathered)[number]).type === HARD) hardBefore = (gathered[i] as (typeof gathered)[number]).body as unknown as HardState;
       let mem = new MemoryRaftStorage();
       if (hardBefore !== null) mem.setHardState(hardBefore);
-      for (const g of gathered.slice(from)) {
+      for (let i = from; i < gathered.length; i++) {
+        const g = gathered[i] as (typeof gathered)[number];
         const body = g.body;
+        if (g.type === CHECKPOINT && checkpointEntries(i) < 0) continue; // an incomplete checkpoint: its entries are already in the log
         switch (g.type) {
           case HARD:
             mem.setHardState(body as unknown as HardState);
@@ -115,15 +168,19 @@ export class DurableRaftStorage implements RaftStorage {
             mem.append(body.entries as Entry[]);
             break;
           case SNAPSHOT:
-            mem.applySnapshot(loadSnapshotFile(deps.disk, snapDir, body.file as string));
+            mem.applySnapshot(loadRecorded(deps, snapDir, body, g.lsn));
             break;
           case CHECKPOINT: {
             const boundary = body.boundary as { index: Index; term: Term };
+            // Its entries follow it in ENTRIES_BIN records (older checkpoints held them inline).
+            const k = checkpointEntries(i);
+            const entries = body.entries !== undefined ? entriesFromWire(body.entries) : gathered.slice(i + 1, i + 1 + k).flatMap((r) => r.body.entries as Entry[]);
+            i += k;
             mem = MemoryRaftStorage.restore({
-              snapshot: loadSnapshotFile(deps.disk, snapDir, body.file as string),
+              snapshot: loadRecorded(deps, snapDir, body, g.lsn),
               offsetIndex: boundary.index,
               offsetTerm: boundary.term,
-              entries: entriesFromWire(body.entries),
+              entries,
               hardState: body.hard as HardState,
             });
             break;
@@ -183,12 +240,19 @@ export class DurableRaftStorage implements RaftStorage {
    * that order, then calls done. The in-memory log changes at once (the core reads unstable entries
    * from its own log until advance(), so nothing it reads changes under it).
    */
-  persist(rd: Ready, done: (err: Error | null) => void): void {
+  persist(rd: Ready, done: (err: Error | null) => void, options: { diskLow?: boolean } = {}): void {
     // A Ready that changes only the commit index needs no fsync (etcd's MustSync): a restarted
     // node re-learns its commit index from the leader, and every entry it applied was committed.
     // On a busy cluster most Readys of a follower, and every other one of the leader, are of
     // this kind; each fsync skipped is a trip through the thread pool and the device.
     const sync = { sync: rd.mustSync };
+    if (options.diskLow === true && !rd.mustSync && rd.entries.length === 0 && rd.snapshot === null) {
+      // Short of space, such a Ready is not written at all, for the same reason: losing it costs
+      // nothing, and a member whose disk is full keeps following its leader's commits instead of
+      // failing the log's next write (issue 16, item 11).
+      if (rd.hardState !== null) this.mem.setHardState(rd.hardState);
+      return done(null);
+    }
     const writeRest = () => {
       let last = false;
       if (rd.entries.length > 0) {
@@ -212,13 +276,38 @@ export class DurableRaftStorage implements RaftStorage {
       if (!last) done(null);
     };
     if (rd.snapshot === null) return writeRest();
+    // The snapshot's file is already durable under its final name (the runtime received it and
+    // renamed it into place before the core saw it): the log only has to say it is now the log.
     const snapshot = rd.snapshot;
-    saveSnapshotFile(this.deps.disk, `${this.options.dir}/snap`, snapshot, (err, name) => {
-      if (err !== null) return done(err);
-      this.mem.applySnapshot(snapshot);
-      this.wal.append(SNAPSHOT, encodeJson({ file: name, meta: snapshot.meta }));
-      writeRest();
-    });
+    const ref = decodeSnapshotRef(snapshot.data);
+    assert(ref !== null && this.deps.disk.exists(`${this.options.dir}/snap/${ref.file}`), () => `installing snapshot ${snapshot.meta.index} whose file is missing`);
+    this.mem.applySnapshot(snapshot);
+    const record = encodeJson({ file: ref.file, meta: snapshot.meta });
+    if (rd.entries.length === 0 && rd.hardState === null) {
+      this.wal.append(SNAPSHOT, record, (err) => done(err), { sync: true });
+      return;
+    }
+    this.wal.append(SNAPSHOT, record, undefined, { sync: false });
+    writeRest();
+  }
+
+  /** Snapshot files being sent to followers: compaction leaves them alone (by name, counted). */
+  private readonly pinned = new Map<string, number>();
+
+  pinSnapshot(file: string): void {
+    this.pinned.set(file, (this.pinned.get(file) ?? 0) + 1);
+  }
+
+  unpinSnapshot(file: string): void {
+    const n = this.pinned.get(file) ?? 0;
+    assert(n > 0, () => `unpinning snapshot ${file}, which is not pinned`);
+    if (n === 1) this.pinned.delete(file);
+    else this.pinned.set(file, n - 1);
+  }
+
+  /** The directory snapshot files live in, relative to the disk's root. */
+  get snapshotDir(): string {
+    return `${this.options.dir}/snap`;
   }
 
   /** Whether a compaction is under way (one at a time). */
@@ -232,37 +321,38 @@ export class DurableRaftStorage implements RaftStorage {
    * little behind. Once the
    * checkpoint record is durable, older WAL segments and snapshot files go.
    */
-  compact(meta: SnapshotMeta, data: Uint8Array, keep: { entries: number; bytes: number }, done: (err: Error | null) => void): void {
+  compact(meta: SnapshotMeta, ref: SnapshotRef, keep: { entries: number; bytes: number }, done: (err: Error | null) => void): void {
     assert(!this.checkpointing, 'one compaction at a time');
+    assert(isSnapshotFileName(ref.file), () => `compacting to ${ref.file}, not a snapshot file`);
+    const snapDir = this.snapshotDir;
+    // A snapshot installed from the leader meanwhile may already be newer: then this one is moot.
+    if (meta.index <= this.mem.snapshot().meta.index) {
+      if (decodeSnapshotRef(this.mem.snapshot().data)?.file !== ref.file && !this.pinned.has(ref.file)) this.deps.disk.remove(`${snapDir}/${ref.file}`);
+      return done(null);
+    }
     this.checkpointing = true;
-    const snapDir = `${this.options.dir}/snap`;
-    saveSnapshotFile(this.deps.disk, snapDir, { meta, data }, (err, name) => {
-      if (err !== null || name === undefined) {
+    this.mem.createSnapshot(meta, encodeSnapshotRef(ref));
+    this.mem.compact(Math.max(this.mem.boundary().index, this.keepBoundary(meta.index, keep)));
+    // The entries the log keeps follow the checkpoint in binary records of at most
+    // CHECKPOINT_RECORD_BYTES: inside one JSON record they made it 107 MB — past the WAL's
+    // record limit — when a snapshot took minutes to build under a load of 1 MiB writes.
+    const chunks = chunkEntries(this.mem.allEntries(), CHECKPOINT_RECORD_BYTES);
+    const finished = (e: Error | null) => {
+      if (e !== null) {
         this.checkpointing = false;
-        return done(err);
+        return done(e);
       }
-      // A snapshot installed from the leader meanwhile may already be newer: then this one is moot.
-      if (meta.index <= this.mem.snapshot().meta.index) {
+      this.wal.truncatePrefix(lsn - 1, (e2) => {
         this.checkpointing = false;
-        return done(null);
-      }
-      this.mem.createSnapshot(meta, data);
-      this.mem.compact(Math.max(this.mem.boundary().index, this.keepBoundary(meta.index, keep)));
-      const lsn = this.wal.append(
-        CHECKPOINT,
-        encodeJson({ file: name, meta, boundary: this.mem.boundary(), entries: entriesToWire(this.mem.allEntries()), hard: this.mem.hardState() }),
-        (e) => {
-          if (e !== null) {
-            this.checkpointing = false;
-            return done(e);
-          }
-          this.wal.truncatePrefix(lsn - 1, (e2) => {
-            this.checkpointing = false;
-            if (e2 === null) removeOtherSnapshots(this.deps.disk, snapDir, name);
-            done(e2);
-          });
-        },
-      );
+        if (e2 === null) removeOtherSnapshots(this.deps.disk, snapDir, ref.file, new Set(this.pinned.keys()));
+        done(e2);
+      });
+    };
+    const header = encodeJson({ file: ref.file, meta, boundary: this.mem.boundary(), hard: this.mem.hardState(), entryRecords: chunks.length });
+    const lsn = chunks.length === 0 ? this.wal.append(CHECKPOINT, header, finished) : this.wal.append(CHECKPOINT, header, undefined, { sync: false });
+    chunks.forEach((c, i) => {
+      const last = i === chunks.length - 1;
+      this.wal.append(ENTRIES_BIN, encodeEntries(c), last ? finished : undefined, { sync: last });
     });
   }
 

@@ -7,8 +7,10 @@ import { describeMessage, type Message } from '../raft/messages.js';
 import { RaftNode } from '../raft/node.js';
 import type { RaftOptions } from '../raft/options.js';
 import type { Ready } from '../raft/ready.js';
-import type { Entry, Index, Membership, ReadState, Snapshot, SoftState } from '../raft/types.js';
+import type { Entry, Index, Membership, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState } from '../raft/types.js';
 import { DurableRaftStorage } from './durable-storage.js';
+import { decodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter } from './snapshot-file.js';
+import { ackOf, decodeChunkFrame, DEFAULT_TRANSFER_OPTIONS, SnapshotReceiver, SnapshotSender, type TransferDeps, type TransferOptions } from './snapshot-transfer.js';
 
 /**
  * The Raft runtime: carries out the pure core's Readys over a node's Env — ticks from the clock,
@@ -32,10 +34,33 @@ export interface RaftStateMachine {
   hasGathered?(): boolean;
   /** Applies one committed entry (normal entries with data; others only advance the index). */
   apply(entry: Entry): void;
-  /** The state machine's whole state at appliedIndex(), for a snapshot. */
-  encodeSnapshot(): Uint8Array;
-  /** Replaces the whole state by a snapshot's. */
-  restore(snapshot: Snapshot): void;
+  /**
+   * The state at appliedIndex(), to be read a block at a time while the state machine goes on
+   * applying: what it yields must not change with later applies (a storage snapshot underneath).
+   */
+  snapshotSource(): SnapshotSource;
+  /**
+   * Starts replacing the whole state by a snapshot's: clears the current state (yielding as it
+   * likes), then calls done with an installer that takes the snapshot's blocks in order. Until
+   * the installer finishes, appliedIndex() stays where it was, so a crash in between restores the
+   * snapshot again at the next start (its file and the log record naming it are durable first).
+   */
+  beginRestore(meta: SnapshotMeta, done: (err: Error | null, installer?: SnapshotInstaller) => void): void;
+}
+
+/** A state machine's state, a block at a time. */
+export interface SnapshotSource {
+  /** The next block (a few hundred KB at most), or null after the last. */
+  next(): Uint8Array | null;
+  /** Releases what holds the state still (a storage snapshot). */
+  release(): void;
+}
+
+export interface SnapshotInstaller {
+  /** Applies the next block; done once its writes are visible (and as durable as applies are). */
+  block(data: Uint8Array, done: (err: Error | null) => void): void;
+  /** After the last block: records the snapshot's index as applied. */
+  finish(done: (err: Error | null) => void): void;
 }
 
 export interface RaftRuntimeHooks {
@@ -66,12 +91,43 @@ export interface RaftRuntimeOptions {
   skipLogFsync: boolean;
   /** Where the log lives on the node's disk. */
   dir: string;
+  /**
+   * Snapshot transfers (snapshot-transfer.ts; DEFAULT_TRANSFER_OPTIONS). Tests make chunks tiny
+   * so that one snapshot takes many.
+   */
+  transfer?: Partial<TransferOptions>;
+  /**
+   * Building and installing a snapshot yield the event loop between blocks: through a timer of
+   * this many ms, or (0, the default) through clock.defer — the simulator uses a delay so that
+   * writes interleave with a build or an install in virtual time too.
+   */
+  snapshotYieldMs?: number;
+  /**
+   * Below this much free disk space, appends that carry entries are dropped as if lost (the
+   * leader retries them), so that a full disk stops this member from taking on more log instead of
+   * failing the log's next write and ending the process. Default 0: never.
+   */
+  diskReserveBytes?: number;
 }
+
+/**
+ * The log a node holds in memory while a snapshot is being built, in units of snapshotBytes,
+ * before it refuses new writes: a 2 GB state takes tens of seconds to write out, and a node taking
+ * writes at tens of MB/s would otherwise hold a gigabyte of log meanwhile.
+ */
+export const LOG_BACKLOG_SNAPSHOTS = 4;
+
+/** A Ready carried out for longer than this is logged (raft.ready_slow). */
+const READY_SLOW_MS = 10_000;
 
 export class RaftRuntime {
   private readonly node: RaftNode;
   private tickTimer: Timer | null = null;
   private persisting = false;
+  /** When the Ready being carried out began, and in which step it is (for the slow-Ready log). */
+  private readyStartedMs = 0;
+  private readyPhase: 'persist' | 'install' = 'persist';
+  private readySlowLogged = false;
   private driveQueued = false;
   private stopped = false;
   private lastSnapshotIndex: Index;
@@ -81,6 +137,14 @@ export class RaftRuntime {
    * grow to gigabytes under sustained load before it was compacted.
    */
   private bytesSinceSnapshot = 0;
+  private diskWasLow = false;
+  /** A snapshot being built (one at a time), so that the next trigger does not start another. */
+  private building = false;
+  /** Snapshots on their way to followers, by follower; the one this node receives. */
+  private readonly senders = new Map<NodeId, SnapshotSender>();
+  private readonly receiver: SnapshotReceiver;
+  private readonly transferOptions: TransferOptions;
+  private readonly transferDeps: TransferDeps;
   soft: SoftState;
 
   private constructor(
@@ -92,6 +156,25 @@ export class RaftRuntime {
   ) {
     this.node = new RaftNode({ id: env.id, storage, rng: env.rng.fork('raft'), options: options.raft });
     this.soft = this.node.softState();
+    this.transferOptions = { ...DEFAULT_TRANSFER_OPTIONS, ...options.transfer };
+    this.transferDeps = {
+      env,
+      snapDir: storage.snapshotDir,
+      send: (to, frame) => this.env.net.send(to, frame),
+      pin: (file) => storage.pinSnapshot(file),
+      unpin: (file) => storage.unpinSnapshot(file),
+    };
+    this.receiver = new SnapshotReceiver(
+      this.transferDeps,
+      {
+        term: () => this.node.hardState().term,
+        commitIndex: () => this.node.commitIndex(),
+        hasRoomFor: (bytes) => this.hasRoomFor(bytes),
+        received: (from, term, snapshot) => this.snapshotReceived(from, term, snapshot),
+        failed: (err) => this.fatal('raft.snapshot_receive_failed', err),
+      },
+      this.transferOptions,
+    );
     this.lastSnapshotIndex = storage.snapshot().meta.index;
     // After a restart the log since the snapshot is back in memory: it counts towards the next one.
     const lo = Math.max(storage.firstIndex(), this.lastSnapshotIndex + 1);
@@ -108,23 +191,31 @@ export class RaftRuntime {
     DurableRaftStorage.open(deps, { dir: options.dir, skipFsync: options.skipLogFsync }, options.bootstrap, (err, storage, report) => {
       if (err !== null || storage === undefined) return done(err ?? new Error('raft log did not open'));
       const snap = storage.snapshot();
-      // A state machine that lost more than the log keeps (the memory engine always does) starts
-      // again from the snapshot; the core then hands it every committed entry after that.
-      if (sm.appliedIndex() < snap.meta.index) sm.restore(snap);
-      env.log.log('info', 'raft.start', {
-        term: storage.hardState().term,
-        commit: storage.hardState().commit,
-        firstIndex: storage.firstIndex(),
-        lastIndex: storage.lastIndex(),
-        snapshot: snap.meta.index,
-        applied: sm.appliedIndex(),
-        bootstrapped: report?.bootstrapped ?? false,
-        walTailDropped: report?.wal.droppedTail !== null,
-      });
-      const rt = new RaftRuntime(env, options, storage, sm, hooks);
-      rt.scheduleTick();
-      rt.drive();
-      done(null, rt);
+      const go = (e: Error | null) => {
+        if (e !== null) {
+          storage.close(() => {});
+          return done(e);
+        }
+        env.log.log('info', 'raft.start', {
+          term: storage.hardState().term,
+          commit: storage.hardState().commit,
+          firstIndex: storage.firstIndex(),
+          lastIndex: storage.lastIndex(),
+          snapshot: snap.meta.index,
+          applied: sm.appliedIndex(),
+          bootstrapped: report?.bootstrapped ?? false,
+          walTailDropped: report?.wal.droppedTail !== null,
+        });
+        const rt = new RaftRuntime(env, options, storage, sm, hooks);
+        rt.scheduleTick();
+        rt.drive();
+        done(null, rt);
+      };
+      // A state machine that lost more than the log keeps (the memory engine always does), or that
+      // crashed while installing a snapshot, starts again from the snapshot; the core then hands
+      // it every committed entry after that.
+      if (sm.appliedIndex() < snap.meta.index) installSnapshot(env, storage.snapshotDir, snap, sm, options.snapshotYieldMs ?? 0, () => false, go);
+      else go(null);
     });
   }
 
@@ -139,8 +230,65 @@ export class RaftRuntime {
       this.env.log.log('warn', 'raft.misaddressed', { from, message: describeMessage(m) });
       return;
     }
+    if (m.type === 'MsgApp' && m.entries.length > 0 && this.diskLow()) return;
+    if (m.type === 'MsgSnap') {
+      // Snapshots arrive as streamed files (receiveTransfer), never as a message: one from the
+      // wire would name a file on the sender's disk.
+      this.env.log.log('warn', 'raft.bad_message', { from, why: 'a MsgSnap on the wire' });
+      return;
+    }
     this.node.step(m);
     this.drive();
+  }
+
+  /** A snapshot chunk (binary frame) or an answer to one, from a peer. */
+  receiveTransfer(from: NodeId, frame: Uint8Array | Record<string, unknown>): void {
+    if (this.stopped) return;
+    if (frame instanceof Uint8Array) {
+      let chunk;
+      try {
+        chunk = decodeChunkFrame(frame);
+      } catch (err) {
+        this.env.log.log('warn', 'raft.bad_message', { from, error: (err as Error).message });
+        return;
+      }
+      this.receiver.onChunk(from, chunk.header, chunk.data);
+      return;
+    }
+    const ack = ackOf(frame);
+    if (ack === null) return this.env.log.log('warn', 'raft.bad_message', { from, why: 'a malformed snapshot answer' });
+    this.senders.get(from)?.onAck(ack);
+    this.forgetFinishedSenders();
+  }
+
+  /**
+   * Whether the log applied since the last snapshot began has grown past LOG_BACKLOG_SNAPSHOTS
+   * times snapshotBytes: a snapshot of a large state takes a while to build, and the log it will
+   * compact stays in memory meanwhile. The application refuses new writes while this holds.
+   */
+  logBacklogged(): boolean {
+    return this.bytesSinceSnapshot > LOG_BACKLOG_SNAPSHOTS * this.options.snapshotBytes;
+  }
+
+  /** How far the snapshot this node receives has come (null: none), for status and tests. */
+  snapshotReceiving(): { index: number; have: number; total: number } | null {
+    return this.receiver.progress();
+  }
+
+  /** What the runtime is doing, for status pages and when something looks stuck. */
+  activity(): { readyPhase: 'persist' | 'install' | null; readyMs: number; buildingSnapshot: boolean; sending: NodeId[]; receiving: { index: number; have: number; total: number } | null } {
+    return {
+      readyPhase: this.persisting ? this.readyPhase : null,
+      readyMs: this.persisting ? Math.round(this.env.clock.monotonicMs() - this.readyStartedMs) : 0,
+      buildingSnapshot: this.building,
+      sending: this.snapshotSending(),
+      receiving: this.snapshotReceiving(),
+    };
+  }
+
+  /** Followers a snapshot is being sent to, for status and tests. */
+  snapshotSending(): NodeId[] {
+    return [...this.senders.keys()];
   }
 
   /** Schedules a pass over the core's output (coalesced: many inputs, one Ready). */
@@ -156,12 +304,50 @@ export class RaftRuntime {
   stop(): void {
     this.stopped = true;
     this.tickTimer?.cancel();
+    for (const s of this.senders.values()) s.finish('gave up');
+    this.senders.clear();
+    this.receiver.abandon(null);
     this.storage.close(() => {});
+  }
+
+  /** Whether `bytes` more fit on the disk with options.diskReserveBytes to spare. */
+  private hasRoomFor(bytes: number): boolean {
+    const { usedBytes, capacityBytes } = this.env.disk.usage();
+    return capacityBytes === null || capacityBytes - usedBytes - bytes >= (this.options.diskReserveBytes ?? 0);
+  }
+
+  /**
+   * Logs, once per Ready, one that has taken more than READY_SLOW_MS: while it is carried out the
+   * node answers no one (a disk that stopped answering fsync, a huge snapshot being installed).
+   */
+  private watchReady(): void {
+    if (!this.persisting || this.readySlowLogged) return;
+    const ms = this.env.clock.monotonicMs() - this.readyStartedMs;
+    if (ms < READY_SLOW_MS) return;
+    this.readySlowLogged = true;
+    this.env.log.log('warn', 'raft.ready_slow', { phase: this.readyPhase, ms: Math.round(ms), wal: this.storage.walStats() });
+  }
+
+  /** Whether free disk space is below options.diskReserveBytes (logged when that changes). */
+  private diskLow(): boolean {
+    const reserve = this.options.diskReserveBytes ?? 0;
+    if (reserve <= 0) return false;
+    const { usedBytes, capacityBytes } = this.env.disk.usage();
+    const low = capacityBytes !== null && capacityBytes - usedBytes < reserve;
+    if (low !== this.diskWasLow) {
+      this.diskWasLow = low;
+      this.env.log.log(low ? 'error' : 'info', low ? 'raft.disk_low' : 'raft.disk_ok', { freeBytes: capacityBytes === null ? null : capacityBytes - usedBytes, reserveBytes: reserve });
+    }
+    return low;
   }
 
   private scheduleTick(): void {
     this.tickTimer = this.env.clock.timer(this.options.tickMs, () => {
       if (this.stopped) return;
+      for (const sender of this.senders.values()) sender.tick();
+      this.forgetFinishedSenders();
+      this.watchReady();
+      this.receiver.tick();
       this.node.tick();
       this.process();
       this.scheduleTick();
@@ -180,10 +366,18 @@ export class RaftRuntime {
         this.env.log.log('info', 'raft.role', { role: rd.softState.role, leader: rd.softState.leader, term: this.node.hardState().term });
       }
       this.soft = rd.softState;
+      if (rd.softState.role !== 'leader') {
+        for (const sender of this.senders.values()) sender.finish('gave up');
+        this.senders.clear();
+      }
       this.hooks.onSoftState(rd.softState);
     }
     this.persisting = true;
+    this.readyStartedMs = this.env.clock.monotonicMs();
+    this.readyPhase = 'persist';
+    this.readySlowLogged = false;
     let persisted = false;
+    const diskLow = !rd.mustSync && this.diskLow();
     this.storage.persist(rd, (err) => {
       persisted = true;
       if (this.stopped) return;
@@ -194,7 +388,7 @@ export class RaftRuntime {
         return;
       }
       this.carryOut(rd);
-    });
+    }, { diskLow });
     // While this Ready's write and fsync are in flight, apply the committed entries that an
     // earlier Ready already made durable here: the CPU work of applying overlaps the I/O, and a
     // leader answers a write one fsync sooner (its entries commit in the Ready after their own).
@@ -237,11 +431,23 @@ export class RaftRuntime {
   /** Steps 2–5 of the Ready contract, once step 1 (persist) is durable. */
   private carryOut(rd: Ready): void {
     this.sendAll(rd.messages);
-    if (rd.snapshot !== null) {
-      this.sm.restore(rd.snapshot);
-      this.lastSnapshotIndex = rd.snapshot.meta.index;
+    const snapshot = rd.snapshot;
+    if (snapshot === null) return this.finishReady(rd);
+    this.readyPhase = 'install';
+    // Step 3 with a snapshot: the state machine is rebuilt from the file, a block at a time, and
+    // only then are the Ready's committed entries applied and advance() called (persisting stays
+    // true meanwhile, so no other Ready starts).
+    installSnapshot(this.env, this.storage.snapshotDir, snapshot, this.sm, this.options.snapshotYieldMs ?? 0, () => this.stopped, (err) => {
+      if (this.stopped) return;
+      if (err !== null) return this.fatal('raft.restore_failed', err);
+      this.lastSnapshotIndex = snapshot.meta.index;
       this.bytesSinceSnapshot = 0;
-    }
+      this.finishReady(rd);
+    });
+  }
+
+  /** Steps 3 (entries) to 5 of the Ready contract. */
+  private finishReady(rd: Ready): void {
     this.applyInOrder(rd.committedEntries, Infinity);
     if (rd.readStates.length > 0) this.hooks.onReadStates(rd.readStates);
     this.node.advance(rd);
@@ -253,31 +459,133 @@ export class RaftRuntime {
 
   private sendAll(messages: readonly Message[]): void {
     for (const m of messages) {
-      this.env.net.send(m.to, encodeRaftFrame(m));
-      // The Net is best effort: a lost snapshot shows up as a follower still behind, and the core
-      // probes again; report it sent so the follower's progress leaves the snapshot state.
-      if (m.type === 'MsgSnap') this.node.reportSnapshot(m.to, true);
+      if (m.type !== 'MsgSnap') {
+        this.env.net.send(m.to, encodeRaftFrame(m));
+        continue;
+      }
+      this.sendSnapshot(m.to, m.term, m.snapshot);
+      // Best effort, as before streaming: report it sent, so the follower's progress leaves the
+      // snapshot state and the core probes; until the transfer completes each probe is refused
+      // and the core asks again, which finds this transfer under way.
+      this.node.reportSnapshot(m.to, true);
     }
   }
 
-  private maybeCompact(): void {
+  /** Starts streaming a snapshot to a follower, unless that very snapshot is on its way already. */
+  private sendSnapshot(to: NodeId, term: number, snapshot: Snapshot): void {
+    const current = this.senders.get(to);
+    if (current !== undefined && current.finished === 'no' && current.index === snapshot.meta.index && current.term === term) return;
+    current?.finish('gave up');
+    this.senders.delete(to);
+    try {
+      this.senders.set(to, new SnapshotSender(this.transferDeps, to, term, snapshot, this.transferOptions));
+    } catch (err) {
+      // A format 1 file (written before snapshots were streamed) cannot be sent in pieces: make a
+      // new snapshot now; the core asks again and finds it.
+      this.env.log.log('warn', 'raft.snapshot_send_failed', { to, index: snapshot.meta.index, error: (err as Error).message });
+      this.maybeCompact(true);
+    }
+  }
+
+  private forgetFinishedSenders(): void {
+    for (const [to, s] of this.senders) if (s.finished !== 'no') this.senders.delete(to);
+  }
+
+  /**
+   * A complete snapshot file arrived and is durable: the core decides whether to install it,
+   * exactly as if the leader had sent the whole snapshot in one MsgSnap.
+   */
+  private snapshotReceived(from: NodeId, term: number, snapshot: Snapshot): void {
+    if (this.stopped) return;
+    // A file the core does not install (an older leader's, or one its log already covers) stays
+    // until the next compaction removes it with the other older snapshots: removing it here
+    // could race with an install of the same snapshot, whose file has the same name.
+    this.node.step({ type: 'MsgSnap', from, to: this.env.id, term, snapshot });
+    this.drive();
+  }
+
+  private fatal(event: string, err: Error): void {
+    if (this.stopped) return;
+    this.env.log.log('error', event, { error: err.message });
+    this.stopped = true;
+    this.hooks.onFatal(err);
+  }
+
+  /**
+   * Takes a snapshot once enough log has been applied since the last (or at once when forced):
+   * the state machine's state is written to a file a block at a time, yielding between blocks, then
+   * the log is compacted to it. Applies go on meanwhile; the snapshot is of the state at the
+   * index it started from (the state machine's source does not change under it).
+   */
+  private maybeCompact(force = false): void {
     const applied = this.sm.appliedIndex();
-    if (this.storage.compacting || applied <= this.lastSnapshotIndex) return;
-    if (applied - this.lastSnapshotIndex < this.options.snapshotEntries && this.bytesSinceSnapshot < this.options.snapshotBytes) return;
+    if (this.building || this.storage.compacting || this.stopped || applied <= this.lastSnapshotIndex) return;
+    if (!force && applied - this.lastSnapshotIndex < this.options.snapshotEntries && this.bytesSinceSnapshot < this.options.snapshotBytes) return;
     const meta = this.node.snapshotMetaAt(applied);
-    const data = this.sm.encodeSnapshot();
+    let writer: SnapshotFileWriter;
+    try {
+      writer = SnapshotFileWriter.create(this.env.disk, this.storage.snapshotDir, meta.index, meta.term);
+    } catch (err) {
+      // Not fatal: the log stays as it is, and the next trigger tries again (a full disk, say).
+      this.env.log.log('error', 'raft.snapshot_failed', { index: meta.index, error: (err as Error).message });
+      this.bytesSinceSnapshot = 0;
+      this.lastSnapshotIndex = applied;
+      return;
+    }
+    const source = this.sm.snapshotSource();
+    const startedMs = this.env.clock.monotonicMs();
+    this.building = true;
     this.lastSnapshotIndex = applied;
     this.bytesSinceSnapshot = 0;
-    this.storage.compact(meta, data, { entries: this.options.keepEntries, bytes: this.options.keepBytes }, (err) => {
-      if (err !== null && !this.stopped) {
-        this.env.log.log('error', 'raft.compaction_failed', { error: err.message });
-        this.stopped = true;
-        this.hooks.onFatal(err);
+    let blocks = 0;
+    const step = () => {
+      if (this.stopped) {
+        source.release();
+        writer.abort();
         return;
       }
-      this.env.log.log('info', 'raft.compacted', { index: meta.index, term: meta.term, bytes: data.length });
-      this.drive();
-    });
+      let block: Uint8Array | null;
+      try {
+        block = source.next();
+        if (block !== null) writer.addBlock(block);
+      } catch (err) {
+        source.release();
+        writer.abort();
+        this.building = false;
+        this.env.log.log('error', 'raft.snapshot_failed', { index: meta.index, error: (err as Error).message });
+        return;
+      }
+      if (block !== null) {
+        blocks++;
+        if (writer.unsyncedBytes < this.transferOptions.syncBytes) return this.yieldThen(step);
+        return writer.sync((err) => {
+          if (err === null) return this.yieldThen(step);
+          source.release();
+          writer.abort();
+          this.building = false;
+          this.fatal('raft.compaction_failed', err);
+        });
+      }
+      source.release();
+      writer.finish(meta, (err, ref) => {
+        if (this.stopped) return;
+        if (err !== null || ref === undefined) {
+          this.building = false;
+          return this.fatal('raft.compaction_failed', err ?? new Error('snapshot file not written'));
+        }
+        this.storage.compact(meta, ref, { entries: this.options.keepEntries, bytes: this.options.keepBytes }, (e) => {
+          this.building = false;
+          if (e !== null) return this.fatal('raft.compaction_failed', e);
+          this.env.log.log('info', 'raft.compacted', { index: meta.index, term: meta.term, bytes: ref.bytes, blocks, buildMs: Math.round(this.env.clock.monotonicMs() - startedMs) });
+          this.drive();
+        });
+      });
+    };
+    this.yieldThen(step);
+  }
+
+  private yieldThen(fn: () => void): void {
+    yieldThen(this.env, this.options.snapshotYieldMs ?? 0, fn);
   }
 
   walStats(): { segments: number; diskBytes: number; fsyncs: number } {
@@ -285,9 +593,56 @@ export class RaftRuntime {
   }
 }
 
+function yieldThen(env: Env, delayMs: number, fn: () => void): void {
+  if (delayMs > 0) env.clock.timer(delayMs, fn);
+  else env.clock.defer(fn);
+}
+
+/**
+ * Rebuilds the state machine from a snapshot's file: clears it, feeds it the file's blocks in
+ * order (each verified), yielding between blocks, then has it record the snapshot's index.
+ * `stopped` ends it early (the node stopped; the next start installs again).
+ */
+function installSnapshot(env: Env, snapDir: string, snapshot: Snapshot, sm: RaftStateMachine, yieldMs: number, stopped: () => boolean, done: (err: Error | null) => void): void {
+  let reader: SnapshotFileReader;
+  try {
+    const ref = decodeSnapshotRef(snapshot.data);
+    assert(ref !== null, () => `installing snapshot ${snapshot.meta.index} without a file`);
+    reader = SnapshotFileReader.open(env.disk, snapDir, ref.file);
+    assert(reader.meta.index === snapshot.meta.index && reader.meta.term === snapshot.meta.term, () => `${ref.file} holds ${reader.meta.index}/${reader.meta.term}, not ${snapshot.meta.index}/${snapshot.meta.term}`);
+  } catch (err) {
+    return done(err as Error);
+  }
+  const end = (err: Error | null) => {
+    reader.close();
+    done(err);
+  };
+  env.log.log('info', 'raft.restore_start', { index: snapshot.meta.index, bytes: reader.bytes });
+  sm.beginRestore(snapshot.meta, (err, installer) => {
+    if (err !== null || installer === undefined) return end(err ?? new Error('restore did not begin'));
+    const step = () => {
+      if (stopped()) return reader.close();
+      let block: Uint8Array | null;
+      try {
+        block = reader.nextBlock();
+      } catch (e) {
+        return end(e as Error);
+      }
+      if (block === null) {
+        return installer.finish((e) => {
+          env.log.log('info', 'raft.restore_done', { index: snapshot.meta.index });
+          end(e);
+        });
+      }
+      installer.block(block, (e) => (e !== null ? end(e) : yieldThen(env, yieldMs, step)));
+    };
+    step();
+  });
+}
+
 /** The Raft message in a decoded peer frame ({kind: 'raft', m}); null if it is not one. */
 export function decodeRaftFrame(decoded: unknown): Message | null {
-  const body = decoded as { kind?: unknown; m?: unknown };
-  if (body.kind !== 'raft') return null;
+  const body = decoded as { kind?: unknown; m?: unknown } | null;
+  if (typeof body !== 'object' || body === null || body.kind !== 'raft') return null;
   return raftMessageFromWire(body);
 }

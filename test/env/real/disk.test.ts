@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealDisk } from '../../../src/env/real/disk.js';
@@ -36,6 +36,38 @@ test('the real disk honours the Disk contract', async () => {
   assert.not.ok(disk.exists('wal/b'));
   assert.ok(disk.usage().usedBytes >= 0);
   f.close();
+});
+
+test('files are created 0600 and directories 0700 even in a data directory made 0755, with umask 0 (issue 16, item 11)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'kv-lab-disk-'));
+  chmodSync(root, 0o755);
+  const old = process.umask(0);
+  try {
+    writeFileSync(join(root, 'old'), 'written by an older build', { mode: 0o644 });
+    const disk = new RealDisk(root);
+    disk.mkdir('raft/snap');
+    for (const mode of ['create', 'create-new', 'truncate'] as const) disk.open(`raft/snap/${mode}`, mode).close();
+    disk.open('old', 'write').close();
+    const modeOf = (p: string) => statSync(join(root, p)).mode & 0o777;
+    assert.equal(['raft', 'raft/snap'].map(modeOf), [0o700, 0o700]);
+    assert.equal(['create', 'create-new', 'truncate'].map((m) => modeOf(`raft/snap/${m}`)), [0o600, 0o600, 0o600]);
+    assert.is(modeOf('old'), 0o600, 'a world-readable file opened for writing is made private');
+    assert.is(modeOf(''), 0o755, 'an existing data directory keeps its mode');
+  } finally {
+    process.umask(old);
+  }
+});
+
+test('usage reports the free space of the file system as capacity beyond what is used', () => {
+  const root = mkdtempSync(join(tmpdir(), 'kv-lab-disk-'));
+  const disk = new RealDisk(root);
+  disk.open('a', 'create').append(new Uint8Array(1000));
+  const u = disk.usage();
+  const s = statfsSync(root);
+  assert.is(u.usedBytes, 1000);
+  assert.ok(u.capacityBytes !== null);
+  // Other processes write too: compare loosely.
+  assert.ok(Math.abs((u.capacityBytes as number) - u.usedBytes - s.bavail * s.bsize) < 64 * 1024 * 1024);
 });
 
 test.run();

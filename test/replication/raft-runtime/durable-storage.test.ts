@@ -4,8 +4,9 @@ import { SeededRng } from '../../../src/env/rng.js';
 import { silentLogger } from '../../../src/env/log.js';
 import { makeMembership } from '../../../src/replication/raft/membership.js';
 import type { Ready } from '../../../src/replication/raft/ready.js';
-import type { Entry, HardState } from '../../../src/replication/raft/types.js';
+import type { Entry, HardState, SnapshotMeta } from '../../../src/replication/raft/types.js';
 import { DurableRaftStorage } from '../../../src/replication/raft-runtime/durable-storage.js';
+import { decodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter, type SnapshotRef } from '../../../src/replication/raft-runtime/snapshot-file.js';
 import { SimMachineClock } from '../../../sim/clock.js';
 import { DEFAULT_DISK_OPTIONS, SimDisk } from '../../../sim/disk.js';
 import { Owner, Scheduler } from '../../../sim/scheduler.js';
@@ -15,13 +16,33 @@ import { Owner, Scheduler } from '../../../sim/scheduler.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-function world(seed = 'ds') {
+function world(seed = 'ds', crashMode: 'lose' | 'torn' = 'lose') {
   const sched = new Scheduler();
-  const disk = new SimDisk(sched, new SeededRng(seed), 'n1', { ...DEFAULT_DISK_OPTIONS, crash: 'lose' });
+  const disk = new SimDisk(sched, new SeededRng(seed), 'n1', { ...DEFAULT_DISK_OPTIONS, crash: crashMode });
   const clock = new SimMachineClock(sched, 'n1', 0);
   let owner = new Owner('n1#1');
   const deps = () => ({ disk: disk.view(owner), clock: clock.view(owner), log: silentLogger });
   const settle = () => sched.runUntil(sched.nowNs + 5e9);
+  /** Writes a snapshot file holding `text` as its one block, as the runtime would; its reference. */
+  const saveState = (meta: SnapshotMeta, text: string): SnapshotRef => {
+    const w = SnapshotFileWriter.create(disk.view(owner), 'raft/snap', meta.index, meta.term);
+    w.addBlock(enc(text));
+    let ref: SnapshotRef | undefined;
+    w.finish(meta, (err, r) => {
+      assert.is(err, null);
+      ref = r;
+    });
+    settle();
+    return ref as SnapshotRef;
+  };
+  /** The state a storage's snapshot names, read back from its file. */
+  const stateOf = (s: DurableRaftStorage): string => {
+    const ref = decodeSnapshotRef(s.snapshot().data) as SnapshotRef;
+    const reader = SnapshotFileReader.open(disk.view(owner), 'raft/snap', ref.file);
+    const block = reader.nextBlock();
+    reader.close();
+    return new TextDecoder().decode(block ?? new Uint8Array(0));
+  };
   const open = (bootstrap = true): DurableRaftStorage => {
     let out: DurableRaftStorage | undefined;
     let error: Error | null = null;
@@ -38,7 +59,7 @@ function world(seed = 'ds') {
     disk.crash();
     owner = new Owner('n1#2');
   };
-  return { open, crash, settle };
+  return { open, crash, settle, saveState, stateOf, disk: () => disk.view(owner) };
 }
 
 function ready(entries: Entry[], hardState: HardState | null): Ready {
@@ -112,16 +133,18 @@ S('compaction keeps a tail, and repeated compactions recover without the files t
   const membership = makeMembership(['n1', 'n2', 'n3']);
   for (const at of [20, 40, 55]) {
     let err: Error | null | undefined;
-    s.compact({ index: at, term: 2, membership }, enc(`state@${at}`), { entries: 5, bytes: Infinity }, (e) => (err = e));
+    const meta = { index: at, term: 2, membership };
+    s.compact(meta, w.saveState(meta, `state@${at}`), { entries: 5, bytes: Infinity }, (e) => (err = e));
     w.settle();
     assert.is(err, null);
   }
+  assert.equal(w.disk().list('raft/snap'), ['snap-0000000000000055-2.snap'], 'the older snapshot files are gone');
   s.persist(ready([entry(62, 2)], { term: 2, vote: 'n1', commit: 62 }), () => {});
   w.settle();
   w.crash();
   const r = w.open();
   assert.is(r.snapshot().meta.index, 55);
-  assert.equal(new TextDecoder().decode(r.snapshot().data), 'state@55');
+  assert.equal(w.stateOf(r), 'state@55');
   assert.is(r.firstIndex(), 51, 'five entries kept below the snapshot');
   assert.is(r.lastIndex(), 62);
   assert.is(r.hardState().commit, 62);
@@ -136,7 +159,8 @@ S('compaction keeps at most keepBytes of entries below the snapshot, however man
   s.persist(ready(ents, { term: 2, vote: 'n1', commit: 61 }), () => {});
   w.settle();
   let err: Error | null | undefined;
-  s.compact({ index: 40, term: 2, membership: makeMembership(['n1', 'n2', 'n3']) }, enc('state@40'), { entries: 20, bytes: 350 }, (e) => (err = e));
+  const meta = { index: 40, term: 2, membership: makeMembership(['n1', 'n2', 'n3']) };
+  s.compact(meta, w.saveState(meta, 'state@40'), { entries: 20, bytes: 350 }, (e) => (err = e));
   w.settle();
   assert.is(err, null);
   assert.is(s.firstIndex(), 38, 'entries 38..40 kept: a fourth would pass 350 bytes');
@@ -145,6 +169,70 @@ S('compaction keeps at most keepBytes of entries below the snapshot, however man
   assert.is(r.firstIndex(), 38, 'the checkpoint holds the same three');
   assert.equal(Array.from(r.entries(38, 39, Infinity)[0]?.data ?? []).slice(0, 2), [38, 38]);
   assert.is(r.lastIndex(), 61);
+});
+
+S('a pinned snapshot file (being sent to a follower) survives a compaction; it goes at the next one once unpinned', () => {
+  const w = world();
+  const s = w.open();
+  s.persist(ready(Array.from({ length: 30 }, (_, i) => entry(i + 2, 2)), { term: 2, vote: 'n1', commit: 31 }), () => {});
+  w.settle();
+  const membership = makeMembership(['n1', 'n2', 'n3']);
+  const compact = (at: number) => {
+    const meta = { index: at, term: 2, membership };
+    s.compact(meta, w.saveState(meta, `state@${at}`), { entries: 1, bytes: Infinity }, () => {});
+    w.settle();
+  };
+  compact(10);
+  s.pinSnapshot('snap-0000000000000010-2.snap');
+  compact(20);
+  assert.equal(w.disk().list('raft/snap'), ['snap-0000000000000010-2.snap', 'snap-0000000000000020-2.snap']);
+  s.unpinSnapshot('snap-0000000000000010-2.snap');
+  compact(30);
+  assert.equal(w.disk().list('raft/snap'), ['snap-0000000000000030-2.snap']);
+});
+
+S('a snapshot record whose file holds another position is refused at recovery, not trusted', () => {
+  const w = world();
+  const s = w.open();
+  s.persist(ready(Array.from({ length: 10 }, (_, i) => entry(i + 2, 2)), { term: 2, vote: 'n1', commit: 11 }), () => {});
+  w.settle();
+  const meta = { index: 8, term: 2, membership: makeMembership(['n1', 'n2', 'n3']) };
+  s.compact(meta, w.saveState(meta, 'state@8'), { entries: 1, bytes: Infinity }, () => {});
+  w.settle();
+  // Another snapshot's bytes under the name the checkpoint record gives.
+  const other = w.saveState({ ...meta, index: 9 }, 'state@9');
+  w.disk().rename(`raft/snap/${other.file}`, 'raft/snap/snap-0000000000000008-2.snap');
+  let syncErr: unknown;
+  w.disk().syncDir('raft/snap', (e) => (syncErr = e));
+  w.settle();
+  assert.is(syncErr, null);
+  w.crash();
+  let error: Error | null = null;
+  DurableRaftStorage.open({ disk: w.disk(), clock: { monotonicNs: () => 0, monotonicMs: () => 0, wallMs: () => 0, timer: () => ({ cancel() {} }), defer: (fn) => fn() }, log: silentLogger }, { dir: 'raft', skipFsync: false }, null, (err) => (error = err));
+  w.settle();
+  assert.match(String(error), /names snap-0000000000000008-2\.snap, which holds index 9/);
+});
+
+S('a checkpoint whose entry records a crash cut short is ignored: the log before it is still whole', () => {
+  // The checkpoint's entries follow it in records of their own; a crash may keep the checkpoint
+  // and lose some of them. Whatever a torn crash keeps, recovery gives back every durable entry.
+  let cut = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const w = world(`torn-${seed}`, 'torn');
+    const s = w.open();
+    const big = (index: number): Entry => ({ index, term: 2, type: 'normal', data: new Uint8Array(3000).fill(index & 0xff) });
+    s.persist(ready(Array.from({ length: 40 }, (_, i) => big(i + 2)), { term: 2, vote: 'n1', commit: 41 }), () => {});
+    w.settle();
+    const meta = { index: 20, term: 2, membership: makeMembership(['n1', 'n2', 'n3']) };
+    const ref = w.saveState(meta, 'state@20');
+    s.compact(meta, ref, { entries: 10, bytes: Infinity }, () => {});
+    w.crash(); // before the checkpoint's fsync: a torn prefix of its records may survive
+    const r = w.open();
+    assert.is(r.lastIndex(), 41, `seed ${seed}: every entry is still there`);
+    assert.equal(Array.from(r.entries(41, 42, Infinity)[0]?.data.subarray(0, 2) ?? []), [41, 41]);
+    if (r.snapshot().meta.index === 0) cut++;
+  }
+  assert.ok(cut > 0, 'some crashes cut the checkpoint');
 });
 
 S('a node that joins later starts empty', () => {
