@@ -1,17 +1,23 @@
-// npm run bench:engine [--json] [--quick] [--subjects lsm,bitcask,classic-level,lmdb]
+// npm run bench:engine [--json] [--quick] [--keys N] [--full] [--reads N] [--cases a,b]
+//                      [--subjects lsm,bitcask,classic-level,lmdb]
 //
 // db_bench's cases over kv-lab's engines and two peers from npm, in one run, on the real disk in a
 // temporary directory: classic-level (LevelDB) and lmdb. Each case runs over every subject in turn
 // before the next case starts, so that the load of a shared machine weighs on all alike. N keys of
-// 16 bytes with 100-byte values (1,000,000; 200,000 with --quick; the batch-1 overwrite and
-// deleterandom and seekrandom use N/10). Write cases run with batches of 1000 and of 1; fillsync
-// writes one key per fsync (N/1000 ops, at least 200, as db_bench does), then 16 times as many from
-// 64 concurrent writers (group commit).
+// 16 bytes with 100-byte values (--keys N; 1,000,000 by default, 200,000 with --quick; --full runs
+// 1,000,000 and then 10,000,000). The batch-1 overwrite and deleterandom use N/10 operations,
+// seekrandom N/10 but at most 100,000 (classic-level's asynchronous seek costs a thread-pool round
+// trip), the random reads --reads (N, at most 1,000,000). Write cases run with batches of 1000 and
+// of 1; fillsync writes one key per fsync (N/1000 ops, at least 200, as db_bench does), then 16
+// times as many from 64 concurrent writers (group commit). Above 1,000,000 keys only the cases of
+// the reads-past-memory question run unless --cases names others: fillrandom (batches of 1000),
+// overwrite, readrandom, readseq, readmissing, seekrandom.
 //
 // Like db_bench, fill cases do not fsync (kv-lab: fsync `never`; classic-level: sync false; lmdb:
 // noSync) and fillsync does (kv-lab: `always`). No compression anywhere (values are random, and
 // kv-lab does not compress): classic-level runs with compression off. The block cache is 32 MiB for
-// kv-lab's LSM and classic-level; lmdb reads through the OS page cache.
+// kv-lab's LSM and classic-level; lmdb reads through the OS page cache. The read cases report the
+// LSM's block-cache hit rate over the case (LevelDB does not count its hits; lmdb has no cache).
 //
 // Write amplification of a fill on a fresh database is measured the same way for every subject:
 // bytes the process passed to write(2) (/proc/self/io wchar) during the case, over the bytes of
@@ -34,13 +40,49 @@ import { openEngine } from '../src/storage/index.js';
 const args = process.argv.slice(2);
 const JSON_OUT = args.includes('--json');
 const QUICK = args.includes('--quick');
-const subjectsArg = args.find((a) => a.startsWith('--subjects='))?.slice('--subjects='.length) ?? args[args.indexOf('--subjects') + 1];
-const N = QUICK ? 200_000 : 1_000_000;
+const FULL = args.includes('--full');
+
+/** The value of --name (as `--name v` or `--name=v`), or undefined. */
+function option(name: string): string | undefined {
+  const eq = args.find((a) => a.startsWith(`--${name}=`));
+  if (eq !== undefined) return eq.slice(name.length + 3);
+  const i = args.indexOf(`--${name}`);
+  const v = i >= 0 ? args[i + 1] : undefined;
+  return v !== undefined && !v.startsWith('--') ? v : undefined;
+}
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text.replaceAll('_', ''));
+  if (!Number.isSafeInteger(v) || v < 1000 || v > 100_000_000) {
+    process.stderr.write(`bench:engine: --${name} must be an integer in [1000, 100000000], got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const subjectsArg = option('subjects');
+const SIZES = FULL ? [1_000_000, 10_000_000] : [positiveInt('keys', option('keys'), QUICK ? 200_000 : 1_000_000)];
+const READS_ARG = option('reads');
+const CASES_ARG = option('cases')?.split(',');
+/** Sizes above this run only the reads-past-memory cases unless --cases names others. */
+const ALL_CASES_KEYS_MAX = 1_000_000;
+const PAST_MEMORY_CASES = ['fillrandom', 'overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom'];
+const ALL_CASES = ['fillseq', 'fillrandom', 'overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom', 'deleterandom', 'fillsync'];
+for (const c of CASES_ARG ?? []) {
+  if (!ALL_CASES.includes(c)) {
+    process.stderr.write(`bench:engine: unknown case "${c}" in --cases (known: ${ALL_CASES.join(', ')})\n`);
+    process.exit(2);
+  }
+}
 const VALUE_BYTES = 100;
 const KEY_BYTES = 16;
 const BATCH = 1000;
-const SYNC_OPS = Math.max(200, N / 1000);
 const WRITERS = 64;
+/** The run's size: set by main() for each size in turn. */
+let N = 0;
+let READS = 0;
+let cases: string[] = [];
 
 /** One database under test, with every operation the cases need (sync where the subject can). */
 interface Db {
@@ -50,6 +92,8 @@ interface Db {
   seek(key: string): string | undefined | Promise<string | undefined>;
   /** Bytes the engine says it wrote to files since open (logs, tables, compactions), if it says. */
   bytesWritten(userBytes: number): number | null;
+  /** Block-cache hits and misses since open, where the subject counts them. */
+  cacheCounts(): { hits: number; misses: number } | null;
   close(): Promise<void>;
 }
 
@@ -91,6 +135,10 @@ function kvlab(kind: 'lsm' | 'bitcask'): Subject {
         },
         seek: (k) => engine.scan(k, null, 1, false)[0]?.[1],
         bytesWritten: () => engine.stats().diskBytesWritten,
+        cacheCounts() {
+          const st = engine.stats();
+          return kind === 'lsm' ? { hits: st.cacheHits, misses: st.cacheMisses } : null;
+        },
         close: () => new Promise<void>((res, rej) => engine.close((err) => (err ? rej(err) : res()))),
       };
     },
@@ -132,6 +180,7 @@ const classicLevel: Subject = {
         }
         return mb * 1024 * 1024 + userBytes * (1 + 3 / (KEY_BYTES + VALUE_BYTES));
       },
+      cacheCounts: () => null,
       async close() {
         await it.close();
         await db.close();
@@ -175,6 +224,7 @@ const lmdbSubject: Subject = {
         return undefined;
       },
       bytesWritten: () => null,
+      cacheCounts: () => null,
       close: () => db.close(),
     };
   },
@@ -207,12 +257,15 @@ const VALUES = (() => {
 interface Result {
   case: string;
   subject: string;
+  keys: number;
   ops: number;
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
   writeAmplification: number | null;
   spaceAmplification: number | null;
+  /** Block-cache hits over lookups during the case (read cases of subjects that count them). */
+  cacheHitRate: number | null;
 }
 
 function wchar(): number {
@@ -256,14 +309,14 @@ async function measure(calls: number, per: number, op: (i: number) => unknown): 
 
 const results: Result[] = [];
 
-function record(c: string, subject: string, ops: number, m: { seconds: number; p50: number; p99: number }, wa: number | null, sa: number | null): void {
-  const r: Result = { case: c, subject, ops, opsPerSec: ops / m.seconds, p50Ms: m.p50, p99Ms: m.p99, writeAmplification: wa, spaceAmplification: sa };
+function record(c: string, subject: string, ops: number, m: { seconds: number; p50: number; p99: number }, wa: number | null, sa: number | null, hitRate: number | null = null): void {
+  const r: Result = { case: c, subject, keys: N, ops, opsPerSec: ops / m.seconds, p50Ms: m.p50, p99Ms: m.p99, writeAmplification: wa, spaceAmplification: sa, cacheHitRate: hitRate };
   const rate = ops === 0 ? '-' : Math.round(r.opsPerSec).toLocaleString('en');
   results.push(r);
   if (!JSON_OUT) {
     const f = (x: number | null, d = 2) => (x === null ? '-' : x.toFixed(d));
     process.stdout.write(
-      `${c.padEnd(22)} ${subject.padEnd(14)} ${rate.padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}\n`,
+      `${c.padEnd(22)} ${subject.padEnd(14)} ${rate.padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}${hitRate === null ? '' : `  cache hits ${(100 * hitRate).toFixed(1)}%`}\n`,
     );
   }
 }
@@ -291,6 +344,18 @@ interface Open {
   db: Db;
 }
 
+/** Whether case c (its name before the '/') runs in this run. */
+const runs = (c: string): boolean => cases.includes(c);
+
+/** A read case: also the LSM's block-cache hit rate over it. */
+async function readCase(name: string, o: Open, ops: number, op: (i: number) => unknown): Promise<void> {
+  const c0 = o.db.cacheCounts();
+  const m = await measure(ops, 1, op);
+  const c1 = o.db.cacheCounts();
+  const lookups = c0 !== null && c1 !== null ? c1.hits + c1.misses - c0.hits - c0.misses : 0;
+  record(name, o.s.name, ops, m, null, null, lookups > 0 && c0 !== null && c1 !== null ? (c1.hits - c0.hits) / lookups : null);
+}
+
 /**
  * Runs the cases case by case, each over every subject in turn, so that the machine's load at any
  * moment weighs on all subjects alike (this machine is shared and noisy).
@@ -304,7 +369,7 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     await o.db.close();
     rmSync(o.dir, { recursive: true, force: true });
   };
-  // Fills of an empty database, each on its own.
+  // Fills of an empty database, each on its own (fillrandom/batch1 for its write amplification).
   const fills: [string, number, () => (i: number) => number][] = [
     ['fillseq', BATCH, () => (i) => i],
     ['fillseq', 1, () => (i) => i],
@@ -314,13 +379,24 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     }],
   ];
   for (const [name, batch, keys] of fills) {
+    if (!runs(name)) continue;
     for (const s of subjects) {
       const o = await fresh(s, `${name}${batch}`);
       await writeCase(name, s, o.db, o.dir, batch, N, keys(), false, true);
       await drop(o);
     }
   }
-  // fillrandom, overwrite, the reads and deleterandom on one database each, as db_bench chains them.
+  await runChain(subjects, fresh, drop);
+  if (runs('fillsync')) for (const s of subjects) await fillsync(s, fresh, drop);
+}
+
+/**
+ * fillrandom, overwrite, the reads and deleterandom on one database per subject, as db_bench
+ * chains them. The database is always filled (the reads need it); the rest runs as selected.
+ */
+async function runChain(subjects: Subject[], fresh: (s: Subject, label: string) => Promise<Open>, drop: (o: Open) => Promise<void>): Promise<void> {
+  const chain = ['overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom', 'deleterandom'];
+  if (!chain.some(runs) && !runs('fillrandom')) return;
   const main: Open[] = [];
   for (const s of subjects) main.push(await fresh(s, 'main'));
   const userBytes = new Map<string, number>();
@@ -332,40 +408,44 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     const r = rng(2);
     return writeCase('fillrandom', o.s, o.db, o.dir, BATCH, N, () => r() % N);
   });
-  for (const batch of [BATCH, 1]) {
+  for (const batch of runs('overwrite') ? [BATCH, 1] : []) {
     await writes((o) => {
       const r = rng(3 + batch);
       return writeCase('overwrite', o.s, o.db, o.dir, batch, batch === 1 ? N / 10 : N, () => r() % N);
     });
   }
-  await each(async (o) => {
-    const r = rng(5);
-    let found = 0;
-    const m = await measure(N, 1, () => {
-      if (o.db.get(key(r() % N)) !== undefined) found++;
+  if (runs('readrandom')) {
+    await each(async (o) => {
+      const r = rng(5);
+      let found = 0;
+      await readCase('readrandom', o, READS, () => {
+        if (o.db.get(key(r() % N)) !== undefined) found++;
+      });
+      if (found < READS / 2) throw new Error(`${o.s.name}: readrandom found only ${found} of ${READS}`);
     });
-    record('readrandom', o.s.name, N, m, null, null);
-    if (found < N / 2) throw new Error(`${o.s.name}: readrandom found only ${found} of ${N}`);
-  });
-  await each(async (o) => {
-    let n = 0;
-    const m = await measure(1, 1, async () => (n = await o.db.readAll()));
-    record('readseq', o.s.name, n, m, null, null);
-  });
-  await each(async (o) => {
-    const r = rng(6);
-    const m = await measure(N, 1, () => {
-      if (o.db.get(`${key(r() % N)}.`) !== undefined) throw new Error('readmissing found a key');
+  }
+  if (runs('readseq')) {
+    await each(async (o) => {
+      let n = 0;
+      const m = await measure(1, 1, async () => (n = await o.db.readAll()));
+      record('readseq', o.s.name, n, m, null, null);
     });
-    record('readmissing', o.s.name, N, m, null, null);
-  });
-  await each(async (o) => {
-    const r = rng(7);
-    const seeks = N / 10;
-    const m = await measure(seeks, 1, () => o.db.seek(key(r() % N)));
-    record('seekrandom', o.s.name, seeks, m, null, null);
-  });
-  for (const batch of [BATCH, 1]) {
+  }
+  if (runs('readmissing')) {
+    await each(async (o) => {
+      const r = rng(6);
+      await readCase('readmissing', o, READS, () => {
+        if (o.db.get(`${key(r() % N)}.`) !== undefined) throw new Error('readmissing found a key');
+      });
+    });
+  }
+  if (runs('seekrandom')) {
+    await each(async (o) => {
+      const r = rng(7);
+      await readCase('seekrandom', o, Math.min(N / 10, 100_000), () => o.db.seek(key(r() % N)));
+    });
+  }
+  for (const batch of runs('deleterandom') ? [BATCH, 1] : []) {
     await writes((o) => {
       const r = rng(8 + batch);
       return writeCase('deleterandom', o.s, o.db, o.dir, batch, batch === 1 ? N / 10 : N, () => r() % N, true);
@@ -378,63 +458,83 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     record('chain-total', o.s.name, 0, { seconds: 1, p50: 0, p99: 0 }, written === null ? null : written / user, dirBytes(o.dir) / (N * (KEY_BYTES + VALUE_BYTES)));
   }
   for (const o of main) await drop(o);
-  // fillsync: one writer, then 64 concurrent writers (group commit).
-  for (const s of subjects) {
-    const o = await fresh(s, 'fillsync', true);
-    const m = await measure(SYNC_OPS, 1, (i) => o.db.write([[key(i), VALUES[i & 1023] as string]]));
-    record('fillsync/1writer', s.name, SYNC_OPS, m, null, null);
-    const per = Math.ceil((SYNC_OPS * 16) / WRITERS);
-    const lat: number[] = [];
-    const t0 = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: WRITERS }, async (_, w) => {
-        for (let i = 0; i < per; i++) {
-          const a = process.hrtime.bigint();
-          const res = o.db.write([[key(1_000_000_000 + w * per + i), VALUES[i & 1023] as string]]);
-          if (res instanceof Promise) await res;
-          lat.push(Number(process.hrtime.bigint() - a) / 1e6);
-        }
-      }),
-    );
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const sorted = Float64Array.from(lat.sort((a, b) => a - b));
-    record(`fillsync/${WRITERS}writers`, s.name, per * WRITERS, { seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }, null, null);
-    await drop(o);
-  }
 }
 
-async function main(): Promise<void> {
-  const all: Subject[] = [kvlab('lsm'), kvlab('bitcask'), classicLevel, lmdbSubject];
-  const wanted = subjectsArg && !subjectsArg.startsWith('--') ? subjectsArg.split(',') : all.map((s) => s.name);
-  const root = mkdtempSync(join(tmpdir(), 'kv-lab-bench-'));
-  if (!JSON_OUT) process.stdout.write(`bench:engine  N=${N.toLocaleString('en')} keys of ${KEY_BYTES} B, values of ${VALUE_BYTES} B, in ${root}\n`);
-  try {
-    await runAll(all.filter((s) => wanted.includes(s.name)), root);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+/** fillsync: one writer, then 64 concurrent writers (group commit). */
+async function fillsync(s: Subject, fresh: (s: Subject, label: string, sync: boolean) => Promise<Open>, drop: (o: Open) => Promise<void>): Promise<void> {
+  const syncOps = Math.max(200, N / 1000);
+  const o = await fresh(s, 'fillsync', true);
+  const m = await measure(syncOps, 1, (i) => o.db.write([[key(i), VALUES[i & 1023] as string]]));
+  record('fillsync/1writer', s.name, syncOps, m, null, null);
+  const per = Math.ceil((syncOps * 16) / WRITERS);
+  const lat: number[] = [];
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: WRITERS }, async (_, w) => {
+      for (let i = 0; i < per; i++) {
+        const a = process.hrtime.bigint();
+        const res = o.db.write([[key(1_000_000_000 + w * per + i), VALUES[i & 1023] as string]]);
+        if (res instanceof Promise) await res;
+        lat.push(Number(process.hrtime.bigint() - a) / 1e6);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sorted = Float64Array.from(lat.sort((a, b) => a - b));
+  record(`fillsync/${WRITERS}writers`, s.name, per * WRITERS, { seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }, null, null);
+  await drop(o);
+}
+
+/** ours/peer ratios of ops/s per case ("case" alone for one size, "case @N" for several). */
+function ratiosOf(): Record<string, Record<string, number>> {
+  const label = (r: Result) => (SIZES.length === 1 ? r.case : `${r.case} @${r.keys}`);
   const ratios: Record<string, Record<string, number>> = {};
   for (const ours of ['lsm', 'bitcask']) {
     for (const peer of ['classic-level', 'lmdb']) {
-      const key_ = `${ours}/${peer}`;
       for (const r of results.filter((x) => x.subject === ours && x.ops > 0)) {
-        const p = results.find((x) => x.subject === peer && x.case === r.case);
-        if (p !== undefined) (ratios[key_] ??= {})[r.case] = r.opsPerSec / p.opsPerSec;
+        const p = results.find((x) => x.subject === peer && x.case === r.case && x.keys === r.keys);
+        if (p !== undefined) (ratios[`${ours}/${peer}`] ??= {})[label(r)] = r.opsPerSec / p.opsPerSec;
       }
     }
   }
   for (const s of ['lsm', 'bitcask', 'classic-level', 'lmdb']) {
-    const one = results.find((x) => x.subject === s && x.case === 'fillsync/1writer');
-    const many = results.find((x) => x.subject === s && x.case === `fillsync/${WRITERS}writers`);
-    if (one && many) (ratios[`${s}/group-commit`] ??= {})[`fillsync ${WRITERS} writers / 1 writer`] = many.opsPerSec / one.opsPerSec;
+    for (const one of results.filter((x) => x.subject === s && x.case === 'fillsync/1writer')) {
+      const many = results.find((x) => x.subject === s && x.keys === one.keys && x.case === `fillsync/${WRITERS}writers`);
+      if (many) (ratios[`${s}/group-commit`] ??= {})[`fillsync ${WRITERS} writers / 1 writer${SIZES.length === 1 ? '' : ` @${one.keys}`}`] = many.opsPerSec / one.opsPerSec;
+    }
   }
+  return ratios;
+}
+
+async function main(): Promise<void> {
+  const all: Subject[] = [kvlab('lsm'), kvlab('bitcask'), classicLevel, lmdbSubject];
+  const wanted = subjectsArg !== undefined ? subjectsArg.split(',') : all.map((s) => s.name);
+  for (const w of wanted) {
+    if (!all.some((s) => s.name === w)) {
+      process.stderr.write(`bench:engine: unknown subject "${w}" (known: ${all.map((s) => s.name).join(', ')})\n`);
+      process.exit(2);
+    }
+  }
+  for (const size of SIZES) {
+    N = size;
+    READS = positiveInt('reads', READS_ARG, Math.min(N, 1_000_000));
+    cases = CASES_ARG ?? (N > ALL_CASES_KEYS_MAX ? PAST_MEMORY_CASES : ALL_CASES);
+    const root = mkdtempSync(join(tmpdir(), 'kv-lab-bench-'));
+    if (!JSON_OUT) process.stdout.write(`bench:engine  N=${N.toLocaleString('en')} keys of ${KEY_BYTES} B, values of ${VALUE_BYTES} B, ${READS.toLocaleString('en')} random reads, in ${root}\n`);
+    try {
+      await runAll(all.filter((s) => wanted.includes(s.name)), root);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  const ratios = ratiosOf();
   if (JSON_OUT) {
-    process.stdout.write(`${JSON.stringify({ bench: 'engine', n: N, results, ratios })}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'engine', n: SIZES.length === 1 ? N : SIZES, results, ratios })}\n`);
     return;
   }
   process.stdout.write('\nratios of ops/s (ours / peer):\n');
-  for (const [pair, cases] of Object.entries(ratios)) {
-    process.stdout.write(`  ${pair}: ${Object.entries(cases).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}\n`);
+  for (const [pair, cs] of Object.entries(ratios)) {
+    process.stdout.write(`  ${pair}: ${Object.entries(cs).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}\n`);
   }
 }
 
