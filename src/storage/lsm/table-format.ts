@@ -50,9 +50,14 @@ export function writeBlock(out: ByteWriter, contents: Uint8Array, type: number):
 
 /** Checks a block read with its trailer; returns why it is bad, or null. */
 export function checkBlock(withTrailer: Uint8Array, size: number, type: number): string | null {
-  if (withTrailer.length !== size + BLOCK_TRAILER_BYTES) return `block cut short: ${withTrailer.length} of ${size + BLOCK_TRAILER_BYTES} bytes`;
-  if (crc32c(withTrailer, 0, size + 1) !== readU32(withTrailer, size + 1)) return 'block checksum mismatch';
-  if (withTrailer[size] !== type) return `block type ${withTrailer[size]} where ${type} was expected`;
+  return checkBlockIn(withTrailer, withTrailer.length, size, type);
+}
+
+/** checkBlock of a block read into buf[0, got) (buf may be longer). */
+export function checkBlockIn(buf: Uint8Array, got: number, size: number, type: number): string | null {
+  if (got !== size + BLOCK_TRAILER_BYTES) return `block cut short: ${got} of ${size + BLOCK_TRAILER_BYTES} bytes`;
+  if (crc32c(buf, 0, size + 1) !== readU32(buf, size + 1)) return 'block checksum mismatch';
+  if (buf[size] !== type) return `block type ${buf[size]} where ${type} was expected`;
   return null;
 }
 

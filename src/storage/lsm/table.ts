@@ -12,6 +12,7 @@ import {
   BLOCK_INDEX,
   BLOCK_TRAILER_BYTES,
   checkBlock,
+  checkBlockIn,
   decodeFooter,
   FOOTER_BYTES,
   type Footer,
@@ -115,14 +116,40 @@ export class Table {
     return raw.subarray(0, size);
   }
 
-  /** Data block i, from the cache or the file (verified). fillCache: keep it (not for compaction). */
-  dataBlock(i: number, fillCache: boolean): Uint8Array {
+  /**
+   * Data block i, from the cache or the file (verified). fillCache: keep it (not for compaction).
+   * forIterator: the caller may hold the block after its next call.
+   */
+  dataBlock(i: number, fillCache: boolean, forIterator: boolean): Uint8Array {
     const key = BlockCache.key(this.fileNumber, i);
-    const cached = this.cache.get(key);
+    const cached = this.cache.get(key, forIterator);
     if (cached !== undefined) return cached;
-    const block = this.readBlock(this.offsets[i] as number, this.sizes[i] as number, BLOCK_DATA);
-    if (restartArrayOffset(block) < 0) throw new StorageCorruptionError(this.path, this.offsets[i] as number, 'data block trailer is malformed');
-    if (fillCache) this.cache.put(key, block);
+    const offset = this.offsets[i] as number;
+    if (fillCache && this.file.readInto !== undefined) return this.readIntoCache(key, offset, this.sizes[i] as number, forIterator);
+    const block = this.readBlock(offset, this.sizes[i] as number, BLOCK_DATA);
+    if (restartArrayOffset(block) < 0) throw new StorageCorruptionError(this.path, offset, 'data block trailer is malformed');
+    if (fillCache) this.cache.put(key, block, false);
+    return block;
+  }
+
+  /** A cache miss: reads the block into a buffer the cache hands out (reused where it can). */
+  private readIntoCache(key: number, offset: number, size: number, forIterator: boolean): Uint8Array {
+    const buf = this.cache.takeBuffer(size + BLOCK_TRAILER_BYTES);
+    let bad: string | null;
+    try {
+      const got = (this.file.readInto as NonNullable<DiskFile['readInto']>)(offset, size + BLOCK_TRAILER_BYTES, buf, 0);
+      bad = checkBlockIn(buf, got, size, BLOCK_DATA);
+    } catch (err) {
+      this.cache.giveBack(buf.buffer as ArrayBuffer);
+      throw err;
+    }
+    const block = buf.subarray(0, size);
+    if (bad === null && restartArrayOffset(block) < 0) bad = 'data block trailer is malformed';
+    if (bad !== null) {
+      this.cache.giveBack(buf.buffer as ArrayBuffer);
+      throw new StorageCorruptionError(this.path, offset, bad);
+    }
+    this.cache.put(key, block, !forIterator);
     return block;
   }
 
@@ -154,7 +181,7 @@ export class Table {
     }
     const i = this.findBlock(key);
     if (i >= this.blocks) return null;
-    const block = this.dataBlock(i, true);
+    const block = this.dataBlock(i, true, false);
     let found: boolean;
     try {
       found = blockGet(block, restartArrayOffset(block), key);
@@ -176,7 +203,7 @@ export class Table {
 
   /** A cursor over data block i (read and verified through the cache). */
   blockIterator(i: number, fillCache: boolean): BlockIterator {
-    const block = this.dataBlock(i, fillCache);
+    const block = this.dataBlock(i, fillCache, true);
     try {
       return new BlockIterator(block);
     } catch (err) {

@@ -131,15 +131,53 @@ T('reads use the block cache; a warm read does not touch the file', () => {
   assert.ok(cache.bytes > 0 && cache.bytes <= 256);
 });
 
-T('the block cache keeps to its byte budget, evicting the least recently used', () => {
+T('the block cache keeps to its byte budget; a block hit since the hand passed stays (CLOCK)', () => {
   const c = new BlockCache(100);
-  c.put(1, new Uint8Array(40));
-  c.put(2, new Uint8Array(40));
+  c.put(1, new Uint8Array(40), false);
+  c.put(2, new Uint8Array(40), false);
   c.get(1);
-  c.put(3, new Uint8Array(40));
+  c.put(3, new Uint8Array(40), false);
   assert.ok(c.bytes <= 100);
-  assert.ok(c.get(1) !== undefined, 'recently used stays');
-  assert.is(c.get(2), undefined, 'least recently used went');
+  assert.is(c.get(2), undefined, 'the block never hit went');
+  assert.is(c.entries, 2, 'the block hit stayed');
+  // The hand cleared 1's bit on its way: without another hit, 1 goes before 3 (which was hit).
+  c.get(3);
+  c.put(4, new Uint8Array(40), false);
+  assert.is(c.entries, 2);
+  assert.ok(c.get(3) !== undefined && c.get(4) !== undefined);
+  assert.is(c.get(1), undefined);
+});
+
+T('a small cache reuses evicted buffers, and never one an iterator still reads (both read paths)', () => {
+  for (const readInto of [true, false]) {
+    const env = new SimEnv(`reuse-${readInto}`, {}, readInto);
+    const entries = sortedEntries(Array.from({ length: 400 }, (_, i) => `key${String(i).padStart(4, '0')}`));
+    buildTable(env, 't.sst', entries);
+    // Room for about three 128-byte blocks: nearly every read evicts one.
+    const cache = new BlockCache(3 * 140);
+    const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 });
+    assert.ok(t.blockCount > 20);
+    const it = t.iterator(true);
+    it.seekFirst();
+    const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+    let seen = 0;
+    for (let i = 0; i < entries.length; i++) {
+      // Point reads far from the iterator evict its block and recycle buffers under it.
+      const [k, v] = entries[(i * 7919) % entries.length] as Entry;
+      const r = t.get(enc(k), bloomHash(enc(k)), hit);
+      assert.ok(r !== null && r.deleted === (v === null) && (v === null || dec(r.value) === v), `get ${k}`);
+      if (it.valid()) {
+        const [ek, ev] = entries[seen] as Entry;
+        assert.is(it.keyString(), ek, 'the iterator reads its block intact');
+        assert.is(it.isDelete() ? null : it.valueString(), ev);
+        seen++;
+        it.next();
+      }
+    }
+    it.close();
+    assert.is(seen, entries.length);
+    assert.ok(cache.evictions > 100, `evictions: ${cache.evictions}`);
+  }
 });
 
 T.run();
