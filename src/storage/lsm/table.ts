@@ -47,6 +47,8 @@ export class Table {
   private readonly sizes: number[] = [];
   private readonly filter: Uint8Array | null;
   readonly entries: number;
+  /** The table's format version (which checksum its blocks carry). */
+  private readonly version: number;
   /** Iterators and reads in progress; the file closes only when none remain. */
   users = 0;
   private closeWhenUnused = false;
@@ -61,6 +63,7 @@ export class Table {
     footer: Footer,
   ) {
     this.entries = footer.entries;
+    this.version = footer.version;
     const index = this.readBlock(footer.indexOffset, footer.indexSize, BLOCK_INDEX);
     let decoded: DecodedBlock;
     try {
@@ -111,7 +114,7 @@ export class Table {
 
   private readBlock(offset: number, size: number, type: number): Uint8Array {
     const raw = this.file.read(offset, size + BLOCK_TRAILER_BYTES);
-    const bad = checkBlock(raw, size, type);
+    const bad = checkBlock(raw, size, type, this.version);
     if (bad !== null) throw new StorageCorruptionError(this.path, offset, bad);
     return raw.subarray(0, size);
   }
@@ -138,7 +141,7 @@ export class Table {
     let bad: string | null;
     try {
       const got = (this.file.readInto as NonNullable<DiskFile['readInto']>)(offset, size + BLOCK_TRAILER_BYTES, buf, 0);
-      bad = checkBlockIn(buf, got, size, BLOCK_DATA);
+      bad = checkBlockIn(buf, got, size, BLOCK_DATA, this.version);
     } catch (err) {
       this.cache.giveBack(buf.buffer as ArrayBuffer);
       throw err;

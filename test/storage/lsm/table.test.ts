@@ -2,7 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { StorageCorruptionError } from '../../../src/storage/errors.js';
-import { compareBytes } from '../../../src/storage/util/bytes.js';
+import { compareBytes, readVarint, varintEnd, writeU32 } from '../../../src/storage/util/bytes.js';
+import { crc32c } from '../../../src/storage/util/crc32c.js';
+import { decodeFooter, FOOTER_BYTES, FORMAT_VERSION_CRC32C } from '../../../src/storage/lsm/table-format.js';
 import { BlockCache } from '../../../src/storage/lsm/block-cache.js';
 import { BlockBuilder, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from '../../../src/storage/lsm/block-format.js';
 import { bloomHash } from '../../../src/storage/lsm/bloom.js';
@@ -146,6 +148,53 @@ T('the block cache keeps to its byte budget; a block hit since the hand passed s
   assert.is(c.entries, 2);
   assert.ok(c.get(3) !== undefined && c.get(4) !== undefined);
   assert.is(c.get(1), undefined);
+});
+
+/** Rewrites a format-2 table as format 1 (CRC-32C everywhere), as an older kv-lab wrote it. */
+function downgradeToFormat1(env: SimEnv, path: string): void {
+  const f = env.deps.disk.open(path, 'write');
+  const size = f.size();
+  const footer = decodeFooter(f.read(size - FOOTER_BYTES, FOOTER_BYTES), size);
+  if (typeof footer === 'string') throw new Error(footer);
+  const index = f.read(footer.indexOffset, footer.indexSize);
+  const blocks: [number, number][] = [[footer.indexOffset, footer.indexSize]];
+  if (footer.filterSize > 0) blocks.push([footer.filterOffset, footer.filterSize]);
+  const decoded = new DecodedBlock(index);
+  for (let i = 0; i < decoded.length; i++) {
+    const v = index.subarray(decoded.valueStarts[i], decoded.valueEnds[i]);
+    const offset = readVarint(v, 0, v.length);
+    blocks.push([offset, readVarint(v, varintEnd, v.length)]);
+  }
+  for (const [offset, bytes] of blocks) {
+    const withType = f.read(offset, bytes + 1);
+    const sum = new Uint8Array(4);
+    writeU32(sum, 0, crc32c(withType));
+    f.writeAt(offset + bytes + 1, sum);
+  }
+  const foot = f.read(size - FOOTER_BYTES, FOOTER_BYTES);
+  writeU32(foot, 20, FORMAT_VERSION_CRC32C);
+  writeU32(foot, 24, crc32c(foot, 0, 24));
+  f.writeAt(size - FOOTER_BYTES, foot);
+  f.close();
+}
+
+T('a table of format 1 (CRC-32C) is still read, and a flipped bit in it still detected', () => {
+  const env = new SimEnv('format1');
+  const entries = sortedEntries(Array.from({ length: 300 }, (_, i) => `key${i}`));
+  buildTable(env, 't.sst', entries);
+  downgradeToFormat1(env, 't.sst');
+  const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(1 << 20), { bloomChecks: 0, bloomNegatives: 0 });
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  for (const [k, v] of entries) {
+    const r = t.get(enc(k), bloomHash(enc(k)), hit);
+    assert.ok(r !== null && r.deleted === (v === null) && (v === null || dec(r.value) === v), k);
+  }
+  t.close();
+  const f = env.deps.disk.open('t.sst', 'write');
+  f.writeAt(10, new Uint8Array([(f.read(10, 1)[0] as number) ^ 1]));
+  f.close();
+  const t2 = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(1 << 20), { bloomChecks: 0, bloomNegatives: 0 });
+  assert.throws(() => t2.get(enc(entries[0]?.[0] as string), bloomHash(enc(entries[0]?.[0] as string)), hit), (e: unknown) => e instanceof StorageCorruptionError && /checksum/.test(String(e)));
 });
 
 T('a small cache reuses evicted buffers, and never one an iterator still reads (both read paths)', () => {
