@@ -1,5 +1,10 @@
 import { assert } from '../../util/assert.js';
 
+/** A table as the cache sees it: per data block, its cache slot + 1, or 0 when not cached. */
+export interface CachedBlocks {
+  readonly cacheSlots: Int32Array;
+}
+
 /** Most evicted buffers kept for reuse (about 1.3 MB of 5 KiB buffers). */
 const SPARE_BUFFERS_MAX = 256;
 
@@ -24,12 +29,17 @@ export const BUFFER_GRAIN_BYTES = 1024;
  * instead of allocating one (an allocation of 4 KiB off the V8 heap, and the collections it
  * triggers, cost about 1 µs).
  *
- * Keys combine the table's file number and the block's index in it: fileNumber * 2^24 + index,
- * exact in a double while file numbers stay below 2^29 and tables below 2^24 blocks (asserted).
+ * Lookups need no hashing: each open table owns an array with a cell per data block holding the
+ * block's cache slot (+1; 0 = not cached), so a lookup is two array reads. (Before, a Map keyed
+ * by fileNumber * 2^24 + index, a double V8 hashes as a heap number: 4% of a random read's time.)
+ * A table that closes drops its blocks (forget()): a reopened table, or an obsolete one, would
+ * never look them up again.
  */
 export class BlockCache {
-  private readonly slots = new Map<number, number>();
-  private readonly keys: number[] = [];
+  private entries_ = 0;
+  /** Per slot: the table whose block it holds, and the block's index in it. */
+  private readonly owners: (CachedBlocks | null)[] = [];
+  private blockIndexes = new Int32Array(64);
   private readonly blocks: (Uint8Array | null)[] = [];
   /** Per slot: 1 = referenced since the hand last passed. */
   private refs = new Uint8Array(64);
@@ -52,23 +62,20 @@ export class BlockCache {
     assert(capacityBytes >= 0, 'BlockCache: capacity must be non-negative');
   }
 
-  static key(fileNumber: number, blockIndex: number): number {
-    assert(fileNumber < 2 ** 29 && blockIndex < 2 ** 24, () => `BlockCache: key out of range (${fileNumber}, ${blockIndex})`);
-    return fileNumber * 16777216 + blockIndex;
-  }
-
   get bytes(): number {
     return this.bytes_;
   }
 
   get entries(): number {
-    return this.slots.size;
+    return this.entries_;
   }
 
-  /** The cached block, or undefined. exposeToIterator: the caller may keep it past its next call. */
-  get(key: number, exposeToIterator = false): Uint8Array | undefined {
-    const slot = this.slots.get(key);
-    if (slot === undefined) {
+  /**
+   * Block i of owner, or undefined. exposeToIterator: the caller may keep it past its next call.
+   */
+  get(owner: CachedBlocks, i: number, exposeToIterator = false): Uint8Array | undefined {
+    const slot = (owner.cacheSlots[i] as number) - 1;
+    if (slot < 0) {
       this.misses++;
       return undefined;
     }
@@ -79,18 +86,21 @@ export class BlockCache {
   }
 
   /**
-   * Caches a verified block (replacing any block under key). reusable: its buffer came from
+   * Caches a verified block as block i of owner (replacing any). reusable: its buffer came from
    * takeBuffer() and no iterator holds it. A block larger than the whole budget is not cached.
    */
-  put(key: number, block: Uint8Array, reusable: boolean): void {
+  put(owner: CachedBlocks, i: number, block: Uint8Array, reusable: boolean): void {
+    assert(i >= 0 && i < owner.cacheSlots.length, () => `BlockCache.put: block ${i} of ${owner.cacheSlots.length}`);
     if (block.length > this.capacityBytes) return;
-    const old = this.slots.get(key);
-    if (old !== undefined) this.evict(old);
+    const old = (owner.cacheSlots[i] as number) - 1;
+    if (old >= 0) this.evict(old);
     while (this.bytes_ + block.length > this.capacityBytes) this.evictOne();
     const slot = this.freeSlots.length > 0 ? (this.freeSlots.pop() as number) : this.newSlot();
-    this.slots.set(key, slot);
-    this.keys[slot] = key;
+    owner.cacheSlots[i] = slot + 1;
+    this.owners[slot] = owner;
+    this.blockIndexes[slot] = i;
     this.blocks[slot] = block;
+    this.entries_++;
     this.refs[slot] = 0;
     this.reusable[slot] = reusable ? 1 : 0;
     this.bytes_ += block.length;
@@ -121,26 +131,31 @@ export class BlockCache {
     this.spareCount++;
   }
 
+  /** Drops every cached block of owner (a table that closes). */
+  forget(owner: CachedBlocks): void {
+    const slots = owner.cacheSlots;
+    for (let i = 0; i < slots.length; i++) if ((slots[i] as number) > 0) this.evict((slots[i] as number) - 1);
+  }
+
   private newSlot(): number {
-    const slot = this.keys.length;
-    this.keys.push(0);
+    const slot = this.blocks.length;
+    this.owners.push(null);
     this.blocks.push(null);
     if (slot >= this.refs.length) {
-      const refs = new Uint8Array(this.refs.length * 2);
-      refs.set(this.refs);
-      this.refs = refs;
-      const reusable = new Uint8Array(this.reusable.length * 2);
-      reusable.set(this.reusable);
-      this.reusable = reusable;
+      const n = this.refs.length * 2;
+      const grow = <T extends Uint8Array | Int32Array>(a: T, b: T): T => (b.set(a), b);
+      this.refs = grow(this.refs, new Uint8Array(n));
+      this.reusable = grow(this.reusable, new Uint8Array(n));
+      this.blockIndexes = grow(this.blockIndexes, new Int32Array(n));
     }
     return slot;
   }
 
   /** Advances the hand to the first entry not referenced since its last pass, and evicts it. */
   private evictOne(): void {
-    assert(this.slots.size > 0, 'BlockCache: nothing to evict while over budget');
+    assert(this.entries_ > 0, 'BlockCache: nothing to evict while over budget');
     for (;;) {
-      if (this.hand >= this.keys.length) this.hand = 0;
+      if (this.hand >= this.blocks.length) this.hand = 0;
       const slot = this.hand++;
       if (this.blocks[slot] === null) continue;
       if (this.refs[slot] === 1) {
@@ -154,8 +169,13 @@ export class BlockCache {
 
   private evict(slot: number): void {
     const block = this.blocks[slot] as Uint8Array;
-    assert(this.slots.delete(this.keys[slot] as number), 'BlockCache: slot not indexed');
+    const owner = this.owners[slot] as CachedBlocks;
+    const i = this.blockIndexes[slot] as number;
+    assert(owner.cacheSlots[i] === slot + 1, 'BlockCache: slot not indexed by its owner');
+    owner.cacheSlots[i] = 0;
+    this.owners[slot] = null;
     this.blocks[slot] = null;
+    this.entries_--;
     this.freeSlots.push(slot);
     this.bytes_ -= block.length;
     this.evictions++;

@@ -2,7 +2,7 @@ import type { Disk, DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { StorageCorruptionError } from '../errors.js';
 import { compareBytes, compareBytesTo, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
-import { BlockCache } from './block-cache.js';
+import type { BlockCache, CachedBlocks } from './block-cache.js';
 import { BlockIterator, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from './block-format.js';
 import { bloomMayContain } from './bloom.js';
 import type { InternalIterator } from './iterator.js';
@@ -34,7 +34,7 @@ export interface TableReadStats {
  * block cache. Every block is verified (checksum and block type) before use; a bad one raises
  * StorageCorruptionError naming the file and the block's offset.
  */
-export class Table {
+export class Table implements CachedBlocks {
   /**
    * Per data block: the last key in it (all of them back to back in one buffer, key i at
    * [keyStarts[i], keyStarts[i + 1]), so that the binary search stays in one piece of memory),
@@ -46,6 +46,8 @@ export class Table {
   private readonly offsets: number[] = [];
   private readonly sizes: number[] = [];
   private readonly filter: Uint8Array | null;
+  /** Per data block, its block-cache slot + 1 (0: not cached); the cache maintains it. */
+  readonly cacheSlots: Int32Array;
   readonly entries: number;
   /** The table's format version (which checksum its blocks carry). */
   private readonly version: number;
@@ -89,6 +91,7 @@ export class Table {
       total += (decoded.keys[i] as Uint8Array).length;
     }
     this.keyStarts[this.blocks] = total;
+    this.cacheSlots = new Int32Array(this.blocks);
     this.indexKeys = new Uint8Array(total);
     for (let i = 0; i < this.blocks; i++) this.indexKeys.set(decoded.keys[i] as Uint8Array, this.keyStarts[i] as number);
     this.filter = footer.filterSize > 0 ? this.readBlock(footer.filterOffset, footer.filterSize, BLOCK_FILTER) : null;
@@ -124,19 +127,19 @@ export class Table {
    * forIterator: the caller may hold the block after its next call.
    */
   dataBlock(i: number, fillCache: boolean, forIterator: boolean): Uint8Array {
-    const key = BlockCache.key(this.fileNumber, i);
-    const cached = this.cache.get(key, forIterator);
+    assert(!this.closed, 'Table: data block read after close');
+    const cached = this.cache.get(this, i, forIterator);
     if (cached !== undefined) return cached;
     const offset = this.offsets[i] as number;
-    if (fillCache && this.file.readInto !== undefined) return this.readIntoCache(key, offset, this.sizes[i] as number, forIterator);
+    if (fillCache && this.file.readInto !== undefined) return this.readIntoCache(i, offset, this.sizes[i] as number, forIterator);
     const block = this.readBlock(offset, this.sizes[i] as number, BLOCK_DATA);
     if (restartArrayOffset(block) < 0) throw new StorageCorruptionError(this.path, offset, 'data block trailer is malformed');
-    if (fillCache) this.cache.put(key, block, false);
+    if (fillCache) this.cache.put(this, i, block, false);
     return block;
   }
 
   /** A cache miss: reads the block into a buffer the cache hands out (reused where it can). */
-  private readIntoCache(key: number, offset: number, size: number, forIterator: boolean): Uint8Array {
+  private readIntoCache(i: number, offset: number, size: number, forIterator: boolean): Uint8Array {
     const buf = this.cache.takeBuffer(size + BLOCK_TRAILER_BYTES);
     let bad: string | null;
     try {
@@ -152,7 +155,7 @@ export class Table {
       this.cache.giveBack(buf.buffer as ArrayBuffer);
       throw new StorageCorruptionError(this.path, offset, bad);
     }
-    this.cache.put(key, block, !forIterator);
+    this.cache.put(this, i, block, !forIterator);
     return block;
   }
 
@@ -225,6 +228,7 @@ export class Table {
     this.closeWhenUnused = true;
     if (this.users === 0 && !this.closed) {
       this.closed = true;
+      this.cache.forget(this);
       this.file.close();
     }
   }

@@ -135,19 +135,39 @@ T('reads use the block cache; a warm read does not touch the file', () => {
 
 T('the block cache keeps to its byte budget; a block hit since the hand passed stays (CLOCK)', () => {
   const c = new BlockCache(100);
-  c.put(1, new Uint8Array(40), false);
-  c.put(2, new Uint8Array(40), false);
-  c.get(1);
-  c.put(3, new Uint8Array(40), false);
+  const t = { cacheSlots: new Int32Array(5) };
+  c.put(t, 1, new Uint8Array(40), false);
+  c.put(t, 2, new Uint8Array(40), false);
+  c.get(t, 1);
+  c.put(t, 3, new Uint8Array(40), false);
   assert.ok(c.bytes <= 100);
-  assert.is(c.get(2), undefined, 'the block never hit went');
+  assert.is(c.get(t, 2), undefined, 'the block never hit went');
   assert.is(c.entries, 2, 'the block hit stayed');
   // The hand cleared 1's bit on its way: without another hit, 1 goes before 3 (which was hit).
-  c.get(3);
-  c.put(4, new Uint8Array(40), false);
+  c.get(t, 3);
+  c.put(t, 4, new Uint8Array(40), false);
   assert.is(c.entries, 2);
-  assert.ok(c.get(3) !== undefined && c.get(4) !== undefined);
-  assert.is(c.get(1), undefined);
+  assert.ok(c.get(t, 3) !== undefined && c.get(t, 4) !== undefined);
+  assert.is(c.get(t, 1), undefined);
+  assert.equal([...t.cacheSlots].map((s) => s > 0), [false, false, false, true, true]);
+  c.forget(t);
+  assert.is(c.entries, 0);
+  assert.is(c.bytes, 0);
+  assert.equal([...t.cacheSlots], [0, 0, 0, 0, 0]);
+});
+
+T('a table that closes drops its blocks from the cache', () => {
+  const env = new SimEnv('forget');
+  const entries = sortedEntries(Array.from({ length: 100 }, (_, i) => `key${i}`));
+  buildTable(env, 't.sst', entries);
+  const cache = new BlockCache(1 << 20);
+  const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 });
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  for (const [k] of entries) t.get(enc(k), bloomHash(enc(k)), hit);
+  assert.is(cache.entries, t.blockCount);
+  t.close();
+  assert.is(cache.entries, 0);
+  assert.is(cache.bytes, 0);
 });
 
 /** Rewrites a format-2 table as format 1 (CRC-32C everywhere), as an older kv-lab wrote it. */
