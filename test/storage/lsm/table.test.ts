@@ -89,6 +89,35 @@ T('a table returns every entry, tombstones included, and nothing else', () => {
   );
 });
 
+T('point reads and seeks find the right block among keys with long shared prefixes and zero bytes', () => {
+  // Index keys that share a prefix and differ only past it, or only by trailing zero bytes, make
+  // the index search's 4-byte words tie: the search must fall back to the keys.
+  const part = fc.string({ unit: fc.constantFrom('\u0000', 'a', 'b', '\u00ff'), maxLength: 6 });
+  fc.assert(
+    fc.property(fc.array(part, { minLength: 1, maxLength: 150 }), fc.array(part, { maxLength: 40 }), fc.constantFrom('', 'p', 'prefix-0000000'), (keys, probes, shared) => {
+      const env = new SimEnv('index-words');
+      const entries = sortedEntries(keys.map((k) => shared + k));
+      buildTable(env, 't.sst', entries, 64, 2);
+      const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(1 << 20), { bloomChecks: 0, bloomNegatives: 0 });
+      const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+      const byKey = new Map(entries);
+      const sortedKeys = entries.map(([k]) => enc(k));
+      const it = t.iterator(true);
+      for (const probe of [...probes.map((p) => shared + p), ...probes, '', '\uffff']) {
+        const pb = enc(probe);
+        const r = t.get(pb, bloomHash(pb), hit);
+        assert.is(r !== null, byKey.has(probe), `get ${JSON.stringify(probe)}`);
+        it.seekGE(pb);
+        const want = sortedKeys.find((k) => compareBytes(k, pb) >= 0);
+        assert.is(it.valid() ? it.keyString() : null, want === undefined ? null : dec(want), `seekGE ${JSON.stringify(probe)}`);
+      }
+      it.close();
+      t.close();
+    }),
+    { numRuns: 150 },
+  );
+});
+
 T('a flipped bit anywhere in a table is reported with the file and the block offset', () => {
   const env = new SimEnv('flip');
   const entries = sortedEntries(Array.from({ length: 300 }, (_, i) => `key${i}`));
