@@ -4,7 +4,7 @@ import { StorageCorruptionError } from '../errors.js';
 import { compareBytes, compareBytesTo, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
 import type { BlockCache, CachedBlocks } from './block-cache.js';
 import { BlockIterator, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from './block-format.js';
-import { bloomMayContain } from './bloom.js';
+import { blockedBloomMayContain, bloomMayContain } from './bloom.js';
 import type { InternalIterator } from './iterator.js';
 import {
   BLOCK_DATA,
@@ -14,6 +14,7 @@ import {
   checkBlock,
   checkBlockIn,
   decodeFooter,
+  FORMAT_VERSION_CRC32C,
   FOOTER_BYTES,
   type Footer,
 } from './table-format.js';
@@ -205,7 +206,8 @@ export class Table implements CachedBlocks {
   get(key: Uint8Array, hash: number, out: TableHit): TableHit | null {
     if (this.filter !== null) {
       this.stats.bloomChecks++;
-      if (!bloomMayContain(this.filter, hash)) {
+      // Format 2 tables carry a blocked filter, format 1 tables a standard one.
+      if (this.version === FORMAT_VERSION_CRC32C ? !bloomMayContain(this.filter, hash) : !blockedBloomMayContain(this.filter, hash)) {
         this.stats.bloomNegatives++;
         return null;
       }

@@ -2,12 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { StorageCorruptionError } from '../../../src/storage/errors.js';
-import { compareBytes, readVarint, varintEnd, writeU32 } from '../../../src/storage/util/bytes.js';
+import { ByteWriter, compareBytes, writeU32 } from '../../../src/storage/util/bytes.js';
 import { crc32c } from '../../../src/storage/util/crc32c.js';
-import { decodeFooter, FOOTER_BYTES, FORMAT_VERSION_CRC32C } from '../../../src/storage/lsm/table-format.js';
+import { FOOTER_BYTES, FORMAT_VERSION_CRC32C } from '../../../src/storage/lsm/table-format.js';
 import { BlockCache } from '../../../src/storage/lsm/block-cache.js';
 import { BlockBuilder, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from '../../../src/storage/lsm/block-format.js';
-import { bloomHash } from '../../../src/storage/lsm/bloom.js';
+import { BloomBuilder, bloomHash } from '../../../src/storage/lsm/bloom.js';
 import { Table, type TableHit } from '../../../src/storage/lsm/table.js';
 import { TableBuilder } from '../../../src/storage/lsm/table-builder.js';
 import { SimEnv } from '../sim-env.js';
@@ -199,45 +199,61 @@ T('a table that closes drops its blocks from the cache', () => {
   assert.is(cache.bytes, 0);
 });
 
-/** Rewrites a format-2 table as format 1 (CRC-32C everywhere), as an older kv-lab wrote it. */
-function downgradeToFormat1(env: SimEnv, path: string): void {
-  const f = env.deps.disk.open(path, 'write');
-  const size = f.size();
-  const footer = decodeFooter(f.read(size - FOOTER_BYTES, FOOTER_BYTES), size);
-  if (typeof footer === 'string') throw new Error(footer);
-  const index = f.read(footer.indexOffset, footer.indexSize);
-  const blocks: [number, number][] = [[footer.indexOffset, footer.indexSize]];
-  if (footer.filterSize > 0) blocks.push([footer.filterOffset, footer.filterSize]);
-  const decoded = new DecodedBlock(index);
-  for (let i = 0; i < decoded.length; i++) {
-    const v = index.subarray(decoded.valueStarts[i], decoded.valueEnds[i]);
-    const offset = readVarint(v, 0, v.length);
-    blocks.push([offset, readVarint(v, varintEnd, v.length)]);
-  }
-  for (const [offset, bytes] of blocks) {
-    const withType = f.read(offset, bytes + 1);
-    const sum = new Uint8Array(4);
-    writeU32(sum, 0, crc32c(withType));
-    f.writeAt(offset + bytes + 1, sum);
-  }
-  const foot = f.read(size - FOOTER_BYTES, FOOTER_BYTES);
-  writeU32(foot, 20, FORMAT_VERSION_CRC32C);
+/** Writes a table of format 1 (CRC-32C checksums, a standard Bloom filter), as older kv-lab did. */
+function buildFormat1Table(env: SimEnv, path: string, entries: Entry[]): void {
+  const out = new ByteWriter(1 << 16);
+  const block = (contents: Uint8Array, type: number) => {
+    const at = out.length;
+    out.bytes(contents);
+    out.u8(type);
+    out.u32(crc32c(out.buf, at, at + contents.length + 1));
+  };
+  const data = new BlockBuilder(4);
+  const index = new BlockBuilder(1);
+  const bloom = new BloomBuilder(10);
+  const handle = new ByteWriter(16);
+  entries.forEach(([k, v], i) => {
+    data.add(enc(k), v === null ? KIND_DELETE : KIND_PUT, v === null ? new Uint8Array(0) : enc(v));
+    bloom.add(bloomHash(enc(k)));
+    if (data.sizeEstimate() >= 128 || i === entries.length - 1) {
+      const at = out.length;
+      const contents = data.finish();
+      block(contents, 1);
+      handle.reset();
+      handle.varint(at);
+      handle.varint(contents.length);
+      index.add(enc(k), KIND_PUT, handle.written());
+      data.reset();
+    }
+  });
+  const filterOffset = out.length;
+  const filter = bloom.finish();
+  block(filter, 3);
+  const indexOffset = out.length;
+  const indexBlock = index.finish();
+  block(indexBlock, 2);
+  const foot = new Uint8Array(FOOTER_BYTES);
+  [filterOffset, filter.length, indexOffset, indexBlock.length, entries.length, FORMAT_VERSION_CRC32C].forEach((v, i) => writeU32(foot, 4 * i, v));
   writeU32(foot, 24, crc32c(foot, 0, 24));
-  f.writeAt(size - FOOTER_BYTES, foot);
+  foot.set(enc('kvlabSST'), 28);
+  out.bytes(foot);
+  const f = env.deps.disk.open(path, 'create-new');
+  f.append(out.written());
   f.close();
 }
 
 T('a table of format 1 (CRC-32C) is still read, and a flipped bit in it still detected', () => {
   const env = new SimEnv('format1');
   const entries = sortedEntries(Array.from({ length: 300 }, (_, i) => `key${i}`));
-  buildTable(env, 't.sst', entries);
-  downgradeToFormat1(env, 't.sst');
+  buildFormat1Table(env, 't.sst', entries);
   const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(1 << 20), { bloomChecks: 0, bloomNegatives: 0 });
   const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
   for (const [k, v] of entries) {
     const r = t.get(enc(k), bloomHash(enc(k)), hit);
     assert.ok(r !== null && r.deleted === (v === null) && (v === null || dec(r.value) === v), k);
   }
+  for (let i = 0; i < 2000; i++) assert.is(t.get(enc(`absent${i}`), bloomHash(enc(`absent${i}`)), hit), null);
+  assert.ok(t.stats.bloomNegatives > 1900, `the standard filter answers: ${t.stats.bloomNegatives} of 2000 absent keys filtered`);
   t.close();
   const f = env.deps.disk.open('t.sst', 'write');
   f.writeAt(10, new Uint8Array([(f.read(10, 1)[0] as number) ^ 1]));
