@@ -51,6 +51,28 @@ T('a block stores keys prefix-compressed with restart points, and finds each of 
   assert.equal(new DecodedBlock(block).keys.map(dec), keys);
 });
 
+T('blockGet finds exactly the keys of a block, whatever their shared prefixes and restart points', () => {
+  const keyArb = fc.uint8Array({ maxLength: 5 }).map((b) => b.map((x) => [0, 1, 2, 255][x & 3] as number));
+  fc.assert(
+    fc.property(fc.array(keyArb, { minLength: 1, maxLength: 60 }), fc.array(keyArb, { maxLength: 30 }), fc.integer({ min: 1, max: 5 }), (raw, probes, restart) => {
+      const keys = [...new Map(raw.map((k) => [k.join(','), k])).values()].sort(compareBytes);
+      const b = new BlockBuilder(restart);
+      keys.forEach((k, i) => b.add(k, KIND_PUT, enc(`v${i}`)));
+      const block = b.finish().slice();
+      const restartsAt = restartArrayOffset(block);
+      keys.forEach((k, i) => {
+        assert.ok(blockGet(block, restartsAt, k), `key ${k.join(',')}`);
+        assert.is(dec(block.subarray(foundValueStart, foundValueEnd)), `v${i}`);
+      });
+      for (const probe of probes) {
+        const present = keys.some((k) => compareBytes(k, probe) === 0);
+        assert.is(blockGet(block, restartsAt, probe), present, `probe ${probe.join(',')}`);
+      }
+    }),
+    { numRuns: 400 },
+  );
+});
+
 T('a table returns every entry, tombstones included, and nothing else', () => {
   fc.assert(
     fc.property(fc.array(fc.string({ minLength: 0, maxLength: 8 }), { minLength: 1, maxLength: 200 }), fc.constantFrom(64, 128, 512), fc.integer({ min: 1, max: 8 }), (keys, blockBytes, restart) => {
