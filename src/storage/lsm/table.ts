@@ -1,11 +1,12 @@
 import type { Disk, DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { StorageCorruptionError } from '../errors.js';
-import { compareBytes, compareBytesTo, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
+import { compareBytes, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
 import type { BlockCache, CachedBlocks } from './block-cache.js';
 import { BlockIterator, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from './block-format.js';
 import { blockedBloomMayContain, bloomMayContain } from './bloom.js';
 import type { InternalIterator } from './iterator.js';
+import { SortedKeys } from './sorted-keys.js';
 import {
   BLOCK_DATA,
   BLOCK_FILTER,
@@ -36,21 +37,8 @@ export interface TableReadStats {
  * StorageCorruptionError naming the file and the block's offset.
  */
 export class Table implements CachedBlocks {
-  /**
-   * Per data block: the last key in it (all of them back to back in one buffer, key i at
-   * [keyStarts[i], keyStarts[i + 1]), so that the binary search stays in one piece of memory),
-   * its offset and its size (without trailer).
-   */
-  private readonly indexKeys: Uint8Array;
-  private readonly keyStarts: Int32Array;
-  /**
-   * The bytes every index key begins with, and per index key the next 4 bytes as a big-endian
-   * number (zero-padded): the binary search compares numbers and reads a key only on a tie. The
-   * keys of one table share long prefixes (at 1M keys of 16 digits, the first 10 or so), which a
-   * byte-by-byte comparison walks through at every step of the search.
-   */
-  private readonly indexPrefix: Uint8Array;
-  private readonly indexWords: Uint32Array;
+  /** Per data block, the last key in it: what the index search runs on. */
+  private readonly index: SortedKeys;
   private readonly blocks: number;
   private readonly offsets: number[] = [];
   private readonly sizes: number[] = [];
@@ -93,23 +81,8 @@ export class Table implements CachedBlocks {
     }
     if (decoded.length === 0) throw new StorageCorruptionError(path, footer.indexOffset, 'index block lists no data blocks');
     this.blocks = decoded.length;
-    this.keyStarts = new Int32Array(this.blocks + 1);
-    let total = 0;
-    for (let i = 0; i < this.blocks; i++) {
-      this.keyStarts[i] = total;
-      total += (decoded.keys[i] as Uint8Array).length;
-    }
-    this.keyStarts[this.blocks] = total;
+    this.index = new SortedKeys(decoded.keys);
     this.cacheSlots = new Int32Array(this.blocks);
-    const first = decoded.keys[0] as Uint8Array;
-    const last = decoded.keys[this.blocks - 1] as Uint8Array;
-    let prefix = 0;
-    while (prefix < first.length && prefix < last.length && first[prefix] === last[prefix]) prefix++;
-    this.indexPrefix = first.slice(0, prefix);
-    this.indexWords = new Uint32Array(this.blocks);
-    for (let i = 0; i < this.blocks; i++) this.indexWords[i] = wordAt(decoded.keys[i] as Uint8Array, 0, (decoded.keys[i] as Uint8Array).length, prefix);
-    this.indexKeys = new Uint8Array(total);
-    for (let i = 0; i < this.blocks; i++) this.indexKeys.set(decoded.keys[i] as Uint8Array, this.keyStarts[i] as number);
     this.filter = footer.filterSize > 0 ? this.readBlock(footer.filterOffset, footer.filterSize, BLOCK_FILTER) : null;
   }
 
@@ -177,26 +150,7 @@ export class Table implements CachedBlocks {
 
   /** Index of the first data block whose last key is >= key, or blockCount if none. */
   findBlock(key: Uint8Array): number {
-    const prefix = this.indexPrefix;
-    for (let j = 0; j < prefix.length; j++) {
-      // A key that ends inside the prefix, or sorts below it, is <= every index key.
-      if (j >= key.length || (key[j] as number) < (prefix[j] as number)) return 0;
-      if ((key[j] as number) > (prefix[j] as number)) return this.blocks;
-    }
-    const w = wordAt(key, 0, key.length, prefix.length);
-    const words = this.indexWords;
-    const starts = this.keyStarts;
-    let lo = 0;
-    let hi = this.blocks;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const iw = words[mid] as number;
-      // Distinct words order their keys (both share the prefix); equal words need the keys.
-      // compareBytesTo(key, last key of mid) > 0 means the block's last key is < key.
-      if (iw < w || (iw === w && compareBytesTo(key, this.indexKeys, starts[mid] as number, starts[mid + 1] as number) > 0)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.index.lowerBound(key);
   }
 
   /**
@@ -270,20 +224,6 @@ export class Table implements CachedBlocks {
     this.users--;
     if (this.users === 0 && this.closeWhenUnused) this.close();
   }
-}
-
-/**
- * The 4 bytes of key[start, end) from offset at on, as a big-endian number, zero past the end. For
- * two keys sharing their first `at` bytes, a smaller number means a smaller key; equal numbers
- * decide nothing (a key and the same key with a zero byte appended give the same number).
- */
-function wordAt(key: Uint8Array, start: number, end: number, at: number): number {
-  let w = 0;
-  for (let j = 0; j < 4; j++) {
-    const p = start + at + j;
-    w = w * 256 + (p < end ? (key[p] as number) : 0);
-  }
-  return w;
 }
 
 /** Iterates one table's entries in both directions, block by block. */

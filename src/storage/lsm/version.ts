@@ -1,5 +1,6 @@
 import { assert } from '../../util/assert.js';
 import { compareBytes } from '../util/bytes.js';
+import { SortedKeys } from './sorted-keys.js';
 import type { Table } from './table.js';
 
 /**
@@ -54,6 +55,8 @@ export class Version {
   pins = 0;
   /** Set once the version is neither current nor pinned and its files' refs were dropped. */
   released = false;
+  /** Per level >= 1, its tables' largest keys laid out for search (made at the first lookup). */
+  private readonly largestKeys: (SortedKeys | null)[] = Array.from({ length: LEVELS }, () => null);
 
   constructor(readonly levels: readonly (readonly FileMeta[])[]) {
     assert(levels.length === LEVELS, 'Version: wrong number of levels');
@@ -75,15 +78,12 @@ export class Version {
 
   /** For level >= 1: the file whose range may hold key, or null. */
   findFile(level: number, key: Uint8Array): FileMeta | null {
+    assert(level >= 1 && level < LEVELS, 'Version.findFile: level 0 tables overlap');
     const files = this.levels[level] as FileMeta[];
-    let lo = 0;
-    let hi = files.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes((files[mid] as FileMeta).largest, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    const f = files[lo];
+    if (files.length === 0) return null;
+    let search = this.largestKeys[level] as SortedKeys | null;
+    if (search === null) this.largestKeys[level] = search = new SortedKeys(files.map((f) => f.largest));
+    const f = files[search.lowerBound(key)];
     return f !== undefined && compareBytes(f.smallest, key) <= 0 ? f : null;
   }
 
