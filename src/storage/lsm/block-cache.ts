@@ -86,6 +86,18 @@ export class BlockCache {
   }
 
   /**
+   * Block i of owner, or undefined, for a reader that does not fill the cache (compaction): it
+   * neither counts as a hit or miss nor marks the block as used, so a compaction passing over the
+   * whole tree leaves the cache's contents and figures to the reads. The caller may keep the block.
+   */
+  peek(owner: CachedBlocks, i: number): Uint8Array | undefined {
+    const slot = (owner.cacheSlots[i] as number) - 1;
+    if (slot < 0) return undefined;
+    this.reusable[slot] = 0;
+    return this.blocks[slot] as Uint8Array;
+  }
+
+  /**
    * Caches a verified block as block i of owner (replacing any). reusable: its buffer came from
    * takeBuffer() and no iterator holds it. A block larger than the whole budget is not cached.
    */

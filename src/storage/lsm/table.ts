@@ -117,7 +117,7 @@ export class Table implements CachedBlocks {
    */
   dataBlock(i: number, fillCache: boolean, forIterator: boolean): Uint8Array {
     assert(!this.closed, 'Table: data block read after close');
-    const cached = this.cache.get(this, i, forIterator);
+    const cached = fillCache ? this.cache.get(this, i, forIterator) : this.cache.peek(this, i);
     if (cached !== undefined) return cached;
     const offset = this.offsets[i] as number;
     if (fillCache && this.file.readInto !== undefined) return this.readIntoCache(i, offset, this.sizes[i] as number, forIterator);

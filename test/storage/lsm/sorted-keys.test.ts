@@ -7,7 +7,7 @@ import { compareBytes } from '../../../src/storage/util/bytes.js';
 // Keys over a tiny alphabet with zero bytes and a shared prefix: the 4-byte words tie often, and a
 // key and the same key with zeros appended give the same word.
 const part = fc.uint8Array({ maxLength: 7 }).map((b) => b.map((x) => [0, 1, 2, 255][x & 3] as number));
-const withPrefix = (prefix: number[]) => (p: Uint8Array) => Uint8Array.from([...prefix, ...p]);
+const withPrefix = (prefix: readonly number[]) => (p: Uint8Array) => Uint8Array.from([...prefix, ...p]);
 
 test('lowerBound is the first key >= the probe, for any keys and probes', () => {
   fc.assert(

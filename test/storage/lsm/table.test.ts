@@ -207,6 +207,26 @@ T('the block cache keeps to its byte budget; a block hit since the hand passed s
   assert.equal([...t.cacheSlots], [0, 0, 0, 0, 0]);
 });
 
+T('reads that do not fill the cache (compaction) leave its figures and contents alone', () => {
+  const env = new SimEnv('peek');
+  const entries = sortedEntries(Array.from({ length: 100 }, (_, i) => `key${i}`));
+  buildTable(env, 't.sst', entries);
+  const cache = new BlockCache(1 << 20);
+  const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 });
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  const k = enc('key42');
+  t.get(k, bloomHash(k), hit);
+  assert.is(cache.misses, 1);
+  const it = t.iterator(false);
+  let n = 0;
+  for (it.seekFirst(); it.valid(); it.next()) n++;
+  it.close();
+  assert.is(n, entries.length);
+  assert.is(cache.misses, 1, 'no misses counted');
+  assert.is(cache.hits, 0, 'no hits counted');
+  assert.is(cache.entries, 1, 'nothing added');
+});
+
 T('a table that closes drops its blocks from the cache', () => {
   const env = new SimEnv('forget');
   const entries = sortedEntries(Array.from({ length: 100 }, (_, i) => `key${i}`));
