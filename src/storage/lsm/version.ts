@@ -36,11 +36,16 @@ export function newFileMeta(number: number, sizeBytes: number, entries: number, 
 }
 
 export interface VersionEdit {
-  /** Every WAL record with LSN <= this is in a table. */
+  /**
+   * Every WAL record with LSN <= this is in a table; in log mode `applied-index`, the tables hold
+   * exactly the writes with applied index <= this.
+   */
   checkpointLsn?: number;
   nextFileNumber?: number;
   /** The WAL's block size: part of the log's format, so a reopen must use the same. */
   walBlockBytes?: number;
+  /** LOG_MODE_WAL or LOG_MODE_APPLIED_INDEX (manifest.ts): a reopen must use the same. */
+  logMode?: number;
   compactPointers: { level: number; key: Uint8Array }[];
   deleted: { level: number; number: number }[];
   added: { level: number; file: FileMeta }[];
