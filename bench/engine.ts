@@ -11,7 +11,8 @@
 // of 1; fillsync writes one key per fsync (N/1000 ops, at least 200, as db_bench does), then 16
 // times as many from 64 concurrent writers (group commit). Above 1,000,000 keys only the cases of
 // the reads-past-memory question run unless --cases names others: fillrandom (batches of 1000),
-// overwrite, readrandom, readseq, readmissing, seekrandom.
+// overwrite, readrandom, readseq, readmissing, seekrandom. raftapply (LSM only) compares the
+// engine's two log modes under a Raft member's apply load (see raftApply below).
 //
 // Like db_bench, fill cases do not fsync (kv-lab: fsync `never`; classic-level: sync false; lmdb:
 // noSync) and fillsync does (kv-lab: `always`). No compression anywhere (values are random, and
@@ -68,7 +69,7 @@ const CASES_ARG = option('cases')?.split(',');
 /** Sizes above this run only the reads-past-memory cases unless --cases names others. */
 const ALL_CASES_KEYS_MAX = 1_000_000;
 const PAST_MEMORY_CASES = ['fillrandom', 'overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom'];
-const ALL_CASES = ['fillseq', 'fillrandom', 'overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom', 'deleterandom', 'fillsync'];
+const ALL_CASES = ['fillseq', 'fillrandom', 'overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom', 'deleterandom', 'fillsync', 'raftapply'];
 for (const c of CASES_ARG ?? []) {
   if (!ALL_CASES.includes(c)) {
     process.stderr.write(`bench:engine: unknown case "${c}" in --cases (known: ${ALL_CASES.join(', ')})\n`);
@@ -388,6 +389,51 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
   }
   await runChain(subjects, fresh, drop);
   if (runs('fillsync')) for (const s of subjects) await fillsync(s, fresh, drop);
+  if (runs('raftapply') && subjects.some((s) => s.name === 'lsm')) await raftApply(root);
+}
+
+/** Client writes per Raft Ready in raftapply: the node writes one engine batch per Ready. */
+const ENTRIES_PER_READY = 16;
+
+/**
+ * raftapply: what a Raft member's state machine asks of its engine. N client writes (random keys,
+ * 100-byte values) in batches of 16, each batch also rewriting the applied-index key, as
+ * src/node/raft-replica.ts does per Ready; then a flush. The LSM in log mode `wal` (as members run
+ * today: the Raft log is fsynced, the engine's WAL is written too, under fsync `never`) against
+ * log mode `applied-index` (no WAL; the applied index recorded with each flush). Each runs alone on
+ * a fresh database, so wchar counts only its own bytes: bytes written per client write.
+ */
+async function raftApply(root: string): Promise<void> {
+  for (const logMode of ['wal', 'applied-index'] as const) {
+    const dir = join(root, `raftapply-${logMode}`);
+    const deps = { disk: new RealDisk(dir), clock: new RealClock(), log: silentLogger };
+    const engine = await new Promise<Engine>((resolve, reject) =>
+      openEngine('lsm', deps, 'db', { fsync: FSYNC_NEVER, logMode, lsm: { blockCacheBytes: 32 << 20 } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
+    );
+    const r = rng(11);
+    const w0 = wchar();
+    let index = 0;
+    const calls = Math.ceil(N / ENTRIES_PER_READY);
+    const m = await measure(calls, ENTRIES_PER_READY, () => {
+      const ops: WriteOp[] = [];
+      for (let j = 0; j < ENTRIES_PER_READY; j++) ops.push([key(r() % N), VALUES[(index + j) & 1023] as string]);
+      index += ENTRIES_PER_READY;
+      ops.push(['\x01a', String(index)]);
+      return new Promise<void>((res, rej) => {
+        const done = (err: Error | null) => (err ? rej(err) : res());
+        if (logMode === 'wal') engine.write(ops, done);
+        else engine.writeApplied(index, ops, done);
+      });
+    });
+    await new Promise<void>((res, rej) => engine.flush((err) => (err ? rej(err) : res())));
+    const written = wchar() - w0;
+    const st = engine.stats();
+    const subject = logMode === 'wal' ? 'lsm' : 'lsm-applied';
+    record('raftapply', subject, N, m, written / (N * (KEY_BYTES + VALUE_BYTES)), dirBytes(dir) / (N * (KEY_BYTES + VALUE_BYTES)));
+    if (!JSON_OUT) process.stdout.write(`  ${subject}: ${(written / N).toFixed(0)} bytes written per client write (wchar), engine's own count ${(st.diskBytesWritten / N).toFixed(0)}\n`);
+    await new Promise<void>((res, rej) => engine.close((err) => (err ? rej(err) : res())));
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -489,6 +535,10 @@ async function fillsync(s: Subject, fresh: (s: Subject, label: string, sync: boo
 function ratiosOf(): Record<string, Record<string, number>> {
   const label = (r: Result) => (SIZES.length === 1 ? r.case : `${r.case} @${r.keys}`);
   const ratios: Record<string, Record<string, number>> = {};
+  for (const one of results.filter((x) => x.subject === 'lsm-applied')) {
+    const wal = results.find((x) => x.subject === 'lsm' && x.case === one.case && x.keys === one.keys);
+    if (wal) (ratios['lsm-applied/lsm'] ??= {})[label(one)] = one.opsPerSec / wal.opsPerSec;
+  }
   for (const ours of ['lsm', 'bitcask']) {
     for (const peer of ['classic-level', 'lmdb']) {
       for (const r of results.filter((x) => x.subject === ours && x.ops > 0)) {
