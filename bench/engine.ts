@@ -1,4 +1,4 @@
-// npm run bench:engine [--json] [--quick] [--keys N] [--full] [--reads N] [--cases a,b]
+// npm run bench:engine [--json] [--quick] [--keys N] [--full] [--reads N] [--cases a,b] [--cache-mb M]
 //                      [--subjects lsm,bitcask,classic-level,lmdb]
 //
 // db_bench's cases over kv-lab's engines and two peers from npm, in one run, on the real disk in a
@@ -16,8 +16,9 @@
 //
 // Like db_bench, fill cases do not fsync (kv-lab: fsync `never`; classic-level: sync false; lmdb:
 // noSync) and fillsync does (kv-lab: `always`). No compression anywhere (values are random, and
-// kv-lab does not compress): classic-level runs with compression off. The block cache is 32 MiB for
-// kv-lab's LSM and classic-level; lmdb reads through the OS page cache. The read cases report the
+// kv-lab does not compress): classic-level runs with compression off. The block cache is 32 MiB
+// (--cache-mb) for kv-lab's LSM and classic-level, but LevelDB serves reads of uncompressed tables
+// from mmap, past its cache; lmdb reads through the OS page cache. The read cases report the
 // LSM's block-cache hit rate over the case (LevelDB does not count its hits; lmdb has no cache).
 //
 // Write amplification of a fill on a fresh database is measured the same way for every subject:
@@ -52,11 +53,11 @@ function option(name: string): string | undefined {
   return v !== undefined && !v.startsWith('--') ? v : undefined;
 }
 
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
+function positiveInt(name: string, text: string | undefined, fallback: number, min = 1000): number {
   if (text === undefined) return fallback;
   const v = Number(text.replaceAll('_', ''));
-  if (!Number.isSafeInteger(v) || v < 1000 || v > 100_000_000) {
-    process.stderr.write(`bench:engine: --${name} must be an integer in [1000, 100000000], got ${JSON.stringify(text)}\n`);
+  if (!Number.isSafeInteger(v) || v < min || v > 100_000_000) {
+    process.stderr.write(`bench:engine: --${name} must be an integer in [${min}, 100000000], got ${JSON.stringify(text)}\n`);
     process.exit(2);
   }
   return v;
@@ -65,6 +66,13 @@ function positiveInt(name: string, text: string | undefined, fallback: number): 
 const subjectsArg = option('subjects');
 const SIZES = FULL ? [1_000_000, 10_000_000] : [positiveInt('keys', option('keys'), QUICK ? 200_000 : 1_000_000)];
 const READS_ARG = option('reads');
+/**
+ * Block cache of the LSM and of classic-level (--cache-mb, default 32). LevelDB reads tables of
+ * uncompressed blocks through mmap and does not cache those blocks (table/format.cc: "Do not
+ * double-cache"), so its reads are served by the page cache whatever this says; lmdb reads through
+ * the page cache too. The LSM reads with pread(2) and keeps only what fits this budget.
+ */
+const CACHE_BYTES = positiveInt('cache-mb', option('cache-mb'), 32, 1) * 1024 * 1024;
 const CASES_ARG = option('cases')?.split(',');
 /** Sizes above this run only the reads-past-memory cases unless --cases names others. */
 const ALL_CASES_KEYS_MAX = 1_000_000;
@@ -111,7 +119,7 @@ function kvlab(kind: 'lsm' | 'bitcask'): Subject {
     async open(dir, sync) {
       const deps = { disk: new RealDisk(dir), clock: new RealClock(), log: silentLogger };
       const engine = await new Promise<Engine>((resolve, reject) =>
-        openEngine(kind, deps, 'db', { fsync: sync ? FSYNC_ALWAYS : FSYNC_NEVER, lsm: { blockCacheBytes: 32 << 20 } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
+        openEngine(kind, deps, 'db', { fsync: sync ? FSYNC_ALWAYS : FSYNC_NEVER, lsm: { blockCacheBytes: CACHE_BYTES } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
       );
       return {
         write(ops) {
@@ -149,7 +157,7 @@ function kvlab(kind: 'lsm' | 'bitcask'): Subject {
 const classicLevel: Subject = {
   name: 'classic-level',
   async open(dir, sync) {
-    const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8', compression: false, cacheSize: 32 << 20 });
+    const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8', compression: false, cacheSize: CACHE_BYTES });
     await db.open();
     const it = db.iterator();
     return {
@@ -408,7 +416,7 @@ async function raftApply(root: string): Promise<void> {
     const dir = join(root, `raftapply-${logMode}`);
     const deps = { disk: new RealDisk(dir), clock: new RealClock(), log: silentLogger };
     const engine = await new Promise<Engine>((resolve, reject) =>
-      openEngine('lsm', deps, 'db', { fsync: FSYNC_NEVER, logMode, lsm: { blockCacheBytes: 32 << 20 } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
+      openEngine('lsm', deps, 'db', { fsync: FSYNC_NEVER, logMode, lsm: { blockCacheBytes: CACHE_BYTES } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
     );
     const r = rng(11);
     const w0 = wchar();
