@@ -1,4 +1,5 @@
-// npm run bench:engine [--json] [--quick] [--keys N] [--full] [--reads N] [--cases a,b] [--cache-mb M]
+// npm run bench:engine [--json] [--quick] [--keys N] [--full] [--reads N] [--repeat K] [--cases a,b]
+//                      [--cache-mb M]
 //                      [--subjects lsm,bitcask,classic-level,lmdb]
 //
 // db_bench's cases over kv-lab's engines and two peers from npm, in one run, on the real disk in a
@@ -7,7 +8,8 @@
 // 16 bytes with 100-byte values (--keys N; 1,000,000 by default, 200,000 with --quick; --full runs
 // 1,000,000 and then 10,000,000). The batch-1 overwrite and deleterandom use N/10 operations,
 // seekrandom N/10 but at most 100,000 (classic-level's asynchronous seek costs a thread-pool round
-// trip), the random reads --reads (N, at most 1,000,000). Write cases run with batches of 1000 and
+// trip), the random reads --reads (N, at most 1,000,000), each random-read case --repeat times per
+// subject in turn with the median run reported. Write cases run with batches of 1000 and
 // of 1; fillsync writes one key per fsync (N/1000 ops, at least 200, as db_bench does), then 16
 // times as many from 64 concurrent writers (group commit). Above 1,000,000 keys only the cases of
 // the reads-past-memory question run unless --cases names others: fillrandom (batches of 1000),
@@ -66,6 +68,8 @@ function positiveInt(name: string, text: string | undefined, fallback: number, m
 const subjectsArg = option('subjects');
 const SIZES = FULL ? [1_000_000, 10_000_000] : [positiveInt('keys', option('keys'), QUICK ? 200_000 : 1_000_000)];
 const READS_ARG = option('reads');
+/** Runs of each random-read case per subject (the median is reported). */
+const REPEAT = positiveInt('repeat', option('repeat'), 1, 1);
 /**
  * Block cache of the LSM and of classic-level (--cache-mb, default 32). LevelDB reads tables of
  * uncompressed blocks through mmap and does not cache those blocks (table/format.cc: "Do not
@@ -275,6 +279,8 @@ interface Result {
   spaceAmplification: number | null;
   /** Block-cache hits over lookups during the case (read cases of subjects that count them). */
   cacheHitRate: number | null;
+  /** Random-read cases run --repeat times: every run's rate (the median run is reported). */
+  runs?: number[];
 }
 
 function wchar(): number {
@@ -356,13 +362,34 @@ interface Open {
 /** Whether case c (its name before the '/') runs in this run. */
 const runs = (c: string): boolean => cases.includes(c);
 
-/** A read case: also the LSM's block-cache hit rate over it. */
-async function readCase(name: string, o: Open, ops: number, op: (i: number) => unknown): Promise<void> {
+/** One run of a read case: its timing and the LSM's block-cache hit rate over it. */
+async function readRun(o: Open, ops: number, op: (i: number) => unknown): Promise<{ m: Awaited<ReturnType<typeof measure>>; hitRate: number | null }> {
   const c0 = o.db.cacheCounts();
   const m = await measure(ops, 1, op);
   const c1 = o.db.cacheCounts();
   const lookups = c0 !== null && c1 !== null ? c1.hits + c1.misses - c0.hits - c0.misses : 0;
-  record(name, o.s.name, ops, m, null, null, lookups > 0 && c0 !== null && c1 !== null ? (c1.hits - c0.hits) / lookups : null);
+  return { m, hitRate: lookups > 0 && c0 !== null && c1 !== null ? (c1.hits - c0.hits) / lookups : null };
+}
+
+/**
+ * A random-read case, run --repeat times over every subject in turn (each run with its own
+ * keys), recording each subject's run of median rate: on a loaded machine one run can land in a
+ * burst of someone else's work. Every run's rate is in the JSON (`runs`).
+ */
+async function readCase(name: string, main: Open[], ops: number, opFor: (o: Open, run: number) => (i: number) => unknown): Promise<void> {
+  const runsOf = new Map<Open, Awaited<ReturnType<typeof readRun>>[]>();
+  for (let run = 0; run < REPEAT; run++) {
+    for (const o of main) {
+      const r = await readRun(o, ops, opFor(o, run));
+      runsOf.set(o, [...(runsOf.get(o) ?? []), r]);
+    }
+  }
+  for (const o of main) {
+    const all = (runsOf.get(o) ?? []).slice().sort((a, b) => a.m.seconds - b.m.seconds);
+    const median = all[Math.floor(all.length / 2)] as Awaited<ReturnType<typeof readRun>>;
+    record(name, o.s.name, ops, median.m, null, null, median.hitRate);
+    (results[results.length - 1] as Result).runs = all.map((r) => ops / r.m.seconds);
+  }
 }
 
 /**
@@ -469,13 +496,13 @@ async function runChain(subjects: Subject[], fresh: (s: Subject, label: string) 
     });
   }
   if (runs('readrandom')) {
-    await each(async (o) => {
-      const r = rng(5);
+    await readCase('readrandom', main, READS, (o, run) => {
+      const r = rng(5 + 100 * run);
       let found = 0;
-      await readCase('readrandom', o, READS, () => {
+      return (i) => {
         if (o.db.get(key(r() % N)) !== undefined) found++;
-      });
-      if (found < READS / 2) throw new Error(`${o.s.name}: readrandom found only ${found} of ${READS}`);
+        if (i === READS - 1 && found < READS / 2) throw new Error(`${o.s.name}: readrandom found only ${found} of ${READS}`);
+      };
     });
   }
   if (runs('readseq')) {
@@ -486,17 +513,17 @@ async function runChain(subjects: Subject[], fresh: (s: Subject, label: string) 
     });
   }
   if (runs('readmissing')) {
-    await each(async (o) => {
-      const r = rng(6);
-      await readCase('readmissing', o, READS, () => {
+    await readCase('readmissing', main, READS, (o, run) => {
+      const r = rng(6 + 100 * run);
+      return () => {
         if (o.db.get(`${key(r() % N)}.`) !== undefined) throw new Error('readmissing found a key');
-      });
+      };
     });
   }
   if (runs('seekrandom')) {
-    await each(async (o) => {
-      const r = rng(7);
-      await readCase('seekrandom', o, Math.min(N / 10, 100_000), () => o.db.seek(key(r() % N)));
+    await readCase('seekrandom', main, Math.min(N / 10, 100_000), (o, run) => {
+      const r = rng(7 + 100 * run);
+      return () => o.db.seek(key(r() % N));
     });
   }
   for (const batch of runs('deleterandom') ? [BATCH, 1] : []) {
