@@ -626,9 +626,14 @@ async function main(): Promise<void> {
     if (!JSON_OUT) process.stdout.write(`bench:engine  N=${N.toLocaleString('en')} keys of ${KEY_BYTES} B, values of ${VALUE_BYTES} B, ${READS.toLocaleString('en')} random reads, in ${root}\n`);
     try {
       await runAll(all.filter((s) => wanted.includes(s.name)), root);
+    } catch (err) {
+      // Said first: the cleanup below can fail too (a peer's background thread still writing).
+      process.stderr.write(`bench:engine: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
     } finally {
-      rmSync(root, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     }
+    if (process.exitCode === 1) return;
   }
   const ratios = ratiosOf();
   if (JSON_OUT) {
