@@ -1,17 +1,28 @@
-// npm run bench:engine [--json] [--quick] [--subjects lsm,bitcask,classic-level,lmdb]
+// npm run bench:engine [--json] [--quick] [--keys N] [--full] [--reads N] [--repeat K] [--cases a,b]
+//                      [--cache-mb M]
+//                      [--subjects lsm,bitcask,classic-level,lmdb]
 //
 // db_bench's cases over kv-lab's engines and two peers from npm, in one run, on the real disk in a
 // temporary directory: classic-level (LevelDB) and lmdb. Each case runs over every subject in turn
 // before the next case starts, so that the load of a shared machine weighs on all alike. N keys of
-// 16 bytes with 100-byte values (1,000,000; 200,000 with --quick; the batch-1 overwrite and
-// deleterandom and seekrandom use N/10). Write cases run with batches of 1000 and of 1; fillsync
-// writes one key per fsync (N/1000 ops, at least 200, as db_bench does), then 16 times as many from
-// 64 concurrent writers (group commit).
+// 16 bytes with 100-byte values (--keys N; 1,000,000 by default, 200,000 with --quick; --full runs
+// 1,000,000 and then 10,000,000). The batch-1 overwrite and deleterandom use N/10 operations,
+// seekrandom N/10 but at most 100,000 (classic-level's asynchronous seek costs a thread-pool round
+// trip), the random reads --reads (N, at most 1,000,000), each random-read case --repeat times per
+// subject in turn with the median run reported. Write cases run with batches of 1000 and
+// of 1; fillsync writes one key per fsync (N/1000 ops, at least 200, as db_bench does), then 16
+// times as many from 64 concurrent writers (group commit). Above 1,000,000 keys only the cases of
+// the reads-past-memory question run unless --cases names others: fillrandom in batches of 1000
+// (the chain's fill; its write amplification is in the chain-total row), overwrite, readrandom,
+// readseq, readmissing, seekrandom. raftapply (LSM only) compares the
+// engine's two log modes under a Raft member's apply load (see raftApply below).
 //
 // Like db_bench, fill cases do not fsync (kv-lab: fsync `never`; classic-level: sync false; lmdb:
 // noSync) and fillsync does (kv-lab: `always`). No compression anywhere (values are random, and
-// kv-lab does not compress): classic-level runs with compression off. The block cache is 32 MiB for
-// kv-lab's LSM and classic-level; lmdb reads through the OS page cache.
+// kv-lab does not compress): classic-level runs with compression off. The block cache is 32 MiB
+// (--cache-mb) for kv-lab's LSM and classic-level, but LevelDB serves reads of uncompressed tables
+// from mmap, past its cache; lmdb reads through the OS page cache. The read cases report the
+// LSM's block-cache hit rate over the case (LevelDB does not count its hits; lmdb has no cache).
 //
 // Write amplification of a fill on a fresh database is measured the same way for every subject:
 // bytes the process passed to write(2) (/proc/self/io wchar) during the case, over the bytes of
@@ -34,13 +45,59 @@ import { openEngine } from '../src/storage/index.js';
 const args = process.argv.slice(2);
 const JSON_OUT = args.includes('--json');
 const QUICK = args.includes('--quick');
-const subjectsArg = args.find((a) => a.startsWith('--subjects='))?.slice('--subjects='.length) ?? args[args.indexOf('--subjects') + 1];
-const N = QUICK ? 200_000 : 1_000_000;
+const FULL = args.includes('--full');
+
+/** The value of --name (as `--name v` or `--name=v`), or undefined. */
+function option(name: string): string | undefined {
+  const eq = args.find((a) => a.startsWith(`--${name}=`));
+  if (eq !== undefined) return eq.slice(name.length + 3);
+  const i = args.indexOf(`--${name}`);
+  const v = i >= 0 ? args[i + 1] : undefined;
+  return v !== undefined && !v.startsWith('--') ? v : undefined;
+}
+
+function positiveInt(name: string, text: string | undefined, fallback: number, min = 1000): number {
+  if (text === undefined) return fallback;
+  const v = Number(text.replaceAll('_', ''));
+  if (!Number.isSafeInteger(v) || v < min || v > 100_000_000) {
+    process.stderr.write(`bench:engine: --${name} must be an integer in [${min}, 100000000], got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const subjectsArg = option('subjects');
+const SIZES = FULL ? [1_000_000, 10_000_000] : [positiveInt('keys', option('keys'), QUICK ? 200_000 : 1_000_000)];
+const READS_ARG = option('reads');
+/** Runs of each random-read case per subject (the median is reported). */
+const REPEAT = positiveInt('repeat', option('repeat'), 1, 1);
+/**
+ * Block cache of the LSM and of classic-level (--cache-mb, default 32). LevelDB reads tables of
+ * uncompressed blocks through mmap and does not cache those blocks (table/format.cc: "Do not
+ * double-cache"), so its reads are served by the page cache whatever this says; lmdb reads through
+ * the page cache too. The LSM reads with pread(2) and keeps only what fits this budget.
+ */
+const CACHE_BYTES = positiveInt('cache-mb', option('cache-mb'), 32, 1) * 1024 * 1024;
+const CASES_ARG = option('cases')?.split(',');
+/** Sizes above this run only the reads-past-memory cases unless --cases names others. */
+const ALL_CASES_KEYS_MAX = 1_000_000;
+/** The chain (always filled by fillrandom in batches of 1000) without the fills run alone. */
+const PAST_MEMORY_CASES = ['overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom'];
+const ALL_CASES = ['fillseq', 'fillrandom', 'overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom', 'deleterandom', 'fillsync', 'raftapply'];
+for (const c of CASES_ARG ?? []) {
+  if (!ALL_CASES.includes(c)) {
+    process.stderr.write(`bench:engine: unknown case "${c}" in --cases (known: ${ALL_CASES.join(', ')})\n`);
+    process.exit(2);
+  }
+}
 const VALUE_BYTES = 100;
 const KEY_BYTES = 16;
 const BATCH = 1000;
-const SYNC_OPS = Math.max(200, N / 1000);
 const WRITERS = 64;
+/** The run's size: set by main() for each size in turn. */
+let N = 0;
+let READS = 0;
+let cases: string[] = [];
 
 /** One database under test, with every operation the cases need (sync where the subject can). */
 interface Db {
@@ -50,6 +107,8 @@ interface Db {
   seek(key: string): string | undefined | Promise<string | undefined>;
   /** Bytes the engine says it wrote to files since open (logs, tables, compactions), if it says. */
   bytesWritten(userBytes: number): number | null;
+  /** Block-cache hits and misses since open, where the subject counts them. */
+  cacheCounts(): { hits: number; misses: number } | null;
   close(): Promise<void>;
 }
 
@@ -66,7 +125,7 @@ function kvlab(kind: 'lsm' | 'bitcask'): Subject {
     async open(dir, sync) {
       const deps = { disk: new RealDisk(dir), clock: new RealClock(), log: silentLogger };
       const engine = await new Promise<Engine>((resolve, reject) =>
-        openEngine(kind, deps, 'db', { fsync: sync ? FSYNC_ALWAYS : FSYNC_NEVER, lsm: { blockCacheBytes: 32 << 20 } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
+        openEngine(kind, deps, 'db', { fsync: sync ? FSYNC_ALWAYS : FSYNC_NEVER, lsm: { blockCacheBytes: CACHE_BYTES } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
       );
       return {
         write(ops) {
@@ -91,6 +150,10 @@ function kvlab(kind: 'lsm' | 'bitcask'): Subject {
         },
         seek: (k) => engine.scan(k, null, 1, false)[0]?.[1],
         bytesWritten: () => engine.stats().diskBytesWritten,
+        cacheCounts() {
+          const st = engine.stats();
+          return kind === 'lsm' ? { hits: st.cacheHits, misses: st.cacheMisses } : null;
+        },
         close: () => new Promise<void>((res, rej) => engine.close((err) => (err ? rej(err) : res()))),
       };
     },
@@ -100,7 +163,7 @@ function kvlab(kind: 'lsm' | 'bitcask'): Subject {
 const classicLevel: Subject = {
   name: 'classic-level',
   async open(dir, sync) {
-    const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8', compression: false, cacheSize: 32 << 20 });
+    const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8', compression: false, cacheSize: CACHE_BYTES });
     await db.open();
     const it = db.iterator();
     return {
@@ -132,6 +195,7 @@ const classicLevel: Subject = {
         }
         return mb * 1024 * 1024 + userBytes * (1 + 3 / (KEY_BYTES + VALUE_BYTES));
       },
+      cacheCounts: () => null,
       async close() {
         await it.close();
         await db.close();
@@ -175,6 +239,7 @@ const lmdbSubject: Subject = {
         return undefined;
       },
       bytesWritten: () => null,
+      cacheCounts: () => null,
       close: () => db.close(),
     };
   },
@@ -207,12 +272,17 @@ const VALUES = (() => {
 interface Result {
   case: string;
   subject: string;
+  keys: number;
   ops: number;
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
   writeAmplification: number | null;
   spaceAmplification: number | null;
+  /** Block-cache hits over lookups during the case (read cases of subjects that count them). */
+  cacheHitRate: number | null;
+  /** Random-read cases run --repeat times: every run's rate (the median run is reported). */
+  runs?: number[];
 }
 
 function wchar(): number {
@@ -236,6 +306,15 @@ function percentile(sorted: Float64Array, p: number): number {
 /**
  * Runs calls op(0..calls-1), each counting `per` operations, timing each call. An op returns a
  * promise only when it must wait; then it is awaited.
+ *
+ * Every YIELD_EVERY calls the loop yields to the event loop, as a server's loop does between
+ * requests: a loop that never yields starves every I/O completion, and the LSM's flushes and
+ * compactions wait for fsyncs between their steps. Measured at 1M keys after the write chain:
+ * without yields level 0 kept its 3-5 tables through 500k random reads (no flush or compaction
+ * finished), with them it is compacted within the case. LevelDB compacts on a thread of its own
+ * and lmdb has no background work; the yields cost them a few microseconds per thousand calls.
+ * The time spent in a yield (including the LSM's background work run there) counts towards the
+ * case's rate, not towards any call's latency.
  */
 async function measure(calls: number, per: number, op: (i: number) => unknown): Promise<{ seconds: number; p50: number; p99: number }> {
   const lat = new Float64Array(calls);
@@ -247,6 +326,10 @@ async function measure(calls: number, per: number, op: (i: number) => unknown): 
     const now = process.hrtime.bigint();
     lat[i] = Number(now - last) / 1e6;
     last = now;
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      last = process.hrtime.bigint();
+    }
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   lat.sort();
@@ -254,16 +337,19 @@ async function measure(calls: number, per: number, op: (i: number) => unknown): 
   return { seconds, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
 }
 
+/** Calls between two yields to the event loop in measure(). */
+const YIELD_EVERY = 1000;
+
 const results: Result[] = [];
 
-function record(c: string, subject: string, ops: number, m: { seconds: number; p50: number; p99: number }, wa: number | null, sa: number | null): void {
-  const r: Result = { case: c, subject, ops, opsPerSec: ops / m.seconds, p50Ms: m.p50, p99Ms: m.p99, writeAmplification: wa, spaceAmplification: sa };
+function record(c: string, subject: string, ops: number, m: { seconds: number; p50: number; p99: number }, wa: number | null, sa: number | null, hitRate: number | null = null): void {
+  const r: Result = { case: c, subject, keys: N, ops, opsPerSec: ops / m.seconds, p50Ms: m.p50, p99Ms: m.p99, writeAmplification: wa, spaceAmplification: sa, cacheHitRate: hitRate };
   const rate = ops === 0 ? '-' : Math.round(r.opsPerSec).toLocaleString('en');
   results.push(r);
   if (!JSON_OUT) {
     const f = (x: number | null, d = 2) => (x === null ? '-' : x.toFixed(d));
     process.stdout.write(
-      `${c.padEnd(22)} ${subject.padEnd(14)} ${rate.padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}\n`,
+      `${c.padEnd(22)} ${subject.padEnd(14)} ${rate.padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}${hitRate === null ? '' : `  cache hits ${(100 * hitRate).toFixed(1)}%`}\n`,
     );
   }
 }
@@ -291,6 +377,39 @@ interface Open {
   db: Db;
 }
 
+/** Whether case c (its name before the '/') runs in this run. */
+const runs = (c: string): boolean => cases.includes(c);
+
+/** One run of a read case: its timing and the LSM's block-cache hit rate over it. */
+async function readRun(o: Open, ops: number, op: (i: number) => unknown): Promise<{ m: Awaited<ReturnType<typeof measure>>; hitRate: number | null }> {
+  const c0 = o.db.cacheCounts();
+  const m = await measure(ops, 1, op);
+  const c1 = o.db.cacheCounts();
+  const lookups = c0 !== null && c1 !== null ? c1.hits + c1.misses - c0.hits - c0.misses : 0;
+  return { m, hitRate: lookups > 0 && c0 !== null && c1 !== null ? (c1.hits - c0.hits) / lookups : null };
+}
+
+/**
+ * A random-read case, run --repeat times over every subject in turn (each run with its own
+ * keys), recording each subject's run of median rate: on a loaded machine one run can land in a
+ * burst of someone else's work. Every run's rate is in the JSON (`runs`).
+ */
+async function readCase(name: string, main: Open[], ops: number, opFor: (o: Open, run: number) => (i: number) => unknown): Promise<void> {
+  const runsOf = new Map<Open, Awaited<ReturnType<typeof readRun>>[]>();
+  for (let run = 0; run < REPEAT; run++) {
+    for (const o of main) {
+      const r = await readRun(o, ops, opFor(o, run));
+      runsOf.set(o, [...(runsOf.get(o) ?? []), r]);
+    }
+  }
+  for (const o of main) {
+    const all = (runsOf.get(o) ?? []).slice().sort((a, b) => a.m.seconds - b.m.seconds);
+    const median = all[Math.floor(all.length / 2)] as Awaited<ReturnType<typeof readRun>>;
+    record(name, o.s.name, ops, median.m, null, null, median.hitRate);
+    (results[results.length - 1] as Result).runs = all.map((r) => ops / r.m.seconds);
+  }
+}
+
 /**
  * Runs the cases case by case, each over every subject in turn, so that the machine's load at any
  * moment weighs on all subjects alike (this machine is shared and noisy).
@@ -304,7 +423,7 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     await o.db.close();
     rmSync(o.dir, { recursive: true, force: true });
   };
-  // Fills of an empty database, each on its own.
+  // Fills of an empty database, each on its own (fillrandom/batch1 for its write amplification).
   const fills: [string, number, () => (i: number) => number][] = [
     ['fillseq', BATCH, () => (i) => i],
     ['fillseq', 1, () => (i) => i],
@@ -314,13 +433,69 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     }],
   ];
   for (const [name, batch, keys] of fills) {
+    if (!runs(name)) continue;
     for (const s of subjects) {
       const o = await fresh(s, `${name}${batch}`);
       await writeCase(name, s, o.db, o.dir, batch, N, keys(), false, true);
       await drop(o);
     }
   }
-  // fillrandom, overwrite, the reads and deleterandom on one database each, as db_bench chains them.
+  await runChain(subjects, fresh, drop);
+  if (runs('fillsync')) for (const s of subjects) await fillsync(s, fresh, drop);
+  if (runs('raftapply') && subjects.some((s) => s.name === 'lsm')) await raftApply(root);
+}
+
+/** Client writes per Raft Ready in raftapply: the node writes one engine batch per Ready. */
+const ENTRIES_PER_READY = 16;
+
+/**
+ * raftapply: what a Raft member's state machine asks of its engine. N client writes (random keys,
+ * 100-byte values) in batches of 16, each batch also rewriting the applied-index key, as
+ * src/node/raft-replica.ts does per Ready; then a flush. The LSM in log mode `wal` (as members run
+ * today: the Raft log is fsynced, the engine's WAL is written too, under fsync `never`) against
+ * log mode `applied-index` (no WAL; the applied index recorded with each flush). Each runs alone on
+ * a fresh database, so wchar counts only its own bytes: bytes written per client write.
+ */
+async function raftApply(root: string): Promise<void> {
+  for (const logMode of ['wal', 'applied-index'] as const) {
+    const dir = join(root, `raftapply-${logMode}`);
+    const deps = { disk: new RealDisk(dir), clock: new RealClock(), log: silentLogger };
+    const engine = await new Promise<Engine>((resolve, reject) =>
+      openEngine('lsm', deps, 'db', { fsync: FSYNC_NEVER, logMode, lsm: { blockCacheBytes: CACHE_BYTES } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
+    );
+    const r = rng(11);
+    const w0 = wchar();
+    let index = 0;
+    const calls = Math.ceil(N / ENTRIES_PER_READY);
+    const m = await measure(calls, ENTRIES_PER_READY, () => {
+      const ops: WriteOp[] = [];
+      for (let j = 0; j < ENTRIES_PER_READY; j++) ops.push([key(r() % N), VALUES[(index + j) & 1023] as string]);
+      index += ENTRIES_PER_READY;
+      ops.push(['\x01a', String(index)]);
+      return new Promise<void>((res, rej) => {
+        const done = (err: Error | null) => (err ? rej(err) : res());
+        if (logMode === 'wal') engine.write(ops, done);
+        else engine.writeApplied(index, ops, done);
+      });
+    });
+    await new Promise<void>((res, rej) => engine.flush((err) => (err ? rej(err) : res())));
+    const written = wchar() - w0;
+    const st = engine.stats();
+    const subject = logMode === 'wal' ? 'lsm' : 'lsm-applied';
+    record('raftapply', subject, N, m, written / (N * (KEY_BYTES + VALUE_BYTES)), dirBytes(dir) / (N * (KEY_BYTES + VALUE_BYTES)));
+    if (!JSON_OUT) process.stdout.write(`  ${subject}: ${(written / N).toFixed(0)} bytes written per client write (wchar), engine's own count ${(st.diskBytesWritten / N).toFixed(0)}\n`);
+    await new Promise<void>((res, rej) => engine.close((err) => (err ? rej(err) : res())));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * fillrandom, overwrite, the reads and deleterandom on one database per subject, as db_bench
+ * chains them. The database is always filled (the reads need it); the rest runs as selected.
+ */
+async function runChain(subjects: Subject[], fresh: (s: Subject, label: string) => Promise<Open>, drop: (o: Open) => Promise<void>): Promise<void> {
+  const chain = ['overwrite', 'readrandom', 'readseq', 'readmissing', 'seekrandom', 'deleterandom'];
+  if (!chain.some(runs) && !runs('fillrandom')) return;
   const main: Open[] = [];
   for (const s of subjects) main.push(await fresh(s, 'main'));
   const userBytes = new Map<string, number>();
@@ -332,40 +507,44 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     const r = rng(2);
     return writeCase('fillrandom', o.s, o.db, o.dir, BATCH, N, () => r() % N);
   });
-  for (const batch of [BATCH, 1]) {
+  for (const batch of runs('overwrite') ? [BATCH, 1] : []) {
     await writes((o) => {
       const r = rng(3 + batch);
       return writeCase('overwrite', o.s, o.db, o.dir, batch, batch === 1 ? N / 10 : N, () => r() % N);
     });
   }
-  await each(async (o) => {
-    const r = rng(5);
-    let found = 0;
-    const m = await measure(N, 1, () => {
-      if (o.db.get(key(r() % N)) !== undefined) found++;
+  if (runs('readrandom')) {
+    await readCase('readrandom', main, READS, (o, run) => {
+      const r = rng(5 + 100 * run);
+      let found = 0;
+      return (i) => {
+        if (o.db.get(key(r() % N)) !== undefined) found++;
+        if (i === READS - 1 && found < READS / 2) throw new Error(`${o.s.name}: readrandom found only ${found} of ${READS}`);
+      };
     });
-    record('readrandom', o.s.name, N, m, null, null);
-    if (found < N / 2) throw new Error(`${o.s.name}: readrandom found only ${found} of ${N}`);
-  });
-  await each(async (o) => {
-    let n = 0;
-    const m = await measure(1, 1, async () => (n = await o.db.readAll()));
-    record('readseq', o.s.name, n, m, null, null);
-  });
-  await each(async (o) => {
-    const r = rng(6);
-    const m = await measure(N, 1, () => {
-      if (o.db.get(`${key(r() % N)}.`) !== undefined) throw new Error('readmissing found a key');
+  }
+  if (runs('readseq')) {
+    await each(async (o) => {
+      let n = 0;
+      const m = await measure(1, 1, async () => (n = await o.db.readAll()));
+      record('readseq', o.s.name, n, m, null, null);
     });
-    record('readmissing', o.s.name, N, m, null, null);
-  });
-  await each(async (o) => {
-    const r = rng(7);
-    const seeks = N / 10;
-    const m = await measure(seeks, 1, () => o.db.seek(key(r() % N)));
-    record('seekrandom', o.s.name, seeks, m, null, null);
-  });
-  for (const batch of [BATCH, 1]) {
+  }
+  if (runs('readmissing')) {
+    await readCase('readmissing', main, READS, (o, run) => {
+      const r = rng(6 + 100 * run);
+      return () => {
+        if (o.db.get(`${key(r() % N)}.`) !== undefined) throw new Error('readmissing found a key');
+      };
+    });
+  }
+  if (runs('seekrandom')) {
+    await readCase('seekrandom', main, Math.min(N / 10, 100_000), (o, run) => {
+      const r = rng(7 + 100 * run);
+      return () => o.db.seek(key(r() % N));
+    });
+  }
+  for (const batch of runs('deleterandom') ? [BATCH, 1] : []) {
     await writes((o) => {
       const r = rng(8 + batch);
       return writeCase('deleterandom', o.s, o.db, o.dir, batch, batch === 1 ? N / 10 : N, () => r() % N, true);
@@ -378,63 +557,92 @@ async function runAll(subjects: Subject[], root: string): Promise<void> {
     record('chain-total', o.s.name, 0, { seconds: 1, p50: 0, p99: 0 }, written === null ? null : written / user, dirBytes(o.dir) / (N * (KEY_BYTES + VALUE_BYTES)));
   }
   for (const o of main) await drop(o);
-  // fillsync: one writer, then 64 concurrent writers (group commit).
-  for (const s of subjects) {
-    const o = await fresh(s, 'fillsync', true);
-    const m = await measure(SYNC_OPS, 1, (i) => o.db.write([[key(i), VALUES[i & 1023] as string]]));
-    record('fillsync/1writer', s.name, SYNC_OPS, m, null, null);
-    const per = Math.ceil((SYNC_OPS * 16) / WRITERS);
-    const lat: number[] = [];
-    const t0 = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: WRITERS }, async (_, w) => {
-        for (let i = 0; i < per; i++) {
-          const a = process.hrtime.bigint();
-          const res = o.db.write([[key(1_000_000_000 + w * per + i), VALUES[i & 1023] as string]]);
-          if (res instanceof Promise) await res;
-          lat.push(Number(process.hrtime.bigint() - a) / 1e6);
-        }
-      }),
-    );
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const sorted = Float64Array.from(lat.sort((a, b) => a - b));
-    record(`fillsync/${WRITERS}writers`, s.name, per * WRITERS, { seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }, null, null);
-    await drop(o);
-  }
 }
 
-async function main(): Promise<void> {
-  const all: Subject[] = [kvlab('lsm'), kvlab('bitcask'), classicLevel, lmdbSubject];
-  const wanted = subjectsArg && !subjectsArg.startsWith('--') ? subjectsArg.split(',') : all.map((s) => s.name);
-  const root = mkdtempSync(join(tmpdir(), 'kv-lab-bench-'));
-  if (!JSON_OUT) process.stdout.write(`bench:engine  N=${N.toLocaleString('en')} keys of ${KEY_BYTES} B, values of ${VALUE_BYTES} B, in ${root}\n`);
-  try {
-    await runAll(all.filter((s) => wanted.includes(s.name)), root);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+/** fillsync: one writer, then 64 concurrent writers (group commit). */
+async function fillsync(s: Subject, fresh: (s: Subject, label: string, sync: boolean) => Promise<Open>, drop: (o: Open) => Promise<void>): Promise<void> {
+  const syncOps = Math.max(200, N / 1000);
+  const o = await fresh(s, 'fillsync', true);
+  const m = await measure(syncOps, 1, (i) => o.db.write([[key(i), VALUES[i & 1023] as string]]));
+  record('fillsync/1writer', s.name, syncOps, m, null, null);
+  const per = Math.ceil((syncOps * 16) / WRITERS);
+  const lat: number[] = [];
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: WRITERS }, async (_, w) => {
+      for (let i = 0; i < per; i++) {
+        const a = process.hrtime.bigint();
+        const res = o.db.write([[key(1_000_000_000 + w * per + i), VALUES[i & 1023] as string]]);
+        if (res instanceof Promise) await res;
+        lat.push(Number(process.hrtime.bigint() - a) / 1e6);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sorted = Float64Array.from(lat.sort((a, b) => a - b));
+  record(`fillsync/${WRITERS}writers`, s.name, per * WRITERS, { seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }, null, null);
+  await drop(o);
+}
+
+/** ours/peer ratios of ops/s per case ("case" alone for one size, "case @N" for several). */
+function ratiosOf(): Record<string, Record<string, number>> {
+  const label = (r: Result) => (SIZES.length === 1 ? r.case : `${r.case} @${r.keys}`);
   const ratios: Record<string, Record<string, number>> = {};
+  for (const one of results.filter((x) => x.subject === 'lsm-applied')) {
+    const wal = results.find((x) => x.subject === 'lsm' && x.case === one.case && x.keys === one.keys);
+    if (wal) (ratios['lsm-applied/lsm'] ??= {})[label(one)] = one.opsPerSec / wal.opsPerSec;
+  }
   for (const ours of ['lsm', 'bitcask']) {
     for (const peer of ['classic-level', 'lmdb']) {
-      const key_ = `${ours}/${peer}`;
       for (const r of results.filter((x) => x.subject === ours && x.ops > 0)) {
-        const p = results.find((x) => x.subject === peer && x.case === r.case);
-        if (p !== undefined) (ratios[key_] ??= {})[r.case] = r.opsPerSec / p.opsPerSec;
+        const p = results.find((x) => x.subject === peer && x.case === r.case && x.keys === r.keys);
+        if (p !== undefined) (ratios[`${ours}/${peer}`] ??= {})[label(r)] = r.opsPerSec / p.opsPerSec;
       }
     }
   }
   for (const s of ['lsm', 'bitcask', 'classic-level', 'lmdb']) {
-    const one = results.find((x) => x.subject === s && x.case === 'fillsync/1writer');
-    const many = results.find((x) => x.subject === s && x.case === `fillsync/${WRITERS}writers`);
-    if (one && many) (ratios[`${s}/group-commit`] ??= {})[`fillsync ${WRITERS} writers / 1 writer`] = many.opsPerSec / one.opsPerSec;
+    for (const one of results.filter((x) => x.subject === s && x.case === 'fillsync/1writer')) {
+      const many = results.find((x) => x.subject === s && x.keys === one.keys && x.case === `fillsync/${WRITERS}writers`);
+      if (many) (ratios[`${s}/group-commit`] ??= {})[`fillsync ${WRITERS} writers / 1 writer${SIZES.length === 1 ? '' : ` @${one.keys}`}`] = many.opsPerSec / one.opsPerSec;
+    }
   }
+  return ratios;
+}
+
+async function main(): Promise<void> {
+  const all: Subject[] = [kvlab('lsm'), kvlab('bitcask'), classicLevel, lmdbSubject];
+  const wanted = subjectsArg !== undefined ? subjectsArg.split(',') : all.map((s) => s.name);
+  for (const w of wanted) {
+    if (!all.some((s) => s.name === w)) {
+      process.stderr.write(`bench:engine: unknown subject "${w}" (known: ${all.map((s) => s.name).join(', ')})\n`);
+      process.exit(2);
+    }
+  }
+  for (const size of SIZES) {
+    N = size;
+    READS = positiveInt('reads', READS_ARG, Math.min(N, 1_000_000));
+    cases = CASES_ARG ?? (N > ALL_CASES_KEYS_MAX ? PAST_MEMORY_CASES : ALL_CASES);
+    const root = mkdtempSync(join(tmpdir(), 'kv-lab-bench-'));
+    if (!JSON_OUT) process.stdout.write(`bench:engine  N=${N.toLocaleString('en')} keys of ${KEY_BYTES} B, values of ${VALUE_BYTES} B, ${READS.toLocaleString('en')} random reads, in ${root}\n`);
+    try {
+      await runAll(all.filter((s) => wanted.includes(s.name)), root);
+    } catch (err) {
+      // Said first: the cleanup below can fail too (a peer's background thread still writing).
+      process.stderr.write(`bench:engine: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    } finally {
+      rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    }
+    if (process.exitCode === 1) return;
+  }
+  const ratios = ratiosOf();
   if (JSON_OUT) {
-    process.stdout.write(`${JSON.stringify({ bench: 'engine', n: N, results, ratios })}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'engine', n: SIZES.length === 1 ? N : SIZES, results, ratios })}\n`);
     return;
   }
   process.stdout.write('\nratios of ops/s (ours / peer):\n');
-  for (const [pair, cases] of Object.entries(ratios)) {
-    process.stdout.write(`  ${pair}: ${Object.entries(cases).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}\n`);
+  for (const [pair, cs] of Object.entries(ratios)) {
+    process.stdout.write(`  ${pair}: ${Object.entries(cs).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}\n`);
   }
 }
 

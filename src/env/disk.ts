@@ -72,6 +72,12 @@ export interface DiskFile {
   writeAt(offset: number, data: Uint8Array): void;
   /** Reads up to length bytes at offset; shorter only at the end of the file. */
   read(offset: number, length: number): Uint8Array;
+  /**
+   * Optional: read() into into[at, at + length) instead of a new array; returns the bytes read.
+   * Callers fall back to read() where a Disk lacks it (for a 4 KiB table block on the real disk
+   * the new array and the collections it triggers cost about as much as the pread itself).
+   */
+  readInto?(offset: number, length: number, into: Uint8Array, at: number): number;
   /** Cuts or zero-extends the file to size bytes. */
   truncate(size: number): void;
   /** Makes every write issued before this call durable, then calls done (fsync). */

@@ -31,6 +31,27 @@ import type { WriteOp } from './batch.js';
  * acknowledge writes as durable while an earlier one silently is not (PostgreSQL's "fsyncgate",
  * 2018). Restarting recovers from what actually is on disk. Reads keep working after a failure.
  * Reads throw StorageCorruptionError when stored data fails its checksum, never returning it.
+ *
+ * Log modes. An engine opened in log mode `wal` (the default) logs its writes itself and takes
+ * them through write(). In log mode `applied-index` it keeps no log: its caller's log is the log,
+ * as on a Raft member, whose state machine applies entries its Raft log already made durable
+ * (etcd's consistent index, TiKV's applied index: one fsynced log per replicated write, not two).
+ * Writes then come through writeApplied(index, ops), index being the caller's log position, and:
+ *  1. each index exceeds the one before (InvalidWriteError otherwise): the writes are the effect of
+ *     consecutive log entries, and the index orders them;
+ *  2. a write is visible once its callback ran (at once unless writes are throttled), and promises
+ *     no durability: the fsync policy does not apply, there being nothing to sync;
+ *  3. the engine makes its state durable in whole flushes, each recording atomically with its data
+ *     the applied index the data reflects (the LSM: a table and the manifest edit naming it and the
+ *     index); durableAppliedIndex() grows as flushes complete, flush() completes one on demand,
+ *     and memtable pressure or the bytes applied since the last flush start one on their own (the
+ *     latter bounds how much of the caller's log a restart has to replay);
+ *  4. after any crash and reopen, durableAppliedIndex() is some D at least every value it returned
+ *     before the crash, and the engine holds exactly the effect of the writes with index <= D and
+ *     of none after: the caller replays its log from D + 1 (and may truncate it up to D);
+ *  5. failures are as in log mode `wal`: a failed fsync stops the engine (EngineFailedError).
+ * A directory keeps the log mode it was created with; opening it in the other mode is refused
+ * (StorageOptionsError), since neither mode's recovery can read what the other leaves.
  */
 export type EngineKind = 'lsm' | 'bitcask' | 'memory';
 
@@ -39,6 +60,15 @@ export const ENGINE_KINDS: readonly EngineKind[] = ['lsm', 'bitcask', 'memory'];
 export type { WriteOp } from './batch.js';
 
 export type WriteCallback = (err: Error | null) => void;
+
+/** Who keeps the log of an engine's writes (see the contract above). */
+export type LogMode = 'wal' | 'applied-index';
+
+export const LOG_MODES: readonly LogMode[] = ['wal', 'applied-index'];
+
+/** Why write() is refused in log mode `applied-index`, and writeApplied() in mode `wal`. */
+export const LOGGED_BY_CALLER = 'this engine was opened in log mode "applied-index": write with writeApplied(index, ops)';
+export const LOGGED_BY_ENGINE = 'this engine was opened in log mode "wal": write with write(ops)';
 
 /** Most entries one scan may return; larger ranges are read page by page. */
 export const SCAN_LIMIT_MAX = 100_000;
@@ -63,14 +93,28 @@ export interface Snapshot extends ReadView {
 
 export interface Engine extends ReadView {
   readonly kind: EngineKind;
-  /** Applies ops atomically, in order; done(null) when acknowledged under the fsync policy. */
+  readonly logMode: LogMode;
+  /**
+   * Log mode `wal`: applies ops atomically, in order; done(null) when acknowledged under the fsync
+   * policy. Refused in log mode `applied-index` (InvalidWriteError).
+   */
   write(ops: readonly WriteOp[], done: WriteCallback): void;
+  /**
+   * Log mode `applied-index`: applies ops atomically as the effect of the caller's log position
+   * index (greater than every index before). Refused in log mode `wal` (InvalidWriteError).
+   */
+  writeApplied(index: number, ops: readonly WriteOp[], done: WriteCallback): void;
+  /** Log mode `applied-index`: the index of the last write accepted (after an open: the recovered one). 0 in mode `wal`. */
+  appliedIndex(): number;
+  /** Log mode `applied-index`: the applied index the durable state reflects. 0 in mode `wal`. */
+  durableAppliedIndex(): number;
   put(key: string, value: string, done: WriteCallback): void;
   delete(key: string, done: WriteCallback): void;
   snapshot(): Snapshot;
   /**
    * Makes every write acknowledged before the call durable, whatever the fsync policy, and for the
-   * LSM also writes the memtable to a table (so the log can be truncated).
+   * LSM also writes the memtable to a table (so the log can be truncated). In log mode
+   * `applied-index`: once done(null) runs, durableAppliedIndex() >= appliedIndex() at the call.
    */
   flush(done: WriteCallback): void;
   /**
@@ -149,6 +193,16 @@ export function emptyStats(kind: EngineKind): EngineStats {
     failure: null,
     levels: [],
   };
+}
+
+/**
+ * Checks an applied index against the last one accepted; returns what is wrong, or null. Indexes
+ * are integers in [1, 2^53): a Raft log position.
+ */
+export function checkAppliedIndex(index: number, last: number): string | null {
+  if (!Number.isSafeInteger(index) || index < 1) return `applied index must be a positive integer below 2^53, got ${String(index)}`;
+  if (index <= last) return `applied index ${index} is not above the last one written, ${last}`;
+  return null;
 }
 
 /** Checks scan arguments; throws RangeError naming the bad one (a caller's bug, not data). */

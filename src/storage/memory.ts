@@ -1,9 +1,13 @@
 import { checkBatch, type WriteOp } from './batch.js';
 import {
+  checkAppliedIndex,
   checkScanArgs,
   emptyStats,
+  LOGGED_BY_CALLER,
+  LOGGED_BY_ENGINE,
   type Engine,
   type EngineStats,
+  type LogMode,
   type Snapshot,
   type WriteCallback,
 } from './engine.js';
@@ -19,7 +23,8 @@ const ENTRY_OVERHEAD_BYTES = 48;
  * The memory engine: an ordered map and nothing else, for tests and the quickstart. It keeps the
  * Engine contract except durability: a crash or a restart loses everything, whatever the fsync
  * policy (there is nothing to sync). Writes are acknowledged at once; snapshots are copy-on-write
- * views of the tree.
+ * views of the tree. In log mode `applied-index` its durable applied index stays 0: a restart
+ * leaves it empty, which is the state at index 0.
  */
 export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
@@ -27,8 +32,35 @@ export class MemoryEngine implements Engine {
   private readonly counters = emptyStats('memory');
   private memoryBytes = 0;
   private closed = false;
+  private applied = 0;
+
+  constructor(readonly logMode: LogMode = 'wal') {}
 
   write(ops: readonly WriteOp[], done: WriteCallback): void {
+    if (this.logMode !== 'wal') return done(new InvalidWriteError(LOGGED_BY_CALLER));
+    this.apply(ops, done);
+  }
+
+  writeApplied(index: number, ops: readonly WriteOp[], done: WriteCallback): void {
+    if (this.logMode !== 'applied-index') return done(new InvalidWriteError(LOGGED_BY_ENGINE));
+    if (this.closed) return done(new EngineClosedError('write'));
+    const bad = checkAppliedIndex(index, this.applied);
+    if (bad !== null) return done(new InvalidWriteError(bad));
+    this.apply(ops, (err) => {
+      if (err === null) this.applied = index;
+      done(err);
+    });
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  durableAppliedIndex(): number {
+    return 0;
+  }
+
+  private apply(ops: readonly WriteOp[], done: WriteCallback): void {
     if (this.closed) return done(new EngineClosedError('write'));
     const checked = checkBatch(ops);
     if (typeof checked === 'string') return done(new InvalidWriteError(checked));

@@ -141,7 +141,7 @@ export function crashProperty(s: CrashScenario, runs: number, minReached = 0): v
 /** Whether the last open reported dropping data (a torn or corrupt tail cut off). */
 export function lossReported(h: Harness): boolean {
   const e = h.engine;
-  if (e instanceof LsmEngine) return e.recovery.wal.droppedTail !== null || e.recovery.manifestDroppedTail !== null;
+  if (e instanceof LsmEngine) return (e.recovery.wal?.droppedTail ?? null) !== null || e.recovery.manifestDroppedTail !== null;
   if (e instanceof BitcaskEngine) return e.recovery.droppedTail !== null;
   return false;
 }

@@ -1,5 +1,6 @@
 // A simulated machine for storage tests: a scheduler, a page-cache disk with crash faults, a clock,
 // and the owner (process incarnation) whose timers and pending syncs die with a crash.
+import type { Disk, DiskFile, OpenMode, SyncCallback } from '../../src/env/disk.js';
 import type { Logger, LogLevel, LogFields } from '../../src/env/log.js';
 import { SeededRng } from '../../src/env/rng.js';
 import type { EngineDeps } from '../../src/storage/engine.js';
@@ -23,7 +24,11 @@ export class SimEnv {
   readonly logs: LogLine[] = [];
   private readonly logger: Logger = { log: (level, event, fields) => void this.logs.push({ level, event, fields }) };
 
-  constructor(seed: string, disk: Partial<SimDiskOptions> = {}) {
+  /**
+   * readInto: give the engine's files DiskFile.readInto, as the real disk has (the simulated disk
+   * has only read(); without it the engines take their fallback path).
+   */
+  constructor(seed: string, disk: Partial<SimDiskOptions> = {}, readonly readInto = true) {
     this.disk = new SimDisk(this.sched, new SeededRng(`${seed}/disk`), 'n1', { ...DEFAULT_DISK_OPTIONS, ...disk });
     this.clock = new SimMachineClock(this.sched, 'n1', 1_700_000_000_000);
     this.owner = new Owner('n1#1');
@@ -31,7 +36,8 @@ export class SimEnv {
   }
 
   private makeDeps(): EngineDeps {
-    return { disk: this.disk.view(this.owner), clock: this.clock.view(this.owner), log: this.logger };
+    const view = this.disk.view(this.owner);
+    return { disk: this.readInto ? new ReadIntoDisk(view) : view, clock: this.clock.view(this.owner), log: this.logger };
   }
 
   /** Power loss: the process dies, the page cache is lost per the disk's crash mode. */
@@ -75,5 +81,73 @@ export class SimEnv {
     });
     this.until(() => result !== null, maxMs);
     return result as unknown as A;
+  }
+}
+
+/** A Disk whose files have readInto, over one whose files may not. */
+class ReadIntoDisk implements Disk {
+  constructor(private readonly inner: Disk) {}
+  open(path: string, mode: OpenMode): DiskFile {
+    return new ReadIntoFile(this.inner.open(path, mode));
+  }
+  exists(path: string): boolean {
+    return this.inner.exists(path);
+  }
+  list(dir: string): string[] {
+    return this.inner.list(dir);
+  }
+  mkdir(dir: string): void {
+    this.inner.mkdir(dir);
+  }
+  rename(from: string, to: string): void {
+    this.inner.rename(from, to);
+  }
+  remove(path: string): void {
+    this.inner.remove(path);
+  }
+  syncDir(dir: string, done: SyncCallback): void {
+    this.inner.syncDir(dir, done);
+  }
+  readFile(path: string): Uint8Array {
+    return this.inner.readFile(path);
+  }
+  usage(): { usedBytes: number; capacityBytes: number | null } {
+    return this.inner.usage();
+  }
+}
+
+class ReadIntoFile implements DiskFile {
+  constructor(private readonly inner: DiskFile) {}
+  get path(): string {
+    return this.inner.path;
+  }
+  size(): number {
+    return this.inner.size();
+  }
+  append(data: Uint8Array): void {
+    this.inner.append(data);
+  }
+  writeAt(offset: number, data: Uint8Array): void {
+    this.inner.writeAt(offset, data);
+  }
+  read(offset: number, length: number): Uint8Array {
+    return this.inner.read(offset, length);
+  }
+  readInto(offset: number, length: number, into: Uint8Array, at: number): number {
+    const data = this.inner.read(offset, length);
+    if (at < 0 || at + data.length > into.length) throw new RangeError(`readInto: ${data.length} bytes do not fit at ${at} of ${into.length}`);
+    // Garbage first, so that a reader using bytes past what was read fails its checks.
+    into.fill(0xa5, at, Math.min(into.length, at + length));
+    into.set(data, at);
+    return data.length;
+  }
+  truncate(size: number): void {
+    this.inner.truncate(size);
+  }
+  sync(done: SyncCallback): void {
+    this.inner.sync(done);
+  }
+  close(): void {
+    this.inner.close();
   }
 }

@@ -172,18 +172,26 @@ class RealFile implements DiskFile {
   }
 
   read(offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(Math.max(0, Math.min(length, this.length - offset)));
+    const got = this.readInto(offset, out.length, out, 0);
+    return got === out.length ? out : out.subarray(0, got);
+  }
+
+  readInto(offset: number, length: number, into: Uint8Array, at: number): number {
     this.check(false);
     const n = Math.max(0, Math.min(length, this.length - offset));
-    const out = new Uint8Array(n);
-    wrap(this.path, () => {
-      let done = 0;
+    if (at < 0 || at + n > into.length) throw new DiskError('EINVAL', this.path, `readInto: ${n} bytes do not fit at ${at} of ${into.length}`);
+    let done = 0;
+    try {
       while (done < n) {
-        const got = fs.readSync(this.fd, out, done, n - done, offset + done);
+        const got = fs.readSync(this.fd, into, at + done, n - done, offset + done);
         if (got === 0) break;
         done += got;
       }
-    });
-    return out;
+    } catch (err) {
+      throw toDiskError(this.path, err);
+    }
+    return done;
   }
 
   truncate(size: number): void {

@@ -6,6 +6,7 @@ import { checkBatch, type WriteOp } from '../batch.js';
 import {
   checkScanArgs,
   emptyStats,
+  LOGGED_BY_ENGINE,
   type Engine,
   type EngineDeps,
   type EngineStats,
@@ -47,6 +48,8 @@ interface QueuedWrite {
  */
 export class BitcaskEngine implements Engine {
   readonly kind = 'bitcask' as const;
+  /** Bitcask's data files are its log: it has no other mode (index.ts refuses one). */
+  readonly logMode = 'wal' as const;
   private readonly keydir: BTree<string, Loc>;
   private readonly files: Map<number, FileInfo>;
   private readonly readers = new Map<number, DiskFile>();
@@ -211,6 +214,18 @@ export class BitcaskEngine implements Engine {
     this.files.set(id, { id, bytes: 0, liveBytes: 0, hasHint: false });
     this.hintQueue.push(sealed);
     return id;
+  }
+
+  writeApplied(_index: number, _ops: readonly WriteOp[], done: WriteCallback): void {
+    done(new InvalidWriteError(LOGGED_BY_ENGINE));
+  }
+
+  appliedIndex(): number {
+    return 0;
+  }
+
+  durableAppliedIndex(): number {
+    return 0;
   }
 
   flush(done: WriteCallback): void {

@@ -91,8 +91,6 @@ export let foundKind = 0;
 export let foundValueStart = 0;
 export let foundValueEnd = 0;
 
-let scratchKey = new Uint8Array(256);
-
 /** compare(key, b[bStart, bEnd)) in memcmp order, with the key given as a[0, aLen). */
 function compareTo(a: Uint8Array, aLen: number, b: Uint8Array, bStart: number, bEnd: number): number {
   const bLen = bEnd - bStart;
@@ -104,57 +102,76 @@ function compareTo(a: Uint8Array, aLen: number, b: Uint8Array, bStart: number, b
   return aLen - bLen;
 }
 
+/** A varint at p that fits one byte (the common case), or the general decoder. Sets varintEnd. */
+function varintAt(block: Uint8Array, p: number, limit: number): number {
+  const b = block[p] as number;
+  if (b < 0x80 && p < limit) {
+    fastEnd = p + 1;
+    return b;
+  }
+  const v = readVarint(block, p, limit);
+  fastEnd = varintEnd;
+  return v;
+}
+
+let fastEnd = 0;
+
 /**
  * Looks target up in a block whose restart array starts at restartsAt. Returns true and sets
  * foundKind/foundValueStart/foundValueEnd when an entry has exactly that key. Throws Error on a
  * malformed entry (the caller verified the checksum, so that means a bug or a checksum collision).
+ *
+ * The scan after the restart point never rebuilds a key: it keeps `matched`, how many leading bytes
+ * the previous key (which sorts before target) shares with target. An entry sharing more than that
+ * with the previous key has the previous key's byte where the previous key fell below target, so
+ * it sorts below target too and is skipped unread; otherwise its stored bytes are compared with
+ * target from where its shared prefix ends (which target also has, since shared <= matched).
  */
 export function blockGet(block: Uint8Array, restartsAt: number, target: Uint8Array): boolean {
   const count = (block.length - 4 - restartsAt) / 4;
+  const targetLength = target.length;
   // The last restart point whose key is < target (or the first).
   let lo = 0;
   let hi = count - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
     const off = readU32(block, restartsAt + 4 * mid);
-    let p = off;
-    readVarint(block, p, restartsAt); // shared: 0 at a restart point
-    p = varintEnd;
-    const unshared = readVarint(block, p, restartsAt);
-    p = varintEnd + 1;
-    readVarint(block, p, restartsAt);
-    p = varintEnd;
+    varintAt(block, off, restartsAt); // shared: 0 at a restart point
+    const unshared = varintAt(block, fastEnd, restartsAt);
+    varintAt(block, fastEnd + 1, restartsAt);
+    const p = fastEnd;
     if (unshared < 0 || p + unshared > restartsAt) throw new Error(`malformed restart entry at ${off}`);
-    if (compareTo(target, target.length, block, p, p + unshared) > 0) lo = mid;
+    if (compareTo(target, targetLength, block, p, p + unshared) > 0) lo = mid;
     else hi = mid - 1;
   }
   let p = readU32(block, restartsAt + 4 * lo);
   let keyLength = 0;
+  let matched = 0;
   while (p < restartsAt) {
-    const shared = readVarint(block, p, restartsAt);
-    const unshared = readVarint(block, varintEnd, restartsAt);
-    const kind = block[varintEnd] as number;
-    const valueLength = readVarint(block, varintEnd + 1, restartsAt);
-    const keyAt = varintEnd;
+    const shared = varintAt(block, p, restartsAt);
+    const unshared = varintAt(block, fastEnd, restartsAt);
+    const kind = block[fastEnd] as number;
+    const valueLength = varintAt(block, fastEnd + 1, restartsAt);
+    const keyAt = fastEnd;
     if (shared < 0 || unshared < 0 || valueLength < 0 || shared > keyLength || keyAt + unshared + valueLength > restartsAt) {
       throw new Error(`malformed block entry at ${p}`);
     }
     keyLength = shared + unshared;
-    if (scratchKey.length < keyLength) {
-      const bigger = new Uint8Array(keyLength * 2);
-      bigger.set(scratchKey.subarray(0, shared));
-      scratchKey = bigger;
-    }
-    for (let j = 0; j < unshared; j++) scratchKey[shared + j] = block[keyAt + j] as number;
-    const c = compareTo(scratchKey, keyLength, target, 0, target.length);
     const valueAt = keyAt + unshared;
-    if (c === 0) {
-      foundKind = kind;
-      foundValueStart = valueAt;
-      foundValueEnd = valueAt + valueLength;
-      return true;
+    if (shared <= matched) {
+      // key[0, shared) equals target's; compare the rest.
+      let j = shared;
+      while (j < keyLength && j < targetLength && block[keyAt + j - shared] === target[j]) j++;
+      if (j === keyLength && j === targetLength) {
+        foundKind = kind;
+        foundValueStart = valueAt;
+        foundValueEnd = valueAt + valueLength;
+        return true;
+      }
+      // Past target: the key ran on (target is its prefix) or has the larger byte.
+      if (j === targetLength || (j < keyLength && (block[keyAt + j - shared] as number) > (target[j] as number))) return false;
+      matched = j;
     }
-    if (c > 0) return false;
     p = valueAt + valueLength;
   }
   return false;

@@ -3,16 +3,20 @@ import { joinPath } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { checkBatch, decodeBatch, encodeBatch, type WriteOp } from '../batch.js';
 import {
+  checkAppliedIndex,
   checkScanArgs,
   emptyStats,
+  LOGGED_BY_CALLER,
+  LOGGED_BY_ENGINE,
   type Engine,
   type EngineDeps,
   type EngineStats,
   type Snapshot,
+  type LogMode,
   type WriteCallback,
 } from '../engine.js';
 import { EngineClosedError, EngineFailedError, InvalidWriteError, StorageCorruptionError, StorageOptionsError } from '../errors.js';
-import { compareKeys } from '../keys.js';
+import { compareKeys, utf8Length } from '../keys.js';
 import { ByteWriter, compareBytes, utf8Decode, utf8Encode, utf8EncodeInto } from '../util/bytes.js';
 import { RECORD_KV_BATCH } from '../wal/record-types.js';
 import type { WalRecoveryReport } from '../wal/recovery.js';
@@ -23,6 +27,7 @@ import { CompactionJob } from './compaction-job.js';
 import { compactionDebtBytes, pickCompaction } from './compaction-picker.js';
 import { CURRENT_TMP, parseManifestName, parseTableName, tablePath, WAL_DIR } from './files.js';
 import { FlushJob } from './flush-job.js';
+import { LOG_MODE_APPLIED_INDEX, LOG_MODE_WAL } from './manifest.js';
 import type { InternalIterator } from './iterator.js';
 import type { JobHost } from './job-host.js';
 import { LevelIterator } from './level-iterator.js';
@@ -31,7 +36,7 @@ import { MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveLsmOptions } from './options.js';
 import type { TableHit, TableReadStats } from './table.js';
 import { TableCache } from './table-cache.js';
-import { type FileMeta, LEVELS, type Version } from './version.js';
+import { emptyEdit, type FileMeta, LEVELS, type Version } from './version.js';
 import { recoverVersions, removeIfPresent, VersionSet } from './version-set.js';
 
 /** Block size of the manifest's log format (fixed: it is part of the directory's format). */
@@ -39,7 +44,8 @@ export const MANIFEST_BLOCK_BYTES = 4096;
 
 /** What the last open found and did, for logs and tests. */
 export interface LsmRecoveryReport {
-  wal: WalRecoveryReport;
+  /** null in log mode `applied-index` (no WAL). */
+  wal: WalRecoveryReport | null;
   manifestDroppedTail: { path: string; offset: number; bytes: number; detail: string } | null;
   /** Files no version listed (outputs of interrupted flushes and compactions, old manifests). */
   garbageRemoved: string[];
@@ -56,6 +62,8 @@ interface PendingStep {
 }
 
 interface QueuedWrite {
+  /** Log mode `applied-index`: the write's applied index (0 in mode `wal`). */
+  index: number;
   ops: readonly WriteOp[];
   /** Estimated size (checkBatch's), for the admission check. */
   bytes: number;
@@ -91,9 +99,26 @@ interface ReadSources {
  * holds l0StopTrigger tables or the compaction debt reaches debtStopBytes; and from
  * l0SlowdownTrigger level-0 tables or debtSlowdownBytes of debt one write is admitted per
  * background step, so that compaction gets its share of the single thread. Reads never wait.
+ *
+ * Log mode `applied-index` (../engine.ts has the contract): there is no WAL. A write is applied to
+ * the memtable at once, with the caller's applied index as its LSN; a flush's manifest edit records
+ * the memtable's last index as the checkpoint, atomically with the table, so the tree's durable
+ * state is always exactly the writes up to the checkpoint. The memtable is flushed when full, when
+ * the writes applied to it reach LOG_BYTES_PER_MEMTABLE memtable sizes (overwrites do not grow it,
+ * and the caller's log, which a restart replays, would grow without bound), on flush(), and on
+ * close().
  */
 export class LsmEngine implements Engine {
   readonly kind = 'lsm' as const;
+  readonly logMode: LogMode;
+  /**
+   * Log mode `applied-index`: the index of the last write accepted (which the next must exceed),
+   * and of the last one applied (visible; throttled writes wait in the queue between the two).
+   */
+  private accepted: number;
+  private applied: number;
+  /** close() in log mode `applied-index` flushes first; writes are refused meanwhile. */
+  private closing = false;
   private imm: Memtable | null = null;
   private readonly queue: QueuedWrite[] = [];
   private queueHead = 0;
@@ -123,13 +148,18 @@ export class LsmEngine implements Engine {
     readonly dir: string,
     readonly options: LsmOptions,
     private mem: Memtable,
-    private readonly wal: Wal,
+    /** null in log mode `applied-index`. */
+    private readonly wal: Wal | null,
     private readonly versions: VersionSet,
     private readonly tables: TableCache,
     private readonly blockCache: BlockCache,
     private readonly readStats: TableReadStats,
     readonly recovery: LsmRecoveryReport,
   ) {
+    this.logMode = options.logMode;
+    assert((wal === null) === (this.logMode === 'applied-index'), 'LsmEngine: a WAL exactly in log mode wal');
+    this.applied = this.logMode === 'applied-index' ? versions.checkpointLsn : 0;
+    this.accepted = this.applied;
     this.host = {
       deps,
       dir,
@@ -151,8 +181,9 @@ export class LsmEngine implements Engine {
 
   /**
    * Opens (or creates) the tree in dir: reads the manifest, replays the WAL past its checkpoint into
-   * a memtable, removes files no version lists, and starts a new manifest; done once that state is
-   * durable. Corruption fails with StorageCorruptionError naming the file and offset.
+   * a memtable (log mode `wal`), removes files no version lists, and starts a new manifest; done
+   * once that state is durable. Corruption fails with StorageCorruptionError naming the file and
+   * offset; a directory of the other log mode, with StorageOptionsError.
    */
   static open(deps: EngineDeps, dir: string, given: Partial<LsmOptions>, done: (err: Error | null, engine?: LsmEngine) => void): void {
     let options: LsmOptions;
@@ -162,24 +193,53 @@ export class LsmEngine implements Engine {
     const readStats: TableReadStats = { bloomChecks: 0, bloomNegatives: 0 };
     let recovered: ReturnType<typeof recoverVersions>;
     const garbage: string[] = [];
+    // The engine exists only after the WAL replay; versions report obsolete files to it then.
+    let engineRef: LsmEngine | null = null;
     try {
       options = resolveLsmOptions(given);
       deps.disk.mkdir(dir);
       recovered = recoverVersions(deps.disk, dir, MANIFEST_BLOCK_BYTES);
-      if (recovered.walBlockBytes !== null && recovered.walBlockBytes !== options.walBlockBytes) {
-        throw new StorageOptionsError(`${dir} was written with walBlockBytes ${recovered.walBlockBytes}, not ${options.walBlockBytes}`);
-      }
+      checkLogMode(deps, dir, options, recovered);
       blockCache = new BlockCache(options.blockCacheBytes);
       tables = new TableCache(deps.disk, dir, blockCache, options.tableCacheMax, readStats);
-      // The engine exists only after the WAL replay; versions report obsolete files to it then.
-      let engineRef: LsmEngine | null = null;
       versions = new VersionSet(
         deps,
-        { dir, blockBytes: MANIFEST_BLOCK_BYTES, walBlockBytes: options.walBlockBytes, manifestBytesMax: options.manifestBytesMax, onObsolete: (f) => engineRef?.removeObsolete(f) },
+        {
+          dir,
+          blockBytes: MANIFEST_BLOCK_BYTES,
+          walBlockBytes: options.walBlockBytes,
+          logMode: options.logMode === 'wal' ? LOG_MODE_WAL : LOG_MODE_APPLIED_INDEX,
+          manifestBytesMax: options.manifestBytesMax,
+          onObsolete: (f) => engineRef?.removeObsolete(f),
+        },
         recovered,
       );
       collectGarbage(deps, dir, recovered, versions, garbage);
-      const mem = new Memtable();
+    } catch (err) {
+      return done(err as Error);
+    }
+    const start = (mem: Memtable, wal: Wal | null, walReport: WalRecoveryReport | null) => {
+      const report: LsmRecoveryReport = { wal: walReport, manifestDroppedTail: recovered.droppedTail, garbageRemoved: garbage, tables: recovered.version.files().length };
+      const engine = new LsmEngine(deps, dir, options, mem, wal, versions, tables, blockCache, readStats, report);
+      engineRef = engine;
+      versions.startNewManifest((err) => {
+        if (err !== null) {
+          engine.closed = true;
+          if (wal === null) return done(err);
+          wal.close(() => done(err));
+          return;
+        }
+        if (recovered.droppedTail !== null) deps.log.log('warn', 'storage.lsm.manifest_tail_dropped', { ...recovered.droppedTail });
+        deps.log.log('info', 'storage.lsm.opened', { dir, tables: report.tables, walRecords: walReport?.records ?? 0, garbage: garbage.length, appliedIndex: engine.applied });
+        // A long replay may have filled the memtable past its size: start flushing it now.
+        if (engine.mem.bytes >= options.memtableBytes || engine.mem.logBytes >= options.memtableBytes * LOG_BYTES_PER_MEMTABLE) engine.rotate();
+        engine.scheduleBackground();
+        done(null, engine);
+      });
+    };
+    if (options.logMode === 'applied-index') return start(new Memtable(), null, null);
+    const mem = new Memtable();
+    try {
       Wal.open(
         deps,
         {
@@ -201,30 +261,7 @@ export class LsmEngine implements Engine {
           mem.apply(ops, r.lsn);
           mem.logBytes += r.data.length;
         },
-        (err, wal, walReport) => {
-          if (err !== null) return done(err);
-          const report: LsmRecoveryReport = {
-            wal: walReport as WalRecoveryReport,
-            manifestDroppedTail: recovered.droppedTail,
-            garbageRemoved: garbage,
-            tables: recovered.version.files().length,
-          };
-          const engine = new LsmEngine(deps, dir, options, mem, wal as Wal, versions, tables, blockCache, readStats, report);
-          engineRef = engine;
-          versions.startNewManifest((err2) => {
-            if (err2 !== null) {
-              engine.closed = true;
-              (wal as Wal).close(() => done(err2));
-              return;
-            }
-            if (recovered.droppedTail !== null) deps.log.log('warn', 'storage.lsm.manifest_tail_dropped', { ...recovered.droppedTail });
-            deps.log.log('info', 'storage.lsm.opened', { dir, tables: report.tables, walRecords: report.wal.records, garbage: garbage.length });
-            // A long replay may have filled the memtable past its size: start flushing it now.
-            if (engine.mem.bytes >= options.memtableBytes || engine.mem.logBytes >= options.memtableBytes * LOG_BYTES_PER_MEMTABLE) engine.rotate();
-            engine.scheduleBackground();
-            done(null, engine);
-          });
-        },
+        (err, wal, walReport) => (err !== null ? done(err) : start(mem, wal as Wal, walReport as WalRecoveryReport)),
       );
     } catch (err) {
       return done(err as Error);
@@ -266,19 +303,43 @@ export class LsmEngine implements Engine {
   // ---- writes ----
 
   write(ops: readonly WriteOp[], done: WriteCallback): void {
-    if (this.closed) return done(new EngineClosedError('write'));
+    if (this.logMode !== 'wal') return done(new InvalidWriteError(LOGGED_BY_CALLER));
+    this.accept(0, ops, done);
+  }
+
+  writeApplied(index: number, ops: readonly WriteOp[], done: WriteCallback): void {
+    if (this.logMode !== 'applied-index') return done(new InvalidWriteError(LOGGED_BY_ENGINE));
+    if (this.closed || this.closing) return done(new EngineClosedError('write'));
+    const bad = checkAppliedIndex(index, this.accepted);
+    if (bad !== null) return done(new InvalidWriteError(bad));
+    this.accept(index, ops, done);
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  durableAppliedIndex(): number {
+    return this.logMode === 'applied-index' ? this.versions.checkpointLsn : 0;
+  }
+
+  /** Admits a write now, or queues it behind the ones waiting (index: 0 in log mode `wal`). */
+  private accept(index: number, ops: readonly WriteOp[], done: WriteCallback): void {
+    if (this.closed || this.closing) return done(new EngineClosedError('write'));
     this.assist();
     if (this.failure_ !== null) return done(new EngineFailedError(this.failure_));
     const checked = checkBatch(ops);
     if (typeof checked === 'string') return done(new InvalidWriteError(checked));
     const bytes = memtableBytesOf(ops, checked);
+    // An index refused for its batch may come again; one accepted may not.
+    if (index > 0) this.accepted = index;
     if (this.queueHead < this.queue.length || this.stalled(bytes)) {
-      this.queue.push({ ops, bytes, done });
+      this.queue.push({ index, ops, bytes, done });
       this.counters.writeStalls++;
       this.scheduleBackground();
       return;
     }
-    this.admit(ops, bytes, done);
+    this.admit(index, ops, bytes, done);
   }
 
   put(key: string, value: string, done: WriteCallback): void {
@@ -296,10 +357,7 @@ export class LsmEngine implements Engine {
    */
   private stalled(nextBytes: number): boolean {
     const o = this.options;
-    // Overwrites leave a memtable's size where it was (it keeps one value per key), but each adds
-    // to the WAL, which goes only once the memtable is in a table: without this, a workload of
-    // overwrites grew the WAL without bound (and the replay after a restart with it).
-    if (this.mem.logBytes >= o.memtableBytes * LOG_BYTES_PER_MEMTABLE && this.imm === null && !this.mem.empty) this.rotate();
+    this.rotateIfLogFull();
     if (this.mem.bytes + this.inflightBytes + nextBytes > o.memtableBytes) {
       if (this.imm === null && !this.mem.empty) this.rotate();
       if (this.mem.bytes + this.inflightBytes + nextBytes > o.memtableBytes && (this.imm !== null || this.inflightBytes > 0)) return true;
@@ -308,6 +366,16 @@ export class LsmEngine implements Engine {
     const debt = this.debt();
     if (l0 >= o.l0StopTrigger || debt >= o.debtStopBytes) return true;
     return (l0 >= o.l0SlowdownTrigger || debt >= o.debtSlowdownBytes) && !this.slowdownToken;
+  }
+
+  /**
+   * Overwrites leave a memtable's size where it was (it keeps one value per key), but each adds to
+   * the log (the WAL, or the caller's), which goes only once the memtable is in a table: without
+   * this, a workload of overwrites grew the log without bound (and the replay after a restart with
+   * it). Checked before each write and when a flush ends.
+   */
+  private rotateIfLogFull(): void {
+    if (this.mem.logBytes >= this.options.memtableBytes * LOG_BYTES_PER_MEMTABLE && this.imm === null && !this.mem.empty) this.rotate();
   }
 
   /** Compaction debt of the current version (computed once per version). */
@@ -320,8 +388,9 @@ export class LsmEngine implements Engine {
     return this.debtBytes;
   }
 
-  private admit(ops: readonly WriteOp[], bytes: number, done: WriteCallback): void {
+  private admit(index: number, ops: readonly WriteOp[], bytes: number, done: WriteCallback): void {
     this.slowdownToken = false;
+    if (this.wal === null) return this.admitApplied(index, ops, done);
     this.encoder.reset();
     const userBytes = encodeBatch(ops, this.encoder);
     const record = this.encoder.written();
@@ -342,12 +411,29 @@ export class LsmEngine implements Engine {
     });
   }
 
+  /**
+   * Log mode `applied-index`: the write goes to the memtable at once, under its applied index. Its
+   * bytes count as log bytes: they stand for the caller's log that a restart replays, which only a
+   * flush lets the caller truncate.
+   */
+  private admitApplied(index: number, ops: readonly WriteOp[], done: WriteCallback): void {
+    assert(index > this.applied && index <= this.accepted, () => `LsmEngine: applied index ${index} out of order (applied ${this.applied})`);
+    this.mem.apply(ops, index);
+    this.applied = index;
+    let userBytes = 0;
+    for (const [k, v] of ops) userBytes += utf8Length(k) + (v === null ? 0 : utf8Length(v));
+    this.mem.logBytes += userBytes + ops.length;
+    this.counters.writes++;
+    this.counters.userBytesWritten += userBytes;
+    done(null);
+  }
+
   /** Admits queued writes while nothing holds them back. */
   private pump(): void {
     while (this.queueHead < this.queue.length && !this.closed && this.failure_ === null && !this.stalled((this.queue[this.queueHead] as QueuedWrite).bytes)) {
       const w = this.queue[this.queueHead] as QueuedWrite;
       this.queue[this.queueHead++] = undefined as unknown as QueuedWrite;
-      this.admit(w.ops, w.bytes, w.done);
+      this.admit(w.index, w.ops, w.bytes, w.done);
     }
     if (this.queueHead === this.queue.length) {
       this.queue.length = 0;
@@ -366,6 +452,7 @@ export class LsmEngine implements Engine {
   flush(done: WriteCallback): void {
     if (this.closed) return done(new EngineClosedError('flush'));
     if (this.failure_ !== null) return done(new EngineFailedError(this.failure_));
+    if (this.wal === null) return this.requestFlush(done);
     this.wal.sync((err) => {
       if (err !== null) {
         this.fail(err);
@@ -379,7 +466,12 @@ export class LsmEngine implements Engine {
     if (this.closed) return done(new EngineClosedError('flush'));
     if (this.failure_ !== null) return done(new EngineFailedError(this.failure_));
     if (this.mem.empty) {
-      if (this.imm === null) return done(null);
+      if (this.imm !== null && this.wal === null && this.mem.lastLsn > this.imm.lastLsn) {
+        // Writes of no ops went to the new memtable: ask again once the old one is in.
+        this.flushRequests.push(done);
+        return;
+      }
+      if (this.imm === null) return this.wal === null ? this.checkpointApplied(done) : done(null);
       this.flushWaiters.push({ target: this.imm, done });
     } else if (this.imm === null) {
       this.rotate();
@@ -387,6 +479,23 @@ export class LsmEngine implements Engine {
     } else {
       this.flushRequests.push(done);
     }
+  }
+
+  /**
+   * Log mode `applied-index` with an empty memtable: writes of no ops (or none) since the last
+   * flush. If the applied index moved, a manifest edit records it alone: the tables already are the
+   * state at that index.
+   */
+  private checkpointApplied(done: WriteCallback): void {
+    assert(this.mem.empty && this.imm === null, 'LsmEngine.checkpointApplied: data not in tables');
+    if (this.mem.lastLsn <= this.versions.checkpointLsn) return done(null);
+    const edit = emptyEdit();
+    edit.checkpointLsn = this.mem.lastLsn;
+    this.versions.logAndApply(edit, (err) => {
+      if (err === null) return done(null);
+      this.fail(err);
+      done(new EngineFailedError(err));
+    });
   }
 
   // ---- background work ----
@@ -411,7 +520,7 @@ export class LsmEngine implements Engine {
       this.imm = null;
       this.counters.flushes++;
       const checkpoint = imm.lastLsn;
-      this.wal.truncatePrefix(checkpoint, (e) => e !== null && this.fail(e));
+      this.wal?.truncatePrefix(checkpoint, (e) => e !== null && this.fail(e));
       for (let i = this.flushWaiters.length - 1; i >= 0; i--) {
         const w = this.flushWaiters[i] as { target: Memtable; done: WriteCallback };
         if (w.target === imm) {
@@ -423,6 +532,7 @@ export class LsmEngine implements Engine {
       this.flushRequests = [];
       for (const r of requests) this.requestFlush(r);
       this.pump();
+      if (!this.closed && this.failure_ === null) this.rotateIfLogFull();
       this.scheduleBackground();
     });
   }
@@ -578,6 +688,21 @@ export class LsmEngine implements Engine {
 
   close(done: WriteCallback): void {
     if (this.closed) return done(null);
+    if (this.wal === null && !this.closing && this.failure_ === null && this.applied > this.versions.checkpointLsn) {
+      // Log mode `applied-index`: the memtable is what the caller would replay; write it out first.
+      this.closing = true;
+      const queued = this.queue.slice(this.queueHead);
+      this.queue.length = 0;
+      this.queueHead = 0;
+      for (const w of queued) w.done(new EngineClosedError('write'));
+      this.requestFlush((err) => this.closeNow((e) => done(err ?? e)));
+      return;
+    }
+    this.closeNow(done);
+  }
+
+  private closeNow(done: WriteCallback): void {
+    if (this.closed) return done(null);
     this.closed = true;
     const closedErr = new EngineClosedError('write');
     const queued = this.queue.slice(this.queueHead);
@@ -586,16 +711,18 @@ export class LsmEngine implements Engine {
     for (const w of queued) w.done(closedErr);
     for (const w of this.flushWaiters.splice(0)) w.done(closedErr);
     for (const r of this.flushRequests.splice(0)) r(closedErr);
-    this.wal.close((err) => {
+    const finish = (err: Error | null) => {
       this.versions.close();
       this.tables.closeAll();
       done(err);
-    });
+    };
+    if (this.wal === null) return finish(null);
+    this.wal.close(finish);
   }
 
   stats(): EngineStats {
     const v = this.versions.current;
-    const walStats = this.wal.stats();
+    const walStats = this.wal?.stats() ?? { bytesWritten: 0, diskBytes: 0, fsyncs: 0 };
     const levels = [];
     let tableBytes = 0;
     for (let l = 0; l < LEVELS; l++) {
@@ -658,6 +785,26 @@ class LsmSnapshot implements Snapshot {
   private check(): void {
     if (this.released) throw new RangeError('snapshot used after release()');
     this.engine.checkOpen('read a snapshot');
+  }
+}
+
+/**
+ * Refuses a directory of the other log mode: the WAL mode's recovery would not know the manifest's
+ * checkpoint is an applied index, and the applied-index mode's would ignore a WAL's records.
+ */
+function checkLogMode(deps: EngineDeps, dir: string, options: LsmOptions, recovered: ReturnType<typeof recoverVersions>): void {
+  const want = options.logMode === 'wal' ? LOG_MODE_WAL : LOG_MODE_APPLIED_INDEX;
+  const name = (m: number) => (m === LOG_MODE_WAL ? 'wal' : 'applied-index');
+  if (recovered.logMode !== null && recovered.logMode !== want) {
+    throw new StorageOptionsError(`${dir} was written in log mode "${name(recovered.logMode)}": it cannot be opened in log mode "${options.logMode}"`);
+  }
+  if (want === LOG_MODE_WAL && recovered.walBlockBytes !== null && recovered.walBlockBytes !== options.walBlockBytes) {
+    throw new StorageOptionsError(`${dir} was written with walBlockBytes ${recovered.walBlockBytes}, not ${options.walBlockBytes}`);
+  }
+  // A new tree in applied-index mode next to a WAL: a WAL-mode tree that lost its CURRENT, whose
+  // records this mode would ignore. Left for an operator to look at.
+  if (want === LOG_MODE_APPLIED_INDEX && recovered.logMode === null && deps.disk.exists(joinPath(dir, WAL_DIR))) {
+    throw new StorageOptionsError(`${dir} holds a WAL but no manifest: it cannot be opened in log mode "applied-index"`);
   }
 }
 

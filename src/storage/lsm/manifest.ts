@@ -16,6 +16,8 @@ import { emptyEdit, LEVELS, newFileMeta, type VersionEdit } from './version.js';
  *   5 added table          varint level, varint number, varint size, varint entries,
  *                          varint length + smallest key, varint length + largest key
  *   6 WAL block size       varint
+ *   7 log mode             varint: 0 the engine's WAL (also when absent), 1 the caller's log,
+ *                          whose applied index the checkpoint (1) then is
  *
  * CURRENT holds the live manifest's name and a CRC-32C of it, "MANIFEST-000007 1c2d3e4f\n", so that
  * a damaged CURRENT cannot silently name another (older) manifest.
@@ -27,6 +29,11 @@ const TAG_COMPACT_POINTER = 3;
 const TAG_DELETED = 4;
 const TAG_ADDED = 5;
 const TAG_WAL_BLOCK = 6;
+const TAG_LOG_MODE = 7;
+
+/** Log modes as the manifest records them. */
+export const LOG_MODE_WAL = 0;
+export const LOG_MODE_APPLIED_INDEX = 1;
 
 export function encodeEdit(edit: VersionEdit): Uint8Array {
   const out = new ByteWriter(256);
@@ -41,6 +48,10 @@ export function encodeEdit(edit: VersionEdit): Uint8Array {
   if (edit.walBlockBytes !== undefined) {
     out.varint(TAG_WAL_BLOCK);
     out.varint(edit.walBlockBytes);
+  }
+  if (edit.logMode !== undefined) {
+    out.varint(TAG_LOG_MODE);
+    out.varint(edit.logMode);
   }
   for (const p of edit.compactPointers) {
     out.varint(TAG_COMPACT_POINTER);
@@ -88,6 +99,10 @@ export function decodeEdit(data: Uint8Array): VersionEdit {
         break;
       case TAG_WAL_BLOCK:
         edit.walBlockBytes = r.varint();
+        break;
+      case TAG_LOG_MODE:
+        edit.logMode = r.varint();
+        if (edit.logMode !== LOG_MODE_WAL && edit.logMode !== LOG_MODE_APPLIED_INDEX) throw new FormatError(at, `unknown log mode ${edit.logMode}`);
         break;
       case TAG_COMPACT_POINTER:
         edit.compactPointers.push({ level: level(), key: r.lengthPrefixed().slice() });

@@ -1,3 +1,4 @@
+import { LOG_MODES, type LogMode } from '../engine.js';
 import { StorageOptionsError } from '../errors.js';
 import { checkFsyncPolicy, FSYNC_ALWAYS, type FsyncPolicy } from '../fsync-policy.js';
 import { BLOCK_BYTES_MAX, BLOCK_BYTES_MIN } from '../wal/record-format.js';
@@ -9,6 +10,11 @@ import { WAL_DEFAULTS } from '../wal/wal.js';
  */
 export interface LsmOptions {
   fsync: FsyncPolicy;
+  /**
+   * `wal`: writes go to the engine's WAL. `applied-index`: no WAL; the caller's log is the log and
+   * the manifest's checkpoint is the caller's applied index (../engine.ts, FORMAT.md).
+   */
+  logMode: LogMode;
   /** A memtable is frozen and flushed to a level-0 table once it holds this much. */
   memtableBytes: number;
   /** Data blocks are cut at about this size (before the trailer). */
@@ -55,6 +61,7 @@ export interface LsmOptions {
 
 export const LSM_DEFAULTS: LsmOptions = {
   fsync: FSYNC_ALWAYS,
+  logMode: 'wal',
   memtableBytes: 4 * 1024 * 1024,
   blockBytes: 4096,
   blockRestartInterval: 16,
@@ -118,5 +125,6 @@ export function resolveLsmOptions(given: Partial<LsmOptions> = {}): LsmOptions {
   if (o.debtSlowdownBytes > o.debtStopBytes) throw new StorageOptionsError('lsm options must satisfy debtSlowdownBytes <= debtStopBytes');
   if (o.walSegmentBytes < o.walBlockBytes) throw new StorageOptionsError('lsm option walSegmentBytes must be at least walBlockBytes');
   checkFsyncPolicy(o.fsync);
+  if (!LOG_MODES.includes(o.logMode)) throw new StorageOptionsError(`lsm option logMode must be one of ${LOG_MODES.join(', ')}, got ${JSON.stringify(o.logMode)}`);
   return o;
 }

@@ -1,7 +1,7 @@
 import type { DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { ByteWriter, compareBytes } from '../util/bytes.js';
-import { BloomBuilder, bloomHash } from './bloom.js';
+import { BlockedBloomBuilder, bloomHash } from './bloom.js';
 import { BlockBuilder, KIND_PUT } from './block-format.js';
 import {
   BLOCK_DATA,
@@ -37,7 +37,7 @@ const CHUNK_BYTES = 256 * 1024;
 export class TableBuilder {
   private readonly data: BlockBuilder;
   private readonly index = new BlockBuilder(1);
-  private readonly bloom: BloomBuilder | null;
+  private readonly bloom: BlockedBloomBuilder | null;
   private readonly pending = new ByteWriter(CHUNK_BYTES + 8192);
   private offset = 0;
   /** The last key added, in a reused buffer (copied out only at block ends and at finish). */
@@ -54,7 +54,7 @@ export class TableBuilder {
   ) {
     assert(options.blockBytes >= 64, 'TableBuilder: blocks must be at least 64 bytes');
     this.data = new BlockBuilder(options.restartInterval);
-    this.bloom = options.bloomBitsPerKey > 0 ? new BloomBuilder(options.bloomBitsPerKey) : null;
+    this.bloom = options.bloomBitsPerKey > 0 ? new BlockedBloomBuilder(options.bloomBitsPerKey) : null;
   }
 
   /** Bytes of the table so far, including the unfinished block. */

@@ -1,18 +1,21 @@
 import type { Disk, DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
 import { StorageCorruptionError } from '../errors.js';
-import { compareBytes, compareBytesTo, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
-import { BlockCache } from './block-cache.js';
+import { compareBytes, readVarint, utf8Decode, varintEnd } from '../util/bytes.js';
+import type { BlockCache, CachedBlocks } from './block-cache.js';
 import { BlockIterator, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from './block-format.js';
-import { bloomMayContain } from './bloom.js';
+import { blockedBloomMayContain, bloomMayContain } from './bloom.js';
 import type { InternalIterator } from './iterator.js';
+import { SortedKeys } from './sorted-keys.js';
 import {
   BLOCK_DATA,
   BLOCK_FILTER,
   BLOCK_INDEX,
   BLOCK_TRAILER_BYTES,
   checkBlock,
+  checkBlockIn,
   decodeFooter,
+  FORMAT_VERSION_CRC32C,
   FOOTER_BYTES,
   type Footer,
 } from './table-format.js';
@@ -33,19 +36,18 @@ export interface TableReadStats {
  * block cache. Every block is verified (checksum and block type) before use; a bad one raises
  * StorageCorruptionError naming the file and the block's offset.
  */
-export class Table {
-  /**
-   * Per data block: the last key in it (all of them back to back in one buffer, key i at
-   * [keyStarts[i], keyStarts[i + 1]), so that the binary search stays in one piece of memory),
-   * its offset and its size (without trailer).
-   */
-  private readonly indexKeys: Uint8Array;
-  private readonly keyStarts: Int32Array;
+export class Table implements CachedBlocks {
+  /** Per data block, the last key in it: what the index search runs on. */
+  private readonly index: SortedKeys;
   private readonly blocks: number;
   private readonly offsets: number[] = [];
   private readonly sizes: number[] = [];
   private readonly filter: Uint8Array | null;
+  /** Per data block, its block-cache slot + 1 (0: not cached); the cache maintains it. */
+  readonly cacheSlots: Int32Array;
   readonly entries: number;
+  /** The table's format version (which checksum its blocks carry). */
+  private readonly version: number;
   /** Iterators and reads in progress; the file closes only when none remain. */
   users = 0;
   private closeWhenUnused = false;
@@ -60,6 +62,7 @@ export class Table {
     footer: Footer,
   ) {
     this.entries = footer.entries;
+    this.version = footer.version;
     const index = this.readBlock(footer.indexOffset, footer.indexSize, BLOCK_INDEX);
     let decoded: DecodedBlock;
     try {
@@ -78,15 +81,8 @@ export class Table {
     }
     if (decoded.length === 0) throw new StorageCorruptionError(path, footer.indexOffset, 'index block lists no data blocks');
     this.blocks = decoded.length;
-    this.keyStarts = new Int32Array(this.blocks + 1);
-    let total = 0;
-    for (let i = 0; i < this.blocks; i++) {
-      this.keyStarts[i] = total;
-      total += (decoded.keys[i] as Uint8Array).length;
-    }
-    this.keyStarts[this.blocks] = total;
-    this.indexKeys = new Uint8Array(total);
-    for (let i = 0; i < this.blocks; i++) this.indexKeys.set(decoded.keys[i] as Uint8Array, this.keyStarts[i] as number);
+    this.index = new SortedKeys(decoded.keys);
+    this.cacheSlots = new Int32Array(this.blocks);
     this.filter = footer.filterSize > 0 ? this.readBlock(footer.filterOffset, footer.filterSize, BLOCK_FILTER) : null;
   }
 
@@ -110,34 +106,51 @@ export class Table {
 
   private readBlock(offset: number, size: number, type: number): Uint8Array {
     const raw = this.file.read(offset, size + BLOCK_TRAILER_BYTES);
-    const bad = checkBlock(raw, size, type);
+    const bad = checkBlock(raw, size, type, this.version);
     if (bad !== null) throw new StorageCorruptionError(this.path, offset, bad);
     return raw.subarray(0, size);
   }
 
-  /** Data block i, from the cache or the file (verified). fillCache: keep it (not for compaction). */
-  dataBlock(i: number, fillCache: boolean): Uint8Array {
-    const key = BlockCache.key(this.fileNumber, i);
-    const cached = this.cache.get(key);
+  /**
+   * Data block i, from the cache or the file (verified). fillCache: keep it (not for compaction).
+   * forIterator: the caller may hold the block after its next call.
+   */
+  dataBlock(i: number, fillCache: boolean, forIterator: boolean): Uint8Array {
+    assert(!this.closed, 'Table: data block read after close');
+    const cached = fillCache ? this.cache.get(this, i, forIterator) : this.cache.peek(this, i);
     if (cached !== undefined) return cached;
-    const block = this.readBlock(this.offsets[i] as number, this.sizes[i] as number, BLOCK_DATA);
-    if (restartArrayOffset(block) < 0) throw new StorageCorruptionError(this.path, this.offsets[i] as number, 'data block trailer is malformed');
-    if (fillCache) this.cache.put(key, block);
+    const offset = this.offsets[i] as number;
+    if (fillCache && this.file.readInto !== undefined) return this.readIntoCache(i, offset, this.sizes[i] as number, forIterator);
+    const block = this.readBlock(offset, this.sizes[i] as number, BLOCK_DATA);
+    if (restartArrayOffset(block) < 0) throw new StorageCorruptionError(this.path, offset, 'data block trailer is malformed');
+    if (fillCache) this.cache.put(this, i, block, false);
+    return block;
+  }
+
+  /** A cache miss: reads the block into a buffer the cache hands out (reused where it can). */
+  private readIntoCache(i: number, offset: number, size: number, forIterator: boolean): Uint8Array {
+    const buf = this.cache.takeBuffer(size + BLOCK_TRAILER_BYTES);
+    let bad: string | null;
+    try {
+      const got = (this.file.readInto as NonNullable<DiskFile['readInto']>)(offset, size + BLOCK_TRAILER_BYTES, buf, 0);
+      bad = checkBlockIn(buf, got, size, BLOCK_DATA, this.version);
+    } catch (err) {
+      this.cache.giveBack(buf.buffer as ArrayBuffer);
+      throw err;
+    }
+    const block = buf.subarray(0, size);
+    if (bad === null && restartArrayOffset(block) < 0) bad = 'data block trailer is malformed';
+    if (bad !== null) {
+      this.cache.giveBack(buf.buffer as ArrayBuffer);
+      throw new StorageCorruptionError(this.path, offset, bad);
+    }
+    this.cache.put(this, i, block, !forIterator);
     return block;
   }
 
   /** Index of the first data block whose last key is >= key, or blockCount if none. */
   findBlock(key: Uint8Array): number {
-    let lo = 0;
-    let hi = this.blocks;
-    const starts = this.keyStarts;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      // compareBytesTo(key, last key of mid) > 0 means the block's last key is < key.
-      if (compareBytesTo(key, this.indexKeys, starts[mid] as number, starts[mid + 1] as number) > 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.index.lowerBound(key);
   }
 
   /**
@@ -147,14 +160,15 @@ export class Table {
   get(key: Uint8Array, hash: number, out: TableHit): TableHit | null {
     if (this.filter !== null) {
       this.stats.bloomChecks++;
-      if (!bloomMayContain(this.filter, hash)) {
+      // Format 2 tables carry a blocked filter, format 1 tables a standard one.
+      if (this.version === FORMAT_VERSION_CRC32C ? !bloomMayContain(this.filter, hash) : !blockedBloomMayContain(this.filter, hash)) {
         this.stats.bloomNegatives++;
         return null;
       }
     }
     const i = this.findBlock(key);
     if (i >= this.blocks) return null;
-    const block = this.dataBlock(i, true);
+    const block = this.dataBlock(i, true, false);
     let found: boolean;
     try {
       found = blockGet(block, restartArrayOffset(block), key);
@@ -176,7 +190,7 @@ export class Table {
 
   /** A cursor over data block i (read and verified through the cache). */
   blockIterator(i: number, fillCache: boolean): BlockIterator {
-    const block = this.dataBlock(i, fillCache);
+    const block = this.dataBlock(i, fillCache, true);
     try {
       return new BlockIterator(block);
     } catch (err) {
@@ -195,6 +209,7 @@ export class Table {
     this.closeWhenUnused = true;
     if (this.users === 0 && !this.closed) {
       this.closed = true;
+      this.cache.forget(this);
       this.file.close();
     }
   }

@@ -6,7 +6,7 @@ import { ByteWriter, FormatError } from '../util/bytes.js';
 import { series, type Step } from '../util/series.js';
 import { frameRecord, scanRecords } from '../wal/record-format.js';
 import { CURRENT, CURRENT_TMP, manifestName, tableName } from './files.js';
-import { decodeCurrent, decodeEdit, encodeCurrent, encodeEdit } from './manifest.js';
+import { decodeCurrent, decodeEdit, encodeCurrent, encodeEdit, LOG_MODE_WAL } from './manifest.js';
 import { emptyEdit, type FileMeta, LEVELS, Version, type VersionEdit } from './version.js';
 
 /**
@@ -29,6 +29,8 @@ export interface RecoveredVersions {
   nextFileNumber: number;
   compactPointers: (Uint8Array | null)[];
   walBlockBytes: number | null;
+  /** LOG_MODE_WAL or LOG_MODE_APPLIED_INDEX; null for a new tree (a manifest without it: WAL). */
+  logMode: number | null;
   /** Number of the manifest read, or null for a new tree. */
   manifestNumber: number | null;
   edits: number;
@@ -43,6 +45,7 @@ export function recoverVersions(disk: Disk, dir: string, blockBytes: number): Re
     nextFileNumber: 1,
     compactPointers: Array.from({ length: LEVELS }, () => null),
     walBlockBytes: null,
+    logMode: null,
     manifestNumber: null,
     edits: 0,
     droppedTail: null,
@@ -55,6 +58,7 @@ export function recoverVersions(disk: Disk, dir: string, blockBytes: number): Re
   const data = disk.readFile(path);
   const state = fresh;
   state.manifestNumber = Number(name.slice('MANIFEST-'.length));
+  state.logMode = LOG_MODE_WAL;
   let version = Version.empty();
   const scan = scanRecords(data, blockBytes, (payload, offset) => {
     let edit: VersionEdit;
@@ -68,6 +72,7 @@ export function recoverVersions(disk: Disk, dir: string, blockBytes: number): Re
     if (edit.checkpointLsn !== undefined) state.checkpointLsn = edit.checkpointLsn;
     if (edit.nextFileNumber !== undefined) state.nextFileNumber = edit.nextFileNumber;
     if (edit.walBlockBytes !== undefined) state.walBlockBytes = edit.walBlockBytes;
+    if (edit.logMode !== undefined) state.logMode = edit.logMode;
     for (const p of edit.compactPointers) state.compactPointers[p.level] = p.key;
     state.edits++;
   });
@@ -112,6 +117,8 @@ export interface VersionSetOptions {
   blockBytes: number;
   /** Recorded in every new manifest (the WAL's format depends on it). */
   walBlockBytes: number;
+  /** Recorded in every new manifest: LOG_MODE_WAL or LOG_MODE_APPLIED_INDEX. */
+  logMode: number;
   manifestBytesMax: number;
   onObsolete: (files: FileMeta[]) => void;
 }
@@ -286,6 +293,7 @@ export class VersionSet {
     snapshot.checkpointLsn = Math.max(this.checkpointLsn, edit.checkpointLsn ?? 0);
     snapshot.nextFileNumber = this.nextFileNumber;
     snapshot.walBlockBytes = this.options.walBlockBytes;
+    snapshot.logMode = this.options.logMode;
     for (let l = 0; l < LEVELS; l++) {
       const key = edit.compactPointers.find((p) => p.level === l)?.key ?? this.compactPointers[l];
       if (key !== null && key !== undefined) snapshot.compactPointers.push({ level: l, key });

@@ -1,5 +1,6 @@
 import { assert } from '../../util/assert.js';
 import { compareBytes } from '../util/bytes.js';
+import { SortedKeys } from './sorted-keys.js';
 import type { Table } from './table.js';
 
 /**
@@ -35,11 +36,16 @@ export function newFileMeta(number: number, sizeBytes: number, entries: number, 
 }
 
 export interface VersionEdit {
-  /** Every WAL record with LSN <= this is in a table. */
+  /**
+   * Every WAL record with LSN <= this is in a table; in log mode `applied-index`, the tables hold
+   * exactly the writes with applied index <= this.
+   */
   checkpointLsn?: number;
   nextFileNumber?: number;
   /** The WAL's block size: part of the log's format, so a reopen must use the same. */
   walBlockBytes?: number;
+  /** LOG_MODE_WAL or LOG_MODE_APPLIED_INDEX (manifest.ts): a reopen must use the same. */
+  logMode?: number;
   compactPointers: { level: number; key: Uint8Array }[];
   deleted: { level: number; number: number }[];
   added: { level: number; file: FileMeta }[];
@@ -54,6 +60,8 @@ export class Version {
   pins = 0;
   /** Set once the version is neither current nor pinned and its files' refs were dropped. */
   released = false;
+  /** Per level >= 1, its tables' largest keys laid out for search (made at the first lookup). */
+  private readonly largestKeys: (SortedKeys | null)[] = Array.from({ length: LEVELS }, () => null);
 
   constructor(readonly levels: readonly (readonly FileMeta[])[]) {
     assert(levels.length === LEVELS, 'Version: wrong number of levels');
@@ -75,15 +83,12 @@ export class Version {
 
   /** For level >= 1: the file whose range may hold key, or null. */
   findFile(level: number, key: Uint8Array): FileMeta | null {
+    assert(level >= 1 && level < LEVELS, 'Version.findFile: level 0 tables overlap');
     const files = this.levels[level] as FileMeta[];
-    let lo = 0;
-    let hi = files.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes((files[mid] as FileMeta).largest, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    const f = files[lo];
+    if (files.length === 0) return null;
+    let search = this.largestKeys[level] as SortedKeys | null;
+    if (search === null) this.largestKeys[level] = search = new SortedKeys(files.map((f) => f.largest));
+    const f = files[search.lowerBound(key)];
     return f !== undefined && compareBytes(f.smallest, key) <= 0 ? f : null;
   }
 

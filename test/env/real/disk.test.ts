@@ -18,6 +18,12 @@ test('the real disk honours the Disk contract', async () => {
   assert.is(f.size(), 8);
   assert.equal([...f.read(5, 3)], [0, 0, '!'.charCodeAt(0)]);
   assert.is(f.read(6, 100).length, 2, 'short read at the end');
+  const into = new Uint8Array(6).fill(9);
+  assert.is(f.readInto?.(0, 5, into, 1), 5);
+  assert.is(dec.decode(into.subarray(1)), 'hello');
+  assert.is(into[0], 9, 'readInto writes only from its offset');
+  assert.is(f.readInto?.(6, 100, new Uint8Array(100), 0), 2, 'short readInto at the end');
+  assert.throws(() => f.readInto?.(0, 8, new Uint8Array(4), 0), (e: unknown) => e instanceof DiskError && e.code === 'EINVAL');
   const err = await new Promise<DiskError | null>((r) => f.sync(r));
   assert.is(err, null);
   assert.is(await new Promise<DiskError | null>((r) => disk.syncDir('wal', r)), null);

@@ -1,6 +1,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BloomBuilder, bloomHash, bloomMayContain, bloomProbes, bloomTheoreticalFpRate } from '../../../src/storage/lsm/bloom.js';
+import {
+  BlockedBloomBuilder,
+  blockedBloomMayContain,
+  blockedBloomProbes,
+  blockedBloomTheoreticalFpRate,
+  BloomBuilder,
+  bloomHash,
+  bloomMayContain,
+  bloomProbes,
+  bloomTheoreticalFpRate,
+} from '../../../src/storage/lsm/bloom.js';
 
 const Bloom = suite('bloom filter');
 
@@ -59,6 +69,53 @@ Bloom('a damaged filter answers "maybe", never a false "no"', () => {
   const f = build(['a'], 10);
   f[f.length - 1] = 0; // k = 0 is impossible
   assert.ok(bloomMayContain(f, bloomHash(enc('zzz'))));
+});
+
+function buildBlocked(keys: string[], bitsPerKey: number): Uint8Array {
+  const b = new BlockedBloomBuilder(bitsPerKey);
+  for (const k of keys) b.add(bloomHash(enc(k)));
+  return b.finish();
+}
+
+Bloom('blocked filter: no false negatives, at any size', () => {
+  for (const n of [1, 7, 100, 5000]) {
+    const keys = Array.from({ length: n }, (_, i) => `key-${i * 7919}`);
+    const f = buildBlocked(keys, 10);
+    assert.is((f.length - 1) % 64, 0, 'whole 64-byte blocks');
+    for (const k of keys) assert.ok(blockedBloomMayContain(f, bloomHash(enc(k))), k);
+  }
+});
+
+Bloom('blocked filter: the measured false-positive rate is close to theory, for several bits per key', () => {
+  const n = 20_000;
+  const probes = 200_000;
+  const keys = Array.from({ length: n }, (_, i) => `user:${i}:${(i * 2654435761) >>> 0}`);
+  for (const bitsPerKey of [4, 6, 10, 16]) {
+    const f = buildBlocked(keys, bitsPerKey);
+    let fp = 0;
+    for (let i = 0; i < probes; i++) if (blockedBloomMayContain(f, bloomHash(enc(`absent:${i}`)))) fp++;
+    const measured = fp / probes;
+    const theory = blockedBloomTheoreticalFpRate(((f.length - 1) * 8) / n, blockedBloomProbes(bitsPerKey));
+    assert.ok(measured > theory * 0.8 && measured < theory * 1.2, `${bitsPerKey} bits/key: measured ${measured.toFixed(5)}, theory ${theory.toFixed(5)}`);
+  }
+});
+
+Bloom('blocked filter at 10 bits per key: about 1% of absent keys pass (sized for 1%)', () => {
+  const keys = Array.from({ length: 17_000 }, (_, i) => String(i * 37).padStart(16, '0'));
+  const f = buildBlocked(keys, 10);
+  let fp = 0;
+  for (let i = 0; i < 200_000; i++) if (blockedBloomMayContain(f, bloomHash(enc(String(i * 37 + 1).padStart(16, '0'))))) fp++;
+  // Theory says 0.98%; 200k probes have a sampling error of about 0.02%.
+  assert.ok(fp / 200_000 < 0.0105, `false-positive rate ${fp / 200_000}`);
+  assert.ok(blockedBloomTheoreticalFpRate(10, blockedBloomProbes(10)) < 0.01);
+});
+
+Bloom('a damaged blocked filter answers "maybe", never a false "no"', () => {
+  assert.ok(blockedBloomMayContain(new Uint8Array(0), 123));
+  const f = buildBlocked(['a'], 10);
+  f[f.length - 1] = 0;
+  assert.ok(blockedBloomMayContain(f, bloomHash(enc('zzz'))));
+  assert.ok(blockedBloomMayContain(new Uint8Array(65 + 3).fill(0), 5), 'a length that is not whole blocks');
 });
 
 Bloom.run();

@@ -2,10 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { StorageCorruptionError } from '../../../src/storage/errors.js';
-import { compareBytes } from '../../../src/storage/util/bytes.js';
+import { ByteWriter, compareBytes, writeU32 } from '../../../src/storage/util/bytes.js';
+import { crc32c } from '../../../src/storage/util/crc32c.js';
+import { FOOTER_BYTES, FORMAT_VERSION_CRC32C } from '../../../src/storage/lsm/table-format.js';
 import { BlockCache } from '../../../src/storage/lsm/block-cache.js';
 import { BlockBuilder, blockGet, DecodedBlock, foundKind, foundValueEnd, foundValueStart, KIND_DELETE, KIND_PUT, restartArrayOffset } from '../../../src/storage/lsm/block-format.js';
-import { bloomHash } from '../../../src/storage/lsm/bloom.js';
+import { BloomBuilder, bloomHash } from '../../../src/storage/lsm/bloom.js';
 import { Table, type TableHit } from '../../../src/storage/lsm/table.js';
 import { TableBuilder } from '../../../src/storage/lsm/table-builder.js';
 import { SimEnv } from '../sim-env.js';
@@ -49,6 +51,28 @@ T('a block stores keys prefix-compressed with restart points, and finds each of 
   assert.equal(new DecodedBlock(block).keys.map(dec), keys);
 });
 
+T('blockGet finds exactly the keys of a block, whatever their shared prefixes and restart points', () => {
+  const keyArb = fc.uint8Array({ maxLength: 5 }).map((b) => b.map((x) => [0, 1, 2, 255][x & 3] as number));
+  fc.assert(
+    fc.property(fc.array(keyArb, { minLength: 1, maxLength: 60 }), fc.array(keyArb, { maxLength: 30 }), fc.integer({ min: 1, max: 5 }), (raw, probes, restart) => {
+      const keys = [...new Map(raw.map((k) => [k.join(','), k])).values()].sort(compareBytes);
+      const b = new BlockBuilder(restart);
+      keys.forEach((k, i) => b.add(k, KIND_PUT, enc(`v${i}`)));
+      const block = b.finish().slice();
+      const restartsAt = restartArrayOffset(block);
+      keys.forEach((k, i) => {
+        assert.ok(blockGet(block, restartsAt, k), `key ${k.join(',')}`);
+        assert.is(dec(block.subarray(foundValueStart, foundValueEnd)), `v${i}`);
+      });
+      for (const probe of probes) {
+        const present = keys.some((k) => compareBytes(k, probe) === 0);
+        assert.is(blockGet(block, restartsAt, probe), present, `probe ${probe.join(',')}`);
+      }
+    }),
+    { numRuns: 400 },
+  );
+});
+
 T('a table returns every entry, tombstones included, and nothing else', () => {
   fc.assert(
     fc.property(fc.array(fc.string({ minLength: 0, maxLength: 8 }), { minLength: 1, maxLength: 200 }), fc.constantFrom(64, 128, 512), fc.integer({ min: 1, max: 8 }), (keys, blockBytes, restart) => {
@@ -84,6 +108,35 @@ T('a table returns every entry, tombstones included, and nothing else', () => {
       t.close();
     }),
     { numRuns: 60 },
+  );
+});
+
+T('point reads and seeks find the right block among keys with long shared prefixes and zero bytes', () => {
+  // Index keys that share a prefix and differ only past it, or only by trailing zero bytes, make
+  // the index search's 4-byte words tie: the search must fall back to the keys.
+  const part = fc.string({ unit: fc.constantFrom('\u0000', 'a', 'b', '\u00ff'), maxLength: 6 });
+  fc.assert(
+    fc.property(fc.array(part, { minLength: 1, maxLength: 150 }), fc.array(part, { maxLength: 40 }), fc.constantFrom('', 'p', 'prefix-0000000'), (keys, probes, shared) => {
+      const env = new SimEnv('index-words');
+      const entries = sortedEntries(keys.map((k) => shared + k));
+      buildTable(env, 't.sst', entries, 64, 2);
+      const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(1 << 20), { bloomChecks: 0, bloomNegatives: 0 });
+      const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+      const byKey = new Map(entries);
+      const sortedKeys = entries.map(([k]) => enc(k));
+      const it = t.iterator(true);
+      for (const probe of [...probes.map((p) => shared + p), ...probes, '', '\uffff']) {
+        const pb = enc(probe);
+        const r = t.get(pb, bloomHash(pb), hit);
+        assert.is(r !== null, byKey.has(probe), `get ${JSON.stringify(probe)}`);
+        it.seekGE(pb);
+        const want = sortedKeys.find((k) => compareBytes(k, pb) >= 0);
+        assert.is(it.valid() ? it.keyString() : null, want === undefined ? null : dec(want), `seekGE ${JSON.stringify(probe)}`);
+      }
+      it.close();
+      t.close();
+    }),
+    { numRuns: 150 },
   );
 });
 
@@ -131,15 +184,156 @@ T('reads use the block cache; a warm read does not touch the file', () => {
   assert.ok(cache.bytes > 0 && cache.bytes <= 256);
 });
 
-T('the block cache keeps to its byte budget, evicting the least recently used', () => {
+T('the block cache keeps to its byte budget; a block hit since the hand passed stays (CLOCK)', () => {
   const c = new BlockCache(100);
-  c.put(1, new Uint8Array(40));
-  c.put(2, new Uint8Array(40));
-  c.get(1);
-  c.put(3, new Uint8Array(40));
+  const t = { cacheSlots: new Int32Array(5) };
+  c.put(t, 1, new Uint8Array(40), false);
+  c.put(t, 2, new Uint8Array(40), false);
+  c.get(t, 1);
+  c.put(t, 3, new Uint8Array(40), false);
   assert.ok(c.bytes <= 100);
-  assert.ok(c.get(1) !== undefined, 'recently used stays');
-  assert.is(c.get(2), undefined, 'least recently used went');
+  assert.is(c.get(t, 2), undefined, 'the block never hit went');
+  assert.is(c.entries, 2, 'the block hit stayed');
+  // The hand cleared 1's bit on its way: without another hit, 1 goes before 3 (which was hit).
+  c.get(t, 3);
+  c.put(t, 4, new Uint8Array(40), false);
+  assert.is(c.entries, 2);
+  assert.ok(c.get(t, 3) !== undefined && c.get(t, 4) !== undefined);
+  assert.is(c.get(t, 1), undefined);
+  assert.equal([...t.cacheSlots].map((s) => s > 0), [false, false, false, true, true]);
+  c.forget(t);
+  assert.is(c.entries, 0);
+  assert.is(c.bytes, 0);
+  assert.equal([...t.cacheSlots], [0, 0, 0, 0, 0]);
+});
+
+T('reads that do not fill the cache (compaction) leave its figures and contents alone', () => {
+  const env = new SimEnv('peek');
+  const entries = sortedEntries(Array.from({ length: 100 }, (_, i) => `key${i}`));
+  buildTable(env, 't.sst', entries);
+  const cache = new BlockCache(1 << 20);
+  const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 });
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  const k = enc('key42');
+  t.get(k, bloomHash(k), hit);
+  assert.is(cache.misses, 1);
+  const it = t.iterator(false);
+  let n = 0;
+  for (it.seekFirst(); it.valid(); it.next()) n++;
+  it.close();
+  assert.is(n, entries.length);
+  assert.is(cache.misses, 1, 'no misses counted');
+  assert.is(cache.hits, 0, 'no hits counted');
+  assert.is(cache.entries, 1, 'nothing added');
+});
+
+T('a table that closes drops its blocks from the cache', () => {
+  const env = new SimEnv('forget');
+  const entries = sortedEntries(Array.from({ length: 100 }, (_, i) => `key${i}`));
+  buildTable(env, 't.sst', entries);
+  const cache = new BlockCache(1 << 20);
+  const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 });
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  for (const [k] of entries) t.get(enc(k), bloomHash(enc(k)), hit);
+  assert.is(cache.entries, t.blockCount);
+  t.close();
+  assert.is(cache.entries, 0);
+  assert.is(cache.bytes, 0);
+});
+
+/** Writes a table of format 1 (CRC-32C checksums, a standard Bloom filter), as older kv-lab did. */
+function buildFormat1Table(env: SimEnv, path: string, entries: Entry[]): void {
+  const out = new ByteWriter(1 << 16);
+  const block = (contents: Uint8Array, type: number) => {
+    const at = out.length;
+    out.bytes(contents);
+    out.u8(type);
+    out.u32(crc32c(out.buf, at, at + contents.length + 1));
+  };
+  const data = new BlockBuilder(4);
+  const index = new BlockBuilder(1);
+  const bloom = new BloomBuilder(10);
+  const handle = new ByteWriter(16);
+  entries.forEach(([k, v], i) => {
+    data.add(enc(k), v === null ? KIND_DELETE : KIND_PUT, v === null ? new Uint8Array(0) : enc(v));
+    bloom.add(bloomHash(enc(k)));
+    if (data.sizeEstimate() >= 128 || i === entries.length - 1) {
+      const at = out.length;
+      const contents = data.finish();
+      block(contents, 1);
+      handle.reset();
+      handle.varint(at);
+      handle.varint(contents.length);
+      index.add(enc(k), KIND_PUT, handle.written());
+      data.reset();
+    }
+  });
+  const filterOffset = out.length;
+  const filter = bloom.finish();
+  block(filter, 3);
+  const indexOffset = out.length;
+  const indexBlock = index.finish();
+  block(indexBlock, 2);
+  const foot = new Uint8Array(FOOTER_BYTES);
+  [filterOffset, filter.length, indexOffset, indexBlock.length, entries.length, FORMAT_VERSION_CRC32C].forEach((v, i) => writeU32(foot, 4 * i, v));
+  writeU32(foot, 24, crc32c(foot, 0, 24));
+  foot.set(enc('kvlabSST'), 28);
+  out.bytes(foot);
+  const f = env.deps.disk.open(path, 'create-new');
+  f.append(out.written());
+  f.close();
+}
+
+T('a table of format 1 (CRC-32C) is still read, and a flipped bit in it still detected', () => {
+  const env = new SimEnv('format1');
+  const entries = sortedEntries(Array.from({ length: 300 }, (_, i) => `key${i}`));
+  buildFormat1Table(env, 't.sst', entries);
+  const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(1 << 20), { bloomChecks: 0, bloomNegatives: 0 });
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  for (const [k, v] of entries) {
+    const r = t.get(enc(k), bloomHash(enc(k)), hit);
+    assert.ok(r !== null && r.deleted === (v === null) && (v === null || dec(r.value) === v), k);
+  }
+  for (let i = 0; i < 2000; i++) assert.is(t.get(enc(`absent${i}`), bloomHash(enc(`absent${i}`)), hit), null);
+  assert.ok(t.stats.bloomNegatives > 1900, `the standard filter answers: ${t.stats.bloomNegatives} of 2000 absent keys filtered`);
+  t.close();
+  const f = env.deps.disk.open('t.sst', 'write');
+  f.writeAt(10, new Uint8Array([(f.read(10, 1)[0] as number) ^ 1]));
+  f.close();
+  const t2 = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(1 << 20), { bloomChecks: 0, bloomNegatives: 0 });
+  assert.throws(() => t2.get(enc(entries[0]?.[0] as string), bloomHash(enc(entries[0]?.[0] as string)), hit), (e: unknown) => e instanceof StorageCorruptionError && /checksum/.test(String(e)));
+});
+
+T('a small cache reuses evicted buffers, and never one an iterator still reads (both read paths)', () => {
+  for (const readInto of [true, false]) {
+    const env = new SimEnv(`reuse-${readInto}`, {}, readInto);
+    const entries = sortedEntries(Array.from({ length: 400 }, (_, i) => `key${String(i).padStart(4, '0')}`));
+    buildTable(env, 't.sst', entries);
+    // Room for about three 128-byte blocks: nearly every read evicts one.
+    const cache = new BlockCache(3 * 140);
+    const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 });
+    assert.ok(t.blockCount > 20);
+    const it = t.iterator(true);
+    it.seekFirst();
+    const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+    let seen = 0;
+    for (let i = 0; i < entries.length; i++) {
+      // Point reads far from the iterator evict its block and recycle buffers under it.
+      const [k, v] = entries[(i * 7919) % entries.length] as Entry;
+      const r = t.get(enc(k), bloomHash(enc(k)), hit);
+      assert.ok(r !== null && r.deleted === (v === null) && (v === null || dec(r.value) === v), `get ${k}`);
+      if (it.valid()) {
+        const [ek, ev] = entries[seen] as Entry;
+        assert.is(it.keyString(), ek, 'the iterator reads its block intact');
+        assert.is(it.isDelete() ? null : it.valueString(), ev);
+        seen++;
+        it.next();
+      }
+    }
+    it.close();
+    assert.is(seen, entries.length);
+    assert.ok(cache.evictions > 100, `evictions: ${cache.evictions}`);
+  }
 });
 
 T.run();
