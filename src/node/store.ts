@@ -1,5 +1,6 @@
-import type { Engine } from '../storage/engine.js';
+import { SCAN_LIMIT_MAX, type Engine, type ReadView } from '../storage/engine.js';
 import { compareKeys } from '../storage/keys.js';
+import { assert } from '../util/assert.js';
 import type { KvView, StorageWrite } from './kv-state.js';
 
 /**
@@ -49,17 +50,9 @@ export class EngineStore implements NodeStore, KvView {
 
   scan(start: string, end: string | null, limit: number, reverse: boolean): [string, string][] {
     if (this.overlay.size === 0) return this.engine.scan(start, end, limit, reverse);
-    // Ask the engine for enough to cover keys the overlay deletes, then merge the overlay in.
-    const merged = new Map<string, string>();
-    for (const [k, v] of this.engine.scan(start, end, limit + this.overlay.size, reverse)) merged.set(k, v);
-    for (const [k, o] of this.overlay) {
-      if (compareKeys(k, start) < 0 || (end !== null && compareKeys(k, end) >= 0)) continue;
-      if (o.value === null) merged.delete(k);
-      else merged.set(k, o.value);
-    }
-    const keys = [...merged.keys()].sort(compareKeys);
-    if (reverse) keys.reverse();
-    return keys.slice(0, limit).map((k) => [k, merged.get(k) as string]);
+    const inRange: [string, string | null][] = [];
+    for (const [k, o] of this.overlay) if (compareKeys(k, start) >= 0 && (end === null || compareKeys(k, end) < 0)) inRange.push([k, o.value]);
+    return mergeScan(this.engine, inRange, start, end, limit, reverse);
   }
 
   apply(writes: StorageWrite[], done: (err: Error | null) => void): void {
@@ -99,4 +92,54 @@ export class EngineStore implements NodeStore, KvView {
     this.flush();
     this.engine.close(() => {});
   }
+}
+
+/**
+ * A scan of `engine` with the writes of `overlay` (value null: deleted) laid over it: the entries
+ * with start <= key < end, ascending or descending, at most limit. The engine is read in pages of
+ * at most SCAN_LIMIT_MAX, however many keys the overlay deletes: asking it for limit plus the
+ * overlay's size in one call, as this once did, went past the engine's maximum (100,009 > 100,000)
+ * while a snapshot read full pages under write load, and every node of a cluster crashed
+ * (issue 16, item 3).
+ */
+export function mergeScan(engine: ReadView, overlay: readonly [string, string | null][], start: string, end: string | null, limit: number, reverse: boolean): [string, string][] {
+  assert(Number.isSafeInteger(limit) && limit >= 0 && limit <= SCAN_LIMIT_MAX, () => `scan: limit ${limit} outside [0, ${SCAN_LIMIT_MAX}]`);
+  const ov = [...overlay].sort((a, b) => (reverse ? compareKeys(b[0], a[0]) : compareKeys(a[0], b[0])));
+  const before = (a: string, b: string) => (reverse ? compareKeys(a, b) > 0 : compareKeys(a, b) < 0);
+  const out: [string, string][] = [];
+  let o = 0;
+  // The engine's pages: [lo, hi) shrinks from the front (ascending) or the back (descending).
+  let lo = start;
+  let hi = end;
+  let page: [string, string][] = [];
+  let p = 0;
+  let engineDone = false;
+  while (out.length < limit) {
+    if (p === page.length && !engineDone) {
+      // Enough to fill what is left even if every overlay entry still ahead deletes one of them.
+      const want = Math.min(SCAN_LIMIT_MAX, limit - out.length + (ov.length - o));
+      page = engine.scan(lo, hi, want, reverse);
+      p = 0;
+      engineDone = page.length < want;
+      const last = page[page.length - 1];
+      if (last !== undefined) {
+        if (reverse) hi = last[0];
+        else lo = last[0] + '\x00';
+      }
+    }
+    const e = p < page.length ? (page[p] as [string, string]) : undefined;
+    const w = o < ov.length ? (ov[o] as [string, string | null]) : undefined;
+    if (e === undefined && w === undefined) break;
+    if (w !== undefined && (e === undefined || !before(e[0], w[0]))) {
+      // The overlay's write decides this key (and hides the engine's entry for it, if any).
+      if (e !== undefined && e[0] === w[0]) p++;
+      o++;
+      if (w[1] !== null) out.push([w[0], w[1]]);
+    } else {
+      out.push(e as [string, string]);
+      p++;
+    }
+  }
+  assert(out.length <= limit, 'mergeScan returned more than its limit');
+  return out;
 }
