@@ -1,3 +1,5 @@
+import { WAL_DEFAULTS } from '../storage/wal/wal.js';
+
 /**
  * How a node runs Raft: timing, snapshots and compaction, flow control, and the protocol's
  * optional parts. One record, with its defaults here, used by `kv-lab serve` (through NodeConfig)
@@ -26,6 +28,10 @@ export interface RaftTuning {
   checkQuorum: boolean;
   /** A leader's appends leave before its own fsync, which then overlaps the followers'. */
   appendBeforePersist: boolean;
+  /** The Raft log's segments are sealed past this size (and dropped whole after a compaction). */
+  logSegmentBytes: number;
+  /** The Raft log's block size: fixed for a log's whole life (its records are framed in blocks). */
+  logBlockBytes: number;
 }
 
 /**
@@ -49,6 +55,8 @@ export const DEFAULT_RAFT_TUNING: Readonly<RaftTuning> = Object.freeze({
   preVote: true,
   checkQuorum: true,
   appendBeforePersist: true,
+  logSegmentBytes: WAL_DEFAULTS.segmentBytesMax,
+  logBlockBytes: WAL_DEFAULTS.blockBytes,
 });
 
 /**
