@@ -1,6 +1,10 @@
 import { KvClient } from '../src/client/client.js';
 import { StreamNet } from '../src/client/stream-net.js';
 import type { Rng } from '../src/env/rng.js';
+import { RaftReplica } from '../src/node/raft-replica.js';
+import { assert } from '../src/util/assert.js';
+import { FailpointCrash, type FailpointName } from '../src/util/failpoints.js';
+import { kvNodeOf } from './node-process.js';
 import { NS_PER_MS } from './scheduler.js';
 import type { Fault } from './scenario.js';
 import type { World } from './world.js';
@@ -18,11 +22,39 @@ interface Active {
   undo: () => void;
 }
 
+/**
+ * A fault waiting for its moment at a failpoint: the `hitsLeft`-th time `node` (null: any node)
+ * passes `point`, `fire` runs, on that node's own event. Disarmed at `deadlineNs` if not hit.
+ */
+interface Arm {
+  id: number;
+  point: FailpointName;
+  node: string | null;
+  hitsLeft: number;
+  deadlineNs: number;
+  fault: Fault;
+  fire: (node: string) => void;
+}
+
+/** A moment a fault began, ended or happened, with how many are in effect after it (the stability and recovery checks read them). */
+export interface FaultEvent {
+  atNs: number;
+  /** Faults in effect just after it. */
+  active: number;
+  what: string;
+}
+
+/** Crash-at fires on the Nth hit, N drawn from 1..this when the fault does not say. */
+const CRASH_AT_HITS_MAX = 8;
+
 export class Nemesis {
   private readonly active = new Map<number, Active>();
   private idNext = 1;
   /** Faults applied, for the summary. */
   applied = 0;
+  /** Every start and end of a fault, in order: the checks of stability and recovery read it. */
+  readonly timeline: FaultEvent[] = [];
+  private readonly armed: Arm[] = [];
   /** The operator's client (failover, membership changes), made when first needed. */
   private admin: KvClient | null = null;
 
@@ -46,15 +78,63 @@ export class Nemesis {
     for (const f of faults) {
       const until = f.untilNs ?? endNs;
       for (let t = f.atNs; ; t += f.everyNs as number) {
-        this.world.sched.at(t, `fault ${f.kind}`, () => {
-          const a = this.apply(f);
-          if (a !== null && f.forNs !== undefined) {
-            this.world.sched.at(this.world.nowNs + f.forNs, `heal ${f.kind}`, () => this.end(a.id));
-          }
-        });
+        this.world.sched.at(t, `fault ${f.kind}`, () => this.started(f, this.apply(f)));
         if (f.everyNs === undefined || t + f.everyNs >= until) break;
       }
     }
+  }
+
+  /** A fault took effect (now, or when its failpoint fired): `for:` counts from here. */
+  private started(f: Fault, a: Active | null): void {
+    if (a !== null && f.forNs !== undefined) {
+      this.world.sched.at(this.world.nowNs + f.forNs, `heal ${f.kind}`, () => this.end(a.id));
+    }
+  }
+
+  /** Whether any fault waits at a failpoint: the runner installs the failpoint handler if so. */
+  static needsFailpoints(faults: readonly Fault[]): boolean {
+    return faults.some((f) => f.kind === 'crash-at' || (f.kind === 'isolate-leader' && f.afterWrites));
+  }
+
+  /**
+   * The failpoint handler: counts the hit against the faults armed at this point on the node whose
+   * code runs now, and fires the one whose count is reached. Cheap when nothing is armed.
+   */
+  onFailpoint = (point: FailpointName): void => {
+    if (this.armed.length === 0) return;
+    const owner = this.world.sched.current;
+    if (owner === null) return;
+    let node: string | null = null;
+    for (const m of this.world.machines.values()) if (m.owner === owner) node = m.id;
+    if (node === null || this.world.machine(node).state !== 'up') return;
+    let due: Arm | null = null;
+    for (const a of this.armed) {
+      if (a.point !== point || (a.node !== null && a.node !== node)) continue;
+      a.hitsLeft--;
+      if (a.hitsLeft === 0 && due === null) due = a;
+    }
+    if (due === null) return;
+    this.armed.splice(this.armed.indexOf(due), 1);
+    due.fire(node);
+  };
+
+  private arm(f: Fault, point: FailpointName, node: string | null, hits: number, withinNs: number, fire: (node: string) => void): null {
+    assert(hits >= 1, 'a failpoint fires on a hit, the first at the earliest');
+    const a: Arm = { id: this.idNext++, point, node, hitsLeft: hits, deadlineNs: this.world.nowNs + withinNs, fault: f, fire };
+    this.armed.push(a);
+    this.world.trace.record(this.world.nowNs, 'fault-armed', { kind: f.kind, point, node: node ?? 'any', hits });
+    this.world.sched.at(a.deadlineNs, `disarm ${f.kind}`, () => {
+      const i = this.armed.indexOf(a);
+      if (i < 0) return;
+      this.armed.splice(i, 1);
+      this.skip(f, `failpoint ${point} not reached ${hits} time(s) within ${withinNs / NS_PER_MS} ms`);
+    });
+    return null;
+  }
+
+  /** The moment the faults in effect changed (or an instantaneous one happened). */
+  private mark(what: string): void {
+    this.timeline.push({ atNs: this.world.nowNs, active: this.active.size, what });
   }
 
   /** Labels of the faults in effect now, for the progress line. */
@@ -64,6 +144,7 @@ export class Nemesis {
 
   /** Ends every fault in effect and puts every machine back in working order. */
   healAll(): void {
+    this.armed.length = 0;
     for (const id of [...this.active.keys()].reverse()) this.end(id);
     const w = this.world;
     w.net.heal();
@@ -77,6 +158,7 @@ export class Nemesis {
       m.disk.syncFailureProbability = 0;
     }
     w.trace.record(w.nowNs, 'heal-all', {});
+    this.mark('heal-all');
   }
 
   private end(id: number): void {
@@ -85,6 +167,7 @@ export class Nemesis {
     this.active.delete(id);
     a.undo();
     this.world.trace.record(this.world.nowNs, 'fault-end', { fault: a.label });
+    this.mark(`end ${a.label}`);
   }
 
   private pickNode(sel: string, want?: (id: string) => boolean): string | null {
@@ -114,7 +197,16 @@ export class Nemesis {
     this.active.set(a.id, a);
     this.applied++;
     this.world.trace.record(this.world.nowNs, 'fault', { fault: label });
+    this.mark(label);
     return a;
+  }
+
+  /** A fault that takes effect and is over at once (a restart, a membership request). */
+  private instant(label: string, fields: Record<string, unknown> = {}): null {
+    this.world.trace.record(this.world.nowNs, 'fault', { fault: label, ...fields });
+    this.applied++;
+    this.mark(label);
+    return null;
   }
 
   private skip(f: Fault, why: string): null {
@@ -136,9 +228,7 @@ export class Nemesis {
         const id = this.pickNode(f.node, (n) => w.machine(n).state === 'down');
         if (id === null) return this.skip(f, 'no node is down');
         w.restart(id);
-        this.world.trace.record(w.nowNs, 'fault', { fault: `restart ${id}` });
-        this.applied++;
-        return null;
+        return this.instant(`restart ${id}`);
       }
       case 'pause': {
         const id = this.pickNode(f.node, up);
@@ -150,8 +240,7 @@ export class Nemesis {
         const id = this.pickNode(f.node, (n) => w.machine(n).state === 'paused');
         if (id === null) return this.skip(f, 'no node is paused');
         w.resume(id);
-        this.applied++;
-        return null;
+        return this.instant(`resume ${id}`);
       }
       case 'partition':
         return this.partition(f);
@@ -168,10 +257,8 @@ export class Nemesis {
       }
       case 'heal':
         w.net.heal();
-        for (const [id, a] of this.active) if (a.label.startsWith('partition') || a.label.startsWith('one-way')) this.active.delete(id);
-        w.trace.record(w.nowNs, 'fault', { fault: 'heal' });
-        this.applied++;
-        return null;
+        for (const [id, a] of this.active) if (a.label.startsWith('partition') || a.label.startsWith('one-way') || a.label.startsWith('isolate-leader')) this.active.delete(id);
+        return this.instant('heal');
       case 'clock': {
         const id = this.pickNode(f.node);
         if (id === null) return this.skip(f, 'no such node now');
@@ -217,16 +304,13 @@ export class Nemesis {
           const r = w.machine(id).disk.corrupt(f.path);
           if (r !== null) flips.push(r);
         }
-        w.trace.record(w.nowNs, 'fault', { fault: `corrupt ${id}`, flips });
-        this.applied++;
-        return null;
+        return this.instant(`corrupt ${id}`, { flips });
       }
       case 'failover': {
         // The operator's command, through the request path like any other, addressed to the node.
         const id = this.pickNode(f.node, up);
         if (id === null) return this.skip(f, 'no such node is up');
-        w.trace.record(w.nowNs, 'fault', { fault: `failover to ${id}` });
-        this.applied++;
+        this.instant(`failover to ${id}`);
         this.adminClient().invoke({ f: 'node.promote' }, (o) => w.trace.record(w.nowNs, 'failover', { node: id, outcome: o.type }), undefined, { node: id });
         return null;
       }
@@ -236,11 +320,23 @@ export class Nemesis {
         const id = f.node === 'leader' || f.node === 'follower' || f.node === 'random' ? this.pickNode(f.node) : f.node;
         if (id === null) return this.skip(f, 'no such node now');
         const op = f.kind === 'join' ? ({ f: 'member.add', node: id } as const) : ({ f: 'member.remove', node: id } as const);
-        w.trace.record(w.nowNs, 'fault', { fault: `${f.kind} ${id}` });
-        this.applied++;
+        this.instant(`${f.kind} ${id}`);
         this.adminClient().invoke(op, (outcome) => w.trace.record(w.nowNs, 'membership', { change: `${f.kind} ${id}`, outcome: outcome.type, ...(outcome.type === 'ok' ? { members: outcome.value } : outcome.type === 'fail' ? { error: outcome.message } : { error: outcome.reason }) }));
         return null;
       }
+      case 'crash-at':
+        return this.crashAt(f);
+      case 'isolate-leader':
+        return this.isolateLeader(f);
+      case 'delay': {
+        const id = this.pickNode(f.node);
+        if (id === null) return this.skip(f, 'no such node now');
+        const d = { minNs: f.minNs, maxNs: f.maxNs, out: f.direction !== 'in', in: f.direction !== 'out' };
+        w.net.setDelay(id, d);
+        return this.track(`delay ${id} ${f.direction} ${f.minNs / NS_PER_MS}-${f.maxNs / NS_PER_MS}ms`, () => w.net.setDelay(id, null));
+      }
+      case 'transfer':
+        return this.transfer(f);
       case 'disk-full': {
         const id = this.pickNode(f.node);
         if (id === null) return this.skip(f, 'no such node now');
@@ -250,6 +346,61 @@ export class Nemesis {
         return this.track(`disk-full ${id}`, () => (disk.options.capacityBytes = before));
       }
     }
+  }
+
+  /**
+   * Arms the failpoint; when the node reaches it, its power is cut right there (the rest of its
+   * event does not run: FailpointCrash) and `for:` counts from then.
+   */
+  private crashAt(f: Extract<Fault, { kind: 'crash-at' }>): null {
+    const w = this.world;
+    const node = f.node === 'any' ? null : this.pickNode(f.node, (n) => w.machine(n).state === 'up');
+    if (node === null && f.node !== 'any') return this.skip(f, 'no such node is up');
+    const hits = f.after ?? 1 + this.rng.int(CRASH_AT_HITS_MAX);
+    return this.arm(f, f.point, node, hits, f.withinNs, (id) => {
+      w.crash(id, f.disk);
+      this.started(f, this.track(`crash ${id} at ${f.point}`, () => w.restart(id)));
+      throw new FailpointCrash(f.point, id);
+    });
+  }
+
+  /**
+   * Cuts the leader off from the other nodes. With afterWrites, at the moment it has appended a
+   * client's write and before its appends leave (failpoint raft.proposed), so that the entry exists
+   * on its log alone; with clients keep, the clients connected to it keep writing, and it keeps
+   * appending entries no one else has until check-quorum makes it step down. Two of these in a row
+   * leave three logs that differ at the same indexes: what a follower's consistency check is for.
+   */
+  private isolateLeader(f: Extract<Fault, { kind: 'isolate-leader' }>): Active | null {
+    const isolate = (id: string): Active => {
+      const others = this.world.nodeIds().filter((n) => n !== id);
+      const side = f.clients === 'cut' ? [...others, ...this.world.clientAddresses] : others;
+      return this.groups(`isolate-leader ${id}${f.clients === 'keep' ? ' (clients keep it)' : ''}`, [[id], side]);
+    };
+    if (!f.afterWrites) {
+      const id = this.leader();
+      return id === null ? this.skip(f, 'no leader now') : isolate(id);
+    }
+    // Only a leader proposes, so whichever node gets there first is the leader of the moment.
+    return this.arm(f, 'raft.proposed', null, 1, f.withinNs, (id) => this.started(f, isolate(id)));
+  }
+
+  /** Asks the leader to hand its leadership to the target (an operator's command). */
+  private transfer(f: Extract<Fault, { kind: 'transfer' }>): null {
+    const leader = this.leader();
+    if (leader === null) return this.skip(f, 'no leader now');
+    const voters = this.raftOf(leader)?.raftNode?.membership().voters ?? [];
+    const to = this.pickNode(f.node, (n) => n !== leader && voters.includes(n) && this.world.machine(n).state === 'up');
+    if (to === null || to === leader) return this.skip(f, 'no other node is up');
+    const replica = this.raftOf(leader);
+    if (replica === null) return this.skip(f, 'the leader runs no Raft replica');
+    const r = replica.transferLeadership(to);
+    return this.instant(`transfer ${leader} -> ${to}`, { outcome: r === null ? 'stopped' : r.ok ? 'ok' : r.reason });
+  }
+
+  private raftOf(id: string): RaftReplica | null {
+    const replica = kvNodeOf(this.world.machine(id))?.replicaForInspection;
+    return replica instanceof RaftReplica ? replica : null;
   }
 
   private partition(f: Extract<Fault, { kind: 'partition' }>): Active | null {

@@ -11,7 +11,10 @@ import { NS_PER_MS, type Owner, type Scheduler } from './scheduler.js';
  * - partitions block directed links (a symmetric partition blocks both directions);
  * - loss drops a frame, duplication delivers it twice;
  * - reordering lets a frame overtake earlier ones on the same link. Without it, links are FIFO,
- *   as a TCP connection is.
+ *   as a TCP connection is;
+ * - a delayed machine's frames (sent, received or both) are each held back by a random extra
+ *   time, long enough that frames sent later overtake them: a vote or an append arrives after
+ *   newer ones, as behind a congested switch or a retransmitting TCP connection.
  * A frame to an endpoint that is down, or that crashes before delivery, is lost; a paused endpoint
  * receives it when it resumes.
  */
@@ -54,6 +57,8 @@ export class SimNet {
   private readonly blocked = new Map<string, number>();
   /** Per directed link, the latest delivery time scheduled, to keep links FIFO. */
   private readonly lastDeliveryNs = new Map<string, number>();
+  /** Machines whose frames are held back (nemesis `delay`), with the extra delay's range. */
+  private readonly delays = new Map<Address, { minNs: number; maxNs: number; out: boolean; in: boolean }>();
   lossProbability = 0;
   duplicateProbability = 0;
   reorderProbability = 0;
@@ -113,6 +118,23 @@ export class SimNet {
     this.blocked.clear();
   }
 
+  /** Holds back frames `host` sends (out) and/or receives (in) by minNs..maxNs more; null ends it. */
+  setDelay(host: Address, d: { minNs: number; maxNs: number; out: boolean; in: boolean } | null): void {
+    if (d === null) this.delays.delete(host);
+    else {
+      assert(d.minNs >= 0 && d.minNs <= d.maxNs, () => `delay of ${host}: need 0 <= min <= max`);
+      this.delays.set(host, d);
+    }
+  }
+
+  private extraDelayNs(fromHost: Address, toHost: Address): number {
+    const out = this.delays.get(fromHost);
+    const into = this.delays.get(toHost);
+    const d = out?.out === true ? out : into?.in === true ? into : undefined;
+    if (d === undefined) return 0;
+    return d.minNs + Math.round(this.rng.next() * (d.maxNs - d.minNs));
+  }
+
   // ---- delivery ----
 
   send(from: Endpoint, to: Address, frame: Uint8Array): void {
@@ -127,14 +149,15 @@ export class SimNet {
       this.stats.lost++;
       return;
     }
-    this.schedule(from.address, to, frame);
+    this.schedule(from, to, frame);
     if (this.duplicateProbability > 0 && this.rng.chance(this.duplicateProbability)) {
       this.stats.duplicated++;
-      this.schedule(from.address, to, frame);
+      this.schedule(from, to, frame);
     }
   }
 
-  private schedule(from: Address, to: Address, frame: Uint8Array): void {
+  private schedule(fromEp: Endpoint, to: Address, frame: Uint8Array): void {
+    const from = fromEp.address;
     const dest = this.endpoints.get(to);
     if (dest === undefined) {
       this.stats.undeliverable++;
@@ -142,8 +165,12 @@ export class SimNet {
     }
     const link = `${from}>${to}`;
     let at = this.sched.nowNs + this.drawLatencyNs();
-    const reorder = this.reorderProbability > 0 && this.rng.chance(this.reorderProbability);
-    if (reorder) {
+    const held = this.delays.size > 0 ? this.extraDelayNs(fromEp.host, dest.host) : 0;
+    const reorder = held > 0 || (this.reorderProbability > 0 && this.rng.chance(this.reorderProbability));
+    if (held > 0) {
+      // Off the link's FIFO order: frames sent after it, delayed less or not at all, overtake it.
+      at += held;
+    } else if (reorder) {
       // Held back by up to the maximum latency, so that frames sent after it overtake it.
       at += Math.round(this.rng.next() * this.latency.maxMs * NS_PER_MS);
     } else {

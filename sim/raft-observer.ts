@@ -3,6 +3,16 @@ import type { RaftNode } from '../src/replication/raft/node.js';
 import { RaftInvariantViolation, RaftSafetyMonitor } from '../src/replication/raft/observers.js';
 import type { World } from './world.js';
 import { kvNodeOf } from './node-process.js';
+import { AppliedResults } from './applied-results.js';
+
+/** A node that began to campaign (pre-vote or vote), for the leader-stability check. */
+export interface Campaign {
+  node: string;
+  atNs: number;
+  term: number;
+  /** Whether the leader of the moment (if any) counts the node among its voters. */
+  voter: boolean;
+}
 
 /**
  * Raft's safety properties, watched while a simulated run goes (src/replication/raft/observers.ts
@@ -16,6 +26,9 @@ import { kvNodeOf } from './node-process.js';
  *   long the logs grow; what they look for stays in the logs until the next check sees it, and a
  *   lost committed entry is compared with the first record of it, however late.
  * The first violation stops the run; it names the invariant, the event and the nodes.
+ *
+ * It also records what the checks of the run's end read: when each node began to campaign
+ * (leader-stability), and every applied entry, in a reference state machine (applied-results).
  */
 export class RaftObserver {
   private readonly monitor = new RaftSafetyMonitor();
@@ -25,6 +38,12 @@ export class RaftObserver {
   private lastLabel = 'start';
   violation: RaftInvariantViolation | null = null;
   fullChecks = 0;
+  /** Each node's role after the last event, to see campaigns begin. */
+  private readonly roles = new Map<string, string>();
+  readonly campaigns: Campaign[] = [];
+  /** Role changes of all nodes (a churning cluster shows hundreds). */
+  roleChanges = 0;
+  readonly applied = new AppliedResults();
 
   constructor(
     private readonly world: World,
@@ -52,8 +71,10 @@ export class RaftObserver {
     this.events++;
     this.lastLabel = label;
     this.guard(() => {
-      for (const n of this.nodes()) {
+      const nodes = this.nodes();
+      for (const n of nodes) {
         const soft = n.softState();
+        this.noteRole(n, soft.role, nodes);
         if (soft.role !== 'leader') continue;
         const term = n.hardState().term;
         const other = this.leaders.get(term);
@@ -66,9 +87,24 @@ export class RaftObserver {
     });
   }
 
+  private noteRole(n: RaftNode, role: string, nodes: readonly RaftNode[]): void {
+    const before = this.roles.get(n.id);
+    if (before === role) return;
+    this.roles.set(n.id, role);
+    if (before === undefined) return;
+    this.roleChanges++;
+    if (role !== 'preCandidate' && role !== 'candidate') return;
+    if (before === 'preCandidate' && role === 'candidate') return; // the same campaign, past its pre-vote
+    let leader: RaftNode | null = null;
+    for (const o of nodes) if (o.softState().role === 'leader' && (leader === null || o.hardState().term > leader.hardState().term)) leader = o;
+    const voter = leader === null || leader.membership().voters.includes(n.id);
+    this.campaigns.push({ node: n.id, atNs: this.world.nowNs, term: n.hardState().term, voter });
+  }
+
   /** The hook a node calls for each entry it applies. */
-  onApply = (node: string, index: number, term: number, digest: string): void => {
+  onApply = (node: string, index: number, term: number, digest: string, data: Uint8Array | null): void => {
     if (this.violation !== null) return;
+    this.applied.observe(index, data);
     this.guard(() => this.monitor.observeApply(node, { index, term, digest }, this.stepName()));
   };
 

@@ -9,6 +9,8 @@ import type { KvNode } from '../src/node/node.js';
 import { kvNodeOf, startNodeProcess } from './node-process.js';
 import { Nemesis } from './nemesis.js';
 import { RaftObserver } from './raft-observer.js';
+import { leaderStability, recovery, type Disturbances } from './availability.js';
+import { setFailpointHandler } from '../src/util/failpoints.js';
 import { NS_PER_MS, NS_PER_S } from './scheduler.js';
 import { nodeIds, type CheckName, type Scenario, type WorkloadProtocol } from './scenario.js';
 import type { StreamStats } from './stream.js';
@@ -75,6 +77,8 @@ export interface RunOptions {
   reproduceArgs?: string;
   /** Skip the checks (a run whose digest alone matters, as in the determinism tests). */
   skipChecks?: boolean;
+  /** Called after every slice of virtual time with the world and its nemesis (tests look inside). */
+  inspect?: (world: World, nemesis: Nemesis) => void;
 }
 
 export interface RunResult {
@@ -103,6 +107,7 @@ export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObs
         bugs,
         raft: scenario.cluster.raft,
         primary: scenario.cluster.primary,
+        storage: scenario.cluster.storage,
         ...(observer !== null ? { onApply: observer.onApply } : {}),
       },
       frontDoor: true,
@@ -130,7 +135,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     createNode: (env, machine) => createNodeFor(scenario, world.net, observer)(env, machine),
     trace,
   });
-  if (scenario.cluster.replication === 'raft' && scenario.checks.includes('raft-safety')) {
+  if (scenario.cluster.replication === 'raft' && OBSERVED.some((c) => scenario.checks.includes(c))) {
     observer = new RaftObserver(world);
     observer.attach();
   }
@@ -138,12 +143,41 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   trace.record(0, 'run', { scenario: scenario.name, seed });
   const workload = new Workload(world, scenario.workload, world.rng.fork('workload'), world.nodeIds());
   const nemesis = new Nemesis(world, world.rng.fork('nemesis'));
+  // Failpoints answer to this run's nemesis while it runs (a run is synchronous: nothing else
+  // runs in between), and to no one after it.
+  const previousHandler = Nemesis.needsFailpoints(scenario.faults) ? setFailpointHandler(nemesis.onFailpoint) : undefined;
+  try {
+    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, violated, wallStart });
+  } finally {
+    if (previousHandler !== undefined) setFailpointHandler(previousHandler);
+  }
+}
+
+/** The checks that need the Raft observer's record. */
+const OBSERVED: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results'];
+
+interface RunParts {
+  world: World;
+  trace: Trace;
+  workload: Workload;
+  nemesis: Nemesis;
+  observer: () => RaftObserver | null;
+  violated: () => boolean;
+  wallStart: number;
+}
+
+function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): RunResult {
+  const { world, trace, workload, nemesis, violated, wallStart } = parts;
+  const observer = parts.observer();
+  const seed = options.seed;
   world.start();
   workload.start();
   nemesis.schedule(scenario.faults, scenario.durationNs);
 
-  const progress = (phase: Progress['phase'], endNs: number) =>
+  const progress = (phase: Progress['phase'], endNs: number) => {
+    options.inspect?.(world, nemesis);
     options.onProgress?.({ nowNs: world.nowNs, endNs, phase, ops: workload.stats, activeFaults: nemesis.activeLabels() });
+  };
 
   // Safety phase: the workload runs under the fault schedule.
   while (world.nowNs < scenario.durationNs && !violated()) {
@@ -171,9 +205,14 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     progress('heal', hardEndNs);
   }
 
-  const convergence = scenario.checks.includes('convergence') && !violated() ? awaitConvergence(world, hardEndNs + scenario.healNs) : null;
+  const cycles: number[] = [];
+  const convergence = scenario.checks.includes('convergence') && !violated() ? awaitConvergence(world, scenario, hardEndNs + scenario.healNs, cycles) : null;
   observer?.full();
   const history = workload.history;
+  const disturbances: Disturbances = {
+    timeline: nemesis.timeline,
+    others: [...world.exits.flatMap((e) => [e.atNs, e.atNs + world.supervisorRestartNs]), ...world.panics.map((p) => p.atNs), ...cycles],
+  };
   const checks: Partial<Record<CheckName, CheckResult>> = {};
   for (const name of scenario.checks) {
     const c: CheckResult =
@@ -183,7 +222,9 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
           ? assertionsVerdict(world)
         : options.skipChecks && name !== 'raft-safety'
           ? { verdict: 'skipped', summary: 'not checked (skipChecks)' }
-          : runCheck(name, history, unanswered, observer);
+          : name === 'leader-stability' || name === 'applied-results' || name === 'recovery'
+            ? raftRecordCheck(name, scenario, history, observer, disturbances)
+            : runCheck(name, history, unanswered, observer);
     checks[name] = scenario.expectFail.includes(name) ? { ...c, expected: 'fail' } : c;
   }
   const passed = Object.values(checks).every((c) => (c.expected === 'fail' ? c.verdict === 'fail' : c.verdict === 'pass' || c.verdict === 'skipped'));
@@ -212,6 +253,28 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   return { summary, history };
 }
 
+/** The checks that read the Raft observer's record and the fault timeline (availability.ts, applied-results.ts). */
+function raftRecordCheck(name: 'leader-stability' | 'applied-results' | 'recovery', s: Scenario, history: HistoryEvent[], observer: RaftObserver | null, d: Disturbances): CheckResult {
+  if (name === 'recovery') return recovery(history, d.timeline, s.durationNs, s.recoverWithinNs, s.recoverFraction);
+  if (observer === null) return { verdict: 'skipped', summary: 'no Raft in this run' };
+  if (observer.violation !== null) return { verdict: 'skipped', summary: 'the run stopped at a Raft safety violation' };
+  if (name === 'leader-stability') {
+    // A few of the longest election timeouts (randomised up to twice electionTicks).
+    const graceNs = Math.max(NS_PER_S, 5 * s.cluster.raft.electionTicks * s.cluster.raft.tickMs * NS_PER_MS);
+    const v = leaderStability(observer.campaigns, d, graceNs);
+    return { ...v, summary: `${v.summary}; ${observer.roleChanges} role changes in all` };
+  }
+  const a = observer.applied;
+  if (a.broken !== null) return { verdict: 'unknown', summary: `the reference state machine could not apply ${a.broken}` };
+  const { checked, mismatches } = a.compare(history);
+  const gap = a.gapAt !== null ? `; entries from ${a.gapAt} on were never applied in order by any node, so the writes in them were not checked` : '';
+  if (mismatches.length > 0) {
+    const more = mismatches.length > 5 ? `\n  … ${mismatches.length - 5} more` : '';
+    return { verdict: 'fail', summary: `${mismatches.length} answer(s) differ from what was applied:\n  ${mismatches.slice(0, 5).join('\n  ')}${more}` };
+  }
+  return { verdict: 'pass', summary: `every answered write matches the entry that carried it (${checked} answers, ${a.entries} entries)${gap}` };
+}
+
 function assertionsVerdict(world: World): CheckResult {
   const p = world.panics;
   if (p.length === 0) return { verdict: 'pass', summary: 'no node stopped on a failed assertion' };
@@ -223,35 +286,92 @@ function assertionsVerdict(world: World): CheckResult {
  * Replicas converge: once healed and quiet, every running node holds the same state at the same
  * log position. Waits (in virtual time, up to deadlineNs) for the positions to meet, then compares
  * the states; a difference names the first keys that differ.
+ *
+ * Under Raft it then cuts the power of every node at once and boots them again: each must recover
+ * from what its disk really holds (its engine's files and the Raft log) to the same state as
+ * before. An engine that lost data it had recorded as applied — a flush that logged its checkpoint
+ * before its table was durable — shows here, even when no read ever touched the key. Every member
+ * must be running at the end, but for nodes the scenario deliberately corrupted (they refuse to
+ * start, which is right). `cycles` receives the times of the power cycle.
  */
-function awaitConvergence(world: World, deadlineNs: number): CheckResult {
-  // The members are whom the leader of the highest term counts (spares never added are not).
-  const running = () => [...world.machines.values()].filter((m) => m.state === 'up' && kvNodeOf(m) !== null).map((m) => ({ id: m.id, node: kvNodeOf(m) as KvNode }));
-  const members = () => {
-    let best: { term: number; members: string[] } | null = null;
-    for (const n of running()) {
-      const st = n.node.status();
-      if (st.role === 'leader' && (best === null || st.term > best.term)) best = { term: st.term, members: st.members };
-    }
-    return best?.members ?? null;
-  };
+function awaitConvergence(world: World, s: Scenario, deadlineNs: number, cycles: number[]): CheckResult {
+  const first = converge(world, deadlineNs);
+  if (first.verdict !== 'pass' || s.cluster.replication !== 'raft') return first.verdict === 'pass' ? withMembers(world, s, first) : first;
+  const before = new Map(first.states.map((st) => [st.id, st.digest]));
+  const appliedBefore = Math.max(0, ...first.states.map((st) => st.applied));
+  cycles.push(world.nowNs);
+  for (const m of world.machines.values()) world.crash(m.id);
+  world.trace.record(world.nowNs, 'power-cycle', {});
+  for (const m of world.machines.values()) world.restart(m.id);
+  const again = converge(world, world.nowNs + Math.max(deadlineNs - world.nowNs, 10 * NS_PER_S), appliedBefore);
+  if (again.verdict !== 'pass') return { ...again, summary: `after a power cycle of every node: ${again.summary}` };
+  const changed = again.states.filter((st) => before.has(st.id) && before.get(st.id) !== st.digest);
+  if (changed.length > 0) {
+    const lines = changed.map((st) => `${st.id}: digest ${before.get(st.id)?.slice(0, 12)} before, ${st.digest.slice(0, 12)} after`);
+    return { verdict: 'fail', summary: `after a power cycle of every node, the replicas agree on a state other than the one they held:\n${lines.join('\n')}` };
+  }
+  return withMembers(world, s, { ...again, summary: `${first.summary}; the same after a power cycle of every node` });
+}
+
+/** Fails a passing convergence if a member is not running, unless the scenario corrupted a disk. */
+function withMembers(world: World, s: Scenario, c: CheckResult): CheckResult {
+  const members = leaderMembers(world) ?? nodeIds(s).slice(0, s.cluster.voters);
+  const down = members.filter((id) => world.machine(id).state !== 'up' || kvNodeOf(world.machine(id)) === null);
+  if (down.length === 0) return c;
+  const corrupted = s.faults.some((f) => f.kind === 'corrupt');
+  const why = down.map((id) => `${id} (${world.exits.filter((e) => e.node === id).at(-1)?.reason ?? world.machine(id).state})`).join(', ');
+  if (corrupted) return { ...c, summary: `${c.summary}; not running, as a corrupted disk may leave them: ${why}` };
+  return { verdict: 'fail', summary: `member(s) not running at the end: ${why}` };
+}
+
+interface Converged extends CheckResult {
+  states: { id: string; digest: string; applied: number }[];
+}
+
+function running(world: World): { id: string; node: KvNode }[] {
+  return [...world.machines.values()].filter((m) => m.state === 'up' && kvNodeOf(m) !== null).map((m) => ({ id: m.id, node: kvNodeOf(m) as KvNode }));
+}
+
+/** The members as the leader of the highest term counts them (spares never added are not). */
+function leaderMembers(world: World): string[] | null {
+  let best: { term: number; members: string[] } | null = null;
+  for (const n of running(world)) {
+    const st = n.node.status();
+    if (st.role === 'leader' && (best === null || st.term > best.term)) best = { term: st.term, members: st.members };
+  }
+  return best?.members ?? null;
+}
+
+/**
+ * Waits until the members hold the same state at the same position; with minApplied, also until
+ * a leader is known and that position is at least minApplied (nodes just booted all agree on
+ * being empty at position 0).
+ */
+function converge(world: World, deadlineNs: number, minApplied = 0): Converged {
   const nodes = () => {
-    const m = members();
-    return running().filter((n) => m === null || m.includes(n.id));
+    const m = leaderMembers(world);
+    return running(world).filter((n) => m === null || m.includes(n.id));
   };
   const positions = () => nodes().map((n) => n.node.stateDigest());
+  const settled = (states: { applied: number; digest: string }[]) =>
+    states.length > 0 && new Set(states.map((s) => `${s.applied}/${s.digest}`)).size === 1 && (minApplied === 0 || (leaderMembers(world) !== null && (states[0]?.applied ?? 0) >= minApplied));
   let states = positions();
-  while (world.nowNs < deadlineNs && new Set(states.map((s) => `${s.applied}/${s.digest}`)).size > 1) {
+  while (world.nowNs < deadlineNs && !settled(states)) {
     world.sched.runUntil(world.nowNs + 20 * NS_PER_MS);
     states = positions();
   }
   const all = nodes();
-  if (all.length < 2) return { verdict: 'pass', summary: 'a single replica' };
+  const ids = all.map((n, i) => ({ id: n.id, digest: states[i]?.digest ?? '', applied: states[i]?.applied ?? 0 }));
+  if (minApplied > 0 && !settled(states)) {
+    const lines = all.map((n, i) => `${n.id}: position ${states[i]?.applied}, ${states[i]?.keys} keys`);
+    return { verdict: 'fail', summary: `the replicas did not come back to position ${minApplied}:\n${lines.join('\n')}`, states: ids };
+  }
+  if (all.length < 2) return { verdict: 'pass', summary: 'a single replica', states: ids };
   const distinct = new Set(states.map((s) => `${s.applied}/${s.digest}`));
-  if (distinct.size === 1) return { verdict: 'pass', summary: `${all.length} replicas hold the same ${states[0]?.keys ?? 0} keys at position ${states[0]?.applied ?? 0}` };
+  if (distinct.size === 1) return { verdict: 'pass', summary: `${all.length} replicas hold the same ${states[0]?.keys ?? 0} keys at position ${states[0]?.applied ?? 0}`, states: ids };
   const lines = all.map((n, i) => `${n.id}: position ${states[i]?.applied}, ${states[i]?.keys} keys, digest ${states[i]?.digest.slice(0, 12)}`);
   const diffs = firstDifferences(all[0] as { id: string; node: KvNode }, all.slice(1));
-  return { verdict: 'fail', summary: `replicas did not converge after healing:\n${[...lines, ...diffs].join('\n')}` };
+  return { verdict: 'fail', summary: `replicas did not converge after healing:\n${[...lines, ...diffs].join('\n')}`, states: ids };
 }
 
 /** Up to five keys where other replicas differ from the first. */
@@ -296,6 +416,10 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
       return { verdict: 'pass', summary: 'every key was read after healing' };
     case 'linearizable':
       return linearizableVerdict(history);
+    case 'leader-stability':
+    case 'applied-results':
+    case 'recovery':
+      return { verdict: 'skipped', summary: 'checked from the run\'s record (raftRecordCheck)' };
   }
 }
 

@@ -19,6 +19,9 @@ import {
 } from '../src/util/schema.js';
 import type { CrashMode } from './disk.js';
 import { LAB_RAFT_TUNING, type RaftTuning } from '../src/node/raft-tuning.js';
+import { FAILPOINTS, type FailpointName } from '../src/util/failpoints.js';
+import { resolveLsmOptions, type LsmOptions } from '../src/storage/lsm/options.js';
+import { resolveBitcaskOptions, type BitcaskOptions } from '../src/storage/bitcask/options.js';
 
 /**
  * A scenario: a cluster, a workload, a schedule of faults and the checks to run — one short YAML
@@ -28,7 +31,9 @@ import { LAB_RAFT_TUNING, type RaftTuning } from '../src/node/raft-tuning.js';
 
 export const ENGINES = ['memory', 'lsm', 'bitcask'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery'] as const;
+/** Checks that watch Raft itself (its elections, the entries it applies): they need replication raft. */
+const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery'];
 export type CheckName = (typeof CHECKS)[number];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
@@ -74,6 +79,22 @@ export type Fault = FaultBase &
     | { kind: 'failover'; node: NodeSelector }
     | { kind: 'join'; node: NodeSelector }
     | { kind: 'leave'; node: NodeSelector }
+    /**
+     * Cuts the power of `node` (`any`: whichever node gets there first) the `after`-th time it
+     * passes the failpoint, counted from `at`; `after` null: drawn from 1..8 by the run's seed.
+     * Disarmed if not hit within `withinNs`.
+     */
+    | { kind: 'crash-at'; node: NodeSelector; point: FailpointName; after: number | null; withinNs: number; disk?: CrashMode }
+    /**
+     * Cuts the leader off from the other nodes — once it has appended a client's write that no
+     * follower has (afterWrites), so that its log diverges — while clients on its side still
+     * reach it (clients keep), so it goes on appending until it steps down.
+     */
+    | { kind: 'isolate-leader'; afterWrites: boolean; clients: 'keep' | 'cut'; withinNs: number }
+    /** Holds back each frame `node` sends (out), receives (in) or both by min..max more: later frames overtake. */
+    | { kind: 'delay'; node: NodeSelector; minNs: number; maxNs: number; direction: 'out' | 'in' | 'both' }
+    /** The operator asks the Raft leader to hand leadership to `node` (thesis §3.10). */
+    | { kind: 'transfer'; node: NodeSelector }
   );
 
 export type FaultKind = Fault['kind'];
@@ -81,11 +102,16 @@ export type FaultKind = Fault['kind'];
 export const FAULT_KINDS: readonly FaultKind[] = [
   'crash', 'restart', 'pause', 'resume', 'partition', 'partition-one-way', 'heal', 'clock', 'loss',
   'duplicate', 'reorder', 'latency', 'fsync-fail', 'corrupt', 'disk-full', 'failover', 'join', 'leave',
+  'crash-at', 'isolate-leader', 'delay', 'transfer',
 ];
+
+/** Kinds a file may name that stand for others: `leader-churn` is `isolate-leader` repeated. */
+const FAULT_ALIASES = ['leader-churn'] as const;
 
 /** Faults that `for:` can undo, and what undoing means. */
 const REVERSIBLE: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'crash', 'pause', 'partition', 'partition-one-way', 'clock', 'loss', 'duplicate', 'reorder', 'latency', 'fsync-fail', 'disk-full',
+  'crash-at', 'isolate-leader', 'delay',
 ]);
 
 export type OpMix = Record<(typeof OP_FUNCTIONS)[number], number>;
@@ -135,6 +161,8 @@ export interface Scenario {
     raft: RaftTuning;
     /** Replication primary: the first leader, and how often it ships its log. */
     primary: { leader: string; shipIntervalMs: number };
+    /** The engines' sizes (a preset's, overridden field by field); empty: the engines' defaults. */
+    storage: StorageSizes;
   };
   network: { latency: { minNs: number; meanNs: number; maxNs: number } };
   disk: { syncLatencyMinNs: number; syncLatencyMaxNs: number; crash: CrashMode; dirCrash: 'lose' | 'random'; capacityBytes: number | null };
@@ -144,6 +172,12 @@ export interface Scenario {
   healNs: number;
   /** After healing, before the final reads: time for replicas to catch up. */
   settleNs: number;
+  /**
+   * The recovery check: after every moment the faults all end, the rate of answered operations
+   * must be back to recoverFraction of its rate before the first fault within recoverWithinNs.
+   */
+  recoverWithinNs: number;
+  recoverFraction: number;
   checks: CheckName[];
   /**
    * Checks expected to fail: the scenario demonstrates a design's anomaly (a store without
@@ -156,6 +190,57 @@ export interface Scenario {
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/**
+ * Engine sizes a scenario may set (the rest of each engine's options keep their defaults). The
+ * LSM's logMode is not a size: the node chooses it for its replication mode.
+ */
+export interface StorageSizes {
+  lsm?: Partial<Omit<LsmOptions, 'fsync' | 'logMode'>>;
+  bitcask?: Partial<Omit<BitcaskOptions, 'fsync'>>;
+}
+
+export const PRESETS = ['default', 'tiny'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+/**
+ * `tiny`: every size small enough that a run of a few seconds with a hundred keys flushes
+ * memtables, compacts into several levels, rolls manifests, rotates log segments and snapshots the
+ * Raft log many times, so that crashes land inside each of them. Counted at the failpoints on
+ * raft/crash-points.yaml (seed 1, 11 s virtual, its crashes left out): per node about 330 flushes,
+ * 170 compactions, 65 manifest roll-overs and 75 Raft log checkpoints. Sizes sit at the engines'
+ * lower limits where they have one (lsm/options.ts).
+ */
+const TINY_STORAGE: Required<StorageSizes> = {
+  lsm: {
+    memtableBytes: 2048,
+    blockBytes: 256,
+    blockRestartInterval: 4,
+    blockCacheBytes: 4096,
+    tableCacheMax: 8,
+    targetFileBytes: 2048,
+    l0CompactionTrigger: 2,
+    l0SlowdownTrigger: 6,
+    l0StopTrigger: 10,
+    l1Bytes: 8192,
+    levelSizeRatio: 2,
+    backgroundStepBytes: 512,
+    manifestBytesMax: 512,
+    walSegmentBytes: 4096,
+    walBlockBytes: 512,
+  },
+  bitcask: { fileBytesMax: 8192, mergeDeadRatio: 0.3, mergeDeadBytesMin: 4096, backgroundStepBytes: 4096 },
+};
+
+const TINY_RAFT: Partial<RaftTuning> = {
+  snapshotEntries: 60,
+  keepEntries: 10,
+  snapshotBytes: 16 * 1024,
+  keepBytes: 2048,
+  maxMsgBytes: 4096,
+  logSegmentBytes: 8192,
+  logBlockBytes: 1024,
+};
 
 function seedRange(): Validator<{ first: number; last: number }> {
   return (node, path, ctx) => {
@@ -177,6 +262,13 @@ const mixValidator = obj(Object.fromEntries(OP_FUNCTIONS.map((f) => [f, { v: num
 const nodeSel = str({ pattern: /^(random|leader|follower|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …), random, leader or follower' });
 
 const sideSel = str({ pattern: /^(random|leader|follower|others|[a-z][a-z0-9-]*)$/, patternText: 'a node id, random, leader, follower or others' });
+
+const lsmSizes = obj(
+  Object.fromEntries(
+    (['memtableBytes', 'blockBytes', 'blockRestartInterval', 'bloomBitsPerKey', 'blockCacheBytes', 'tableCacheMax', 'targetFileBytes', 'l0CompactionTrigger', 'l0SlowdownTrigger', 'l0StopTrigger', 'debtSlowdownBytes', 'debtStopBytes', 'l1Bytes', 'levelSizeRatio', 'backgroundStepBytes', 'manifestBytesMax', 'walSegmentBytes', 'walBlockBytes', 'walBufferBytes'] as const).map((k) => [k, { v: bytes }]),
+  ) as Record<keyof Omit<LsmOptions, 'fsync' | 'logMode'>, { v: Validator<number> }>,
+);
+const bitcaskSizes = obj({ fileBytesMax: { v: bytes }, mergeDeadRatio: { v: num({ min: 0, max: 1 }) }, mergeDeadBytesMin: { v: bytes }, backgroundStepBytes: { v: bytes }, inflightBytesMax: { v: bytes }, bufferBytesMax: { v: bytes } });
 
 const common = {
   kind: { v: str(), required: true },
@@ -210,18 +302,47 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   failover: obj({ ...common, node: { v: nodeSel, required: true } }),
   join: obj({ ...common, node: { v: nodeSel, required: true } }),
   leave: obj({ ...common, node: { v: nodeSel, required: true } }),
+  'crash-at': obj({
+    ...common,
+    node: { v: nodeSel, default: 'any' },
+    point: { v: oneOf(Object.keys(FAILPOINTS) as FailpointName[]), required: true },
+    after: { v: int({ min: 1, max: 1_000_000 }) },
+    within: { v: duration({ minNs: 1e6 }) },
+    disk: { v: oneOf(CRASH_MODES) },
+  }),
+  'isolate-leader': obj({ ...common, afterWrites: { v: bool, default: true }, clients: { v: oneOf(['keep', 'cut'] as const), default: 'keep' }, within: { v: duration({ minNs: 1e6 }) } }),
+  delay: obj({ ...common, node: { v: nodeSel, required: true }, min: { v: duration(), default: 0 }, max: { v: duration({ minNs: 1e6 }), required: true }, direction: { v: oneOf(['out', 'in', 'both'] as const), default: 'both' } }),
+  transfer: obj({ ...common, node: { v: nodeSel, default: 'follower' } }),
 };
+
+/**
+ * `leader-churn`: isolate-leader every 600ms for 450ms by default (the fields of isolate-leader).
+ * Cut off for less than the longest election timeout (2 x electionTicks, 400ms by default), a
+ * leader is often back before anyone else has won, and it wins again: the longest log is its own.
+ */
+const CHURN_FIELDS = FAULT_FIELDS['isolate-leader'];
+const CHURN_EVERY_NS = 600e6;
+const CHURN_FOR_NS = 450e6;
+/** How long an armed fault (crash-at, isolate-leader) waits for its moment before it gives up. */
+const ARMED_WITHIN_NS = 1e9;
 
 const fault: Validator<Fault> = (node, path, ctx, at) => {
   if (node === null || !isMap(node)) return problem(ctx, node ?? at, path, 'expected a mapping with kind and at');
   const kindNode = node.items.find((p) => isScalar(p.key) && p.key.value === 'kind')?.value as YamlNode | undefined;
   const kind = kindNode !== undefined && isScalar(kindNode) ? kindNode.value : undefined;
-  if (typeof kind !== 'string' || !(FAULT_KINDS as readonly string[]).includes(kind)) {
-    return problem(ctx, kindNode ?? node, `${path}.kind`, `expected one of ${FAULT_KINDS.join(', ')}; got ${JSON.stringify(kind ?? null)}`);
+  const kinds: readonly string[] = [...FAULT_KINDS, ...FAULT_ALIASES];
+  if (typeof kind !== 'string' || !kinds.includes(kind)) {
+    return problem(ctx, kindNode ?? node, `${path}.kind`, `expected one of ${kinds.join(', ')}; got ${JSON.stringify(kind ?? null)}`);
+  }
+  const line = ctx.lines.linePos(node.range?.[0] ?? 0).line;
+  if (kind === 'leader-churn') {
+    const raw = CHURN_FIELDS(node, path, ctx, at);
+    if (raw === undefined) return undefined;
+    const every = (raw.every as number | undefined) ?? CHURN_EVERY_NS;
+    return toFault('isolate-leader', { ...raw, every, for: raw.for ?? Math.min(CHURN_FOR_NS, every * 0.75) }, node, path, ctx, line);
   }
   const raw = FAULT_FIELDS[kind as FaultKind](node, path, ctx, at);
   if (raw === undefined) return undefined;
-  const line = ctx.lines.linePos(node.range?.[0] ?? 0).line;
   return toFault(kind as FaultKind, raw, node, path, ctx, line);
 };
 
@@ -283,8 +404,25 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
     case 'failover':
     case 'join':
     case 'leave':
+    case 'transfer':
       return { ...base, kind, node: r.node as string };
+    case 'crash-at': {
+      const withinNs = (r.within as number | undefined) ?? armedWithinNs(base);
+      return { ...base, kind, node: r.node as string, point: r.point as FailpointName, after: (r.after as number | undefined) ?? null, withinNs, ...(r.disk !== undefined ? { disk: r.disk as CrashMode } : {}) };
+    }
+    case 'isolate-leader':
+      return { ...base, kind, afterWrites: r.afterWrites as boolean, clients: r.clients as 'keep' | 'cut', withinNs: (r.within as number | undefined) ?? armedWithinNs(base) };
+    case 'delay': {
+      const [minNs, maxNs] = [r.min as number, r.max as number];
+      if (minNs > maxNs) return problem(ctx, node, path, 'delay needs min <= max');
+      return { ...base, kind, node: r.node as string, minNs, maxNs, direction: r.direction as 'out' | 'in' | 'both' };
+    }
   }
+}
+
+/** An armed fault waits for its moment at most until it would repeat, and at most ARMED_WITHIN_NS. */
+function armedWithinNs(base: { everyNs?: number }): number {
+  return base.everyNs !== undefined ? Math.min(ARMED_WITHIN_NS, base.everyNs) : ARMED_WITHIN_NS;
 }
 
 const root = obj({
@@ -299,6 +437,8 @@ const root = obj({
       engine: { v: oneOf(ENGINES), default: 'memory' },
       replication: { v: oneOf(REPLICATIONS), default: 'none' },
       primary: { v: obj({ leader: { v: str({ pattern: /^[a-z][a-z0-9-]*$/, patternText: 'a node id' }) }, shipInterval: { v: duration({ minNs: 1e6 }) } }) },
+      preset: { v: oneOf(PRESETS), default: 'default' },
+      storage: { v: obj({ lsm: { v: lsmSizes }, bitcask: { v: bitcaskSizes } }) },
       raft: {
         v: obj({
           tick: { v: duration({ minNs: 1e6 }) },
@@ -313,6 +453,8 @@ const root = obj({
           preVote: { v: bool },
           checkQuorum: { v: bool },
           appendBeforePersist: { v: bool },
+          logSegmentBytes: { v: bytes },
+          logBlockBytes: { v: bytes },
         }),
       },
     }),
@@ -344,18 +486,36 @@ const root = obj({
     required: true,
   },
   faults: { v: list(fault), default: [] },
-  heal: { v: obj({ timeout: { v: duration({ minNs: 1e6 }), default: 10e9 }, settle: { v: duration(), default: 1e9 } }) },
+  heal: {
+    v: obj({
+      timeout: { v: duration({ minNs: 1e6 }), default: 10e9 },
+      settle: { v: duration(), default: 1e9 },
+      recoverWithin: { v: duration({ minNs: 1e6 }), default: 3e9 },
+      recoverFraction: { v: num({ min: 0, max: 1 }), default: 0.5 },
+    }),
+  },
   checks: { v: list(oneOf(CHECKS)) },
   expect: { v: obj(Object.fromEntries(CHECKS.map((c) => [c, { v: oneOf(['pass', 'fail'] as const) }])) as Record<CheckName, { v: Validator<'pass' | 'fail'> }>) },
   bugs: { v: list(oneOf(Object.keys(BUGS) as BugName[])), default: [] },
   verbose: { v: bool },
 });
 
-/** cluster.raft over the lab's defaults; `tick` is a duration in the file, tickMs in the record. */
-function raftTuning(r: Partial<Omit<RaftTuning, 'tickMs'>> & { tick?: number }): RaftTuning {
+/** cluster.raft over the lab's defaults (and the preset's); `tick` is a duration in the file, tickMs in the record. */
+function raftTuning(r: Partial<Omit<RaftTuning, 'tickMs'>> & { tick?: number }, preset: Preset): RaftTuning {
   const { tick, ...rest } = r;
   const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<RaftTuning>;
-  return { ...LAB_RAFT_TUNING, ...given, ...(tick !== undefined ? { tickMs: tick / 1e6 } : {}) };
+  return { ...LAB_RAFT_TUNING, ...(preset === 'tiny' ? TINY_RAFT : {}), ...given, ...(tick !== undefined ? { tickMs: tick / 1e6 } : {}) };
+}
+
+/** cluster.storage over the preset's sizes, field by field. */
+function storageSizes(given: StorageSizes | undefined, preset: Preset): StorageSizes {
+  const base: StorageSizes = preset === 'tiny' ? TINY_STORAGE : {};
+  const out: StorageSizes = {};
+  const lsm = { ...base.lsm, ...given?.lsm };
+  const bitcask = { ...base.bitcask, ...given?.bitcask };
+  if (Object.keys(lsm).length > 0) out.lsm = lsm;
+  if (Object.keys(bitcask).length > 0) out.bitcask = bitcask;
+  return out;
 }
 
 /** Parses and validates a scenario; throws SchemaError naming every problem. */
@@ -375,7 +535,8 @@ export function parseScenario(text: string, file: string): Scenario {
       voters: r.cluster.voters ?? r.cluster.nodes,
       engine: r.cluster.engine,
       replication: r.cluster.replication,
-      raft: raftTuning(r.cluster.raft ?? {}),
+      raft: raftTuning(r.cluster.raft ?? {}, r.cluster.preset),
+      storage: storageSizes(r.cluster.storage, r.cluster.preset),
     },
     network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },
     disk: {
@@ -401,7 +562,9 @@ export function parseScenario(text: string, file: string): Scenario {
     faults: r.faults,
     healNs: r.heal?.timeout ?? 10e9,
     settleNs: r.heal?.settle ?? 1e9,
-    checks: r.checks ?? CHECKS.filter((c) => (c !== 'raft-safety' || r.cluster.replication === 'raft') && (c !== 'convergence' || r.cluster.nodes > 1)),
+    recoverWithinNs: r.heal?.recoverWithin ?? 3e9,
+    recoverFraction: r.heal?.recoverFraction ?? 0.5,
+    checks: r.checks ?? CHECKS.filter((c) => (!RAFT_CHECKS.includes(c) || r.cluster.replication === 'raft') && (c !== 'convergence' || r.cluster.nodes > 1)),
     expectFail: Object.entries(r.expect ?? {}).filter(([, v]) => v === 'fail').map(([k]) => k as CheckName),
     bugs: r.bugs,
     file,
@@ -416,6 +579,7 @@ function crossCheck(s: Scenario): void {
   const ids = nodeIds(s);
   const at = (f: Fault) => `${s.file}:${f.line}`;
   const checkNode = (f: Fault, n: string) => {
+    if (n === 'any' && f.kind === 'crash-at') return;
     if (n !== 'random' && n !== 'leader' && n !== 'follower' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
   };
   // Partitions may also name clients (c1, c2, …), to cut clients off from nodes.
@@ -443,13 +607,30 @@ function crossCheck(s: Scenario): void {
   if (s.cluster.voters !== s.cluster.nodes && s.cluster.replication !== 'raft') errors.push(`${s.file}: cluster.voters: only replication raft can add nodes later`);
   for (const f of s.faults) if ((f.kind === 'join' || f.kind === 'leave') && s.cluster.replication !== 'raft') errors.push(`${at(f)}: faults: ${f.kind} changes Raft membership; it needs replication raft`);
   for (const f of s.faults) if (f.kind === 'failover' && s.cluster.replication !== 'primary') errors.push(`${at(f)}: faults: failover is an operator's command of replication primary (Raft elects its leaders)`);
-  if (s.checks.includes('raft-safety') && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: raft-safety needs replication raft`);
+  for (const f of s.faults) if ((f.kind === 'transfer' || f.kind === 'isolate-leader') && s.cluster.replication !== 'raft') errors.push(`${at(f)}: faults: ${f.kind} acts on a Raft leader; it needs replication raft`);
+  for (const c of RAFT_CHECKS) if (s.checks.includes(c) && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: ${c} needs replication raft`);
+  errors.push(...storageProblems(s));
   if (s.cluster.raft.leaseReads && !s.cluster.raft.checkQuorum) errors.push(`${s.file}: cluster.raft: leaseReads needs checkQuorum`);
   if (s.cluster.raft.heartbeatTicks >= s.cluster.raft.electionTicks) errors.push(`${s.file}: cluster.raft: heartbeatTicks must be less than electionTicks`);
   if (s.cluster.replication === 'none' && s.cluster.nodes !== 1) {
     errors.push(`${s.file}: cluster.nodes: replication none serves a single node; got ${s.cluster.nodes}`);
   }
   if (errors.length > 0) throw new ScenarioError(errors.join('\n'));
+}
+
+/** Sizes the engines would refuse, refused here with the file's name rather than at every boot. */
+function storageProblems(s: Scenario): string[] {
+  const errors: string[] = [];
+  const { lsm, bitcask } = s.cluster.storage;
+  try {
+    if (lsm !== undefined) resolveLsmOptions(lsm);
+    if (bitcask !== undefined) resolveBitcaskOptions(bitcask);
+  } catch (err) {
+    errors.push(`${s.file}: cluster.storage: ${(err as Error).message}`);
+  }
+  const r = s.cluster.raft;
+  if (r.logBlockBytes < 32 || r.logBlockBytes > 65535 || r.logSegmentBytes < r.logBlockBytes) errors.push(`${s.file}: cluster.raft: logBlockBytes must be in [32, 65535] and at most logSegmentBytes`);
+  return errors;
 }
 
 export class ScenarioError extends Error {

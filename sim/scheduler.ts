@@ -54,6 +54,11 @@ export class Scheduler {
    * world treats it as that process dying on a failed assertion. Without it, exceptions propagate.
    */
   onOwnerError: ((owner: Owner, err: unknown, label: string) => void) | null = null;
+  /**
+   * The owner whose code runs now (null: the simulator's own, such as a fault), so that a hook
+   * called from deep inside a node — a failpoint — can tell which machine it is on.
+   */
+  current: Owner | null = null;
 
   get nowNs(): number {
     return this.nowNs_;
@@ -132,6 +137,7 @@ export class Scheduler {
     }
     this.eventsRun++;
     if (this.trace !== null) this.trace(ev.timeNs, ev.label);
+    this.current = owner;
     if (owner !== null && this.onOwnerError !== null) {
       try {
         ev.fn();
@@ -139,6 +145,7 @@ export class Scheduler {
         this.onOwnerError(owner, err, ev.label);
       }
     } else ev.fn();
+    this.current = null;
     if (this.afterEach !== null) this.afterEach(ev.label);
   }
 

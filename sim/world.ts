@@ -160,7 +160,20 @@ export class World implements WorkloadHost {
     m.env = env;
     m.state = 'up';
     this.trace.record(this.nowNs, 'boot', { node: m.id, incarnation: m.incarnation });
-    m.node = this.createNode(env, m);
+    // The node's constructor runs its recovery as the node's own code (a failpoint on the way
+    // must know whose it is), whichever event booted it.
+    const running = this.sched.current;
+    this.sched.current = m.owner;
+    try {
+      const node = this.createNode(env, m);
+      if (m.owner.alive) m.node = node;
+    } catch (err) {
+      // Power cut at a failpoint during recovery (FailpointCrash, or EBADF from what ran on after
+      // it): the machine is already down.
+      if (m.owner.alive) throw err;
+    } finally {
+      this.sched.current = running;
+    }
   }
 
   /**
@@ -192,6 +205,10 @@ export class World implements WorkloadHost {
    * restarted when the run heals). Exceptions of clients are the simulator's own bugs: rethrown.
    */
   private panic(owner: Owner, err: unknown, label: string): void {
+    // The process already died during this event (its machine lost power at a failpoint): what its
+    // code did after that point (FailpointCrash, or a dead file handle's EBADF) is moot, and not a
+    // failed assertion. Only a failpoint kills a process in the middle of its own event.
+    if (!owner.alive) return;
     const m = [...this.machines.values()].find((x) => x.owner === owner);
     if (m === undefined) throw err;
     const error = err instanceof Error ? err.message : String(err);

@@ -20,11 +20,13 @@ export function printSummary(s: RunSummary, outDir: string | null): void {
   for (const e of s.nodeExits.slice(0, 3)) out.push(`  ${e.node} exited at ${(e.atMs / 1000).toFixed(3)}s (restarted by its supervisor): ${e.reason}`);
   if (s.nodeExits.length > 3) out.push(`  … ${s.nodeExits.length - 3} more node exits`);
   out.push('  checks:');
+  // Names line up in one column, as wide as the longest (13 fits the original six).
+  const width = Math.max(13, ...Object.keys(s.checks).map((n) => n.length));
   for (const [name, c] of Object.entries(s.checks)) {
     const lines = c.summary.split('\n');
     const verdict = c.verdict.toUpperCase() + (c.expected === 'fail' ? (c.verdict === 'fail' ? ' (as expected)' : ' (expected FAIL: the anomaly was not caught)') : '');
-    out.push(`    ${name.padEnd(13)} ${verdict.padEnd(7)} ${lines[0]}`);
-    for (const l of lines.slice(1)) out.push(`    ${''.padEnd(13)} ${''.padEnd(7)} ${l}`);
+    out.push(`    ${name.padEnd(width)} ${verdict.padEnd(7)} ${lines[0]}`);
+    for (const l of lines.slice(1)) out.push(`    ${''.padEnd(width)} ${''.padEnd(7)} ${l}`);
   }
   out.push(`  digest ${s.digest}${real ? ' (of the history: a real run is not replayed bit for bit)' : ''}`);
   if (outDir !== null) out.push(`  written to ${outDir}/${s.scenario}/${s.seed}/ (summary.json, history.jsonl${real ? ', cluster/' : ', trace.jsonl'})`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
-import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type FsyncPolicy } from '../storage/index.js';
+import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
 import { allowed, authorize, issueToken, LOGIN_LIMITS, loginTarget, SYNC_PASSWORD_VERIFIER, type AuthConfig } from './auth.js';
@@ -42,12 +42,14 @@ export interface NodeConfig {
   /** Replication `primary`: the initial leader and how often it ships its log. */
   primary?: { leader: string; shipIntervalMs: number };
   /** Called for every log entry the state machine applies (the simulator's safety observers). */
-  onApply?: (node: string, index: number, term: number, digest: string) => void;
+  onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => void;
   /**
    * Free disk space below which the node refuses writes with `disk_full` (default
    * DISK_RESERVE_BYTES). Raft followers stop accepting entries below half of it.
    */
   diskReserveBytes?: number;
+  /** Sizes of the storage engine (tests and the lab's tiny presets); absent: the engine's defaults. */
+  storage?: Pick<EngineOptions, 'lsm' | 'bitcask'>;
 }
 
 /**
@@ -103,7 +105,7 @@ export class KvNode {
     env.net.onReceive((from, frame) => this.receive(from, frame));
     env.log.log('info', 'node.start', { id: env.id, replication: config.replication, engine: config.engine });
     const fsync = config.bugs.has('ack-before-fsync') ? FSYNC_NEVER : config.engineFsync ?? (config.replication === 'none' ? FSYNC_ALWAYS : FSYNC_NEVER);
-    openEngine(config.engine, { disk: env.disk, clock: env.clock, log: env.log }, 'kv', { fsync }, (err, engine) => {
+    openEngine(config.engine, { disk: env.disk, clock: env.clock, log: env.log }, 'kv', { ...config.storage, fsync }, (err, engine) => {
       if (this.stopped) {
         engine?.close(() => {});
         return;

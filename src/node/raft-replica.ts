@@ -3,8 +3,10 @@ import { entryDigest } from '../replication/raft/digest.js';
 import { makeMembership } from '../replication/raft/membership.js';
 import { raftOptions } from '../replication/raft/options.js';
 import type { Entry, Index, ReadState, SnapshotMeta, SoftState } from '../replication/raft/types.js';
+import type { TransferResult } from '../replication/raft/results.js';
 import { decodeRaftFrame, RaftRuntime, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
 import { assert } from '../util/assert.js';
+import { failpoint } from '../util/failpoints.js';
 import type { BugName } from './bugs.js';
 import { keyAfter, NODE_LOCAL_KEYS, RAFT_APPLIED_KEY } from './keyspace.js';
 import type { RaftTuning } from './raft-tuning.js';
@@ -30,7 +32,7 @@ export interface RaftReplicaConfig extends RaftTuning {
   bugs: ReadonlySet<BugName>;
   /** Original member of a new cluster (false: joins later and receives the log). */
   original: boolean;
-  onApply?: (node: string, index: number, term: number, digest: string) => void;
+  onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => void;
   /** Below this much free disk space the node takes no new entries from a leader (RaftRuntimeOptions). */
   diskReserveBytes?: number;
 }
@@ -122,6 +124,8 @@ export class RaftReplica implements Replica, RaftStateMachine {
         snapshotBytes: config.snapshotBytes,
         keepEntries: config.keepEntries,
         keepBytes: config.keepBytes,
+        logSegmentBytes: config.logSegmentBytes,
+        logBlockBytes: config.logBlockBytes,
         skipLogFsync: bugs.has('skip-log-fsync'),
         dir: 'raft',
         transfer: { chunkBytes: config.snapshotChunkBytes, windowChunks: config.snapshotWindowChunks, timeoutMs: config.snapshotTimeoutMs, syncBytes: config.snapshotSyncBytes },
@@ -209,6 +213,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
     }
     if (only !== null) this.setPending(r.index, { term: r.term, reply: only.reply });
     else this.setPending(r.index, { term: r.term, reply: null, replies: batch.map((p) => p.reply) });
+    failpoint('raft.proposed');
   }
 
   beforeReady(): void {
@@ -340,7 +345,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
     // One engine batch per Ready (flushed in onApplied): the entries' applied-index and session
     // rewrites collapse, and the engine logs one record instead of one per entry.
     this.store.hold();
-    this.config.onApply?.(this.env.id, entry.index, entry.term, entryDigest(entry));
+    this.config.onApply?.(this.env.id, entry.index, entry.term, entryDigest(entry), entry.type === 'normal' ? entry.data : null);
     const pending = this.takePending(entry.index);
     // Our proposal at this index is this entry only if the terms match (log matching); otherwise
     // a new leader overwrote it and its requests were never applied.
@@ -498,6 +503,18 @@ export class RaftReplica implements Replica, RaftStateMachine {
       appliedIndex: this.applied,
       inFlight: this.inFlight(),
     };
+  }
+
+  /**
+   * An operator's leadership transfer to `to` (the lab's `transfer` fault; thesis §3.10): the
+   * core brings `to` up to date and tells it to campaign. null on a node that is not running.
+   */
+  transferLeadership(to: string): TransferResult | null {
+    const rt = this.runtime;
+    if (rt === null || this.stopped) return null;
+    const r = rt.raft.transferLeadership(to);
+    rt.drive();
+    return r;
   }
 
   /** The core, for the simulator's safety observers. */

@@ -1,3 +1,5 @@
+import { WAL_DEFAULTS } from '../storage/wal/wal.js';
+
 /**
  * How a node runs Raft: timing, snapshots and compaction, flow control, and the protocol's
  * optional parts. One record, with its defaults here, used by `kv-lab serve` (through NodeConfig)
@@ -38,6 +40,10 @@ export interface RaftTuning {
   snapshotYieldMs: number;
   /** A snapshot file being written or received is fsynced every this many bytes. */
   snapshotSyncBytes: number;
+  /** The Raft log's segments are sealed past this size (and dropped whole after a compaction). */
+  logSegmentBytes: number;
+  /** The Raft log's block size: fixed for a log's whole life (its records are framed in blocks). */
+  logBlockBytes: number;
 }
 
 /**
@@ -71,6 +77,8 @@ export const DEFAULT_RAFT_TUNING: Readonly<RaftTuning> = Object.freeze({
   snapshotTimeoutMs: 2_000,
   snapshotYieldMs: 0,
   snapshotSyncBytes: 8 * 1024 * 1024,
+  logSegmentBytes: WAL_DEFAULTS.segmentBytesMax,
+  logBlockBytes: WAL_DEFAULTS.blockBytes,
 });
 
 /**

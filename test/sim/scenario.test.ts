@@ -86,4 +86,58 @@ S('a seed range is read', () => {
   assert.match(errorOf(GOOD + 'seed: 9..5\n'), /range 9\.\.5 is empty/);
 });
 
+const RAFT = `name: t
+description: a test
+duration: 4s
+cluster: { nodes: 3, replication: raft, engine: lsm }
+workload: { mix: { read: 1, write: 1 } }
+faults:
+`;
+
+const RAFT_FAULTS = RAFT;
+
+S('the fault kinds of issue 17 parse: crash-at, isolate-leader, leader-churn, delay, transfer', () => {
+  const s = parseScenario(
+    RAFT +
+      `  - { at: 1s, for: 300ms, kind: crash-at, point: raft.afterPersistBeforeSend }
+  - { at: 1s, kind: crash-at, point: lsm.flushBeforeEdit, node: n2, after: 3, within: 2s, disk: torn }
+  - { at: 1s, for: 500ms, kind: isolate-leader }
+  - { at: 2s, until: 3s, kind: leader-churn }
+  - { at: 2s, for: 1s, kind: delay, node: leader, max: 900ms, direction: out }
+  - { at: 3s, kind: transfer }
+`,
+    'x.yaml',
+  );
+  const [a, b, c, d, e, f] = s.faults;
+  assert.equal(a, { atNs: 1e9, forNs: 3e8, line: 7, kind: 'crash-at', node: 'any', point: 'raft.afterPersistBeforeSend', after: null, withinNs: 1e9 });
+  assert.equal(b, { atNs: 1e9, line: 8, kind: 'crash-at', node: 'n2', point: 'lsm.flushBeforeEdit', after: 3, withinNs: 2e9, disk: 'torn' });
+  assert.equal(c, { atNs: 1e9, forNs: 5e8, line: 9, kind: 'isolate-leader', afterWrites: true, clients: 'keep', withinNs: 1e9 });
+  // leader-churn is isolate-leader, repeated: every 600ms for 450ms unless the file says otherwise.
+  assert.equal(d, { atNs: 2e9, forNs: 4.5e8, everyNs: 6e8, untilNs: 3e9, line: 10, kind: 'isolate-leader', afterWrites: true, clients: 'keep', withinNs: 6e8 });
+  assert.equal(e, { atNs: 2e9, forNs: 1e9, line: 11, kind: 'delay', node: 'leader', minNs: 0, maxNs: 9e8, direction: 'out' });
+  assert.equal(f, { atNs: 3e9, line: 12, kind: 'transfer', node: 'follower' });
+  assert.ok(s.checks.includes('leader-stability') && s.checks.includes('applied-results') && s.checks.includes('recovery'));
+});
+
+S('bad values of the new faults are refused, naming what is allowed', () => {
+  assert.match(errorOf(RAFT + '  - { at: 1s, kind: crash-at, point: raft.nowhere }\n'), /point: expected one of raft\.beforePersist, /);
+  assert.match(errorOf(RAFT + '  - { at: 1s, kind: delay, node: n1, min: 2s, max: 1s }\n'), /delay needs min <= max/);
+  assert.match(errorOf(RAFT + '  - { at: 1s, kind: transfer, node: n9 }\n'), /transfer names node n9/);
+  assert.match(errorOf(GOOD.replace('kind: loss, probability: 0.1', 'kind: isolate-leader')), /isolate-leader acts on a Raft leader; it needs replication raft/);
+  assert.match(errorOf(GOOD + 'checks: [leader-stability]\n'), /checks: leader-stability needs replication raft/);
+});
+
+S('preset tiny shrinks the engines and the Raft log; cluster.storage overrides it field by field', () => {
+  const RAFT = RAFT_FAULTS.replace('faults:\n', '');
+  const s = parseScenario(RAFT.replace('engine: lsm', 'engine: lsm, preset: tiny, storage: { lsm: { memtableBytes: 4KiB } }'), 'x.yaml');
+  assert.is(s.cluster.storage.lsm?.memtableBytes, 4096);
+  assert.is(s.cluster.storage.lsm?.targetFileBytes, 2048);
+  assert.is(s.cluster.storage.bitcask?.fileBytesMax, 8192);
+  assert.is(s.cluster.raft.snapshotEntries, 60);
+  assert.is(s.cluster.raft.logSegmentBytes, 8192);
+  assert.equal(parseScenario(RAFT, 'x.yaml').cluster.storage, {}, 'without a preset the engines keep their defaults');
+  assert.match(errorOf(RAFT.replace('engine: lsm', 'engine: lsm, storage: { lsm: { memtableBytes: 10 } }')), /cluster\.storage: lsm option memtableBytes must be a number in \[256/);
+  assert.match(errorOf(RAFT.replace('engine: lsm', 'engine: lsm, storage: { lsm: { memtablBytes: 4096 } }')), /cluster\.storage\.lsm\.memtablBytes: unknown field/);
+});
+
 S.run();

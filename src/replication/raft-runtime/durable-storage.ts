@@ -3,6 +3,7 @@ import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { assert } from '../../util/assert.js';
+import { failpoint } from '../../util/failpoints.js';
 import { decodeEntries, decodeJson, encodeEntries, encodeJson, entriesFromWire, entriesToWire } from './codec.js';
 import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
 import type { Ready } from '../raft/ready.js';
@@ -76,6 +77,8 @@ export interface DurableStorageOptions {
    * acknowledged entries) leave the node before they are durable.
    */
   skipFsync: boolean;
+  /** Segment and block sizes of the log (WAL_DEFAULTS' where absent). */
+  wal?: { segmentBytesMax?: number; blockBytes?: number };
 }
 
 export interface OpenReport {
@@ -191,7 +194,7 @@ export class DurableRaftStorage implements RaftStorage {
     };
     Wal.open(
       deps,
-      { dir: `${options.dir}/wal`, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS },
+      { dir: `${options.dir}/wal`, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
       onRecord,
       (err, wal, report) => {
         if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
@@ -267,10 +270,12 @@ export class DurableRaftStorage implements RaftStorage {
         // appended with a callback of its own would start a round of its own, and the hard state
         // would wait for a second fsync behind it.
         this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), undefined, { sync: false });
+        failpoint('raft.entriesWrittenBeforeHardState');
       }
       if (rd.hardState !== null) {
         this.mem.setHardState(rd.hardState);
         this.wal.append(HARD, encodeJson(rd.hardState), (err) => done(err), sync);
+        failpoint('raft.hardStateWritten');
         return;
       }
       if (!last) done(null);
@@ -281,6 +286,7 @@ export class DurableRaftStorage implements RaftStorage {
     const snapshot = rd.snapshot;
     const ref = decodeSnapshotRef(snapshot.data);
     assert(ref !== null && this.deps.disk.exists(`${this.options.dir}/snap/${ref.file}`), () => `installing snapshot ${snapshot.meta.index} whose file is missing`);
+    failpoint('raft.snapshotSaved');
     this.mem.applySnapshot(snapshot);
     const record = encodeJson({ file: ref.file, meta: snapshot.meta });
     if (rd.entries.length === 0 && rd.hardState === null) {
@@ -342,6 +348,7 @@ export class DurableRaftStorage implements RaftStorage {
         this.checkpointing = false;
         return done(e);
       }
+      failpoint('raft.checkpointBeforeTruncate');
       this.wal.truncatePrefix(lsn - 1, (e2) => {
         this.checkpointing = false;
         if (e2 === null) removeOtherSnapshots(this.deps.disk, snapDir, ref.file, new Set(this.pinned.keys()));

@@ -2,6 +2,7 @@ import type { Env } from '../../env/env.js';
 import type { Timer } from '../../env/clock.js';
 import type { EngineDeps } from '../../storage/engine.js';
 import { assert } from '../../util/assert.js';
+import { failpoint } from '../../util/failpoints.js';
 import { encodeRaftFrame, raftMessageFromWire } from './codec.js';
 import { describeMessage, type Message } from '../raft/messages.js';
 import { RaftNode } from '../raft/node.js';
@@ -87,6 +88,9 @@ export interface RaftRuntimeOptions {
   keepEntries: number;
   /** and at most this many bytes of them. */
   keepBytes: number;
+  /** The log's segment and block sizes (WAL_DEFAULTS when absent). */
+  logSegmentBytes?: number;
+  logBlockBytes?: number;
   /** Known-bug switch: never fsync the log. */
   skipLogFsync: boolean;
   /** Where the log lives on the node's disk. */
@@ -188,7 +192,8 @@ export class RaftRuntime {
    */
   static start(env: Env, options: RaftRuntimeOptions, sm: RaftStateMachine, hooks: RaftRuntimeHooks, done: (err: Error | null, rt?: RaftRuntime) => void): void {
     const deps: EngineDeps = { disk: env.disk, clock: env.clock, log: env.log };
-    DurableRaftStorage.open(deps, { dir: options.dir, skipFsync: options.skipLogFsync }, options.bootstrap, (err, storage, report) => {
+    const wal = { ...(options.logSegmentBytes !== undefined ? { segmentBytesMax: options.logSegmentBytes } : {}), ...(options.logBlockBytes !== undefined ? { blockBytes: options.logBlockBytes } : {}) };
+    DurableRaftStorage.open(deps, { dir: options.dir, skipFsync: options.skipLogFsync, wal }, options.bootstrap, (err, storage, report) => {
       if (err !== null || storage === undefined) return done(err ?? new Error('raft log did not open'));
       const snap = storage.snapshot();
       const go = (e: Error | null) => {
@@ -378,6 +383,7 @@ export class RaftRuntime {
     this.readySlowLogged = false;
     let persisted = false;
     const diskLow = !rd.mustSync && this.diskLow();
+    failpoint('raft.beforePersist');
     this.storage.persist(rd, (err) => {
       persisted = true;
       if (this.stopped) return;
@@ -421,7 +427,9 @@ export class RaftRuntime {
       // After a restart the core hands again entries a durable state machine already holds.
       if (e.index <= this.sm.appliedIndex()) continue;
       assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
+      failpoint('raft.beforeApply');
       this.sm.apply(e);
+      failpoint('raft.afterApply');
       this.bytesSinceSnapshot += e.data.length;
       applied = true;
     }
@@ -430,7 +438,9 @@ export class RaftRuntime {
 
   /** Steps 2–5 of the Ready contract, once step 1 (persist) is durable. */
   private carryOut(rd: Ready): void {
+    failpoint('raft.afterPersistBeforeSend');
     this.sendAll(rd.messages);
+    failpoint('raft.afterSendBeforeApply');
     const snapshot = rd.snapshot;
     if (snapshot === null) return this.finishReady(rd);
     this.readyPhase = 'install';

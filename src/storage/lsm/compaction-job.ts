@@ -1,4 +1,5 @@
 import type { DiskFile } from '../../env/disk.js';
+import { failpoint } from '../../util/failpoints.js';
 import { compareBytes } from '../util/bytes.js';
 import { series, type Step } from '../util/series.js';
 import { KIND_DELETE, KIND_PUT } from './block-format.js';
@@ -151,6 +152,7 @@ export class CompactionJob implements Job {
 
   private install(): void {
     if (this.host.stopped()) return this.abandon();
+    failpoint('lsm.compactionBeforeEdit');
     const edit = emptyEdit();
     const { level, inputs, overlaps } = this.pick;
     for (const f of inputs) edit.deleted.push({ level, number: f.number });

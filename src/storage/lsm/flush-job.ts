@@ -1,5 +1,6 @@
 import type { DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
+import { failpoint } from '../../util/failpoints.js';
 import { utf8EncodeInto } from '../util/bytes.js';
 import { series } from '../util/series.js';
 import type { BTreeCursor } from '../util/btree.js';
@@ -86,10 +87,14 @@ export class FlushJob implements Job {
     this.host.countWritten(built.sizeBytes, 'flush');
     series(
       [
-        (next) => file.sync(next),
+        (next) => {
+          failpoint('lsm.flushTableWritten');
+          file.sync(next);
+        },
         (next) => deps.disk.syncDir(dir, next),
         (next) => {
           if (this.host.stopped()) return next(new Error('stopped'));
+          failpoint('lsm.flushBeforeEdit');
           file.close();
           this.file = null;
           const edit = emptyEdit();

@@ -1,5 +1,6 @@
 import { isDiskError, joinPath, type Disk, type DiskFile } from '../../env/disk.js';
 import { assert } from '../../util/assert.js';
+import { failpoint } from '../../util/failpoints.js';
 import type { EngineDeps } from '../engine.js';
 import { StorageCorruptionError } from '../errors.js';
 import { ByteWriter, FormatError } from '../util/bytes.js';
@@ -233,6 +234,7 @@ export class VersionSet {
       // After a failed write or fsync the manifest's tail is unknown (the failed bytes may or may
       // not reach the disk, and a later fsync would not tell): no edit may follow it.
       if (err !== null) this.failure ??= err;
+      if (err === null) failpoint('lsm.manifestBeforeInstall');
       if (err === null) this.install(next, edit);
       p.done(err);
       this.writeNext();
@@ -321,6 +323,7 @@ export class VersionSet {
         fsync((cb) => (m as Manifest).file.sync(cb)),
         fsync((cb) => disk.syncDir(dir, cb)),
         (next) => {
+          failpoint('lsm.manifestBeforeCurrent');
           tmp = disk.open(tmpPath, 'truncate');
           const current = encodeCurrent(name);
           tmp.append(current);
