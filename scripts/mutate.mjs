@@ -111,7 +111,8 @@ if (listOnly) {
 /** The tree's files: git's list where it is a work tree, else a walk that skips build output. */
 function treeFiles() {
   const git = spawnSync('git', ['-C', root, 'ls-files', '-co', '--exclude-standard', '-z'], { encoding: 'utf8' });
-  if (git.status === 0 && git.stdout.length > 0) return git.stdout.split('\0').filter((f) => f !== '' && existsSync(join(root, f)));
+  // node_modules may be a symlink in a worktree, which .gitignore's `node_modules/` does not match.
+  if (git.status === 0 && git.stdout.length > 0) return git.stdout.split('\0').filter((f) => f !== '' && f !== 'node_modules' && existsSync(join(root, f)));
   const out = [];
   const walk = (dir) => {
     for (const name of readdirSync(join(root, dir))) {
