@@ -98,7 +98,7 @@ function calmMoments(timeline: readonly FaultEvent[]): number[] {
   return out;
 }
 
-function activeAt(timeline: readonly FaultEvent[], atNs: number): number {
+export function activeAt(timeline: readonly FaultEvent[], atNs: number): number {
   let active = 0;
   for (const e of timeline) {
     if (e.atNs > atNs) break;
@@ -107,7 +107,7 @@ function activeAt(timeline: readonly FaultEvent[], atNs: number): number {
   return active;
 }
 
-function lastAtOrBefore(sorted: readonly number[], t: number): number {
+export function lastAtOrBefore(sorted: readonly number[], t: number): number {
   let last = 0;
   for (const x of sorted) {
     if (x > t) break;

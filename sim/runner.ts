@@ -18,6 +18,7 @@ import { Trace } from './trace.js';
 import { Workload, type WorkloadStats } from './workload.js';
 import { World, type Machine, type SimNode } from './world.js';
 import type { NetStats, SimNet } from './net.js';
+import { EventWatch, LAB_MEMBER_META, membershipVerdict, ringBalanceVerdict, WorldMembership } from './membership.js';
 
 /**
  * Runs one scenario with one seed: builds the world, runs the workload under the fault schedule,
@@ -94,8 +95,9 @@ const SLICE_NS = 100 * NS_PER_MS;
  * reaches (line, HTTP, or request frames on the TCP client port). `net` opens the gateway's own
  * endpoint for forwarding.
  */
-export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObserver | null = null): (env: Env, machine: Machine) => SimNode {
+export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObserver | null = null, membership: WorldMembership | null = null): (env: Env, machine: Machine) => SimNode {
   const members = nodeIds(scenario).slice(0, scenario.cluster.voters);
+  const gossip = scenario.cluster.gossip;
   const bugs = new Set(scenario.bugs);
   return (env, machine) =>
     startNodeProcess(env, machine, {
@@ -109,6 +111,8 @@ export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObs
         primary: scenario.cluster.primary,
         storage: scenario.cluster.storage,
         ...(observer !== null ? { onApply: observer.onApply } : {}),
+        // Every node joins through every other: the way an operator lists seeds.
+        ...(gossip !== null ? { gossip: { options: gossip, seeds: nodeIds(scenario), meta: LAB_MEMBER_META, ...(membership !== null ? { onEvent: membership.see } : {}) } } : {}),
       },
       frontDoor: true,
       openNet: (address, m) => net.attach(address, m.owner, m.id),
@@ -121,6 +125,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   const seed = options.seed;
   const trace = new Trace(options.outDir !== null);
   let observer: RaftObserver | null = null;
+  let membership: WorldMembership | null = null;
   const world: World = new World({
     seed: String(seed),
     nodeIds: nodeIds(scenario),
@@ -132,13 +137,14 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
       crash: scenario.disk.crash,
       dirCrash: scenario.disk.dirCrash,
     },
-    createNode: (env, machine) => createNodeFor(scenario, world.net, observer)(env, machine),
+    createNode: (env, machine) => createNodeFor(scenario, world.net, observer, membership)(env, machine),
     trace,
   });
   if (scenario.cluster.replication === 'raft' && OBSERVED.some((c) => scenario.checks.includes(c))) {
     observer = new RaftObserver(world);
     observer.attach();
   }
+  if (scenario.cluster.gossip !== null) membership = new WorldMembership(world);
   const violated = () => observer?.violation != null;
   trace.record(0, 'run', { scenario: scenario.name, seed });
   const workload = new Workload(world, scenario.workload, world.rng.fork('workload'), world.nodeIds());
@@ -147,7 +153,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   // runs in between), and to no one after it.
   const previousHandler = Nemesis.needsFailpoints(scenario.faults) ? setFailpointHandler(nemesis.onFailpoint) : undefined;
   try {
-    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, violated, wallStart });
+    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, violated, wallStart });
   } finally {
     if (previousHandler !== undefined) setFailpointHandler(previousHandler);
   }
@@ -162,6 +168,7 @@ interface RunParts {
   workload: Workload;
   nemesis: Nemesis;
   observer: () => RaftObserver | null;
+  membership: WorldMembership | null;
   violated: () => boolean;
   wallStart: number;
 }
@@ -170,6 +177,7 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
   const { world, trace, workload, nemesis, violated, wallStart } = parts;
   const observer = parts.observer();
   const seed = options.seed;
+  const watch = parts.membership !== null ? new EventWatch(parts.membership) : null;
   world.start();
   workload.start();
   nemesis.schedule(scenario.faults, scenario.durationNs);
@@ -205,6 +213,9 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
     progress('heal', hardEndNs);
   }
 
+  // Before convergence's power cycle, which restarts every node's gossip from nothing: the views
+  // judged are the ones the faults left.
+  const gossipChecks = gossipVerdicts(scenario, options.skipChecks === true ? null : parts.membership, watch, { timeline: nemesis.timeline, others: [...world.exits.flatMap((e) => [e.atNs, e.atNs + world.supervisorRestartNs]), ...world.panics.map((p) => p.atNs)] }, violated());
   const cycles: number[] = [];
   const convergence = scenario.checks.includes('convergence') && !violated() ? awaitConvergence(world, scenario, hardEndNs + scenario.healNs, cycles) : null;
   observer?.full();
@@ -216,7 +227,9 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
   const checks: Partial<Record<CheckName, CheckResult>> = {};
   for (const name of scenario.checks) {
     const c: CheckResult =
-      name === 'convergence'
+      name === 'membership' || name === 'ring-balance'
+        ? gossipChecks[name]
+        : name === 'convergence'
         ? convergence ?? { verdict: 'skipped', summary: 'the run stopped before replicas could converge' }
         : name === 'assertions'
           ? assertionsVerdict(world)
@@ -251,6 +264,17 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
   };
   if (options.outDir !== null) writeRun(options.outDir, summary, history, trace);
   return { summary, history };
+}
+
+/** membership and ring-balance (sim/membership.ts): run the world on until the views agree or the heal timeout passes. */
+function gossipVerdicts(s: Scenario, m: WorldMembership | null, watch: EventWatch | null, d: Disturbances, stopped: boolean): Record<'membership' | 'ring-balance', CheckResult> {
+  const skipped = (why: string): CheckResult => ({ verdict: 'skipped', summary: why });
+  if (m === null || watch === null || s.cluster.gossip === null) return { membership: skipped('no gossip in this run, or not checked'), 'ring-balance': skipped('no gossip in this run, or not checked') };
+  if (stopped) return { membership: skipped('the run stopped at a Raft safety violation'), 'ring-balance': skipped('the run stopped at a Raft safety violation') };
+  const healMs = s.healNs / NS_PER_MS;
+  const membership = s.checks.includes('membership') ? membershipVerdict(m, watch, s.cluster.gossip, d, healMs) : skipped('not checked');
+  const ring = s.checks.includes('ring-balance') ? ringBalanceVerdict(m, healMs) : skipped('not checked');
+  return { membership, 'ring-balance': ring };
 }
 
 /** The checks that read the Raft observer's record and the fault timeline (availability.ts, applied-results.ts). */
@@ -420,6 +444,9 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
     case 'applied-results':
     case 'recovery':
       return { verdict: 'skipped', summary: 'checked from the run\'s record (raftRecordCheck)' };
+    case 'membership':
+    case 'ring-balance':
+      return { verdict: 'skipped', summary: 'checked from the nodes\' gossip (gossipVerdicts)' };
   }
 }
 

@@ -22,6 +22,7 @@ import { LAB_RAFT_TUNING, type RaftTuning } from '../src/node/raft-tuning.js';
 import { FAILPOINTS, type FailpointName } from '../src/util/failpoints.js';
 import { resolveLsmOptions, type LsmOptions } from '../src/storage/lsm/options.js';
 import { resolveBitcaskOptions, type BitcaskOptions } from '../src/storage/bitcask/options.js';
+import { DEFAULT_GOSSIP_OPTIONS, gossipOptions, type GossipOptions } from '../src/cluster/gossip/options.js';
 
 /**
  * A scenario: a cluster, a workload, a schedule of faults and the checks to run — one short YAML
@@ -31,9 +32,11 @@ import { resolveBitcaskOptions, type BitcaskOptions } from '../src/storage/bitca
 
 export const ENGINES = ['memory', 'lsm', 'bitcask'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance'] as const;
 /** Checks that watch Raft itself (its elections, the entries it applies): they need replication raft. */
 const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery'];
+/** Checks of the nodes' gossip (sim/gossip/checks.ts): they need cluster.gossip. */
+export const GOSSIP_CHECKS: readonly CheckName[] = ['membership', 'ring-balance'];
 export type CheckName = (typeof CHECKS)[number];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
@@ -163,6 +166,8 @@ export interface Scenario {
     primary: { leader: string; shipIntervalMs: number };
     /** The engines' sizes (a preset's, overridden field by field); empty: the engines' defaults. */
     storage: StorageSizes;
+    /** Every node gossips (SWIM + Lifeguard) with these options; null: no gossip. */
+    gossip: GossipOptions | null;
   };
   network: { latency: { minNs: number; meanNs: number; maxNs: number } };
   disk: { syncLatencyMinNs: number; syncLatencyMaxNs: number; crash: CrashMode; dirCrash: 'lose' | 'random'; capacityBytes: number | null };
@@ -269,6 +274,16 @@ const lsmSizes = obj(
   ) as Record<keyof Omit<LsmOptions, 'fsync' | 'logMode'>, { v: Validator<number> }>,
 );
 const bitcaskSizes = obj({ fileBytesMax: { v: bytes }, mergeDeadRatio: { v: num({ min: 0, max: 1 }) }, mergeDeadBytesMin: { v: bytes }, backgroundStepBytes: { v: bytes }, inflightBytesMax: { v: bytes }, bufferBytesMax: { v: bytes } });
+
+/**
+ * cluster.gossip: any of GossipOptions' numbers (times in ms, as the options name them), and
+ * lifeguard on or off; an empty map is memberlist's LAN defaults.
+ */
+const GOSSIP_NUMBERS = Object.keys(DEFAULT_GOSSIP_OPTIONS).filter((k) => typeof DEFAULT_GOSSIP_OPTIONS[k as keyof GossipOptions] === 'number') as (keyof GossipOptions)[];
+const gossipSettings = obj({
+  ...(Object.fromEntries(GOSSIP_NUMBERS.map((k) => [k, { v: num({ min: 0 }) }])) as Record<string, { v: Validator<number> }>),
+  lifeguard: { v: bool },
+});
 
 const common = {
   kind: { v: str(), required: true },
@@ -439,6 +454,7 @@ const root = obj({
       primary: { v: obj({ leader: { v: str({ pattern: /^[a-z][a-z0-9-]*$/, patternText: 'a node id' }) }, shipInterval: { v: duration({ minNs: 1e6 }) } }) },
       preset: { v: oneOf(PRESETS), default: 'default' },
       storage: { v: obj({ lsm: { v: lsmSizes }, bitcask: { v: bitcaskSizes } }) },
+      gossip: { v: gossipSettings },
       raft: {
         v: obj({
           tick: { v: duration({ minNs: 1e6 }) },
@@ -518,6 +534,17 @@ function storageSizes(given: StorageSizes | undefined, preset: Preset): StorageS
   return out;
 }
 
+/** cluster.gossip over memberlist's LAN defaults; the options' own validation names a bad knob. */
+function gossipSettingsOf(given: Record<string, number | boolean | undefined>, file: string): GossipOptions {
+  const { lifeguard, ...numbers } = given;
+  const set = Object.fromEntries(Object.entries(numbers).filter(([, v]) => v !== undefined)) as Partial<GossipOptions>;
+  try {
+    return gossipOptions({ ...(set as object), ...(lifeguard !== undefined ? { lifeguard: lifeguard as boolean } : {}) });
+  } catch (err) {
+    throw new ScenarioError(`${file}: cluster.gossip: ${(err as Error).message}`);
+  }
+}
+
 /** Parses and validates a scenario; throws SchemaError naming every problem. */
 export function parseScenario(text: string, file: string): Scenario {
   const r = parseYaml(text, file, root);
@@ -537,6 +564,7 @@ export function parseScenario(text: string, file: string): Scenario {
       replication: r.cluster.replication,
       raft: raftTuning(r.cluster.raft ?? {}, r.cluster.preset),
       storage: storageSizes(r.cluster.storage, r.cluster.preset),
+      gossip: r.cluster.gossip === undefined ? null : gossipSettingsOf(r.cluster.gossip as Record<string, number | boolean | undefined>, file),
     },
     network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },
     disk: {
@@ -564,7 +592,7 @@ export function parseScenario(text: string, file: string): Scenario {
     settleNs: r.heal?.settle ?? 1e9,
     recoverWithinNs: r.heal?.recoverWithin ?? 3e9,
     recoverFraction: r.heal?.recoverFraction ?? 0.5,
-    checks: r.checks ?? CHECKS.filter((c) => (!RAFT_CHECKS.includes(c) || r.cluster.replication === 'raft') && (c !== 'convergence' || r.cluster.nodes > 1)),
+    checks: r.checks ?? CHECKS.filter((c) => (!RAFT_CHECKS.includes(c) || r.cluster.replication === 'raft') && (c !== 'convergence' || r.cluster.nodes > 1) && (!GOSSIP_CHECKS.includes(c) || r.cluster.gossip !== undefined)),
     expectFail: Object.entries(r.expect ?? {}).filter(([, v]) => v === 'fail').map(([k]) => k as CheckName),
     bugs: r.bugs,
     file,
@@ -609,6 +637,7 @@ function crossCheck(s: Scenario): void {
   for (const f of s.faults) if (f.kind === 'failover' && s.cluster.replication !== 'primary') errors.push(`${at(f)}: faults: failover is an operator's command of replication primary (Raft elects its leaders)`);
   for (const f of s.faults) if ((f.kind === 'transfer' || f.kind === 'isolate-leader') && s.cluster.replication !== 'raft') errors.push(`${at(f)}: faults: ${f.kind} acts on a Raft leader; it needs replication raft`);
   for (const c of RAFT_CHECKS) if (s.checks.includes(c) && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: ${c} needs replication raft`);
+  for (const c of GOSSIP_CHECKS) if (s.checks.includes(c) && s.cluster.gossip === null) errors.push(`${s.file}: checks: ${c} needs cluster.gossip`);
   errors.push(...storageProblems(s));
   if (s.cluster.raft.leaseReads && !s.cluster.raft.checkQuorum) errors.push(`${s.file}: cluster.raft: leaseReads needs checkQuorum`);
   if (s.cluster.raft.heartbeatTicks >= s.cluster.raft.electionTicks) errors.push(`${s.file}: cluster.raft: heartbeatTicks must be less than electionTicks`);

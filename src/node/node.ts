@@ -1,4 +1,9 @@
 import { createHash } from 'node:crypto';
+import { GOSSIP_MAGIC } from '../cluster/gossip/codec.js';
+import type { GossipNode } from '../cluster/gossip/node.js';
+import type { GossipOptions } from '../cluster/gossip/options.js';
+import { GossipRuntime } from '../cluster/gossip/runtime.js';
+import type { MemberEvent, MemberMeta, MemberSnapshot } from '../cluster/gossip/types.js';
 import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
@@ -50,6 +55,24 @@ export interface NodeConfig {
   diskReserveBytes?: number;
   /** Sizes of the storage engine (tests and the lab's tiny presets); absent: the engine's defaults. */
   storage?: Pick<EngineOptions, 'lsm' | 'bitcask'>;
+  /** Membership by gossip (SWIM + Lifeguard, src/cluster/gossip) beside replication; absent: none. */
+  gossip?: NodeGossipConfig;
+}
+
+/**
+ * A node's gossip: it runs from the node's start, independent of its storage and replica, over
+ * the node's own Net (frames whose first byte is GOSSIP_MAGIC), so that a node whose engine is
+ * still opening — or failing — is still seen alive or dead by the others. It decides nothing in
+ * Raft: membership of a Raft group stays Raft's (member.add/remove); gossip says who is up, for
+ * placement (src/cluster/ring) and for operators.
+ */
+export interface NodeGossipConfig {
+  options: GossipOptions;
+  /** Members to join through (this node's own id is left out). */
+  seeds: readonly string[];
+  meta: MemberMeta;
+  /** Every membership change this node sees (the simulator's membership check). */
+  onEvent?: (observer: string, e: MemberEvent) => void;
 }
 
 /**
@@ -95,6 +118,7 @@ export class KvNode {
   private loginsVerifying = 0;
   private diskWasFull = false;
   private readonly loginsWaiting: (() => void)[] = [];
+  private readonly gossip: GossipRuntime | null = null;
 
   constructor(
     private readonly env: Env,
@@ -104,6 +128,12 @@ export class KvNode {
     assert(config.replication !== 'none' || config.members.length === 1, 'replication none serves exactly one node');
     env.net.onReceive((from, frame) => this.receive(from, frame));
     env.log.log('info', 'node.start', { id: env.id, replication: config.replication, engine: config.engine });
+    const g = config.gossip;
+    if (g !== undefined) {
+      // Its own stream of randomness (a fork: the node's other draws stay what they were).
+      this.gossip = new GossipRuntime({ id: env.id, meta: g.meta, clock: env.clock, rng: env.rng.fork('gossip'), options: g.options, send: (to, frame) => env.net.send(to, frame), onEvent: (e) => g.onEvent?.(env.id, e) });
+      this.gossip.join(g.seeds.filter((id) => id !== env.id));
+    }
     const fsync = config.bugs.has('ack-before-fsync') ? FSYNC_NEVER : config.engineFsync ?? (config.replication === 'none' ? FSYNC_ALWAYS : FSYNC_NEVER);
     openEngine(config.engine, { disk: env.disk, clock: env.clock, log: env.log }, 'kv', { ...config.storage, fsync }, (err, engine) => {
       if (this.stopped) {
@@ -157,12 +187,18 @@ export class KvNode {
     // Logins waiting for a check are answered now (the check would answer `unavailable`).
     for (const waiting of this.loginsWaiting.splice(0)) waiting();
     this.replica?.stop();
+    this.gossip?.stop();
     this.env.net.close();
     this.store?.close();
   }
 
   private receive(from: string, frame: Uint8Array): void {
     if (this.stopped) return;
+    if (frame[0] === GOSSIP_MAGIC) {
+      // The gossip codec bounds and validates its frames itself, and drops (and counts) bad ones.
+      if (this.gossip !== null) this.gossip.receive(from, frame);
+      return;
+    }
     if (frame[0] === SNAPSHOT_CHUNK_FRAME) {
       // A piece of a snapshot file, streamed by the leader: bytes, never parsed as a message.
       if (this.isPeer(from)) this.replica?.receiveSnapshotChunk?.(from, frame);
@@ -354,6 +390,16 @@ export class KvNode {
     const store = this.store;
     if (store === null) return;
     for (const kv of scanAll(store.view)) if (!NODE_LOCAL_KEYS.has(kv[0])) yield kv;
+  }
+
+  /** The gossip core, for the simulator's membership check; null without gossip. */
+  get gossipNode(): GossipNode | null {
+    return this.gossip?.node ?? null;
+  }
+
+  /** Every member this node knows of by gossip, itself included (empty without gossip). */
+  members(): MemberSnapshot[] {
+    return this.gossip?.node.snapshot() ?? [];
   }
 
   status(): NodeStatus {
