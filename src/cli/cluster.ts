@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { processAlive } from '../host/process.js';
 import { hashPassword } from '../node/auth.js';
+import type { GossipMemberStatus } from '../node/node.js';
 import {
   basePortRange,
   defaultPorts,
@@ -73,6 +74,13 @@ export function registerClusterCommand(program: Command): void {
     .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
     .option('--json', 'one JSON list')
     .action((flags: { dir: string; json?: boolean }) => status(flags.dir, flags.json ?? false));
+  cluster
+    .command('members')
+    .description('the members as one node\'s gossip sees them: state, incarnation, zone, peer address, last direct contact')
+    .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
+    .option('--node <id>', 'whose view (default: the first node that answers)')
+    .option('--json', 'the view as one JSON object')
+    .action((flags: { dir: string; node?: string; json?: boolean }) => members(flags.dir, flags.node ?? null, flags.json ?? false));
 }
 
 function intFlag(text: string, flag: string, min: number, max: number): number {
@@ -336,6 +344,40 @@ interface NodeReport {
   commitIndex: number | null;
   health: 'ok' | 'unhealthy' | 'down';
   message?: string;
+}
+
+/** One node's gossip view (its /status), printed as a table or JSON. */
+async function members(dir: string, only: string | null, json: boolean): Promise<void> {
+  const p = paths(dir);
+  if (!fs.existsSync(p.config)) throw new UsageError(`no cluster in ${p.dir} (no cluster.yaml)`);
+  const config = loadClusterConfig(p.config);
+  const nodes = only === null ? config.nodes : config.nodes.filter((n) => n.id === only);
+  if (nodes.length === 0) throw new UsageError(`--node: no member ${JSON.stringify(only)} in ${p.config} (members: ${config.nodes.map((n) => n.id).join(', ')})`);
+  const tried: string[] = [];
+  for (const node of nodes) {
+    let s: { id?: string; gossip?: GossipMemberStatus[] };
+    try {
+      const res = await fetch(`http://${hostForUrl(node.host)}:${node.httpPort}/status`, { signal: AbortSignal.timeout(2000) });
+      s = (await res.json()) as typeof s;
+    } catch (err) {
+      tried.push(`${node.id}: unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`);
+      continue;
+    }
+    if (!Array.isArray(s.gossip)) {
+      tried.push(`${node.id}: runs no gossip (started with --no-gossip, or alone)`);
+      continue;
+    }
+    if (json) process.stdout.write(JSON.stringify({ view: node.id, members: s.gossip }) + '\n');
+    else {
+      const rows = [['ID', 'STATE', 'INCARNATION', 'ZONE', 'PEER', 'LAST CONTACT']];
+      for (const m of s.gossip) rows.push([m.id, m.state, String(m.incarnation), m.zone || '-', m.addresses.peer ?? '-', m.id === node.id ? '(self)' : m.lastContactMs === null ? 'never' : `${(m.lastContactMs / 1000).toFixed(1)} s ago`]);
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)));
+      process.stdout.write(`members of cluster ${config.name} as ${node.id} sees them\n` + rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ')).join('\n') + '\n');
+    }
+    return;
+  }
+  process.stderr.write(`kv-lab cluster members: no node answered with a gossip view\n  ${tried.join('\n  ')}\n`);
+  process.exitCode = EXIT_FAILED;
 }
 
 async function status(dir: string, json: boolean): Promise<void> {

@@ -44,11 +44,14 @@ export interface ServeFlags {
   role?: string;
   leaderHost?: string;
   leaderPort?: string;
+  join?: string;
+  gossip: boolean;
+  zone?: string;
   logLevel: string;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-const FLAG_ONLY = ['id', 'dataDir', 'httpPort', 'tcpPort', 'peerPort', 'peers', 'replication', 'engine', 'secretFile', 'adminHashFile', 'insecure', 'role', 'leaderHost', 'leaderPort', 'host'] as const;
+const FLAG_ONLY = ['id', 'dataDir', 'httpPort', 'tcpPort', 'peerPort', 'peers', 'replication', 'engine', 'secretFile', 'adminHashFile', 'insecure', 'role', 'leaderHost', 'leaderPort', 'host', 'join'] as const;
 
 export function registerServeCommand(program: Command): void {
   program
@@ -71,6 +74,9 @@ export function registerServeCommand(program: Command): void {
     .option('--role <role>', 'primary mode: leader | follower')
     .option('--leader-host <host>', 'primary mode, follower: the leader\'s host')
     .option('--leader-port <port>', 'primary mode, follower: the leader\'s peer port')
+    .option('--join <list>', 'meet a running cluster by gossip through these peer addresses: host:port,… (the node waits to be added to Raft with `kv-lab member add`)')
+    .option('--zone <name>', 'this node\'s zone, announced by gossip (placement spreads replicas across zones)')
+    .option('--no-gossip', 'do not gossip (by default a node with peers or --join gossips over its peer port)')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
     .addHelpText('after', '\nExit codes: 0 stopped by a signal, 1 could not start (a port in use, a locked data directory), 2 bad flags or files.\nThe cluster file format is documented in README.md ("Run a real cluster").')
     .action(async (opts: ServeFlags, cmd: Command) => {
@@ -85,6 +91,19 @@ export function parsePort(text: string, flag: string, allowZero = true): number 
     throw new UsageError(`${flag} expects a port number ${allowZero ? '0' : '1'}-65535, got ${JSON.stringify(text)}`);
   }
   return Number(text);
+}
+
+/** Parses `--join host:port,…` (seeds' peer ports). */
+export function parseJoin(text: string): PeerAddress[] {
+  const out: PeerAddress[] = [];
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const m = /^(.+):(\d+)$/.exec(item);
+    if (m === null) throw new UsageError(`--join: expected host:port, got ${JSON.stringify(item)}`);
+    out.push({ host: (m[1] as string).replace(/^\[(.*)\]$/, '$1'), port: parsePort(m[2] as string, `--join ${item}`, false) });
+  }
+  if (out.length === 0) throw new UsageError('--join: give at least one host:port');
+  if (out.length > 16) throw new UsageError(`--join: at most 16 seeds, got ${out.length}`);
+  return out;
 }
 
 /** Parses `--peers n2=host:port,n3=host:port`. */
@@ -160,6 +179,8 @@ function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): 
     ...(primary !== undefined ? { primary } : {}),
     addresses,
     version: KV_LAB_VERSION,
+    // Every member of a cluster file gossips with the others (the file lists them all).
+    gossip: opts.gossip && config.nodes.length > 1 ? { join: [], zone: opts.zone ?? '' } : null,
   };
 }
 
@@ -180,14 +201,18 @@ function specFromFlags(opts: ServeFlags, notes: Notes): Omit<HostSpec, 'log'> {
     peers.delete(id);
   }
   const primary = parsePrimary(opts);
-  const replication = opts.replication ?? (primary !== undefined ? 'primary' : peers.size > 0 ? 'raft' : 'none');
+  const join = opts.join === undefined ? [] : parseJoin(opts.join);
+  if (join.length > 0 && !opts.gossip) throw new UsageError('--join meets the cluster by gossip; drop --no-gossip');
+  if (opts.zone !== undefined && !/^[A-Za-z0-9_.-]{1,32}$/.test(opts.zone)) throw new UsageError(`--zone expects 1-32 letters, digits, _ . and -, got ${JSON.stringify(opts.zone)}`);
+  const replication = opts.replication ?? (primary !== undefined ? 'primary' : peers.size > 0 || join.length > 0 ? 'raft' : 'none');
   if (!(REPLICATION_MODES_AVAILABLE as readonly string[]).includes(replication)) throw new UsageError(`--replication expects ${REPLICATION_MODES_AVAILABLE.join(', ')}; got ${JSON.stringify(replication)}`);
   if (replication === 'none' && peers.size > 0) throw new UsageError('--replication none serves a single node; drop --peers or use raft');
+  if (join.length > 0 && replication !== 'raft') throw new UsageError(`--join adds a node to a Raft cluster; --replication is ${replication}`);
   if (replication === 'primary' && primary === undefined) throw new UsageError('--replication primary needs --role leader, or --role follower with --leader-host and --leader-port');
   if (replication !== 'primary' && primary !== undefined) throw new UsageError(`--role is for the primary mode; --replication is ${replication}`);
   const engine = opts.engine ?? ENGINES_AVAILABLE[0];
   if (!(ENGINES_AVAILABLE as readonly string[]).includes(engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(', ')}; got ${JSON.stringify(engine)}`);
-  const secret = clusterSecretFromFlags(opts, dataDir, peers.size, notes);
+  const secret = clusterSecretFromFlags(opts, dataDir, peers.size + join.length, notes);
   let auth: ClusterAuth | null = null;
   if (opts.insecure) {
     if (opts.adminHashFile !== undefined) throw new UsageError('--insecure runs without authentication; drop --admin-hash-file');
@@ -208,6 +233,9 @@ function specFromFlags(opts: ServeFlags, notes: Notes): Omit<HostSpec, 'log'> {
     auth: auth === null ? null : authConfigFor(auth, secret ?? randomBytes(32).toString('hex')),
     ...(primary !== undefined ? { primary } : {}),
     version: KV_LAB_VERSION,
+    // A node that joins by gossip alone is not a founding member: it waits for the leader's log.
+    ...(join.length > 0 && peers.size === 0 ? { original: false } : {}),
+    gossip: opts.gossip && (peers.size > 0 || join.length > 0) ? { join, zone: opts.zone ?? '' } : null,
   };
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { gossipOptions } from '../cluster/gossip/options.js';
 import type { Env } from '../env/env.js';
 import type { Logger } from '../env/log.js';
 import { RealClock } from '../env/real/clock.js';
@@ -7,7 +8,7 @@ import { RealDisk } from '../env/real/disk.js';
 import { RealNet, type PeerAddress } from '../env/real/net.js';
 import { osSeededRng } from '../env/real/rng.js';
 import type { AuthConfig } from '../node/auth.js';
-import { KvNode, type EngineKind, type NodeConfig, type ReplicationMode } from '../node/node.js';
+import { KvNode, type EngineKind, type NodeConfig, type NodeGossipConfig, type ReplicationMode } from '../node/node.js';
 import { FrontDoor } from '../frontdoor/front-door.js';
 import type { Gateway } from '../frontdoor/gateway.js';
 import { RateLimitedLogger } from '../util/log-limit.js';
@@ -69,6 +70,13 @@ export interface HostSpec {
   onFatal?: (reason: string) => void;
   version: string;
   requestTimeoutMs?: number;
+  /**
+   * Gossip (SWIM + Lifeguard) over the peer port, with memberlist's LAN defaults: joining through
+   * the other members and the --join seeds. null or absent: no gossip.
+   */
+  gossip?: { join: readonly PeerAddress[]; zone: string } | null;
+  /** false: a node that joins a running Raft cluster (it receives the log); default true. */
+  original?: boolean;
 }
 
 /** A failure to start that the operator can fix (a port in use, a locked data directory). */
@@ -84,6 +92,7 @@ export function nodeConfigFor(spec: HostSpec): NodeConfig {
     engine: spec.engine as EngineKind,
     bugs: new Set(),
     auth: spec.auth,
+    ...(spec.original === false ? { original: false } : {}),
     ...(spec.primary !== undefined ? { primary: { leader: primaryLeaderId(spec, spec.primary), shipIntervalMs: spec.primary.shipIntervalMs ?? 50 } } : {}),
   };
 }
@@ -139,6 +148,39 @@ function lockDataDir(dataDir: string): () => void {
   throw new HostStartError(`cannot lock data directory ${dataDir}`);
 }
 
+/**
+ * A real node's gossip. Why over the peer port's TCP connections rather than UDP as memberlist
+ * probes: every frame there comes from a holder of the cluster secret (mutual HMAC proof), and
+ * UDP would need a MAC of its own on every datagram and one more port to open. The cost is
+ * head-of-line blocking: a probe queued behind a snapshot chunk to the same member waits for it;
+ * Lifeguard's dynamic suspicion timeout absorbs such delays (seconds, not probe timeouts).
+ */
+function gossipConfigFor(spec: HostSpec, g: { join: readonly PeerAddress[]; zone: string }, net: RealNet, log: Logger): NodeGossipConfig {
+  const advertise = spec.bindHost === '0.0.0.0' || spec.bindHost === '::' ? '127.0.0.1' : spec.bindHost;
+  const port = net.listeningPort ?? spec.peerPort;
+  const seeds = [...[...spec.peers.keys()].filter((id) => id !== spec.id), ...g.join.map((at) => net.addSeed(at))];
+  return {
+    options: gossipOptions(),
+    seeds,
+    meta: { zone: g.zone, version: spec.version, weight: 100, addresses: [['peer', `${advertise}:${port}`]] },
+    onEvent: (_self, e) => {
+      // A member we had no address for becomes reachable by its id.
+      if (e.type !== 'join' && e.type !== 'alive' && e.type !== 'update') return;
+      const peer = e.meta.addresses.find(([name]) => name === 'peer')?.[1];
+      const at = peer === undefined ? null : parsePeerAddress(peer);
+      if (at !== null) net.addPeer(e.id, at);
+      log.log('info', 'gossip.member', { id: e.id, event: e.type, incarnation: e.incarnation, peer: peer ?? null });
+    },
+  };
+}
+
+/** host:port as a member announces it; null if it is not one. */
+function parsePeerAddress(text: string): PeerAddress | null {
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) return null;
+  return { host: m[1] as string, port: Number(m[2]) };
+}
+
 function listenError(what: string, port: number, err: unknown): HostStartError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') return new HostStartError(`${what} port ${port} is already in use`);
@@ -167,7 +209,7 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     log.log('info', 'serve.start', { id: spec.id, pid: process.pid, dataDir: spec.dataDir, rngSeed: rng.seed, replication: spec.replication, engine: spec.engine, auth: spec.auth !== null, members: spec.members });
     let node: KvNode;
     try {
-      node = new KvNode(env, nodeConfigFor(spec));
+      node = new KvNode(env, { ...nodeConfigFor(spec), ...(spec.gossip != null ? { gossip: gossipConfigFor(spec, spec.gossip, net, log) } : {}) });
     } catch (err) {
       // The node refuses a configuration it cannot run (in this build, e.g. a replication mode
       // that is not wired yet): an operator's problem to fix, not a crash.

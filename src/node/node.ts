@@ -95,10 +95,27 @@ export interface NodeStatus extends ReplicaStatus {
   engine: EngineKind;
   /** Counters since start, for /metrics. */
   counters: { requests: number; writes: number; reads: number; errors: number };
+  /** Members as this node's gossip sees them (absent without gossip). */
+  gossip?: GossipMemberStatus[];
+}
+
+/** One member in a node's gossip view, for /status and `kv-lab cluster members`. */
+export interface GossipMemberStatus {
+  id: string;
+  state: MemberSnapshot['state'];
+  incarnation: number;
+  zone: string;
+  /** Where it says it listens (name → host:port). */
+  addresses: Record<string, string>;
+  /** Milliseconds since a gossip frame last came from it directly; null: never (known by hearsay). */
+  lastContactMs: number | null;
 }
 
 const frameDecoder = new TextDecoder('utf-8', { fatal: true });
 
+
+/** Gossip senders whose last contact a node remembers (memberlist's default cluster limit is far below). */
+const GOSSIP_CONTACTS_MAX = 10_000;
 
 /** Requests a node may have in progress at once; beyond it, it answers `unavailable`. */
 export const IN_FLIGHT_REQUESTS_MAX = 10_000;
@@ -119,6 +136,8 @@ export class KvNode {
   private diskWasFull = false;
   private readonly loginsWaiting: (() => void)[] = [];
   private readonly gossip: GossipRuntime | null = null;
+  /** When a gossip frame last came from each sender (monotonic ms). */
+  private readonly gossipContact = new Map<string, number>();
 
   constructor(
     private readonly env: Env,
@@ -196,7 +215,12 @@ export class KvNode {
     if (this.stopped) return;
     if (frame[0] === GOSSIP_MAGIC) {
       // The gossip codec bounds and validates its frames itself, and drops (and counts) bad ones.
-      if (this.gossip !== null) this.gossip.receive(from, frame);
+      if (this.gossip !== null) {
+        // Senders are members (or seeds) that proved the cluster secret; the bound is a backstop.
+        if (this.gossipContact.size >= GOSSIP_CONTACTS_MAX && !this.gossipContact.has(from)) this.gossipContact.clear();
+        this.gossipContact.set(from, this.env.clock.monotonicMs());
+        this.gossip.receive(from, frame);
+      }
       return;
     }
     if (frame[0] === SNAPSHOT_CHUNK_FRAME) {
@@ -411,6 +435,15 @@ export class KvNode {
       replication: this.config.replication,
       engine: this.config.engine,
       counters: { ...this.counters },
+      ...(this.gossip !== null ? { gossip: this.gossipStatus() } : {}),
     };
+  }
+
+  private gossipStatus(): GossipMemberStatus[] {
+    const now = this.env.clock.monotonicMs();
+    return this.members().map((m) => {
+      const at = m.id === this.env.id ? now : this.gossipContact.get(m.id);
+      return { id: m.id, state: m.state, incarnation: m.incarnation, zone: m.meta.zone, addresses: Object.fromEntries(m.meta.addresses), lastContactMs: at === undefined ? null : Math.round(now - at) };
+    });
   }
 }

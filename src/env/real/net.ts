@@ -54,6 +54,9 @@ export interface RealNetOptions {
   reconnectDelayMsMax?: number;
 }
 
+/** Addresses of seeds known only by host and port (RealNet.addSeed). */
+export const SEED_PREFIX = 'seed@';
+
 /** The hello (and the acceptor's proof) must fit in this many bytes: nothing larger is read before the secret is proven. */
 export const HELLO_BYTES_MAX = 4096;
 
@@ -272,13 +275,40 @@ export class RealNet implements Net {
   /** Bytes of incomplete frames held for client connections, all together. */
   private clientPendingBytes = 0;
 
+  /** Where each member we dial listens: the configured ones, and those gossip made known (addPeer). */
+  private readonly peers: Map<Address, PeerAddress>;
+
   constructor(private readonly options: RealNetOptions) {
     this.self = options.self;
+    this.peers = new Map(options.peers);
     this.queueMax = options.queueFramesMax ?? 10_000;
     this.queueBytesMax = options.queueBytesMax ?? 64 * 1024 * 1024;
     this.delayMin = options.reconnectDelayMsMin ?? 50;
     this.delayMax = options.reconnectDelayMsMax ?? 2_000;
     this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
+  }
+
+  /**
+   * A member learnt by gossip (its peer address is in its metadata): from now on frames to it are
+   * dialled like those to a configured peer. A configured address is never replaced: gossip
+   * carries what members say of themselves, the operator's list is the stronger word.
+   */
+  addPeer(id: Address, at: PeerAddress): void {
+    assert(id !== '' && !id.startsWith(SEED_PREFIX), () => `addPeer: ${JSON.stringify(id)} is not a member id`);
+    if (id === this.self || this.peers.has(id)) return;
+    this.peers.set(id, at);
+  }
+
+  /**
+   * A seed known only by its address (\`serve --join host:port\`): returns the address frames to it
+   * are sent to, \`seed@host:port\`. The acceptor names itself in its proof of the secret, and
+   * frames from that connection arrive from the seed address; the gossip it answers with names
+   * the members, which addPeer then makes reachable by their ids.
+   */
+  addSeed(at: PeerAddress): Address {
+    const address = `${SEED_PREFIX}${at.host}:${at.port}`;
+    if (!this.peers.has(address)) this.peers.set(address, at);
+    return address;
   }
 
   /** Starts accepting connections (if this endpoint listens). Resolves once listening. */
@@ -315,7 +345,7 @@ export class RealNet implements Net {
     if (this.closed) return;
     if (this.faultBlocked.has(to)) return;
     const bytes = encodeFrame(frame);
-    const peerAt = this.options.peers.get(to);
+    const peerAt = this.peers.get(to);
     if (peerAt === undefined) {
       // Not someone we dial: answer over the connection they opened, if it is still there.
       const s = this.inbound.get(to);
@@ -407,7 +437,9 @@ export class RealNet implements Net {
             if (secret === null) open();
             else stage = 'proof';
           } else {
-            if (secret === null || msg === null || !macMatches(secret, ourNonce, to, msg.proof)) throw new FrameError(`${to}'s address answered without proof of the cluster secret`);
+            // A seed dialled by address names itself: the proof must hold for the name it gives.
+            const claimed = to.startsWith(SEED_PREFIX) && typeof msg?.id === 'string' ? msg.id : to;
+            if (secret === null || msg === null || !macMatches(secret, ourNonce, claimed, msg.proof)) throw new FrameError(`${to}'s address answered without proof of the cluster secret`);
             open();
           }
         }
@@ -556,7 +588,7 @@ export class RealNet implements Net {
           return null;
         }
         // Our half of the mutual proof: the dialler waits for it before it trusts this connection.
-        if (typeof hello.nonce === 'string' && hello.nonce.length <= 64) socket.write(encodeFrame(Buffer.from(JSON.stringify({ proof: mac(secret, hello.nonce, this.self) }))));
+        if (typeof hello.nonce === 'string' && hello.nonce.length <= 64) socket.write(encodeFrame(Buffer.from(JSON.stringify({ proof: mac(secret, hello.nonce, this.self), id: this.self }))));
       }
       return { from: hello.from, kind: 'peer' };
     }
@@ -572,7 +604,7 @@ export class RealNet implements Net {
     }
     if (hello.role === 'client' && (this.options.acceptClients ?? PEER_PORT_ACCEPTS_CLIENTS)) {
       // A client may not pose as a member: peers' names are reserved.
-      if (this.options.peers.has(hello.from) || hello.from === this.self) return null;
+      if (this.peers.has(hello.from) || hello.from === this.self) return null;
       return { from: hello.from, kind: 'client' };
     }
     return null;
