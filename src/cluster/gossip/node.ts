@@ -48,6 +48,8 @@ export interface GossipStats {
   indirectProbes: number;
   lateAcks: number;
   suspicionsRaised: number;
+  /** Probes failed while this node heard nothing at all: it blamed itself instead (deafSince). */
+  suspicionsWithheld: number;
   refutations: number;
   deathsDeclared: number;
 }
@@ -56,6 +58,7 @@ export interface GossipStats {
 interface Probe {
   readonly seq: number;
   readonly target: MemberId;
+  readonly startMs: number;
   readonly timeoutAtMs: number;
   readonly endMs: number;
   acked: boolean;
@@ -104,7 +107,7 @@ export class GossipNode {
   readonly stats: GossipStats = {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, droppedMalformed: 0, droppedOversized: 0, droppedMisdirected: 0,
     droppedHelpersFull: 0, droppedMembersFull: 0, pushPullLimited: 0, snapshotsTruncated: 0, probes: 0, probesFailed: 0,
-    indirectProbes: 0, lateAcks: 0, suspicionsRaised: 0, refutations: 0, deathsDeclared: 0,
+    indirectProbes: 0, lateAcks: 0, suspicionsRaised: 0, suspicionsWithheld: 0, refutations: 0, deathsDeclared: 0,
   };
 
   private incarnation_: number;
@@ -114,6 +117,8 @@ export class GossipNode {
   private seqNext = 0;
 
   private probe: Probe | null = null;
+  /** When a well-formed frame last arrived from anyone (-Infinity: never). */
+  private lastFrameInMs = -Infinity;
   private probeAtMs: number;
   private gossipAtMs: number;
   private pushPullAtMs: number;
@@ -257,6 +262,7 @@ export class GossipNode {
     }
     const sender = this.members.get(m.source);
     if (sender !== undefined) sender.lastContactMs = nowMs;
+    this.lastFrameInMs = nowMs;
     if (m.type !== 'push-pull') for (const u of m.updates) this.apply(u);
     this.handle(from, m);
   }
@@ -374,7 +380,7 @@ export class GossipNode {
     if (target === null) return;
     const seq = this.nextSeq();
     this.probe = {
-      seq, target: target.id, timeoutAtMs: this.nowMs_ + this.health.scale(this.options.probeTimeoutMs), endMs: this.probeAtMs,
+      seq, target: target.id, startMs: this.nowMs_, timeoutAtMs: this.nowMs_ + this.health.scale(this.options.probeTimeoutMs), endMs: this.probeAtMs,
       acked: false, indirectSent: false, nacksExpected: 0, nacks: 0,
     };
     this.stats.probes++;
@@ -406,8 +412,32 @@ export class GossipNode {
     this.health.apply(p.nacksExpected > 0 ? p.nacksExpected - p.nacks : 1);
     const m = this.members.get(p.target);
     if (m === undefined || !isLive(m)) return;
+    if (this.deafSince(p.startMs)) {
+      // Not one frame from anyone — the target, the helpers, the members whose gossip and probes
+      // reach us several times a second — since this probe began: our own receive path is the
+      // likelier failure (a stalled process, a full socket buffer, a partition around us).
+      // Lifeguard's self-awareness taken one step further: the missing nacks above already
+      // count against our health; we accuse no one. (Raising health to its maximum here as well
+      // stretched our probing so much after a partition healed that we learnt of suspicions
+      // about ourselves too late to refute them: the flapping scenario's false death.) Bounded,
+      // so that a node whose peers really all died still declares them dead, awarenessMax probe
+      // periods late at most.
+      this.stats.suspicionsWithheld++;
+      return;
+    }
     this.stats.suspicionsRaised++;
     this.apply({ kind: 'suspect', id: m.id, incarnation: m.incarnation, from: this.id });
+  }
+
+  /**
+   * Whether this node heard nothing at all since `sinceMs`, and has not for longer than
+   * awarenessMax probe periods (past that, silence is taken to be the others' failure). Only with
+   * Lifeguard's local health, and only once it has heard from someone: a node that never did is
+   * joining, and may be alone.
+   */
+  private deafSince(sinceMs: number): boolean {
+    if (!this.options.lifeguard.localHealth || this.lastFrameInMs === -Infinity) return false;
+    return this.lastFrameInMs < sinceMs && this.nowMs_ - this.lastFrameInMs <= this.options.awarenessMax * this.options.probeIntervalMs;
   }
 
   /** No ack within the probe timeout: ask k others to probe the target (SWIM §3.1, ping-req). */

@@ -206,4 +206,31 @@ test('the broadcast queue sends fewest-sent first, newest first among equals, ea
   assert.equal(q.take(1000, 0, 3, updateSize), []);
 });
 
+
+test('a node that hears nothing at all blames itself: Lifeguard withholds its accusations, for awarenessMax periods at most', () => {
+  const deafen = (lifeguard: boolean) => {
+    const ids = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const h = new Harness({ ids, options: { lifeguard } });
+    h.run(3_000);
+    const before = h.node('n1').stats.suspicionsRaised;
+    // Its receive path dies (a stalled process): everything to n1 is lost, its own frames go out.
+    for (const id of ids) if (id !== 'n1') h.cutLink(id, 'n1');
+    h.run(2_500);
+    const raisedDeaf = h.node('n1').stats.suspicionsRaised - before;
+    const suspectedDeaf = h.view('n1').includes(':suspect');
+    // Local health, raised by each probe's missing nacks, stretches the probe period up to 8 s.
+    h.run(25_000);
+    return { raisedDeaf, suspectedDeaf, withheld: h.node('n1').stats.suspicionsWithheld, raisedLater: h.node('n1').stats.suspicionsRaised - before };
+  };
+  const lg = deafen(true);
+  assert.is(lg.raisedDeaf, 0, 'Lifeguard accused a member while it heard nothing');
+  assert.not.ok(lg.suspectedDeaf);
+  assert.ok(lg.withheld >= 2, `withheld ${lg.withheld}`);
+  // Past awarenessMax (8) probe periods of silence, the silence is the others' failure after all.
+  assert.ok(lg.raisedLater > 0, 'a node whose peers all went silent never accused anyone');
+  const swim = deafen(false);
+  assert.ok(swim.raisedDeaf >= 1 && swim.suspectedDeaf, 'plain SWIM accuses as soon as its probe fails');
+  assert.is(swim.withheld, 0);
+});
+
 test.run();
