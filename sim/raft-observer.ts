@@ -82,9 +82,35 @@ export class RaftObserver {
           throw new RaftInvariantViolation({ invariant: 'electionSafety', nodes: [other, n.id], detail: `two leaders in term ${term}` }, this.stepName());
         }
         this.leaders.set(term, n.id);
+        this.checkMatches(n, term, nodes);
       }
       if (this.events - this.lastFull >= this.fullInterval() || label.startsWith('fault') || label.startsWith('heal')) this.full();
     });
+  }
+
+  /**
+   * A leader's match index for a follower is a claim that their logs agree up to it: the follower
+   * acknowledged only entries it had checked against the leader's (log matching), and while both
+   * stay in the leader's term neither log can change below it. So for a follower still in the
+   * term, the entry at match must have the same term on both (where both still hold it), and the
+   * leader must hold it at all. An acknowledgement of more than was checked — a follower that
+   * reports its whole log, stale tail of an older term included — breaks this at once, long
+   * before it may or may not cost a committed entry (issue 17's "acknowledges its whole log").
+   */
+  private checkMatches(leader: RaftNode, term: number, nodes: readonly RaftNode[]): void {
+    for (const [id, match] of leader.matchIndexes()) {
+      if (match === 0) continue;
+      if (match > leader.lastIndex()) {
+        throw new RaftInvariantViolation({ invariant: 'matchIndex', nodes: [leader.id, id], detail: `leader ${leader.id} (term ${term}) counts ${id} as holding up to ${match}, past its own last index ${leader.lastIndex()}` }, this.stepName());
+      }
+      const f = nodes.find((x) => x.id === id);
+      if (f === undefined || f.hardState().term !== term) continue;
+      const mine = leader.termAt(match);
+      const theirs = f.termAt(match);
+      if (mine !== undefined && theirs !== undefined && mine !== theirs) {
+        throw new RaftInvariantViolation({ invariant: 'matchIndex', nodes: [leader.id, id], detail: `leader ${leader.id} (term ${term}) counts ${id} as matching up to ${match}, but the entry there is of term ${mine} on the leader and ${theirs} on ${id}` }, this.stepName());
+      }
+    }
   }
 
   private noteRole(n: RaftNode, role: string, nodes: readonly RaftNode[]): void {

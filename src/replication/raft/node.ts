@@ -243,6 +243,23 @@ export class RaftNode {
     return out;
   }
 
+  /** A leader's match index for each peer (empty unless leader), for the lab's observer. */
+  matchIndexes(): Map<NodeId, Index> {
+    const out = new Map<NodeId, Index>();
+    if (this.raft.role !== 'leader') return out;
+    this.raft.tracker.forEachPeer(this.id, (id, pr) => out.set(id, pr.match));
+    return out;
+  }
+
+  /** The term of the entry at `index`, if the log still holds it (or its snapshot ends there). */
+  termAt(index: Index): Term | undefined {
+    return this.raft.log.term(index);
+  }
+
+  lastIndex(): Index {
+    return this.raft.log.lastIndex();
+  }
+
   /** How many entries the log holds (stored and unstable), cheaply, for observers pacing their checks. */
   logLength(): number {
     const log = this.raft.log;

@@ -27,6 +27,8 @@ import { sameMembership } from './membership.js';
  *   was asked (readStarted / readAnswered).
  */
 export type RaftInvariant =
+  /** A leader's match index for a follower names an entry the two logs do not share (sim/raft-observer.ts). */
+  | 'matchIndex'
   | 'electionSafety'
   | 'logMatching'
   | 'committedEntryLost'

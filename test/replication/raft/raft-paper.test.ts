@@ -213,6 +213,18 @@ test('§5.3 a follower deletes conflicting entries and all that follow, and take
   assert.is(n.storage.lastIndex(), 3, 'the stable log was truncated too');
 });
 
+test('§5.3 a follower acknowledges what the append matched, not a stale tail of an older term behind it', () => {
+  // Entries 3-5 of term 2 are a deposed leader's; the new leader (term 3) holds only 3 of them and
+  // sends that one alone (its messages are size-limited). Acknowledging the whole log would count
+  // the stale 4 and 5 as the leader's (RavenDB-13612; issue 17's "acknowledges its whole log").
+  const n = new Lone('a', storageWithTerms(abc, [2, 2, 2, 2]));
+  n.take();
+  n.step(appMsg('b', 'a', 3, 2, 2, [ent(2, 3)], 1));
+  const [resp] = n.takeOfType('MsgAppResp');
+  assert.equal([resp?.reject, resp?.index], [false, 3]);
+  assert.is(n.node.debugState().entries.length, 5, 'nothing conflicted, so nothing was truncated');
+});
+
 /** Figure 7: the leader's log, and six followers' logs that differ from it in every way. */
 const FIG7_LEADER = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
 const FIG7_FOLLOWERS: Record<string, number[]> = {
