@@ -531,6 +531,11 @@ export class RaftRuntime {
     const applied = this.sm.appliedIndex();
     if (this.building || this.storage.compacting || this.stopped || applied <= this.lastSnapshotIndex) return;
     if (!force && applied - this.lastSnapshotIndex < this.options.snapshotEntries && this.bytesSinceSnapshot < this.options.snapshotBytes) return;
+    // A durable state machine can be ahead of the core after a restart: it applied entries whose
+    // commit the core has not learnt again yet (the hard state's commit index is written lazily).
+    // Its snapshot waits until the core has applied that far too: the core vouches for the term
+    // and membership a snapshot records (tiny-bitcask seed 9: a node that crash-looped on it).
+    if (applied > this.node.appliedIndex()) return;
     const meta = this.node.snapshotMetaAt(applied);
     let writer: SnapshotFileWriter;
     try {
