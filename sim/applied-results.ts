@@ -125,9 +125,12 @@ export class AppliedResults {
         checked++;
         if (applied === undefined) mismatches.push(`${what} was answered ok, but no applied entry carries it`);
         else if (!applied.ok) mismatches.push(`${what} was answered ok, but the entry at index ${applied.index} that carries it failed with ${applied.code}`);
-      } else if (ev.error === 'cas_mismatch' && applied !== undefined) {
+      } else if (applied !== undefined) {
+        // A definite failure is a promise that the write took no effect: the state machine's own
+        // refusals (cas_mismatch, type_error) are entries that failed, and every other failure
+        // (unavailable, not_leader, disk_full) must have no entry at all that succeeded.
         checked++;
-        if (applied.ok) mismatches.push(`${what} was answered cas_mismatch, but the entry at index ${applied.index} that carries it succeeded`);
+        if (applied.ok) mismatches.push(`${what} was answered ${String(ev.error)} (a definite failure), but the entry at index ${applied.index} that carries it took effect`);
       }
     }
     return { checked, mismatches };

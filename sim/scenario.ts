@@ -144,6 +144,12 @@ export interface Workload {
    * KvClient's retries under one request id.
    */
   protocol: WorkloadProtocol;
+  /**
+   * Native clients: how long one attempt waits for its answer before the client tries another
+   * node (default a quarter of timeoutNs). Longer than timeoutNs, the operation's deadline comes
+   * first while an attempt is still in flight — the race a client must record as unknown.
+   */
+  attemptTimeoutNs?: number;
 }
 
 export const WORKLOAD_PROTOCOLS = ['line', 'http', 'native'] as const;
@@ -498,6 +504,7 @@ const root = obj({
       think: { v: duration(), default: 1e6 },
       reads: { v: oneOf(['leader', 'any'] as const), default: 'leader' },
       protocol: { v: oneOf(WORKLOAD_PROTOCOLS), default: 'line' },
+      attemptTimeout: { v: duration({ minNs: 1e6 }) },
     }),
     required: true,
   },
@@ -586,6 +593,7 @@ export function parseScenario(text: string, file: string): Scenario {
       thinkNs: w.think,
       reads: w.reads,
       protocol: w.protocol,
+      ...(w.attemptTimeout !== undefined ? { attemptTimeoutNs: w.attemptTimeout } : {}),
     },
     faults: r.faults,
     healNs: r.heal?.timeout ?? 10e9,
@@ -629,6 +637,7 @@ function crossCheck(s: Scenario): void {
     }
   }
   for (const c of s.expectFail) if (!s.checks.includes(c)) errors.push(`${s.file}: expect.${c}: the check is not in checks`);
+  if (s.workload.attemptTimeoutNs !== undefined && s.workload.protocol !== 'native') errors.push(`${s.file}: workload.attemptTimeout: only native clients retry by attempt (protocol is ${s.workload.protocol})`);
   if (Object.values(s.workload.mix).every((w) => w === 0)) errors.push(`${s.file}: workload.mix: every weight is 0; give at least one operation a weight`);
   if (s.cluster.replication === 'primary' && !ids.includes(s.cluster.primary.leader)) errors.push(`${s.file}: cluster.primary.leader: ${s.cluster.primary.leader} is not one of ${ids.join(', ')}`);
   if (s.cluster.voters > s.cluster.nodes) errors.push(`${s.file}: cluster.voters: ${s.cluster.voters} is more than the ${s.cluster.nodes} nodes`);

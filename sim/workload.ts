@@ -169,7 +169,8 @@ export class Workload {
     if (this.spec.protocol === 'native') {
       // As connectKv does: frames over connections to the nodes' TCP client ports.
       const net = new StreamNet(address, new Map(this.nodes.map((n) => [n, `${n}:line`])), endpoint.dial);
-      return new NativeClient(new KvClient(net, endpoint.clock, { nodes, timeoutMs, attemptTimeoutMs: Math.max(1, timeoutMs / 4) }));
+      const attemptTimeoutMs = this.spec.attemptTimeoutNs !== undefined ? this.spec.attemptTimeoutNs / NS_PER_MS : Math.max(1, timeoutMs / 4);
+      return new NativeClient(new KvClient(net, endpoint.clock, { nodes, timeoutMs, attemptTimeoutMs }));
     }
     return new FrontDoorClient(address, this.spec.protocol, nodes, endpoint, this.rng.fork(`client/${address}`), timeoutMs);
   }

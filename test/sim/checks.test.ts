@@ -76,7 +76,16 @@ C('applied results: an ok with no entry, an ok whose entry failed, a refusal who
   assert.is(r.mismatches.length, 3, r.mismatches.join('\n'));
   assert.match(r.mismatches[0] as string, /write k "w7;".*no applied entry carries it/);
   assert.match(r.mismatches[1] as string, /entry at index 2 that carries it failed with cas_mismatch/);
-  assert.match(r.mismatches[2] as string, /answered cas_mismatch, but the entry at index 2 that carries it succeeded/);
+  assert.match(r.mismatches[2] as string, /answered cas_mismatch \(a definite failure\), but the entry at index 2 that carries it took effect/);
+});
+
+C('applied results: a write answered unavailable whose entry was applied after all fails; one never applied passes', () => {
+  const a = new AppliedResults();
+  a.observe(1, entry(req(1, { f: 'append', key: 'k', value: 'a1;' })));
+  const r = a.compare([done('fail', 'append', 'a1;', 'unavailable'), done('fail', 'write', 'w5;', 'unavailable')]);
+  assert.equal(r.checked, 1);
+  assert.is(r.mismatches.length, 1);
+  assert.match(r.mismatches[0] as string, /append k "a1;" \(process 1\) was answered unavailable \(a definite failure\), but the entry at index 1 that carries it took effect/);
 });
 
 C('applied results: a gap in the applied indexes stops the reference instead of guessing', () => {

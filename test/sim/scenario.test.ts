@@ -140,4 +140,11 @@ S('preset tiny shrinks the engines and the Raft log; cluster.storage overrides i
   assert.match(errorOf(RAFT.replace('engine: lsm', 'engine: lsm, storage: { lsm: { memtablBytes: 4096 } }')), /cluster\.storage\.lsm\.memtablBytes: unknown field/);
 });
 
+S('workload.attemptTimeout: native clients wait that long per attempt; other protocols refuse it', () => {
+  const native = GOOD.replace('  clients: 2\n', '  clients: 2\n  protocol: native\n  attemptTimeout: 1200ms\n');
+  assert.is(parseScenario(native, 'x.yaml').workload.attemptTimeoutNs, 1.2e9);
+  assert.is(parseScenario(GOOD, 'x.yaml').workload.attemptTimeoutNs, undefined);
+  assert.match(errorOf(GOOD.replace('  clients: 2\n', '  clients: 2\n  attemptTimeout: 1s\n')), /workload\.attemptTimeout: only native clients retry by attempt \(protocol is line\)/);
+});
+
 S.run();
