@@ -29,7 +29,10 @@ export function scenarioYaml(s: Scenario, header: readonly string[] = []): strin
     lines.push('faults:');
     for (const f of s.faults) lines.push(`  - ${flow(faultFields(f))}`);
   }
-  const heal = diff({ timeout: durationText(s.healNs), settle: durationText(s.settleNs) }, { timeout: durationText(base.healNs), settle: durationText(base.settleNs) });
+  const heal = diff(
+    { timeout: durationText(s.healNs), settle: durationText(s.settleNs), recoverWithin: durationText(s.recoverWithinNs), recoverFraction: s.recoverFraction },
+    { timeout: durationText(base.healNs), settle: durationText(base.settleNs), recoverWithin: durationText(base.recoverWithinNs), recoverFraction: base.recoverFraction },
+  );
   if (Object.keys(heal).length > 0) lines.push(`heal: ${flow(heal)}`);
   if (!isDeepStrictEqual(s.checks, base.checks)) lines.push(`checks: ${flow(s.checks)}`);
   if (s.expectFail.length > 0) lines.push(`expect: ${flow(Object.fromEntries(s.expectFail.map((c) => [c, 'fail'])))}`);
@@ -63,6 +66,9 @@ function clusterFields(s: Scenario, base: Scenario): Record<string, unknown> {
   const primary = diff({ leader: c.primary.leader, shipInterval: durationText(c.primary.shipIntervalMs * 1e6) },
     { leader: base.cluster.primary.leader, shipInterval: durationText(base.cluster.primary.shipIntervalMs * 1e6) });
   if (Object.keys(primary).length > 0) out.primary = primary;
+  // Engine sizes written whole (a preset's included): the file then says every size it runs with.
+  const storage = Object.fromEntries(Object.entries(c.storage).filter(([, v]) => v !== undefined && Object.keys(v).length > 0));
+  if (Object.keys(storage).length > 0) out.storage = storage;
   return out;
 }
 
@@ -100,8 +106,8 @@ function workloadFields(s: Scenario): Record<string, unknown> {
 /**
  * A fault as the file writes it: kind and times first, then its own fields. Record fields named
  * with a unit (`skewNs`, `minNs`) are durations in the file under the bare name (`skew`, `min`);
- * every other field is written as it is, so that a new fault kind following the schema's naming
- * needs nothing here.
+ * every other field is written as it is (null, as in crash-at's `after`, is the field left out), so
+ * that a new fault kind following the schema's naming needs nothing here.
  */
 function faultFields(f: Fault): Record<string, unknown> {
   const out: Record<string, unknown> = { at: durationText(f.atNs) };
@@ -110,7 +116,7 @@ function faultFields(f: Fault): Record<string, unknown> {
   if (f.untilNs !== undefined) out.until = durationText(f.untilNs);
   out.kind = f.kind;
   for (const [k, v] of Object.entries(f)) {
-    if (k === 'line' || k === 'kind' || k === 'atNs' || k === 'forNs' || k === 'everyNs' || k === 'untilNs' || v === undefined) continue;
+    if (k === 'line' || k === 'kind' || k === 'atNs' || k === 'forNs' || k === 'everyNs' || k === 'untilNs' || v === undefined || v === null) continue;
     if (k.endsWith('Ns') && typeof v === 'number') out[k.slice(0, -2)] = durationText(v);
     else out[k] = v;
   }
