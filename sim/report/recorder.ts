@@ -57,17 +57,17 @@ export interface RecordedRun {
 export const RECORDED_MAX = 50_000;
 
 const CATEGORY: Record<string, FaultCategory> = {
-  crash: 'crash', restart: 'crash',
+  crash: 'crash', restart: 'crash', 'crash-at': 'crash',
   pause: 'pause', resume: 'pause',
-  partition: 'partition', 'one-way': 'partition', heal: 'partition',
+  partition: 'partition', 'one-way': 'partition', heal: 'partition', 'isolate-leader': 'partition',
   clock: 'clock',
   'fsync-fail': 'disk', 'disk-full': 'disk', corrupt: 'disk',
-  loss: 'network', duplicate: 'network', reorder: 'network', latency: 'network',
-  join: 'membership', leave: 'membership', failover: 'membership',
+  loss: 'network', duplicate: 'network', reorder: 'network', latency: 'network', delay: 'network',
+  join: 'membership', leave: 'membership', failover: 'membership', transfer: 'membership',
 };
 
 /** Faults that are one act: drawn as a line, not a band. */
-const INSTANT = new Set(['restart', 'resume', 'heal', 'corrupt', 'join', 'leave', 'failover']);
+const INSTANT = new Set(['restart', 'resume', 'heal', 'corrupt', 'join', 'leave', 'failover', 'transfer']);
 
 export class RunRecorder {
   private readonly run: RecordedRun = { bands: [], spans: [], roles: [], markers: [], truncated: false };
