@@ -63,7 +63,8 @@ function startWorker(options: PoolOptions): PoolWorker {
   const url = new URL(`./worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
   const workerData = { plan: options.plan, outDir: options.outDir };
   const worker = fromSource
-    ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true, workerData })
+    ? // An eval'd worker resolves bare names from the working directory, which may be anywhere: name tsx by its URL.
+      new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true, workerData })
     : new Worker(url, { workerData });
   let pending: { resolve: (m: unknown) => void; reject: (e: Error) => void } | null = null;
   let failure: Error | null = null;
