@@ -35,7 +35,7 @@ await withPage(async (page) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(pathToFileURL(report).href);
-  await page.waitForFunction(() => ((window as unknown as { kvReport?: { drawn: number } }).kvReport?.drawn ?? 0) > 0);
+  await page.waitForFunction('(window.kvReport?.drawn ?? 0) > 0');
   await page.click('.check.fail button.show');
   // The timeline with the highlighted operations, and throughput and latency below it.
   await page.locator('#timeline-section').screenshot({ path: out });

@@ -65,30 +65,31 @@ B('report.html and index.html: drawn, nothing fetched, a failing check highlight
     const seen = await open(page, join(out, 'index.html'));
     assert.is(await page.locator('h1').textContent(), 'kv-lab swarm: 1 of 1 runs failed');
     await page.click('#failures a');
-    await page.waitForFunction(() => ((window as unknown as { kvReport?: { drawn: number } }).kvReport?.drawn ?? 0) > 0, null, { timeout: 20_000 });
+    // Page code as text: this project's TypeScript knows no DOM.
+    await page.waitForFunction('(window.kvReport?.drawn ?? 0) > 0', null, { timeout: 20_000 });
     assert.match(page.url(), /runs\/tiny-amnesia\/1\/report\.html$/);
 
     // The timeline is drawn: its canvas has a size and holds more than the background.
-    const drawn = await page.evaluate(() => {
-      const c = document.getElementById('timeline') as HTMLCanvasElement;
-      const px = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const drawn = (await page.evaluate(`(() => {
+      const c = document.getElementById('timeline');
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let coloured = 0;
-      for (let i = 0; i < px.length; i += 4) if (px[i + 3]! > 0 && (px[i]! < 200 || px[i + 1]! < 200 || px[i + 2]! < 200)) coloured++;
+      for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0 && (px[i] < 200 || px[i + 1] < 200 || px[i + 2] < 200)) coloured++;
       return { w: c.width, h: c.height, coloured };
-    });
+    })()`)) as { w: number; h: number; coloured: number };
     assert.ok(drawn.w >= 700 && drawn.h > 100 && drawn.coloured > 1000, JSON.stringify(drawn));
     const checks = await page.locator('#checks .check').count();
     assert.ok(checks >= 3, `${checks} checks shown`);
     assert.is(await page.locator('.check.fail').first().getAttribute('data-check'), 'linearizable');
 
     // Nothing highlighted until a failing check is clicked; then its operations are.
-    const before = await page.evaluate(() => (window as unknown as { kvReport: { highlighted: { ops: number[] } } }).kvReport.highlighted.ops.length);
+    const before = await page.evaluate('window.kvReport.highlighted.ops.length');
     assert.is(before, 0);
     await page.click('.check.fail[data-check="linearizable"] button.show');
-    const after = await page.evaluate(() => {
-      const r = (window as unknown as { kvReport: { highlighted: { ops: number[]; check: string | null }; data: { checks: { name: string; ops: number[] }[] } } }).kvReport;
-      return { ops: r.highlighted.ops, named: r.data.checks.find((c) => c.name === 'linearizable')?.ops ?? [] };
-    });
+    const after = (await page.evaluate(`(() => {
+      const r = window.kvReport;
+      return { ops: r.highlighted.ops, named: r.data.checks.find((c) => c.name === 'linearizable').ops };
+    })()`)) as { ops: number[]; named: number[] };
     assert.ok(after.ops.length >= 2, JSON.stringify(after));
     assert.equal(after.ops, after.named);
     assert.match(await page.locator('#highlight').textContent() ?? '', /^linearizable: \d+ operation\(s\) highlighted/);
