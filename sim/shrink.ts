@@ -91,6 +91,8 @@ class Shrinker {
   private readonly originalSize: ScenarioSize;
   /** Whether a change may move to another seed (the second phase, with seedsPerStep). */
   private seedsFree = false;
+  /** Fault counts focus() has been tried at. */
+  private readonly focused = new Set<number>();
 
   constructor(
     private readonly original: Scenario,
@@ -148,12 +150,16 @@ class Shrinker {
   private attempt(change: string, candidate: Scenario | null, seedsFree = this.seedsFree): boolean {
     if (candidate === null || this.spent() || !valid(candidate)) return false;
     const seeds = [this.seed, ...Array.from({ length: seedsFree ? (this.options.seedsPerStep ?? 0) : 0 }, (_, i) => this.seed + i + 1)];
+    // On another seed the failure comes at another time: the run gets room past the cut made for
+    // the current seed (cutDuration shortens it again once kept).
+    const roomy = lengthened(candidate, this.original.durationNs);
     for (const seed of seeds) {
       if (this.spent()) return false;
       this.runs++;
       let r: RunResult;
+      const run = seed === this.seed ? candidate : roomy;
       try {
-        r = runScenario(candidate, { seed, outDir: null });
+        r = runScenario(run, { seed, outDir: null });
       } catch (err) {
         // A candidate the simulator cannot run is not a simplification.
         this.options.onRun?.({ runs: this.runs, change: `${change} (the run threw: ${(err as Error).message})`, kept: false, size: sizeOf(this.current, this.best) });
@@ -161,12 +167,12 @@ class Shrinker {
       }
       const fails = r.summary.checks[this.check as keyof typeof r.summary.checks]?.verdict === 'fail';
       if (fails) {
-        this.current = candidate;
+        this.current = run;
         this.best = r;
         this.kept.push(seed === this.seed ? change : `${change} (seed ${this.seed} → ${seed})`);
         this.seed = seed;
       }
-      this.options.onRun?.({ runs: this.runs, change, kept: fails, size: sizeOf(fails ? candidate : this.current, fails ? r : this.best) });
+      this.options.onRun?.({ runs: this.runs, change, kept: fails, size: sizeOf(fails ? run : this.current, fails ? r : this.best) });
       if (fails) return true;
     }
     return false;
@@ -174,20 +180,22 @@ class Shrinker {
 
   /**
    * The run ends just past where it failed: first at the moment the run stopped or the failing
-   * operations ended, then by halving what is left while the failure stays.
+   * operations ended, then by halving what is left while the failure stays. Always on the current
+   * seed: where another seed fails is another moment, and a cut made for it is made again once
+   * that seed is kept.
    */
   private cutDuration(): void {
     const hintNs = failureTimeNs(this.best, this.check);
     if (hintNs !== null) {
       const target = roundUpMs(hintNs + NS_PER_MS);
-      if (target < this.current.durationNs) this.attempt(`duration ${durationText(this.current.durationNs)} → ${durationText(target)}`, withDuration(this.current, target));
+      if (target < this.current.durationNs) this.attempt(`duration ${durationText(this.current.durationNs)} → ${durationText(target)}`, withDuration(this.current, target), false);
     }
     let lo = 0;
     while (!this.spent()) {
       const hi = this.current.durationNs;
       const mid = roundUpMs(lo + (hi - lo) / 2);
       if (hi - lo <= Math.max(10 * NS_PER_MS, hi / 16) || mid >= hi) break;
-      if (!this.attempt(`duration ${durationText(hi)} → ${durationText(mid)}`, withDuration(this.current, mid))) lo = mid;
+      if (!this.attempt(`duration ${durationText(hi)} → ${durationText(mid)}`, withDuration(this.current, mid), false)) lo = mid;
     }
   }
 
@@ -211,6 +219,10 @@ class Shrinker {
   private focus(): void {
     const failedNs = failureTimeNs(this.best, this.check);
     if (failedNs === null || this.current.faults.some((f) => f.everyNs !== undefined)) return;
+    // Once per number of faults: tried again after a round that only simplified parameters, it
+    // would spend the same runs on the same failures.
+    if (this.focused.has(this.current.faults.length)) return;
+    this.focused.add(this.current.faults.length);
     const before = this.current.faults.filter((f) => f.atNs <= failedNs).sort((a, b) => a.atNs - b.atNs);
     if (before.length <= FOCUS_FAULTS[0]!) return;
     const startNs = Math.min(...this.current.faults.map((f) => f.atNs));
@@ -325,6 +337,12 @@ export function withDuration(s: Scenario, durationNs: number): Scenario | null {
       return rest as Fault;
     });
   return { ...s, durationNs, faults };
+}
+
+/** The scenario run FOCUS_SLACK_NS longer (at most `maxNs`), when no fault repeats to the end of the run. */
+function lengthened(s: Scenario, maxNs: number): Scenario {
+  if (s.faults.some((f) => f.everyNs !== undefined && f.untilNs === undefined)) return s;
+  return { ...s, durationNs: Math.min(maxNs, s.durationNs + FOCUS_SLACK_NS) };
 }
 
 function withWorkload(s: Scenario, change: Partial<Scenario['workload']>): Scenario {
