@@ -59,7 +59,14 @@ async function swarmCommand(targets: string[], opts: SwarmFlags): Promise<number
     throw err;
   }
   // Every file is read and checked before anything runs: a typo fails at once, not an hour in.
-  for (const file of plan.files) loadScenarioFile(file);
+  // Failing runs write runs/<scenario name>/<seed>/: two files of one name would overwrite each other.
+  const byName = new Map<string, string>();
+  for (const file of plan.files) {
+    const name = loadScenarioFile(file).name;
+    const other = byName.get(name);
+    if (other !== undefined) throw new UsageError(`${other} and ${file} both name their scenario ${name}: their failing runs' folders would collide; rename one`);
+    byName.set(name, file);
+  }
   const jobs = parseJobs(opts.jobs);
   const tasks = planning.shardTasks(plan, shard ?? { index: 1, count: 1 });
   prepareOut(opts.out);

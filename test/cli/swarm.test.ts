@@ -34,6 +34,7 @@ faults:
   - { at: 700ms, kind: duplicate, probability: 0.1, for: 100ms }
 `;
 writeFileSync(join(tmp, 's', 'amnesia.yaml'), AMNESIA);
+writeFileSync(join(tmp, 'copy.yaml'), AMNESIA);
 writeFileSync(join(tmp, 's', 'raft.yaml'), `name: tiny-raft
 description: three Raft nodes, the leader crashes
 duration: 1s
@@ -90,6 +91,7 @@ S('bad input: exit 2 and a sentence saying what and where', () => {
     [['swarm', 's', '--jobs', 'many'], /kv-lab: --jobs expects auto or a number from 1 to 256, got "many"/],
     [['swarm', 's', '--out', 's'], /kv-lab: --out s holds other files \(amnesia\.yaml, raft\.yaml\)/],
     [['report', 'merge', 'shard-1', '--out', 'x'], /kv-lab: missing shard\(s\) 2\/2/],
+    [['swarm', 's/amnesia.yaml', 'copy.yaml'], /kv-lab: s\/amnesia\.yaml and copy\.yaml both name their scenario tiny-amnesia: their failing runs' folders would collide/],
     [['report', 'merge', 's'], /kv-lab: s: no summary\.json here/],
     [['shrink', 's/amnesia.yaml'], /kv-lab: give the failing seed: kv-lab shrink <scenario\.yaml> --seed S/],
   ];
