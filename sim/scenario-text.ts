@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { DEFAULT_GOSSIP_OPTIONS, LIFEGUARD_OFF, LIFEGUARD_ON, NO_GOSSIP_BUGS, type GossipOptions } from '../src/cluster/gossip/options.js';
 import { LAB_RAFT_TUNING } from '../src/node/raft-tuning.js';
 import { assert } from '../src/util/assert.js';
 import { parseScenario, type Fault, type Scenario } from './scenario.js';
@@ -66,9 +67,22 @@ function clusterFields(s: Scenario, base: Scenario): Record<string, unknown> {
   const primary = diff({ leader: c.primary.leader, shipInterval: durationText(c.primary.shipIntervalMs * 1e6) },
     { leader: base.cluster.primary.leader, shipInterval: durationText(base.cluster.primary.shipIntervalMs * 1e6) });
   if (Object.keys(primary).length > 0) out.primary = primary;
+  if (c.gossip !== null) out.gossip = gossipFields(c.gossip);
   // Engine sizes written whole (a preset's included): the file then says every size it runs with.
   const storage = Object.fromEntries(Object.entries(c.storage).filter(([, v]) => v !== undefined && Object.keys(v).length > 0));
   if (Object.keys(storage).length > 0) out.storage = storage;
+  return out;
+}
+
+/** cluster.gossip as the file states it: the numbers that differ from memberlist's defaults, lifeguard when off. */
+function gossipFields(g: GossipOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(g)) {
+    if (typeof v === 'number' && v !== (DEFAULT_GOSSIP_OPTIONS as unknown as Record<string, unknown>)[k]) out[k] = v;
+  }
+  if (isDeepStrictEqual(g.lifeguard, LIFEGUARD_OFF)) out.lifeguard = false;
+  else assert(isDeepStrictEqual(g.lifeguard, LIFEGUARD_ON), 'a scenario file turns Lifeguard on or off as a whole');
+  assert(isDeepStrictEqual(g.bugs, NO_GOSSIP_BUGS), 'a scenario file cannot switch gossip bugs on');
   return out;
 }
 

@@ -49,6 +49,20 @@ heal: { recoverWithin: 2s, recoverFraction: 0.25 }
   assert.equal(parseScenario(back, 't.yaml').cluster.storage, s.cluster.storage);
 });
 
+S('gossip settings: the numbers that differ from the defaults, and Lifeguard when it is off', () => {
+  const text = `name: t
+description: d
+duration: 2s
+cluster: { nodes: 3, replication: raft, gossip: { probeIntervalMs: 2000, lifeguard: false } }
+workload: { clients: 2 }
+`;
+  const s = parseScenario(text, 't.yaml');
+  const back = scenarioYaml(s);
+  assert.match(back, /gossip: \{ probeIntervalMs: 2000, lifeguard: false \}/);
+  assert.equal(parseScenario(back, 't.yaml').cluster.gossip, s.cluster.gossip);
+  assert.not.match(scenarioYaml(parseScenario(text.replace(', lifeguard: false', ''), 't.yaml')), /lifeguard/);
+});
+
 S('durations in the largest unit that is exact', () => {
   assert.is(durationText(3e9), '3s');
   assert.is(durationText(1_500_000_000), '1500ms');
