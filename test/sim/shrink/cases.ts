@@ -12,7 +12,7 @@ import { CAUGHT_WITHIN } from '../bugs/cases.js';
  * kv-lab shrink on every bug switch: the first failing seed of scenarios/bugs/<bug>.yaml (as
  * test/sim/bugs finds it) is shrunk; the minimal scenario, read back from the minimal.yaml text,
  * must still fail the same check, with fewer faults and operations, in at most `faultsMax` faults.
- * The switches are split over five files (shrink-*.test.ts) so that each stays under a minute.
+ * The switches are split over six files (shrink-*.test.ts) so that each stays under a minute.
  */
 export interface ShrinkCase {
   bug: BugName;
