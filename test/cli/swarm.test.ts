@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseScenario } from '../../sim/scenario.js';
+import { runInProcess } from './in-process.js';
 
 /**
  * kv-lab swarm, report merge, shrink and --explore as a user types them (one process each): worker
@@ -83,7 +84,7 @@ S('--shard 1/2 and 2/2, merged, equal the unsharded swarm', () => {
   assert.match(readFileSync(join(tmp, 'merged', 'summary.md'), 'utf8'), /2 shards merged/);
 });
 
-S('bad input: exit 2 and a sentence saying what and where', () => {
+S('bad input: exit 2 and a sentence saying what and where', async () => {
   const cases: [string[], RegExp][] = [
     [['swarm', 's', '--seeds', '3..1'], /kv-lab: --seeds 3\.\.1 is an empty range/],
     [['swarm', 's', '--shard', '3/2'], /kv-lab: --shard 3\/2: i must be between 1 and n/],
@@ -95,11 +96,18 @@ S('bad input: exit 2 and a sentence saying what and where', () => {
     [['report', 'merge', 's'], /kv-lab: s: no summary\.json here/],
     [['shrink', 's/amnesia.yaml'], /kv-lab: give the failing seed: kv-lab shrink <scenario\.yaml> --seed S/],
   ];
-  for (const [args, re] of cases) {
-    const r = kvLab(...args);
-    assert.is(r.code, 2, `${args.join(' ')}\n${r.out}${r.err}`);
-    assert.match(r.err, re, args.join(' '));
-    assert.not.match(r.err, /\n {4}at /, 'no stack trace');
+  // In this process (a command costs milliseconds, not a process start), from the same folder.
+  const cwd = process.cwd();
+  process.chdir(tmp);
+  try {
+    for (const [args, re] of cases) {
+      const r = await runInProcess(args);
+      assert.is(r.code, 2, `${args.join(' ')}\n${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, re, args.join(' '));
+      assert.not.match(r.stderr, /\n {4}at /, 'no stack trace');
+    }
+  } finally {
+    process.chdir(cwd);
   }
 });
 
