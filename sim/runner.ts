@@ -1,13 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { checkLinearizable, renderResult } from '../src/check/index.js';
+import { checkLinearizable, renderResult, type LinearizabilityResult } from '../src/check/index.js';
 import { checkLostWrites, type LostWritesResult } from '../src/check/lost-writes.js';
 import type { HistoryEvent } from '../src/check/history.js';
 import type { Env } from '../src/env/env.js';
 import type { KvNode } from '../src/node/node.js';
 import { kvNodeOf, startNodeProcess } from './node-process.js';
 import { Nemesis } from './nemesis.js';
+import { RunRecorder, type RecordedRun } from './report/recorder.js';
+import { writeReport } from './report/write.js';
 import { RaftObserver } from './raft-observer.js';
 import { leaderStability, recovery, type Disturbances } from './availability.js';
 import { setFailpointHandler } from '../src/util/failpoints.js';
@@ -57,6 +59,8 @@ export interface RunSummary {
   digest: string;
   traceLines: number;
   reproduce: string;
+  /** The knobs `kv-lab swarm --explore` chose for this seed (absent for a plain run). */
+  explored?: Record<string, unknown>;
 }
 
 export interface Progress {
@@ -80,11 +84,19 @@ export interface RunOptions {
   skipChecks?: boolean;
   /** Called after every slice of virtual time with the world and its nemesis (tests look inside). */
   inspect?: (world: World, nemesis: Nemesis) => void;
+  /** Which runs write their folder (with report.html): every one (default), or only failures (swarms). */
+  write?: 'all' | 'failed';
+  /** Recorded in the summary: the knobs an explored run chose (kv-lab swarm --explore). */
+  explored?: Record<string, unknown>;
 }
 
 export interface RunResult {
   summary: RunSummary;
   history: HistoryEvent[];
+  /** The linearizability checker's full result, when it ran (the report draws it). */
+  linearizability: LinearizabilityResult | null;
+  /** Faults, node states and roles as the trace recorded them, when the run wrote files. */
+  recorded: RecordedRun | null;
 }
 
 /** Progress is reported every this much virtual time. */
@@ -124,6 +136,8 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   const wallStart = performance.now();
   const seed = options.seed;
   const trace = new Trace(options.outDir !== null);
+  const recorder = options.outDir !== null ? new RunRecorder(nodeIds(scenario)) : null;
+  trace.listener = recorder?.onRecord ?? null;
   let observer: RaftObserver | null = null;
   let membership: WorldMembership | null = null;
   const world: World = new World({
@@ -153,7 +167,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   // runs in between), and to no one after it.
   const previousHandler = Nemesis.needsFailpoints(scenario.faults) ? setFailpointHandler(nemesis.onFailpoint) : undefined;
   try {
-    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, violated, wallStart });
+    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, violated, wallStart, recorder });
   } finally {
     if (previousHandler !== undefined) setFailpointHandler(previousHandler);
   }
@@ -171,10 +185,12 @@ interface RunParts {
   membership: WorldMembership | null;
   violated: () => boolean;
   wallStart: number;
+  /** Reads the trace for report.html; null when the run writes no folder. */
+  recorder: RunRecorder | null;
 }
 
 function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): RunResult {
-  const { world, trace, workload, nemesis, violated, wallStart } = parts;
+  const { world, trace, workload, nemesis, violated, wallStart, recorder } = parts;
   const observer = parts.observer();
   const seed = options.seed;
   const watch = parts.membership !== null ? new EventWatch(parts.membership) : null;
@@ -225,6 +241,7 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
     others: [...world.exits.flatMap((e) => [e.atNs, e.atNs + world.supervisorRestartNs]), ...world.panics.map((p) => p.atNs), ...cycles],
   };
   const checks: Partial<Record<CheckName, CheckResult>> = {};
+  const kept: { linearizability: LinearizabilityResult | null } = { linearizability: null };
   for (const name of scenario.checks) {
     const c: CheckResult =
       name === 'membership' || name === 'ring-balance'
@@ -237,7 +254,7 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
           ? { verdict: 'skipped', summary: 'not checked (skipChecks)' }
           : name === 'leader-stability' || name === 'applied-results' || name === 'recovery'
             ? raftRecordCheck(name, scenario, history, observer, disturbances)
-            : runCheck(name, history, unanswered, observer);
+            : runCheck(name, history, unanswered, observer, kept);
     checks[name] = scenario.expectFail.includes(name) ? { ...c, expected: 'fail' } : c;
   }
   const passed = Object.values(checks).every((c) => (c.expected === 'fail' ? c.verdict === 'fail' : c.verdict === 'pass' || c.verdict === 'skipped'));
@@ -261,9 +278,14 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
     digest,
     traceLines: trace.lines,
     reproduce: `npx kv-lab run ${file} --seed ${seed}${options.reproduceArgs ?? ''}`,
+    ...(options.explored !== undefined ? { explored: options.explored } : {}),
   };
-  if (options.outDir !== null) writeRun(options.outDir, summary, history, trace);
-  return { summary, history };
+  const recorded = recorder?.finish(world.nowNs) ?? null;
+  if (options.outDir !== null && (options.write !== 'failed' || !passed)) {
+    const dir = writeRun(options.outDir, summary, history, trace);
+    writeReport(dir, { summary, history, recorded: recorded as RecordedRun, linearizability: kept.linearizability, nodeIds: nodeIds(scenario) });
+  }
+  return { summary, history, linearizability: kept.linearizability, recorded };
 }
 
 /** membership and ring-balance (sim/membership.ts): run the world on until the views agree or the heal timeout passes. */
@@ -416,10 +438,10 @@ function firstDifferences(base: { id: string; node: KvNode }, others: { id: stri
 
 /** The checks that need only the history (and which final reads went unanswered): real runs use them too. */
 export function historyCheck(name: 'linearizable' | 'lost-writes' | 'liveness', history: HistoryEvent[], unanswered: string[] | null): CheckResult {
-  return runCheck(name, history, unanswered, null);
+  return runCheck(name, history, unanswered, null, { linearizability: null });
 }
 
-function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[] | null, observer: RaftObserver | null): CheckResult {
+function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[] | null, observer: RaftObserver | null, kept: { linearizability: LinearizabilityResult | null }): CheckResult {
   switch (name) {
     case 'convergence':
       return { verdict: 'skipped', summary: 'checked while the run goes' };
@@ -439,7 +461,7 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
       if (unanswered.length > 0) return { verdict: 'fail', summary: `after healing, reads of ${unanswered.length} key(s) never succeeded: ${unanswered.slice(0, 10).join(', ')}` };
       return { verdict: 'pass', summary: 'every key was read after healing' };
     case 'linearizable':
-      return linearizableVerdict(history);
+      return linearizableVerdict(history, kept);
     case 'leader-stability':
     case 'applied-results':
     case 'recovery':
@@ -461,8 +483,9 @@ export const CHECK_STEPS_MAX = 50_000_000;
  */
 export const EXPLAIN_STEPS_MAX = 5_000_000;
 
-function linearizableVerdict(history: HistoryEvent[]): CheckResult {
+function linearizableVerdict(history: HistoryEvent[], kept: { linearizability: LinearizabilityResult | null }): CheckResult {
   const r = checkLinearizable(history, { model: 'kv', stepsMax: CHECK_STEPS_MAX, explainKeysMax: 1, explainStepsMax: EXPLAIN_STEPS_MAX, source: 'history.jsonl' });
+  kept.linearizability = r;
   const text = renderResult(r);
   switch (r.verdict) {
     case 'ok':
@@ -483,11 +506,12 @@ function lostWritesVerdict(r: LostWritesResult): CheckResult {
   return { verdict: 'fail', summary: `${r.lost.length} acknowledged write(s) lost:\n  ${shown.join('\n  ')}${r.lost.length > 5 ? '\n  …' : ''}`, details: r };
 }
 
-function writeRun(outDir: string, summary: RunSummary, history: HistoryEvent[], trace: Trace): void {
+function writeRun(outDir: string, summary: RunSummary, history: HistoryEvent[], trace: Trace): string {
   const dir = join(outDir, summary.scenario, String(summary.seed));
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   writeFileSync(join(dir, 'history.jsonl'), history.map((e) => JSON.stringify(e)).join('\n') + '\n');
   const lines = trace.keptLines();
   writeFileSync(join(dir, 'trace.jsonl'), lines === null ? '{"e":"trace-truncated"}\n' : lines.join('\n') + '\n');
+  return dir;
 }

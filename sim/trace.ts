@@ -13,6 +13,8 @@ export class Trace {
   private kept: string[] | null;
   private keptBytes = 0;
   truncated = false;
+  /** Sees every structured record as it is made (the run's report draws from them). */
+  listener: ((timeNs: number, kind: string, detail: Record<string, unknown>) => void) | null = null;
 
   constructor(
     keep: boolean,
@@ -29,6 +31,7 @@ export class Trace {
 
   /** A line with structured detail (faults, client operations, logs). */
   record(timeNs: number, kind: string, detail: Record<string, unknown>): void {
+    this.listener?.(timeNs, kind, detail);
     this.add(JSON.stringify({ t: timeNs, e: kind, ...detail }));
   }
 

@@ -2,9 +2,12 @@ import { Command } from 'commander';
 import { registerCheckCommand } from './check.js';
 import { registerClientCommands, registerHashPassword } from './client-commands.js';
 import { registerClusterCommand } from './cluster.js';
+import { registerReportCommand } from './report-command.js';
 import { registerRunCommand } from './run.js';
 import { registerRingCommand } from './ring.js';
 import { registerServeCommand } from './serve.js';
+import { registerShrinkCommand } from './shrink.js';
+import { registerSwarmCommand } from './swarm.js';
 import { registerWalCommand } from './wal.js';
 
 /**
@@ -22,6 +25,9 @@ export function createProgram(): Command {
     .showHelpAfterError('(run kv-lab --help for usage)')
     .exitOverride();
   registerRunCommand(program);
+  registerSwarmCommand(program);
+  registerReportCommand(program);
+  registerShrinkCommand(program);
   registerCheckCommand(program);
   registerServeCommand(program);
   registerClusterCommand(program);

@@ -29,7 +29,7 @@ export function printSummary(s: RunSummary, outDir: string | null): void {
     for (const l of lines.slice(1)) out.push(`    ${''.padEnd(width)} ${''.padEnd(7)} ${l}`);
   }
   out.push(`  digest ${s.digest}${real ? ' (of the history: a real run is not replayed bit for bit)' : ''}`);
-  if (outDir !== null) out.push(`  written to ${outDir}/${s.scenario}/${s.seed}/ (summary.json, history.jsonl${real ? ', cluster/' : ', trace.jsonl'})`);
+  if (outDir !== null) out.push(`  written to ${outDir}/${s.scenario}/${s.seed}/ (${real ? 'summary.json, history.jsonl, cluster/' : 'report.html, summary.json, history.jsonl, trace.jsonl'})`);
   if (!s.passed) out.push(`  reproduce: ${s.reproduce}`);
   process.stdout.write(out.join('\n') + '\n');
 }

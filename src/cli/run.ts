@@ -17,6 +17,7 @@ export function registerRunCommand(program: Command): void {
     .option('--json', 'print the summary as one JSON object (several seeds: one object with all)')
     .option('--real', 'run against real kv-lab serve processes on loopback instead of the simulator (crash = kill -9, pause = SIGSTOP, partitions through a fault hook)')
     .option('--protocol <protocol>', 'how the clients reach the cluster, whatever the scenario says: line | http (through the front door) | native (request frames)')
+    .option('--explore', 'per seed, choose the knobs the scenario leaves open, as kv-lab swarm --explore does (the choice is in the summary)')
     .addHelpText(
       'after',
       '\nExit codes: 0 every check held, 1 a check failed (the command that reproduces it is printed), 2 bad input.',
@@ -33,6 +34,7 @@ interface RunFlags {
   json?: boolean;
   real?: boolean;
   protocol?: string;
+  explore?: boolean;
 }
 
 export function parseSeeds(opts: Pick<RunFlags, 'seed' | 'seeds'>, fallback: { first: number; last: number }): number[] {
@@ -62,9 +64,18 @@ async function runCommand(file: string, opts: RunFlags): Promise<number> {
     if (!(WORKLOAD_PROTOCOLS as readonly string[]).includes(opts.protocol)) throw new UsageError(`--protocol expects one of ${WORKLOAD_PROTOCOLS.join(', ')}, got ${JSON.stringify(opts.protocol)}`);
     scenario.workload.protocol = opts.protocol as (typeof WORKLOAD_PROTOCOLS)[number];
   }
-  const reproduceArgs = opts.protocol !== undefined ? ` --protocol ${opts.protocol}` : '';
+  const reproduceArgs = `${opts.explore ? ' --explore' : ''}${opts.protocol !== undefined ? ` --protocol ${opts.protocol}` : ''}`;
+  // --explore: each seed runs the scenario with its own choice of the open knobs (sim/swarm/explore.ts).
+  const explore = opts.explore ? await import('../../sim/swarm/task.js') : null;
+  const text = explore !== null ? (await import('node:fs')).readFileSync(file, 'utf8') : '';
   const seeds = parseSeeds(opts, scenario.seeds);
+  const explored = (seed: number): { scenario: typeof scenario; explored?: Record<string, unknown> } =>
+    explore === null ? { scenario } : explore.scenarioForRun({ explore: true, protocol: opts.protocol ?? null }, text, scenario, seed);
   const outDir = opts.out === false ? null : opts.out;
+  const runExplored = (seed: number, progress: ReturnType<typeof progressPrinter> | undefined) => {
+    const e = explored(seed);
+    return runScenario(e.scenario, { seed, outDir, commandFile: file, reproduceArgs, ...(progress ? { onProgress: progress.update } : {}), ...(e.explored !== undefined ? { explored: e.explored } : {}) });
+  };
   const summaries = [];
   const live = !opts.json && process.stderr.isTTY === true;
   if (opts.real) (await import('./real-run.js')).checkRealScenario(scenario);
@@ -72,7 +83,7 @@ async function runCommand(file: string, opts: RunFlags): Promise<number> {
     const progress = live && !opts.real ? progressPrinter(scenario.name, seed) : undefined;
     const { summary } = opts.real
       ? await (await import('./real-run.js')).runScenarioReal(scenario, { seed, outDir, commandFile: file, reproduceArgs, ...(live ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}) })
-      : runScenario(scenario, { seed, outDir, commandFile: file, reproduceArgs, ...(progress ? { onProgress: progress.update } : {}) });
+      : runExplored(seed, progress);
     progress?.done();
     summaries.push(summary);
     if (!opts.json) {

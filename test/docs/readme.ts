@@ -47,6 +47,7 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'real-cluster.test.ts': { readme: 'README.md', sections: ['Run a real cluster'] },
   'real-run.test.ts': { readme: 'README.md', sections: ['The lab against real processes'] },
   'scenarios.test.ts': { readme: 'scenarios/README.md', sections: ['Running scenarios'] },
+  'swarms.test.ts': { readme: 'scenarios/README.md', sections: ['Swarms, shards and shrinking'] },
 };
 
 /** Splits a command line into the command and its trailing comment (a # outside quotes, after a space). */

@@ -1,0 +1,414 @@
+import { assert } from '../src/util/assert.js';
+import { runScenario, type RunResult } from './runner.js';
+import { NS_PER_MS } from './scheduler.js';
+import { type Fault, type Scenario } from './scenario.js';
+import { durationText, scenarioYaml } from './scenario-text.js';
+
+/**
+ * The shrinker (`kv-lab shrink`): a failing run made as small as it can be while it still fails
+ * the same check — fewer faults, a shorter run, fewer clients, keys and operations, plainer
+ * fault parameters — by trying one simplification at a time, re-running deterministically, and
+ * keeping each that still fails. What is left is the part of the run the failure needs.
+ *
+ * The method is delta debugging (Zeller and Hildebrandt, "Simplifying and Isolating
+ * Failure-Inducing Input", 2002) applied to a scenario rather than to bytes, as Hypothesis and
+ * QuickCheck shrink test cases. Three things make it work on a simulator:
+ * - Cutting the duration just past the failure changes nothing before it: the run is the same
+ *   run up to there, so the failure stays (a Raft violation stops the run where it happens; a
+ *   linearizability violation is a property of a prefix, which no later event can repair).
+ * - A repeated fault (`every:`) becomes one fault per occurrence, in the same order: the same run
+ *   again, but each occurrence can now be dropped on its own.
+ * - Dropping a fault changes what happens after it, so a change is judged by running it. When a
+ *   bug is rare (one seed in fifty), the seed may be allowed to move: `seedsPerStep` other seeds
+ *   are tried for a change that no longer fails on the current one (like Hypothesis, which
+ *   shrinks the random choices too); the minimal scenario records the seed it fails with.
+ */
+
+export interface ShrinkOptions {
+  seed: number;
+  /** The check that must keep failing; default: the first check the run fails. */
+  check?: string;
+  /** Runs at most, the first one included. */
+  runsMax?: number;
+  /** Other seeds tried for a change that no longer fails on the current seed (0: the seed stays). */
+  seedsPerStep?: number;
+  /** Told of every run and whether its change was kept. */
+  onRun?: (e: { runs: number; change: string; kept: boolean; size: ScenarioSize }) => void;
+}
+
+/** What the shrinker makes smaller. */
+export interface ScenarioSize {
+  /** Fault occurrences scheduled before the end of the run (a repeated fault counts each time). */
+  faults: number;
+  durationNs: number;
+  clients: number;
+  keys: number;
+  /** Operations the failing run issued. */
+  ops: number;
+}
+
+export interface ShrinkResult {
+  check: string;
+  original: { scenario: Scenario; seed: number; size: ScenarioSize };
+  minimal: { scenario: Scenario; seed: number; size: ScenarioSize; digest: string };
+  /** The changes kept, in order. */
+  kept: string[];
+  runs: number;
+  /** The budget ran out before every simplification was tried. */
+  stoppedEarly: boolean;
+}
+
+export class ShrinkError extends Error {
+  override name = 'ShrinkError';
+}
+
+/** Repeated faults are expanded to single ones only up to this many occurrences. */
+const EXPAND_MAX = 2_000;
+
+/** How many of the last faults before a failure focus() tries keeping, fewest first. */
+const FOCUS_FAULTS = [1, 2, 3, 5, 8, 13, 21] as const;
+/** Time past the last kept fault for the failure to show (a few election timeouts). */
+const FOCUS_SLACK_NS = 500 * NS_PER_MS;
+
+export function shrinkScenario(original: Scenario, options: ShrinkOptions): ShrinkResult {
+  const first = runScenario(original, { seed: options.seed, outDir: null });
+  const failing = Object.entries(first.summary.checks).filter(([, c]) => c?.verdict === 'fail' && c.expected !== 'fail').map(([n]) => n);
+  if (failing.length === 0) throw new ShrinkError(`${original.file} seed ${options.seed} fails no check: nothing to shrink`);
+  const check = options.check ?? (failing[0] as string);
+  if (!failing.includes(check)) throw new ShrinkError(`${original.file} seed ${options.seed} does not fail ${check} (it fails ${failing.join(', ')})`);
+  const s = new Shrinker(original, options, check, first);
+  s.run();
+  return s.result();
+}
+
+class Shrinker {
+  private current: Scenario;
+  private seed: number;
+  private best: RunResult;
+  private runs = 1;
+  private readonly kept: string[] = [];
+  private readonly runsMax: number;
+  private readonly originalSize: ScenarioSize;
+  /** Whether a change may move to another seed (the second phase, with seedsPerStep). */
+  private seedsFree = false;
+  /** Fault counts focus() has been tried at. */
+  private readonly focused = new Set<number>();
+
+  constructor(
+    private readonly original: Scenario,
+    private readonly options: ShrinkOptions,
+    private readonly check: string,
+    first: RunResult,
+  ) {
+    this.current = original;
+    this.seed = options.seed;
+    this.best = first;
+    this.runsMax = options.runsMax ?? 500;
+    this.originalSize = sizeOf(original, first);
+  }
+
+  run(): void {
+    this.rounds();
+    // Then, if allowed, again with seeds free to move: what the fixed seed could not drop.
+    if ((this.options.seedsPerStep ?? 0) > 0 && !this.spent()) {
+      this.seedsFree = true;
+      this.rounds();
+    }
+  }
+
+  /** Each round tries every kind of simplification; a round that keeps nothing ends the search. */
+  private rounds(): void {
+    for (let round = 0; round < 4 && !this.spent(); round++) {
+      const before = this.kept.length;
+      this.cutDuration();
+      this.expandRepeats();
+      this.focus();
+      this.dropFaults();
+      this.cutDuration();
+      this.shrinkWorkload();
+      this.simplifyFaults();
+      if (this.kept.length === before) break;
+    }
+  }
+
+  result(): ShrinkResult {
+    return {
+      check: this.check,
+      original: { scenario: this.original, seed: this.options.seed, size: this.originalSize },
+      minimal: { scenario: this.current, seed: this.seed, size: sizeOf(this.current, this.best), digest: this.best.summary.digest },
+      kept: this.kept,
+      runs: this.runs,
+      stoppedEarly: this.spent(),
+    };
+  }
+
+  private spent(): boolean {
+    return this.runs >= this.runsMax;
+  }
+
+  /** Runs the candidate (on the current seed, then on others if allowed); keeps it if the check still fails. */
+  private attempt(change: string, candidate: Scenario | null, seedsFree = this.seedsFree): boolean {
+    if (candidate === null || this.spent() || !valid(candidate)) return false;
+    const seeds = [this.seed, ...Array.from({ length: seedsFree ? (this.options.seedsPerStep ?? 0) : 0 }, (_, i) => this.seed + i + 1)];
+    // On another seed the failure comes at another time: the run gets room past the cut made for
+    // the current seed (cutDuration shortens it again once kept).
+    const roomy = lengthened(candidate, this.original.durationNs);
+    for (const seed of seeds) {
+      if (this.spent()) return false;
+      this.runs++;
+      let r: RunResult;
+      const run = seed === this.seed ? candidate : roomy;
+      try {
+        r = runScenario(run, { seed, outDir: null });
+      } catch (err) {
+        // A candidate the simulator cannot run is not a simplification.
+        this.options.onRun?.({ runs: this.runs, change: `${change} (the run threw: ${(err as Error).message})`, kept: false, size: sizeOf(this.current, this.best) });
+        return false;
+      }
+      const fails = r.summary.checks[this.check as keyof typeof r.summary.checks]?.verdict === 'fail';
+      if (fails) {
+        this.current = run;
+        this.best = r;
+        this.kept.push(seed === this.seed ? change : `${change} (seed ${this.seed} → ${seed})`);
+        this.seed = seed;
+      }
+      this.options.onRun?.({ runs: this.runs, change, kept: fails, size: sizeOf(fails ? run : this.current, fails ? r : this.best) });
+      if (fails) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The run ends just past where it failed: first at the moment the run stopped or the failing
+   * operations ended, then by halving what is left while the failure stays. Always on the current
+   * seed: where another seed fails is another moment, and a cut made for it is made again once
+   * that seed is kept.
+   */
+  private cutDuration(): void {
+    const hintNs = failureTimeNs(this.best, this.check);
+    if (hintNs !== null) {
+      const target = roundUpMs(hintNs + NS_PER_MS);
+      if (target < this.current.durationNs) this.attempt(`duration ${durationText(this.current.durationNs)} → ${durationText(target)}`, withDuration(this.current, target), false);
+    }
+    let lo = 0;
+    while (!this.spent()) {
+      const hi = this.current.durationNs;
+      const mid = roundUpMs(lo + (hi - lo) / 2);
+      if (hi - lo <= Math.max(10 * NS_PER_MS, hi / 16) || mid >= hi) break;
+      if (!this.attempt(`duration ${durationText(hi)} → ${durationText(mid)}`, withDuration(this.current, mid), false)) lo = mid;
+    }
+  }
+
+  /** Repeated faults become one fault per occurrence, in the order the nemesis scheduled them. */
+  private expandRepeats(): void {
+    if (!this.current.faults.some((f) => f.everyNs !== undefined)) return;
+    if (faultOccurrences(this.current) > EXPAND_MAX) return;
+    const faults = this.current.faults.flatMap((f) => occurrencesOf(f, this.current.durationNs));
+    this.attempt(`repeated faults written out one by one (${faults.length})`, { ...this.current, faults });
+  }
+
+  /**
+   * Only the last few faults before the failure, moved to the start of the run. Where faults come
+   * thick and fast (a crash every 23 ms), dropping any one changes every message's timing after it,
+   * so ddmin, which drops a few at a time on one seed, stalls at a hundred faults. But such a
+   * failure usually needs only the few faults just before it (a voter crashing between two
+   * elections of one term): those, on a calm cluster, fail too on some seed. So this step is
+   * the one that lets the seed move even in the first phase; the scenario it keeps records its
+   * seed like any other.
+   */
+  private focus(): void {
+    const failedNs = failureTimeNs(this.best, this.check);
+    if (failedNs === null || this.current.faults.some((f) => f.everyNs !== undefined)) return;
+    // Once per number of faults: tried again after a round that only simplified parameters, it
+    // would spend the same runs on the same failures.
+    if (this.focused.has(this.current.faults.length)) return;
+    this.focused.add(this.current.faults.length);
+    const before = this.current.faults.filter((f) => f.atNs <= failedNs).sort((a, b) => a.atNs - b.atNs);
+    if (before.length <= FOCUS_FAULTS[0]!) return;
+    const startNs = Math.min(...this.current.faults.map((f) => f.atNs));
+    for (const k of FOCUS_FAULTS) {
+      if (k >= this.current.faults.length || this.spent()) return;
+      const last = before.slice(-k);
+      const shiftNs = (last[0] as Fault).atNs - startNs;
+      const faults = last.map((f) => ({ ...f, atNs: f.atNs - shiftNs, ...(f.untilNs !== undefined ? { untilNs: f.untilNs - shiftNs } : {}) }) as Fault);
+      const endNs = Math.max(...faults.map((f) => f.atNs + (f.forNs ?? 0)));
+      const durationNs = Math.min(this.current.durationNs, roundUpMs(endNs + (failedNs - (last[last.length - 1] as Fault).atNs) + FOCUS_SLACK_NS));
+      if (this.attempt(`only the last ${k} faults before the failure, from ${durationText(startNs)} (${faultOccurrences(this.current)} → ${k} faults)`, { ...this.current, durationNs, faults }, true)) return;
+    }
+  }
+
+  /**
+   * ddmin over the fault list: try removing chunks, halving the chunk size when none can go. A
+   * chunk removed leaves the scan where it is (the next chunk slides into its place) rather than
+   * starting over, so each pass costs about as many runs as there are chunks.
+   */
+  private dropFaults(): void {
+    if (this.current.faults.length > 0 && this.attempt(`faults ${faultOccurrences(this.current)} → 0`, { ...this.current, faults: [] })) return;
+    for (let size = Math.ceil(this.current.faults.length / 2); size >= 1 && !this.spent(); size = size === 1 ? 0 : Math.ceil(size / 2)) {
+      for (let start = 0; start < this.current.faults.length && !this.spent(); ) {
+        const faults = this.current.faults;
+        const end = Math.min(faults.length, start + size);
+        const kept = [...faults.slice(0, start), ...faults.slice(end)];
+        const what = end - start === 1 ? `fault at ${durationText((faults[start] as Fault).atNs)} (${(faults[start] as Fault).kind}) dropped` : `${end - start} faults from ${durationText((faults[start] as Fault).atNs)} dropped`;
+        if (!this.attempt(what, { ...this.current, faults: kept })) start = end;
+      }
+    }
+  }
+
+  private shrinkWorkload(): void {
+    const w = () => this.current.workload;
+    // Operations: no more than the failing run issued, then fewer while it fails.
+    const issued = this.best.summary.ops.invoked;
+    if (w().ops === undefined || (w().ops as number) > issued) this.attempt(`operations limited to the ${issued} issued`, withWorkload(this.current, { ops: issued }));
+    this.descend('clients', () => w().clients, (v) => withWorkload(this.current, { clients: v }), 1);
+    this.descend('keys', () => w().keys, (v) => withWorkload(this.current, { keys: v }), 1);
+    this.descend('operations', () => w().ops ?? issued, (v) => withWorkload(this.current, { ops: v }), 1);
+    for (const f of Object.keys(w().mix) as (keyof Scenario['workload']['mix'])[]) {
+      const mix = { ...w().mix, [f]: 0 };
+      if (w().mix[f] > 0 && Object.values(mix).some((x) => x > 0)) this.attempt(`no ${f} operations`, withWorkload(this.current, { mix }));
+    }
+  }
+
+  /** Lowers a count: straight to the floor, else by halves of the distance. */
+  private descend(name: string, get: () => number, make: (v: number) => Scenario, floor: number): void {
+    if (get() > floor && this.attempt(`${name} ${get()} → ${floor}`, make(floor))) return;
+    let lo = floor;
+    while (!this.spent()) {
+      const hi = get();
+      const mid = Math.floor((lo + hi) / 2);
+      if (mid <= lo || mid >= hi) break;
+      if (!this.attempt(`${name} ${hi} → ${mid}`, make(mid))) lo = mid;
+    }
+  }
+
+  /** Plainer parameters: a named node instead of leader/random, no disk mode, lower rates, shorter spans. */
+  private simplifyFaults(): void {
+    for (let i = 0; i < this.current.faults.length && !this.spent(); i++) {
+      const f = this.current.faults[i] as Fault;
+      const replace = (g: Fault): Scenario => ({ ...this.current, faults: this.current.faults.map((x, j) => (j === i ? g : x)) });
+      if ('node' in f && ['random', 'leader', 'follower'].includes(f.node)) {
+        for (let n = 1; n <= this.current.cluster.nodes; n++) {
+          if (this.attempt(`fault at ${durationText(f.atNs)}: ${f.kind} ${f.node} → n${n}`, replace({ ...f, node: `n${n}` } as Fault))) break;
+        }
+      }
+      const g = this.current.faults[i] as Fault;
+      if (g.kind === 'crash' && g.disk !== undefined) {
+        const { disk: _disk, ...plain } = g;
+        this.attempt(`fault at ${durationText(g.atNs)}: crash without disk: ${g.disk}`, replace(plain as Fault));
+      }
+      const h = this.current.faults[i] as Fault;
+      if ('probability' in h && h.probability > 0.01) this.attempt(`fault at ${durationText(h.atNs)}: ${h.kind} probability ${h.probability} → ${round2(h.probability / 2)}`, replace({ ...h, probability: round2(h.probability / 2) } as Fault));
+      const k = this.current.faults[i] as Fault;
+      if (k.forNs !== undefined && k.forNs >= 2 * NS_PER_MS) {
+        const shorter = roundUpMs(k.forNs / 2);
+        this.attempt(`fault at ${durationText(k.atNs)}: ${k.kind} for ${durationText(k.forNs)} → ${durationText(shorter)}`, replace({ ...k, forNs: shorter }));
+      }
+    }
+  }
+}
+
+/** Whether a candidate is a scenario a file could state (the schema's cross-field rules hold). */
+function valid(s: Scenario): boolean {
+  try {
+    scenarioYaml(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function round2(p: number): number {
+  return Math.max(0.01, Math.round(p * 100) / 100);
+}
+
+function roundUpMs(ns: number): number {
+  return Math.max(NS_PER_MS, Math.ceil(ns / NS_PER_MS) * NS_PER_MS);
+}
+
+/** The scenario with a shorter run: faults from then on are gone, repeats end with the run. */
+export function withDuration(s: Scenario, durationNs: number): Scenario | null {
+  assert(durationNs > 0, 'a run lasts some time');
+  if (durationNs >= s.durationNs) return null;
+  const faults = s.faults
+    .filter((f) => f.atNs < durationNs)
+    .map((f) => {
+      if (f.untilNs === undefined || f.untilNs <= durationNs) return f;
+      const { untilNs: _until, ...rest } = f;
+      return rest as Fault;
+    });
+  return { ...s, durationNs, faults };
+}
+
+/** The scenario run FOCUS_SLACK_NS longer (at most `maxNs`), when no fault repeats to the end of the run. */
+function lengthened(s: Scenario, maxNs: number): Scenario {
+  if (s.faults.some((f) => f.everyNs !== undefined && f.untilNs === undefined)) return s;
+  return { ...s, durationNs: Math.min(maxNs, s.durationNs + FOCUS_SLACK_NS) };
+}
+
+function withWorkload(s: Scenario, change: Partial<Scenario['workload']>): Scenario {
+  return { ...s, workload: { ...s.workload, ...change } };
+}
+
+/** When the run showed the failure: where a Raft violation stopped it, or when the operations the checker named ended. */
+function failureTimeNs(r: RunResult, check: string): number | null {
+  if (check === 'raft-safety' || check === 'assertions') return r.summary.virtualMs * NS_PER_MS;
+  if (check === 'linearizable' && r.linearizability !== null) {
+    let latest = -1;
+    for (const k of r.linearizability.keys) for (const op of [...(k.explanation?.ops ?? []), ...(k.explanation?.context ?? [])]) latest = Math.max(latest, op.returnTimeNs ?? op.callTimeNs ?? -1);
+    return latest >= 0 ? latest : null;
+  }
+  return null;
+}
+
+/** Each time a fault happens before the run ends, as a fault of its own. */
+export function occurrencesOf(f: Fault, durationNs: number): Fault[] {
+  if (f.everyNs === undefined) return [f];
+  const { everyNs, untilNs, ...single } = f;
+  const until = untilNs ?? durationNs;
+  const out: Fault[] = [];
+  // As the nemesis schedules them (sim/nemesis.ts): at, at + every, … while before `until`.
+  for (let t = f.atNs; ; t += everyNs) {
+    out.push({ ...single, atNs: t } as Fault);
+    if (t + everyNs >= until || out.length > EXPAND_MAX) break;
+  }
+  return out;
+}
+
+export function faultOccurrences(s: Scenario): number {
+  return s.faults.reduce((sum, f) => sum + (f.everyNs === undefined ? 1 : occurrencesOf(f, s.durationNs).length), 0);
+}
+
+export function sizeOf(s: Scenario, r: RunResult): ScenarioSize {
+  return { faults: faultOccurrences(s), durationNs: s.durationNs, clients: s.workload.clients, keys: s.workload.keys, ops: r.summary.ops.invoked };
+}
+
+const count = (v: number) => v.toLocaleString('en-US');
+
+/** "20 faults → 2, 12s → 3s, 8 clients → 2, 9,800 ops → 41". */
+export function describeShrink(a: ScenarioSize, b: ScenarioSize): string {
+  return [
+    `${count(a.faults)} faults → ${count(b.faults)}`,
+    `${durationText(a.durationNs)} → ${durationText(b.durationNs)}`,
+    `${count(a.clients)} clients → ${count(b.clients)}`,
+    `${count(a.keys)} keys → ${count(b.keys)}`,
+    `${count(a.ops)} ops → ${count(b.ops)}`,
+  ].join(', ');
+}
+
+/** minimal.yaml: the shrunk scenario, named apart from the original, saying where it came from. */
+export function minimalYaml(r: ShrinkResult, from: string): string {
+  const s: Scenario = {
+    ...r.minimal.scenario,
+    name: `${r.original.scenario.name}-minimal`.slice(0, 100),
+    description: `${r.original.scenario.name} seed ${r.original.seed} shrunk by kv-lab shrink: still fails ${r.check}.`,
+    seeds: { first: r.minimal.seed, last: r.minimal.seed },
+  };
+  return scenarioYaml(s, [
+    `Shrunk by \`kv-lab shrink\` from ${from} seed ${r.original.seed}: it still fails ${r.check}.`,
+    describeShrink(r.original.size, r.minimal.size),
+    `${r.runs} runs; kept, in order:`,
+    ...r.kept.map((k) => `- ${k}`),
+    '',
+    `Run it: npx kv-lab run <this file>   (it runs seed ${r.minimal.seed})`,
+  ]);
+}
