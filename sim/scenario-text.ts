@@ -114,6 +114,8 @@ function workloadFields(s: Scenario): Record<string, unknown> {
     think: durationText(w.thinkNs),
     reads: w.reads,
     protocol: w.protocol,
+    // Only native clients take it (a scenario naming it with another protocol is refused).
+    ...(w.attemptTimeoutNs !== undefined && w.protocol === 'native' ? { attemptTimeout: durationText(w.attemptTimeoutNs) } : {}),
   };
 }
 
