@@ -35,7 +35,7 @@ function parseArgs(argv: string[]) {
   };
   const int = (name: string, fallback: number, min: number, max: number) => {
     const text = get(name, String(fallback));
-    if (!/^\d{1,7}$/.test(text) || Number(text) < min || Number(text) > max) {
+    if (!/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > max) {
       process.stderr.write(`fuzz: --${name} expects an integer in ${min}..${max}, got ${JSON.stringify(text)}\n`);
       process.exit(2);
     }
