@@ -65,7 +65,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <address>', 'address to listen on and be reached at', '127.0.0.1')
     .option('--http-port <port>', 'HTTP port (0: any free port)', '8000')
     .option('--tcp-port <port>', 'TCP line-protocol port', '3001')
-    .option('--peer-port <port>', 'port for peers and the TypeScript client', '9001')
+    .option('--peer-port <port>', 'port for the other members (they prove the cluster secret; clients use --tcp-port and --http-port)', '9001')
     .option('--peers <list>', 'the other members: id=host:port,… (their peer ports)')
     .option('--replication <mode>', `replication: ${REPLICATION_MODES_AVAILABLE.join(' | ')} (default: none alone, raft with peers)`)
     .option('--engine <engine>', `storage engine: ${ENGINES_AVAILABLE.join(' | ')}`, ENGINES_AVAILABLE[0])
