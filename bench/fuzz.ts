@@ -1,5 +1,5 @@
 /**
- * npm run fuzz -- [--seconds N] [--nodes 3] [--workers 12] [--seed S] [--json] [--keep]
+ * npm run fuzz -- [--seconds N] [--nodes 3] [--workers 12] [--seed S] [--json] [--keep] [--only KIND]
  *
  * A hostile crowd against a real cluster (issue 16): starts `kv-lab cluster up` with N nodes as
  * processes on loopback in a temporary directory, authentication on, and for --seconds drives
@@ -20,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
@@ -48,6 +48,8 @@ function parseArgs(argv: string[]) {
     seed: int('seed', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31),
     json: argv.includes('--json'),
     keep: argv.includes('--keep'),
+    /** Only attacks whose kind starts with this (e.g. http.deep-json): to see what one costs. */
+    only: get('only', ''),
   };
 }
 
@@ -133,6 +135,16 @@ function memory(pid: number): { rssMb: number; hwmMb: number } | null {
     return { rssMb: Math.round(kb('VmRSS') / 1024), hwmMb: Math.round(kb('VmHWM') / 1024) };
   } catch {
     return null;
+  }
+}
+
+/** CPU seconds a process has used (user + system), from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
   }
 }
 
@@ -424,6 +436,7 @@ async function probe(nodes: NodePorts[], auth: string, i: number): Promise<void>
 
 async function main_(): Promise<number> {
   const gen = new Gen(args.seed);
+  const loadStart = loadavg().map((x) => Math.round(x * 10) / 10);
   const dir = mkdtempSync(join(tmpdir(), 'kv-lab-fuzz-'));
   say(`fuzz: seed ${args.seed}, ${args.nodes} node(s), ${args.seconds} s, ${args.workers} workers, cluster in ${dir}`);
   const { nodes, password } = await startCluster(dir, gen);
@@ -431,7 +444,7 @@ async function main_(): Promise<number> {
   const bearer = await login(nodes[0] as NodePorts, password);
   const rss = new Map(nodes.map((n) => {
     const m = memory(n.pid);
-    return [n.id, { startMb: m?.rssMb ?? NaN, endMb: NaN, peakMb: m?.rssMb ?? NaN, hwmMb: NaN }];
+    return [n.id, { startMb: m?.rssMb ?? NaN, endMb: NaN, peakMb: m?.rssMb ?? NaN, hwmMb: NaN, cpuS: cpuSeconds(n.pid) }];
   }));
   const crashed = new Map<string, string>();
   const endAt = Date.now() + args.seconds * 1000;
@@ -451,8 +464,12 @@ async function main_(): Promise<number> {
     const g = new Gen(args.seed * 1000 + w);
     while (Date.now() < endAt) {
       const n = g.pick(nodes);
-      const which = g.int(10);
-      const attack = which < 5 ? mutateHttp(g, httpRequest(g, auth)) : which < 8 ? lineAttack(g, password) : peerAttack(g);
+      let which = g.int(10);
+      let attack = which < 5 ? mutateHttp(g, httpRequest(g, auth)) : which < 8 ? lineAttack(g, password) : peerAttack(g);
+      for (let i = 0; i < 10_000 && !attack.kind.startsWith(args.only); i++) {
+        which = g.int(10);
+        attack = which < 5 ? mutateHttp(g, httpRequest(g, auth)) : which < 8 ? lineAttack(g, password) : peerAttack(g);
+      }
       const port = which < 5 ? n.http : which < 8 ? n.tcp : n.peer;
       stats.requests += attack.requests;
       bump(stats.byKind, attack.kind);
@@ -478,6 +495,7 @@ async function main_(): Promise<number> {
     if (r !== undefined && m !== null) {
       r.endMb = m.rssMb;
       r.hwmMb = m.hwmMb;
+      r.cpuS = Math.round((cpuSeconds(n.pid) - r.cpuS) * 10) / 10;
       r.peakMb = Math.max(r.peakMb, m.rssMb);
     }
     if (!alive(n.pid) && !crashed.has(n.id)) crashed.set(n.id, `process ${n.pid} exited`);
@@ -506,9 +524,13 @@ async function main_(): Promise<number> {
     byKind: Object.fromEntries([...stats.byKind].sort()),
     probe: { ok: stats.probe.ok, failed: stats.probe.failed, failures: Object.fromEntries(stats.probe.failures) },
     rssMb: Object.fromEntries(rss),
-    dir: args.keep || crashed.size > 0 ? dir : null,
+    loadAverage: { start: loadStart, end: loadavg().map((x) => Math.round(x * 10) / 10) },
+    dir: null as string | null,
   };
-  if (!args.keep && crashed.size === 0) rmSync(dir, { recursive: true, force: true });
+  const failed = report.crashes > 0 || report.fiveXx > 0 || report.lineInternalErrors > 0;
+  // The nodes' logs explain a failure: kept then, and with --keep.
+  if (args.keep || failed) report.dir = dir;
+  else rmSync(dir, { recursive: true, force: true });
   if (args.json) process.stdout.write(JSON.stringify(report) + '\n');
   else {
     say(`sent ${report.requests} requests over ${report.connections} connections (${report.megabytesSent} MB) in ${args.seconds} s`);
@@ -518,10 +540,11 @@ async function main_(): Promise<number> {
     say(`HTTP statuses: ${JSON.stringify(report.httpStatus)}`);
     say(`line errors: ${JSON.stringify(report.lineErrors)}`);
     say(`well-behaved client: ${report.probe.ok} ok, ${report.probe.failed} failed ${report.probe.failed > 0 ? JSON.stringify(report.probe.failures) : ''}`);
-    for (const [id, r] of rss) say(`${id} RSS MB: start ${r.startMb}, end ${r.endMb}, peak sampled ${r.peakMb}, VmHWM ${r.hwmMb}`);
+    for (const [id, r] of rss) say(`${id} RSS MB: start ${r.startMb}, end ${r.endMb}, peak sampled ${r.peakMb}, VmHWM ${r.hwmMb}; CPU during the run ${r.cpuS} s`);
+    say(`machine load average (1, 5, 15 min): start ${report.loadAverage.start.join(' ')}, end ${report.loadAverage.end.join(' ')}`);
     if (report.dir !== null) say(`cluster files kept in ${report.dir}`);
   }
-  return report.crashes > 0 || report.fiveXx > 0 || report.lineInternalErrors > 0 ? 1 : 0;
+  return failed ? 1 : 0;
 }
 
 process.exitCode = await main_();
