@@ -132,6 +132,18 @@ N('a bad request inside a good frame is answered bad_request, the connection goe
   );
 });
 
+N('a first request larger than a hello, in the same write as the hello, is served (found by bench:snapshot)', () => {
+  const { client, door, run } = setup();
+  const s = client.dial('n1:line');
+  const r = raw(s);
+  const big = 'v'.repeat(100 * 1024);
+  s.write(Buffer.concat([json({ from: 'big', role: 'client' }), json({ kind: 'req', client: 'big', seq: 1, ackSeq: 1, db: '', op: { f: 'write', key: 'k', value: big } })]));
+  run(50);
+  assert.is(r.closed, null, 'the connection stays open');
+  assert.is(door().node.data.get('k'), big);
+  assert.match(r.bytes.subarray(4).toString(), /"seq":1,"result":\{"ok":true/);
+});
+
 N('one source cannot hold every connection: past CONNECTIONS_PER_SOURCE_MAX its new ones are closed, others still get in (issue 16)', () => {
   const { world, client, run } = setup();
   const streams = Array.from({ length: CONNECTIONS_PER_SOURCE_MAX }, () => client.dial('n1:line'));
