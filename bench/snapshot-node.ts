@@ -5,7 +5,10 @@
  * RSS (VmRSS, VmHWM of /proc/self/status).
  *
  *   tsx bench/snapshot-node.ts --id n4 --dir /tmp/x/n4 --members n1,n2,n3,n4 \
- *       --peers n1=127.0.0.1:9101,… --original false --election-ticks 10
+ *       --peers n1=127.0.0.1:9101,… --tcp-port 9201 --original false --election-ticks 10
+ *
+ * The bench's client speaks the request protocol's frames on --tcp-port (a NativeSession, as on a
+ * served node's TCP client port): the peer port admits only holders of the cluster secret.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { RealClock } from '../src/env/real/clock.js';
@@ -13,6 +16,8 @@ import { RealDisk } from '../src/env/real/disk.js';
 import { JsonLineLogger } from '../src/env/real/log.js';
 import { RealNet } from '../src/env/real/net.js';
 import { osSeededRng } from '../src/env/real/rng.js';
+import { NativeSession } from '../src/frontdoor/native/session.js';
+import { TcpListener } from '../src/host/socket-stream.js';
 import { KvNode } from '../src/node/node.js';
 import type { RaftReplica } from '../src/node/raft-replica.js';
 
@@ -48,6 +53,7 @@ await net.listen();
 const env = { id, clock: new RealClock(), disk: new RealDisk(arg('dir')), net, rng: osSeededRng(), log, exit: (reason: string) => (log.log('error', 'bench.exit', { reason }), process.exit(70)) };
 const electionTicks = Number(arg('election-ticks'));
 const node = new KvNode(env, { members: arg('members').split(','), replication: 'raft', engine: 'lsm', bugs: new Set(), original: arg('original') === 'true', auth: null, raft: { electionTicks } });
+await new TcpListener('127.0.0.1', Number(arg('tcp-port')), (stream) => new NativeSession(stream, { node, log, soon: queueMicrotask })).listen();
 setInterval(() => {
   const st = node.status();
   const replica = node.replicaForInspection as RaftReplica | null;

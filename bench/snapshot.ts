@@ -18,7 +18,8 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RealNet } from '../src/env/real/net.js';
+import { StreamNet } from '../src/client/stream-net.js';
+import { tcpDialer } from '../src/host/socket-stream.js';
 import type { KvOp, Result } from '../src/node/protocol.js';
 import { benchArgs, type BenchReport } from './args.js';
 
@@ -68,14 +69,16 @@ const say = (line: string) => {
 const dir = mkdtempSync(join(tmpdir(), 'kv-lab-bench-snapshot-'));
 const ids = ['n1', 'n2', 'n3', 'n4'];
 const ports = new Map<string, number>();
+const tcpPorts = new Map<string, number>();
 for (const id of ids) ports.set(id, await freePort());
+for (const id of ids) tcpPorts.set(id, await freePort());
 const peerList = ids.map((id) => `${id}=127.0.0.1:${ports.get(id)}`).join(',');
 const status = new Map<string, Status>();
 const children: ChildProcess[] = [];
 const pids = new Map<string, ChildProcess>();
 
 function startNode(id: string, members: string[], original: boolean): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'snapshot-node.ts'), '--id', id, '--dir', join(dir, id), '--members', members.join(','), '--peers', peerList, '--original', String(original), '--election-ticks', String(electionTicks)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'snapshot-node.ts'), '--id', id, '--dir', join(dir, id), '--members', members.join(','), '--peers', peerList, '--tcp-port', String(tcpPorts.get(id)), '--original', String(original), '--election-ticks', String(electionTicks)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -113,8 +116,8 @@ async function until(cond: () => boolean, what: string, limitMs = 30 * 60_000): 
   }
 }
 
-// ---- a minimal client over the peer port (the protocol of src/node/protocol.ts)
-const clientNet = new RealNet({ self: 'bench-client', role: 'client', peers: new Map(ids.map((id) => [id, { host: '127.0.0.1', port: ports.get(id) as number }])), secret: null });
+// ---- a minimal client over the nodes' TCP client ports (the protocol of src/node/protocol.ts)
+const clientNet = new StreamNet('bench-client', new Map(ids.map((id) => [id, `127.0.0.1:${tcpPorts.get(id)}`])), tcpDialer);
 const waiting = new Map<number, (r: Result) => void>();
 clientNet.onReceive((_, frame) => {
   const m = JSON.parse(new TextDecoder().decode(frame)) as { seq: number; result: Result };

@@ -177,7 +177,7 @@ function registerKeyCommands(program: Command): void {
       const start = flags.prefix ?? flags.start;
       const end = flags.prefix !== undefined ? prefixEnd(flags.prefix) : flags.end;
       return run(flags, async (client) => {
-        const { entries } = await client.range({ start, ...(end !== undefined ? { end } : {}), limit: Number(flags.limit), reverse: flags.reverse ?? false });
+        const entries = await client.rangeAll({ start, ...(end !== undefined ? { end } : {}), limit: Number(flags.limit), reverse: flags.reverse ?? false });
         for (const e of entries) process.stdout.write(flags.json ? JSON.stringify(e) + '\n' : `${e.key}\t${show(e.value, false)}\n`);
       });
     });

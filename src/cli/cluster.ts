@@ -28,7 +28,7 @@ import { EXIT_FAILED, UsageError } from './errors.js';
  *   <dir>/cluster.secret     the cluster secret (mode 600)
  *   <dir>/admin.password     the admin password (mode 600; absent with --insecure)
  *   <dir>/data/<id>/         each node's data directory
- *   <dir>/logs/<id>.log      each node's JSON log lines
+ *   <dir>/logs/<id>.log      each node's JSON log lines (rotated at 64 MiB: <id>.log.1 … .5)
  *   <dir>/run/<id>.pid       each running node's process id
  *
  * `up` on a directory that already holds a stopped cluster starts it again from its data.
@@ -214,7 +214,9 @@ async function up(flags: UpFlags, explicit: Set<string>): Promise<void> {
 function startNode(p: ReturnType<typeof paths>, id: string, replication: string): number {
   const out = fs.openSync(p.log(id), 'a');
   // The same program that runs this command (compiled, or TypeScript through tsx's loader).
-  const child = spawn(process.execPath, [...serveNodeOptions(replication), process.argv[1] as string, 'serve', '--config', p.config, '--node', id], {
+  // The node writes its log lines to the file itself, rotating it by size; stdout and stderr go
+  // there too, for what the runtime alone prints (a crash report of V8).
+  const child = spawn(process.execPath, [...serveNodeOptions(replication), process.argv[1] as string, 'serve', '--config', p.config, '--node', id, '--log-file', p.log(id)], {
     detached: true,
     stdio: ['ignore', out, out],
     // The caller's directory: a loader named in execArgv (--import tsx) resolves from there.

@@ -12,7 +12,8 @@ import type { HistoryEvent } from '../check/history.js';
 import type { Clock } from '../env/clock.js';
 import type { Net } from '../env/net.js';
 import { RealClock } from '../env/real/clock.js';
-import { RealNet, setNetFault, type PeerAddress } from '../env/real/net.js';
+import { setNetFault, type PeerAddress } from '../env/real/net.js';
+import { StreamNet } from '../client/stream-net.js';
 import type { Dialer, Stream } from '../env/stream.js';
 import { tcpDialer } from '../host/socket-stream.js';
 import { SeededRng, type Rng } from '../env/rng.js';
@@ -191,7 +192,7 @@ class RealCluster {
 class RealHost implements WorkloadHost {
   private readonly clock = new RealClock();
   readonly ops: HistoryEvent[] = [];
-  readonly nets: RealNet[] = [];
+  readonly nets: StreamNet[] = [];
 
   /** Monotonic time at which the history's clock reads zero. */
   t0Ns = Number(process.hrtime.bigint());
@@ -207,7 +208,9 @@ class RealHost implements WorkloadHost {
   }
 
   clientEndpoint(address: string): { net: Net; clock: Clock; dial: Dialer } {
-    const net = new RealNet({ self: address, role: 'client', peers: new Map(this.cluster.nodes.map((n) => [n.id, n.peer])), secret: null, reconnectDelayMsMin: 20, reconnectDelayMsMax: 200 });
+    // Native clients speak the request protocol's frames on each node's TCP client port, as
+    // connectKv does: the peer port admits only holders of the cluster secret.
+    const net = new StreamNet(address, new Map(this.cluster.nodes.map((n) => [n.id, `127.0.0.1:${n.tcpPort}`])), tcpDialer);
     this.nets.push(net);
     // "n1:line" / "n1:http" → the node's real port; the workload's stream clients dial these.
     const dial: Dialer = (target) => {
@@ -239,7 +242,6 @@ class RealNemesis {
   constructor(
     private readonly cluster: RealCluster,
     private readonly rng: Rng,
-    private readonly clients: () => string[],
   ) {}
 
   schedule(faults: readonly Fault[], endNs: number): void {
@@ -353,7 +355,9 @@ class RealNemesis {
     } else if (f.shape === 'isolate') {
       const n = await this.pick(f.node, () => true);
       if (n === null) return this.skip(f);
-      cut([n.id], [...ids.filter((i) => i !== n.id), ...this.clients()]);
+      // Only links between members: clients reach a node over its client ports, which the
+      // fault hook (a peer-port control) does not cut.
+      cut([n.id], ids.filter((i) => i !== n.id));
     } else {
       const s = this.rng.shuffled(ids);
       if (f.shape === 'halves') cut(s.slice(0, Math.floor(s.length / 2)), s.slice(Math.floor(s.length / 2)));
@@ -425,7 +429,7 @@ export async function runScenarioReal(s: Scenario, o: RealRunOptions): Promise<{
     const rng = new SeededRng(`kv-lab/${o.seed}`);
     host.t0Ns = Number(process.hrtime.bigint());
     const workload = new Workload(host, s.workload, rng.fork('workload'), nodeIds(s));
-    nemesis = new RealNemesis(cluster, rng.fork('nemesis'), () => Array.from({ length: s.workload.clients }, (_, i) => `c${i + 1}`));
+    nemesis = new RealNemesis(cluster, rng.fork('nemesis'));
     workload.start();
     nemesis.schedule(s.faults, s.durationNs);
     await new Promise((r) => setTimeout(r, s.durationNs / 1e6));

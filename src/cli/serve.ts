@@ -8,6 +8,7 @@ import { KV_LAB_VERSION } from '../util/version.js';
 import type { HostSpec, MemberAddress, PrimaryConfig } from '../host/node-host.js';
 import { hashPassword } from '../node/auth.js';
 import { processAlive } from '../host/process.js';
+import { LOG_FILE_BYTES_MAX_DEFAULT, LOG_FILES_KEPT_DEFAULT, RotatingLogFile } from '../host/log-file.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 import {
   authConfigFor,
@@ -22,7 +23,7 @@ import {
 /**
  * `kv-lab serve`: one node as a long-running process, from a cluster file
  * (`--config cluster.yaml --node n1`) or from flags alone. It logs one JSON object per event on
- * stderr, stops in order on SIGTERM or SIGINT (stop accepting, answer what is in flight, stop the
+ * stderr (or to --log-file, rotated by size), stops in order on SIGTERM or SIGINT (stop accepting, answer what is in flight, stop the
  * node, close connections), and on restart resumes from its data directory.
  */
 
@@ -48,6 +49,9 @@ export interface ServeFlags {
   gossip: boolean;
   zone?: string;
   logLevel: string;
+  logFile?: string;
+  logMaxMb: string;
+  logKeep: string;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -64,7 +68,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <address>', 'address to listen on and be reached at', '127.0.0.1')
     .option('--http-port <port>', 'HTTP port (0: any free port)', '8000')
     .option('--tcp-port <port>', 'TCP line-protocol port', '3001')
-    .option('--peer-port <port>', 'port for peers and the TypeScript client', '9001')
+    .option('--peer-port <port>', 'port for the other members (they prove the cluster secret; clients use --tcp-port and --http-port)', '9001')
     .option('--peers <list>', 'the other members: id=host:port,… (their peer ports)')
     .option('--replication <mode>', `replication: ${REPLICATION_MODES_AVAILABLE.join(' | ')} (default: none alone, raft with peers)`)
     .option('--engine <engine>', `storage engine: ${ENGINES_AVAILABLE.join(' | ')}`, ENGINES_AVAILABLE[0])
@@ -78,6 +82,9 @@ export function registerServeCommand(program: Command): void {
     .option('--zone <name>', 'this node\'s zone, announced by gossip (placement spreads replicas across zones)')
     .option('--no-gossip', 'do not gossip (by default a node with peers or --join gossips over its peer port)')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
+    .option('--log-file <file>', 'write the JSON log lines to this file, rotated by size (default: stderr)')
+    .option('--log-max-mb <n>', 'with --log-file: rotate once the file reaches this many MiB', String(LOG_FILE_BYTES_MAX_DEFAULT / 1024 / 1024))
+    .option('--log-keep <n>', 'with --log-file: rotated files kept (<file>.1 the newest)', String(LOG_FILES_KEPT_DEFAULT))
     .addHelpText('after', '\nExit codes: 0 stopped by a signal, 1 could not start (a port in use, a locked data directory), 2 bad flags or files.\nThe cluster file format is documented in README.md ("Run a real cluster").')
     .action(async (opts: ServeFlags, cmd: Command) => {
       // Flags given explicitly on the command line (not defaults) — to refuse mixing them with --config.
@@ -286,13 +293,25 @@ function adminHashFromFlags(opts: ServeFlags, dataDir: string, httpPort: number,
   return hash;
 }
 
+/** The rotated log file of --log-file, its flags checked. */
+function openLogFile(opts: ServeFlags): RotatingLogFile {
+  if (!/^\d{1,6}$/.test(opts.logMaxMb) || Number(opts.logMaxMb) < 1) throw new UsageError(`--log-max-mb expects a whole number of MiB from 1, got ${JSON.stringify(opts.logMaxMb)}`);
+  if (!/^\d{1,3}$/.test(opts.logKeep)) throw new UsageError(`--log-keep expects a number of files 0-999, got ${JSON.stringify(opts.logKeep)}`);
+  const file = opts.logFile as string;
+  try {
+    return new RotatingLogFile(file, { maxBytes: Number(opts.logMaxMb) * 1024 * 1024, keep: Number(opts.logKeep) });
+  } catch (err) {
+    throw new UsageError(`--log-file ${file}: ${(err as Error).message}`);
+  }
+}
+
 async function serveCommand(opts: ServeFlags, explicit: Set<string>): Promise<void> {
   if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new UsageError(`--log-level expects ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(opts.logLevel)}`);
   const notes: Notes = [];
   const base = opts.config !== undefined ? specFromConfig(opts, explicit, notes) : specFromFlags(opts, notes);
   const { JsonLineLogger } = await import('../env/real/log.js');
   const { startNodeHost, HostStartError } = await import('../host/node-host.js');
-  const log = new JsonLineLogger({ node: base.id, level: opts.logLevel as LogLevel });
+  const log = new JsonLineLogger({ node: base.id, level: opts.logLevel as LogLevel, ...(opts.logFile !== undefined ? { out: openLogFile(opts) } : {}) });
   // Notes are log events like any other, so that stderr stays one JSON object per line.
   for (const note of notes) log.log('warn', 'serve.notice', { message: note });
   let host: Awaited<ReturnType<typeof startNodeHost>> | null = null;

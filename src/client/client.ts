@@ -15,7 +15,8 @@ import { decodeMessage, encodeMessage, isDefinite, isReadOnly, type ErrorCode, t
  */
 
 export type Outcome =
-  | { type: 'ok'; value: Json; entries?: [string, Json][]; node: string }
+  /** next: a range cut short by its byte bound continues there (Result.next). */
+  | { type: 'ok'; value: Json; entries?: [string, Json][]; next?: string; node: string }
   | { type: 'fail'; code: ErrorCode; message: string; node: string }
   | { type: 'info'; reason: string };
 
@@ -208,7 +209,7 @@ export class KvClient {
     const result = m.result as Result;
     if (result.ok) {
       this.leaderHint = from;
-      this.finish(p, { type: 'ok', value: result.value, ...(result.entries ? { entries: result.entries } : {}), node: from });
+      this.finish(p, { type: 'ok', value: result.value, ...(result.entries ? { entries: result.entries } : {}), ...(result.next !== undefined ? { next: result.next } : {}), node: from });
       return;
     }
     this.failed(p, from, result.code, result.message, result.leader);

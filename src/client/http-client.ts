@@ -310,7 +310,10 @@ export class HttpKvClient {
         const b = a.body;
         if (op.f === 'range') {
           const list = (b.entries as { key: string; value: Json }[] | undefined) ?? [];
-          done({ type: 'ok', value: null, entries: list.map((e) => [e.key, e.value]), node: node(a.url) });
+          // A page cut by the byte bound says where the rest begins (a full page's `next` is only
+          // a hint that more may follow: the operation asked for no more).
+          const cut = typeof b.next === 'string' && list.length < op.limit ? { next: b.next } : {};
+          done({ type: 'ok', value: null, entries: list.map((e) => [e.key, e.value]), ...cut, node: node(a.url) });
         } else done({ type: 'ok', value: op.f === 'read' ? ((b.value as Json | undefined) ?? null) : null, node: node(a.url) });
         return;
       }
@@ -392,9 +395,25 @@ export class HttpKvClient {
     await this.request('POST', this.keyPath(key, '/append'), { value });
   }
 
+  /** One page; `next` when more may follow (pass it as start, or as end with reverse). */
   async range(opts: RangeOptions = {}): Promise<{ entries: { key: string; value: Json }[]; next?: string }> {
     const body = await this.request('GET', this.rangePath(opts));
     return { entries: body.entries as { key: string; value: Json }[], ...(typeof body.next === 'string' ? { next: body.next } : {}) };
+  }
+
+  /**
+   * Up to opts.limit (default 100) entries, following `next` across pages: a node answers at most
+   * RANGE_BYTES_MAX of keys and values at a time.
+   */
+  async rangeAll(opts: RangeOptions = {}): Promise<{ key: string; value: Json }[]> {
+    const limit = opts.limit ?? 100;
+    const out: { key: string; value: Json }[] = [];
+    let page = await this.range({ ...opts, limit });
+    for (;;) {
+      out.push(...page.entries);
+      if (page.next === undefined || out.length >= limit || page.entries.length === 0) return out;
+      page = await this.range({ ...opts, ...(opts.reverse ? { end: page.next } : { start: page.next }), limit: limit - out.length });
+    }
   }
 
   async batch(ops: BatchOp[]): Promise<void> {

@@ -102,7 +102,7 @@ export function replyOutcome(op: KvOp, reply: LineReply, node: string): Outcome 
       return { type: 'ok', value, node };
     }
     case 'entries':
-      return { type: 'ok', value: null, entries: reply.entries.map(([k, v]) => [k, v]), node };
+      return { type: 'ok', value: null, entries: reply.entries.map(([k, v]) => [k, v]), ...(reply.next !== undefined ? { next: reply.next } : {}), node };
     case 'ok':
     case 'pong':
       return { type: 'ok', value: null, node };

@@ -28,7 +28,7 @@ export class KvError extends Error {
   }
 }
 
-function unwrap(o: Outcome): { value: Json; entries?: [string, Json][] } {
+function unwrap(o: Outcome): { value: Json; entries?: [string, Json][]; next?: string } {
   if (o.type === 'ok') return o;
   if (o.type === 'fail') throw new KvError(o.code, o.message, true);
   throw new KvError('unknown', `outcome unknown: ${o.reason}`, false);
@@ -71,8 +71,24 @@ export class KvRemote {
     await this.run({ f: 'append', key, value });
   }
 
+  /**
+   * Up to `limit` entries of [start, end), every one there is: a node answers at most
+   * RANGE_BYTES_MAX at a time, and this follows its continuations (rangePage reads one answer).
+   */
   async range(start = '', end: string | null = null, limit = 100, reverse = false): Promise<[string, Json][]> {
-    return (await this.run({ f: 'range', start, end, limit, reverse })).entries ?? [];
+    const out: [string, Json][] = [];
+    let page = await this.rangePage(start, end, limit, reverse);
+    for (;;) {
+      out.push(...page.entries);
+      if (page.next === undefined || out.length >= limit) return out;
+      page = reverse ? await this.rangePage(start, page.next, limit - out.length, true) : await this.rangePage(page.next, end, limit - out.length, false);
+    }
+  }
+
+  /** One answer of a range; `next` when the node's byte bound cut it short (pass it as start, or as end with reverse). */
+  async rangePage(start = '', end: string | null = null, limit = 100, reverse = false): Promise<{ entries: [string, Json][]; next?: string }> {
+    const r = await this.run({ f: 'range', start, end, limit, reverse });
+    return { entries: r.entries ?? [], ...(r.next !== undefined ? { next: r.next } : {}) };
   }
 
   async batch(ops: WriteOp[]): Promise<void> {

@@ -9,7 +9,7 @@ import { assert } from '../util/assert.js';
 import { Gateway, type LocalNode } from './gateway.js';
 import { HttpSession, type HttpContext } from './http/session.js';
 import { LineSession } from './line/session.js';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginThrottle, sourceOf } from './login-throttle.js';
 import { NativeSession } from './native/session.js';
 import { Counter, Exposition, Family, numericLeaves } from './metrics.js';
 
@@ -61,6 +61,12 @@ export interface FrontDoorOptions {
 
 /** Open connections per node; beyond it a new one is closed at once. */
 export const CONNECTIONS_MAX = 10_000;
+/**
+ * Open connections from one source address (the address without its port); beyond it a new one
+ * from there is closed at once, so that one host holding idle connections cannot take every slot
+ * of CONNECTIONS_MAX from everyone else.
+ */
+export const CONNECTIONS_PER_SOURCE_MAX = 1_000;
 
 const COUNTERS = new Set(['counters_requests', 'counters_writes', 'counters_reads', 'counters_errors']);
 
@@ -70,6 +76,8 @@ export class FrontDoor {
   readonly responses = new Family<Counter>(() => new Counter(), 100);
   private readonly forward: KvClient | null;
   private readonly streams = new Set<Stream>();
+  /** Open connections per source address (Map: the keys come from the network). */
+  private readonly bySource = new Map<string, number>();
   private readonly open: Record<FrontDoorProtocol | 'native', number> = { line: 0, http: 0, native: 0 };
   private readonly total: Record<FrontDoorProtocol | 'native', number> = { line: 0, http: 0, native: 0 };
   private readonly http: HttpContext;
@@ -121,6 +129,14 @@ export class FrontDoor {
       stream.destroy();
       return;
     }
+    const source = sourceOf(stream.remote);
+    const fromSource = this.bySource.get(source) ?? 0;
+    if (fromSource >= CONNECTIONS_PER_SOURCE_MAX) {
+      this.options.log.log('warn', 'frontdoor.refused', { remote: stream.remote, port, why: `over ${CONNECTIONS_PER_SOURCE_MAX} connections from ${source}` });
+      stream.destroy();
+      return;
+    }
+    this.bySource.set(source, fromSource + 1);
     this.streams.add(stream);
     if (port === 'http') {
       this.serve(stream, stream, 'http');
@@ -137,6 +153,10 @@ export class FrontDoor {
     const onClose = (_reason: StreamCloseReason) => {
       if (!this.streams.delete(stream)) return;
       this.open[kind]--;
+      const source = sourceOf(stream.remote);
+      const left = (this.bySource.get(source) ?? 1) - 1;
+      if (left > 0) this.bySource.set(source, left);
+      else this.bySource.delete(source);
     };
     if (kind === 'line') new LineSession(session, { gateway: this.gateway, log: this.options.log, soon: this.soon, onClose, logins: this.logins });
     else if (kind === 'native') new NativeSession(session, { node: this.options.node, log: this.options.log, soon: this.soon, onClose });

@@ -9,7 +9,11 @@ import { assert } from '../util/assert.js';
  * source gets freeFailures tries, then waits baseMs·2^k after each further failure (k the failures
  * beyond them), capped at maxMs, and everything it sends meanwhile is refused at once, before any hashing.
  *
- * A success clears the source's count. Sources are kept in a bounded map, the least recently
+ * A success does not clear the source's count (it is forgotten after forgetMs without failures):
+ * if it did, anyone holding one account could log in between guesses at another and guess at full
+ * speed — `npm run fuzz` did exactly that, pipelining right and wrong passwords, and kept every
+ * node's scrypt busy until the cluster lost its leader again and again (8 leaders in 30 s on a
+ * 2-core machine). Sources are kept in a bounded map, the least recently
  * failed dropped first (an attacker with many addresses is bounded by the node's cap on concurrent
  * verifications instead).
  */
@@ -59,10 +63,7 @@ export class LoginThrottle {
 
   /** Records the outcome of an attempt the source was allowed to make. */
   record(source: string, succeeded: boolean): void {
-    if (succeeded) {
-      this.sources.delete(source);
-      return;
-    }
+    if (succeeded) return;
     const now = this.clock.monotonicMs();
     const s = this.sources.get(source) ?? { failures: 0, blockedUntilMs: 0, lastMs: now };
     s.failures++;

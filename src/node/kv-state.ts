@@ -21,7 +21,8 @@ import {
   USERS_START,
   WRITES_KEY,
 } from './keyspace.js';
-import type { AdminOp, KvOp, Permission, ReadOp, Request, Result, WriteOp } from './protocol.js';
+import { KEY_BYTES_MAX, RANGE_BYTES_MAX, VALUE_BYTES_MAX, type AdminOp, type KvOp, type Permission, type ReadOp, type Request, type Result, type WriteOp } from './protocol.js';
+import { utf8Length } from '../storage/keys.js';
 
 /**
  * The key-value state machine: what a request means, applied against a storage view. It is pure
@@ -293,12 +294,45 @@ export function executeRead(view: KvView, db: string, op: ReadOp | { f: 'db.list
   }
   if (!dbExists(view, db)) return noSuchDb(db);
   if (op.f === 'read') return { ok: true, value: parseStored(view.get(dataKey(db, op.key))) };
-  const start = dataKey(db, op.start);
-  const end = op.end === null ? dbEnd(db) : dataKey(db, op.end);
+  return executeRange(view, db, op, RANGE_BYTES_MAX);
+}
+
+/** The most characters one entry's key and stored value may hold (what a scan may hand back per entry). */
+const RANGE_ENTRY_CHARS_MAX = KEY_BYTES_MAX + VALUE_BYTES_MAX;
+
+/**
+ * A range, at most `bytesMax` of keys and values (UTF-8), read from the engine a few entries at a
+ * time: each scan asks for no more entries than could fit in the bytes still allowed if every one
+ * were as large as an entry may be, so the answer and the page being read together stay within
+ * about twice the bound, however large the values. Exported for tests with a small bound.
+ */
+export function executeRange(view: KvView, db: string, op: Extract<ReadOp, { f: 'range' }>, bytesMax: number): Result {
+  assert(bytesMax > 0, 'executeRange: a positive bound');
   const prefix = dbPrefix(db);
-  const entries: [string, Json][] = view
-    .scan(start, end, op.limit, op.reverse)
-    .map(([k, v]) => [k.slice(prefix.length), JSON.parse(v) as Json]);
+  let start = dataKey(db, op.start);
+  let end = op.end === null ? dbEnd(db) : dataKey(db, op.end);
+  const entries: [string, Json][] = [];
+  let bytes = 0;
+  while (entries.length < op.limit) {
+    const want = Math.min(op.limit - entries.length, Math.max(1, Math.floor((bytesMax - bytes) / RANGE_ENTRY_CHARS_MAX)));
+    const page = view.scan(start, end, want, op.reverse);
+    for (const [k, v] of page) {
+      const key = k.slice(prefix.length);
+      const size = utf8Length(key) + utf8Length(v);
+      if (entries.length > 0 && bytes + size > bytesMax) {
+        // Forwards the rest starts at this key; backwards it ends (excluded) at the last one given.
+        const next = op.reverse ? (entries[entries.length - 1] as [string, Json])[0] : key;
+        return { ok: true, value: entries.length, entries, next };
+      }
+      bytes += size;
+      entries.push([key, JSON.parse(v) as Json]);
+    }
+    if (page.length < want) break;
+    const last = (page[page.length - 1] as [string, string])[0];
+    if (op.reverse) end = last;
+    else start = keyAfter(last);
+  }
+  assert(entries.length <= op.limit, 'executeRange: at most limit entries');
   return { ok: true, value: entries.length, entries };
 }
 

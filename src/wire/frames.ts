@@ -37,13 +37,18 @@ export class FrameReader {
     this.limitBytes = limitBytes;
   }
 
-  /** Feeds bytes; returns the frames they complete. Throws FrameError on a length over the limit. */
-  push(chunk: Buffer): Buffer[] {
+  /**
+   * Feeds bytes; returns the frames they complete, at most framesMax (the rest stay buffered: a
+   * handshake's frame is read alone, so that the limit it lifts applies to the frames after it;
+   * push an empty chunk to read on). Throws FrameError on a length over the limit.
+   */
+  push(chunk: Buffer, framesMax = Number.POSITIVE_INFINITY): Buffer[] {
     const frames: Buffer[] = [];
-    if (chunk.length === 0) return frames;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    for (;;) {
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    while (frames.length < framesMax) {
       if (this.want < 0) {
         if (this.buffered < FRAME_HEADER_BYTES) return frames;
         const len = this.peekLength();
@@ -55,6 +60,7 @@ export class FrameReader {
       frames.push(this.take(this.want));
       this.want = -1;
     }
+    return frames;
   }
 
   private peekLength(): number {

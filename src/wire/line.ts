@@ -23,7 +23,9 @@ import { BATCH_OPS_MAX, RANGE_LIMIT_MAX } from '../node/protocol.js';
  * Replies (one line each):
  *   OK · PONG · NIL (no such key) · VALUE <token> (a string value) ·
  *   JSON <token> (a value that is not a string, written through HTTP or the client; the token is
- *   its JSON text) · ENTRIES <n> k1 v1 … (a range; a non-string value appears as its JSON text) ·
+ *   its JSON text) · ENTRIES <n> k1 v1 … [NEXT key] (a range; a non-string value appears as its
+ *   JSON text; NEXT when the answer was cut short by its byte bound: RANGE again from that key
+ *   for the rest) ·
  *   ERR <code> <message> (the code is one word, as in the HTTP API's errors; the connection stays
  *   usable).
  *
@@ -51,7 +53,8 @@ export type LineReply =
   | { kind: 'nil' }
   | { kind: 'value'; value: string }
   | { kind: 'json'; text: string }
-  | { kind: 'entries'; entries: [string, string][] }
+  /** next: where the rest of a range cut short by its byte bound begins. */
+  | { kind: 'entries'; entries: [string, string][]; next?: string }
   | { kind: 'error'; code: string; message: string };
 
 /** A line that is not a command; the server answers `ERR bad_request <message>`. */
@@ -279,8 +282,10 @@ export function formatReply(r: LineReply): string {
       return `VALUE ${formatToken(r.value)}`;
     case 'json':
       return `JSON ${formatToken(r.text)}`;
-    case 'entries':
-      return r.entries.length === 0 ? 'ENTRIES 0' : `ENTRIES ${r.entries.length} ${formatTokens(r.entries.flat())}`;
+    case 'entries': {
+      const head = r.entries.length === 0 ? 'ENTRIES 0' : `ENTRIES ${r.entries.length} ${formatTokens(r.entries.flat())}`;
+      return r.next === undefined ? head : `${head} NEXT ${formatToken(r.next)}`;
+    }
     case 'error': {
       const code = ERROR_CODE.test(r.code) ? r.code : 'internal';
       const message = r.message.replace(/[\r\n]+/g, ' ');
@@ -314,10 +319,12 @@ export function parseReply(line: string): LineReply {
       return { kind: 'json', text: one() };
     case 'ENTRIES': {
       const count = Number(tokens[1]);
-      if (!/^\d+$/.test(tokens[1] ?? '') || tokens.length !== 2 + 2 * count) throw new LineSyntaxError(`malformed ENTRIES reply: ${line.slice(0, 200)}`);
+      const end = 2 + 2 * count;
+      const continued = tokens.length === end + 2 && tokens[end] === 'NEXT';
+      if (!/^\d+$/.test(tokens[1] ?? '') || (tokens.length !== end && !continued)) throw new LineSyntaxError(`malformed ENTRIES reply: ${line.slice(0, 200)}`);
       const entries: [string, string][] = [];
-      for (let i = 2; i < tokens.length; i += 2) entries.push([tokens[i] as string, tokens[i + 1] as string]);
-      return { kind: 'entries', entries };
+      for (let i = 2; i < end; i += 2) entries.push([tokens[i] as string, tokens[i + 1] as string]);
+      return continued ? { kind: 'entries', entries, next: tokens[end + 1] as string } : { kind: 'entries', entries };
     }
     default:
       throw new LineSyntaxError(`unknown reply: ${line.slice(0, 200)}`);

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DUMMY_HASH, hashPassword, type AuthConfig, type PasswordVerifier } from '../../src/node/auth.js';
 import { KvNode } from '../../src/node/node.js';
-import { validateOp, VALUE_DEPTH_MAX, type KvOp, type Request, type Result } from '../../src/node/protocol.js';
+import { RANGE_BYTES_MAX, validateOp, VALUE_BYTES_MAX, VALUE_DEPTH_MAX, type KvOp, type Request, type Result } from '../../src/node/protocol.js';
 import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';
 import { NS_PER_MS } from '../../sim/scheduler.js';
 import { Trace } from '../../sim/trace.js';
@@ -277,6 +277,42 @@ H('a full disk makes a node refuse writes with disk_full, serve reads, and recov
   world.sched.runUntil(world.nowNs + 1000 * NS_PER_MS);
   assert.is(new Set(ids.map((id) => node(id).stateDigest().digest)).size, 1, 'every replica holds the same state again');
   assert.equal(world.panics, []);
+});
+
+H('a range over 20 values of 1 MiB answers at most RANGE_BYTES_MAX and where to continue; following it gives everything (item 9)', () => {
+  const t = cluster(['n1'], null);
+  const big = (i: number) => `${i}`.padEnd(VALUE_BYTES_MAX - 2, 'v'); // with its quotes, 1 MiB of JSON
+  for (let i = 0; i < 20; i++) assert.is(t.code(t.submit({ f: 'write', key: `k${String(i).padStart(2, '0')}`, value: big(i) })), 'ok');
+  for (const reverse of [false, true]) {
+    const got: string[] = [];
+    let start = '';
+    let end: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const r = t.submit({ f: 'range', start, end, limit: 100, reverse });
+      assert.ok(r.ok && r.entries !== undefined, JSON.stringify(r).slice(0, 200));
+      if (!r.ok || r.entries === undefined) return;
+      const bytes = r.entries.reduce((n, [k, v]) => n + k.length + (v as string).length, 0);
+      assert.ok(bytes <= RANGE_BYTES_MAX, `a page of ${bytes} bytes`);
+      assert.ok(r.entries.length >= 1);
+      for (const [k, v] of r.entries) {
+        assert.is(v, big(Number(k.slice(1))));
+        got.push(k);
+      }
+      pages++;
+      if (r.next === undefined) break;
+      if (reverse) end = r.next;
+      else start = r.next;
+    }
+    const keys = Array.from({ length: 20 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    assert.equal(got, reverse ? keys.reverse() : keys, `every entry once, in order (reverse: ${reverse})`);
+    assert.ok(pages >= 5, `${pages} pages`);
+  }
+  // A range that fits says nothing of a continuation, and a count limit is not a cut.
+  const small = t.submit({ f: 'range', start: 'k00', end: 'k02', limit: 100, reverse: false });
+  assert.equal(small.ok && [small.entries?.length, small.next], [2, undefined]);
+  const counted = t.submit({ f: 'range', start: '', end: null, limit: 1, reverse: false });
+  assert.equal(counted.ok && [counted.entries?.length, counted.next], [1, undefined]);
 });
 
 H.run();

@@ -190,6 +190,9 @@ R('replies look as documented', () => {
   assert.is(formatReply({ kind: 'json', text: '{"a":1}' }), 'JSON "{\\"a\\":1}"');
   assert.is(formatReply({ kind: 'entries', entries: [] }), 'ENTRIES 0');
   assert.is(formatReply({ kind: 'entries', entries: [['a', '1'], ['b c', '']] }), 'ENTRIES 2 a 1 "b c" ""');
+  assert.is(formatReply({ kind: 'entries', entries: [['a', '1']], next: 'b c' }), 'ENTRIES 1 a 1 NEXT "b c"', 'a range cut by its byte bound');
+  assert.equal(parseReply('ENTRIES 1 NEXT 1'), { kind: 'entries', entries: [['NEXT', '1']] }, 'NEXT as a key is a key');
+  assert.throws(() => parseReply('ENTRIES 1 a 1 MORE b'), /malformed ENTRIES/);
   assert.is(formatReply({ kind: 'error', code: 'cas_mismatch', message: 'expected "a",\nfound "b"' }), 'ERR cas_mismatch expected "a", found "b"');
   assert.is(formatReply({ kind: 'error', code: 'Not A Code', message: 'x' }), 'ERR internal x', 'a malformed code cannot break the reply grammar');
 });
@@ -201,6 +204,7 @@ const reply: fc.Arbitrary<LineReply> = fc.oneof(
   rec({ kind: fc.constant('value' as const), value: str }),
   rec({ kind: fc.constant('json' as const), text: fc.json() }),
   rec({ kind: fc.constant('entries' as const), entries: fc.array(fc.tuple(str, str), { maxLength: 5 }) }),
+  rec({ kind: fc.constant('entries' as const), entries: fc.array(fc.tuple(str, str), { minLength: 1, maxLength: 5 }), next: str }),
   rec({ kind: fc.constant('error' as const), code: fc.stringMatching(/^[a-z][a-z_]{0,15}$/), message: fc.string({ maxLength: 30 }).filter((m) => !/[\r\n]/.test(m)) }),
 );
 

@@ -15,8 +15,9 @@ import { parseJson } from '../../util/json-parse.js';
  * an overheard handshake cannot be replayed. The proof goes both ways: a dialling peer sends a
  * nonce of its own and waits for the acceptor's HMAC of it before it sends or reads anything else.
  * Clients join without the secret (they authenticate per request) and are answered over the
- * connection they opened; while they still use this port (PEER_PORT_ACCEPTS_CLIENTS) they are
- * held to the bounds of a sender that proved nothing.
+ * connection they opened, only where acceptClients is set (PEER_PORT_ACCEPTS_CLIENTS: not on a
+ * served node, whose clients use the TCP client port); there they are held to the bounds of a
+ * sender that proved nothing.
  *
  * Nothing a connection sends beyond its hello (at most HELLO_BYTES_MAX, within a deadline) is
  * parsed before the hello is verified; frames are bounded per role, and a frame that stays
@@ -69,12 +70,15 @@ export const HELLO_BYTES_MAX = 4096;
 export const CLIENT_FRAME_BYTES_MAX = 10 * 1024 * 1024;
 
 /**
- * THE ONE-LINE SWITCH (issue 16, item 1): whether the peer port still accepts connections that
- * say role `client` without the cluster secret. Clients (KvRemote, the gateway's forwarding)
- * still dial the peer port; once they use the client port, set this to false and the peer port
- * parses nothing from anyone who has not proven the secret.
+ * Whether the peer port accepts connections that say role `client` without the cluster secret
+ * (issue 16, item 1). Clients reach nodes over the TCP client port (StreamNet, connectKv; the
+ * gateway's forwarding dials as a peer), so the peer port parses nothing from anyone who has not
+ * proven the secret. The option `acceptClients` remains for tests of a client-role endpoint.
  */
-export const PEER_PORT_ACCEPTS_CLIENTS = true;
+export const PEER_PORT_ACCEPTS_CLIENTS = false;
+
+/** What a client that dials the peer port is told before its connection is closed. */
+export const CLIENT_ON_PEER_PORT = 'clients are not served on the peer port: connect to the TCP client port (--tcp-port) or HTTP';
 
 /** Thrown by FrameDecoder on a stream that breaks the framing: the connection must be dropped. */
 export class FrameError extends Error {
@@ -469,7 +473,7 @@ export class RealNet implements Net {
   /**
    * A connection someone opened to us. Until its hello is verified, only the hello is read, at
    * most HELLO_BYTES_MAX of it, within helloDeadlineMs: nothing else it sends is parsed. A peer
-   * proves the cluster secret; a client (while PEER_PORT_ACCEPTS_CLIENTS) proves nothing and
+   * proves the cluster secret; a client (only where acceptClients is set) proves nothing and
    * stays bounded as such: frames of CLIENT_FRAME_BYTES_MAX, each complete within
    * clientFrameDeadlineMs, and a cap on the bytes all clients may keep in flight together.
    */
@@ -525,6 +529,14 @@ export class RealNet implements Net {
           if (from === null) {
             const who = this.verifyHello(f, nonce, socket);
             endHello();
+            if (who === 'client refused') {
+              // end(), not destroy(): the refusal just written must reach the client; destroy
+              // soon after in case it never reads.
+              socket.pause();
+              socket.end();
+              setTimeout(() => socket.destroy(), 1000).unref();
+              return;
+            }
             if (who === null) return drop('hello refused');
             from = who.kind === 'control' ? CONTROL : who.from;
             client = who.kind === 'client';
@@ -576,7 +588,7 @@ export class RealNet implements Net {
   }
 
   /** Who the hello proves (or, for a client, claims) to be; null to refuse it. */
-  private verifyHello(frame: Buffer, nonce: string, socket: net.Socket): { from: Address; kind: 'peer' | 'client' | 'control' } | null {
+  private verifyHello(frame: Buffer, nonce: string, socket: net.Socket): { from: Address; kind: 'peer' | 'client' | 'control' } | 'client refused' | null {
     const hello = parseHandshake(frame);
     if (hello === null) return null;
     if (typeof hello.from !== 'string' || hello.from === '' || hello.from.length > 256) return null;
@@ -602,7 +614,13 @@ export class RealNet implements Net {
       }
       return { from: hello.from, kind: 'control' };
     }
-    if (hello.role === 'client' && (this.options.acceptClients ?? PEER_PORT_ACCEPTS_CLIENTS)) {
+    if (hello.role === 'client') {
+      if (!(this.options.acceptClients ?? PEER_PORT_ACCEPTS_CLIENTS)) {
+        // Said once, in a frame of its own, so that a misconfigured client shows why it was cut.
+        this.options.log?.log('warn', 'net.client_refused', { remote: socket.remoteAddress, why: CLIENT_ON_PEER_PORT });
+        socket.write(encodeFrame(Buffer.from(JSON.stringify({ refused: CLIENT_ON_PEER_PORT }))));
+        return 'client refused';
+      }
       // A client may not pose as a member: peers' names are reserved.
       if (this.peers.has(hello.from) || hello.from === this.self) return null;
       return { from: hello.from, kind: 'client' };

@@ -4,6 +4,7 @@ import { assert } from '../../util/assert.js';
 import {
   BATCH_OPS_MAX,
   PERMISSIONS,
+  RANGE_BYTES_MAX,
   RANGE_LIMIT_MAX,
   type ErrorCode,
   type KvOp,
@@ -67,7 +68,8 @@ interface RouteBase {
 export interface OpRoute extends RouteBase {
   kind: 'op';
   build(input: HttpInput): { op: KvOp; db: string };
-  answer(value: Json, entries: [string, Json][] | undefined, input: HttpInput): HttpAnswer;
+  /** `next`: where a range cut short by its byte bound continues (Result.next). */
+  answer(value: Json, entries: [string, Json][] | undefined, input: HttpInput, next?: string): HttpAnswer;
 }
 
 /** A route the server answers from the process itself. */
@@ -284,14 +286,14 @@ function keyRoutes(prefix: string, note: string, alias: string): OpRoute[] {
 function rangeRoute(prefix: string, note: string, alias: string): OpRoute {
   return {
     kind: 'op', method: 'GET', path: prefix, operationId: `range${alias}`, tag: 'keys', auth: true,
-    summary: `Keys in [start, end) in key order${note}, at most limit. When a page is full, "next" is the start of the next page.`,
+    summary: `Keys in [start, end) in key order${note}, at most limit entries and at most ${RANGE_BYTES_MAX} bytes of keys and values. When a page ends before the range does (limit entries, or the byte bound), "next" says where the rest begins: pass it as start (with reverse, as end).`,
     query: [
       { name: 'start', schema: { type: 'string' }, description: 'first key (default: the smallest)' },
       { name: 'end', schema: { type: 'string' }, description: 'end key, excluded (default: none)' },
       { name: 'limit', schema: { type: 'integer', minimum: 1, maximum: RANGE_LIMIT_MAX }, description: 'most entries (default 100)' },
       { name: 'reverse', schema: { type: 'boolean' }, description: 'descending from the end' },
     ],
-    response: okSchema({ count: { type: 'integer' }, entries: { type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, value: anyJson } } } }),
+    response: okSchema({ count: { type: 'integer' }, entries: { type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, value: anyJson } } }, next: { type: 'string' } }),
     build: (i) => {
       const end = i.query.get('end');
       return {
@@ -299,12 +301,16 @@ function rangeRoute(prefix: string, note: string, alias: string): OpRoute {
         db: db(i),
       };
     },
-    answer: (_v, entries, i) => {
+    answer: (_v, entries, i, cut) => {
       const list = (entries ?? []).map(([k, v]) => ({ key: k, value: v }));
       const limit = queryInt(i, 'limit', 1, RANGE_LIMIT_MAX, 100);
+      const reverse = queryBool(i, 'reverse');
       const last = list[list.length - 1];
-      const next = list.length === limit && !queryBool(i, 'reverse') && last !== undefined ? { next: `${last.key}\u0000` } : {};
-      return { status: 200, body: { ok: true, count: list.length, entries: list, ...next } };
+      // A full page may have more after it: forwards the rest starts just after its last key,
+      // backwards it ends (excluded) at it. A page the byte bound cut says so itself.
+      const full = list.length === limit && last !== undefined ? (reverse ? last.key : `${last.key}\u0000`) : undefined;
+      const next = cut ?? full;
+      return { status: 200, body: { ok: true, count: list.length, entries: list, ...(next !== undefined ? { next } : {}) } };
     },
   };
 }

@@ -237,7 +237,7 @@ export class HttpSession {
 
   private answer(ex: Exchange, route: OpRoute, input: HttpInput, result: Result): void {
     if (result.ok) {
-      const a = route.answer(result.value, result.entries, input);
+      const a = route.answer(result.value, result.entries, input, result.next);
       this.respond(ex, a.status, a.body);
       return;
     }

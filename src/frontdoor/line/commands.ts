@@ -45,7 +45,7 @@ export function resultReply(c: LineCommand, r: Result): LineReply {
       if (r.value === null) return { kind: 'nil' };
       return typeof r.value === 'string' ? { kind: 'value', value: r.value } : { kind: 'json', text: JSON.stringify(r.value) };
     case 'RANGE':
-      return { kind: 'entries', entries: (r.entries ?? []).map(([k, v]) => [k, valueText(v)]) };
+      return { kind: 'entries', entries: (r.entries ?? []).map(([k, v]) => [k, valueText(v)]), ...(r.next !== undefined ? { next: r.next } : {}) };
     default:
       return { kind: 'ok' };
   }

@@ -69,7 +69,17 @@ export class NativeSession {
     if (this.done) return;
     let frames: Buffer[];
     try {
-      frames = this.reader.push(chunk);
+      if (this.client === null) {
+        // The hello alone first, under its own small limit: a request in the same chunk is read
+        // only once the hello has lifted the limit to FRAME_BYTES_MAX. (Read together, a first
+        // request over HELLO_BYTES_MAX closed the connection: connectKv's first large write was
+        // lost and retried after its attempt timeout.)
+        const hello = this.reader.push(chunk, 1)[0];
+        if (hello === undefined) return;
+        this.hello(hello);
+        if (this.done) return;
+        frames = this.reader.push(Buffer.alloc(0));
+      } else frames = this.reader.push(chunk);
     } catch (err) {
       assert(err instanceof FrameError, () => `FrameReader threw ${String(err)}`);
       this.refuse(err.message);
@@ -77,8 +87,7 @@ export class NativeSession {
     }
     for (const f of frames) {
       if (this.done) return;
-      if (this.client === null) this.hello(f);
-      else this.request(f);
+      this.request(f);
     }
   }
 

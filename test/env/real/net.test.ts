@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHmac } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
-import { CLIENT_FRAME_BYTES_MAX, encodeFrame, FrameDecoder, FrameError, HELLO_BYTES_MAX, RealNet, type RealNetOptions } from '../../../src/env/real/net.js';
+import { CLIENT_FRAME_BYTES_MAX, CLIENT_ON_PEER_PORT, encodeFrame, FrameDecoder, FrameError, HELLO_BYTES_MAX, PEER_PORT_ACCEPTS_CLIENTS, RealNet, type RealNetOptions } from '../../../src/env/real/net.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -94,7 +94,7 @@ N('two peers exchange frames, and frames sent before the peer is up are delivere
 N('a peer without the cluster secret is refused; a client is answered on its own connection', async () => {
   const port = await freePort();
   const peers = new Map([['n1', { host: '127.0.0.1', port }]]);
-  const node = new RealNet({ self: 'n1', role: 'peer', listen: peers.get('n1'), peers: new Map(), secret: 'right' });
+  const node = new RealNet({ self: 'n1', role: 'peer', listen: peers.get('n1'), peers: new Map(), secret: 'right', acceptClients: true });
   const got: string[] = [];
   node.onReceive((from, f) => {
     got.push(`${from}:${dec.decode(f)}`);
@@ -189,7 +189,7 @@ N('nothing beyond a bounded hello is read before the hello is verified (issue 16
 });
 
 N('a client is bounded as a sender that proved nothing: frame size, incomplete frames, its hello (issue 16, item 6)', async () => {
-  const { node, port, got } = await listener({ limits: { clientFrameDeadlineMs: 100, helloDeadlineMs: 200, clientPendingBytesMax: 2 * 1024 * 1024 } });
+  const { node, port, got } = await listener({ acceptClients: true, limits: { clientFrameDeadlineMs: 100, helloDeadlineMs: 200, clientPendingBytesMax: 2 * 1024 * 1024 } });
   const c = await raw(port);
   c.socket.write(Buffer.concat([hello('c1', 'client', null, c.nonce), encodeFrame(Buffer.from('{"kind":"req"}'))]));
   await waitFor(() => got.length === 1);
@@ -227,7 +227,7 @@ N('a client is bounded as a sender that proved nothing: frame size, incomplete f
 
 N('a client that sends and never reads is cut off once its answers pile up (issue 16)', async () => {
   const port = await freePort();
-  const node = new RealNet({ self: 'n1', role: 'peer', listen: { host: '127.0.0.1', port }, peers: new Map(), secret: 's3cret', limits: { inboundWriteBytesMax: 4 * 1024 * 1024 } });
+  const node = new RealNet({ self: 'n1', role: 'peer', listen: { host: '127.0.0.1', port }, peers: new Map(), secret: 's3cret', acceptClients: true, limits: { inboundWriteBytesMax: 4 * 1024 * 1024 } });
   const big = new Uint8Array(1024 * 1024);
   let answered = 0;
   node.onReceive((from) => {
@@ -245,12 +245,15 @@ N('a client that sends and never reads is cut off once its answers pile up (issu
   node.close();
 });
 
-N('with clients switched off, a client hello is refused (issue 16, item 1)', async () => {
-  const { node, port, got } = await listener({ acceptClients: false });
+N('a client hello on the peer port is refused, and told why (issue 16, item 1)', async () => {
+  assert.is(PEER_PORT_ACCEPTS_CLIENTS, false, 'clients use the TCP client port');
+  const { node, port, got } = await listener();
   const c = await raw(port);
   c.socket.write(Buffer.concat([hello('c1', 'client', null, c.nonce), encodeFrame(Buffer.from('{"kind":"req"}'))]));
   await waitFor(c.isClosed);
   assert.equal(got, []);
+  assert.equal(c.frames.map((f) => JSON.parse(f.toString()) as unknown), [{ refused: CLIENT_ON_PEER_PORT }]);
+  assert.match(CLIENT_ON_PEER_PORT, /TCP client port/);
   node.close();
 });
 

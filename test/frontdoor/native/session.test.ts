@@ -5,7 +5,7 @@ import { KvClient, type Outcome } from '../../../src/client/client.js';
 import { StreamNet } from '../../../src/client/stream-net.js';
 import type { Env } from '../../../src/env/env.js';
 import type { Stream, StreamCloseReason } from '../../../src/env/stream.js';
-import { FrontDoor } from '../../../src/frontdoor/front-door.js';
+import { CONNECTIONS_PER_SOURCE_MAX, FrontDoor } from '../../../src/frontdoor/front-door.js';
 import type { LocalNode } from '../../../src/frontdoor/gateway.js';
 import type { NodeStatus, Reply } from '../../../src/node/node.js';
 import type { Request } from '../../../src/node/protocol.js';
@@ -130,6 +130,42 @@ N('a bad request inside a good frame is answered bad_request, the connection goe
     }),
     { numRuns: 200 },
   );
+});
+
+N('a first request larger than a hello, in the same write as the hello, is served (found by bench:snapshot)', () => {
+  const { client, door, run } = setup();
+  const s = client.dial('n1:line');
+  const r = raw(s);
+  const big = 'v'.repeat(100 * 1024);
+  s.write(Buffer.concat([json({ from: 'big', role: 'client' }), json({ kind: 'req', client: 'big', seq: 1, ackSeq: 1, db: '', op: { f: 'write', key: 'k', value: big } })]));
+  run(50);
+  assert.is(r.closed, null, 'the connection stays open');
+  assert.is(door().node.data.get('k'), big);
+  assert.match(r.bytes.subarray(4).toString(), /"seq":1,"result":\{"ok":true/);
+});
+
+N('one source cannot hold every connection: past CONNECTIONS_PER_SOURCE_MAX its new ones are closed, others still get in (issue 16)', () => {
+  const { world, client, run } = setup();
+  const streams = Array.from({ length: CONNECTIONS_PER_SOURCE_MAX }, () => client.dial('n1:line'));
+  const held = streams.map(raw);
+  run(20);
+  assert.ok(held.every((r) => r.closed === null), 'up to the bound, all are served');
+  const over = raw(client.dial('n1:line'));
+  const other = world.clientEndpoint('c2').dial('n1:line');
+  const r = raw(other);
+  other.write('PING\n');
+  run(20);
+  assert.ok(over.closed !== null, 'one more from the same source is closed');
+  assert.ok(held.every((h) => h.closed === null), 'those held are not disturbed');
+  assert.is(r.bytes.toString(), 'PONG\n', 'another source is served');
+  // One closes: the source may open one again.
+  streams[0]?.destroy();
+  run(20);
+  const again = client.dial('n1:line');
+  const a = raw(again);
+  again.write('PING\n');
+  run(20);
+  assert.is(a.bytes.toString(), 'PONG\n');
 });
 
 N.run();
