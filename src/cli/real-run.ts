@@ -46,15 +46,28 @@ export function checkRealScenario(s: Scenario): void {
   if (s.cluster.voters !== s.cluster.nodes) throw new UsageError(`${s.file}: cluster.voters: --real starts every node as a member`);
 }
 
+/**
+ * A port free now, below Linux's ephemeral range (32768+): a port the kernel hands out for
+ * listen(0) is soon handed out again as the local port of some outgoing connection, and the node
+ * started on it a moment later failed to bind (seen while other tests and a fuzz run shared the
+ * machine). Ports already given to this run are not given again.
+ */
+const taken = new Set<number>();
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port found in 20000-31999');
 }
 
 interface RealNode {
