@@ -2,7 +2,7 @@ import type { Address, Net, ReceiveHandler } from '../src/env/net.js';
 import { FRAME_BYTES_MAX } from '../src/env/net.js';
 import type { Rng } from '../src/env/rng.js';
 import { assert } from '../src/util/assert.js';
-import { exponential } from './detmath.js';
+import { exponential } from '../src/util/detmath.js';
 import { NS_PER_MS, type Owner, type Scheduler } from './scheduler.js';
 
 /**

@@ -7,7 +7,7 @@ import type { HistoryEvent, Json, OpFunction } from '../src/check/history.js';
 import type { Rng } from '../src/env/rng.js';
 import type { KvOp } from '../src/node/protocol.js';
 import { assert } from '../src/util/assert.js';
-import { detPow, exponential } from './detmath.js';
+import { detPow, exponential } from '../src/util/detmath.js';
 import { NS_PER_MS } from './scheduler.js';
 import type { Workload as WorkloadSpec, WorkloadProtocol } from './scenario.js';
 import type { Clock } from '../src/env/clock.js';

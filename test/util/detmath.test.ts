@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { detExp, detLn, detPow, exponential } from '../../sim/detmath.js';
+import { detExp, detLn, detPow, exponential } from '../../src/util/detmath.js';
 
 test('detLn agrees with Math.log to within a few ulps', () => {
   for (const x of [1e-300, 1e-10, 0.001, 0.5, 0.7071, 1, 1.0000001, 2, Math.E, 10, 12345.678, 1e10, 1e300]) {
