@@ -11,6 +11,7 @@ import type { AuthConfig } from '../node/auth.js';
 import { KvNode, type EngineKind, type NodeConfig, type NodeGossipConfig, type ReplicationMode } from '../node/node.js';
 import { FrontDoor } from '../frontdoor/front-door.js';
 import type { Gateway } from '../frontdoor/gateway.js';
+import type { ClientTimeouts } from '../frontdoor/deadline.js';
 import { RateLimitedLogger } from '../util/log-limit.js';
 import { processAlive } from './process.js';
 import { TcpListener } from './socket-stream.js';
@@ -77,6 +78,8 @@ export interface HostSpec {
   gossip?: { join: readonly PeerAddress[]; zone: string } | null;
   /** false: a node that joins a running Raft cluster (it receives the log); default true. */
   original?: boolean;
+  /** Client connections' idle and read timeouts (default DEFAULT_CLIENT_TIMEOUTS). */
+  timeouts?: Partial<ClientTimeouts>;
 }
 
 /** A failure to start that the operator can fix (a port in use, a locked data directory). */
@@ -231,6 +234,7 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       authEnabled: spec.auth !== null,
       version: spec.version,
       ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
+      ...(spec.timeouts !== undefined ? { timeouts: spec.timeouts } : {}),
       // A microtask is the cheapest turn to gather a burst's replies into one write (the
       // simulator, whose scheduler a microtask would escape, uses the clock's defer).
       soon: queueMicrotask,
