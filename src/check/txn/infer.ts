@@ -1,0 +1,413 @@
+import type { Json, MicroOp } from '../history.js';
+import { canonicalJson, showValue } from '../json.js';
+import type { History, TxnOperation } from '../operation.js';
+import { HistoryError } from '../parse.js';
+import { EdgeBuilder, type Graph } from './graph.js';
+import { PROCESS, RT, RW, WR, WW, type AnomalyClass } from './models.js';
+
+/**
+ * From what transactions read to the dependency graph (Adya's direct serialization graph, as
+ * Elle infers it). A key is a list-append key when it is appended to, a register key when it is
+ * written; its kind is fixed by the history (appending to a written key is bad input).
+ *
+ * List-append keys (Elle, section 4): every version of a key is a prefix of later ones, so the
+ * longest list read is the version order as far as anything saw it, and each read names exactly
+ * which version it saw. With each appended value unique per key, every element names its writer:
+ * - ww: the writers of consecutive elements of the longest read;
+ * - wr: the writer of a read's last element → the reader;
+ * - rw: the reader → the writer of the element after the read's last one.
+ * A read that is not a prefix of the longest is an incompatible order; it gives no edges.
+ *
+ * Register keys with unique written values: a read names its writer (wr). The version order is
+ * known only where every model we check forces it: the initial (absent) version precedes every
+ * write, and a transaction that read v and then wrote the key installed its version after v
+ * (otherwise the read and the write would close a G1c cycle, forbidden by every model here).
+ * Those pairs give ww (v's writer → the transaction) and rw (v's other readers → the
+ * transaction); a reader of the absent version → each writer with no known predecessor. An rw
+ * edge to a later version than the next stands for an rw edge followed by ww edges, with the
+ * same number of anti-dependencies, so no cycle changes class through it.
+ *
+ * Real time: T1 → T2 when T1 completed (ok) before T2 was invoked, transitively reduced (each
+ * invoke links only the latest completions not already ordered); process order links each
+ * process's consecutive transactions.
+ */
+
+/** How many read anomalies of one class keep their details; the rest are only counted. */
+export const DETAILS_PER_CLASS_MAX = 8;
+/** Edges from readers of the initial version to writers, at most (a blind-write workload makes their product). */
+export const INITIAL_READ_EDGES_MAX = 2_000_000;
+
+export interface Writer {
+  readonly txn: number;
+  /** The micro-operation's index in its transaction. */
+  readonly op: number;
+  readonly value: Json;
+  /** The transaction's last write of this key (its other writes are intermediate versions). */
+  final: boolean;
+}
+
+export interface ExternalRead {
+  readonly txn: number;
+  readonly op: number;
+  readonly value: Json;
+}
+
+export interface KeyInfo {
+  readonly name: string;
+  kind: 'list' | 'register' | 'unwritten';
+  /** Line of the first write or append, for the mixed-kind error. */
+  kindLine: number;
+  readonly writers: Map<string, Writer>;
+  /** Reads of ok transactions before their own writes of the key. */
+  readonly reads: ExternalRead[];
+  /** List keys: the version order, as its elements' writers (the longest compatible read). */
+  order: Writer[];
+}
+
+export interface ReadAnomalyDetail {
+  readonly class: AnomalyClass;
+  readonly txns: readonly number[];
+  readonly key: string;
+  readonly text: string;
+}
+
+export interface Inference {
+  readonly txns: readonly TxnOperation[];
+  readonly keys: readonly KeyInfo[];
+  readonly graph: Graph;
+  readonly counts: Map<AnomalyClass, number>;
+  readonly details: ReadAnomalyDetail[];
+  readonly notes: string[];
+}
+
+/** How a value is compared: by content (HISTORY.md: objects compare by content). */
+export function valueKey(v: Json): string {
+  return typeof v === 'number' ? String(v) : typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v);
+}
+
+export function txnName(t: number): string {
+  return `T${t}`;
+}
+
+export function show(v: Json): string {
+  return showValue(v, 60);
+}
+
+class Inferrer {
+  readonly keyIndex = new Map<string, number>();
+  readonly keys: KeyInfo[] = [];
+  readonly counts = new Map<AnomalyClass, number>();
+  readonly details: ReadAnomalyDetail[] = [];
+  readonly notes: string[] = [];
+  readonly edges = new EdgeBuilder();
+
+  constructor(readonly history: History, readonly txns: readonly TxnOperation[]) {}
+
+  report(cls: AnomalyClass, txns: readonly number[], key: string, text: () => string): void {
+    const n = (this.counts.get(cls) ?? 0) + 1;
+    this.counts.set(cls, n);
+    if (n <= DETAILS_PER_CLASS_MAX) this.details.push({ class: cls, txns, key, text: text() });
+  }
+
+  keyOf(name: string): KeyInfo {
+    let k = this.keyIndex.get(name);
+    if (k === undefined) {
+      k = this.keys.length;
+      this.keyIndex.set(name, k);
+      this.keys.push({ name, kind: 'unwritten', kindLine: 0, writers: new Map(), reads: [], order: [] });
+    }
+    return this.keys[k] as KeyInfo;
+  }
+
+  /** Every write and append, by key and value; a key's kind; duplicates are bad input. */
+  collectWriters(): void {
+    for (const t of this.txns) {
+      const last = new Map<string, Writer>();
+      t.input.forEach(([f, key, value], op) => {
+        if (f === 'r') return;
+        const info = this.keyOf(key);
+        const kind = f === 'append' ? 'list' : 'register';
+        if (info.kind === 'unwritten') {
+          info.kind = kind;
+          info.kindLine = t.callLine;
+        } else if (info.kind !== kind) {
+          throw new HistoryError(this.history.source, t.callLine, `key ${JSON.stringify(key)} is ${f === 'w' ? 'written' : 'appended to'} here but ${info.kind === 'list' ? 'appended to' : 'written'} at line ${info.kindLine}; a key is either a list-append key or a register`);
+        }
+        const vk = valueKey(value);
+        const other = info.writers.get(vk);
+        if (other !== undefined) {
+          const where = (this.txns[other.txn] as TxnOperation).callLine;
+          throw new HistoryError(this.history.source, t.callLine, `${f === 'w' ? 'writes' : 'appends'} ${show(value)} to key ${JSON.stringify(key)} again (also at line ${where}); the checker needs each value written to a key once, to know which write a read saw`);
+        }
+        const w: Writer = { txn: t.id, op, value, final: true };
+        const before = last.get(key);
+        if (before !== undefined && kind === 'register') before.final = false;
+        if (before !== undefined && kind === 'list') before.final = false;
+        last.set(key, w);
+        info.writers.set(vk, w);
+      });
+    }
+  }
+
+  /**
+   * One ok transaction's reads against its own earlier reads and writes (internal consistency),
+   * and its external reads (those before it wrote the key) for the inference.
+   */
+  readOwnTransaction(t: TxnOperation): void {
+    const ops = t.output as readonly MicroOp[];
+    const known = new Map<string, Json[] | Json>();
+    const ownAppends = new Map<string, Json[]>();
+    const wrote = new Set<string>();
+    ops.forEach(([f, key, value], op) => {
+      const info = this.keyOf(key);
+      if (f !== 'r') {
+        wrote.add(key);
+        if (info.kind === 'list') {
+          const k = known.get(key);
+          if (k !== undefined) (k as Json[]).push(value);
+          else if (ownAppends.has(key)) (ownAppends.get(key) as Json[]).push(value);
+          else ownAppends.set(key, [value]);
+        } else {
+          known.set(key, value);
+        }
+        return;
+      }
+      if (!this.readShapeOk(t, info, value)) return;
+      const list = info.kind === 'list';
+      const seen = list ? (value ?? []) as Json[] : value;
+      const expected = known.get(key);
+      if (expected !== undefined) {
+        if (valueKey(expected) !== valueKey(seen)) {
+          this.report('internal', [t.id], key, () => `${txnName(t.id)} (line ${t.returnLine}) read ${key}=${show(seen)}, but its own earlier reads and writes of ${key} leave ${show(expected)}`);
+        }
+      } else if (list && ownAppends.has(key)) {
+        const mine = ownAppends.get(key) as Json[];
+        const tail = (seen as Json[]).slice(-mine.length);
+        if (valueKey(tail) !== valueKey(mine)) {
+          this.report('internal', [t.id], key, () => `${txnName(t.id)} (line ${t.returnLine}) appended ${mine.map(show).join(', ')} to ${key} and then read ${key}=${show(seen)}, which does not end with its own appends`);
+        }
+      }
+      known.set(key, list ? [...(seen as Json[])] : seen);
+      if (!wrote.has(key) && !this.hasEarlierRead(ops, op, key)) info.reads.push({ txn: t.id, op, value: seen });
+    });
+  }
+
+  private hasEarlierRead(ops: readonly MicroOp[], op: number, key: string): boolean {
+    for (let i = 0; i < op; i++) if ((ops[i] as MicroOp)[0] === 'r' && (ops[i] as MicroOp)[1] === key) return true;
+    return false;
+  }
+
+  /** A list key reads as a list (or null: absent); a key nobody wrote reads as absent. */
+  private readShapeOk(t: TxnOperation, info: KeyInfo, value: Json): boolean {
+    if (info.kind === 'list' && value !== null && !Array.isArray(value)) {
+      this.report('garbage-read', [t.id], info.name, () => `${txnName(t.id)} (line ${t.returnLine}) read ${info.name}=${show(value)}, but ${info.name} is a list-append key: a read of it is a list`);
+      return false;
+    }
+    if (info.kind === 'unwritten' && value !== null && !(Array.isArray(value) && value.length === 0)) {
+      this.report('garbage-read', [t.id], info.name, () => `${txnName(t.id)} (line ${t.returnLine}) read ${info.name}=${show(value)}, but no transaction ever wrote ${info.name}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** The version order of a list key, and its ww, wr and rw edges. */
+  inferList(k: number): void {
+    const info = this.keys[k] as KeyInfo;
+    const usable: { read: ExternalRead; writers: Writer[] }[] = [];
+    for (const read of info.reads) {
+      const writers = this.elementWriters(info, read);
+      if (writers !== null) usable.push({ read, writers });
+    }
+    let longest: Writer[] = [];
+    let longestRead: ExternalRead | null = null;
+    for (const u of usable) {
+      if (u.writers.length > longest.length) {
+        longest = u.writers;
+        longestRead = u.read;
+      }
+    }
+    info.order = longest;
+    for (let i = 1; i < longest.length; i++) this.dependency((longest[i - 1] as Writer).txn, (longest[i] as Writer).txn, WW, k);
+    for (const { read, writers } of usable) {
+      let prefix = true;
+      for (let i = 0; i < writers.length && prefix; i++) prefix = writers[i] === longest[i];
+      if (!prefix) {
+        const other = longestRead as ExternalRead;
+        this.report('incompatible-order', [read.txn, other.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)} and ${txnName(other.txn)} read ${info.name}=${show(other.value)}: neither is a prefix of the other, so no one order of appends explains both`);
+        continue;
+      }
+      this.readEdges(k, read, writers.length === 0 ? null : writers[writers.length - 1] as Writer, longest[writers.length] ?? null);
+    }
+    this.lostAppends(info);
+  }
+
+  /** The writers of a list read's elements, or null when the read is garbage or has duplicates (reported). */
+  private elementWriters(info: KeyInfo, read: ExternalRead): Writer[] | null {
+    const elements = read.value as Json[];
+    const writers: Writer[] = [];
+    const seen = new Set<Writer>();
+    for (const element of elements) {
+      const w = info.writers.get(valueKey(element));
+      if (w === undefined) {
+        this.report('garbage-read', [read.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, but no transaction appended ${show(element)} to ${info.name}`);
+        return null;
+      }
+      if (seen.has(w)) {
+        this.report('duplicate-append', [read.txn, w.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, in which ${show(element)} (appended once, by ${txnName(w.txn)}) appears twice`);
+        return null;
+      }
+      seen.add(w);
+      writers.push(w);
+    }
+    return writers;
+  }
+
+  /** G1a, G1b, and the wr and rw edges of one external read that saw `last` and was followed by `next`. */
+  private readEdges(k: number, read: ExternalRead, last: Writer | null, next: Writer | null): void {
+    const info = this.keys[k] as KeyInfo;
+    if (last !== null && last.txn !== read.txn) {
+      const writer = this.txns[last.txn] as TxnOperation;
+      if (writer.status === 'fail') {
+        this.report('G1a', [read.txn, last.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, which has ${show(last.value)} from ${txnName(last.txn)}, and ${txnName(last.txn)} aborted (fail at line ${writer.returnLine})`);
+      } else {
+        if (!last.final) {
+          this.report('G1b', [read.txn, last.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, an intermediate version: ${txnName(last.txn)} wrote ${show(last.value)} and then wrote ${info.name} again in the same transaction`);
+        }
+        this.dependency(last.txn, read.txn, WR, k);
+      }
+    }
+    if (info.kind === 'list') {
+      // G1a for any aborted element, not only the last.
+      for (const element of read.value as Json[]) {
+        const w = info.writers.get(valueKey(element)) as Writer;
+        if (w !== last && (this.txns[w.txn] as TxnOperation).status === 'fail') {
+          this.report('G1a', [read.txn, w.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, which has ${show(w.value)} from ${txnName(w.txn)}, and ${txnName(w.txn)} aborted`);
+        }
+      }
+    }
+    if (next !== null && (this.txns[next.txn] as TxnOperation).status !== 'fail') this.dependency(read.txn, next.txn, RW, k);
+  }
+
+  /** Acknowledged appends that a read begun after their transaction completed does not have. */
+  private lostAppends(info: KeyInfo): void {
+    let latest: ExternalRead | null = null;
+    for (const r of info.reads) {
+      if (latest === null || (this.txns[r.txn] as TxnOperation).callEvent > (this.txns[latest.txn] as TxnOperation).callEvent) latest = r;
+    }
+    if (latest === null) return;
+    const reader = this.txns[latest.txn] as TxnOperation;
+    const inRead = new Set((latest.value as Json[]).map(valueKey));
+    for (const [vk, w] of info.writers) {
+      const writer = this.txns[w.txn] as TxnOperation;
+      if (writer.status !== 'ok' || inRead.has(vk) || writer.returnEvent > reader.callEvent || w.txn === latest.txn) continue;
+      const l = latest;
+      this.report('lost-append', [w.txn, l.txn], info.name, () => `${txnName(w.txn)} appended ${show(w.value)} to ${info.name} and completed (line ${writer.returnLine}) before ${txnName(l.txn)} began (line ${reader.callLine}), yet ${txnName(l.txn)} read ${info.name}=${show(l.value)} without it`);
+    }
+  }
+
+  /** A register key: wr from each read; ww and rw where the version order is forced. */
+  inferRegister(k: number): void {
+    const info = this.keys[k] as KeyInfo;
+    const readersOf = new Map<string, number[]>();
+    for (const read of info.reads) {
+      const vk = valueKey(read.value);
+      const readers = readersOf.get(vk);
+      if (readers === undefined) readersOf.set(vk, [read.txn]);
+      else readers.push(read.txn);
+      if (read.value === null) continue;
+      const w = info.writers.get(vk);
+      if (w === undefined) {
+        this.report('garbage-read', [read.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, but no transaction wrote ${show(read.value)} to ${info.name}`);
+        continue;
+      }
+      this.readEdges(k, read, w, null);
+    }
+    // Which transactions overwrote which version: an ok transaction's read, then its write.
+    const hasPredecessor = new Set<number>();
+    for (const read of info.reads) {
+      const t = this.txns[read.txn] as TxnOperation;
+      const writes = (t.output as readonly MicroOp[]).some(([f, key], i) => i > read.op && f === 'w' && key === info.name);
+      if (!writes) continue;
+      hasPredecessor.add(read.txn);
+      if (read.value === null) continue;
+      const w = info.writers.get(valueKey(read.value));
+      if (w === undefined) continue;
+      if ((this.txns[w.txn] as TxnOperation).status !== 'fail') this.dependency(w.txn, read.txn, WW, k);
+      for (const other of readersOf.get(valueKey(read.value)) ?? []) this.dependency(other, read.txn, RW, k);
+    }
+    const initialReaders = readersOf.get('null') ?? [];
+    if (initialReaders.length === 0) return;
+    let budget = INITIAL_READ_EDGES_MAX;
+    const roots = new Set<number>();
+    const readValues = new Set(readersOf.keys());
+    for (const [vk, w] of info.writers) {
+      const t = this.txns[w.txn] as TxnOperation;
+      // An unacknowledged write counts only if someone saw it; an aborted one never.
+      const happened = t.status === 'ok' || (t.status === 'info' && readValues.has(vk));
+      if (happened && w.final && !hasPredecessor.has(w.txn)) roots.add(w.txn);
+    }
+    for (const reader of initialReaders) {
+      for (const root of roots) {
+        if (budget-- <= 0) {
+          this.notes.push(`key ${JSON.stringify(info.name)}: only the first ${INITIAL_READ_EDGES_MAX} read-write edges from reads of its initial version were kept`);
+          return;
+        }
+        this.dependency(reader, root, RW, k);
+      }
+    }
+  }
+
+  dependency(from: number, to: number, kind: number, key: number): void {
+    if (from === to) return;
+    if ((this.txns[from] as TxnOperation).status === 'fail' || (this.txns[to] as TxnOperation).status === 'fail') return;
+    this.edges.add(from, to, kind, key);
+  }
+
+  /** Real-time edges, transitively reduced, and process order. */
+  realTime(): void {
+    const at = new Int32Array(this.history.eventCount).fill(-1);
+    for (const t of this.txns) {
+      if (t.status === 'fail') continue;
+      at[t.callEvent] = 2 * t.id;
+      if (t.status === 'ok') at[t.returnEvent] = 2 * t.id + 1;
+    }
+    // The latest completions: those no other completed transaction follows in real time.
+    const frontier = new Set<number>();
+    const before = new Map<number, number[]>();
+    for (let e = 0; e < at.length; e++) {
+      const code = at[e] as number;
+      if (code < 0) continue;
+      const t = code >> 1;
+      if ((code & 1) === 0) {
+        const preds = [...frontier];
+        for (const p of preds) this.edges.add(p, t, RT, -1);
+        if ((this.txns[t] as TxnOperation).status === 'ok') before.set(t, preds);
+      } else {
+        for (const p of before.get(t) ?? []) frontier.delete(p);
+        before.delete(t);
+        frontier.add(t);
+      }
+    }
+    const lastOf = new Map<number, number>();
+    for (const t of this.txns) {
+      if (t.status === 'fail') continue;
+      const prev = lastOf.get(t.process);
+      if (prev !== undefined) this.edges.add(prev, t.id, PROCESS, -1);
+      lastOf.set(t.process, t.id);
+    }
+  }
+}
+
+export function inferDependencies(history: History): Inference {
+  const txns = history.txns ?? [];
+  const inf = new Inferrer(history, txns);
+  inf.collectWriters();
+  for (const t of txns) if (t.status === 'ok') inf.readOwnTransaction(t);
+  for (let k = 0; k < inf.keys.length; k++) {
+    const info = inf.keys[k] as KeyInfo;
+    if (info.kind === 'list') inf.inferList(k);
+    else if (info.kind === 'register') inf.inferRegister(k);
+  }
+  inf.realTime();
+  return { txns, keys: inf.keys, graph: inf.edges.build(txns.length), counts: inf.counts, details: inf.details, notes: inf.notes };
+}
