@@ -307,6 +307,17 @@ export class HistoryBuilder {
   }
 }
 
+/**
+ * The linearizability checkers read single-key operations only: a history with transactions
+ * given to them is refused (naming the first), rather than half checked.
+ */
+export function refuseTransactions(history: History): void {
+  const first = history.txns?.[0];
+  if (first !== undefined) {
+    throw new HistoryError(history.source, first.callLine, 'a transaction ("f": "txn"): check transactional histories with --model txn');
+  }
+}
+
 /** A transaction event is told by its f alone, so that its errors speak of transactions. */
 function isTxnShaped(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && (value as { f?: unknown }).f === 'txn';
