@@ -36,6 +36,14 @@ import { PROCESS, RT, RW, WR, WW, type AnomalyClass } from './models.js';
 export const DETAILS_PER_CLASS_MAX = 8;
 /** Edges from readers of the initial version to writers, at most (a blind-write workload makes their product). */
 export const INITIAL_READ_EDGES_MAX = 2_000_000;
+/** Unobserved acknowledged appends of one key given edges at most (they are the few last ones in practice). */
+export const UNOBSERVED_APPENDS_MAX = 1_000;
+
+function isPrefix(writers: readonly Writer[], of: readonly Writer[]): boolean {
+  if (writers.length > of.length) return false;
+  for (let i = 0; i < writers.length; i++) if (writers[i] !== of[i]) return false;
+  return true;
+}
 
 export interface Writer {
   readonly txn: number;
@@ -58,8 +66,13 @@ export interface KeyInfo {
   /** Line of the first write or append, for the mixed-kind error. */
   kindLine: number;
   readonly writers: Map<string, Writer>;
-  /** Reads of ok transactions before their own writes of the key. */
+  /**
+   * What ok transactions saw of the key from others: per transaction its first read, less its
+   * own appends when it had already appended (list keys), or before its own writes (registers).
+   */
   readonly reads: ExternalRead[];
+  /** List keys: every list read, own appends included: each is a version, so each must fit the order. */
+  readonly observations: ExternalRead[];
   /** List keys: the version order, as its elements' writers (the longest compatible read). */
   order: Writer[];
 }
@@ -114,7 +127,7 @@ class Inferrer {
     if (k === undefined) {
       k = this.keys.length;
       this.keyIndex.set(name, k);
-      this.keys.push({ name, kind: 'unwritten', kindLine: 0, writers: new Map(), reads: [], order: [] });
+      this.keys.push({ name, kind: 'unwritten', kindLine: 0, writers: new Map(), reads: [], observations: [], order: [] });
     }
     return this.keys[k] as KeyInfo;
   }
@@ -187,8 +200,17 @@ class Inferrer {
           this.report('internal', [t.id], key, () => `${txnName(t.id)} (line ${t.returnLine}) appended ${mine.map(show).join(', ')} to ${key} and then read ${key}=${show(seen)}, which does not end with its own appends`);
         }
       }
+      const consistent = expected === undefined || valueKey(expected) === valueKey(seen);
       known.set(key, list ? [...(seen as Json[])] : seen);
-      if (!wrote.has(key) && !this.hasEarlierRead(ops, op, key)) info.reads.push({ txn: t.id, op, value: seen });
+      if (list) info.observations.push({ txn: t.id, op, value: seen });
+      if (this.hasEarlierRead(ops, op, key)) return;
+      if (!wrote.has(key)) info.reads.push({ txn: t.id, op, value: seen });
+      else if (list && consistent && ownAppends.has(key)) {
+        // Read after its own appends: what others had appended is the list less its own tail.
+        const mine = ownAppends.get(key) as Json[];
+        const all = seen as Json[];
+        if (valueKey(all.slice(-mine.length)) === valueKey(mine)) info.reads.push({ txn: t.id, op, value: all.slice(0, all.length - mine.length) });
+      }
     });
   }
 
@@ -214,8 +236,8 @@ class Inferrer {
   inferList(k: number): void {
     const info = this.keys[k] as KeyInfo;
     const usable: { read: ExternalRead; writers: Writer[] }[] = [];
-    for (const read of info.reads) {
-      const writers = this.elementWriters(info, read);
+    for (const read of info.observations) {
+      const writers = this.elementWriters(info, read, true);
       if (writers !== null) usable.push({ read, writers });
     }
     let longest: Writer[] = [];
@@ -229,30 +251,56 @@ class Inferrer {
     info.order = longest;
     for (let i = 1; i < longest.length; i++) this.dependency((longest[i - 1] as Writer).txn, (longest[i] as Writer).txn, WW, k);
     for (const { read, writers } of usable) {
-      let prefix = true;
-      for (let i = 0; i < writers.length && prefix; i++) prefix = writers[i] === longest[i];
-      if (!prefix) {
-        const other = longestRead as ExternalRead;
-        this.report('incompatible-order', [read.txn, other.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)} and ${txnName(other.txn)} read ${info.name}=${show(other.value)}: neither is a prefix of the other, so no one order of appends explains both`);
+      if (isPrefix(writers, longest)) continue;
+      const other = longestRead as ExternalRead;
+      this.report('incompatible-order', [read.txn, other.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)} and ${txnName(other.txn)} read ${info.name}=${show(other.value)}: neither is a prefix of the other, so no one order of appends explains both`);
+    }
+    const unobserved = this.unobservedAppends(info, k);
+    for (const read of info.reads) {
+      const writers = this.elementWriters(info, read, false);
+      if (writers === null || !isPrefix(writers, longest)) continue;
+      if (writers.some((w) => w.txn === read.txn)) {
+        this.futureRead(info, read);
         continue;
       }
       this.readEdges(k, read, writers.length === 0 ? null : writers[writers.length - 1] as Writer, longest[writers.length] ?? null);
+      // A read of the whole observed order precedes every acknowledged append nobody saw.
+      if (writers.length === longest.length) for (const u of unobserved) this.dependency(read.txn, u, RW, k);
     }
     this.lostAppends(info);
   }
 
+  /**
+   * Acknowledged appends that no read saw: each was installed after the last observed version
+   * (every position up to the longest read's length is taken), so that version's writer → each
+   * (ww), and the readers of it → each (rw, in inferList). At most UNOBSERVED_APPENDS_MAX.
+   */
+  private unobservedAppends(info: KeyInfo, k: number): number[] {
+    const inOrder = new Set(info.order.map((w) => w.txn));
+    const out = new Set<number>();
+    for (const w of info.writers.values()) {
+      if (out.size >= UNOBSERVED_APPENDS_MAX) break;
+      if (!inOrder.has(w.txn) && this.happened(w.txn)) out.add(w.txn);
+    }
+    const last = info.order[info.order.length - 1];
+    if (last !== undefined) for (const u of out) this.dependency(last.txn, u, WW, k);
+    return [...out];
+  }
+
   /** The writers of a list read's elements, or null when the read is garbage or has duplicates (reported). */
-  private elementWriters(info: KeyInfo, read: ExternalRead): Writer[] | null {
+  private elementWriters(info: KeyInfo, read: ExternalRead, reportIt: boolean): Writer[] | null {
     const elements = read.value as Json[];
     const writers: Writer[] = [];
     const seen = new Set<Writer>();
     for (const element of elements) {
       const w = info.writers.get(valueKey(element));
       if (w === undefined) {
+        if (!reportIt) return null;
         this.report('garbage-read', [read.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, but no transaction appended ${show(element)} to ${info.name}`);
         return null;
       }
       if (seen.has(w)) {
+        if (!reportIt) return null;
         this.report('duplicate-append', [read.txn, w.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, in which ${show(element)} (appended once, by ${txnName(w.txn)}) appears twice`);
         return null;
       }
@@ -288,6 +336,12 @@ class Inferrer {
     if (next !== null && (this.txns[next.txn] as TxnOperation).status !== 'fail') this.dependency(read.txn, next.txn, RW, k);
   }
 
+  /** A read, before the transaction's own writes of the key, that already has one of them. */
+  private futureRead(info: KeyInfo, read: ExternalRead): void {
+    const t = this.txns[read.txn] as TxnOperation;
+    this.report('internal', [read.txn], info.name, () => `${txnName(read.txn)} (line ${t.returnLine}) read ${info.name}=${show(read.value)}, which has a value ${txnName(read.txn)} itself writes only after that read`);
+  }
+
   /** Acknowledged appends that a read begun after their transaction completed does not have. */
   private lostAppends(info: KeyInfo): void {
     let latest: ExternalRead | null = null;
@@ -320,7 +374,8 @@ class Inferrer {
         this.report('garbage-read', [read.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, but no transaction wrote ${show(read.value)} to ${info.name}`);
         continue;
       }
-      this.readEdges(k, read, w, null);
+      if (w.txn === read.txn) this.futureRead(info, read);
+      else this.readEdges(k, read, w, null);
     }
     // Which transactions overwrote which version: an ok transaction's read, then its write.
     const hasPredecessor = new Set<number>();
@@ -339,12 +394,10 @@ class Inferrer {
     if (initialReaders.length === 0) return;
     let budget = INITIAL_READ_EDGES_MAX;
     const roots = new Set<number>();
-    const readValues = new Set(readersOf.keys());
     for (const [vk, w] of info.writers) {
       const t = this.txns[w.txn] as TxnOperation;
       // An unacknowledged write counts only if someone saw it; an aborted one never.
-      const happened = t.status === 'ok' || (t.status === 'info' && readValues.has(vk));
-      if (happened && w.final && !hasPredecessor.has(w.txn)) roots.add(w.txn);
+      if (this.happened(t.id) && w.final && !hasPredecessor.has(w.txn)) roots.add(w.txn);
     }
     for (const reader of initialReaders) {
       for (const root of roots) {
@@ -355,6 +408,27 @@ class Inferrer {
         this.dependency(reader, root, RW, k);
       }
     }
+  }
+
+  /** Transactions of unknown outcome that some read saw a write of: they took effect, all of them. */
+  readonly seenInfo = new Set<number>();
+
+  /** Marks the info transactions whose writes some read saw (before any key's edges, since a transaction's writes take effect together). */
+  markSeen(): void {
+    for (const info of this.keys) {
+      for (const r of info.kind === 'list' ? info.observations : info.reads) {
+        for (const v of info.kind === 'list' ? (Array.isArray(r.value) ? r.value : []) : [r.value]) {
+          const w = info.writers.get(valueKey(v));
+          if (w !== undefined && (this.txns[w.txn] as TxnOperation).status === 'info') this.seenInfo.add(w.txn);
+        }
+      }
+    }
+  }
+
+  /** Whether a transaction certainly took effect: acknowledged, or seen. */
+  happened(t: number): boolean {
+    const status = (this.txns[t] as TxnOperation).status;
+    return status === 'ok' || (status === 'info' && this.seenInfo.has(t));
   }
 
   dependency(from: number, to: number, kind: number, key: number): void {
@@ -403,6 +477,7 @@ export function inferDependencies(history: History): Inference {
   const inf = new Inferrer(history, txns);
   inf.collectWriters();
   for (const t of txns) if (t.status === 'ok') inf.readOwnTransaction(t);
+  inf.markSeen();
   for (let k = 0; k < inf.keys.length; k++) {
     const info = inf.keys[k] as KeyInfo;
     if (info.kind === 'list') inf.inferList(k);
