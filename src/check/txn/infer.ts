@@ -336,6 +336,28 @@ class Inferrer {
     if (next !== null && (this.txns[next.txn] as TxnOperation).status !== 'fail') this.dependency(read.txn, next.txn, RW, k);
   }
 
+  /**
+   * Lost updates (Elle's lost-update; Adya's P4): two committed transactions that read the same
+   * version of a key and both wrote it. Whatever the order of their writes, the later one
+   * overwrote a version it never saw.
+   */
+  lostUpdates(info: KeyInfo): void {
+    const byVersion = new Map<string, number[]>();
+    for (const read of info.reads) {
+      const t = this.txns[read.txn] as TxnOperation;
+      if (!(t.output as readonly MicroOp[]).some(([f, key], i) => i > read.op && f !== 'r' && key === info.name)) continue;
+      const vk = valueKey(read.value ?? (info.kind === 'list' ? [] : null));
+      const same = byVersion.get(vk);
+      if (same === undefined) byVersion.set(vk, [read.txn]);
+      else same.push(read.txn);
+    }
+    for (const [, txns] of byVersion) {
+      if (txns.length < 2) continue;
+      const read = info.reads.find((r) => r.txn === txns[0]) as ExternalRead;
+      this.report('lost-update', txns, info.name, () => `${txns.map(txnName).join(', ')} all read ${info.name}=${show(read.value)} and then wrote ${info.name}: each later write overwrote a version its transaction never saw`);
+    }
+  }
+
   /** A read, before the transaction's own writes of the key, that already has one of them. */
   private futureRead(info: KeyInfo, read: ExternalRead): void {
     const t = this.txns[read.txn] as TxnOperation;
@@ -382,9 +404,8 @@ class Inferrer {
     for (const read of info.reads) {
       const t = this.txns[read.txn] as TxnOperation;
       const writes = (t.output as readonly MicroOp[]).some(([f, key], i) => i > read.op && f === 'w' && key === info.name);
-      if (!writes) continue;
+      if (!writes || read.value === null) continue;
       hasPredecessor.add(read.txn);
-      if (read.value === null) continue;
       const w = info.writers.get(valueKey(read.value));
       if (w === undefined) continue;
       if ((this.txns[w.txn] as TxnOperation).status !== 'fail') this.dependency(w.txn, read.txn, WW, k);
@@ -482,6 +503,7 @@ export function inferDependencies(history: History): Inference {
     const info = inf.keys[k] as KeyInfo;
     if (info.kind === 'list') inf.inferList(k);
     else if (info.kind === 'register') inf.inferRegister(k);
+    if (info.kind !== 'unwritten') inf.lostUpdates(info);
   }
   inf.realTime();
   return { txns, keys: inf.keys, graph: inf.edges.build(txns.length), counts: inf.counts, details: inf.details, notes: inf.notes };

@@ -28,13 +28,15 @@ export type ReadAnomaly =
   /** One appended value twice in a read list. */
   | 'duplicate-append'
   /** An acknowledged append missing from a read that began after its transaction completed. */
-  | 'lost-append';
+  | 'lost-append'
+  /** Two committed transactions read one version of a key and both wrote it (Adya's P4). */
+  | 'lost-update';
 
 export type AnomalyClass = CycleAnomaly | ReadAnomaly;
 
 /** Report order: the gravest first, as a reader wants them. */
 export const ANOMALY_CLASSES: readonly AnomalyClass[] = [
-  'garbage-read', 'duplicate-append', 'incompatible-order', 'internal', 'G1a', 'G1b', 'lost-append',
+  'garbage-read', 'duplicate-append', 'incompatible-order', 'internal', 'G1a', 'G1b', 'lost-append', 'lost-update',
   'G0', 'G1c', 'G-single', 'G2-item', 'G0-realtime', 'G1c-realtime', 'G-single-realtime', 'G2-item-realtime',
 ];
 
@@ -44,12 +46,12 @@ export const CONSISTENCY_MODELS: readonly Consistency[] = ['strict-serializable'
 
 const NOT_RECORDED_RIGHT: readonly AnomalyClass[] = ['garbage-read', 'duplicate-append', 'incompatible-order', 'internal'];
 const READ_COMMITTED: readonly AnomalyClass[] = [...NOT_RECORDED_RIGHT, 'G1a', 'G1b', 'G0', 'G1c'];
-const SNAPSHOT_ISOLATION: readonly AnomalyClass[] = [...READ_COMMITTED, 'G-single'];
+const SNAPSHOT_ISOLATION: readonly AnomalyClass[] = [...READ_COMMITTED, 'lost-update', 'G-single'];
 const SERIALIZABLE: readonly AnomalyClass[] = [...SNAPSHOT_ISOLATION, 'G2-item'];
 
 /**
  * What each model forbids (the table in HISTORY.md). Read committed is Adya's PL-2 (no G0, no
- * G1). Snapshot isolation forbids G-single besides; it allows write skew (G2-item). This is a
+ * G1). Snapshot isolation forbids lost updates and G-single besides; it allows write skew (G2-item). This is a
  * necessary condition for SI, as in Elle: without start and commit timestamps a history can pass
  * here and still not be SI. Serializable forbids every dependency cycle (PL-3); strict
  * serializable also every cycle through real time, and an acknowledged append missing from a

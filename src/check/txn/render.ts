@@ -30,6 +30,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'garbage-read': 'a value nobody wrote',
   'duplicate-append': 'one append seen twice in a list',
   'lost-append': 'an acknowledged append missing from a later read',
+  'lost-update': 'two transactions read one version and both wrote over it',
 };
 
 export function describeClass(cls: string): string {
