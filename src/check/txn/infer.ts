@@ -436,7 +436,10 @@ class Inferrer {
 
   /** Marks the info transactions whose writes some read saw (before any key's edges, since a transaction's writes take effect together). */
   markSeen(): void {
+    const infoTxns = new Set(this.txns.filter((t) => t.status === 'info').map((t) => t.id));
+    if (infoTxns.size === 0) return;
     for (const info of this.keys) {
+      if (![...info.writers.values()].some((w) => infoTxns.has(w.txn))) continue;
       for (const r of info.kind === 'list' ? info.observations : info.reads) {
         for (const v of info.kind === 'list' ? (Array.isArray(r.value) ? r.value : []) : [r.value]) {
           const w = info.writers.get(valueKey(v));
