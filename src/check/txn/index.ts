@@ -29,6 +29,8 @@ export interface TxnCheckOptions {
 
 export const CYCLES_PER_CLASS_MAX = 8;
 export const SEARCH_STEPS_MAX = 50_000_000;
+/** Edges of one cycle explained at most: a cycle through thousands of transactions is summarised. */
+export const CYCLE_STEPS_EXPLAINED_MAX = 32;
 
 export interface TxnAnomaly {
   readonly class: AnomalyClass;
@@ -38,8 +40,10 @@ export interface TxnAnomaly {
   readonly txns: readonly number[];
   /** In words: one sentence for a read anomaly; the cycle's edges, each with why it exists, for a cycle. */
   readonly text: string;
-  /** A cycle's edges in order (the last one returns to the first transaction). */
+  /** A cycle's edges in order (the last one returns to the first transaction); at most CYCLE_STEPS_EXPLAINED_MAX. */
   readonly cycle?: readonly CycleStep[];
+  /** The cycle's length in edges (more than `cycle` holds when it was cut). */
+  readonly cycleLength?: number;
   /** Each transaction involved: process, lines, outcome and operations. */
   readonly transactions: readonly string[];
 }
@@ -87,12 +91,14 @@ export function checkTransactions(history: History | readonly unknown[], options
   for (const c of search.cycles) {
     const cycle: CycleStep[] = [];
     let from = g.dst[c.edges[c.edges.length - 1] as number] as number;
-    for (const e of c.edges) {
+    for (const e of c.edges.slice(0, CYCLE_STEPS_EXPLAINED_MAX)) {
       cycle.push(explainEdge(inf, g, from, e));
       from = g.dst[e] as number;
     }
     const txns = cycle.map((s) => s.from);
-    anomalies.push({ class: c.class, forbidden: true, txns, cycle, text: cycle.map((s) => s.why).join('; '),
+    const more = c.edges.length - cycle.length;
+    const text = cycle.map((s) => s.why).join('; ') + (more > 0 ? `; … and ${more} more edges back to ${cycle[0]?.from === undefined ? '' : `T${cycle[0].from}`}` : '');
+    anomalies.push({ class: c.class, forbidden: true, txns, cycle, cycleLength: c.edges.length, text,
       transactions: txns.map((t) => describeTxn(inf.txns[t] as TxnOperation)) });
   }
   anomalies.sort((a, b) => ANOMALY_CLASSES.indexOf(a.class) - ANOMALY_CLASSES.indexOf(b.class));

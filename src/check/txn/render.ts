@@ -60,7 +60,8 @@ export function drawCycle(cycle: readonly CycleStep[]): string {
 export function renderAnomaly(a: TxnAnomaly): string {
   const lines = [`${a.class}${a.forbidden ? '' : ' (allowed by this model)'}: ${describeClass(a.class)}`];
   if (a.cycle !== undefined) {
-    lines.push(`  ${drawCycle(a.cycle)}`);
+    const more = (a.cycleLength ?? a.cycle.length) - a.cycle.length;
+    lines.push(`  ${drawCycle(a.cycle)}${more > 0 ? ` … (${more} more edges back to T${a.cycle[0]?.from})` : ''}`);
     for (const s of a.cycle) lines.push(`  - ${s.why}`);
   } else {
     lines.push(`  ${a.text}`);

@@ -200,6 +200,19 @@ test('reports are bounded: many cycles of a class are counted, a few explained',
   assert.is(result.anomalies.filter((a) => a.class === 'G2-item').length, 5);
 });
 
+test('a cycle through 1,000 transactions is found and explained in part', () => {
+  // A ring of wr edges: T(i) reads what T(i-1) appended to its key; the first reads the last's.
+  const n = 1_000;
+  const b = new Build();
+  for (let i = 0; i < n; i++) b.invoke(i + 1, [['append', `k${i}`, i], ['r', `k${(i + n - 1) % n}`, [(i + n - 1) % n]]]);
+  for (let i = 0; i < n; i++) b.ok(i + 1);
+  const result = checkTransactions(b.events, { consistency: 'read-committed' });
+  const g1c = result.anomalies.find((a) => a.class === 'G1c');
+  assert.is(g1c?.cycleLength, n);
+  assert.is(g1c?.cycle?.length, 32);
+  assert.match(renderTxnResult(result), /… \(968 more edges back to T\d+\)/);
+});
+
 test('an info transaction whose append was seen took effect; one never seen may not have', () => {
   const seen = new Build().invoke(1, [['append', 'x', 1], ['append', 'y', 1]]).info(1).txn(2, [['r', 'x', [1]], ['r', 'y', []]]);
   assert.ok(checkTransactions(seen.events, { consistency: 'serializable' }).forbiddenFound.includes('G-single'));
