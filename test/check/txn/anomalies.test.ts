@@ -213,6 +213,16 @@ test('a cycle through 1,000 transactions is found and explained in part', () => 
   assert.match(renderTxnResult(result), /… \(968 more edges back to T\d+\)/);
 });
 
+test('a search cut short by its budget says unknown, not valid', () => {
+  const n = 1_000;
+  const b = new Build();
+  for (let i = 0; i < n; i++) b.invoke(i + 1, [['append', `k${i}`, i], ['r', `k${(i + n - 1) % n}`, [(i + n - 1) % n]]]);
+  for (let i = 0; i < n; i++) b.ok(i + 1);
+  const result = checkTransactions(b.events, { consistency: 'read-committed', searchStepsMax: 100 });
+  assert.is(result.valid, 'unknown');
+  assert.match(result.notes.join('\n'), /the cycle search stopped after \d+ steps: G1c not ruled out/);
+});
+
 test('an info transaction whose append was seen took effect; one never seen may not have', () => {
   const seen = new Build().invoke(1, [['append', 'x', 1], ['append', 'y', 1]]).info(1).txn(2, [['r', 'x', [1]], ['r', 'y', []]]);
   assert.ok(checkTransactions(seen.events, { consistency: 'serializable' }).forbiddenFound.includes('G-single'));
