@@ -65,6 +65,11 @@ function listWhy(inf: Inference, info: KeyInfo, from: number, to: number, kind: 
     const i = order.findIndex((w, j) => j > 0 && (order[j - 1] as typeof w).txn === from && w.txn === to);
     const a = order[i - 1];
     const b = order[i];
+    const last = order[order.length - 1];
+    if ((a === undefined || b === undefined) && last !== undefined) {
+      const mine = (inf.txns[to] as TxnOperation).input.filter(([f, k]) => f === 'append' && k === x).map(([, , v]) => show(v));
+      return `${txnName(from)} appended ${show(last.value)} to ${x}, the last element anyone saw, and ${txnName(to)}'s append of ${mine.join(', ')}, acknowledged but never seen, came after it`;
+    }
     if (a === undefined || b === undefined) return `${txnName(from)} appended to ${x} before ${txnName(to)}`;
     return `${txnName(from)} appended ${show(a.value)} to ${x} and ${txnName(to)} appended ${show(b.value)} right after it (${x}'s order, as the longest read saw it: ${show(order.slice(0, i + 1).map((w) => w.value))})`;
   }
@@ -75,8 +80,13 @@ function listWhy(inf: Inference, info: KeyInfo, from: number, to: number, kind: 
   }
   const read = (readOf(info, from) ?? []) as Json[];
   const next = order[read.length];
+  if (next === undefined || next.txn !== to) {
+    // An append no read saw: it comes after every version seen.
+    const mine = (inf.txns[to] as TxnOperation).input.filter(([f, k]) => f === 'append' && k === x).map(([, , v]) => show(v));
+    return `${txnName(from)} read ${x}=${show(read)}, all of ${x} anyone saw, and ${txnName(to)}'s append of ${mine.join(', ')} to ${x}, acknowledged, came after it`;
+  }
   const after = read.length === 0 ? 'first' : `after ${show(read[read.length - 1] as Json)}`;
-  return `${txnName(from)} read ${x}=${show(read)} and ${txnName(to)} appended ${next === undefined ? '' : `${show(next.value)} `}to ${x} ${after}, which ${txnName(from)} did not see`;
+  return `${txnName(from)} read ${x}=${show(read)} and ${txnName(to)} appended ${show(next.value)} to ${x} ${after}, which ${txnName(from)} did not see`;
 }
 
 /** The value `txn` wrote last to the key. */
