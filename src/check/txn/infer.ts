@@ -52,6 +52,8 @@ export interface Writer {
   readonly value: Json;
   /** The transaction's last write of this key (its other writes are intermediate versions). */
   final: boolean;
+  /** Scratch for finding duplicates in one read (Inferrer.resolve). */
+  stamp: number;
 }
 
 export interface ExternalRead {
@@ -152,7 +154,7 @@ class Inferrer {
           const where = (this.txns[other.txn] as TxnOperation).callLine;
           throw new HistoryError(this.history.source, t.callLine, `${f === 'w' ? 'writes' : 'appends'} ${show(value)} to key ${JSON.stringify(key)} again (also at line ${where}); the checker needs each value written to a key once, to know which write a read saw`);
         }
-        const w: Writer = { txn: t.id, op, value, final: true };
+        const w: Writer = { txn: t.id, op, value, final: true, stamp: 0 };
         const before = last.get(key);
         if (before !== undefined && kind === 'register') before.final = false;
         if (before !== undefined && kind === 'list') before.final = false;
@@ -290,8 +292,22 @@ class Inferrer {
   /** The writers of a list read's elements, or null when the read is garbage or has duplicates (reported). */
   private elementWriters(info: KeyInfo, read: ExternalRead, reportIt: boolean): Writer[] | null {
     const elements = read.value as Json[];
+    // A transaction's first read is both an observation and its external read: one list, resolved once.
+    const cached = this.writersOf.get(elements);
+    if (cached !== undefined) return cached;
+    const writers = this.resolve(info, read, elements, reportIt);
+    this.writersOf.set(elements, writers);
+    return writers;
+  }
+
+  /** Lists resolved to writers, by identity (see elementWriters). */
+  private readonly writersOf = new Map<readonly Json[], Writer[] | null>();
+  /** Marks a writer as seen in the list being resolved, without a set per list. */
+  private stamp = 0;
+
+  private resolve(info: KeyInfo, read: ExternalRead, elements: readonly Json[], reportIt: boolean): Writer[] | null {
     const writers: Writer[] = [];
-    const seen = new Set<Writer>();
+    const stamp = ++this.stamp;
     for (const element of elements) {
       const w = info.writers.get(valueKey(element));
       if (w === undefined) {
@@ -299,12 +315,12 @@ class Inferrer {
         this.report('garbage-read', [read.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, but no transaction appended ${show(element)} to ${info.name}`);
         return null;
       }
-      if (seen.has(w)) {
+      if (w.stamp === stamp) {
         if (!reportIt) return null;
         this.report('duplicate-append', [read.txn, w.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)}, in which ${show(element)} (appended once, by ${txnName(w.txn)}) appears twice`);
         return null;
       }
-      seen.add(w);
+      w.stamp = stamp;
       writers.push(w);
     }
     return writers;
