@@ -270,6 +270,7 @@ class Inferrer {
       if (writers.length === longest.length) for (const u of unobserved) this.dependency(read.txn, u, RW, k);
     }
     this.lostAppends(info);
+    this.writersOf.clear(); // only this key's lists are looked up twice
   }
 
   /**
