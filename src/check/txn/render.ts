@@ -96,7 +96,7 @@ const CYCLE_NODES_DRAWN_MAX = 12;
 export function cycleSvg(cycle: readonly CycleStep[]): string {
   const steps = cycle.slice(0, CYCLE_NODES_DRAWN_MAX);
   const n = steps.length;
-  const size = 120 + 40 * n;
+  const size = 160 + 40 * n;
   const c = size / 2;
   const radius = c - 40;
   const at = (i: number): [number, number] => {
@@ -110,11 +110,21 @@ export function cycleSvg(cycle: readonly CycleStep[]): string {
     const dx = x2 - x1;
     const dy = y2 - y1;
     const len = Math.hypot(dx, dy) || 1;
-    const shrink = 22 / len;
-    const [sx, sy, ex, ey] = [x1 + dx * shrink, y1 + dy * shrink, x2 - dx * shrink, y2 - dy * shrink];
-    const [mx, my] = [(sx + ex) / 2 - (dy / len) * 12, (sy + ey) / 2 + (dx / len) * 12];
-    parts.push(`<line class="edge ${s.kind}" x1="${sx.toFixed(1)}" y1="${sy.toFixed(1)}" x2="${ex.toFixed(1)}" y2="${ey.toFixed(1)}" marker-end="url(#arrow)"><title>${esc(s.why)}</title></line>`);
-    parts.push(`<text class="edge" x="${mx.toFixed(1)}" y="${my.toFixed(1)}">${s.kind}${s.key === null ? '' : ` ${esc(s.key.slice(0, 12))}`}</text>`);
+    // Each arrow bends away from the circle's centre (its left, going round), so that labels
+    // stay outside and T1 → T2 and T2 → T1 do not lie on one line.
+    const [nx, ny] = [dy / len, -dx / len];
+    const bend = 28;
+    const [cx, cy] = [(x1 + x2) / 2 + nx * bend, (y1 + y2) / 2 + ny * bend];
+    const shrink = (fx: number, fy: number, tx: number, ty: number): [number, number] => {
+      const d = Math.hypot(tx - fx, ty - fy) || 1;
+      return [fx + ((tx - fx) / d) * 22, fy + ((ty - fy) / d) * 22];
+    };
+    const [sx, sy] = shrink(x1, y1, cx, cy);
+    const [ex, ey] = shrink(x2, y2, cx, cy);
+    const d = `M ${sx.toFixed(1)} ${sy.toFixed(1)} Q ${cx.toFixed(1)} ${cy.toFixed(1)} ${ex.toFixed(1)} ${ey.toFixed(1)}`;
+    parts.push(`<path class="edge ${s.kind}" d="${d}" fill="none" marker-end="url(#arrow)"><title>${esc(s.why)}</title></path>`);
+    const [lx, ly] = [(x1 + x2) / 2 + nx * (bend + 10), (y1 + y2) / 2 + ny * (bend + 10)];
+    parts.push(`<text class="edge" x="${lx.toFixed(1)}" y="${(ly + 4).toFixed(1)}">${s.kind}${s.key === null ? '' : ` ${esc(s.key.slice(0, 12))}`}</text>`);
   });
   steps.forEach((s, i) => {
     const [x, y] = at(i);
@@ -153,8 +163,8 @@ h2 { font-size: 17px; } h3 { font-size: 15px; margin-bottom: 4px; }
 pre.explanation { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; white-space: pre-wrap; }
 svg { border: 1px solid #ddd; background: #fff; display: block; }
 circle.txn { fill: #ffe0b2; stroke: #ef6c00; } text.txn { font: bold 12px monospace; text-anchor: middle; }
-line.edge { stroke: #555; stroke-width: 1.5; } line.edge.rw { stroke: #c62828; stroke-dasharray: 5 3; }
-line.edge.wr { stroke: #1565c0; } line.edge.rt, line.edge.process { stroke: #888; stroke-dasharray: 2 3; }
+path.edge { stroke: #555; stroke-width: 1.5; } path.edge.rw { stroke: #c62828; stroke-dasharray: 5 3; }
+path.edge.wr { stroke: #1565c0; } path.edge.rt, path.edge.process { stroke: #888; stroke-dasharray: 2 3; }
 text.edge { font: 11px monospace; fill: #333; text-anchor: middle; }
 </style>
 </head>
