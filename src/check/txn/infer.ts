@@ -104,8 +104,21 @@ export function txnName(t: number): string {
   return `T${t}`;
 }
 
+/** Values in explanations are cut short; a list keeps its end, where list-append anomalies are. */
 export function show(v: Json): string {
-  return showValue(v, 60);
+  const charsMax = 60;
+  if (!Array.isArray(v)) return showValue(v, charsMax);
+  const whole = canonicalJson(v);
+  if (whole.length <= charsMax) return whole;
+  const tail: string[] = [];
+  let chars = 0;
+  for (let i = v.length - 1; i >= 0 && tail.length < v.length - 1; i--) {
+    const text = showValue(v[i] as Json, 20);
+    if (chars + text.length > charsMax - 16 && tail.length > 0) break;
+    tail.unshift(text);
+    chars += text.length + 1;
+  }
+  return `[…${v.length - tail.length} more, ${tail.join(',')}]`;
 }
 
 class Inferrer {
@@ -252,10 +265,16 @@ class Inferrer {
     }
     info.order = longest;
     for (let i = 1; i < longest.length; i++) this.dependency((longest[i - 1] as Writer).txn, (longest[i] as Writer).txn, WW, k);
+    const reported = new Set<number>();
     for (const { read, writers } of usable) {
-      if (isPrefix(writers, longest)) continue;
+      if (isPrefix(writers, longest) || reported.has(read.txn)) continue;
+      reported.add(read.txn);
       const other = longestRead as ExternalRead;
-      this.report('incompatible-order', [read.txn, other.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(read.value)} and ${txnName(other.txn)} read ${info.name}=${show(other.value)}: neither is a prefix of the other, so no one order of appends explains both`);
+      let at = 0;
+      while (writers[at] === longest[at]) at++;
+      const mine = read.value as Json[];
+      const theirs = other.value as Json[];
+      this.report('incompatible-order', [read.txn, other.txn], info.name, () => `${txnName(read.txn)} read ${info.name}=${show(mine)} and ${txnName(other.txn)} read ${info.name}=${show(theirs)}: they part at element ${at + 1}, ${show(mine[at] as Json)} in one and ${show(theirs[at] as Json)} in the other (after ${show(mine.slice(Math.max(0, at - 3), at))}), so no one order of appends explains both`);
     }
     const unobserved = this.unobservedAppends(info, k);
     for (const read of info.reads) {
@@ -371,7 +390,8 @@ class Inferrer {
     for (const [, txns] of byVersion) {
       if (txns.length < 2) continue;
       const read = info.reads.find((r) => r.txn === txns[0]) as ExternalRead;
-      this.report('lost-update', txns, info.name, () => `${txns.map(txnName).join(', ')} all read ${info.name}=${show(read.value)} and then wrote ${info.name}: each later write overwrote a version its transaction never saw`);
+      const who = txns.length === 2 ? `${txnName(txns[0] as number)} and ${txnName(txns[1] as number)} both` : `${txns.map(txnName).join(', ')} all`;
+      this.report('lost-update', txns, info.name, () => `${who} read ${info.name}=${show(read.value)} and then wrote ${info.name}: each later write overwrote a version its transaction never saw`);
     }
   }
 

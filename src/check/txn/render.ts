@@ -9,8 +9,9 @@ import { FORBIDDEN } from './models.js';
  * colours of the linearizability pages (src/check/render-html.ts).
  */
 
-/** Explanations printed per file at most; the rest are counted in the headline. */
+/** Explanations printed per file at most, and per class; the rest are counted in the headline (--json has up to 8 per class). */
 export const TEXT_ANOMALIES_MAX = 20;
+export const TEXT_PER_CLASS_MAX = 2;
 /** Characters of one anomaly's text at most: long cycles are cut, not dumped. */
 export const ANOMALY_TEXT_CHARS_MAX = 4000;
 
@@ -76,12 +77,22 @@ export function renderTxnResult(r: TxnCheckResult, explain = true): string {
   const counts = renderCounts(r);
   if (counts !== '') lines.push(`  anomalies: ${counts}`);
   if (explain) {
-    const shown = r.anomalies.slice(0, TEXT_ANOMALIES_MAX);
+    const shown = shownAnomalies(r);
     for (const a of shown) lines.push(indent(renderAnomaly(a)));
     if (r.anomalies.length > shown.length) lines.push(`  (${r.anomalies.length - shown.length} more explained anomalies not shown; --json has them all)`);
   }
   for (const n of r.notes) lines.push(`  note: ${n}`);
   return lines.join('\n');
+}
+
+/** Every class gets its first explanations before any class gets more, in the report's order. */
+function shownAnomalies(r: TxnCheckResult): TxnAnomaly[] {
+  const perClass = new Map<string, number>();
+  return r.anomalies.filter((a) => {
+    const n = (perClass.get(a.class) ?? 0) + 1;
+    perClass.set(a.class, n);
+    return n <= TEXT_PER_CLASS_MAX;
+  }).slice(0, TEXT_ANOMALIES_MAX);
 }
 
 function indent(text: string): string {
@@ -137,7 +148,7 @@ ${parts.join('\n')}
 }
 
 export function renderTxnHtmlSection(r: TxnCheckResult): string {
-  const items = r.anomalies.slice(0, TEXT_ANOMALIES_MAX).map((a) => {
+  const items = shownAnomalies(r).map((a) => {
     const drawing = a.cycle === undefined ? '' : cycleSvg(a.cycle);
     return `<h3>${esc(a.class)}${a.forbidden ? '' : ' (allowed)'}: ${esc(describeClass(a.class))}</h3>
 ${drawing}

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HistoryError } from '../../../src/check/parse.js';
 import { checkTransactions, CONSISTENCY_MODELS, type AnomalyClass, type Consistency } from '../../../src/check/txn/index.js';
+import { show } from '../../../src/check/txn/infer.js';
 import { renderTxnResult } from '../../../src/check/txn/render.js';
 import { Build } from './build.js';
 
@@ -211,6 +212,12 @@ test('a cycle through 1,000 transactions is found and explained in part', () => 
   assert.is(g1c?.cycleLength, n);
   assert.is(g1c?.cycle?.length, 32);
   assert.match(renderTxnResult(result), /… \(968 more edges back to T\d+\)/);
+});
+
+test('a long list is shown by its end, where list-append anomalies are', () => {
+  const list = Array.from({ length: 200 }, (_, i) => i + 1);
+  assert.is(show(list), '[…190 more, 191,192,193,194,195,196,197,198,199,200]');
+  assert.is(show([1, 2, 3]), '[1,2,3]');
 });
 
 test('a search cut short by its budget says unknown, not valid', () => {
