@@ -32,3 +32,4 @@ export { checkTransactions } from './txn/index.js';
 export type { TxnCheckOptions, TxnCheckResult, TxnAnomaly, Consistency, AnomalyClass } from './txn/index.js';
 export type { TxnEvent, MicroOp, MicroOpFunction } from './history.js';
 export type { TxnOperation } from './operation.js';
+export { renderTxnResult, renderTxnHtmlSection, renderTxnHtmlPage } from './txn/render.js';
