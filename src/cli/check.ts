@@ -46,9 +46,10 @@ Exit codes: 0 linearizable, 1 not linearizable, 2 bad input, 3 unknown (the budg
 for several files the worst, in the order 1, 2, 3, 0.
 --model txn checks transactions ("f": "txn", src/check/HISTORY.md) for the isolation anomalies
 --consistency forbids (default strict-serializable): 0 no forbidden anomaly, 1 one at least,
-2 bad input, 3 unknown (the cycle search's budget ran out). Each --json line: {"file", "verdict",
+2 bad input, 3 unknown (the cycle search's budget ran out); files are checked one after the other
+in this thread (--timeout, --explain-budget and --jobs are for linearizability). Each --json line: {"file", "verdict",
 "consistency", "txnCount", "okCount", "failCount", "infoCount", "keyCount", "edgeCount", "counts",
-"forbiddenFound", "anomalies": [{"class", "forbidden", "txns", "text", "cycle", "transactions"}],
+"forbiddenFound", "anomalies": [{"class", "forbidden", "txns", "text", "cycle", "cycleLength", "transactions"}],
 "notes", "ms", "error"}.
 Each --json line: {"file", "verdict": "ok"|"violation"|"unknown"|"invalid", "opCount", "keyCount",
 "verdictMs", "ms", "steps", "verdictSteps", "explaining": {"steps", "stepsMax", "stoppedEarly"} | null,
@@ -60,7 +61,7 @@ export const EXPLAIN_BUDGET_SECONDS_DEFAULT = 2;
 
 function configure(command: Command): Command {
   return command
-    .description('check recorded histories (JSON Lines, Jepsen history.edn or Jepsen logs) for linearizability')
+    .description('check recorded histories (JSON Lines, Jepsen history.edn or Jepsen logs) for linearizability, or their transactions (--model txn) for isolation anomalies')
     .argument('<paths...>', 'history files, or directories of them (*.jsonl, *.edn, *.log)')
     .addOption(new Option('--model <model>', 'the object the history is of; txn: transactions, checked for isolation anomalies')
       .choices(['kv', 'register', 'txn']).default('kv'))
