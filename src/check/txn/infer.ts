@@ -60,6 +60,8 @@ export interface ExternalRead {
   readonly txn: number;
   readonly op: number;
   readonly value: Json;
+  /** Whether the transaction writes (or appends to) the key after this read. */
+  readonly writesAfter: boolean;
 }
 
 export interface KeyInfo {
@@ -186,6 +188,12 @@ class Inferrer {
     const known = new Map<string, Json[] | Json>();
     const ownAppends = new Map<string, Json[]>();
     const wrote = new Set<string>();
+    const readBefore = new Set<string>();
+    // Sets and maps, not scans: a transaction may hold thousands of micro-operations.
+    const lastWrite = new Map<string, number>();
+    ops.forEach(([f, key], op) => {
+      if (f !== 'r') lastWrite.set(key, op);
+    });
     ops.forEach(([f, key, value], op) => {
       const info = this.keyOf(key);
       if (f !== 'r') {
@@ -217,22 +225,21 @@ class Inferrer {
       }
       const consistent = expected === undefined || valueKey(expected) === valueKey(seen);
       known.set(key, list ? [...(seen as Json[])] : seen);
-      if (list) info.observations.push({ txn: t.id, op, value: seen });
-      if (this.hasEarlierRead(ops, op, key)) return;
-      if (!wrote.has(key)) info.reads.push({ txn: t.id, op, value: seen });
+      const writesAfter = (lastWrite.get(key) ?? -1) > op;
+      if (list) info.observations.push({ txn: t.id, op, value: seen, writesAfter });
+      const earlier = readBefore.has(key);
+      readBefore.add(key);
+      if (earlier) return;
+      if (!wrote.has(key)) info.reads.push({ txn: t.id, op, value: seen, writesAfter });
       else if (list && consistent && ownAppends.has(key)) {
         // Read after its own appends: what others had appended is the list less its own tail.
         const mine = ownAppends.get(key) as Json[];
         const all = seen as Json[];
-        if (valueKey(all.slice(-mine.length)) === valueKey(mine)) info.reads.push({ txn: t.id, op, value: all.slice(0, all.length - mine.length) });
+        if (valueKey(all.slice(-mine.length)) === valueKey(mine)) info.reads.push({ txn: t.id, op, value: all.slice(0, all.length - mine.length), writesAfter });
       }
     });
   }
 
-  private hasEarlierRead(ops: readonly MicroOp[], op: number, key: string): boolean {
-    for (let i = 0; i < op; i++) if ((ops[i] as MicroOp)[0] === 'r' && (ops[i] as MicroOp)[1] === key) return true;
-    return false;
-  }
 
   /** A list key reads as a list (or null: absent); a key nobody wrote reads as absent. */
   private readShapeOk(t: TxnOperation, info: KeyInfo, value: Json): boolean {
@@ -378,18 +385,16 @@ class Inferrer {
    * overwrote a version it never saw.
    */
   lostUpdates(info: KeyInfo): void {
-    const byVersion = new Map<string, number[]>();
+    const byVersion = new Map<string, { read: ExternalRead; txns: number[] }>();
     for (const read of info.reads) {
-      const t = this.txns[read.txn] as TxnOperation;
-      if (!(t.output as readonly MicroOp[]).some(([f, key], i) => i > read.op && f !== 'r' && key === info.name)) continue;
+      if (!read.writesAfter) continue;
       const vk = valueKey(read.value ?? (info.kind === 'list' ? [] : null));
       const same = byVersion.get(vk);
-      if (same === undefined) byVersion.set(vk, [read.txn]);
-      else same.push(read.txn);
+      if (same === undefined) byVersion.set(vk, { read, txns: [read.txn] });
+      else same.txns.push(read.txn);
     }
-    for (const [, txns] of byVersion) {
+    for (const { read, txns } of byVersion.values()) {
       if (txns.length < 2) continue;
-      const read = info.reads.find((r) => r.txn === txns[0]) as ExternalRead;
       const who = txns.length === 2 ? `${txnName(txns[0] as number)} and ${txnName(txns[1] as number)} both` : `${txns.map(txnName).join(', ')} all`;
       this.report('lost-update', txns, info.name, () => `${who} read ${info.name}=${show(read.value)} and then wrote ${info.name}: each later write overwrote a version its transaction never saw`);
     }
@@ -439,9 +444,7 @@ class Inferrer {
     // Which transactions overwrote which version: an ok transaction's read, then its write.
     const hasPredecessor = new Set<number>();
     for (const read of info.reads) {
-      const t = this.txns[read.txn] as TxnOperation;
-      const writes = (t.output as readonly MicroOp[]).some(([f, key], i) => i > read.op && f === 'w' && key === info.name);
-      if (!writes || read.value === null) continue;
+      if (!read.writesAfter || read.value === null) continue;
       hasPredecessor.add(read.txn);
       const w = info.writers.get(valueKey(read.value));
       if (w === undefined) continue;
