@@ -200,7 +200,7 @@ class Inferrer {
         wrote.add(key);
         if (info.kind === 'list') {
           const k = known.get(key);
-          if (k !== undefined) (k as Json[]).push(value);
+          if (k !== undefined) known.set(key, [...(k as Json[]), value]); // a copy: the read's own list stays as recorded
           else if (ownAppends.has(key)) (ownAppends.get(key) as Json[]).push(value);
           else ownAppends.set(key, [value]);
         } else {
@@ -224,7 +224,7 @@ class Inferrer {
         }
       }
       const consistent = expected === undefined || valueKey(expected) === valueKey(seen);
-      known.set(key, list ? [...(seen as Json[])] : seen);
+      known.set(key, seen);
       const writesAfter = (lastWrite.get(key) ?? -1) > op;
       if (list) info.observations.push({ txn: t.id, op, value: seen, writesAfter });
       const earlier = readBefore.has(key);
@@ -479,7 +479,9 @@ class Inferrer {
     const infoTxns = new Set(this.txns.filter((t) => t.status === 'info').map((t) => t.id));
     if (infoTxns.size === 0) return;
     for (const info of this.keys) {
-      if (![...info.writers.values()].some((w) => infoTxns.has(w.txn))) continue;
+      let any = false;
+      for (const w of info.writers.values()) if (infoTxns.has(w.txn)) any = true;
+      if (!any) continue;
       for (const r of info.kind === 'list' ? info.observations : info.reads) {
         for (const v of info.kind === 'list' ? (Array.isArray(r.value) ? r.value : []) : [r.value]) {
           const w = info.writers.get(valueKey(v));
