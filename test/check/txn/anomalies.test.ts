@@ -214,6 +214,20 @@ test('a cycle through 1,000 transactions is found and explained in part', () => 
   assert.match(renderTxnResult(result), /… \(968 more edges back to T\d+\)/);
 });
 
+test('the runner\'s call: a run\'s events, single-key operations among them, checked for their transactions', () => {
+  const events = [
+    { process: 9, type: 'invoke', f: 'write', key: 'k', value: 1 },
+    ...new Build().txn(1, [['append', 'x', 1]]).txn(2, [['r', 'x', []]]).events,
+    { process: 9, type: 'ok', f: 'write', key: 'k', value: 1 },
+  ];
+  const result = checkTransactions(events, { consistency: 'strict-serializable' });
+  assert.equal([result.valid, result.txnCount, result.forbiddenFound], [false, 2, ['lost-append', 'G-single-realtime']]);
+  assert.is(checkTransactions(events, { consistency: 'serializable' }).valid, true);
+  // A malformed event is the recorder's bug: a HistoryError naming it (as line index + 1).
+  assert.throws(() => checkTransactions([{ process: 1, type: 'invoke', f: 'txn', value: [['r', 'x']] }], { source: 'run' }),
+    (e: unknown) => e instanceof HistoryError && /^run:1: micro-operation 0/.test(e.message));
+});
+
 test('a long list is shown by its end, where list-append anomalies are', () => {
   const list = Array.from({ length: 200 }, (_, i) => i + 1);
   assert.is(show(list), '[…189 more, 190,191,192,193,194,195,196,197,198,199,200]');
