@@ -123,6 +123,18 @@ export function show(v: Json): string {
   return `[…${v.length - tail.length} more, ${tail.join(',')}]`;
 }
 
+/** What one transaction has done to one key so far (Inferrer.readOwnTransaction). */
+interface OwnState {
+  /** Its latest read of the key (undefined: none yet). */
+  lastRead: Json | undefined;
+  /** List keys: its appends since that read. */
+  since: Json[];
+  /** Register keys: its latest write since that read. */
+  written: Json | undefined;
+  wrote: boolean;
+  read: boolean;
+}
+
 class Inferrer {
   readonly keyIndex = new Map<string, number>();
   readonly keys: KeyInfo[] = [];
@@ -180,66 +192,84 @@ class Inferrer {
   }
 
   /**
-   * One ok transaction's reads against its own earlier reads and writes (internal consistency),
-   * and its external reads (those before it wrote the key) for the inference.
+   * One ok transaction's reads against its own earlier reads and writes of each key, and its
+   * external reads (its first read of a key, less its own appends when it had appended) for the
+   * inference. A read that misses the transaction's own writes is `internal` under every model;
+   * two reads that differ by more than its own writes are a fuzzy read (Adya's P2), which read
+   * committed allows and snapshot isolation does not.
    */
   readOwnTransaction(t: TxnOperation): void {
     const ops = t.output as readonly MicroOp[];
-    const known = new Map<string, Json[] | Json>();
-    const ownAppends = new Map<string, Json[]>();
-    const wrote = new Set<string>();
-    const readBefore = new Set<string>();
-    // Sets and maps, not scans: a transaction may hold thousands of micro-operations.
+    // Maps, not scans: a transaction may hold thousands of micro-operations.
     const lastWrite = new Map<string, number>();
     ops.forEach(([f, key], op) => {
       if (f !== 'r') lastWrite.set(key, op);
     });
+    const own = new Map<string, OwnState>();
     ops.forEach(([f, key, value], op) => {
       const info = this.keyOf(key);
+      let s = own.get(key);
+      if (s === undefined) {
+        s = { lastRead: undefined, since: [], written: undefined, wrote: false, read: false };
+        own.set(key, s);
+      }
       if (f !== 'r') {
-        wrote.add(key);
-        if (info.kind === 'list') {
-          const k = known.get(key);
-          if (k !== undefined) known.set(key, [...(k as Json[]), value]); // a copy: the read's own list stays as recorded
-          else if (ownAppends.has(key)) (ownAppends.get(key) as Json[]).push(value);
-          else ownAppends.set(key, [value]);
-        } else {
-          known.set(key, value);
-        }
+        if (f === 'append') s.since.push(value);
+        else s.written = value;
+        s.wrote = true;
         return;
       }
       if (!this.readShapeOk(t, info, value)) return;
       const list = info.kind === 'list';
       const seen = list ? (value ?? []) as Json[] : value;
-      const expected = known.get(key);
-      if (expected !== undefined) {
-        if (valueKey(expected) !== valueKey(seen)) {
-          this.report('internal', [t.id], key, () => `${txnName(t.id)} (line ${t.returnLine}) read ${key}=${show(seen)}, but its own earlier reads and writes of ${key} leave ${show(expected)}`);
-        }
-      } else if (list && ownAppends.has(key)) {
-        const mine = ownAppends.get(key) as Json[];
-        const tail = (seen as Json[]).slice(-mine.length);
-        if (valueKey(tail) !== valueKey(mine)) {
-          this.report('internal', [t.id], key, () => `${txnName(t.id)} (line ${t.returnLine}) appended ${mine.map(show).join(', ')} to ${key} and then read ${key}=${show(seen)}, which does not end with its own appends`);
-        }
-      }
-      const consistent = expected === undefined || valueKey(expected) === valueKey(seen);
-      known.set(key, seen);
+      const consistent = this.ownReadConsistent(t, key, list, seen, s);
       const writesAfter = (lastWrite.get(key) ?? -1) > op;
       if (list) info.observations.push({ txn: t.id, op, value: seen, writesAfter });
-      const earlier = readBefore.has(key);
-      readBefore.add(key);
-      if (earlier) return;
-      if (!wrote.has(key)) info.reads.push({ txn: t.id, op, value: seen, writesAfter });
-      else if (list && consistent && ownAppends.has(key)) {
+      const first = !s.read;
+      const mine = s.since;
+      s.read = true;
+      s.lastRead = seen;
+      s.since = [];
+      s.written = undefined;
+      if (!first) return;
+      if (!s.wrote) info.reads.push({ txn: t.id, op, value: seen, writesAfter });
+      else if (list && consistent && mine.length > 0) {
         // Read after its own appends: what others had appended is the list less its own tail.
-        const mine = ownAppends.get(key) as Json[];
         const all = seen as Json[];
-        if (valueKey(all.slice(-mine.length)) === valueKey(mine)) info.reads.push({ txn: t.id, op, value: all.slice(0, all.length - mine.length), writesAfter });
+        info.reads.push({ txn: t.id, op, value: all.slice(0, all.length - mine.length), writesAfter });
       }
     });
   }
 
+  /** Whether a read shows the transaction's own writes since its last read (reports internal and fuzzy reads). */
+  private ownReadConsistent(t: TxnOperation, key: string, list: boolean, seen: Json, s: OwnState): boolean {
+    const at = `${txnName(t.id)} (line ${t.returnLine})`;
+    if (list) {
+      const mine = s.since;
+      if (mine.length > 0 && valueKey((seen as Json[]).slice(-mine.length)) !== valueKey(mine)) {
+        this.report('internal', [t.id], key, () => `${at} appended ${mine.map(show).join(', ')} to ${key} and then read ${key}=${show(seen)}, which does not end with its own appends`);
+        return false;
+      }
+      const before = s.lastRead;
+      if (before !== undefined && valueKey([...(before as Json[]), ...mine]) !== valueKey(seen)) {
+        this.report('fuzzy-read', [t.id], key, () => `${at} read ${key}=${show(before)} and later ${key}=${show(seen)}${mine.length > 0 ? `, having appended only ${mine.map(show).join(', ')} itself` : ''}: someone else's appends showed up between its reads`);
+      }
+      return true;
+    }
+    if (s.written !== undefined) {
+      const written = s.written;
+      if (valueKey(written) !== valueKey(seen)) {
+        this.report('internal', [t.id], key, () => `${at} wrote ${key}=${show(written)} and then read ${key}=${show(seen)}`);
+        return false;
+      }
+      return true;
+    }
+    const before = s.lastRead;
+    if (before !== undefined && valueKey(before) !== valueKey(seen)) {
+      this.report('fuzzy-read', [t.id], key, () => `${at} read ${key}=${show(before)} and later ${key}=${show(seen)}, without writing it between`);
+    }
+    return true;
+  }
 
   /** A list key reads as a list (or null: absent); a key nobody wrote reads as absent. */
   private readShapeOk(t: TxnOperation, info: KeyInfo, value: Json): boolean {

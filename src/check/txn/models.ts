@@ -19,8 +19,10 @@ export type ReadAnomaly =
   | 'G1a'
   /** It read a version its writer overwrote later in the same transaction. */
   | 'G1b'
-  /** A transaction's reads of a key disagree with its own earlier reads and writes of it. */
+  /** A transaction read a key after writing it and did not see its own write. */
   | 'internal'
+  /** A transaction read a key twice and saw others' writes appear between (Adya's P2, non-repeatable read). */
+  | 'fuzzy-read'
   /** Two reads of a list-append key neither of which is a prefix of the other. */
   | 'incompatible-order'
   /** A value no transaction ever wrote or appended (or a read of the wrong shape). */
@@ -36,7 +38,7 @@ export type AnomalyClass = CycleAnomaly | ReadAnomaly;
 
 /** Report order: the gravest first, as a reader wants them. */
 export const ANOMALY_CLASSES: readonly AnomalyClass[] = [
-  'garbage-read', 'duplicate-append', 'incompatible-order', 'internal', 'G1a', 'G1b', 'lost-append', 'lost-update',
+  'garbage-read', 'duplicate-append', 'incompatible-order', 'internal', 'fuzzy-read', 'G1a', 'G1b', 'lost-append', 'lost-update',
   'G0', 'G1c', 'G-single', 'G2-item', 'G0-realtime', 'G1c-realtime', 'G-single-realtime', 'G2-item-realtime',
 ];
 
@@ -46,12 +48,13 @@ export const CONSISTENCY_MODELS: readonly Consistency[] = ['strict-serializable'
 
 const NOT_RECORDED_RIGHT: readonly AnomalyClass[] = ['garbage-read', 'duplicate-append', 'incompatible-order', 'internal'];
 const READ_COMMITTED: readonly AnomalyClass[] = [...NOT_RECORDED_RIGHT, 'G1a', 'G1b', 'G0', 'G1c'];
-const SNAPSHOT_ISOLATION: readonly AnomalyClass[] = [...READ_COMMITTED, 'lost-update', 'G-single'];
+const SNAPSHOT_ISOLATION: readonly AnomalyClass[] = [...READ_COMMITTED, 'fuzzy-read', 'lost-update', 'G-single'];
 const SERIALIZABLE: readonly AnomalyClass[] = [...SNAPSHOT_ISOLATION, 'G2-item'];
 
 /**
  * What each model forbids (the table in HISTORY.md). Read committed is Adya's PL-2 (no G0, no
- * G1). Snapshot isolation forbids lost updates and G-single besides; it allows write skew (G2-item). This is a
+ * G1); it lets a transaction see others' commits between two of its reads. Snapshot isolation
+ * forbids those fuzzy reads, lost updates and G-single besides; it allows write skew (G2-item). This is a
  * necessary condition for SI, as in Elle: without start and commit timestamps a history can pass
  * here and still not be SI. Serializable forbids every dependency cycle (PL-3); strict
  * serializable also every cycle through real time, and an acknowledged append missing from a

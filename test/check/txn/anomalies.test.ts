@@ -136,6 +136,20 @@ const CASES: Case[] = [
     passes: [],
   },
   {
+    name: 'fuzzy read: another transaction\'s append shows up between two reads (read committed allows it)',
+    history: new Build().invoke(1, [['r', 'x', null], ['r', 'x', null]]).txn(2, [['append', 'x', 1]]).ok(1, [['r', 'x', []], ['r', 'x', [1]]]),
+    finds: 'fuzzy-read',
+    passes: ['read-committed'],
+    says: ['T0 (line 4) read x=[] and later x=[1]: someone else\'s appends showed up between its reads'],
+  },
+  {
+    name: 'fuzzy read on a register, after its own append elsewhere',
+    history: new Build().invoke(1, [['r', 'x', null], ['append', 'y', 5], ['r', 'x', null]]).txn(2, [['w', 'x', 1]])
+      .ok(1, [['r', 'x', null], ['append', 'y', 5], ['r', 'x', 1]]),
+    finds: 'fuzzy-read',
+    passes: ['read-committed'],
+  },
+  {
     name: 'incompatible order: [1, 2] and [2]',
     history: concurrent(new Build(), [['append', 'x', 1]], [['append', 'x', 2]]).txn(3, [['r', 'x', [1, 2]]]).txn(4, [['r', 'x', [2]]]),
     finds: 'incompatible-order',
