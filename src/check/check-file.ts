@@ -2,7 +2,7 @@ import { readHistoryText, type HistoryFormat } from './formats.js';
 import { decideHistory, explainDecision, type CheckOptions, type LinearizabilityResult, type Verdict } from './linearizability.js';
 import type { ModelName } from './model.js';
 import type { History } from './operation.js';
-import { HistoryError } from './parse.js';
+import { HistoryError, refuseTransactions } from './parse.js';
 import { renderHtmlSection } from './render-html.js';
 
 /**
@@ -31,6 +31,7 @@ export type FileMessage =
 export function checkFile(task: FileTask, post: (message: FileMessage) => void): void {
   try {
     const history = readHistoryText(task.text, task.source, task.format);
+    refuseTransactions(history);
     const keyCount = new Set(history.ops.map((op) => op.key)).size;
     const { result, html } = checkParsed(history, task, (verdict, steps) =>
       post({ type: 'decided', index: task.index, verdict, opCount: history.ops.length, keyCount, steps }));

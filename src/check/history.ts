@@ -30,3 +30,23 @@ export interface HistoryEvent {
   /** Free-form details a recorder may add (node contacted, error text); checkers ignore them. */
   [extra: string]: unknown;
 }
+
+/**
+ * Transactions (HISTORY.md, "Transactions"): `"f": "txn"`, no `key`, and `value` a list of
+ * micro-operations `[f, key, value]`. The invoke carries each read's value as null; the ok
+ * carries what each read saw (a list for a list-append key, a value for a register key).
+ */
+export type MicroOpFunction = 'r' | 'w' | 'append';
+
+export const MICRO_OP_FUNCTIONS: readonly MicroOpFunction[] = ['r', 'w', 'append'];
+
+export type MicroOp = readonly [MicroOpFunction, string, Json];
+
+export interface TxnEvent {
+  process: number;
+  type: EventType;
+  f: 'txn';
+  value: MicroOp[];
+  time?: number;
+  [extra: string]: unknown;
+}

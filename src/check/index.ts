@@ -13,7 +13,7 @@ export type { Explanation } from './explain.js';
 export type { ModelName } from './model.js';
 export type { CheckOptions, KeyResult, LinearizabilityResult, Verdict } from './linearizability.js';
 export { checkHistory, combineVerdicts, MODELS } from './linearizability.js';
-export { HistoryError, HistoryBuilder, parseHistoryLines, historyFromEvents, eventsOf } from './parse.js';
+export { HistoryError, HistoryBuilder, parseHistoryLines, historyFromEvents, eventsOf, refuseTransactions } from './parse.js';
 export { renderResult, renderExplanation, renderKeyResult } from './render-text.js';
 
 /**
@@ -26,3 +26,10 @@ export function checkLinearizable(
 ): LinearizabilityResult {
   return checkHistory(historyFromEvents(events, options.source ?? 'history'), options);
 }
+
+/** Isolation anomalies in transactional histories (src/check/txn): what the runner calls on a run's history. */
+export { checkTransactions } from './txn/index.js';
+export type { TxnCheckOptions, TxnCheckResult, TxnAnomaly, Consistency, AnomalyClass } from './txn/index.js';
+export type { TxnEvent, MicroOp, MicroOpFunction } from './history.js';
+export type { TxnOperation } from './operation.js';
+export { renderTxnResult, renderTxnHtmlSection, renderTxnHtmlPage } from './txn/render.js';

@@ -1,4 +1,4 @@
-import type { Json, OpFunction } from './history.js';
+import type { Json, MicroOp, OpFunction } from './history.js';
 
 /**
  * How an operation ended. `ok`: it took effect, between its invoke and its completion. `fail`: it
@@ -42,6 +42,29 @@ export interface History {
   readonly eventCount: number;
   /** Whether every event carried a `time`, so that pictures can use a real time axis. */
   readonly timed: boolean;
+  /**
+   * The transactions (`"f": "txn"`), in invoke order; absent or empty when there are none. The
+   * linearizability checkers read `ops` only; src/check/txn reads these.
+   */
+  readonly txns?: readonly TxnOperation[];
+}
+
+/** One transaction: its invoke paired with its completion, as an Operation is. */
+export interface TxnOperation {
+  /** Index in invoke order among the transactions: txns[i].id === i. */
+  readonly id: number;
+  readonly process: number;
+  /** The invoke's micro-operations (reads carry null). */
+  readonly input: readonly MicroOp[];
+  /** For an ok transaction, its micro-operations with what each read saw; null otherwise. */
+  readonly output: readonly MicroOp[] | null;
+  readonly status: OpStatus;
+  readonly callEvent: number;
+  readonly returnEvent: number;
+  readonly callLine: number;
+  readonly returnLine: number;
+  readonly callTimeNs: number | undefined;
+  readonly returnTimeNs: number | undefined;
 }
 
 /** "p3 write 5", "p1 read → 7", "p2 cas 1→2 (info)": how explanations name an operation. */

@@ -20,7 +20,8 @@ import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, UsageError } from '
  * src/check: the workers get the text and shared flags that end deciding and explaining.
  */
 export interface CheckFlags {
-  model: 'kv' | 'register';
+  model: 'kv' | 'register' | 'txn';
+  consistency?: string;
   format: HistoryFormat | 'auto';
   html?: string;
   json?: boolean;
@@ -43,6 +44,13 @@ const processIo: CheckIo = {
 const EXIT_HELP = `
 Exit codes: 0 linearizable, 1 not linearizable, 2 bad input, 3 unknown (the budget ran out);
 for several files the worst, in the order 1, 2, 3, 0.
+--model txn checks transactions ("f": "txn", src/check/HISTORY.md) for the isolation anomalies
+--consistency forbids (default strict-serializable): 0 no forbidden anomaly, 1 one at least,
+2 bad input, 3 unknown (the cycle search's budget ran out); files are checked one after the other
+in this thread (--timeout, --explain-budget and --jobs are for linearizability). Each --json line: {"file", "verdict",
+"consistency", "txnCount", "okCount", "failCount", "infoCount", "keyCount", "edgeCount", "counts",
+"forbiddenFound", "anomalies": [{"class", "forbidden", "txns", "text", "cycle", "cycleLength", "transactions"}],
+"notes", "ms", "error"}.
 Each --json line: {"file", "verdict": "ok"|"violation"|"unknown"|"invalid", "opCount", "keyCount",
 "verdictMs", "ms", "steps", "verdictSteps", "explaining": {"steps", "stepsMax", "stoppedEarly"} | null,
 "failingKeys": [{"key", "verdict", "unknownReason", "unexplained", "explanation": {"minimal",
@@ -53,9 +61,12 @@ export const EXPLAIN_BUDGET_SECONDS_DEFAULT = 2;
 
 function configure(command: Command): Command {
   return command
-    .description('check recorded histories (JSON Lines, Jepsen history.edn or Jepsen logs) for linearizability')
+    .description('check recorded histories (JSON Lines, Jepsen history.edn or Jepsen logs) for linearizability, or their transactions (--model txn) for isolation anomalies')
     .argument('<paths...>', 'history files, or directories of them (*.jsonl, *.edn, *.log)')
-    .addOption(new Option('--model <model>', 'the object the history is of').choices(['kv', 'register']).default('kv'))
+    .addOption(new Option('--model <model>', 'the object the history is of; txn: transactions, checked for isolation anomalies')
+      .choices(['kv', 'register', 'txn']).default('kv'))
+    .addOption(new Option('--consistency <model>', 'with --model txn: the isolation level the history must satisfy (default strict-serializable)')
+      .choices(['strict-serializable', 'serializable', 'snapshot-isolation', 'read-committed']))
     .addOption(new Option('--format <format>', 'the files\' format; auto tells it from their first lines')
       .choices(['auto', 'jsonl', 'edn', 'jepsen-log']).default('auto'))
     .option('--html <file>', 'also write one self-contained HTML page with each history\'s timeline')
@@ -115,21 +126,32 @@ export async function checkPaths(paths: readonly string[], flags: CheckFlags, io
       jobs: flags.jobs === undefined ? Math.min(availableParallelism(), 4) : count('--jobs', flags.jobs),
     };
     files = expandPaths(paths);
+    if (flags.consistency !== undefined && flags.model !== 'txn') {
+      throw new UsageError(`--consistency is for transactional histories: add --model txn (the ${flags.model} model checks linearizability)`);
+    }
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     io.err(`kv-lab check: ${e.message}\n`);
     return EXIT_BAD_INPUT;
   }
+  if (flags.model === 'txn') {
+    const { checkTxnFiles } = await import('./check-txn.js');
+    return checkTxnFiles(files, { ...flags, model: 'txn' }, io);
+  }
   const render = await import('../check/render-text.js');
-  const printer = new Printer(files, flags, io, render);
-  if (files.length === 1) await checkOneFile(files[0] as string, flags, settings, printer);
-  else await checkOnWorkers(files, flags, settings, printer);
+  const linearizable = { ...flags, model: flags.model };
+  const printer = new Printer(files, linearizable, io, render);
+  if (files.length === 1) await checkOneFile(files[0] as string, linearizable, settings, printer);
+  else await checkOnWorkers(files, linearizable, settings, printer);
   if (flags.html !== undefined) {
     const { renderHtmlPage } = await import('../check/render-html.js');
     writeFileSync(flags.html, renderHtmlPage(printer.htmlSections()));
   }
   return worstExitCode(printer.codes());
 }
+
+/** The flags of a linearizability check (--model kv or register). */
+type LinearizabilityFlags = CheckFlags & { model: 'kv' | 'register' };
 
 /** What is known of a file so far, and what was printed. */
 interface FileState {
@@ -151,7 +173,7 @@ class Printer {
   private readonly states: FileState[];
   private next = 0;
 
-  constructor(private readonly files: readonly string[], private readonly flags: CheckFlags, private readonly io: CheckIo,
+  constructor(private readonly files: readonly string[], private readonly flags: LinearizabilityFlags, private readonly io: CheckIo,
     private readonly render: typeof import('../check/render-text.js')) {
     this.states = files.map(() => ({ startedMs: 0, verdictPrinted: false, finished: false, code: EXIT_OK, html: null }));
   }
@@ -223,7 +245,7 @@ class Printer {
 const PARALLEL_OPS_MIN = 200_000;
 
 /** One file: streamed in this thread, its keys split over workers when it is large. */
-async function checkOneFile(file: string, flags: CheckFlags, settings: Settings, printer: Printer): Promise<void> {
+async function checkOneFile(file: string, flags: LinearizabilityFlags, settings: Settings, printer: Printer): Promise<void> {
   const check = await import('../check/index.js');
   const { readHistory } = await import('../check/formats.js');
   printer.started(0);
@@ -231,6 +253,7 @@ async function checkOneFile(file: string, flags: CheckFlags, settings: Settings,
   const timers = new Timers(cancel, settings);
   try {
     const history = await readHistory(readLines(file), file, flags.format);
+    check.refuseTransactions(history);
     timers.deciding();
     const keys = new Set(history.ops.map((op) => op.key)).size;
     if (history.ops.length >= PARALLEL_OPS_MIN && keys >= 2) {
@@ -296,7 +319,7 @@ class Timers {
 }
 
 /** Several files: a pool of worker threads, one file each at a time. */
-async function checkOnWorkers(files: readonly string[], flags: CheckFlags, settings: Settings, printer: Printer): Promise<void> {
+async function checkOnWorkers(files: readonly string[], flags: LinearizabilityFlags, settings: Settings, printer: Printer): Promise<void> {
   const fromSource = import.meta.url.endsWith('.ts');
   const url = new URL(`../check/file-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
   const boot = fromSource
@@ -321,7 +344,7 @@ async function checkOnWorkers(files: readonly string[], flags: CheckFlags, setti
   await Promise.all(Array.from({ length: Math.min(settings.jobs, files.length) }, runWorker));
 }
 
-function checkOnWorker(worker: Worker, index: number, file: string, flags: CheckFlags, settings: Settings, printer: Printer): Promise<void> {
+function checkOnWorker(worker: Worker, index: number, file: string, flags: LinearizabilityFlags, settings: Settings, printer: Printer): Promise<void> {
   printer.started(index);
   let text: string;
   try {

@@ -45,6 +45,7 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'demos.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [0, 2] },
   'demos-anomalies.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [2, 100] },
   'real-cluster.test.ts': { readme: 'README.md', sections: ['Run a real cluster'] },
+  'txn-check.test.ts': { readme: 'README.md', sections: ['Checking transactions'] },
   'real-run.test.ts': { readme: 'README.md', sections: ['The lab against real processes'] },
   'scenarios.test.ts': { readme: 'scenarios/README.md', sections: ['Running scenarios'] },
   'swarms.test.ts': { readme: 'scenarios/README.md', sections: ['Swarms, shards and shrinking'] },
