@@ -65,7 +65,7 @@ export interface NodeConfig {
    * `replicas` nodes placed by the ring (src/cluster/placement). Absent or count 1: one group
    * holds every key, exactly as without it. Needs replication raft; no authentication yet.
    */
-  shards?: { count: number; replicas: number; balanceMs?: number };
+  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean };
 }
 
 /** How often a sharded node's leaders look whether to hand a shard to its preferred leader. */
@@ -218,7 +218,7 @@ export class KvNode {
     const raft = { ...t, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2 };
     this.replica = new ShardedReplica(
       env,
-      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
+      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
       (err) => this.fail(err),
       (err) => {
         if (err !== null) this.fail(err);

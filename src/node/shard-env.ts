@@ -1,3 +1,4 @@
+import type { Clock } from '../env/clock.js';
 import type { Disk, DiskFile, OpenMode, SyncCallback } from '../env/disk.js';
 import { joinPath } from '../env/disk.js';
 import type { Env } from '../env/env.js';
@@ -39,10 +40,11 @@ export function shardDir(shard: number): string {
   return `shards/${shard}`;
 }
 
-export function shardEnv(env: Env, shard: number): Env {
+/** Shard i's Env; `clock` replaces the node's (coalesced ticks, tick-coalescer.ts). */
+export function shardEnv(env: Env, shard: number, clock: Clock = env.clock): Env {
   return {
     id: env.id,
-    clock: env.clock,
+    clock,
     disk: new ScopedDisk(env.disk, shardDir(shard)),
     net: new ShardNet(env.net, shard),
     rng: env.rng.fork(`shard/${shard}`),

@@ -13,6 +13,7 @@ import { RaftReplica, type RaftReplicaConfig } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { shardEnv, unwrapShardFrame } from './shard-env.js';
 import { EngineStore } from './store.js';
+import { TickCoalescer } from './tick-coalescer.js';
 
 /**
  * Multi-Raft: a node that hosts replicas of many shards, each its own Raft group — the very
@@ -29,7 +30,8 @@ import { EngineStore } from './store.js';
  * group fsyncs its own log, so a node with G groups busy at once pays up to G fsyncs per round of
  * group commit where a shared WAL would pay one (TiKV's RocksDB-per-node, CockroachDB's shared
  * Pebble); and G engines each keep their own memtable and files. A shared WAL with per-group
- * applied indexes and snapshots cut by key range is the next step, with coalesced ticks.
+ * applied indexes and snapshots cut by key range is the next step (ticks are already coalesced:
+ * tick-coalescer.ts; heartbeats are not).
  *
  * Leader balance: Raft elects whichever replica times out first, so leaders drift together. A
  * leader that is not its shard's preferred leader (ShardMap.preferredLeader) and sees that
@@ -50,6 +52,8 @@ export interface ShardedConfig {
   /** The single group's Raft configuration (members are replaced by each shard's replicas). */
   raft: Omit<RaftReplicaConfig, 'members' | 'onApply'>;
   onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null, shard?: number) => void;
+  /** One timer event per tick for all groups (tick-coalescer.ts); false: a timer per group. Default true. */
+  coalesceTicks?: boolean;
 }
 
 interface Group {
@@ -67,6 +71,8 @@ export class ShardedReplica implements Replica {
   private readonly referrals = new Map<number, number>();
   private stopped = false;
   private balanceTimer: Timer | null = null;
+  /** One ticker for every group's Raft ticks (null: each group arms its own timer). */
+  private readonly ticks: TickCoalescer | null;
 
   constructor(
     private readonly env: Env,
@@ -75,6 +81,7 @@ export class ShardedReplica implements Replica {
     onStarted: (err: Error | null) => void,
   ) {
     this.map = ShardMap.build(config.members, { shards: config.shards, replicas: config.replicas });
+    this.ticks = config.coalesceTicks === false ? null : new TickCoalescer(env.clock, config.raft.tickMs);
     const mine = this.map.shardsOf(env.id);
     env.log.log('info', 'shards.start', { shards: config.shards, replicas: config.replicas, hosted: mine.join(',') });
     let waiting = mine.length;
@@ -102,7 +109,7 @@ export class ShardedReplica implements Replica {
   private startGroup(shard: number, started: (err: Error | null) => void): void {
     const group: Group = { shard, store: null, replica: null };
     this.groups.set(shard, group);
-    const genv = shardEnv(this.env, shard);
+    const genv = shardEnv(this.env, shard, this.ticks?.clockFor() ?? this.env.clock);
     const c = this.config;
     openEngine(c.engine, { disk: genv.disk, clock: genv.clock, log: genv.log }, 'kv', { ...c.storage, fsync: c.engineFsync }, (err, engine) => {
       if (this.stopped) {
@@ -260,6 +267,11 @@ export class ShardedReplica implements Replica {
     const store = this.groups.get(shard)?.store ?? null;
     if (store === null) return;
     for (const kv of scanAll(store.view)) if (!NODE_LOCAL_KEYS.has(kv[0])) yield kv;
+  }
+
+  /** Underlying tick timers armed so far (coalesced ticks), or null without coalescing. */
+  tickTimersArmed(): number | null {
+    return this.ticks?.timersArmed ?? null;
   }
 
   /** How many shards this node leads now. */
