@@ -154,7 +154,8 @@ export class RaftObserver {
   }
 
   private stepName(): string {
-    return `event ${this.world.sched.eventsRun} at ${(this.world.nowNs / 1e6).toFixed(3)} ms (${this.lastLabel})`;
+    const group = this.group === null ? '' : `shard ${this.group}'s group, `;
+    return `${group}event ${this.world.sched.eventsRun} at ${(this.world.nowNs / 1e6).toFixed(3)} ms (${this.lastLabel})`;
   }
 
   private guard(fn: () => void): void {

@@ -181,6 +181,7 @@ export function leaderBalanceVerdict(world: World, s: Scenario, deadlineNs: numb
     return seen.leaderless === 0 && Math.max(...seen.counts.values()) <= bound;
   });
   const shown = [...seen.counts].map(([id, n]) => `${id}: ${n}`).join(', ');
-  if (!ok) return { verdict: 'fail', summary: `leaders per node ${shown}${seen.leaderless > 0 ? `, ${seen.leaderless} shard(s) without a leader` : ''}: more than the bound ⌈${map.shards}/${s.cluster.nodes}⌉ + ${LEADER_SLACK} = ${bound} on some node` };
+  if (!ok && seen.leaderless > 0) return { verdict: 'fail', summary: `after healing, ${seen.leaderless} shard(s) without a leader (leaders per node ${shown})` };
+  if (!ok) return { verdict: 'fail', summary: `leaders per node ${shown}: more than the bound ⌈${map.shards}/${s.cluster.nodes}⌉ + ${LEADER_SLACK} = ${bound} on some node` };
   return { verdict: 'pass', summary: `leaders per node ${shown}: at most ⌈${map.shards}/${s.cluster.nodes}⌉ + ${LEADER_SLACK} = ${bound}` };
 }
