@@ -18,6 +18,7 @@ import { PrimaryReplica } from './primary-replica.js';
 import { RaftReplica } from './raft-replica.js';
 import type { ShardMap } from '../cluster/placement/shard-map.js';
 import { SHARD_FRAME } from './shard-env.js';
+import { SHARD_BATCH_FRAME } from './shard-outbox.js';
 import { ShardedReplica } from './sharded-replica.js';
 import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
@@ -65,7 +66,7 @@ export interface NodeConfig {
    * `replicas` nodes placed by the ring (src/cluster/placement). Absent or count 1: one group
    * holds every key, exactly as without it. Needs replication raft; no authentication yet.
    */
-  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean };
+  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean };
 }
 
 /** How often a sharded node's leaders look whether to hand a shard to its preferred leader. */
@@ -218,7 +219,7 @@ export class KvNode {
     const raft = { ...t, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2 };
     this.replica = new ShardedReplica(
       env,
-      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
+      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
       (err) => this.fail(err),
       (err) => {
         if (err !== null) this.fail(err);
@@ -270,7 +271,7 @@ export class KvNode {
       }
       return;
     }
-    if (frame[0] === SHARD_FRAME) {
+    if (frame[0] === SHARD_FRAME || frame[0] === SHARD_BATCH_FRAME) {
       // A shard group's frame (Raft message or snapshot piece) in its envelope: members only.
       const sharded = this.sharded;
       if (sharded !== null && this.isPeer(from)) sharded.receiveShardFrame(from, frame);

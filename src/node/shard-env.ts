@@ -40,13 +40,16 @@ export function shardDir(shard: number): string {
   return `shards/${shard}`;
 }
 
-/** Shard i's Env; `clock` replaces the node's (coalesced ticks, tick-coalescer.ts). */
-export function shardEnv(env: Env, shard: number, clock: Clock = env.clock): Env {
+/**
+ * Shard i's Env; `clock` replaces the node's (coalesced ticks, tick-coalescer.ts), and `send`
+ * the envelope's own sending (coalesced messages, shard-outbox.ts).
+ */
+export function shardEnv(env: Env, shard: number, clock: Clock = env.clock, send?: (to: Address, frame: Uint8Array) => void): Env {
   return {
     id: env.id,
     clock,
     disk: new ScopedDisk(env.disk, shardDir(shard)),
-    net: new ShardNet(env.net, shard),
+    net: new ShardNet(env.net, shard, send ?? null),
     rng: env.rng.fork(`shard/${shard}`),
     log: { log: (level, event, fields) => env.log.log(level, event, { shard, ...fields }) },
     ...(env.exit !== undefined ? { exit: env.exit } : {}),
@@ -58,6 +61,7 @@ class ShardNet implements Net {
   constructor(
     private readonly net: Net,
     private readonly shard: number,
+    private readonly sendVia: ((to: Address, frame: Uint8Array) => void) | null,
   ) {}
 
   get self(): Address {
@@ -65,7 +69,8 @@ class ShardNet implements Net {
   }
 
   send(to: Address, frame: Uint8Array): void {
-    this.net.send(to, wrapShardFrame(this.shard, frame));
+    if (this.sendVia !== null) this.sendVia(to, frame);
+    else this.net.send(to, wrapShardFrame(this.shard, frame));
   }
 
   onReceive(_handler: ReceiveHandler): void {

@@ -11,7 +11,8 @@ import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
 import type { Request, Result } from './protocol.js';
 import { RaftReplica, type RaftReplicaConfig } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
-import { shardEnv, unwrapShardFrame } from './shard-env.js';
+import { shardEnv } from './shard-env.js';
+import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
 import { EngineStore } from './store.js';
 import { TickCoalescer } from './tick-coalescer.js';
 
@@ -30,8 +31,8 @@ import { TickCoalescer } from './tick-coalescer.js';
  * group fsyncs its own log, so a node with G groups busy at once pays up to G fsyncs per round of
  * group commit where a shared WAL would pay one (TiKV's RocksDB-per-node, CockroachDB's shared
  * Pebble); and G engines each keep their own memtable and files. A shared WAL with per-group
- * applied indexes and snapshots cut by key range is the next step (ticks are already coalesced:
- * tick-coalescer.ts; heartbeats are not).
+ * applied indexes and snapshots cut by key range is the next step (ticks and messages are already
+ * coalesced: tick-coalescer.ts, shard-outbox.ts).
  *
  * Leader balance: Raft elects whichever replica times out first, so leaders drift together. A
  * leader that is not its shard's preferred leader (ShardMap.preferredLeader) and sees that
@@ -54,6 +55,8 @@ export interface ShardedConfig {
   onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null, shard?: number) => void;
   /** One timer event per tick for all groups (tick-coalescer.ts); false: a timer per group. Default true. */
   coalesceTicks?: boolean;
+  /** One network message per destination and turn for all groups (shard-outbox.ts); false: one per frame. Default true. */
+  coalesceMessages?: boolean;
 }
 
 interface Group {
@@ -73,6 +76,8 @@ export class ShardedReplica implements Replica {
   private balanceTimer: Timer | null = null;
   /** One ticker for every group's Raft ticks (null: each group arms its own timer). */
   private readonly ticks: TickCoalescer | null;
+  /** Frames to each node gathered per turn into one message (null: each frame is a message). */
+  private readonly outbox: ShardOutbox | null;
 
   constructor(
     private readonly env: Env,
@@ -82,6 +87,7 @@ export class ShardedReplica implements Replica {
   ) {
     this.map = ShardMap.build(config.members, { shards: config.shards, replicas: config.replicas });
     this.ticks = config.coalesceTicks === false ? null : new TickCoalescer(env.clock, config.raft.tickMs);
+    this.outbox = config.coalesceMessages === false ? null : new ShardOutbox(env.net, env.clock);
     const mine = this.map.shardsOf(env.id);
     env.log.log('info', 'shards.start', { shards: config.shards, replicas: config.replicas, hosted: mine.join(',') });
     let waiting = mine.length;
@@ -109,7 +115,8 @@ export class ShardedReplica implements Replica {
   private startGroup(shard: number, started: (err: Error | null) => void): void {
     const group: Group = { shard, store: null, replica: null };
     this.groups.set(shard, group);
-    const genv = shardEnv(this.env, shard, this.ticks?.clockFor() ?? this.env.clock);
+    const outbox = this.outbox;
+    const genv = shardEnv(this.env, shard, this.ticks?.clockFor() ?? this.env.clock, outbox === null ? undefined : (to, frame) => outbox.send(to, shard, frame));
     const c = this.config;
     openEngine(c.engine, { disk: genv.disk, clock: genv.clock, log: genv.log }, 'kv', { ...c.storage, fsync: c.engineFsync }, (err, engine) => {
       if (this.stopped) {
@@ -192,8 +199,13 @@ export class ShardedReplica implements Replica {
   /** A frame in a shard envelope: unwrapped and handed to that shard's replica, decoded as a single group's node decodes it. */
   receiveShardFrame(from: string, frame: Uint8Array): void {
     if (this.stopped) return;
-    const u = unwrapShardFrame(frame);
-    if (u === null) return this.env.log.log('warn', 'node.bad_frame', { from, error: 'a shard envelope too short' });
+    const frames = decodeShardFrames(frame);
+    if (typeof frames === 'string') return this.env.log.log('warn', 'node.bad_frame', { from, error: frames });
+    for (const u of frames) this.deliver(from, u);
+  }
+
+  private deliver(from: string, u: { shard: number; inner: Uint8Array }): void {
+    if (this.stopped) return;
     const replica = this.groups.get(u.shard)?.replica ?? null;
     if (replica === null) {
       // Not hosted here (a sender with another placement), or still starting: Raft resends.
@@ -274,6 +286,11 @@ export class ShardedReplica implements Replica {
     return this.ticks?.timersArmed ?? null;
   }
 
+  /** Network messages the groups' frames went out in (coalesced), or null without coalescing. */
+  messageStats(): { messages: number; frames: number } | null {
+    return this.outbox === null ? null : { ...this.outbox.stats };
+  }
+
   /** How many shards this node leads now. */
   leaderCount(): number {
     let n = 0;
@@ -314,6 +331,7 @@ export class ShardedReplica implements Replica {
     if (this.stopped) return;
     this.stopped = true;
     this.balanceTimer?.cancel();
+    this.outbox?.close();
     for (const g of this.groups.values()) {
       g.replica?.stop();
       g.store?.close();
