@@ -10,11 +10,11 @@ import { parseScenario } from '../../../sim/scenario.js';
 const buggy = `
 name: shards-bug-read-without-read-index
 description: Known bug on with shards - reads served locally without ReadIndex - under a majority/minority split.
-duration: 3500ms
+duration: 2500ms
 cluster: { nodes: 5, engine: memory, replication: raft, shards: 4, replicas: 3 }
-workload: { clients: 6, keys: 6, mix: { read: 60, write: 40 }, timeout: 1s }
+workload: { clients: 5, keys: 5, mix: { read: 60, write: 40 }, timeout: 1s }
 faults:
-  - { at: 1s, for: 1500ms, kind: partition, shape: majority-minority }
+  - { at: 800ms, for: 1200ms, kind: partition, shape: majority-minority }
 bugs: [read-without-read-index]
 `;
 

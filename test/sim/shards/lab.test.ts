@@ -18,11 +18,11 @@ function shipped(name: string) {
   return parseScenario(readFileSync(file, 'utf8'), file);
 }
 
-test('shards/partitions, cut to 4.5 s, its first split only: every check passes, and every node runs its shards', () => {
+test('shards/partitions, cut to 3.5 s, its first split only: every check passes, and every node runs its shards', () => {
   const s = shipped('partitions');
   assert.is(s.cluster.shards, 8);
   assert.is(s.cluster.replicas, 3);
-  const short = { ...s, durationNs: 4.5e9, faults: s.faults.filter((f) => f.atNs + (f.forNs ?? 0) <= 3e9) };
+  const short = { ...s, durationNs: 3.5e9, faults: s.faults.filter((f) => f.atNs + (f.forNs ?? 0) <= 3e9) };
   assert.is(short.faults.length, 1, 'the cut run keeps the first split');
   let hosted = 0;
   const { summary } = runScenario(short, {
@@ -36,7 +36,7 @@ test('shards/partitions, cut to 4.5 s, its first split only: every check passes,
   assert.equal(failed, [], failed.join('\n'));
   for (const c of ['linearizable', 'lost-writes', 'convergence', 'raft-safety', 'placement', 'leader-balance'] as const) assert.ok(c in summary.checks, `${c} ran`);
   assert.ok(hosted >= 4, `a node hosts several shards (saw at most ${hosted})`);
-  assert.ok(summary.ops.ok > 300, `clients got answers (${summary.ops.ok})`);
+  assert.ok(summary.ops.ok > 200, `clients got answers (${summary.ops.ok})`);
 });
 
 test('shard settings are validated with the file and the reason', () => {
