@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_DISK_OPTIONS } from '../../../sim/disk.js';
+import { kvNodeOf } from '../../../sim/node-process.js';
 import { createNodeFor } from '../../../sim/runner.js';
 import { nodeIds, parseScenario } from '../../../sim/scenario.js';
 import { NS_PER_MS } from '../../../sim/scheduler.js';
@@ -49,6 +50,13 @@ test('leader-balance: passes once leaders settle, fails when shards have no lead
   const ok = leaderBalanceVerdict(w, scenario, w.nowNs + 3000 * NS_PER_MS);
   assert.is(ok.verdict, 'pass', ok.summary);
   assert.match(ok.summary, /at most ⌈6\/5⌉ \+ 1 = 3/);
+  // Given a few balancing rounds on a calm cluster, every shard is led by its preferred leader.
+  w.sched.runUntil(w.nowNs + 4000 * NS_PER_MS);
+  const map = shardMapOf(scenario);
+  for (let shard = 0; shard < map.shards; shard++) {
+    const leaders = [...w.machines.values()].filter((m) => kvNodeOf(m)?.sharded?.group(shard)?.raftNode?.softState().role === 'leader').map((m) => m.id);
+    assert.equal(leaders, [map.preferredLeader(shard)], `shard ${shard}`);
+  }
   for (const id of ['n1', 'n2', 'n3']) w.crash(id);
   w.sched.runUntil(w.nowNs + 1000 * NS_PER_MS);
   const bad = leaderBalanceVerdict(w, scenario, w.nowNs + 500 * NS_PER_MS);
