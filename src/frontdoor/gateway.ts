@@ -208,8 +208,9 @@ export class Gateway {
    * (the local node, forwarded to the shard's leader if need be), merged by shard-scatter.ts.
    */
   private scatter(op: Extract<KvOp, { f: 'range' } | { f: 'batch' }>, db: string, token: string | null, entry: InFlight, map: ShardMap): void {
-    const parts: { op: KvOp; shard?: number; lastIndex: number }[] =
-      op.f === 'range' ? Array.from({ length: map.shards }, (_, shard) => ({ op, shard, lastIndex: 0 })) : splitBatch(map, db, op.ops).map((p) => ({ op: { f: 'batch', ops: p.ops }, lastIndex: p.lastIndex }));
+    // A range names its shard in the request (its keys do not say); a batch's keys do.
+    const parts: { op: KvOp; shard: number; named: boolean; lastIndex: number }[] =
+      op.f === 'range' ? Array.from({ length: map.shards }, (_, shard) => ({ op, shard, named: true, lastIndex: 0 })) : splitBatch(map, db, op.ops).map((p) => ({ op: { f: 'batch', ops: p.ops }, shard: p.shard, named: false, lastIndex: p.lastIndex }));
     if (parts.length === 0) return this.local(op, db, token, entry);
     const results: (Result | null)[] = parts.map(() => null);
     let waiting = parts.length;
@@ -219,9 +220,9 @@ export class Gateway {
         results[i] = r;
         if (--waiting > 0) return;
         const all = results as Result[];
-        this.finish(entry, op.f === 'range' ? mergeRanges(op, all) : mergeBatch(parts.map((q, j) => ({ shard: map.shardOf(db, (q.op as { ops: { key: string }[] }).ops[0]!.key), lastIndex: q.lastIndex, result: all[j] as Result }))));
+        this.finish(entry, op.f === 'range' ? mergeRanges(op, all) : mergeBatch(parts.map((q, j) => ({ shard: q.shard, lastIndex: q.lastIndex, result: all[j] as Result }))));
       } };
-      this.local(p.op, db, token, sub, p.shard);
+      this.local(p.op, db, token, sub, p.named ? p.shard : undefined);
     });
   }
 
