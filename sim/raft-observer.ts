@@ -48,6 +48,8 @@ export class RaftObserver {
   constructor(
     private readonly world: World,
     private readonly fullEveryEvents = 500,
+    /** With shards: the one Raft group this observer watches (sim/shards/observer.ts keeps one per group). */
+    private readonly group: number | null = null,
   ) {}
 
   attach(): void {
@@ -59,14 +61,15 @@ export class RaftObserver {
     for (const m of this.world.machines.values()) {
       const kv = m.state === 'down' ? null : kvNodeOf(m);
       if (kv === null) continue;
-      const r = kv.replicaForInspection;
+      const r = this.group === null ? kv.replicaForInspection : kv.sharded?.group(this.group) ?? null;
       const raft = r instanceof RaftReplica ? r.raftNode : null;
       if (raft !== null) out.push(raft);
     }
     return out;
   }
 
-  private afterEvent(label: string): void {
+  /** After every event of the world (attach installs it; a group's observer is called by its owner). */
+  afterEvent(label: string): void {
     if (this.violation !== null) return;
     this.events++;
     this.lastLabel = label;
@@ -151,7 +154,8 @@ export class RaftObserver {
   }
 
   private stepName(): string {
-    return `event ${this.world.sched.eventsRun} at ${(this.world.nowNs / 1e6).toFixed(3)} ms (${this.lastLabel})`;
+    const group = this.group === null ? '' : `shard ${this.group}'s group, `;
+    return `${group}event ${this.world.sched.eventsRun} at ${(this.world.nowNs / 1e6).toFixed(3)} ms (${this.lastLabel})`;
   }
 
   private guard(fn: () => void): void {

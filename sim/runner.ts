@@ -21,6 +21,11 @@ import { Workload, type WorkloadStats } from './workload.js';
 import { World, type Machine, type SimNode } from './world.js';
 import type { NetStats, SimNet } from './net.js';
 import { EventWatch, LAB_MEMBER_META, membershipVerdict, ringBalanceVerdict, WorldMembership } from './membership.js';
+import { GroupedRaftObserver } from './shards/observer.js';
+import { leaderBalanceVerdict, placementVerdict, shardConvergence } from './shards/checks.js';
+
+/** What the runner reads of the Raft observer: one for a single group, one per group with shards. */
+type RaftWatch = RaftObserver | GroupedRaftObserver;
 
 /**
  * Runs one scenario with one seed: builds the world, runs the workload under the fault schedule,
@@ -107,7 +112,7 @@ const SLICE_NS = 100 * NS_PER_MS;
  * reaches (line, HTTP, or request frames on the TCP client port). `net` opens the gateway's own
  * endpoint for forwarding.
  */
-export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObserver | null = null, membership: WorldMembership | null = null): (env: Env, machine: Machine) => SimNode {
+export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWatch | null = null, membership: WorldMembership | null = null): (env: Env, machine: Machine) => SimNode {
   const members = nodeIds(scenario).slice(0, scenario.cluster.voters);
   const gossip = scenario.cluster.gossip;
   const bugs = new Set(scenario.bugs);
@@ -123,6 +128,7 @@ export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftObs
         primary: scenario.cluster.primary,
         storage: scenario.cluster.storage,
         ...(observer !== null ? { onApply: observer.onApply } : {}),
+        ...(scenario.cluster.shards > 1 ? { shards: { count: scenario.cluster.shards, replicas: scenario.cluster.replicas } } : {}),
         // Every node joins through every other: the way an operator lists seeds.
         ...(gossip !== null ? { gossip: { options: gossip, seeds: nodeIds(scenario), meta: LAB_MEMBER_META, ...(membership !== null ? { onEvent: membership.see } : {}) } } : {}),
       },
@@ -138,7 +144,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   const trace = new Trace(options.outDir !== null);
   const recorder = options.outDir !== null ? new RunRecorder(nodeIds(scenario)) : null;
   trace.listener = recorder?.onRecord ?? null;
-  let observer: RaftObserver | null = null;
+  let observer: RaftWatch | null = null;
   let membership: WorldMembership | null = null;
   const world: World = new World({
     seed: String(seed),
@@ -155,7 +161,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     trace,
   });
   if (scenario.cluster.replication === 'raft' && OBSERVED.some((c) => scenario.checks.includes(c))) {
-    observer = new RaftObserver(world);
+    observer = scenario.cluster.shards > 1 ? new GroupedRaftObserver(world, scenario.cluster.shards) : new RaftObserver(world);
     observer.attach();
   }
   if (scenario.cluster.gossip !== null) membership = new WorldMembership(world);
@@ -181,7 +187,7 @@ interface RunParts {
   trace: Trace;
   workload: Workload;
   nemesis: Nemesis;
-  observer: () => RaftObserver | null;
+  observer: () => RaftWatch | null;
   membership: WorldMembership | null;
   violated: () => boolean;
   wallStart: number;
@@ -233,7 +239,8 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
   // judged are the ones the faults left.
   const gossipChecks = gossipVerdicts(scenario, options.skipChecks === true ? null : parts.membership, watch, { timeline: nemesis.timeline, others: [...world.exits.flatMap((e) => [e.atNs, e.atNs + world.supervisorRestartNs]), ...world.panics.map((p) => p.atNs)] }, violated());
   const cycles: number[] = [];
-  const convergence = scenario.checks.includes('convergence') && !violated() ? awaitConvergence(world, scenario, hardEndNs + scenario.healNs, cycles) : null;
+  const convergence = scenario.checks.includes('convergence') && !violated() ? (scenario.cluster.shards > 1 ? shardConvergence : awaitConvergence)(world, scenario, hardEndNs + scenario.healNs, cycles) : null;
+  const shardChecks = shardVerdicts(scenario, world, violated());
   observer?.full();
   const history = workload.history;
   const disturbances: Disturbances = {
@@ -246,6 +253,8 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
     const c: CheckResult =
       name === 'membership' || name === 'ring-balance'
         ? gossipChecks[name]
+        : name === 'placement' || name === 'leader-balance'
+        ? shardChecks[name]
         : name === 'convergence'
         ? convergence ?? { verdict: 'skipped', summary: 'the run stopped before replicas could converge' }
         : name === 'assertions'
@@ -288,6 +297,14 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
   return { summary, history, linearizability: kept.linearizability, recorded };
 }
 
+/** placement and leader-balance (sim/shards/checks.ts): after convergence, each given the heal timeout to hold. */
+function shardVerdicts(s: Scenario, world: World, stopped: boolean): Record<'placement' | 'leader-balance', CheckResult> {
+  const skipped = (why: string): CheckResult => ({ verdict: 'skipped', summary: why });
+  const placement = !s.checks.includes('placement') ? skipped('not checked') : stopped ? skipped('the run stopped at a Raft safety violation') : placementVerdict(world, s, world.nowNs + s.healNs);
+  const balance = !s.checks.includes('leader-balance') ? skipped('not checked') : stopped ? skipped('the run stopped at a Raft safety violation') : leaderBalanceVerdict(world, s, world.nowNs + s.healNs);
+  return { placement, 'leader-balance': balance };
+}
+
 /** membership and ring-balance (sim/membership.ts): run the world on until the views agree or the heal timeout passes. */
 function gossipVerdicts(s: Scenario, m: WorldMembership | null, watch: EventWatch | null, d: Disturbances, stopped: boolean): Record<'membership' | 'ring-balance', CheckResult> {
   const skipped = (why: string): CheckResult => ({ verdict: 'skipped', summary: why });
@@ -300,7 +317,7 @@ function gossipVerdicts(s: Scenario, m: WorldMembership | null, watch: EventWatc
 }
 
 /** The checks that read the Raft observer's record and the fault timeline (availability.ts, applied-results.ts). */
-function raftRecordCheck(name: 'leader-stability' | 'applied-results' | 'recovery', s: Scenario, history: HistoryEvent[], observer: RaftObserver | null, d: Disturbances): CheckResult {
+function raftRecordCheck(name: 'leader-stability' | 'applied-results' | 'recovery', s: Scenario, history: HistoryEvent[], observer: RaftWatch | null, d: Disturbances): CheckResult {
   if (name === 'recovery') return recovery(history, d.timeline, s.durationNs, s.recoverWithinNs, s.recoverFraction);
   if (observer === null) return { verdict: 'skipped', summary: 'no Raft in this run' };
   if (observer.violation !== null) return { verdict: 'skipped', summary: 'the run stopped at a Raft safety violation' };
@@ -441,7 +458,7 @@ export function historyCheck(name: 'linearizable' | 'lost-writes' | 'liveness', 
   return runCheck(name, history, unanswered, null, { linearizability: null });
 }
 
-function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[] | null, observer: RaftObserver | null, kept: { linearizability: LinearizabilityResult | null }): CheckResult {
+function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[] | null, observer: RaftWatch | null, kept: { linearizability: LinearizabilityResult | null }): CheckResult {
   switch (name) {
     case 'convergence':
       return { verdict: 'skipped', summary: 'checked while the run goes' };
@@ -469,6 +486,9 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
     case 'membership':
     case 'ring-balance':
       return { verdict: 'skipped', summary: 'checked from the nodes\' gossip (gossipVerdicts)' };
+    case 'placement':
+    case 'leader-balance':
+      return { verdict: 'skipped', summary: 'checked from the nodes\' shards (shardVerdicts)' };
   }
 }
 

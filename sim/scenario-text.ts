@@ -68,6 +68,11 @@ function clusterFields(s: Scenario, base: Scenario): Record<string, unknown> {
     { leader: base.cluster.primary.leader, shipInterval: durationText(base.cluster.primary.shipIntervalMs * 1e6) });
   if (Object.keys(primary).length > 0) out.primary = primary;
   if (c.gossip !== null) out.gossip = gossipFields(c.gossip);
+  // Shards only when there are several: a one-group file reads as it always did.
+  if (c.shards > 1) {
+    out.shards = c.shards;
+    out.replicas = c.replicas;
+  }
   // Engine sizes written whole (a preset's included): the file then says every size it runs with.
   const storage = Object.fromEntries(Object.entries(c.storage).filter(([, v]) => v !== undefined && Object.keys(v).length > 0));
   if (Object.keys(storage).length > 0) out.storage = storage;

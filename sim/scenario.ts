@@ -22,6 +22,7 @@ import { LAB_RAFT_TUNING, type RaftTuning } from '../src/node/raft-tuning.js';
 import { FAILPOINTS, type FailpointName } from '../src/util/failpoints.js';
 import { resolveLsmOptions, type LsmOptions } from '../src/storage/lsm/options.js';
 import { resolveBitcaskOptions, type BitcaskOptions } from '../src/storage/bitcask/options.js';
+import { shardProblems } from './shards/scenario.js';
 import { DEFAULT_GOSSIP_OPTIONS, gossipOptions, type GossipOptions } from '../src/cluster/gossip/options.js';
 
 /**
@@ -32,12 +33,16 @@ import { DEFAULT_GOSSIP_OPTIONS, gossipOptions, type GossipOptions } from '../sr
 
 export const ENGINES = ['memory', 'lsm', 'bitcask'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance'] as const;
 /** Checks that watch Raft itself (its elections, the entries it applies): they need replication raft. */
 const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery'];
 /** Checks of the nodes' gossip (sim/gossip/checks.ts): they need cluster.gossip. */
 export const GOSSIP_CHECKS: readonly CheckName[] = ['membership', 'ring-balance'];
 export type CheckName = (typeof CHECKS)[number];
+/** Checks of a sharded cluster (sim/shards/checks.ts): they need cluster.shards > 1. */
+export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance'];
+/** Raft checks not yet kept per group: a sharded scenario may not ask for them. */
+export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results'];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
 /**
@@ -174,6 +179,10 @@ export interface Scenario {
     storage: StorageSizes;
     /** Every node gossips (SWIM + Lifeguard) with these options; null: no gossip. */
     gossip: GossipOptions | null;
+    /** Multi-Raft: shards (Raft groups) placed by the ring; 1: one group holds every key. */
+    shards: number;
+    /** Replicas per shard (default 3, or every node when fewer). */
+    replicas: number;
   };
   network: { latency: { minNs: number; meanNs: number; maxNs: number } };
   disk: { syncLatencyMinNs: number; syncLatencyMaxNs: number; crash: CrashMode; dirCrash: 'lose' | 'random'; capacityBytes: number | null };
@@ -461,6 +470,8 @@ const root = obj({
       preset: { v: oneOf(PRESETS), default: 'default' },
       storage: { v: obj({ lsm: { v: lsmSizes }, bitcask: { v: bitcaskSizes } }) },
       gossip: { v: gossipSettings },
+      shards: { v: int({ min: 1, max: 1024 }), default: 1 },
+      replicas: { v: int({ min: 1, max: 64 }) },
       raft: {
         v: obj({
           tick: { v: duration({ minNs: 1e6 }) },
@@ -572,6 +583,8 @@ export function parseScenario(text: string, file: string): Scenario {
       raft: raftTuning(r.cluster.raft ?? {}, r.cluster.preset),
       storage: storageSizes(r.cluster.storage, r.cluster.preset),
       gossip: r.cluster.gossip === undefined ? null : gossipSettingsOf(r.cluster.gossip as Record<string, number | boolean | undefined>, file),
+      shards: r.cluster.shards,
+      replicas: r.cluster.replicas ?? Math.min(3, r.cluster.nodes),
     },
     network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },
     disk: {
@@ -600,7 +613,7 @@ export function parseScenario(text: string, file: string): Scenario {
     settleNs: r.heal?.settle ?? 1e9,
     recoverWithinNs: r.heal?.recoverWithin ?? 3e9,
     recoverFraction: r.heal?.recoverFraction ?? 0.5,
-    checks: r.checks ?? CHECKS.filter((c) => (!RAFT_CHECKS.includes(c) || r.cluster.replication === 'raft') && (c !== 'convergence' || r.cluster.nodes > 1) && (!GOSSIP_CHECKS.includes(c) || r.cluster.gossip !== undefined)),
+    checks: r.checks ?? CHECKS.filter((c) => (!RAFT_CHECKS.includes(c) || r.cluster.replication === 'raft') && (c !== 'convergence' || r.cluster.nodes > 1) && (!GOSSIP_CHECKS.includes(c) || r.cluster.gossip !== undefined) && (r.cluster.shards > 1 ? !UNSHARDED_CHECKS.includes(c) : !SHARD_CHECKS.includes(c))),
     expectFail: Object.entries(r.expect ?? {}).filter(([, v]) => v === 'fail').map(([k]) => k as CheckName),
     bugs: r.bugs,
     file,
@@ -648,6 +661,7 @@ function crossCheck(s: Scenario): void {
   for (const c of RAFT_CHECKS) if (s.checks.includes(c) && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: ${c} needs replication raft`);
   for (const c of GOSSIP_CHECKS) if (s.checks.includes(c) && s.cluster.gossip === null) errors.push(`${s.file}: checks: ${c} needs cluster.gossip`);
   errors.push(...storageProblems(s));
+  errors.push(...shardProblems(s));
   if (s.cluster.raft.leaseReads && !s.cluster.raft.checkQuorum) errors.push(`${s.file}: cluster.raft: leaseReads needs checkQuorum`);
   if (s.cluster.raft.heartbeatTicks >= s.cluster.raft.electionTicks) errors.push(`${s.file}: cluster.raft: heartbeatTicks must be less than electionTicks`);
   if (s.cluster.replication === 'none' && s.cluster.nodes !== 1) {

@@ -44,6 +44,7 @@ export function checkRealScenario(s: Scenario): void {
     );
   }
   if (s.cluster.voters !== s.cluster.nodes) throw new UsageError(`${s.file}: cluster.voters: --real starts every node as a member`);
+  if (s.cluster.shards > 1) throw new UsageError(`${s.file}: cluster.shards: kv-lab serve runs one Raft group for now; shards run in the simulator only (issue 20)`);
 }
 
 /**

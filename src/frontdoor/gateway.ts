@@ -16,6 +16,8 @@ import {
 import { assert } from '../util/assert.js';
 import type { KvClient, Outcome } from '../client/client.js';
 import { Counter, Histogram, type Labels } from './metrics.js';
+import type { ShardMap } from '../cluster/placement/shard-map.js';
+import { mergeBatch, mergeRanges, splitBatch } from './shard-scatter.js';
 
 /**
  * The gateway: how the HTTP and TCP front ends of one process reach the cluster.
@@ -39,6 +41,8 @@ export interface LocalNode {
   /** A read's answer when the node can give it at once, else null (KvNode.readNow). */
   readNow?(req: Request): Result | null;
   status(): NodeStatus;
+  /** A sharded cluster's placement (ranges and batches are split by shard); null or absent: one group. */
+  shardMap?(): ShardMap | null;
 }
 
 export type FrontEnd = 'http' | 'tcp';
@@ -78,6 +82,8 @@ interface InFlight {
   finished: boolean;
   /** Handed to the forwarding client, whose deadline now applies. */
   forwarded: boolean;
+  /** One shard's part of a split request: counted once, as the whole (scatter). */
+  part?: true;
 }
 
 interface OpStats {
@@ -192,7 +198,32 @@ export class Gateway {
       this.finish(entry, { ok: false, code: 'unavailable', message: this.closed ? 'node is shutting down' : 'too many requests in flight' });
       return;
     }
-    this.local(op, db, this.options.authEnabled ? token : null, entry);
+    const shards = this.options.node.shardMap?.() ?? null;
+    if (shards !== null && shards.shards > 1 && (op.f === 'range' || op.f === 'batch')) this.scatter(op, db, this.options.authEnabled ? token : null, entry, shards);
+    else this.local(op, db, this.options.authEnabled ? token : null, entry);
+  }
+
+  /**
+   * A range or a batch on a sharded cluster: one request per shard, each down the ordinary path
+   * (the local node, forwarded to the shard's leader if need be), merged by shard-scatter.ts.
+   */
+  private scatter(op: Extract<KvOp, { f: 'range' } | { f: 'batch' }>, db: string, token: string | null, entry: InFlight, map: ShardMap): void {
+    // A range names its shard in the request (its keys do not say); a batch's keys do.
+    const parts: { op: KvOp; shard: number; named: boolean; lastIndex: number }[] =
+      op.f === 'range' ? Array.from({ length: map.shards }, (_, shard) => ({ op, shard, named: true, lastIndex: 0 })) : splitBatch(map, db, op.ops).map((p) => ({ op: { f: 'batch', ops: p.ops }, shard: p.shard, named: false, lastIndex: p.lastIndex }));
+    if (parts.length === 0) return this.local(op, db, token, entry);
+    const results: (Result | null)[] = parts.map(() => null);
+    let waiting = parts.length;
+    parts.forEach((p, i) => {
+      const sub: InFlight = { startNs: entry.startNs, api: entry.api, f: entry.f, finished: false, forwarded: false, part: true, done: (r) => {
+        assert(results[i] === null, 'a shard part answered twice');
+        results[i] = r;
+        if (--waiting > 0) return;
+        const all = results as Result[];
+        this.finish(entry, op.f === 'range' ? mergeRanges(op, all) : mergeBatch(parts.map((q, j) => ({ shard: q.shard, lastIndex: q.lastIndex, result: all[j] as Result }))));
+      } };
+      this.local(p.op, db, token, sub, p.named ? p.shard : undefined);
+    });
   }
 
   /**
@@ -252,7 +283,7 @@ export class Gateway {
 
   /** Counts the answer (latency, outcome) and hands it to the front end. */
   private finish(entry: InFlight, r: Result): void {
-    this.count(entry.api, entry.f, entry.startNs, r);
+    if (entry.part !== true) this.count(entry.api, entry.f, entry.startNs, r);
     entry.done(r);
   }
 
@@ -307,7 +338,7 @@ export class Gateway {
     return invalid === null ? null : { ok: false, code: 'bad_request', message: invalid };
   }
 
-  private local(op: KvOp, db: string, token: string | null, entry: InFlight): void {
+  private local(op: KvOp, db: string, token: string | null, entry: InFlight, shard?: number): void {
     // The lowest seq in flight, this request's own included: it takes seqNext, not yet in the map.
     const ackSeq = this.lowestPending();
     const seq = this.seqNext++;
@@ -316,6 +347,7 @@ export class Gateway {
     // retry's result for the forwarding client's own resends.
     const request: Request = { kind: 'req', client: this.options.clientId, seq, ackSeq, db, op, once: true };
     if (token !== null) request.token = token; // (a spread of a conditional object costs a copy per request)
+    if (shard !== undefined) request.shard = shard;
     const outermost = this.submitting === 0;
     if (outermost) this.submitting = seq;
     try {

@@ -16,6 +16,10 @@ import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
 import { encodeMessage, isReadOnly, validateRequest, type Request, type Response, type Result } from './protocol.js';
 import { PrimaryReplica } from './primary-replica.js';
 import { RaftReplica } from './raft-replica.js';
+import type { ShardMap } from '../cluster/placement/shard-map.js';
+import { SHARD_FRAME } from './shard-env.js';
+import { SHARD_BATCH_FRAME } from './shard-outbox.js';
+import { ShardedReplica } from './sharded-replica.js';
 import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
@@ -46,8 +50,8 @@ export interface NodeConfig {
   original?: boolean;
   /** Replication `primary`: the initial leader and how often it ships its log. */
   primary?: { leader: string; shipIntervalMs: number };
-  /** Called for every log entry the state machine applies (the simulator's safety observers). */
-  onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => void;
+  /** Called for every log entry the state machine applies (the simulator's safety observers); `shard` with shards. */
+  onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null, shard?: number) => void;
   /**
    * Free disk space below which the node refuses writes with `disk_full` (default
    * DISK_RESERVE_BYTES). Raft followers stop accepting entries below half of it.
@@ -57,7 +61,16 @@ export interface NodeConfig {
   storage?: Pick<EngineOptions, 'lsm' | 'bitcask'>;
   /** Membership by gossip (SWIM + Lifeguard, src/cluster/gossip) beside replication; absent: none. */
   gossip?: NodeGossipConfig;
+  /**
+   * Multi-Raft (sharded-replica.ts): the keyspace cut into `count` shards, each a Raft group of
+   * `replicas` nodes placed by the ring (src/cluster/placement). Absent or count 1: one group
+   * holds every key, exactly as without it. Needs replication raft; no authentication yet.
+   */
+  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean };
 }
+
+/** How often a sharded node's leaders look whether to hand a shard to its preferred leader. */
+export const SHARD_BALANCE_MS = 1000;
 
 /**
  * A node's gossip: it runs from the node's start, independent of its storage and replica, over
@@ -157,6 +170,10 @@ export class KvNode {
       this.gossip.join(g.seeds.filter((id) => id !== env.id));
     }
     const fsync = config.bugs.has('ack-before-fsync') ? FSYNC_NEVER : config.engineFsync ?? (config.replication === 'none' ? FSYNC_ALWAYS : FSYNC_NEVER);
+    if (config.shards !== undefined && config.shards.count > 1) {
+      this.startShards(config.shards, fsync);
+      return;
+    }
     openEngine(config.engine, { disk: env.disk, clock: env.clock, log: env.log }, 'kv', { ...config.storage, fsync }, (err, engine) => {
       if (this.stopped) {
         engine?.close(() => {});
@@ -189,6 +206,37 @@ export class KvNode {
       const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}) };
       this.replica = new RaftReplica(env, store, raftConfig, fatal, started);
     }
+  }
+
+  /** The placement of a sharded node (the gateway splits ranges and batches by it); null: one group. */
+  shardMap(): ShardMap | null {
+    return this.sharded?.map ?? null;
+  }
+
+  /** Multi-Raft: one group per hosted shard, each with its own engine (sharded-replica.ts). */
+  private startShards(shards: NonNullable<NodeConfig['shards']>, fsync: FsyncPolicy): void {
+    const { env, config } = this;
+    assert(config.replication === 'raft', () => `shards need replication raft, not ${config.replication}`);
+    assert((config.auth ?? null) === null, 'shards run without authentication for now (users and databases are not sharded yet)');
+    const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
+    const raft = { ...t, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2 };
+    this.replica = new ShardedReplica(
+      env,
+      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
+      (err) => this.fail(err),
+      (err) => {
+        if (err !== null) this.fail(err);
+        else {
+          this.started = true;
+          env.log.log('info', 'node.ready', { id: env.id });
+        }
+      },
+    );
+  }
+
+  /** The sharded replica (Multi-Raft), or null for a single group. */
+  get sharded(): ShardedReplica | null {
+    return this.replica instanceof ShardedReplica ? this.replica : null;
   }
 
   /** The replica, for the simulator's observers. */
@@ -224,6 +272,13 @@ export class KvNode {
         this.gossipContact.set(from, this.env.clock.monotonicMs());
         this.gossip.receive(from, frame);
       }
+      return;
+    }
+    if (frame[0] === SHARD_FRAME || frame[0] === SHARD_BATCH_FRAME) {
+      // A shard group's frame (Raft message or snapshot piece) in its envelope: members only.
+      const sharded = this.sharded;
+      if (sharded !== null && this.isPeer(from)) sharded.receiveShardFrame(from, frame);
+      else this.env.log.log('warn', 'node.peer_refused', { from, kind: 'shard', why: sharded === null ? 'this node runs no shards' : 'not a member of the cluster' });
       return;
     }
     if (frame[0] === SNAPSHOT_CHUNK_FRAME) {
@@ -284,7 +339,8 @@ export class KvNode {
       outerReply(result);
     };
     const store = this.store;
-    if (this.stopped || !this.started || this.replica === null || store === null) {
+    // A sharded node has no store of its own: its groups do (and it runs without authentication).
+    if (this.stopped || !this.started || this.replica === null || (store === null && this.sharded === null)) {
       reply({ ok: false, code: 'unavailable', message: this.stopped ? 'node is stopped' : 'node is starting' });
       return;
     }
@@ -298,7 +354,7 @@ export class KvNode {
       return;
     }
     let answer = reply;
-    if (auth !== null) {
+    if (auth !== null && store !== null) {
       if (req.op.f === 'auth.login') return this.login(auth, store, req.op.user, req.op.password, reply);
       const decision = authorize(auth, store.view, req, this.env.clock.wallMs());
       if (!decision.ok) {
@@ -394,10 +450,10 @@ export class KvNode {
   readNow(req: Request): Result | null {
     const store = this.store;
     const replica = this.replica;
-    if (this.stopped || !this.started || replica === null || store === null || replica.readNow === undefined) return null;
+    if (this.stopped || !this.started || replica === null || (store === null && this.sharded === null) || replica.readNow === undefined) return null;
     if ((req.op.f !== 'read' && req.op.f !== 'range') || replica.inFlight() >= IN_FLIGHT_REQUESTS_MAX) return null;
     const auth = this.config.auth ?? null;
-    if (auth !== null && !authorize(auth, store.view, req, this.env.clock.wallMs()).ok) return null;
+    if (auth !== null && (store === null || !authorize(auth, store.view, req, this.env.clock.wallMs()).ok)) return null;
     const result = replica.readNow(req);
     if (result === null) return null;
     this.counters.requests++;

@@ -74,6 +74,11 @@ export interface Request {
    * flag); a client that may retry must not set it.
    */
   once?: true;
+  /**
+   * A sharded cluster's shard this request is for, where its key does not say (a range: the
+   * gateway asks every shard for its part). Absent: the key's shard (src/cluster/placement).
+   */
+  shard?: number;
 }
 
 /**
@@ -200,6 +205,7 @@ export function validateRequest(m: Record<string, unknown>): string | null {
   if (typeof m.db !== 'string' || (m.db !== '' && !DB_NAME.test(m.db))) return 'db must be "" or a name of 1-64 letters, digits, _ and -';
   if (m.token !== undefined && (typeof m.token !== 'string' || m.token.length > 1024)) return 'token must be a string';
   if (m.once !== undefined && m.once !== true) return 'once must be true or absent';
+  if (m.shard !== undefined && (!Number.isSafeInteger(m.shard) || (m.shard as number) < 0 || (m.shard as number) > 0xffff_ffff)) return 'shard must be a non-negative integer';
   return validateOp(m.op, 'op');
 }
 

@@ -13,7 +13,7 @@ import { durationText, scenarioYaml } from '../../sim/scenario-text.js';
 const S = suite('scenario files written back');
 
 const root = join(import.meta.dirname, '..', '..');
-const DIRS = ['scenarios', 'scenarios/raft', 'scenarios/primary', 'scenarios/bugs'];
+const DIRS = ['scenarios', 'scenarios/raft', 'scenarios/primary', 'scenarios/bugs', 'scenarios/shards'];
 
 for (const dir of DIRS) {
   S(`every file of ${dir}/ round-trips`, () => {
