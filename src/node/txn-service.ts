@@ -57,6 +57,13 @@ interface Live {
   /** Waiting for a lock: what to do once granted, and since when (monotonic ms). */
   onGrant: (() => void) | null;
   waitSinceMs: number;
+  /**
+   * The last operation a resending client (not `once`) ran, by `client/seq`, and its answer: a
+   * retry of it (KvClient resends after an attempt times out) gets the answer again instead of
+   * buffering an append twice.
+   */
+  lastRequest: string | null;
+  lastResult: Result | null;
 }
 
 export class TxnService {
@@ -90,8 +97,17 @@ export class TxnService {
     switch (op.f) {
       case 'txn.begin':
         return reply(this.begin(req.db));
-      case 'txn.op':
-        return this.run(req.db, op.txn, op.op, reply);
+      case 'txn.op': {
+        const l = this.live.get(op.txn);
+        if (l === undefined || req.once === true) return this.run(req.db, op.txn, op.op, reply);
+        const name = `${req.client}/${req.seq}`;
+        if (l.lastRequest === name && l.lastResult !== null) return reply(l.lastResult);
+        return this.run(req.db, op.txn, op.op, (r) => {
+          l.lastRequest = name;
+          l.lastResult = r;
+          reply(r);
+        });
+      }
       case 'txn.commit':
         return this.commit(req.db, op.txn, reply);
       case 'txn.rollback':
@@ -143,7 +159,7 @@ export class TxnService {
     const txn = table.begin(db, this.host.clock.monotonicMs());
     if (txn === null) return { ok: false, code: 'unavailable', message: `too many open transactions (${this.limits.openMax}) at this leader: retry later` };
     (this.locks as LockManager).begin(txn.id, txn.ts);
-    this.live.set(txn.id, { txn, reply: null, onGrant: null, waitSinceMs: 0 });
+    this.live.set(txn.id, { txn, reply: null, onGrant: null, waitSinceMs: 0, lastRequest: null, lastResult: null });
     this.armSweep();
     return { ok: true, value: txn.id };
   }

@@ -159,3 +159,45 @@ T('bad input: unknown ids, wrong shapes, a busy transaction, limits', () => {
 });
 
 T.run();
+
+const C = suite('client.transaction');
+
+C('retries a transaction wounded by an older one, and commits it', async () => {
+  const { KvClient } = await import('../../src/client/client.js');
+  const t = setup();
+  const { net, clock } = t.world.clientEndpoint('c9');
+  const client = new KvClient(net, clock, { nodes: t.ids, timeoutMs: 2000, attemptTimeoutMs: 500 });
+  const old = t.begin();
+  let runs = 0;
+  let result: string | null = null;
+  let error: unknown = null;
+  let open: () => void = () => {};
+  const gate = new Promise<void>((r) => (open = r));
+  void client
+    .transaction(async (tx) => {
+      runs++;
+      await tx.append('x', 'c');
+      if (runs === 1) await gate; // holds x's X lock until the older transaction wants it
+      return String(await tx.get('x'));
+    })
+    .then((v) => (result = v), (e) => (error = e));
+  const pump = async (ms: number) => {
+    for (let i = 0; i < ms / 5; i++) {
+      t.world.sched.runUntil(t.world.nowNs + 5 * NS_PER_MS);
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  await pump(100);
+  // The older transaction reads x: it wounds the client's (younger) one and gets the lock.
+  assert.equal(t.tx(old, { f: 'read', key: 'x' }), { ok: true, value: null });
+  open();
+  await pump(200);
+  assert.ok(t.call({ f: 'txn.commit', txn: old }).ok);
+  await pump(1000);
+  assert.is(error, null);
+  assert.is(result, 'c');
+  assert.is(runs, 2, 'wounded once, then committed');
+  assert.equal(t.call({ f: 'read', key: 'x' }), { ok: true, value: 'c' });
+});
+
+C.run();

@@ -38,6 +38,13 @@ export interface LineSessionOptions {
   logins?: LoginThrottle;
 }
 
+/**
+ * Transactions one connection may have open (BEGIN answered, no COMMIT or ROLLBACK yet); past
+ * it BEGIN is refused. Those still open when the connection closes are rolled back, as a
+ * database session's are: nobody else knows to finish them.
+ */
+export const TXNS_PER_CONNECTION_MAX = 16;
+
 /** Failed AUTH lines one connection may send before it is closed. */
 export const AUTH_FAILURES_PER_CONNECTION_MAX = 10;
 
@@ -76,6 +83,8 @@ export class LineSession {
   private outputEnded = false;
   private readonly gateway: Gateway;
   private readonly log: Logger;
+  /** Transactions this connection began and has not ended. */
+  private readonly txns = new Set<string>();
 
   constructor(
     private readonly stream: Stream,
@@ -87,7 +96,10 @@ export class LineSession {
       data: (chunk) => this.data(chunk),
       drain: () => this.updateFlow(),
       end: () => this.end(),
-      close: (reason) => options.onClose?.(reason),
+      close: (reason) => {
+        this.rollbackOpen();
+        options.onClose?.(reason);
+      },
     });
   }
 
@@ -246,8 +258,22 @@ export class LineSession {
         return;
       }
     }
+    if (op.f === 'txn.begin' && this.txns.size >= TXNS_PER_CONNECTION_MAX) {
+      this.reply({ kind: 'error', code: 'too_many_requests', message: `at most ${TXNS_PER_CONNECTION_MAX} open transactions per connection: COMMIT or ROLLBACK one first` });
+      return;
+    }
     const slot = this.slot();
-    this.gateway.execute('tcp', op, this.db, this.token, (result) => this.fill(slot, resultReply(command, result), result));
+    this.gateway.execute('tcp', op, this.db, this.token, (result) => {
+      if (op.f === 'txn.begin' && result.ok && typeof result.value === 'string') this.txns.add(result.value);
+      else if (op.f === 'txn.commit' || op.f === 'txn.rollback' || (op.f === 'txn.op' && !result.ok && result.code === 'aborted')) this.txns.delete(op.txn);
+      this.fill(slot, resultReply(command, result), result);
+    });
+  }
+
+  /** The connection is gone: its open transactions are rolled back (their answers go nowhere). */
+  private rollbackOpen(): void {
+    for (const txn of this.txns) this.gateway.execute('tcp', { f: 'txn.rollback', txn }, this.db, this.token, () => {});
+    this.txns.clear();
   }
 
   private auth(command: Extract<LineCommand, { verb: 'AUTH' }>): void {
