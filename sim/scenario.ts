@@ -505,9 +505,6 @@ const root = obj({
   },
   workload: {
     v: obj({
-      kind: { v: oneOf(WORKLOAD_KINDS), default: 'kv' },
-      txnLength: { v: int({ min: 1, max: 100 }), default: 4 },
-      txnKeys: { v: int({ min: 1, max: 100 }), default: 3 },
       clients: { v: int({ min: 1, max: 1000 }), default: 4 },
       keys: { v: int({ min: 1, max: 1_000_000 }), default: 8 },
       mix: { v: mixValidator, default: { read: 50, write: 30, cas: 10, delete: 5, append: 5 } },
@@ -520,6 +517,9 @@ const root = obj({
       reads: { v: oneOf(['leader', 'any'] as const), default: 'leader' },
       protocol: { v: oneOf(WORKLOAD_PROTOCOLS), default: 'line' },
       attemptTimeout: { v: duration({ minNs: 1e6 }) },
+      kind: { v: oneOf(WORKLOAD_KINDS), default: 'kv' },
+      txnLength: { v: int({ min: 1, max: 100 }), default: 4 },
+      txnKeys: { v: int({ min: 1, max: 100 }), default: 3 },
     }),
     required: true,
   },
