@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openApiDocument } from '../../../src/frontdoor/http/openapi.js';
+import { checkSizes } from '../../../src/frontdoor/gateway.js';
+import { KEY_BYTES_MAX, VALUE_BYTES_MAX } from '../../../src/node/protocol.js';
 import { errorStatus, HttpError, matchRoute, type HttpInput, type OpRoute } from '../../../src/frontdoor/http/routes.js';
 
 // The transaction routes: what each builds, bad ids and bodies refused before the node, 409 for
@@ -60,6 +62,14 @@ T('the OpenAPI document lists every transaction route under its tag, with 409 wh
     assert.equal(doc.paths[path]?.[method]?.tags, ['transactions'], `${method} ${path}`);
   }
   assert.ok('409' in (doc.paths['/txn/{txn}/commit']?.post?.responses ?? {}));
+});
+
+T('keys and values inside transactions are held to the same size limits (too_large, not bad_request)', () => {
+  const long = 'k'.repeat(KEY_BYTES_MAX + 1);
+  assert.is(checkSizes({ f: 'txn.op', txn: '1.1', op: { f: 'read', key: long } })?.ok, false);
+  assert.is((checkSizes({ f: 'txn.op', txn: '1.1', op: { f: 'read', key: long } }) as { code: string }).code, 'too_large');
+  assert.is((checkSizes({ f: 'txn.oneshot', ops: [{ f: 'write', key: 'a', value: 'v'.repeat(VALUE_BYTES_MAX + 1) }] }) as { code: string }).code, 'too_large');
+  assert.is(checkSizes({ f: 'txn.op', txn: '1.1', op: { f: 'write', key: 'a', value: 1 } }), null);
 });
 
 T.run();
