@@ -455,12 +455,14 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
       }
       return { verdict: 'pass', summary: `one leader per term, matching logs, no committed entry lost, same entries applied everywhere (${observer.fullChecks} full checks)` };
     case 'lost-writes':
+      if (onlyTxns(history)) return { verdict: 'skipped', summary: 'only transactions: they are the isolation checker\'s' };
       return lostWritesVerdict(checkLostWrites(singleKeyOps(history)));
     case 'liveness':
       if (unanswered === null) return { verdict: 'fail', summary: 'the cluster never became quiet enough to read every key after healing' };
       if (unanswered.length > 0) return { verdict: 'fail', summary: `after healing, reads of ${unanswered.length} key(s) never succeeded: ${unanswered.slice(0, 10).join(', ')}` };
       return { verdict: 'pass', summary: 'every key was read after healing' };
     case 'linearizable':
+      if (onlyTxns(history)) return { verdict: 'skipped', summary: 'only transactions: they are the isolation checker\'s' };
       return linearizableVerdict(singleKeyOps(history), kept);
     case 'leader-stability':
     case 'applied-results':
@@ -478,6 +480,10 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
  */
 export function singleKeyOps(history: HistoryEvent[]): HistoryEvent[] {
   return history.some((e) => (e.f as string) === 'txn') ? history.filter((e) => (e.f as string) !== 'txn') : history;
+}
+
+function onlyTxns(history: HistoryEvent[]): boolean {
+  return history.length > 0 && history.every((e) => (e.f as string) === 'txn');
 }
 
 /**
