@@ -73,6 +73,8 @@ interface PendingRead {
   /** null: a transaction's read barrier, which runs `then` instead of answering. */
   req: Request | null;
   then?: () => void;
+  /** A transaction's read: the state must also reach this index (TxnService's fence). */
+  minIndex?: Index;
   reply: Reply;
   /** Known once the ReadState arrives. */
   index: Index | null;
@@ -114,7 +116,11 @@ export class RaftReplica implements Replica, RaftStateMachine {
       view: () => this.store.view,
       leaderTerm: () => (this.soft.role === 'leader' && this.runtime !== null && !this.stopped ? this.runtime.raft.hardState().term : null),
       notLeader: () => refusal('notLeader', this.soft.leader, ''),
-      readBarrier: (then, refused) => this.readBarrier(then, refused),
+      readBarrier: (then, refused, minIndex) => this.readBarrier(then, refused, minIndex),
+      fenceIndex: () => {
+        this.proposeBatch();
+        return this.runtime?.raft.lastIndex() ?? 0;
+      },
       propose: (record, reply) => this.proposeRecord(record, reply),
     });
     RaftRuntime.start(
@@ -193,7 +199,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
   }
 
   /** ReadIndex for a transaction's read: then runs once the state is as new as the confirmed commit index. */
-  private readBarrier(then: () => void, refused: Reply): void {
+  private readBarrier(then: () => void, refused: Reply, minIndex: Index): void {
     const rt = this.runtime;
     if (rt === null || this.stopped) {
       refused({ ok: false, code: 'unavailable', message: 'the node is starting or stopped' });
@@ -205,7 +211,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
       refused(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
       return;
     }
-    this.pendingReads.set(ctx, { req: null, then, reply: refused, index: null });
+    this.pendingReads.set(ctx, { req: null, then, reply: refused, index: null, minIndex });
     rt.drive();
   }
 
@@ -342,7 +348,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
   private readStates(states: readonly ReadState[]): void {
     for (const rs of states) {
       const p = this.pendingReads.get(rs.requestCtx);
-      if (p !== undefined) p.index = rs.index;
+      if (p !== undefined) p.index = Math.max(rs.index, p.minIndex ?? 0);
     }
     this.serveReads();
   }

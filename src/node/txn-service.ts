@@ -41,8 +41,13 @@ export interface TxnHost {
   leaderTerm(): number | null;
   /** The refusal a non-leader gives (not_leader with the leader's name). */
   notLeader(): Result;
-  /** Confirms leadership (ReadIndex) and waits until the state is at least that new. */
-  readBarrier(then: () => void, refused: (r: Result) => void): void;
+  /**
+   * Confirms leadership (ReadIndex) and waits until the state is at least that new, and at
+   * least as new as minIndex.
+   */
+  readBarrier(then: () => void, refused: (r: Result) => void, minIndex: number): void;
+  /** Proposes the writes gathered so far and returns the log's last index: every write proposed until now is at or below it. */
+  fenceIndex(): number;
   /** Proposes a log record; reply gets the result of applying it (or why it was not). */
   propose(record: string, reply: Reply): void;
 }
@@ -72,6 +77,13 @@ export class TxnService {
   private readonly live = new Map<string, Live>();
   private sweepTimer: Timer | null = null;
   private stopped = false;
+  /**
+   * Single-key writes are pinned only while a transaction is open: with none open they cost
+   * nothing. A BEGIN that finds none open takes the log's last index as the fence (after
+   * proposing what was gathered), and every transactional read waits until the state reaches
+   * the fence, so the writes that went unpinned are never read around either.
+   */
+  private fence = 0;
 
   constructor(
     private readonly host: TxnHost,
@@ -124,7 +136,7 @@ export class TxnService {
    */
   pinWrite(req: Request, reply: Reply): Reply {
     const locks = this.locks;
-    if (locks === null || this.host.leaderTerm() === null) return reply;
+    if (locks === null || this.live.size === 0 || this.host.leaderTerm() === null) return reply;
     const keys = writtenKeys(req.op, req.db);
     if (keys === null) return reply;
     if (keys === 'db') {
@@ -156,6 +168,7 @@ export class TxnService {
 
   private begin(db: string): Result {
     const table = this.table as TxnTable;
+    if (this.live.size === 0) this.fence = this.host.fenceIndex();
     const txn = table.begin(db, this.host.clock.monotonicMs());
     if (txn === null) return { ok: false, code: 'unavailable', message: `too many open transactions (${this.limits.openMax}) at this leader: retry later` };
     (this.locks as LockManager).begin(txn.id, txn.ts);
@@ -242,6 +255,7 @@ export class TxnService {
       () => {
         if (this.live.get(l.txn.id) === l) this.abort(l.txn.id, 'leader_changed', 'leadership could not be confirmed for a read');
       },
+      this.fence,
     );
   }
 
@@ -303,6 +317,7 @@ export class TxnService {
           else reply(abortedResult(rec.reason ?? 'aborted', `transaction ${id} was aborted`));
         },
         reply,
+        0,
       );
     }
     const u = this.usable(db, id);

@@ -7,11 +7,12 @@ import { NS_PER_MS } from '../../sim/scheduler.js';
 import { Trace } from '../../sim/trace.js';
 import { World } from '../../sim/world.js';
 import type { BugName } from '../../src/node/bugs.js';
+import type { RaftTuning } from '../../src/node/raft-tuning.js';
 
 // Interactive transactions at a three-node Raft group's leader (src/node/txn-service.ts),
 // requests submitted straight to the nodes on the simulator.
 
-function setup(bugs: BugName[] = []) {
+function setup(bugs: BugName[] = [], raft: Partial<RaftTuning> = {}) {
   const ids = ['n1', 'n2', 'n3'];
   const world = new World({
     seed: 'txn-node',
@@ -19,7 +20,7 @@ function setup(bugs: BugName[] = []) {
     net: { latency: { minMs: 0.1, meanMs: 0.3, maxMs: 2 } },
     disk: DEFAULT_DISK_OPTIONS,
     trace: new Trace(false),
-    createNode: (env) => new KvNode(env, { members: ids, replication: 'raft', engine: 'memory', bugs: new Set(bugs) }),
+    createNode: (env) => new KvNode(env, { members: ids, replication: 'raft', engine: 'memory', bugs: new Set(bugs), raft }),
   });
   world.start();
   world.sched.runUntil(2000 * NS_PER_MS);
@@ -105,6 +106,26 @@ T('a single-key write wounds an active transaction holding its key', () => {
   assert.ok(t.call({ f: 'write', key: 'x', value: 5 }).ok);
   const r = t.call({ f: 'txn.commit', txn: id });
   assert.equal([r.ok, (r as { message: string }).message.split(' ')[0]], [false, 'conflict']);
+});
+
+T('a single-key write in flight when the first transaction begins is never read around (the fence)', () => {
+  // Lease reads answer without a round trip, so a read could come before the append applies.
+  const t = setup([], { leaseReads: true, checkQuorum: true });
+  // The append is proposed, not applied, when BEGIN comes (no transaction open: no pin).
+  const single = t.send({ f: 'append', key: 'l', value: 'a ' });
+  const begun = t.send({ f: 'txn.begin' });
+  assert.ok(begun.r?.ok, 'BEGIN answers at once');
+  const id = (begun.r as { value: string }).value;
+  const reading = t.send({ f: 'txn.op', txn: id, op: { f: 'read', key: 'l' } });
+  t.settle();
+  const read = reading.r;
+  assert.ok(t.tx(id, { f: 'append', key: 'l', value: 'b ' }).ok);
+  assert.ok(t.call({ f: 'txn.commit', txn: id }).ok);
+  assert.ok(single.r?.ok);
+  const final = t.call({ f: 'read', key: 'l' });
+  // Serializable: the transaction read what it wrote after. Reading '' would put it before the
+  // single append, yet its append came after that one's.
+  assert.equal([read, final], [{ ok: true, value: 'a ' }, { ok: true, value: 'a b ' }]);
 });
 
 T('a leader change aborts open transactions; a commit asked of the new leader answers from the record', () => {
