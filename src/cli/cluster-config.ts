@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { isScalar, stringify } from 'yaml';
 import { SchemaError, duration, int, list, obj, oneOf, parseYaml, problem, str, type Validator } from '../util/schema.js';
 import type { AuthConfig } from '../node/auth.js';
+import type { ClientTimeouts } from '../frontdoor/deadline.js';
 import type { EngineKind, ReplicationMode } from '../node/node.js';
 import { UsageError } from './errors.js';
 
@@ -23,6 +24,12 @@ import { UsageError } from './errors.js';
  *     admin: admin              # the root user, defined here so a new cluster can be administered
  *     adminHash: scrypt$…       # its password's scrypt hash (`kv-lab hash-password` makes one)
  *     tokenTtl: 24h             # how long a login token lasts
+ *   timeouts:                   # optional, each field too (src/frontdoor/deadline.ts says why these)
+ *     tcpIdle: 300s             # TCP client port: closed after this long idle
+ *     tcpRead: 60s              # TCP client port: a line or request frame must arrive whole within
+ *     httpHeader: 20s           # HTTP: a request head within (else 408)
+ *     httpRequest: 60s          # HTTP: a whole request within (else 408)
+ *     httpIdle: 65s             # HTTP: a keep-alive connection closed after this long idle
  *   nodes:
  *     - id: n1                  # letters, digits, _ and -
  *       host: 127.0.0.1         # where the others and clients reach it; it listens there too
@@ -78,6 +85,8 @@ export interface ClusterConfig {
   /** Absolute. */
   secretFile: string;
   auth: ClusterAuth | null;
+  /** Client connections' timeouts, where the file sets them. */
+  timeouts?: Partial<ClientTimeouts>;
   nodes: ClusterNode[];
 }
 
@@ -97,6 +106,21 @@ const authValidator: Validator<ClusterAuth | null> = (node, p, ctx, at) => {
   return { admin: v.admin, adminHash: v.adminHash, tokenTtlMs: v.tokenTtl / 1e6 };
 };
 
+/** A client timeout: from 100 ms to a day. */
+const timeout = duration({ minNs: 1e8 });
+
+/** The file's `timeouts:` field names, and ClientTimeouts' for each. */
+export const TIMEOUT_FIELDS = [
+  ['tcpIdle', 'tcpIdleMs'],
+  ['tcpRead', 'tcpReadMs'],
+  ['httpHeader', 'httpHeadersMs'],
+  ['httpRequest', 'httpRequestMs'],
+  ['httpIdle', 'httpIdleMs'],
+] as const satisfies readonly (readonly [string, keyof ClientTimeouts])[];
+
+/** A day: no client timeout is longer (a longer one is a mistake, not a setting). */
+export const TIMEOUT_MS_MAX = 24 * 3600_000;
+
 const schema = obj({
   name: { v: str({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, patternText: 'a name of letters, digits, _ . -' }), default: 'local' },
   replication: { v: oneOf(REPLICATION_MODES_AVAILABLE), default: 'raft' as const },
@@ -104,6 +128,7 @@ const schema = obj({
   primary: { v: obj({ leader: { v: str({ pattern: NODE_ID, patternText: 'a node id' }), required: true }, shipInterval: { v: duration({ minNs: 1e6 }), default: SHIP_INTERVAL_MS_DEFAULT * 1e6 } }) },
   secretFile: { v: str({ maxLength: 4096 }), required: true },
   auth: { v: authValidator, required: true },
+  timeouts: { v: obj({ tcpIdle: { v: timeout }, tcpRead: { v: timeout }, httpHeader: { v: timeout }, httpRequest: { v: timeout }, httpIdle: { v: timeout } }) },
   nodes: {
     v: list(
       obj({
@@ -141,6 +166,10 @@ export function crossCheck(c: Omit<ClusterConfig, 'file'>): string[] {
   if (c.replication === 'none' && c.nodes.length !== 1) errors.push(`replication none serves exactly one node; this file has ${c.nodes.length} (use replication: raft)`);
   if (c.replication === 'primary' && c.primary !== undefined && !ids.has(c.primary.leader)) errors.push(`primary.leader: ${c.primary.leader} is not one of the nodes (${[...ids].join(', ')})`);
   if (c.replication !== 'primary' && c.primary !== undefined) errors.push(`primary: only for replication primary (this file says ${c.replication})`);
+  for (const [field, key] of TIMEOUT_FIELDS) {
+    const ms = c.timeouts?.[key];
+    if (ms !== undefined && ms > TIMEOUT_MS_MAX) errors.push(`timeouts.${field}: at most 24h, got ${ms / 1000} s`);
+  }
   return errors;
 }
 
@@ -171,11 +200,22 @@ export function loadClusterConfig(file: string): ClusterConfig {
     ...(raw.replication !== 'primary' && raw.primary !== undefined ? { primary: { leader: raw.primary.leader, shipIntervalMs: raw.primary.shipInterval / 1e6 } } : {}),
     secretFile: path.resolve(dir, raw.secretFile),
     auth: raw.auth,
+    ...(raw.timeouts !== undefined ? { timeouts: clusterTimeouts(raw.timeouts) } : {}),
     nodes: raw.nodes.map((n) => ({ ...n, dataDir: path.resolve(dir, n.dataDir) })),
   };
   const errors = crossCheck(config);
   if (errors.length > 0) throw new UsageError(`invalid cluster file ${file}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
   return config;
+}
+
+/** The file's timeouts (nanoseconds, by the file's names) as ClientTimeouts fields. */
+function clusterTimeouts(raw: Partial<Record<(typeof TIMEOUT_FIELDS)[number][0], number>>): Partial<ClientTimeouts> {
+  const out: Partial<ClientTimeouts> = {};
+  for (const [field, key] of TIMEOUT_FIELDS) {
+    const ns = raw[field];
+    if (ns !== undefined) out[key] = ns / 1e6;
+  }
+  return out;
 }
 
 /** The YAML text of a cluster file, paths relative to its directory. */
@@ -189,6 +229,7 @@ export function renderClusterConfig(c: ClusterConfig): string {
     ...(c.primary !== undefined ? { primary: { leader: c.primary.leader, shipInterval: `${c.primary.shipIntervalMs}ms` } } : {}),
     secretFile: rel(c.secretFile),
     auth: c.auth === null ? 'none' : { admin: c.auth.admin, adminHash: c.auth.adminHash, tokenTtl: `${Math.round(c.auth.tokenTtlMs / 1000)}s` },
+    ...(c.timeouts !== undefined ? { timeouts: Object.fromEntries(TIMEOUT_FIELDS.flatMap(([field, key]) => (c.timeouts?.[key] !== undefined ? [[field, `${c.timeouts[key]}ms`]] : []))) } : {}),
     nodes: c.nodes.map((n) => ({ id: n.id, host: n.host, httpPort: n.httpPort, tcpPort: n.tcpPort, peerPort: n.peerPort, dataDir: rel(n.dataDir) })),
   };
   return `# kv-lab cluster file (format: kv-lab serve --help, README "Run a real cluster").\n# Run one member with: kv-lab serve --config ${path.basename(c.file)} --node <id>\n${stringify(doc)}`;

@@ -17,8 +17,10 @@ import {
   NODE_ID,
   readSecretFile,
   REPLICATION_MODES_AVAILABLE,
+  TIMEOUT_MS_MAX,
   type ClusterAuth,
 } from './cluster-config.js';
+import { DEFAULT_CLIENT_TIMEOUTS, type ClientTimeouts } from '../frontdoor/deadline.js';
 
 /**
  * `kv-lab serve`: one node as a long-running process, from a cluster file
@@ -52,7 +54,21 @@ export interface ServeFlags {
   logFile?: string;
   logMaxMb: string;
   logKeep: string;
+  tcpIdleTimeout?: string;
+  tcpReadTimeout?: string;
+  httpHeaderTimeout?: string;
+  httpRequestTimeout?: string;
+  httpIdleTimeout?: string;
 }
+
+/** The timeout flags, each with its ClientTimeouts field (the cluster file's `timeouts:` has the same). */
+const TIMEOUT_FLAGS = [
+  ['tcpIdleTimeout', '--tcp-idle-timeout', 'tcpIdleMs', 'TCP client port: close a connection idle this long'],
+  ['tcpReadTimeout', '--tcp-read-timeout', 'tcpReadMs', 'TCP client port: a line or request frame must arrive whole within this'],
+  ['httpHeaderTimeout', '--http-header-timeout', 'httpHeadersMs', 'HTTP: a request head must arrive within this (else 408)'],
+  ['httpRequestTimeout', '--http-request-timeout', 'httpRequestMs', 'HTTP: a whole request must arrive within this (else 408)'],
+  ['httpIdleTimeout', '--http-idle-timeout', 'httpIdleMs', 'HTTP: close a keep-alive connection idle this long'],
+] as const satisfies readonly (readonly [keyof ServeFlags, string, keyof ClientTimeouts, string])[];
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const FLAG_ONLY = ['id', 'dataDir', 'httpPort', 'tcpPort', 'peerPort', 'peers', 'replication', 'engine', 'secretFile', 'adminHashFile', 'insecure', 'role', 'leaderHost', 'leaderPort', 'host', 'join'] as const;
@@ -85,12 +101,40 @@ export function registerServeCommand(program: Command): void {
     .option('--log-file <file>', 'write the JSON log lines to this file, rotated by size (default: stderr)')
     .option('--log-max-mb <n>', 'with --log-file: rotate once the file reaches this many MiB', String(LOG_FILE_BYTES_MAX_DEFAULT / 1024 / 1024))
     .option('--log-keep <n>', 'with --log-file: rotated files kept (<file>.1 the newest)', String(LOG_FILES_KEPT_DEFAULT))
+    .option('--tcp-idle-timeout <duration>', timeoutHelp(0))
+    .option('--tcp-read-timeout <duration>', timeoutHelp(1))
+    .option('--http-header-timeout <duration>', timeoutHelp(2))
+    .option('--http-request-timeout <duration>', timeoutHelp(3))
+    .option('--http-idle-timeout <duration>', timeoutHelp(4))
     .addHelpText('after', '\nExit codes: 0 stopped by a signal, 1 could not start (a port in use, a locked data directory), 2 bad flags or files.\nThe cluster file format is documented in README.md ("Run a real cluster").')
     .action(async (opts: ServeFlags, cmd: Command) => {
       // Flags given explicitly on the command line (not defaults) — to refuse mixing them with --config.
       const explicit = new Set(FLAG_ONLY.filter((k) => cmd.getOptionValueSource(k) === 'cli'));
       await serveCommand(opts, explicit);
     });
+}
+
+function timeoutHelp(i: number): string {
+  const [, , key, what] = TIMEOUT_FLAGS[i] as (typeof TIMEOUT_FLAGS)[number];
+  return `${what} (default ${DEFAULT_CLIENT_TIMEOUTS[key] / 1000}s; overrides the cluster file's timeouts)`;
+}
+
+/** A timeout flag's value: 500ms, 20s, 5m, 1h; from 100 ms to a day. */
+export function parseTimeout(text: string, flag: string): number {
+  const m = /^(\d{1,9}(?:\.\d{1,3})?)(ms|s|m|h)$/.exec(text.trim());
+  const ms = m === null ? NaN : Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  if (!(ms >= 100 && ms <= TIMEOUT_MS_MAX)) throw new UsageError(`${flag} expects a duration from 100ms to 24h such as 20s or 5m, got ${JSON.stringify(text)}`);
+  return Math.round(ms);
+}
+
+/** The client timeouts the flags give, over those of the cluster file (if any). */
+export function timeoutsFromFlags(opts: ServeFlags, fromFile: Partial<ClientTimeouts> | undefined): Partial<ClientTimeouts> | undefined {
+  let out = fromFile;
+  for (const [name, flag, key] of TIMEOUT_FLAGS) {
+    const text = opts[name];
+    if (text !== undefined) out = { ...out, [key]: parseTimeout(text, flag) };
+  }
+  return out;
 }
 
 export function parsePort(text: string, flag: string, allowZero = true): number {
@@ -186,6 +230,7 @@ function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): 
     ...(primary !== undefined ? { primary } : {}),
     addresses,
     version: KV_LAB_VERSION,
+    ...(config.timeouts !== undefined ? { timeouts: config.timeouts } : {}),
     // Every member of a cluster file gossips with the others (the file lists them all).
     gossip: opts.gossip && config.nodes.length > 1 ? { join: [], zone: opts.zone ?? '' } : null,
   };
@@ -308,7 +353,9 @@ function openLogFile(opts: ServeFlags): RotatingLogFile {
 async function serveCommand(opts: ServeFlags, explicit: Set<string>): Promise<void> {
   if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new UsageError(`--log-level expects ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(opts.logLevel)}`);
   const notes: Notes = [];
-  const base = opts.config !== undefined ? specFromConfig(opts, explicit, notes) : specFromFlags(opts, notes);
+  const fromConfig = opts.config !== undefined ? specFromConfig(opts, explicit, notes) : specFromFlags(opts, notes);
+  const timeouts = timeoutsFromFlags(opts, fromConfig.timeouts);
+  const base = { ...fromConfig, ...(timeouts !== undefined ? { timeouts } : {}) };
   const { JsonLineLogger } = await import('../env/real/log.js');
   const { startNodeHost, HostStartError } = await import('../host/node-host.js');
   const log = new JsonLineLogger({ node: base.id, level: opts.logLevel as LogLevel, ...(opts.logFile !== undefined ? { out: openLogFile(opts) } : {}) });

@@ -10,6 +10,7 @@ import { Gateway, type LocalNode } from './gateway.js';
 import { HttpSession, type HttpContext } from './http/session.js';
 import { LineSession } from './line/session.js';
 import { LoginThrottle, sourceOf } from './login-throttle.js';
+import { ConnectionDeadline, DEFAULT_CLIENT_TIMEOUTS, type ClientTimeouts } from './deadline.js';
 import { NativeSession } from './native/session.js';
 import { Counter, Exposition, Family, numericLeaves } from './metrics.js';
 
@@ -57,6 +58,8 @@ export interface FrontDoorOptions {
   hostMetrics?: (e: Exposition) => void;
   /** Known-bug switches that live in the front door. */
   bugs?: ReadonlySet<BugName>;
+  /** How long client connections may stay silent or take to send a request (DEFAULT_CLIENT_TIMEOUTS). */
+  timeouts?: Partial<ClientTimeouts>;
 }
 
 /** Open connections per node; beyond it a new one is closed at once. */
@@ -85,6 +88,7 @@ export class FrontDoor {
   /** Failed logins per source address, across the node's connections and protocols. */
   readonly logins: LoginThrottle;
   private accepting = true;
+  private readonly timeouts: ClientTimeouts;
 
   constructor(private readonly options: FrontDoorOptions) {
     assert(options.members.includes(options.id), () => `front door of ${options.id}: not among the members ${options.members.join(', ')}`);
@@ -97,6 +101,7 @@ export class FrontDoor {
         ? new KvClient(options.openNet(clientId), options.clock, { nodes: others, timeoutMs: options.requestTimeoutMs ?? 10_000, attemptTimeoutMs: options.forwardAttemptTimeoutMs ?? 2_000 })
         : null;
     this.soon = options.soon ?? ((fn) => options.clock.defer(fn));
+    this.timeouts = { ...DEFAULT_CLIENT_TIMEOUTS, ...options.timeouts };
     this.logins = new LoginThrottle(options.clock);
     this.gateway = new Gateway({
       node: options.node,
@@ -119,6 +124,7 @@ export class FrontDoor {
       salt: () => bytes(options.rng, 16),
       soon: this.soon,
       logins: this.logins,
+      timeouts: { headersMs: this.timeouts.httpHeadersMs, requestMs: this.timeouts.httpRequestMs, idleMs: this.timeouts.httpIdleMs },
     };
   }
 
@@ -143,8 +149,18 @@ export class FrontDoor {
       return;
     }
     // The TCP client port: the first byte says which protocol (a frame's length begins 0x00, a
-    // line with a letter). The session sees every byte, the first one included.
-    sniff(stream, (first) => (first === 0 ? 'native' : 'line'), (session, kind) => this.serve(stream, session, kind));
+    // line with a letter). The session sees every byte, the first one included. A connection
+    // that never sends one is idle from the start, and closed as idle.
+    const acceptedMs = this.options.clock.monotonicMs();
+    const silent = new ConnectionDeadline(this.options.clock, () => acceptedMs + this.timeouts.tcpIdleMs, () => {
+      this.options.log.log('info', 'line.timeout', { remote: stream.remote, why: `no byte in ${this.timeouts.tcpIdleMs} ms` });
+      stream.destroy();
+    });
+    silent.update();
+    sniff(stream, (first) => (first === 0 ? 'native' : 'line'), (session, kind) => {
+      silent.stop();
+      this.serve(stream, session, kind);
+    });
   }
 
   private serve(stream: Stream, session: Stream, kind: FrontDoorProtocol | 'native'): void {
@@ -158,8 +174,9 @@ export class FrontDoor {
       if (left > 0) this.bySource.set(source, left);
       else this.bySource.delete(source);
     };
-    if (kind === 'line') new LineSession(session, { gateway: this.gateway, log: this.options.log, soon: this.soon, onClose, logins: this.logins });
-    else if (kind === 'native') new NativeSession(session, { node: this.options.node, log: this.options.log, soon: this.soon, onClose });
+    const tcpTimeouts = { tcpIdleMs: this.timeouts.tcpIdleMs, tcpReadMs: this.timeouts.tcpReadMs };
+    if (kind === 'line') new LineSession(session, { gateway: this.gateway, log: this.options.log, soon: this.soon, onClose, logins: this.logins, clock: this.options.clock, timeouts: tcpTimeouts });
+    else if (kind === 'native') new NativeSession(session, { node: this.options.node, log: this.options.log, soon: this.soon, onClose, clock: this.options.clock, timeouts: tcpTimeouts });
     else new HttpSession(session, this.http, onClose);
   }
 

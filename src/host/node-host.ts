@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { gossipOptions } from '../cluster/gossip/options.js';
 import type { Env } from '../env/env.js';
@@ -7,10 +8,12 @@ import { RealClock } from '../env/real/clock.js';
 import { RealDisk } from '../env/real/disk.js';
 import { RealNet, type PeerAddress } from '../env/real/net.js';
 import { osSeededRng } from '../env/real/rng.js';
-import type { AuthConfig } from '../node/auth.js';
+import { LOGIN_LIMITS, scryptVerifier, type AuthConfig } from '../node/auth.js';
+import { ThreadPoolScrypt } from '../env/real/scrypt.js';
 import { KvNode, type EngineKind, type NodeConfig, type NodeGossipConfig, type ReplicationMode } from '../node/node.js';
 import { FrontDoor } from '../frontdoor/front-door.js';
 import type { Gateway } from '../frontdoor/gateway.js';
+import type { ClientTimeouts } from '../frontdoor/deadline.js';
 import { RateLimitedLogger } from '../util/log-limit.js';
 import { processAlive } from './process.js';
 import { TcpListener } from './socket-stream.js';
@@ -77,6 +80,8 @@ export interface HostSpec {
   gossip?: { join: readonly PeerAddress[]; zone: string } | null;
   /** false: a node that joins a running Raft cluster (it receives the log); default true. */
   original?: boolean;
+  /** Client connections' idle and read timeouts (default DEFAULT_CLIENT_TIMEOUTS). */
+  timeouts?: Partial<ClientTimeouts>;
 }
 
 /** A failure to start that the operator can fix (a port in use, a locked data directory). */
@@ -91,10 +96,27 @@ export function nodeConfigFor(spec: HostSpec): NodeConfig {
     replication: spec.replication as ReplicationMode,
     engine: spec.engine as EngineKind,
     bugs: new Set(),
-    auth: spec.auth,
+    auth: spec.auth === null ? null : offLoopAuth(spec.auth),
     ...(spec.original === false ? { original: false } : {}),
     ...(spec.primary !== undefined ? { primary: { leader: primaryLeaderId(spec, spec.primary), shipIntervalMs: spec.primary.shipIntervalMs ?? 50 } } : {}),
   };
+}
+
+/**
+ * A served node's password checks: on libuv's thread pool, never on the event loop, unless the
+ * spec brings a verifier of its own. Without this the node fell back to the synchronous verifier
+ * meant for the simulator, and every login — a flood of wrong ones above all — stopped the event
+ * loop for an scrypt (~30-50 ms; issue 16, item 5, where a writer's p99 went to seconds).
+ *
+ * At most one check per core but one (at least 1, at most LOGIN_LIMITS.verifyingMax): the event
+ * loop keeps a core to itself even while a flood of logins keeps the hashing busy — on a 2-core
+ * machine two hashing threads took both cores from it. The node's own cap is set to the same
+ * number, so logins beyond it wait (bounded) in the node, not in the hasher's queue.
+ */
+export function offLoopAuth(auth: AuthConfig, cores = os.availableParallelism()): AuthConfig {
+  if (auth.verifier !== undefined) return auth;
+  const threads = Math.max(1, Math.min(LOGIN_LIMITS.verifyingMax, cores - 1));
+  return { ...auth, verifier: scryptVerifier(new ThreadPoolScrypt(threads)), loginLimits: auth.loginLimits ?? { ...LOGIN_LIMITS, verifyingMax: threads } };
 }
 
 /** The node id of the primary's leader: this node, or the member listening at the given peer address. */
@@ -231,6 +253,7 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       authEnabled: spec.auth !== null,
       version: spec.version,
       ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
+      ...(spec.timeouts !== undefined ? { timeouts: spec.timeouts } : {}),
       // A microtask is the cheapest turn to gather a burst's replies into one write (the
       // simulator, whose scheduler a microtask would escape, uses the clock's defer).
       soon: queueMicrotask,

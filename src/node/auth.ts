@@ -44,6 +44,8 @@ export interface AuthConfig {
   verifier?: PasswordVerifier;
   /** Bounds on password checks in progress (default LOGIN_LIMITS). */
   loginLimits?: LoginLimits;
+  /** Successful checks remembered (default VERIFIED_PASSWORDS). */
+  verifiedPasswords?: VerifiedPasswordsOptions;
 }
 
 /**
@@ -146,6 +148,82 @@ export function scryptVerifier(hasher: ScryptFunction): PasswordVerifier {
       });
     },
   };
+}
+
+export interface VerifiedPasswordsOptions {
+  /** Users whose last verified password is remembered; the least recently used goes first. */
+  entriesMax: number;
+  /** How long a verification is remembered without being used again. */
+  ttlMs: number;
+}
+
+export const VERIFIED_PASSWORDS: VerifiedPasswordsOptions = { entriesMax: 4096, ttlMs: 5 * 60_000 };
+
+/**
+ * Successful password checks, remembered so that a client opening connection after connection
+ * with the right password (one `AUTH` each) costs the node an HMAC per login, not an scrypt: with
+ * nothing remembered, a holder of one password could keep the hashing threads busy on its own.
+ *
+ * What is kept per user: the credential checked (the stored hash and the user's credential epoch)
+ * and an HMAC-SHA256 of the password under a key derived from the token secret — never the
+ * password. A login is served from here only if the user's credential is still exactly the one
+ * checked (a new password or a deletion changes the hash or the epoch, on every replica, and the
+ * entry is dropped at its next use) and the presented password's HMAC matches, compared in
+ * constant time; anything else — a wrong password, above all — goes to the verifier as before.
+ * Only successes are kept, so a wrong password is never answered from here. Bounded in entries
+ * and time (a password verified once is not trusted from memory forever).
+ *
+ * The trade-off: someone who can read the node's memory could test guesses against an entry at
+ * HMAC speed instead of scrypt speed; such a reader also sees the token secret and the passwords
+ * of every login as it arrives, so the entries add little. The same reasoning as the gateway's
+ * cache of HTTP Basic logins (src/frontdoor/gateway.ts).
+ */
+export class VerifiedPasswords {
+  /** By user name; Map order is the use order (the least recent first). */
+  private readonly entries = new Map<string, { hash: string; epoch: number; mac: Buffer; expiresMs: number }>();
+  private readonly key: Buffer;
+  /** Logins answered from here, for tests and metrics. */
+  hits = 0;
+
+  constructor(
+    tokenSecret: string,
+    private readonly options: VerifiedPasswordsOptions = VERIFIED_PASSWORDS,
+  ) {
+    assert(options.entriesMax > 0 && options.ttlMs > 0, 'VerifiedPasswords: bad options');
+    // Its own key, so that these MACs can never be mistaken for a token's.
+    this.key = createHmac('sha256', tokenSecret).update('kv-lab verified passwords v1').digest();
+  }
+
+  private mac(user: string, password: string): Buffer {
+    return createHmac('sha256', this.key).update(user).update('\0').update(password).digest();
+  }
+
+  /** Whether this password was verified for exactly this credential of the user, lately. */
+  has(user: string, password: string, hash: string, epoch: number, nowMs: number): boolean {
+    const e = this.entries.get(user);
+    if (e === undefined) return false;
+    if (e.hash !== hash || e.epoch !== epoch || e.expiresMs <= nowMs) {
+      this.entries.delete(user); // the credential moved on, or the entry is too old
+      return false;
+    }
+    if (!timingSafeEqual(this.mac(user, password), e.mac)) return false;
+    e.expiresMs = nowMs + this.options.ttlMs;
+    this.entries.delete(user);
+    this.entries.set(user, e);
+    this.hits++;
+    return true;
+  }
+
+  /** Remembers a password the verifier accepted for this credential. */
+  remember(user: string, password: string, hash: string, epoch: number, nowMs: number): void {
+    this.entries.delete(user);
+    this.entries.set(user, { hash, epoch, mac: this.mac(user, password), expiresMs: nowMs + this.options.ttlMs });
+    while (this.entries.size > this.options.entriesMax) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 /**

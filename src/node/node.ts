@@ -10,7 +10,7 @@ import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-trans
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
-import { allowed, authorize, issueToken, LOGIN_LIMITS, loginTarget, SYNC_PASSWORD_VERIFIER, type AuthConfig } from './auth.js';
+import { allowed, authorize, issueToken, LOGIN_LIMITS, loginTarget, SYNC_PASSWORD_VERIFIER, VerifiedPasswords, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
 import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
 import { encodeMessage, isReadOnly, isTxnOp, validateRequest, type Request, type Response, type Result } from './protocol.js';
@@ -135,6 +135,8 @@ export class KvNode {
   private loginsVerifying = 0;
   private diskWasFull = false;
   private readonly loginsWaiting: (() => void)[] = [];
+  /** Passwords checked lately, so that logging in again costs no scrypt (null without auth). */
+  readonly verifiedPasswords: VerifiedPasswords | null;
   private readonly gossip: GossipRuntime | null = null;
   /** When a gossip frame last came from each sender (monotonic ms). */
   private readonly gossipContact = new Map<string, number>();
@@ -146,6 +148,7 @@ export class KvNode {
     assert(config.members.includes(env.id) || config.original === false, () => `node ${env.id} is not among the members ${config.members.join(',')}`);
     assert(config.replication !== 'none' || config.members.length === 1, 'replication none serves exactly one node');
     env.net.onReceive((from, frame) => this.receive(from, frame));
+    this.verifiedPasswords = config.auth != null ? new VerifiedPasswords(config.auth.tokenSecret, config.auth.verifiedPasswords) : null;
     env.log.log('info', 'node.start', { id: env.id, replication: config.replication, engine: config.engine });
     const g = config.gossip;
     if (g !== undefined) {
@@ -344,6 +347,12 @@ export class KvNode {
       reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
       return;
     }
+    const known = loginTarget(auth, store.view, user);
+    if (known.known && this.verifiedPasswords?.has(user, password, known.hash, known.epoch, this.env.clock.monotonicMs())) {
+      // Verified lately for this very credential: an HMAC instead of an scrypt, and no check slot.
+      reply({ ok: true, value: issueToken(auth, user, known.epoch, known.hash, this.env.clock.wallMs()) });
+      return;
+    }
     const limits = auth.loginLimits ?? LOGIN_LIMITS;
     if (this.loginsVerifying >= limits.verifyingMax) {
       if (this.loginsWaiting.length >= limits.waitingMax) {
@@ -367,8 +376,10 @@ export class KvNode {
         // The check took time: the token binds the credential checked, and only if it is still
         // the user's (a password changed meanwhile must not yield a token for the old one).
         const now = loginTarget(auth, store.view, user);
-        if (ok && target.known && now.hash === target.hash && now.epoch === target.epoch) reply({ ok: true, value: issueToken(auth, user, target.epoch, target.hash, this.env.clock.wallMs()) });
-        else {
+        if (ok && target.known && now.hash === target.hash && now.epoch === target.epoch) {
+          this.verifiedPasswords?.remember(user, password, target.hash, target.epoch, this.env.clock.monotonicMs());
+          reply({ ok: true, value: issueToken(auth, user, target.epoch, target.hash, this.env.clock.wallMs()) });
+        } else {
           this.env.log.log('warn', 'auth.denied', { op: 'auth.login', user, reason: 'wrong user name or password' });
           reply({ ok: false, code: 'unauthorized', message: 'wrong user name or password' });
         }

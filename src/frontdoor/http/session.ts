@@ -7,6 +7,7 @@ import { DEFAULT_HTTP_LIMITS, formatResponse, HttpWireError, RequestParser, type
 import type { Gateway } from '../gateway.js';
 import type { Counter, Family } from '../metrics.js';
 import { sourceOf, type LoginThrottle } from '../login-throttle.js';
+import { DEFAULT_CLIENT_TIMEOUTS } from '../deadline.js';
 import { openApiDocument } from './openapi.js';
 import { errorStatus, HttpError, matchRoute, type HttpBody, type HttpInput, type LocalRoute, type OpRoute, type Route } from './routes.js';
 
@@ -34,7 +35,8 @@ export interface HttpTimeouts {
   idleMs: number;
 }
 
-export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 20_000, requestMs: 60_000, idleMs: 65_000 };
+/** The node's defaults (DEFAULT_CLIENT_TIMEOUTS says why these). */
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: DEFAULT_CLIENT_TIMEOUTS.httpHeadersMs, requestMs: DEFAULT_CLIENT_TIMEOUTS.httpRequestMs, idleMs: DEFAULT_CLIENT_TIMEOUTS.httpIdleMs };
 
 /** What every HTTP session of a node shares. */
 export interface HttpContext {
@@ -108,7 +110,11 @@ export class HttpSession {
       data: (chunk) => this.data(chunk),
       end: () => this.inputEnded(),
       close: (reason) => this.closed(reason),
-      drain: () => this.updateFlow(),
+      drain: () => {
+        this.lastActivityMs = this.ctx.clock.monotonicMs();
+        this.updateFlow();
+        this.armTimer();
+      },
     });
     this.armTimer();
   }
@@ -408,6 +414,8 @@ export class HttpSession {
   }
 
   private deadlineMs(): number | null {
+    // A client that does not read its answers holds them in memory: idle, whatever else waits.
+    if (this.stream.needsDrain) return this.lastActivityMs + this.timeouts.idleMs;
     if (this.requestStartMs !== null) return this.requestStartMs + (this.headReceived ? this.timeouts.requestMs : this.timeouts.headersMs);
     if (this.queue.length === 0) return this.lastActivityMs + this.timeouts.idleMs;
     return null; // waiting for answers: the gateway's own deadline applies
@@ -418,7 +426,10 @@ export class HttpSession {
     const now = this.ctx.clock.monotonicMs();
     const deadline = this.deadlineMs();
     if (deadline !== null && now >= deadline) {
-      if (this.requestStartMs !== null) this.refuse(408, 'timeout', `the request did not arrive within ${this.headReceived ? this.timeouts.requestMs : this.timeouts.headersMs} ms`);
+      if (this.stream.needsDrain) {
+        this.closing = true;
+        this.stream.destroy();
+      } else if (this.requestStartMs !== null) this.refuse(408, 'timeout', `the request did not arrive within ${this.headReceived ? this.timeouts.requestMs : this.timeouts.headersMs} ms`);
       else {
         this.closing = true;
         this.stream.finish();

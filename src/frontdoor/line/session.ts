@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import type { Clock } from '../../env/clock.js';
 import type { Logger } from '../../env/log.js';
 import type { Stream, StreamCloseReason } from '../../env/stream.js';
 import { DB_NAME, type Result } from '../../node/protocol.js';
@@ -7,6 +8,7 @@ import { formatReply, LineSyntaxError, parseCommand, type LineCommand, type Line
 import type { Gateway } from '../gateway.js';
 import { commandOp, resultReply } from './commands.js';
 import { sourceOf, type LoginThrottle } from '../login-throttle.js';
+import { ConnectionDeadline, type ClientTimeouts } from '../deadline.js';
 
 /**
  * One line-protocol connection (src/wire/line.ts documents the protocol), over a Stream: bytes in,
@@ -18,6 +20,9 @@ import { sourceOf, type LoginThrottle } from '../login-throttle.js';
  * Limits: a line longer than LINE_BYTES_MAX is skipped up to its newline and answered
  * `ERR too_large`, so the connection stays usable; at most PIPELINE_MAX commands per connection
  * wait for replies (reading pauses beyond that, and while the client does not read its replies).
+ * With a clock: a line must arrive whole within tcpReadMs of its first byte (else `ERR timeout`
+ * and the connection closes), and a connection with nothing in progress — or whose client has
+ * not read its replies — closes after tcpIdleMs without traffic (src/frontdoor/deadline.ts).
  */
 
 export const LINE_BYTES_MAX = 4 * 1024 * 1024;
@@ -36,6 +41,9 @@ export interface LineSessionOptions {
   onClose?: (reason: StreamCloseReason) => void;
   /** Failed logins per source address (shared by every connection of the node). */
   logins?: LoginThrottle;
+  /** The Env's clock, for the timeouts; absent: the connection never times out (tests of framing alone). */
+  clock?: Clock;
+  timeouts?: Pick<ClientTimeouts, 'tcpIdleMs' | 'tcpReadMs'>;
 }
 
 /**
@@ -85,6 +93,12 @@ export class LineSession {
   private readonly log: Logger;
   /** Transactions this connection began and has not ended. */
   private readonly txns = new Set<string>();
+  /** Idle and incomplete-line timeouts (null without a clock). */
+  private readonly deadline: ConnectionDeadline | null = null;
+  /** When bytes last came or went (monotonic ms). */
+  private lastActivityMs = 0;
+  /** When the first byte of the unfinished line came. */
+  private lineStartMs = 0;
 
   constructor(
     private readonly stream: Stream,
@@ -92,15 +106,70 @@ export class LineSession {
   ) {
     this.gateway = options.gateway;
     this.log = options.log;
+    const clock = options.clock;
+    if (clock !== undefined) {
+      this.lastActivityMs = clock.monotonicMs();
+      this.deadline = new ConnectionDeadline(clock, () => this.deadlineMs(), () => this.timedOut());
+    }
     stream.setHandler({
       data: (chunk) => this.data(chunk),
-      drain: () => this.updateFlow(),
+      drain: () => {
+        this.active();
+        this.updateFlow();
+      },
       end: () => this.end(),
       close: (reason) => {
         this.rollbackOpen();
+        this.deadline?.stop();
         options.onClose?.(reason);
       },
     });
+    this.deadline?.update();
+  }
+
+  /** Traffic in either direction: the idle time starts again. */
+  private active(): void {
+    if (this.options.clock !== undefined) this.lastActivityMs = this.options.clock.monotonicMs();
+  }
+
+  /**
+   * The deadline that applies now: the unfinished line's; or, with the client not reading its
+   * replies or nothing in progress, the idle one; none while commands wait for their answers
+   * (the gateway's request timeout bounds those).
+   */
+  private deadlineMs(): number | null {
+    const t = this.options.timeouts;
+    if (this.outputEnded || t === undefined) return null;
+    if (this.stream.needsDrain) return this.lastActivityMs + t.tcpIdleMs;
+    if (this.quitting) return null;
+    if (this.partialBytes > 0 || this.discarding) return this.lineStartMs + t.tcpReadMs;
+    if (this.replies.length > 0 || this.held !== null || this.readyCount > 0) return null;
+    return this.lastActivityMs + t.tcpIdleMs;
+  }
+
+  private timedOut(): void {
+    if (this.outputEnded || this.stream.closed) return;
+    const t = this.options.timeouts as Pick<ClientTimeouts, 'tcpIdleMs' | 'tcpReadMs'>;
+    if (this.stream.needsDrain) {
+      // Replies it does not read cannot be delivered: nothing graceful is left to do.
+      this.log.log('info', 'line.timeout', { remote: this.stream.remote, why: `replies unread for ${t.tcpIdleMs} ms` });
+      this.outputEnded = true;
+      this.stream.destroy();
+    } else if (this.partialBytes > 0 || this.discarding) {
+      this.log.log('info', 'line.timeout', { remote: this.stream.remote, why: `a line unfinished after ${t.tcpReadMs} ms` });
+      this.partial = [];
+      this.partialBytes = 0;
+      this.discarding = false;
+      this.quitting = true;
+      this.reply({ kind: 'error', code: 'timeout', message: `the line did not arrive whole within ${t.tcpReadMs} ms; closing` });
+      this.updateFlow();
+    } else {
+      // Idle: closed without a word, as Redis closes an idle client (a reply line could be
+      // mistaken for the answer to a command sent at the same moment).
+      this.log.log('info', 'line.timeout', { remote: this.stream.remote, why: `idle for ${t.tcpIdleMs} ms` });
+      this.outputEnded = true;
+      this.stream.finish();
+    }
   }
 
   private end(): void {
@@ -117,6 +186,7 @@ export class LineSession {
 
   private data(chunk: Buffer): void {
     if (this.outputEnded) return; // after QUIT: the rest of the input is ignored
+    this.active();
     this.gateway.beginBatch();
     this.inChunk = true;
     try {
@@ -129,6 +199,7 @@ export class LineSession {
       this.flushAfterChunk = false;
       this.flush();
     }
+    this.deadline?.update();
   }
 
   private chunk(chunk: Buffer): void {
@@ -177,6 +248,7 @@ export class LineSession {
   /** Keeps the unfinished end of a chunk, or starts skipping a line grown too long. */
   private keepPartial(rest: Buffer): void {
     if (this.discarding) return;
+    if (this.partialBytes === 0) this.lineStartMs = this.lastActivityMs; // a new line begins
     this.partialBytes += rest.length;
     if (this.partialBytes > LINE_BYTES_MAX) {
       this.partial = [];
@@ -378,7 +450,10 @@ export class LineSession {
     this.ready = '';
     this.readyCount = 0;
     while (this.replies.length > 0 && (this.replies[0] as Slot).line !== null) out += (this.replies.shift() as Slot).line;
-    if (out !== '' && !this.stream.closed) this.stream.write(out);
+    if (out !== '' && !this.stream.closed) {
+      this.stream.write(out);
+      this.active();
+    }
     if ((this.quitting || this.inputEnded) && this.replies.length === 0 && this.held === null && !this.outputEnded) {
       // Every reply is written. After QUIT the client may keep its side open: close the whole
       // connection once the replies are delivered. After the client's end, end ours.
@@ -387,6 +462,7 @@ export class LineSession {
       else this.stream.end();
     }
     this.updateFlow();
+    this.deadline?.update();
   }
 
   /** Pauses reading while too many replies wait or the client is not reading them. */

@@ -1,3 +1,4 @@
+import type { Clock } from '../../env/clock.js';
 import type { Logger } from '../../env/log.js';
 import type { Stream, StreamCloseReason } from '../../env/stream.js';
 import { encodeMessage, validateRequest, type Request, type Response, type Result } from '../../node/protocol.js';
@@ -5,6 +6,7 @@ import { assert } from '../../util/assert.js';
 import { JSON_DEPTH_MAX, jsonNestingExceeds } from '../../util/json.js';
 import { FrameError, FrameReader, encodeFrame } from '../../wire/frames.js';
 import type { LocalNode } from '../gateway.js';
+import { ConnectionDeadline, type ClientTimeouts } from '../deadline.js';
 
 /**
  * A connection on the TCP client port that speaks the request protocol in frames (what
@@ -20,6 +22,9 @@ import type { LocalNode } from '../gateway.js';
  * Bounded: the hello, each frame (FRAME_BYTES_MAX, checked before buffering), JSON nesting, and
  * requests waiting for answers (PENDING_MAX: reading pauses beyond). A frame that is not a request
  * closes the connection: a client that sends garbage cannot be answered (it has no seq to answer).
+ * With a clock, time too: a frame must arrive whole within tcpReadMs of its first byte, and a
+ * connection with nothing in progress (or whose client reads no answers) closes after tcpIdleMs
+ * without traffic — StreamNet dials again at its next request.
  */
 
 export const HELLO_BYTES_MAX = 4096;
@@ -32,6 +37,9 @@ export interface NativeSessionOptions {
   log: Logger;
   soon: (fn: () => void) => void;
   onClose?: (reason: StreamCloseReason) => void;
+  /** The Env's clock, for the timeouts; absent: no timeouts. */
+  clock?: Clock;
+  timeouts?: Pick<ClientTimeouts, 'tcpIdleMs' | 'tcpReadMs'>;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -46,23 +54,71 @@ export class NativeSession {
   private done = false;
   /** The client ended its side: end ours once every request is answered. */
   private inputEnded = false;
+  private readonly deadline: ConnectionDeadline | null = null;
+  /** When bytes last came or went, and when the frame now arriving began (monotonic ms). */
+  private lastActivityMs = 0;
+  private frameStartMs = 0;
 
   constructor(
     private readonly stream: Stream,
     private readonly options: NativeSessionOptions,
   ) {
+    const clock = options.clock;
+    if (clock !== undefined) {
+      this.lastActivityMs = clock.monotonicMs();
+      this.deadline = new ConnectionDeadline(clock, () => this.deadlineMs(), () => this.timedOut());
+    }
     stream.setHandler({
-      data: (chunk) => this.data(chunk),
+      data: (chunk) => {
+        const before = this.reader.pendingBytes;
+        this.active();
+        this.data(chunk);
+        // A frame began in this chunk if bytes are left over and none were held before, or a
+        // frame completed in it (the leftover is then the next one's beginning).
+        const after = this.reader.pendingBytes;
+        if (after > 0 && (before === 0 || after < before + chunk.length)) this.frameStartMs = this.lastActivityMs;
+        this.deadline?.update();
+      },
       end: () => {
         this.inputEnded = true;
         this.endIfAnswered();
       },
       close: (reason) => {
         this.done = true;
+        this.deadline?.stop();
         options.onClose?.(reason);
       },
-      drain: () => this.updateFlow(),
+      drain: () => {
+        this.active();
+        this.updateFlow();
+      },
     });
+    this.deadline?.update();
+  }
+
+  private active(): void {
+    if (this.options.clock !== undefined) this.lastActivityMs = this.options.clock.monotonicMs();
+  }
+
+  /** See LineSession.deadlineMs: a frame's, else idle when nothing is in progress or answers go unread. */
+  private deadlineMs(): number | null {
+    const t = this.options.timeouts;
+    if (this.done || t === undefined) return null;
+    if (this.stream.needsDrain) return this.lastActivityMs + t.tcpIdleMs;
+    if (this.reader.pendingBytes > 0) return this.frameStartMs + t.tcpReadMs;
+    if (this.pending > 0) return null;
+    return this.lastActivityMs + t.tcpIdleMs;
+  }
+
+  private timedOut(): void {
+    if (this.done) return;
+    const t = this.options.timeouts as Pick<ClientTimeouts, 'tcpIdleMs' | 'tcpReadMs'>;
+    const why = this.stream.needsDrain ? `answers unread for ${t.tcpIdleMs} ms` : this.reader.pendingBytes > 0 ? `a frame unfinished after ${t.tcpReadMs} ms` : `idle for ${t.tcpIdleMs} ms`;
+    this.options.log.log('info', 'native.timeout', { remote: this.stream.remote, why });
+    this.done = true;
+    // A frame cut off cannot be answered (no seq), and idle is idle: close without a word.
+    if (this.stream.needsDrain || this.reader.pendingBytes > 0) this.stream.destroy();
+    else this.stream.finish();
   }
 
   private data(chunk: Buffer): void {
@@ -162,9 +218,11 @@ export class NativeSession {
   private flush(): void {
     if (this.out.length > 0 && !this.stream.closed) {
       this.stream.write(this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out));
+      this.active();
     }
     this.out = [];
     this.updateFlow();
+    this.deadline?.update();
   }
 
   private endIfAnswered(): void {

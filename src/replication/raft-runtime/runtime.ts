@@ -136,6 +136,12 @@ export class RaftRuntime {
   private stopped = false;
   private lastSnapshotIndex: Index;
   /**
+   * The last index of the log as it is on disk: what a crash would leave. Nothing past it may be
+   * applied (etcd#14370: a state machine ahead of its own log). Kept here, apart from the core's
+   * stable index, so that the runtime checks its own ordering of persist and apply.
+   */
+  private durableLastIndex: Index;
+  /**
    * Data bytes of the entries applied since the last snapshot. An entry batches up to a hundred
    * requests, so a count of entries alone let the log held in memory (and replayed at a restart)
    * grow to gigabytes under sustained load before it was compacted.
@@ -180,6 +186,7 @@ export class RaftRuntime {
       this.transferOptions,
     );
     this.lastSnapshotIndex = storage.snapshot().meta.index;
+    this.durableLastIndex = storage.lastIndex();
     // After a restart the log since the snapshot is back in memory: it counts towards the next one.
     const lo = Math.max(storage.firstIndex(), this.lastSnapshotIndex + 1);
     const hi = Math.min(storage.lastIndex(), sm.appliedIndex()) + 1;
@@ -383,6 +390,10 @@ export class RaftRuntime {
     this.readySlowLogged = false;
     let persisted = false;
     const diskLow = !rd.mustSync && this.diskLow();
+    // A Ready's entries may overwrite a tail: from the first of them on, the disk holds neither
+    // the old entries for sure nor the new ones until the fsync completes.
+    const lastNew = rd.entries.length > 0 ? (rd.entries[rd.entries.length - 1] as Entry).index : null;
+    if (lastNew !== null) this.durableLastIndex = Math.min(this.durableLastIndex, (rd.entries[0] as Entry).index - 1);
     failpoint('raft.beforePersist');
     this.storage.persist(rd, (err) => {
       persisted = true;
@@ -393,6 +404,8 @@ export class RaftRuntime {
         this.hooks.onFatal(err);
         return;
       }
+      if (rd.snapshot !== null) this.durableLastIndex = rd.snapshot.meta.index;
+      if (lastNew !== null) this.durableLastIndex = lastNew;
       this.carryOut(rd);
     }, { diskLow });
     // While this Ready's write and fsync are in flight, apply the committed entries that an
@@ -427,6 +440,7 @@ export class RaftRuntime {
       // After a restart the core hands again entries a durable state machine already holds.
       if (e.index <= this.sm.appliedIndex()) continue;
       assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
+      assert(e.index <= this.durableLastIndex, () => `applying entry ${e.index} before it is durable here (log durable to ${this.durableLastIndex})`);
       failpoint('raft.beforeApply');
       this.sm.apply(e);
       failpoint('raft.afterApply');

@@ -367,6 +367,32 @@ test('a leader sends its appends before persisting them, yet needs a durable maj
   assert.is(leader.node.commitIndex(), index, 'the leader\'s durable copy and b\'s make a majority');
 });
 
+test('a leader counts only the entries its persisted Readys held, not those proposed since', () => {
+  // Proposals that reach the core while a Ready is being persisted sit in its unstable log when
+  // that Ready is advanced: counting them as the leader's own copy would commit y on one disk
+  // (b's) in three. (The runtime gathers proposals outside the core meanwhile, so only this test
+  // reaches the case; issue 17's mutation raft-self-match-before-durable.)
+  const leader = Lone.of('a', abc).becomeLeaderWith(['b']);
+  const term = leader.term;
+  leader.take();
+  leader.node.step(appResp('b', 'a', term, 2));
+  leader.node.step(appResp('c', 'a', term, 2));
+  leader.run();
+  const x = leader.storage.lastIndex() + 1;
+  leader.node.propose(bytes('x'));
+  const rdX = leader.node.ready();
+  leader.node.propose(bytes('y')); // y: in the core's log, not in rdX
+  leader.storage.append(rdX.entries);
+  leader.node.advance(rdX);
+  const rdY = leader.node.ready();
+  assert.equal(rdY.entries.map((e) => e.index), [x + 1]);
+  leader.node.step(appResp('b', 'a', term, x + 1)); // b holds y before the leader does
+  assert.is(leader.node.commitIndex(), x, 'x: b and the leader hold it; y: only b does');
+  leader.storage.append(rdY.entries);
+  leader.node.advance(rdY);
+  assert.is(leader.node.commitIndex(), x + 1);
+});
+
 test('entries committed while a Ready is outstanding are applied at once if durable here, and not handed out again', () => {
   const leader = Lone.of('a', abc).becomeLeaderWith(['b']);
   const term = leader.term;
@@ -393,6 +419,25 @@ test('entries committed while a Ready is outstanding are applied at once if dura
   assert.equal(next.committedEntries.map((e) => e.index), [x + 1], 'x is not handed out again');
   leader.node.advance(next);
   assert.is(leader.node.appliedIndex(), x + 1);
+});
+
+test('a follower commits no further than the last entry the append matched, never into a stale tail past it', () => {
+  // §5.3: commitIndex = min(leaderCommit, index of last new entry). b holds 2..4 from a leader of
+  // term 2; the leader of term 3 holds 2 and 3 of them but its own entry at 4. Its append of 3
+  // alone (a size-limited message) matches, leaves b's stale 4 in place, and carries commit 4:
+  // b may commit 3, not its own 4 (atomix/copycat#265; issue 17's raft-commit-past-last-new).
+  const storage = MemoryRaftStorage.bootstrap(abc);
+  const node = new RaftNode({ id: 'b', storage, rng: new SeededRng('1'), options: plainOptions() });
+  node.advance(node.ready());
+  node.step(appMsg('a', 'b', 2, 1, 1, [ent(2, 2), ent(2, 3), ent(2, 4)], 1));
+  const rd = node.ready();
+  storage.append(rd.entries);
+  node.advance(rd);
+  assert.is(node.lastIndex(), 4);
+  node.step(appMsg('c', 'b', 3, 2, 2, [ent(2, 3)], 4));
+  const answer = node.ready().messages.find((m) => m.type === 'MsgAppResp');
+  assert.ok(answer !== undefined && answer.type === 'MsgAppResp' && !answer.reject, 'the append matched');
+  assert.is(node.commitIndex(), 3);
 });
 
 test('a follower does not apply early the committed entries that arrived in its outstanding Ready', () => {
