@@ -348,7 +348,7 @@ export class HttpKvClient {
       case 'range':
         return { method: 'GET', path: this.rangePath({ start: op.start, ...(op.end !== null ? { end: op.end } : {}), limit: op.limit, reverse: op.reverse }) };
       case 'txn.begin':
-        return { method: 'POST', path: `${this.dbPrefix()}/txn` };
+        return { method: 'POST', path: `${this.dbPrefix()}/txn`, ...(op.retryOf !== undefined ? { body: { retryOf: op.retryOf } } : {}) };
       case 'txn.commit':
       case 'txn.rollback':
         return { method: 'POST', path: `${this.dbPrefix()}/txn/${encodeURIComponent(op.txn)}/${op.f === 'txn.commit' ? 'commit' : 'rollback'}` };

@@ -68,7 +68,7 @@ export function lineCommand(op: KvOp): LineCommand | string {
     case 'range':
       return op.reverse ? 'the line protocol ranges forwards only' : { verb: 'RANGE', start: op.start, end: op.end ?? '', limit: op.limit };
     case 'txn.begin':
-      return { verb: 'BEGIN' };
+      return op.retryOf === undefined ? { verb: 'BEGIN' } : { verb: 'BEGIN', retryOf: op.retryOf };
     case 'txn.commit':
       return { verb: 'COMMIT', txn: op.txn };
     case 'txn.rollback':

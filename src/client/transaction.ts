@@ -54,10 +54,13 @@ const BACKOFF_MAX_MS = 2000;
 export async function runTransaction<T>(call: (op: KvOp) => Promise<Outcome>, clock: Clock, fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const attempts = options.attempts ?? 8;
   let backoffMs = options.backoffMs ?? 20;
+  let previous: string | null = null;
   for (let attempt = 1; ; attempt++) {
-    const begun = await call({ f: 'txn.begin' });
+    // A retry names the aborted attempt, whose age it keeps at the leader (wound-wait).
+    const begun = await call(previous === null ? { f: 'txn.begin' } : { f: 'txn.begin', retryOf: previous });
     if (begun.type !== 'ok' || typeof begun.value !== 'string') throw failure(begun, 'BEGIN');
     const id = begun.value;
+    previous = id;
     try {
       const value = await fn(handle(call, id));
       const committed = await call({ f: 'txn.commit', txn: id });

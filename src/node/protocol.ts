@@ -58,7 +58,12 @@ export type TxnWriteOp = Exclude<WriteOp, { f: 'cas' }>;
  * reads and writes as one transaction in one request (HTTP's POST /txn/commit).
  */
 export type TxnOp =
-  | { f: 'txn.begin' }
+  /**
+   * retryOf: the id of an aborted transaction this one retries; it inherits that one's age, so
+   * a transaction wounded again and again still becomes the oldest and gets through (wound-wait's
+   * rule that a restarted transaction keeps its timestamp).
+   */
+  | { f: 'txn.begin'; retryOf?: string }
   | { f: 'txn.op'; txn: string; op: ReadOp | TxnWriteOp }
   | { f: 'txn.commit'; txn: string }
   | { f: 'txn.rollback'; txn: string }
@@ -378,7 +383,7 @@ export function validateOp(op: unknown, where: string, nested = false): string |
 
 /** A transaction operation's shape: an id where one is needed, and data operations a transaction can run. */
 function validateTxnOp(o: Record<string, unknown>, where: string): string | null {
-  if (o.f === 'txn.begin') return null;
+  if (o.f === 'txn.begin') return o.retryOf === undefined || (typeof o.retryOf === 'string' && TXN_ID_PATTERN.test(o.retryOf)) ? null : `${where}.retryOf must be a transaction id`;
   if (o.f === 'txn.oneshot') {
     if (!Array.isArray(o.ops) || o.ops.length === 0 || o.ops.length > TXN_OPS_MAX) return `${where}.ops must be a list of 1..${TXN_OPS_MAX} reads and writes`;
     for (let i = 0; i < o.ops.length; i++) {

@@ -108,7 +108,7 @@ export class TxnService {
     this.leadership(term);
     switch (op.f) {
       case 'txn.begin':
-        return reply(this.begin(req.db));
+        return reply(this.begin(req.db, op.retryOf));
       case 'txn.op': {
         const l = this.live.get(op.txn);
         if (l === undefined || req.once === true) return this.run(req.db, op.txn, op.op, reply);
@@ -166,10 +166,10 @@ export class TxnService {
 
   // ---- operations ----
 
-  private begin(db: string): Result {
+  private begin(db: string, retryOf?: string): Result {
     const table = this.table as TxnTable;
     if (this.live.size === 0) this.fence = this.host.fenceIndex();
-    const txn = table.begin(db, this.host.clock.monotonicMs());
+    const txn = table.begin(db, this.host.clock.monotonicMs(), retryOf);
     if (txn === null) return { ok: false, code: 'unavailable', message: `too many open transactions (${this.limits.openMax}) at this leader: retry later` };
     (this.locks as LockManager).begin(txn.id, txn.ts);
     this.live.set(txn.id, { txn, reply: null, onGrant: null, waitSinceMs: 0, lastRequest: null, lastResult: null });

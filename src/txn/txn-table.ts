@@ -75,7 +75,7 @@ export class TxnTable {
   private counter = 0;
   private readonly open = new Map<string, Txn>();
   /** Finished transactions, oldest first (Map order), at most limits.finishedKept. */
-  private readonly finished = new Map<string, { state: 'committed' | 'aborted'; reason: string | null }>();
+  private readonly finished = new Map<string, { state: 'committed' | 'aborted'; reason: string | null; ts: number | null }>();
 
   constructor(
     readonly term: number,
@@ -84,11 +84,20 @@ export class TxnTable {
     assert(Number.isSafeInteger(term) && term > 0, () => `txn table: bad term ${term}`);
   }
 
-  /** A new active transaction, or null when openMax are open. */
-  begin(db: string, nowMs: number): Txn | null {
+  /**
+   * A new active transaction, or null when openMax are open. retryOf: an aborted transaction of
+   * this table it retries, whose timestamp it takes (once: a timestamp stays unique).
+   */
+  begin(db: string, nowMs: number, retryOf?: string): Txn | null {
     if (this.open.size >= this.limits.openMax) return null;
     const n = ++this.counter;
-    const txn: Txn = { id: `${this.term}.${n}`, ts: n, term: this.term, db, state: 'active', reason: null, writes: [], ops: 0, bytes: 0, beganMs: nowMs, deadlineMs: nowMs + this.limits.timeoutMs, busy: false };
+    const before = retryOf === undefined ? undefined : this.finished.get(retryOf);
+    let ts = n;
+    if (before !== undefined && before.state === 'aborted' && before.ts !== null) {
+      ts = before.ts;
+      before.ts = null;
+    }
+    const txn: Txn = { id: `${this.term}.${n}`, ts, term: this.term, db, state: 'active', reason: null, writes: [], ops: 0, bytes: 0, beganMs: nowMs, deadlineMs: nowMs + this.limits.timeoutMs, busy: false };
     this.open.set(txn.id, txn);
     return txn;
   }
@@ -98,7 +107,7 @@ export class TxnTable {
   }
 
   /** What became of a transaction that is no longer open, if remembered. */
-  outcome(id: string): { state: 'committed' | 'aborted'; reason: string | null } | undefined {
+  outcome(id: string): { state: 'committed' | 'aborted'; reason: string | null; ts: number | null } | undefined {
     return this.finished.get(id);
   }
 
@@ -119,7 +128,7 @@ export class TxnTable {
     t.state = state;
     t.reason = reason;
     this.open.delete(id);
-    this.finished.set(id, { state, reason });
+    this.finished.set(id, { state, reason, ts: t.ts });
     if (this.finished.size > this.limits.finishedKept) this.finished.delete(this.finished.keys().next().value as string);
   }
 

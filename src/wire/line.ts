@@ -46,7 +46,8 @@ export type LineCommand =
   | { verb: 'APPEND'; key: string; value: string; txn?: string }
   | { verb: 'BATCHPUT'; pairs: [string, string][] }
   | { verb: 'RANGE'; start: string; end: string; limit: number | null; txn?: string }
-  | { verb: 'BEGIN' }
+  /** retryOf: an aborted transaction this one retries (it keeps that one's age). */
+  | { verb: 'BEGIN'; retryOf?: string }
   | { verb: 'COMMIT'; txn: string }
   | { verb: 'ROLLBACK'; txn: string }
   | { verb: 'USE'; db: string }
@@ -85,7 +86,7 @@ export const LINE_USAGE: Record<LineVerb, string> = {
   APPEND: 'APPEND key value [txn]',
   BATCHPUT: 'BATCHPUT k1 v1 [k2 v2 …]',
   RANGE: 'RANGE start end [limit] [txn]',
-  BEGIN: 'BEGIN',
+  BEGIN: 'BEGIN [retried-txn]',
   COMMIT: 'COMMIT txn',
   ROLLBACK: 'ROLLBACK txn',
   USE: 'USE db',
@@ -206,8 +207,9 @@ export function parseTokens(line: string): LineCommand {
     case 'APPEND':
       return withTxn({ verb, key: at(0), value: at(1) }, txnArity(verb, count, 2, at));
     case 'BEGIN':
-      arity(verb, count, 0);
-      return { verb };
+      if (count === 0) return { verb };
+      if (count !== 1 || !TXN_ID_PATTERN.test(at(0))) throw new LineSyntaxError(`BEGIN takes nothing, or the id of an aborted transaction it retries: ${LINE_USAGE.BEGIN}`);
+      return { verb, retryOf: at(0) };
     case 'COMMIT':
     case 'ROLLBACK':
       arity(verb, count, 1);
@@ -290,7 +292,7 @@ export function formatCommand(c: LineCommand): string {
     case 'DELETE':
       return `${c.verb} ${formatToken(c.key)}${txn}`;
     case 'BEGIN':
-      return 'BEGIN';
+      return c.retryOf === undefined ? 'BEGIN' : `BEGIN ${c.retryOf}`;
     case 'COMMIT':
     case 'ROLLBACK':
       return `${c.verb} ${c.txn}`;

@@ -99,6 +99,29 @@ T('wound-wait: an older transaction wounds a younger holder, whose next step ans
   assert.match((r as { message: string }).message, /^wounded /);
 });
 
+T('a retry that names its aborted predecessor keeps its age: it wounds a younger holder instead of waiting', () => {
+  const t = setup();
+  const first = t.begin();
+  const other = t.begin();
+  assert.ok(t.call({ f: 'txn.rollback', txn: first }).ok);
+  assert.ok(t.tx(other, { f: 'write', key: 'x', value: 'other' }).ok);
+  const retry = t.call({ f: 'txn.begin', retryOf: first });
+  assert.ok(retry.ok);
+  assert.equal(t.tx((retry as { value: string }).value, { f: 'read', key: 'x' }), { ok: true, value: null }, 'older than other: wounds it');
+  const r = t.call({ f: 'txn.commit', txn: other });
+  assert.match((r as { message: string }).message, /^wounded /);
+  // A fresh transaction is the youngest: it waits for the retried one.
+  const fresh = t.begin();
+  const w = t.send({ f: 'txn.op', txn: fresh, op: { f: 'write', key: 'x', value: 'fresh' } });
+  t.settle();
+  assert.is(w.r, null);
+  // A timestamp is inherited once: a second retry of the same predecessor is young.
+  const again = t.call({ f: 'txn.begin', retryOf: first });
+  const blocked = t.send({ f: 'txn.op', txn: (again as { value: string }).value, op: { f: 'write', key: 'x', value: 'again' } });
+  t.settle();
+  assert.is(blocked.r, null, 'waits: it did not inherit the age a second time');
+});
+
 T('a single-key write wounds an active transaction holding its key', () => {
   const t = setup();
   const id = t.begin();

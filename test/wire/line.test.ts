@@ -136,6 +136,8 @@ C('every command parses, with aliases and any case for the verb', () => {
 
 C('transactions: BEGIN, a trailing id on data commands, COMMIT and ROLLBACK; ids never pass for limits', () => {
   assert.equal(parseCommand('BEGIN'), { verb: 'BEGIN' });
+  assert.equal(parseCommand('BEGIN 3.16'), { verb: 'BEGIN', retryOf: '3.16' });
+  assert.is(formatCommand({ verb: 'BEGIN', retryOf: '3.16' }), 'BEGIN 3.16');
   assert.equal(parseCommand('PUT k v 2.5'), { verb: 'PUT', key: 'k', value: 'v', txn: '2.5' });
   assert.equal(parseCommand('DELETE k 2.5'), { verb: 'DELETE', key: 'k', txn: '2.5' });
   assert.equal(parseCommand('APPEND k "1 " 2.5'), { verb: 'APPEND', key: 'k', value: '1 ', txn: '2.5' });
@@ -148,7 +150,7 @@ C('transactions: BEGIN, a trailing id on data commands, COMMIT and ROLLBACK; ids
   assert.throws(() => parseCommand('COMMIT x'), /transaction id as BEGIN answers it/);
   assert.throws(() => parseCommand('PUT k v w'), /PUT's last argument must be a transaction id/);
   assert.throws(() => parseCommand('RANGE a z 10 11'), /RANGE's last argument must be a transaction id/);
-  assert.throws(() => parseCommand('BEGIN now'), /BEGIN takes 0 arguments/);
+  assert.throws(() => parseCommand('BEGIN now'), /BEGIN takes nothing, or the id of an aborted transaction it retries/);
   assert.equal(parseReply('TXN 3.17'), { kind: 'txn', id: '3.17' });
   assert.is(formatReply({ kind: 'txn', id: '3.17' }), 'TXN 3.17');
   assert.throws(() => parseReply('TXN x'), /malformed TXN reply/);

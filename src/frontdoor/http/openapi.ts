@@ -56,7 +56,7 @@ function operation(route: Route): Record<string, unknown> {
   if (route.body !== undefined) {
     const content: Record<string, unknown> = { 'application/json': { schema: route.body.schema } };
     if (route.body.text) content['application/octet-stream'] = { schema: { type: 'string' } };
-    op.requestBody = { required: true, description: route.body.description, content };
+    op.requestBody = { required: route.body.optional !== true, description: route.body.description, content };
   }
   op.security = route.auth ? [{ bearerAuth: [] }, { basicAuth: [] }] : [];
   return op;

@@ -62,7 +62,7 @@ interface RouteBase {
   /** Whether the route takes credentials (when the cluster requires them). */
   auth: boolean;
   query?: QueryParam[];
-  body?: { schema: Schema; description: string; text?: boolean };
+  body?: { schema: Schema; description: string; text?: boolean; optional?: true };
   response: Schema;
   /** Status of a success, when not 200. */
   okStatus?: number;
@@ -382,9 +382,17 @@ function txnRoutes(prefix: string, note: string, alias: string): OpRoute[] {
   return [
     {
       kind: 'op', method: 'POST', path: prefix, operationId: id('beginTxn'), tag: 'transactions', auth: true,
-      summary: `Begin a transaction${note}: strictly serializable, strict two-phase locking at the leader. Answers its id; abandoned ones abort after 10 s.`,
+      summary: `Begin a transaction${note}: strictly serializable, strict two-phase locking at the leader. Answers its id; abandoned ones abort after 10 s. A retry of an aborted transaction may name it ({"retryOf": id}) to keep its age, so that it is not wounded forever.`,
+      body: { schema: { type: 'object', properties: { retryOf: { type: 'string' } } }, description: 'optional: {"retryOf": "<the aborted transaction\'s id>"}', optional: true },
       response: okSchema({ txn: { type: 'string' } }),
-      build: (i) => ({ op: { f: 'txn.begin' }, db: db(i) }),
+      build: (i) => {
+        if (i.body.kind === 'none') return { op: { f: 'txn.begin' }, db: db(i) };
+        const b = jsonBody(i, '{"retryOf": "…"} or no body');
+        if (!('retryOf' in b)) return { op: { f: 'txn.begin' }, db: db(i) };
+        const retryOf = str(b, 'retryOf', '{"retryOf": "3.17"}');
+        if (!TXN_ID_PATTERN.test(retryOf)) bad(`"retryOf" must be a transaction id, got ${JSON.stringify(retryOf)}`);
+        return { op: { f: 'txn.begin', retryOf }, db: db(i) };
+      },
       answer: (value) => ({ status: 200, body: { ok: true, txn: value } }),
     },
     {

@@ -36,7 +36,7 @@ function singleOp(c: LineCommand): KvOp | null {
     case 'AUTH':
       return { f: 'auth.login', user: c.user, password: c.password };
     case 'BEGIN':
-      return { f: 'txn.begin' };
+      return c.retryOf === undefined ? { f: 'txn.begin' } : { f: 'txn.begin', retryOf: c.retryOf };
     case 'COMMIT':
       return { f: 'txn.commit', txn: c.txn };
     case 'ROLLBACK':

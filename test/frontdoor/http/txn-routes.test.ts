@@ -26,6 +26,7 @@ const build = (method: string, path: string, body: HttpInput['body'] = { kind: '
 T('each route builds its transaction operation', () => {
   assert.equal(build('POST', '/txn'), { op: { f: 'txn.begin' }, db: '' });
   assert.equal(build('POST', '/db/shop/txn'), { op: { f: 'txn.begin' }, db: 'shop' });
+  assert.equal(build('POST', '/txn', { kind: 'json', value: { retryOf: '3.16' } }), { op: { f: 'txn.begin', retryOf: '3.16' }, db: '' });
   assert.equal(build('GET', '/txn/3.17/kv/a%2Fb'), { op: { f: 'txn.op', txn: '3.17', op: { f: 'read', key: 'a/b' } }, db: '' });
   assert.equal(build('PUT', '/db/shop/txn/3.17/kv/k', { kind: 'json', value: { value: [1] } }), { op: { f: 'txn.op', txn: '3.17', op: { f: 'write', key: 'k', value: [1] } }, db: 'shop' });
   assert.equal(build('DELETE', '/txn/3.17/kv/k'), { op: { f: 'txn.op', txn: '3.17', op: { f: 'delete', key: 'k' } }, db: '' });
@@ -50,6 +51,7 @@ T('bad ids and bodies are 400s that say what is wrong', () => {
     return 'no error';
   };
   assert.match(err(() => build('POST', '/txn/abc/commit')), /^400 "abc" is not a transaction id/);
+  assert.match(err(() => build('POST', '/txn', { kind: 'json', value: { retryOf: 'x' } })), /^400 "retryOf" must be a transaction id/);
   assert.match(err(() => build('POST', '/txn/commit', { kind: 'json', value: { ops: [] } })), /^400 "ops" must be a list of 1\.\.1000/);
   assert.match(err(() => build('POST', '/txn/commit', { kind: 'json', value: { ops: [{ op: 'cas', key: 'a' }] } })), /ops\[0\] is \{"op": "get"\|"put"\|"delete"\|"append"/);
   assert.match(err(() => build('POST', '/txn/commit', { kind: 'json', value: { ops: [{ op: 'put', key: 'a' }] } })), /no "value"/);
