@@ -1,6 +1,7 @@
 import type { HistoryEvent, Json } from '../src/check/history.js';
 import { executeWrite, executeWriteOnce, type KvView } from '../src/node/kv-state.js';
 import { decodeLogEntry, type LogRecord } from '../src/node/log-records.js';
+import { executeTxnApply, isTxnApply } from '../src/node/txn-apply.js';
 import type { Result } from '../src/node/protocol.js';
 import { compareKeys } from '../src/storage/keys.js';
 import { assert } from '../src/util/assert.js';
@@ -74,7 +75,7 @@ export class AppliedResults {
    * Called with every entry a node applies (data null: a configuration entry); only the first
    * application of each index counts. Never throws: it runs inside a node's apply.
    */
-  observe(index: number, data: Uint8Array | null): void {
+  observe(index: number, data: Uint8Array | null, term = 0): void {
     if (this.gapAt !== null || this.broken !== null || index <= this.appliedIndex) return;
     if (index !== this.appliedIndex + 1) {
       this.gapAt = this.appliedIndex + 1;
@@ -84,17 +85,22 @@ export class AppliedResults {
     this.entries++;
     if (data === null || data.length === 0) return;
     try {
-      for (const rec of decodeLogEntry(utf8.decode(data))) this.apply(index, rec);
+      for (const rec of decodeLogEntry(utf8.decode(data))) this.apply(index, rec, term);
     } catch (err) {
       this.broken = `entry ${index}: ${(err as Error).message}`;
     }
   }
 
-  private apply(index: number, rec: LogRecord): void {
+  private apply(index: number, rec: LogRecord, term: number): void {
     if (rec.kind === 'write-once') {
       const { result, writes } = executeWriteOnce(this.view, rec.db, rec.key, rec.valueJson, false);
       this.view.write(writes);
       this.file(opKey('write', rec.key, rec.valueJson), index, result);
+      return;
+    }
+    if (isTxnApply(rec.req.op)) {
+      // A transaction's commit entry: its writes are checked by the isolation checker, not here.
+      this.view.write(executeTxnApply(this.view, rec.req.db, rec.req.op, term).writes);
       return;
     }
     const { result, writes } = executeWrite(this.view, rec.req);

@@ -133,7 +133,7 @@ export class RaftObserver {
   /** The hook a node calls for each entry it applies. */
   onApply = (node: string, index: number, term: number, digest: string, data: Uint8Array | null): void => {
     if (this.violation !== null) return;
-    this.applied.observe(index, data);
+    this.applied.observe(index, data, term);
     this.guard(() => this.monitor.observeApply(node, { index, term, digest }, this.stepName()));
   };
 

@@ -108,6 +108,8 @@ function diskFields(s: Scenario): Record<string, unknown> {
 function workloadFields(s: Scenario): Record<string, unknown> {
   const w = s.workload;
   return {
+    // Only transactional workloads name their kind, so single-key scenarios print as before.
+    ...(w.kind !== 'kv' ? { kind: w.kind, txnLength: w.txnLength, txnKeys: w.txnKeys } : {}),
     clients: w.clients,
     keys: w.keys,
     mix: Object.fromEntries(Object.entries(w.mix).filter(([, v]) => v > 0)),

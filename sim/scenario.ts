@@ -124,7 +124,19 @@ const REVERSIBLE: ReadonlySet<FaultKind> = new Set<FaultKind>([
 
 export type OpMix = Record<(typeof OP_FUNCTIONS)[number], number>;
 
+/**
+ * What clients run: single-key operations (`kv`, the mix), or transactions (sim/txn-workload.ts):
+ * `txn-list-append` (reads and appends of lists kept as strings of space-separated numbers) or
+ * `txn-rw-register` (reads and writes of unique values), recorded as `f: txn` operations.
+ */
+export const WORKLOAD_KINDS = ['kv', 'txn-list-append', 'txn-rw-register'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
 export interface Workload {
+  kind: WorkloadKind;
+  /** Transactions: micro-operations per transaction at most (1..txnLength, uniformly), and distinct keys each touches at most. */
+  txnLength: number;
+  txnKeys: number;
   clients: number;
   keys: number;
   mix: OpMix;
@@ -516,6 +528,9 @@ const root = obj({
       reads: { v: oneOf(['leader', 'any'] as const), default: 'leader' },
       protocol: { v: oneOf(WORKLOAD_PROTOCOLS), default: 'line' },
       attemptTimeout: { v: duration({ minNs: 1e6 }) },
+      kind: { v: oneOf(WORKLOAD_KINDS), default: 'kv' },
+      txnLength: { v: int({ min: 1, max: 100 }), default: 4 },
+      txnKeys: { v: int({ min: 1, max: 100 }), default: 3 },
     }),
     required: true,
   },
@@ -595,6 +610,9 @@ export function parseScenario(text: string, file: string): Scenario {
       capacityBytes: r.disk?.capacity ?? null,
     },
     workload: {
+      kind: w.kind,
+      txnLength: w.txnLength,
+      txnKeys: w.txnKeys,
       clients: w.clients,
       keys: w.keys,
       mix: w.mix,
@@ -651,6 +669,7 @@ function crossCheck(s: Scenario): void {
   }
   for (const c of s.expectFail) if (!s.checks.includes(c)) errors.push(`${s.file}: expect.${c}: the check is not in checks`);
   if (s.workload.attemptTimeoutNs !== undefined && s.workload.protocol !== 'native') errors.push(`${s.file}: workload.attemptTimeout: only native clients retry by attempt (protocol is ${s.workload.protocol})`);
+  if (s.workload.kind !== 'kv' && s.cluster.replication !== 'raft') errors.push(`${s.file}: workload.kind: ${s.workload.kind} runs transactions, which need replication raft`);
   if (Object.values(s.workload.mix).every((w) => w === 0)) errors.push(`${s.file}: workload.mix: every weight is 0; give at least one operation a weight`);
   if (s.cluster.replication === 'primary' && !ids.includes(s.cluster.primary.leader)) errors.push(`${s.file}: cluster.primary.leader: ${s.cluster.primary.leader} is not one of ${ids.join(', ')}`);
   if (s.cluster.voters > s.cluster.nodes) errors.push(`${s.file}: cluster.voters: ${s.cluster.voters} is more than the ${s.cluster.nodes} nodes`);

@@ -12,6 +12,7 @@ import { NS_PER_MS } from './scheduler.js';
 import type { Workload as WorkloadSpec, WorkloadProtocol } from './scenario.js';
 import type { Clock } from '../src/env/clock.js';
 import type { Net } from '../src/env/net.js';
+import { TxnGenerator, type MicroOp, type TxnEnd } from './txn-workload.js';
 
 /**
  * Where a workload runs: the simulated world, or real processes on loopback (`kv-lab run
@@ -131,6 +132,8 @@ export class Workload {
   /** Operations still open, across slots and final reads. */
   private open = 0;
   private onQuiet: (() => void) | null = null;
+  /** Transactional workloads (workload.kind txn-*): null for single-key operations. */
+  private readonly txns: TxnGenerator | null;
 
   constructor(
     private readonly world: WorkloadHost,
@@ -145,6 +148,7 @@ export class Workload {
     let acc = 0;
     this.mixCdf = (Object.entries(spec.mix) as [OpFunction, number][]).filter(([, w]) => w > 0).map(([f, w]) => [f, (acc += w / total)]);
     this.processNext = spec.clients;
+    this.txns = spec.kind === 'kv' ? null : new TxnGenerator(spec.kind, spec.txnLength, spec.txnKeys, rng.fork('txn'), () => this.pickKey());
   }
 
   get keyNames(): readonly string[] {
@@ -192,6 +196,7 @@ export class Workload {
       this.issuing = false;
       return;
     }
+    if (this.txns !== null) return this.nextTxn(slot, this.txns);
     const { f, key, op, value } = this.generate(slot);
     slot.busy = true;
     this.begin(slot.process, f, key, value, { client: slot.client.id });
@@ -204,6 +209,37 @@ export class Workload {
       if (outcome.type === 'info') slot.process = this.processNext++;
       this.world.after(this.thinkNs(), `client c${slot.index + 1} next`, () => this.next(slot));
     }, node);
+  }
+
+  /** One transaction of a txn-* workload: recorded as one `f: txn` operation (sim/txn-workload.ts). */
+  private nextTxn(slot: Slot, gen: TxnGenerator): void {
+    const ops = gen.next();
+    slot.busy = true;
+    const process = slot.process;
+    this.txnBegin(process, ops, { client: slot.client.id });
+    gen.run(slot.client, ops, (end) => {
+      slot.busy = false;
+      this.txnEnd(process, end);
+      if (end.type === 'info') slot.process = this.processNext++;
+      this.world.after(this.thinkNs(), `client c${slot.index + 1} next`, () => this.next(slot));
+    });
+  }
+
+  private txnBegin(process: number, ops: MicroOp[], extra: Record<string, unknown>): void {
+    this.open++;
+    this.stats.invoked++;
+    this.record(txnEvent({ process, type: 'invoke', f: 'txn', value: ops, time: this.world.nowNs, ...extra }));
+  }
+
+  private txnEnd(process: number, end: TxnEnd, extra: Record<string, unknown> = {}): void {
+    this.open--;
+    this.stats[end.type]++;
+    this.record(txnEvent({ process, type: end.type, f: 'txn', value: end.value, time: this.world.nowNs, ...end.detail, ...extra }));
+    if (this.open === 0 && this.onQuiet !== null) {
+      const fn = this.onQuiet;
+      this.onQuiet = null;
+      fn();
+    }
   }
 
   private thinkNs(): number {
@@ -293,6 +329,7 @@ export class Workload {
    */
   finalReads(deadlineNs: number, done: (unanswered: string[]) => void): void {
     const client = this.client('final', this.nodes);
+    if (this.txns !== null) return this.finalTxnReads(client, this.txns, deadlineNs, done);
     const unanswered: string[] = [];
     let remaining = this.keys.length;
     const settle = (key: string, answered: boolean) => {
@@ -311,6 +348,37 @@ export class Workload {
     };
     for (const key of this.keys) readKey(key);
   }
+
+  /** finalReads for transactional workloads: each key read by a read-only transaction, recorded as one. */
+  private finalTxnReads(client: OpClient, gen: TxnGenerator, deadlineNs: number, done: (unanswered: string[]) => void): void {
+    const unanswered: string[] = [];
+    let remaining = this.keys.length;
+    const readKey = (key: string) => {
+      const process = this.processNext++;
+      const ops: MicroOp[] = [['r', key, null]];
+      this.txnBegin(process, ops, { final: true });
+      gen.run(client, ops, (end) => {
+        this.txnEnd(process, end, { final: true });
+        if (end.type === 'ok') {
+          if (--remaining === 0) done(unanswered.sort());
+        } else if (this.world.nowNs < deadlineNs) this.world.after(50 * NS_PER_MS, `final read ${key}`, () => readKey(key));
+        else {
+          unanswered.push(key);
+          if (--remaining === 0) done(unanswered.sort());
+        }
+      });
+    };
+    for (const key of this.keys) readKey(key);
+  }
+}
+
+/**
+ * A transaction's history event. HistoryEvent (src/check/history.ts) describes single-key
+ * operations; `f: txn` events carry no key and a list of micro-operations as their value
+ * (src/check/HISTORY.md), and the per-key checks leave them out (sim/runner.ts).
+ */
+function txnEvent(e: { process: number; type: HistoryEvent['type']; f: 'txn'; value: MicroOp[]; time: number } & Record<string, unknown>): HistoryEvent {
+  return e as unknown as HistoryEvent;
 }
 
 /** Cumulative probabilities of a Zipf distribution over n ranks with exponent theta. */

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerCheckCommand } from './check.js';
 import { registerClientCommands, registerHashPassword } from './client-commands.js';
+import { registerTxn } from './txn.js';
 import { registerClusterCommand } from './cluster.js';
 import { registerReportCommand } from './report-command.js';
 import { registerRunCommand } from './run.js';
@@ -32,6 +33,7 @@ export function createProgram(): Command {
   registerServeCommand(program);
   registerClusterCommand(program);
   registerClientCommands(program);
+  registerTxn(program);
   registerHashPassword(program);
   registerWalCommand(program);
   registerRingCommand(program);

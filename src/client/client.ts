@@ -2,6 +2,7 @@ import type { Json } from '../util/json.js';
 import type { Clock, Timer } from '../env/clock.js';
 import type { Net } from '../env/net.js';
 import { assert } from '../util/assert.js';
+import { runTransaction, type Transaction, type TransactionOptions } from './transaction.js';
 import { decodeMessage, encodeMessage, isDefinite, isReadOnly, type ErrorCode, type KvOp, type Request, type Result } from '../node/protocol.js';
 
 /**
@@ -152,6 +153,14 @@ export class KvClient {
   /** Promise form, for real programs (the simulator uses the callback form). */
   call(op: KvOp, db?: string, extra?: InvokeOptions): Promise<Outcome> {
     return new Promise((resolve) => this.invoke(op, resolve, db, extra));
+  }
+
+  /**
+   * Runs fn in an interactive transaction, retrying it with back-off when the cluster aborts it
+   * for a conflict (transaction.ts): `await client.transaction(async (tx) => tx.put('a', await tx.get('b')))`.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions & { db?: string } = {}): Promise<T> {
+    return runTransaction((op) => this.call(op, options.db), this.clock, fn, options);
   }
 
   /** Operations started and not yet ended. */

@@ -314,7 +314,9 @@ export class HttpKvClient {
           // a hint that more may follow: the operation asked for no more).
           const cut = typeof b.next === 'string' && list.length < op.limit ? { next: b.next } : {};
           done({ type: 'ok', value: null, entries: list.map((e) => [e.key, e.value]), ...cut, node: node(a.url) });
-        } else done({ type: 'ok', value: op.f === 'read' ? ((b.value as Json | undefined) ?? null) : null, node: node(a.url) });
+        } else if (op.f === 'txn.op' && op.op.f === 'range') {
+          done({ type: 'ok', value: null, entries: ((b.entries as { key: string; value: Json }[] | undefined) ?? []).map((e) => [e.key, e.value]), node: node(a.url) });
+        } else done({ type: 'ok', value: op.f === 'read' || (op.f === 'txn.op' && op.op.f === 'read') ? ((b.value as Json | undefined) ?? null) : op.f === 'txn.begin' ? ((b.txn as Json | undefined) ?? null) : op.f === 'txn.oneshot' ? ((b.results as Json | undefined) ?? null) : null, node: node(a.url) });
         return;
       }
       const e = a.error;
@@ -345,6 +347,26 @@ export class HttpKvClient {
         return { method: 'POST', path: this.keyPath(op.key, '/append'), body: { value: op.value } };
       case 'range':
         return { method: 'GET', path: this.rangePath({ start: op.start, ...(op.end !== null ? { end: op.end } : {}), limit: op.limit, reverse: op.reverse }) };
+      case 'txn.begin':
+        return { method: 'POST', path: `${this.dbPrefix()}/txn`, ...(op.retryOf !== undefined ? { body: { retryOf: op.retryOf } } : {}) };
+      case 'txn.commit':
+      case 'txn.rollback':
+        return { method: 'POST', path: `${this.dbPrefix()}/txn/${encodeURIComponent(op.txn)}/${op.f === 'txn.commit' ? 'commit' : 'rollback'}` };
+      case 'txn.oneshot':
+        return { method: 'POST', path: `${this.dbPrefix()}/txn/commit`, body: { ops: op.ops.map(oneshotBody) } };
+      case 'txn.op': {
+        const base = `${this.dbPrefix()}/txn/${encodeURIComponent(op.txn)}`;
+        const inner = op.op;
+        if (inner.f === 'range') {
+          const q = new URLSearchParams({ start: inner.start, limit: String(inner.limit), ...(inner.end !== null ? { end: inner.end } : {}), ...(inner.reverse ? { reverse: 'true' } : {}) });
+          return { method: 'GET', path: `${base}/kv?${q}` };
+        }
+        const path = `${base}/kv/${encodeURIComponent(inner.key)}`;
+        if (inner.f === 'read') return { method: 'GET', path };
+        if (inner.f === 'write') return { method: 'PUT', path, body: { value: inner.value } };
+        if (inner.f === 'delete') return { method: 'DELETE', path };
+        return { method: 'POST', path: `${path}/append`, body: { value: inner.value } };
+      }
       default:
         throw new KvHttpError('bad_request', `HttpKvClient.invoke: ${op.f} has no single route here; use its method`, null, '');
     }
@@ -469,4 +491,20 @@ function unknownOutcome(a: { error: HttpFailure; sent: boolean }, method: string
   const e = a.error;
   const unknown = e.status === null && method !== 'GET' && a.sent;
   return new KvHttpError(e.code, unknown ? `${e.message}; the outcome is unknown` : e.message, e.status, e.url);
+}
+
+/** A one-shot transaction's operation as POST /txn/commit takes it. */
+function oneshotBody(op: Extract<KvOp, { f: 'txn.oneshot' }>['ops'][number]): Record<string, unknown> {
+  switch (op.f) {
+    case 'read':
+      return { op: 'get', key: op.key };
+    case 'write':
+      return { op: 'put', key: op.key, value: op.value };
+    case 'delete':
+      return { op: 'delete', key: op.key };
+    case 'append':
+      return { op: 'append', key: op.key, value: op.value };
+    case 'range':
+      throw new KvHttpError('bad_request', 'POST /txn/commit takes get, put, delete and append; run a range in an interactive transaction', null, '');
+  }
 }

@@ -67,6 +67,17 @@ export function lineCommand(op: KvOp): LineCommand | string {
     }
     case 'range':
       return op.reverse ? 'the line protocol ranges forwards only' : { verb: 'RANGE', start: op.start, end: op.end ?? '', limit: op.limit };
+    case 'txn.begin':
+      return op.retryOf === undefined ? { verb: 'BEGIN' } : { verb: 'BEGIN', retryOf: op.retryOf };
+    case 'txn.commit':
+      return { verb: 'COMMIT', txn: op.txn };
+    case 'txn.rollback':
+      return { verb: 'ROLLBACK', txn: op.txn };
+    case 'txn.op': {
+      const inner = lineCommand(op.op);
+      if (typeof inner === 'string') return inner;
+      return { ...inner, txn: op.txn } as LineCommand;
+    }
     case 'batch': {
       const pairs: [string, string][] = [];
       for (const w of op.ops) {
@@ -103,6 +114,8 @@ export function replyOutcome(op: KvOp, reply: LineReply, node: string): Outcome 
     }
     case 'entries':
       return { type: 'ok', value: null, entries: reply.entries.map(([k, v]) => [k, v]), ...(reply.next !== undefined ? { next: reply.next } : {}), node };
+    case 'txn':
+      return { type: 'ok', value: reply.id, node };
     case 'ok':
     case 'pong':
       return { type: 'ok', value: null, node };

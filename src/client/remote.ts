@@ -1,6 +1,7 @@
 import type { Json } from '../util/json.js';
 import type { KvOp, Permission, WriteOp } from '../node/protocol.js';
 import type { KvClient, Outcome } from './client.js';
+import type { Transaction, TransactionOptions } from './transaction.js';
 
 /**
  * The TypeScript client for programs: KvClient (leader discovery through `not_leader` hints,
@@ -43,6 +44,14 @@ export class KvRemote {
   /** The raw operation, for anything the helpers below do not cover. */
   call(op: KvOp, db = this.database): Promise<Outcome> {
     return this.client.call(op, db);
+  }
+
+  /**
+   * Runs fn in an interactive transaction (KvClient.transaction): retried with back-off when a
+   * conflict aborts it; a TransactionError when it fails for good.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.client.transaction(fn, { ...options, db: this.database });
   }
 
   private async run(op: KvOp, db = this.database) {

@@ -117,7 +117,9 @@ function sizeProblem(o: Record<string, unknown>): Result | null {
 
 /** Front-end limits on sizes: a too-large key or value is `too_large` (HTTP 413), not a 400. */
 export function checkSizes(op: KvOp): Result | null {
-  if (op.f === 'batch' && Array.isArray(op.ops)) {
+  // A transaction's operation carries its key and value one level down.
+  if (op.f === 'txn.op' && typeof op.op === 'object' && op.op !== null) return sizeProblem(op.op as unknown as Record<string, unknown>);
+  if ((op.f === 'batch' || op.f === 'txn.oneshot') && Array.isArray(op.ops)) {
     for (const sub of op.ops) {
       const r = sizeProblem(sub as unknown as Record<string, unknown>);
       if (r !== null) return r;

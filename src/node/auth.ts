@@ -275,6 +275,16 @@ export function requiredPermission(op: KvOp, db: string): { db: string; perm: Pe
       return { db, perm: 'write' };
     case 'db.delete':
       return { db: op.name, perm: 'admin' };
+    // A transaction's reads need read, its writes write; BEGIN, COMMIT and ROLLBACK change
+    // nothing by themselves (the writes were checked as they were buffered).
+    case 'txn.begin':
+    case 'txn.commit':
+    case 'txn.rollback':
+      return { db, perm: 'read' };
+    case 'txn.op':
+      return { db, perm: op.op.f === 'read' || op.op.f === 'range' ? 'read' : 'write' };
+    case 'txn.oneshot':
+      return { db, perm: op.ops.every((o) => o.f === 'read' || o.f === 'range') ? 'read' : 'write' };
     case 'db.list':
     case 'auth.login':
       return null;

@@ -12,6 +12,8 @@ export const BUGS = {
   'commit-previous-term': 'commit entries of earlier terms by counting replicas (Raft paper, Figure 8)',
   'skip-log-fsync': 'never fsync the Raft log, so acknowledged entries may vanish in a crash',
   'gateway-ack-on-forward': 'the front door answers a write OK as soon as it has forwarded it to the leader, before the leader replies',
+  'txn-release-locks-before-commit': 'a transaction\'s locks are released when COMMIT arrives, before its commit entry is applied',
+  'txn-read-uncommitted': 'reads in a transaction take no lock and see other open transactions\' buffered writes',
 } as const;
 
 export type BugName = keyof typeof BUGS;

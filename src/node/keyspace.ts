@@ -13,6 +13,9 @@ import { assert } from '../util/assert.js';
  *   "\x01d\x00" + db                   → "1": the database exists (the default database always does)
  *   "\x01u\x00" + user                 → JSON UserRecord: {hash, grants: {db: perms}, epoch}
  *   "\x01e"                            → the credential epoch: bumped by every user.put and user.delete
+ *   "\x01t\x00" + txn id               → a transaction's record: {"status":"committed"|"aborted","reason"?}
+ *   "\x01c"                            → the number of transaction records written (txn-apply.ts)
+ *   "\x01l\x00" + 16-digit n            → the id of the n-th record (records past a bound are forgotten)
  *   "\x01a"                            → Raft: the last log index the store reflects   } node-local:
  *   "\x01p"                            → primary: the last shipped record applied      } not replicated
  *
@@ -30,6 +33,14 @@ export const USERS_START = '\x01u\x00';
 export const USERS_END = '\x01u\x01';
 /** The credential epoch (kv-state.ts): tokens are bound to a user's epoch at login. */
 export const CREDENTIAL_EPOCH_KEY = '\x01e';
+/** Transaction records (src/node/txn-apply.ts). */
+export const TXN_RECORDS_START = '\x01t\x00';
+export const TXN_RECORD_COUNT_KEY = '\x01c';
+export const TXN_RECORD_LOG_START = '\x01l\x00';
+/** The lock-table name of a database's guard (src/txn/lock-manager.ts): never a stored key. */
+export function txnGuardLock(db: string): string {
+  return `\x01g\x00${db}`;
+}
 /** Raft's applied index, written in the same batch as the entries it covers. */
 export const RAFT_APPLIED_KEY = '\x01a';
 /** Log shipping's last applied record. */

@@ -200,7 +200,7 @@ function executeOp(view: KvView, req: Request): Execution {
   return { result, writes: [...overlay.entries()] };
 }
 
-function applyWriteOp(
+export function applyWriteOp(
   read: (k: string) => string | null | undefined,
   db: string,
   op: WriteOp,
@@ -415,7 +415,7 @@ function sweepIdleSessions(view: KvView, now: number, current: string, limits: S
   return writes;
 }
 
-function parseStored(raw: string | null | undefined): Json {
+export function parseStored(raw: string | null | undefined): Json {
   if (raw === undefined || raw === null) return null;
   // A stored string without a backslash is its text between the quotes: JSON.stringify escapes
   // every quote, control character and lone surrogate, so nothing else can be in there. A seventh

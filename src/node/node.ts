@@ -13,7 +13,7 @@ import { parseJson } from '../util/json-parse.js';
 import { allowed, authorize, issueToken, LOGIN_LIMITS, loginTarget, SYNC_PASSWORD_VERIFIER, VerifiedPasswords, type AuthConfig } from './auth.js';
 import type { BugName } from './bugs.js';
 import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
-import { encodeMessage, isReadOnly, validateRequest, type Request, type Response, type Result } from './protocol.js';
+import { encodeMessage, isReadOnly, isTxnOp, validateRequest, type Request, type Response, type Result } from './protocol.js';
 import { PrimaryReplica } from './primary-replica.js';
 import { RaftReplica } from './raft-replica.js';
 import type { ShardMap } from '../cluster/placement/shard-map.js';
@@ -99,7 +99,7 @@ export interface NodeGossipConfig {
 export const DISK_RESERVE_BYTES = 64 * 1024 * 1024;
 
 /** Operations a node with a full disk still accepts: they are how an operator frees space. */
-const FREEING_OPS: ReadonlySet<string> = new Set(['delete', 'db.delete', 'member.remove']);
+const FREEING_OPS: ReadonlySet<string> = new Set(['delete', 'db.delete', 'member.remove', 'txn.rollback']);
 
 /** What /status, /metrics and `kv-lab cluster status` show of a node. */
 export interface NodeStatus extends ReplicaStatus {
@@ -351,6 +351,10 @@ export class KvNode {
     const auth = this.config.auth ?? null;
     if (auth === null && req.op.f === 'auth.login') {
       reply({ ok: false, code: 'bad_request', message: 'this cluster runs without authentication (--insecure): there is nothing to log in to' });
+      return;
+    }
+    if (isTxnOp(req.op) && this.config.replication !== 'raft') {
+      reply({ ok: false, code: 'bad_request', message: `transactions need replication raft (this node runs ${this.config.replication})` });
       return;
     }
     let answer = reply;

@@ -47,7 +47,36 @@ export type AdminOp =
 /** Administrative reads, and login (which changes nothing: it checks a password, returns a token). */
 export type AdminReadOp = { f: 'db.list' } | { f: 'user.list' } | { f: 'auth.login'; user: string; password: string };
 
-export type KvOp = WriteOp | ReadOp | { f: 'batch'; ops: WriteOp[] } | AdminOp | AdminReadOp;
+export type KvOp = WriteOp | ReadOp | { f: 'batch'; ops: WriteOp[] } | AdminOp | AdminReadOp | TxnOp;
+
+/** The writes a transaction may buffer (a cas is a read then a write inside a transaction). */
+export type TxnWriteOp = Exclude<WriteOp, { f: 'cas' }>;
+
+/**
+ * Interactive transactions, served by a Raft group's leader (src/node/txn-service.ts): BEGIN
+ * answers an id, operations name it, COMMIT or ROLLBACK ends it. `txn.oneshot` runs a list of
+ * reads and writes as one transaction in one request (HTTP's POST /txn/commit).
+ */
+export type TxnOp =
+  /**
+   * retryOf: the id of an aborted transaction this one retries; it inherits that one's age, so
+   * a transaction wounded again and again still becomes the oldest and gets through (wound-wait's
+   * rule that a restarted transaction keeps its timestamp).
+   */
+  | { f: 'txn.begin'; retryOf?: string }
+  | { f: 'txn.op'; txn: string; op: ReadOp | TxnWriteOp }
+  | { f: 'txn.commit'; txn: string }
+  | { f: 'txn.rollback'; txn: string }
+  | { f: 'txn.oneshot'; ops: (ReadOp | TxnWriteOp)[] };
+
+/** Operations in one transaction, and so in one txn.oneshot (TxnLimits.opsMax agrees). */
+export const TXN_OPS_MAX = 1000;
+/** A transaction id: `<term>.<counter>` (src/txn/txn-table.ts). */
+export const TXN_ID_PATTERN = /^[0-9]{1,15}\.[0-9]{1,15}$/;
+
+export function isTxnOp(op: KvOp): op is TxnOp {
+  return op.f.startsWith('txn.');
+}
 
 export function isReadOnly(op: KvOp): op is ReadOp | AdminReadOp {
   return op.f === 'read' || op.f === 'range' || op.f === 'db.list' || op.f === 'user.list' || op.f === 'auth.login';
@@ -123,6 +152,8 @@ export type ErrorCode =
   | 'forbidden'
   | 'timeout'
   | 'too_many_requests'
+  /** A transaction was aborted (the message starts with the reason: wounded, timeout, leader_changed, …). */
+  | 'aborted'
   | 'internal';
 
 const DEFINITE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -138,6 +169,7 @@ const DEFINITE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'already_exists',
   'unauthorized',
   'forbidden',
+  'aborted',
 ]);
 
 export function isDefinite(code: ErrorCode): boolean {
@@ -344,7 +376,34 @@ export function validateOp(op: unknown, where: string, nested = false): string |
       return typeof o.node === 'string' && /^[a-z][a-z0-9-]{0,63}$/.test(o.node) ? null : `${where}.node must be a node id`;
     case 'auth.login':
       return typeof o.user === 'string' && typeof o.password === 'string' && o.password.length <= 1024 ? null : `${where} needs user and password strings`;
+    case 'txn.begin':
+    case 'txn.op':
+    case 'txn.commit':
+    case 'txn.rollback':
+    case 'txn.oneshot':
+      return validateTxnOp(o, where);
     default:
-      return `${where}.f must be one of read, write, cas, delete, append, range, batch, db.create, db.delete, db.list, user.put, user.delete, user.grant, user.list, member.add, member.remove, node.promote, auth.login`;
+      return `${where}.f must be one of read, write, cas, delete, append, range, batch, txn.begin, txn.op, txn.commit, txn.rollback, txn.oneshot, db.create, db.delete, db.list, user.put, user.delete, user.grant, user.list, member.add, member.remove, node.promote, auth.login`;
   }
+}
+
+/** A transaction operation's shape: an id where one is needed, and data operations a transaction can run. */
+function validateTxnOp(o: Record<string, unknown>, where: string): string | null {
+  if (o.f === 'txn.begin') return o.retryOf === undefined || (typeof o.retryOf === 'string' && TXN_ID_PATTERN.test(o.retryOf)) ? null : `${where}.retryOf must be a transaction id`;
+  if (o.f === 'txn.oneshot') {
+    if (!Array.isArray(o.ops) || o.ops.length === 0 || o.ops.length > TXN_OPS_MAX) return `${where}.ops must be a list of 1..${TXN_OPS_MAX} reads and writes`;
+    for (let i = 0; i < o.ops.length; i++) {
+      const err = validateTxnDataOp(o.ops[i], `${where}.ops[${i}]`);
+      if (err !== null) return err;
+    }
+    return null;
+  }
+  if (typeof o.txn !== 'string' || !TXN_ID_PATTERN.test(o.txn)) return `${where}.txn must be a transaction id (<term>.<counter>, as BEGIN answers)`;
+  return o.f === 'txn.op' ? validateTxnDataOp(o.op, `${where}.op`) : null;
+}
+
+function validateTxnDataOp(op: unknown, where: string): string | null {
+  const f = (op as { f?: unknown } | null)?.f;
+  if (f !== 'read' && f !== 'range' && f !== 'write' && f !== 'delete' && f !== 'append') return `${where}.f must be one of read, range, write, delete, append inside a transaction`;
+  return validateOp(op, where);
 }

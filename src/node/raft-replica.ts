@@ -12,7 +12,9 @@ import { keyAfter, NODE_LOCAL_KEYS, RAFT_APPLIED_KEY } from './keyspace.js';
 import type { RaftTuning } from './raft-tuning.js';
 import { executeRead, executeWrite, executeWriteOnce, type StorageWrite } from './kv-state.js';
 import { decodeLogEntry, encodeLogRecord, logEntryText, type LogRecord } from './log-records.js';
-import { isReadOnly, type Request, type Result } from './protocol.js';
+import { isReadOnly, isTxnOp, type Request, type Result } from './protocol.js';
+import { executeTxnApply, isTxnApply } from './txn-apply.js';
+import { TxnService } from './txn-service.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { decodeStateBlock, StateSnapshotSource } from './state-snapshot.js';
 import type { NodeStore } from './store.js';
@@ -68,7 +70,11 @@ interface Proposal {
 }
 
 interface PendingRead {
-  req: Request;
+  /** null: a transaction's read barrier, which runs `then` instead of answering. */
+  req: Request | null;
+  then?: () => void;
+  /** A transaction's read: the state must also reach this index (TxnService's fence). */
+  minIndex?: Index;
   reply: Reply;
   /** Known once the ReadState arrives. */
   index: Index | null;
@@ -90,6 +96,8 @@ export class RaftReplica implements Replica, RaftStateMachine {
   private readonly toPromote = new Set<string>();
   private soft: SoftState = { leader: null, role: 'follower' };
   private restoringTo: Index | null = null;
+  /** Interactive transactions: lock and transaction tables while this node leads (txn-service.ts). */
+  private readonly txns: TxnService;
 
   constructor(
     private readonly env: Env,
@@ -101,6 +109,20 @@ export class RaftReplica implements Replica, RaftStateMachine {
     const raw = store.view.get(APPLIED_KEY);
     this.applied = raw === undefined ? 0 : Number(raw);
     const bugs = config.bugs;
+    this.txns = new TxnService({
+      clock: env.clock,
+      log: env.log,
+      bugs,
+      view: () => this.store.view,
+      leaderTerm: () => (this.soft.role === 'leader' && this.runtime !== null && !this.stopped ? this.runtime.raft.hardState().term : null),
+      notLeader: () => refusal('notLeader', this.soft.leader, ''),
+      readBarrier: (then, refused, minIndex) => this.readBarrier(then, refused, minIndex),
+      fenceIndex: () => {
+        this.proposeBatch();
+        return this.runtime?.raft.lastIndex() ?? 0;
+      },
+      propose: (record, reply) => this.proposeRecord(record, reply),
+    });
     RaftRuntime.start(
       env,
       {
@@ -158,8 +180,39 @@ export class RaftReplica implements Replica, RaftStateMachine {
       reply({ ok: false, code: 'unavailable', message: 'the node is starting or stopped' });
       return;
     }
-    if (isReadOnly(req.op)) this.read(rt, req, reply);
+    if (isTxnOp(req.op)) this.txns.submit(req, reply);
+    else if (isReadOnly(req.op)) this.read(rt, req, reply);
     else this.write(rt, req, reply);
+  }
+
+  /** A transaction's commit entry (or any record this leader makes itself), gathered like a client's write. */
+  private proposeRecord(record: string, reply: Reply): void {
+    const rt = this.runtime;
+    if (rt === null || this.stopped || this.soft.role !== 'leader') {
+      reply(refusal('notLeader', this.soft.leader, ''));
+      return;
+    }
+    this.batch.push({ record, reply });
+    this.batchBytes += record.length;
+    if (this.batch.length >= PROPOSAL_BATCH_MAX || this.batchBytes >= PROPOSAL_BATCH_BYTES) this.proposeBatch();
+    rt.drive();
+  }
+
+  /** ReadIndex for a transaction's read: then runs once the state is as new as the confirmed commit index. */
+  private readBarrier(then: () => void, refused: Reply, minIndex: Index): void {
+    const rt = this.runtime;
+    if (rt === null || this.stopped) {
+      refused({ ok: false, code: 'unavailable', message: 'the node is starting or stopped' });
+      return;
+    }
+    const ctx = `${this.env.id}.${++this.readCounter}`;
+    const r = rt.raft.readIndex(ctx);
+    if (!r.ok) {
+      refused(refusal(r.reason, 'leader' in r ? r.leader : null, 'detail' in r ? r.detail : ''));
+      return;
+    }
+    this.pendingReads.set(ctx, { req: null, then, reply: refused, index: null, minIndex });
+    rt.drive();
   }
 
   private write(rt: RaftRuntime, req: Request, reply: Reply): void {
@@ -174,6 +227,8 @@ export class RaftReplica implements Replica, RaftStateMachine {
     }
     const record = encodeLogRecord(req);
     if (this.soft.role === 'leader' && !this.config.bugs.has('ack-before-commit')) {
+      // Pinned against transactions until applied (txn-service.ts).
+      reply = this.txns.pinWrite(req, reply);
       this.batch.push({ record, reply });
       this.batchBytes += record.length;
       if (this.batch.length >= PROPOSAL_BATCH_MAX || this.batchBytes >= PROPOSAL_BATCH_BYTES) this.proposeBatch();
@@ -293,7 +348,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
   private readStates(states: readonly ReadState[]): void {
     for (const rs of states) {
       const p = this.pendingReads.get(rs.requestCtx);
-      if (p !== undefined) p.index = rs.index;
+      if (p !== undefined) p.index = Math.max(rs.index, p.minIndex ?? 0);
     }
     this.serveReads();
   }
@@ -302,12 +357,14 @@ export class RaftReplica implements Replica, RaftStateMachine {
     for (const [ctx, p] of this.pendingReads) {
       if (p.index === null || p.index > this.applied) continue;
       this.pendingReads.delete(ctx);
-      p.reply(executeRead(this.store.view, p.req.db, p.req.op as Parameters<typeof executeRead>[2]));
+      if (p.req === null) p.then?.();
+      else p.reply(executeRead(this.store.view, p.req.db, p.req.op as Parameters<typeof executeRead>[2]));
     }
   }
 
   private softStateChanged(s: SoftState): void {
     this.soft = s;
+    this.txns.leadership(s.role === 'leader' && this.runtime !== null ? this.runtime.raft.hardState().term : null);
     if (s.role === 'leader') return;
     // The core drops reads it had not confirmed when leadership goes; tell their clients where to go.
     for (const [ctx, p] of this.pendingReads) {
@@ -373,7 +430,12 @@ export class RaftReplica implements Replica, RaftStateMachine {
     for (let i = 0; i < records.length; i++) {
       const rec = records[i] as LogRecord;
       const reply = replies?.[i];
-      const { result, writes } = rec.kind === 'write-once' ? executeWriteOnce(this.store.view, rec.db, rec.key, rec.valueJson, reply !== undefined) : executeWrite(this.store.view, rec.req, options);
+      const { result, writes } =
+        rec.kind === 'write-once'
+          ? executeWriteOnce(this.store.view, rec.db, rec.key, rec.valueJson, reply !== undefined)
+          : isTxnApply(rec.req.op)
+            ? executeTxnApply(this.store.view, rec.req.db, rec.req.op, entry.term)
+            : executeWrite(this.store.view, rec.req, options);
       this.persist(writes);
       reply?.(result);
     }
@@ -524,6 +586,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
 
   stop(): void {
     this.stopped = true;
+    this.txns.stop();
     this.runtime?.stop();
     // Gathered writes were never proposed: certainly not applied.
     this.proposeBatch();

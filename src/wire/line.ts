@@ -1,4 +1,4 @@
-import { BATCH_OPS_MAX, RANGE_LIMIT_MAX } from '../node/protocol.js';
+import { BATCH_OPS_MAX, RANGE_LIMIT_MAX, TXN_ID_PATTERN } from '../node/protocol.js';
 
 /**
  * The TCP line protocol, in the style of the KavaDB and haus-eng seeds (and of memcached's text
@@ -20,6 +20,11 @@ import { BATCH_OPS_MAX, RANGE_LIMIT_MAX } from '../node/protocol.js';
  * In RANGE, an empty start ("") means from the first key and an empty end means to the last.
  * USE "" selects the default database.
  *
+ * Transactions: BEGIN answers `TXN <id>` (ids look like `3.17`: term.counter, never a number, so
+ * an id is never mistaken for a RANGE limit). GET, PUT, DELETE, APPEND and RANGE with the id as
+ * their last token run inside it (RANGE start end [limit] [id]); COMMIT id answers OK or
+ * `ERR aborted <reason> …`; ROLLBACK id answers OK. Without an id a command is a single-key one.
+ *
  * Replies (one line each):
  *   OK · PONG · NIL (no such key) · VALUE <token> (a string value) ·
  *   JSON <token> (a value that is not a string, written through HTTP or the client; the token is
@@ -32,14 +37,19 @@ import { BATCH_OPS_MAX, RANGE_LIMIT_MAX } from '../node/protocol.js';
  * This module is pure: text in, values out, and back.
  */
 
+/** `txn`: the transaction the command runs in (absent: a single-key command). */
 export type LineCommand =
-  | { verb: 'PUT'; key: string; value: string }
-  | { verb: 'GET'; key: string }
-  | { verb: 'DELETE'; key: string }
+  | { verb: 'PUT'; key: string; value: string; txn?: string }
+  | { verb: 'GET'; key: string; txn?: string }
+  | { verb: 'DELETE'; key: string; txn?: string }
   | { verb: 'CAS'; key: string; expected: string; value: string }
-  | { verb: 'APPEND'; key: string; value: string }
+  | { verb: 'APPEND'; key: string; value: string; txn?: string }
   | { verb: 'BATCHPUT'; pairs: [string, string][] }
-  | { verb: 'RANGE'; start: string; end: string; limit: number | null }
+  | { verb: 'RANGE'; start: string; end: string; limit: number | null; txn?: string }
+  /** retryOf: an aborted transaction this one retries (it keeps that one's age). */
+  | { verb: 'BEGIN'; retryOf?: string }
+  | { verb: 'COMMIT'; txn: string }
+  | { verb: 'ROLLBACK'; txn: string }
   | { verb: 'USE'; db: string }
   | { verb: 'AUTH'; user: string; password: string }
   | { verb: 'PING' }
@@ -53,6 +63,8 @@ export type LineReply =
   | { kind: 'nil' }
   | { kind: 'value'; value: string }
   | { kind: 'json'; text: string }
+  /** BEGIN's answer: the new transaction's id. */
+  | { kind: 'txn'; id: string }
   /** next: where the rest of a range cut short by its byte bound begins. */
   | { kind: 'entries'; entries: [string, string][]; next?: string }
   | { kind: 'error'; code: string; message: string };
@@ -67,13 +79,16 @@ export const RANGE_LIMIT_DEFAULT = 100;
 
 /** The syntax of each command, for error messages and HELP-like documentation. */
 export const LINE_USAGE: Record<LineVerb, string> = {
-  PUT: 'PUT key value',
-  GET: 'GET key',
-  DELETE: 'DELETE key',
+  PUT: 'PUT key value [txn]',
+  GET: 'GET key [txn]',
+  DELETE: 'DELETE key [txn]',
   CAS: 'CAS key old new',
-  APPEND: 'APPEND key value',
+  APPEND: 'APPEND key value [txn]',
   BATCHPUT: 'BATCHPUT k1 v1 [k2 v2 …]',
-  RANGE: 'RANGE start end [limit]',
+  RANGE: 'RANGE start end [limit] [txn]',
+  BEGIN: 'BEGIN [retried-txn]',
+  COMMIT: 'COMMIT txn',
+  ROLLBACK: 'ROLLBACK txn',
   USE: 'USE db',
   AUTH: 'AUTH user password',
   PING: 'PING',
@@ -182,18 +197,24 @@ export function parseTokens(line: string): LineCommand {
   const at = (i: number): string => tokens[i + 1] as string;
   switch (verb) {
     case 'PUT':
-      arity(verb, count, 2);
-      return { verb, key: at(0), value: at(1) };
+      return withTxn({ verb, key: at(0), value: at(1) }, txnArity(verb, count, 2, at));
     case 'GET':
     case 'DELETE':
-      arity(verb, count, 1);
-      return { verb, key: at(0) };
+      return withTxn({ verb, key: at(0) }, txnArity(verb, count, 1, at));
     case 'CAS':
       arity(verb, count, 3);
       return { verb, key: at(0), expected: at(1), value: at(2) };
     case 'APPEND':
-      arity(verb, count, 2);
-      return { verb, key: at(0), value: at(1) };
+      return withTxn({ verb, key: at(0), value: at(1) }, txnArity(verb, count, 2, at));
+    case 'BEGIN':
+      if (count === 0) return { verb };
+      if (count !== 1 || !TXN_ID_PATTERN.test(at(0))) throw new LineSyntaxError(`BEGIN takes nothing, or the id of an aborted transaction it retries: ${LINE_USAGE.BEGIN}`);
+      return { verb, retryOf: at(0) };
+    case 'COMMIT':
+    case 'ROLLBACK':
+      arity(verb, count, 1);
+      if (!TXN_ID_PATTERN.test(at(0))) throw new LineSyntaxError(`${verb} takes a transaction id as BEGIN answers it (like 3.17), got ${formatToken(at(0))}`);
+      return { verb, txn: at(0) };
     case 'BATCHPUT': {
       if (count === 0 || count % 2 !== 0) throw new LineSyntaxError(`BATCHPUT takes key value pairs: ${LINE_USAGE.BATCHPUT}`);
       if (count / 2 > BATCH_OPS_MAX) throw new LineSyntaxError(`BATCHPUT takes at most ${BATCH_OPS_MAX} pairs`);
@@ -202,15 +223,18 @@ export function parseTokens(line: string): LineCommand {
       return { verb, pairs };
     }
     case 'RANGE': {
-      if (count < 2 || count > 3) throw new LineSyntaxError(`RANGE takes 2 or 3 arguments: ${LINE_USAGE.RANGE}`);
+      if (count < 2 || count > 4) throw new LineSyntaxError(`RANGE takes 2 to 4 arguments: ${LINE_USAGE.RANGE}`);
+      const txn = TXN_ID_PATTERN.test(at(count - 1)) && count > 2 ? at(count - 1) : null;
+      const rest = txn === null ? count : count - 1;
+      if (rest > 3) throw new LineSyntaxError(`RANGE's last argument must be a transaction id (like 3.17), got ${formatToken(at(count - 1))}`);
       let limit: number | null = null;
-      if (count === 3) {
+      if (rest === 3) {
         if (!/^\d{1,9}$/.test(at(2)) || Number(at(2)) < 1 || Number(at(2)) > RANGE_LIMIT_MAX) {
           throw new LineSyntaxError(`RANGE limit must be an integer in 1..${RANGE_LIMIT_MAX}, got ${formatToken(at(2))}`);
         }
         limit = Number(at(2));
       }
-      return { verb, start: at(0), end: at(1), limit };
+      return withTxn({ verb, start: at(0), end: at(1), limit }, txn);
     }
     case 'USE':
       arity(verb, count, 1);
@@ -240,25 +264,44 @@ function plainGetKey(line: string): string | null {
   return line.slice(4);
 }
 
+/** The transaction id of a command taking `wanted` arguments and maybe an id after them; null: none. */
+function txnArity(verb: LineVerb, count: number, wanted: number, at: (i: number) => string): string | null {
+  if (count === wanted) return null;
+  if (count !== wanted + 1) throw new LineSyntaxError(`${verb} takes ${wanted} argument${wanted === 1 ? '' : 's'} and maybe a transaction id: ${LINE_USAGE[verb]}`);
+  const id = at(wanted);
+  if (!TXN_ID_PATTERN.test(id)) throw new LineSyntaxError(`${verb}'s last argument must be a transaction id as BEGIN answers it (like 3.17), got ${formatToken(id)}; quote values with spaces`);
+  return id;
+}
+
+function withTxn<C extends LineCommand>(c: C, txn: string | null): C {
+  return txn === null ? c : { ...c, txn };
+}
+
 function arity(verb: LineVerb, count: number, wanted: number): void {
   if (count !== wanted) throw new LineSyntaxError(`${verb} takes ${wanted} argument${wanted === 1 ? '' : 's'}: ${LINE_USAGE[verb]}`);
 }
 
 /** The canonical line for a command (what a client sends). parseCommand(formatCommand(c)) = c. */
 export function formatCommand(c: LineCommand): string {
+  const txn = 'txn' in c && c.txn !== undefined && c.verb !== 'COMMIT' && c.verb !== 'ROLLBACK' ? ` ${c.txn}` : '';
   switch (c.verb) {
     case 'PUT':
     case 'APPEND':
-      return `${c.verb} ${formatTokens([c.key, c.value])}`;
+      return `${c.verb} ${formatTokens([c.key, c.value])}${txn}`;
     case 'GET':
     case 'DELETE':
-      return `${c.verb} ${formatToken(c.key)}`;
+      return `${c.verb} ${formatToken(c.key)}${txn}`;
+    case 'BEGIN':
+      return c.retryOf === undefined ? 'BEGIN' : `BEGIN ${c.retryOf}`;
+    case 'COMMIT':
+    case 'ROLLBACK':
+      return `${c.verb} ${c.txn}`;
     case 'CAS':
       return `CAS ${formatTokens([c.key, c.expected, c.value])}`;
     case 'BATCHPUT':
       return `BATCHPUT ${formatTokens(c.pairs.flat())}`;
     case 'RANGE':
-      return `RANGE ${formatTokens([c.start, c.end])}${c.limit === null ? '' : ` ${c.limit}`}`;
+      return `RANGE ${formatTokens([c.start, c.end])}${c.limit === null ? '' : ` ${c.limit}`}${txn}`;
     case 'USE':
       return `USE ${formatToken(c.db)}`;
     case 'AUTH':
@@ -282,6 +325,8 @@ export function formatReply(r: LineReply): string {
       return `VALUE ${formatToken(r.value)}`;
     case 'json':
       return `JSON ${formatToken(r.text)}`;
+    case 'txn':
+      return `TXN ${r.id}`;
     case 'entries': {
       const head = r.entries.length === 0 ? 'ENTRIES 0' : `ENTRIES ${r.entries.length} ${formatTokens(r.entries.flat())}`;
       return r.next === undefined ? head : `${head} NEXT ${formatToken(r.next)}`;
@@ -317,6 +362,11 @@ export function parseReply(line: string): LineReply {
       return { kind: 'value', value: one() };
     case 'JSON':
       return { kind: 'json', text: one() };
+    case 'TXN': {
+      const id = one();
+      if (!TXN_ID_PATTERN.test(id)) throw new LineSyntaxError(`malformed TXN reply: ${line.slice(0, 200)}`);
+      return { kind: 'txn', id };
+    }
     case 'ENTRIES': {
       const count = Number(tokens[1]);
       const end = 2 + 2 * count;

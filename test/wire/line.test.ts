@@ -113,7 +113,8 @@ C('the plain-GET shortcut parses every line as the tokenizer does (fast-check)',
   );
   assert.equal(parseCommand('GET key:1'), { verb: 'GET', key: 'key:1' });
   assert.equal(parseCommand('GET naïve🙂'), { verb: 'GET', key: 'naïve🙂' });
-  assert.throws(() => parseCommand('GET a b'), /GET takes 1 argument/);
+  assert.throws(() => parseCommand('GET a b'), /GET's last argument must be a transaction id/);
+  assert.equal(parseCommand('GET a 3.17'), { verb: 'GET', key: 'a', txn: '3.17' });
   assert.throws(() => parseCommand('GET a"b'), /double quote inside a bare word/);
 });
 
@@ -133,6 +134,28 @@ C('every command parses, with aliases and any case for the verb', () => {
   assert.equal(parseCommand('QUIT'), { verb: 'QUIT' });
 });
 
+C('transactions: BEGIN, a trailing id on data commands, COMMIT and ROLLBACK; ids never pass for limits', () => {
+  assert.equal(parseCommand('BEGIN'), { verb: 'BEGIN' });
+  assert.equal(parseCommand('BEGIN 3.16'), { verb: 'BEGIN', retryOf: '3.16' });
+  assert.is(formatCommand({ verb: 'BEGIN', retryOf: '3.16' }), 'BEGIN 3.16');
+  assert.equal(parseCommand('PUT k v 2.5'), { verb: 'PUT', key: 'k', value: 'v', txn: '2.5' });
+  assert.equal(parseCommand('DELETE k 2.5'), { verb: 'DELETE', key: 'k', txn: '2.5' });
+  assert.equal(parseCommand('APPEND k "1 " 2.5'), { verb: 'APPEND', key: 'k', value: '1 ', txn: '2.5' });
+  assert.equal(parseCommand('RANGE a z 2.5'), { verb: 'RANGE', start: 'a', end: 'z', limit: null, txn: '2.5' });
+  assert.equal(parseCommand('RANGE a z 10 2.5'), { verb: 'RANGE', start: 'a', end: 'z', limit: 10, txn: '2.5' });
+  assert.equal(parseCommand('RANGE a z 10'), { verb: 'RANGE', start: 'a', end: 'z', limit: 10 });
+  assert.equal(parseCommand('commit 2.5'), { verb: 'COMMIT', txn: '2.5' });
+  assert.equal(parseCommand('ROLLBACK 2.5'), { verb: 'ROLLBACK', txn: '2.5' });
+  for (const line of ['BEGIN', 'PUT k v 2.5', 'RANGE a z 10 2.5', 'RANGE a z 2.5', 'COMMIT 2.5', 'GET "a b" 1.1']) assert.is(formatCommand(parseCommand(line)), line);
+  assert.throws(() => parseCommand('COMMIT x'), /transaction id as BEGIN answers it/);
+  assert.throws(() => parseCommand('PUT k v w'), /PUT's last argument must be a transaction id/);
+  assert.throws(() => parseCommand('RANGE a z 10 11'), /RANGE's last argument must be a transaction id/);
+  assert.throws(() => parseCommand('BEGIN now'), /BEGIN takes nothing, or the id of an aborted transaction it retries/);
+  assert.equal(parseReply('TXN 3.17'), { kind: 'txn', id: '3.17' });
+  assert.is(formatReply({ kind: 'txn', id: '3.17' }), 'TXN 3.17');
+  assert.throws(() => parseReply('TXN x'), /malformed TXN reply/);
+});
+
 C('wrong arity, unknown verbs and bad limits say what the syntax is', () => {
   const err = (line: string) => {
     try {
@@ -144,12 +167,12 @@ C('wrong arity, unknown verbs and bad limits say what the syntax is', () => {
     assert.unreachable(`no error for ${line}`);
     return '';
   };
-  assert.match(err('PUT onlykey'), /PUT takes 2 arguments: PUT key value/);
-  assert.match(err('GET'), /GET takes 1 argument: GET key/);
+  assert.match(err('PUT onlykey'), /PUT takes 2 arguments and maybe a transaction id: PUT key value \[txn\]/);
+  assert.match(err('GET'), /GET takes 1 argument and maybe a transaction id: GET key \[txn\]/);
   assert.match(err('CAS k v'), /CAS key old new/);
   assert.match(err('BATCHPUT k1 v1 k2'), /key value pairs/);
   assert.match(err('BATCHPUT'), /key value pairs/);
-  assert.match(err('RANGE a'), /RANGE takes 2 or 3 arguments/);
+  assert.match(err('RANGE a'), /RANGE takes 2 to 4 arguments/);
   assert.match(err('RANGE a b 0'), new RegExp(`1\\.\\.${RANGE_LIMIT_MAX}`));
   assert.match(err('RANGE a b ten'), /limit must be an integer/);
   assert.match(err(`RANGE a b ${RANGE_LIMIT_MAX + 1}`), /limit must be an integer/);

@@ -12,7 +12,7 @@ const ERROR_SCHEMA = {
     ok: { type: 'boolean', const: false },
     code: {
       type: 'string',
-      enum: ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'no_such_db', 'method_not_allowed', 'cas_mismatch', 'type_error', 'already_exists', 'too_large', 'unavailable', 'not_leader', 'timeout', 'internal'],
+      enum: ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'no_such_db', 'method_not_allowed', 'cas_mismatch', 'type_error', 'already_exists', 'aborted', 'too_large', 'unavailable', 'not_leader', 'timeout', 'internal'],
     },
     message: { type: 'string' },
   },
@@ -26,6 +26,7 @@ function errorStatuses(route: Route): number[] {
   if (route.operationId.startsWith('getKey')) codes.add('not_found');
   if (/cas|append|createDatabase/.test(route.operationId)) codes.add('cas_mismatch');
   if (route.operationId === 'login') codes.add('unauthorized');
+  if (route.tag === 'transactions' && route.method !== 'POST' || /commitTxn|oneShotTxn/.test(route.operationId)) codes.add('aborted');
   return [...new Set([...codes].map(errorStatus))].sort((a, b) => a - b);
 }
 
@@ -35,7 +36,7 @@ function operation(route: Route): Record<string, unknown> {
     in: 'path',
     required: true,
     schema: { type: 'string' },
-    description: m[1] === 'key' ? 'the key, percent-encoded (a "/" is %2F)' : m[1] === 'db' ? 'database name: 1-64 letters, digits, _ and -' : 'user name',
+    description: m[1] === 'key' ? 'the key, percent-encoded (a "/" is %2F)' : m[1] === 'db' ? 'database name: 1-64 letters, digits, _ and -' : m[1] === 'txn' ? 'transaction id, as POST /txn answers it' : 'user name',
   }));
   const queryParams = (route.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, schema: q.schema, description: q.description }));
   const responses: Record<string, unknown> = {
@@ -55,7 +56,7 @@ function operation(route: Route): Record<string, unknown> {
   if (route.body !== undefined) {
     const content: Record<string, unknown> = { 'application/json': { schema: route.body.schema } };
     if (route.body.text) content['application/octet-stream'] = { schema: { type: 'string' } };
-    op.requestBody = { required: true, description: route.body.description, content };
+    op.requestBody = { required: route.body.optional !== true, description: route.body.description, content };
   }
   op.security = route.auth ? [{ bearerAuth: [] }, { basicAuth: [] }] : [];
   return op;
@@ -78,6 +79,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     servers: [{ url: 'http://127.0.0.1:8000' }],
     tags: [
       { name: 'keys', description: 'reading and writing keys' },
+      { name: 'transactions', description: 'interactive transactions: begin, read and write, commit or roll back; and one-shot ones' },
       { name: 'databases', description: 'keyspaces: create, list, delete' },
       { name: 'users', description: 'users, passwords and per-database permissions' },
       { name: 'auth', description: 'logging in' },

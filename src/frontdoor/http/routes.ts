@@ -6,9 +6,13 @@ import {
   PERMISSIONS,
   RANGE_BYTES_MAX,
   RANGE_LIMIT_MAX,
+  TXN_ID_PATTERN,
+  TXN_OPS_MAX,
   type ErrorCode,
   type KvOp,
   type Permission,
+  type ReadOp,
+  type TxnWriteOp,
   type WriteOp,
 } from '../../node/protocol.js';
 
@@ -54,11 +58,11 @@ interface RouteBase {
   path: string;
   operationId: string;
   summary: string;
-  tag: 'keys' | 'databases' | 'users' | 'auth' | 'operations';
+  tag: 'keys' | 'transactions' | 'databases' | 'users' | 'auth' | 'operations';
   /** Whether the route takes credentials (when the cluster requires them). */
   auth: boolean;
   query?: QueryParam[];
-  body?: { schema: Schema; description: string; text?: boolean };
+  body?: { schema: Schema; description: string; text?: boolean; optional?: true };
   response: Schema;
   /** Status of a success, when not 200. */
   okStatus?: number;
@@ -115,6 +119,7 @@ export function errorStatus(code: ErrorCode | string): number {
     case 'cas_mismatch':
     case 'type_error':
     case 'already_exists':
+    case 'aborted':
       return 409;
     case 'too_large':
       return 413;
@@ -336,6 +341,141 @@ function batchRoute(path: string, alias: string): OpRoute {
   };
 }
 
+// ---- transactions ----
+
+function txnId(input: HttpInput): string {
+  const id = input.params.txn as string;
+  if (!TXN_ID_PATTERN.test(id)) bad(`${JSON.stringify(id)} is not a transaction id (POST /txn answers one, like "3.17")`);
+  return id;
+}
+
+const TXN_OPS: Record<string, string> = { get: 'read', put: 'write', delete: 'delete', append: 'append' };
+
+/** One entry of POST /txn/commit's "ops". */
+function oneshotOp(raw: unknown, i: number): ReadOp | TxnWriteOp {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad(`ops[${i}] must be an object`);
+  const o = raw as Record<string, unknown>;
+  const what = `ops[${i}] is {"op": "get"|"put"|"delete"|"append", "key": …, "value"?: …}`;
+  const kind = typeof o.op === 'string' ? TXN_OPS[o.op] : undefined;
+  if (kind === undefined) bad(what);
+  const k = str(o, 'key', what);
+  switch (kind) {
+    case 'read':
+      return { f: 'read', key: k };
+    case 'write':
+      return { f: 'write', key: k, value: field(o, 'value', what) as Json };
+    case 'delete':
+      return { f: 'delete', key: k };
+    default:
+      return { f: 'append', key: k, value: str(o, 'value', what) };
+  }
+}
+
+/**
+ * Interactive transactions under a prefix (/txn, or /db/{db}/txn: a transaction lives in the
+ * database it was begun in, and its operations must name the same one).
+ */
+function txnRoutes(prefix: string, note: string, alias: string): OpRoute[] {
+  const id = (name: string) => `${name}${alias}`;
+  const inTxn = (i: HttpInput, op: ReadOp | TxnWriteOp) => ({ op: { f: 'txn.op' as const, txn: txnId(i), op }, db: db(i) });
+  const txnKey = okSchema({ txn: { type: 'string' }, key: { type: 'string' } });
+  return [
+    {
+      kind: 'op', method: 'POST', path: prefix, operationId: id('beginTxn'), tag: 'transactions', auth: true,
+      summary: `Begin a transaction${note}: strictly serializable, strict two-phase locking at the leader. Answers its id; abandoned ones abort after 10 s. A retry of an aborted transaction may name it ({"retryOf": id}) to keep its age, so that it is not wounded forever.`,
+      body: { schema: { type: 'object', properties: { retryOf: { type: 'string' } } }, description: 'optional: {"retryOf": "<the aborted transaction\'s id>"}', optional: true },
+      response: okSchema({ txn: { type: 'string' } }),
+      build: (i) => {
+        if (i.body.kind === 'none') return { op: { f: 'txn.begin' }, db: db(i) };
+        const b = jsonBody(i, '{"retryOf": "…"} or no body');
+        if (!('retryOf' in b)) return { op: { f: 'txn.begin' }, db: db(i) };
+        const retryOf = str(b, 'retryOf', '{"retryOf": "3.17"}');
+        if (!TXN_ID_PATTERN.test(retryOf)) bad(`"retryOf" must be a transaction id, got ${JSON.stringify(retryOf)}`);
+        return { op: { f: 'txn.begin', retryOf }, db: db(i) };
+      },
+      answer: (value) => ({ status: 200, body: { ok: true, txn: value } }),
+    },
+    {
+      kind: 'op', method: 'GET', path: `${prefix}/{txn}/kv/{key}`, operationId: id('txnGet'), tag: 'transactions', auth: true,
+      summary: `Read a key inside a transaction${note} (its own writes included); value null when absent.`,
+      response: okSchema({ txn: { type: 'string' }, key: { type: 'string' }, value: anyJson }),
+      build: (i) => inTxn(i, { f: 'read', key: key(i) }),
+      answer: (value, _e, i) => ({ status: 200, body: { ok: true, txn: i.params.txn, key: key(i), value } }),
+    },
+    {
+      kind: 'op', method: 'PUT', path: `${prefix}/{txn}/kv/{key}`, operationId: id('txnPut'), tag: 'transactions', auth: true,
+      summary: `Write a key inside a transaction${note} (buffered until COMMIT).`,
+      body: { schema: { type: 'object', required: ['value'], properties: { value: anyJson } }, description: '{"value": …}; or the raw body as a string value', text: true },
+      response: txnKey,
+      build: (i) => inTxn(i, { f: 'write', key: key(i), value: putValue(i) }),
+      answer: (_v, _e, i) => ({ status: 200, body: { ok: true, txn: i.params.txn, key: key(i) } }),
+    },
+    {
+      kind: 'op', method: 'DELETE', path: `${prefix}/{txn}/kv/{key}`, operationId: id('txnDelete'), tag: 'transactions', auth: true,
+      summary: `Delete a key inside a transaction${note}.`,
+      response: txnKey,
+      build: (i) => inTxn(i, { f: 'delete', key: key(i) }),
+      answer: (_v, _e, i) => ({ status: 200, body: { ok: true, txn: i.params.txn, key: key(i) } }),
+    },
+    {
+      kind: 'op', method: 'POST', path: `${prefix}/{txn}/kv/{key}/append`, operationId: id('txnAppend'), tag: 'transactions', auth: true,
+      summary: `Append a string to a key inside a transaction${note}.`,
+      body: { schema: { type: 'object', required: ['value'], properties: { value: { type: 'string' } } }, description: '{"value": "…"}' },
+      response: txnKey,
+      build: (i) => inTxn(i, { f: 'append', key: key(i), value: str(jsonBody(i, '{"value": "…"}'), 'value', '{"value": "…"}') }),
+      answer: (_v, _e, i) => ({ status: 200, body: { ok: true, txn: i.params.txn, key: key(i) } }),
+    },
+    {
+      kind: 'op', method: 'GET', path: `${prefix}/{txn}/kv`, operationId: id('txnRange'), tag: 'transactions', auth: true,
+      summary: `Keys in [start, end) inside a transaction${note} (its own writes included; locks the database against writers until the end).`,
+      query: [
+        { name: 'start', schema: { type: 'string' }, description: 'first key (default: the smallest)' },
+        { name: 'end', schema: { type: 'string' }, description: 'end key, excluded (default: none)' },
+        { name: 'limit', schema: { type: 'integer', minimum: 1, maximum: RANGE_LIMIT_MAX }, description: 'most entries (default 100)' },
+        { name: 'reverse', schema: { type: 'boolean' }, description: 'descending from the end' },
+      ],
+      response: okSchema({ count: { type: 'integer' }, entries: { type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, value: anyJson } } } }),
+      build: (i) => {
+        const end = i.query.get('end');
+        return inTxn(i, { f: 'range', start: i.query.get('start') ?? '', end: end === null || end === '' ? null : end, limit: queryInt(i, 'limit', 1, RANGE_LIMIT_MAX, 100), reverse: queryBool(i, 'reverse') });
+      },
+      answer: (_v, entries) => {
+        const list = (entries ?? []).map(([k, v]) => ({ key: k, value: v }));
+        return { status: 200, body: { ok: true, count: list.length, entries: list } };
+      },
+    },
+    {
+      kind: 'op', method: 'POST', path: `${prefix}/{txn}/commit`, operationId: id('commitTxn'), tag: 'transactions', auth: true,
+      summary: `Commit${note}: every write applies atomically, or 409 {"code": "aborted"} with the reason first in the message (wounded, timeout, leader_changed, conflict, unknown, …). 504: unknown, ask again.`,
+      response: okSchema({ txn: { type: 'string' } }),
+      build: (i) => ({ op: { f: 'txn.commit', txn: txnId(i) }, db: db(i) }),
+      answer: (_v, _e, i) => ({ status: 200, body: { ok: true, txn: i.params.txn } }),
+    },
+    {
+      kind: 'op', method: 'POST', path: `${prefix}/{txn}/rollback`, operationId: id('rollbackTxn'), tag: 'transactions', auth: true,
+      summary: `Roll back${note}: its locks go, its writes are dropped (ok for one already ended).`,
+      response: okSchema({ txn: { type: 'string' } }),
+      build: (i) => ({ op: { f: 'txn.rollback', txn: txnId(i) }, db: db(i) }),
+      answer: (_v, _e, i) => ({ status: 200, body: { ok: true, txn: i.params.txn } }),
+    },
+    {
+      kind: 'op', method: 'POST', path: `${prefix}/commit`, operationId: id('oneShotTxn'), tag: 'transactions', auth: true,
+      summary: `Run a list of reads and writes as one transaction${note}, in order; "results" holds what each get read (null for writes).`,
+      body: {
+        schema: { type: 'object', required: ['ops'], properties: { ops: { type: 'array', minItems: 1, maxItems: TXN_OPS_MAX, items: { type: 'object', required: ['op', 'key'], properties: { op: { enum: Object.keys(TXN_OPS) }, key: { type: 'string' }, value: anyJson } } } } },
+        description: '{"ops": [{"op": "get", "key": "a"}, {"op": "put", "key": "b", "value": 1}, {"op": "append", "key": "l", "value": "x "}]}',
+      },
+      response: okSchema({ results: { type: 'array', items: anyJson } }),
+      build: (i) => {
+        const ops = field(jsonBody(i, '{"ops": […]}'), 'ops', '{"ops": […]}');
+        if (!Array.isArray(ops) || ops.length === 0 || ops.length > TXN_OPS_MAX) bad(`"ops" must be a list of 1..${TXN_OPS_MAX} reads and writes`);
+        return { op: { f: 'txn.oneshot', ops: ops.map(oneshotOp) }, db: db(i) };
+      },
+      answer: (value) => ({ status: 200, body: { ok: true, results: value } }),
+    },
+  ];
+}
+
 const ADMIN_ROUTES: OpRoute[] = [
   {
     kind: 'op', method: 'POST', path: '/auth/login', operationId: 'login', tag: 'auth', auth: false,
@@ -434,6 +574,8 @@ export const ROUTES: readonly Route[] = [
   rangeRoute('/db/{db}/kv', ' in a named database', 'InDb'),
   batchRoute('/batch', ''),
   batchRoute('/db/{db}/batch', 'InDb'),
+  ...txnRoutes('/txn', '', ''),
+  ...txnRoutes('/db/{db}/txn', ' in a named database', 'InDb'),
   ...ADMIN_ROUTES,
   ...LOCAL_ROUTES,
 ];

@@ -11,6 +11,13 @@ import { RANGE_LIMIT_DEFAULT, type LineCommand, type LineReply } from '../../wir
 
 /** The node operation of a data command; null for commands the connection answers itself. */
 export function commandOp(c: LineCommand): KvOp | null {
+  const op = singleOp(c);
+  // A trailing transaction id runs the data command inside that transaction.
+  if (op !== null && 'txn' in c && c.txn !== undefined && (op.f === 'read' || op.f === 'range' || op.f === 'write' || op.f === 'delete' || op.f === 'append')) return { f: 'txn.op', txn: c.txn, op };
+  return op;
+}
+
+function singleOp(c: LineCommand): KvOp | null {
   switch (c.verb) {
     case 'PUT':
       return { f: 'write', key: c.key, value: c.value };
@@ -28,6 +35,12 @@ export function commandOp(c: LineCommand): KvOp | null {
       return { f: 'range', start: c.start, end: c.end === '' ? null : c.end, limit: c.limit ?? RANGE_LIMIT_DEFAULT, reverse: false };
     case 'AUTH':
       return { f: 'auth.login', user: c.user, password: c.password };
+    case 'BEGIN':
+      return c.retryOf === undefined ? { f: 'txn.begin' } : { f: 'txn.begin', retryOf: c.retryOf };
+    case 'COMMIT':
+      return { f: 'txn.commit', txn: c.txn };
+    case 'ROLLBACK':
+      return { f: 'txn.rollback', txn: c.txn };
     case 'USE':
     case 'PING':
     case 'QUIT':
@@ -44,6 +57,8 @@ export function resultReply(c: LineCommand, r: Result): LineReply {
     case 'GET':
       if (r.value === null) return { kind: 'nil' };
       return typeof r.value === 'string' ? { kind: 'value', value: r.value } : { kind: 'json', text: JSON.stringify(r.value) };
+    case 'BEGIN':
+      return typeof r.value === 'string' ? { kind: 'txn', id: r.value } : { kind: 'error', code: 'internal', message: 'BEGIN answered no transaction id' };
     case 'RANGE':
       return { kind: 'entries', entries: (r.entries ?? []).map(([k, v]) => [k, valueText(v)]), ...(r.next !== undefined ? { next: r.next } : {}) };
     default:

@@ -46,6 +46,13 @@ export interface LineSessionOptions {
   timeouts?: Pick<ClientTimeouts, 'tcpIdleMs' | 'tcpReadMs'>;
 }
 
+/**
+ * Transactions one connection may have open (BEGIN answered, no COMMIT or ROLLBACK yet); past
+ * it BEGIN is refused. Those still open when the connection closes are rolled back, as a
+ * database session's are: nobody else knows to finish them.
+ */
+export const TXNS_PER_CONNECTION_MAX = 16;
+
 /** Failed AUTH lines one connection may send before it is closed. */
 export const AUTH_FAILURES_PER_CONNECTION_MAX = 10;
 
@@ -84,6 +91,8 @@ export class LineSession {
   private outputEnded = false;
   private readonly gateway: Gateway;
   private readonly log: Logger;
+  /** Transactions this connection began and has not ended. */
+  private readonly txns = new Set<string>();
   /** Idle and incomplete-line timeouts (null without a clock). */
   private readonly deadline: ConnectionDeadline | null = null;
   /** When bytes last came or went (monotonic ms). */
@@ -110,6 +119,7 @@ export class LineSession {
       },
       end: () => this.end(),
       close: (reason) => {
+        this.rollbackOpen();
         this.deadline?.stop();
         options.onClose?.(reason);
       },
@@ -320,8 +330,22 @@ export class LineSession {
         return;
       }
     }
+    if (op.f === 'txn.begin' && this.txns.size >= TXNS_PER_CONNECTION_MAX) {
+      this.reply({ kind: 'error', code: 'too_many_requests', message: `at most ${TXNS_PER_CONNECTION_MAX} open transactions per connection: COMMIT or ROLLBACK one first` });
+      return;
+    }
     const slot = this.slot();
-    this.gateway.execute('tcp', op, this.db, this.token, (result) => this.fill(slot, resultReply(command, result), result));
+    this.gateway.execute('tcp', op, this.db, this.token, (result) => {
+      if (op.f === 'txn.begin' && result.ok && typeof result.value === 'string') this.txns.add(result.value);
+      else if (op.f === 'txn.commit' || op.f === 'txn.rollback' || (op.f === 'txn.op' && !result.ok && result.code === 'aborted')) this.txns.delete(op.txn);
+      this.fill(slot, resultReply(command, result), result);
+    });
+  }
+
+  /** The connection is gone: its open transactions are rolled back (their answers go nowhere). */
+  private rollbackOpen(): void {
+    for (const txn of this.txns) this.gateway.execute('tcp', { f: 'txn.rollback', txn }, this.db, this.token, () => {});
+    this.txns.clear();
   }
 
   private auth(command: Extract<LineCommand, { verb: 'AUTH' }>): void {
