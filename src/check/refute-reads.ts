@@ -47,6 +47,7 @@ const WORK_MIN = 4096;
 const CANDIDATES_MAX = 64;
 /** Pinned appends whose suffix is looked for in v, latest first (the rest count by length only). */
 const SUBSTRING_CHECKS_MAX = 4;
+const PACK = 2 ** 25;
 
 /** A failing set proving the key not linearizable from one of its reads, or null. */
 export function refuteByReads(index: KeyIndex): FailingSet | null {
@@ -72,42 +73,68 @@ class ReadRefuter {
 
   constructor(index: KeyIndex) {
     this.index = index;
-    this.work = WORK_MIN + WORK_PER_OP * index.n;
-    const okResets: number[] = [];
-    const appends: number[] = [];
-    const resets: number[] = [];
+    const n = index.n;
+    this.work = WORK_MIN + WORK_PER_OP * n;
+    // Plain loops and native numeric sorts: this runs once per key, mostly before V8 has
+    // optimised anything, where every closure and comparator call is interpreted.
+    let okResetCount = 0;
+    let appendCount = 0;
+    let resetCount = 0;
     let hasAppends = false;
-    for (let i = 0; i < index.n; i++) {
+    for (let i = 0; i < n; i++) {
       const k = index.kind[i];
       if (k === OP_APPEND) {
         hasAppends = true;
-        if (index.recorded[i] === RECORDED_OK) appends.push(i);
-      } else if (k === OP_WRITE || k === OP_DELETE || k === OP_CAS) {
-        resets.push(i);
-        if (index.recorded[i] === RECORDED_OK) okResets.push(i);
+        if (index.recorded[i] === RECORDED_OK) appendCount++;
+      } else if (k !== OP_READ) {
+        resetCount++;
+        if (index.recorded[i] === RECORDED_OK) okResetCount++;
       }
     }
     this.hasAppends = hasAppends;
-    const byRet = (a: number, b: number): number => (index.returnEvent[a] as number) - (index.returnEvent[b] as number);
-    okResets.sort(byRet);
-    appends.sort(byRet);
-    this.okResetRet = Int32Array.from(okResets, (i) => index.returnEvent[i] as number);
-    this.okResetMaxCall = new Int32Array(okResets.length);
-    this.okResetArgMax = new Int32Array(okResets.length);
+    const okResets = new Float64Array(okResetCount);
+    const appends = new Float64Array(appendCount);
+    this.resets = new Int32Array(resetCount); // ops are in invoke order already
+    okResetCount = appendCount = resetCount = 0;
+    for (let i = 0; i < n; i++) {
+      const k = index.kind[i];
+      if (k === OP_READ) continue;
+      const ok = index.recorded[i] === RECORDED_OK;
+      // (completion, op) packed into one exact double: completions are below 2^26, ops below 2^25.
+      const packed = (index.returnEvent[i] as number) * PACK + i;
+      if (k === OP_APPEND) {
+        if (ok) appends[appendCount++] = packed;
+      } else {
+        this.resets[resetCount++] = i;
+        if (ok) okResets[okResetCount++] = packed;
+      }
+    }
+    okResets.sort();
+    appends.sort();
+    this.okResetRet = new Int32Array(okResetCount);
+    this.okResetMaxCall = new Int32Array(okResetCount);
+    this.okResetArgMax = new Int32Array(okResetCount);
     let max = -1;
     let arg = -1;
-    okResets.forEach((i, j) => {
-      if ((index.callEvent[i] as number) > max) [max, arg] = [index.callEvent[i] as number, i];
+    for (let j = 0; j < okResetCount; j++) {
+      const i = (okResets[j] as number) % PACK;
+      this.okResetRet[j] = index.returnEvent[i] as number;
+      if ((index.callEvent[i] as number) > max) {
+        max = index.callEvent[i] as number;
+        arg = i;
+      }
       this.okResetMaxCall[j] = max;
       this.okResetArgMax[j] = arg;
-    });
-    this.appendOps = Int32Array.from(appends);
-    this.appendRet = Int32Array.from(appends, (i) => index.returnEvent[i] as number);
-    this.appendLenSum = new Float64Array(appends.length + 1);
-    appends.forEach((i, j) => {
+    }
+    this.appendOps = new Int32Array(appendCount);
+    this.appendRet = new Int32Array(appendCount);
+    this.appendLenSum = new Float64Array(appendCount + 1);
+    for (let j = 0; j < appendCount; j++) {
+      const i = (appends[j] as number) % PACK;
+      this.appendOps[j] = i;
+      this.appendRet[j] = index.returnEvent[i] as number;
       this.appendLenSum[j + 1] = (this.appendLenSum[j] as number) + (index.values.value(index.argA[i] as number) as string).length;
-    });
-    this.resets = Int32Array.from(resets); // ops are in invoke order already
+    }
   }
 
   run(): FailingSet | null {
