@@ -24,10 +24,9 @@ import { ABSENT } from './values.js';
  * For the initial state, 1 holds, 2 asks that no ok write, delete or cas completes before r is
  * invoked, and 3 and 4 take L = absent. Failed ops never take effect and are no candidates; an
  * op of unknown outcome (info) is one with no completion, so 2 and 4 never exclude it. When no
- * candidate satisfies all four, r has no place in any linearization. On a key without appends a
- * second test comes first (rule 5, consumedOnce): a value consumed by an ok cas before r and
- * produced only once cannot be read after it. (Both are only necessary: a read can pass and the
- * key still fail; the search decides those.)
+ * candidate satisfies all four, r has no place in any linearization. (Only necessary: a read
+ * can pass and the key still fail; the search decides those.) On a key without appends, a read
+ * refuted so is tested again for a shorter proof (rule 5, consumedOnce).
  *
  * The proof as a failing set (refute.ts: the ops kept as recorded, every other one weakened to
  * info, still fail; explanations start from it): r; for each candidate excluded by 2 or 4, the
@@ -69,7 +68,7 @@ class ReadRefuter {
   /** Resets of every outcome by invoke (append keys: the candidates in order). */
   private readonly resets: Int32Array;
   /** The ops that prove the current read fails, while it is being refuted. */
-  private proof: number[] = [];
+  private readonly proof: number[] = [];
 
   constructor(index: KeyIndex) {
     this.index = index;
@@ -159,8 +158,7 @@ class ReadRefuter {
     const v = index.argA[r] as number;
     const rCall = index.callEvent[r] as number;
     const rRet = index.returnEvent[r] as number;
-    this.proof = [];
-    if (!this.hasAppends && this.consumedOnce(r)) return true;
+    this.proof.length = 0;
     // Rule 2's bound: the latest invoke among the ok resets completed before r's invoke.
     const dominated = upperBound(this.okResetRet, rCall);
     const maxCall = dominated === 0 ? -1 : (this.okResetMaxCall[dominated - 1] as number);
@@ -169,39 +167,49 @@ class ReadRefuter {
       if (dominated > 0) this.proof.push(this.okResetArgMax[0] as number);
       else if (this.appendsFit(-1, ABSENT, v, rCall)) return this.work >= 0 ? false : null;
     }
-    let seen = 0;
-    /** Whether candidate z is excluded; null when the work ran out. */
-    const excluded = (z: number): boolean | null => {
-      if (--this.work < 0) return null;
-      if (++seen > CANDIDATES_MAX) return false; // too many to look at: left to the search
-      const left = leftValue(index.kind[z] as number, index.argA[z] as number, index.argB[z] as number);
-      if (!this.extends(left, v)) return true;
-      const recorded = index.recorded[z];
-      if (recorded === RECORDED_FAIL) {
-        this.proof.push(z); // kept as failed: weakened, it would be a candidate
-        return true;
-      }
-      if (recorded === RECORDED_INFO) return false;
-      const zRet = index.returnEvent[z] as number;
-      if (maxCall > zRet) {
-        // The first ok reset (by completion, before r's invoke) invoked after z completed.
-        this.proof.push(z, this.okResetArgMax[upperBound(this.okResetMaxCall, zRet + 1, dominated)] as number);
-        return true;
-      }
-      if (this.appendsFit(zRet, left, v, rCall)) return this.work >= 0 ? false : null;
-      this.proof.push(z);
-      return true;
-    };
     // The candidates invoked before r completes (rule 1): on a key without appends only the
     // producers of v can pass rule 3; on one with appends, every reset in turn, latest first.
-    const [ops, from, to] = this.hasAppends ? [this.resets, 0, this.resets.length]
-      : v + 1 < index.producerStart.length ? [index.producerOps, index.producerStart[v] as number, index.producerStart[v + 1] as number]
-      : [this.resets, 0, 0];
-    for (let j = lowerBoundBy(ops, from, to, index.callEvent, rRet) - 1; j >= from; j--) {
-      const out = excluded(ops[j] as number);
+    let ops = this.resets;
+    let from = 0;
+    let to = ops.length;
+    if (!this.hasAppends) {
+      ops = index.producerOps;
+      from = index.producerStart[v] as number;
+      to = index.producerStart[v + 1] as number;
+    }
+    const first = lowerBoundBy(ops, from, to, index.callEvent, rRet) - 1;
+    for (let j = first; j >= from; j--) {
+      if (first - j >= CANDIDATES_MAX) return false; // too many to look at: left to the search
+      const out = this.excluded(ops[j] as number, v, rCall, maxCall, dominated);
       if (out !== true) return out;
     }
-    return this.work >= 0 ? true : null;
+    if (this.work < 0) return null;
+    // Refuted: rule 5 may give a shorter proof (a key that checks out never builds the cas index).
+    if (!this.hasAppends) this.consumedOnce(r);
+    return true;
+  }
+
+  /** Whether candidate z is excluded for a read of v (rules 2-4); null when the work ran out. */
+  private excluded(z: number, v: number, rCall: number, maxCall: number, dominated: number): boolean | null {
+    const index = this.index;
+    if (--this.work < 0) return null;
+    const left = leftValue(index.kind[z] as number, index.argA[z] as number, index.argB[z] as number);
+    if (!this.extends(left, v)) return true;
+    const recorded = index.recorded[z];
+    if (recorded === RECORDED_FAIL) {
+      this.proof.push(z); // kept as failed: weakened, it would be a candidate
+      return true;
+    }
+    if (recorded === RECORDED_INFO) return false;
+    const zRet = index.returnEvent[z] as number;
+    if (maxCall > zRet) {
+      // The first ok reset (by completion, before r's invoke) invoked after z completed.
+      this.proof.push(z, this.okResetArgMax[upperBound(this.okResetMaxCall, zRet + 1, dominated)] as number);
+      return true;
+    }
+    if (this.appendsFit(zRet, left, v, rCall)) return this.work >= 0 ? false : null;
+    this.proof.push(z);
+    return true;
   }
 
   /**
@@ -213,6 +221,7 @@ class ReadRefuter {
    * stale read saw: a smaller proof than the write that came after it, and the one people expect.
    */
   private consumedOnce(r: number): boolean {
+    // Only when the read is already refuted: the proof it gives replaces this.proof.
     const index = this.index;
     const v = index.argA[r] as number;
     const rCall = index.callEvent[r] as number;
@@ -240,7 +249,8 @@ class ReadRefuter {
       if (index.recorded[z] === RECORDED_FAIL) failed.push(z);
       else if (++producers > 1) return false;
     }
-    this.proof = [consumer, ...failed];
+    this.proof.length = 0;
+    this.proof.push(consumer, ...failed);
     return true;
   }
 

@@ -22,6 +22,12 @@ export const VALUE_IDS_MAX = 1 << 26;
 export class ValueTable {
   private readonly byCanonical = new Map<string, number>();
   private readonly byString = new Map<string, number>();
+  /**
+   * Finite numbers by themselves: one per canonical text, as two distinct doubles print
+   * differently and Map identifies 0 with -0 as JSON does. It spares a string and its hash per
+   * intern, most of what interning a register history cost.
+   */
+  private readonly byNumber = new Map<number, number>();
   private readonly values: Json[] = [null, null];
 
   constructor() {
@@ -30,6 +36,15 @@ export class ValueTable {
 
   intern(value: Json): number {
     if (typeof value === 'string') return this.internString(value);
+    if (value === null) return ABSENT;
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      let id = this.byNumber.get(value);
+      if (id === undefined) {
+        id = this.add(value);
+        this.byNumber.set(value, id);
+      }
+      return id;
+    }
     const text = canonicalJson(value);
     let id = this.byCanonical.get(text);
     if (id === undefined) {
