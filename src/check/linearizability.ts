@@ -179,7 +179,10 @@ export function decideHistory(history: History, options: CheckOptions): Decision
   let indexedOps = 0;
   let refuted = false;
   for (const k of keys) {
-    if (refuted) {
+    // The caller's clock is asked before each key's test too: a deadline already up (a cancelled
+    // check) gives unknown even when every search would be shorter than DEADLINE_POLL_STEPS.
+    if (!refuted && budget.exhausted === null && budget.deadline?.() === true) budget.exhausted = 'deadline';
+    if (refuted || budget.exhausted !== null) {
       k.run = decideKey(k.key, k.ops, null, budget, options);
       continue;
     }
