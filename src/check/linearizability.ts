@@ -10,7 +10,7 @@ import { partitionByKey } from './partition.js';
 import { registerModel } from './register-model.js';
 import { Prober, refuteNear, type FailingSet } from './refute.js';
 import { refuteByReads } from './refute-reads.js';
-import { searchSteps, type SearchOutcome, type SearchVerdict, type StallHook } from './search.js';
+import { searchLinearization, searchSteps, type SearchOutcome, type SearchVerdict, type StallHook } from './search.js';
 
 /**
  * The linearizability check of a whole history, in two phases so that an explanation never holds
@@ -308,7 +308,9 @@ export function explainDecision(decision: Decision, options: CheckOptions): Line
       stoppedEarly = true;
     } else {
       explained++;
-      const explanation = explainViolation(k.explainHints.index, budget, k.explainHints.hints);
+      const { index, hints } = k.explainHints;
+      const explanation = explainViolation(index, budget, hints.frontierEvent < 0 && hints.failing !== null
+        ? searchedHints(index, hints.failing, budget) : hints);
       if (!explanation.minimal || !explanation.prefixShortest) stoppedEarly ||= spent(budget);
       k.result = { ...r, explanation };
     }
@@ -356,6 +358,25 @@ function resumeUndecided(decision: Decision, budget: Budget, explaining: boolean
   if (shared.exhausted !== null) budget.exhausted = shared.exhausted;
   for (const k of decision.keys) if (k.result !== null) explainKey(k);
   return decision.keys.every((k) => k.run === null && k.result !== null && k.result.verdict !== 'unknown');
+}
+
+/**
+ * A key the read test refuted was never searched, and explaining needs what a search learns: how
+ * far the history is linearizable (the frontier: the prefix before it is, proven) and the order
+ * that got there (the seed that makes proving prefixes cheap). Without them the explanation
+ * searches whole prefixes from nothing, seconds on a million ops. So the prefix up to the refuted
+ * read is searched here, on half of what is left of the explaining budget, until its frontier
+ * stalls; what it found is kept even when it ran out (the frontier it reached is proven all the
+ * same).
+ */
+function searchedHints(index: KeyIndex, failing: FailingSet, budget: Budget): ExplainHints {
+  const compiled = index.compile({ cutEvent: failing.event + 1 });
+  // Once the frontier stops moving for as long as deciding would wait before refuting, more
+  // search only proves the violation again: the stall hook ends it there.
+  const stall: StallHook = { stepsFirst: STALL_STEPS_FIRST, refute: () => true };
+  const outcome = withSteps(budget, budget.stepsLeft / 2, (b) => searchLinearization(compiled, b, { stall }));
+  if (outcome.verdict === 'ok') return { frontierEvent: -1, deepestOrder: [], failing }; // cannot be: the set fails there
+  return { frontierEvent: outcome.frontierEvent, deepestOrder: outcome.order.map((i) => compiled.indexOf[i] as number), failing };
 }
 
 function spent(budget: Budget): boolean {
