@@ -5,7 +5,8 @@ import { leftValue } from './reduce.js';
 import { ABSENT } from './values.js';
 
 /**
- * A necessary condition per ok read, checked in near-linear time before any search: when one read
+ * A necessary condition per ok read (and per ok cas, which saw its expected value as a read
+ * would), checked in near-linear time before any search: when one read
  * fails it, the key is not linearizable and deciding needs no search at all (with firstViolation,
  * no other key is even searched). Proving a violation by search means exhausting every order up
  * to the bad read, which on a key with many concurrent appends is the expensive kind of search.
@@ -35,8 +36,8 @@ import { ABSENT } from './values.js';
  * With those kept, every other op weakened only adds candidates that 3 already excludes or that
  * 2 and 4 never concerned, so the same argument refutes r there.
  *
- * Cost: per read, the candidates are looked up by value on a key without appends (the producers
- * of v), else scanned by invoke order; 4 sums lengths by prefix sums when Z is the initial state
+ * Cost: per read, the candidates are looked up by value (the producers of v) on a key without
+ * appends or when v is no string, else scanned by invoke order; 4 sums lengths by prefix sums when Z is the initial state
  * and walks the appends after Z otherwise. Every lookup counts against WORK_PER_OP per op of the
  * key, and a key whose reads would cost more is left to the search (it proves nothing then).
  */
@@ -139,7 +140,8 @@ class ReadRefuter {
   run(): FailingSet | null {
     const index = this.index;
     for (let r = 0; r < index.n; r++) {
-      if (index.kind[r] !== OP_READ || index.recorded[r] !== RECORDED_OK) continue;
+      // An ok cas saw its expected value as a read would (the state was that value just before it).
+      if ((index.kind[r] !== OP_READ && index.kind[r] !== OP_CAS) || index.recorded[r] !== RECORDED_OK) continue;
       const refuted = this.refutes(r);
       if (refuted === null) return null; // out of work
       if (refuted) {
@@ -167,12 +169,12 @@ class ReadRefuter {
       if (dominated > 0) this.proof.push(this.okResetArgMax[0] as number);
       else if (this.appendsFit(-1, ABSENT, v, rCall)) return this.work >= 0 ? false : null;
     }
-    // The candidates invoked before r completes (rule 1): on a key without appends only the
-    // producers of v can pass rule 3; on one with appends, every reset in turn, latest first.
+    // The candidates invoked before r completes (rule 1): only the producers of v can pass rule 3
+    // on a key without appends, or when v is no string; else every reset in turn, latest first.
     let ops = this.resets;
     let from = 0;
     let to = ops.length;
-    if (!this.hasAppends) {
+    if (!this.hasAppends || typeof index.values.value(v) !== 'string') {
       ops = index.producerOps;
       from = index.producerStart[v] as number;
       to = index.producerStart[v + 1] as number;

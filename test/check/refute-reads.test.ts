@@ -16,6 +16,7 @@ import { refuteByReads } from '../../src/check/refute-reads.js';
 import { corruptedHistory, randomHistory, sequentialHistory } from './arbitraries.js';
 import { bruteForceLinearizable, weakenedHistory } from './brute-force.js';
 import { labKvHistory } from './lab-kv.js';
+import { syntheticHistory } from './synthetic.js';
 
 const STUCK_APPENDS = { keys: ['x'], functions: ['read', 'append', 'write', 'cas', 'delete'] as OpFunction[], stuckMax: 3 };
 
@@ -78,6 +79,16 @@ test('MIT 6.824\'s bad histories (a late read of "" after appends) are refuted w
       const good = historyFromEvents(labKvHistory({ ...options, violation: false }, new SeededRng(`rr/${seed}`)));
       for (const [key, ops] of partitionByKey(good.ops)) assert.is(refuteByReads(new KeyIndex(key, ops)), null, key);
     }
+  }
+});
+
+test('the simulator\'s crashes (a value gone, seen by a later read or cas) are refuted with no search step', () => {
+  for (const crashes of [[0.5], [0.15, 0.3, 0.45, 0.6, 0.75]]) {
+    const events = syntheticHistory({ ops: 4_000, keys: 4, processes: 4, infoFraction: 0.01,
+      mix: { read: 40, write: 40, cas: 10, append: 10 }, corrupt: false, crashes }, new SeededRng(`rr/crash/${crashes.length}`));
+    const decision = decideHistory(historyFromEvents(events), { model: 'kv', firstViolation: true });
+    assert.is(decision.verdict, 'violation');
+    assert.is(decision.steps, 0);
   }
 });
 
