@@ -27,7 +27,7 @@ export class ValueTable {
    * differently and Map identifies 0 with -0 as JSON does. It spares a string and its hash per
    * intern, most of what interning a register history cost.
    */
-  private readonly byNumber = new Map<number, number>();
+  private byNumber: Map<number, number> | null = null;
   private readonly values: Json[] = [null, null];
 
   constructor() {
@@ -38,6 +38,7 @@ export class ValueTable {
     if (typeof value === 'string') return this.internString(value);
     if (value === null) return ABSENT;
     if (typeof value === 'number' && Number.isFinite(value)) {
+      this.byNumber ??= new Map();
       let id = this.byNumber.get(value);
       if (id === undefined) {
         id = this.add(value);
