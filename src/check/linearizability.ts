@@ -9,7 +9,8 @@ import { HistoryError } from './parse.js';
 import { partitionByKey } from './partition.js';
 import { registerModel } from './register-model.js';
 import { Prober, refuteNear, type FailingSet } from './refute.js';
-import { searchSteps, type SearchOutcome, type SearchVerdict, type StallHook } from './search.js';
+import { refuteByReads } from './refute-reads.js';
+import { searchLinearization, searchSteps, type SearchOutcome, type SearchVerdict, type StallHook } from './search.js';
 
 /**
  * The linearizability check of a whole history, in two phases so that an explanation never holds
@@ -154,6 +155,12 @@ interface SwitchableBudget extends Budget {
   clock: (() => boolean) | undefined;
 }
 
+/**
+ * Ops whose KeyIndex the read test hands on to the key's search; past it the search builds the
+ * index again (an index holds a few dozen bytes per op; all keys' at once could be the whole history).
+ */
+const KEPT_INDEX_OPS_MAX = 1 << 20;
+
 /** Steps a key's search runs before the next key's turn; a multiple of DEADLINE_POLL_STEPS. */
 export const SLICE_STEPS = 16 * 1024;
 
@@ -166,10 +173,32 @@ export function decideHistory(history: History, options: CheckOptions): Decision
   const budget: SwitchableBudget = { stepsLeft: stepsMax, exhausted: null,
     clock: options.deadline, deadline: () => budget.clock?.() === true };
   const keys: KeyDecision[] = [];
-  for (const [key, ops] of partitionByKey(history.ops)) {
-    keys.push({ key, ops, result: null, explainHints: null, run: decideKey(key, ops, budget, options) });
+  for (const [key, ops] of partitionByKey(history.ops)) keys.push({ key, ops, result: null, explainHints: null, run: null });
+  // Before any search, every key's reads are tested for a place they cannot have (refute-reads.ts):
+  // a violation found that way costs no search, and with firstViolation decides at once.
+  let indexedOps = 0;
+  let refuted = false;
+  for (const k of keys) {
+    // The caller's clock is asked before each key's test too: a deadline already up (a cancelled
+    // check) gives unknown even when every search would be shorter than DEADLINE_POLL_STEPS.
+    if (!refuted && budget.exhausted === null && budget.deadline?.() === true) budget.exhausted = 'deadline';
+    if (refuted || budget.exhausted !== null) {
+      k.run = decideKey(k.key, k.ops, null, budget, options);
+      continue;
+    }
+    const index = new KeyIndex(k.key, k.ops);
+    const failing = refuteByReads(index);
+    if (failing !== null) {
+      k.result = { key: k.key, verdict: 'violation', opCount: k.ops.length, steps: 0 };
+      k.explainHints = { index, hints: { frontierEvent: -1, deepestOrder: [], failing } };
+      refuted = options.firstViolation === true;
+      continue;
+    }
+    // The index is kept for the search unless holding every key's at once would cost too much memory.
+    indexedOps += k.ops.length;
+    k.run = decideKey(k.key, k.ops, indexedOps <= KEPT_INDEX_OPS_MAX ? index : null, budget, options);
   }
-  runInterleaved(keys, options.firstViolation === true);
+  if (!refuted) runInterleaved(keys, options.firstViolation === true);
   // Every step counts, those of the searches left paused too: they are what the verdict cost.
   const steps = stepsMax - budget.stepsLeft;
   assert(keys.every((k) => (k.result?.steps ?? 0) <= steps), () => `a key counted more steps than deciding spent (${keys.map((k) => k.result?.steps).join(',')} > ${steps})`);
@@ -220,12 +249,12 @@ const STALL_STEPS_FIRST = 100_000;
 const REFUTE_SHARE = 2;
 
 /** Phase 1 for one key: its search, pausing every SLICE_STEPS. */
-function* decideKey(key: string, keyOps: readonly Operation[], budget: Budget, options: CheckOptions):
+function* decideKey(key: string, keyOps: readonly Operation[], indexed: KeyIndex | null, budget: Budget, options: CheckOptions):
   Generator<void, KeyDecided, void> {
   const unknown = (reason: UnknownReason, steps: number): KeyDecided =>
     ({ result: { key, verdict: 'unknown', opCount: keyOps.length, steps, unknownReason: reason }, explainHints: null });
   if (budget.exhausted !== null) return unknown(budget.exhausted, 0);
-  const index = new KeyIndex(key, keyOps);
+  const index = indexed ?? new KeyIndex(key, keyOps);
   const compiled = index.compile();
   let failing: FailingSet | null = null;
   let refuteSteps = 0;
@@ -279,7 +308,9 @@ export function explainDecision(decision: Decision, options: CheckOptions): Line
       stoppedEarly = true;
     } else {
       explained++;
-      const explanation = explainViolation(k.explainHints.index, budget, k.explainHints.hints);
+      const { index, hints } = k.explainHints;
+      const explanation = explainViolation(index, budget, hints.frontierEvent < 0 && hints.failing !== null
+        ? searchedHints(index, hints.failing, budget) : hints);
       if (!explanation.minimal || !explanation.prefixShortest) stoppedEarly ||= spent(budget);
       k.result = { ...r, explanation };
     }
@@ -327,6 +358,25 @@ function resumeUndecided(decision: Decision, budget: Budget, explaining: boolean
   if (shared.exhausted !== null) budget.exhausted = shared.exhausted;
   for (const k of decision.keys) if (k.result !== null) explainKey(k);
   return decision.keys.every((k) => k.run === null && k.result !== null && k.result.verdict !== 'unknown');
+}
+
+/**
+ * A key the read test refuted was never searched, and explaining needs what a search learns: how
+ * far the history is linearizable (the frontier: the prefix before it is, proven) and the order
+ * that got there (the seed that makes proving prefixes cheap). Without them the explanation
+ * searches whole prefixes from nothing, seconds on a million ops. So the prefix up to the refuted
+ * read is searched here, on half of what is left of the explaining budget, until its frontier
+ * stalls; what it found is kept even when it ran out (the frontier it reached is proven all the
+ * same).
+ */
+function searchedHints(index: KeyIndex, failing: FailingSet, budget: Budget): ExplainHints {
+  const compiled = index.compile({ cutEvent: failing.event + 1 });
+  // Once the frontier stops moving for as long as deciding would wait before refuting, more
+  // search only proves the violation again: the stall hook ends it there.
+  const stall: StallHook = { stepsFirst: STALL_STEPS_FIRST, refute: () => true };
+  const outcome = withSteps(budget, budget.stepsLeft / 2, (b) => searchLinearization(compiled, b, { stall }));
+  if (outcome.verdict === 'ok') return { frontierEvent: -1, deepestOrder: [], failing }; // cannot be: the set fails there
+  return { frontierEvent: outcome.frontierEvent, deepestOrder: outcome.order.map((i) => compiled.indexOf[i] as number), failing };
 }
 
 function spent(budget: Budget): boolean {

@@ -40,7 +40,10 @@ export class ConfigMemo {
     initialState: number,
     readonly configsMax = CONFIGS_MAX_DEFAULT,
   ) {
-    const capacity = 1024;
+    // A linearizable key is searched in about as many configurations as it has ops; starting at
+    // 1024 for each of a thousand small keys was most of their search's cost (zeroed arrays).
+    let capacity = 64;
+    while (capacity < Math.min(1024, opCount * 2)) capacity *= 2;
     this.parent = new Int32Array(capacity);
     this.op = new Int32Array(capacity);
     this.state = new Int32Array(capacity);

@@ -221,9 +221,20 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   // Rule 6: the earliest deadline of the ok reads and cas ops left, and the writes and deletes left.
   const deadline = observedPrefixes === null ? null : new ResetDeadline(kind, argA, argB, isOk, callNode, returnNode, cell.values);
   /** Rules 5 and 6: whether linearizing op x, leaving a state no one can see, is a move no one needs. */
+  let deadEndOf = -1;
+  let deadEndKnown = false;
   const unseen = (x: number): boolean => {
     if (kind[x] === OP_APPEND && isOk[x] === 0) return true;
     if (deadline === null) return false;
+    if (kind[x] === OP_APPEND) {
+      // An append is neither a read, a cas nor a reset: taking it moves none of the deadline's
+      // cursors, so the answer is the configuration's, the same for every append tried from it.
+      if (deadEndOf !== config) {
+        deadEndOf = config;
+        deadEndKnown = deadline.deadEnd();
+      }
+      return deadEndKnown;
+    }
     // The test is about what is left once x is linearized (x may be a cas, an observer itself).
     deadline.take(x);
     const dead = deadline.deadEnd();
@@ -324,6 +335,10 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
       }
       if (forced < 0 && ((kind[x] === OP_READ && argA[x] === state) ||
         (state === UNOBSERVED && kind[x] === OP_WRITE && argA[x] === UNOBSERVED))) forced = x;
+      // A read or cas that looks for another value than the state is illegal here (the state is
+      // the configuration's, fixed for the frame; merged and unobserved values are never looked
+      // for): trying it would only spend a step. A third of the steps on 6.824's append keys.
+      if ((kind[x] === OP_READ || kind[x] === OP_CAS) && argA[x] !== state) continue;
       if (top === frames.length) {
         const bigger = new Int32Array(frames.length * 2);
         bigger.set(frames);

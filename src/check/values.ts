@@ -22,6 +22,12 @@ export const VALUE_IDS_MAX = 1 << 26;
 export class ValueTable {
   private readonly byCanonical = new Map<string, number>();
   private readonly byString = new Map<string, number>();
+  /**
+   * Finite numbers by themselves: one per canonical text, as two distinct doubles print
+   * differently and Map identifies 0 with -0 as JSON does. It spares a string and its hash per
+   * intern, most of what interning a register history cost.
+   */
+  private byNumber: Map<number, number> | null = null;
   private readonly values: Json[] = [null, null];
 
   constructor() {
@@ -30,6 +36,16 @@ export class ValueTable {
 
   intern(value: Json): number {
     if (typeof value === 'string') return this.internString(value);
+    if (value === null) return ABSENT;
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      this.byNumber ??= new Map();
+      let id = this.byNumber.get(value);
+      if (id === undefined) {
+        id = this.add(value);
+        this.byNumber.set(value, id);
+      }
+      return id;
+    }
     const text = canonicalJson(value);
     let id = this.byCanonical.get(text);
     if (id === undefined) {
@@ -50,7 +66,8 @@ export class ValueTable {
 
   /** The value behind an id; UNOBSERVED has none and shows as null. */
   value(id: number): Json {
-    assert(id >= 0 && id < this.values.length, () => `value id ${id} out of range`);
+    // Tested before assert is called: a closure per call costs the search (this is its hot path).
+    if (!(id >= 0 && id < this.values.length)) assert(false, `value id ${id} out of range`);
     return this.values[id] as Json;
   }
 
