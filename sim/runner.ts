@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { checkLinearizable, renderResult, type LinearizabilityResult } from '../src/check/index.js';
 import { checkLostWrites, type LostWritesResult } from '../src/check/lost-writes.js';
+import { checkTransactions } from '../src/check/txn/index.js';
 import type { HistoryEvent } from '../src/check/history.js';
 import type { Env } from '../src/env/env.js';
 import type { KvNode } from '../src/node/node.js';
@@ -491,7 +492,29 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
     case 'placement':
     case 'leader-balance':
       return { verdict: 'skipped', summary: 'checked from the nodes\' shards (shardVerdicts)' };
+    case 'isolation':
+      return isolationVerdict(history);
   }
+}
+
+/**
+ * The transactions of a run against strict serializability (src/check/txn: Elle's inference of
+ * dependencies from list-append and unique-write register histories, plus real-time order): the
+ * model the store promises, so that any cycle, aborted or intermediate read fails the run.
+ */
+function isolationVerdict(history: HistoryEvent[]): CheckResult {
+  if (!history.some((e) => (e.f as string) === 'txn')) return { verdict: 'skipped', summary: 'no transactions in this history' };
+  const r = checkTransactions(history, { consistency: 'strict-serializable', source: 'run history' });
+  const seen = `${r.txnCount} transactions (${r.okCount} committed, ${r.failCount} aborted, ${r.infoCount} unknown) over ${r.keyCount} keys, ${r.edgeCount} dependency edges`;
+  if (r.valid === true) return { verdict: 'pass', summary: `strict serializable: ${seen}, no forbidden anomaly` };
+  const counts = Object.entries(r.counts).map(([c, n]) => `${c} ${n}`).join(', ');
+  if (r.valid === 'unknown') return { verdict: 'unknown', summary: `the search budget ran out: ${seen}; ${r.notes.join('; ')}` };
+  const first = r.anomalies.find((a) => a.forbidden);
+  return {
+    verdict: 'fail',
+    summary: `not strict serializable: ${r.forbiddenFound.join(', ')} (${counts}) in ${seen}${first !== undefined ? `\n${first.class}: ${first.text}` : ''}`,
+    details: { forbidden: r.forbiddenFound, counts: r.counts },
+  };
 }
 
 /**

@@ -161,6 +161,12 @@ export class ShardedReplica implements Replica {
         for (const sub of op.ops) if (this.map.shardOf(req.db, sub.key) !== first) return { ok: false, code: 'bad_request', message: 'a batch whose keys lie in several shards must go through a front door (line, HTTP), whose gateway splits it into one atomic batch per shard' };
         return first;
       }
+      case 'txn.begin':
+      case 'txn.op':
+      case 'txn.commit':
+      case 'txn.rollback':
+      case 'txn.oneshot':
+        return { ok: false, code: 'bad_request', message: `transactions on a sharded cluster need two-phase commit across shards, not built yet (issue 21): run them on a cluster of one shard` };
       default:
         return { ok: false, code: 'bad_request', message: `${op.f} is not supported yet on a sharded cluster (databases, users and membership are per group today; issue 20)` };
     }

@@ -127,6 +127,19 @@ S('bad values of the new faults are refused, naming what is allowed', () => {
   assert.match(errorOf(GOOD + 'checks: [leader-stability]\n'), /checks: leader-stability needs replication raft/);
 });
 
+S('the isolation check: on by default for transactional workloads, refused without transactions or across shards', () => {
+  const txn = `name: t
+description: a test
+duration: 2s
+cluster: { nodes: 3, replication: raft }
+workload: { kind: txn-list-append, clients: 2 }
+`;
+  assert.ok(parseScenario(txn, 'x.yaml').checks.includes('isolation'));
+  assert.not.ok(parseScenario(GOOD, 'x.yaml').checks.includes('isolation'));
+  assert.match(errorOf(GOOD + 'checks: [isolation]\n'), /checks: isolation judges transactions; it needs workload.kind txn-list-append or txn-rw-register/);
+  assert.match(errorOf(txn.replace('replication: raft', 'replication: raft, shards: 4')), /transactions across shards need two-phase commit/);
+});
+
 S('preset tiny shrinks the engines and the Raft log; cluster.storage overrides it field by field', () => {
   const RAFT = RAFT_FAULTS.replace('faults:\n', '');
   const s = parseScenario(RAFT.replace('engine: lsm', 'engine: lsm, preset: tiny, storage: { lsm: { memtableBytes: 4KiB } }'), 'x.yaml');

@@ -10,7 +10,7 @@ import { BUGS, type BugName } from '../../../src/node/bugs.js';
 // (scenarios/bugs/<bug>.yaml) must make a check fail within the stated number of seeds, and the
 // seed that failed must fail again, identically, when run on its own — the command the run prints.
 
-// The cases are split across files (raft.test.ts, clients.test.ts) so that each file stays under
+// The cases are split across files (raft.test.ts, clients.test.ts, txn.test.ts) so that each file stays under
 // a minute; every switch in src/node/bugs.ts must be in exactly one of them (checked below).
 
 const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios', 'bugs');
@@ -25,14 +25,13 @@ export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group
   'skip-log-fsync': { seeds: 10, by: ['raft-safety', 'assertions', 'linearizable', 'lost-writes', 'convergence'], group: 'raft' },
   'vote-without-persist': { seeds: 30, by: ['raft-safety'], group: 'raft' },
   'commit-previous-term': { seeds: 60, by: ['raft-safety'], group: 'raft' },
-  // Judged by the isolation checker once it is wired into runs (issue 21 item 3); until then
-  // test/sim/bugs/txn.test.ts finds the anomaly in the recorded history itself.
+  // Judged by the isolation check (src/check/txn, strict serializable) of every transactional run.
   'txn-release-locks-before-commit': { seeds: 5, by: ['isolation'], group: 'txn' },
   'txn-read-uncommitted': { seeds: 5, by: ['isolation'], group: 'txn' },
 };
 
 /** Registers the checks of one group of bug switches and runs them. */
-export function bugSuite(group: 'raft' | 'clients'): void {
+export function bugSuite(group: 'raft' | 'clients' | 'txn'): void {
 const B = suite(`known bugs are caught (${group})`);
 const cases = (Object.entries(CAUGHT_WITHIN) as [BugName, { seeds: number; by: string[]; group: string }][]).filter(([, c]) => c.group === group);
 
