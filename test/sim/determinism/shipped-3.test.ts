@@ -1,3 +1,3 @@
 import { shippedSuite } from './cases.js';
 
-shippedSuite(2, 5);
+shippedSuite(2, 8);

@@ -1,3 +1,3 @@
 import { shippedSuite } from './cases.js';
 
-shippedSuite(3, 5);
+shippedSuite(3, 8);

@@ -1,3 +1,3 @@
 import { shippedSuite } from './cases.js';
 
-shippedSuite(4, 5);
+shippedSuite(4, 8);

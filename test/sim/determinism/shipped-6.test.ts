@@ -1,0 +1,3 @@
+import { shippedSuite } from './cases.js';
+
+shippedSuite(5, 8);

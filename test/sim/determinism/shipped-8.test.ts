@@ -1,0 +1,3 @@
+import { shippedSuite } from './cases.js';
+
+shippedSuite(7, 8);
