@@ -68,6 +68,12 @@ const EXPAND_MAX = 2_000;
 
 /** How many of the last faults before a failure focus() tries keeping, fewest first. */
 const FOCUS_FAULTS = [1, 2, 3, 5, 8, 13, 21] as const;
+/** How many of the last faults before a failure focusOnElections() tries replaying (each try costs a run per fault). */
+const FOCUS_CHAIN = [3, 5, 8] as const;
+/** A chain of faults tied to elections at most this long is shrunk by replaying it (dropFromChain). */
+const CHAIN_MAX = 8;
+/** How much longer dropFromChain's second try keeps the faults left in effect. */
+const STRETCH = 4;
 /** Time past the last kept fault for the failure to show (a few election timeouts). */
 const FOCUS_SLACK_NS = 500 * NS_PER_MS;
 
@@ -138,6 +144,7 @@ class Shrinker {
       this.focus();
       this.dropFaults();
       this.mergeFaults();
+      this.dropFromChain();
       this.cutDuration();
       this.shrinkWorkload();
       this.simplifyFaults();
@@ -275,7 +282,7 @@ class Shrinker {
     const { elections, due } = this.observed;
     // A fault that found nothing to act on (no leader to cut off) was no part of the story.
     const before = due.filter((d) => d.atNs <= failedNs && !d.skipped);
-    for (const k of FOCUS_FAULTS) {
+    for (const k of FOCUS_CHAIN) {
       if (k >= faultOccurrences(this.current) || k > before.length || this.spent()) return;
       const chain = chainOf(before.slice(-k), elections);
       if (chain === null) continue;
@@ -283,6 +290,56 @@ class Shrinker {
         const candidate = this.placedByElections(chain, seed);
         if (candidate !== null && this.attempt(`only the last ${k} faults before the failure, each as long after the same election (${faultOccurrences(this.current)} → ${k} faults)`, candidate, true, seed)) return;
         if (this.spent()) return;
+      }
+    }
+  }
+
+  /**
+   * A short chain of faults tied to elections, one fault fewer, replayed by elections (and, with
+   * seedsPerStep, on other seeds): dropping a fault of a chain removes the election it caused, so
+   * the faults after it move up one election, which dropFaults(), keeping each fault's arming time,
+   * cannot do. A fault that shares its election with another hands its window over: the one kept
+   * lasts until both would have ended (a leader cut off, then crashed while cut off, becomes a
+   * leader cut off for as long).
+   */
+  private dropFromChain(): void {
+    for (let again = true; again && !this.spent(); ) {
+      again = false;
+      const failedNs = failureTimeNs(this.best, this.check);
+      const faults = this.current.faults;
+      if (failedNs === null || faults.length < 2 || faults.length > CHAIN_MAX || faults.some((f) => f.afterElectionNs === undefined || f.everyNs !== undefined)) return;
+      const due = this.observed.due.filter((d) => !d.skipped && d.atNs <= failedNs);
+      if (due.length !== faults.length) return;
+      const chain = chainOf(due, this.observed.elections);
+      if (chain === null) return;
+      for (let j = chain.length - 1; j >= 0 && !again && !this.spent(); j--) {
+        const dropped = chain[j] as ChainLink;
+        const rest = chain.filter((_, k) => k !== j).map((l) => ({ ...l }));
+        const next = rest[j];
+        // The fault after it hangs on the election after the one before it, as the dropped one's deposal no longer makes one.
+        if (next !== undefined) next.hop = next.hop === 0 ? dropped.hop : Math.max(1, dropped.hop + next.hop - 1);
+        if (j === 0 && next !== undefined) next.hop = Math.max(1, next.hop);
+        // A neighbour on the same election takes over the dropped window.
+        const sharing = [j - 1, j].find((k) => k >= 0 && k < rest.length && (k === j - 1 ? dropped.hop === 0 : (chain[j + 1] as ChainLink).hop === 0));
+        if (sharing !== undefined && dropped.fault.forNs !== undefined) {
+          const l = rest[sharing] as ChainLink;
+          const end = Math.max(l.afterNs + (l.fault.forNs ?? 0), dropped.afterNs + dropped.fault.forNs);
+          if (l.fault.forNs !== undefined) rest[sharing] = { ...l, fault: { ...l.fault, forNs: end - l.afterNs } as Fault };
+        }
+        // Then with every window kept STRETCH times longer: the deposal dropped did part of the
+        // work of keeping leaders away, which the ones left must now do by staying away longer.
+        const stretched = rest.map((l) => (l.fault.forNs === undefined ? l : { ...l, fault: { ...l.fault, forNs: l.fault.forNs * STRETCH } as Fault }));
+        for (const [links, how] of [[rest, ''], [stretched, `, windows ${STRETCH}× longer`]] as const) {
+          for (const seed of this.seedsToTry(true)) {
+            const candidate = this.placedByElections(links, seed);
+            if (candidate !== null && this.attempt(`fault ${j + 1} of the chain (${dropped.fault.kind}, ${durationText(dropped.afterNs)} after its election) dropped, the rest replayed by elections${how}`, candidate, true, seed)) {
+              again = true;
+              break;
+            }
+            if (this.spent()) return;
+          }
+          if (again) break;
+        }
       }
     }
   }
