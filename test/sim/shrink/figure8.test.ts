@@ -37,6 +37,10 @@ F('figure8-chain.yaml shrinks to ≤ 5 faults that fail raft-safety, and pass wi
   assert.is(fixed.checks['raft-safety']?.verdict, 'pass', `minimal.yaml fails without the bug:\n${text}`);
   assert.ok(r.minimal.size.faults <= 5, `${r.minimal.size.faults} faults left:\n${text}`);
   assert.ok(r.minimal.size.faults < r.original.size.faults, 'fewer faults');
+  // Deterministic: the same input shrinks to the same run by the same changes.
+  const twice = shrinkScenario(scenario, { seed, runsMax: 120 });
+  assert.equal(twice.kept, r.kept);
+  assert.is(twice.minimal.digest, r.minimal.digest);
 });
 
 F.run();
