@@ -72,6 +72,8 @@ const FOCUS_FAULTS = [1, 2, 3, 5, 8, 13, 21] as const;
 const FOCUS_CHAIN = [3, 5, 8] as const;
 /** A chain of faults tied to elections at most this long is shrunk by replaying it (dropFromChain). */
 const CHAIN_MAX = 8;
+/** Other seeds a replay by elections moves to at most. */
+const CHAIN_SEEDS = 16;
 /** How much longer dropFromChain's second try keeps the faults left in effect. */
 const STRETCH = 4;
 /** Time past the last kept fault for the failure to show (a few election timeouts). */
@@ -140,14 +142,15 @@ class Shrinker {
       this.cutDuration();
       this.expandRepeats();
       this.anchorToElections();
-      this.focusOnElections();
       this.focus();
       this.dropFaults();
       this.mergeFaults();
-      this.dropFromChain();
       this.cutDuration();
       this.shrinkWorkload();
       this.simplifyFaults();
+      // Last, as they cost a run per fault per seed: replays by elections.
+      this.focusOnElections();
+      this.dropFromChain();
       if (this.kept.length === before) break;
     }
   }
@@ -170,6 +173,11 @@ class Shrinker {
   /** The current seed, then the others a change may move to. */
   private seedsToTry(seedsFree: boolean): number[] {
     return [this.seed, ...Array.from({ length: seedsFree ? (this.options.seedsPerStep ?? 0) : 0 }, (_, i) => this.seed + i + 1)];
+  }
+
+  /** Seeds a replay by elections is tried on: as seedsToTry, but at most CHAIN_SEEDS others (each costs a run per fault). */
+  private chainSeeds(): number[] {
+    return this.seedsToTry(true).slice(0, 1 + CHAIN_SEEDS);
   }
 
   /** Runs the candidate (on the current seed, then on others if allowed); keeps it if the check still fails. */
@@ -286,7 +294,7 @@ class Shrinker {
       if (k >= faultOccurrences(this.current) || k > before.length || this.spent()) return;
       const chain = chainOf(before.slice(-k), elections);
       if (chain === null) continue;
-      for (const seed of this.seedsToTry(true)) {
+      for (const seed of this.chainSeeds()) {
         const candidate = this.placedByElections(chain, seed);
         if (candidate !== null && this.attempt(`only the last ${k} faults before the failure, each as long after the same election (${faultOccurrences(this.current)} → ${k} faults)`, candidate, true, seed)) return;
         if (this.spent()) return;
@@ -330,7 +338,7 @@ class Shrinker {
         // work of keeping leaders away, which the ones left must now do by staying away longer.
         const stretched = rest.map((l) => (l.fault.forNs === undefined ? l : { ...l, fault: { ...l.fault, forNs: l.fault.forNs * STRETCH } as Fault }));
         for (const [links, how] of [[rest, ''], [stretched, `, windows ${STRETCH}× longer`]] as const) {
-          for (const seed of this.seedsToTry(true)) {
+          for (const seed of this.chainSeeds()) {
             const candidate = this.placedByElections(links, seed);
             if (candidate !== null && this.attempt(`fault ${j + 1} of the chain (${dropped.fault.kind}, ${durationText(dropped.afterNs)} after its election) dropped, the rest replayed by elections${how}`, candidate, true, seed)) {
               again = true;
