@@ -292,7 +292,7 @@ class Shrinker {
     const before = due.filter((d) => d.atNs <= failedNs && !d.skipped);
     for (const k of FOCUS_CHAIN) {
       if (k >= faultOccurrences(this.current) || k > before.length || this.spent()) return;
-      const chain = chainOf(before.slice(-k), elections);
+      const chain = chainOf(before.slice(-k), elections, this.observed.elected);
       if (chain === null) continue;
       for (const seed of this.chainSeeds()) {
         const candidate = this.placedByElections(chain, seed);
@@ -318,7 +318,7 @@ class Shrinker {
       if (failedNs === null || faults.length < 2 || faults.length > CHAIN_MAX || faults.some((f) => f.afterElectionNs === undefined || f.everyNs !== undefined)) return;
       const due = this.observed.due.filter((d) => !d.skipped && d.atNs <= failedNs);
       if (due.length !== faults.length) return;
-      const chain = chainOf(due, this.observed.elections);
+      const chain = chainOf(due, this.observed.elections, this.observed.elected);
       if (chain === null) return;
       for (let j = chain.length - 1; j >= 0 && !again && !this.spent(); j--) {
         const dropped = chain[j] as ChainLink;
@@ -522,14 +522,16 @@ function valid(s: Scenario): boolean {
 export interface Observed {
   result: RunResult;
   elections: number[];
+  /** Who each election made leader. */
+  elected: string[];
   due: { fault: Fault; atNs: number; skipped: boolean }[];
 }
 
 export function observedRun(s: Scenario, seed: number, skipChecks = false): Observed {
   let nemesis: Nemesis | null = null;
   const result = runScenario(s, { seed, outDir: null, record: true, skipChecks, inspect: (_w, n) => (nemesis = n) });
-  const elections = (result.recorded?.roles ?? []).filter((x) => x.role === 'leader').map((x) => x.atNs);
-  return { result, elections, due: [...((nemesis as Nemesis | null)?.due ?? [])] };
+  const leaders = (result.recorded?.roles ?? []).filter((x) => x.role === 'leader');
+  return { result, elections: leaders.map((x) => x.atNs), elected: leaders.map((x) => x.node), due: [...((nemesis as Nemesis | null)?.due ?? [])] };
 }
 
 /** A fault of a chain: it starts `afterNs` after the `hop`-th election after the previous fault's (the first: counted from the start of the run). */
@@ -539,15 +541,22 @@ export interface ChainLink {
   afterNs: number;
 }
 
-/** The faults as a chain of elections, as they came due in the run whose elections are given; null if one came before any election. */
-export function chainOf(due: readonly { fault: Fault; atNs: number }[], elections: readonly number[]): ChainLink[] | null {
+/**
+ * The faults as a chain of elections, as they came due in the run whose elections are given; null
+ * if one came before any election. A fault that names the node its election made leader names
+ * `leader` instead: on a replay another node may win that election.
+ */
+export function chainOf(due: readonly { fault: Fault; atNs: number }[], elections: readonly number[], elected: readonly string[] = []): ChainLink[] | null {
   const out: ChainLink[] = [];
   let previous = -1;
   for (const [i, d] of due.entries()) {
     const e = lastAtOrBefore(elections, d.atNs);
     if (e < 0) return null;
     // The first fault hangs on the first election of a calm run; the others keep their distance.
-    out.push({ fault: d.fault, hop: i === 0 ? 1 : e - previous, afterNs: d.atNs - (elections[e] as number) });
+    const f = d.fault;
+    const leader = elected[e];
+    const fault = leader !== undefined && 'node' in f && f.node === leader ? ({ ...f, node: 'leader' } as Fault) : f.kind === 'partition-one-way' && leader !== undefined && f.from.length === 1 && f.from[0] === leader ? { ...f, from: ['leader'] } : f;
+    out.push({ fault, hop: i === 0 ? 1 : e - previous, afterNs: d.atNs - (elections[e] as number) });
     previous = e;
   }
   return out;

@@ -13,11 +13,12 @@ import { describeShrink, minimalYaml, shrinkScenario } from '../../../sim/shrink
  * keeps is the bug's schedule, not a schedule that breaks any Raft.
  *
  * The bound is 5, not the issue's 3: measured on this tree, the shrinker takes these 8 faults to
- * 5 in 115 runs (four leaders deposed just after their election, the first one cut off and then
- * crashed); with the seed free (--seeds-per-step 16, 1,285 runs) it gets no further. Three faults
- * do suffice — three leaders cut off 41 µs, 0.67 ms and 15.4 ms after their elections, for 20, 60
- * and 100 ms, fail on seed 4 — but that takes windows longer than the run's, which no move makes.
- * The bound holds what the shrinker reaches, so that a regression fails here.
+ * 5 in 120 runs (four leaders deposed just after their election, the first one cut off and then
+ * crashed); with the seed free (--seeds-per-step 16: 2,827 runs; 48: 5,387 runs) it gets no
+ * further. Three faults can fail raft-safety — leaders cut off 41 µs, 0.67 ms and 15.4 ms after
+ * three successive elections, for 20, 60 and 120 ms, on seed 38 (there as a matchIndex violation;
+ * it passes without the bug) — but no move of the shrinker has found such a schedule. The bound
+ * holds what the shrinker reaches, so that a regression fails here.
  */
 const F = suite('kv-lab shrink: Figure 8 from its chain of elections');
 const file = join(import.meta.dirname, 'figure8-chain.yaml');
