@@ -78,10 +78,71 @@ export class Nemesis {
     for (const f of faults) {
       const until = f.untilNs ?? endNs;
       for (let t = f.atNs; ; t += f.everyNs as number) {
-        this.world.sched.at(t, `fault ${f.kind}`, () => this.started(f, this.apply(f)));
+        if (f.afterElectionNs === undefined) this.world.sched.at(t, `fault ${f.kind}`, () => this.begin(f));
+        else this.world.sched.at(t, `arm ${f.kind}`, () => this.awaitElection(f));
         if (f.everyNs === undefined || t + f.everyNs >= until) break;
       }
     }
+    if (faults.some((f) => f.afterElectionNs !== undefined)) {
+      // After every event (behind the Raft observer, if any): whether a waiting fault's election came.
+      const before = this.world.sched.afterEach;
+      this.world.sched.afterEach = (label) => {
+        before?.(label);
+        if (this.awaiting.length > 0) this.checkElections();
+      };
+    }
+  }
+
+  /** Faults waiting for the next election (afterElection), each with the highest leader term when it began waiting. */
+  private readonly awaiting: { fault: Fault; aboveTerm: number }[] = [];
+
+  private awaitElection(f: Fault): void {
+    this.awaiting.push({ fault: f, aboveTerm: this.highestLeaderTerm() });
+    this.world.trace.record(this.world.nowNs, 'fault-armed', { kind: f.kind, election: 'next', afterNs: f.afterElectionNs });
+  }
+
+  /**
+   * The highest term any running node leads in; 0 if none leads. Read from the Raft cores
+   * themselves, as the safety observer reads them: a node's status is its last Ready's, and
+   * between two Readies it pairs an old role with a new term.
+   */
+  private highestLeaderTerm(): number {
+    let term = 0;
+    for (const m of this.world.machines.values()) {
+      if (m.state === 'down') continue;
+      const replica = kvNodeOf(m)?.replicaForInspection;
+      const raft = replica instanceof RaftReplica ? replica.raftNode : null;
+      if (raft === null || raft.softState().role !== 'leader') continue;
+      term = Math.max(term, raft.hardState().term);
+    }
+    return term;
+  }
+
+  /** An election came when some node leads in a term above the one a waiting fault saw: every fault waiting for it starts its countdown. */
+  private checkElections(): void {
+    const term = this.highestLeaderTerm();
+    for (let i = 0; i < this.awaiting.length; ) {
+      const w = this.awaiting[i] as (typeof this.awaiting)[number];
+      if (term <= w.aboveTerm) {
+        i++;
+        continue;
+      }
+      this.awaiting.splice(i, 1);
+      const f = w.fault;
+      this.world.trace.record(this.world.nowNs, 'election-seen', { kind: f.kind, term });
+      this.world.sched.at(this.world.nowNs + (f.afterElectionNs as number), `fault ${f.kind}`, () => this.begin(f));
+    }
+  }
+
+  /** When each scheduled fault came due (taking effect or arming its failpoint; skipped: it found nothing to act on), in order: the shrinker reads it. */
+  readonly due: { fault: Fault; atNs: number; skipped: boolean }[] = [];
+  private skips = 0;
+
+  private begin(f: Fault): void {
+    const skips = this.skips;
+    const a = this.apply(f);
+    if (this.due.length < 100_000) this.due.push({ fault: f, atNs: this.world.nowNs, skipped: this.skips > skips });
+    this.started(f, a);
   }
 
   /** A fault took effect (now, or when its failpoint fired): `for:` counts from here. */
@@ -145,6 +206,7 @@ export class Nemesis {
   /** Ends every fault in effect and puts every machine back in working order. */
   healAll(): void {
     this.armed.length = 0;
+    this.awaiting.length = 0;
     for (const id of [...this.active.keys()].reverse()) this.end(id);
     const w = this.world;
     w.net.heal();
@@ -210,6 +272,7 @@ export class Nemesis {
   }
 
   private skip(f: Fault, why: string): null {
+    this.skips++;
     this.world.trace.record(this.world.nowNs, 'fault-skipped', { kind: f.kind, line: f.line, why });
     return null;
   }

@@ -92,6 +92,8 @@ export interface RunOptions {
   inspect?: (world: World, nemesis: Nemesis) => void;
   /** Which runs write their folder (with report.html): every one (default), or only failures (swarms). */
   write?: 'all' | 'failed';
+  /** Record faults and roles (RunResult.recorded) even when the run writes no folder (the shrinker reads them). */
+  record?: boolean;
   /** Recorded in the summary: the knobs an explored run chose (kv-lab swarm --explore). */
   explored?: Record<string, unknown>;
 }
@@ -101,7 +103,7 @@ export interface RunResult {
   history: HistoryEvent[];
   /** The linearizability checker's full result, when it ran (the report draws it). */
   linearizability: LinearizabilityResult | null;
-  /** Faults, node states and roles as the trace recorded them, when the run wrote files. */
+  /** Faults, node states and roles as the trace recorded them, when the run wrote files or was asked to record. */
   recorded: RecordedRun | null;
 }
 
@@ -143,7 +145,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   const wallStart = performance.now();
   const seed = options.seed;
   const trace = new Trace(options.outDir !== null);
-  const recorder = options.outDir !== null ? new RunRecorder(nodeIds(scenario)) : null;
+  const recorder = options.outDir !== null || options.record === true ? new RunRecorder(nodeIds(scenario)) : null;
   trace.listener = recorder?.onRecord ?? null;
   let observer: RaftWatch | null = null;
   let membership: WorldMembership | null = null;

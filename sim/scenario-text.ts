@@ -137,9 +137,10 @@ function faultFields(f: Fault): Record<string, unknown> {
   if (f.forNs !== undefined) out.for = durationText(f.forNs);
   if (f.everyNs !== undefined) out.every = durationText(f.everyNs);
   if (f.untilNs !== undefined) out.until = durationText(f.untilNs);
+  if (f.afterElectionNs !== undefined) out.afterElection = durationText(f.afterElectionNs);
   out.kind = f.kind;
   for (const [k, v] of Object.entries(f)) {
-    if (k === 'line' || k === 'kind' || k === 'atNs' || k === 'forNs' || k === 'everyNs' || k === 'untilNs' || v === undefined || v === null) continue;
+    if (k === 'line' || k === 'kind' || k === 'atNs' || k === 'forNs' || k === 'everyNs' || k === 'untilNs' || k === 'afterElectionNs' || v === undefined || v === null) continue;
     if (k.endsWith('Ns') && typeof v === 'number') out[k.slice(0, -2)] = durationText(v);
     else out[k] = v;
   }

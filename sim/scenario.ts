@@ -61,6 +61,14 @@ interface FaultBase {
    */
   everyNs?: number;
   untilNs?: number;
+  /**
+   * The fault waits from `at` for the next leader election (a node becoming leader in a term above
+   * every leader's then) and starts this long after it; `leader` then names the new leader. A
+   * moment in the protocol rather than on the clock: what the shrinker turns a fault
+   * into when it struck just after an election, so that dropping earlier faults, which moves every
+   * election, does not move it off its election.
+   */
+  afterElectionNs?: number;
   /** Line in the scenario file, for messages. */
   line: number;
 }
@@ -318,6 +326,7 @@ const common = {
   for: { v: duration({ minNs: 1 }) },
   every: { v: duration({ minNs: 1e6 }) },
   until: { v: duration() },
+  afterElection: { v: duration() },
 } as const;
 
 const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
@@ -395,6 +404,7 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
     ...(r.for !== undefined ? { forNs: r.for as number } : {}),
     ...(r.every !== undefined ? { everyNs: r.every as number } : {}),
     ...(r.until !== undefined ? { untilNs: r.until as number } : {}),
+    ...(r.afterElection !== undefined ? { afterElectionNs: r.afterElection as number } : {}),
   };
   if (r.until !== undefined && r.every === undefined) return problem(ctx, node, `${path}.until`, 'until: needs every:');
   if (r.every !== undefined && r.for !== undefined && (r.for as number) >= (r.every as number)) return problem(ctx, node, `${path}.for`, 'a repeated fault must end (for:) before it repeats (every:)');
@@ -677,6 +687,7 @@ function crossCheck(s: Scenario): void {
   for (const f of s.faults) if ((f.kind === 'join' || f.kind === 'leave') && s.cluster.replication !== 'raft') errors.push(`${at(f)}: faults: ${f.kind} changes Raft membership; it needs replication raft`);
   for (const f of s.faults) if (f.kind === 'failover' && s.cluster.replication !== 'primary') errors.push(`${at(f)}: faults: failover is an operator's command of replication primary (Raft elects its leaders)`);
   for (const f of s.faults) if ((f.kind === 'transfer' || f.kind === 'isolate-leader') && s.cluster.replication !== 'raft') errors.push(`${at(f)}: faults: ${f.kind} acts on a Raft leader; it needs replication raft`);
+  for (const f of s.faults) if (f.afterElectionNs !== undefined && s.cluster.replication !== 'raft') errors.push(`${at(f)}: faults: afterElection waits for a Raft election; it needs replication raft`);
   for (const c of RAFT_CHECKS) if (s.checks.includes(c) && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: ${c} needs replication raft`);
   for (const c of GOSSIP_CHECKS) if (s.checks.includes(c) && s.cluster.gossip === null) errors.push(`${s.file}: checks: ${c} needs cluster.gossip`);
   if (s.checks.includes('isolation') && s.workload.kind === 'kv') errors.push(`${s.file}: checks: isolation judges transactions; it needs workload.kind txn-list-append or txn-rw-register`);

@@ -1,5 +1,6 @@
 import { assert } from '../src/util/assert.js';
 import { runScenario, type RunResult } from './runner.js';
+import type { Nemesis } from './nemesis.js';
 import { NS_PER_MS } from './scheduler.js';
 import { type Fault, type Scenario } from './scenario.js';
 import { durationText, scenarioYaml } from './scenario-text.js';
@@ -67,16 +68,25 @@ const EXPAND_MAX = 2_000;
 
 /** How many of the last faults before a failure focus() tries keeping, fewest first. */
 const FOCUS_FAULTS = [1, 2, 3, 5, 8, 13, 21] as const;
+/** How many of the last faults before a failure focusOnElections() tries replaying (each try costs a run per fault). */
+const FOCUS_CHAIN = [3, 5, 8] as const;
+/** A chain of faults tied to elections at most this long is shrunk by replaying it (dropFromChain). */
+const CHAIN_MAX = 8;
+/** Other seeds a replay by elections moves to at most. */
+const CHAIN_SEEDS = 16;
+/** How much longer dropFromChain's second try keeps the faults left in effect. */
+const STRETCH = 4;
 /** Time past the last kept fault for the failure to show (a few election timeouts). */
 const FOCUS_SLACK_NS = 500 * NS_PER_MS;
 
 export function shrinkScenario(original: Scenario, options: ShrinkOptions): ShrinkResult {
-  const first = runScenario(original, { seed: options.seed, outDir: null });
+  const observed = observedRun(original, options.seed);
+  const first = observed.result;
   const failing = Object.entries(first.summary.checks).filter(([, c]) => c?.verdict === 'fail' && c.expected !== 'fail').map(([n]) => n);
   if (failing.length === 0) throw new ShrinkError(`${original.file} seed ${options.seed} fails no check: nothing to shrink`);
   const check = options.check ?? (failing[0] as string);
   if (!failing.includes(check)) throw new ShrinkError(`${original.file} seed ${options.seed} does not fail ${check} (it fails ${failing.join(', ')})`);
-  const s = new Shrinker(original, options, check, first);
+  const s = new Shrinker(original, options, check, observed);
   s.run();
   return s.result();
 }
@@ -85,12 +95,20 @@ class Shrinker {
   private current: Scenario;
   private seed: number;
   private best: RunResult;
+  /** The best run's elections and fault moments. */
+  private observed: Observed;
   private runs = 1;
   private readonly kept: string[] = [];
   private readonly runsMax: number;
   private readonly originalSize: ScenarioSize;
   /** Whether a change may move to another seed (the second phase, with seedsPerStep). */
   private seedsFree = false;
+  /** Whether anchorToElections() ran (once: it ties every fault it can at once). */
+  private anchored = false;
+  /** Fault counts focusOnElections() has been tried at. */
+  private readonly focusedOnElections = new Set<number>();
+  /** Elections of the run without faults, per seed (every placement starts with it). */
+  private readonly calmElections = new Map<number, number[]>();
   /** Fault counts focus() has been tried at. */
   private readonly focused = new Set<number>();
 
@@ -98,13 +116,14 @@ class Shrinker {
     private readonly original: Scenario,
     private readonly options: ShrinkOptions,
     private readonly check: string,
-    first: RunResult,
+    first: Observed,
   ) {
     this.current = original;
     this.seed = options.seed;
-    this.best = first;
+    this.best = first.result;
+    this.observed = first;
     this.runsMax = options.runsMax ?? 500;
-    this.originalSize = sizeOf(original, first);
+    this.originalSize = sizeOf(original, first.result);
   }
 
   run(): void {
@@ -122,11 +141,16 @@ class Shrinker {
       const before = this.kept.length;
       this.cutDuration();
       this.expandRepeats();
+      this.anchorToElections();
       this.focus();
       this.dropFaults();
+      this.mergeFaults();
       this.cutDuration();
       this.shrinkWorkload();
       this.simplifyFaults();
+      // Last, as they cost a run per fault per seed: replays by elections.
+      this.focusOnElections();
+      this.dropFromChain();
       if (this.kept.length === before) break;
     }
   }
@@ -146,10 +170,20 @@ class Shrinker {
     return this.runs >= this.runsMax;
   }
 
+  /** The current seed, then the others a change may move to. */
+  private seedsToTry(seedsFree: boolean): number[] {
+    return [this.seed, ...Array.from({ length: seedsFree ? (this.options.seedsPerStep ?? 0) : 0 }, (_, i) => this.seed + i + 1)];
+  }
+
+  /** Seeds a replay by elections is tried on: as seedsToTry, but at most CHAIN_SEEDS others (each costs a run per fault). */
+  private chainSeeds(): number[] {
+    return this.seedsToTry(true).slice(0, 1 + CHAIN_SEEDS);
+  }
+
   /** Runs the candidate (on the current seed, then on others if allowed); keeps it if the check still fails. */
-  private attempt(change: string, candidate: Scenario | null, seedsFree = this.seedsFree): boolean {
+  private attempt(change: string, candidate: Scenario | null, seedsFree = this.seedsFree, only?: number): boolean {
     if (candidate === null || this.spent() || !valid(candidate)) return false;
-    const seeds = [this.seed, ...Array.from({ length: seedsFree ? (this.options.seedsPerStep ?? 0) : 0 }, (_, i) => this.seed + i + 1)];
+    const seeds = only !== undefined ? [only] : this.seedsToTry(seedsFree);
     // On another seed the failure comes at another time: the run gets room past the cut made for
     // the current seed (cutDuration shortens it again once kept).
     const roomy = lengthened(candidate, this.original.durationNs);
@@ -157,9 +191,11 @@ class Shrinker {
       if (this.spent()) return false;
       this.runs++;
       let r: RunResult;
-      const run = seed === this.seed ? candidate : roomy;
+      let o: Observed;
+      const run = seed === this.seed || only !== undefined ? candidate : roomy;
       try {
-        r = runScenario(run, { seed, outDir: null });
+        o = observedRun(run, seed);
+        r = o.result;
       } catch (err) {
         // A candidate the simulator cannot run is not a simplification.
         this.options.onRun?.({ runs: this.runs, change: `${change} (the run threw: ${(err as Error).message})`, kept: false, size: sizeOf(this.current, this.best) });
@@ -169,6 +205,7 @@ class Shrinker {
       if (fails) {
         this.current = run;
         this.best = r;
+        this.observed = o;
         this.kept.push(seed === this.seed ? change : `${change} (seed ${this.seed} → ${seed})`);
         this.seed = seed;
       }
@@ -205,6 +242,140 @@ class Shrinker {
     if (faultOccurrences(this.current) > EXPAND_MAX) return;
     const faults = this.current.faults.flatMap((f) => occurrencesOf(f, this.current.durationNs));
     this.attempt(`repeated faults written out one by one (${faults.length})`, { ...this.current, faults });
+  }
+
+  /**
+   * Faults that struck just after a leader election (within one election timeout) are tied to
+   * that election instead of to the clock (`afterElection`): armed just after the election before
+   * it, they start as long after their own election as they did. On the run that failed this is
+   * the same schedule, so the same run. But elections are what dropping a fault moves: a fault
+   * kept on the clock then lands on some other moment of the protocol — a leader long settled
+   * instead of one whose first entry has not left — and the failure goes. Tied to its election it
+   * keeps its place in the story (depose the leader that was just elected, before it replicates),
+   * which is what the bugs of leader changes need: Figure 8 is four such moments in a row.
+   */
+  private anchorToElections(): void {
+    if (this.anchored || this.current.cluster.replication !== 'raft' || this.current.faults.some((f) => f.everyNs !== undefined)) return;
+    this.anchored = true;
+    const elections = this.observed.elections;
+    const raft = this.current.cluster.raft;
+    const windowNs = raft.tickMs * NS_PER_MS * raft.electionTicks;
+    let converted = 0;
+    const faults = this.current.faults.map((f) => {
+      if (f.afterElectionNs !== undefined || f.kind === 'crash-at' || f.kind === 'isolate-leader') return f;
+      const i = lastAtOrBefore(elections, f.atNs);
+      if (i < 0 || f.atNs - (elections[i] as number) > windowNs) return f;
+      const electedNs = elections[i] as number;
+      converted++;
+      return { ...f, atNs: roundestIn(i > 0 ? (elections[i - 1] as number) : -1, electedNs - 1), afterElectionNs: f.atNs - electedNs } as Fault;
+    });
+    if (converted > 0) this.attempt(`${converted} faults tied to the election before each (afterElection)`, { ...this.current, faults });
+  }
+
+  /**
+   * Only the last few faults before the failure, on a calm cluster, each placed where it stood in
+   * the story of elections: as long after the same election — counted from the previous fault's,
+   * the first fault's from the start — as in the run that failed. A bug of leader changes needs a
+   * few leaders deposed at the right moments, in a row (Figure 8: elected, deposed before its first
+   * entry leaves, three times over); what the faults before them did was only to bring the
+   * cluster, by luck, to a moment like the start. Moved on the clock (focus()), the same faults
+   * land on other moments of a calm cluster and the failure goes; moved by elections, each is
+   * placed by running the faults before it and reading where the election it needs came.
+   */
+  private focusOnElections(): void {
+    const failedNs = failureTimeNs(this.best, this.check);
+    if (failedNs === null || this.current.cluster.replication !== 'raft' || this.current.faults.some((f) => f.everyNs !== undefined)) return;
+    if (this.focusedOnElections.has(this.current.faults.length)) return;
+    this.focusedOnElections.add(this.current.faults.length);
+    const { elections, due } = this.observed;
+    // A fault that found nothing to act on (no leader to cut off) was no part of the story.
+    const before = due.filter((d) => d.atNs <= failedNs && !d.skipped);
+    for (const k of FOCUS_CHAIN) {
+      if (k >= faultOccurrences(this.current) || k > before.length || this.spent()) return;
+      const chain = chainOf(before.slice(-k), elections, this.observed.elected);
+      if (chain === null) continue;
+      for (const seed of this.chainSeeds()) {
+        const candidate = this.placedByElections(chain, seed);
+        if (candidate !== null && this.attempt(`only the last ${k} faults before the failure, each as long after the same election (${faultOccurrences(this.current)} → ${k} faults)`, candidate, true, seed)) return;
+        if (this.spent()) return;
+      }
+    }
+  }
+
+  /**
+   * A short chain of faults tied to elections, one fault fewer, replayed by elections (and, with
+   * seedsPerStep, on other seeds): dropping a fault of a chain removes the election it caused, so
+   * the faults after it move up one election, which dropFaults(), keeping each fault's arming time,
+   * cannot do. A fault that shares its election with another hands its window over: the one kept
+   * lasts until both would have ended (a leader cut off, then crashed while cut off, becomes a
+   * leader cut off for as long).
+   */
+  private dropFromChain(): void {
+    for (let again = true; again && !this.spent(); ) {
+      again = false;
+      const failedNs = failureTimeNs(this.best, this.check);
+      const faults = this.current.faults;
+      if (failedNs === null || faults.length < 2 || faults.length > CHAIN_MAX || faults.some((f) => f.afterElectionNs === undefined || f.everyNs !== undefined)) return;
+      const due = this.observed.due.filter((d) => !d.skipped && d.atNs <= failedNs);
+      if (due.length !== faults.length) return;
+      const chain = chainOf(due, this.observed.elections, this.observed.elected);
+      if (chain === null) return;
+      for (let j = chain.length - 1; j >= 0 && !again && !this.spent(); j--) {
+        const dropped = chain[j] as ChainLink;
+        const rest = chain.filter((_, k) => k !== j).map((l) => ({ ...l }));
+        const next = rest[j];
+        // The fault after it hangs on the election after the one before it, as the dropped one's deposal no longer makes one.
+        if (next !== undefined) next.hop = next.hop === 0 ? dropped.hop : Math.max(1, dropped.hop + next.hop - 1);
+        if (j === 0 && next !== undefined) next.hop = Math.max(1, next.hop);
+        // A neighbour on the same election takes over the dropped window.
+        const sharing = [j - 1, j].find((k) => k >= 0 && k < rest.length && (k === j - 1 ? dropped.hop === 0 : (chain[j + 1] as ChainLink).hop === 0));
+        if (sharing !== undefined && dropped.fault.forNs !== undefined) {
+          const l = rest[sharing] as ChainLink;
+          const end = Math.max(l.afterNs + (l.fault.forNs ?? 0), dropped.afterNs + dropped.fault.forNs);
+          if (l.fault.forNs !== undefined) rest[sharing] = { ...l, fault: { ...l.fault, forNs: end - l.afterNs } as Fault };
+        }
+        // Then with every window kept STRETCH times longer: the deposal dropped did part of the
+        // work of keeping leaders away, which the ones left must now do by staying away longer.
+        const stretched = rest.map((l) => (l.fault.forNs === undefined ? l : { ...l, fault: { ...l.fault, forNs: l.fault.forNs * STRETCH } as Fault }));
+        for (const [links, how] of [[rest, ''], [stretched, `, windows ${STRETCH}× longer`]] as const) {
+          for (const seed of this.chainSeeds()) {
+            const candidate = this.placedByElections(links, seed);
+            if (candidate !== null && this.attempt(`fault ${j + 1} of the chain (${dropped.fault.kind}, ${durationText(dropped.afterNs)} after its election) dropped, the rest replayed by elections${how}`, candidate, true, seed)) {
+              again = true;
+              break;
+            }
+            if (this.spent()) return;
+          }
+          if (again) break;
+        }
+      }
+    }
+  }
+
+  /**
+   * The chain's faults placed one at a time on this seed: run with those placed so far, find the
+   * election the next one hangs on, arm it between that election and the one before. Null when
+   * the election never comes.
+   */
+  private placedByElections(chain: readonly ChainLink[], seed: number): Scenario | null {
+    const placed: Fault[] = [];
+    let previous = -1;
+    for (const link of chain) {
+      if (this.spent()) return null;
+      const at = previous + link.hop;
+      let elections: number[];
+      if (placed.length === 0 && at === 0 && this.calmElections.has(seed)) elections = this.calmElections.get(seed) as number[];
+      else {
+        this.runs++;
+        elections = observedRun({ ...this.current, faults: placed }, seed, true).elections;
+        if (placed.length === 0) this.calmElections.set(seed, elections);
+      }
+      if (at >= elections.length) return null;
+      const { everyNs: _e, untilNs: _u, ...single } = link.fault;
+      placed.push({ ...single, atNs: roundestIn(at > 0 ? (elections[at - 1] as number) : -1, (elections[at] as number) - 1), afterElectionNs: link.afterNs } as Fault);
+      previous = at;
+    }
+    return { ...this.current, faults: placed };
   }
 
   /**
@@ -251,6 +422,36 @@ class Shrinker {
         const kept = [...faults.slice(0, start), ...faults.slice(end)];
         const what = end - start === 1 ? `fault at ${durationText((faults[start] as Fault).atNs)} (${(faults[start] as Fault).kind}) dropped` : `${end - start} faults from ${durationText((faults[start] as Fault).atNs)} dropped`;
         if (!this.attempt(what, { ...this.current, faults: kept })) start = end;
+      }
+    }
+  }
+
+  /**
+   * Two faults whose windows touch or overlap — a leader cut off, then crashed while still cut off
+   * — become one fault of either kind over both windows: one fault fewer, and often what the
+   * failure needed was only that the node was gone for that long. Faults tied to elections merge
+   * only when they hang on the same one (the same arming time).
+   */
+  private mergeFaults(): void {
+    for (let i = 0; i < this.current.faults.length && !this.spent(); i++) {
+      for (let j = 0; j < this.current.faults.length && !this.spent(); j++) {
+        const faults = this.current.faults;
+        const a = faults[i] as Fault;
+        const b = faults[j] as Fault;
+        if (i === j || a.forNs === undefined || b.forNs === undefined || a.everyNs !== undefined || b.everyNs !== undefined) continue;
+        if ((a.afterElectionNs === undefined) !== (b.afterElectionNs === undefined) || (a.afterElectionNs !== undefined && a.atNs !== b.atNs)) continue;
+        const start = (f: Fault) => f.afterElectionNs ?? f.atNs;
+        // a starts first (ties: the earlier in the list) and b starts before a ends.
+        if (start(b) < start(a) || (start(b) === start(a) && j < i) || start(b) > start(a) + a.forNs) continue;
+        const forNs = Math.max(start(a) + a.forNs, start(b) + b.forNs) - start(a);
+        const rest = faults.filter((_, k) => k !== i && k !== j);
+        for (const keep of a.kind === b.kind ? [a] : [a, b]) {
+          const merged = { ...keep, forNs, ...(keep.afterElectionNs !== undefined ? { afterElectionNs: a.afterElectionNs } : { atNs: a.atNs }) } as Fault;
+          if (this.attempt(`faults at ${durationText(start(a))} (${a.kind}) and ${durationText(start(b))} (${b.kind}) merged into one ${keep.kind} for ${durationText(forNs)}`, { ...this.current, faults: [...rest.slice(0, Math.min(i, j)), merged, ...rest.slice(Math.min(i, j))] })) {
+            j = -1;
+            break;
+          }
+        }
       }
     }
   }
@@ -315,6 +516,66 @@ function valid(s: Scenario): boolean {
   } catch {
     return false;
   }
+}
+
+/** A run with what the shrinker reads beside its result: when leaders were elected, when each fault came due. */
+export interface Observed {
+  result: RunResult;
+  elections: number[];
+  /** Who each election made leader. */
+  elected: string[];
+  due: { fault: Fault; atNs: number; skipped: boolean }[];
+}
+
+export function observedRun(s: Scenario, seed: number, skipChecks = false): Observed {
+  let nemesis: Nemesis | null = null;
+  const result = runScenario(s, { seed, outDir: null, record: true, skipChecks, inspect: (_w, n) => (nemesis = n) });
+  const leaders = (result.recorded?.roles ?? []).filter((x) => x.role === 'leader');
+  return { result, elections: leaders.map((x) => x.atNs), elected: leaders.map((x) => x.node), due: [...((nemesis as Nemesis | null)?.due ?? [])] };
+}
+
+/** A fault of a chain: it starts `afterNs` after the `hop`-th election after the previous fault's (the first: counted from the start of the run). */
+export interface ChainLink {
+  fault: Fault;
+  hop: number;
+  afterNs: number;
+}
+
+/**
+ * The faults as a chain of elections, as they came due in the run whose elections are given; null
+ * if one came before any election. A fault that names the node its election made leader names
+ * `leader` instead: on a replay another node may win that election.
+ */
+export function chainOf(due: readonly { fault: Fault; atNs: number }[], elections: readonly number[], elected: readonly string[] = []): ChainLink[] | null {
+  const out: ChainLink[] = [];
+  let previous = -1;
+  for (const [i, d] of due.entries()) {
+    const e = lastAtOrBefore(elections, d.atNs);
+    if (e < 0) return null;
+    // The first fault hangs on the first election of a calm run; the others keep their distance.
+    const f = d.fault;
+    const leader = elected[e];
+    const fault = leader !== undefined && 'node' in f && f.node === leader ? ({ ...f, node: 'leader' } as Fault) : f.kind === 'partition-one-way' && leader !== undefined && f.from.length === 1 && f.from[0] === leader ? { ...f, from: ['leader'] } : f;
+    out.push({ fault, hop: i === 0 ? 1 : e - previous, afterNs: d.atNs - (elections[e] as number) });
+    previous = e;
+  }
+  return out;
+}
+
+/** The index of the last of the sorted `times` at or before `t`; -1 if none. */
+function lastAtOrBefore(times: readonly number[], t: number): number {
+  let found = -1;
+  for (let i = 0; i < times.length && (times[i] as number) <= t; i++) found = i;
+  return found;
+}
+
+/** The time in (after, upTo] written with the fewest digits: the arm time of a fault tied to the election just after upTo. */
+function roundestIn(after: number, upTo: number): number {
+  for (const unit of [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1]) {
+    const t = Math.floor(upTo / unit) * unit;
+    if (t > after) return t;
+  }
+  return upTo;
 }
 
 function round2(p: number): number {

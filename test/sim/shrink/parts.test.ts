@@ -4,6 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runScenario } from '../../../sim/runner.js';
 import { parseScenario } from '../../../sim/scenario.js';
+import { scenarioYaml } from '../../../sim/scenario-text.js';
 import { describeShrink, faultOccurrences, occurrencesOf, withDuration } from '../../../sim/shrink.js';
 
 /**
@@ -55,6 +56,30 @@ P('what was removed, in the words the command prints', () => {
   const a = { faults: 20, durationNs: 12e9, clients: 8, keys: 16, ops: 9800 };
   const b = { faults: 2, durationNs: 3e9, clients: 2, keys: 1, ops: 41 };
   assert.is(describeShrink(a, b), '20 faults → 2, 12s → 3s, 8 clients → 2, 16 keys → 1, 9,800 ops → 41');
+});
+
+P('a fault tied to an election starts that long after the next one, and its file says so', () => {
+  const s = parseScenario(`name: tied
+description: a leader cut off, then the next one crashed 2.5 ms after its election
+duration: 1s
+cluster: { nodes: 3, replication: raft, raft: { tick: 5ms, electionTicks: 5, preVote: false, checkQuorum: false } }
+workload: { clients: 1, keys: 1 }
+faults:
+  - { at: 300ms, for: 100ms, kind: partition-one-way, from: [leader], to: [others] }
+  - { at: 301ms, afterElection: 2500us, for: 50ms, kind: crash, node: leader }
+`, 'tied.yaml');
+  assert.is(s.faults[1]?.afterElectionNs, 2.5e6);
+  assert.equal(parseScenario(scenarioYaml(s), 'again.yaml').faults.map((f) => f.afterElectionNs), [undefined, 2.5e6]);
+  let due: { fault: { kind: string }; atNs: number; skipped: boolean }[] = [];
+  const r = runScenario(s, { seed: 1, outDir: null, record: true, skipChecks: true, inspect: (_w, n) => (due = n.due) });
+  const elections = (r.recorded?.roles ?? []).filter((x) => x.role === 'leader' && x.atNs > 300e6).map((x) => x.atNs);
+  assert.ok(elections.length > 0, 'the cut-off leader is replaced');
+  const crash = due.find((d) => d.fault.kind === 'crash');
+  assert.is(crash?.atNs, (elections[0] as number) + 2.5e6, 'the crash comes 2.5 ms after the first election after it was armed');
+  assert.is(crash?.skipped, false);
+  // The crash took the newly elected leader, not the one cut off at 300ms.
+  const elected = r.recorded?.roles.find((x) => x.role === 'leader' && x.atNs === elections[0])?.node;
+  assert.ok(r.recorded?.bands.some((b) => b.label === `crash ${elected}` && b.startNs === crash?.atNs), `crash ${elected}`);
 });
 
 P.run();
