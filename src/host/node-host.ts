@@ -239,6 +239,7 @@ export function checkDataDirLayout(dataDir: string, id: string, members: readonl
     if (want.shards > 1 && singleGroup) throw new HostStartError(`data directory ${dataDir} holds one Raft group's data (no shards), but node ${id} is started with ${describe(want)}: start it without shards, or give it an empty data directory`);
     // A single group's directory gets no file: it is what every directory was before shards.
     if (want.shards > 1) {
+      fs.mkdirSync(dataDir, { recursive: true });
       fs.writeFileSync(file + '.tmp', JSON.stringify(want) + '\n', { mode: 0o644 });
       fs.renameSync(file + '.tmp', file);
     }
