@@ -7,6 +7,7 @@ import type { AuthConfig } from '../node/auth.js';
 import type { ClientTimeouts } from '../frontdoor/deadline.js';
 import type { EngineKind, ReplicationMode } from '../node/node.js';
 import { UsageError } from './errors.js';
+import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.js';
 
 /**
  * The cluster file (cluster.yaml): every member of a cluster, where it listens and keeps its data,
@@ -16,6 +17,8 @@ import { UsageError } from './errors.js';
  *   name: local                 # a label for logs and `cluster status`
  *   replication: raft           # none (exactly one node) | raft | primary
  *   engine: lsm                 # storage engine of every node: lsm | bitcask | memory
+ *   shards: 64                  # optional, raft only: the keyspace cut into this many Raft groups (1..4096)
+ *   replicas: 3                 # with shards: each shard's replicas, placed by the ring (1..nodes; default 3)
  *   primary:                    # replication primary only: the first leader, the shipping period
  *     leader: n1
  *     shipInterval: 50ms
@@ -82,6 +85,8 @@ export interface ClusterConfig {
   engine: string;
   /** Present exactly when replication is primary. */
   primary?: ClusterPrimary;
+  /** Multi-Raft: how many shards (absent or 1: one group) and each shard's replicas. */
+  shards?: { count: number; replicas: number };
   /** Absolute. */
   secretFile: string;
   auth: ClusterAuth | null;
@@ -125,6 +130,8 @@ const schema = obj({
   name: { v: str({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, patternText: 'a name of letters, digits, _ . -' }), default: 'local' },
   replication: { v: oneOf(REPLICATION_MODES_AVAILABLE), default: 'raft' as const },
   engine: { v: oneOf(ENGINES_AVAILABLE), default: 'lsm' as const },
+  shards: { v: int({ min: 1, max: SHARDS_MAX }) },
+  replicas: { v: int({ min: 1, max: NODES_MAX }) },
   primary: { v: obj({ leader: { v: str({ pattern: NODE_ID, patternText: 'a node id' }), required: true }, shipInterval: { v: duration({ minNs: 1e6 }), default: SHIP_INTERVAL_MS_DEFAULT * 1e6 } }) },
   secretFile: { v: str({ maxLength: 4096 }), required: true },
   auth: { v: authValidator, required: true },
@@ -165,11 +172,26 @@ export function crossCheck(c: Omit<ClusterConfig, 'file'>): string[] {
   }
   if (c.replication === 'none' && c.nodes.length !== 1) errors.push(`replication none serves exactly one node; this file has ${c.nodes.length} (use replication: raft)`);
   if (c.replication === 'primary' && c.primary !== undefined && !ids.has(c.primary.leader)) errors.push(`primary.leader: ${c.primary.leader} is not one of the nodes (${[...ids].join(', ')})`);
+  errors.push(...shardProblems(c));
   if (c.replication !== 'primary' && c.primary !== undefined) errors.push(`primary: only for replication primary (this file says ${c.replication})`);
   for (const [field, key] of TIMEOUT_FIELDS) {
     const ms = c.timeouts?.[key];
     if (ms !== undefined && ms > TIMEOUT_MS_MAX) errors.push(`timeouts.${field}: at most 24h, got ${ms / 1000} s`);
   }
+  return errors;
+}
+
+/**
+ * What keeps a sharded cluster from running: shards are Raft groups, placed by the ring on
+ * distinct nodes, and (for now) without authentication — users and databases are not sharded yet.
+ */
+export function shardProblems(c: Pick<ClusterConfig, 'replication' | 'auth' | 'shards' | 'nodes'>): string[] {
+  const s = c.shards;
+  if (s === undefined || s.count <= 1) return [];
+  const errors: string[] = [];
+  if (c.replication !== 'raft') errors.push(`shards: ${s.count} shards are Raft groups; replication is ${c.replication} (use raft)`);
+  if (s.replicas > c.nodes.length) errors.push(`replicas: ${s.replicas} replicas per shard need ${s.replicas} nodes; the cluster has ${c.nodes.length} (a shard's replicas are on distinct nodes)`);
+  if (c.auth !== null) errors.push('shards: a sharded cluster runs without authentication for now (auth: none, or --insecure): users and databases are not sharded yet (issue 20)');
   return errors;
 }
 
@@ -196,6 +218,7 @@ export function loadClusterConfig(file: string): ClusterConfig {
     name: raw.name,
     replication: raw.replication,
     engine: raw.engine,
+    ...(raw.shards !== undefined || raw.replicas !== undefined ? { shards: { count: raw.shards ?? 1, replicas: raw.replicas ?? Math.min(SHARD_REPLICAS_DEFAULT, raw.nodes.length) } } : {}),
     ...(raw.replication === 'primary' ? { primary: { leader: raw.primary?.leader ?? (raw.nodes[0]?.id as string), shipIntervalMs: (raw.primary?.shipInterval ?? SHIP_INTERVAL_MS_DEFAULT * 1e6) / 1e6 } } : {}),
     ...(raw.replication !== 'primary' && raw.primary !== undefined ? { primary: { leader: raw.primary.leader, shipIntervalMs: raw.primary.shipInterval / 1e6 } } : {}),
     secretFile: path.resolve(dir, raw.secretFile),
@@ -226,6 +249,7 @@ export function renderClusterConfig(c: ClusterConfig): string {
     name: c.name,
     replication: c.replication,
     engine: c.engine,
+    ...(c.shards !== undefined ? { shards: c.shards.count, replicas: c.shards.replicas } : {}),
     ...(c.primary !== undefined ? { primary: { leader: c.primary.leader, shipInterval: `${c.primary.shipIntervalMs}ms` } } : {}),
     secretFile: rel(c.secretFile),
     auth: c.auth === null ? 'none' : { admin: c.auth.admin, adminHash: c.auth.adminHash, tokenTtl: `${Math.round(c.auth.tokenTtlMs / 1000)}s` },

@@ -17,7 +17,10 @@ import {
   SHIP_INTERVAL_MS_DEFAULT,
   type ClusterConfig,
   serveNodeOptions,
+  shardProblems,
 } from './cluster-config.js';
+import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.js';
+import type { ShardStatus } from '../node/sharded-replica.js';
 import { saveConnection } from './connection.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 
@@ -47,6 +50,8 @@ interface UpFlags {
   replication?: string;
   engine: string;
   connect: boolean;
+  shards?: string;
+  replicas?: string;
 }
 
 export function registerClusterCommand(program: Command): void {
@@ -61,8 +66,10 @@ export function registerClusterCommand(program: Command): void {
     .option('--insecure', 'no authentication (local experiments only)')
     .option('--replication <mode>', `${REPLICATION_MODES_AVAILABLE.join(' | ')} (default: none for one node, raft for more)`)
     .option('--engine <engine>', ENGINES_AVAILABLE.join(' | '), ENGINES_AVAILABLE[0])
+    .option('--shards <n>', `raft: cut the keyspace into this many Raft groups placed by the ring (1-${SHARDS_MAX}; needs --insecure for now)`)
+    .option('--replicas <n>', `with --shards: each shard's replicas (default ${SHARD_REPLICAS_DEFAULT}, at most --nodes)`)
     .option('--no-connect', 'do not save the CLI connection to this cluster')
-    .action((flags: UpFlags, cmd: Command) => up(flags, new Set(['nodes', 'basePort', 'insecure', 'host', 'replication', 'engine'].filter((k) => cmd.getOptionValueSource(k) === 'cli'))));
+    .action((flags: UpFlags, cmd: Command) => up(flags, new Set(['nodes', 'basePort', 'insecure', 'host', 'replication', 'engine', 'shards', 'replicas'].filter((k) => cmd.getOptionValueSource(k) === 'cli'))));
   cluster
     .command('down')
     .description('stop a local cluster (SIGTERM, then SIGKILL after 15 s)')
@@ -70,10 +77,11 @@ export function registerClusterCommand(program: Command): void {
     .action((flags: { dir: string }) => down(flags.dir));
   cluster
     .command('status')
-    .description('each node: id, pid, ports, role, term, leader, health')
+    .description('each node: id, pid, ports, role, term, leader, health; with shards, how many it holds and leads')
     .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
-    .option('--json', 'one JSON list')
-    .action((flags: { dir: string; json?: boolean }) => status(flags.dir, flags.json ?? false));
+    .option('--json', 'one JSON list (with shards: every hosted shard\'s role, term and leader, per node)')
+    .option('--shards', 'with shards: also one line per shard, its replicas and its leader')
+    .action((flags: { dir: string; json?: boolean; shards?: boolean }) => status(flags.dir, flags.json ?? false, flags.shards ?? false));
   cluster
     .command('members')
     .description('the members as one node\'s gossip sees them: state, incarnation, zone, peer address, last direct contact')
@@ -134,6 +142,7 @@ function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: Clus
   if (!(REPLICATION_MODES_AVAILABLE as readonly string[]).includes(replication)) throw new UsageError(`--replication expects ${REPLICATION_MODES_AVAILABLE.join(', ')}; got ${JSON.stringify(replication)}`);
   if (replication === 'none' && n !== 1) throw new UsageError('--replication none runs exactly one node');
   if (!(ENGINES_AVAILABLE as readonly string[]).includes(flags.engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(', ')}; got ${JSON.stringify(flags.engine)}`);
+  const shards = shardsFlags(flags, n, replication);
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(p.secret, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   let password: string | null = null;
@@ -147,12 +156,27 @@ function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: Clus
     replication,
     engine: flags.engine,
     ...(replication === 'primary' ? { primary: { leader: 'n1', shipIntervalMs: SHIP_INTERVAL_MS_DEFAULT } } : {}),
+    ...(shards !== undefined ? { shards } : {}),
     secretFile: p.secret,
     auth: password === null ? null : { admin: 'admin', adminHash: hashPassword(password, randomBytes(16)), tokenTtlMs: 24 * 3600_000 },
     nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i + 1}`, host: flags.host, ...defaultPorts(base, i + 1), dataDir: path.join(p.dir, 'data', `n${i + 1}`) })),
   };
   fs.writeFileSync(p.config, renderClusterConfig(config), { mode: 0o600 });
   return { config, password };
+}
+
+/** --shards and --replicas of `up`, checked before anything is written. */
+function shardsFlags(flags: UpFlags, nodes: number, replication: string): { count: number; replicas: number } | undefined {
+  if (flags.shards === undefined) {
+    if (flags.replicas !== undefined) throw new UsageError('--replicas goes with --shards (each shard\'s replicas)');
+    return undefined;
+  }
+  const count = intFlag(flags.shards, '--shards', 1, SHARDS_MAX);
+  const replicas = flags.replicas === undefined ? Math.min(SHARD_REPLICAS_DEFAULT, nodes) : intFlag(flags.replicas, '--replicas', 1, NODES_MAX);
+  if (count === 1) return undefined;
+  const problems = shardProblems({ replication, auth: flags.insecure ? null : { admin: '', adminHash: '', tokenTtlMs: 0 }, shards: { count, replicas }, nodes: Array.from({ length: nodes }, () => ({ id: '', host: '', httpPort: 0, tcpPort: 0, peerPort: 0, dataDir: '' })) });
+  if (problems.length > 0) throw new UsageError(problems.map((m) => m.replace(/^shards: /, '--shards: ').replace(/^replicas: /, '--replicas: ').replace('the cluster has', '--nodes is')).join('\n'));
+  return { count, replicas };
 }
 
 /**
@@ -172,6 +196,10 @@ function agrees(flag: string, flags: UpFlags, config: ClusterConfig): boolean {
       return flags.replication === config.replication;
     case 'engine':
       return flags.engine === config.engine;
+    case 'shards':
+      return Number(flags.shards) === (config.shards?.count ?? 1);
+    case 'replicas':
+      return config.shards !== undefined && Number(flags.replicas) === config.shards.replicas;
     case 'basePort':
       return n1 !== undefined && n1.httpPort === Number(flags.basePort);
     default:
@@ -272,7 +300,7 @@ function tail(file: string, lines: number): string {
 function printUp(flags: UpFlags, p: ReturnType<typeof paths>, config: ClusterConfig, started: { id: string; pid: number }[], password: string | null): void {
   const out: string[] = [];
   const n1 = config.nodes[0] as ClusterConfig['nodes'][number];
-  out.push(`kv-lab cluster ${config.name} is up: ${config.nodes.length} node${config.nodes.length === 1 ? '' : 's'}, replication ${config.replication}, engine ${config.engine}, ${config.auth === null ? 'NO authentication (--insecure)' : 'authentication on'}`);
+  out.push(`kv-lab cluster ${config.name} is up: ${config.nodes.length} node${config.nodes.length === 1 ? '' : 's'}, replication ${config.replication}${config.shards !== undefined && config.shards.count > 1 ? ` in ${config.shards.count} shards of ${config.shards.replicas} replicas` : ''}, engine ${config.engine}, ${config.auth === null ? 'NO authentication (--insecure)' : 'authentication on'}`);
   for (const node of config.nodes) {
     const pid = started.find((s) => s.id === node.id)?.pid;
     out.push(`  ${node.id}  pid ${pid}  http://${hostForUrl(node.host)}:${node.httpPort}  tcp ${node.host}:${node.tcpPort}  peer ${node.host}:${node.peerPort}`);
@@ -346,6 +374,8 @@ interface NodeReport {
   commitIndex: number | null;
   health: 'ok' | 'unhealthy' | 'down';
   message?: string;
+  /** A sharded node: how many shards and replicas, how many it leads, and each hosted shard. */
+  shards?: ShardStatus;
 }
 
 /** One node's gossip view (its /status), printed as a table or JSON. */
@@ -382,7 +412,7 @@ async function members(dir: string, only: string | null, json: boolean): Promise
   process.exitCode = EXIT_FAILED;
 }
 
-async function status(dir: string, json: boolean): Promise<void> {
+async function status(dir: string, json: boolean, perShard: boolean): Promise<void> {
   const p = paths(dir);
   if (!fs.existsSync(p.config)) throw new UsageError(`no cluster in ${p.dir} (no cluster.yaml)`);
   const config = loadClusterConfig(p.config);
@@ -394,18 +424,70 @@ async function status(dir: string, json: boolean): Promise<void> {
         const s = (await (await fetch(`${url}/status`, { signal: AbortSignal.timeout(2000) })).json()) as Record<string, unknown>;
         const h = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
         const hb = (await h.json()) as { message?: string };
-        return { ...base, role: String(s.role), term: Number(s.term), leader: (s.leader as string | null) ?? null, commitIndex: Number(s.commitIndex), health: h.ok ? 'ok' : 'unhealthy', ...(h.ok ? {} : { message: hb.message ?? '' }) };
+        const shards = shardStatusOf(s.shards);
+        return { ...base, role: String(s.role), term: Number(s.term), leader: (s.leader as string | null) ?? null, commitIndex: Number(s.commitIndex), health: h.ok ? 'ok' : 'unhealthy', ...(h.ok ? {} : { message: hb.message ?? '' }), ...(shards !== null ? { shards } : {}) };
       } catch (err) {
         return { ...base, message: `unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})` };
       }
     }),
   );
+  const sharded = config.shards !== undefined && config.shards.count > 1;
   if (json) process.stdout.write(JSON.stringify(reports) + '\n');
   else {
-    const rows = [['ID', 'PID', 'HTTP', 'TCP', 'PEER', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'HEALTH']];
-    for (const r of reports) rows.push([r.id, String(r.pid ?? '-'), r.http, r.tcp, r.peer, r.role ?? '-', String(r.term ?? '-'), r.leader ?? '-', String(r.commitIndex ?? '-'), r.health + (r.message ? ` (${r.message})` : '')]);
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)));
-    process.stdout.write(`cluster ${config.name} in ${p.dir}\n` + rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ')).join('\n') + '\n');
+    // Sharded: a node has no one role, term or leader; it holds shards and leads some of them.
+    const rows = sharded ? [['ID', 'PID', 'HTTP', 'TCP', 'PEER', 'SHARDS', 'LEADS', 'HEALTH']] : [['ID', 'PID', 'HTTP', 'TCP', 'PEER', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'HEALTH']];
+    for (const r of reports) {
+      const health = r.health + (r.message ? ` (${r.message})` : '');
+      if (sharded) rows.push([r.id, String(r.pid ?? '-'), r.http, r.tcp, r.peer, r.shards ? String(r.shards.hosted.length) : '-', r.shards ? String(r.shards.leading) : '-', health]);
+      else rows.push([r.id, String(r.pid ?? '-'), r.http, r.tcp, r.peer, r.role ?? '-', String(r.term ?? '-'), r.leader ?? '-', String(r.commitIndex ?? '-'), health]);
+    }
+    const title = `cluster ${config.name} in ${p.dir}${sharded ? `: ${config.shards?.count} shards of ${config.shards?.replicas} replicas` : ''}`;
+    let text = `${title}\n${table(rows)}`;
+    if (sharded && perShard) text += '\n' + shardTable(reports, config.shards?.count ?? 0);
+    else if (sharded) {
+      const leaderless = shardLeaders(reports, config.shards?.count ?? 0).filter((l) => l.leader === null).length;
+      text += `\n${leaderless === 0 ? 'every shard has a leader' : `${leaderless} shard${leaderless === 1 ? '' : 's'} without a known leader`} (per shard: --shards; everything: --json)\n`;
+    }
+    process.stdout.write(text);
   }
   if (reports.some((r) => r.health !== 'ok')) process.exitCode = EXIT_FAILED;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)));
+  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ')).join('\n') + '\n';
+}
+
+/** A /status `shards` field, if it is one (a node answers what it answers: check the shape). */
+function shardStatusOf(v: unknown): ShardStatus | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const s = v as ShardStatus;
+  if (!Number.isInteger(s.count) || !Number.isInteger(s.leading) || !Array.isArray(s.hosted)) return null;
+  return s;
+}
+
+/**
+ * Each shard's leader as the running nodes report it: the leader named in the highest term by
+ * any replica that answered (a node that leads says so itself); null when none names one.
+ */
+function shardLeaders(reports: readonly NodeReport[], count: number): { shard: number; leader: string | null; term: number; replicas: string[] }[] {
+  const out = Array.from({ length: count }, (_, shard) => ({ shard, leader: null as string | null, term: -1, replicas: [] as string[] }));
+  for (const r of reports) {
+    for (const g of r.shards?.hosted ?? []) {
+      const o = out[g.shard];
+      if (o === undefined) continue;
+      if (o.replicas.length === 0) o.replicas = g.replicas;
+      if (g.leader !== null && g.term > o.term) {
+        o.leader = g.leader;
+        o.term = g.term;
+      }
+    }
+  }
+  return out;
+}
+
+function shardTable(reports: readonly NodeReport[], count: number): string {
+  const rows = [['SHARD', 'REPLICAS', 'LEADER', 'TERM']];
+  for (const l of shardLeaders(reports, count)) rows.push([String(l.shard), l.replicas.length > 0 ? l.replicas.join(',') : '?', l.leader ?? '-', l.term < 0 ? '-' : String(l.term)]);
+  return table(rows);
 }

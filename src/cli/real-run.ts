@@ -44,7 +44,7 @@ export function checkRealScenario(s: Scenario): void {
     );
   }
   if (s.cluster.voters !== s.cluster.nodes) throw new UsageError(`${s.file}: cluster.voters: --real starts every node as a member`);
-  if (s.cluster.shards > 1) throw new UsageError(`${s.file}: cluster.shards: kv-lab serve runs one Raft group for now; shards run in the simulator only (issue 20)`);
+  if (s.cluster.shards > 1 && s.cluster.replication !== 'raft') throw new UsageError(`${s.file}: cluster.shards: shards are Raft groups; replication is ${s.cluster.replication}`);
 }
 
 /**
@@ -106,6 +106,8 @@ class RealCluster {
       replication: s.cluster.replication,
       engine: s.cluster.engine,
       ...(s.cluster.replication === 'primary' ? { primary: s.cluster.primary } : {}),
+      // Shards run as `kv-lab serve` runs them: the cluster file's shards and replicas.
+      ...(s.cluster.shards > 1 ? { shards: { count: s.cluster.shards, replicas: s.cluster.replicas } } : {}),
       secretFile,
       auth: null,
       nodes,
@@ -147,14 +149,17 @@ class RealCluster {
     n.proc.kill('SIGKILL');
   }
 
+  /** The leader of the highest term; on a sharded cluster, the node that leads the most shards (then the highest term). */
   async leader(): Promise<string | null> {
-    let best: { id: string; term: number } | null = null;
+    let best: { id: string; leading: number; term: number } | null = null;
     for (const n of this.nodes) {
       if (n.state !== 'up') continue;
       try {
         const res = await fetch(`http://127.0.0.1:${n.httpPort}/status`, { signal: AbortSignal.timeout(500) });
-        const st = (await res.json()) as { role?: string; term?: number };
-        if (st.role === 'leader' && (best === null || (st.term ?? 0) > best.term)) best = { id: n.id, term: st.term ?? 0 };
+        const st = (await res.json()) as { role?: string; term?: number; shards?: { leading?: number } };
+        const leading = typeof st.shards?.leading === 'number' ? st.shards.leading : 1;
+        const term = st.term ?? 0;
+        if (st.role === 'leader' && (best === null || leading > best.leading || (leading === best.leading && term > best.term))) best = { id: n.id, leading, term };
       } catch {
         // Not answering: not the leader we are looking for.
       }

@@ -13,6 +13,7 @@ import { EXIT_FAILED, UsageError } from './errors.js';
 import {
   authConfigFor,
   ENGINES_AVAILABLE,
+  shardProblems,
   loadClusterConfig,
   NODE_ID,
   readSecretFile,
@@ -20,6 +21,7 @@ import {
   TIMEOUT_MS_MAX,
   type ClusterAuth,
 } from './cluster-config.js';
+import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.js';
 import { DEFAULT_CLIENT_TIMEOUTS, type ClientTimeouts } from '../frontdoor/deadline.js';
 
 /**
@@ -59,6 +61,8 @@ export interface ServeFlags {
   httpHeaderTimeout?: string;
   httpRequestTimeout?: string;
   httpIdleTimeout?: string;
+  shards?: string;
+  replicas?: string;
 }
 
 /** The timeout flags, each with its ClientTimeouts field (the cluster file's `timeouts:` has the same). */
@@ -71,7 +75,7 @@ const TIMEOUT_FLAGS = [
 ] as const satisfies readonly (readonly [keyof ServeFlags, string, keyof ClientTimeouts, string])[];
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-const FLAG_ONLY = ['id', 'dataDir', 'httpPort', 'tcpPort', 'peerPort', 'peers', 'replication', 'engine', 'secretFile', 'adminHashFile', 'insecure', 'role', 'leaderHost', 'leaderPort', 'host', 'join'] as const;
+const FLAG_ONLY = ['id', 'dataDir', 'httpPort', 'tcpPort', 'peerPort', 'peers', 'replication', 'engine', 'secretFile', 'adminHashFile', 'insecure', 'role', 'leaderHost', 'leaderPort', 'host', 'join', 'shards', 'replicas'] as const;
 
 export function registerServeCommand(program: Command): void {
   program
@@ -91,6 +95,8 @@ export function registerServeCommand(program: Command): void {
     .option('--secret-file <file>', 'file holding the cluster secret (default: generated in the data directory for a single node)')
     .option('--admin-hash-file <file>', 'file holding the admin password\'s scrypt hash (kv-lab hash-password)')
     .option('--insecure', 'no authentication: anyone may read and write (local experiments only)')
+    .option('--shards <n>', `raft: cut the keyspace into this many Raft groups, placed by the ring (1-${SHARDS_MAX}; needs --insecure for now)`)
+    .option('--replicas <n>', `with --shards: each shard's replicas, on distinct members (default ${SHARD_REPLICAS_DEFAULT}, at most the members)`)
     .option('--role <role>', 'primary mode: leader | follower')
     .option('--leader-host <host>', 'primary mode, follower: the leader\'s host')
     .option('--leader-port <port>', 'primary mode, follower: the leader\'s peer port')
@@ -231,6 +237,7 @@ function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): 
     addresses,
     version: KV_LAB_VERSION,
     ...(config.timeouts !== undefined ? { timeouts: config.timeouts } : {}),
+    ...(config.shards !== undefined && config.shards.count > 1 ? { shards: config.shards } : {}),
     // Every member of a cluster file gossips with the others (the file lists them all).
     gossip: opts.gossip && config.nodes.length > 1 ? { join: [], zone: opts.zone ?? '' } : null,
   };
@@ -264,6 +271,7 @@ function specFromFlags(opts: ServeFlags, notes: Notes): Omit<HostSpec, 'log'> {
   if (replication !== 'primary' && primary !== undefined) throw new UsageError(`--role is for the primary mode; --replication is ${replication}`);
   const engine = opts.engine ?? ENGINES_AVAILABLE[0];
   if (!(ENGINES_AVAILABLE as readonly string[]).includes(engine)) throw new UsageError(`--engine expects ${ENGINES_AVAILABLE.join(', ')}; got ${JSON.stringify(engine)}`);
+  const shards = parseShards(opts, replication, 1 + peers.size, join.length > 0);
   const secret = clusterSecretFromFlags(opts, dataDir, peers.size + join.length, notes);
   let auth: ClusterAuth | null = null;
   if (opts.insecure) {
@@ -284,11 +292,33 @@ function specFromFlags(opts: ServeFlags, notes: Notes): Omit<HostSpec, 'log'> {
     secret,
     auth: auth === null ? null : authConfigFor(auth, secret ?? randomBytes(32).toString('hex')),
     ...(primary !== undefined ? { primary } : {}),
+    ...(shards !== undefined ? { shards } : {}),
     version: KV_LAB_VERSION,
     // A node that joins by gossip alone is not a founding member: it waits for the leader's log.
     ...(join.length > 0 && peers.size === 0 ? { original: false } : {}),
     gossip: opts.gossip && (peers.size > 0 || join.length > 0) ? { join, zone: opts.zone ?? '' } : null,
   };
+}
+
+/** A count flag: whole, in min..max. */
+function countFlag(text: string, flag: string, min: number, max: number): number {
+  if (!/^\d{1,6}$/.test(text.trim()) || Number(text) < min || Number(text) > max) throw new UsageError(`${flag} expects a whole number in ${min}..${max}, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** --shards and --replicas, checked against the members and the other flags. */
+export function parseShards(opts: Pick<ServeFlags, 'shards' | 'replicas' | 'insecure'>, replication: string, members: number, joining: boolean): { count: number; replicas: number } | undefined {
+  if (opts.shards === undefined) {
+    if (opts.replicas !== undefined) throw new UsageError('--replicas goes with --shards (each shard\'s replicas)');
+    return undefined;
+  }
+  const count = countFlag(opts.shards, '--shards', 1, SHARDS_MAX);
+  const replicas = opts.replicas === undefined ? Math.min(SHARD_REPLICAS_DEFAULT, members) : countFlag(opts.replicas, '--replicas', 1, 64);
+  if (count === 1) return undefined;
+  if (joining) throw new UsageError('--shards places shards on the members listed in --peers; a node that joins by gossip (--join) cannot be placed yet (issue 20)');
+  const problems = shardProblems({ replication, auth: opts.insecure ? null : { admin: '', adminHash: '', tokenTtlMs: 0 }, shards: { count, replicas }, nodes: Array.from({ length: members }, () => ({ id: '', host: '', httpPort: 0, tcpPort: 0, peerPort: 0, dataDir: '' })) });
+  if (problems.length > 0) throw new UsageError(problems.map((p) => p.replace(/^shards: /, '--shards: ').replace(/^replicas: /, '--replicas: ')).join('\n'));
+  return { count, replicas };
 }
 
 function clusterSecretFromFlags(opts: ServeFlags, dataDir: string, peerCount: number, notes: Notes): string | null {

@@ -82,6 +82,8 @@ export interface HostSpec {
   original?: boolean;
   /** Client connections' idle and read timeouts (default DEFAULT_CLIENT_TIMEOUTS). */
   timeouts?: Partial<ClientTimeouts>;
+  /** Multi-Raft: the keyspace in `count` Raft groups of `replicas` each, placed by the ring; absent or 1: one group. */
+  shards?: { count: number; replicas: number };
 }
 
 /** A failure to start that the operator can fix (a port in use, a locked data directory). */
@@ -98,6 +100,7 @@ export function nodeConfigFor(spec: HostSpec): NodeConfig {
     bugs: new Set(),
     auth: spec.auth === null ? null : offLoopAuth(spec.auth),
     ...(spec.original === false ? { original: false } : {}),
+    ...(spec.shards !== undefined && spec.shards.count > 1 ? { shards: { count: spec.shards.count, replicas: spec.shards.replicas } } : {}),
     ...(spec.primary !== undefined ? { primary: { leader: primaryLeaderId(spec, spec.primary), shipIntervalMs: spec.primary.shipIntervalMs ?? 50 } } : {}),
   };
 }
@@ -210,8 +213,57 @@ function listenError(what: string, port: number, err: unknown): HostStartError {
   return new HostStartError(`cannot listen on ${what} port ${port}: ${(err as Error).message}`);
 }
 
+/** The data directory's record of its shard layout (sharded-replica.ts keeps group i in shards/<i>/). */
+export const LAYOUT_FILE = 'layout.json';
+
+/**
+ * Checks the data directory against the shard layout the node is started with, and records the
+ * layout on a first start. Why refuse rather than adapt: placement is static, so a node started
+ * with another shard count (or other members, or replicas) would host other shards, read keys
+ * from groups that never held them, and answer with data of the wrong shard. A directory that
+ * holds a single group's data (`kv`, `raft`) and no layout file is one group's.
+ */
+export function checkDataDirLayout(dataDir: string, id: string, members: readonly string[], shards: { count: number; replicas: number } | undefined): void {
+  const want = shards !== undefined && shards.count > 1 ? { shards: shards.count, replicas: shards.replicas, members: [...members].sort() } : { shards: 1 };
+  const file = path.join(dataDir, LAYOUT_FILE);
+  const describe = (l: { shards: number; replicas?: number; members?: string[] }) => (l.shards <= 1 ? 'one Raft group (no shards)' : `${l.shards} shards of ${l.replicas} replicas over ${(l.members ?? []).join(',')}`);
+  const flags = (l: { shards: number; replicas?: number }) => (l.shards <= 1 ? 'no --shards' : `--shards ${l.shards} --replicas ${l.replicas}`);
+  let text: string | null = null;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new HostStartError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (text === null) {
+    const singleGroup = fs.existsSync(path.join(dataDir, 'kv')) || fs.existsSync(path.join(dataDir, 'raft'));
+    if (want.shards > 1 && singleGroup) throw new HostStartError(`data directory ${dataDir} holds one Raft group's data (no shards), but node ${id} is started with ${describe(want)}: start it without shards, or give it an empty data directory`);
+    // A single group's directory gets no file: it is what every directory was before shards.
+    if (want.shards > 1) {
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(file + '.tmp', JSON.stringify(want) + '\n', { mode: 0o644 });
+      fs.renameSync(file + '.tmp', file);
+    }
+    return;
+  }
+  let have: { shards: number; replicas?: number; members?: string[] };
+  try {
+    have = JSON.parse(text) as typeof have;
+    if (typeof have !== 'object' || have === null || !Number.isInteger(have.shards) || have.shards < 1) throw new Error('no shard count');
+  } catch (err) {
+    throw new HostStartError(`${file} is not a shard layout (${(err as Error).message}); it records how the data directory is cut into shards: restore it, or give the node an empty data directory`);
+  }
+  const same = have.shards === want.shards && (want.shards <= 1 || (have.replicas === want.replicas && JSON.stringify(have.members ?? []) === JSON.stringify(want.members)));
+  if (!same) throw new HostStartError(`data directory ${dataDir} holds ${describe(have)}, but node ${id} is started with ${describe(want)}: shards do not move yet, so restart it as it was made (${flags(have)}, the same members), or give it an empty data directory (${file})`);
+}
+
 export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
   const release = lockDataDir(spec.dataDir);
+  try {
+    checkDataDirLayout(spec.dataDir, spec.id, spec.members, spec.shards);
+  } catch (err) {
+    release();
+    throw err;
+  }
   const clock = new RealClock();
   // Whoever reaches a port must not decide how much the node writes: each event's lines are
   // limited per window (src/util/log-limit.ts), and what was dropped is counted in one line.
@@ -228,7 +280,7 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     }
     cleanup.push(() => net.close());
     const env: Env = { id: spec.id, clock, disk: new RealDisk(spec.dataDir), net, rng, log, ...(spec.onFatal !== undefined ? { exit: spec.onFatal } : {}) };
-    log.log('info', 'serve.start', { id: spec.id, pid: process.pid, dataDir: spec.dataDir, rngSeed: rng.seed, replication: spec.replication, engine: spec.engine, auth: spec.auth !== null, members: spec.members });
+    log.log('info', 'serve.start', { id: spec.id, pid: process.pid, dataDir: spec.dataDir, rngSeed: rng.seed, replication: spec.replication, engine: spec.engine, auth: spec.auth !== null, members: spec.members, ...(spec.shards !== undefined && spec.shards.count > 1 ? { shards: spec.shards.count, replicas: spec.shards.replicas } : {}) });
     let node: KvNode;
     try {
       node = new KvNode(env, { ...nodeConfigFor(spec), ...(spec.gossip != null ? { gossip: gossipConfigFor(spec, spec.gossip, net, log) } : {}) });

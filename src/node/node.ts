@@ -19,7 +19,7 @@ import { RaftReplica } from './raft-replica.js';
 import type { ShardMap } from '../cluster/placement/shard-map.js';
 import { SHARD_FRAME } from './shard-env.js';
 import { SHARD_BATCH_FRAME } from './shard-outbox.js';
-import { ShardedReplica } from './sharded-replica.js';
+import { ShardedReplica, type ShardStatus } from './sharded-replica.js';
 import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
@@ -110,6 +110,8 @@ export interface NodeStatus extends ReplicaStatus {
   counters: { requests: number; writes: number; reads: number; errors: number };
   /** Members as this node's gossip sees them (absent without gossip). */
   gossip?: GossipMemberStatus[];
+  /** A sharded node's groups: each hosted shard's role, term and leader (absent with one group). */
+  shards?: ShardStatus;
 }
 
 /** One member in a node's gossip view, for /status and `kv-lab cluster members`. */
@@ -507,6 +509,7 @@ export class KvNode {
       engine: this.config.engine,
       counters: { ...this.counters },
       ...(this.gossip !== null ? { gossip: this.gossipStatus() } : {}),
+      ...(this.sharded !== null ? { shards: this.sharded.shardStatus() } : {}),
     };
   }
 

@@ -59,6 +59,26 @@ export interface ShardedConfig {
   coalesceMessages?: boolean;
 }
 
+/** One hosted shard as /status shows it. */
+export interface ShardGroupStatus {
+  shard: number;
+  role: ReplicaStatus['role'];
+  term: number;
+  leader: string | null;
+  commitIndex: number;
+  /** Its replicas by placement, the preferred leader first. */
+  replicas: string[];
+}
+
+/** A sharded node's shards as /status shows them. */
+export interface ShardStatus {
+  count: number;
+  replicas: number;
+  /** How many of the hosted shards this node leads. */
+  leading: number;
+  hosted: ShardGroupStatus[];
+}
+
 interface Group {
   shard: number;
   store: EngineStore | null;
@@ -302,6 +322,18 @@ export class ShardedReplica implements Replica {
     let n = 0;
     for (const g of this.groups.values()) if (g.replica?.raftNode?.softState().role === 'leader') n++;
     return n;
+  }
+
+  /** Per hosted shard: its group's role here, term, leader and commit index (for /status). */
+  shardStatus(): ShardStatus {
+    const hosted: ShardGroupStatus[] = [];
+    let leading = 0;
+    for (const shard of this.hostedShards()) {
+      const s = this.groups.get(shard)?.replica?.status();
+      if (s?.role === 'leader') leading++;
+      hosted.push({ shard, role: s?.role ?? 'starting', term: s?.term ?? 0, leader: s?.leader ?? null, commitIndex: s?.commitIndex ?? 0, replicas: [...this.map.replicas(shard)] });
+    }
+    return { count: this.map.shards, replicas: this.map.replicasPerShard, leading, hosted };
   }
 
   // ---- Replica ----

@@ -47,6 +47,7 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'real-cluster.test.ts': { readme: 'README.md', sections: ['Run a real cluster'] },
   'txn-check.test.ts': { readme: 'README.md', sections: ['Checking transactions'] },
   'real-run.test.ts': { readme: 'README.md', sections: ['The lab against real processes'] },
+  'real-shards.test.ts': { readme: 'README.md', sections: ['A sharded cluster for real'] },
   'scenarios.test.ts': { readme: 'scenarios/README.md', sections: ['Running scenarios'] },
   'swarms.test.ts': { readme: 'scenarios/README.md', sections: ['Swarms, shards and shrinking'] },
 };

@@ -302,8 +302,11 @@ export class HttpSession {
     switch (route.name) {
       case 'health': {
         const s = gw.status();
-        const healthy = s.role !== 'stopped' && s.leader !== null;
-        this.respond(ex, healthy ? 200 : 503, healthy ? { ok: true, status: 'ok', node: s.id, role: s.role, leader: s.leader } : { ok: false, code: 'unavailable', message: s.role === 'stopped' ? 'node is not serving (starting, or stopped)' : 'no leader known', node: s.id, role: s.role });
+        // A sharded node has no one leader: it is healthy when every group it holds knows one.
+        const leaderless = s.shards?.hosted.filter((g) => g.leader === null).map((g) => g.shard) ?? [];
+        const healthy = s.role !== 'stopped' && (s.shards !== undefined ? s.role !== 'starting' && leaderless.length === 0 : s.leader !== null);
+        const why = s.role === 'stopped' || (s.shards !== undefined && s.role === 'starting') ? 'node is not serving (starting, or stopped)' : s.shards !== undefined ? `no leader known for shard${leaderless.length === 1 ? '' : 's'} ${leaderless.slice(0, 16).join(', ')}${leaderless.length > 16 ? ', …' : ''}` : 'no leader known';
+        this.respond(ex, healthy ? 200 : 503, healthy ? { ok: true, status: 'ok', node: s.id, role: s.role, leader: s.leader, ...(s.shards !== undefined ? { shardsLeading: s.shards.leading } : {}) } : { ok: false, code: 'unavailable', message: why, node: s.id, role: s.role });
         return;
       }
       case 'status':
