@@ -300,8 +300,12 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       rng: rng.fork('frontdoor'),
       log,
       // The gateway's forwarding client: its own connections to the peers' ports, where only a
-      // holder of the cluster secret may speak (it is part of a member, so it holds it).
-      openNet: (address) => new RealNet({ self: address, role: 'peer', peers: spec.peers, secret: spec.secret, log }),
+      // holder of the cluster secret may speak (it is part of a member, so it holds it). Its own
+      // node is among them: a not_leader answer may name this very node (a shard's leadership
+      // came here while the request was away), and the forwarding client then sends it here.
+      // Without this address those sends were dropped and the request timed out after 10 s on
+      // sharded clusters, where leadership moves often; the simulator's net delivers to self.
+      openNet: (address) => new RealNet({ self: address, role: 'peer', peers: withSelf(spec.peers, spec.id, spec.bindHost, net.listeningPort ?? spec.peerPort), secret: spec.secret, log }),
       authEnabled: spec.auth !== null,
       version: spec.version,
       ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
@@ -364,4 +368,10 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     }
     throw err;
   }
+}
+
+/** The members' peer addresses and this node's own, dialled on loopback when it listens on every interface. */
+function withSelf(peers: ReadonlyMap<string, PeerAddress>, id: string, bindHost: string, port: number): Map<string, PeerAddress> {
+  const host = bindHost === '0.0.0.0' || bindHost === '' ? '127.0.0.1' : bindHost === '::' ? '::1' : bindHost;
+  return new Map([...peers, [id, { host, port }]]);
 }
