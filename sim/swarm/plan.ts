@@ -30,7 +30,7 @@ export interface SwarmTask {
 }
 
 /** Directories the swarm runs when it is given none: every shipped scenario meant to pass. */
-export const DEFAULT_TARGETS = ['scenarios', 'scenarios/raft', 'scenarios/primary', 'scenarios/shards'];
+export const DEFAULT_TARGETS = ['scenarios', 'scenarios/raft', 'scenarios/primary', 'scenarios/shards', 'scenarios/txn'];
 
 /** At most this many runs in one swarm (a shard of a bigger one is fine). */
 export const RUNS_MAX = 10_000_000;

@@ -18,7 +18,7 @@ export function registerSwarmCommand(program: Command): void {
   program
     .command('swarm')
     .description('run scenarios over many seeds on every core; write summary.json, summary.md, junit.xml and index.html')
-    .argument('[scenarios...]', 'scenario files or directories (a directory: its *.yaml); default: scenarios, scenarios/raft, scenarios/primary, scenarios/shards')
+    .argument('[scenarios...]', 'scenario files or directories (a directory: its *.yaml); default: scenarios, scenarios/raft, scenarios/primary, scenarios/shards, scenarios/txn')
     .option('--seeds <a..b>', 'the seeds to run for every scenario', '1..200')
     .option('--jobs <n>', 'runs at once, on worker threads: a number or auto (one per core)', 'auto')
     .option('--shard <i/n>', 'run only the i-th of n slices of the runs (merge the slices with kv-lab report merge)')
