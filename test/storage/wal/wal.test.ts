@@ -139,6 +139,26 @@ WalSuite('a flipped bit in the middle of the last segment is an error, not a dro
   assert.match((err as Error).message, /valid records after it/);
 });
 
+WalSuite('a garbled last record with nothing valid after it is a torn tail: dropped, not corruption', () => {
+  // A crash mid-write can leave the last record's bytes half old, half new: its checksum fails,
+  // and no valid record follows. That is a torn write (LevelDB's log reader drops it too), not a
+  // failing disk; refusing to start on it would keep a node down after every power cut.
+  const env = new SimEnv('wal6b');
+  const { wal } = open(env, { segmentBytesMax: 1 << 20 });
+  for (let i = 0; i < 50; i++) appendSync(env, wal, `payload ${i} `.repeat(4));
+  const path = `wal/${segmentName(1)}`;
+  const view = env.deps.disk.open(path, 'write');
+  const at = view.size() - 3; // inside the last record's payload
+  const b = view.read(at, 1);
+  view.writeAt(at, new Uint8Array([(b[0] as number) ^ 0x5a]));
+  env.call<[Error | null]>((cb) => view.sync(cb));
+  env.crash();
+  const reopened = open(env, { segmentBytesMax: 1 << 20 });
+  assert.is(reopened.records.length, 49, 'every record before the garbled one');
+  assert.ok(reopened.report.droppedTail !== null, 'reported as a dropped tail');
+  assert.is(appendSync(env, reopened.wal, 'after'), 50, 'appends continue where the torn record was');
+});
+
 WalSuite('a failed fsync fails every waiting writer and every later one', () => {
   const env = new SimEnv('wal7');
   const { wal } = open(env);
