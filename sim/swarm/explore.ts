@@ -49,6 +49,9 @@ export function exploreScenario(scenario: Scenario, text: string, seed: number):
   const multi = s.cluster.replication !== 'none';
   if (open.nodes && s.cluster.replication === 'raft') {
     s.cluster.nodes = s.cluster.voters = rng.pick([3, 3, 5]);
+    // Replicas per shard default to the node count up to 3 (sim/scenario.ts); with one group the
+    // scenario text leaves them out, so they must follow the nodes chosen here.
+    if (s.cluster.shards <= 1) s.cluster.replicas = Math.min(3, s.cluster.nodes);
     chosen.nodes = s.cluster.nodes;
   }
   if (open.latency) {

@@ -173,7 +173,7 @@ S('the line protocol keeps a connection usable after errors, and replies in orde
   const c = await LineClient.connect(tcp);
   try {
     assert.is(await c.command(`AUTH admin "${password}"`), 'OK');
-    assert.is(await c.command('BOGUS stuff'), 'ERR bad_request unknown command BOGUS; commands: PUT GET DELETE CAS APPEND BATCHPUT RANGE USE AUTH PING QUIT (READ and DEL are aliases)');
+    assert.is(await c.command('BOGUS stuff'), 'ERR bad_request unknown command BOGUS; commands: PUT GET DELETE CAS APPEND BATCHPUT RANGE BEGIN COMMIT ROLLBACK USE AUTH PING QUIT (READ and DEL are aliases)');
     assert.is(await c.command('PUT "unterminated'), 'ERR bad_request unterminated quoted token starting at column 5');
     assert.is(await c.command('PUT "two words" "a \\"quoted\\" value"'), 'OK');
     assert.is(await c.command('GET "two words"'), 'VALUE "a \\"quoted\\" value"');
