@@ -42,7 +42,8 @@ export interface CheckedBlock {
  */
 export const SECTIONS: Record<string, { readme: string; sections: string[]; commands?: [number, number] }> = {
   'try-it.test.ts': { readme: 'README.md', sections: ['Try it', 'Reading a run'] },
-  'demos.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [0, 2] },
+  'demos.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [0, 1] },
+  'demos-2.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [1, 2] },
   'demos-anomalies.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [2, 100] },
   'real-cluster.test.ts': { readme: 'README.md', sections: ['Run a real cluster'] },
   'txn-check.test.ts': { readme: 'README.md', sections: ['Checking transactions'] },
