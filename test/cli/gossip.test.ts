@@ -1,8 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freeBasePort, kvLab, serve, tempDir, type Served } from '../host/helpers.js';
+import { freeBasePort, kvLab, serve, tempDir, type Served, killClusterProcesses } from '../host/helpers.js';
 
 // Gossip between real processes (issue 19, item 4): the members of a `cluster up` gossip over
 // their peer ports; a fourth node started with --join meets them all within seconds, and after
@@ -17,15 +16,7 @@ let joiner: Served | null = null;
 
 function killLeftovers(): void {
   joiner?.proc.kill('SIGKILL');
-  const run = join(dir, 'run');
-  if (!existsSync(run)) return;
-  for (const f of readdirSync(run)) {
-    try {
-      process.kill(Number(readFileSync(join(run, f), 'utf8')), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killClusterProcesses(dir);
 }
 process.on('exit', killLeftovers);
 G.after(async () => {

@@ -1,8 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freeBasePort, kvLab, nc, tempDir } from '../host/helpers.js';
+import { freeBasePort, kvLab, nc, tempDir, killClusterProcesses } from '../host/helpers.js';
 import { runInProcess } from './in-process.js';
 
 // Regression (issue 20): on a fresh 5-node cluster of 64 shards, requests through every node while
@@ -18,15 +17,7 @@ const env = { KV_LAB_CONNECTION: join(work, 'connection.json') };
 const dir = join(work, 'c');
 
 function killLeftovers(): void {
-  const run = join(dir, 'run');
-  if (!existsSync(run)) return;
-  for (const f of readdirSync(run)) {
-    try {
-      process.kill(Number(readFileSync(join(run, f), 'utf8')), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killClusterProcesses(dir);
 }
 process.on('exit', killLeftovers);
 S.after(async () => {

@@ -1,9 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkDataDirLayout, HostStartError } from '../../src/host/node-host.js';
-import { freeBasePort, kvLab, nc, tempDir } from '../host/helpers.js';
+import { freeBasePort, kvLab, nc, tempDir, killClusterProcesses } from '../host/helpers.js';
 import { runInProcess } from './in-process.js';
 
 // Shards for real (issue 20, item 6): `kv-lab cluster up --nodes 3 --shards 8 --insecure` as real
@@ -27,15 +27,7 @@ interface Report {
 }
 
 function killLeftovers(): void {
-  const run = join(dir, 'run');
-  if (!existsSync(run)) return;
-  for (const f of readdirSync(run)) {
-    try {
-      process.kill(Number(readFileSync(join(run, f), 'utf8')), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killClusterProcesses(dir);
 }
 process.on('exit', killLeftovers);
 S.after(async () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,4 +231,17 @@ export function nc(port: number, text: string, timeoutMs = 10_000): Promise<stri
       resolve(out);
     });
   });
+}
+
+/** kill -9 of every process a `kv-lab cluster up --dir dir` left running (its run/*.pid files). */
+export function killClusterProcesses(dir: string): void {
+  const run = join(dir, 'run');
+  if (!existsSync(run)) return;
+  for (const f of readdirSync(run)) {
+    try {
+      process.kill(Number(readFileSync(join(run, f), 'utf8')), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
