@@ -48,7 +48,11 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'real-cluster.test.ts': { readme: 'README.md', sections: ['Run a real cluster'] },
   'txn-check.test.ts': { readme: 'README.md', sections: ['Checking transactions'] },
   'real-run.test.ts': { readme: 'README.md', sections: ['The lab against real processes'] },
-  'real-shards.test.ts': { readme: 'README.md', sections: ['A sharded cluster for real'] },
+  'real-shards.test.ts': { readme: 'README.md', sections: ['A sharded cluster for real'], commands: [0, 8] },
+  'real-shards-run.test.ts': { readme: 'README.md', sections: ['A sharded cluster for real'], commands: [8, 100] },
+  'checker.test.ts': { readme: 'README.md', sections: ['The checker'] },
+  'ring-gossip.test.ts': { readme: 'README.md', sections: ['Ring and gossip'] },
+  'shards-lab.test.ts': { readme: 'README.md', sections: ['Shards (Multi-Raft)'] },
   'scenarios.test.ts': { readme: 'scenarios/README.md', sections: ['Running scenarios'] },
   'swarms.test.ts': { readme: 'scenarios/README.md', sections: ['Swarms, shards and shrinking'] },
 };

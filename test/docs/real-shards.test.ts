@@ -32,7 +32,8 @@ test('README: A sharded cluster for real', async () => {
     return;
   }
   try {
-    runSections('README.md', SECTIONS['real-shards.test.ts']?.sections ?? [], (l) => console.log(l), [`npx kv-lab cluster down --dir ${DIR}`]);
+    const own = SECTIONS['real-shards.test.ts'];
+    runSections('README.md', own?.sections ?? [], (l) => console.log(l), [`npx kv-lab cluster down --dir ${DIR}`], own?.commands);
   } finally {
     rmSync(DIR, { recursive: true, force: true });
   }
