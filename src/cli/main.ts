@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { EXIT_BAD_INPUT, UsageError } from './errors.js';
+import { EnvironmentError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, UsageError } from './errors.js';
 import { createProgram } from './program.js';
 
 /** The kv-lab command line (the commands: program.ts). */
@@ -22,6 +22,9 @@ try {
   } else if (err instanceof UsageError) {
     process.stderr.write(`kv-lab: ${err.message}\n`);
     process.exitCode = EXIT_BAD_INPUT;
+  } else if (err instanceof EnvironmentError) {
+    process.stderr.write(`kv-lab: ${err.message}\n`);
+    process.exitCode = EXIT_ENVIRONMENT;
   } else {
     process.stderr.write(`kv-lab: internal error (a bug; please report it with the command you ran):\n${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 70;

@@ -18,7 +18,7 @@ import type { Dialer, Stream } from '../env/stream.js';
 import { tcpDialer } from '../host/socket-stream.js';
 import { SeededRng, type Rng } from '../env/rng.js';
 import { renderClusterConfig, serveNodeOptions, type ClusterConfig } from './cluster-config.js';
-import { UsageError } from './errors.js';
+import { EnvironmentError, UsageError } from './errors.js';
 
 /**
  * `kv-lab run scenario.yaml --real`: the scenario's workload and faults against a real cluster —
@@ -68,7 +68,7 @@ async function freePort(): Promise<number> {
       return port;
     }
   }
-  throw new Error('no free port found in 20000-31999');
+  throw new EnvironmentError('no free port found in 20000-31999 for a --real cluster');
 }
 
 interface RealNode {
@@ -167,11 +167,22 @@ class RealCluster {
     return best?.id ?? null;
   }
 
+  /** A node's last log lines, for a message that outlives the run's directory (--no-out removes it). */
+  logTail(id: string, lines = 8): string {
+    try {
+      const text = fs.readFileSync(path.join(this.dir, 'logs', `${id}.log`), 'utf8').trimEnd();
+      if (text === '') return '    (nothing logged yet)';
+      return text.split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
+    } catch {
+      return '    (no log)';
+    }
+  }
+
   async waitReady(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (const n of this.nodes) {
       for (;;) {
-        if (n.state === 'down') throw new Error(`node ${n.id} exited during start; see ${path.join(this.dir, 'logs', `${n.id}.log`)}`);
+        if (n.state === 'down') throw new EnvironmentError(`node ${n.id} exited during start; its log ended:\n${this.logTail(n.id)}`);
         try {
           const res = await fetch(`http://127.0.0.1:${n.httpPort}/health`, { signal: AbortSignal.timeout(500) });
           await res.text();
@@ -179,7 +190,7 @@ class RealCluster {
         } catch {
           // Not up yet.
         }
-        if (performance.now() > deadline) throw new Error(`node ${n.id} did not become healthy within ${timeoutMs} ms; see ${path.join(this.dir, 'logs', `${n.id}.log`)}`);
+        if (performance.now() > deadline) throw new EnvironmentError(`node ${n.id} did not become healthy within ${timeoutMs / 1000} s (a machine too busy, or a node stuck); its log ended:\n${this.logTail(n.id)}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -422,6 +433,18 @@ class RealNemesis {
   }
 }
 
+/**
+ * How long the real nodes have to answer /health at start: 60 s (five nodes of eight Raft groups
+ * each were healthy in 3-6 s on this 2-core machine, and in over 30 s at load average 30).
+ * KV_LAB_REAL_START_TIMEOUT_MS changes it (the tests use it to make a start fail on purpose).
+ */
+function startTimeoutMs(): number {
+  const text = process.env.KV_LAB_REAL_START_TIMEOUT_MS;
+  if (text === undefined || text === '') return 60_000;
+  if (!/^\d{1,7}$/.test(text)) throw new UsageError(`KV_LAB_REAL_START_TIMEOUT_MS expects milliseconds (an integer), got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
 export interface RealRunOptions {
   seed: number;
   outDir: string | null;
@@ -443,7 +466,7 @@ export async function runScenarioReal(s: Scenario, o: RealRunOptions): Promise<{
   let nemesis: RealNemesis | null = null;
   const host = new RealHost(cluster);
   try {
-    await cluster.waitReady(30_000);
+    await cluster.waitReady(startTimeoutMs());
     o.log?.(`cluster of ${s.cluster.nodes} up in ${dir}`);
     const rng = new SeededRng(`kv-lab/${o.seed}`);
     host.t0Ns = Number(process.hrtime.bigint());

@@ -20,7 +20,7 @@ export function registerRunCommand(program: Command): void {
     .option('--explore', 'per seed, choose the knobs the scenario leaves open, as kv-lab swarm --explore does (the choice is in the summary)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 every check held, 1 a check failed (the command that reproduces it is printed), 2 bad input.',
+      '\nExit codes: 0 every check held, 1 a check failed (the command that reproduces it is printed), 2 bad input, 4 a --real cluster could not be started (the message says why, with the node\'s last log lines).',
     )
     .action(async (file: string, opts: RunFlags) => {
       process.exitCode = await runCommand(file, opts);

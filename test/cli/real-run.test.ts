@@ -12,7 +12,11 @@ const root = join(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'kv-lab-real-'));
 
 function kvLab(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  return kvLabEnv({}, ...args);
+}
+
+function kvLabEnv(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -42,6 +46,18 @@ R('faults only the simulator can make are refused, naming the line', () => {
   const r = kvLab('run', file, '--real');
   assert.is(r.code, 2);
   assert.match(r.err, /skew\.yaml:7: clock needs the simulator/);
+});
+
+// Before: exit 70, "internal error (a bug; please report it …)", a stack trace, and "see
+// <dir>/logs/n1.log" naming a directory --no-out had already removed.
+R('a real node that does not start in time: one clear message with its log, exit 4, no stack trace', () => {
+  const r = kvLabEnv({ KV_LAB_REAL_START_TIMEOUT_MS: '1' }, 'run', 'scenarios/real/kill-leader.yaml', '--real', '--no-out');
+  assert.is(r.code, 4, r.out + r.err);
+  assert.match(r.err, /^kv-lab: node n1 did not become healthy within 0\.001 s \(a machine too busy, or a node stuck\); its log ended:\n {4}\S/);
+  assert.not.match(r.err, /internal error|\n\s+at /);
+  const bad = kvLabEnv({ KV_LAB_REAL_START_TIMEOUT_MS: 'soon' }, 'run', 'scenarios/real/kill-leader.yaml', '--real', '--no-out');
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /KV_LAB_REAL_START_TIMEOUT_MS expects milliseconds \(an integer\), got "soon"/);
 });
 
 R.run();
