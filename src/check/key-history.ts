@@ -88,25 +88,31 @@ export class KeyIndex implements OpTable {
   constructor(readonly key: string, readonly ops: readonly Operation[]) {
     const n = ops.length;
     this.n = n;
-    this.kind = new Uint8Array(n);
-    this.argA = new Int32Array(n);
-    this.argB = new Int32Array(n);
-    this.recorded = new Uint8Array(n);
-    this.callEvent = new Int32Array(n);
-    this.returnEvent = new Int32Array(n);
+    // One buffer for the six columns: a thousand small keys allocated six thousand buffers, each
+    // a backing store for the collector to track (views of one buffer are plain heap objects).
+    const words = new Int32Array(4 * n + 2 * ((n + 3) >> 2));
+    this.argA = words.subarray(0, n);
+    this.argB = words.subarray(n, 2 * n);
+    this.callEvent = words.subarray(2 * n, 3 * n);
+    this.returnEvent = words.subarray(3 * n, 4 * n);
+    this.kind = new Uint8Array(words.buffer, 16 * n, n);
+    this.recorded = new Uint8Array(words.buffer, 16 * n + 4 * ((n + 3) >> 2), n);
     let firstAppendCall = Number.POSITIVE_INFINITY;
+    let previousId = -1;
     for (let i = 0; i < n; i++) {
       const op = ops[i] as Operation;
-      assert(op.key === key, () => `op ${op.id} of key ${op.key} compiled under key ${key}`);
-      assert(i === 0 || op.id > (ops[i - 1] as Operation).id, 'a key\'s ops must be in invoke order');
+      // Tested before assert is called: a message closure per op cost more than the rest of the loop.
+      if (op.key !== key) assert(false, `op ${op.id} of key ${op.key} compiled under key ${key}`);
+      if (op.id <= previousId) assert(false, 'a key\'s ops must be in invoke order');
+      previousId = op.id;
       this.intern(i, op);
       this.recorded[i] = op.status === 'ok' ? RECORDED_OK : op.status === 'fail' ? RECORDED_FAIL : RECORDED_INFO;
       this.callEvent[i] = op.callEvent;
       this.returnEvent[i] = op.returnEvent;
-      if (op.f === 'append') firstAppendCall = Math.min(firstAppendCall, op.callEvent);
+      if (op.f === 'append' && op.callEvent < firstAppendCall) firstAppendCall = op.callEvent;
     }
     this.firstAppendCall = firstAppendCall;
-    [this.producerStart, this.producerOps] = this.indexBy((i) => leftValue(this.kind[i] as number, this.argA[i] as number, this.argB[i] as number));
+    [this.producerStart, this.producerOps] = this.indexBy(-1);
   }
 
   // Only refutation and explanations need these two: a key that checks out never builds them.
@@ -123,7 +129,7 @@ export class KeyIndex implements OpTable {
   }
 
   private indexCas(): [Int32Array, Int32Array] {
-    this.casIndex ??= this.indexBy((i) => (this.kind[i] === OP_CAS ? (this.argA[i] as number) : -1));
+    this.casIndex ??= this.indexBy(OP_CAS);
     return this.casIndex;
   }
 
@@ -146,21 +152,38 @@ export class KeyIndex implements OpTable {
     }
   }
 
-  /** Counting sort of the ops by a value they have (-1: none), keeping invoke order within a value. */
-  private indexBy(left: (i: number) => number): [Int32Array, Int32Array] {
-    const start = new Int32Array(this.values.size + 1);
+  /** Per op, the value it is indexed under for `by` (-1: none): what it leaves (by -1) or what a cas expects (by OP_CAS). */
+  private indexedValue(by: number, i: number): number {
+    const kind = this.kind[i] as number;
+    if (by === OP_CAS) return kind === OP_CAS ? (this.argA[i] as number) : -1;
+    return leftValue(kind, this.argA[i] as number, this.argB[i] as number);
+  }
+
+  /**
+   * Counting sort of the ops by a value they have (indexedValue), keeping invoke order within a
+   * value. `start` (values + 1 entries) and the ops share one buffer.
+   */
+  private indexBy(by: number): [Int32Array, Int32Array] {
+    const size = this.values.size;
+    let indexed = 0;
+    for (let i = 0; i < this.n; i++) if (this.indexedValue(by, i) >= 0) indexed++;
+    const words = new Int32Array(size + 1 + indexed);
+    const start = words.subarray(0, size + 1);
+    const ops = words.subarray(size + 1);
     for (let i = 0; i < this.n; i++) {
-      const v = left(i);
+      const v = this.indexedValue(by, i);
       if (v >= 0) start[v + 1]! += 1;
     }
-    for (let v = 0; v < this.values.size; v++) start[v + 1]! += start[v] as number;
-    const fill = start.slice(0, this.values.size);
-    const producers = new Int32Array(start[this.values.size] as number);
-    for (let i = 0; i < this.n; i++) {
-      const v = left(i);
-      if (v >= 0) producers[fill[v]!++] = i;
+    for (let v = 0; v < size; v++) start[v + 1]! += start[v] as number;
+    // Filled back to front (each value's run from its end), so no copy of `start` is needed.
+    for (let i = this.n - 1; i >= 0; i--) {
+      const v = this.indexedValue(by, i);
+      if (v >= 0) ops[--start[v + 1]!] = i;
     }
-    return [start, producers];
+    // Each start[v + 1] now holds the start of v's run: shift them back into place.
+    for (let v = 0; v < size; v++) start[v] = start[v + 1] as number;
+    start[size] = indexed;
+    return [start, ops];
   }
 
   private sortByReturn(): Int32Array {

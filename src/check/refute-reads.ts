@@ -79,6 +79,8 @@ class ReadRefuter {
   private readonly resets: Int32Array;
   /** The ops that prove the current read fails, while it is being refuted. */
   private readonly proof: number[] = [];
+  /** appendsFit's scratch: the appends pinned between the candidate and the read. */
+  private readonly pinned: number[] = [];
 
   constructor(index: KeyIndex) {
     this.index = index;
@@ -284,21 +286,13 @@ class ReadRefuter {
   private appendsFit(zRet: number, left: number, v: number, rCall: number): boolean {
     const index = this.index;
     const end = upperBound(this.appendRet, rCall);
+    if (end === 0) return true; // no ok append completed before r's invoke: none is pinned
     const target = index.values.value(v);
     const from = left === ABSENT ? '' : index.values.value(left);
     const strings = typeof target === 'string' && typeof from === 'string';
     const room = strings ? target.length - from.length : -1;
-    const suffixOf = (a: number): string => index.values.value(index.argA[a] as number) as string;
-    /** Whether the suffix of pinned append a occurs in v after `left` (the proof is a then). */
-    const occurs = (a: number): boolean => {
-      this.work -= ((target as string).length >> 5) + 1;
-      if ((target as string).indexOf(suffixOf(a), (from as string).length) >= 0) return true;
-      this.proof.push(a);
-      return false;
-    };
     if (zRet < 0) {
       // The initial state: every ok append completed before r's invoke is pinned.
-      if (end === 0) return true;
       if (!strings) {
         this.proof.push(this.appendOps[end - 1] as number);
         return false;
@@ -307,10 +301,13 @@ class ReadRefuter {
         for (let j = 0; j < end; j++) this.proof.push(this.appendOps[j] as number);
         return false;
       }
-      for (let j = end - 1; j >= 0 && j >= end - SUBSTRING_CHECKS_MAX; j--) if (!occurs(this.appendOps[j] as number)) return false;
+      for (let j = end - 1; j >= 0 && j >= end - SUBSTRING_CHECKS_MAX; j--) {
+        if (!this.occurs(this.appendOps[j] as number, target as string, (from as string).length)) return false;
+      }
       return true;
     }
-    const pinned: number[] = [];
+    const pinned = this.pinned;
+    pinned.length = 0;
     let length = 0;
     for (let j = end - 1; j >= 0 && (this.appendRet[j] as number) > zRet; j--) {
       const a = this.appendOps[j] as number;
@@ -320,15 +317,29 @@ class ReadRefuter {
         this.proof.push(a);
         return false;
       }
-      if (pinned.length < SUBSTRING_CHECKS_MAX && !occurs(a)) return false;
+      if (pinned.length < SUBSTRING_CHECKS_MAX && !this.occurs(a, target as string, (from as string).length)) return false;
       pinned.push(a);
-      length += suffixOf(a).length;
+      length += this.suffixOf(a).length;
       if (length > room) {
         for (const p of pinned) this.proof.push(p);
         return false;
       }
     }
     return true;
+  }
+
+  // Methods rather than closures made per call: appendsFit runs once per candidate of every read,
+  // and a closure per call was a tenth of the read test's time (more under tsx, which names each).
+  private suffixOf(a: number): string {
+    return this.index.values.value(this.index.argA[a] as number) as string;
+  }
+
+  /** Whether the suffix of pinned append a occurs in `target` from `offset` (the proof is a when not). */
+  private occurs(a: number, target: string, offset: number): boolean {
+    this.work -= (target.length >> 5) + 1;
+    if (target.indexOf(this.suffixOf(a), offset) >= 0) return true;
+    this.proof.push(a);
+    return false;
   }
 }
 

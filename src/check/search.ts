@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import { DEADLINE_POLL_STEPS, type Budget } from './budget.js';
 import type { KeyHistory } from './key-history.js';
 import type { Operation } from './operation.js';
-import { ConfigMemo, ROOT, mix } from './memo.js';
+import { ConfigMemo, ROOT, zobristKeys } from './memo.js';
 import { ILLEGAL, OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
 import { ResetDeadline } from './reset-deadline.js';
 import { ABSENT, UNOBSERVED } from './values.js';
@@ -133,7 +133,7 @@ const HEAD = 0;
  * below 2^26 (HISTORY_OPS_MAX events), so (position, op) packs into one exact double and a
  * numeric sort does it.
  */
-function deadlineRanks(h: KeyHistory): { rank: Int32Array; opOfRank: Int32Array } {
+function deadlineRanks(h: KeyHistory, rank: Int32Array, opOfRank: Int32Array): void {
   const n = h.ops.length;
   const scale = 2 ** 25;
   assert(n < scale, `a key with ${n} operations is over the limit of ${scale}`);
@@ -143,14 +143,11 @@ function deadlineRanks(h: KeyHistory): { rank: Int32Array; opOfRank: Int32Array 
     packed[i] = (h.isOk[i] === 1 ? op.returnEvent : op.callEvent) * scale + i;
   }
   packed.sort();
-  const rank = new Int32Array(n);
-  const opOfRank = new Int32Array(n);
   for (let r = 0; r < n; r++) {
     const i = (packed[r] as number) % scale;
     rank[i] = r;
     opOfRank[r] = i;
   }
-  return { rank, opOfRank };
 }
 
 /** Sorts a[from, to) ascending: insertion sort for the short frames that are the rule, native past that. */
@@ -191,11 +188,16 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   const n = h.ops.length;
   const entryCount = h.entries.length;
   const tail = entryCount + 1;
+  // The per-op and per-entry arrays of the search in one buffer: on a thousand small keys, a
+  // buffer each was a good part of the search's cost (each one a backing store to track).
+  const words = new Int32Array(2 * (entryCount + 2) + 4 * n + 3 * (n + 2));
+  let used = 0;
+  const take = (length: number): Int32Array => words.subarray(used, (used += length));
   // List nodes: 0 = head, 1..entryCount = entries in order, tail = entryCount + 1.
-  const next = new Int32Array(entryCount + 2);
-  const prev = new Int32Array(entryCount + 2);
-  const callNode = new Int32Array(n);
-  const returnNode = new Int32Array(n);
+  const next = take(entryCount + 2);
+  const prev = take(entryCount + 2);
+  const callNode = take(n);
+  const returnNode = take(n);
   for (let node = 0; node <= tail; node++) {
     next[node] = node + 1;
     prev[node] = node - 1;
@@ -205,12 +207,7 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
     if (code >= 0) callNode[code] = e + 1;
     else returnNode[~code] = e + 1;
   }
-  const hashA = new Int32Array(n);
-  const hashB = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    hashA[i] = mix(i * 2 + 1) || 1;
-    hashB[i] = mix(~i * 0x2545f491) || 1;
-  }
+  const { a: hashA, b: hashB } = zobristKeys(n);
   const memo = new ConfigMemo(n, packState(ABSENT, 0), options.configsMax);
   const { kind, argA, argB, isOk, entries, cell } = h;
   const lookedAt = h.facts?.lookedAt ?? new Uint8Array(n);
@@ -309,13 +306,15 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   // 100k-op single-key registers), and trying info ops last instead loses on registers, where a
   // read is often waiting for an info write's value. Both keys are event positions, so ranks are
   // distinct.
-  const { rank, opOfRank } = deadlineRanks(h);
+  const rank = take(n);
+  const opOfRank = take(n);
+  deadlineRanks(h, rank, opOfRank);
   // Per depth: where its frame starts in `frames`, the next candidate to try, and the op whose
-  // return entry is first in the list (the one stuck if every candidate fails). One allocation.
-  const frameState = new Int32Array(3 * (n + 2));
-  const frameStart = frameState.subarray(0, n + 2);
-  const frameCursor = frameState.subarray(n + 2, 2 * (n + 2));
-  const frameStuck = frameState.subarray(2 * (n + 2));
+  // return entry is first in the list (the one stuck if every candidate fails).
+  const frameStart = take(n + 2);
+  const frameCursor = take(n + 2);
+  const frameStuck = take(n + 2);
+  assert(used === words.length, 'the search\'s buffer is laid out exactly');
   let frames = new Int32Array(64);
 
   /**
