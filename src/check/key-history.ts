@@ -1,6 +1,6 @@
 import { assert } from '../util/assert.js';
 import type { Json } from './history.js';
-import { Cell, OP_APPEND, OP_CAS, OP_KIND_OF, OP_READ, OP_WRITE } from './model.js';
+import { Cell, OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
 import type { Operation } from './operation.js';
 import { appendClosure, appendKeyFacts, leftValue, mergeUnobserved, producerFacts, registerClosure, type Closure, type OpTable,
   type ProducerFacts } from './reduce.js';
@@ -99,17 +99,44 @@ export class KeyIndex implements OpTable {
     this.recorded = new Uint8Array(words.buffer, 16 * n + 4 * ((n + 3) >> 2), n);
     let firstAppendCall = Number.POSITIVE_INFINITY;
     let previousId = -1;
+    const { kind, argA, argB, recorded, callEvent, returnEvent, values } = this;
     for (let i = 0; i < n; i++) {
       const op = ops[i] as Operation;
       // Tested before assert is called: a message closure per op cost more than the rest of the loop.
       if (op.key !== key) assert(false, `op ${op.id} of key ${op.key} compiled under key ${key}`);
       if (op.id <= previousId) assert(false, 'a key\'s ops must be in invoke order');
       previousId = op.id;
-      this.intern(i, op);
-      this.recorded[i] = op.status === 'ok' ? RECORDED_OK : op.status === 'fail' ? RECORDED_FAIL : RECORDED_INFO;
-      this.callEvent[i] = op.callEvent;
-      this.returnEvent[i] = op.returnEvent;
-      if (op.f === 'append' && op.callEvent < firstAppendCall) firstAppendCall = op.callEvent;
+      // A switch on f, not a table lookup by it (a keyed load by string was a third of this loop),
+      // and the cas pair read by index, not destructured (an iterator per op before V8 optimises).
+      switch (op.f) {
+        case 'read':
+          kind[i] = OP_READ;
+          argA[i] = values.intern(op.output);
+          break;
+        case 'write':
+          kind[i] = OP_WRITE;
+          argA[i] = values.intern(op.input);
+          break;
+        case 'cas': {
+          const pair = op.input as [Json, Json];
+          kind[i] = OP_CAS;
+          argA[i] = values.intern(pair[0]);
+          argB[i] = values.intern(pair[1]);
+          break;
+        }
+        case 'delete':
+          kind[i] = OP_DELETE;
+          break;
+        case 'append':
+          kind[i] = OP_APPEND;
+          argA[i] = values.internString(op.input as string);
+          if (op.callEvent < firstAppendCall) firstAppendCall = op.callEvent;
+          break;
+      }
+      const status = op.status;
+      recorded[i] = status === 'ok' ? RECORDED_OK : status === 'fail' ? RECORDED_FAIL : RECORDED_INFO;
+      callEvent[i] = op.callEvent;
+      returnEvent[i] = op.returnEvent;
     }
     this.firstAppendCall = firstAppendCall;
     [this.producerStart, this.producerOps] = this.indexBy(-1);
@@ -137,19 +164,6 @@ export class KeyIndex implements OpTable {
   get byReturn(): Int32Array {
     this.completions ??= this.sortByReturn();
     return this.completions;
-  }
-
-  private intern(i: number, op: Operation): void {
-    const kind = OP_KIND_OF[op.f];
-    this.kind[i] = kind;
-    if (kind === OP_READ) this.argA[i] = this.values.intern(op.output);
-    else if (kind === OP_WRITE) this.argA[i] = this.values.intern(op.input);
-    else if (kind === OP_APPEND) this.argA[i] = this.values.internString(op.input as string);
-    else if (kind === OP_CAS) {
-      const [expected, next] = op.input as [Json, Json];
-      this.argA[i] = this.values.intern(expected);
-      this.argB[i] = this.values.intern(next);
-    }
   }
 
   /** Per op, the value it is indexed under for `by` (-1: none): what it leaves (by -1) or what a cas expects (by OP_CAS). */
@@ -208,87 +222,91 @@ export class KeyIndex implements OpTable {
 
   /** Compiles the sub-history `options` describe (all of it by default). */
   compile(options: CompileOptions = {}): KeyHistory {
-    const cut = options.cutEvent ?? Number.MAX_SAFE_INTEGER;
-    const keepSet = options.keep === undefined ? null : new Set(options.keep);
-    const weakened = options.weakened;
-    const status = (i: number): number => {
-      if ((this.callEvent[i] as number) >= cut) return STATUS_NONE;
-      const ret = this.returnEvent[i] as number;
-      const completed = ret >= 0 && ret < cut;
-      const kept = keepSet !== null ? keepSet.has(i) : weakened === undefined || !weakened.has((this.ops[i] as Operation).id);
-      if (!completed || this.recorded[i] === RECORDED_INFO || !kept) return this.kind[i] === OP_READ ? STATUS_NONE : STATUS_INFO;
-      return this.recorded[i] === RECORDED_OK ? STATUS_OK : STATUS_NONE;
-    };
+    const selection = new Selection(this, options);
+    const cut = selection.cut;
     const okOps: number[] = [];
     if (options.keep !== undefined) {
       const keep = options.keep.slice().sort((a, b) => a - b);
-      keep.forEach((i, j) => {
-        assert(i >= 0 && i < this.n, () => `kept op ${i} is not one of the key's ${this.n}`);
-        if (keep[j - 1] !== i && status(i) === STATUS_OK) okOps.push(i);
-      });
+      for (let j = 0; j < keep.length; j++) {
+        const i = keep[j] as number;
+        if (!(i >= 0 && i < this.n)) assert(false, `kept op ${i} is not one of the key's ${this.n}`);
+        if (keep[j - 1] !== i && selection.status(i) === STATUS_OK) okOps.push(i);
+      }
     } else {
-      for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (status(i) === STATUS_OK) okOps.push(i);
+      for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (selection.status(i) === STATUS_OK) okOps.push(i);
     }
-    const { info, closure } = this.chooseInfo(okOps, status, cut, options.dropUnobserved !== false);
-    const chosen = okOps.concat(info).sort((a, b) => a - b);
-    return this.lay(chosen, status, closure, options);
+    const { info, closure } = this.chooseInfo(okOps, selection, options.dropUnobserved !== false);
+    return this.lay(okOps, info, selection, closure, options);
   }
 
   /** Which info ops the compiled history keeps (reduce.ts rule 1), and what they observe. */
-  private chooseInfo(okOps: readonly number[], status: (i: number) => number, cut: number, drop: boolean):
-    { info: number[]; closure: Closure | null } {
-    const isInfo = (i: number): boolean => status(i) === STATUS_INFO;
-    const allInfo = (): number[] => {
-      const out: number[] = [];
-      for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (isInfo(i)) out.push(i);
-      return out;
-    };
-    if (!drop) return { info: allInfo(), closure: null };
+  private chooseInfo(okOps: readonly number[], selection: Selection, drop: boolean): { info: number[]; closure: Closure | null } {
+    const cut = selection.cut;
+    if (!drop) return { info: selection.allInfo(), closure: null };
     if (this.firstAppendCall >= cut) {
-      const closure = registerClosure(this, okOps, isInfo, cut);
+      const closure = registerClosure(this, okOps, selection, cut);
       return { info: closure.info, closure };
     }
-    const info = appendClosure(this, okOps, allInfo());
-    const appends = (ops: readonly number[]): boolean => ops.some((i) => this.kind[i] === OP_APPEND);
-    if (appends(okOps) || appends(info)) return { info, closure: null };
+    const info = appendClosure(this, okOps, selection.allInfo());
+    if (this.anyAppend(okOps) || this.anyAppend(info)) return { info, closure: null };
     // No append is left: what remains is a register's history, and its rules apply to it.
     const kept = new Set(info);
-    const closure = registerClosure(this, okOps, (i) => kept.has(i), cut);
+    const closure = registerClosure(this, okOps, { isInfo: (i) => kept.has(i) }, cut);
     return { info: closure.info, closure };
+  }
+
+  private anyAppend(ops: readonly number[]): boolean {
+    for (const i of ops) if (this.kind[i] === OP_APPEND) return true;
+    return false;
   }
 
   /**
    * Copies the chosen ops out (merging unobserved values), lays out their entries, finds the
    * facts. Without appends, values are renumbered densely (absent and UNOBSERVED keep their ids),
    * so that the search's per-value arrays are the size of what was compiled, not of the key.
+   * The compiled columns share one buffer (one per compiled history, not six).
    */
-  private lay(chosen: readonly number[], status: (i: number) => number, closure: Closure | null,
+  private lay(okOps: readonly number[], info: readonly number[], selection: Selection, closure: Closure | null,
     options: CompileOptions): KeyHistory {
-    const m = chosen.length;
-    const kind = new Uint8Array(m);
-    const argA = new Int32Array(m);
-    const argB = new Int32Array(m);
-    const isOk = new Uint8Array(m);
+    const m = okOps.length + info.length;
+    const okCount = okOps.length;
+    const entryCount = m + okCount;
+    const wordCount = 3 * m + entryCount;
+    const words = new Int32Array(wordCount + ((2 * m + 3) >> 2));
+    const argA = words.subarray(0, m);
+    const argB = words.subarray(m, 2 * m);
+    const indexOf = words.subarray(2 * m, 3 * m);
+    const entries = words.subarray(3 * m, wordCount);
+    const kind = new Uint8Array(words.buffer, 4 * wordCount, m);
+    const isOk = new Uint8Array(words.buffer, 4 * wordCount + m, m);
+    // The chosen ops in invoke order: ok and info ops are disjoint (their statuses differ).
+    indexOf.set(okOps);
+    indexOf.set(info, okCount);
+    indexOf.sort();
     const ops: Operation[] = new Array<Operation>(m);
+    let oks = 0;
     for (let j = 0; j < m; j++) {
-      const i = chosen[j] as number;
+      const i = indexOf[j] as number;
       kind[j] = this.kind[i] as number;
       argA[j] = this.argA[i] as number;
       argB[j] = this.argB[i] as number;
-      isOk[j] = status(i) === STATUS_OK ? 1 : 0;
+      const ok = selection.status(i) === STATUS_OK ? 1 : 0;
+      isOk[j] = ok;
+      oks += ok;
       ops[j] = this.ops[i] as Operation;
     }
+    assert(oks === okCount, 'the compiled ok ops are the ones chosen');
     if (closure !== null && options.mergeUnobserved !== false) mergeUnobserved(kind, argA, argB, closure.observed);
     const register = !kind.includes(OP_APPEND);
-    let valueOf = (state: number): Json => this.values.value(state);
+    let renumbered: number[] | null = null;
     let valueCount = this.values.size;
     if (register) {
-      const ids = this.renumberValues(kind, argA, argB);
-      valueOf = (state) => this.values.value(ids[state] as number);
-      valueCount = ids.length;
+      renumbered = this.renumberValues(kind, argA, argB);
+      valueCount = renumbered.length;
     }
     const prune = options.pruneSearch !== false;
     const facts = !prune ? null : register ? producerFacts(kind, argA, argB, isOk, valueCount) : appendKeyFacts(kind, argA, isOk, this.values);
+    layEntries(ops, isOk, entries);
     return {
       key: this.key,
       ops,
@@ -297,11 +315,11 @@ export class KeyIndex implements OpTable {
       argB,
       isOk,
       facts,
-      entries: layEntries(ops, isOk),
-      okCount: isOk.reduce((sum, x) => sum + x, 0),
+      entries,
+      okCount,
       cell: this.cell,
-      valueOf,
-      indexOf: Int32Array.from(chosen),
+      valueOf: valueNames(this.values, renumbered),
+      indexOf,
     };
   }
 
@@ -312,17 +330,61 @@ export class KeyIndex implements OpTable {
     const ids = [ABSENT, UNOBSERVED];
     dense[ABSENT] = ABSENT;
     dense[UNOBSERVED] = UNOBSERVED;
-    const map = (v: number): number => {
-      if ((dense[v] as number) < 0) dense[v] = ids.push(v) - 1;
-      return dense[v] as number;
-    };
     for (let j = 0; j < kind.length; j++) {
-      argA[j] = map(argA[j] as number);
-      if (kind[j] === OP_CAS) argB[j] = map(argB[j] as number);
+      const a = argA[j] as number;
+      if ((dense[a] as number) < 0) dense[a] = ids.push(a) - 1;
+      argA[j] = dense[a] as number;
+      if (kind[j] !== OP_CAS) continue;
+      const b = argB[j] as number;
+      if ((dense[b] as number) < 0) dense[b] = ids.push(b) - 1;
+      argB[j] = dense[b] as number;
     }
     for (const v of ids) dense[v] = -1;
     return ids;
   }
+}
+
+/**
+ * Which ops a compiled history keeps and with what outcome (CompileOptions), asked per op: an
+ * explanation's probe keeps a few ops of a long key, and asking only about those keeps it cheap.
+ */
+class Selection {
+  readonly cut: number;
+  private readonly keepSet: ReadonlySet<number> | null;
+  private readonly weakened: ReadonlySet<number> | undefined;
+
+  constructor(private readonly index: KeyIndex, options: CompileOptions) {
+    this.cut = options.cutEvent ?? Number.MAX_SAFE_INTEGER;
+    this.keepSet = options.keep === undefined ? null : new Set(options.keep);
+    this.weakened = options.weakened;
+  }
+
+  status(i: number): number {
+    const index = this.index;
+    if ((index.callEvent[i] as number) >= this.cut) return STATUS_NONE;
+    const ret = index.returnEvent[i] as number;
+    const completed = ret >= 0 && ret < this.cut;
+    const kept = this.keepSet !== null ? this.keepSet.has(i)
+      : this.weakened === undefined || !this.weakened.has((index.ops[i] as Operation).id);
+    if (!completed || index.recorded[i] === RECORDED_INFO || !kept) return index.kind[i] === OP_READ ? STATUS_NONE : STATUS_INFO;
+    return index.recorded[i] === RECORDED_OK ? STATUS_OK : STATUS_NONE;
+  }
+
+  isInfo(i: number): boolean {
+    return this.status(i) === STATUS_INFO;
+  }
+
+  /** Every op of unknown outcome in the compiled history, in invoke order. */
+  allInfo(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.index.n && (this.index.callEvent[i] as number) < this.cut; i++) if (this.isInfo(i)) out.push(i);
+    return out;
+  }
+}
+
+/** KeyHistory.valueOf: a compiled history's state ids back to values (through the dense renumbering, if any). */
+function valueNames(values: ValueTable, ids: readonly number[] | null): (state: number) => Json {
+  return ids === null ? (state) => values.value(state) : (state) => values.value(ids[state] as number);
 }
 
 /** Compiles one key's history, or the sub-history `options` describe. REQUIRES: keyOps in invoke order. */
@@ -332,15 +394,16 @@ export function compileKey(key: string, keyOps: readonly Operation[], options: C
 
 /**
  * Calls are already in event order (ops are in invoke order); returns are sorted by their event
- * position with a packed numeric sort, then both are merged.
+ * position with a packed numeric sort, then both are merged into `entries` (ops + ok ops long).
  */
-function layEntries(ops: readonly Operation[], isOk: Uint8Array): Int32Array {
+function layEntries(ops: readonly Operation[], isOk: Uint8Array, entries: Int32Array): void {
   const scale = 2 ** 25;
   assert(ops.length < scale, `a key with ${ops.length} operations is over the limit of ${scale}`);
-  const returns: number[] = [];
-  for (let i = 0; i < ops.length; i++) if (isOk[i] === 1) returns.push((ops[i] as Operation).returnEvent * scale + i);
-  const sorted = Float64Array.from(returns).sort();
-  const entries = new Int32Array(ops.length + sorted.length);
+  const sorted = new Float64Array(entries.length - ops.length);
+  let count = 0;
+  for (let i = 0; i < ops.length; i++) if (isOk[i] === 1) sorted[count++] = (ops[i] as Operation).returnEvent * scale + i;
+  assert(count === sorted.length, 'one return entry per ok op');
+  sorted.sort();
   let call = 0;
   let ret = 0;
   for (let e = 0; e < entries.length; e++) {
@@ -349,5 +412,4 @@ function layEntries(ops: readonly Operation[], isOk: Uint8Array): Int32Array {
     if (call < ops.length && (ops[call] as Operation).callEvent < retPosition) entries[e] = call++;
     else entries[e] = ~(retPacked - retPosition * scale), ret++;
   }
-  return entries;
 }

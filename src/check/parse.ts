@@ -85,14 +85,21 @@ export class HistoryBuilder {
   }
 
   finish(): History {
-    const ops: Operation[] = this.ops.map((op) => (op.status === undefined ? { ...op, status: 'info' } : op));
+    // The drafts become the history's operations as they are (a copy of each was a copy of the
+    // history): what is still open ends as info.
+    for (const op of this.ops) if (op.status === undefined) op.status = 'info';
+    const ops: Operation[] = this.ops;
     const txns: TxnOperation[] = this.txns.map((t) => (t.status === undefined ? { ...t, status: 'info' } : t));
     return { source: this.source, ops, txns, eventCount: this.eventCount, timed: this.timed && this.eventCount > 0 };
   }
 
   /** The process's state, after checking that it may invoke now. */
   private idleProcess(process: number, f: string, line: number): ProcessState {
-    const state = this.processes.get(process) ?? { openOp: -1, openTxn: false, infoLine: 0 };
+    let state = this.processes.get(process);
+    if (state === undefined) {
+      state = { openOp: -1, openTxn: false, infoLine: 0 };
+      this.processes.set(process, state);
+    }
     if (state.infoLine !== 0) {
       this.fail(line, `process ${process} invokes again after ending with info at line ${state.infoLine}; a process issues nothing after info (use a new process number)`);
     }
@@ -101,7 +108,6 @@ export class HistoryBuilder {
       this.fail(line, `process ${process} invokes ${f} while its ${open.f} invoked at line ${open.callLine} is still open`);
     }
     if (this.ops.length + this.txns.length >= this.opsMax) this.fail(line, `more than ${this.opsMax} operations`);
-    this.processes.set(process, state);
     return state;
   }
 
@@ -110,7 +116,6 @@ export class HistoryBuilder {
     this.checkInvokeValue(event, line);
     state.openOp = this.ops.length;
     state.openTxn = false;
-    this.processes.set(event.process, state);
     this.ops.push({
       id: this.ops.length,
       process: event.process,

@@ -48,11 +48,6 @@ const CANDIDATES_MAX = 64;
 /** Pinned appends whose suffix is looked for in v, latest first (the rest count by length only). */
 const SUBSTRING_CHECKS_MAX = 4;
 const PACK = 2 ** 25;
-/** Shared by every key with nothing of a kind (never written: length 0, or the one zero of a sum). */
-const NO_INTS = new Int32Array(0);
-const NO_DOUBLES = new Float64Array(0);
-const ZERO_SUM = new Float64Array(1);
-const ints = (n: number): Int32Array => (n === 0 ? NO_INTS : new Int32Array(n));
 
 /** A failing set proving the key not linearizable from one of its reads, or null. */
 export function refuteByReads(index: KeyIndex): FailingSet | null {
@@ -103,9 +98,21 @@ class ReadRefuter {
       }
     }
     this.hasAppends = hasAppends;
-    const okResets = okResetCount === 0 ? NO_DOUBLES : new Float64Array(okResetCount);
-    const appends = appendCount === 0 ? NO_DOUBLES : new Float64Array(appendCount);
-    this.resets = ints(resetCount); // ops are in invoke order already
+    // Two buffers for the lot (ints, and doubles for the packed sorts and the length sums): a
+    // thousand small keys made nine buffers each.
+    const doubles = new Float64Array(okResetCount + 2 * appendCount + 1);
+    const okResets = doubles.subarray(0, okResetCount);
+    const appends = doubles.subarray(okResetCount, okResetCount + appendCount);
+    this.appendLenSum = doubles.subarray(okResetCount + appendCount);
+    const words = new Int32Array(resetCount + 3 * okResetCount + 2 * appendCount);
+    let used = 0;
+    const take = (length: number): Int32Array => words.subarray(used, (used += length));
+    this.resets = take(resetCount); // ops are in invoke order already
+    this.okResetRet = take(okResetCount);
+    this.okResetMaxCall = take(okResetCount);
+    this.okResetArgMax = take(okResetCount);
+    this.appendOps = take(appendCount);
+    this.appendRet = take(appendCount);
     okResetCount = appendCount = resetCount = 0;
     for (let i = 0; i < n; i++) {
       const k = index.kind[i];
@@ -122,9 +129,6 @@ class ReadRefuter {
     }
     okResets.sort();
     appends.sort();
-    this.okResetRet = ints(okResetCount);
-    this.okResetMaxCall = ints(okResetCount);
-    this.okResetArgMax = ints(okResetCount);
     let max = -1;
     let arg = -1;
     for (let j = 0; j < okResetCount; j++) {
@@ -137,9 +141,6 @@ class ReadRefuter {
       this.okResetMaxCall[j] = max;
       this.okResetArgMax[j] = arg;
     }
-    this.appendOps = ints(appendCount);
-    this.appendRet = ints(appendCount);
-    this.appendLenSum = appendCount === 0 ? ZERO_SUM : new Float64Array(appendCount + 1);
     for (let j = 0; j < appendCount; j++) {
       const i = (appends[j] as number) % PACK;
       this.appendOps[j] = i;

@@ -190,7 +190,9 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   const tail = entryCount + 1;
   // The per-op and per-entry arrays of the search in one buffer: on a thousand small keys, a
   // buffer each was a good part of the search's cost (each one a backing store to track).
-  const words = new Int32Array(2 * (entryCount + 2) + 4 * n + 3 * (n + 2));
+  const okObservers = h.facts?.okObservers ?? null;
+  const framesFirst = n + 64;
+  const words = new Int32Array(2 * (entryCount + 2) + 4 * n + 3 * (n + 2) + (okObservers?.length ?? 0) + framesFirst);
   let used = 0;
   const take = (length: number): Int32Array => words.subarray(used, (used += length));
   // List nodes: 0 = head, 1..entryCount = entries in order, tail = entryCount + 1.
@@ -213,7 +215,8 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   const lookedAt = h.facts?.lookedAt ?? new Uint8Array(n);
   const uniqueProducer = h.facts?.uniqueProducer ?? new Uint8Array(0);
   // Ok observers not yet linearized, per value (rule 4).
-  const observersLeft = h.facts === null ? new Int32Array(0) : h.facts.okObservers.slice();
+  const observersLeft = take(okObservers?.length ?? 0);
+  if (okObservers !== null) observersLeft.set(okObservers);
   const observedPrefixes = h.facts?.observedPrefixes ?? null;
   // Rule 6: the earliest deadline of the ok reads and cas ops left, and the writes and deletes left.
   const deadline = observedPrefixes === null ? null : new ResetDeadline(kind, argA, argB, isOk, callNode, returnNode, cell.values);
@@ -314,8 +317,8 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   const frameStart = take(n + 2);
   const frameCursor = take(n + 2);
   const frameStuck = take(n + 2);
+  let frames = take(framesFirst);
   assert(used === words.length, 'the search\'s buffer is laid out exactly');
-  let frames = new Int32Array(64);
 
   /**
    * Lays out the candidate frame of the current configuration, and returns an op among the
