@@ -45,6 +45,13 @@ export class HistoryBuilder {
   private readonly ops: DraftOp[] = [];
   private readonly txns: DraftTxn[] = [];
   private readonly processes = new Map<number, ProcessState>();
+  /**
+   * One string per key, shared by all its operations: every event brings its own copy of the key,
+   * and the checker compares and hashes keys per op (grouping them, then asserting each key's ops
+   * are its own), which on shared strings is a pointer comparison and a cached hash instead of a
+   * visit to a string of its own per op (most of a large history's cost of grouping by key).
+   */
+  private readonly keys = new Map<string, string>();
   private eventCount = 0;
   private timed = true;
 
@@ -93,6 +100,13 @@ export class HistoryBuilder {
     return { source: this.source, ops, txns, eventCount: this.eventCount, timed: this.timed && this.eventCount > 0 };
   }
 
+  private sharedKey(key: string): string {
+    const shared = this.keys.get(key);
+    if (shared !== undefined) return shared;
+    this.keys.set(key, key);
+    return key;
+  }
+
   /** The process's state, after checking that it may invoke now. */
   private idleProcess(process: number, f: string, line: number): ProcessState {
     let state = this.processes.get(process);
@@ -120,7 +134,7 @@ export class HistoryBuilder {
       id: this.ops.length,
       process: event.process,
       f: event.f,
-      key: event.key,
+      key: this.sharedKey(event.key),
       input: event.value ?? null,
       output: null,
       status: undefined as unknown as OpStatus,
