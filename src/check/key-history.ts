@@ -19,6 +19,13 @@ export interface KeyHistory {
   readonly argB: Int32Array;
   /** 1 when the operation must be linearized (ok), 0 when it may be or not (info). */
   readonly isOk: Uint8Array;
+  /**
+   * Per op, its invoke and completion events (Operation.callEvent, returnEvent), copied out so
+   * that laying out entries and ranking candidates read arrays, not an object per op scattered
+   * across the heap (a cache miss each, on a key of a large history).
+   */
+  readonly callEvent: Int32Array;
+  readonly returnEvent: Int32Array;
   /** Entries in event order: i for the call of op i, ~i (negative) for the return of an ok op i. */
   readonly entries: Int32Array;
   readonly okCount: number;
@@ -271,12 +278,14 @@ export class KeyIndex implements OpTable {
     const m = okOps.length + info.length;
     const okCount = okOps.length;
     const entryCount = m + okCount;
-    const wordCount = 3 * m + entryCount;
+    const wordCount = 5 * m + entryCount;
     const words = new Int32Array(wordCount + ((2 * m + 3) >> 2));
     const argA = words.subarray(0, m);
     const argB = words.subarray(m, 2 * m);
     const indexOf = words.subarray(2 * m, 3 * m);
-    const entries = words.subarray(3 * m, wordCount);
+    const callEvent = words.subarray(3 * m, 4 * m);
+    const returnEvent = words.subarray(4 * m, 5 * m);
+    const entries = words.subarray(5 * m, wordCount);
     const kind = new Uint8Array(words.buffer, 4 * wordCount, m);
     const isOk = new Uint8Array(words.buffer, 4 * wordCount + m, m);
     // The chosen ops in invoke order: ok and info ops are disjoint (their statuses differ).
@@ -290,6 +299,8 @@ export class KeyIndex implements OpTable {
       kind[j] = this.kind[i] as number;
       argA[j] = this.argA[i] as number;
       argB[j] = this.argB[i] as number;
+      callEvent[j] = this.callEvent[i] as number;
+      returnEvent[j] = this.returnEvent[i] as number;
       const ok = selection.status(i) === STATUS_OK ? 1 : 0;
       isOk[j] = ok;
       oks += ok;
@@ -306,7 +317,7 @@ export class KeyIndex implements OpTable {
     }
     const prune = options.pruneSearch !== false;
     const facts = !prune ? null : register ? producerFacts(kind, argA, argB, isOk, valueCount) : appendKeyFacts(kind, argA, isOk, this.values);
-    layEntries(ops, isOk, entries);
+    layEntries(callEvent, returnEvent, isOk, entries);
     return {
       key: this.key,
       ops,
@@ -314,6 +325,8 @@ export class KeyIndex implements OpTable {
       argA,
       argB,
       isOk,
+      callEvent,
+      returnEvent,
       facts,
       entries,
       okCount,
@@ -396,12 +409,13 @@ export function compileKey(key: string, keyOps: readonly Operation[], options: C
  * Calls are already in event order (ops are in invoke order); returns are sorted by their event
  * position with a packed numeric sort, then both are merged into `entries` (ops + ok ops long).
  */
-function layEntries(ops: readonly Operation[], isOk: Uint8Array, entries: Int32Array): void {
+function layEntries(callEvent: Int32Array, returnEvent: Int32Array, isOk: Uint8Array, entries: Int32Array): void {
+  const n = callEvent.length;
   const scale = 2 ** 25;
-  assert(ops.length < scale, `a key with ${ops.length} operations is over the limit of ${scale}`);
-  const sorted = new Float64Array(entries.length - ops.length);
+  assert(n < scale, `a key with ${n} operations is over the limit of ${scale}`);
+  const sorted = new Float64Array(entries.length - n);
   let count = 0;
-  for (let i = 0; i < ops.length; i++) if (isOk[i] === 1) sorted[count++] = (ops[i] as Operation).returnEvent * scale + i;
+  for (let i = 0; i < n; i++) if (isOk[i] === 1) sorted[count++] = (returnEvent[i] as number) * scale + i;
   assert(count === sorted.length, 'one return entry per ok op');
   sorted.sort();
   let call = 0;
@@ -409,7 +423,7 @@ function layEntries(ops: readonly Operation[], isOk: Uint8Array, entries: Int32A
   for (let e = 0; e < entries.length; e++) {
     const retPacked = ret < sorted.length ? (sorted[ret] as number) : Infinity;
     const retPosition = Math.floor(retPacked / scale);
-    if (call < ops.length && (ops[call] as Operation).callEvent < retPosition) entries[e] = call++;
+    if (call < n && (callEvent[call] as number) < retPosition) entries[e] = call++;
     else entries[e] = ~(retPacked - retPosition * scale), ret++;
   }
 }

@@ -1,7 +1,6 @@
 import { assert } from '../util/assert.js';
 import { DEADLINE_POLL_STEPS, type Budget } from './budget.js';
 import type { KeyHistory } from './key-history.js';
-import type { Operation } from './operation.js';
 import { ConfigMemo, ROOT, zobristKeys } from './memo.js';
 import { ILLEGAL, OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
 import { ResetDeadline } from './reset-deadline.js';
@@ -138,10 +137,7 @@ function deadlineRanks(h: KeyHistory, rank: Int32Array, opOfRank: Int32Array): v
   const scale = 2 ** 25;
   assert(n < scale, `a key with ${n} operations is over the limit of ${scale}`);
   const packed = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const op = h.ops[i] as Operation;
-    packed[i] = (h.isOk[i] === 1 ? op.returnEvent : op.callEvent) * scale + i;
-  }
+  for (let i = 0; i < n; i++) packed[i] = ((h.isOk[i] === 1 ? h.returnEvent[i] : h.callEvent[i]) as number) * scale + i;
   packed.sort();
   for (let r = 0; r < n; r++) {
     const i = (packed[r] as number) % scale;
@@ -437,7 +433,7 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
     // Remember the deepest dead end.
     const stuck = frameStuck[depth] as number;
     assert(stuck >= 0, 'search ran out of candidates with no return entry left');
-    const returnEvent = (h.ops[stuck] as { returnEvent: number }).returnEvent;
+    const returnEvent = h.returnEvent[stuck] as number;
     if (returnEvent > frontierEvent) {
       frontierEvent = returnEvent;
       frontierStep = steps;
