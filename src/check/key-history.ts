@@ -1,6 +1,6 @@
 import { assert } from '../util/assert.js';
 import type { Json } from './history.js';
-import { Cell, OP_APPEND, OP_CAS, OP_KIND_OF, OP_READ, OP_WRITE } from './model.js';
+import { Cell, OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
 import type { Operation } from './operation.js';
 import { appendClosure, appendKeyFacts, leftValue, mergeUnobserved, producerFacts, registerClosure, type Closure, type OpTable,
   type ProducerFacts } from './reduce.js';
@@ -19,6 +19,13 @@ export interface KeyHistory {
   readonly argB: Int32Array;
   /** 1 when the operation must be linearized (ok), 0 when it may be or not (info). */
   readonly isOk: Uint8Array;
+  /**
+   * Per op, its invoke and completion events (Operation.callEvent, returnEvent), copied out so
+   * that laying out entries and ranking candidates read arrays, not an object per op scattered
+   * across the heap (a cache miss each, on a key of a large history).
+   */
+  readonly callEvent: Int32Array;
+  readonly returnEvent: Int32Array;
   /** Entries in event order: i for the call of op i, ~i (negative) for the return of an ok op i. */
   readonly entries: Int32Array;
   readonly okCount: number;
@@ -88,25 +95,58 @@ export class KeyIndex implements OpTable {
   constructor(readonly key: string, readonly ops: readonly Operation[]) {
     const n = ops.length;
     this.n = n;
-    this.kind = new Uint8Array(n);
-    this.argA = new Int32Array(n);
-    this.argB = new Int32Array(n);
-    this.recorded = new Uint8Array(n);
-    this.callEvent = new Int32Array(n);
-    this.returnEvent = new Int32Array(n);
+    // One buffer for the six columns: a thousand small keys allocated six thousand buffers, each
+    // a backing store for the collector to track (views of one buffer are plain heap objects).
+    const words = new Int32Array(4 * n + 2 * ((n + 3) >> 2));
+    this.argA = words.subarray(0, n);
+    this.argB = words.subarray(n, 2 * n);
+    this.callEvent = words.subarray(2 * n, 3 * n);
+    this.returnEvent = words.subarray(3 * n, 4 * n);
+    this.kind = new Uint8Array(words.buffer, 16 * n, n);
+    this.recorded = new Uint8Array(words.buffer, 16 * n + 4 * ((n + 3) >> 2), n);
     let firstAppendCall = Number.POSITIVE_INFINITY;
+    let previousId = -1;
+    const { kind, argA, argB, recorded, callEvent, returnEvent, values } = this;
     for (let i = 0; i < n; i++) {
       const op = ops[i] as Operation;
-      assert(op.key === key, () => `op ${op.id} of key ${op.key} compiled under key ${key}`);
-      assert(i === 0 || op.id > (ops[i - 1] as Operation).id, 'a key\'s ops must be in invoke order');
-      this.intern(i, op);
-      this.recorded[i] = op.status === 'ok' ? RECORDED_OK : op.status === 'fail' ? RECORDED_FAIL : RECORDED_INFO;
-      this.callEvent[i] = op.callEvent;
-      this.returnEvent[i] = op.returnEvent;
-      if (op.f === 'append') firstAppendCall = Math.min(firstAppendCall, op.callEvent);
+      // Tested before assert is called: a message closure per op cost more than the rest of the loop.
+      if (op.key !== key) assert(false, `op ${op.id} of key ${op.key} compiled under key ${key}`);
+      if (op.id <= previousId) assert(false, 'a key\'s ops must be in invoke order');
+      previousId = op.id;
+      // A switch on f, not a table lookup by it (a keyed load by string was a third of this loop),
+      // and the cas pair read by index, not destructured (an iterator per op before V8 optimises).
+      switch (op.f) {
+        case 'read':
+          kind[i] = OP_READ;
+          argA[i] = values.intern(op.output);
+          break;
+        case 'write':
+          kind[i] = OP_WRITE;
+          argA[i] = values.intern(op.input);
+          break;
+        case 'cas': {
+          const pair = op.input as [Json, Json];
+          kind[i] = OP_CAS;
+          argA[i] = values.intern(pair[0]);
+          argB[i] = values.intern(pair[1]);
+          break;
+        }
+        case 'delete':
+          kind[i] = OP_DELETE;
+          break;
+        case 'append':
+          kind[i] = OP_APPEND;
+          argA[i] = values.internString(op.input as string);
+          if (op.callEvent < firstAppendCall) firstAppendCall = op.callEvent;
+          break;
+      }
+      const status = op.status;
+      recorded[i] = status === 'ok' ? RECORDED_OK : status === 'fail' ? RECORDED_FAIL : RECORDED_INFO;
+      callEvent[i] = op.callEvent;
+      returnEvent[i] = op.returnEvent;
     }
     this.firstAppendCall = firstAppendCall;
-    [this.producerStart, this.producerOps] = this.indexBy((i) => leftValue(this.kind[i] as number, this.argA[i] as number, this.argB[i] as number));
+    [this.producerStart, this.producerOps] = this.indexBy(-1);
   }
 
   // Only refutation and explanations need these two: a key that checks out never builds them.
@@ -123,7 +163,7 @@ export class KeyIndex implements OpTable {
   }
 
   private indexCas(): [Int32Array, Int32Array] {
-    this.casIndex ??= this.indexBy((i) => (this.kind[i] === OP_CAS ? (this.argA[i] as number) : -1));
+    this.casIndex ??= this.indexBy(OP_CAS);
     return this.casIndex;
   }
 
@@ -133,34 +173,38 @@ export class KeyIndex implements OpTable {
     return this.completions;
   }
 
-  private intern(i: number, op: Operation): void {
-    const kind = OP_KIND_OF[op.f];
-    this.kind[i] = kind;
-    if (kind === OP_READ) this.argA[i] = this.values.intern(op.output);
-    else if (kind === OP_WRITE) this.argA[i] = this.values.intern(op.input);
-    else if (kind === OP_APPEND) this.argA[i] = this.values.internString(op.input as string);
-    else if (kind === OP_CAS) {
-      const [expected, next] = op.input as [Json, Json];
-      this.argA[i] = this.values.intern(expected);
-      this.argB[i] = this.values.intern(next);
-    }
+  /** Per op, the value it is indexed under for `by` (-1: none): what it leaves (by -1) or what a cas expects (by OP_CAS). */
+  private indexedValue(by: number, i: number): number {
+    const kind = this.kind[i] as number;
+    if (by === OP_CAS) return kind === OP_CAS ? (this.argA[i] as number) : -1;
+    return leftValue(kind, this.argA[i] as number, this.argB[i] as number);
   }
 
-  /** Counting sort of the ops by a value they have (-1: none), keeping invoke order within a value. */
-  private indexBy(left: (i: number) => number): [Int32Array, Int32Array] {
-    const start = new Int32Array(this.values.size + 1);
+  /**
+   * Counting sort of the ops by a value they have (indexedValue), keeping invoke order within a
+   * value. `start` (values + 1 entries) and the ops share one buffer.
+   */
+  private indexBy(by: number): [Int32Array, Int32Array] {
+    const size = this.values.size;
+    let indexed = 0;
+    for (let i = 0; i < this.n; i++) if (this.indexedValue(by, i) >= 0) indexed++;
+    const words = new Int32Array(size + 1 + indexed);
+    const start = words.subarray(0, size + 1);
+    const ops = words.subarray(size + 1);
     for (let i = 0; i < this.n; i++) {
-      const v = left(i);
+      const v = this.indexedValue(by, i);
       if (v >= 0) start[v + 1]! += 1;
     }
-    for (let v = 0; v < this.values.size; v++) start[v + 1]! += start[v] as number;
-    const fill = start.slice(0, this.values.size);
-    const producers = new Int32Array(start[this.values.size] as number);
-    for (let i = 0; i < this.n; i++) {
-      const v = left(i);
-      if (v >= 0) producers[fill[v]!++] = i;
+    for (let v = 0; v < size; v++) start[v + 1]! += start[v] as number;
+    // Filled back to front (each value's run from its end), so no copy of `start` is needed.
+    for (let i = this.n - 1; i >= 0; i--) {
+      const v = this.indexedValue(by, i);
+      if (v >= 0) ops[--start[v + 1]!] = i;
     }
-    return [start, producers];
+    // Each start[v + 1] now holds the start of v's run: shift them back into place.
+    for (let v = 0; v < size; v++) start[v] = start[v + 1] as number;
+    start[size] = indexed;
+    return [start, ops];
   }
 
   private sortByReturn(): Int32Array {
@@ -185,87 +229,95 @@ export class KeyIndex implements OpTable {
 
   /** Compiles the sub-history `options` describe (all of it by default). */
   compile(options: CompileOptions = {}): KeyHistory {
-    const cut = options.cutEvent ?? Number.MAX_SAFE_INTEGER;
-    const keepSet = options.keep === undefined ? null : new Set(options.keep);
-    const weakened = options.weakened;
-    const status = (i: number): number => {
-      if ((this.callEvent[i] as number) >= cut) return STATUS_NONE;
-      const ret = this.returnEvent[i] as number;
-      const completed = ret >= 0 && ret < cut;
-      const kept = keepSet !== null ? keepSet.has(i) : weakened === undefined || !weakened.has((this.ops[i] as Operation).id);
-      if (!completed || this.recorded[i] === RECORDED_INFO || !kept) return this.kind[i] === OP_READ ? STATUS_NONE : STATUS_INFO;
-      return this.recorded[i] === RECORDED_OK ? STATUS_OK : STATUS_NONE;
-    };
+    const selection = new Selection(this, options);
+    const cut = selection.cut;
     const okOps: number[] = [];
     if (options.keep !== undefined) {
       const keep = options.keep.slice().sort((a, b) => a - b);
-      keep.forEach((i, j) => {
-        assert(i >= 0 && i < this.n, () => `kept op ${i} is not one of the key's ${this.n}`);
-        if (keep[j - 1] !== i && status(i) === STATUS_OK) okOps.push(i);
-      });
+      for (let j = 0; j < keep.length; j++) {
+        const i = keep[j] as number;
+        if (!(i >= 0 && i < this.n)) assert(false, `kept op ${i} is not one of the key's ${this.n}`);
+        if (keep[j - 1] !== i && selection.status(i) === STATUS_OK) okOps.push(i);
+      }
     } else {
-      for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (status(i) === STATUS_OK) okOps.push(i);
+      for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (selection.status(i) === STATUS_OK) okOps.push(i);
     }
-    const { info, closure } = this.chooseInfo(okOps, status, cut, options.dropUnobserved !== false);
-    const chosen = okOps.concat(info).sort((a, b) => a - b);
-    return this.lay(chosen, status, closure, options);
+    const { info, closure } = this.chooseInfo(okOps, selection, options.dropUnobserved !== false);
+    return this.lay(okOps, info, selection, closure, options);
   }
 
   /** Which info ops the compiled history keeps (reduce.ts rule 1), and what they observe. */
-  private chooseInfo(okOps: readonly number[], status: (i: number) => number, cut: number, drop: boolean):
-    { info: number[]; closure: Closure | null } {
-    const isInfo = (i: number): boolean => status(i) === STATUS_INFO;
-    const allInfo = (): number[] => {
-      const out: number[] = [];
-      for (let i = 0; i < this.n && (this.callEvent[i] as number) < cut; i++) if (isInfo(i)) out.push(i);
-      return out;
-    };
-    if (!drop) return { info: allInfo(), closure: null };
+  private chooseInfo(okOps: readonly number[], selection: Selection, drop: boolean): { info: number[]; closure: Closure | null } {
+    const cut = selection.cut;
+    if (!drop) return { info: selection.allInfo(), closure: null };
     if (this.firstAppendCall >= cut) {
-      const closure = registerClosure(this, okOps, isInfo, cut);
+      const closure = registerClosure(this, okOps, selection, cut);
       return { info: closure.info, closure };
     }
-    const info = appendClosure(this, okOps, allInfo());
-    const appends = (ops: readonly number[]): boolean => ops.some((i) => this.kind[i] === OP_APPEND);
-    if (appends(okOps) || appends(info)) return { info, closure: null };
+    const info = appendClosure(this, okOps, selection.allInfo());
+    if (this.anyAppend(okOps) || this.anyAppend(info)) return { info, closure: null };
     // No append is left: what remains is a register's history, and its rules apply to it.
     const kept = new Set(info);
-    const closure = registerClosure(this, okOps, (i) => kept.has(i), cut);
+    const closure = registerClosure(this, okOps, { isInfo: (i) => kept.has(i) }, cut);
     return { info: closure.info, closure };
+  }
+
+  private anyAppend(ops: readonly number[]): boolean {
+    for (const i of ops) if (this.kind[i] === OP_APPEND) return true;
+    return false;
   }
 
   /**
    * Copies the chosen ops out (merging unobserved values), lays out their entries, finds the
    * facts. Without appends, values are renumbered densely (absent and UNOBSERVED keep their ids),
    * so that the search's per-value arrays are the size of what was compiled, not of the key.
+   * The compiled columns share one buffer (one per compiled history, not six).
    */
-  private lay(chosen: readonly number[], status: (i: number) => number, closure: Closure | null,
+  private lay(okOps: readonly number[], info: readonly number[], selection: Selection, closure: Closure | null,
     options: CompileOptions): KeyHistory {
-    const m = chosen.length;
-    const kind = new Uint8Array(m);
-    const argA = new Int32Array(m);
-    const argB = new Int32Array(m);
-    const isOk = new Uint8Array(m);
+    const m = okOps.length + info.length;
+    const okCount = okOps.length;
+    const entryCount = m + okCount;
+    const wordCount = 5 * m + entryCount;
+    const words = new Int32Array(wordCount + ((2 * m + 3) >> 2));
+    const argA = words.subarray(0, m);
+    const argB = words.subarray(m, 2 * m);
+    const indexOf = words.subarray(2 * m, 3 * m);
+    const callEvent = words.subarray(3 * m, 4 * m);
+    const returnEvent = words.subarray(4 * m, 5 * m);
+    const entries = words.subarray(5 * m, wordCount);
+    const kind = new Uint8Array(words.buffer, 4 * wordCount, m);
+    const isOk = new Uint8Array(words.buffer, 4 * wordCount + m, m);
+    // The chosen ops in invoke order: ok and info ops are disjoint (their statuses differ).
+    indexOf.set(okOps);
+    indexOf.set(info, okCount);
+    indexOf.sort();
     const ops: Operation[] = new Array<Operation>(m);
+    let oks = 0;
     for (let j = 0; j < m; j++) {
-      const i = chosen[j] as number;
+      const i = indexOf[j] as number;
       kind[j] = this.kind[i] as number;
       argA[j] = this.argA[i] as number;
       argB[j] = this.argB[i] as number;
-      isOk[j] = status(i) === STATUS_OK ? 1 : 0;
+      callEvent[j] = this.callEvent[i] as number;
+      returnEvent[j] = this.returnEvent[i] as number;
+      const ok = selection.status(i) === STATUS_OK ? 1 : 0;
+      isOk[j] = ok;
+      oks += ok;
       ops[j] = this.ops[i] as Operation;
     }
+    assert(oks === okCount, 'the compiled ok ops are the ones chosen');
     if (closure !== null && options.mergeUnobserved !== false) mergeUnobserved(kind, argA, argB, closure.observed);
     const register = !kind.includes(OP_APPEND);
-    let valueOf = (state: number): Json => this.values.value(state);
+    let renumbered: number[] | null = null;
     let valueCount = this.values.size;
     if (register) {
-      const ids = this.renumberValues(kind, argA, argB);
-      valueOf = (state) => this.values.value(ids[state] as number);
-      valueCount = ids.length;
+      renumbered = this.renumberValues(kind, argA, argB);
+      valueCount = renumbered.length;
     }
     const prune = options.pruneSearch !== false;
     const facts = !prune ? null : register ? producerFacts(kind, argA, argB, isOk, valueCount) : appendKeyFacts(kind, argA, isOk, this.values);
+    layEntries(callEvent, returnEvent, isOk, entries);
     return {
       key: this.key,
       ops,
@@ -273,12 +325,14 @@ export class KeyIndex implements OpTable {
       argA,
       argB,
       isOk,
+      callEvent,
+      returnEvent,
       facts,
-      entries: layEntries(ops, isOk),
-      okCount: isOk.reduce((sum, x) => sum + x, 0),
+      entries,
+      okCount,
       cell: this.cell,
-      valueOf,
-      indexOf: Int32Array.from(chosen),
+      valueOf: valueNames(this.values, renumbered),
+      indexOf,
     };
   }
 
@@ -289,17 +343,61 @@ export class KeyIndex implements OpTable {
     const ids = [ABSENT, UNOBSERVED];
     dense[ABSENT] = ABSENT;
     dense[UNOBSERVED] = UNOBSERVED;
-    const map = (v: number): number => {
-      if ((dense[v] as number) < 0) dense[v] = ids.push(v) - 1;
-      return dense[v] as number;
-    };
     for (let j = 0; j < kind.length; j++) {
-      argA[j] = map(argA[j] as number);
-      if (kind[j] === OP_CAS) argB[j] = map(argB[j] as number);
+      const a = argA[j] as number;
+      if ((dense[a] as number) < 0) dense[a] = ids.push(a) - 1;
+      argA[j] = dense[a] as number;
+      if (kind[j] !== OP_CAS) continue;
+      const b = argB[j] as number;
+      if ((dense[b] as number) < 0) dense[b] = ids.push(b) - 1;
+      argB[j] = dense[b] as number;
     }
     for (const v of ids) dense[v] = -1;
     return ids;
   }
+}
+
+/**
+ * Which ops a compiled history keeps and with what outcome (CompileOptions), asked per op: an
+ * explanation's probe keeps a few ops of a long key, and asking only about those keeps it cheap.
+ */
+class Selection {
+  readonly cut: number;
+  private readonly keepSet: ReadonlySet<number> | null;
+  private readonly weakened: ReadonlySet<number> | undefined;
+
+  constructor(private readonly index: KeyIndex, options: CompileOptions) {
+    this.cut = options.cutEvent ?? Number.MAX_SAFE_INTEGER;
+    this.keepSet = options.keep === undefined ? null : new Set(options.keep);
+    this.weakened = options.weakened;
+  }
+
+  status(i: number): number {
+    const index = this.index;
+    if ((index.callEvent[i] as number) >= this.cut) return STATUS_NONE;
+    const ret = index.returnEvent[i] as number;
+    const completed = ret >= 0 && ret < this.cut;
+    const kept = this.keepSet !== null ? this.keepSet.has(i)
+      : this.weakened === undefined || !this.weakened.has((index.ops[i] as Operation).id);
+    if (!completed || index.recorded[i] === RECORDED_INFO || !kept) return index.kind[i] === OP_READ ? STATUS_NONE : STATUS_INFO;
+    return index.recorded[i] === RECORDED_OK ? STATUS_OK : STATUS_NONE;
+  }
+
+  isInfo(i: number): boolean {
+    return this.status(i) === STATUS_INFO;
+  }
+
+  /** Every op of unknown outcome in the compiled history, in invoke order. */
+  allInfo(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.index.n && (this.index.callEvent[i] as number) < this.cut; i++) if (this.isInfo(i)) out.push(i);
+    return out;
+  }
+}
+
+/** KeyHistory.valueOf: a compiled history's state ids back to values (through the dense renumbering, if any). */
+function valueNames(values: ValueTable, ids: readonly number[] | null): (state: number) => Json {
+  return ids === null ? (state) => values.value(state) : (state) => values.value(ids[state] as number);
 }
 
 /** Compiles one key's history, or the sub-history `options` describe. REQUIRES: keyOps in invoke order. */
@@ -309,22 +407,23 @@ export function compileKey(key: string, keyOps: readonly Operation[], options: C
 
 /**
  * Calls are already in event order (ops are in invoke order); returns are sorted by their event
- * position with a packed numeric sort, then both are merged.
+ * position with a packed numeric sort, then both are merged into `entries` (ops + ok ops long).
  */
-function layEntries(ops: readonly Operation[], isOk: Uint8Array): Int32Array {
+function layEntries(callEvent: Int32Array, returnEvent: Int32Array, isOk: Uint8Array, entries: Int32Array): void {
+  const n = callEvent.length;
   const scale = 2 ** 25;
-  assert(ops.length < scale, `a key with ${ops.length} operations is over the limit of ${scale}`);
-  const returns: number[] = [];
-  for (let i = 0; i < ops.length; i++) if (isOk[i] === 1) returns.push((ops[i] as Operation).returnEvent * scale + i);
-  const sorted = Float64Array.from(returns).sort();
-  const entries = new Int32Array(ops.length + sorted.length);
+  assert(n < scale, `a key with ${n} operations is over the limit of ${scale}`);
+  const sorted = new Float64Array(entries.length - n);
+  let count = 0;
+  for (let i = 0; i < n; i++) if (isOk[i] === 1) sorted[count++] = (returnEvent[i] as number) * scale + i;
+  assert(count === sorted.length, 'one return entry per ok op');
+  sorted.sort();
   let call = 0;
   let ret = 0;
   for (let e = 0; e < entries.length; e++) {
     const retPacked = ret < sorted.length ? (sorted[ret] as number) : Infinity;
     const retPosition = Math.floor(retPacked / scale);
-    if (call < ops.length && (ops[call] as Operation).callEvent < retPosition) entries[e] = call++;
+    if (call < n && (callEvent[call] as number) < retPosition) entries[e] = call++;
     else entries[e] = ~(retPacked - retPosition * scale), ret++;
   }
-  return entries;
 }

@@ -29,14 +29,15 @@ export class ConfigMemo {
   hashB: Int32Array;
   depth: Int32Array;
   /** Per configuration, not part of its identity: 1 when the search reached it by a forced move. */
-  forced: Uint8Array;
+  forced: Int32Array;
   private count = 0;
   private table: Int32Array;
-  private readonly marks: Uint8Array;
-  private touched: Int32Array;
+  /** sameSet's scratch, made on the first hash match (most small keys never have one). */
+  private marks: Uint8Array | null = null;
+  private touched: Int32Array | null = null;
 
   constructor(
-    opCount: number,
+    private readonly opCount: number,
     initialState: number,
     readonly configsMax = CONFIGS_MAX_DEFAULT,
   ) {
@@ -44,16 +45,8 @@ export class ConfigMemo {
     // 1024 for each of a thousand small keys was most of their search's cost (zeroed arrays).
     let capacity = 64;
     while (capacity < Math.min(1024, opCount * 2)) capacity *= 2;
-    this.parent = new Int32Array(capacity);
-    this.op = new Int32Array(capacity);
-    this.state = new Int32Array(capacity);
-    this.hashA = new Int32Array(capacity);
-    this.hashB = new Int32Array(capacity);
-    this.depth = new Int32Array(capacity);
-    this.forced = new Uint8Array(capacity);
+    [this.parent, this.op, this.state, this.hashA, this.hashB, this.depth, this.forced] = columns(capacity, null);
     this.table = new Int32Array(capacity * 2);
-    this.marks = new Uint8Array(opCount);
-    this.touched = new Int32Array(64);
     this.add(-1, -1, initialState, 0, 0, 0);
   }
 
@@ -110,49 +103,45 @@ export class ConfigMemo {
   private grow(): void {
     const capacity = Math.min(this.parent.length * 2, this.configsMax + 1);
     assert(capacity > this.parent.length, 'config memo cannot grow past configsMax');
-    const widen = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(capacity);
-      b.set(a);
-      return b;
-    };
-    this.parent = widen(this.parent);
-    this.op = widen(this.op);
-    this.state = widen(this.state);
-    this.hashA = widen(this.hashA);
-    this.hashB = widen(this.hashB);
-    this.depth = widen(this.depth);
-    const forced = new Uint8Array(capacity);
-    forced.set(this.forced);
-    this.forced = forced;
+    [this.parent, this.op, this.state, this.hashA, this.hashB, this.depth, this.forced] =
+      columns(capacity, [this.parent, this.op, this.state, this.hashA, this.hashB, this.depth, this.forced]);
   }
 
   /** Whether set(from) ∪ {op} equals set(other); both have the same size (checked by the caller). */
   private sameSet(from: number, op: number, other: number): boolean {
-    let differing = 0;
-    let touchedCount = 0;
-    const toggle = (x: number): void => {
-      const now = (this.marks[x] as number) ^ 1;
-      this.marks[x] = now;
-      differing += now === 1 ? 1 : -1;
-      if (touchedCount === this.touched.length) {
-        const bigger = new Int32Array(this.touched.length * 2);
-        bigger.set(this.touched);
-        this.touched = bigger;
-      }
-      this.touched[touchedCount++] = x;
-    };
-    toggle(op);
-    toggle(this.op[other] as number);
+    const marks = (this.marks ??= new Uint8Array(this.opCount));
+    this.differing = 0;
+    this.touchedCount = 0;
+    this.toggle(marks, op);
+    this.toggle(marks, this.op[other] as number);
     let a = from;
     let b = this.parent[other] as number;
     while (a !== b) {
-      toggle(this.op[a] as number);
-      toggle(this.op[b] as number);
+      this.toggle(marks, this.op[a] as number);
+      this.toggle(marks, this.op[b] as number);
       a = this.parent[a] as number;
       b = this.parent[b] as number;
     }
-    for (let i = 0; i < touchedCount; i++) this.marks[this.touched[i] as number] = 0;
-    return differing === 0;
+    const touched = this.touched as Int32Array;
+    for (let i = 0; i < this.touchedCount; i++) marks[touched[i] as number] = 0;
+    return this.differing === 0;
+  }
+
+  // sameSet's walk state: fields and a method rather than a closure made per comparison.
+  private differing = 0;
+  private touchedCount = 0;
+
+  private toggle(marks: Uint8Array, x: number): void {
+    const now = (marks[x] as number) ^ 1;
+    marks[x] = now;
+    this.differing += now === 1 ? 1 : -1;
+    let touched = (this.touched ??= new Int32Array(64));
+    if (this.touchedCount === touched.length) {
+      const bigger = new Int32Array(touched.length * 2);
+      bigger.set(touched);
+      this.touched = touched = bigger;
+    }
+    touched[this.touchedCount++] = x;
   }
 
   /** The operations of a configuration's set, in the order the search linearized them. */
@@ -161,6 +150,47 @@ export class ConfigMemo {
     for (let c = config; c !== ROOT; c = this.parent[c] as number) order.push(this.op[c] as number);
     return order.reverse();
   }
+}
+
+/**
+ * The configuration columns for `capacity` configurations, in one buffer (a memo per key of a
+ * thousand-key history made seven buffers each), with `old`'s contents copied in.
+ */
+function columns(capacity: number, old: Columns | null): Columns {
+  const words = new Int32Array(7 * capacity);
+  const column = (c: number): Int32Array => {
+    const view = words.subarray(c * capacity, (c + 1) * capacity);
+    if (old !== null) view.set(old[c] as Int32Array);
+    return view;
+  };
+  return [column(0), column(1), column(2), column(3), column(4), column(5), column(6)];
+}
+
+/** parent, op, state, hashA, hashB, depth, forced. */
+type Columns = [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+
+/**
+ * Zobrist keys of ops 0..n-1 (two independent 32-bit ones, never 0), the same for every search:
+ * made once up to ZOBRIST_SHARED_MAX ops and shared, since a thousand small keys each hashing
+ * their ops again was a cost of its own; larger keys get their own.
+ */
+export function zobristKeys(n: number): { readonly a: Int32Array; readonly b: Int32Array } {
+  if (n > ZOBRIST_SHARED_MAX) return makeZobrist(n);
+  if (shared.a.length < n) shared = makeZobrist(Math.max(n, 2 * shared.a.length));
+  return shared;
+}
+
+const ZOBRIST_SHARED_MAX = 1 << 16;
+let shared = makeZobrist(1024);
+
+function makeZobrist(n: number): { a: Int32Array; b: Int32Array } {
+  const a = new Int32Array(n);
+  const b = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    a[i] = mix(i * 2 + 1) || 1;
+    b[i] = mix(~i * 0x2545f491) || 1;
+  }
+  return { a, b };
 }
 
 /** murmur3's 32-bit finaliser: spreads every input bit over the output. */

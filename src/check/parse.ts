@@ -45,6 +45,13 @@ export class HistoryBuilder {
   private readonly ops: DraftOp[] = [];
   private readonly txns: DraftTxn[] = [];
   private readonly processes = new Map<number, ProcessState>();
+  /**
+   * One string per key, shared by all its operations: every event brings its own copy of the key,
+   * and the checker compares and hashes keys per op (grouping them, then asserting each key's ops
+   * are its own), which on shared strings is a pointer comparison and a cached hash instead of a
+   * visit to a string of its own per op (most of a large history's cost of grouping by key).
+   */
+  private readonly keys = new Map<string, string>();
   private eventCount = 0;
   private timed = true;
 
@@ -85,14 +92,28 @@ export class HistoryBuilder {
   }
 
   finish(): History {
-    const ops: Operation[] = this.ops.map((op) => (op.status === undefined ? { ...op, status: 'info' } : op));
+    // The drafts become the history's operations as they are (a copy of each was a copy of the
+    // history): what is still open ends as info.
+    for (const op of this.ops) if (op.status === undefined) op.status = 'info';
+    const ops: Operation[] = this.ops;
     const txns: TxnOperation[] = this.txns.map((t) => (t.status === undefined ? { ...t, status: 'info' } : t));
     return { source: this.source, ops, txns, eventCount: this.eventCount, timed: this.timed && this.eventCount > 0 };
   }
 
+  private sharedKey(key: string): string {
+    const shared = this.keys.get(key);
+    if (shared !== undefined) return shared;
+    this.keys.set(key, key);
+    return key;
+  }
+
   /** The process's state, after checking that it may invoke now. */
   private idleProcess(process: number, f: string, line: number): ProcessState {
-    const state = this.processes.get(process) ?? { openOp: -1, openTxn: false, infoLine: 0 };
+    let state = this.processes.get(process);
+    if (state === undefined) {
+      state = { openOp: -1, openTxn: false, infoLine: 0 };
+      this.processes.set(process, state);
+    }
     if (state.infoLine !== 0) {
       this.fail(line, `process ${process} invokes again after ending with info at line ${state.infoLine}; a process issues nothing after info (use a new process number)`);
     }
@@ -101,7 +122,6 @@ export class HistoryBuilder {
       this.fail(line, `process ${process} invokes ${f} while its ${open.f} invoked at line ${open.callLine} is still open`);
     }
     if (this.ops.length + this.txns.length >= this.opsMax) this.fail(line, `more than ${this.opsMax} operations`);
-    this.processes.set(process, state);
     return state;
   }
 
@@ -110,12 +130,11 @@ export class HistoryBuilder {
     this.checkInvokeValue(event, line);
     state.openOp = this.ops.length;
     state.openTxn = false;
-    this.processes.set(event.process, state);
     this.ops.push({
       id: this.ops.length,
       process: event.process,
       f: event.f,
-      key: event.key,
+      key: this.sharedKey(event.key),
       input: event.value ?? null,
       output: null,
       status: undefined as unknown as OpStatus,

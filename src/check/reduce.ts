@@ -56,21 +56,23 @@ export interface Closure {
  * Rule 1 on a key without appends, walking the producer index from the values the ok ops observe:
  * its cost is the number of producers of observed values, not the key's length, which keeps an
  * explanation's probes (a few ops kept, everything else weakened) cheap on long histories.
- * `isInfo(i)` says whether op i is an info op of the history being compiled.
+ * `candidates.isInfo(i)` says whether op i is an info op of the history being compiled.
  * REQUIRES: okOps are ok ops of the compiled history, all invoked before cutEvent.
  */
-export function registerClosure(t: OpTable, okOps: readonly number[], isInfo: (i: number) => boolean,
+export function registerClosure(t: OpTable, okOps: readonly number[], candidates: { isInfo(i: number): boolean },
   cutEvent: number): Closure {
   const observed = new Uint8Array(t.values.size);
-  const kept = new Set<number>();
   const info: number[] = [];
   const work: number[] = [];
-  const see = (v: number): void => {
-    if (observed[v] === 1) return;
-    observed[v] = 1;
-    work.push(v);
-  };
-  for (const i of okOps) if (t.kind[i] === OP_READ || t.kind[i] === OP_CAS) see(t.argA[i] as number);
+  for (const i of okOps) {
+    const v = t.argA[i] as number;
+    if ((t.kind[i] === OP_READ || t.kind[i] === OP_CAS) && observed[v] === 0) {
+      observed[v] = 1;
+      work.push(v);
+    }
+  }
+  // Each value is walked once (observed marks it), and each op is listed under the one value it
+  // leaves: no op is met twice.
   for (let v = work.pop(); v !== undefined; v = work.pop()) {
     // Values made later by appends have no entry; on a key without appends there are none.
     const indexed = v + 1 < t.producerStart.length;
@@ -78,10 +80,13 @@ export function registerClosure(t: OpTable, okOps: readonly number[], isInfo: (i
     for (let j = indexed ? (t.producerStart[v] as number) : 0; j < end; j++) {
       const p = t.producerOps[j] as number;
       if ((t.callEvent[p] as number) >= cutEvent) break; // invoke order: the rest are later still
-      if (kept.has(p) || !isInfo(p)) continue;
-      kept.add(p);
+      if (!candidates.isInfo(p)) continue;
       info.push(p);
-      if (t.kind[p] === OP_CAS) see(t.argA[p] as number);
+      const expected = t.argA[p] as number;
+      if (t.kind[p] === OP_CAS && observed[expected] === 0) {
+        observed[expected] = 1;
+        work.push(expected);
+      }
     }
   }
   return { info, observed };
@@ -92,10 +97,11 @@ export function registerClosure(t: OpTable, okOps: readonly number[], isInfo: (i
  * kept op observes becomes UNOBSERVED.
  */
 export function mergeUnobserved(kind: Uint8Array, argA: Int32Array, argB: Int32Array, observed: Uint8Array): void {
-  const mergeable = (v: number): boolean => v !== ABSENT && observed[v] !== 1;
   for (let i = 0; i < kind.length; i++) {
-    if (kind[i] === OP_WRITE && mergeable(argA[i] as number)) argA[i] = UNOBSERVED;
-    if (kind[i] === OP_CAS && mergeable(argB[i] as number)) argB[i] = UNOBSERVED;
+    const a = argA[i] as number;
+    const b = argB[i] as number;
+    if (kind[i] === OP_WRITE && a !== ABSENT && observed[a] !== 1) argA[i] = UNOBSERVED;
+    if (kind[i] === OP_CAS && b !== ABSENT && observed[b] !== 1) argB[i] = UNOBSERVED;
   }
 }
 
@@ -126,23 +132,26 @@ export interface ProducerFacts {
 export function producerFacts(kind: Uint8Array, argA: Int32Array, argB: Int32Array, isOk: Uint8Array,
   valueCount: number): ProducerFacts {
   const n = kind.length;
-  const producers = new Int32Array(valueCount);
+  // The four arrays in one buffer: the two counts, then the two byte arrays.
+  const words = new Int32Array(2 * valueCount + ((valueCount + n + 3) >> 2));
+  const producers = words.subarray(0, valueCount);
+  const okObservers = words.subarray(valueCount, 2 * valueCount);
+  const uniqueProducer = new Uint8Array(words.buffer, 8 * valueCount, valueCount);
+  const lookedAt = new Uint8Array(words.buffer, 8 * valueCount + valueCount, n);
   producers[ABSENT] = 1; // the initial state
-  const okObservers = new Int32Array(valueCount);
   for (let i = 0; i < n; i++) {
     const v = leftValue(kind[i] as number, argA[i] as number, argB[i] as number);
     if (v >= 0) producers[v]! += 1;
     if (isOk[i] === 1 && (kind[i] === OP_READ || kind[i] === OP_CAS)) okObservers[argA[i] as number]! += 1;
   }
-  const uniqueProducer = producers.map((count, v) => (count === 1 && v !== UNOBSERVED ? 1 : 0));
-  const lookedAt = new Uint8Array(n);
+  for (let v = 0; v < valueCount; v++) uniqueProducer[v] = producers[v] === 1 && v !== UNOBSERVED ? 1 : 0;
   for (let i = 0; i < n; i++) {
     const v = leftValue(kind[i] as number, argA[i] as number, argB[i] as number);
     if (v < 0) continue;
     const uniqueAndSeen = v !== ABSENT && uniqueProducer[v] === 1 && (okObservers[v] as number) > 0;
     lookedAt[i] = isOk[i] === 0 || uniqueAndSeen ? 1 : 0;
   }
-  return { lookedAt, uniqueProducer: Uint8Array.from(uniqueProducer), okObservers, observedPrefixes: null };
+  return { lookedAt, uniqueProducer, okObservers, observedPrefixes: null };
 }
 
 /**

@@ -48,11 +48,6 @@ const CANDIDATES_MAX = 64;
 /** Pinned appends whose suffix is looked for in v, latest first (the rest count by length only). */
 const SUBSTRING_CHECKS_MAX = 4;
 const PACK = 2 ** 25;
-/** Shared by every key with nothing of a kind (never written: length 0, or the one zero of a sum). */
-const NO_INTS = new Int32Array(0);
-const NO_DOUBLES = new Float64Array(0);
-const ZERO_SUM = new Float64Array(1);
-const ints = (n: number): Int32Array => (n === 0 ? NO_INTS : new Int32Array(n));
 
 /** A failing set proving the key not linearizable from one of its reads, or null. */
 export function refuteByReads(index: KeyIndex): FailingSet | null {
@@ -79,6 +74,8 @@ class ReadRefuter {
   private readonly resets: Int32Array;
   /** The ops that prove the current read fails, while it is being refuted. */
   private readonly proof: number[] = [];
+  /** appendsFit's scratch: the appends pinned between the candidate and the read. */
+  private readonly pinned: number[] = [];
 
   constructor(index: KeyIndex) {
     this.index = index;
@@ -101,9 +98,21 @@ class ReadRefuter {
       }
     }
     this.hasAppends = hasAppends;
-    const okResets = okResetCount === 0 ? NO_DOUBLES : new Float64Array(okResetCount);
-    const appends = appendCount === 0 ? NO_DOUBLES : new Float64Array(appendCount);
-    this.resets = ints(resetCount); // ops are in invoke order already
+    // Two buffers for the lot (ints, and doubles for the packed sorts and the length sums): a
+    // thousand small keys made nine buffers each.
+    const doubles = new Float64Array(okResetCount + 2 * appendCount + 1);
+    const okResets = doubles.subarray(0, okResetCount);
+    const appends = doubles.subarray(okResetCount, okResetCount + appendCount);
+    this.appendLenSum = doubles.subarray(okResetCount + appendCount);
+    const words = new Int32Array(resetCount + 3 * okResetCount + 2 * appendCount);
+    let used = 0;
+    const take = (length: number): Int32Array => words.subarray(used, (used += length));
+    this.resets = take(resetCount); // ops are in invoke order already
+    this.okResetRet = take(okResetCount);
+    this.okResetMaxCall = take(okResetCount);
+    this.okResetArgMax = take(okResetCount);
+    this.appendOps = take(appendCount);
+    this.appendRet = take(appendCount);
     okResetCount = appendCount = resetCount = 0;
     for (let i = 0; i < n; i++) {
       const k = index.kind[i];
@@ -120,9 +129,6 @@ class ReadRefuter {
     }
     okResets.sort();
     appends.sort();
-    this.okResetRet = ints(okResetCount);
-    this.okResetMaxCall = ints(okResetCount);
-    this.okResetArgMax = ints(okResetCount);
     let max = -1;
     let arg = -1;
     for (let j = 0; j < okResetCount; j++) {
@@ -135,9 +141,6 @@ class ReadRefuter {
       this.okResetMaxCall[j] = max;
       this.okResetArgMax[j] = arg;
     }
-    this.appendOps = ints(appendCount);
-    this.appendRet = ints(appendCount);
-    this.appendLenSum = appendCount === 0 ? ZERO_SUM : new Float64Array(appendCount + 1);
     for (let j = 0; j < appendCount; j++) {
       const i = (appends[j] as number) % PACK;
       this.appendOps[j] = i;
@@ -284,21 +287,13 @@ class ReadRefuter {
   private appendsFit(zRet: number, left: number, v: number, rCall: number): boolean {
     const index = this.index;
     const end = upperBound(this.appendRet, rCall);
+    if (end === 0) return true; // no ok append completed before r's invoke: none is pinned
     const target = index.values.value(v);
     const from = left === ABSENT ? '' : index.values.value(left);
     const strings = typeof target === 'string' && typeof from === 'string';
     const room = strings ? target.length - from.length : -1;
-    const suffixOf = (a: number): string => index.values.value(index.argA[a] as number) as string;
-    /** Whether the suffix of pinned append a occurs in v after `left` (the proof is a then). */
-    const occurs = (a: number): boolean => {
-      this.work -= ((target as string).length >> 5) + 1;
-      if ((target as string).indexOf(suffixOf(a), (from as string).length) >= 0) return true;
-      this.proof.push(a);
-      return false;
-    };
     if (zRet < 0) {
       // The initial state: every ok append completed before r's invoke is pinned.
-      if (end === 0) return true;
       if (!strings) {
         this.proof.push(this.appendOps[end - 1] as number);
         return false;
@@ -307,10 +302,13 @@ class ReadRefuter {
         for (let j = 0; j < end; j++) this.proof.push(this.appendOps[j] as number);
         return false;
       }
-      for (let j = end - 1; j >= 0 && j >= end - SUBSTRING_CHECKS_MAX; j--) if (!occurs(this.appendOps[j] as number)) return false;
+      for (let j = end - 1; j >= 0 && j >= end - SUBSTRING_CHECKS_MAX; j--) {
+        if (!this.occurs(this.appendOps[j] as number, target as string, (from as string).length)) return false;
+      }
       return true;
     }
-    const pinned: number[] = [];
+    const pinned = this.pinned;
+    pinned.length = 0;
     let length = 0;
     for (let j = end - 1; j >= 0 && (this.appendRet[j] as number) > zRet; j--) {
       const a = this.appendOps[j] as number;
@@ -320,15 +318,29 @@ class ReadRefuter {
         this.proof.push(a);
         return false;
       }
-      if (pinned.length < SUBSTRING_CHECKS_MAX && !occurs(a)) return false;
+      if (pinned.length < SUBSTRING_CHECKS_MAX && !this.occurs(a, target as string, (from as string).length)) return false;
       pinned.push(a);
-      length += suffixOf(a).length;
+      length += this.suffixOf(a).length;
       if (length > room) {
         for (const p of pinned) this.proof.push(p);
         return false;
       }
     }
     return true;
+  }
+
+  // Methods rather than closures made per call: appendsFit runs once per candidate of every read,
+  // and a closure per call was a tenth of the read test's time (more under tsx, which names each).
+  private suffixOf(a: number): string {
+    return this.index.values.value(this.index.argA[a] as number) as string;
+  }
+
+  /** Whether the suffix of pinned append a occurs in `target` from `offset` (the proof is a when not). */
+  private occurs(a: number, target: string, offset: number): boolean {
+    this.work -= (target.length >> 5) + 1;
+    if (target.indexOf(this.suffixOf(a), offset) >= 0) return true;
+    this.proof.push(a);
+    return false;
   }
 }
 

@@ -1,8 +1,7 @@
 import { assert } from '../util/assert.js';
 import { DEADLINE_POLL_STEPS, type Budget } from './budget.js';
 import type { KeyHistory } from './key-history.js';
-import type { Operation } from './operation.js';
-import { ConfigMemo, ROOT, mix } from './memo.js';
+import { ConfigMemo, ROOT, zobristKeys } from './memo.js';
 import { ILLEGAL, OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
 import { ResetDeadline } from './reset-deadline.js';
 import { ABSENT, UNOBSERVED } from './values.js';
@@ -133,24 +132,18 @@ const HEAD = 0;
  * below 2^26 (HISTORY_OPS_MAX events), so (position, op) packs into one exact double and a
  * numeric sort does it.
  */
-function deadlineRanks(h: KeyHistory): { rank: Int32Array; opOfRank: Int32Array } {
+function deadlineRanks(h: KeyHistory, rank: Int32Array, opOfRank: Int32Array): void {
   const n = h.ops.length;
   const scale = 2 ** 25;
   assert(n < scale, `a key with ${n} operations is over the limit of ${scale}`);
   const packed = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const op = h.ops[i] as Operation;
-    packed[i] = (h.isOk[i] === 1 ? op.returnEvent : op.callEvent) * scale + i;
-  }
+  for (let i = 0; i < n; i++) packed[i] = ((h.isOk[i] === 1 ? h.returnEvent[i] : h.callEvent[i]) as number) * scale + i;
   packed.sort();
-  const rank = new Int32Array(n);
-  const opOfRank = new Int32Array(n);
   for (let r = 0; r < n; r++) {
     const i = (packed[r] as number) % scale;
     rank[i] = r;
     opOfRank[r] = i;
   }
-  return { rank, opOfRank };
 }
 
 /** Sorts a[from, to) ascending: insertion sort for the short frames that are the rule, native past that. */
@@ -191,11 +184,18 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   const n = h.ops.length;
   const entryCount = h.entries.length;
   const tail = entryCount + 1;
+  // The per-op and per-entry arrays of the search in one buffer: on a thousand small keys, a
+  // buffer each was a good part of the search's cost (each one a backing store to track).
+  const okObservers = h.facts?.okObservers ?? null;
+  const framesFirst = n + 64;
+  const words = new Int32Array(2 * (entryCount + 2) + 4 * n + 3 * (n + 2) + (okObservers?.length ?? 0) + framesFirst);
+  let used = 0;
+  const take = (length: number): Int32Array => words.subarray(used, (used += length));
   // List nodes: 0 = head, 1..entryCount = entries in order, tail = entryCount + 1.
-  const next = new Int32Array(entryCount + 2);
-  const prev = new Int32Array(entryCount + 2);
-  const callNode = new Int32Array(n);
-  const returnNode = new Int32Array(n);
+  const next = take(entryCount + 2);
+  const prev = take(entryCount + 2);
+  const callNode = take(n);
+  const returnNode = take(n);
   for (let node = 0; node <= tail; node++) {
     next[node] = node + 1;
     prev[node] = node - 1;
@@ -205,18 +205,14 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
     if (code >= 0) callNode[code] = e + 1;
     else returnNode[~code] = e + 1;
   }
-  const hashA = new Int32Array(n);
-  const hashB = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    hashA[i] = mix(i * 2 + 1) || 1;
-    hashB[i] = mix(~i * 0x2545f491) || 1;
-  }
+  const { a: hashA, b: hashB } = zobristKeys(n);
   const memo = new ConfigMemo(n, packState(ABSENT, 0), options.configsMax);
   const { kind, argA, argB, isOk, entries, cell } = h;
   const lookedAt = h.facts?.lookedAt ?? new Uint8Array(n);
   const uniqueProducer = h.facts?.uniqueProducer ?? new Uint8Array(0);
   // Ok observers not yet linearized, per value (rule 4).
-  const observersLeft = h.facts === null ? new Int32Array(0) : h.facts.okObservers.slice();
+  const observersLeft = take(okObservers?.length ?? 0);
+  if (okObservers !== null) observersLeft.set(okObservers);
   const observedPrefixes = h.facts?.observedPrefixes ?? null;
   // Rule 6: the earliest deadline of the ok reads and cas ops left, and the writes and deletes left.
   const deadline = observedPrefixes === null ? null : new ResetDeadline(kind, argA, argB, isOk, callNode, returnNode, cell.values);
@@ -309,14 +305,16 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
   // 100k-op single-key registers), and trying info ops last instead loses on registers, where a
   // read is often waiting for an info write's value. Both keys are event positions, so ranks are
   // distinct.
-  const { rank, opOfRank } = deadlineRanks(h);
+  const rank = take(n);
+  const opOfRank = take(n);
+  deadlineRanks(h, rank, opOfRank);
   // Per depth: where its frame starts in `frames`, the next candidate to try, and the op whose
-  // return entry is first in the list (the one stuck if every candidate fails). One allocation.
-  const frameState = new Int32Array(3 * (n + 2));
-  const frameStart = frameState.subarray(0, n + 2);
-  const frameCursor = frameState.subarray(n + 2, 2 * (n + 2));
-  const frameStuck = frameState.subarray(2 * (n + 2));
-  let frames = new Int32Array(64);
+  // return entry is first in the list (the one stuck if every candidate fails).
+  const frameStart = take(n + 2);
+  const frameCursor = take(n + 2);
+  const frameStuck = take(n + 2);
+  let frames = take(framesFirst);
+  assert(used === words.length, 'the search\'s buffer is laid out exactly');
 
   /**
    * Lays out the candidate frame of the current configuration, and returns an op among the
@@ -435,7 +433,7 @@ export function* searchSteps(h: KeyHistory, budget: Budget, options: SearchOptio
     // Remember the deepest dead end.
     const stuck = frameStuck[depth] as number;
     assert(stuck >= 0, 'search ran out of candidates with no return entry left');
-    const returnEvent = (h.ops[stuck] as { returnEvent: number }).returnEvent;
+    const returnEvent = h.returnEvent[stuck] as number;
     if (returnEvent > frontierEvent) {
       frontierEvent = returnEvent;
       frontierStep = steps;
