@@ -82,7 +82,7 @@ export function renderHtmlSection(report: HtmlReport, index: number): string {
     .join(', ')}${failing.length > HTML_KEYS_MAX ? ` and ${failing.length - HTML_KEYS_MAX} more keys` : ''}</div>`;
   const head = `<section class="file"><h2>${esc(result.source)}: <span class="verdict ${result.verdict}">${verdict}</span></h2>
 ${banner}
-<p>${result.opCount} operations on ${result.keyCount} keys, model: ${esc(MODELS[result.model].describe)}.</p>`;
+<p>${result.opCount} operations on ${result.keyCount} ${result.keyCount === 1 ? 'key' : 'keys'}, model: ${esc(MODELS[result.model].describe)}.</p>`;
   const named = new Set(failing.flatMap((k) => k.explanation?.ops.map((op) => op.id) ?? []));
   const keys = result.keys.slice(0, HTML_KEYS_MAX).map((k, i) => renderKey(report, k, `${id}-k${i}`)).join('\n');
   const more = result.keys.length > HTML_KEYS_MAX ? `<p>… and ${result.keys.length - HTML_KEYS_MAX} more keys.</p>` : '';

@@ -16,7 +16,7 @@ export function renderResult(result: LinearizabilityResult): string {
 
 /** The verdict's line alone: what `kv-lab check` prints before any explanation is ready. */
 export function renderVerdict(result: Pick<LinearizabilityResult, 'source' | 'verdict' | 'opCount' | 'keyCount'>): string {
-  return `${result.source}: ${headline(result.verdict)} (${result.opCount} operations on ${result.keyCount} keys)`;
+  return `${result.source}: ${headline(result.verdict)} (${result.opCount} operations on ${result.keyCount} ${result.keyCount === 1 ? 'key' : 'keys'})`;
 }
 
 function headline(verdict: LinearizabilityResult['verdict']): string {

@@ -28,7 +28,7 @@ function run(...args: string[]) {
 test('a linearizable file exits 0', () => {
   const r = run(good);
   assert.is(r.code, 0, r.err);
-  assert.match(r.out, /good\.jsonl: linearizable \(2 operations on 1 keys\)/);
+  assert.match(r.out, /good\.jsonl: linearizable \(2 operations on 1 key\)/);
 });
 
 test('a violation exits 1 and explains it', () => {
@@ -75,7 +75,7 @@ test('a directory is checked file by file, --html writes one page', () => {
 
 test('the verdict comes first, the explanation after; --json has verdictMs beside ms; --no-explain skips explaining', () => {
   const r = run(stale);
-  const verdictAt = r.out.indexOf('NOT linearizable (3 operations on 1 keys) — verdict in');
+  const verdictAt = r.out.indexOf('NOT linearizable (3 operations on 1 key) — verdict in');
   assert.ok(verdictAt >= 0, r.out);
   assert.ok(verdictAt < r.out.indexOf('These 3 operations'), 'the verdict line precedes the explanation');
   assert.match(r.out, /checked in \d+ ms \(verdict in \d+ ms\)/);
