@@ -29,10 +29,10 @@ export const BUFFER_GRAIN_BYTES = 256;
  * eviction cost grew with the deletes before it: profiled at 1M keys (readrandom, 73% misses), the
  * cache's put took 12% of the time, about 2.7 µs per miss. Here a hit is a Map lookup and a store.
  *
- * Buffers: an evicted block whose buffer came from takeBuffer() and that no reader outside the
- * cache can hold (see `reusable`) gives its buffer back, so a miss reads into a reused buffer
- * instead of allocating one (an allocation of 4 KiB off the V8 heap, and the collections it
- * triggers, cost about 1 µs).
+ * Buffers: an evicted block whose buffer came from takeBuffer() gives its buffer back, so a miss
+ * reads into a reused buffer instead of allocating one (an allocation of 4 KiB off the V8 heap,
+ * and the collections it triggers, cost about 1 µs): at once if no reader outside the cache holds
+ * it, else when the last iterator holding it lets go (see `reusable` and `holders`).
  *
  * Lookups need no hashing: each open table owns an array with a cell per data block holding the
  * block's cache slot (+1; 0 = not cached), so a lookup is two array reads. (Before, a Map keyed
