@@ -1,6 +1,6 @@
 // npm run bench:engine [--json] [--quick] [--keys N] [--full] [--reads N] [--repeat K] [--cases a,b]
-//                      [--cache-mb M]
-//                      [--subjects lsm,bitcask,classic-level,lmdb]
+//                      [--cache-mb M] [--lsm-options JSON] [--lsm-base DIR]
+//                      [--subjects lsm,bitcask,classic-level,lmdb,lsm-base]
 //
 // db_bench's cases over kv-lab's engines and two peers from npm, in one run, on the real disk in a
 // temporary directory: classic-level (LevelDB) and lmdb. Each case runs over every subject in turn
@@ -30,6 +30,11 @@
 // (another's background work would count); for them the `chain-total` row gives each engine's own
 // accounting over the whole chain (kv-lab's stats(), LevelDB's "leveldb.stats" plus its log; lmdb
 // has none). Space amplification: bytes of the database directory after the case over N * 116.
+//
+// Before/after in one run: --lsm-base DIR adds the subject `lsm-base`, the LSM of another checkout
+// (e.g. `git worktree add /tmp/base main`; its node_modules are not needed), run case by case with
+// the others, and the ratios `lsm/lsm-base`. --lsm-options '{"blockBytes":2048}' sets LsmOptions
+// of the subject `lsm` (not of lsm-base), to compare a setting with the defaults the same way.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +84,19 @@ const REPEAT = positiveInt('repeat', option('repeat'), 1, 1);
  */
 const CACHE_BYTES = positiveInt('cache-mb', option('cache-mb'), 32, 1) * 1024 * 1024;
 const CASES_ARG = option('cases')?.split(',');
+const LSM_BASE_DIR = option('lsm-base');
+const LSM_OPTIONS: Record<string, unknown> = (() => {
+  const text = option('lsm-options');
+  if (text === undefined) return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  process.stderr.write(`bench:engine: --lsm-options must be a JSON object of LsmOptions, got ${JSON.stringify(text)}\n`);
+  process.exit(2);
+})();
 /** Sizes above this run only the reads-past-memory cases unless --cases names others. */
 const ALL_CASES_KEYS_MAX = 1_000_000;
 /** The chain (always filled by fillrandom in batches of 1000) without the fills run alone. */
@@ -119,13 +137,38 @@ interface Subject {
 
 // ---- subjects ----
 
-function kvlab(kind: 'lsm' | 'bitcask'): Subject {
+/** What a kv-lab subject needs from a checkout: this one's, or --lsm-base's. */
+interface Checkout {
+  openEngine: typeof openEngine;
+  RealDisk: typeof RealDisk;
+  RealClock: typeof RealClock;
+  silentLogger: typeof silentLogger;
+  FSYNC_ALWAYS: typeof FSYNC_ALWAYS;
+  FSYNC_NEVER: typeof FSYNC_NEVER;
+}
+
+const THIS_CHECKOUT: Checkout = { openEngine, RealDisk, RealClock, silentLogger, FSYNC_ALWAYS, FSYNC_NEVER };
+
+/** The engine modules of the checkout at dir (its sources, loaded by tsx like these). */
+async function checkoutAt(dir: string): Promise<Checkout> {
+  const from = async (p: string): Promise<Record<string, unknown>> => import(join(dir, p));
+  try {
+    const [storage, disk, clock, log] = await Promise.all([from('src/storage/index.ts'), from('src/env/real/disk.ts'), from('src/env/real/clock.ts'), from('src/env/log.ts')]);
+    return { openEngine: storage.openEngine, RealDisk: disk.RealDisk, RealClock: clock.RealClock, silentLogger: log.silentLogger, FSYNC_ALWAYS: storage.FSYNC_ALWAYS, FSYNC_NEVER: storage.FSYNC_NEVER } as Checkout;
+  } catch (err) {
+    process.stderr.write(`bench:engine: --lsm-base ${dir}: cannot load its engine (${(err as Error).message})\n`);
+    process.exit(2);
+  }
+}
+
+function kvlab(kind: 'lsm' | 'bitcask', name: string = kind, c: Checkout = THIS_CHECKOUT, lsmOptions: Record<string, unknown> = {}): Subject {
   return {
-    name: kind,
+    name,
     async open(dir, sync) {
-      const deps = { disk: new RealDisk(dir), clock: new RealClock(), log: silentLogger };
+      const deps = { disk: new c.RealDisk(dir), clock: new c.RealClock(), log: c.silentLogger };
+      const lsm = { blockCacheBytes: CACHE_BYTES, ...lsmOptions };
       const engine = await new Promise<Engine>((resolve, reject) =>
-        openEngine(kind, deps, 'db', { fsync: sync ? FSYNC_ALWAYS : FSYNC_NEVER, lsm: { blockCacheBytes: CACHE_BYTES } }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
+        c.openEngine(kind, deps, 'db', { fsync: sync ? c.FSYNC_ALWAYS : c.FSYNC_NEVER, lsm }, (err, e) => (err ? reject(err) : resolve(e as Engine))),
       );
       return {
         write(ops) {
@@ -588,11 +631,15 @@ async function fillsync(s: Subject, fresh: (s: Subject, label: string, sync: boo
 function ratiosOf(): Record<string, Record<string, number>> {
   const label = (r: Result) => (SIZES.length === 1 ? r.case : `${r.case} @${r.keys}`);
   const ratios: Record<string, Record<string, number>> = {};
+  for (const r of results.filter((x) => x.subject === 'lsm' && x.ops > 0)) {
+    const base = results.find((x) => x.subject === 'lsm-base' && x.case === r.case && x.keys === r.keys);
+    if (base) (ratios['lsm/lsm-base'] ??= {})[label(r)] = r.opsPerSec / base.opsPerSec;
+  }
   for (const one of results.filter((x) => x.subject === 'lsm-applied')) {
     const wal = results.find((x) => x.subject === 'lsm' && x.case === one.case && x.keys === one.keys);
     if (wal) (ratios['lsm-applied/lsm'] ??= {})[label(one)] = one.opsPerSec / wal.opsPerSec;
   }
-  for (const ours of ['lsm', 'bitcask']) {
+  for (const ours of ['lsm', 'lsm-base', 'bitcask']) {
     for (const peer of ['classic-level', 'lmdb']) {
       for (const r of results.filter((x) => x.subject === ours && x.ops > 0)) {
         const p = results.find((x) => x.subject === peer && x.case === r.case && x.keys === r.keys);
@@ -610,7 +657,8 @@ function ratiosOf(): Record<string, Record<string, number>> {
 }
 
 async function main(): Promise<void> {
-  const all: Subject[] = [kvlab('lsm'), kvlab('bitcask'), classicLevel, lmdbSubject];
+  const all: Subject[] = [kvlab('lsm', 'lsm', THIS_CHECKOUT, LSM_OPTIONS), kvlab('bitcask'), classicLevel, lmdbSubject];
+  if (LSM_BASE_DIR !== undefined) all.splice(1, 0, kvlab('lsm', 'lsm-base', await checkoutAt(LSM_BASE_DIR)));
   const wanted = subjectsArg !== undefined ? subjectsArg.split(',') : all.map((s) => s.name);
   for (const w of wanted) {
     if (!all.some((s) => s.name === w)) {

@@ -132,6 +132,12 @@ export class LsmEngine implements Engine {
   private flushRequests: WriteCallback[] = [];
   private readonly encoder = new ByteWriter(64 * 1024);
   private lookupBuf = new Uint8Array(256);
+  /**
+   * A view of lookupBuf's first lookupView.length bytes, kept while keys of that length come:
+   * a point read then allocates no view for its encoded key (keys of one application mostly share
+   * a length). Valid only within one read, which nothing re-enters.
+   */
+  private lookupView = this.lookupBuf.subarray(0, 0);
   private readonly hit: TableHit = { deleted: false, value: new Uint8Array(0) };
   private readonly counters = emptyStats('lsm');
   private flushBytesWritten = 0;
@@ -624,8 +630,13 @@ export class LsmEngine implements Engine {
       const i = src.imm.get(key);
       if (i !== undefined) return i ?? undefined;
     }
-    if (this.lookupBuf.length < key.length * 3) this.lookupBuf = new Uint8Array(key.length * 6);
-    const kb = this.lookupBuf.subarray(0, utf8EncodeInto(key, this.lookupBuf, 0));
+    if (this.lookupBuf.length < key.length * 3) {
+      this.lookupBuf = new Uint8Array(key.length * 6);
+      this.lookupView = this.lookupBuf.subarray(0, 0);
+    }
+    const keyBytes = utf8EncodeInto(key, this.lookupBuf, 0);
+    if (this.lookupView.length !== keyBytes) this.lookupView = this.lookupBuf.subarray(0, keyBytes);
+    const kb = this.lookupView;
     const hash = bloomHash(kb);
     const v = src.version;
     for (const f of v.levels[0] as FileMeta[]) {

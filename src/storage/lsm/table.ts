@@ -144,7 +144,7 @@ export class Table implements CachedBlocks {
       this.cache.giveBack(buf.buffer as ArrayBuffer);
       throw new StorageCorruptionError(this.path, offset, bad);
     }
-    this.cache.put(this, i, block, !forIterator);
+    this.cache.put(this, i, block, true, forIterator);
     return block;
   }
 
@@ -198,6 +198,11 @@ export class Table implements CachedBlocks {
     }
   }
 
+  /** An iterator lets go of a block it had from blockIterator() (its buffer may be reused). */
+  releaseBlock(block: Uint8Array): void {
+    this.cache.release(block);
+  }
+
   /** A corruption error for data block i. */
   corruption(i: number, err: Error): StorageCorruptionError {
     if (err instanceof StorageCorruptionError) return err;
@@ -238,13 +243,19 @@ export class TableIterator implements InternalIterator {
   ) {}
 
   private load(index: number): BlockIterator | null {
-    if (index < 0 || index >= this.table.blockCount) {
-      this.block = null;
-      return null;
-    }
+    this.dropBlock();
+    if (index < 0 || index >= this.table.blockCount) return null;
     this.blockIndex = index;
     this.block = this.table.blockIterator(index, this.fillCache);
     return this.block;
+  }
+
+  /** Lets go of the current block: from here on nothing reads it (see BlockCache.release). */
+  private dropBlock(): void {
+    if (this.block === null) return;
+    const b = this.block.block;
+    this.block = null;
+    this.table.releaseBlock(b);
   }
 
   /** Runs a move of the block cursor, turning a malformed entry into a corruption error. */
@@ -317,7 +328,7 @@ export class TableIterator implements InternalIterator {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.block = null;
+    this.dropBlock();
     this.table.release();
   }
 

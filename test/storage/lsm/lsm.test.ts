@@ -29,6 +29,20 @@ L('writes flow from memtable to level 0 to deeper levels; every level past 0 sta
   assert.is(h.all().length, 2000);
 });
 
+L('point reads of keys of changing lengths (the reused lookup view) find exactly their own keys', () => {
+  const h = new Harness('lsm', 'key-lengths');
+  // Keys that are prefixes of one another, and one longer than the lookup buffer's first size.
+  const keys = ['k', 'k1', 'k12', 'k123', `k${'x'.repeat(300)}`, 'k1234', 'é', 'éé'];
+  for (const k of keys) assert.is(h.write([[k, `v-${k}`]]), null);
+  fill(h, 1500, 'z');
+  h.env.run(2000);
+  assert.ok(h.engine.stats().flushes > 0, 'the keys are in tables');
+  for (let round = 0; round < 3; round++) {
+    for (const k of round === 1 ? [...keys].reverse() : keys) assert.is(h.engine.get(k), `v-${k}`, k);
+    for (const k of ['k0', 'k12x', 'k1235', `k${'x'.repeat(299)}`, 'e']) assert.is(h.engine.get(k), undefined, k);
+  }
+});
+
 L('tombstones are dropped once no deeper level holds their key, and deleted keys stay deleted', () => {
   const h = new Harness('lsm', 'tombstones');
   fill(h, 600, 'a');
