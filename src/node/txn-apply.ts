@@ -111,7 +111,7 @@ export function executeTxnApply(view: KvView, db: string, op: TxnApplyOp, entryT
 }
 
 /** The record, its place in the bounded log of records, and forgetting the one that falls out. */
-function recordWrites(view: KvView, txn: string, record: TxnRecord): StorageWrite[] {
+export function recordWrites(view: KvView, txn: string, record: TxnRecord): StorageWrite[] {
   const n = Number(view.get(TXN_RECORD_COUNT_KEY) ?? '0') + 1;
   const out: StorageWrite[] = [
     [txnRecordKey(txn), JSON.stringify(record)],
