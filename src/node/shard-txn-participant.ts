@@ -307,6 +307,9 @@ export class Participants {
       const host = group(t.shard);
       if (host === null || this.table(t.shard, host) !== t) continue;
       for (const p of [...t.txns.values()]) {
+        // (The txn-prepare-not-durable bug: a yes vote held in memory only, with nothing in the
+        // log to recover it from, is dropped like an idle transaction.)
+        if (p.state === 'prepared' && this.env.bugs.has('txn-prepare-not-durable') && now - p.preparedMs >= PARTICIPANT_IDLE_MS) this.release(t, p);
         if (p.state !== 'active') continue;
         if (p.onGrant !== null && now - p.waitSinceMs >= this.limits.lockWaitMs) this.abort(t, p, 'lock_timeout', `waited ${this.limits.lockWaitMs} ms for a lock at shard ${t.shard}`);
         else if (p.reply === null && now - p.lastSeenMs >= PARTICIPANT_IDLE_MS) this.abort(t, p, 'timeout', `no word from its coordinator for ${PARTICIPANT_IDLE_MS} ms`);
