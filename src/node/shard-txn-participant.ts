@@ -303,9 +303,16 @@ export class Participants {
 
   sweep(group: (shard: number) => TxnHost | null): void {
     const now = this.env.clock.monotonicMs();
-    for (const t of [...this.tables.values()]) {
-      const host = group(t.shard);
-      if (host === null || this.table(t.shard, host) !== t) continue;
+    // Every shard this node leads, not only those with a table: a new leader that no transaction
+    // has reached yet must still find the intents its predecessors left.
+    for (const shard of this.env.hosted()) {
+      const host = group(shard);
+      const t = host === null ? null : this.table(shard, host);
+      if (t === null) {
+        const stale = this.tables.get(shard);
+        if (stale !== undefined) this.drop(stale);
+        continue;
+      }
       for (const p of [...t.txns.values()]) {
         // (The txn-prepare-not-durable bug: a yes vote held in memory only, with nothing in the
         // log to recover it from, is dropped like an idle transaction.)
@@ -331,6 +338,7 @@ export class Participants {
       if (p !== undefined && now - p.preparedMs < RECOVER_AFTER_MS) continue;
       const intent = JSON.parse(raw) as Intent;
       t.asking.add(txn);
+      this.env.log.log('info', 'stxn.ask', { shard: t.shard, txn, home: intent.home });
       this.ask(intent.home, txn, (r) => {
         t.asking.delete(txn);
         if (this.tables.get(t.shard) !== t) return;

@@ -189,6 +189,8 @@ export class ShardTxn {
     if (c === undefined) {
       const known = t.finished.get(id);
       if (known !== undefined) return reply(known);
+      // (The bug: a resent COMMIT is answered from this leader's memory alone, like a participant.)
+      if (this.env.bugs.has('txn-coordinator-forgets-decision')) return reply(abortedResult('unknown', `no transaction ${id} at this leader`));
       // Not in this leader's memory: the record says, once every earlier entry is applied.
       return t.host.readBarrier(
         () => {
