@@ -50,7 +50,12 @@ const ATTEMPT_MS = 250;
 const REFERRAL_PAUSE_MS = 20;
 const OP_BUDGET_MS = 1000;
 const PREPARE_BUDGET_MS = 1000;
-const RESOLVE_BUDGET_MS = 3000;
+/**
+ * A resolve is told once (one attempt): the participants' recovery (ask the home's record) is
+ * the path that must be right, so it is the path that runs whenever a message is lost, not a
+ * rarity a retry loop hides. The cost: a lost resolve holds the intent's keys a second longer.
+ */
+const RESOLVE_BUDGET_MS = ATTEMPT_MS;
 const SWEEP_MS = 200;
 /** Shards one transaction may touch. */
 const PARTS_MAX = 64;
