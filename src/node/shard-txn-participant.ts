@@ -1,6 +1,5 @@
 import { LockManager, type Grant, type LockMode } from '../txn/lock-manager.js';
 import { overlayValue, type BufferedWrite, type TxnLimits } from '../txn/txn-table.js';
-import { assert } from '../util/assert.js';
 import { TXN_INTENTS_END, TXN_INTENTS_START, dataKey } from './keyspace.js';
 import { parseStored } from './kv-state.js';
 import type { ReadOp, Result, TxnWriteOp } from './protocol.js';
@@ -55,12 +54,16 @@ interface PTable {
   /** Intents found in the state, and since when (monotonic ms): asked about once old enough. */
   seen: Map<string, number>;
   asking: Set<string>;
+  /** Transactions resolved or aborted under this leadership, oldest first (bounded). */
+  endedSet: Set<string>;
 }
 
 /** An intent is asked about at its home after this long without a decision. */
 export const RECOVER_AFTER_MS = 1000;
 /** An active transaction whose coordinator has said nothing for this long is aborted here. */
 export const PARTICIPANT_IDLE_MS = 3000;
+/** Ended transactions a table remembers, to refuse their late operations. */
+const ENDED_KEPT = 10_000;
 /** Intents looked at per shard and sweep. */
 const INTENTS_PER_SWEEP = 256;
 
@@ -96,7 +99,7 @@ export class Participants {
       t = undefined;
     }
     if (term === null) return null;
-    if (t === undefined) this.tables.set(shard, (t = { shard, term, host, locks: new LockManager(), txns: new Map(), tsNext: 0, seen: new Map(), asking: new Set() }));
+    if (t === undefined) this.tables.set(shard, (t = { shard, term, host, locks: new LockManager(), txns: new Map(), tsNext: 0, seen: new Map(), asking: new Set(), endedSet: new Set() }));
     return t;
   }
 
@@ -118,6 +121,8 @@ export class Participants {
   private op(t: PTable, body: Extract<ParticipantRequest, { f: 'op' }>, reply: Reply): void {
     let p = t.txns.get(body.txn);
     if (p === undefined) {
+      // A late or duplicated operation of a transaction already ended here must not lock again.
+      if (t.endedSet.has(body.txn)) return reply(abortedResult('failed', `transaction ${body.txn} has ended at shard ${t.shard}`));
       if (body.n !== 1) return reply(abortedResult('leader_changed', `shard ${t.shard} holds no transaction ${body.txn}: its leader changed or it was aborted here`));
       if (t.txns.size >= this.limits.openMax) return reply({ ok: false, code: 'unavailable', message: `too many open transactions at shard ${t.shard}` });
       p = { id: body.txn, home: body.home, db: body.db, state: 'active', writes: [], n: 0, result: null, reply: null, onGrant: null, waitSinceMs: 0, lastSeenMs: 0, preparedMs: 0, prepareReplies: [] };
@@ -207,6 +212,7 @@ export class Participants {
   /** Ends a transaction here: its locks go, its operation in progress is answered; returns the answer. */
   private abort(t: PTable, p: PTxn, reason: string, detail: string): Result {
     const result = abortedResult(reason, `transaction ${p.id}: ${detail}`);
+    this.ended(t, p.id);
     this.release(t, p);
     const reply = p.reply;
     p.reply = null;
@@ -215,6 +221,12 @@ export class Participants {
     reply?.(result);
     for (const r of p.prepareReplies.splice(0)) r(result);
     return result;
+  }
+
+  private ended(t: PTable, txn: string): void {
+    t.endedSet.delete(txn);
+    t.endedSet.add(txn);
+    if (t.endedSet.size > ENDED_KEPT) t.endedSet.delete(t.endedSet.values().next().value as string);
   }
 
   private release(t: PTable, p: PTxn): void {
@@ -275,12 +287,15 @@ export class Participants {
   }
 
   private resolve(t: PTable, txn: string, commit: boolean, reply: Reply): void {
-    const p = t.txns.get(txn);
-    if (p !== undefined && p.state === 'active') {
-      assert(!commit, () => `shard ${t.shard}: commit of ${txn}, which never prepared here`);
-      this.abort(t, p, 'rolled_back', 'its coordinator aborted it');
-      return reply({ ok: true, value: 'aborted' });
+    const found = t.txns.get(txn);
+    this.ended(t, txn);
+    if (found !== undefined && found.state === 'active') {
+      // Aborted, or (a commit) a stale operation that arrived after a leader change re-created
+      // it here: either way its locks go; a commit's writes are in an intent of an earlier term.
+      this.abort(t, found, 'rolled_back', 'its coordinator ended it');
+      if (!commit && readIntent(t.host.view(), txn) === null) return reply({ ok: true, value: 'aborted' });
     }
+    const p = t.txns.get(txn);
     const records: string[] = [];
     if (p !== undefined && p.state === 'prepared' && commit && this.env.bugs.has('txn-prepare-not-durable')) {
       // The bug's other half: the writes reach the log only now, from this leader's memory.
