@@ -691,7 +691,6 @@ function crossCheck(s: Scenario): void {
   for (const c of RAFT_CHECKS) if (s.checks.includes(c) && s.cluster.replication !== 'raft') errors.push(`${s.file}: checks: ${c} needs replication raft`);
   for (const c of GOSSIP_CHECKS) if (s.checks.includes(c) && s.cluster.gossip === null) errors.push(`${s.file}: checks: ${c} needs cluster.gossip`);
   if (s.checks.includes('isolation') && s.workload.kind === 'kv') errors.push(`${s.file}: checks: isolation judges transactions; it needs workload.kind txn-list-append or txn-rw-register`);
-  if (s.workload.kind !== 'kv' && s.cluster.shards > 1) errors.push(`${s.file}: workload.kind: ${s.workload.kind} with cluster.shards: transactions across shards need two-phase commit, not built yet (issue 21); run transactions on one shard`);
   errors.push(...storageProblems(s));
   errors.push(...shardProblems(s));
   if (s.cluster.raft.leaseReads && !s.cluster.raft.checkQuorum) errors.push(`${s.file}: cluster.raft: leaseReads needs checkQuorum`);

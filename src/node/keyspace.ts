@@ -16,6 +16,8 @@ import { assert } from '../util/assert.js';
  *   "\x01t\x00" + txn id               → a transaction's record: {"status":"committed"|"aborted","reason"?}
  *   "\x01c"                            → the number of transaction records written (txn-apply.ts)
  *   "\x01l\x00" + 16-digit n            → the id of the n-th record (records past a bound are forgotten)
+ *   "\x01x\x00" + txn id               → a prepared cross-shard transaction's intent here: {home, db, writes}
+ *   "\x01k\x00" + data key             → the id of the prepared transaction whose intent covers that key
  *   "\x01a"                            → Raft: the last log index the store reflects   } node-local:
  *   "\x01p"                            → primary: the last shipped record applied      } not replicated
  *
@@ -37,6 +39,10 @@ export const CREDENTIAL_EPOCH_KEY = '\x01e';
 export const TXN_RECORDS_START = '\x01t\x00';
 export const TXN_RECORD_COUNT_KEY = '\x01c';
 export const TXN_RECORD_LOG_START = '\x01l\x00';
+/** Two-phase commit across shards (src/node/shard-txn-apply.ts): a participant's prepared intents. */
+export const TXN_INTENTS_START = '\x01x\x00';
+export const TXN_INTENTS_END = '\x01x\x01';
+export const TXN_KEY_INTENT_START = '\x01k\x00';
 /** The lock-table name of a database's guard (src/txn/lock-manager.ts): never a stored key. */
 export function txnGuardLock(db: string): string {
   return `\x01g\x00${db}`;

@@ -71,8 +71,11 @@ export type TxnOp =
 
 /** Operations in one transaction, and so in one txn.oneshot (TxnLimits.opsMax agrees). */
 export const TXN_OPS_MAX = 1000;
-/** A transaction id: `<term>.<counter>` (src/txn/txn-table.ts). */
-export const TXN_ID_PATTERN = /^[0-9]{1,15}\.[0-9]{1,15}$/;
+/**
+ * A transaction id: `<term>.<counter>` (src/txn/txn-table.ts); on a sharded cluster
+ * `<home shard>.<term>.<counter>` (src/node/shard-txn.ts: the home shard holds its record).
+ */
+export const TXN_ID_PATTERN = /^[0-9]{1,15}\.[0-9]{1,15}(\.[0-9]{1,15})?$/;
 
 export function isTxnOp(op: KvOp): op is TxnOp {
   return op.f.startsWith('txn.');

@@ -14,7 +14,8 @@ import { executeRead, executeWrite, executeWriteOnce, type StorageWrite } from '
 import { decodeLogEntry, encodeLogRecord, logEntryText, type LogRecord } from './log-records.js';
 import { isReadOnly, isTxnOp, type Request, type Result } from './protocol.js';
 import { executeTxnApply, isTxnApply } from './txn-apply.js';
-import { TxnService } from './txn-service.js';
+import { TxnService, type TxnHost } from './txn-service.js';
+import { executeShardTxn, isShardTxnRecord } from './shard-txn-apply.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { decodeStateBlock, StateSnapshotSource } from './state-snapshot.js';
 import type { NodeStore } from './store.js';
@@ -98,6 +99,8 @@ export class RaftReplica implements Replica, RaftStateMachine {
   private restoringTo: Index | null = null;
   /** Interactive transactions: lock and transaction tables while this node leads (txn-service.ts). */
   private readonly txns: TxnService;
+  /** The same access to this group for a sharded node's cross-shard transactions (shard-txn.ts). */
+  readonly txnHost: TxnHost;
 
   constructor(
     private readonly env: Env,
@@ -109,7 +112,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
     const raw = store.view.get(APPLIED_KEY);
     this.applied = raw === undefined ? 0 : Number(raw);
     const bugs = config.bugs;
-    this.txns = new TxnService({
+    this.txnHost = {
       clock: env.clock,
       log: env.log,
       bugs,
@@ -122,7 +125,8 @@ export class RaftReplica implements Replica, RaftStateMachine {
         return this.runtime?.raft.lastIndex() ?? 0;
       },
       propose: (record, reply) => this.proposeRecord(record, reply),
-    });
+    };
+    this.txns = new TxnService(this.txnHost);
     RaftRuntime.start(
       env,
       {
@@ -435,7 +439,9 @@ export class RaftReplica implements Replica, RaftStateMachine {
           ? executeWriteOnce(this.store.view, rec.db, rec.key, rec.valueJson, reply !== undefined)
           : isTxnApply(rec.req.op)
             ? executeTxnApply(this.store.view, rec.req.db, rec.req.op, entry.term)
-            : executeWrite(this.store.view, rec.req, options);
+            : isShardTxnRecord(rec.req.op)
+              ? executeShardTxn(this.store.view, rec.req.db, rec.req.op, entry.term)
+              : executeWrite(this.store.view, rec.req, options);
       this.persist(writes);
       reply?.(result);
     }

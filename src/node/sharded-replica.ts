@@ -8,10 +8,11 @@ import { openEngine, type EngineKind, type EngineOptions, type FsyncPolicy } fro
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
 import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
-import type { Request, Result } from './protocol.js';
+import { encodeMessage, isTxnOp, type Request, type Result } from './protocol.js';
 import { RaftReplica, type RaftReplicaConfig } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { shardEnv } from './shard-env.js';
+import { ShardTxn } from './shard-txn.js';
 import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
 import { EngineStore } from './store.js';
 import { TickCoalescer } from './tick-coalescer.js';
@@ -98,6 +99,8 @@ export class ShardedReplica implements Replica {
   private readonly ticks: TickCoalescer | null;
   /** Frames to each node gathered per turn into one message (null: each frame is a message). */
   private readonly outbox: ShardOutbox | null;
+  /** Transactions across shards: two-phase commit (shard-txn.ts). */
+  private readonly txn: ShardTxn;
 
   constructor(
     private readonly env: Env,
@@ -108,6 +111,7 @@ export class ShardedReplica implements Replica {
     this.map = ShardMap.build(config.members, { shards: config.shards, replicas: config.replicas });
     this.ticks = config.coalesceTicks === false ? null : new TickCoalescer(env.clock, config.raft.tickMs);
     this.outbox = config.coalesceMessages === false ? null : new ShardOutbox(env.net, env.clock);
+    this.txn = new ShardTxn({ id: env.id, clock: env.clock, log: env.log, bugs: config.raft.bugs, map: this.map, send: (to, m) => env.net.send(to, encodeMessage(m)), group: (s) => this.group(s)?.txnHost ?? null, hosted: () => this.hostedShards() });
     const mine = this.map.shardsOf(env.id);
     env.log.log('info', 'shards.start', { shards: config.shards, replicas: config.replicas, hosted: mine.join(',') });
     let waiting = mine.length;
@@ -181,12 +185,6 @@ export class ShardedReplica implements Replica {
         for (const sub of op.ops) if (this.map.shardOf(req.db, sub.key) !== first) return { ok: false, code: 'bad_request', message: 'a batch whose keys lie in several shards must go through a front door (line, HTTP), whose gateway splits it into one atomic batch per shard' };
         return first;
       }
-      case 'txn.begin':
-      case 'txn.op':
-      case 'txn.commit':
-      case 'txn.rollback':
-      case 'txn.oneshot':
-        return { ok: false, code: 'bad_request', message: `transactions on a sharded cluster need two-phase commit across shards, not built yet (issue 21): run them on a cluster of one shard` };
       default:
         return { ok: false, code: 'bad_request', message: `${op.f} is not supported yet on a sharded cluster (databases, users and membership are per group today; issue 20)` };
     }
@@ -194,6 +192,7 @@ export class ShardedReplica implements Replica {
 
   submit(req: Request, reply: Reply): void {
     if (this.stopped) return reply({ ok: false, code: 'unavailable', message: 'the node is stopped' });
+    if (isTxnOp(req.op)) return this.txn.submit(req, reply);
     const shard = this.route(req);
     if (typeof shard !== 'number') return reply(shard);
     const replica = this.groups.get(shard)?.replica ?? null;
@@ -217,7 +216,8 @@ export class ShardedReplica implements Replica {
 
   // ---- peers ----
 
-  receivePeer(from: string, _body: Record<string, unknown>): void {
+  receivePeer(from: string, body: Record<string, unknown>): void {
+    if (body.kind === 'stxn') return this.txn.receive(from, body);
     // Every frame of a group travels in a shard envelope (receiveShardFrame); a bare one is not ours.
     this.env.log.log('warn', 'shards.bare_frame', { from });
   }
@@ -369,6 +369,7 @@ export class ShardedReplica implements Replica {
     if (this.stopped) return;
     this.stopped = true;
     this.balanceTimer?.cancel();
+    this.txn.stop();
     this.outbox?.close();
     for (const g of this.groups.values()) {
       g.replica?.stop();

@@ -23,17 +23,9 @@ import type { Result } from './protocol.js';
  * the record says committed or aborted; no record means the commit entry never committed and
  * never will — a definite abort.
  *
- * Toward two-phase commit across shards (CockroachDB's design, as issue 21 asks): the record will
- * live in the group of the transaction's first written key (writes[0] here). Each participant
- * group will append a PREPARE entry holding its writes, the lock term and the record's group
- * (`{f:'txn.prepare', txn, term, writes, record: group}`), applied as "locks made durable, writes
- * staged" under the same term check; the coordinator then appends COMMIT to the record's group
- * (this entry, with the participants' list instead of writes for other groups), and each
- * participant applies its staged writes on a `txn.resolve` entry. A participant that finds its
- * staged transaction old asks the record's group (ReadIndex, then this record): committed,
- * aborted, or absent — absent after the record's group has a leader of a newer term means the
- * coordinator never decided, and the participant writes ABORTED there first (a push, as
- * CockroachDB's PushTxn). Nothing in this entry's shape or term check changes for that.
+ * Across shards (two-phase commit, src/txn/README.md) the same record, written by recordWrites,
+ * holds the coordinator's decision in the transaction's home shard (shard-txn-apply.ts), and each
+ * participant's prepare entry takes the same term check as this entry.
  */
 
 export interface TxnApplyOp {
@@ -111,7 +103,7 @@ export function executeTxnApply(view: KvView, db: string, op: TxnApplyOp, entryT
 }
 
 /** The record, its place in the bounded log of records, and forgetting the one that falls out. */
-function recordWrites(view: KvView, txn: string, record: TxnRecord): StorageWrite[] {
+export function recordWrites(view: KvView, txn: string, record: TxnRecord): StorageWrite[] {
   const n = Number(view.get(TXN_RECORD_COUNT_KEY) ?? '0') + 1;
   const out: StorageWrite[] = [
     [txnRecordKey(txn), JSON.stringify(record)],

@@ -127,7 +127,7 @@ S('bad values of the new faults are refused, naming what is allowed', () => {
   assert.match(errorOf(GOOD + 'checks: [leader-stability]\n'), /checks: leader-stability needs replication raft/);
 });
 
-S('the isolation check: on by default for transactional workloads, refused without transactions or across shards', () => {
+S('the isolation check: on by default for transactional workloads (one group or across shards), refused without transactions', () => {
   const txn = `name: t
 description: a test
 duration: 2s
@@ -137,7 +137,7 @@ workload: { kind: txn-list-append, clients: 2 }
   assert.ok(parseScenario(txn, 'x.yaml').checks.includes('isolation'));
   assert.not.ok(parseScenario(GOOD, 'x.yaml').checks.includes('isolation'));
   assert.match(errorOf(GOOD + 'checks: [isolation]\n'), /checks: isolation judges transactions; it needs workload.kind txn-list-append or txn-rw-register/);
-  assert.match(errorOf(txn.replace('replication: raft', 'replication: raft, shards: 4')), /transactions across shards need two-phase commit/);
+  assert.ok(parseScenario(txn.replace('nodes: 3, replication: raft', 'nodes: 3, replication: raft, shards: 4'), 'x.yaml').checks.includes('isolation'), 'two-phase commit runs transactions across shards');
 });
 
 S('preset tiny shrinks the engines and the Raft log; cluster.storage overrides it field by field', () => {

@@ -1,0 +1,381 @@
+import { LockManager, type Grant, type LockMode } from '../txn/lock-manager.js';
+import { overlayValue, type BufferedWrite, type TxnLimits } from '../txn/txn-table.js';
+import { TXN_INTENTS_END, TXN_INTENTS_START, dataKey } from './keyspace.js';
+import { parseStored } from './kv-state.js';
+import type { ReadOp, Result, TxnWriteOp } from './protocol.js';
+import type { Reply } from './replica.js';
+import { intentOn, readIntent, shardTxnRecord, type Intent } from './shard-txn-apply.js';
+import type { ShardTxnEnv } from './shard-txn.js';
+import { abortedResult } from './txn-apply.js';
+import type { TxnHost } from './txn-service.js';
+
+/**
+ * The participant side of two-phase commit across shards (src/txn/README.md), at the leader of
+ * each shard a transaction touches: strict two-phase locking over a lock table of the leader's
+ * term (src/txn/lock-manager.ts, wound-wait on the coordinator's BEGIN time), writes buffered in
+ * memory until PREPARE, which makes them and the locks durable as an intent in the shard's Raft
+ * log (shard-txn-apply.ts). After a leader change the lock table is gone but the intents are not:
+ * a read or write that meets another transaction's intent aborts (`conflict`), and a prepare
+ * that meets one votes no at apply. An intent left unresolved (its coordinator silent) is asked
+ * about at its home shard — never decided here (2PC's rule: a participant that voted yes is
+ * bound by the coordinator's decision; the home's record gives it, or the home writes abort).
+ */
+
+/** What the coordinator sends a participant. */
+export type ParticipantRequest =
+  | { f: 'op'; txn: string; home: number; ts: number; db: string; n: number; op: ReadOp | TxnWriteOp }
+  | { f: 'prepare'; txn: string }
+  | { f: 'resolve'; txn: string; commit: boolean };
+
+interface PTxn {
+  id: string;
+  home: number;
+  db: string;
+  state: 'active' | 'preparing' | 'prepared';
+  writes: BufferedWrite[];
+  /** The last operation number seen from the coordinator, its answer once known, and who waits for it. */
+  n: number;
+  result: Result | null;
+  reply: Reply | null;
+  onGrant: (() => void) | null;
+  waitSinceMs: number;
+  lastSeenMs: number;
+  preparedMs: number;
+  prepareReplies: Reply[];
+}
+
+interface PTable {
+  shard: number;
+  term: number;
+  host: TxnHost;
+  locks: LockManager;
+  txns: Map<string, PTxn>;
+  tsNext: number;
+  /** Intents found in the state, and since when (monotonic ms): asked about once old enough. */
+  seen: Map<string, number>;
+  asking: Set<string>;
+  /** Transactions resolved or aborted under this leadership, oldest first (bounded). */
+  endedSet: Set<string>;
+}
+
+/** An intent is asked about at its home after this long without a decision. */
+export const RECOVER_AFTER_MS = 1000;
+/** An active transaction whose coordinator has said nothing for this long is aborted here. */
+export const PARTICIPANT_IDLE_MS = 3000;
+/** Ended transactions a table remembers, to refuse their late operations. */
+const ENDED_KEPT = 10_000;
+/** Intents looked at per shard and sweep. */
+const INTENTS_PER_SWEEP = 256;
+
+export class Participants {
+  private readonly tables = new Map<number, PTable>();
+
+  constructor(
+    private readonly env: ShardTxnEnv,
+    private readonly limits: TxnLimits,
+    /** Asks a transaction's home for its decision: ok with 'committed', 'aborted' or 'pending'. */
+    private readonly ask: (home: number, txn: string, done: (r: Result) => void) => void,
+  ) {}
+
+  handle(shard: number, host: TxnHost, body: ParticipantRequest, reply: Reply): void {
+    const t = this.table(shard, host);
+    if (t === null) return reply(host.notLeader());
+    switch (body.f) {
+      case 'op':
+        return this.op(t, body, reply);
+      case 'prepare':
+        return this.prepare(t, body.txn, reply);
+      case 'resolve':
+        return this.resolve(t, body.txn, body.commit, reply);
+    }
+  }
+
+  /** The shard's table of this leadership, or null when this node does not lead it. */
+  private table(shard: number, host: TxnHost): PTable | null {
+    const term = host.leaderTerm();
+    let t = this.tables.get(shard);
+    if (t !== undefined && (term === null || t.term !== term || t.host !== host)) {
+      this.drop(t);
+      t = undefined;
+    }
+    if (term === null) return null;
+    if (t === undefined) this.tables.set(shard, (t = { shard, term, host, locks: new LockManager(), txns: new Map(), tsNext: 0, seen: new Map(), asking: new Set(), endedSet: new Set() }));
+    return t;
+  }
+
+  /** Leadership lost: active transactions abort; prepared ones live on as intents in the log. */
+  private drop(t: PTable): void {
+    this.tables.delete(t.shard);
+    for (const p of [...t.txns.values()]) {
+      const reply = p.reply;
+      p.reply = null;
+      p.onGrant = null;
+      reply?.(abortedResult('leader_changed', `shard ${t.shard}'s leader changed; its locks are gone`));
+      // A preparing one is answered by its prepare entry's fate (propose's callback).
+    }
+    t.txns.clear();
+  }
+
+  // ---- operations ----
+
+  private op(t: PTable, body: Extract<ParticipantRequest, { f: 'op' }>, reply: Reply): void {
+    let p = t.txns.get(body.txn);
+    if (p === undefined) {
+      // A late or duplicated operation of a transaction already ended here must not lock again.
+      if (t.endedSet.has(body.txn)) return reply(abortedResult('failed', `transaction ${body.txn} has ended at shard ${t.shard}`));
+      if (body.n !== 1) return reply(abortedResult('leader_changed', `shard ${t.shard} holds no transaction ${body.txn}: its leader changed or it was aborted here`));
+      if (t.txns.size >= this.limits.openMax) return reply({ ok: false, code: 'unavailable', message: `too many open transactions at shard ${t.shard}` });
+      p = { id: body.txn, home: body.home, db: body.db, state: 'active', writes: [], n: 0, result: null, reply: null, onGrant: null, waitSinceMs: 0, lastSeenMs: 0, preparedMs: 0, prepareReplies: [] };
+      t.txns.set(p.id, p);
+      // Wound-wait ages by the coordinator's BEGIN time, made unique here; equal times order
+      // by arrival, which can differ between shards: a rare cross-shard wait cycle then ends by
+      // lock timeout (liveness only, never safety).
+      t.locks.begin(p.id, body.ts * 1024 + (t.tsNext++ % 1024));
+    }
+    if (p.state !== 'active') return reply(abortedResult('failed', `transaction ${p.id} is ${p.state} at shard ${t.shard}`));
+    p.lastSeenMs = this.env.clock.monotonicMs();
+    if (body.n === p.n) {
+      // A resend of the operation in progress or just answered.
+      if (p.result !== null) return reply(p.result);
+      p.reply = reply;
+      return;
+    }
+    if (body.n !== p.n + 1 || p.reply !== null || p.onGrant !== null) return reply(this.abort(t, p, 'failed', `operation ${body.n} out of order at shard ${t.shard}`));
+    p.n = body.n;
+    p.result = null;
+    p.reply = reply;
+    const op = body.op;
+    if (op.f === 'range') return this.finish(p, { ok: false, code: 'bad_request', message: 'RANGE inside a transaction is not supported on a sharded cluster yet' });
+    const key = dataKey(p.db, op.key);
+    const live = p;
+    if (op.f === 'read') {
+      return this.lock(t, p, key, 'S', () =>
+        t.host.readBarrier(
+          () => {
+            if (t.txns.get(live.id) !== live || live.state !== 'active') return;
+            const view = t.host.view();
+            const holder = intentOn(view, live.db, op.key);
+            if (holder !== null && holder !== live.id) return void this.abort(t, live, 'conflict', `${JSON.stringify(op.key)} is held by prepared transaction ${holder}`);
+            const committed = parseStored(view.get(key));
+            const v = overlayValue(committed, live.writes, op.key);
+            this.finish(live, { ok: true, value: v === undefined ? committed : v });
+          },
+          () => {
+            if (t.txns.get(live.id) === live) this.abort(t, live, 'leader_changed', 'leadership could not be confirmed for a read');
+          },
+          0,
+        ),
+      );
+    }
+    const holder = intentOn(t.host.view(), p.db, op.key);
+    if (holder !== null && holder !== p.id) return void this.abort(t, p, 'conflict', `${JSON.stringify(op.key)} is held by prepared transaction ${holder}`);
+    this.lock(t, p, key, 'X', () => {
+      if (op.f === 'append') {
+        const v = overlayValue(parseStored(t.host.view().get(key)), live.writes, op.key);
+        if (v === undefined || (v !== null && typeof v !== 'string')) return this.finish(live, { ok: false, code: 'type_error', message: `cannot append to a ${Array.isArray(v) ? 'list' : typeof v}` });
+      }
+      live.writes.push(op.f === 'write' ? { f: 'write', key: op.key, value: op.value } : op.f === 'delete' ? { f: 'delete', key: op.key } : { f: 'append', key: op.key, value: op.value });
+      this.finish(live, { ok: true, value: op.f === 'delete' ? null : op.value });
+    });
+  }
+
+  private finish(p: PTxn, r: Result): void {
+    p.result = r;
+    const reply = p.reply;
+    p.reply = null;
+    reply?.(r);
+  }
+
+  private lock(t: PTable, p: PTxn, key: string, mode: LockMode, next: () => void): void {
+    const r = t.locks.acquire(p.id, key, mode);
+    if (!r.granted) {
+      p.onGrant = next;
+      p.waitSinceMs = this.env.clock.monotonicMs();
+    }
+    for (const w of r.wounded) {
+      const o = t.txns.get(w);
+      if (o !== undefined && o.state === 'active') this.abort(t, o, 'wounded', `an older transaction (${p.id}) needed a lock it held at shard ${t.shard}`);
+    }
+    if (r.granted && t.txns.get(p.id) === p) next();
+  }
+
+  private granted(t: PTable, grants: Grant[]): void {
+    for (const g of grants) {
+      const p = t.txns.get(g.txn);
+      const resume = p?.onGrant ?? null;
+      if (p === undefined || resume === null) continue;
+      p.onGrant = null;
+      resume();
+    }
+  }
+
+  /** Ends a transaction here: its locks go, its operation in progress is answered; returns the answer. */
+  private abort(t: PTable, p: PTxn, reason: string, detail: string): Result {
+    const result = abortedResult(reason, `transaction ${p.id}: ${detail}`);
+    this.ended(t, p.id);
+    this.release(t, p);
+    const reply = p.reply;
+    p.reply = null;
+    p.onGrant = null;
+    p.result = result;
+    reply?.(result);
+    for (const r of p.prepareReplies.splice(0)) r(result);
+    return result;
+  }
+
+  private ended(t: PTable, txn: string): void {
+    t.endedSet.delete(txn);
+    t.endedSet.add(txn);
+    if (t.endedSet.size > ENDED_KEPT) t.endedSet.delete(t.endedSet.values().next().value as string);
+  }
+
+  private release(t: PTable, p: PTxn): void {
+    if (t.txns.get(p.id) !== p) return;
+    t.txns.delete(p.id);
+    this.granted(t, t.locks.release(p.id));
+  }
+
+  // ---- two-phase commit ----
+
+  private prepare(t: PTable, txn: string, reply: Reply): void {
+    const p = t.txns.get(txn);
+    if (p === undefined) {
+      // Not in this leadership's memory: prepared under an earlier one (its intent is in the
+      // state once every earlier entry is applied, which the barrier waits for), or never.
+      return t.host.readBarrier(() => reply(readIntent(t.host.view(), txn) !== null ? { ok: true, value: 'prepared' } : abortedResult('leader_changed', `shard ${t.shard} holds no transaction ${txn}`)), reply, 0);
+    }
+    if (p.state === 'prepared') return reply({ ok: true, value: 'prepared' });
+    if (p.state === 'preparing') return void p.prepareReplies.push(reply);
+    if (p.reply !== null || p.onGrant !== null) return reply(this.abort(t, p, 'failed', 'PREPARE arrived while an operation was in progress'));
+    p.state = 'preparing';
+    p.prepareReplies.push(reply);
+    t.locks.markCommitting(p.id);
+    if (p.writes.length === 0) {
+      // Read only here: nothing to make durable, but the reads were checked under this
+      // leadership's locks, so it must still lead (ReadIndex) when it votes yes. Its locks may
+      // go then: every lock of the transaction, on every shard, is held now (2PL's lock point).
+      return t.host.readBarrier(
+        () => {
+          if (t.txns.get(p.id) !== p) return;
+          this.release(t, p);
+          for (const r of p.prepareReplies.splice(0)) r({ ok: true, value: 'prepared' });
+        },
+        () => {
+          if (t.txns.get(p.id) === p) this.abort(t, p, 'leader_changed', 'leadership could not be confirmed for the vote');
+        },
+        0,
+      );
+    }
+    if (this.env.bugs.has('txn-prepare-not-durable')) {
+      // The bug: a yes vote from memory. A leader change now forgets the locks and the writes.
+      p.state = 'prepared';
+      p.preparedMs = this.env.clock.monotonicMs();
+      for (const r of p.prepareReplies.splice(0)) r({ ok: true, value: 'prepared' });
+      return;
+    }
+    t.host.propose(shardTxnRecord(p.db, { f: 'stxn.prepare', txn: p.id, term: t.term, home: p.home, writes: p.writes }), (r) => {
+      if (r.ok) {
+        p.state = 'prepared';
+        p.preparedMs = this.env.clock.monotonicMs();
+        for (const w of p.prepareReplies.splice(0)) w({ ok: true, value: 'prepared' });
+        return;
+      }
+      const no = r.code === 'aborted' ? r : abortedResult('leader_changed', `the prepare entry was not applied: ${r.message}`);
+      if (t.txns.get(p.id) === p) this.abort(t, p, 'failed', 'its prepare entry was refused');
+      for (const w of p.prepareReplies.splice(0)) w(no);
+    });
+  }
+
+  private resolve(t: PTable, txn: string, commit: boolean, reply: Reply): void {
+    const found = t.txns.get(txn);
+    this.ended(t, txn);
+    if (found !== undefined && found.state === 'active') {
+      // Aborted, or (a commit) a stale operation that arrived after a leader change re-created
+      // it here: either way its locks go; a commit's writes are in an intent of an earlier term.
+      this.abort(t, found, 'rolled_back', 'its coordinator ended it');
+      if (!commit && readIntent(t.host.view(), txn) === null) return reply({ ok: true, value: 'aborted' });
+    }
+    const p = t.txns.get(txn);
+    const records: string[] = [];
+    if (p !== undefined && p.state === 'prepared' && commit && this.env.bugs.has('txn-prepare-not-durable')) {
+      // The bug's other half: the writes reach the log only now, from this leader's memory.
+      records.push(shardTxnRecord(p.db, { f: 'stxn.prepare', txn, term: t.term, home: p.home, writes: p.writes }));
+    }
+    records.push(shardTxnRecord(p?.db ?? '', { f: 'stxn.resolve', txn, commit }));
+    let left = records.length;
+    let last: Result = { ok: true, value: null };
+    for (const rec of records) {
+      t.host.propose(rec, (r) => {
+        last = r;
+        if (--left > 0) return;
+        if (p !== undefined && r.ok && t.txns.get(txn) === p) this.release(t, p);
+        reply(last);
+      });
+    }
+  }
+
+  // ---- the sweep: deadlines, and intents whose coordinator went silent ----
+
+  sweep(group: (shard: number) => TxnHost | null): void {
+    const now = this.env.clock.monotonicMs();
+    // Every shard this node leads, not only those with a table: a new leader that no transaction
+    // has reached yet must still find the intents its predecessors left.
+    for (const shard of this.env.hosted()) {
+      const host = group(shard);
+      const t = host === null ? null : this.table(shard, host);
+      if (t === null) {
+        const stale = this.tables.get(shard);
+        if (stale !== undefined) this.drop(stale);
+        continue;
+      }
+      for (const p of [...t.txns.values()]) {
+        // (The txn-prepare-not-durable bug: a yes vote held in memory only, with nothing in the
+        // log to recover it from, is dropped like an idle transaction.)
+        if (p.state === 'prepared' && this.env.bugs.has('txn-prepare-not-durable') && now - p.preparedMs >= PARTICIPANT_IDLE_MS) this.release(t, p);
+        if (p.state !== 'active') continue;
+        if (p.onGrant !== null && now - p.waitSinceMs >= this.limits.lockWaitMs) this.abort(t, p, 'lock_timeout', `waited ${this.limits.lockWaitMs} ms for a lock at shard ${t.shard}`);
+        else if (p.reply === null && now - p.lastSeenMs >= PARTICIPANT_IDLE_MS) this.abort(t, p, 'timeout', `no word from its coordinator for ${PARTICIPANT_IDLE_MS} ms`);
+      }
+      this.recover(t, now);
+    }
+  }
+
+  /** Asks the home of every intent that has waited long enough for its decision, and applies it. */
+  private recover(t: PTable, now: number): void {
+    const found = new Set<string>();
+    for (const [k, raw] of t.host.view().scan(TXN_INTENTS_START, TXN_INTENTS_END, INTENTS_PER_SWEEP, false)) {
+      const txn = k.slice(TXN_INTENTS_START.length);
+      found.add(txn);
+      const since = t.seen.get(txn);
+      if (since === undefined) t.seen.set(txn, now);
+      if (since === undefined || now - since < RECOVER_AFTER_MS || t.asking.has(txn)) continue;
+      const p = t.txns.get(txn);
+      if (p !== undefined && now - p.preparedMs < RECOVER_AFTER_MS) continue;
+      const intent = JSON.parse(raw) as Intent;
+      t.asking.add(txn);
+      this.env.log.log('info', 'stxn.ask', { shard: t.shard, txn, home: intent.home });
+      this.ask(intent.home, txn, (r) => {
+        t.asking.delete(txn);
+        if (this.tables.get(t.shard) !== t) return;
+        if (!r.ok || (r.value !== 'committed' && r.value !== 'aborted')) {
+          t.seen.set(txn, this.env.clock.monotonicMs()); // pending, or the home unreachable: ask again later
+          return;
+        }
+        this.env.log.log('info', 'stxn.recover', { shard: t.shard, txn, decision: r.value });
+        this.resolve(t, txn, r.value === 'committed', () => {});
+      });
+    }
+    for (const txn of [...t.seen.keys()]) if (!found.has(txn)) t.seen.delete(txn);
+  }
+
+  /** Open participant transactions (status, tests). */
+  get openCount(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.txns.size;
+    return n;
+  }
+
+  stop(): void {
+    for (const t of [...this.tables.values()]) this.drop(t);
+  }
+}

@@ -1,0 +1,301 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ShardMap } from '../../src/cluster/placement/shard-map.js';
+import type { Clock, Timer } from '../../src/env/clock.js';
+import { silentLogger } from '../../src/env/log.js';
+import type { BugName } from '../../src/node/bugs.js';
+import { dataKey, TXN_INTENTS_END, TXN_INTENTS_START } from '../../src/node/keyspace.js';
+import type { KvView } from '../../src/node/kv-state.js';
+import { decodeLogEntry, logEntryText } from '../../src/node/log-records.js';
+import type { KvOp, Request, Result } from '../../src/node/protocol.js';
+import { executeShardTxn, isShardTxnRecord } from '../../src/node/shard-txn-apply.js';
+import { ShardTxn, type StxnMessage } from '../../src/node/shard-txn.js';
+import { readTxnRecord } from '../../src/node/txn-apply.js';
+import type { TxnHost } from '../../src/node/txn-service.js';
+
+// Two-phase commit across shards (src/node/shard-txn*.ts) scripted step by step: two nodes, each
+// leading one shard (a group reduced to its leader: a proposal applies one tick later), a network
+// the script can cut, and coordinators that lose their memory. The claims of src/txn/README.md:
+// a participant's vote survives its leader's change; a participant whose coordinator went silent
+// asks the home, which answers from its record, or writes abort when it has none; and each of
+// the two bug switches breaks exactly that.
+
+class ManualClock implements Clock {
+  now = 0;
+  private seq = 0;
+  private queue: { at: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
+  monotonicNs() {
+    return this.now * 1e6;
+  }
+  monotonicMs() {
+    return this.now;
+  }
+  wallMs() {
+    return 1_700_000_000_000 + this.now;
+  }
+  timer(delayMs: number, fn: () => void): Timer {
+    const e = { at: this.now + delayMs, seq: this.seq++, fn, cancelled: false };
+    this.queue.push(e);
+    return { cancel: () => void (e.cancelled = true) };
+  }
+  defer(fn: () => void) {
+    this.timer(0, fn);
+  }
+  runFor(ms: number) {
+    const until = this.now + ms;
+    for (;;) {
+      this.queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const e = this.queue[0];
+      if (e === undefined || e.at > until) break;
+      this.queue.shift();
+      this.now = e.at;
+      if (!e.cancelled) e.fn();
+    }
+    this.now = until;
+  }
+}
+
+class MapView implements KvView {
+  readonly map = new Map<string, string>();
+  get(k: string) {
+    return this.map.get(k);
+  }
+  scan(start: string, end: string | null, limit: number): [string, string][] {
+    return [...this.map.entries()].filter(([k]) => k >= start && (end === null || k < end)).sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, limit);
+  }
+}
+
+/** A shard's group as its leader sees it: a term, the applied state, proposals applied a tick later. */
+class Group implements TxnHost {
+  term = 1;
+  leading = true;
+  readonly state = new MapView();
+  readonly bugs: ReadonlySet<BugName>;
+  readonly log = silentLogger;
+  onApply: ((op: { f: string }) => void) | null = null;
+  constructor(readonly clock: ManualClock, bugs: BugName[]) {
+    this.bugs = new Set(bugs);
+  }
+  view() {
+    return this.state;
+  }
+  leaderTerm() {
+    return this.leading ? this.term : null;
+  }
+  notLeader(): Result {
+    return { ok: false, code: 'not_leader', message: 'not the leader' };
+  }
+  readBarrier(then: () => void, refused: (r: Result) => void) {
+    this.clock.defer(() => (this.leading ? then() : refused(this.notLeader())));
+  }
+  fenceIndex() {
+    return 0;
+  }
+  propose(record: string, reply: (r: Result) => void) {
+    const term = this.term;
+    this.clock.timer(1, () => {
+      if (!this.leading || this.term !== term) return reply({ ok: false, code: 'unavailable', message: 'overwritten by a new leader' });
+      const [rec] = decodeLogEntry(logEntryText([record]));
+      assert.ok(rec?.kind === 'request' && isShardTxnRecord(rec.req.op));
+      const { result, writes } = executeShardTxn(this.state, rec.req.db, rec.req.op, term);
+      for (const [k, v] of writes) v === null ? this.state.map.delete(k) : this.state.map.set(k, v);
+      this.onApply?.(rec.req.op);
+      reply(result);
+    });
+  }
+  /** A new leader (after a crash or an election): a new term, the same replicated state. */
+  newLeader() {
+    this.term++;
+  }
+}
+
+interface World {
+  clock: ManualClock;
+  map: ShardMap;
+  groups: Map<number, Group>;
+  txns: Map<string, ShardTxn>;
+  cut: Set<string>;
+  home: number;
+  part: number;
+  homeKey: string;
+  partKey: string;
+  restart(node: string): void;
+  run(op: KvOp, node?: string): Result;
+}
+
+function world(bugs: BugName[] = []): World {
+  const clock = new ManualClock();
+  const map = ShardMap.build(['a', 'b'], { shards: 2, replicas: 1 });
+  const nodeOf = (s: number) => map.replicas(s)[0] as string;
+  assert.is.not(nodeOf(0), nodeOf(1), 'the two shards live on different nodes');
+  const groups = new Map([0, 1].map((s) => [s, new Group(clock, bugs)]));
+  const txns = new Map<string, ShardTxn>();
+  const cut = new Set<string>();
+  const make = (node: string) =>
+    new ShardTxn({
+      id: node,
+      clock,
+      log: silentLogger,
+      bugs: new Set(bugs),
+      map,
+      send: (to: string, m: StxnMessage) => {
+        if (cut.has(`${node}>${to}`)) return;
+        const copy = JSON.parse(JSON.stringify(m)) as Record<string, unknown>;
+        clock.timer(1, () => txns.get(to)?.receive(node, copy));
+      },
+      group: (s: number) => (nodeOf(s) === node ? (groups.get(s) as Group) : null),
+      hosted: () => map.shardsOf(node),
+    });
+  for (const n of ['a', 'b']) txns.set(n, make(n));
+  const keyIn = (s: number) => Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => map.shardOf('', k) === s) as string;
+  let seq = 0;
+  return {
+    clock,
+    map,
+    groups,
+    txns,
+    cut,
+    home: 0,
+    part: 1,
+    homeKey: keyIn(0),
+    partKey: keyIn(1),
+    restart(node) {
+      txns.get(node)?.stop();
+      txns.set(node, make(node));
+      for (const s of map.shardsOf(node)) groups.get(s)?.newLeader();
+    },
+    run(op, node = nodeOf(0)) {
+      let out: Result | null = null;
+      const req: Request = { kind: 'req', client: 'c', seq: ++seq, ackSeq: 0, db: '', op, once: true };
+      txns.get(node)?.submit(req, (r) => (out = r));
+      for (let i = 0; i < 400 && out === null; i++) clock.runFor(5);
+      assert.ok(out !== null, `${op.f} got no answer`);
+      return out as Result;
+    },
+  };
+}
+
+/** Begins a transaction at shard 0's node, appends to a key of each shard; returns its id. */
+function twoShardTxn(w: World): string {
+  const begun = w.run({ f: 'txn.begin' });
+  assert.ok(begun.ok && typeof begun.value === 'string' && begun.value.startsWith('0.'), JSON.stringify(begun));
+  const id = begun.value as string;
+  assert.ok(w.run({ f: 'txn.op', txn: id, op: { f: 'append', key: w.homeKey, value: 'h ' } }).ok);
+  assert.ok(w.run({ f: 'txn.op', txn: id, op: { f: 'append', key: w.partKey, value: 'p ' } }).ok);
+  return id;
+}
+
+const value = (w: World, shard: number, key: string) => w.groups.get(shard)?.state.get(dataKey('', key));
+const intents = (w: World, shard: number) => w.groups.get(shard)?.state.scan(TXN_INTENTS_START, TXN_INTENTS_END, 100).length;
+
+const T = suite('two-phase commit across shards');
+
+T('a transaction over two shards commits on both, and leaves no intent', () => {
+  const w = world();
+  const id = twoShardTxn(w);
+  assert.equal(w.run({ f: 'txn.commit', txn: id }), { ok: true, value: null });
+  w.clock.runFor(100);
+  assert.is(value(w, 0, w.homeKey), '"h "');
+  assert.is(value(w, 1, w.partKey), '"p "');
+  assert.is(intents(w, 0), 0);
+  assert.is(intents(w, 1), 0);
+  assert.equal(readTxnRecord(w.groups.get(0)?.state as MapView, id), { status: 'committed' });
+});
+
+T('reads see committed writes of another shard; a rolled back transaction leaves nothing', () => {
+  const w = world();
+  const id = twoShardTxn(w);
+  assert.ok(w.run({ f: 'txn.rollback', txn: id }).ok);
+  w.clock.runFor(100);
+  assert.is(value(w, 1, w.partKey), undefined);
+  const id2 = twoShardTxn(w);
+  assert.ok(w.run({ f: 'txn.commit', txn: id2 }).ok);
+  w.clock.runFor(100);
+  const b = w.run({ f: 'txn.begin' });
+  const r = w.run({ f: 'txn.op', txn: b.ok ? (b.value as string) : '', op: { f: 'read', key: w.partKey } });
+  assert.equal(r, { ok: true, value: 'p ' });
+});
+
+/** Commits with the coordinator's resolve to the participant cut off, then the coordinator loses its memory. */
+function silentAfterDecision(w: World): string {
+  const id = twoShardTxn(w);
+  const home = w.groups.get(0) as Group;
+  const a = w.map.replicas(0)[0] as string;
+  const b = w.map.replicas(1)[0] as string;
+  home.onApply = (op) => {
+    if (op.f === 'stxn.decide') w.cut.add(`${a}>${b}`);
+  };
+  assert.ok(w.run({ f: 'txn.commit', txn: id }).ok);
+  w.restart(a);
+  w.cut.clear();
+  home.onApply = null;
+  return id;
+}
+
+T('a participant whose coordinator fell silent after deciding commit asks the home, which answers from its record', () => {
+  const w = world();
+  silentAfterDecision(w);
+  assert.is(value(w, 1, w.partKey), undefined, 'not yet resolved');
+  assert.is(intents(w, 1), 1);
+  w.clock.runFor(3000);
+  assert.is(value(w, 1, w.partKey), '"p "');
+  assert.is(intents(w, 1), 0);
+});
+
+T('bug txn-coordinator-forgets-decision: the new home leader calls the committed transaction aborted, and its part is lost', () => {
+  const w = world(['txn-coordinator-forgets-decision']);
+  silentAfterDecision(w);
+  w.clock.runFor(3000);
+  assert.is(value(w, 0, w.homeKey), '"h "', 'the home applied its part');
+  assert.is(value(w, 1, w.partKey), undefined, 'the participant dropped its part');
+  assert.is(intents(w, 1), 0);
+});
+
+T('a home with no decision for a prepared transaction writes abort; the participant drops its intent', () => {
+  const w = world();
+  const id = twoShardTxn(w);
+  const a = w.map.replicas(0)[0] as string;
+  const part = w.groups.get(1) as Group;
+  // The coordinator dies once the participant has prepared, before it decides.
+  part.onApply = (op) => {
+    if (op.f === 'stxn.prepare') w.restart(a);
+  };
+  // A crashed coordinator answers nothing: the client would see a timeout.
+  w.txns.get(a)?.submit({ kind: 'req', client: 'c', seq: 99, ackSeq: 0, db: '', op: { f: 'txn.commit', txn: id }, once: true }, () => assert.unreachable('a stopped coordinator answered'));
+  w.clock.runFor(50);
+  part.onApply = null;
+  assert.is(intents(w, 1), 1);
+  w.clock.runFor(3000);
+  assert.is(intents(w, 1), 0);
+  assert.is(value(w, 1, w.partKey), undefined);
+  assert.equal(readTxnRecord(w.groups.get(0)?.state as MapView, id)?.status, 'aborted');
+});
+
+/** The participant's leader changes after it voted yes, before the decision reaches it. */
+function participantLeaderChanges(w: World): string {
+  const id = twoShardTxn(w);
+  const home = w.groups.get(0) as Group;
+  const part = w.groups.get(1) as Group;
+  home.onApply = (op) => {
+    if (op.f === 'stxn.decide') part.newLeader();
+  };
+  assert.ok(w.run({ f: 'txn.commit', txn: id }).ok);
+  home.onApply = null;
+  w.clock.runFor(3000);
+  return id;
+}
+
+T('a yes vote survives the participant leader\'s change: the new leader applies the intent', () => {
+  const w = world();
+  participantLeaderChanges(w);
+  assert.is(value(w, 1, w.partKey), '"p "');
+});
+
+T('bug txn-prepare-not-durable: the vote was in the old leader\'s memory, and the committed part is lost', () => {
+  const w = world(['txn-prepare-not-durable']);
+  participantLeaderChanges(w);
+  assert.is(value(w, 0, w.homeKey), '"h "');
+  assert.is(value(w, 1, w.partKey), undefined);
+});
+
+T.run();
