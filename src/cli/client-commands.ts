@@ -8,6 +8,7 @@ import { hashPassword } from '../node/auth.js';
 import { DB_NAME, PERMISSIONS, RANGE_LIMIT_MAX, USER_NAME, type Permission } from '../node/protocol.js';
 import { clientFor, effectiveConnection, loadConnection, parseUrls, readPasswordFile, saveConnection, type Connection, type ConnectionFlags } from './connection.js';
 import { EXIT_FAILED, EXIT_UNKNOWN, UsageError } from './errors.js';
+import { registerMemberCommands } from './members.js';
 
 /**
  * The CLI as a client of a running cluster, over the HTTP API: connect, put/get/delete/cas/scan,
@@ -81,6 +82,7 @@ export function registerClientCommands(program: Command): void {
   registerDbCommands(program);
   registerUserCommands(program);
   registerStatusCommands(program);
+  registerMemberCommands(program);
 }
 
 function registerConnect(program: Command): void {

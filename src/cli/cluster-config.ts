@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isScalar, stringify } from 'yaml';
-import { SchemaError, duration, int, list, obj, oneOf, parseYaml, problem, str, type Validator } from '../util/schema.js';
+import { SchemaError, bool, duration, int, list, obj, oneOf, parseYaml, problem, str, type Validator } from '../util/schema.js';
 import type { AuthConfig } from '../node/auth.js';
 import type { ClientTimeouts } from '../frontdoor/deadline.js';
 import type { EngineKind, ReplicationMode } from '../node/node.js';
@@ -40,6 +40,7 @@ import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.j
  *       tcpPort: 3001           # the line protocol
  *       peerPort: 9001          # Raft traffic and the TypeScript client
  *       dataDir: data/n1
+ *       joined: true            # optional: added later (cluster add-node); waits for the leader, never bootstraps
  *
  * Relative paths (secretFile, dataDir) are relative to the cluster file's directory. The file
  * holds no secret itself (the admin hash is a hash), but `cluster up` still writes it mode 600.
@@ -63,6 +64,12 @@ export interface ClusterNode {
   peerPort: number;
   /** Absolute. */
   dataDir: string;
+  /**
+   * Added to a running cluster (`kv-lab cluster add-node`), not a founding member: with an empty
+   * data directory it never starts a Raft group of its own, it waits for the leader to add it and
+   * send it the state (a snapshot, then the log).
+   */
+  joined?: boolean;
 }
 
 export interface ClusterAuth {
@@ -145,6 +152,7 @@ const schema = obj({
         tcpPort: { v: port, required: true },
         peerPort: { v: port, required: true },
         dataDir: { v: str({ maxLength: 4096 }), required: true },
+        joined: { v: bool },
       }),
       { min: 1, max: NODES_MAX },
     ),
@@ -224,7 +232,7 @@ export function loadClusterConfig(file: string): ClusterConfig {
     secretFile: path.resolve(dir, raw.secretFile),
     auth: raw.auth,
     ...(raw.timeouts !== undefined ? { timeouts: clusterTimeouts(raw.timeouts) } : {}),
-    nodes: raw.nodes.map((n) => ({ ...n, dataDir: path.resolve(dir, n.dataDir) })),
+    nodes: raw.nodes.map(({ joined, ...n }) => ({ ...n, dataDir: path.resolve(dir, n.dataDir), ...(joined === true ? { joined: true } : {}) })),
   };
   const errors = crossCheck(config);
   if (errors.length > 0) throw new UsageError(`invalid cluster file ${file}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
@@ -254,7 +262,7 @@ export function renderClusterConfig(c: ClusterConfig): string {
     secretFile: rel(c.secretFile),
     auth: c.auth === null ? 'none' : { admin: c.auth.admin, adminHash: c.auth.adminHash, tokenTtl: `${Math.round(c.auth.tokenTtlMs / 1000)}s` },
     ...(c.timeouts !== undefined ? { timeouts: Object.fromEntries(TIMEOUT_FIELDS.flatMap(([field, key]) => (c.timeouts?.[key] !== undefined ? [[field, `${c.timeouts[key]}ms`]] : []))) } : {}),
-    nodes: c.nodes.map((n) => ({ id: n.id, host: n.host, httpPort: n.httpPort, tcpPort: n.tcpPort, peerPort: n.peerPort, dataDir: rel(n.dataDir) })),
+    nodes: c.nodes.map((n) => ({ id: n.id, host: n.host, httpPort: n.httpPort, tcpPort: n.tcpPort, peerPort: n.peerPort, dataDir: rel(n.dataDir), ...(n.joined === true ? { joined: true } : {}) })),
   };
   return `# kv-lab cluster file (format: kv-lab serve --help, README "Run a real cluster").\n# Run one member with: kv-lab serve --config ${path.basename(c.file)} --node <id>\n${stringify(doc)}`;
 }

@@ -21,8 +21,9 @@ import {
 } from './cluster-config.js';
 import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.js';
 import type { ShardStatus } from '../node/sharded-replica.js';
-import { saveConnection } from './connection.js';
-import { EXIT_FAILED, UsageError } from './errors.js';
+import { loadConnection, saveConnection, type Connection } from './connection.js';
+import { EXIT_FAILED, EXIT_UNKNOWN, UsageError } from './errors.js';
+import { addProblem, changeMembership, memberRows, removeProblem, survey, unchangeable, type Survey } from './members.js';
 
 /**
  * `kv-lab cluster up|down|status`: a local multi-process cluster in one directory.
@@ -35,6 +36,8 @@ import { EXIT_FAILED, UsageError } from './errors.js';
  *   <dir>/run/<id>.pid       each running node's process id
  *
  * `up` on a directory that already holds a stopped cluster starts it again from its data.
+ * `add-node` and `remove-node` grow and shrink a running (unsharded) Raft cluster by one member,
+ * keeping cluster.yaml in step (a removed node's data moves to <dir>/removed/).
  */
 
 export const DEFAULT_CLUSTER_DIR = '.kv-lab/cluster';
@@ -89,6 +92,19 @@ export function registerClusterCommand(program: Command): void {
     .option('--node <id>', 'whose view (default: the first node that answers)')
     .option('--json', 'the view as one JSON object')
     .action((flags: { dir: string; node?: string; json?: boolean }) => members(flags.dir, flags.node ?? null, flags.json ?? false));
+  cluster
+    .command('add-node')
+    .description('start one more node in the cluster directory, add it to Raft, and wait until it has caught up (prints the time)')
+    .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
+    .option('--wait <seconds>', 'give up waiting for the new node to catch up after this long (the node stays a member)', '3600')
+    .action((flags: { dir: string; wait: string }) => addNode(flags.dir, intFlag(flags.wait, '--wait', 1, 86_400) * 1000));
+  cluster
+    .command('remove-node')
+    .description('remove a node from Raft, then stop its process and drop it from cluster.yaml (its data moves to <dir>/removed/)')
+    .argument('<id>', 'the node to remove')
+    .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
+    .option('--force', 'remove even when fewer than 3 voters stay (no failure can be survived) or the voters left have no live majority')
+    .action((id: string, flags: { dir: string; force?: boolean }) => removeNode(flags.dir, id, flags.force ?? false));
 }
 
 function intFlag(text: string, flag: string, min: number, max: number): number {
@@ -490,4 +506,244 @@ function shardTable(reports: readonly NodeReport[], count: number): string {
   const rows = [['SHARD', 'REPLICAS', 'LEADER', 'TERM']];
   for (const l of shardLeaders(reports, count)) rows.push([String(l.shard), l.replicas.length > 0 ? l.replicas.join(',') : '?', l.leader ?? '-', l.term < 0 ? '-' : String(l.term)]);
   return table(rows);
+}
+
+// ---- add-node / remove-node --------------------------------------------------------------------
+
+/** The fewest voters that survive the loss of one: remove-node refuses to go below without --force. */
+const VOTERS_SAFE_MIN = 3;
+/** How long a new node may take to meet the cluster by gossip (LAN defaults: about 2 s). */
+const GOSSIP_MEET_MS = 30_000;
+
+/** The connection `cluster` commands use: every node of the file, as the cluster's admin. */
+function clusterConnection(p: ReturnType<typeof paths>, config: ClusterConfig): Connection {
+  return {
+    urls: config.nodes.map((n) => `http://${hostForUrl(n.host)}:${n.httpPort}`),
+    ...(config.auth !== null ? { username: config.auth.admin, passwordFile: p.password } : {}),
+    database: '',
+  };
+}
+
+/** Writes cluster.yaml whole and renames it into place, so a crash leaves the old or the new one. */
+function writeConfig(config: ClusterConfig): void {
+  const tmp = `${config.file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, renderClusterConfig(config), { mode: 0o600 });
+  fs.renameSync(tmp, config.file);
+}
+
+function fail(message: string, code = EXIT_FAILED): void {
+  process.stderr.write(`kv-lab: ${message}\n`);
+  process.exitCode = code;
+}
+
+/** A cluster whose membership add-node / remove-node can change: loaded, unsharded, Raft. */
+function changeableConfig(p: ReturnType<typeof paths>, verb: string): ClusterConfig {
+  if (!fs.existsSync(p.config)) throw new UsageError(`no cluster in ${p.dir} (no cluster.yaml)`);
+  const config = loadClusterConfig(p.config);
+  if (config.shards !== undefined && config.shards.count > 1) {
+    throw new UsageError(`cluster ${verb}: this cluster is sharded (${config.shards.count} shards of ${config.shards.replicas} replicas); adding or removing a node moves shard replicas, which is not built yet (issue 20)`);
+  }
+  if (config.replication !== 'raft') throw new UsageError(`cluster ${verb}: replication ${config.replication} has no membership to change (only raft does)`);
+  return config;
+}
+
+async function portFree(host: string, port: number): Promise<boolean> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The next node: id n<k> after the highest in use (in the file, in Raft, or left in data/ or
+ * removed/, so an id is never reused with another node's old state), on the ports of slot k of
+ * the cluster's base port when they are free.
+ */
+async function nextNode(p: ReturnType<typeof paths>, config: ClusterConfig, s: Survey): Promise<ClusterConfig['nodes'][number]> {
+  const used = new Set([...config.nodes.map((n) => n.id), ...s.members]);
+  for (const sub of ['data', 'removed']) {
+    try {
+      for (const name of fs.readdirSync(path.join(p.dir, sub))) used.add(name.replace(/-\d+$/, ''));
+    } catch {
+      // no such directory
+    }
+  }
+  const numbers = [...used].map((id) => /^n(\d+)$/.exec(id)?.[1]).filter((x): x is string => x !== undefined).map(Number);
+  let k = Math.max(0, ...numbers) + 1;
+  const first = config.nodes.find((n) => /^n\d+$/.test(n.id)) ?? config.nodes[0];
+  if (first === undefined) throw new UsageError(`${p.config} lists no nodes`);
+  const i = /^n(\d+)$/.exec(first.id) ? Number(first.id.slice(1)) : 1;
+  const base = first.httpPort - (i - 1);
+  const taken = new Set(config.nodes.flatMap((n) => [n.httpPort, n.tcpPort, n.peerPort]));
+  for (let tries = 0; tries < NODES_MAX; tries++, k++) {
+    const ports = defaultPorts(base, k);
+    const list = [ports.httpPort, ports.tcpPort, ports.peerPort];
+    if (list.some((x) => x < 1024 || x > 65535 || taken.has(x))) continue;
+    if (!(await Promise.all(list.map((x) => portFree(first.host, x)))).every(Boolean)) continue;
+    return { id: `n${k}`, host: first.host, ...ports, dataDir: path.join(p.dir, 'data', `n${k}`), joined: true };
+  }
+  throw new UsageError(`no free ports for a new node near base port ${base} on ${first.host}`);
+}
+
+/** Peak and current RSS of a process in MB (Linux /proc; null elsewhere). */
+function memoryOf(pid: number | null): { rssMb: number; peakRssMb: number } | null {
+  if (pid === null) return null;
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
+    return { rssMb: Math.round(kb('VmRSS') / 1024), peakRssMb: Math.round(kb('VmHWM') / 1024) };
+  } catch {
+    return null;
+  }
+}
+
+async function statusOf(url: string): Promise<Record<string, unknown> | null> {
+  try {
+    const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(2_000) });
+    return (await res.json()) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+async function stopPid(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return true;
+  }
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (!processAlive(pid)) return true;
+  process.kill(pid, 'SIGKILL');
+  return false;
+}
+
+/** Keeps the saved connection in step when it was made for this cluster directory. */
+function updateConnection(p: ReturnType<typeof paths>, change: (urls: string[]) => string[]): void {
+  let saved;
+  try {
+    saved = loadConnection();
+  } catch {
+    return;
+  }
+  if (saved === null || saved.cluster !== p.dir) return;
+  saveConnection({ ...saved, urls: change(saved.urls) });
+}
+
+async function addNode(dir: string, waitMs: number): Promise<void> {
+  const p = paths(dir);
+  const config = changeableConfig(p, 'add-node');
+  if (config.nodes.length >= NODES_MAX) throw new UsageError(`the cluster has ${config.nodes.length} nodes, the most a cluster file holds`);
+  const c = clusterConnection(p, config);
+  let s = await survey(c.urls);
+  const why = unchangeable(s);
+  if (why !== null) return fail(`cluster add-node: ${why}`);
+  if (s.leader === null) return fail('cluster add-node: no leader is known; wait for one (kv-lab cluster status)');
+  const node = await nextNode(p, config, s);
+  const url = `http://${hostForUrl(node.host)}:${node.httpPort}`;
+  const before = config.nodes.slice();
+  // In the file first: the node is started from it (as every member is, and as `cluster up` will
+  // restart it), marked joined so that it waits for the leader instead of founding a group.
+  config.nodes.push(node);
+  writeConfig(config);
+  fs.mkdirSync(path.join(p.dir, 'logs'), { recursive: true });
+  fs.mkdirSync(path.join(p.dir, 'run'), { recursive: true });
+  const pid = startNode(p, node.id, config.replication);
+  const undo = async (message: string) => {
+    await stopPid(pid);
+    fs.rmSync(p.pid(node.id), { force: true });
+    config.nodes = before;
+    writeConfig(config);
+    fs.rmSync(node.dataDir, { recursive: true, force: true });
+    fail(`cluster add-node: ${message}\n  (${node.id} was stopped and dropped from cluster.yaml; its log stays in ${p.log(node.id)})`);
+  };
+  process.stdout.write(`started ${node.id} (pid ${pid}): http ${url}  tcp ${node.host}:${node.tcpPort}  peer ${node.host}:${node.peerPort}\n`);
+  // Listening, then known to the leader's gossip at its peer address (else the leader cannot reach it).
+  const peer = `${node.host}:${node.peerPort}`;
+  const meetBy = Date.now() + GOSSIP_MEET_MS;
+  let problem: string | null = 'not listening yet';
+  while (Date.now() < meetBy) {
+    if (!processAlive(pid)) return undo(`${node.id} exited during start:\n${tail(p.log(node.id), 8)}`);
+    s = await survey([...c.urls, url]);
+    problem = (await statusOf(url)) === null ? 'it does not answer on its HTTP port' : addProblem(s, node.id, peer);
+    if (problem === null) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (problem !== null) return undo(`${node.id} did not meet the cluster within ${GOSSIP_MEET_MS / 1000} s: ${problem}`);
+  const leaderStatus = s.leader !== null ? s.views.find((v) => v.id === s.leader)?.status : undefined;
+  const target = Number(leaderStatus?.commitIndex ?? 0);
+  const leaderPid = s.leader !== null ? runningPid(p, s.leader) : null;
+  const started = Date.now();
+  const r = await changeMembership(c, s, 'member.add', node.id, 60_000);
+  if (!r.ok && r.definite) return undo(`member add ${node.id}: ${r.message}`);
+  if (!r.ok) return fail(`cluster add-node: member add ${node.id}: ${r.message}; ${node.id} keeps running (kv-lab member list; kv-lab cluster remove-node ${node.id} to undo)`, EXIT_UNKNOWN);
+  updateConnection(p, (urls) => (urls.includes(url) ? urls : [...urls, url]));
+  process.stdout.write(`${node.id} added to Raft as a learner; waiting for it to catch up to index ${target} and be promoted to voter\n`);
+  // Caught up: promoted (the leader promotes a learner once it holds every committed entry) and
+  // applied at least what the leader had committed when it was added.
+  let shown = Date.now();
+  for (;;) {
+    const st = await statusOf(url);
+    if (st !== null && (st.role === 'follower' || st.role === 'leader') && Number(st.appliedIndex) >= target) break;
+    if (!processAlive(pid)) return fail(`cluster add-node: ${node.id} exited while catching up:\n${tail(p.log(node.id), 8)}`);
+    if (Date.now() - started > waitMs) return fail(`cluster add-node: ${node.id} had not caught up after ${waitMs / 1000} s (role ${String(st?.role ?? '?')}, applied ${String(st?.appliedIndex ?? '?')} of ${target}); it stays a member and goes on catching up (kv-lab member list)`);
+    if (Date.now() - shown > 10_000) {
+      shown = Date.now();
+      process.stdout.write(`  after ${((Date.now() - started) / 1000).toFixed(0)} s: ${node.id} is ${String(st?.role ?? '?')}, applied ${String(st?.appliedIndex ?? '?')} of ${target}\n`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const mine = memoryOf(pid);
+  const leaders = memoryOf(leaderPid);
+  const rss = mine === null ? '' : `; peak RSS ${node.id} ${mine.peakRssMb} MB${leaders !== null ? `, leader ${s.leader} ${leaders.peakRssMb} MB` : ''}`;
+  process.stdout.write(`${node.id} caught up in ${seconds.toFixed(1)} s and is a voter${rss}\n`);
+}
+
+async function removeNode(dir: string, id: string, force: boolean): Promise<void> {
+  const p = paths(dir);
+  const config = changeableConfig(p, 'remove-node');
+  const node = config.nodes.find((n) => n.id === id);
+  if (node === undefined) throw new UsageError(`cluster remove-node: no node ${JSON.stringify(id)} in ${p.config} (nodes: ${config.nodes.map((n) => n.id).join(', ')})`);
+  if (config.nodes.length === 1) throw new UsageError(`cluster remove-node: ${id} is the only node; stop the cluster with kv-lab cluster down`);
+  const c = clusterConnection(p, config);
+  const s = await survey(c.urls);
+  const why = unchangeable(s);
+  if (why !== null) return fail(`cluster remove-node: ${why}`);
+  const started = Date.now();
+  if (s.members.includes(id)) {
+    const rows = memberRows(s);
+    const { problem, quorum } = removeProblem(s, id, rows);
+    if (problem !== null) return fail(`cluster remove-node: ${problem}`);
+    const learner = rows.find((r) => r.id === id)?.role === 'learner';
+    const votersAfter = rows.filter((r) => r.role !== 'learner' && r.id !== id).length;
+    if (!force && !learner && votersAfter < VOTERS_SAFE_MIN) {
+      return fail(`cluster remove-node: removing ${id} leaves ${votersAfter} voter${votersAfter === 1 ? '' : 's'}, which cannot survive the loss of one (${VOTERS_SAFE_MIN} can); pass --force to remove it anyway`);
+    }
+    if (!force && quorum !== null) return fail(`cluster remove-node: ${quorum}`);
+    const r = await changeMembership(c, s, 'member.remove', id, 60_000);
+    if (!r.ok) return fail(`cluster remove-node: member remove ${id}: ${r.message}; ${id} still runs`, r.definite ? EXIT_FAILED : EXIT_UNKNOWN);
+    const m = r.value as { voters?: string[] } | null;
+    process.stdout.write(`${id} removed from Raft${m?.voters ? ` (voters ${m.voters.join(', ')})` : ''}\n`);
+  } else process.stdout.write(`${id} is not a Raft member (members: ${s.members.join(', ')}); stopping it\n`);
+  // Only now the process: a member stopped before its removal would count against the quorum
+  // that has to commit the removal.
+  const pid = runningPid(p, id);
+  if (pid !== null) await stopPid(pid);
+  fs.rmSync(p.pid(id), { force: true });
+  config.nodes = config.nodes.filter((n) => n.id !== id);
+  writeConfig(config);
+  let kept = '';
+  if (fs.existsSync(node.dataDir)) {
+    const to = path.join(p.dir, 'removed', `${id}-${Date.now()}`);
+    fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
+    fs.renameSync(node.dataDir, to);
+    kept = `; its data is in ${to} (delete it when no longer needed)`;
+  }
+  const url = `http://${hostForUrl(node.host)}:${node.httpPort}`;
+  updateConnection(p, (urls) => (urls.length > 1 ? urls.filter((u) => u !== url) : urls));
+  process.stdout.write(`${id} stopped and dropped from cluster.yaml in ${((Date.now() - started) / 1000).toFixed(1)} s${kept}\n`);
 }

@@ -240,6 +240,9 @@ function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): 
     ...(config.shards !== undefined && config.shards.count > 1 ? { shards: config.shards } : {}),
     // Every member of a cluster file gossips with the others (the file lists them all).
     gossip: opts.gossip && config.nodes.length > 1 ? { join: [], zone: opts.zone ?? '' } : null,
+    // Added to a running cluster (cluster add-node): as with --join, it meets the others by gossip
+    // and waits for the leader's log rather than starting a group of its own.
+    ...(me.joined === true ? { original: false } : {}),
   };
 }
 
