@@ -100,7 +100,7 @@ export function registerServeCommand(program: Command): void {
     .option('--role <role>', 'primary mode: leader | follower')
     .option('--leader-host <host>', 'primary mode, follower: the leader\'s host')
     .option('--leader-port <port>', 'primary mode, follower: the leader\'s peer port')
-    .option('--join <list>', 'meet a running cluster by gossip through these peer addresses: host:port,… (the node waits to be added to Raft with `kv-lab member add`)')
+    .option('--join <list>', 'meet a running cluster by gossip through these peer addresses: host:port,… (the node waits to be added to Raft with `kv-lab member add <id> <its peer host:port>`)')
     .option('--zone <name>', 'this node\'s zone, announced by gossip (placement spreads replicas across zones)')
     .option('--no-gossip', 'do not gossip (by default a node with peers or --join gossips over its peer port)')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')

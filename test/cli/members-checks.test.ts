@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addProblem, memberRows, removeProblem, unchangeable, type Survey } from '../../src/cli/members.js';
+import { loadClusterConfig, renderClusterConfig } from '../../src/cli/cluster-config.js';
 import { tempDir } from '../host/helpers.js';
 import { runInProcess } from './in-process.js';
 
@@ -92,6 +93,19 @@ C('cluster add-node and remove-node refuse a sharded cluster file before touchin
   const remove = await runInProcess(['cluster', 'remove-node', 'n2', '--dir', dir]);
   assert.is(remove.code, 2);
   assert.match(remove.stderr, 'cluster remove-node: this cluster is sharded');
+});
+
+C('cluster.yaml: a node added later is marked joined, and the mark survives a write and a read', () => {
+  const dir = join(tempDir('members-yaml'), 'c');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'cluster.yaml');
+  writeFileSync(file, 'secretFile: cluster.secret\nauth: none\nnodes:\n  - { id: n1, httpPort: 28001, tcpPort: 23001, peerPort: 29001, dataDir: data/n1 }\n  - { id: n2, httpPort: 28002, tcpPort: 23002, peerPort: 29002, dataDir: data/n2, joined: true }\n');
+  const c = loadClusterConfig(file);
+  assert.equal(c.nodes.map((n) => n.joined === true), [false, true]);
+  writeFileSync(file, renderClusterConfig(c));
+  assert.equal(loadClusterConfig(file).nodes.map((n) => n.joined === true), [false, true]);
+  writeFileSync(file, 'secretFile: s\nauth: none\nnodes:\n  - { id: n1, httpPort: 1, tcpPort: 2, peerPort: 3, dataDir: d, joined: 1 }\n');
+  assert.throws(() => loadClusterConfig(file), /joined.*expected true or false/s);
 });
 
 C.run();

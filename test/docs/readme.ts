@@ -53,6 +53,7 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'checker.test.ts': { readme: 'README.md', sections: ['The checker'] },
   'ring-gossip.test.ts': { readme: 'README.md', sections: ['Ring and gossip'] },
   'shards-lab.test.ts': { readme: 'README.md', sections: ['Shards (Multi-Raft)'] },
+  'real-members.test.ts': { readme: 'README.md', sections: ['Growing and shrinking a cluster'] },
   'scenarios.test.ts': { readme: 'scenarios/README.md', sections: ['Running scenarios'] },
   'swarms.test.ts': { readme: 'scenarios/README.md', sections: ['Swarms, shards and shrinking'] },
 };
