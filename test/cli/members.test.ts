@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freeBasePort, kvLab, tempDir, killClusterProcesses } from '../host/helpers.js';
+import { runInProcess } from './in-process.js';
 
 // Growing and shrinking a real cluster (issue 16 item 4; serve --help promised `kv-lab member
 // add`, which did not exist): `cluster add-node` starts n4 from cluster.yaml (marked joined), it
@@ -16,7 +17,10 @@ const M = suite('kv-lab member / cluster add-node and remove-node');
 const work = tempDir('members');
 const dir = join(work, 'c');
 const env = { KV_LAB_CONNECTION: join(work, 'connection.json') };
+/** cluster commands start and stop processes: run as the binary. */
 const cli = (args: string[], timeoutMs = 30_000) => kvLab(args, env, undefined, timeoutMs);
+/** Client commands (member, put, get, user): in this process, to keep the file fast. */
+const client = (args: string[]) => runInProcess(args, env);
 let base = 0;
 
 process.on('exit', () => killClusterProcesses(dir));
@@ -33,7 +37,7 @@ interface Row {
 }
 
 async function list(): Promise<{ leader: string; members: Row[] }> {
-  const r = await cli(['member', 'list', '--json']);
+  const r = await client(['member', 'list', '--json']);
   assert.is(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as { leader: string; members: Row[] };
 }
@@ -42,7 +46,7 @@ M('cluster add-node: a fourth node joins, catches up and is promoted; cluster.ya
   base = await freeBasePort(5);
   const up = await cli(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(base)], 60_000);
   assert.is(up.code, 0, up.stderr + up.stdout);
-  assert.is((await cli(['put', 'before', 'the-add'])).code, 0);
+  assert.is((await client(['put', 'before', 'the-add'])).code, 0);
   const add = await cli(['cluster', 'add-node', '--dir', dir], 60_000);
   assert.is(add.code, 0, add.stderr + add.stdout);
   assert.match(add.stdout, `started n4 (pid`);
@@ -54,28 +58,28 @@ M('cluster add-node: a fourth node joins, catches up and is promoted; cluster.ya
   assert.equal(l.members.find((m) => m.id === 'n4')?.peer, `127.0.0.1:${base + 1004}`);
   assert.ok(['follower', 'leader'].includes(String(l.members.find((m) => m.id === 'n4')?.role)));
   // The saved connection learnt n4: reads through it alone see what was written before the add.
-  const get = await cli(['get', 'before', '--url', `http://127.0.0.1:${base + 3}`]);
+  const get = await client(['get', 'before', '--url', `http://127.0.0.1:${base + 3}`]);
   assert.is(get.stdout.trim(), 'the-add', get.stderr);
   assert.match(JSON.parse(readFileSync(env.KV_LAB_CONNECTION, 'utf8')).urls.join(','), `:${base + 3}`);
 });
 
 M('member add and remove refuse mistakes with the reason, and need admin rights', async () => {
-  const again = await cli(['member', 'add', 'n2', `127.0.0.1:${base + 1002}`]);
+  const again = await client(['member', 'add', 'n2', `127.0.0.1:${base + 1002}`]);
   assert.is(again.code, 1);
   assert.match(again.stderr, 'n2 is already a member (members: n1, n2, n3, n4)');
-  const stranger = await cli(['member', 'add', 'n9', `127.0.0.1:${base + 1009}`]);
+  const stranger = await client(['member', 'add', 'n9', `127.0.0.1:${base + 1009}`]);
   assert.is(stranger.code, 1);
   assert.match(stranger.stderr, 'n9 has not met the cluster: start it first with kv-lab serve');
-  const unknown = await cli(['member', 'remove', 'n9']);
+  const unknown = await client(['member', 'remove', 'n9']);
   assert.is(unknown.code, 1);
   assert.match(unknown.stderr, 'n9 is not a member (members: n1, n2, n3, n4)');
-  const bad = await cli(['member', 'add', 'N9', 'nohost']);
+  const bad = await client(['member', 'add', 'N9', 'nohost']);
   assert.is(bad.code, 2);
   assert.match(bad.stderr, 'a member id has a lowercase letter');
-  assert.is((await cli(['user', 'add', 'bob', '--new-password', 'bob-password'])).code, 0);
-  assert.is((await cli(['user', 'grant', 'bob', '', 'read,write'])).code, 0);
+  assert.is((await client(['user', 'add', 'bob', '--new-password', 'bob-password'])).code, 0);
+  assert.is((await client(['user', 'grant', 'bob', '', 'read,write'])).code, 0);
   // Through a follower's URL only: the client finds the leader, which refuses bob.
-  const bob = await cli(['member', 'remove', 'n4', '--url', `http://127.0.0.1:${base}`, '--username', 'bob', '--password', 'bob-password']);
+  const bob = await client(['member', 'remove', 'n4', '--url', `http://127.0.0.1:${base}`, '--username', 'bob', '--password', 'bob-password']);
   assert.is(bob.code, 1);
   assert.match(bob.stderr, 'forbidden: user bob lacks admin permission');
   assert.match(bob.stderr, 'membership changes need admin rights');
@@ -83,7 +87,7 @@ M('member add and remove refuse mistakes with the reason, and need admin rights'
 });
 
 M('cluster remove-node: out of Raft first, then the process stops; refuses to go below three voters', async () => {
-  const r = await cli(['cluster', 'remove-node', 'n2', '--dir', dir]);
+  const r = await client(['cluster', 'remove-node', 'n2', '--dir', dir]);
   assert.is(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, 'n2 removed from Raft (voters n1, n3, n4)');
   assert.match(r.stdout, /n2 stopped and dropped from cluster\.yaml in [\d.]+ s; its data is in .*removed\/n2-\d+/);
@@ -92,13 +96,13 @@ M('cluster remove-node: out of Raft first, then the process stops; refuses to go
   assert.equal(readdirSync(join(dir, 'removed')).map((n) => n.replace(/-\d+$/, '')), ['n2']);
   const l = await list();
   assert.equal(l.members.map((m) => m.id), ['n1', 'n3', 'n4']);
-  const refused = await cli(['cluster', 'remove-node', 'n1', '--dir', dir]);
+  const refused = await client(['cluster', 'remove-node', 'n1', '--dir', dir]);
   assert.is(refused.code, 1);
   assert.match(refused.stderr, 'removing n1 leaves 2 voters, which cannot survive the loss of one (3 can); pass --force');
-  const none = await cli(['cluster', 'remove-node', 'n7', '--dir', dir]);
+  const none = await client(['cluster', 'remove-node', 'n7', '--dir', dir]);
   assert.is(none.code, 2);
   assert.match(none.stderr, 'no node "n7" in');
-  assert.is((await cli(['put', 'after', 'the-remove'])).code, 0);
+  assert.is((await client(['put', 'after', 'the-remove'])).code, 0);
 });
 
 M.run();
