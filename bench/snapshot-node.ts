@@ -5,7 +5,7 @@
  * RSS (VmRSS, VmHWM of /proc/self/status).
  *
  *   tsx bench/snapshot-node.ts --id n4 --dir /tmp/x/n4 --members n1,n2,n3,n4 \
- *       --peers n1=127.0.0.1:9101,… --tcp-port 9201 --original false --election-ticks 10
+ *       --peers n1=127.0.0.1:9101,… --tcp-port 9201 --original false --election-ticks 10 --snapshot-mb 64
  *
  * The bench's client speaks the request protocol's frames on --tcp-port (a NativeSession, as on a
  * served node's TCP client port): the peer port admits only holders of the cluster secret.
@@ -52,7 +52,8 @@ const net = new RealNet({ self: id, role: 'peer', listen: self, peers: others, s
 await net.listen();
 const env = { id, clock: new RealClock(), disk: new RealDisk(arg('dir')), net, rng: osSeededRng(), log, exit: (reason: string) => (log.log('error', 'bench.exit', { reason }), process.exit(70)) };
 const electionTicks = Number(arg('election-ticks'));
-const node = new KvNode(env, { members: arg('members').split(','), replication: 'raft', engine: 'lsm', bugs: new Set(), original: arg('original') === 'true', auth: null, raft: { electionTicks } });
+const snapshotBytes = Number(arg('snapshot-mb')) * 1024 * 1024;
+const node = new KvNode(env, { members: arg('members').split(','), replication: 'raft', engine: 'lsm', bugs: new Set(), original: arg('original') === 'true', auth: null, raft: { electionTicks, snapshotBytes } });
 await new TcpListener('127.0.0.1', Number(arg('tcp-port')), (stream) => new NativeSession(stream, { node, log, soon: queueMicrotask })).listen();
 setInterval(() => {
   const st = node.status();
