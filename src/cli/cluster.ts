@@ -23,7 +23,7 @@ import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.j
 import type { ShardStatus } from '../node/sharded-replica.js';
 import { loadConnection, saveConnection, type Connection } from './connection.js';
 import { EXIT_FAILED, EXIT_UNKNOWN, UsageError } from './errors.js';
-import { addProblem, changeMembership, memberRows, removeProblem, survey, unchangeable, type Survey } from './members.js';
+import { addProblem, changeMembership, memberRows, removeProblem, roleOf, survey, unchangeable, type Survey } from './members.js';
 
 /**
  * `kv-lab cluster up|down|status`: a local multi-process cluster in one directory.
@@ -687,7 +687,7 @@ async function addNode(dir: string, waitMs: number): Promise<void> {
   let shown = Date.now();
   for (;;) {
     const st = await statusOf(url);
-    if (st !== null && (st.role === 'follower' || st.role === 'leader') && Number(st.appliedIndex) >= target) break;
+    if (st !== null && ['follower', 'leader'].includes(roleOf(node.id, st)) && Number(st.appliedIndex) >= target) break;
     if (!processAlive(pid)) return fail(`cluster add-node: ${node.id} exited while catching up:\n${tail(p.log(node.id), 8)}`);
     if (Date.now() - started > waitMs) return fail(`cluster add-node: ${node.id} had not caught up after ${waitMs / 1000} s (role ${String(st?.role ?? '?')}, applied ${String(st?.appliedIndex ?? '?')} of ${target}); it stays a member and goes on catching up (kv-lab member list)`);
     if (Date.now() - shown > 10_000) {
@@ -718,8 +718,8 @@ async function removeNode(dir: string, id: string, force: boolean): Promise<void
     const rows = memberRows(s);
     const { problem, quorum } = removeProblem(s, id, rows);
     if (problem !== null) return fail(`cluster remove-node: ${problem}`);
-    const learner = rows.find((r) => r.id === id)?.role === 'learner';
-    const votersAfter = rows.filter((r) => r.role !== 'learner' && r.id !== id).length;
+    const learner = ['learner', 'joining'].includes(String(rows.find((r) => r.id === id)?.role));
+    const votersAfter = rows.filter((r) => r.role !== 'learner' && r.role !== 'joining' && r.id !== id).length;
     if (!force && !learner && votersAfter < VOTERS_SAFE_MIN) {
       return fail(`cluster remove-node: removing ${id} leaves ${votersAfter} voter${votersAfter === 1 ? '' : 's'}, which cannot survive the loss of one (${VOTERS_SAFE_MIN} can); pass --force to remove it anyway`);
     }

@@ -38,7 +38,7 @@ export interface NodeView {
 
 export interface MemberRow {
   id: string;
-  /** leader, follower, learner (from the node's own /status), or null when it did not answer. */
+  /** leader, follower, learner, joining (from the node's own /status), or null when it did not answer. */
   role: string | null;
   /** Its state in the leader's gossip view (alive, suspect, dead), or null without gossip. */
   gossip: string | null;
@@ -132,8 +132,18 @@ export async function survey(urls: readonly string[], timeoutMs = 3_000): Promis
 export function memberRows(s: Survey): MemberRow[] {
   return s.members.map((id) => {
     const own = s.views.find((v) => v.id === id && v.status !== null);
-    return { id, role: own ? String(own.status?.role) : null, gossip: s.gossip?.get(id)?.state ?? null, peer: s.gossip?.get(id)?.peer ?? null, http: s.http.get(id) ?? null };
+    return { id, role: own?.status ? roleOf(id, own.status) : null, gossip: s.gossip?.get(id)?.state ?? null, peer: s.gossip?.get(id)?.peer ?? null, http: s.http.get(id) ?? null };
   });
+}
+
+/**
+ * A node's role as it says itself, but `joining` while it does not yet hold a configuration that
+ * names it: a node added a moment ago calls itself a follower (of no one) until the leader's
+ * first entries reach it, and that is not yet a voter.
+ */
+export function roleOf(id: string, status: Record<string, unknown>): string {
+  const members = Array.isArray(status.members) ? status.members : [];
+  return members.includes(id) ? String(status.role) : 'joining';
 }
 
 /** Why a cluster's membership cannot be changed here, or null. */
@@ -162,8 +172,8 @@ export function addProblem(s: Survey, id: string, peer: string): string | null {
 /** The voters after removing id, and whether a majority of them is alive (by gossip). */
 export function removeProblem(s: Survey, id: string, rows: readonly MemberRow[]): { problem: string | null; quorum: string | null } {
   if (!s.members.includes(id)) return { problem: `${id} is not a member (members: ${s.members.join(', ')})`, quorum: null };
-  const learner = rows.find((r) => r.id === id)?.role === 'learner';
-  const voters = rows.filter((r) => r.role !== 'learner').map((r) => r.id);
+  const learner = ['learner', 'joining'].includes(String(rows.find((r) => r.id === id)?.role));
+  const voters = rows.filter((r) => r.role !== 'learner' && r.role !== 'joining').map((r) => r.id);
   const after = voters.filter((v) => v !== id);
   if (!learner && after.length === 0) return { problem: `${id} is the last voter: a cluster without voters cannot commit anything`, quorum: null };
   if (learner) return { problem: null, quorum: null };

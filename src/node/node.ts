@@ -324,7 +324,12 @@ export class KvNode {
    * vote or an append under its own name through the client port.
    */
   private isPeer(from: string): boolean {
-    return this.config.members.includes(from) || (this.replica?.status().members.includes(from) ?? false);
+    if (this.config.members.includes(from) || (this.replica?.status().members.includes(from) ?? false)) return true;
+    // A node that joins later (serve --join: not an original member, no configured peers) knows
+    // the members only by gossip until the leader's configuration reaches it; without this it
+    // refused the leader's appends and `member add` could never complete. Gossip members reach it
+    // over the peer port, where every frame comes from a holder of the cluster secret.
+    return this.config.original === false && this.gossip !== null && this.members().some((m) => m.id === from && m.state === 'alive');
   }
 
   /**

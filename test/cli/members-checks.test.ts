@@ -17,7 +17,7 @@ const C = suite('member checks');
 function surveyOf(members: Record<string, { role: string | null; gossip?: string; peer?: string }>, extra: Partial<Survey> = {}): Survey {
   const ids = Object.keys(members);
   return {
-    views: ids.filter((id) => members[id]?.role !== null).map((id) => ({ url: `http://${id}`, id, status: { id, role: members[id]?.role } })),
+    views: ids.filter((id) => members[id]?.role !== null).map((id) => ({ url: `http://${id}`, id, status: { id, role: members[id]?.role, members: ids } })),
     leader: ids.find((id) => members[id]?.role === 'leader') ?? null,
     term: 3,
     members: ids,
@@ -54,6 +54,11 @@ C('remove: an unknown id, the last voter, and a removal that leaves no live majo
   // A learner does not vote: removing it never costs a quorum.
   const withLearner = surveyOf({ n1: { role: 'leader' }, n2: { role: 'follower', gossip: 'dead' }, n3: { role: 'learner' } });
   assert.equal(removeProblem(withLearner, 'n3', memberRows(withLearner)), { problem: null, quorum: null });
+  // A node added a moment ago says `follower` of no one until its configuration reaches it.
+  const fresh = surveyOf({ n1: { role: 'leader' }, n2: { role: 'follower' } });
+  fresh.views.push({ url: 'http://n3', id: 'n3', status: { id: 'n3', role: 'follower', members: [] } });
+  fresh.members.push('n3');
+  assert.equal(memberRows(fresh).map((r) => r.role), ['leader', 'follower', 'joining']);
 });
 
 C('a sharded cluster: member add and remove are refused (shard moves are not built yet); list still answers', async () => {
