@@ -21,6 +21,10 @@ export interface ShrinkCase {
   /** Other seeds a change may move to (kv-lab shrink --seeds-per-step). */
   seedsPerStep?: number;
   runsMax?: number;
+  /** The scenario, when not scenarios/bugs/<bug>.yaml (a bug switch under shards, say): its text and a name for it. */
+  scenario?: { text: string; file: string; seedsMax: number };
+  /** What the case is called when its bug has another case already. */
+  name?: string;
 }
 
 const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios', 'bugs');
@@ -28,14 +32,15 @@ const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios', 'bugs');
 export function shrinkSuite(name: string, cases: readonly ShrinkCase[]): void {
   const S = suite(`kv-lab shrink on bug switches (${name})`);
   for (const c of cases) {
-    S(`${c.bug}: shrunk to ≤ ${c.faultsMax} faults, still failing the same check`, () => {
-      const file = join(dir, `${c.bug}.yaml`);
-      const scenario = parseScenario(readFileSync(file, 'utf8'), file);
+    S(`${c.name ?? c.bug}: shrunk to ≤ ${c.faultsMax} faults, still failing the same check`, () => {
+      const file = c.scenario?.file ?? join(dir, `${c.bug}.yaml`);
+      const scenario = parseScenario(c.scenario?.text ?? readFileSync(file, 'utf8'), file);
+      const seedsMax = c.scenario?.seedsMax ?? CAUGHT_WITHIN[c.bug].seeds;
       let seed = -1;
-      for (let s = 1; s <= CAUGHT_WITHIN[c.bug].seeds && seed < 0; s++) if (!runScenario(scenario, { seed: s, outDir: null }).summary.passed) seed = s;
-      assert.ok(seed > 0, `${c.bug} not caught within ${CAUGHT_WITHIN[c.bug].seeds} seeds`);
+      for (let s = 1; s <= seedsMax && seed < 0; s++) if (!runScenario(scenario, { seed: s, outDir: null }).summary.passed) seed = s;
+      assert.ok(seed > 0, `${c.bug} not caught within ${seedsMax} seeds`);
       const r = shrinkScenario(scenario, { seed, runsMax: c.runsMax ?? 300, seedsPerStep: c.seedsPerStep ?? 0 });
-      console.log(`  ${c.bug} seed ${seed}, ${r.check}: ${describeShrink(r.original.size, r.minimal.size)} (${r.runs} runs)`);
+      console.log(`  ${c.name ?? c.bug} seed ${seed}, ${r.check}: ${describeShrink(r.original.size, r.minimal.size)} (${r.runs} runs)`);
       const text = minimalYaml(r, file);
       const minimal = parseScenario(text, 'minimal.yaml');
       const again = runScenario(minimal, { seed: minimal.seeds.first, outDir: null }).summary;
