@@ -348,7 +348,7 @@ class Shrinker {
           const plain = links.map((l) => ({ hop: 1, afterNs: l.afterNs, fault: l.fault.forNs === undefined || timeouts === 0 ? l.fault : ({ ...l.fault, forNs: windowNs } as Fault) }));
           // Room for the chain's elections and windows, then for the failure to show.
           const room = Math.min(this.original.durationNs, this.current.durationNs + plain.reduce((sum, l) => sum + (l.fault.forNs ?? 0), 0) + FOCUS_SLACK_NS);
-          const candidate = this.placedByElections(plain, seed, Math.max(room, this.current.durationNs));
+          const candidate = this.placedByElections(plain, seed, room);
           const how = timeouts === 0 ? 'each for as long as it was' : `each for ${durationText(windowNs)} (${timeouts} election timeout${timeouts > 1 ? 's' : ''})`;
           if (candidate !== null && this.attempt(`only the ${links.length} faults ${what} of the chain, one election apart, ${how} (${faults} → ${links.length} faults)`, candidate, true, seed)) return true;
           if (this.spent()) return false;
