@@ -55,7 +55,7 @@ export const SHRINK_CASES = {
   ],
   // The Raft election bug needs faults thick and fast (a crash every 23 ms); dropping one changes
   // all timing after it, so the seed must be free to move (--seeds-per-step). Measured on this
-  // tree: 297 faults → 3 after about 650 runs (about 25 s of CPU).
+  // tree: 297 faults → 3 at run 696 (800 runs, 24 s of CPU on a loaded machine).
   '4': [{ bug: 'vote-without-persist', faultsMax: 3, seedsPerStep: 48, runsMax: 800 }],
   // Figure 8 needs several leaders deposed in a row, each just after its election. On its failing
   // seed alone (no --seeds-per-step), measured on this tree: ddmin and plainer parameters take its
