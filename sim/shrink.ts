@@ -76,6 +76,12 @@ const CHAIN_MAX = 8;
 const CHAIN_SEEDS = 16;
 /** How much longer dropFromChain's second try keeps the faults left in effect. */
 const STRETCH = 4;
+/** Windows canonicalChain() gives every fault, in election timeouts (0: each keeps its own). */
+const CANON_WINDOWS = [0, 1, 2, 4, 8] as const;
+/** Runs one canonicalChain() spends at most (measured: Figure 8 finds its plain chain within 40). */
+const CANON_RUNS_MAX = 60;
+/** Calm runs whose elections are remembered at most. */
+const CALM_CACHE_MAX = 256;
 /** Time past the last kept fault for the failure to show (a few election timeouts). */
 const FOCUS_SLACK_NS = 500 * NS_PER_MS;
 
@@ -107,8 +113,10 @@ class Shrinker {
   private anchored = false;
   /** Fault counts focusOnElections() has been tried at. */
   private readonly focusedOnElections = new Set<number>();
-  /** Elections of the run without faults, per seed (every placement starts with it). */
-  private readonly calmElections = new Map<number, number[]>();
+  /** Elections of the run without faults, per seed and scenario (every placement starts with it). */
+  private readonly calmElections = new Map<string, number[]>();
+  /** Fault counts canonicalChain() has been tried at. */
+  private readonly canonicalized = new Set<number>();
   /** Fault counts focus() has been tried at. */
   private readonly focused = new Set<number>();
 
@@ -150,6 +158,8 @@ class Shrinker {
       this.simplifyFaults();
       // Last, as they cost a run per fault per seed: replays by elections.
       this.focusOnElections();
+      // A plainer chain kept: the cheap moves first, on it (a new round), before the costly drops.
+      if (this.canonicalChain()) continue;
       this.dropFromChain();
       if (this.kept.length === before) break;
     }
@@ -303,6 +313,59 @@ class Shrinker {
   }
 
   /**
+   * The chain of faults before the failure made plain: only the deposals of one kind (the same
+   * fault on the same target — "cut the new leader off", "crash the new leader"), each one
+   * election after the one before, as long after its election as it struck, and every window the
+   * same length, from a geometric grid of election timeouts. Bugs of leader changes are told as a
+   * few leaders deposed in a row; a failing run tells that story with every kind of fault the
+   * scenario has, some of them only there because the clock brought them. Kept to the deposals of
+   * one kind, each makes the next election, so the chain needs no other fault to bring it
+   * (hop 1); the window a deposed leader stays away is what its part of the story needs (long
+   * enough for the others to elect and for the next deposal), which a grid in election timeouts
+   * (1, 2, 4, 8) covers where the windows the clock gave do not. Kinds most frequent first; on
+   * the current seed, then, with seedsPerStep, on up to CHAIN_SEEDS others. This is Hypothesis's
+   * idea of shrinking towards a canonical simplest form (MacIver and Donaldson, "Test-Case
+   * Reduction via Test-Case Generation", ECOOP 2020) applied to a fault schedule.
+   */
+  private canonicalChain(): boolean {
+    const failedNs = failureTimeNs(this.best, this.check);
+    const faults = faultOccurrences(this.current);
+    if (failedNs === null || faults < 2 || this.current.cluster.replication !== 'raft' || this.current.faults.some((f) => f.everyNs !== undefined)) return false;
+    // Once per number of faults, as focusOnElections(): parameters made plainer rarely make a
+    // plain chain fail where it did not.
+    if (this.canonicalized.has(faults)) return false;
+    this.canonicalized.add(faults);
+    // A fault due at the moment of the failure played no part in it.
+    const due = this.observed.due.filter((d) => !d.skipped && d.atNs < failedNs).slice(-CHAIN_MAX);
+    const chain = chainOf(due, this.observed.elections, this.observed.elected);
+    if (chain === null) return false;
+    const raft = this.current.cluster.raft;
+    const timeoutNs = raft.tickMs * raft.electionTicks * NS_PER_MS;
+    // Deposals only, two at least: a fault that does not take the leader away makes no election
+    // for the next one to hang on, and one fault alone is focus()'s to try.
+    // Bounded apart from runsMax: where no plain chain fails, the other moves still get their runs.
+    const stopAt = this.runs + CANON_RUNS_MAX;
+    for (const links of kindsOf(chain)) {
+      if (links.length >= faults || links.length < 2 || !deposes(links[0]!.fault)) continue;
+      const what = faultKindText(links[0]!.fault);
+      for (const seed of this.chainSeeds()) {
+        for (const timeouts of CANON_WINDOWS) {
+          if (timeouts > 0 && links.every((l) => l.fault.forNs === undefined)) continue;
+          const windowNs = timeouts * timeoutNs;
+          const plain = links.map((l) => ({ hop: 1, afterNs: l.afterNs, fault: l.fault.forNs === undefined || timeouts === 0 ? l.fault : ({ ...l.fault, forNs: windowNs } as Fault) }));
+          // Room for the chain's elections and windows, then for the failure to show.
+          const room = Math.min(this.original.durationNs, this.current.durationNs + plain.reduce((sum, l) => sum + (l.fault.forNs ?? 0), 0) + FOCUS_SLACK_NS);
+          const candidate = this.placedByElections(plain, seed, room);
+          const how = timeouts === 0 ? 'each for as long as it was' : `each for ${durationText(windowNs)} (${timeouts} election timeout${timeouts > 1 ? 's' : ''})`;
+          if (candidate !== null && this.attempt(`only the ${links.length} faults ${what} of the chain, one election apart, ${how} (${faults} → ${links.length} faults)`, candidate, true, seed)) return true;
+          if (this.spent() || this.runs >= stopAt) return false;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
    * A short chain of faults tied to elections, one fault fewer, replayed by elections (and, with
    * seedsPerStep, on other seeds): dropping a fault of a chain removes the election it caused, so
    * the faults after it move up one election, which dropFaults(), keeping each fault's arming time,
@@ -357,25 +420,32 @@ class Shrinker {
    * election the next one hangs on, arm it between that election and the one before. Null when
    * the election never comes.
    */
-  private placedByElections(chain: readonly ChainLink[], seed: number): Scenario | null {
+  private placedByElections(chain: readonly ChainLink[], seed: number, durationNs = this.current.durationNs): Scenario | null {
     const placed: Fault[] = [];
+    const base: Scenario = { ...this.current, durationNs, faults: [] };
+    // The calm run depends on everything but the faults (the workload's draws share the seed).
+    const calmKey = `${seed} ${JSON.stringify(base)}`;
     let previous = -1;
     for (const link of chain) {
       if (this.spent()) return null;
       const at = previous + link.hop;
       let elections: number[];
-      if (placed.length === 0 && at === 0 && this.calmElections.has(seed)) elections = this.calmElections.get(seed) as number[];
+      if (placed.length === 0 && this.calmElections.has(calmKey)) elections = this.calmElections.get(calmKey) as number[];
       else {
         this.runs++;
-        elections = observedRun({ ...this.current, faults: placed }, seed, true).elections;
-        if (placed.length === 0) this.calmElections.set(seed, elections);
+        elections = observedRun({ ...base, faults: placed }, seed, true).elections;
+        if (placed.length === 0) {
+          // Bounded: a key per seed and workload the shrink has tried.
+          if (this.calmElections.size >= CALM_CACHE_MAX) this.calmElections.clear();
+          this.calmElections.set(calmKey, elections);
+        }
       }
       if (at >= elections.length) return null;
       const { everyNs: _e, untilNs: _u, ...single } = link.fault;
       placed.push({ ...single, atNs: roundestIn(at > 0 ? (elections[at - 1] as number) : -1, (elections[at] as number) - 1), afterElectionNs: link.afterNs } as Fault);
       previous = at;
     }
-    return { ...this.current, faults: placed };
+    return { ...base, faults: placed };
   }
 
   /**
@@ -560,6 +630,30 @@ export function chainOf(due: readonly { fault: Fault; atNs: number }[], election
     previous = e;
   }
   return out;
+}
+
+/** The chain's links grouped by what their fault does to whom (its timing aside), the most frequent first, ties in order of appearance. */
+export function kindsOf(chain: readonly ChainLink[]): ChainLink[][] {
+  const groups = new Map<string, ChainLink[]>();
+  for (const l of chain) {
+    const { atNs: _a, forNs: _f, afterElectionNs: _e, everyNs: _v, untilNs: _u, line: _l, ...what } = l.fault;
+    const k = JSON.stringify(what);
+    groups.set(k, [...(groups.get(k) ?? []), l]);
+  }
+  return [...groups.values()].sort((a, b) => b.length - a.length);
+}
+
+/** Whether the fault takes the leader away (its node, as chainOf names it, is the leader its election made): the next election follows from it. */
+function deposes(f: Fault): boolean {
+  if (f.kind === 'crash' || f.kind === 'pause' || (f.kind === 'partition' && f.shape === 'isolate')) return f.node === 'leader';
+  return f.kind === 'partition-one-way' && f.from.length === 1 && f.from[0] === 'leader' && f.to.length === 1 && f.to[0] === 'others';
+}
+
+/** "partition-one-way from leader", "crash leader": a fault's kind and target, for a change's description. */
+function faultKindText(f: Fault): string {
+  if ('node' in f) return `${f.kind} ${f.node}`;
+  if (f.kind === 'partition-one-way') return `${f.kind} from ${f.from.join(',')}`;
+  return f.kind;
 }
 
 /** The index of the last of the sorted `times` at or before `t`; -1 if none. */

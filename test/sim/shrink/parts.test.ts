@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { runScenario } from '../../../sim/runner.js';
 import { parseScenario } from '../../../sim/scenario.js';
 import { scenarioYaml } from '../../../sim/scenario-text.js';
-import { describeShrink, faultOccurrences, occurrencesOf, withDuration } from '../../../sim/shrink.js';
+import { chainOf, describeShrink, faultOccurrences, kindsOf, occurrencesOf, withDuration } from '../../../sim/shrink.js';
 
 /**
  * The shrinker's moves that claim to change nothing or exactly one thing: repeated faults written
@@ -80,6 +80,28 @@ faults:
   // The crash took the newly elected leader, not the one cut off at 300ms.
   const elected = r.recorded?.roles.find((x) => x.role === 'leader' && x.atNs === elections[0])?.node;
   assert.ok(r.recorded?.bands.some((b) => b.label === `crash ${elected}` && b.startNs === crash?.atNs), `crash ${elected}`);
+});
+
+P('the faults of a chain grouped by what they do to whom, their timing aside, the most frequent first', () => {
+  const s = parseScenario(`name: kinds
+description: leaders cut off and crashed, one follower paused
+duration: 1s
+cluster: { nodes: 3, replication: raft }
+workload: { clients: 1, keys: 1 }
+faults:
+  - { at: 0ms, afterElection: 1ms, for: 15ms, kind: partition-one-way, from: [leader], to: [others] }
+  - { at: 0ms, afterElection: 10ms, for: 10ms, kind: crash, node: leader }
+  - { at: 100ms, afterElection: 2ms, for: 30ms, kind: partition-one-way, from: [leader], to: [others] }
+  - { at: 200ms, for: 5ms, kind: pause, node: n2 }
+  - { at: 300ms, afterElection: 3ms, for: 15ms, kind: partition-one-way, from: [n1], to: [others] }
+`, 'kinds.yaml');
+  // As the run saw them: n1 was elected at 50 ms and 320 ms, n3 at 150 ms.
+  const due = s.faults.map((fault, i) => ({ fault, atNs: [51, 60, 152, 200, 323][i]! * 1e6 }));
+  const chain = chainOf(due, [50e6, 150e6, 320e6], ['n1', 'n3', 'n1']);
+  assert.ok(chain !== null);
+  // The last fault named n1, the leader its election made: it is a leader cut off like the others.
+  const groups = kindsOf(chain).map((g) => g.map((l) => `${l.fault.kind} ${l.afterNs / 1e6}ms`));
+  assert.equal(groups, [['partition-one-way 1ms', 'partition-one-way 2ms', 'partition-one-way 3ms'], ['crash 10ms'], ['pause 50ms']]);
 });
 
 P.run();
