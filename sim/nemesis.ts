@@ -387,6 +387,16 @@ export class Nemesis {
         this.adminClient().invoke(op, (outcome) => w.trace.record(w.nowNs, 'membership', { change: `${f.kind} ${id}`, outcome: outcome.type, ...(outcome.type === 'ok' ? { members: outcome.value } : outcome.type === 'fail' ? { error: outcome.message } : { error: outcome.reason }) }));
         return null;
       }
+      case 'destroy': {
+        // The node is gone for good; the operator then removes it from the member set (as
+        // `kv-lab cluster remove-node` would), and its replicas are re-created from the survivors.
+        const id = this.pickNode(f.node, (n) => !w.machine(n).destroyed);
+        if (id === null) return this.skip(f, 'no node left to destroy');
+        w.destroy(id);
+        this.instant(`destroy ${id}`);
+        this.adminClient().invoke({ f: 'member.remove', node: id }, (outcome) => w.trace.record(w.nowNs, 'membership', { change: `remove ${id}`, outcome: outcome.type, ...(outcome.type === 'ok' ? { members: outcome.value } : outcome.type === 'fail' ? { error: outcome.message } : { error: outcome.reason }) }));
+        return null;
+      }
       case 'crash-at':
         return this.crashAt(f);
       case 'isolate-leader':

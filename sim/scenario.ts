@@ -33,14 +33,14 @@ import { DEFAULT_GOSSIP_OPTIONS, gossipOptions, type GossipOptions } from '../sr
 
 export const ENGINES = ['memory', 'lsm', 'bitcask'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance', 'isolation'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance', 'moves', 'isolation'] as const;
 /** Checks that watch Raft itself (its elections, the entries it applies): they need replication raft. */
 const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery'];
 /** Checks of the nodes' gossip (sim/gossip/checks.ts): they need cluster.gossip. */
 export const GOSSIP_CHECKS: readonly CheckName[] = ['membership', 'ring-balance'];
 export type CheckName = (typeof CHECKS)[number];
 /** Checks of a sharded cluster (sim/shards/checks.ts): they need cluster.shards > 1. */
-export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance'];
+export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance', 'moves'];
 /** Raft checks not yet kept per group: a sharded scenario may not ask for them. */
 export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results'];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
@@ -96,6 +96,12 @@ export type Fault = FaultBase &
     | { kind: 'join'; node: NodeSelector }
     | { kind: 'leave'; node: NodeSelector }
     /**
+     * Permanent loss of a whole node (sharded clusters): its power is cut, its disk is gone for
+     * good, it never boots again, and the operator removes it from the member set, so that its
+     * replicas are re-created elsewhere from the survivors.
+     */
+    | { kind: 'destroy'; node: NodeSelector }
+    /**
      * Cuts the power of `node` (`any`: whichever node gets there first) the `after`-th time it
      * passes the failpoint, counted from `at`; `after` null: drawn from 1..8 by the run's seed.
      * Disarmed if not hit within `withinNs`.
@@ -118,7 +124,7 @@ export type FaultKind = Fault['kind'];
 export const FAULT_KINDS: readonly FaultKind[] = [
   'crash', 'restart', 'pause', 'resume', 'partition', 'partition-one-way', 'heal', 'clock', 'loss',
   'duplicate', 'reorder', 'latency', 'fsync-fail', 'corrupt', 'disk-full', 'failover', 'join', 'leave',
-  'crash-at', 'isolate-leader', 'delay', 'transfer',
+  'destroy', 'crash-at', 'isolate-leader', 'delay', 'transfer',
 ];
 
 /** Kinds a file may name that stand for others: `leader-churn` is `isolate-leader` repeated. */
@@ -353,6 +359,7 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   failover: obj({ ...common, node: { v: nodeSel, required: true } }),
   join: obj({ ...common, node: { v: nodeSel, required: true } }),
   leave: obj({ ...common, node: { v: nodeSel, required: true } }),
+  destroy: obj({ ...common, node: { v: nodeSel, required: true } }),
   'crash-at': obj({
     ...common,
     node: { v: nodeSel, default: 'any' },
@@ -456,6 +463,7 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
     case 'failover':
     case 'join':
     case 'leave':
+    case 'destroy':
     case 'transfer':
       return { ...base, kind, node: r.node as string };
     case 'crash-at': {

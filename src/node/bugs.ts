@@ -13,6 +13,7 @@ export const BUGS = {
   'skip-log-fsync': 'never fsync the Raft log, so acknowledged entries may vanish in a crash',
   'gateway-ack-on-forward': 'the front door answers a write OK as soon as it has forwarded it to the leader, before the leader replies',
   'txn-release-locks-before-commit': 'a transaction\'s locks are released when COMMIT arrives, before its commit entry is applied',
+  'move-remove-early': 'a moving shard removes the replica leaving before its replacement has been added and caught up',
   'txn-read-uncommitted': 'reads in a transaction take no lock and see other open transactions\' buffered writes',
 } as const;
 

@@ -16,6 +16,7 @@ import { assert } from '../util/assert.js';
  *   "\x01t\x00" + txn id               → a transaction's record: {"status":"committed"|"aborted","reason"?}
  *   "\x01c"                            → the number of transaction records written (txn-apply.ts)
  *   "\x01l\x00" + 16-digit n            → the id of the n-th record (records past a bound are forgotten)
+ *   "\x01m"                            → a sharded cluster's member set {epoch, members} (shard 0 only)
  *   "\x01a"                            → Raft: the last log index the store reflects   } node-local:
  *   "\x01p"                            → primary: the last shipped record applied      } not replicated
  *
@@ -41,6 +42,8 @@ export const TXN_RECORD_LOG_START = '\x01l\x00';
 export function txnGuardLock(db: string): string {
   return `\x01g\x00${db}`;
 }
+/** A sharded cluster's member set (src/cluster/placement/members.ts), replicated by shard 0's group. */
+export const MEMBER_SET_KEY = '\x01m';
 /** Raft's applied index, written in the same batch as the entries it covers. */
 export const RAFT_APPLIED_KEY = '\x01a';
 /** Log shipping's last applied record. */

@@ -16,7 +16,7 @@ import { BUGS, type BugName } from '../../../src/node/bugs.js';
 const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios', 'bugs');
 
 /** Seeds within which each bug must be caught, and the checks expected to catch it. */
-export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group: 'raft' | 'clients' | 'txn' }> = {
+export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group: 'raft' | 'clients' | 'txn' | 'shards' }> = {
   'ack-before-commit': { seeds: 5, by: ['linearizable', 'lost-writes'], group: 'clients' },
   'duplicate-apply': { seeds: 5, by: ['linearizable'], group: 'clients' },
   'ack-before-fsync': { seeds: 5, by: ['lost-writes', 'linearizable'], group: 'clients' },
@@ -28,10 +28,12 @@ export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group
   // Judged by the isolation check (src/check/txn, strict serializable) of every transactional run.
   'txn-release-locks-before-commit': { seeds: 5, by: ['isolation'], group: 'txn' },
   'txn-read-uncommitted': { seeds: 5, by: ['isolation'], group: 'txn' },
+  // Judged by the moves check: a shard's committed membership never has fewer than R voters.
+  'move-remove-early': { seeds: 3, by: ['moves'], group: 'shards' },
 };
 
 /** Registers the checks of one group of bug switches and runs them. */
-export function bugSuite(group: 'raft' | 'clients' | 'txn'): void {
+export function bugSuite(group: 'raft' | 'clients' | 'txn' | 'shards'): void {
 const B = suite(`known bugs are caught (${group})`);
 const cases = (Object.entries(CAUGHT_WITHIN) as [BugName, { seeds: number; by: string[]; group: string }][]).filter(([, c]) => c.group === group);
 
