@@ -233,14 +233,32 @@ export class Nemesis {
   }
 
   private pickNode(sel: string, want?: (id: string) => boolean): string | null {
-    if (sel === 'leader') {
-      const leader = this.leader();
+    if (sel === 'leader' || sel === 'meta-leader') {
+      const leader = sel === 'leader' ? this.leader() : this.metaLeader();
       return leader !== null && (want === undefined || want(leader)) ? leader : null;
     }
     if (sel !== 'random' && sel !== 'follower') return sel;
     const leader = sel === 'follower' ? this.leader() : null;
     const ids = this.world.nodeIds().filter((id) => id !== leader && (want === undefined || want(id)));
     return ids.length === 0 ? null : this.rng.pick(ids);
+  }
+
+  /**
+   * The leader of shard 0's group, which keeps a sharded cluster's member set (the highest term's,
+   * from the Raft cores); without shards, the leader.
+   */
+  private metaLeader(): string | null {
+    let best: { id: string; term: number } | null = null;
+    for (const m of this.world.machines.values()) {
+      if (m.state !== 'up') continue;
+      const sharded = kvNodeOf(m)?.sharded ?? null;
+      if (sharded === null) return this.leader();
+      const raft = sharded.group(0)?.raftNode ?? null;
+      if (raft === null || raft.softState().role !== 'leader') continue;
+      const term = raft.hardState().term;
+      if (best === null || term > best.term) best = { id: m.id, term };
+    }
+    return best?.id ?? null;
   }
 
   /** The leader of the highest term among running nodes, as they see themselves; null if none. */

@@ -47,7 +47,8 @@ export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
 /**
  * A node id from the cluster, or chosen by the nemesis when the fault starts: `random`, `leader`
- * (the current Raft leader), `follower` (a random node that is not the leader).
+ * (the current Raft leader), `follower` (a random node that is not the leader), `meta-leader`
+ * (with shards: the leader of shard 0's group, which keeps the member set).
  */
 export type NodeSelector = string;
 
@@ -305,7 +306,7 @@ const latency = obj({ min: { v: duration(), required: true }, mean: { v: duratio
 
 const mixValidator = obj(Object.fromEntries(OP_FUNCTIONS.map((f) => [f, { v: num({ min: 0 }), default: 0 }])) as Record<(typeof OP_FUNCTIONS)[number], { v: Validator<number>; default: number }>);
 
-const nodeSel = str({ pattern: /^(random|leader|follower|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …), random, leader or follower' });
+const nodeSel = str({ pattern: /^(random|leader|follower|meta-leader|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …), random, leader, follower or meta-leader' });
 
 const sideSel = str({ pattern: /^(random|leader|follower|others|[a-z][a-z0-9-]*)$/, patternText: 'a node id, random, leader, follower or others' });
 
@@ -665,7 +666,7 @@ function crossCheck(s: Scenario): void {
   const at = (f: Fault) => `${s.file}:${f.line}`;
   const checkNode = (f: Fault, n: string) => {
     if (n === 'any' && f.kind === 'crash-at') return;
-    if (n !== 'random' && n !== 'leader' && n !== 'follower' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
+    if (n !== 'random' && n !== 'leader' && n !== 'follower' && n !== 'meta-leader' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
   };
   // Partitions may also name clients (c1, c2, …), to cut clients off from nodes.
   const clients = Array.from({ length: s.workload.clients }, (_, i) => `c${i + 1}`);

@@ -51,6 +51,15 @@ test('a join: the new node holds its share, created by moves and marked on its d
   assert.match(summary.checks.moves?.summary ?? '', /no shard ever had fewer than 3 voters; \d+ replica\(s\) created by moves/);
 });
 
+test('moves are deterministic: the same seed gives the same run, bit for bit, destroy and join included', () => {
+  const s = { ...join, faults: [...join.faults, { atNs: 1.6e9, kind: 'destroy' as const, node: 'n2', line: 0 }] };
+  const a = runScenario(s, { seed: 7, outDir: null, skipChecks: true });
+  const b = runScenario(s, { seed: 7, outDir: null, skipChecks: true });
+  assert.is(a.summary.digest, b.summary.digest);
+  assert.is(JSON.stringify(a.history), JSON.stringify(b.history));
+  assert.is(a.summary.faultsApplied, 2);
+});
+
 test('destroy needs shards; join with shards is accepted, with spares', () => {
   const base = (cluster: string, faults: string) => `name: x\ndescription: x\nduration: 2s\ncluster: ${cluster}\nworkload: { clients: 1, keys: 1, mix: { read: 1 } }\nfaults:\n${faults}`;
   try {
