@@ -29,8 +29,6 @@ export const PUSH_FANOUT = 2;
 export interface MembersHost {
   /** Shard 0's replica and store here, if hosted and running. */
   shard0(): { replica: RaftReplica; store: EngineStore } | null;
-  /** A new epoch was adopted: placement changed. */
-  changed(): void;
 }
 
 export class ShardMembers {
@@ -74,16 +72,11 @@ export class ShardMembers {
   adopt(m: MemberSet, source: string): boolean {
     assert(memberSetProblem(m) === null, 'an adopted member set is valid');
     for (const n of m.members) this.known.add(n);
-    const fresh = !this.learned;
     this.learned = true;
-    if (m.epoch <= this.current.epoch) {
-      if (fresh) this.host.changed();
-      return false;
-    }
+    if (m.epoch <= this.current.epoch) return false;
     this.current = { epoch: m.epoch, members: [...m.members] };
     this.placement = ShardMap.build(this.current.members, this.options);
     this.env.log.log('info', 'shards.members', { epoch: m.epoch, members: m.members.join(','), from: source });
-    this.host.changed();
     this.pushAll();
     return true;
   }

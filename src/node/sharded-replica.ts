@@ -131,7 +131,6 @@ export class ShardedReplica implements Replica {
         const g = this.groups.get(0);
         return g?.replica != null && g.store !== null && g.ready ? { replica: g.replica, store: g.store } : null;
       },
-      changed: () => {},
     });
     this.mover = new ShardMover(env, {
       hosted: () => [...this.groups.values()].map((g) => ({ shard: g.shard, replica: g.ready ? g.replica : null })),
