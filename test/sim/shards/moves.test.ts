@@ -10,6 +10,7 @@ import { runScenario } from '../../../sim/runner.js';
 import { parseScenario, ScenarioError } from '../../../sim/scenario.js';
 import { finalShardMap, shardMapOf } from '../../../sim/shards/checks.js';
 import type { World } from '../../../sim/world.js';
+import { validateRequest } from '../../../src/node/protocol.js';
 
 const join = parseScenario(
   `name: join-short
@@ -58,6 +59,11 @@ test('moves are deterministic: the same seed gives the same run, bit for bit, de
   assert.is(a.summary.digest, b.summary.digest);
   assert.is(JSON.stringify(a.history), JSON.stringify(b.history));
   assert.is(a.summary.faultsApplied, 2);
+});
+
+test('the member set is written by nodes only: a client\'s placement.set is refused', () => {
+  const problem = validateRequest({ kind: 'req', client: 'c', seq: 1, ackSeq: 1, db: '', op: { f: 'placement.set', epoch: 9, members: ['evil'] } });
+  assert.ok(problem !== null && /\.f must be one of/.test(problem), String(problem));
 });
 
 test('destroy needs shards; join with shards is accepted, with spares', () => {
