@@ -348,6 +348,21 @@ export class SimDisk {
     return report;
   }
 
+  /**
+   * The device is gone for good (the lab's `destroy`): after a crash, nothing is left — no file,
+   * no directory. The machine never boots on it again.
+   */
+  wipe(): void {
+    this.generation++;
+    this.inodes.clear();
+    this.names.clear();
+    this.durableNames.clear();
+    this.pendingDirOps = [];
+    this.dirs.clear();
+    this.dirs.add('');
+    this.usedBytes = 0;
+  }
+
   private crashInode(inode: Inode, report: CrashReport): void {
     const pending = inode.pending;
     let mode = this.options.crash;

@@ -233,14 +233,32 @@ export class Nemesis {
   }
 
   private pickNode(sel: string, want?: (id: string) => boolean): string | null {
-    if (sel === 'leader') {
-      const leader = this.leader();
+    if (sel === 'leader' || sel === 'meta-leader') {
+      const leader = sel === 'leader' ? this.leader() : this.metaLeader();
       return leader !== null && (want === undefined || want(leader)) ? leader : null;
     }
     if (sel !== 'random' && sel !== 'follower') return sel;
     const leader = sel === 'follower' ? this.leader() : null;
     const ids = this.world.nodeIds().filter((id) => id !== leader && (want === undefined || want(id)));
     return ids.length === 0 ? null : this.rng.pick(ids);
+  }
+
+  /**
+   * The leader of shard 0's group, which keeps a sharded cluster's member set (the highest term's,
+   * from the Raft cores); without shards, the leader.
+   */
+  private metaLeader(): string | null {
+    let best: { id: string; term: number } | null = null;
+    for (const m of this.world.machines.values()) {
+      if (m.state !== 'up') continue;
+      const sharded = kvNodeOf(m)?.sharded ?? null;
+      if (sharded === null) return this.leader();
+      const raft = sharded.group(0)?.raftNode ?? null;
+      if (raft === null || raft.softState().role !== 'leader') continue;
+      const term = raft.hardState().term;
+      if (best === null || term > best.term) best = { id: m.id, term };
+    }
+    return best?.id ?? null;
   }
 
   /** The leader of the highest term among running nodes, as they see themselves; null if none. */
@@ -385,6 +403,16 @@ export class Nemesis {
         const op = f.kind === 'join' ? ({ f: 'member.add', node: id } as const) : ({ f: 'member.remove', node: id } as const);
         this.instant(`${f.kind} ${id}`);
         this.adminClient().invoke(op, (outcome) => w.trace.record(w.nowNs, 'membership', { change: `${f.kind} ${id}`, outcome: outcome.type, ...(outcome.type === 'ok' ? { members: outcome.value } : outcome.type === 'fail' ? { error: outcome.message } : { error: outcome.reason }) }));
+        return null;
+      }
+      case 'destroy': {
+        // The node is gone for good; the operator then removes it from the member set (as
+        // `kv-lab cluster remove-node` would), and its replicas are re-created from the survivors.
+        const id = this.pickNode(f.node, (n) => !w.machine(n).destroyed);
+        if (id === null) return this.skip(f, 'no node left to destroy');
+        w.destroy(id);
+        this.instant(`destroy ${id}`);
+        this.adminClient().invoke({ f: 'member.remove', node: id }, (outcome) => w.trace.record(w.nowNs, 'membership', { change: `remove ${id}`, outcome: outcome.type, ...(outcome.type === 'ok' ? { members: outcome.value } : outcome.type === 'fail' ? { error: outcome.message } : { error: outcome.reason }) }));
         return null;
       }
       case 'crash-at':

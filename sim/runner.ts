@@ -25,6 +25,7 @@ import type { NetStats, SimNet } from './net.js';
 import { EventWatch, LAB_MEMBER_META, membershipVerdict, ringBalanceVerdict, WorldMembership } from './membership.js';
 import { GroupedRaftObserver } from './shards/observer.js';
 import { leaderBalanceVerdict, placementVerdict, shardConvergence } from './shards/checks.js';
+import { MoveWatch } from './shards/moves.js';
 
 /** What the runner reads of the Raft observer: one for a single group, one per group with shards. */
 type RaftWatch = RaftObserver | GroupedRaftObserver;
@@ -116,7 +117,7 @@ const SLICE_NS = 100 * NS_PER_MS;
  * reaches (line, HTTP, or request frames on the TCP client port). `net` opens the gateway's own
  * endpoint for forwarding.
  */
-export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWatch | null = null, membership: WorldMembership | null = null): (env: Env, machine: Machine) => SimNode {
+export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWatch | null = null, membership: WorldMembership | null = null, moves: MoveWatch | null = null): (env: Env, machine: Machine) => SimNode {
   const members = nodeIds(scenario).slice(0, scenario.cluster.voters);
   const gossip = scenario.cluster.gossip;
   const bugs = new Set(scenario.bugs);
@@ -132,7 +133,7 @@ export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWat
         primary: scenario.cluster.primary,
         storage: scenario.cluster.storage,
         ...(observer !== null ? { onApply: observer.onApply } : {}),
-        ...(scenario.cluster.shards > 1 ? { shards: { count: scenario.cluster.shards, replicas: scenario.cluster.replicas } } : {}),
+        ...(scenario.cluster.shards > 1 ? { shards: { count: scenario.cluster.shards, replicas: scenario.cluster.replicas, ...(moves !== null ? { onMoveStep: moves.onStep } : {}) } } : {}),
         // Every node joins through every other: the way an operator lists seeds.
         ...(gossip !== null ? { gossip: { options: gossip, seeds: nodeIds(scenario), meta: LAB_MEMBER_META, ...(membership !== null ? { onEvent: membership.see } : {}) } } : {}),
       },
@@ -150,6 +151,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   trace.listener = recorder?.onRecord ?? null;
   let observer: RaftWatch | null = null;
   let membership: WorldMembership | null = null;
+  let moves: MoveWatch | null = null;
   const world: World = new World({
     seed: String(seed),
     nodeIds: nodeIds(scenario),
@@ -161,7 +163,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
       crash: scenario.disk.crash,
       dirCrash: scenario.disk.dirCrash,
     },
-    createNode: (env, machine) => createNodeFor(scenario, world.net, observer, membership)(env, machine),
+    createNode: (env, machine) => createNodeFor(scenario, world.net, observer, membership, moves)(env, machine),
     trace,
   });
   if (scenario.cluster.replication === 'raft' && OBSERVED.some((c) => scenario.checks.includes(c))) {
@@ -169,6 +171,10 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     observer.attach();
   }
   if (scenario.cluster.gossip !== null) membership = new WorldMembership(world);
+  if (scenario.cluster.shards > 1 && scenario.checks.includes('moves')) {
+    moves = new MoveWatch(world, scenario);
+    moves.attach();
+  }
   const violated = () => observer?.violation != null;
   trace.record(0, 'run', { scenario: scenario.name, seed });
   const workload = new Workload(world, scenario.workload, world.rng.fork('workload'), world.nodeIds());
@@ -177,7 +183,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   // runs in between), and to no one after it.
   const previousHandler = Nemesis.needsFailpoints(scenario.faults) ? setFailpointHandler(nemesis.onFailpoint) : undefined;
   try {
-    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, violated, wallStart, recorder });
+    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, moves, violated, wallStart, recorder });
   } finally {
     if (previousHandler !== undefined) setFailpointHandler(previousHandler);
   }
@@ -193,6 +199,8 @@ interface RunParts {
   nemesis: Nemesis;
   observer: () => RaftWatch | null;
   membership: WorldMembership | null;
+  /** What moves did (sharded runs with the moves check). */
+  moves: MoveWatch | null;
   violated: () => boolean;
   wallStart: number;
   /** Reads the trace for report.html; null when the run writes no folder. */
@@ -244,7 +252,7 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
   const gossipChecks = gossipVerdicts(scenario, options.skipChecks === true ? null : parts.membership, watch, { timeline: nemesis.timeline, others: [...world.exits.flatMap((e) => [e.atNs, e.atNs + world.supervisorRestartNs]), ...world.panics.map((p) => p.atNs)] }, violated());
   const cycles: number[] = [];
   const convergence = scenario.checks.includes('convergence') && !violated() ? (scenario.cluster.shards > 1 ? shardConvergence : awaitConvergence)(world, scenario, hardEndNs + scenario.healNs, cycles) : null;
-  const shardChecks = shardVerdicts(scenario, world, violated());
+  const shardChecks = shardVerdicts(scenario, world, violated(), parts.moves);
   observer?.full();
   const history = workload.history;
   const disturbances: Disturbances = {
@@ -257,7 +265,7 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
     const c: CheckResult =
       name === 'membership' || name === 'ring-balance'
         ? gossipChecks[name]
-        : name === 'placement' || name === 'leader-balance'
+        : name === 'placement' || name === 'leader-balance' || name === 'moves'
         ? shardChecks[name]
         : name === 'convergence'
         ? convergence ?? { verdict: 'skipped', summary: 'the run stopped before replicas could converge' }
@@ -302,11 +310,12 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
 }
 
 /** placement and leader-balance (sim/shards/checks.ts): after convergence, each given the heal timeout to hold. */
-function shardVerdicts(s: Scenario, world: World, stopped: boolean): Record<'placement' | 'leader-balance', CheckResult> {
+function shardVerdicts(s: Scenario, world: World, stopped: boolean, moves: MoveWatch | null): Record<'placement' | 'leader-balance' | 'moves', CheckResult> {
   const skipped = (why: string): CheckResult => ({ verdict: 'skipped', summary: why });
   const placement = !s.checks.includes('placement') ? skipped('not checked') : stopped ? skipped('the run stopped at a Raft safety violation') : placementVerdict(world, s, world.nowNs + s.healNs);
   const balance = !s.checks.includes('leader-balance') ? skipped('not checked') : stopped ? skipped('the run stopped at a Raft safety violation') : leaderBalanceVerdict(world, s, world.nowNs + s.healNs);
-  return { placement, 'leader-balance': balance };
+  const moved = moves === null ? skipped('not checked') : stopped ? skipped('the run stopped at a Raft safety violation') : moves.verdict(world);
+  return { placement, 'leader-balance': balance, moves: moved };
 }
 
 /** membership and ring-balance (sim/membership.ts): run the world on until the views agree or the heal timeout passes. */
@@ -507,6 +516,7 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
       return { verdict: 'skipped', summary: 'checked from the nodes\' gossip (gossipVerdicts)' };
     case 'placement':
     case 'leader-balance':
+    case 'moves':
       return { verdict: 'skipped', summary: 'checked from the nodes\' shards (shardVerdicts)' };
     case 'isolation':
       return isolationVerdict(history);

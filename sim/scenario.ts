@@ -33,21 +33,22 @@ import { DEFAULT_GOSSIP_OPTIONS, gossipOptions, type GossipOptions } from '../sr
 
 export const ENGINES = ['memory', 'lsm', 'bitcask'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance', 'isolation'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance', 'moves', 'isolation'] as const;
 /** Checks that watch Raft itself (its elections, the entries it applies): they need replication raft. */
 const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery'];
 /** Checks of the nodes' gossip (sim/gossip/checks.ts): they need cluster.gossip. */
 export const GOSSIP_CHECKS: readonly CheckName[] = ['membership', 'ring-balance'];
 export type CheckName = (typeof CHECKS)[number];
 /** Checks of a sharded cluster (sim/shards/checks.ts): they need cluster.shards > 1. */
-export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance'];
+export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance', 'moves'];
 /** Raft checks not yet kept per group: a sharded scenario may not ask for them. */
 export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results'];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
 /**
  * A node id from the cluster, or chosen by the nemesis when the fault starts: `random`, `leader`
- * (the current Raft leader), `follower` (a random node that is not the leader).
+ * (the current Raft leader), `follower` (a random node that is not the leader), `meta-leader`
+ * (with shards: the leader of shard 0's group, which keeps the member set).
  */
 export type NodeSelector = string;
 
@@ -96,6 +97,12 @@ export type Fault = FaultBase &
     | { kind: 'join'; node: NodeSelector }
     | { kind: 'leave'; node: NodeSelector }
     /**
+     * Permanent loss of a whole node (sharded clusters): its power is cut, its disk is gone for
+     * good, it never boots again, and the operator removes it from the member set, so that its
+     * replicas are re-created elsewhere from the survivors.
+     */
+    | { kind: 'destroy'; node: NodeSelector }
+    /**
      * Cuts the power of `node` (`any`: whichever node gets there first) the `after`-th time it
      * passes the failpoint, counted from `at`; `after` null: drawn from 1..8 by the run's seed.
      * Disarmed if not hit within `withinNs`.
@@ -118,7 +125,7 @@ export type FaultKind = Fault['kind'];
 export const FAULT_KINDS: readonly FaultKind[] = [
   'crash', 'restart', 'pause', 'resume', 'partition', 'partition-one-way', 'heal', 'clock', 'loss',
   'duplicate', 'reorder', 'latency', 'fsync-fail', 'corrupt', 'disk-full', 'failover', 'join', 'leave',
-  'crash-at', 'isolate-leader', 'delay', 'transfer',
+  'destroy', 'crash-at', 'isolate-leader', 'delay', 'transfer',
 ];
 
 /** Kinds a file may name that stand for others: `leader-churn` is `isolate-leader` repeated. */
@@ -299,7 +306,7 @@ const latency = obj({ min: { v: duration(), required: true }, mean: { v: duratio
 
 const mixValidator = obj(Object.fromEntries(OP_FUNCTIONS.map((f) => [f, { v: num({ min: 0 }), default: 0 }])) as Record<(typeof OP_FUNCTIONS)[number], { v: Validator<number>; default: number }>);
 
-const nodeSel = str({ pattern: /^(random|leader|follower|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …), random, leader or follower' });
+const nodeSel = str({ pattern: /^(random|leader|follower|meta-leader|[a-z][a-z0-9-]*)$/, patternText: 'a node id (n1, n2, …), random, leader, follower or meta-leader' });
 
 const sideSel = str({ pattern: /^(random|leader|follower|others|[a-z][a-z0-9-]*)$/, patternText: 'a node id, random, leader, follower or others' });
 
@@ -353,6 +360,7 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   failover: obj({ ...common, node: { v: nodeSel, required: true } }),
   join: obj({ ...common, node: { v: nodeSel, required: true } }),
   leave: obj({ ...common, node: { v: nodeSel, required: true } }),
+  destroy: obj({ ...common, node: { v: nodeSel, required: true } }),
   'crash-at': obj({
     ...common,
     node: { v: nodeSel, default: 'any' },
@@ -456,6 +464,7 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
     case 'failover':
     case 'join':
     case 'leave':
+    case 'destroy':
     case 'transfer':
       return { ...base, kind, node: r.node as string };
     case 'crash-at': {
@@ -657,7 +666,7 @@ function crossCheck(s: Scenario): void {
   const at = (f: Fault) => `${s.file}:${f.line}`;
   const checkNode = (f: Fault, n: string) => {
     if (n === 'any' && f.kind === 'crash-at') return;
-    if (n !== 'random' && n !== 'leader' && n !== 'follower' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
+    if (n !== 'random' && n !== 'leader' && n !== 'follower' && n !== 'meta-leader' && !ids.includes(n)) errors.push(`${at(f)}: faults: ${f.kind} names node ${n}, but the cluster has ${ids.join(', ')}`);
   };
   // Partitions may also name clients (c1, c2, …), to cut clients off from nodes.
   const clients = Array.from({ length: s.workload.clients }, (_, i) => `c${i + 1}`);

@@ -36,6 +36,8 @@ export type MachineState = 'up' | 'down' | 'paused';
 export class Machine {
   owner: Owner;
   incarnation = 0;
+  /** Destroyed (World.destroy): down for good, its disk gone; nothing boots it again. */
+  destroyed = false;
   node: SimNode | null = null;
   state: MachineState = 'down';
   env: Env | null = null;
@@ -242,9 +244,21 @@ export class World implements WorkloadHost {
     });
   }
 
+  /**
+   * Permanent loss of a machine: its power is cut, its disk is wiped, and it never boots again
+   * (restart, healing and the power cycle of the convergence check all leave it down).
+   */
+  destroy(id: string): void {
+    const m = this.machine(id);
+    this.crash(id);
+    m.disk.wipe();
+    m.destroyed = true;
+    this.trace.record(this.nowNs, 'destroy', { node: id });
+  }
+
   restart(id: string): void {
     const m = this.machine(id);
-    if (m.state !== 'down') return;
+    if (m.state !== 'down' || m.destroyed) return;
     this.boot(m);
   }
 

@@ -64,10 +64,11 @@ const CATEGORY: Record<string, FaultCategory> = {
   'fsync-fail': 'disk', 'disk-full': 'disk', corrupt: 'disk',
   loss: 'network', duplicate: 'network', reorder: 'network', latency: 'network', delay: 'network',
   join: 'membership', leave: 'membership', failover: 'membership', transfer: 'membership',
+  destroy: 'crash',
 };
 
 /** Faults that are one act: drawn as a line, not a band. */
-const INSTANT = new Set(['restart', 'resume', 'heal', 'corrupt', 'join', 'leave', 'failover', 'transfer']);
+const INSTANT = new Set(['restart', 'resume', 'heal', 'corrupt', 'join', 'leave', 'destroy', 'failover', 'transfer']);
 
 export class RunRecorder {
   private readonly run: RecordedRun = { bands: [], spans: [], roles: [], markers: [], truncated: false };

@@ -6,6 +6,7 @@ import type { CheckResult } from '../runner.js';
 import { nodeIds, type Scenario } from '../scenario.js';
 import { NS_PER_MS, NS_PER_S } from '../scheduler.js';
 import type { World } from '../world.js';
+import { finalMemberSet } from './moves.js';
 
 /**
  * The checks of a sharded run, read from the nodes once the faults are healed:
@@ -40,8 +41,14 @@ function hosts(world: World): Host[] {
   return out;
 }
 
+/** The first placement: the first member set's (cluster.voters nodes). */
 export function shardMapOf(s: Scenario): ShardMap {
-  return ShardMap.build(nodeIds(s), { shards: s.cluster.shards, replicas: s.cluster.replicas });
+  return ShardMap.build(nodeIds(s).slice(0, s.cluster.voters), { shards: s.cluster.shards, replicas: s.cluster.replicas });
+}
+
+/** The placement the cluster ended with: its last member set's (moves.ts finalMemberSet). */
+export function finalShardMap(world: World, s: Scenario): ShardMap {
+  return ShardMap.build(finalMemberSet(world, s).members, { shards: s.cluster.shards, replicas: s.cluster.replicas });
 }
 
 /** Runs the world in small steps until `done` holds or the deadline passes; whether it held. */
@@ -97,7 +104,7 @@ function describeGroups(groups: GroupState[], replicas: number): string {
 
 /** Convergence per group, then after a power cycle of every node (the runner's awaitConvergence, per shard). */
 export function shardConvergence(world: World, s: Scenario, deadlineNs: number, cycles: number[]): CheckResult {
-  const map = shardMapOf(s);
+  const map = finalShardMap(world, s);
   const first = convergeGroups(world, map, deadlineNs, null);
   if (!first.ok) return { verdict: 'fail', summary: `the replicas of some shards did not converge after healing:\n${describeGroups(first.groups, map.replicasPerShard)}` };
   const before = new Map(first.groups.map((g) => [g.shard, g.states[0]?.digest ?? '']));
@@ -146,7 +153,7 @@ function placementProblemOf(world: World, map: ShardMap, shard: number): string 
 }
 
 export function placementVerdict(world: World, s: Scenario, deadlineNs: number): CheckResult {
-  const map = shardMapOf(s);
+  const map = finalShardMap(world, s);
   let problems: string[] = [];
   const ok = waitFor(world, deadlineNs, () => {
     problems = [];
@@ -162,7 +169,7 @@ export function placementVerdict(world: World, s: Scenario, deadlineNs: number):
 
 /** Leaders per node now (every node listed, 0 included), and shards without a leader. */
 function leaderCounts(world: World, s: Scenario, map: ShardMap): { counts: Map<string, number>; leaderless: number } {
-  const counts = new Map(nodeIds(s).map((id) => [id, 0]));
+  const counts = new Map(map.nodes.map((id) => [id, 0]));
   let leaderless = 0;
   for (let shard = 0; shard < map.shards; shard++) {
     const l = leaderOf(world, shard);
@@ -173,8 +180,8 @@ function leaderCounts(world: World, s: Scenario, map: ShardMap): { counts: Map<s
 }
 
 export function leaderBalanceVerdict(world: World, s: Scenario, deadlineNs: number): CheckResult {
-  const map = shardMapOf(s);
-  const bound = Math.ceil(map.shards / s.cluster.nodes) + LEADER_SLACK;
+  const map = finalShardMap(world, s);
+  const bound = Math.ceil(map.shards / map.nodes.length) + LEADER_SLACK;
   let seen = leaderCounts(world, s, map);
   const ok = waitFor(world, deadlineNs, () => {
     seen = leaderCounts(world, s, map);
@@ -182,6 +189,6 @@ export function leaderBalanceVerdict(world: World, s: Scenario, deadlineNs: numb
   });
   const shown = [...seen.counts].map(([id, n]) => `${id}: ${n}`).join(', ');
   if (!ok && seen.leaderless > 0) return { verdict: 'fail', summary: `after healing, ${seen.leaderless} shard(s) without a leader (leaders per node ${shown})` };
-  if (!ok) return { verdict: 'fail', summary: `leaders per node ${shown}: more than the bound ⌈${map.shards}/${s.cluster.nodes}⌉ + ${LEADER_SLACK} = ${bound} on some node` };
-  return { verdict: 'pass', summary: `leaders per node ${shown}: at most ⌈${map.shards}/${s.cluster.nodes}⌉ + ${LEADER_SLACK} = ${bound}` };
+  if (!ok) return { verdict: 'fail', summary: `leaders per node ${shown}: more than the bound ⌈${map.shards}/${map.nodes.length}⌉ + ${LEADER_SLACK} = ${bound} on some node` };
+  return { verdict: 'pass', summary: `leaders per node ${shown}: at most ⌈${map.shards}/${map.nodes.length}⌉ + ${LEADER_SLACK} = ${bound}` };
 }

@@ -296,6 +296,7 @@ export function requiredPermission(op: KvOp, db: string): { db: string; perm: Pe
     case 'member.add':
     case 'member.remove':
     case 'node.promote':
+    case 'placement.set':
       return { db: '*', perm: 'admin' };
   }
 }

@@ -13,6 +13,7 @@ export const BUGS = {
   'skip-log-fsync': 'never fsync the Raft log, so acknowledged entries may vanish in a crash',
   'gateway-ack-on-forward': 'the front door answers a write OK as soon as it has forwarded it to the leader, before the leader replies',
   'txn-release-locks-before-commit': 'a transaction\'s locks are released when COMMIT arrives, before its commit entry is applied',
+  'move-remove-early': 'a moving shard removes the replica leaving before its replacement has been added and caught up',
   'txn-read-uncommitted': 'reads in a transaction take no lock and see other open transactions\' buffered writes',
   'txn-prepare-not-durable': 'a cross-shard participant votes yes with its locks and writes in its leader\'s memory only, before a prepare entry is in its Raft log',
   'txn-coordinator-forgets-decision': 'a cross-shard coordinator\'s new leader answers participants and resent COMMITs from its memory alone, not from the decision in its log: what it does not remember it calls aborted',

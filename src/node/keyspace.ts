@@ -18,6 +18,7 @@ import { assert } from '../util/assert.js';
  *   "\x01l\x00" + 16-digit n            → the id of the n-th record (records past a bound are forgotten)
  *   "\x01x\x00" + txn id               → a prepared cross-shard transaction's intent here: {home, db, writes}
  *   "\x01k\x00" + data key             → the id of the prepared transaction whose intent covers that key
+ *   "\x01m"                            → a sharded cluster's member set {epoch, members} (shard 0 only)
  *   "\x01a"                            → Raft: the last log index the store reflects   } node-local:
  *   "\x01p"                            → primary: the last shipped record applied      } not replicated
  *
@@ -47,6 +48,8 @@ export const TXN_KEY_INTENT_START = '\x01k\x00';
 export function txnGuardLock(db: string): string {
   return `\x01g\x00${db}`;
 }
+/** A sharded cluster's member set (src/cluster/placement/members.ts), replicated by shard 0's group. */
+export const MEMBER_SET_KEY = '\x01m';
 /** Raft's applied index, written in the same batch as the entries it covers. */
 export const RAFT_APPLIED_KEY = '\x01a';
 /** Log shipping's last applied record. */

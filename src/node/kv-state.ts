@@ -9,6 +9,7 @@ import {
   dbKey,
   dbPrefix,
   keyAfter,
+  MEMBER_SET_KEY,
   resultKey,
   resultPrefix,
   scanAll,
@@ -23,6 +24,7 @@ import {
 } from './keyspace.js';
 import { KEY_BYTES_MAX, RANGE_BYTES_MAX, VALUE_BYTES_MAX, type AdminOp, type KvOp, type Permission, type ReadOp, type Request, type Result, type WriteOp } from './protocol.js';
 import { utf8Length } from '../storage/keys.js';
+import { decodeMemberSet, encodeMemberSet } from '../cluster/placement/members.js';
 
 /**
  * The key-value state machine: what a request means, applied against a storage view. It is pure
@@ -270,6 +272,13 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
       if (op.perms.length === 0) grants.delete(op.db);
       else grants.set(op.db, [...new Set(op.perms)].sort());
       return { result: { ok: true, value: Object.fromEntries(grants) as Json }, writes: [[userKey(op.name), userJson({ ...user, grants })]] };
+    }
+    case 'placement.set': {
+      const raw = view.get(MEMBER_SET_KEY);
+      const epoch = raw === undefined || raw === null ? 0 : decodeMemberSet(raw).epoch;
+      if (epoch !== op.epoch - 1) return { result: { ok: false, code: 'unavailable', message: `the member set changed meanwhile (epoch ${epoch}, not ${op.epoch - 1}): retry` }, writes: [] };
+      const next = { epoch: op.epoch, members: op.members };
+      return { result: { ok: true, value: next }, writes: [[MEMBER_SET_KEY, encodeMemberSet(next)]] };
     }
     case 'member.add':
     case 'member.remove':

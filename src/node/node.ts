@@ -19,7 +19,7 @@ import { RaftReplica } from './raft-replica.js';
 import type { ShardMap } from '../cluster/placement/shard-map.js';
 import { SHARD_FRAME } from './shard-env.js';
 import { SHARD_BATCH_FRAME } from './shard-outbox.js';
-import { ShardedReplica, type ShardStatus } from './sharded-replica.js';
+import { ShardedReplica, type ShardedConfig, type ShardStatus } from './sharded-replica.js';
 import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
@@ -66,7 +66,7 @@ export interface NodeConfig {
    * `replicas` nodes placed by the ring (src/cluster/placement). Absent or count 1: one group
    * holds every key, exactly as without it. Needs replication raft; no authentication yet.
    */
-  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean };
+  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean; onMoveStep?: ShardedConfig['onMoveStep'] };
 }
 
 /** How often a sharded node's leaders look whether to hand a shard to its preferred leader. */
@@ -224,7 +224,7 @@ export class KvNode {
     const raft = { ...t, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2 };
     this.replica = new ShardedReplica(
       env,
-      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
+      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
       (err) => this.fail(err),
       (err) => {
         if (err !== null) this.fail(err);

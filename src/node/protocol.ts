@@ -42,7 +42,13 @@ export type AdminOp =
   | { f: 'member.add'; node: string }
   | { f: 'member.remove'; node: string }
   /** Replication primary: the operator's failover — the node that receives it leads a new epoch. */
-  | { f: 'node.promote' };
+  | { f: 'node.promote' }
+  /**
+   * A sharded cluster's member set (src/cluster/placement/members.ts), written by shard 0's leader
+   * into shard 0's state: applied only over epoch - 1, so two concurrent changes cannot both
+   * build on the same set. Made by nodes only: validateRequest refuses it from clients.
+   */
+  | { f: 'placement.set'; epoch: number; members: string[] };
 
 /** Administrative reads, and login (which changes nothing: it checks a password, returns a token). */
 export type AdminReadOp = { f: 'db.list' } | { f: 'user.list' } | { f: 'auth.login'; user: string; password: string };

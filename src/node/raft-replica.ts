@@ -3,7 +3,8 @@ import { entryDigest } from '../replication/raft/digest.js';
 import { makeMembership } from '../replication/raft/membership.js';
 import { raftOptions } from '../replication/raft/options.js';
 import type { Entry, Index, ReadState, SnapshotMeta, SoftState } from '../replication/raft/types.js';
-import type { TransferResult } from '../replication/raft/results.js';
+import type { ProposeResult, TransferResult } from '../replication/raft/results.js';
+import type { ConfChange } from '../replication/raft/confchange.js';
 import { decodeRaftFrame, RaftRuntime, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
 import { assert } from '../util/assert.js';
 import { failpoint } from '../util/failpoints.js';
@@ -582,6 +583,18 @@ export class RaftReplica implements Replica, RaftStateMachine {
     if (rt === null || this.stopped) return null;
     const r = rt.raft.transferLeadership(to);
     rt.drive();
+    return r;
+  }
+
+  /**
+   * A membership change this leader decided itself (the shard mover, src/node/shard-mover.ts),
+   * proposed and driven; no one waits for its answer. null on a node that is not running.
+   */
+  proposeConfChange(change: ConfChange): ProposeResult | null {
+    const rt = this.runtime;
+    if (rt === null || this.stopped) return null;
+    const r = rt.raft.proposeConfChange(change);
+    if (r.ok) rt.drive();
     return r;
   }
 

@@ -33,7 +33,8 @@ export interface ShardTxnEnv {
   clock: Clock;
   log: Logger;
   bugs: ReadonlySet<BugName>;
-  map: ShardMap;
+  /** The shard map of the current member set (it changes as nodes join and leave). */
+  map: () => ShardMap;
   send(to: string, message: StxnMessage): void;
   /** A hosted, started shard's group, or null. */
   group(shard: number): TxnHost | null;
@@ -120,7 +121,7 @@ export class ShardTxn {
     if (op.f === 'txn.begin') return this.begin(req.db, reply);
     if (op.f === 'txn.oneshot') return this.oneshot(req, op.ops, reply);
     const home = homeOf(op.txn);
-    if (home === null || home >= this.env.map.shards) return reply({ ok: false, code: 'bad_request', message: `${JSON.stringify(op.txn)} is not a transaction id of this cluster of ${this.env.map.shards} shards (BEGIN answers <home shard>.<term>.<counter>)` });
+    if (home === null || home >= this.env.map().shards) return reply({ ok: false, code: 'bad_request', message: `${JSON.stringify(op.txn)} is not a transaction id of this cluster of ${this.env.map().shards} shards (BEGIN answers <home shard>.<term>.<counter>)` });
     const t = this.ctable(home);
     if (t === null) return reply(this.notLeader(home));
     switch (op.f) {
@@ -152,7 +153,7 @@ export class ShardTxn {
       const r = this.env.group(s)?.notLeader();
       if (r !== undefined && !r.ok && r.leader !== undefined) return reply(r);
     }
-    reply(this.notLeader(this.homeNext++ % this.env.map.shards));
+    reply(this.notLeader(this.homeNext++ % this.env.map().shards));
   }
 
   private op(t: CTable, req: Request, id: string, op: ReadOp | TxnWriteOp, reply: Reply): void {
@@ -164,7 +165,7 @@ export class ShardTxn {
     if (c.state !== 'active') return reply({ ok: false, code: 'bad_request', message: `transaction ${id} is ${c.state}` });
     if (c.busy) return reply({ ok: false, code: 'bad_request', message: `transaction ${id} has an operation in progress: one at a time` });
     if (op.f === 'range') return reply({ ok: false, code: 'bad_request', message: 'RANGE inside a transaction is not supported on a sharded cluster yet (a range spans shards); read keys one by one' });
-    const shard = this.env.map.shardOf(c.db, op.key);
+    const shard = this.env.map().shardOf(c.db, op.key);
     let part = c.parts.get(shard);
     if (part === undefined) {
       if (c.parts.size >= PARTS_MAX) return reply(this.abort(t, c, 'too_large', `a transaction touches at most ${PARTS_MAX} shards`));
@@ -358,7 +359,7 @@ export class ShardTxn {
   }
 
   private serve(shard: number, body: ParticipantRequest | { f: 'query'; txn: string }, reply: Reply): void {
-    if (!Number.isSafeInteger(shard) || shard < 0 || shard >= this.env.map.shards || typeof body.txn !== 'string') return reply({ ok: false, code: 'bad_request', message: 'a malformed transaction message' });
+    if (!Number.isSafeInteger(shard) || shard < 0 || shard >= this.env.map().shards || typeof body.txn !== 'string') return reply({ ok: false, code: 'bad_request', message: 'a malformed transaction message' });
     const host = this.env.group(shard);
     if (host === null || host.leaderTerm() === null) return reply(host?.notLeader() ?? this.notLeader(shard));
     if (body.f === 'query') {
@@ -386,7 +387,7 @@ export class ShardTxn {
       this.attempt(c);
     });
     const local = this.env.group(c.shard);
-    const target = local !== null && local.leaderTerm() !== null ? this.env.id : this.leaders.get(c.shard) ?? this.env.map.preferredLeader(c.shard);
+    const target = local !== null && local.leaderTerm() !== null ? this.env.id : this.leaders.get(c.shard) ?? this.env.map().preferredLeader(c.shard);
     if (target === this.env.id) {
       // Deferred: an answer never arrives inside the call that asked for it.
       this.env.clock.defer(() => this.serve(c.shard, c.body, (result) => this.env.clock.defer(() => this.answered(this.env.id, rid, result))));
@@ -409,8 +410,8 @@ export class ShardTxn {
   }
 
   private rotate(shard: number): void {
-    const replicas = this.env.map.replicas(shard);
-    const cur = this.leaders.get(shard) ?? this.env.map.preferredLeader(shard);
+    const replicas = this.env.map().replicas(shard);
+    const cur = this.leaders.get(shard) ?? this.env.map().preferredLeader(shard);
     this.leaders.set(shard, replicas[(replicas.indexOf(cur) + 1) % replicas.length] as string);
   }
 
@@ -439,7 +440,7 @@ export class ShardTxn {
   private notLeader(shard: number): Result {
     const host = this.env.group(shard);
     if (host !== null) return host.notLeader();
-    const replicas = this.env.map.replicas(shard);
+    const replicas = this.env.map().replicas(shard);
     const leader = this.leaders.get(shard) ?? (replicas[0] as string);
     return { ok: false, code: 'not_leader', message: `${this.env.id} holds no replica of shard ${shard}; ${leader} does`, leader };
   }

@@ -7,12 +7,16 @@ import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-trans
 import { openEngine, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
-import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
+import { MEMBER_SET_KEY, NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
 import { encodeMessage, isTxnOp, type Request, type Result } from './protocol.js';
 import { RaftReplica, type RaftReplicaConfig } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { shardEnv } from './shard-env.js';
 import { ShardTxn } from './shard-txn.js';
+import { finishRemoval, markJoined, markRemoved, shardOrigin } from './shard-disk.js';
+import { ShardMembers, PUSH_MS } from './shard-members.js';
+import { MOVE_MS, ShardMover } from './shard-mover.js';
+import type { MoveStep } from '../cluster/placement/moves.js';
 import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
 import { EngineStore } from './store.js';
 import { TickCoalescer } from './tick-coalescer.js';
@@ -34,6 +38,11 @@ import { TickCoalescer } from './tick-coalescer.js';
  * Pebble); and G engines each keep their own memtable and files. A shared WAL with per-group
  * applied indexes and snapshots cut by key range is the next step (ticks and messages are already
  * coalesced: tick-coalescer.ts, shard-outbox.ts).
+ *
+ * Moves: the member set (shard-members.ts, replicated by shard 0's group) decides the placement;
+ * when it changes, the shards' leaders move their replicas through Raft membership changes
+ * (shard-mover.ts), replicas are created empty where placement wants them and deleted once Raft
+ * has removed them (shard-disk.ts records which, so that a restart starts the right groups).
  *
  * Leader balance: Raft elects whichever replica times out first, so leaders drift together. A
  * leader that is not its shard's preferred leader (ShardMap.preferredLeader) and sees that
@@ -58,6 +67,8 @@ export interface ShardedConfig {
   coalesceTicks?: boolean;
   /** One network message per destination and turn for all groups (shard-outbox.ts); false: one per frame. Default true. */
   coalesceMessages?: boolean;
+  /** Every move step this node's leaders take (the simulator counts moves). */
+  onMoveStep?: (node: string, shard: number, step: MoveStep) => void;
 }
 
 /** One hosted shard as /status shows it. */
@@ -77,6 +88,9 @@ export interface ShardStatus {
   replicas: number;
   /** How many of the hosted shards this node leads. */
   leading: number;
+  /** The member set this node knows (its epoch, and its members), which placement follows. */
+  epoch: number;
+  members: string[];
   hosted: ShardGroupStatus[];
 }
 
@@ -84,12 +98,19 @@ interface Group {
   shard: number;
   store: EngineStore | null;
   replica: RaftReplica | null;
+  /** Its replica has started (or failed to): before that it may not be removed. */
+  ready: boolean;
+  /** Removed while starting: deleted once started. */
+  removeWhenReady: string | null;
 }
 
 const frameDecoder = new TextDecoder('utf-8', { fatal: true });
+const frameEncoder = new TextEncoder();
 
 export class ShardedReplica implements Replica {
-  readonly map: ShardMap;
+  private readonly members: ShardMembers;
+  private readonly mover: ShardMover;
+  private moveTimer: Timer | null = null;
   private readonly groups = new Map<number, Group>();
   /** Per shard this node does not hold: the next of its replicas to name (round robin). */
   private readonly referrals = new Map<number, number>();
@@ -108,12 +129,28 @@ export class ShardedReplica implements Replica {
     private readonly onFatal: (err: Error) => void,
     onStarted: (err: Error | null) => void,
   ) {
-    this.map = ShardMap.build(config.members, { shards: config.shards, replicas: config.replicas });
+    this.members = new ShardMembers(env, config.members, { shards: config.shards, replicas: config.replicas }, {
+      shard0: () => {
+        const g = this.groups.get(0);
+        return g?.replica != null && g.store !== null && g.ready ? { replica: g.replica, store: g.store } : null;
+      },
+    });
+    this.mover = new ShardMover(env, {
+      hosted: () => [...this.groups.values()].map((g) => ({ shard: g.shard, replica: g.ready ? g.replica : null })),
+      isHosted: (shard) => this.groups.has(shard),
+      map: () => this.map,
+      learned: () => this.members.learned,
+      create: (shard) => this.createGroup(shard),
+      remove: (shard, why) => this.removeGroup(shard, why),
+      send: (to, body) => env.net.send(to, frameEncoder.encode(JSON.stringify(body))),
+      removeEarly: config.raft.bugs.has('move-remove-early'),
+      ...(config.onMoveStep !== undefined ? { onStep: (shard: number, step: MoveStep) => config.onMoveStep?.(env.id, shard, step) } : {}),
+    });
     this.ticks = config.coalesceTicks === false ? null : new TickCoalescer(env.clock, config.raft.tickMs);
     this.outbox = config.coalesceMessages === false ? null : new ShardOutbox(env.net, env.clock);
-    this.txn = new ShardTxn({ id: env.id, clock: env.clock, log: env.log, bugs: config.raft.bugs, map: this.map, send: (to, m) => env.net.send(to, encodeMessage(m)), group: (s) => this.group(s)?.txnHost ?? null, hosted: () => this.hostedShards() });
-    const mine = this.map.shardsOf(env.id);
-    env.log.log('info', 'shards.start', { shards: config.shards, replicas: config.replicas, hosted: mine.join(',') });
+    this.txn = new ShardTxn({ id: env.id, clock: env.clock, log: env.log, bugs: config.raft.bugs, map: () => this.map, send: (to, m) => env.net.send(to, encodeMessage(m)), group: (s) => this.group(s)?.txnHost ?? null, hosted: () => this.hostedShards() });
+    const mine = this.startupShards();
+    env.log.log('info', 'shards.start', { shards: config.shards, replicas: config.replicas, hosted: mine.map((m) => m.shard).join(',') });
     let waiting = mine.length;
     let failed = false;
     const started = (err: Error | null) => {
@@ -125,19 +162,82 @@ export class ShardedReplica implements Replica {
       }
       if (--waiting === 0) {
         this.scheduleBalance();
+        this.scheduleMoves();
         onStarted(null);
       }
     };
     if (mine.length === 0) {
       // A node holding no shard still routes: every request is answered with a referral.
+      this.scheduleBalance();
+      this.scheduleMoves();
       onStarted(null);
       return;
     }
-    for (const shard of mine) this.startGroup(shard, started);
+    for (const { shard, original } of mine) this.startGroup(shard, original, started);
   }
 
-  private startGroup(shard: number, started: (err: Error | null) => void): void {
-    const group: Group = { shard, store: null, replica: null };
+  /** The placement of the member set this node knows (moves change it). */
+  get map(): ShardMap {
+    return this.members.map;
+  }
+
+  /**
+   * The groups to start, as the disk records them (shard-disk.ts): replicas created by moves, and
+   * — on a node of the first member set — the first placement's, unless Raft removed them since.
+   */
+  private startupShards(): { shard: number; original: boolean }[] {
+    const out: { shard: number; original: boolean }[] = [];
+    const firstOwner = this.config.raft.original;
+    for (let shard = 0; shard < this.config.shards; shard++) {
+      const origin = shardOrigin(this.env.disk, shard);
+      if (origin === 'removed') finishRemoval(this.env.disk, shard);
+      else if (origin === 'joined') out.push({ shard, original: false });
+      else if (firstOwner && this.members.map.replicas(shard).includes(this.env.id)) out.push({ shard, original: true });
+    }
+    return out;
+  }
+
+  /** An empty replica for a move: marked on disk as joined, then started; the leader fills it. */
+  private createGroup(shard: number): void {
+    if (this.stopped || this.groups.has(shard)) return;
+    const group: Group = { shard, store: null, replica: null, ready: false, removeWhenReady: null };
+    this.groups.set(shard, group);
+    this.mover.forget(shard);
+    this.env.log.log('info', 'shards.create', { shard });
+    markJoined(this.env.disk, shard, (err) => {
+      if (this.stopped || this.groups.get(shard) !== group) return;
+      if (err !== null) return this.onFatal(err);
+      this.startGroup(shard, false, (e) => {
+        if (e !== null) this.onFatal(e);
+      }, group);
+    });
+  }
+
+  /** Stops a replica Raft has removed and deletes its files (after a durable `.removed` mark). */
+  private removeGroup(shard: number, why: string): void {
+    const g = this.groups.get(shard);
+    if (this.stopped || g === undefined) return;
+    if (!g.ready) {
+      g.removeWhenReady = why;
+      return;
+    }
+    this.groups.delete(shard);
+    this.mover.forget(shard);
+    g.replica?.stop();
+    g.store?.close();
+    this.env.log.log('info', 'shards.remove', { shard, why });
+    markRemoved(this.env.disk, shard, (err) => {
+      if (err !== null && !this.stopped) this.onFatal(err);
+    });
+  }
+
+  private startGroup(shard: number, original: boolean, started0: (err: Error | null) => void, created?: Group): void {
+    const group: Group = created ?? { shard, store: null, replica: null, ready: false, removeWhenReady: null };
+    const started = (err: Error | null) => {
+      group.ready = true;
+      if (group.removeWhenReady !== null && err === null) this.removeGroup(shard, group.removeWhenReady);
+      started0(err);
+    };
     this.groups.set(shard, group);
     const outbox = this.outbox;
     const genv = shardEnv(this.env, shard, this.ticks?.clockFor() ?? this.env.clock, outbox === null ? undefined : (to, frame) => outbox.send(to, shard, frame));
@@ -152,7 +252,8 @@ export class ShardedReplica implements Replica {
       const onApply = c.onApply;
       const raftConfig: RaftReplicaConfig = {
         ...c.raft,
-        members: [...this.map.replicas(shard)],
+        members: original ? [...this.map.replicas(shard)] : [],
+        original,
         ...(onApply !== undefined ? { onApply: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => onApply(node, index, term, digest, data, shard) } : {}),
       };
       group.replica = new RaftReplica(genv, group.store, raftConfig, this.onFatal, started);
@@ -193,6 +294,8 @@ export class ShardedReplica implements Replica {
   submit(req: Request, reply: Reply): void {
     if (this.stopped) return reply({ ok: false, code: 'unavailable', message: 'the node is stopped' });
     if (isTxnOp(req.op)) return this.txn.submit(req, reply);
+    // An operator's change of the member set (kv-lab cluster add-node / remove-node, the lab's join, leave, destroy).
+    if (req.op.f === 'member.add' || req.op.f === 'member.remove') return this.members.request({ type: req.op.f === 'member.add' ? 'join' : 'remove', node: req.op.node }, reply);
     const shard = this.route(req);
     if (typeof shard !== 'number') return reply(shard);
     const replica = this.groups.get(shard)?.replica ?? null;
@@ -216,10 +319,17 @@ export class ShardedReplica implements Replica {
 
   // ---- peers ----
 
+  /** JSON frames of the node's own: the member set's pushes, and the removed replicas' questions and answers. */
   receivePeer(from: string, body: Record<string, unknown>): void {
+    if (this.stopped) return;
+    if (body.kind === 'placement') return this.members.receive(from, body);
     if (body.kind === 'stxn') return this.txn.receive(from, body);
-    // Every frame of a group travels in a shard envelope (receiveShardFrame); a bare one is not ours.
-    this.env.log.log('warn', 'shards.bare_frame', { from });
+    const shard = body.shard;
+    const valid = typeof shard === 'number' && Number.isInteger(shard) && shard >= 0 && shard < this.config.shards;
+    if (body.kind === 'shard.gc' && valid) return this.mover.answer(from, shard);
+    if (body.kind === 'shard.gone' && valid && typeof body.commit === 'number' && Number.isSafeInteger(body.commit)) return this.mover.gone(from, shard, body.commit);
+    // Every frame of a group travels in a shard envelope (receiveShardFrame); anything else is not ours.
+    this.env.log.log('warn', 'shards.bare_frame', { from, kind: String(body.kind) });
   }
 
   /** A frame in a shard envelope: unwrapped and handed to that shard's replica, decoded as a single group's node decodes it. */
@@ -235,7 +345,8 @@ export class ShardedReplica implements Replica {
     const replica = this.groups.get(u.shard)?.replica ?? null;
     if (replica === null) {
       // Not hosted here (a sender with another placement), or still starting: Raft resends.
-      if (!this.groups.has(u.shard)) this.env.log.log('warn', 'shards.not_hosted', { from, shard: u.shard });
+      // (Expected while replicas move: a leader's last frames to a replica it has just removed.)
+      if (!this.groups.has(u.shard)) this.env.log.log('debug', 'shards.not_hosted', { from, shard: u.shard });
       return;
     }
     const inner = u.inner;
@@ -249,6 +360,26 @@ export class ShardedReplica implements Replica {
       return;
     }
     replica.receivePeer(from, message);
+  }
+
+  // ---- moves ----
+
+  /** The mover's tick: the member set from shard 0's state, spreading it, and one step of moves. */
+  private scheduleMoves(): void {
+    if (this.stopped) return;
+    let n = 0;
+    const every = Math.max(1, Math.round(PUSH_MS / MOVE_MS));
+    const tick = () => {
+      this.moveTimer = this.env.clock.timer(MOVE_MS, () => {
+        this.moveTimer = null;
+        if (this.stopped) return;
+        this.members.readLocal();
+        if (++n % every === 0) this.members.pushSome();
+        this.mover.tick();
+        tick();
+      });
+    };
+    tick();
   }
 
   // ---- leader balance ----
@@ -307,6 +438,12 @@ export class ShardedReplica implements Replica {
     for (const kv of scanAll(store.view)) if (!NODE_LOCAL_KEYS.has(kv[0])) yield kv;
   }
 
+  /** The member set record in this node's replica of shard 0 (its JSON), or null. */
+  memberSetRecord(): string | null {
+    const raw = this.groups.get(0)?.store?.view.get(MEMBER_SET_KEY);
+    return typeof raw === 'string' ? raw : null;
+  }
+
   /** Underlying tick timers armed so far (coalesced ticks), or null without coalescing. */
   tickTimersArmed(): number | null {
     return this.ticks?.timersArmed ?? null;
@@ -333,7 +470,7 @@ export class ShardedReplica implements Replica {
       if (s?.role === 'leader') leading++;
       hosted.push({ shard, role: s?.role ?? 'starting', term: s?.term ?? 0, leader: s?.leader ?? null, commitIndex: s?.commitIndex ?? 0, replicas: [...this.map.replicas(shard)] });
     }
-    return { count: this.map.shards, replicas: this.map.replicasPerShard, leading, hosted };
+    return { count: this.map.shards, replicas: this.map.replicasPerShard, leading, epoch: this.members.epoch, members: [...this.members.members], hosted };
   }
 
   // ---- Replica ----
@@ -356,7 +493,8 @@ export class ShardedReplica implements Replica {
     // A leader of any group is `leader`, with the highest term among the groups it leads (the
     // nemesis's `leader` selector picks the leader of the highest term).
     const term = leading > 0 ? termLed : termAny;
-    return { role: this.stopped ? 'stopped' : leading > 0 ? 'leader' : 'follower', term, leader: null, members: [...this.config.members], commitIndex, appliedIndex, inFlight: this.inFlight() };
+    // members: every node of any member set seen (KvNode accepts peer frames from them).
+    return { role: this.stopped ? 'stopped' : leading > 0 ? 'leader' : 'follower', term, leader: null, members: this.members.peers(), commitIndex, appliedIndex, inFlight: this.inFlight() };
   }
 
   inFlight(): number {
@@ -370,6 +508,7 @@ export class ShardedReplica implements Replica {
     this.stopped = true;
     this.balanceTimer?.cancel();
     this.txn.stop();
+    this.moveTimer?.cancel();
     this.outbox?.close();
     for (const g of this.groups.values()) {
       g.replica?.stop();

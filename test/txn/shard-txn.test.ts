@@ -137,7 +137,7 @@ function world(bugs: BugName[] = []): World {
       clock,
       log: silentLogger,
       bugs: new Set(bugs),
-      map,
+      map: () => map,
       send: (to: string, m: StxnMessage) => {
         if (cut.has(`${node}>${to}`)) return;
         const copy = JSON.parse(JSON.stringify(m)) as Record<string, unknown>;

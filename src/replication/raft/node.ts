@@ -219,6 +219,17 @@ export class RaftNode {
     return this.raft.log.committed;
   }
 
+  /** The membership of the last config entry at or below the commit index: unlike membership(), it cannot be undone. */
+  committedMembership(): Membership {
+    const log = this.raft.log;
+    return log.memberships.at(Math.max(log.committed, log.memberships.baseIndex()));
+  }
+
+  /** Where the membership in force was set (its config entry's index, or the snapshot's). */
+  membershipIndex(): Index {
+    return this.raft.log.memberships.latestIndex();
+  }
+
   appliedIndex(): Index {
     return this.raft.log.applied;
   }

@@ -15,8 +15,11 @@ import { BUGS, type BugName } from '../../../src/node/bugs.js';
 
 const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios', 'bugs');
 
+/** Which test file runs a bug switch's check (test/sim/bugs/*.test.ts, test/txn/bugs-2pc-*.test.ts). */
+type BugGroup = 'raft' | 'clients' | 'txn' | 'txn2pc-prepare' | 'txn2pc-decision' | 'shards';
+
 /** Seeds within which each bug must be caught, and the checks expected to catch it. */
-export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group: 'raft' | 'clients' | 'txn' | 'txn2pc-prepare' | 'txn2pc-decision' }> = {
+export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group: BugGroup }> = {
   'ack-before-commit': { seeds: 5, by: ['linearizable', 'lost-writes'], group: 'clients' },
   'duplicate-apply': { seeds: 5, by: ['linearizable'], group: 'clients' },
   'ack-before-fsync': { seeds: 5, by: ['lost-writes', 'linearizable'], group: 'clients' },
@@ -31,10 +34,12 @@ export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group
   // Two-phase commit across shards (src/node/shard-txn*.ts): test/txn/bugs-2pc-*.test.ts.
   'txn-prepare-not-durable': { seeds: 10, by: ['isolation'], group: 'txn2pc-prepare' },
   'txn-coordinator-forgets-decision': { seeds: 10, by: ['isolation'], group: 'txn2pc-decision' },
+  // Judged by the moves check: a shard's committed membership never has fewer than R voters.
+  'move-remove-early': { seeds: 3, by: ['moves'], group: 'shards' },
 };
 
 /** Registers the checks of one group of bug switches and runs them. */
-export function bugSuite(group: 'raft' | 'clients' | 'txn' | 'txn2pc-prepare' | 'txn2pc-decision'): void {
+export function bugSuite(group: BugGroup): void {
 const B = suite(`known bugs are caught (${group})`);
 const cases = (Object.entries(CAUGHT_WITHIN) as [BugName, { seeds: number; by: string[]; group: string }][]).filter(([, c]) => c.group === group);
 
