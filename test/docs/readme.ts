@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
@@ -117,6 +118,26 @@ export function checkedBlocks(file: string): CheckedBlock[] {
     blocks.push({ file, section, line: start + 1, commands, output });
   }
   return blocks;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Why a README test that starts a real cluster must leave this machine alone, or null: its
+ * directory exists (a developer's cluster?) or one of its ports is taken. The README's commands
+ * would act on what is there, so the test says why and skips rather than fail or harm it.
+ */
+export async function realClusterBlocked(dir: string, ports: number[]): Promise<string | null> {
+  if (existsSync(dir)) return `${dir} exists (a cluster of yours?); the README's commands would act on it`;
+  const busy: number[] = [];
+  for (const p of ports) if (!(await portFree(p))) busy.push(p);
+  return busy.length > 0 ? `ports ${busy.join(', ')} are in use; the README's commands need them` : null;
 }
 
 /** Commands a test of the README cannot run, and why (printed when skipped). */
