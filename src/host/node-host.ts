@@ -180,7 +180,7 @@ function lockDataDir(dataDir: string): () => void {
  * head-of-line blocking: a probe queued behind a snapshot chunk to the same member waits for it;
  * Lifeguard's dynamic suspicion timeout absorbs such delays (seconds, not probe timeouts).
  */
-function gossipConfigFor(spec: HostSpec, g: { join: readonly PeerAddress[]; zone: string }, net: RealNet, log: Logger): NodeGossipConfig {
+function gossipConfigFor(spec: HostSpec, g: { join: readonly PeerAddress[]; zone: string }, net: RealNet, log: Logger, learned: (id: string, at: PeerAddress) => void): NodeGossipConfig {
   const advertise = spec.bindHost === '0.0.0.0' || spec.bindHost === '::' ? '127.0.0.1' : spec.bindHost;
   const port = net.listeningPort ?? spec.peerPort;
   const seeds = [...[...spec.peers.keys()].filter((id) => id !== spec.id), ...g.join.map((at) => net.addSeed(at))];
@@ -193,7 +193,10 @@ function gossipConfigFor(spec: HostSpec, g: { join: readonly PeerAddress[]; zone
       if (e.type !== 'join' && e.type !== 'alive' && e.type !== 'update') return;
       const peer = e.meta.addresses.find(([name]) => name === 'peer')?.[1];
       const at = peer === undefined ? null : parsePeerAddress(peer);
-      if (at !== null) net.addPeer(e.id, at);
+      if (at !== null) {
+        net.addPeer(e.id, at);
+        learned(e.id, at);
+      }
       log.log('info', 'gossip.member', { id: e.id, event: e.type, incarnation: e.incarnation, peer: peer ?? null });
     },
   };
@@ -281,9 +284,19 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     cleanup.push(() => net.close());
     const env: Env = { id: spec.id, clock, disk: new RealDisk(spec.dataDir), net, rng, log, ...(spec.onFatal !== undefined ? { exit: spec.onFatal } : {}) };
     log.log('info', 'serve.start', { id: spec.id, pid: process.pid, dataDir: spec.dataDir, rngSeed: rng.seed, replication: spec.replication, engine: spec.engine, auth: spec.auth !== null, members: spec.members, ...(spec.shards !== undefined && spec.shards.count > 1 ? { shards: spec.shards.count, replicas: spec.shards.replicas } : {}) });
+    // Members gossip made known after start (a node added by `cluster add-node`): the gateway's
+    // forwarding net must reach them too. Without it a request forwarded to such a node once it
+    // led was dropped, and the client's write timed out after 10 s (test/cli/members.test.ts,
+    // once in CI: a put right after remove-node, with the added n4 elected).
+    const learnedPeers = new Map<string, PeerAddress>();
+    const forwardNets: RealNet[] = [];
+    const learned = (id: string, at: PeerAddress) => {
+      learnedPeers.set(id, at);
+      for (const f of forwardNets) f.addPeer(id, at);
+    };
     let node: KvNode;
     try {
-      node = new KvNode(env, { ...nodeConfigFor(spec), ...(spec.gossip != null ? { gossip: gossipConfigFor(spec, spec.gossip, net, log) } : {}) });
+      node = new KvNode(env, { ...nodeConfigFor(spec), ...(spec.gossip != null ? { gossip: gossipConfigFor(spec, spec.gossip, net, log, learned) } : {}) });
     } catch (err) {
       // The node refuses a configuration it cannot run (in this build, e.g. a replication mode
       // that is not wired yet): an operator's problem to fix, not a crash.
@@ -305,7 +318,12 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       // came here while the request was away), and the forwarding client then sends it here.
       // Without this address those sends were dropped and the request timed out after 10 s on
       // sharded clusters, where leadership moves often; the simulator's net delivers to self.
-      openNet: (address) => new RealNet({ self: address, role: 'peer', peers: withSelf(spec.peers, spec.id, spec.bindHost, net.listeningPort ?? spec.peerPort), secret: spec.secret, log }),
+      openNet: (address) => {
+        const peers = withSelf(new Map([...learnedPeers, ...spec.peers]), spec.id, spec.bindHost, net.listeningPort ?? spec.peerPort);
+        const f = new RealNet({ self: address, role: 'peer', peers, secret: spec.secret, log });
+        forwardNets.push(f);
+        return f;
+      },
       authEnabled: spec.auth !== null,
       version: spec.version,
       ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
