@@ -82,7 +82,7 @@ export const SHRINK_CASES = {
   // (--seeds-per-step 8): the loss and three crashes of home leaders stay. shrink-all.test.ts
   // names it as the one open gap.
   '10': [{ bug: 'txn-coordinator-forgets-decision', faultsMax: 4, runsMax: 30 }],
-  '11': [{ bug: 'move-remove-early', faultsMax: 3, runsMax: 12 }],
+  '11': [{ bug: 'move-remove-early', faultsMax: 3, runsMax: 5 }],
 } as const satisfies Record<string, readonly ShrinkCase[]>;
 
 export function shrinkSuite(name: keyof typeof SHRINK_CASES): void {
