@@ -6,17 +6,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runScenario } from '../../../sim/runner.js';
 import { parseScenario } from '../../../sim/scenario.js';
+import { SHARDED_READ_BUG } from './read-bug.js';
 
-const buggy = `
-name: shards-bug-read-without-read-index
-description: Known bug on with shards - reads served locally without ReadIndex - under a majority/minority split.
-duration: 2500ms
-cluster: { nodes: 5, engine: memory, replication: raft, shards: 4, replicas: 3 }
-workload: { clients: 5, keys: 5, mix: { read: 60, write: 40 }, timeout: 1s }
-faults:
-  - { at: 800ms, for: 1200ms, kind: partition, shape: majority-minority }
-bugs: [read-without-read-index]
-`;
+const buggy = SHARDED_READ_BUG;
 
 test('a known bug is still caught with shards on: read-without-read-index fails linearizability', () => {
   const s = parseScenario(buggy, 'shards-bug.yaml');

@@ -4,6 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runScenario } from '../../../sim/runner.js';
 import { parseScenario } from '../../../sim/scenario.js';
+import { SHARDED_READ_BUG } from '../shards/read-bug.js';
 import { describeShrink, minimalYaml, shrinkScenario } from '../../../sim/shrink.js';
 import type { BugName } from '../../../src/node/bugs.js';
 import { CAUGHT_WITHIN } from '../bugs/cases.js';
@@ -32,18 +33,6 @@ export interface ShrinkCase {
 
 const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios', 'bugs');
 
-// A bug switch under shards (the scenario of test/sim/shards/bugs.test.ts): reads served locally
-// without ReadIndex, in 4 shards of 3 replicas over 5 nodes, under a majority/minority split.
-const SHARDED_READS = `
-name: shards-bug-read-without-read-index
-description: Known bug on with shards - reads served locally without ReadIndex - under a majority/minority split.
-duration: 2500ms
-cluster: { nodes: 5, engine: memory, replication: raft, shards: 4, replicas: 3 }
-workload: { clients: 5, keys: 5, mix: { read: 60, write: 40 }, timeout: 1s }
-faults:
-  - { at: 800ms, for: 1200ms, kind: partition, shape: majority-minority }
-bugs: [read-without-read-index]
-`;
 
 /** The cases of each file shrink-<name>.test.ts. */
 export const SHRINK_CASES = {
@@ -73,7 +62,7 @@ export const SHRINK_CASES = {
     { bug: 'txn-release-locks-before-commit', faultsMax: 3, runsMax: 60 },
     { bug: 'txn-read-uncommitted', faultsMax: 3, runsMax: 60 },
   ],
-  '8': [{ bug: 'read-without-read-index', name: 'read-without-read-index under shards', faultsMax: 3, runsMax: 40, scenario: { text: SHARDED_READS, file: 'shards-bug-read-without-read-index.yaml', seedsMax: 3 } }],
+  '8': [{ bug: 'read-without-read-index', name: 'read-without-read-index under shards', faultsMax: 3, runsMax: 40, scenario: { text: SHARDED_READ_BUG, file: 'shards-bug-read-without-read-index.yaml', seedsMax: 3 } }],
   // Two-phase commit across shards and shard moves: their scenarios start at 3 faults and 1, so
   // the shrink mostly takes time, clients and transactions away; few runs, as each run is five
   // nodes of many Raft groups.
