@@ -74,7 +74,7 @@ export class KvClient {
   private readonly pending = new Map<number, Pending>();
   private leaderHint: string | null = null;
   private nodeCursor = 0;
-  private readonly options: ClientOptions;
+  private options: ClientOptions;
   private closed = false;
   private token: string | null = null;
 
@@ -86,6 +86,15 @@ export class KvClient {
     this.options = { ...DEFAULT_CLIENT_OPTIONS, ...options };
     assert(this.options.nodes.length > 0, 'KvClient needs at least one node');
     net.onReceive((from, frame) => this.receive(from, frame));
+  }
+
+  /**
+   * Adds a node to try (one met after start: a member gossip made known). The list only grows: a
+   * node that left is skipped by the attempts that time out on it, as a crashed one is.
+   */
+  addNode(id: string): void {
+    assert(id.length > 0, 'addNode: an empty node id');
+    if (!this.options.nodes.includes(id)) this.options.nodes = [...this.options.nodes, id];
   }
 
   /** Attaches a bearer token (from auth.login) to every later request; null removes it. */

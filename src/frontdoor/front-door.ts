@@ -44,6 +44,12 @@ export interface FrontDoorOptions {
    * client name); null: no forwarding (a single node, or tests).
    */
   openNet: ((address: string) => Net) | null;
+  /**
+   * The node meets members after start (gossip: a node started with `--join`, or one that
+   * `cluster add-node` adds later): forward even when `members` names no other node yet, and
+   * learn them with learnMember.
+   */
+  learnsMembers?: boolean;
   /** false: no authentication (`--insecure`, the simulator); credentials are ignored. */
   authEnabled: boolean;
   version: string;
@@ -96,9 +102,14 @@ export class FrontDoor {
     // restart cannot collide with the session the node kept of the previous life.
     const clientId = `${options.id}.gw.${hex(options.rng, 4)}`;
     const others = options.members.filter((m) => m !== options.id);
+    // A node that knows no other member yet (started with --join) starts by trying itself: its
+    // node answers not_leader naming the leader once it has one, and the client follows the hint
+    // (the forwarding net learns that leader's address from gossip). Before this, such a node had
+    // no forwarding client at all and answered its clients not_leader until restarted.
+    const forwardTo = others.length > 0 ? others : options.learnsMembers === true ? [options.id] : [];
     this.forward =
-      others.length > 0 && options.openNet !== null
-        ? new KvClient(options.openNet(clientId), options.clock, { nodes: others, timeoutMs: options.requestTimeoutMs ?? 10_000, attemptTimeoutMs: options.forwardAttemptTimeoutMs ?? 2_000 })
+      forwardTo.length > 0 && options.openNet !== null
+        ? new KvClient(options.openNet(clientId), options.clock, { nodes: forwardTo, timeoutMs: options.requestTimeoutMs ?? 10_000, attemptTimeoutMs: options.forwardAttemptTimeoutMs ?? 2_000 })
         : null;
     this.soon = options.soon ?? ((fn) => options.clock.defer(fn));
     this.timeouts = { ...DEFAULT_CLIENT_TIMEOUTS, ...options.timeouts };
@@ -126,6 +137,11 @@ export class FrontDoor {
       logins: this.logins,
       timeouts: { headersMs: this.timeouts.httpHeadersMs, requestMs: this.timeouts.httpRequestMs, idleMs: this.timeouts.httpIdleMs },
     };
+  }
+
+  /** A member met after start (gossip): requests this node cannot order may go to it. */
+  learnMember(id: string): void {
+    if (id !== this.options.id) this.forward?.addNode(id);
   }
 
   /** Serves one client connection until it closes. */

@@ -290,9 +290,11 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     // once in CI: a put right after remove-node, with the added n4 elected).
     const learnedPeers = new Map<string, PeerAddress>();
     const forwardNets: RealNet[] = [];
+    let frontDoorMet: ((id: string) => void) | null = null;
     const learned = (id: string, at: PeerAddress) => {
       learnedPeers.set(id, at);
       for (const f of forwardNets) f.addPeer(id, at);
+      frontDoorMet?.(id);
     };
     let node: KvNode;
     try {
@@ -324,6 +326,7 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
         forwardNets.push(f);
         return f;
       },
+      learnsMembers: spec.gossip != null,
       authEnabled: spec.auth !== null,
       version: spec.version,
       ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
@@ -339,6 +342,8 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
       },
     });
     cleanup.push(() => frontDoor.stop());
+    for (const id of learnedPeers.keys()) frontDoor.learnMember(id);
+    frontDoorMet = (id) => frontDoor.learnMember(id);
     const gateway = frontDoor.gateway;
     const http = new TcpListener(spec.bindHost, spec.httpPort, (stream) => frontDoor.accept(stream, 'http'));
     const line = new TcpListener(spec.bindHost, spec.tcpPort, (stream) => frontDoor.accept(stream, 'line'));

@@ -58,14 +58,19 @@ J('a node started with --join is added with member add, catches up, and is remov
     return rows.find((m) => m.id === 'n4')?.role === 'follower' ? rows : null; // not 'joining': it holds a configuration naming it
   });
   // It holds what was written before it came: its applied index reaches the leader's commit.
-  // (A node started by hand does not forward clients' requests yet: its front door knows no
-  // members but itself, so reads go to the cluster's URLs.)
   const status = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { role: string; commitIndex: number; appliedIndex: number; leader: string };
   const leaderPort = base + Number((await status(base)).leader.slice(1)) - 1;
   const commit = (await status(leaderPort)).commitIndex;
   await waitFor('n4 applied the leader\'s commit', 20_000, async () => ((await status(base + 3)).appliedIndex >= commit ? true : null));
   const read = await runInProcess(['get', 'k'], env);
   assert.is(read.stdout.trim(), 'before-n4', read.stderr);
+  // Its front door serves clients too: what it cannot order goes to the leader it learned by
+  // gossip. (Before: it knew no member but itself and answered not_leader.)
+  const viaN4 = ['--url', `http://127.0.0.1:${base + 3}`];
+  const put = await runInProcess(['put', 'k', 'via-n4', ...viaN4], env);
+  assert.is(put.code, 0, put.stderr + put.stdout);
+  const back = await runInProcess(['get', 'k', ...viaN4], env);
+  assert.is(back.stdout.trim(), 'via-n4', back.stderr);
   const removed = await runInProcess(['member', 'remove', 'n4'], env);
   assert.is(removed.code, 0, removed.stderr);
   assert.match(removed.stdout, /n4 removed \(voters n1, n2, n3\); its process still runs/);
