@@ -91,11 +91,13 @@ function log(text: string): void {
 /**
  * The servers run compiled JavaScript, as an installed kv-lab does: through tsx, esbuild's
  * keep-names wrappers alone cost about a tenth of a node's CPU. The build goes to a cache folder
- * inside the tree (so node_modules resolves), not to dist/. `--source` skips it.
+ * inside the tree (so node_modules resolves), not to dist/, and not under node_modules: a git
+ * worktree whose node_modules links to another checkout's would build into that checkout's
+ * folder, and two checkouts benched at once would run each other's code. `--source` skips it.
  */
 function compiledCli(): string[] {
   if (args.rest.includes('--source')) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
-  const out = join(root, 'node_modules', '.cache', 'kv-lab-bench');
+  const out = join(root, '.cache', 'kv-lab-bench');
   log('compiling kv-lab for the servers (tsc) …');
   spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
   const main = join(out, 'src', 'cli', 'main.js');
