@@ -2,7 +2,7 @@ import { assert } from '../util/assert.js';
 import type { Json } from './history.js';
 import { Cell, OP_APPEND, OP_CAS, OP_DELETE, OP_READ, OP_WRITE } from './model.js';
 import type { Operation } from './operation.js';
-import { appendClosure, appendKeyFacts, leftValue, mergeUnobserved, producerFacts, registerClosure, type Closure, type OpTable,
+import { appendClosure, appendKeyFacts, mergeUnobserved, producerFacts, registerClosure, type Closure, type OpTable,
   type ProducerFacts } from './reduce.js';
 import { ABSENT, UNOBSERVED, ValueTable } from './values.js';
 
@@ -173,32 +173,37 @@ export class KeyIndex implements OpTable {
     return this.completions;
   }
 
-  /** Per op, the value it is indexed under for `by` (-1: none): what it leaves (by -1) or what a cas expects (by OP_CAS). */
-  private indexedValue(by: number, i: number): number {
-    const kind = this.kind[i] as number;
-    if (by === OP_CAS) return kind === OP_CAS ? (this.argA[i] as number) : -1;
-    return leftValue(kind, this.argA[i] as number, this.argB[i] as number);
-  }
-
   /**
-   * Counting sort of the ops by a value they have (indexedValue), keeping invoke order within a
-   * value. `start` (values + 1 entries) and the ops share one buffer.
+   * Counting sort of the ops by a value they have, keeping invoke order within a value: by -1,
+   * the value each leaves (leftValue: writes, cas and deletes); by OP_CAS, the value each cas
+   * expects. `start` (values + 1 entries) and the ops share one buffer. The value is worked out
+   * inline in both passes over the ops, not by a call per op and pass: this runs once per key,
+   * mostly before V8 has compiled anything, where a call per op was most of its cost.
    */
   private indexBy(by: number): [Int32Array, Int32Array] {
     const size = this.values.size;
-    let indexed = 0;
-    for (let i = 0; i < this.n; i++) if (this.indexedValue(by, i) >= 0) indexed++;
-    const words = new Int32Array(size + 1 + indexed);
+    const { n, kind, argA, argB } = this;
+    // Room for every op, as how many are indexed is known only after counting (a pass fewer; the
+    // unused tail costs 4 bytes per read or append).
+    const words = new Int32Array(size + 1 + n);
     const start = words.subarray(0, size + 1);
-    const ops = words.subarray(size + 1);
-    for (let i = 0; i < this.n; i++) {
-      const v = this.indexedValue(by, i);
-      if (v >= 0) start[v + 1]! += 1;
+    let indexed = 0;
+    for (let i = 0; i < n; i++) {
+      const k = kind[i] as number;
+      const v = k === OP_CAS ? (by === OP_CAS ? argA[i] : argB[i]) as number : by === OP_CAS ? -1
+        : k === OP_WRITE ? argA[i] as number : k === OP_DELETE ? ABSENT : -1;
+      if (v >= 0) {
+        start[v + 1]! += 1;
+        indexed++;
+      }
     }
+    const ops = words.subarray(size + 1, size + 1 + indexed);
     for (let v = 0; v < size; v++) start[v + 1]! += start[v] as number;
     // Filled back to front (each value's run from its end), so no copy of `start` is needed.
-    for (let i = this.n - 1; i >= 0; i--) {
-      const v = this.indexedValue(by, i);
+    for (let i = n - 1; i >= 0; i--) {
+      const k = kind[i] as number;
+      const v = k === OP_CAS ? (by === OP_CAS ? argA[i] : argB[i]) as number : by === OP_CAS ? -1
+        : k === OP_WRITE ? argA[i] as number : k === OP_DELETE ? ABSENT : -1;
       if (v >= 0) ops[--start[v + 1]!] = i;
     }
     // Each start[v + 1] now holds the start of v's run: shift them back into place.

@@ -75,20 +75,49 @@ export class HistoryBuilder {
     this.addEvent(value, line);
   }
 
+  /**
+   * One event. Its fields are read once, here, into locals that the rest works on: the first
+   * history of a process runs in V8's interpreter, where each property load and call per event
+   * counts (the event was read field by field by three functions, most fields two or three times).
+   * The checks and their messages are validateEvent's, in its order.
+   */
   addEvent(value: unknown, line: number): void {
-    if (isTxnShaped(value)) {
-      const event = this.validateTxnEvent(value as Record<string, unknown>, line);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.fail(line, `an event must be a JSON object, got ${JSON.stringify(value)}`);
+    }
+    const e = value as Record<string, unknown>;
+    const f = e.f;
+    if (f === 'txn') {
+      // A transaction event is told by its f alone, so that its errors speak of transactions.
+      const event = this.validateTxnEvent(e, line);
       const position = this.eventCount++;
       if (event.time === undefined) this.timed = false;
       if (event.type === 'invoke') this.invokeTxn(event, position, line);
       else this.completeTxn(event, position, line);
       return;
     }
-    const event = this.validateEvent(value, line);
+    const process = e.process;
+    const type = e.type;
+    const key = e.key;
+    const time = e.time;
+    const v = e.value;
+    if (!Number.isSafeInteger(process)) this.fail(line, `"process" must be an integer, got ${JSON.stringify(process)}`);
+    if (type !== 'invoke' && type !== 'ok' && type !== 'fail' && type !== 'info') {
+      this.fail(line, `"type" must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(type)}`);
+    }
+    if (!OP_FUNCTIONS.includes(f as OpFunction)) {
+      this.fail(line, `"f" must be one of ${OP_FUNCTIONS.join(', ')} or txn; got ${JSON.stringify(f)}`);
+    }
+    if (typeof key !== 'string') this.fail(line, `"key" must be a string, got ${JSON.stringify(key)}`);
+    if (time !== undefined && !(Number.isSafeInteger(time) && (time as number) >= 0)) {
+      this.fail(line, `"time" must be a non-negative integer (nanoseconds), got ${JSON.stringify(time)}`);
+    }
+    // Strings and null, most values, are JSON data without a call.
+    if (v !== undefined && v !== null && typeof v !== 'string' && !isJson(v)) this.fail(line, '"value" is not JSON data');
     const position = this.eventCount++;
-    if (event.time === undefined) this.timed = false;
-    if (event.type === 'invoke') this.invoke(event, position, line);
-    else this.complete(event, position, line);
+    if (time === undefined) this.timed = false;
+    if (type === 'invoke') this.invoke(process as number, f as OpFunction, key, v as Json | undefined, 'value' in e, time as number | undefined, position, line);
+    else this.complete(process as number, type as OpStatus, f as OpFunction, key, v as Json | undefined, time as number | undefined, position, line);
   }
 
   finish(): History {
@@ -125,46 +154,49 @@ export class HistoryBuilder {
     return state;
   }
 
-  private invoke(event: HistoryEvent, position: number, line: number): void {
-    const state = this.idleProcess(event.process, event.f, line);
-    this.checkInvokeValue(event, line);
+  /** An invoke's fields, validated by addEvent; `hasValue` whether the event has a value field at all. */
+  private invoke(process: number, f: OpFunction, key: string, value: Json | undefined, hasValue: boolean, time: number | undefined,
+    position: number, line: number): void {
+    const state = this.idleProcess(process, f, line);
+    this.checkInvokeValue(f, value ?? null, hasValue, line);
     state.openOp = this.ops.length;
     state.openTxn = false;
     this.ops.push({
       id: this.ops.length,
-      process: event.process,
-      f: event.f,
-      key: this.sharedKey(event.key),
-      input: event.value ?? null,
+      process,
+      f,
+      key: this.sharedKey(key),
+      input: value ?? null,
       output: null,
       status: undefined as unknown as OpStatus,
       callEvent: position,
       returnEvent: -1,
       callLine: line,
       returnLine: 0,
-      callTimeNs: event.time,
+      callTimeNs: time,
       returnTimeNs: undefined,
     });
   }
 
-  private complete(event: HistoryEvent, position: number, line: number): void {
-    const state = this.openProcess(event.process, event.type, line);
+  /** A completion's fields, validated by addEvent. */
+  private complete(process: number, status: OpStatus, f: OpFunction, key: string, value: Json | undefined, time: number | undefined,
+    position: number, line: number): void {
+    const state = this.openProcess(process, status, line);
     if (state.openTxn) {
-      this.fail(line, `${event.type} is for ${event.f} of key ${JSON.stringify(event.key)}, but process ${event.process} invoked a txn at line ${(this.txns[state.openOp] as DraftTxn).callLine}`);
+      this.fail(line, `${status} is for ${f} of key ${JSON.stringify(key)}, but process ${process} invoked a txn at line ${(this.txns[state.openOp] as DraftTxn).callLine}`);
     }
     const op = this.ops[state.openOp] as DraftOp;
-    if (op.f !== event.f || op.key !== event.key) {
-      this.fail(line, `${event.type} is for ${event.f} of key ${JSON.stringify(event.key)}, but process ${event.process} invoked ${op.f} of key ${JSON.stringify(op.key)} at line ${op.callLine}`);
+    if (op.f !== f || op.key !== key) {
+      this.fail(line, `${status} is for ${f} of key ${JSON.stringify(key)}, but process ${process} invoked ${op.f} of key ${JSON.stringify(op.key)} at line ${op.callLine}`);
     }
-    if (op.callTimeNs !== undefined && event.time !== undefined && event.time < op.callTimeNs) {
-      this.fail(line, `completion time ${event.time} is before its invoke's time ${op.callTimeNs} (line ${op.callLine})`);
+    if (op.callTimeNs !== undefined && time !== undefined && time < op.callTimeNs) {
+      this.fail(line, `completion time ${time} is before its invoke's time ${op.callTimeNs} (line ${op.callLine})`);
     }
-    const status = event.type as OpStatus;
-    if (status === 'ok' && op.f === 'read') op.output = event.value ?? null;
+    if (status === 'ok' && f === 'read') op.output = value ?? null;
     op.status = status;
     op.returnEvent = position;
     op.returnLine = line;
-    op.returnTimeNs = event.time;
+    op.returnTimeNs = time;
     state.openOp = -1;
     if (status === 'info') state.infoLine = line;
   }
@@ -281,15 +313,14 @@ export class HistoryBuilder {
     }
   }
 
-  private checkInvokeValue(event: HistoryEvent, line: number): void {
-    const value = event.value ?? null;
-    switch (event.f) {
+  private checkInvokeValue(f: OpFunction, value: Json, hasValue: boolean, line: number): void {
+    switch (f) {
       case 'read':
       case 'delete':
-        if (value !== null) this.fail(line, `invoke of ${event.f} must have value null, got ${JSON.stringify(value)}`);
+        if (value !== null) this.fail(line, `invoke of ${f} must have value null, got ${JSON.stringify(value)}`);
         return;
       case 'write':
-        if (!('value' in event)) this.fail(line, 'invoke of write needs a "value"');
+        if (!hasValue) this.fail(line, 'invoke of write needs a "value"');
         return;
       case 'cas':
         if (!Array.isArray(value) || value.length !== 2) {
@@ -300,26 +331,6 @@ export class HistoryBuilder {
         if (typeof value !== 'string') this.fail(line, `invoke of append needs a string value, got ${JSON.stringify(value)}`);
         return;
     }
-  }
-
-  private validateEvent(value: unknown, line: number): HistoryEvent {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.fail(line, `an event must be a JSON object, got ${JSON.stringify(value)}`);
-    }
-    const e = value as Record<string, unknown>;
-    if (!Number.isSafeInteger(e.process)) this.fail(line, `"process" must be an integer, got ${JSON.stringify(e.process)}`);
-    if (!EVENT_TYPES.includes(e.type as EventType)) {
-      this.fail(line, `"type" must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(e.type)}`);
-    }
-    if (!OP_FUNCTIONS.includes(e.f as OpFunction)) {
-      this.fail(line, `"f" must be one of ${OP_FUNCTIONS.join(', ')} or txn; got ${JSON.stringify(e.f)}`);
-    }
-    if (typeof e.key !== 'string') this.fail(line, `"key" must be a string, got ${JSON.stringify(e.key)}`);
-    if (e.time !== undefined && !(Number.isSafeInteger(e.time) && (e.time as number) >= 0)) {
-      this.fail(line, `"time" must be a non-negative integer (nanoseconds), got ${JSON.stringify(e.time)}`);
-    }
-    if (e.value !== undefined && !isJson(e.value)) this.fail(line, '"value" is not JSON data');
-    return e as HistoryEvent;
   }
 
   private fail(line: number, detail: string): never {
@@ -336,11 +347,6 @@ export function refuseTransactions(history: History): void {
   if (first !== undefined) {
     throw new HistoryError(history.source, first.callLine, 'a transaction ("f": "txn"): check transactional histories with --model txn');
   }
-}
-
-/** A transaction event is told by its f alone, so that its errors speak of transactions. */
-function isTxnShaped(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && (value as { f?: unknown }).f === 'txn';
 }
 
 /**
