@@ -1,3 +1,4 @@
+import { checkTransactions } from '../src/check/txn/index.js';
 import { assert } from '../src/util/assert.js';
 import { runScenario, type RunResult } from './runner.js';
 import type { Nemesis } from './nemesis.js';
@@ -712,7 +713,44 @@ function failureTimeNs(r: RunResult, check: string): number | null {
     for (const k of r.linearizability.keys) for (const op of [...(k.explanation?.ops ?? []), ...(k.explanation?.context ?? [])]) latest = Math.max(latest, op.returnTimeNs ?? op.callTimeNs ?? -1);
     return latest >= 0 ? latest : null;
   }
+  if (check === 'isolation') return isolationFailureNs(r);
   return null;
+}
+
+/** isolationFailureNs() per run: failureTimeNs() is asked several times a round about the same best run. */
+const isolationFailures = new WeakMap<RunResult, number | null>();
+
+/**
+ * When the isolation check's first forbidden anomaly could first be seen: the latest return of
+ * the transactions it names (a lost append shows only once the read that misses it returns; a
+ * cycle once its last transaction does). No later event can take the anomaly back, so the run
+ * cut just past it still fails, and the faults after it played no part. The checker is the
+ * runner's (the same model and budget); it is run again here as the run summary keeps only the
+ * anomaly's text, not the transactions it names.
+ */
+function isolationFailureNs(r: RunResult): number | null {
+  if (isolationFailures.has(r)) return isolationFailures.get(r) as number | null;
+  let latest: number | null = null;
+  const anomaly = checkTransactions(r.history, { consistency: 'strict-serializable', source: 'run history' }).anomalies.find((a) => a.forbidden);
+  if (anomaly !== undefined) {
+    // Transaction ids are their invoke order among the transactions; each ends with the next
+    // event of its process.
+    const txns = r.history.filter((e) => (e.f as string) === 'txn');
+    const open = new Map<number, number>();
+    const ends: (number | undefined)[] = [];
+    let id = 0;
+    for (const e of txns) {
+      if (e.type === 'invoke') open.set(e.process, id++);
+      else if (open.has(e.process)) {
+        ends[open.get(e.process) as number] = e.time;
+        open.delete(e.process);
+      }
+    }
+    const times = anomaly.txns.map((t) => ends[t]);
+    if (times.length > 0 && times.every((t) => t !== undefined)) latest = Math.max(...(times as number[]));
+  }
+  isolationFailures.set(r, latest);
+  return latest;
 }
 
 /** Each time a fault happens before the run ends, as a fault of its own. */

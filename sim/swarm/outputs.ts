@@ -95,9 +95,12 @@ export function summaryJson(result: SwarmResult): string {
 const n = (v: number) => v.toLocaleString('en-US');
 
 export function seconds(ms: number): string {
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const m = Math.floor(ms / 60_000);
-  return m < 60 ? `${m} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)} s`;
+  // Rounded before it is split, so that 3 min 59.6 s reads "4 min 0 s", not "3 min 60 s" (a
+  // merged raft swarm's summary.md printed that).
+  const s = Math.round(ms / 1000);
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 /** Wall time of the whole: the slowest shard (shards run side by side). */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { copyRunFolders, mergeOutputs, MergeError, readSwarmDir } from '../../sim/swarm/merge.js';
-import { junitXml, summaryJson, summaryMd, swarmDigest, writeOutputs, type SwarmResult } from '../../sim/swarm/outputs.js';
+import { junitXml, seconds, summaryJson, summaryMd, swarmDigest, writeOutputs, type SwarmResult } from '../../sim/swarm/outputs.js';
 import { parseSeedRange, parseShard, PlanError, runCount, scenarioFiles, shardTasks, type SwarmPlan } from '../../sim/swarm/plan.js';
 import { runPool } from '../../sim/swarm/pool.js';
 
@@ -195,6 +195,14 @@ S('merge refuses what is not all the shards of one plan', () => {
   error(() => mergeOutputs([a!, b!, { ...c!, plan: { ...plan, seeds: { first: 1, last: 4 } } }]), /ran another plan/);
   error(() => mergeOutputs([a!, b!, { ...c!, runs: c!.runs.slice(1) }]), /holds 3 runs, expected 4 \(did it finish\?\)/);
   error(() => readSwarmDir(tmp), /no summary\.json here/);
+});
+
+S('wall times read as people write them: no "60 s" after the minutes', () => {
+  assert.is(seconds(59_940), '59.9 s');
+  assert.is(seconds(59_960), '1 min 0 s');
+  assert.is(seconds(239_600), '4 min 0 s');
+  assert.is(seconds(239_400), '3 min 59 s');
+  assert.is(seconds(3_600_000), '1 h 0 min');
 });
 
 S.run();

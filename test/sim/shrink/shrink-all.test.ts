@@ -4,7 +4,7 @@ import { BUGS } from '../../../src/node/bugs.js';
 import { SHRINK_CASES, type ShrinkCase } from './cases.js';
 
 /**
- * Issue 22's promise, kept by the files shrink-1..8: `kv-lab shrink` takes every bug switch's
+ * Issue 22's promise, kept by the files shrink-1..11: `kv-lab shrink` takes every bug switch's
  * failing seed to a scenario of at most 3 faults that still fails. This file checks that none is
  * left out (a new switch needs a case) and that no case asks for less.
  */
@@ -15,9 +15,7 @@ A('every switch of src/node/bugs.ts is shrunk to ≤ 3 faults in some shrink-N.t
   const missing = Object.keys(BUGS).filter((b) => !cases.some((c) => c.bug === b));
   assert.equal(missing, [], `no shrink case for ${missing.join(', ')}`);
   const loose = cases.filter((c) => c.faultsMax > 3).map((c) => `${c.name ?? c.bug}: ≤ ${c.faultsMax}`);
-  // The one switch the shrinker leaves at 4 faults today (cases.ts says what was tried): issue 22
-  // stays open for it. A new entry here is a regression.
-  assert.equal(loose, ['txn-coordinator-forgets-decision: ≤ 4'], 'bounds above 3 faults');
+  assert.equal(loose, [], 'bounds above 3 faults');
 });
 
 A.run();
