@@ -34,22 +34,20 @@
  * missing, and the JSON says which (`pinning`).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { benchArgs, percentile, type BenchReport, type BenchResult } from './args.js';
+import { benchArgs, type BenchReport, type BenchResult } from './args.js';
+import { clusterDown, clusterUp as startCluster, compiledCli, freeBase, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, socketLoad, VALUE, type Load, type ReplyEnd, type ReplyOk } from './load.js';
 
 const args = benchArgs();
 const DURATION_MS = args.quick ? 1_500 : 5_000;
 /** Runs per case (`--repeat N`; 1 with --quick): the median run is reported, every run kept. */
-const REPEAT = repeatFlag(args.rest) ?? (args.quick ? 1 : 3);
+const REPEAT = repeatFlag('bench:server', args.rest) ?? (args.quick ? 1 : 3);
 const WARMUP_MS = args.quick ? 300 : 1_000;
 const CONNECTIONS = 50;
 const PIPELINE = 16;
-const KEYS = 10_000;
-const VALUE = 'v'.repeat(100);
 /**
  * Reference figures from issue 6 (redis-benchmark on this machine size, 100-byte values). The
  * pipelined one matches what Redis does here when its GETs miss (740-800k/s measured; 500-590k/s
@@ -68,41 +66,11 @@ for (let i = 0; i < args.rest.length; i++) {
   if (flag === '--repeat') i++;
 }
 
-const root = join(import.meta.dirname, '..');
-const cli = compiledCli();
+const cli = compiledCli(args.rest.includes('--source'), log);
 const work = mkdtempSync(join(tmpdir(), 'kv-lab-bench-server-'));
-const watch = { ...process.env, KV_LAB_WATCH_PID: String(process.pid) };
-
-function repeatFlag(rest: string[]): number | null {
-  const i = rest.indexOf('--repeat');
-  if (i < 0) return null;
-  const n = Number(rest[i + 1]);
-  if (!Number.isInteger(n) || n < 1 || n > 20) {
-    process.stderr.write(`bench:server: --repeat expects a whole number from 1 to 20, got ${JSON.stringify(rest[i + 1] ?? '')}\n`);
-    process.exit(2);
-  }
-  return n;
-}
 
 function log(text: string): void {
   if (!args.json) process.stderr.write(text + '\n');
-}
-
-/**
- * The servers run compiled JavaScript, as an installed kv-lab does: through tsx, esbuild's
- * keep-names wrappers alone cost about a tenth of a node's CPU. The build goes to a cache folder
- * inside the tree (so node_modules resolves), not to dist/, and not under node_modules: a git
- * worktree whose node_modules links to another checkout's would build into that checkout's
- * folder, and two checkouts benched at once would run each other's code. `--source` skips it.
- */
-function compiledCli(): string[] {
-  if (args.rest.includes('--source')) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
-  const out = join(root, '.cache', 'kv-lab-bench');
-  log('compiling kv-lab for the servers (tsc) …');
-  spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
-  const main = join(out, 'src', 'cli', 'main.js');
-  if (!existsSync(main)) throw new Error(`tsc produced no ${main}`);
-  return [process.execPath, main];
 }
 
 // ---- pinning ----
@@ -147,161 +115,18 @@ interface Subject {
   httpPort: number;
 }
 
-async function freeBase(nodes: number): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const ports = Array.from({ length: nodes }, (_, k) => [base + k, base - 5000 + k + 1, base + 1000 + k + 1]).flat();
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
-  }
-  throw new Error('no free ports');
-}
-
 async function clusterUp(name: string, nodes: number): Promise<Subject> {
   const dir = join(work, name);
-  const base = await freeBase(nodes);
-  const r = spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'up', '--nodes', String(nodes), '--engine', 'lsm', '--insecure', '--no-connect', '--dir', dir, '--base-port', String(base)], { env: watch, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`cluster up failed: ${r.stderr}${r.stdout}`);
+  const { status } = await startCluster(cli, dir, nodes);
   // Aim at the leader: a follower would forward every request.
-  const status = (await (await fetch(`http://127.0.0.1:${base}/status`)).json()) as { leader: string; addresses: Record<string, { httpPort: number; tcpPort: number }> };
   const leader = status.addresses[status.leader];
   if (leader === undefined) throw new Error(`no leader known: ${JSON.stringify(status)}`);
   return { name, dir, tcpPort: leader.tcpPort, httpPort: leader.httpPort };
 }
 
-function clusterDown(s: Subject): void {
-  spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'down', '--dir', s.dir], { env: watch, encoding: 'utf8' });
-}
-
 // ---- load generators ----
 
-interface Load {
-  ops: number;
-  errors: number;
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  firstError?: string;
-}
-
-function keyOf(i: number): string {
-  return `key:${i}`;
-}
-
-/** Requests laid end to end in one buffer, so that sending n of them is one slice, not n copies. */
-interface RequestPool {
-  bytes: Buffer;
-  /** offsets[i] is where request i starts; offsets[count] is the end. */
-  offsets: number[];
-  count: number;
-}
-
-function pool(make: () => Buffer, count = 8192): RequestPool {
-  const parts = Array.from({ length: count }, make);
-  const offsets = [0];
-  for (const p of parts) offsets.push((offsets[offsets.length - 1] as number) + p.length);
-  return { bytes: Buffer.concat(parts), offsets, count };
-}
-
-/**
- * Where the reply starting at `from` ends, or -1 if it is not all there yet. The generator is
- * written to cost little per reply (no allocation, no parsing beyond finding the end), so that on
- * a shared machine it measures the server rather than itself.
- */
-type ReplyEnd = (buf: Buffer, from: number) => number;
-type ReplyOk = (buf: Buffer, from: number) => boolean;
-
-/** Drives `connections` sockets, each keeping `depth` requests in flight. */
-async function socketLoad(port: number, depth: number, connections: number, requests: RequestPool, replyEnd: ReplyEnd, replyOk: ReplyOk): Promise<Load> {
-  let latencies = new Float64Array(1 << 20);
-  let ops = 0;
-  let errors = 0;
-  let firstError: string | undefined;
-  let measuring = false;
-  let stopped = false;
-  let cursor = 0;
-  const sockets = await Promise.all(
-    Array.from({ length: connections }, () => new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(s));
-      s.once('error', reject);
-    })),
-  );
-  for (const s of sockets) {
-    s.setNoDelay(true);
-    // Send times of the requests in flight, a ring of `depth` slots (replies come back in order).
-    const sentAt = new Float64Array(depth);
-    let sentHead = 0;
-    let sentTail = 0;
-    let pending: Buffer | null = null;
-    const send = (n: number, now: number) => {
-      for (let k = 0; k < n; k++) sentAt[sentTail++ % depth] = now;
-      while (n > 0) {
-        const from = cursor % requests.count;
-        const take = Math.min(n, requests.count - from);
-        s.write(requests.bytes.subarray(requests.offsets[from] as number, requests.offsets[from + take] as number));
-        cursor += take;
-        n -= take;
-      }
-    };
-    s.on('data', (chunk: Buffer) => {
-      const buf: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
-      const now = performance.now();
-      let from = 0;
-      let done = 0;
-      for (;;) {
-        const end = replyEnd(buf, from);
-        if (end < 0) break;
-        if (!replyOk(buf, from)) {
-          errors++;
-          firstError ??= buf.toString('utf8', from, Math.min(end, from + 200));
-        }
-        if (measuring) {
-          if (ops === latencies.length) {
-            const bigger = new Float64Array(latencies.length * 2);
-            bigger.set(latencies);
-            latencies = bigger;
-          }
-          latencies[ops++] = now - (sentAt[sentHead % depth] as number);
-        }
-        sentHead++;
-        from = end;
-        done++;
-      }
-      pending = from === buf.length ? null : buf.subarray(from);
-      if (!stopped && done > 0) send(done, now);
-    });
-    s.on('error', () => {});
-    send(depth, performance.now());
-  }
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  measuring = true;
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, DURATION_MS));
-  measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
-  stopped = true;
-  for (const s of sockets) s.destroy();
-  const sorted = Array.from(latencies.subarray(0, ops)).sort((a, b) => a - b);
-  return { ops, errors, opsPerSec: Math.round(ops / seconds), p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), ...(firstError !== undefined ? { firstError } : {}) };
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
-
-const NL = 10;
-
-/** One line-protocol reply ends at its newline; ERR lines are errors. */
-const lineEnd: ReplyEnd = (buf, from) => {
-  const nl = buf.indexOf(NL, from);
-  return nl < 0 ? -1 : nl + 1;
-};
-const lineOk: ReplyOk = (buf, from) => buf[from] !== 0x45; // 'E'
+const TIMING = { warmupMs: WARMUP_MS, durationMs: DURATION_MS };
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 const LENGTH = Buffer.from('content-length:');
@@ -332,52 +157,24 @@ const httpBody = JSON.stringify({ value: VALUE });
 const httpGet = () => Buffer.from(`GET /kv/${encodeURIComponent(keyOf(rand()))} HTTP/1.1\r\nHost: bench\r\n\r\n`);
 const httpPut = () => Buffer.from(`PUT /kv/${encodeURIComponent(keyOf(rand()))} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: ${httpBody.length}\r\n\r\n${httpBody}`);
 
-async function preload(port: number): Promise<void> {
-  const s = await new Promise<net.Socket>((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => resolve(c));
-    c.once('error', reject);
-  });
-  let replies = 0;
-  let text = '';
-  const batches = Math.ceil(KEYS / 500);
-  const done = new Promise<void>((resolve, reject) => {
-    s.on('data', (d) => {
-      text += d.toString();
-      const lines = text.split('\n');
-      text = lines.pop() ?? '';
-      for (const l of lines) {
-        if (l !== 'OK') reject(new Error(`preload: ${l}`));
-        if (++replies === batches) resolve();
-      }
-    });
-  });
-  for (let b = 0; b < batches; b++) {
-    const pairs: string[] = [];
-    for (let i = b * 500; i < Math.min(KEYS, (b + 1) * 500); i++) pairs.push(keyOf(i), VALUE);
-    s.write(`BATCHPUT ${pairs.join(' ')}\n`);
-  }
-  await done;
-  s.destroy();
-}
-
 interface Case {
   name: string;
   run: (s: Subject) => Promise<Load>;
 }
 
 const CASES: Case[] = [
-  { name: 'tcp-get', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpGet), lineEnd, lineOk) },
-  { name: 'tcp-get-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpGet), lineEnd, lineOk) },
-  { name: 'tcp-put', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
-  { name: 'tcp-put-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
+  { name: 'tcp-get', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpGet), CONNECTIONS), 1, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-get-p16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpGet), CONNECTIONS), PIPELINE, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-put', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 1, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-put-p16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), PIPELINE, lineEnd, lineOk, TIMING) },
   // Between those two, and below: the load at which the cluster writes fastest while its p99 stays
   // low (the Raft target asks for both at once; 800 writes in flight cannot have a 20 ms p99 at
   // 20,000/s, by Little's law). 100, 200 and 16 in flight.
-  { name: 'tcp-put-p2', run: (s) => socketLoad(s.tcpPort, 2, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
-  { name: 'tcp-put-p4', run: (s) => socketLoad(s.tcpPort, 4, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
-  { name: 'tcp-put-c16', run: (s) => socketLoad(s.tcpPort, 1, 16, pool(tcpPut), lineEnd, lineOk) },
-  { name: 'http-get', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpGet), httpEnd, httpOk) },
-  { name: 'http-put', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpPut), httpEnd, httpOk) },
+  { name: 'tcp-put-p2', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 2, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-put-p4', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 4, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-put-c16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), 16), 1, lineEnd, lineOk, TIMING) },
+  { name: 'http-get', run: (s) => socketLoad(sameTarget(s.httpPort, pool(httpGet), CONNECTIONS), 1, httpEnd, httpOk, TIMING) },
+  { name: 'http-put', run: (s) => socketLoad(sameTarget(s.httpPort, pool(httpPut), CONNECTIONS), 1, httpEnd, httpOk, TIMING) },
 ];
 
 // ---- redis, when installed ----
@@ -485,18 +282,6 @@ function measureRedis(redis: Redis, name: string): Load | null {
   return { ops: n, errors: 0, opsPerSec: Math.round(cells[1] as number), p50Ms: cells[4] as number, p99Ms: cells[6] as number };
 }
 
-/**
- * The run of median rate among repeats, with every run's rate and p99 alongside. This machine's
- * speed drifts by tens of percent over minutes, so one run per case (and Redis measured minutes
- * later) made a ratio mostly noise; repeats, each kv-lab run next to its Redis twin, and medians
- * on both sides make it a comparison.
- */
-function median(runs: Load[]): Load & { runs: { opsPerSec: number; p99Ms: number }[] } {
-  const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
-  const mid = sorted[(sorted.length - 1) >> 1] as Load;
-  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms })) };
-}
-
 // ---- main ----
 
 async function main(): Promise<void> {
@@ -530,7 +315,7 @@ async function main(): Promise<void> {
         }
       } finally {
         if (pinned) pin(process.pid, ALL_CPUS);
-        clusterDown(subject);
+        clusterDown(cli, subject.dir);
       }
     }
   } finally {

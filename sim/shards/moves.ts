@@ -2,6 +2,7 @@ import { ShardMap } from '../../src/cluster/placement/shard-map.js';
 import { decodeMemberSet, type MemberSet } from '../../src/cluster/placement/members.js';
 import { replicasToMove } from '../../src/cluster/placement/moves.js';
 import type { MoveStep } from '../../src/cluster/placement/moves.js';
+import type { ShardedReplica } from '../../src/node/sharded-replica.js';
 import { kvNodeOf } from '../node-process.js';
 import type { CheckResult } from '../runner.js';
 import { nodeIds, type Scenario } from '../scenario.js';
@@ -58,27 +59,19 @@ export class MoveWatch {
   };
 
   private sample(): void {
-    for (const m of this.world.machines.values()) {
-      if (m.state !== 'up') continue;
-      const sharded = kvNodeOf(m)?.sharded ?? null;
-      if (sharded === null) continue;
-      for (const shard of sharded.hostedShards()) {
-        const raft = sharded.group(shard)?.raftNode ?? null;
-        if (raft === null || raft.softState().role !== 'leader') continue;
-        const c = raft.committedMembership();
-        const rec = this.shards[shard] as ShardRecord;
-        const members = [...c.voters, ...c.learners].sort();
-        if (members.join(',') === rec.members.join(',')) continue;
-        for (const n of members) {
-          if (rec.members.includes(n)) continue;
-          this.created++;
-          this.keysMoved += sharded.stateDigest(shard)?.keys ?? 0;
-        }
-        rec.members = members;
-        if (c.voters.length < rec.minVoters) {
-          rec.minVoters = c.voters.length;
-          rec.minAt = { atNs: this.world.nowNs, voters: [...c.voters] };
-        }
+    for (const { shard, sharded, voters, learners } of leadersViews(this.world)) {
+      const rec = this.shards[shard] as ShardRecord;
+      const members = [...voters, ...learners].sort();
+      if (members.join(',') === rec.members.join(',')) continue;
+      for (const n of members) {
+        if (rec.members.includes(n)) continue;
+        this.created++;
+        this.keysMoved += sharded.stateDigest(shard)?.keys ?? 0;
+      }
+      rec.members = members;
+      if (voters.length < rec.minVoters) {
+        rec.minVoters = voters.length;
+        rec.minAt = { atNs: this.world.nowNs, voters: [...voters] };
       }
     }
   }
@@ -100,6 +93,21 @@ export class MoveWatch {
       return { verdict: 'fail', summary: `${under.length} shard(s) were held by fewer than ${R} voters during a move — one lost disk from losing acknowledged writes:\n  ${lines.join('\n  ')}\n${figures}`, details };
     }
     return { verdict: 'pass', summary: `no shard ever had fewer than ${R} voters; ${figures}`, details };
+  }
+}
+
+/** Each group's committed membership as each of its running leaders counts it. */
+export function* leadersViews(world: World): Generator<{ shard: number; sharded: ShardedReplica; voters: readonly string[]; learners: readonly string[] }> {
+  for (const m of world.machines.values()) {
+    if (m.state !== 'up') continue;
+    const sharded = kvNodeOf(m)?.sharded ?? null;
+    if (sharded === null) continue;
+    for (const shard of sharded.hostedShards()) {
+      const raft = sharded.group(shard)?.raftNode ?? null;
+      if (raft === null || raft.softState().role !== 'leader') continue;
+      const c = raft.committedMembership();
+      yield { shard, sharded, voters: c.voters, learners: c.learners };
+    }
   }
 }
 

@@ -1,0 +1,316 @@
+/**
+ * What the benches of real servers share (bench/server.ts, bench/shards.ts): the compiled CLI,
+ * clusters started with `kv-lab cluster up` on free loopback ports, and a load generator that
+ * drives raw sockets at a fixed number of requests in flight, costing as little CPU per reply as
+ * it can so that on a shared machine it measures the server rather than itself.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { percentile } from './args.js';
+
+export const root = join(import.meta.dirname, '..');
+
+/**
+ * The servers run compiled JavaScript, as an installed kv-lab does: through tsx, esbuild's
+ * keep-names wrappers alone cost about a tenth of a node's CPU. The build goes to a cache folder
+ * inside node_modules (so node_modules resolves), not to dist/. `source` (--source) skips it.
+ */
+export function compiledCli(source: boolean, log: (text: string) => void): string[] {
+  if (source) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
+  // One folder per checkout: node_modules is often shared between worktrees (a symlink), and two
+  // benches compiling different trees into one folder would run a mix of both.
+  const out = join(root, 'node_modules', '.cache', `kv-lab-bench-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`);
+  log('compiling kv-lab for the servers (tsc) …');
+  spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
+  const main = join(out, 'src', 'cli', 'main.js');
+  if (!existsSync(main)) throw new Error(`tsc produced no ${main}`);
+  return [process.execPath, main];
+}
+
+/** Nodes started from a bench stop when the bench is gone (src/cli/serve.ts). */
+export const watchEnv = { ...process.env, KV_LAB_WATCH_PID: String(process.pid) };
+
+// ---- clusters ----
+
+/** A port base whose `nodes` nodes' HTTP, TCP and peer ports are all free. */
+export async function freeBase(nodes: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  for (let i = 0; i < 50; i++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const ports = Array.from({ length: nodes }, (_, k) => [base + k, base - 5000 + k + 1, base + 1000 + k + 1]).flat();
+    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
+  }
+  throw new Error('no free ports');
+}
+
+export interface NodeAddress {
+  httpPort: number;
+  tcpPort: number;
+}
+
+export interface Cluster {
+  dir: string;
+  /** n1's HTTP port. */
+  base: number;
+  /** n1's /status once the cluster is up. */
+  status: { leader: string; addresses: Record<string, NodeAddress>; [more: string]: unknown };
+}
+
+/** `kv-lab cluster up --insecure` on the LSM engine, with `extra` flags (--nodes, --shards …). */
+export async function clusterUp(cli: string[], dir: string, nodes: number, extra: string[] = []): Promise<Cluster> {
+  const base = await freeBase(nodes);
+  const r = spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'up', '--nodes', String(nodes), '--engine', 'lsm', '--insecure', '--no-connect', '--dir', dir, '--base-port', String(base), ...extra], { env: watchEnv, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cluster up failed: ${r.stderr}${r.stdout}`);
+  return { dir, base, status: await httpStatus(base) };
+}
+
+export async function httpStatus(httpPort: number): Promise<Cluster['status']> {
+  return (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as Cluster['status'];
+}
+
+export function clusterDown(cli: string[], dir: string): void {
+  spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'down', '--dir', dir], { env: watchEnv, encoding: 'utf8' });
+}
+
+// ---- load ----
+
+export interface Load {
+  ops: number;
+  errors: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  firstError?: string;
+}
+
+export interface Timing {
+  warmupMs: number;
+  durationMs: number;
+}
+
+export const KEYS = 10_000;
+export const VALUE = 'v'.repeat(100);
+
+export function keyOf(i: number): string {
+  return `key:${i}`;
+}
+
+/** Requests laid end to end in one buffer, so that sending n of them is one slice, not n copies. */
+export interface RequestPool {
+  bytes: Buffer;
+  /** offsets[i] is where request i starts; offsets[count] is the end. */
+  offsets: number[];
+  count: number;
+  /** The next request to send, shared by every connection sending from this pool. */
+  cursor: number;
+}
+
+export function pool(make: () => Buffer, count = 8192): RequestPool {
+  const parts = Array.from({ length: count }, make);
+  const offsets = [0];
+  for (const p of parts) offsets.push((offsets[offsets.length - 1] as number) + p.length);
+  return { bytes: Buffer.concat(parts), offsets, count, cursor: 0 };
+}
+
+/**
+ * Where the reply starting at `from` ends, or -1 if it is not all there yet. The generator is
+ * written to cost little per reply (no allocation, no parsing beyond finding the end), so that on
+ * a shared machine it measures the server rather than itself.
+ */
+export type ReplyEnd = (buf: Buffer, from: number) => number;
+export type ReplyOk = (buf: Buffer, from: number) => boolean;
+
+/** One connection of a load: where it goes and what it sends. */
+export interface Target {
+  port: number;
+  requests: RequestPool;
+}
+
+/** The same target for each of `connections` connections. */
+export function sameTarget(port: number, requests: RequestPool, connections: number): Target[] {
+  return Array.from({ length: connections }, () => ({ port, requests }));
+}
+
+/** Drives one socket per target, each keeping `depth` requests in flight; warms up, then measures. */
+export async function socketLoad(targets: Target[], depth: number, replyEnd: ReplyEnd, replyOk: ReplyOk, timing: Timing): Promise<Load> {
+  const run = startLoad(targets, depth, replyEnd, replyOk);
+  await new Promise((r) => setTimeout(r, timing.warmupMs));
+  const window = run.measure();
+  await new Promise((r) => setTimeout(r, timing.durationMs));
+  const load = window.stop();
+  run.stop();
+  return load;
+}
+
+/** One measured window of a running load. */
+export interface Window {
+  stop(): Load;
+}
+
+export interface RunningLoad {
+  /** Starts a measured window; windows do not overlap. */
+  measure(): Window;
+  /** Closes every socket. */
+  stop(): void;
+}
+
+/** The sockets of socketLoad, started: windows are measured on demand (bench/shards.ts). */
+export function startLoad(targets: Target[], depth: number, replyEnd: ReplyEnd, replyOk: ReplyOk): RunningLoad & { ready: Promise<void> } {
+  let latencies = new Float64Array(1 << 20);
+  let ops = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  let measuring = false;
+  let stopped = false;
+  const sockets: net.Socket[] = [];
+  const ready = Promise.all(
+    targets.map((t) => new Promise<void>((resolve, reject) => {
+      const s = net.connect(t.port, '127.0.0.1', () => resolve());
+      sockets.push(s);
+      s.once('error', reject);
+      drive(s, t.requests);
+    })),
+  ).then(() => undefined);
+  function drive(s: net.Socket, requests: RequestPool): void {
+    s.setNoDelay(true);
+    // Send times of the requests in flight, a ring of `depth` slots (replies come back in order).
+    const sentAt = new Float64Array(depth);
+    let sentHead = 0;
+    let sentTail = 0;
+    let pending: Buffer | null = null;
+    const send = (n: number, now: number) => {
+      for (let k = 0; k < n; k++) sentAt[sentTail++ % depth] = now;
+      while (n > 0) {
+        const from = requests.cursor % requests.count;
+        const take = Math.min(n, requests.count - from);
+        s.write(requests.bytes.subarray(requests.offsets[from] as number, requests.offsets[from + take] as number));
+        requests.cursor += take;
+        n -= take;
+      }
+    };
+    s.on('data', (chunk: Buffer) => {
+      const buf: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
+      const now = performance.now();
+      let from = 0;
+      let done = 0;
+      for (;;) {
+        const end = replyEnd(buf, from);
+        if (end < 0) break;
+        if (measuring) {
+          if (!replyOk(buf, from)) {
+            errors++;
+            firstError ??= buf.toString('utf8', from, Math.min(end, from + 200));
+          }
+          if (ops === latencies.length) {
+            const bigger = new Float64Array(latencies.length * 2);
+            bigger.set(latencies);
+            latencies = bigger;
+          }
+          latencies[ops++] = now - (sentAt[sentHead % depth] as number);
+        }
+        sentHead++;
+        from = end;
+        done++;
+      }
+      pending = from === buf.length ? null : buf.subarray(from);
+      if (!stopped && done > 0) send(done, now);
+    });
+    s.on('error', () => {});
+    s.once('connect', () => send(depth, performance.now()));
+  }
+  return {
+    ready,
+    measure() {
+      ops = 0;
+      errors = 0;
+      firstError = undefined;
+      measuring = true;
+      const t0 = performance.now();
+      return {
+        stop(): Load {
+          measuring = false;
+          const seconds = (performance.now() - t0) / 1000;
+          const sorted = Array.from(latencies.subarray(0, ops)).sort((a, b) => a - b);
+          return { ops, errors, opsPerSec: Math.round(ops / seconds), p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), ...(firstError !== undefined ? { firstError } : {}) };
+        },
+      };
+    },
+    stop() {
+      stopped = true;
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+export function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+const NL = 10;
+
+/** One line-protocol reply ends at its newline; ERR lines are errors. */
+export const lineEnd: ReplyEnd = (buf, from) => {
+  const nl = buf.indexOf(NL, from);
+  return nl < 0 ? -1 : nl + 1;
+};
+export const lineOk: ReplyOk = (buf, from) => buf[from] !== 0x45; // 'E'
+
+/** Writes keys 0 … KEYS-1 with 100-byte values through one node, in BATCHPUTs of 500. */
+export async function preload(port: number): Promise<void> {
+  const s = await new Promise<net.Socket>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', () => resolve(c));
+    c.once('error', reject);
+  });
+  let replies = 0;
+  let text = '';
+  const batches = Math.ceil(KEYS / 500);
+  const done = new Promise<void>((resolve, reject) => {
+    s.on('data', (d) => {
+      text += d.toString();
+      const lines = text.split('\n');
+      text = lines.pop() ?? '';
+      for (const l of lines) {
+        if (l !== 'OK') reject(new Error(`preload: ${l}`));
+        if (++replies === batches) resolve();
+      }
+    });
+  });
+  for (let b = 0; b < batches; b++) {
+    const pairs: string[] = [];
+    for (let i = b * 500; i < Math.min(KEYS, (b + 1) * 500); i++) pairs.push(keyOf(i), VALUE);
+    s.write(`BATCHPUT ${pairs.join(' ')}\n`);
+  }
+  await done;
+  s.destroy();
+}
+
+/**
+ * The run of median rate among repeats, with every run's rate and p99 alongside. This machine's
+ * speed drifts by tens of percent over minutes, so one run per case made a ratio mostly noise.
+ */
+export function median(runs: Load[]): Load & { runs: { opsPerSec: number; p99Ms: number }[] } {
+  const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
+  const mid = sorted[(sorted.length - 1) >> 1] as Load;
+  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms })) };
+}
+
+/** `--repeat N` among a bench's arguments (1..20), or null when absent. */
+export function repeatFlag(bench: string, rest: string[]): number | null {
+  const i = rest.indexOf('--repeat');
+  if (i < 0) return null;
+  const n = Number(rest[i + 1]);
+  if (!Number.isInteger(n) || n < 1 || n > 20) {
+    process.stderr.write(`${bench}: --repeat expects a whole number from 1 to 20, got ${JSON.stringify(rest[i + 1] ?? '')}\n`);
+    process.exit(2);
+  }
+  return n;
+}

@@ -1,0 +1,360 @@
+/**
+ * npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N]
+ *
+ * Issue 20's targets for shards, measured:
+ *
+ * 1. Real (processes over TCP and fsynced disk, `kv-lab cluster up --insecure` on the LSM
+ *    engine): durable PUTs on 3 nodes as one Raft group, and as 16 and 64 shards of 3 replicas
+ *    (every node holds every shard; leaders spread by the balancer). The same clients each time:
+ *    50 connections with 1 request in flight (`tcp-put`), and with 4 (`tcp-put-p4`), 100-byte
+ *    values over 10,000 preloaded keys. Clients route as a client that caches the routing table
+ *    does: a connection goes to one node and sends only keys whose shard that node leads (the one
+ *    group: every connection to its leader), connections shared among nodes by their share of the
+ *    keys. `tcp-put-via-n1` sends every key to n1, whose gateway forwards what it does not lead:
+ *    the cost of a client that does not route. Targets: 16 shards ≥ 0.9× the one group's rate, and
+ *    64 shards' p99 ≤ 1.2× the one group's.
+ *
+ * 2. Simulated (real add-node on a sharded cluster is not built yet, src/cluster/placement/README.md):
+ *    a node joins a loaded cluster of 3 nodes × 16 shards × 3 replicas, in the deterministic
+ *    simulator (simulated network, fsync latency and time; figures in virtual milliseconds). Reports
+ *    the replicas created by moves and the keys they copied against the optimal share (a joining
+ *    node's fair share S·R/N of the replicas, and of the data), and the clients' p99 in the 3 s
+ *    before the join against the p99 from the join until every shard sits on the new placement.
+ *    Targets: ≤ 1.1× the optimal share, p99 during ≤ 2× p99 before. Several seeds; the worst is
+ *    judged.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ShardMap } from '../src/cluster/placement/shard-map.js';
+import type { HistoryEvent } from '../src/check/history.js';
+import { runScenario } from '../sim/runner.js';
+import { leadersViews } from '../sim/shards/moves.js';
+import { parseScenario } from '../sim/scenario.js';
+import type { World } from '../sim/world.js';
+import { benchArgs, percentile, type BenchReport, type BenchResult } from './args.js';
+import { clusterDown, clusterUp, compiledCli, httpStatus, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, socketLoad, VALUE, type Cluster, type Load, type Target } from './load.js';
+
+const args = benchArgs();
+const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N]';
+const DURATION_MS = args.quick ? 1_500 : 5_000;
+const WARMUP_MS = args.quick ? 300 : 1_000;
+const TIMING = { warmupMs: WARMUP_MS, durationMs: DURATION_MS };
+const CONNECTIONS = 50;
+const NODES = 3;
+const REPLICAS = 3;
+
+function fail(message: string): never {
+  process.stderr.write(`bench:shards: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const KNOWN_FLAGS = new Set(['--source', '--repeat', '--only', '--seeds']);
+for (let i = 0; i < args.rest.length; i++) {
+  const flag = args.rest[i] as string;
+  if (!KNOWN_FLAGS.has(flag)) fail(`unknown argument ${JSON.stringify(flag)}`);
+  if (flag !== '--source') i++;
+}
+const REPEAT = repeatFlag('bench:shards', args.rest) ?? (args.quick ? 1 : 3);
+const ONLY = valueOf('--only');
+if (ONLY !== null && ONLY !== 'real' && ONLY !== 'join') fail(`--only expects real or join, got ${JSON.stringify(ONLY)}`);
+const SEEDS = seedsFlag();
+
+function valueOf(flag: string): string | null {
+  const i = args.rest.indexOf(flag);
+  return i < 0 ? null : (args.rest[i + 1] ?? fail(`${flag} expects a value`));
+}
+
+function seedsFlag(): number {
+  const text = valueOf('--seeds');
+  if (text === null) return args.quick ? 2 : 5;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 100) fail(`--seeds expects a whole number from 1 to 100, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function log(text: string): void {
+  if (!args.json) process.stderr.write(text + '\n');
+}
+
+// ---- 1. real clusters ----
+
+interface Subject {
+  name: string;
+  shards: number;
+}
+
+const SUBJECTS: Subject[] = [
+  { name: '3 nodes, 1 group', shards: 1 },
+  { name: '3 nodes x 16 shards', shards: 16 },
+  { name: '3 nodes x 64 shards', shards: 64 },
+];
+
+/** Who leads what: each node's TCP port and the keys (of 0 … KEYS-1) whose shard it leads. */
+interface Routes {
+  tcpPort: Record<string, number>;
+  keysLed: Record<string, number[]>;
+}
+
+type StatusWithShards = Cluster['status'] & { shards?: { hosted: { shard: number; role: string }[] } };
+
+/**
+ * Waits until every shard has a leader and leadership is spread (no node leads more than
+ * ⌈S/N⌉ + 1, the leader-balance check's bound), then maps each key to the node leading its shard.
+ */
+async function routes(c: Cluster, shards: number): Promise<Routes> {
+  const tcpPort = Object.fromEntries(Object.entries(c.status.addresses).map(([id, a]) => [id, a.tcpPort]));
+  if (shards === 1) {
+    const leader = c.status.leader;
+    if (c.status.addresses[leader] === undefined) throw new Error(`no leader known: ${JSON.stringify(c.status)}`);
+    return { tcpPort, keysLed: { [leader]: Array.from({ length: KEYS }, (_, i) => i) } };
+  }
+  const bound = Math.ceil(shards / NODES) + 1;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const leaderOf = new Map<number, string>();
+    const leading: Record<string, number> = {};
+    for (const [id, a] of Object.entries(c.status.addresses)) {
+      const s = (await httpStatus(a.httpPort)) as StatusWithShards;
+      for (const g of s.shards?.hosted ?? []) {
+        if (g.role !== 'leader') continue;
+        leaderOf.set(g.shard, id);
+        leading[id] = (leading[id] ?? 0) + 1;
+      }
+    }
+    if (leaderOf.size === shards && Object.values(leading).every((n) => n <= bound)) {
+      const map = ShardMap.build(Object.keys(c.status.addresses), { shards, replicas: REPLICAS });
+      const keysLed: Record<string, number[]> = {};
+      for (let i = 0; i < KEYS; i++) {
+        const node = leaderOf.get(map.shardOf('', keyOf(i))) as string;
+        (keysLed[node] ??= []).push(i);
+      }
+      log(`  leaders: ${Object.entries(leading).map(([id, n]) => `${id} ${n}`).join(', ')}`);
+      return { tcpPort, keysLed };
+    }
+    if (Date.now() > deadline) throw new Error(`leaders not balanced after 30 s: ${leaderOf.size} of ${shards} shards led (${JSON.stringify(leading)})`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const putOf = (keys: number[]) => () => Buffer.from(`PUT ${keyOf(keys[Math.floor(Math.random() * keys.length)] as number)} ${VALUE}\n`);
+
+/** `connections` connections shared among the leading nodes by their share of the keys (largest remainder). */
+function routedTargets(r: Routes, connections: number): Target[] {
+  const nodes = Object.entries(r.keysLed);
+  const exact = nodes.map(([, keys]) => (keys.length / KEYS) * connections);
+  const counts = exact.map(Math.floor);
+  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0]);
+  for (let k = 0; counts.reduce((a, b) => a + b, 0) < connections; k++) {
+    const i = (order[k] as readonly [number, number])[1];
+    counts[i] = (counts[i] as number) + 1;
+  }
+  const targets: Target[] = [];
+  nodes.forEach(([id, keys], i) => targets.push(...sameTarget(r.tcpPort[id] as number, pool(putOf(keys)), counts[i] as number)));
+  return targets;
+}
+
+interface Case {
+  name: string;
+  run: (r: Routes) => Promise<Load>;
+}
+
+const ALL_KEYS = Array.from({ length: KEYS }, (_, i) => i);
+const CASES: Case[] = [
+  { name: 'tcp-put', run: (r) => socketLoad(routedTargets(r, CONNECTIONS), 1, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-put-p4', run: (r) => socketLoad(routedTargets(r, CONNECTIONS), 4, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-put-via-n1', run: (r) => socketLoad(sameTarget(r.tcpPort.n1 as number, pool(putOf(ALL_KEYS)), CONNECTIONS), 1, lineEnd, lineOk, TIMING) },
+];
+
+/**
+ * All three clusters run at once and their runs alternate (case by case, subject by subject,
+ * repeat by repeat), so a ratio compares minutes of the same machine: this 2-core VM is shared
+ * and its speed drifts by tens of percent between minutes. The two idle clusters cost their
+ * heartbeats meanwhile (coalesced per node pair, src/node/tick-coalescer.ts).
+ */
+async function real(results: BenchResult[]): Promise<void> {
+  const cli = compiledCli(args.rest.includes('--source'), log);
+  const work = mkdtempSync(join(tmpdir(), 'kv-lab-bench-shards-'));
+  const up: { s: Subject; c: Cluster }[] = [];
+  try {
+    for (const s of SUBJECTS) {
+      log(`starting ${s.name} …`);
+      up.push({ s, c: await clusterUp(cli, join(work, `s${s.shards}`), NODES, s.shards > 1 ? ['--shards', String(s.shards), '--replicas', String(REPLICAS)] : []) });
+    }
+    const routed: Routes[] = [];
+    for (const { s, c } of up) {
+      log(`${s.name}: preloading ${KEYS} keys`);
+      await preload(c.status.addresses.n1?.tcpPort as number);
+      routed.push(await routes(c, s.shards));
+    }
+    for (const k of CASES) {
+      const runs: Load[][] = up.map(() => []);
+      for (let i = 0; i < REPEAT; i++) for (let j = 0; j < up.length; j++) (runs[j] as Load[]).push(await k.run(routed[j] as Routes));
+      up.forEach(({ s }, j) => {
+        const m = median(runs[j] as Load[]);
+        results.push({ case: k.name, subject: s.name, opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, ops: m.ops, errors: m.errors, ...(m.firstError !== undefined ? { firstError: m.firstError } : {}), runs: m.runs });
+        const spread = REPEAT > 1 ? `   (runs ${m.runs.map((x) => x.opsPerSec).join(' / ')})` : '';
+        log(`  ${k.name.padEnd(15)} ${s.name.padEnd(20)} ${String(m.opsPerSec).padStart(7)} ops/s   p50 ${m.p50Ms.toFixed(2)} ms   p99 ${m.p99Ms.toFixed(2)} ms${m.errors > 0 ? `   ${m.errors} errors (${m.firstError})` : ''}${spread}`);
+      });
+    }
+  } finally {
+    for (const { c } of up) clusterDown(cli, c.dir);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+// ---- 2. a join under load, simulated ----
+
+const JOIN_SHARDS = 16;
+const JOIN_AT_MS = 6_000;
+/** The p99 "before" is taken over this long before the join (the cluster is warm by then). */
+const BEFORE_MS = 3_000;
+
+const JOIN_SCENARIO = `name: bench-shards-join
+description: a fourth node joins 3 loaded nodes of 16 shards x 3 replicas
+duration: 10s
+cluster: { nodes: 4, voters: 3, engine: lsm, replication: raft, shards: ${JOIN_SHARDS}, replicas: ${REPLICAS} }
+workload: { clients: 12, keys: 600, rate: 1500, mix: { read: 30, write: 70 }, timeout: 2s, protocol: line }
+faults:
+  - { at: ${JOIN_AT_MS}ms, kind: join, node: n4 }
+checks: [moves, placement, lost-writes]
+`;
+
+interface JoinRun {
+  seed: number;
+  created: number;
+  fairShare: number;
+  keysMoved: number;
+  keysFair: number;
+  moveMs: number;
+  before: ReturnType<typeof window>;
+  during: ReturnType<typeof window>;
+  checks: Record<string, string>;
+}
+
+/** Every shard's leader counts exactly the placement's replicas as voters, and no learner. */
+function settled(world: World, target: ShardMap): boolean {
+  const seen = new Set<number>();
+  for (const { shard, voters, learners } of leadersViews(world)) {
+    if (learners.length > 0 || [...voters].sort().join(',') !== [...target.replicas(shard)].sort().join(',')) return false;
+    seen.add(shard);
+  }
+  return seen.size === target.shards;
+}
+
+/** Latencies (ms) of the operations invoked in [fromNs, toNs) that completed ok. */
+function latencies(history: HistoryEvent[], fromNs: number, toNs: number): number[] {
+  const invoked = new Map<number, number>();
+  const out: number[] = [];
+  for (const e of history) {
+    if (e.time === undefined) continue;
+    if (e.type === 'invoke') invoked.set(e.process, e.time);
+    else {
+      const t0 = invoked.get(e.process);
+      invoked.delete(e.process);
+      if (t0 !== undefined && e.type === 'ok' && t0 >= fromNs && t0 < toNs) out.push((e.time - t0) / 1e6);
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** The operations answered ok of a window of virtual time, per virtual second. */
+function window(ms: number[], seconds: number): { ops: number; opsPerSec: number; p50Ms: number; p99Ms: number } {
+  return { ops: ms.length, opsPerSec: Math.round(ms.length / seconds), p50Ms: round(percentile(ms, 50)), p99Ms: round(percentile(ms, 99)) };
+}
+
+function joinRun(seed: number): JoinRun {
+  const scenario = parseScenario(JOIN_SCENARIO, 'bench:shards');
+  const target = ShardMap.build(['n1', 'n2', 'n3', 'n4'], { shards: JOIN_SHARDS, replicas: REPLICAS });
+  const joinNs = JOIN_AT_MS * 1e6;
+  let settledNs: number | null = null;
+  const r = runScenario(scenario, {
+    seed,
+    outDir: null,
+    inspect: (world) => {
+      if (settledNs === null && world.nowNs > joinNs && settled(world, target)) settledNs = world.nowNs;
+    },
+  });
+  const moves = r.summary.checks.moves?.details as { created: number; fairShare: number; keysMoved: number; keys: number } | undefined;
+  if (moves === undefined) throw new Error(`bench:shards: seed ${seed}: the moves check did not run`);
+  const endNs = settledNs ?? r.summary.virtualMs * 1e6;
+  const checks = Object.fromEntries(Object.entries(r.summary.checks).map(([k, v]) => [k, v?.verdict ?? 'skipped']));
+  return {
+    seed,
+    created: moves.created,
+    fairShare: moves.fairShare,
+    keysMoved: moves.keysMoved,
+    // The joining node's fair share of every replica's keys: all keys × R / N.
+    keysFair: (moves.keys * REPLICAS) / target.nodes.length,
+    moveMs: settledNs === null ? NaN : round((settledNs - joinNs) / 1e6),
+    before: window(latencies(r.history, joinNs - BEFORE_MS * 1e6, joinNs), BEFORE_MS / 1000),
+    during: window(latencies(r.history, joinNs, endNs), (endNs - joinNs) / 1e9),
+    checks,
+  };
+}
+
+function simulatedJoin(results: BenchResult[]): JoinRun[] {
+  const runs: JoinRun[] = [];
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const j = joinRun(seed);
+    runs.push(j);
+    log(`  seed ${seed}: ${j.created} replicas created (fair ${j.fairShare}), ${j.keysMoved} keys copied (fair ${j.keysFair.toFixed(0)}); moves took ${j.moveMs} ms; p99 before ${j.before.p99Ms} ms (${j.before.ops} ops), during ${j.during.p99Ms} ms (${j.during.ops} ops); checks ${Object.entries(j.checks).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const [name, w] of [['join: before', j.before], ['join: during moves', j.during]] as const) {
+      results.push({ case: name, subject: `simulated 3→4 nodes x ${JOIN_SHARDS} shards, seed ${seed}`, opsPerSec: w.opsPerSec, p50Ms: w.p50Ms, p99Ms: w.p99Ms, ops: w.ops, simulated: 'virtual time: operations answered ok per virtual second, latencies in virtual ms' });
+    }
+  }
+  return runs;
+}
+
+// ---- main ----
+
+async function main(): Promise<void> {
+  const results: BenchResult[] = [];
+  const ratios: Record<string, number> = {};
+  const targets: Record<string, boolean> = {};
+  if (ONLY !== 'join') {
+    await real(results);
+    const of = (subject: string, c: string) => results.find((r) => r.subject === subject && r.case === c);
+    for (const c of CASES.map((k) => k.name)) {
+      const one = of('3 nodes, 1 group', c);
+      const s16 = of('3 nodes x 16 shards', c);
+      const s64 = of('3 nodes x 64 shards', c);
+      if (one === undefined || s16 === undefined || s64 === undefined) continue;
+      ratios[`${c}: 16 shards / 1 group writes/s`] = round((s16.opsPerSec ?? NaN) / (one.opsPerSec ?? NaN));
+      ratios[`${c}: 64 shards / 1 group writes/s`] = round((s64.opsPerSec ?? NaN) / (one.opsPerSec ?? NaN));
+      ratios[`${c}: 64 shards / 1 group p99`] = round((s64.p99Ms ?? NaN) / (one.p99Ms ?? NaN));
+    }
+    targets['real: 3 nodes x 16 shards >= 0.9 x one group writes/s (tcp-put)'] = (ratios['tcp-put: 16 shards / 1 group writes/s'] ?? 0) >= 0.9;
+    targets['real: 1 -> 64 shards raises write p99 by <= 20% (tcp-put)'] = (ratios['tcp-put: 64 shards / 1 group p99'] ?? Infinity) <= 1.2;
+  }
+  let joins: JoinRun[] = [];
+  if (ONLY !== 'real') {
+    log(`simulated: a node joins 3 loaded nodes of ${JOIN_SHARDS} shards (${SEEDS} seeds) …`);
+    joins = simulatedJoin(results);
+    const worst = (f: (j: JoinRun) => number) => Math.max(...joins.map(f));
+    ratios['simulated join: replicas created / fair share (worst seed)'] = round(worst((j) => j.created / j.fairShare));
+    ratios['simulated join: keys copied / fair share (worst seed)'] = round(worst((j) => j.keysMoved / j.keysFair));
+    ratios['simulated join: p99 during moves / p99 before (worst seed)'] = round(worst((j) => j.during.p99Ms / j.before.p99Ms));
+    targets['simulated: a join moves <= 1.1 x the optimal share of data'] = (ratios['simulated join: keys copied / fair share (worst seed)'] as number) <= 1.1;
+    targets['simulated: client p99 during the moves <= 2 x before'] = (ratios['simulated join: p99 during moves / p99 before (worst seed)'] as number) <= 2;
+  }
+  const report: BenchReport = {
+    bench: 'shards',
+    durationMs: DURATION_MS,
+    connections: CONNECTIONS,
+    valueBytes: VALUE.length,
+    repeat: REPEAT,
+    simulated: 'cases named "join: …" come from the deterministic simulator (virtual time, simulated network and disk): real add-node on a sharded cluster is not built yet',
+    results,
+    joins,
+    ratios,
+    targets,
+  };
+  if (args.json) process.stdout.write(JSON.stringify(report) + '\n');
+  else {
+    for (const [k, v] of Object.entries(ratios)) process.stdout.write(`  ${k}: ${v}\n`);
+    for (const [k, v] of Object.entries(targets)) process.stdout.write(`  target ${k}: ${v ? 'met' : 'NOT met'}\n`);
+  }
+}
+
+await main();
