@@ -1,5 +1,5 @@
 /**
- * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin]
+ * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only]
  *
  * kv-lab as a server, measured from outside: real `kv-lab serve` processes on loopback (started
  * with `kv-lab cluster up --insecure`), driven by a load generator in this process over raw
@@ -14,7 +14,11 @@
  * with 2 and 4 in flight) and below (16 connections): the Raft target asks for 20,000 writes/s
  * with p99 under 20 ms at once, so its figure is the best rate among the PUT cases that meet the
  * p99, a point of the cluster's latency-throughput curve. And over HTTP/1.1 keep-alive. Values
- * are 100 bytes; GETs read 10,000 preloaded keys at random.
+ * are 100 bytes; GETs read 10,000 preloaded keys at random. Write cases also report the bytes the
+ * server processes wrote to storage per client write (write_bytes of /proc/<pid>/io, summed over
+ * the nodes, while measured): what replication and the engine cost the disk; every case reports
+ * the servers' CPU time per operation (utime + stime, summed over the nodes), which the machine's
+ * other load disturbs far less than the rate.
  *
  * When redis-server and redis-benchmark are installed, Redis is measured the same way
  * (redis-benchmark -c 50 -d 100 -r 10000, with and without -P 16, after the same 10,000 keys of
@@ -34,7 +38,7 @@
  * missing, and the JSON says which (`pinning`).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,11 +62,14 @@ const VALUE = 'v'.repeat(100);
  */
 const REDIS_REFERENCE = { getUnpipelined: 130_000, getPipelined16: 710_000 };
 
-const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin']);
+const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin', '--raft-only', '--writes-only']);
+/** `--raft-only`: only the 3-node cluster; `--writes-only`: only the PUT cases. */
+const RAFT_ONLY = args.rest.includes('--raft-only');
+const WRITES_ONLY = args.rest.includes('--writes-only');
 for (let i = 0; i < args.rest.length; i++) {
   const flag = args.rest[i] as string;
   if (!KNOWN_FLAGS.has(flag)) {
-    process.stderr.write(`bench:server: unknown argument ${JSON.stringify(flag)}; usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin]\n`);
+    process.stderr.write(`bench:server: unknown argument ${JSON.stringify(flag)}; usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only]\n`);
     process.exit(2);
   }
   if (flag === '--repeat') i++;
@@ -187,6 +194,50 @@ interface Load {
   p50Ms: number;
   p99Ms: number;
   firstError?: string;
+  /** Bytes the subject's processes wrote to storage while measured, per operation (null: unknown). */
+  diskBytesPerOp?: number | null;
+  /** CPU µs the subject's processes used while measured, per operation (null: unknown). */
+  cpuUsPerOp?: number | null;
+}
+
+/**
+ * Bytes the subject's server processes have caused to be written to storage so far: the sum of
+ * write_bytes in /proc/<pid>/io (counted when a page is dirtied, so the page cache does not hide
+ * it; sockets are not counted), or null where /proc has no such file.
+ */
+function diskWriteBytes(s: Subject): number | null {
+  return sumOverServers(s, (pid) => {
+    const m = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m === null ? null : Number(m[1]);
+  });
+}
+
+/**
+ * CPU time the subject's server processes have used so far, in ms (utime + stime of
+ * /proc/<pid>/stat, in clock ticks of 10 ms): per write, a figure the machine's other load
+ * disturbs far less than the rate.
+ */
+function cpuMs(s: Subject): number | null {
+  return sumOverServers(s, (pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  });
+}
+
+function sumOverServers(s: Subject, read: (pid: string) => number | null): number | null {
+  let total = 0;
+  for (const name of existsSync(join(s.dir, 'run')) ? readdirSync(join(s.dir, 'run')) : []) {
+    if (!/^n\d+\.pid$/.test(name)) continue;
+    try {
+      const v = read(readFileSync(join(s.dir, 'run', name), 'utf8').trim());
+      if (v === null || !Number.isFinite(v)) return null;
+      total += v;
+    } catch {
+      return null;
+    }
+  }
+  return total;
 }
 
 function keyOf(i: number): string {
@@ -217,7 +268,9 @@ type ReplyEnd = (buf: Buffer, from: number) => number;
 type ReplyOk = (buf: Buffer, from: number) => boolean;
 
 /** Drives `connections` sockets, each keeping `depth` requests in flight. */
-async function socketLoad(port: number, depth: number, connections: number, requests: RequestPool, replyEnd: ReplyEnd, replyOk: ReplyOk): Promise<Load> {
+async function socketLoad(port: number, depth: number, connections: number, requests: RequestPool, replyEnd: ReplyEnd, replyOk: ReplyOk, subject: Subject | null = null): Promise<Load> {
+  const diskBytes = () => (subject === null ? null : diskWriteBytes(subject));
+  const cpu = () => (subject === null ? null : cpuMs(subject));
   let latencies = new Float64Array(1 << 20);
   let ops = 0;
   let errors = 0;
@@ -281,13 +334,19 @@ async function socketLoad(port: number, depth: number, connections: number, requ
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   measuring = true;
   const t0 = performance.now();
+  const disk0 = diskBytes();
+  const cpu0 = cpu();
   await new Promise((r) => setTimeout(r, DURATION_MS));
   measuring = false;
+  const disk1 = diskBytes();
+  const cpu1 = cpu();
   const seconds = (performance.now() - t0) / 1000;
   stopped = true;
   for (const s of sockets) s.destroy();
   const sorted = Array.from(latencies.subarray(0, ops)).sort((a, b) => a - b);
-  return { ops, errors, opsPerSec: Math.round(ops / seconds), p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), ...(firstError !== undefined ? { firstError } : {}) };
+  const diskBytesPerOp = disk0 === null || disk1 === null || ops === 0 ? null : Math.round((disk1 - disk0) / ops);
+  const cpuUsPerOp = cpu0 === null || cpu1 === null || ops === 0 ? null : Math.round(((cpu1 - cpu0) * 1000) / ops);
+  return { ops, errors, opsPerSec: Math.round(ops / seconds), p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), diskBytesPerOp, cpuUsPerOp, ...(firstError !== undefined ? { firstError } : {}) };
 }
 
 function round(x: number): number {
@@ -366,18 +425,18 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'tcp-get', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpGet), lineEnd, lineOk) },
-  { name: 'tcp-get-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpGet), lineEnd, lineOk) },
-  { name: 'tcp-put', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
-  { name: 'tcp-put-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
+  { name: 'tcp-get', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpGet), lineEnd, lineOk, s) },
+  { name: 'tcp-get-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpGet), lineEnd, lineOk, s) },
+  { name: 'tcp-put', run: (s) => socketLoad(s.tcpPort, 1, CONNECTIONS, pool(tcpPut), lineEnd, lineOk, s) },
+  { name: 'tcp-put-p16', run: (s) => socketLoad(s.tcpPort, PIPELINE, CONNECTIONS, pool(tcpPut), lineEnd, lineOk, s) },
   // Between those two, and below: the load at which the cluster writes fastest while its p99 stays
   // low (the Raft target asks for both at once; 800 writes in flight cannot have a 20 ms p99 at
   // 20,000/s, by Little's law). 100, 200 and 16 in flight.
-  { name: 'tcp-put-p2', run: (s) => socketLoad(s.tcpPort, 2, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
-  { name: 'tcp-put-p4', run: (s) => socketLoad(s.tcpPort, 4, CONNECTIONS, pool(tcpPut), lineEnd, lineOk) },
-  { name: 'tcp-put-c16', run: (s) => socketLoad(s.tcpPort, 1, 16, pool(tcpPut), lineEnd, lineOk) },
-  { name: 'http-get', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpGet), httpEnd, httpOk) },
-  { name: 'http-put', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpPut), httpEnd, httpOk) },
+  { name: 'tcp-put-p2', run: (s) => socketLoad(s.tcpPort, 2, CONNECTIONS, pool(tcpPut), lineEnd, lineOk, s) },
+  { name: 'tcp-put-p4', run: (s) => socketLoad(s.tcpPort, 4, CONNECTIONS, pool(tcpPut), lineEnd, lineOk, s) },
+  { name: 'tcp-put-c16', run: (s) => socketLoad(s.tcpPort, 1, 16, pool(tcpPut), lineEnd, lineOk, s) },
+  { name: 'http-get', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpGet), httpEnd, httpOk, s) },
+  { name: 'http-put', run: (s) => socketLoad(s.httpPort, 1, CONNECTIONS, pool(httpPut), httpEnd, httpOk, s) },
 ];
 
 // ---- redis, when installed ----
@@ -494,14 +553,14 @@ function measureRedis(redis: Redis, name: string): Load | null {
 function median(runs: Load[]): Load & { runs: { opsPerSec: number; p99Ms: number }[] } {
   const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
   const mid = sorted[(sorted.length - 1) >> 1] as Load;
-  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms })) };
+  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms, ...(r.diskBytesPerOp != null ? { diskBytesPerOp: r.diskBytesPerOp } : {}), ...(r.cpuUsPerOp != null ? { cpuUsPerOp: r.cpuUsPerOp } : {}) })) };
 }
 
 // ---- main ----
 
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
-  const subjects: [string, number][] = [['kv-lab 1 node', 1], ['kv-lab 3-node raft', 3]];
+  const subjects: [string, number][] = [['kv-lab 1 node', 1], ['kv-lab 3-node raft', 3]].filter(([, n]) => !RAFT_ONLY || n === 3) as [string, number][];
   const redis = await startRedis();
   const redisRuns = new Map<string, Load[]>();
   try {
@@ -516,6 +575,7 @@ async function main(): Promise<void> {
       try {
         await preload(subject.tcpPort);
         for (const c of CASES) {
+          if (WRITES_ONLY && !c.name.includes('put')) continue;
           const runs: Load[] = [];
           for (let i = 0; i < REPEAT; i++) {
             runs.push(await c.run(subject));
@@ -524,9 +584,10 @@ async function main(): Promise<void> {
             if (twin !== null) redisRuns.set(c.name, [...(redisRuns.get(c.name) ?? []), twin]);
           }
           const r = median(runs);
-          results.push({ case: c.name, subject: name, opsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ops: r.ops, errors: r.errors, ...(r.firstError !== undefined ? { firstError: r.firstError } : {}), runs: r.runs });
+          results.push({ case: c.name, subject: name, opsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ops: r.ops, errors: r.errors, ...(r.diskBytesPerOp != null ? { diskBytesPerWrite: r.diskBytesPerOp } : {}), ...(r.cpuUsPerOp != null ? { cpuUsPerOp: r.cpuUsPerOp } : {}), ...(r.firstError !== undefined ? { firstError: r.firstError } : {}), runs: r.runs });
           const spread = REPEAT > 1 ? `   (runs ${r.runs.map((x) => x.opsPerSec).join(' / ')})` : '';
-          log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}${spread}`);
+          const disk = (r.diskBytesPerOp != null && c.name.includes('put') ? `   ${r.diskBytesPerOp} disk bytes/write` : '') + (r.cpuUsPerOp != null ? `   ${r.cpuUsPerOp} µs CPU/op` : '');
+          log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${disk}${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}${spread}`);
         }
       } finally {
         if (pinned) pin(process.pid, ALL_CPUS);
