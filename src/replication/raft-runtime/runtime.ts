@@ -565,9 +565,16 @@ export class RaftRuntime {
     if (applied > this.node.appliedIndex() || applied < need) return;
     const meta = this.node.snapshotMetaAt(applied);
     this.building = true;
+    // A leader that lost its term stops: the build (minutes for gigabytes) is of no use to anyone.
+    const deposed = () => this.soft.role !== 'leader' || this.node.hardState().term !== term;
     this.buildSnapshotFile(meta, (err, ref) => {
       this.building = false;
       if (this.stopped) return;
+      if (deposed()) {
+        this.demandWaiting.clear();
+        if (ref !== undefined && !this.storage.isPinned(ref.file)) this.env.disk.remove(`${this.storage.snapshotDir}/${ref.file}`);
+        return;
+      }
       if (err !== null || ref === undefined) {
         // Not fatal: the core asks again at its next probe, and the build starts over.
         this.env.log.log('error', 'raft.snapshot_failed', { index: meta.index, error: (err ?? new Error('no file')).message });
@@ -584,7 +591,7 @@ export class RaftRuntime {
       }
       this.storage.unpinSnapshot(ref.file);
       this.dropDemandIfUnused();
-    });
+    }, deposed);
   }
 
   /** Deletes the on-demand snapshot once no transfer needs it (it is not the log's: no record names it). */
@@ -709,7 +716,7 @@ export class RaftRuntime {
    * An error is `fatal` when an fsync or the final rename failed (what was written may never reach
    * the disk); one in creating the file or reading the state is not.
    */
-  private buildSnapshotFile(meta: SnapshotMeta, done: (err: Error | null, ref?: SnapshotRef, fatal?: boolean) => void): void {
+  private buildSnapshotFile(meta: SnapshotMeta, done: (err: Error | null, ref?: SnapshotRef, fatal?: boolean) => void, cancelled: () => boolean = () => false): void {
     let writer: SnapshotFileWriter;
     try {
       writer = SnapshotFileWriter.create(this.env.disk, this.storage.snapshotDir, meta.index, meta.term);
@@ -723,9 +730,10 @@ export class RaftRuntime {
       done(err);
     };
     const step = () => {
-      if (this.stopped) {
+      if (this.stopped || cancelled()) {
         source.release();
         writer.abort();
+        if (!this.stopped) done(new Error('cancelled'));
         return;
       }
       let block: Uint8Array | null;
