@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -90,6 +90,56 @@ export interface Load {
   p50Ms: number;
   p99Ms: number;
   firstError?: string;
+  /** Bytes the servers wrote to storage while measured, per operation (null: unknown). */
+  diskBytesPerOp?: number | null;
+  /** CPU µs the servers used while measured, per operation (null: unknown). */
+  cpuUsPerOp?: number | null;
+}
+
+/** What the servers under load have used so far, read before and after a measured window. */
+export interface ServerCounters {
+  /**
+   * Bytes the servers have caused to be written to storage: write_bytes of /proc/<pid>/io
+   * (counted when a page is dirtied, so the page cache does not hide it; sockets are not
+   * counted); null where /proc has no such file.
+   */
+  diskBytes(): number | null;
+  /**
+   * CPU time used, in ms (utime + stime of /proc/<pid>/stat, in ticks of 10 ms): per operation, a
+   * figure the machine's other load disturbs far less than the rate.
+   */
+  cpuMs(): number | null;
+}
+
+/** The counters of the servers `kv-lab cluster up --dir dir` started (their pids in dir/run). */
+export function serverCounters(dir: string): ServerCounters {
+  const sum = (read: (pid: string) => number | null): number | null => {
+    let total = 0;
+    for (const name of existsSync(join(dir, 'run')) ? readdirSync(join(dir, 'run')) : []) {
+      if (!/^n\d+\.pid$/.test(name)) continue;
+      try {
+        const v = read(readFileSync(join(dir, 'run', name), 'utf8').trim());
+        if (v === null || !Number.isFinite(v)) return null;
+        total += v;
+      } catch {
+        return null;
+      }
+    }
+    return total;
+  };
+  return {
+    diskBytes: () =>
+      sum((pid) => {
+        const m = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+        return m === null ? null : Number(m[1]);
+      }),
+    cpuMs: () =>
+      sum((pid) => {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      }),
+  };
 }
 
 export interface Timing {
@@ -141,14 +191,21 @@ export function sameTarget(port: number, requests: RequestPool, connections: num
 }
 
 /** Drives one socket per target, each keeping `depth` requests in flight; warms up, then measures. */
-export async function socketLoad(targets: Target[], depth: number, replyEnd: ReplyEnd, replyOk: ReplyOk, timing: Timing): Promise<Load> {
+export async function socketLoad(targets: Target[], depth: number, replyEnd: ReplyEnd, replyOk: ReplyOk, timing: Timing, servers: ServerCounters | null = null): Promise<Load> {
   const run = startLoad(targets, depth, replyEnd, replyOk);
   await new Promise((r) => setTimeout(r, timing.warmupMs));
   const window = run.measure();
+  const disk0 = servers?.diskBytes() ?? null;
+  const cpu0 = servers?.cpuMs() ?? null;
   await new Promise((r) => setTimeout(r, timing.durationMs));
   const load = window.stop();
+  const disk1 = servers?.diskBytes() ?? null;
+  const cpu1 = servers?.cpuMs() ?? null;
   run.stop();
-  return load;
+  if (servers === null) return load;
+  const diskBytesPerOp = disk0 === null || disk1 === null || load.ops === 0 ? null : Math.round((disk1 - disk0) / load.ops);
+  const cpuUsPerOp = cpu0 === null || cpu1 === null || load.ops === 0 ? null : Math.round(((cpu1 - cpu0) * 1000) / load.ops);
+  return { ...load, diskBytesPerOp, cpuUsPerOp };
 }
 
 /** One measured window of a running load. */
@@ -300,7 +357,7 @@ export async function preload(port: number): Promise<void> {
 export function median(runs: Load[]): Load & { runs: { opsPerSec: number; p99Ms: number }[] } {
   const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
   const mid = sorted[(sorted.length - 1) >> 1] as Load;
-  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms })) };
+  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms, ...(r.diskBytesPerOp != null ? { diskBytesPerOp: r.diskBytesPerOp } : {}), ...(r.cpuUsPerOp != null ? { cpuUsPerOp: r.cpuUsPerOp } : {}) })) };
 }
 
 /** `--repeat N` among a bench's arguments (1..20), or null when absent. */

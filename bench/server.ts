@@ -1,5 +1,5 @@
 /**
- * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin]
+ * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only]
  *
  * kv-lab as a server, measured from outside: real `kv-lab serve` processes on loopback (started
  * with `kv-lab cluster up --insecure`), driven by a load generator in this process over raw
@@ -14,7 +14,11 @@
  * with 2 and 4 in flight) and below (16 connections): the Raft target asks for 20,000 writes/s
  * with p99 under 20 ms at once, so its figure is the best rate among the PUT cases that meet the
  * p99, a point of the cluster's latency-throughput curve. And over HTTP/1.1 keep-alive. Values
- * are 100 bytes; GETs read 10,000 preloaded keys at random.
+ * are 100 bytes; GETs read 10,000 preloaded keys at random. Write cases also report the bytes the
+ * server processes wrote to storage per client write (write_bytes of /proc/<pid>/io, summed over
+ * the nodes, while measured): what replication and the engine cost the disk; every case reports
+ * the servers' CPU time per operation (utime + stime, summed over the nodes), which the machine's
+ * other load disturbs far less than the rate.
  *
  * When redis-server and redis-benchmark are installed, Redis is measured the same way
  * (redis-benchmark -c 50 -d 100 -r 10000, with and without -P 16, after the same 10,000 keys of
@@ -39,7 +43,7 @@ import * as net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchArgs, type BenchReport, type BenchResult } from './args.js';
-import { clusterDown, clusterUp as startCluster, compiledCli, freeBase, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, socketLoad, VALUE, type Load, type ReplyEnd, type ReplyOk } from './load.js';
+import { clusterDown, clusterUp as startCluster, compiledCli, freeBase, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, serverCounters, socketLoad, VALUE, type Load, type ReplyEnd, type ReplyOk } from './load.js';
 
 const args = benchArgs();
 const DURATION_MS = args.quick ? 1_500 : 5_000;
@@ -56,11 +60,14 @@ const PIPELINE = 16;
  */
 const REDIS_REFERENCE = { getUnpipelined: 130_000, getPipelined16: 710_000 };
 
-const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin']);
+const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin', '--raft-only', '--writes-only']);
+/** `--raft-only`: only the 3-node cluster; `--writes-only`: only the PUT cases. */
+const RAFT_ONLY = args.rest.includes('--raft-only');
+const WRITES_ONLY = args.rest.includes('--writes-only');
 for (let i = 0; i < args.rest.length; i++) {
   const flag = args.rest[i] as string;
   if (!KNOWN_FLAGS.has(flag)) {
-    process.stderr.write(`bench:server: unknown argument ${JSON.stringify(flag)}; usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin]\n`);
+    process.stderr.write(`bench:server: unknown argument ${JSON.stringify(flag)}; usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only]\n`);
     process.exit(2);
   }
   if (flag === '--repeat') i++;
@@ -163,18 +170,18 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'tcp-get', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpGet), CONNECTIONS), 1, lineEnd, lineOk, TIMING) },
-  { name: 'tcp-get-p16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpGet), CONNECTIONS), PIPELINE, lineEnd, lineOk, TIMING) },
-  { name: 'tcp-put', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 1, lineEnd, lineOk, TIMING) },
-  { name: 'tcp-put-p16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), PIPELINE, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-get', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpGet), CONNECTIONS), 1, lineEnd, lineOk, TIMING, serverCounters(s.dir)) },
+  { name: 'tcp-get-p16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpGet), CONNECTIONS), PIPELINE, lineEnd, lineOk, TIMING, serverCounters(s.dir)) },
+  { name: 'tcp-put', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 1, lineEnd, lineOk, TIMING, serverCounters(s.dir)) },
+  { name: 'tcp-put-p16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), PIPELINE, lineEnd, lineOk, TIMING, serverCounters(s.dir)) },
   // Between those two, and below: the load at which the cluster writes fastest while its p99 stays
   // low (the Raft target asks for both at once; 800 writes in flight cannot have a 20 ms p99 at
   // 20,000/s, by Little's law). 100, 200 and 16 in flight.
-  { name: 'tcp-put-p2', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 2, lineEnd, lineOk, TIMING) },
-  { name: 'tcp-put-p4', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 4, lineEnd, lineOk, TIMING) },
-  { name: 'tcp-put-c16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), 16), 1, lineEnd, lineOk, TIMING) },
-  { name: 'http-get', run: (s) => socketLoad(sameTarget(s.httpPort, pool(httpGet), CONNECTIONS), 1, httpEnd, httpOk, TIMING) },
-  { name: 'http-put', run: (s) => socketLoad(sameTarget(s.httpPort, pool(httpPut), CONNECTIONS), 1, httpEnd, httpOk, TIMING) },
+  { name: 'tcp-put-p2', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 2, lineEnd, lineOk, TIMING, serverCounters(s.dir)) },
+  { name: 'tcp-put-p4', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), CONNECTIONS), 4, lineEnd, lineOk, TIMING, serverCounters(s.dir)) },
+  { name: 'tcp-put-c16', run: (s) => socketLoad(sameTarget(s.tcpPort, pool(tcpPut), 16), 1, lineEnd, lineOk, TIMING, serverCounters(s.dir)) },
+  { name: 'http-get', run: (s) => socketLoad(sameTarget(s.httpPort, pool(httpGet), CONNECTIONS), 1, httpEnd, httpOk, TIMING, serverCounters(s.dir)) },
+  { name: 'http-put', run: (s) => socketLoad(sameTarget(s.httpPort, pool(httpPut), CONNECTIONS), 1, httpEnd, httpOk, TIMING, serverCounters(s.dir)) },
 ];
 
 // ---- redis, when installed ----
@@ -286,7 +293,7 @@ function measureRedis(redis: Redis, name: string): Load | null {
 
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
-  const subjects: [string, number][] = [['kv-lab 1 node', 1], ['kv-lab 3-node raft', 3]];
+  const subjects: [string, number][] = ([['kv-lab 1 node', 1], ['kv-lab 3-node raft', 3]] as [string, number][]).filter(([, n]) => !RAFT_ONLY || n === 3);
   const redis = await startRedis();
   const redisRuns = new Map<string, Load[]>();
   try {
@@ -301,6 +308,7 @@ async function main(): Promise<void> {
       try {
         await preload(subject.tcpPort);
         for (const c of CASES) {
+          if (WRITES_ONLY && !c.name.includes('put')) continue;
           const runs: Load[] = [];
           for (let i = 0; i < REPEAT; i++) {
             runs.push(await c.run(subject));
@@ -309,9 +317,10 @@ async function main(): Promise<void> {
             if (twin !== null) redisRuns.set(c.name, [...(redisRuns.get(c.name) ?? []), twin]);
           }
           const r = median(runs);
-          results.push({ case: c.name, subject: name, opsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ops: r.ops, errors: r.errors, ...(r.firstError !== undefined ? { firstError: r.firstError } : {}), runs: r.runs });
+          results.push({ case: c.name, subject: name, opsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ops: r.ops, errors: r.errors, ...(r.diskBytesPerOp != null ? { diskBytesPerWrite: r.diskBytesPerOp } : {}), ...(r.cpuUsPerOp != null ? { cpuUsPerOp: r.cpuUsPerOp } : {}), ...(r.firstError !== undefined ? { firstError: r.firstError } : {}), runs: r.runs });
           const spread = REPEAT > 1 ? `   (runs ${r.runs.map((x) => x.opsPerSec).join(' / ')})` : '';
-          log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}${spread}`);
+          const disk = (r.diskBytesPerOp != null && c.name.includes('put') ? `   ${r.diskBytesPerOp} disk bytes/write` : '') + (r.cpuUsPerOp != null ? `   ${r.cpuUsPerOp} µs CPU/op` : '');
+          log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${disk}${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}${spread}`);
         }
       } finally {
         if (pinned) pin(process.pid, ALL_CPUS);

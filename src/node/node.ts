@@ -7,7 +7,7 @@ import type { MemberEvent, MemberMeta, MemberSnapshot } from '../cluster/gossip/
 import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
-import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
+import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type Engine, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
 import { allowed, authorize, issueToken, LOGIN_LIMITS, loginTarget, SYNC_PASSWORD_VERIFIER, VerifiedPasswords, type AuthConfig } from './auth.js';
@@ -176,13 +176,15 @@ export class KvNode {
       this.startShards(config.shards, fsync);
       return;
     }
-    openEngine(config.engine, { disk: env.disk, clock: env.clock, log: env.log }, 'kv', { ...config.storage, fsync }, (err, engine) => {
+    const raft = config.replication === 'raft';
+    openRaftEngine(env, config.engine, raft, { ...config.storage, fsync }, (err, engine) => {
       if (this.stopped) {
         engine?.close(() => {});
         return;
       }
       if (err !== null || engine === undefined) return this.fail(err ?? new Error('the storage engine did not open'));
-      this.store = new EngineStore(engine);
+      // On a Raft member a durable engine's state is what the Raft log is compacted against.
+      this.store = new EngineStore(engine, { durable: raft });
       this.startReplica(this.store);
     });
   }
@@ -525,4 +527,19 @@ export class KvNode {
       return { id: m.id, state: m.state, incarnation: m.incarnation, zone: m.meta.zone, addresses: Object.fromEntries(m.meta.addresses), lastContactMs: at === undefined ? null : Math.round(now - at) };
     });
   }
+}
+
+/**
+ * Opens a node's engine. On a Raft member the LSM writes in log mode `applied-index`: no WAL of
+ * its own, the Raft log (fsynced per Ready) is the log, and each flush records the applied index
+ * with its table (issue 23: one log per replicated write; etcd's consistent index, TiKV's applied
+ * index). A directory an older version wrote with a WAL keeps its mode. Bitcask's data files are
+ * its log, so it stays in mode `wal`; the memory engine has nothing to log.
+ */
+function openRaftEngine(env: Env, kind: EngineKind, raft: boolean, options: EngineOptions, done: (err: Error | null, engine?: Engine) => void): void {
+  const deps = { disk: env.disk, clock: env.clock, log: env.log };
+  if (!raft || kind !== 'lsm' || options.logMode !== undefined) return openEngine(kind, deps, 'kv', options, done);
+  const walDir = 'kv/wal';
+  const logMode = env.disk.exists(walDir) ? 'wal' : 'applied-index';
+  openEngine(kind, deps, 'kv', { ...options, logMode }, done);
 }

@@ -461,6 +461,14 @@ export class RaftReplica implements Replica, RaftStateMachine {
     });
   }
 
+  durableAppliedIndex(): Index | null {
+    return this.store.durableAppliedIndex();
+  }
+
+  makeDurable(done: (err: Error | null) => void): void {
+    this.store.sync(done);
+  }
+
   snapshotSource(): SnapshotSource {
     // Everything applied so far is in the store (held writes included): the frozen view is the
     // state at appliedIndex(), whatever is applied while the snapshot is being written.

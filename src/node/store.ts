@@ -2,6 +2,7 @@ import { SCAN_LIMIT_MAX, type Engine, type ReadView } from '../storage/engine.js
 import { compareKeys } from '../storage/keys.js';
 import { assert } from '../util/assert.js';
 import type { KvView, StorageWrite } from './kv-state.js';
+import { RAFT_APPLIED_KEY } from './keyspace.js';
 
 /**
  * Where a node keeps its applied state: a view the state machine reads, and durable application
@@ -24,6 +25,14 @@ export interface NodeStore {
    * writes not yet in the engine laid over it), to be read while applies go on. Release it.
    */
   frozenView(): FrozenView;
+  /**
+   * The Raft applied index (the value of RAFT_APPLIED_KEY) of the newest state a restart would
+   * find, or null if the store keeps nothing durable the Raft log may be compacted against (the
+   * memory engine; a store not opened for it). Never goes back.
+   */
+  durableAppliedIndex(): number | null;
+  /** Makes every apply so far durable (an engine flush); durableAppliedIndex() then covers them. */
+  sync(done: (err: Error | null) => void): void;
   close(): void;
 }
 
@@ -45,8 +54,58 @@ export class EngineStore implements NodeStore, KvView {
   private seq = 0;
   /** While held: the writes collected for the engine, and who waits for them. */
   private held: { seq: number; writes: Map<string, string | null>; done: ((err: Error | null) => void)[] } | null = null;
+  /**
+   * Tracking what is durable (durableAppliedIndex): the writes that set RAFT_APPLIED_KEY and are
+   * not known durable yet, by write number, oldest first; the applied index known durable; and
+   * the last write number the engine acknowledged (acknowledgements come in order).
+   */
+  private readonly marks: { seq: number; applied: number }[] = [];
+  private durableApplied: number | null;
+  private ackedSeq = 0;
 
-  constructor(readonly engine: Engine) {}
+  /**
+   * durable: the engine's state outlives the process (lsm, bitcask), so the Raft log may be
+   * compacted against it. In the engine's log mode `applied-index` every write carries the
+   * store's write number as its index, and the engine says which are in its flushed tables; in
+   * mode `wal` a sync (engine.flush) makes the writes acknowledged before it durable.
+   */
+  constructor(
+    readonly engine: Engine,
+    options: { durable?: boolean } = {},
+  ) {
+    // The write numbers continue those of the engine's last run: its indexes must keep growing.
+    this.seq = engine.appliedIndex();
+    this.ackedSeq = this.seq;
+    const raw = options.durable === true && engine.kind !== 'memory' ? engine.get(RAFT_APPLIED_KEY) : null;
+    // After an open the engine's whole state is durable (log mode applied-index: its tables; wal:
+    // the open made what it recovered durable).
+    this.durableApplied = raw === null ? null : raw === undefined ? 0 : Number(raw);
+  }
+
+  durableAppliedIndex(): number | null {
+    if (this.durableApplied === null) return null;
+    if (this.engine.logMode === 'applied-index') this.settleMarks(this.engine.durableAppliedIndex());
+    return this.durableApplied;
+  }
+
+  sync(done: (err: Error | null) => void): void {
+    this.flush();
+    const upTo = this.engine.logMode === 'applied-index' ? Infinity : this.ackedSeq;
+    this.engine.flush((err) => {
+      if (err === null && upTo !== Infinity) this.settleMarks(upTo);
+      done(err);
+    });
+  }
+
+  /** The writes numbered up to `seq` are durable: so is the last applied index among them. */
+  private settleMarks(seq: number): void {
+    let n = 0;
+    while (n < this.marks.length && (this.marks[n] as { seq: number }).seq <= seq) n++;
+    if (n === 0) return;
+    const last = this.marks[n - 1] as { applied: number };
+    this.marks.splice(0, n);
+    if (this.durableApplied !== null && last.applied > this.durableApplied) this.durableApplied = last.applied;
+  }
 
   get view(): KvView {
     return this;
@@ -110,10 +169,23 @@ export class EngineStore implements NodeStore, KvView {
   }
 
   private write(writes: StorageWrite[], seq: number, done: ((err: Error | null) => void)[]): void {
-    this.engine.write(writes, (err) => {
+    if (this.durableApplied !== null) {
+      for (let i = writes.length - 1; i >= 0; i--) {
+        const [k, v] = writes[i] as StorageWrite;
+        if (k === RAFT_APPLIED_KEY && v !== null) {
+          this.marks.push({ seq, applied: Number(v) });
+          break;
+        }
+      }
+    }
+    const acked = (err: Error | null) => {
+      if (err === null) this.ackedSeq = seq;
       for (const [k] of writes) if (this.overlay.get(k)?.seq === seq) this.overlay.delete(k);
       for (const d of done) d(err);
-    });
+    };
+    // Log mode applied-index: the write number is the engine's index (one log, the caller's).
+    if (this.engine.logMode === 'applied-index') this.engine.writeApplied(seq, writes, acked);
+    else this.engine.write(writes, acked);
   }
 
   close(): void {

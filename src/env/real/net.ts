@@ -222,8 +222,16 @@ const CONTROL = '\x00control';
 
 /** Limits on what others may make this endpoint hold; the defaults are what a served node uses. */
 export interface ConnectionLimits {
-  /** A connection must finish its hello within this long. */
+  /** A connection someone opened to us must finish its hello within this long (strangers are bounded by it); */
   helloDeadlineMs: number;
+  /**
+   * one we opened to a member, within this long: we dial only the members we were given, so a long
+   * wait costs a stranger nothing, and a member whose event loop is stalled for seconds (installing
+   * a snapshot, a long garbage collection) still completes it once it runs again. At 5 s, the
+   * leader's every connection to a new member that stalled 11-20 s timed out, and it never
+   * received its snapshot (issue 16).
+   */
+  dialHelloDeadlineMs: number;
   /** Connections still in their hello, at most; more are closed at once. */
   pendingHellosMax: number;
   /** A frame from a client (nothing proven) must complete within this long of its first byte; */
@@ -245,6 +253,7 @@ export interface ConnectionLimits {
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   helloDeadlineMs: 5_000,
+  dialHelloDeadlineMs: 60_000,
   pendingHellosMax: 256,
   clientFrameDeadlineMs: 10_000,
   // A 64 MiB frame over a link of 1 MiB/s; Raft's own frames are far smaller (appends of
@@ -411,11 +420,11 @@ export class RealNet implements Net {
     let stage: 'nonce' | 'proof' | 'open' = 'nonce';
     // An acceptor that never completes the handshake (one without the secret, or not kv-lab at
     // all) must not hold the connection, and the frames queued for it, forever.
-    const handshakeTimer = setTimeout(() => {
+    const handshakeTimer = afterIo(this.limits.dialHelloDeadlineMs, () => {
       if (stage === 'open') return;
-      this.options.log?.log('warn', 'net.bad_stream', { peer: to, error: `no handshake within ${this.limits.helloDeadlineMs} ms` });
+      this.options.log?.log('warn', 'net.bad_stream', { peer: to, error: `no handshake within ${this.limits.dialHelloDeadlineMs} ms` });
       socket.destroy();
-    }, this.limits.helloDeadlineMs);
+    });
     const open = () => {
       stage = 'open';
       clearTimeout(handshakeTimer);
@@ -492,7 +501,9 @@ export class RealNet implements Net {
     let client = false;
     /** This connection's share of clientPendingBytes. */
     let counted = 0;
-    const helloTimer = setTimeout(() => drop(`no hello within ${this.limits.helloDeadlineMs} ms`), this.limits.helloDeadlineMs);
+    const helloTimer = afterIo(this.limits.helloDeadlineMs, () => {
+      if (helloPending) drop(`no hello within ${this.limits.helloDeadlineMs} ms`);
+    });
     let frameTimer: NodeJS.Timeout | null = null;
     let helloPending = true;
     const endHello = () => {
@@ -657,4 +668,14 @@ export function setNetFault(at: PeerAddress, secret: string, block: readonly str
     });
     socket.on('error', reject);
   });
+}
+
+/**
+ * A deadline that counts only time this process could have used: runs fn after ms, but behind the
+ * I/O that is ready by then. Node runs due timers before it reads sockets, so after the event loop
+ * was stalled (a long step, a garbage collection) a plain timeout would fire while the bytes that
+ * meet it sit unread; setImmediate runs after the poll phase that reads them.
+ */
+function afterIo(ms: number, fn: () => void): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(fn), ms);
 }

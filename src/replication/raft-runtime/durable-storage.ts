@@ -9,7 +9,7 @@ import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
 import type { Ready } from '../raft/ready.js';
 import type { RaftStorage } from '../raft/storage.js';
 import type { Entry, HardState, Index, Membership, Snapshot, SnapshotMeta, Term } from '../raft/types.js';
-import { decodeSnapshotRef, encodeSnapshotRef, isSnapshotFileName, loadSnapshotRef, removeOtherSnapshots, removeTemporaries, type SnapshotRef } from './snapshot-file.js';
+import { decodeSnapshotRef, encodeSnapshotRef, isSnapshotFileName, loadSnapshotRef, removeOtherSnapshots, removeTemporaries, snapshotFileName, type SnapshotRef } from './snapshot-file.js';
 
 /** Bytes of entries per record that follows a checkpoint. */
 const CHECKPOINT_RECORD_BYTES = 8 * 1024 * 1024;
@@ -56,6 +56,12 @@ function loadRecorded(deps: EngineDeps, snapDir: string, body: Record<string, un
  *   CHECKPOINT  {file, meta, boundary, hard, entryRecords: k}: the whole storage after a
  *               compaction; its entries are in the k ENTRIES_BIN records right after it (a
  *               checkpoint written before that holds them inline, as `entries`, in JSON)
+ *   COMPACT     {meta, boundary, hard, fromLsn}: the log compacted to meta.index against the state
+ *               machine's own durable state (no snapshot file: a durable engine holds the state
+ *               at meta.index, and a snapshot for a follower is built when one is needed). Its
+ *               entries above boundary are in the ENTRIES records from LSN fromLsn on, which the
+ *               compaction keeps: nothing is rewritten (etcd compacts its log the same way once
+ *               its backend holds the consistent index; the WAL drops only older segments).
  * A snapshot's state is in its file (snapshot-file.ts); the core's Snapshot.data is a
  * SnapshotRef naming it, so the state machine's state is never held in memory here.
  * Recovery replays them in order; a CHECKPOINT resets everything, so the segments before it can be
@@ -69,6 +75,12 @@ const ENTRIES = 2;
 const SNAPSHOT = 3;
 const CHECKPOINT = 4;
 const ENTRIES_BIN = 5;
+const COMPACT = 6;
+
+/** A snapshot whose state only the state machine holds (a COMPACT's): data is empty, no file. */
+export function isStateMachineSnapshot(s: Snapshot): boolean {
+  return s.data.length === 0 && s.meta.index > 0;
+}
 
 export interface DurableStorageOptions {
   dir: string;
@@ -87,6 +99,12 @@ export interface OpenReport {
   bootstrapped: boolean;
 }
 
+/** An ENTRIES record of the live log: its LSN and the last index it holds. */
+interface EntryRecord {
+  lsn: number;
+  last: Index;
+}
+
 export class DurableRaftStorage implements RaftStorage {
   private checkpointing = false;
 
@@ -95,6 +113,11 @@ export class DurableRaftStorage implements RaftStorage {
     private readonly options: DurableStorageOptions,
     private mem: MemoryRaftStorage,
     private readonly wal: Wal,
+    /**
+     * The ENTRIES records since the log's last base (a snapshot, a checkpoint, or the first record
+     * a COMPACT keeps), in LSN order: a COMPACT keeps those holding entries above its boundary.
+     */
+    private entryRecords: EntryRecord[],
   ) {}
 
   /**
@@ -120,7 +143,7 @@ export class DurableRaftStorage implements RaftStorage {
     // name may already be gone.
     const gathered: { type: number; lsn: number; body: Record<string, unknown> }[] = [];
     const onRecord = (r: { type: number; data: Uint8Array; lsn: number }) => {
-      if (r.type < HARD || r.type > ENTRIES_BIN) throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
+      if (r.type < HARD || r.type > COMPACT) throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
       if (r.type !== ENTRIES_BIN) {
         gathered.push({ type: r.type, lsn: r.lsn, body: decodeJson(r.data) as Record<string, unknown> });
         return;
@@ -147,15 +170,40 @@ export class DurableRaftStorage implements RaftStorage {
       const next = gathered.slice(i + 1, i + 1 + k);
       return next.length === k && next.every((r) => r.type === ENTRIES_BIN) ? k : -1;
     };
+    const entryRecords: EntryRecord[] = [];
+    const appended = (lsn: number, entries: readonly Entry[]) => {
+      const last = entries[entries.length - 1];
+      if (last !== undefined) entryRecords.push({ lsn, last: last.index });
+    };
     const replay = (): MemoryRaftStorage => {
       let from = 0;
       let hardBefore: HardState | null = null;
       gathered.forEach((g, i) => {
-        if ((g.type === SNAPSHOT || g.type === CHECKPOINT) && checkpointEntries(i) >= 0) from = i;
+        if ((g.type === SNAPSHOT || g.type === CHECKPOINT || g.type === COMPACT) && checkpointEntries(i) >= 0) from = i;
       });
       for (let i = 0; i < from; i++) if ((gathered[i] as (typeof gathered)[number]).type === HARD) hardBefore = (gathered[i] as (typeof gathered)[number]).body as unknown as HardState;
       let mem = new MemoryRaftStorage();
       if (hardBefore !== null) mem.setHardState(hardBefore);
+      const base = gathered[from];
+      if (base !== undefined && base.type === COMPACT) {
+        // The log as the compaction left it: its state at meta.index is the state machine's, its
+        // entries above the boundary are in the records from fromLsn up to it (older HARD and
+        // COMPACT records there are superseded by this one).
+        const b = base.body as { meta: SnapshotMeta; boundary: { index: Index; term: Term }; hard: HardState; fromLsn: number };
+        // The entries are gathered on a log that starts at the boundary, then restored under the snapshot.
+        const kept = MemoryRaftStorage.restore({ snapshot: { meta: { ...b.meta, index: b.boundary.index, term: b.boundary.term }, data: new Uint8Array(0) }, offsetIndex: b.boundary.index, offsetTerm: b.boundary.term, entries: [], hardState: b.hard });
+        for (const g of gathered) {
+          if (g.lsn < b.fromLsn || g.lsn >= base.lsn) continue;
+          if (g.type === SNAPSHOT || g.type === CHECKPOINT) throw new Error(`raft log: a snapshot record at LSN ${g.lsn} lies within the entries the compaction at LSN ${base.lsn} keeps`);
+          const entries = g.type === ENTRIES_BIN ? (g.body.entries as Entry[]) : g.type === ENTRIES ? entriesFromWire(g.body.entries) : null;
+          if (entries === null) continue;
+          kept.append(entries);
+          appended(g.lsn, entries);
+        }
+        if (kept.lastIndex() < b.meta.index) throw new Error(`raft log: the compaction at LSN ${base.lsn} to ${b.meta.index} keeps entries only up to ${kept.lastIndex()}`);
+        mem = MemoryRaftStorage.restore({ snapshot: { meta: b.meta, data: new Uint8Array(0) }, offsetIndex: b.boundary.index, offsetTerm: b.boundary.term, entries: kept.allEntries(), hardState: b.hard });
+        from++;
+      }
       for (let i = from; i < gathered.length; i++) {
         const g = gathered[i] as (typeof gathered)[number];
         const body = g.body;
@@ -164,20 +212,29 @@ export class DurableRaftStorage implements RaftStorage {
           case HARD:
             mem.setHardState(body as unknown as HardState);
             break;
-          case ENTRIES:
-            mem.append(entriesFromWire(body.entries));
+          case ENTRIES: {
+            const entries = entriesFromWire(body.entries);
+            mem.append(entries);
+            appended(g.lsn, entries);
             break;
+          }
           case ENTRIES_BIN:
             mem.append(body.entries as Entry[]);
+            appended(g.lsn, body.entries as Entry[]);
             break;
           case SNAPSHOT:
             mem.applySnapshot(loadRecorded(deps, snapDir, body, g.lsn));
+            entryRecords.length = 0;
             break;
+          case COMPACT:
+            throw new Error(`raft log: a compaction record at LSN ${g.lsn} after the last base record`);
           case CHECKPOINT: {
             const boundary = body.boundary as { index: Index; term: Term };
             // Its entries follow it in ENTRIES_BIN records (older checkpoints held them inline).
             const k = checkpointEntries(i);
             const entries = body.entries !== undefined ? entriesFromWire(body.entries) : gathered.slice(i + 1, i + 1 + k).flatMap((r) => r.body.entries as Entry[]);
+            entryRecords.length = 0;
+            for (const r of gathered.slice(i + 1, i + 1 + k)) appended(r.lsn, r.body.entries as Entry[]);
             i += k;
             mem = MemoryRaftStorage.restore({
               snapshot: loadRecorded(deps, snapDir, body, g.lsn),
@@ -204,12 +261,12 @@ export class DurableRaftStorage implements RaftStorage {
         } catch (e) {
           return done(e as Error);
         }
-        const storage = new DurableRaftStorage(deps, options, mem, wal);
+        const storage = new DurableRaftStorage(deps, options, mem, wal, entryRecords);
         if (gathered.length > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false });
         const [entry, hard] = bootstrapState(bootstrap);
         mem.append([entry]);
         mem.setHardState(hard);
-        wal.append(ENTRIES_BIN, encodeEntries([entry]));
+        appended(wal.append(ENTRIES_BIN, encodeEntries([entry])), [entry]);
         wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
       },
     );
@@ -261,15 +318,16 @@ export class DurableRaftStorage implements RaftStorage {
       if (rd.entries.length > 0) {
         this.mem.append(rd.entries);
         last = true;
+        const lastEntry = (rd.entries[rd.entries.length - 1] as Entry).index;
         if (rd.hardState === null) {
-          this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), (err) => done(err), sync);
+          this.entryRecords.push({ lsn: this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), (err) => done(err), sync), last: lastEntry });
           return;
         }
         // The hard state's record follows at once and its round makes this one durable too (the
         // log keeps a prefix of its records): one fsync per Ready, not one per record. A record
         // appended with a callback of its own would start a round of its own, and the hard state
         // would wait for a second fsync behind it.
-        this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), undefined, { sync: false });
+        this.entryRecords.push({ lsn: this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), undefined, { sync: false }), last: lastEntry });
         failpoint('raft.entriesWrittenBeforeHardState');
       }
       if (rd.hardState !== null) {
@@ -288,6 +346,7 @@ export class DurableRaftStorage implements RaftStorage {
     assert(ref !== null && this.deps.disk.exists(`${this.options.dir}/snap/${ref.file}`), () => `installing snapshot ${snapshot.meta.index} whose file is missing`);
     failpoint('raft.snapshotSaved');
     this.mem.applySnapshot(snapshot);
+    this.entryRecords = [];
     const record = encodeJson({ file: ref.file, meta: snapshot.meta });
     if (rd.entries.length === 0 && rd.hardState === null) {
       this.wal.append(SNAPSHOT, record, (err) => done(err), { sync: true });
@@ -357,10 +416,54 @@ export class DurableRaftStorage implements RaftStorage {
     };
     const header = encodeJson({ file: ref.file, meta, boundary: this.mem.boundary(), hard: this.mem.hardState(), entryRecords: chunks.length });
     const lsn = chunks.length === 0 ? this.wal.append(CHECKPOINT, header, finished) : this.wal.append(CHECKPOINT, header, undefined, { sync: false });
+    this.entryRecords = [];
     chunks.forEach((c, i) => {
       const last = i === chunks.length - 1;
-      this.wal.append(ENTRIES_BIN, encodeEntries(c), last ? finished : undefined, { sync: last });
+      this.entryRecords.push({ lsn: this.wal.append(ENTRIES_BIN, encodeEntries(c), last ? finished : undefined, { sync: last }), last: (c[c.length - 1] as Entry).index });
     });
+  }
+
+  /**
+   * Compacts the log to meta.index against the state machine's own durable state: the caller
+   * vouches that a restart finds the state machine at meta.index or later (a durable engine's
+   * applied index), so the log needs no snapshot file. Entries below meta.index stay as compact()
+   * keeps them; nothing is rewritten: a COMPACT record names the first record still needed, and
+   * once it is durable the segments before that go, with every snapshot file no transfer pins.
+   */
+  compactApplied(meta: SnapshotMeta, keep: { entries: number; bytes: number }, done: (err: Error | null) => void): void {
+    assert(!this.checkpointing, 'one compaction at a time');
+    if (meta.index <= this.mem.snapshot().meta.index) return done(null);
+    this.checkpointing = true;
+    this.mem.createSnapshot(meta, new Uint8Array(0));
+    this.mem.compact(Math.max(this.mem.boundary().index, this.keepBoundary(meta.index, keep)));
+    const boundary = this.mem.boundary();
+    const firstKept = this.entryRecords.findIndex((r) => r.last > boundary.index);
+    this.entryRecords = firstKept < 0 ? [] : this.entryRecords.slice(firstKept);
+    // With no entry above the boundary the compaction record itself is where its log starts.
+    const fromLsn = firstKept < 0 ? this.wal.nextLsn() : (this.entryRecords[0] as EntryRecord).lsn;
+    const lsn = this.wal.append(
+      COMPACT,
+      encodeJson({ meta, boundary, hard: this.mem.hardState(), fromLsn }),
+      (err) => {
+        if (err !== null) {
+          this.checkpointing = false;
+          return done(err);
+        }
+        failpoint('raft.checkpointBeforeTruncate');
+        this.wal.truncatePrefix(Math.min(fromLsn, lsn) - 1, (e2) => {
+          this.checkpointing = false;
+          if (e2 === null) removeOtherSnapshots(this.deps.disk, this.snapshotDir, snapshotFileName(meta.index, meta.term), new Set(this.pinned.keys()));
+          done(e2);
+        });
+      },
+      { sync: true },
+    );
+    assert(fromLsn <= lsn, () => `compaction record at LSN ${lsn} keeps entries from LSN ${fromLsn}`);
+  }
+
+  /** Whether a transfer holds the snapshot file `file`. */
+  isPinned(file: string): boolean {
+    return this.pinned.has(file);
   }
 
   /**

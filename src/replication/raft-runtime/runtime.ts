@@ -8,9 +8,9 @@ import { describeMessage, type Message } from '../raft/messages.js';
 import { RaftNode } from '../raft/node.js';
 import type { RaftOptions } from '../raft/options.js';
 import type { Ready } from '../raft/ready.js';
-import type { Entry, Index, Membership, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState } from '../raft/types.js';
-import { DurableRaftStorage } from './durable-storage.js';
-import { decodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter } from './snapshot-file.js';
+import type { Entry, Index, Membership, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState, Term } from '../raft/types.js';
+import { DurableRaftStorage, isStateMachineSnapshot } from './durable-storage.js';
+import { decodeSnapshotRef, encodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter, type SnapshotRef } from './snapshot-file.js';
 import { ackOf, decodeChunkFrame, DEFAULT_TRANSFER_OPTIONS, SnapshotReceiver, SnapshotSender, type TransferDeps, type TransferOptions } from './snapshot-transfer.js';
 
 /**
@@ -47,6 +47,15 @@ export interface RaftStateMachine {
    * snapshot again at the next start (its file and the log record naming it are durable first).
    */
   beginRestore(meta: SnapshotMeta, done: (err: Error | null, installer?: SnapshotInstaller) => void): void;
+  /**
+   * The highest applied index whose writes a restart would find (a durable engine's flushed state),
+   * or null (or absent) if the state machine keeps nothing durable of its own: then the runtime
+   * writes snapshot files to compact the log. With a number, the log is compacted against it and
+   * never past it, and snapshots are built only for followers that need them.
+   */
+  durableAppliedIndex?(): Index | null;
+  /** Makes what was applied so far durable (an engine flush); durableAppliedIndex() then covers it. */
+  makeDurable?(done: (err: Error | null) => void): void;
 }
 
 /** A state machine's state, a block at a time. */
@@ -150,6 +159,15 @@ export class RaftRuntime {
   private diskWasLow = false;
   /** A snapshot being built (one at a time), so that the next trigger does not start another. */
   private building = false;
+  /** A state machine flush the runtime asked for (makeDurable), not yet done. */
+  private makingDurable = false;
+  /**
+   * Compaction against a durable state machine: the snapshot built on demand for followers the
+   * log no longer serves (pinned while in use, deleted once no transfer needs it), and the
+   * followers waiting for one being built, with the term they asked in.
+   */
+  private demand: { meta: SnapshotMeta; ref: SnapshotRef } | null = null;
+  private readonly demandWaiting = new Map<NodeId, Term>();
   /** Snapshots on their way to followers, by follower; the one this node receives. */
   private readonly senders = new Map<NodeId, SnapshotSender>();
   private readonly receiver: SnapshotReceiver;
@@ -223,6 +241,12 @@ export class RaftRuntime {
         rt.drive();
         done(null, rt);
       };
+      // A log compacted against the state machine's durable state, which is not there: the
+      // entries in between are gone from this member. Said loudly, never served as if whole.
+      if (sm.appliedIndex() < snap.meta.index && isStateMachineSnapshot(snap)) {
+        storage.close(() => {});
+        return done(new Error(`raft log compacted to ${snap.meta.index} against the state machine's durable state, but the state machine is at ${sm.appliedIndex()}: the writes in between are lost on this member`));
+      }
       // A state machine that lost more than the log keeps (the memory engine always does), or that
       // crashed while installing a snapshot, starts again from the snapshot; the core then hands
       // it every committed entry after that.
@@ -497,6 +521,7 @@ export class RaftRuntime {
 
   /** Starts streaming a snapshot to a follower, unless that very snapshot is on its way already. */
   private sendSnapshot(to: NodeId, term: number, snapshot: Snapshot): void {
+    if (isStateMachineSnapshot(snapshot)) return this.sendOnDemand(to, term, snapshot.meta.index);
     const current = this.senders.get(to);
     if (current !== undefined && current.finished === 'no' && current.index === snapshot.meta.index && current.term === term) return;
     current?.finish('gave up');
@@ -513,6 +538,80 @@ export class RaftRuntime {
 
   private forgetFinishedSenders(): void {
     for (const [to, s] of this.senders) if (s.finished !== 'no') this.senders.delete(to);
+    this.dropDemandIfUnused();
+  }
+
+  /**
+   * A follower needs the state at `need` or later, which only the state machine holds (the log
+   * was compacted against its durable state): sends the snapshot built on demand if it is new
+   * enough, or builds one from a frozen view of the state now (the way etcd's raft asks its
+   * application for a snapshot when a follower is behind the log, and TiKV generates one per
+   * request). Any snapshot at or past `need` will do: the follower then takes the log from there.
+   */
+  private sendOnDemand(to: NodeId, term: Term, need: Index): void {
+    const current = this.senders.get(to);
+    if (current !== undefined && current.finished === 'no' && current.term === term && current.index >= need) return;
+    const d = this.demand;
+    if (d !== null && d.meta.index >= need) {
+      current?.finish('gave up');
+      this.senders.delete(to);
+      this.senders.set(to, new SnapshotSender(this.transferDeps, to, term, { meta: d.meta, data: encodeSnapshotRef(d.ref) }, this.transferOptions));
+      return;
+    }
+    this.demandWaiting.set(to, term);
+    if (this.building) return;
+    const applied = this.sm.appliedIndex();
+    // The core vouches for the term and membership a snapshot records: it must have applied as far.
+    if (applied > this.node.appliedIndex() || applied < need) return;
+    const meta = this.node.snapshotMetaAt(applied);
+    this.building = true;
+    // A leader that lost its term stops: the build (minutes for gigabytes) is of no use to anyone.
+    const deposed = () => this.soft.role !== 'leader' || this.node.hardState().term !== term;
+    this.buildSnapshotFile(meta, (err, ref) => {
+      this.building = false;
+      if (this.stopped) return;
+      if (deposed()) {
+        this.demandWaiting.clear();
+        if (ref !== undefined && !this.storage.isPinned(ref.file)) this.env.disk.remove(`${this.storage.snapshotDir}/${ref.file}`);
+        return;
+      }
+      if (err !== null || ref === undefined) {
+        // Not fatal: the core asks again at its next probe, and the build starts over.
+        this.env.log.log('error', 'raft.snapshot_failed', { index: meta.index, error: (err ?? new Error('no file')).message });
+        return;
+      }
+      this.removeDemand();
+      this.demand = { meta, ref };
+      // Pinned while the waiting senders start, so that none of them finds it gone.
+      this.storage.pinSnapshot(ref.file);
+      const waiting = [...this.demandWaiting];
+      this.demandWaiting.clear();
+      for (const [follower, t] of waiting) {
+        if (this.soft.role === 'leader' && this.node.hardState().term === t) this.sendOnDemand(follower, t, 0);
+      }
+      this.storage.unpinSnapshot(ref.file);
+      this.dropDemandIfUnused();
+    }, deposed);
+  }
+
+  /** Deletes the on-demand snapshot once no transfer needs it (it is not the log's: no record names it). */
+  private dropDemandIfUnused(): void {
+    const d = this.demand;
+    if (d === null || this.storage.isPinned(d.ref.file) || this.demandWaiting.size > 0) return;
+    this.removeDemand();
+  }
+
+  private removeDemand(): void {
+    const d = this.demand;
+    if (d === null) return;
+    this.demand = null;
+    if (this.storage.isPinned(d.ref.file) || decodeSnapshotRef(this.storage.snapshot().data)?.file === d.ref.file) return;
+    try {
+      this.env.disk.remove(`${this.storage.snapshotDir}/${d.ref.file}`);
+    } catch (err) {
+      // A leftover file goes at the next compaction (removeOtherSnapshots) or start.
+      this.env.log.log('warn', 'raft.snapshot_remove_failed', { file: d.ref.file, error: (err as Error).message });
+    }
   }
 
   /**
@@ -542,6 +641,8 @@ export class RaftRuntime {
    * index it started from (the state machine's source does not change under it).
    */
   private maybeCompact(force = false): void {
+    const durable = this.sm.durableAppliedIndex?.() ?? null;
+    if (durable !== null) return this.compactToDurable(durable);
     const applied = this.sm.appliedIndex();
     if (this.building || this.storage.compacting || this.stopped || applied <= this.lastSnapshotIndex) return;
     if (!force && applied - this.lastSnapshotIndex < this.options.snapshotEntries && this.bytesSinceSnapshot < this.options.snapshotBytes) return;
@@ -551,26 +652,88 @@ export class RaftRuntime {
     // and membership a snapshot records (tiny-bitcask seed 9: a node that crash-looped on it).
     if (applied > this.node.appliedIndex()) return;
     const meta = this.node.snapshotMetaAt(applied);
-    let writer: SnapshotFileWriter;
-    try {
-      writer = SnapshotFileWriter.create(this.env.disk, this.storage.snapshotDir, meta.index, meta.term);
-    } catch (err) {
-      // Not fatal: the log stays as it is, and the next trigger tries again (a full disk, say).
-      this.env.log.log('error', 'raft.snapshot_failed', { index: meta.index, error: (err as Error).message });
-      this.bytesSinceSnapshot = 0;
-      this.lastSnapshotIndex = applied;
-      return;
-    }
-    const source = this.sm.snapshotSource();
     const startedMs = this.env.clock.monotonicMs();
     this.building = true;
     this.lastSnapshotIndex = applied;
     this.bytesSinceSnapshot = 0;
-    let blocks = 0;
+    this.buildSnapshotFile(meta, (err, ref, fatal) => {
+      if (this.stopped) return;
+      if (err !== null || ref === undefined) {
+        this.building = false;
+        // Not fatal unless the disk failed under a written file: the log stays as it is, and the
+        // next trigger tries again (a full disk, say).
+        if (fatal !== true) return this.env.log.log('error', 'raft.snapshot_failed', { index: meta.index, error: (err ?? new Error('no file')).message });
+        return this.fatal('raft.compaction_failed', err ?? new Error('snapshot file not written'));
+      }
+      this.storage.compact(meta, ref, { entries: this.options.keepEntries, bytes: this.options.keepBytes }, (e) => {
+        this.building = false;
+        if (e !== null) return this.fatal('raft.compaction_failed', e);
+        this.env.log.log('info', 'raft.compacted', { index: meta.index, term: meta.term, bytes: ref.bytes, buildMs: Math.round(this.env.clock.monotonicMs() - startedMs) });
+        this.drive();
+      });
+    });
+  }
+
+  /**
+   * Compaction against the state machine's durable state (log mode applied-index, or an engine
+   * that makes its writes durable on a flush): the log is compacted to the durable applied index,
+   * never past it, as soon as that moves (a COMPACT record: no state is written); once the log
+   * since the last compaction passes snapshotEntries or snapshotBytes, the state machine is asked
+   * to make its state durable, which moves it.
+   */
+  private compactToDurable(durable: Index): void {
+    if (this.storage.compacting || this.stopped) return;
+    const target = Math.min(durable, this.node.appliedIndex(), this.sm.appliedIndex());
+    if (target > this.storage.snapshot().meta.index) {
+      const meta = this.node.snapshotMetaAt(target);
+      this.storage.compactApplied(meta, { entries: this.options.keepEntries, bytes: this.options.keepBytes }, (e) => {
+        if (e !== null) return this.fatal('raft.compaction_failed', e);
+        this.env.log.log('debug', 'raft.compacted', { index: meta.index, term: meta.term, against: 'durable' });
+        this.drive();
+      });
+      this.lastSnapshotIndex = target;
+      // What a restart would replay now: the applied entries past the compaction.
+      this.bytesSinceSnapshot = 0;
+      const hi = Math.min(this.storage.lastIndex(), this.sm.appliedIndex()) + 1;
+      if (target + 1 < hi) for (const e of this.storage.entries(target + 1, hi, Infinity)) this.bytesSinceSnapshot += e.data.length;
+      return;
+    }
+    const applied = this.sm.appliedIndex();
+    const due = applied - this.lastSnapshotIndex >= this.options.snapshotEntries || this.bytesSinceSnapshot >= this.options.snapshotBytes;
+    if (!due || this.makingDurable || this.sm.makeDurable === undefined || durable >= applied) return;
+    this.makingDurable = true;
+    this.sm.makeDurable((err) => {
+      this.makingDurable = false;
+      if (this.stopped) return;
+      if (err !== null) return this.fatal('raft.compaction_failed', err);
+      this.maybeCompact();
+    });
+  }
+
+  /**
+   * Writes the state machine's state at meta.index (its snapshotSource) to a snapshot file, a
+   * block per event-loop turn, fsynced every syncBytes; done with the durable file's reference.
+   * An error is `fatal` when an fsync or the final rename failed (what was written may never reach
+   * the disk); one in creating the file or reading the state is not.
+   */
+  private buildSnapshotFile(meta: SnapshotMeta, done: (err: Error | null, ref?: SnapshotRef, fatal?: boolean) => void, cancelled: () => boolean = () => false): void {
+    let writer: SnapshotFileWriter;
+    try {
+      writer = SnapshotFileWriter.create(this.env.disk, this.storage.snapshotDir, meta.index, meta.term);
+    } catch (err) {
+      return done(err as Error);
+    }
+    const source = this.sm.snapshotSource();
+    const fail = (err: Error) => {
+      source.release();
+      writer.abort();
+      done(err);
+    };
     const step = () => {
-      if (this.stopped) {
+      if (this.stopped || cancelled()) {
         source.release();
         writer.abort();
+        if (!this.stopped) done(new Error('cancelled'));
         return;
       }
       let block: Uint8Array | null;
@@ -578,37 +741,19 @@ export class RaftRuntime {
         block = source.next();
         if (block !== null) writer.addBlock(block);
       } catch (err) {
-        source.release();
-        writer.abort();
-        this.building = false;
-        this.env.log.log('error', 'raft.snapshot_failed', { index: meta.index, error: (err as Error).message });
-        return;
+        return fail(err as Error);
       }
       if (block !== null) {
-        blocks++;
         if (writer.unsyncedBytes < this.transferOptions.syncBytes) return this.yieldThen(step);
         return writer.sync((err) => {
           if (err === null) return this.yieldThen(step);
           source.release();
           writer.abort();
-          this.building = false;
-          this.fatal('raft.compaction_failed', err);
+          done(err, undefined, true);
         });
       }
       source.release();
-      writer.finish(meta, (err, ref) => {
-        if (this.stopped) return;
-        if (err !== null || ref === undefined) {
-          this.building = false;
-          return this.fatal('raft.compaction_failed', err ?? new Error('snapshot file not written'));
-        }
-        this.storage.compact(meta, ref, { entries: this.options.keepEntries, bytes: this.options.keepBytes }, (e) => {
-          this.building = false;
-          if (e !== null) return this.fatal('raft.compaction_failed', e);
-          this.env.log.log('info', 'raft.compacted', { index: meta.index, term: meta.term, bytes: ref.bytes, blocks, buildMs: Math.round(this.env.clock.monotonicMs() - startedMs) });
-          this.drive();
-        });
-      });
+      writer.finish(meta, (err, ref) => done(err, ref, err !== null));
     };
     this.yieldThen(step);
   }

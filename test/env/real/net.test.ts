@@ -27,6 +27,32 @@ function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
 
 const N = suite('real TCP net');
 
+N('a member whose event loop stalls past the hello deadline still completes the handshake (issue 16)', async () => {
+  // The stall lands while the connection is being set up: the dialler's deadline was the
+  // acceptor's 5 s, so a leader dialling a new member that stalled 11-20 s timed out each time.
+  const [pa, pb] = [await freePort(), await freePort()];
+  const peers = new Map([['a', { host: '127.0.0.1', port: pa }], ['b', { host: '127.0.0.1', port: pb }]]);
+  const warnings: string[] = [];
+  const log = { log: (_level: string, event: string, detail?: Record<string, unknown>) => warnings.push(`${event} ${String(detail?.error ?? '')}`) };
+  const limits = { helloDeadlineMs: 100 };
+  const a = new RealNet({ self: 'a', role: 'peer', listen: peers.get('a'), peers, secret: 's3cret', reconnectDelayMsMin: 2000, limits, log: log as never });
+  const b = new RealNet({ self: 'b', role: 'peer', listen: peers.get('b'), peers, secret: 's3cret', reconnectDelayMsMin: 2000, limits, log: log as never });
+  await a.listen();
+  await b.listen();
+  const got: string[] = [];
+  b.onReceive((from, f) => got.push(`${from}:${dec.decode(f)}`));
+  a.send('b', enc.encode('hi'));
+  const until = Date.now() + 300;
+  while (Date.now() < until) {
+    // The event loop is stalled: nothing is read, no timer runs.
+  }
+  await waitFor(() => got.length > 0, 1500);
+  assert.equal(got, ['a:hi']);
+  assert.equal(warnings.filter((w) => /handshake|hello/.test(w)), [], 'no connection dropped for its handshake');
+  a.close();
+  b.close();
+});
+
 N('frames survive any chunking of the byte stream', () => {
   const frames = ['a', '', 'hello world', 'x'.repeat(70000)].map((s) => enc.encode(s));
   const stream = Buffer.concat(frames.map((f) => encodeFrame(f)));

@@ -43,10 +43,10 @@ function world(seed = 'ds', crashMode: 'lose' | 'torn' = 'lose') {
     reader.close();
     return new TextDecoder().decode(block ?? new Uint8Array(0));
   };
-  const open = (bootstrap = true): DurableRaftStorage => {
+  const open = (bootstrap = true, segmentBytesMax?: number): DurableRaftStorage => {
     let out: DurableRaftStorage | undefined;
     let error: Error | null = null;
-    DurableRaftStorage.open(deps(), { dir: 'raft', skipFsync: false }, bootstrap ? makeMembership(['n1', 'n2', 'n3']) : null, (err, s) => {
+    DurableRaftStorage.open(deps(), { dir: 'raft', skipFsync: false, ...(segmentBytesMax !== undefined ? { wal: { segmentBytesMax, blockBytes: 1024 } } : {}) }, bootstrap ? makeMembership(['n1', 'n2', 'n3']) : null, (err, s) => {
       error = err;
       out = s;
     });
@@ -148,6 +148,51 @@ S('compaction keeps a tail, and repeated compactions recover without the files t
   assert.is(r.firstIndex(), 51, 'five entries kept below the snapshot');
   assert.is(r.lastIndex(), 62);
   assert.is(r.hardState().commit, 62);
+});
+
+S('compaction against the state machine: no state written, no entry rewritten; older segments and snapshot files go; recovery keeps the tail', () => {
+  const w = world('ds-applied');
+  const s = w.open(true, 2048);
+  const membership = makeMembership(['n1', 'n2', 'n3']);
+  // Entries in many small Readys, a conflicting tail among them, and a snapshot-file compaction first.
+  const big = (index: number, term: number): Entry => ({ ...entry(index, term), data: enc(`cmd${index}`.padEnd(200, '.')) });
+  const upTo = (from: number, to: number) => {
+    for (let i = from; i <= to; i += 2) s.persist(ready([big(i, 2), big(i + 1, 2)], { term: 2, vote: 'n1', commit: i }), () => {});
+    w.settle();
+  };
+  upTo(2, 11);
+  const meta10 = { index: 10, term: 2, membership };
+  s.compact(meta10, w.saveState(meta10, 'state@10'), { entries: 2, bytes: Infinity }, () => {});
+  w.settle();
+  upTo(12, 80);
+  s.persist(ready([entry(75, 3), entry(76, 3)], { term: 3, vote: 'n2', commit: 70 }), () => {});
+  w.settle();
+  const segmentsBefore = s.walStats().segments;
+  let err: Error | null | undefined;
+  s.compactApplied({ index: 60, term: 2, membership }, { entries: 5, bytes: Infinity }, (e) => (err = e));
+  w.settle();
+  assert.is(err, null);
+  assert.ok(s.walStats().segments < segmentsBefore, `older segments dropped (${segmentsBefore} -> ${s.walStats().segments})`);
+  assert.equal(w.disk().list('raft/snap'), [], 'no snapshot file: the state machine holds the state');
+  s.persist(ready([entry(77, 3)], { term: 3, vote: 'n2', commit: 76 }), () => {});
+  w.settle();
+  for (const r of [s, (w.crash(), w.open(true, 2048))]) {
+    assert.is(r.snapshot().meta.index, 60);
+    assert.is(r.snapshot().data.length, 0);
+    assert.is(r.firstIndex(), 56, 'five entries kept below the compaction');
+    assert.is(r.lastIndex(), 77, 'the conflicting tail was replaced');
+    assert.equal([r.term(56), r.term(74), r.term(75), r.term(77)], [2, 2, 3, 3]);
+    assert.equal(new TextDecoder().decode((r.entries(57, 58, Infinity)[0] as Entry).data), 'cmd57'.padEnd(200, '.'));
+    assert.equal(r.hardState(), { term: 3, vote: 'n2', commit: 76 });
+  }
+  // Compacted again after the restart, against entries recovered from before the first compaction.
+  const r = w.open(true, 2048);
+  r.compactApplied({ index: 70, term: 2, membership }, { entries: 0, bytes: Infinity }, (e) => (err = e));
+  w.settle();
+  assert.is(err, null);
+  w.crash();
+  const again = w.open(true, 2048);
+  assert.equal([again.snapshot().meta.index, again.firstIndex(), again.lastIndex(), again.term(75)], [70, 71, 77, 3]);
 });
 
 S('compaction keeps at most keepBytes of entries below the snapshot, however many keepEntries allows', () => {
