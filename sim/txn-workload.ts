@@ -39,6 +39,8 @@ export interface TxnEnd {
 
 export class TxnGenerator {
   private valueNext = 1;
+  /** The operations next() made to run outside any transaction (workload.txnPlain). */
+  private readonly plain = new WeakSet<MicroOp[]>();
 
   constructor(
     private readonly kind: Exclude<WorkloadKind, 'kv'>,
@@ -46,12 +48,20 @@ export class TxnGenerator {
     private readonly keysPerTxn: number,
     private readonly rng: Rng,
     private readonly pickKey: () => string,
+    /** The share of operations that are one read or write of one key outside any transaction. */
+    private readonly plainShare = 0,
   ) {
     assert(length >= 1 && keysPerTxn >= 1, 'a transaction has operations and keys');
   }
 
-  /** A new transaction's micro-operations, reads null. */
+  /** A new transaction's micro-operations, reads null (or one, to run outside a transaction). */
   next(): MicroOp[] {
+    if (this.plainShare > 0 && this.rng.chance(this.plainShare)) {
+      const key = this.pickKey();
+      const ops: MicroOp[] = [this.rng.chance(0.5) ? ['r', key, null] : [this.kind === 'txn-list-append' ? 'append' : 'w', key, this.valueNext++]];
+      this.plain.add(ops);
+      return ops;
+    }
     const keys: string[] = [];
     // Distinct keys by the scenario's distribution; a few tries, then fewer keys (tiny keyspaces).
     for (let tries = 0; keys.length < this.keysPerTxn && tries < this.keysPerTxn * 4; tries++) {
@@ -70,6 +80,7 @@ export class TxnGenerator {
 
   /** Runs one transaction through the client; done once, with the history's completion. */
   run(client: TxnClient, ops: MicroOp[], done: (end: TxnEnd) => void): void {
+    if (this.plain.has(ops)) return this.runPlain(client, ops[0] as MicroOp, done);
     const filled: MicroOp[] = ops.map((m) => [...m] as MicroOp);
     const failed = (o: Outcome, what: string, txn: string | null): void => {
       // Nothing commits without COMMIT: whatever happened before it, this transaction did not.
@@ -94,6 +105,26 @@ export class TxnGenerator {
         });
       };
       step(0);
+    });
+  }
+
+  /**
+   * One read or write outside any transaction (GET, APPEND or PUT): a transaction of one
+   * micro-operation in the history. A read that did not answer changed nothing (fail); a write
+   * whose answer is unknown may have happened (info).
+   */
+  private runPlain(client: TxnClient, m: MicroOp, done: (end: TxnEnd) => void): void {
+    const [f, key, value] = m;
+    const op: KvOp = f === 'r' ? { f: 'read', key } : f === 'append' ? { f: 'append', key, value: `${String(value)} ` } : { f: 'write', key, value: String(value) };
+    client.invoke(op, (o) => {
+      if (o.type === 'ok') {
+        if (f !== 'r') return done({ type: 'ok', value: [m], detail: { node: o.node, plain: true } });
+        const read = this.decode(o.value);
+        if (read !== undefined) return done({ type: 'ok', value: [[f, key, read]], detail: { node: o.node, plain: true } });
+        return done({ type: 'fail', value: [m], detail: { node: o.node, plain: true, error: `unreadable value ${JSON.stringify(o.value)}` } });
+      }
+      const error = o.type === 'fail' ? `${o.code} ${o.message}` : o.reason;
+      done({ type: o.type === 'info' && f !== 'r' ? 'info' : 'fail', value: [m], detail: { ...(o.type === 'fail' ? { node: o.node } : {}), plain: true, error } });
     });
   }
 

@@ -1,8 +1,9 @@
+import { assert } from '../util/assert.js';
 import { LockManager, type Grant, type LockMode } from '../txn/lock-manager.js';
 import { overlayValue, type BufferedWrite, type TxnLimits } from '../txn/txn-table.js';
-import { TXN_INTENTS_END, TXN_INTENTS_START, dataKey } from './keyspace.js';
+import { TXN_INTENTS_END, TXN_INTENTS_START, dataKey, txnGuardLock } from './keyspace.js';
 import { parseStored } from './kv-state.js';
-import type { ReadOp, Result, TxnWriteOp } from './protocol.js';
+import type { ReadOp, Request, Result, TxnWriteOp } from './protocol.js';
 import type { Reply } from './replica.js';
 import { intentOn, readIntent, shardTxnRecord, type Intent } from './shard-txn-apply.js';
 import type { ShardTxnEnv } from './shard-txn.js';
@@ -57,6 +58,15 @@ interface PTable {
   /** Transactions resolved or aborted under this leadership, oldest first (bounded). */
   endedSet: Set<string>;
 }
+
+/**
+ * A single-key operation outside transactions that meets a key a prepared transaction holds waits
+ * this long at most, looking again every PLAIN_POLL_MS, before it is refused (`unavailable`, which
+ * clients retry). Long enough for an unhurried 2PC to resolve (two round trips and two log
+ * appends, well under 100 ms in the lab); a stuck one is recovered after RECOVER_AFTER_MS.
+ */
+const PLAIN_WAIT_MS = 1000;
+const PLAIN_POLL_MS = 10;
 
 /** An intent is asked about at its home after this long without a decision. */
 export const RECOVER_AFTER_MS = 1000;
@@ -114,6 +124,67 @@ export class Participants {
       // A preparing one is answered by its prepare entry's fate (propose's callback).
     }
     t.txns.clear();
+  }
+
+  // ---- single-key operations outside transactions ----
+
+  /**
+   * A read or write outside any transaction, at the leader of its shard (ShardedReplica.submit),
+   * ordered against this shard's transactions; run(reply) hands it to the shard's replica. The
+   * one-group service pins such a write (txn-service.ts's pinWrite); here the same, plus what two-
+   * phase commit adds: a transaction that has voted holds its keys until the decision reaches
+   * this shard, so the operation first waits while one of its keys is under an intent or an X
+   * lock of a transaction that is preparing or prepared (a write there would slip between the
+   * transaction's reads and its commit; a read would miss a write that may already be committed —
+   * its client told OK). Then it pins its key (X for a write, and IX on the database's guard
+   * against transactional ranges; S for a read) until its answer: no conflicting lock is granted
+   * meanwhile, and the active transactions holding one are wounded, the single operation being
+   * the oldest of all, as on one group. An active transaction may already be past its lock point
+   * (every operation done, PREPARE on its way), so a read must not go around its X lock either.
+   * An S lock of a preparing transaction is passed: its lock point is behind it, and the write
+   * is ordered after its reads. What the leader's memory cannot see (an intent whose prepare
+   * entry of an earlier term it has not applied yet) the replicas refuse at apply (kv-state.ts).
+   */
+  plain(shard: number, host: TxnHost, req: Request, reply: Reply, run: (reply: Reply) => void): void {
+    const pins = plainPins(req);
+    if (pins === null || this.env.bugs.has('txn-single-key-unordered')) return run(reply);
+    const deadlineMs = this.env.clock.monotonicMs() + PLAIN_WAIT_MS;
+    const attempt = (): void => {
+      const t = this.table(shard, host);
+      if (t === null) return run(reply); // not the leader: the replica refers it
+      const holder = this.blocker(t, req.db, pins);
+      if (holder !== null) {
+        if (this.env.clock.monotonicMs() >= deadlineMs) return reply({ ok: false, code: 'unavailable', message: `${holder}: retry once it is resolved` });
+        this.env.clock.timer(PLAIN_POLL_MS, attempt);
+        return;
+      }
+      for (const [k, m] of pins) {
+        for (const w of t.locks.pin(k, m)) {
+          const o = t.txns.get(w);
+          if (o !== undefined && o.state === 'active') this.abort(t, o, 'conflict', `a single-key operation needed a key it had locked at shard ${t.shard}`);
+        }
+      }
+      let done = false;
+      run((r) => {
+        assert(!done, 'a pinned single-key operation answered twice');
+        done = true;
+        if (this.tables.get(t.shard) === t) for (const [k, m] of pins) this.granted(t, t.locks.unpin(k, m));
+        reply(r);
+      });
+    };
+    attempt();
+  }
+
+  /** What a single-key operation must wait for first (a description), or null. */
+  private blocker(t: PTable, db: string, pins: [string, LockMode, string | null][]): string | null {
+    const view = t.host.view();
+    for (const [k, , key] of pins) {
+      if (key === null) continue;
+      const intent = intentOn(view, db, key);
+      if (intent !== null) return `${JSON.stringify(key)} is held by prepared transaction ${intent}`;
+      for (const h of t.locks.holders(k)) if (h.committing && h.mode === 'X') return `${JSON.stringify(key)} is held by transaction ${h.txn}, which is committing`;
+    }
+    return null;
   }
 
   // ---- operations ----
@@ -377,5 +448,27 @@ export class Participants {
 
   stop(): void {
     for (const t of [...this.tables.values()]) this.drop(t);
+  }
+}
+
+/**
+ * The locks a single-key operation pins at its shard's leader: [lock name, mode, the key in its
+ * database or null for the guard]; null for an operation that touches no key (admin, ranges —
+ * see src/txn/README.md's limits).
+ */
+function plainPins(req: Request): [string, LockMode, string | null][] | null {
+  const op = req.op;
+  switch (op.f) {
+    case 'read':
+      return [[dataKey(req.db, op.key), 'S', op.key]];
+    case 'write':
+    case 'cas':
+    case 'delete':
+    case 'append':
+      return [[txnGuardLock(req.db), 'IX', null], [dataKey(req.db, op.key), 'X', op.key]];
+    case 'batch':
+      return [[txnGuardLock(req.db), 'IX', null], ...[...new Set(op.ops.map((o) => o.key))].map((k): [string, LockMode, string] => [dataKey(req.db, k), 'X', k])];
+    default:
+      return null;
   }
 }

@@ -321,6 +321,16 @@ export class ShardTxn {
     });
   }
 
+  /**
+   * A single-key operation outside transactions for a shard this node holds a replica of:
+   * ordered against the shard's transactions at its leader (Participants.plain), then run(reply).
+   */
+  plain(shard: number, req: Request, reply: Reply, run: (reply: Reply) => void): void {
+    const host = this.env.group(shard);
+    if (this.stopped || host === null || host.leaderTerm() === null) return run(reply);
+    this.participants.plain(shard, host, req, reply, run);
+  }
+
   // ---- the home's answers to participants ----
 
   /** A participant asks for a decision: 'committed', 'aborted' or 'pending' (the coordinator is at work). */
