@@ -1,14 +1,14 @@
 import { assert } from '../util/assert.js';
 import { LockManager, type Grant, type LockMode } from '../txn/lock-manager.js';
 import { overlayValue, type BufferedWrite, type TxnLimits } from '../txn/txn-table.js';
-import { TXN_INTENTS_END, TXN_INTENTS_START, dataKey, txnGuardLock } from './keyspace.js';
-import { parseStored } from './kv-state.js';
+import { TXN_INTENTS_END, TXN_INTENTS_START, TXN_KEY_INTENT_START, dataKey, dbEnd, txnGuardLock } from './keyspace.js';
+import { parseStored, type KvView } from './kv-state.js';
 import type { ReadOp, Request, Result, TxnWriteOp } from './protocol.js';
 import type { Reply } from './replica.js';
 import { intentOn, readIntent, shardTxnRecord, type Intent } from './shard-txn-apply.js';
 import type { ShardTxnEnv } from './shard-txn.js';
 import { abortedResult } from './txn-apply.js';
-import type { TxnHost } from './txn-service.js';
+import { rangeWithWrites, type TxnHost } from './txn-service.js';
 
 /**
  * The participant side of two-phase commit across shards (src/txn/README.md), at the leader of
@@ -216,9 +216,28 @@ export class Participants {
     p.result = null;
     p.reply = reply;
     const op = body.op;
-    if (op.f === 'range') return this.finish(p, { ok: false, code: 'bad_request', message: 'RANGE inside a transaction is not supported on a sharded cluster yet' });
-    const key = dataKey(p.db, op.key);
     const live = p;
+    if (op.f === 'range') {
+      // The part of the range this shard holds (keys are hashed: every shard may hold some), under
+      // S on the database's guard, as on one group (txn-service.ts): no transaction writes in
+      // this database here (IX) until it ends, and a single-key write wounds it (a pin).
+      return this.lock(t, p, txnGuardLock(p.db), 'S', () =>
+        t.host.readBarrier(
+          () => {
+            if (t.txns.get(live.id) !== live || live.state !== 'active') return;
+            const view = t.host.view();
+            const holder = intentIn(view, live.db, op.start, op.end);
+            if (holder !== null) return void this.abort(t, live, 'conflict', `the range holds ${JSON.stringify(holder.key)}, held by prepared transaction ${holder.txn}`);
+            this.finish(live, rangeWithWrites(view, live.db, live.writes, op));
+          },
+          () => {
+            if (t.txns.get(live.id) === live) this.abort(t, live, 'leader_changed', 'leadership could not be confirmed for a range');
+          },
+          0,
+        ),
+      );
+    }
+    const key = dataKey(p.db, op.key);
     if (op.f === 'read') {
       return this.lock(t, p, key, 'S', () =>
         t.host.readBarrier(
@@ -240,14 +259,16 @@ export class Participants {
     }
     const holder = intentOn(t.host.view(), p.db, op.key);
     if (holder !== null && holder !== p.id) return void this.abort(t, p, 'conflict', `${JSON.stringify(op.key)} is held by prepared transaction ${holder}`);
-    this.lock(t, p, key, 'X', () => {
+    // IX on the guard first, as on one group: a write here conflicts with this shard's part of
+    // another transaction's range.
+    this.lock(t, p, txnGuardLock(p.db), 'IX', () => this.lock(t, live, key, 'X', () => {
       if (op.f === 'append') {
         const v = overlayValue(parseStored(t.host.view().get(key)), live.writes, op.key);
         if (v === undefined || (v !== null && typeof v !== 'string')) return this.finish(live, { ok: false, code: 'type_error', message: `cannot append to a ${Array.isArray(v) ? 'list' : typeof v}` });
       }
       live.writes.push(op.f === 'write' ? { f: 'write', key: op.key, value: op.value } : op.f === 'delete' ? { f: 'delete', key: op.key } : { f: 'append', key: op.key, value: op.value });
       this.finish(live, { ok: true, value: op.f === 'delete' ? null : op.value });
-    });
+    }));
   }
 
   private finish(p: PTxn, r: Result): void {
@@ -471,4 +492,12 @@ function plainPins(req: Request): [string, LockMode, string | null][] | null {
     default:
       return null;
   }
+}
+
+/** A key in [start, end) of db that a prepared transaction's intent holds here, and which, or null. */
+function intentIn(view: KvView, db: string, start: string, end: string | null): { key: string; txn: string } | null {
+  const from = TXN_KEY_INTENT_START + dataKey(db, start);
+  const to = TXN_KEY_INTENT_START + (end === null ? dbEnd(db) : dataKey(db, end));
+  const [hit] = view.scan(from, to, 1, false);
+  return hit === undefined ? null : { key: hit[0].slice(TXN_KEY_INTENT_START.length + dataKey(db, '').length), txn: hit[1] };
 }
