@@ -158,6 +158,11 @@ export interface Workload {
    * isolation check judges single-key operations against the transactions they meet.
    */
   txnPlain: number;
+  /**
+   * Transactions: the share that begin with a RANGE over the whole keyspace, recorded as a read
+   * of every key (absent keys read empty), so that the check sees a range's phantoms.
+   */
+  txnRange: number;
   clients: number;
   keys: number;
   mix: OpMix;
@@ -557,6 +562,7 @@ const root = obj({
       txnLength: { v: int({ min: 1, max: 100 }), default: 4 },
       txnKeys: { v: int({ min: 1, max: 100 }), default: 3 },
       txnPlain: { v: probability, default: 0 },
+      txnRange: { v: probability, default: 0 },
     }),
     required: true,
   },
@@ -640,6 +646,7 @@ export function parseScenario(text: string, file: string): Scenario {
       txnLength: w.txnLength,
       txnKeys: w.txnKeys,
       txnPlain: w.txnPlain,
+      txnRange: w.txnRange,
       clients: w.clients,
       keys: w.keys,
       mix: w.mix,

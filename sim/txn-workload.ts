@@ -41,6 +41,8 @@ export class TxnGenerator {
   private valueNext = 1;
   /** The operations next() made to run outside any transaction (workload.txnPlain). */
   private readonly plain = new WeakSet<MicroOp[]>();
+  /** The transactions next() made to begin with a RANGE: their first micro-operations, one per key. */
+  private readonly ranged = new WeakSet<MicroOp[]>();
 
   constructor(
     private readonly kind: Exclude<WorkloadKind, 'kv'>,
@@ -50,6 +52,8 @@ export class TxnGenerator {
     private readonly pickKey: () => string,
     /** The share of operations that are one read or write of one key outside any transaction. */
     private readonly plainShare = 0,
+    /** The share of transactions that begin with a RANGE over every key (the workload's keys, listed). */
+    private readonly range: { share: number; keys: readonly string[] } = { share: 0, keys: [] },
   ) {
     assert(length >= 1 && keysPerTxn >= 1, 'a transaction has operations and keys');
   }
@@ -70,6 +74,13 @@ export class TxnGenerator {
     }
     const n = 1 + this.rng.int(this.length);
     const ops: MicroOp[] = [];
+    if (this.range.share > 0 && this.rng.chance(this.range.share)) {
+      // A RANGE over the whole keyspace, recorded as a read of every key (an absent key read as
+      // empty): a phantom — a key the range missed that a transaction ordered before it wrote —
+      // is then an ordinary read-write dependency the checker sees.
+      for (const k of [...this.range.keys].sort()) ops.push(['r', k, null]);
+      this.ranged.add(ops);
+    }
     for (let i = 0; i < n; i++) {
       const key = this.rng.pick(keys);
       if (this.rng.chance(0.5)) ops.push(['r', key, null]);
@@ -92,6 +103,7 @@ export class TxnGenerator {
       const txn = begun.value;
       const step = (i: number): void => {
         if (i === filled.length) return this.commit(client, txn, filled, ops, done);
+        if (i === 0 && this.ranged.has(ops)) return this.runRange(client, txn, filled, (o) => (o === null ? step(this.range.keys.length) : failed(o, 'range', txn)));
         const [f, key, value] = filled[i] as MicroOp;
         const op: KvOp = { f: 'txn.op', txn, op: f === 'r' ? { f: 'read', key } : f === 'append' ? { f: 'append', key, value: `${String(value)} ` } : { f: 'write', key, value: String(value) } };
         client.invoke(op, (o) => {
@@ -105,6 +117,22 @@ export class TxnGenerator {
         });
       };
       step(0);
+    });
+  }
+
+  /** The RANGE a transaction begins with: fills the first reads (one per key, in order); done(null), or the outcome that failed it. */
+  private runRange(client: TxnClient, txn: string, filled: MicroOp[], done: (failed: Outcome | null) => void): void {
+    const n = this.range.keys.length;
+    client.invoke({ f: 'txn.op', txn, op: { f: 'range', start: '', end: null, limit: n, reverse: false } }, (o) => {
+      if (o.type !== 'ok') return done(o);
+      const seen = new Map(o.entries ?? []);
+      for (let i = 0; i < n; i++) {
+        const m = filled[i] as MicroOp;
+        const read = this.decode(seen.get(m[1]) ?? null);
+        if (read === undefined) return done({ type: 'fail', code: 'internal', message: `unreadable value ${JSON.stringify(seen.get(m[1]))}`, node: o.node });
+        m[2] = read;
+      }
+      done(null);
     });
   }
 
