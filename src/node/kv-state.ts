@@ -209,7 +209,7 @@ function executeOp(view: KvView, req: Request): Execution {
 
 /**
  * A key a prepared cross-shard transaction holds (its intent: shard-txn-apply.ts) is neither read
- * nor written outside it until the transaction is resolved: a read would miss a write that may
+ * nor written, nor ranged over, outside it until the transaction is resolved: a read would miss a write that may
  * already be committed, a write would slip between the transaction's reads and its commit. The
  * shard's leader makes single-key operations wait for such keys (shard-txn-participant.ts);
  * this is the check every replica makes when it applies or serves one anyway — an intent whose
@@ -324,6 +324,8 @@ export function executeRead(view: KvView, db: string, op: ReadOp | { f: 'db.list
   }
   if (!dbExists(view, db)) return noSuchDb(db);
   if (op.f === 'read') return preparedOn(view, db, op.key) ?? { ok: true, value: parseStored(view.get(dataKey(db, op.key))) };
+  const [held] = view.scan(TXN_KEY_INTENT_START + dataKey(db, op.start), TXN_KEY_INTENT_START + (op.end === null ? dbEnd(db) : dataKey(db, op.end)), 1, false);
+  if (held !== undefined) return { ok: false, code: 'unavailable', message: `${JSON.stringify(held[0].slice(TXN_KEY_INTENT_START.length + dataKey(db, '').length))} in the range is held by prepared transaction ${held[1]}: retry once it is resolved` };
   return executeRange(view, db, op, RANGE_BYTES_MAX);
 }
 

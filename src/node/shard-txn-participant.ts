@@ -152,13 +152,13 @@ export class Participants {
     const attempt = (): void => {
       const t = this.table(shard, host);
       if (t === null) return run(reply); // not the leader: the replica refers it
-      const holder = this.blocker(t, req.db, pins);
+      const holder = this.blocker(t, req.db, pins.covers);
       if (holder !== null) {
         if (this.env.clock.monotonicMs() >= deadlineMs) return reply({ ok: false, code: 'unavailable', message: `${holder}: retry once it is resolved` });
         this.env.clock.timer(PLAIN_POLL_MS, attempt);
         return;
       }
-      for (const [k, m] of pins) {
+      for (const [k, m] of pins.locks) {
         for (const w of t.locks.pin(k, m)) {
           const o = t.txns.get(w);
           if (o !== undefined && o.state === 'active') this.abort(t, o, 'conflict', `a single-key operation needed a key it had locked at shard ${t.shard}`);
@@ -168,21 +168,37 @@ export class Participants {
       run((r) => {
         assert(!done, 'a pinned single-key operation answered twice');
         done = true;
-        if (this.tables.get(t.shard) === t) for (const [k, m] of pins) this.granted(t, t.locks.unpin(k, m));
+        if (this.tables.get(t.shard) === t) for (const [k, m] of pins.locks) this.granted(t, t.locks.unpin(k, m));
         reply(r);
       });
     };
     attempt();
   }
 
-  /** What a single-key operation must wait for first (a description), or null. */
-  private blocker(t: PTable, db: string, pins: [string, LockMode, string | null][]): string | null {
+  /** What a single-key operation (or a shard's part of a plain range) must wait for first (a description), or null. */
+  private blocker(t: PTable, db: string, covers: PlainPins['covers']): string | null {
     const view = t.host.view();
-    for (const [k, , key] of pins) {
-      if (key === null) continue;
-      const intent = intentOn(view, db, key);
-      if (intent !== null) return `${JSON.stringify(key)} is held by prepared transaction ${intent}`;
-      for (const h of t.locks.holders(k)) if (h.committing && h.mode === 'X') return `${JSON.stringify(key)} is held by transaction ${h.txn}, which is committing`;
+    if (typeof covers === 'string') {
+      const intent = intentOn(view, db, covers);
+      if (intent !== null) return `${JSON.stringify(covers)} is held by prepared transaction ${intent}`;
+      for (const h of t.locks.holders(dataKey(db, covers))) if (h.committing && h.mode === 'X') return `${JSON.stringify(covers)} is held by transaction ${h.txn}, which is committing`;
+      return null;
+    }
+    if (Array.isArray(covers)) {
+      for (const k of covers) {
+        const why = this.blocker(t, db, k);
+        if (why !== null) return why;
+      }
+      return null;
+    }
+    const { start, end } = covers;
+    const hit = intentIn(view, db, start, end);
+    if (hit !== null) return `${JSON.stringify(hit.key)} is held by prepared transaction ${hit.txn}`;
+    // A committing transaction's X locks here are the keys it wrote here.
+    for (const p of t.txns.values()) {
+      if (p.state === 'active' || p.db !== db) continue;
+      const k = p.writes.find((w) => w.key >= start && (end === null || w.key < end));
+      if (k !== undefined) return `${JSON.stringify(k.key)} is held by transaction ${p.id}, which is committing`;
     }
     return null;
   }
@@ -473,22 +489,33 @@ export class Participants {
 }
 
 /**
- * The locks a single-key operation pins at its shard's leader: [lock name, mode, the key in its
- * database or null for the guard]; null for an operation that touches no key (admin, ranges —
- * see src/txn/README.md's limits).
+ * What a single-key operation outside transactions pins at its shard's leader (lock names and
+ * modes) and what it covers (a key, keys, or a range of its database); null for one that touches
+ * no key (admin operations).
  */
-function plainPins(req: Request): [string, LockMode, string | null][] | null {
+interface PlainPins {
+  locks: [string, LockMode][];
+  covers: string | string[] | { start: string; end: string | null };
+}
+
+function plainPins(req: Request): PlainPins | null {
   const op = req.op;
+  const guard = txnGuardLock(req.db);
   switch (op.f) {
     case 'read':
-      return [[dataKey(req.db, op.key), 'S', op.key]];
+      return { locks: [[dataKey(req.db, op.key), 'S']], covers: op.key };
+    case 'range':
+      // One shard's part of a gateway's range: S on the guard, as a transaction's range takes.
+      return { locks: [[guard, 'S']], covers: { start: op.start, end: op.end } };
     case 'write':
     case 'cas':
     case 'delete':
     case 'append':
-      return [[txnGuardLock(req.db), 'IX', null], [dataKey(req.db, op.key), 'X', op.key]];
-    case 'batch':
-      return [[txnGuardLock(req.db), 'IX', null], ...[...new Set(op.ops.map((o) => o.key))].map((k): [string, LockMode, string] => [dataKey(req.db, k), 'X', k])];
+      return { locks: [[guard, 'IX'], [dataKey(req.db, op.key), 'X']], covers: op.key };
+    case 'batch': {
+      const keys = [...new Set(op.ops.map((o) => o.key))];
+      return { locks: [[guard, 'IX'], ...keys.map((k): [string, LockMode] => [dataKey(req.db, k), 'X'])], covers: keys };
+    }
     default:
       return null;
   }

@@ -46,7 +46,7 @@ T('a prepare of the lock term stores an intent and its key markers; resolve-comm
   assert.is(v.get(dataKey('', 'x')), '"1 "');
 });
 
-T('a single-key write or read of a key under an intent is refused (retryable) and changes nothing, until the intent is resolved', () => {
+T('a single-key write, read or range over a key under an intent is refused (retryable) and changes nothing, until the intent is resolved', () => {
   // What every replica checks at apply: a leader may not have applied an earlier term's prepare
   // entry when the operation reached it (src/node/shard-txn-participant.ts's plain waits for the rest).
   const v = new MapView();
@@ -60,6 +60,9 @@ T('a single-key write or read of a key under an intent is refused (retryable) an
   const get = executeRead(v, '', { f: 'read', key: 'x' });
   assert.ok(!get.ok && get.code === 'unavailable');
   assert.ok(executeRead(v, '', { f: 'read', key: 'y' }).ok, 'a key no intent holds is read as ever');
+  const range = executeRead(v, '', { f: 'range', start: 'a', end: 'z', limit: 10, reverse: false });
+  assert.ok(!range.ok && range.code === 'unavailable' && range.message.includes('"x"'), JSON.stringify(range));
+  assert.ok(executeRead(v, '', { f: 'range', start: 'y', end: null, limit: 10, reverse: false }).ok, 'a range beside the intent is read as ever');
   assert.ok(v.apply({ f: 'stxn.resolve', txn: '1.3.1', commit: true }, 4).ok);
   assert.ok(executeWrite(v, { kind: 'req', seq: 3, ackSeq: 0, client: 'c', db: '', once: true, op: { f: 'append', key: 'x', value: '2 ' } }).result.ok);
   assert.equal(executeRead(v, '', { f: 'read', key: 'x' }), { ok: true, value: '1 ' });

@@ -302,15 +302,15 @@ T('bug txn-prepare-not-durable: the vote was in the old leader\'s memory, and th
  * A single-key operation outside transactions at its shard's leader (ShardedReplica.submit):
  * ShardTxn.plain, whose run applies it to the group's state at once. ran: whether it was let go.
  */
-function plain(w: World, op: Extract<KvOp, { f: 'read' | 'append' | 'write' }>): { answer: Result | null; ran: boolean } {
-  const shard = w.map.shardOf('', op.key);
+function plain(w: World, op: Extract<KvOp, { f: 'read' | 'append' | 'write' | 'range' }>, rangeShard = 0): { answer: Result | null; ran: boolean } {
+  const shard = op.f === 'range' ? rangeShard : w.map.shardOf('', op.key);
   const node = w.map.replicas(shard)[0] as string;
   const out: { answer: Result | null; ran: boolean } = { answer: null, ran: false };
   const req: Request = { kind: 'req', client: 'p', seq: 1, ackSeq: 0, db: '', op, once: true };
   w.txns.get(node)?.plain(shard, req, (r) => (out.answer = r), (reply) => {
     out.ran = true;
     const g = w.groups.get(shard) as Group;
-    if (op.f === 'read') return reply(executeRead(g.state, '', op));
+    if (op.f === 'read' || op.f === 'range') return reply(executeRead(g.state, '', op));
     const { result, writes } = executeWrite(g.state, req);
     for (const [k, v] of writes) v === null ? g.state.map.delete(k) : g.state.map.set(k, v);
     reply(result);
@@ -351,6 +351,23 @@ T('a single-key read or write waits while a prepared transaction holds its key, 
   assert.is(intents(w, 1), 0, 'the participant asked the home and resolved');
   const again = plain(w, { f: 'read', key: w.partKey });
   assert.equal(again.answer, { ok: true, value: 'p ' });
+});
+
+T('a shard\'s part of a plain range waits for a prepared transaction in it, and wounds an active writer there', () => {
+  const w = world();
+  silentAfterDecision(w);
+  const range = { f: 'range', start: '', end: null, limit: 10, reverse: false } as const;
+  const r = plain(w, range, 1);
+  w.clock.runFor(500);
+  assert.equal([r.ran, r.answer], [false, null], 'waits for the intent');
+  w.clock.runFor(3000);
+  assert.ok(r.answer?.ok === false && r.answer.code === 'unavailable', 'refused, never read around it');
+  assert.equal(plain(w, range, 1).answer, { ok: true, value: 1, entries: [[w.partKey, 'p ']] });
+  const id = (w.run({ f: 'txn.begin' }) as { value: string }).value;
+  assert.ok(w.run({ f: 'txn.op', txn: id, op: { f: 'append', key: w.partKey, value: 'q ' } }).ok);
+  assert.equal(plain(w, range, 1).answer, { ok: true, value: 1, entries: [[w.partKey, 'p ']] });
+  const c = w.run({ f: 'txn.commit', txn: id });
+  assert.ok(!c.ok && c.code === 'aborted', 'the writer the range read around was wounded');
 });
 
 T('RANGE in a transaction asks every shard and merges, its own writes included', () => {
