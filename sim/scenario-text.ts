@@ -109,7 +109,7 @@ function workloadFields(s: Scenario): Record<string, unknown> {
   const w = s.workload;
   return {
     // Only transactional workloads name their kind, so single-key scenarios print as before.
-    ...(w.kind !== 'kv' ? { kind: w.kind, txnLength: w.txnLength, txnKeys: w.txnKeys } : {}),
+    ...(w.kind !== 'kv' ? { kind: w.kind, txnLength: w.txnLength, txnKeys: w.txnKeys, ...(w.txnPlain > 0 ? { txnPlain: w.txnPlain } : {}), ...(w.txnRange > 0 ? { txnRange: w.txnRange } : {}) } : {}),
     clients: w.clients,
     keys: w.keys,
     mix: Object.fromEntries(Object.entries(w.mix).filter(([, v]) => v > 0)),

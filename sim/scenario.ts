@@ -152,6 +152,17 @@ export interface Workload {
   /** Transactions: micro-operations per transaction at most (1..txnLength, uniformly), and distinct keys each touches at most. */
   txnLength: number;
   txnKeys: number;
+  /**
+   * Transactions: the share of operations that are instead one read or append of one key outside
+   * any transaction (GET / APPEND), recorded as a transaction of one micro-operation, so that the
+   * isolation check judges single-key operations against the transactions they meet.
+   */
+  txnPlain: number;
+  /**
+   * Transactions: the share that begin with a RANGE over the whole keyspace, recorded as a read
+   * of every key (absent keys read empty), so that the check sees a range's phantoms.
+   */
+  txnRange: number;
   clients: number;
   keys: number;
   mix: OpMix;
@@ -550,6 +561,8 @@ const root = obj({
       kind: { v: oneOf(WORKLOAD_KINDS), default: 'kv' },
       txnLength: { v: int({ min: 1, max: 100 }), default: 4 },
       txnKeys: { v: int({ min: 1, max: 100 }), default: 3 },
+      txnPlain: { v: probability, default: 0 },
+      txnRange: { v: probability, default: 0 },
     }),
     required: true,
   },
@@ -632,6 +645,8 @@ export function parseScenario(text: string, file: string): Scenario {
       kind: w.kind,
       txnLength: w.txnLength,
       txnKeys: w.txnKeys,
+      txnPlain: w.txnPlain,
+      txnRange: w.txnRange,
       clients: w.clients,
       keys: w.keys,
       mix: w.mix,

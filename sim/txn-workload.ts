@@ -39,6 +39,10 @@ export interface TxnEnd {
 
 export class TxnGenerator {
   private valueNext = 1;
+  /** The operations next() made to run outside any transaction (workload.txnPlain). */
+  private readonly plain = new WeakSet<MicroOp[]>();
+  /** The transactions next() made to begin with a RANGE: their first micro-operations, one per key. */
+  private readonly ranged = new WeakSet<MicroOp[]>();
 
   constructor(
     private readonly kind: Exclude<WorkloadKind, 'kv'>,
@@ -46,12 +50,22 @@ export class TxnGenerator {
     private readonly keysPerTxn: number,
     private readonly rng: Rng,
     private readonly pickKey: () => string,
+    /** The share of operations that are one read or write of one key outside any transaction. */
+    private readonly plainShare = 0,
+    /** The share of transactions that begin with a RANGE over every key (the workload's keys, listed). */
+    private readonly range: { share: number; keys: readonly string[] } = { share: 0, keys: [] },
   ) {
     assert(length >= 1 && keysPerTxn >= 1, 'a transaction has operations and keys');
   }
 
-  /** A new transaction's micro-operations, reads null. */
+  /** A new transaction's micro-operations, reads null (or one, to run outside a transaction). */
   next(): MicroOp[] {
+    if (this.plainShare > 0 && this.rng.chance(this.plainShare)) {
+      const key = this.pickKey();
+      const ops: MicroOp[] = [this.rng.chance(0.5) ? ['r', key, null] : [this.kind === 'txn-list-append' ? 'append' : 'w', key, this.valueNext++]];
+      this.plain.add(ops);
+      return ops;
+    }
     const keys: string[] = [];
     // Distinct keys by the scenario's distribution; a few tries, then fewer keys (tiny keyspaces).
     for (let tries = 0; keys.length < this.keysPerTxn && tries < this.keysPerTxn * 4; tries++) {
@@ -60,6 +74,13 @@ export class TxnGenerator {
     }
     const n = 1 + this.rng.int(this.length);
     const ops: MicroOp[] = [];
+    if (this.range.share > 0 && this.rng.chance(this.range.share)) {
+      // A RANGE over the whole keyspace, recorded as a read of every key (an absent key read as
+      // empty): a phantom — a key the range missed that a transaction ordered before it wrote —
+      // is then an ordinary read-write dependency the checker sees.
+      for (const k of [...this.range.keys].sort()) ops.push(['r', k, null]);
+      this.ranged.add(ops);
+    }
     for (let i = 0; i < n; i++) {
       const key = this.rng.pick(keys);
       if (this.rng.chance(0.5)) ops.push(['r', key, null]);
@@ -70,6 +91,7 @@ export class TxnGenerator {
 
   /** Runs one transaction through the client; done once, with the history's completion. */
   run(client: TxnClient, ops: MicroOp[], done: (end: TxnEnd) => void): void {
+    if (this.plain.has(ops)) return this.runPlain(client, ops[0] as MicroOp, done);
     const filled: MicroOp[] = ops.map((m) => [...m] as MicroOp);
     const failed = (o: Outcome, what: string, txn: string | null): void => {
       // Nothing commits without COMMIT: whatever happened before it, this transaction did not.
@@ -81,6 +103,7 @@ export class TxnGenerator {
       const txn = begun.value;
       const step = (i: number): void => {
         if (i === filled.length) return this.commit(client, txn, filled, ops, done);
+        if (i === 0 && this.ranged.has(ops)) return this.runRange(client, txn, filled, (o) => (o === null ? step(this.range.keys.length) : failed(o, 'range', txn)));
         const [f, key, value] = filled[i] as MicroOp;
         const op: KvOp = { f: 'txn.op', txn, op: f === 'r' ? { f: 'read', key } : f === 'append' ? { f: 'append', key, value: `${String(value)} ` } : { f: 'write', key, value: String(value) } };
         client.invoke(op, (o) => {
@@ -94,6 +117,42 @@ export class TxnGenerator {
         });
       };
       step(0);
+    });
+  }
+
+  /** The RANGE a transaction begins with: fills the first reads (one per key, in order); done(null), or the outcome that failed it. */
+  private runRange(client: TxnClient, txn: string, filled: MicroOp[], done: (failed: Outcome | null) => void): void {
+    const n = this.range.keys.length;
+    client.invoke({ f: 'txn.op', txn, op: { f: 'range', start: '', end: null, limit: n, reverse: false } }, (o) => {
+      if (o.type !== 'ok') return done(o);
+      const seen = new Map(o.entries ?? []);
+      for (let i = 0; i < n; i++) {
+        const m = filled[i] as MicroOp;
+        const read = this.decode(seen.get(m[1]) ?? null);
+        if (read === undefined) return done({ type: 'fail', code: 'internal', message: `unreadable value ${JSON.stringify(seen.get(m[1]))}`, node: o.node });
+        m[2] = read;
+      }
+      done(null);
+    });
+  }
+
+  /**
+   * One read or write outside any transaction (GET, APPEND or PUT): a transaction of one
+   * micro-operation in the history. A read that did not answer changed nothing (fail); a write
+   * whose answer is unknown may have happened (info).
+   */
+  private runPlain(client: TxnClient, m: MicroOp, done: (end: TxnEnd) => void): void {
+    const [f, key, value] = m;
+    const op: KvOp = f === 'r' ? { f: 'read', key } : f === 'append' ? { f: 'append', key, value: `${String(value)} ` } : { f: 'write', key, value: String(value) };
+    client.invoke(op, (o) => {
+      if (o.type === 'ok') {
+        if (f !== 'r') return done({ type: 'ok', value: [m], detail: { node: o.node, plain: true } });
+        const read = this.decode(o.value);
+        if (read !== undefined) return done({ type: 'ok', value: [[f, key, read]], detail: { node: o.node, plain: true } });
+        return done({ type: 'fail', value: [m], detail: { node: o.node, plain: true, error: `unreadable value ${JSON.stringify(o.value)}` } });
+      }
+      const error = o.type === 'fail' ? `${o.code} ${o.message}` : o.reason;
+      done({ type: o.type === 'info' && f !== 'r' ? 'info' : 'fail', value: [m], detail: { ...(o.type === 'fail' ? { node: o.node } : {}), plain: true, error } });
     });
   }
 

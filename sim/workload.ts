@@ -148,7 +148,7 @@ export class Workload {
     let acc = 0;
     this.mixCdf = (Object.entries(spec.mix) as [OpFunction, number][]).filter(([, w]) => w > 0).map(([f, w]) => [f, (acc += w / total)]);
     this.processNext = spec.clients;
-    this.txns = spec.kind === 'kv' ? null : new TxnGenerator(spec.kind, spec.txnLength, spec.txnKeys, rng.fork('txn'), () => this.pickKey());
+    this.txns = spec.kind === 'kv' ? null : new TxnGenerator(spec.kind, spec.txnLength, spec.txnKeys, rng.fork('txn'), () => this.pickKey(), spec.txnPlain, { share: spec.txnRange, keys: this.keys });
   }
 
   get keyNames(): readonly string[] {

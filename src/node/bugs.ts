@@ -17,6 +17,7 @@ export const BUGS = {
   'txn-read-uncommitted': 'reads in a transaction take no lock and see other open transactions\' buffered writes',
   'txn-prepare-not-durable': 'a cross-shard participant votes yes with its locks and writes in its leader\'s memory only, before a prepare entry is in its Raft log',
   'txn-coordinator-forgets-decision': 'a cross-shard coordinator\'s new leader answers participants and resent COMMITs from its memory alone, not from the decision in its log: what it does not remember it calls aborted',
+  'txn-single-key-unordered': 'on a sharded cluster, single-key reads and writes outside transactions pass around the transactions\' locks: a write may land between a transaction\'s read and its commit',
 } as const;
 
 export type BugName = keyof typeof BUGS;

@@ -17,6 +17,7 @@ import {
   SESSIONS_START,
   sessionKey,
   SWEEP_CURSOR_KEY,
+  TXN_KEY_INTENT_START,
   userKey,
   USERS_END,
   USERS_START,
@@ -190,6 +191,10 @@ function executeOp(view: KvView, req: Request): Execution {
   let result: Result = { ok: true, value: null };
   if (!dbExists(view, req.db)) return { result: noSuchDb(req.db), writes: [] };
   for (const op of ops) {
+    const held = preparedOn(view, req.db, op.key);
+    if (held !== null) return { result: held, writes: [] };
+  }
+  for (const op of ops) {
     const r = applyWriteOp(read, req.db, op, overlay);
     if (!r.ok) {
       // A batch is atomic: the first failing op fails it all.
@@ -200,6 +205,22 @@ function executeOp(view: KvView, req: Request): Execution {
     result = r;
   }
   return { result, writes: [...overlay.entries()] };
+}
+
+/**
+ * A key a prepared cross-shard transaction holds (its intent: shard-txn-apply.ts) is neither read
+ * nor written, nor ranged over, outside it until the transaction is resolved: a read would miss a write that may
+ * already be committed, a write would slip between the transaction's reads and its commit. The
+ * shard's leader makes single-key operations wait for such keys (shard-txn-participant.ts);
+ * this is the check every replica makes when it applies or serves one anyway — an intent whose
+ * prepare entry the leader had not yet applied when the operation arrived (a new leader). The
+ * answer is a refusal with nothing applied: `unavailable`, which clients retry. A cluster of one
+ * group never has intents: one lookup of an absent key.
+ */
+function preparedOn(view: KvView, db: string, key: string): Result | null {
+  const txn = view.get(TXN_KEY_INTENT_START + dataKey(db, key));
+  if (txn === undefined || txn === null) return null;
+  return { ok: false, code: 'unavailable', message: `${JSON.stringify(key)} is held by prepared transaction ${txn}: retry once it is resolved` };
 }
 
 export function applyWriteOp(
@@ -302,7 +323,9 @@ export function executeRead(view: KvView, db: string, op: ReadOp | { f: 'db.list
     return { ok: true, value: users as unknown as Json };
   }
   if (!dbExists(view, db)) return noSuchDb(db);
-  if (op.f === 'read') return { ok: true, value: parseStored(view.get(dataKey(db, op.key))) };
+  if (op.f === 'read') return preparedOn(view, db, op.key) ?? { ok: true, value: parseStored(view.get(dataKey(db, op.key))) };
+  const [held] = view.scan(TXN_KEY_INTENT_START + dataKey(db, op.start), TXN_KEY_INTENT_START + (op.end === null ? dbEnd(db) : dataKey(db, op.end)), 1, false);
+  if (held !== undefined) return { ok: false, code: 'unavailable', message: `${JSON.stringify(held[0].slice(TXN_KEY_INTENT_START.length + dataKey(db, '').length))} in the range is held by prepared transaction ${held[1]}: retry once it is resolved` };
   return executeRange(view, db, op, RANGE_BYTES_MAX);
 }
 

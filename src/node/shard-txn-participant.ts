@@ -1,13 +1,14 @@
+import { assert } from '../util/assert.js';
 import { LockManager, type Grant, type LockMode } from '../txn/lock-manager.js';
 import { overlayValue, type BufferedWrite, type TxnLimits } from '../txn/txn-table.js';
-import { TXN_INTENTS_END, TXN_INTENTS_START, dataKey } from './keyspace.js';
-import { parseStored } from './kv-state.js';
-import type { ReadOp, Result, TxnWriteOp } from './protocol.js';
+import { TXN_INTENTS_END, TXN_INTENTS_START, TXN_KEY_INTENT_START, dataKey, dbEnd, txnGuardLock } from './keyspace.js';
+import { parseStored, type KvView } from './kv-state.js';
+import type { ReadOp, Request, Result, TxnWriteOp } from './protocol.js';
 import type { Reply } from './replica.js';
 import { intentOn, readIntent, shardTxnRecord, type Intent } from './shard-txn-apply.js';
 import type { ShardTxnEnv } from './shard-txn.js';
 import { abortedResult } from './txn-apply.js';
-import type { TxnHost } from './txn-service.js';
+import { rangeWithWrites, type TxnHost } from './txn-service.js';
 
 /**
  * The participant side of two-phase commit across shards (src/txn/README.md), at the leader of
@@ -57,6 +58,15 @@ interface PTable {
   /** Transactions resolved or aborted under this leadership, oldest first (bounded). */
   endedSet: Set<string>;
 }
+
+/**
+ * A single-key operation outside transactions that meets a key a prepared transaction holds waits
+ * this long at most, looking again every PLAIN_POLL_MS, before it is refused (`unavailable`, which
+ * clients retry). Long enough for an unhurried 2PC to resolve (two round trips and two log
+ * appends, well under 100 ms in the lab); a stuck one is recovered after RECOVER_AFTER_MS.
+ */
+const PLAIN_WAIT_MS = 1000;
+const PLAIN_POLL_MS = 10;
 
 /** An intent is asked about at its home after this long without a decision. */
 export const RECOVER_AFTER_MS = 1000;
@@ -116,6 +126,83 @@ export class Participants {
     t.txns.clear();
   }
 
+  // ---- single-key operations outside transactions ----
+
+  /**
+   * A read or write outside any transaction, at the leader of its shard (ShardedReplica.submit),
+   * ordered against this shard's transactions; run(reply) hands it to the shard's replica. The
+   * one-group service pins such a write (txn-service.ts's pinWrite); here the same, plus what two-
+   * phase commit adds: a transaction that has voted holds its keys until the decision reaches
+   * this shard, so the operation first waits while one of its keys is under an intent or an X
+   * lock of a transaction that is preparing or prepared (a write there would slip between the
+   * transaction's reads and its commit; a read would miss a write that may already be committed —
+   * its client told OK). Then it pins its key (X for a write, and IX on the database's guard
+   * against transactional ranges; S for a read) until its answer: no conflicting lock is granted
+   * meanwhile, and the active transactions holding one are wounded, the single operation being
+   * the oldest of all, as on one group. An active transaction may already be past its lock point
+   * (every operation done, PREPARE on its way), so a read must not go around its X lock either.
+   * An S lock of a preparing transaction is passed: its lock point is behind it, and the write
+   * is ordered after its reads. What the leader's memory cannot see (an intent whose prepare
+   * entry of an earlier term it has not applied yet) the replicas refuse at apply (kv-state.ts).
+   */
+  plain(shard: number, host: TxnHost, req: Request, reply: Reply, run: (reply: Reply) => void): void {
+    const pins = plainPins(req);
+    if (pins === null || this.env.bugs.has('txn-single-key-unordered')) return run(reply);
+    const deadlineMs = this.env.clock.monotonicMs() + PLAIN_WAIT_MS;
+    const attempt = (): void => {
+      const t = this.table(shard, host);
+      if (t === null) return run(reply); // not the leader: the replica refers it
+      const holder = this.blocker(t, req.db, pins.covers);
+      if (holder !== null) {
+        if (this.env.clock.monotonicMs() >= deadlineMs) return reply({ ok: false, code: 'unavailable', message: `${holder}: retry once it is resolved` });
+        this.env.clock.timer(PLAIN_POLL_MS, attempt);
+        return;
+      }
+      for (const [k, m] of pins.locks) {
+        for (const w of t.locks.pin(k, m)) {
+          const o = t.txns.get(w);
+          if (o !== undefined && o.state === 'active') this.abort(t, o, 'conflict', `a single-key operation needed a key it had locked at shard ${t.shard}`);
+        }
+      }
+      let done = false;
+      run((r) => {
+        assert(!done, 'a pinned single-key operation answered twice');
+        done = true;
+        if (this.tables.get(t.shard) === t) for (const [k, m] of pins.locks) this.granted(t, t.locks.unpin(k, m));
+        reply(r);
+      });
+    };
+    attempt();
+  }
+
+  /** What a single-key operation (or a shard's part of a plain range) must wait for first (a description), or null. */
+  private blocker(t: PTable, db: string, covers: PlainPins['covers']): string | null {
+    const view = t.host.view();
+    if (typeof covers === 'string') {
+      const intent = intentOn(view, db, covers);
+      if (intent !== null) return `${JSON.stringify(covers)} is held by prepared transaction ${intent}`;
+      for (const h of t.locks.holders(dataKey(db, covers))) if (h.committing && h.mode === 'X') return `${JSON.stringify(covers)} is held by transaction ${h.txn}, which is committing`;
+      return null;
+    }
+    if (Array.isArray(covers)) {
+      for (const k of covers) {
+        const why = this.blocker(t, db, k);
+        if (why !== null) return why;
+      }
+      return null;
+    }
+    const { start, end } = covers;
+    const hit = intentIn(view, db, start, end);
+    if (hit !== null) return `${JSON.stringify(hit.key)} is held by prepared transaction ${hit.txn}`;
+    // A committing transaction's X locks here are the keys it wrote here.
+    for (const p of t.txns.values()) {
+      if (p.state === 'active' || p.db !== db) continue;
+      const k = p.writes.find((w) => w.key >= start && (end === null || w.key < end));
+      if (k !== undefined) return `${JSON.stringify(k.key)} is held by transaction ${p.id}, which is committing`;
+    }
+    return null;
+  }
+
   // ---- operations ----
 
   private op(t: PTable, body: Extract<ParticipantRequest, { f: 'op' }>, reply: Reply): void {
@@ -145,9 +232,28 @@ export class Participants {
     p.result = null;
     p.reply = reply;
     const op = body.op;
-    if (op.f === 'range') return this.finish(p, { ok: false, code: 'bad_request', message: 'RANGE inside a transaction is not supported on a sharded cluster yet' });
-    const key = dataKey(p.db, op.key);
     const live = p;
+    if (op.f === 'range') {
+      // The part of the range this shard holds (keys are hashed: every shard may hold some), under
+      // S on the database's guard, as on one group (txn-service.ts): no transaction writes in
+      // this database here (IX) until it ends, and a single-key write wounds it (a pin).
+      return this.lock(t, p, txnGuardLock(p.db), 'S', () =>
+        t.host.readBarrier(
+          () => {
+            if (t.txns.get(live.id) !== live || live.state !== 'active') return;
+            const view = t.host.view();
+            const holder = intentIn(view, live.db, op.start, op.end);
+            if (holder !== null) return void this.abort(t, live, 'conflict', `the range holds ${JSON.stringify(holder.key)}, held by prepared transaction ${holder.txn}`);
+            this.finish(live, rangeWithWrites(view, live.db, live.writes, op));
+          },
+          () => {
+            if (t.txns.get(live.id) === live) this.abort(t, live, 'leader_changed', 'leadership could not be confirmed for a range');
+          },
+          0,
+        ),
+      );
+    }
+    const key = dataKey(p.db, op.key);
     if (op.f === 'read') {
       return this.lock(t, p, key, 'S', () =>
         t.host.readBarrier(
@@ -169,14 +275,16 @@ export class Participants {
     }
     const holder = intentOn(t.host.view(), p.db, op.key);
     if (holder !== null && holder !== p.id) return void this.abort(t, p, 'conflict', `${JSON.stringify(op.key)} is held by prepared transaction ${holder}`);
-    this.lock(t, p, key, 'X', () => {
+    // IX on the guard first, as on one group: a write here conflicts with this shard's part of
+    // another transaction's range.
+    this.lock(t, p, txnGuardLock(p.db), 'IX', () => this.lock(t, live, key, 'X', () => {
       if (op.f === 'append') {
         const v = overlayValue(parseStored(t.host.view().get(key)), live.writes, op.key);
         if (v === undefined || (v !== null && typeof v !== 'string')) return this.finish(live, { ok: false, code: 'type_error', message: `cannot append to a ${Array.isArray(v) ? 'list' : typeof v}` });
       }
       live.writes.push(op.f === 'write' ? { f: 'write', key: op.key, value: op.value } : op.f === 'delete' ? { f: 'delete', key: op.key } : { f: 'append', key: op.key, value: op.value });
       this.finish(live, { ok: true, value: op.f === 'delete' ? null : op.value });
-    });
+    }));
   }
 
   private finish(p: PTxn, r: Result): void {
@@ -378,4 +486,45 @@ export class Participants {
   stop(): void {
     for (const t of [...this.tables.values()]) this.drop(t);
   }
+}
+
+/**
+ * What a single-key operation outside transactions pins at its shard's leader (lock names and
+ * modes) and what it covers (a key, keys, or a range of its database); null for one that touches
+ * no key (admin operations).
+ */
+interface PlainPins {
+  locks: [string, LockMode][];
+  covers: string | string[] | { start: string; end: string | null };
+}
+
+function plainPins(req: Request): PlainPins | null {
+  const op = req.op;
+  const guard = txnGuardLock(req.db);
+  switch (op.f) {
+    case 'read':
+      return { locks: [[dataKey(req.db, op.key), 'S']], covers: op.key };
+    case 'range':
+      // One shard's part of a gateway's range: S on the guard, as a transaction's range takes.
+      return { locks: [[guard, 'S']], covers: { start: op.start, end: op.end } };
+    case 'write':
+    case 'cas':
+    case 'delete':
+    case 'append':
+      return { locks: [[guard, 'IX'], [dataKey(req.db, op.key), 'X']], covers: op.key };
+    case 'batch': {
+      const keys = [...new Set(op.ops.map((o) => o.key))];
+      return { locks: [[guard, 'IX'], ...keys.map((k): [string, LockMode] => [dataKey(req.db, k), 'X'])], covers: keys };
+    }
+    default:
+      return null;
+  }
+}
+
+/** A key in [start, end) of db that a prepared transaction's intent holds here, and which, or null. */
+function intentIn(view: KvView, db: string, start: string, end: string | null): { key: string; txn: string } | null {
+  const from = TXN_KEY_INTENT_START + dataKey(db, start);
+  const to = TXN_KEY_INTENT_START + (end === null ? dbEnd(db) : dataKey(db, end));
+  const [hit] = view.scan(from, to, 1, false);
+  return hit === undefined ? null : { key: hit[0].slice(TXN_KEY_INTENT_START.length + dataKey(db, '').length), txn: hit[1] };
 }

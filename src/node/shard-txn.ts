@@ -9,6 +9,7 @@ import type { ReadOp, Request, Result, TxnOp, TxnWriteOp } from './protocol.js';
 import type { Reply } from './replica.js';
 import { recordResult, shardTxnRecord } from './shard-txn-apply.js';
 import { Participants, type ParticipantRequest } from './shard-txn-participant.js';
+import { mergeRanges } from './range-merge.js';
 import { abortedResult, readTxnRecord } from './txn-apply.js';
 import type { TxnHost } from './txn-service.js';
 
@@ -99,6 +100,8 @@ export class ShardTxn {
   private readonly tables = new Map<number, CTable>();
   private readonly calls = new Map<number, Call>();
   private readonly leaders = new Map<number, string>();
+  /** Transactions coordinated here that aborted, and their BEGIN times: a retry naming one takes its age (bounded, oldest forgotten). */
+  private readonly aborted = new Map<string, number>();
   private rid = 0;
   private homeNext = 0;
   private sweepTimer: Timer | null = null;
@@ -118,7 +121,7 @@ export class ShardTxn {
   submit(req: Request, reply: Reply): void {
     if (this.stopped) return reply({ ok: false, code: 'unavailable', message: 'the node is stopped' });
     const op = req.op as TxnOp;
-    if (op.f === 'txn.begin') return this.begin(req.db, reply);
+    if (op.f === 'txn.begin') return this.begin(req.db, op.retryOf, reply);
     if (op.f === 'txn.oneshot') return this.oneshot(req, op.ops, reply);
     const home = homeOf(op.txn);
     if (home === null || home >= this.env.map().shards) return reply({ ok: false, code: 'bad_request', message: `${JSON.stringify(op.txn)} is not a transaction id of this cluster of ${this.env.map().shards} shards (BEGIN answers <home shard>.<term>.<counter>)` });
@@ -134,7 +137,13 @@ export class ShardTxn {
     }
   }
 
-  private begin(db: string, reply: Reply): void {
+  /**
+   * retryOf: an aborted transaction this one retries; it takes that one's BEGIN time (its age in
+   * wound-wait), once, as on one group (txn-table.ts), so that a retried transaction ages until it
+   * is the oldest and is no longer wounded. Remembered by the node that coordinated it: a retry
+   * that BEGINs elsewhere starts young, as on one group after a leader change.
+   */
+  private begin(db: string, retryOf: string | undefined, reply: Reply): void {
     // A home this node leads, in turn: no forwarding, and the homes spread over the leaders.
     const hosted = this.env.hosted();
     for (let i = 0; i < hosted.length; i++) {
@@ -145,7 +154,9 @@ export class ShardTxn {
       if (t.txns.size >= this.limits.openMax) return reply({ ok: false, code: 'unavailable', message: `too many open transactions (${this.limits.openMax}) at this leader: retry later` });
       const id = `${shard}.${t.term}.${++t.counter}`;
       const now = this.env.clock.monotonicMs();
-      t.txns.set(id, { id, db, ts: Math.floor(this.env.clock.wallMs()), state: 'active', parts: new Map(), busy: false, deadlineMs: now + this.limits.timeoutMs, waiters: [], lastRequest: null, lastResult: null });
+      const inherited = retryOf === undefined ? undefined : this.aborted.get(retryOf);
+      if (inherited !== undefined) this.aborted.delete(retryOf as string);
+      t.txns.set(id, { id, db, ts: inherited ?? Math.floor(this.env.clock.wallMs()), state: 'active', parts: new Map(), busy: false, deadlineMs: now + this.limits.timeoutMs, waiters: [], lastRequest: null, lastResult: null });
       return reply({ ok: true, value: id });
     }
     // This node leads no shard: refer to a leader another group of it knows, or to a replica.
@@ -164,29 +175,45 @@ export class ShardTxn {
     if (name !== null && c.lastRequest === name && c.lastResult !== null) return reply(c.lastResult);
     if (c.state !== 'active') return reply({ ok: false, code: 'bad_request', message: `transaction ${id} is ${c.state}` });
     if (c.busy) return reply({ ok: false, code: 'bad_request', message: `transaction ${id} has an operation in progress: one at a time` });
-    if (op.f === 'range') return reply({ ok: false, code: 'bad_request', message: 'RANGE inside a transaction is not supported on a sharded cluster yet (a range spans shards); read keys one by one' });
-    const shard = this.env.map().shardOf(c.db, op.key);
-    let part = c.parts.get(shard);
-    if (part === undefined) {
-      if (c.parts.size >= PARTS_MAX) return reply(this.abort(t, c, 'too_large', `a transaction touches at most ${PARTS_MAX} shards`));
-      c.parts.set(shard, (part = { n: 0, wrote: false }));
-    }
-    const p = part;
-    p.n++;
-    c.busy = true;
-    this.call(shard, { f: 'op', txn: id, home: t.shard, ts: c.ts, db: c.db, n: p.n, op }, OP_BUDGET_MS, (r) => {
-      c.busy = false;
-      if (t.txns.get(id) !== c || c.state !== 'active') return reply(r.ok ? abortedResult('failed', `transaction ${id} ended meanwhile`) : r);
-      if (!r.ok && (r.code === 'aborted' || r.code === 'timeout' || r.code === 'unavailable' || r.code === 'not_leader')) {
-        const reason = r.code === 'aborted' ? (r.message.split(' ')[0] as string) : 'leader_changed';
-        return reply(this.abort(t, c, reason, `shard ${shard}: ${r.message}`));
+    // A key's shard; a range's keys are hashed over every shard, so a range asks them all (each
+    // locks its part as one group would, shard-txn-participant.ts) and merges their answers.
+    const shards = op.f === 'range' ? [...Array(this.env.map().shards).keys()] : [this.env.map().shardOf(c.db, op.key)];
+    const ps: { n: number; wrote: boolean }[] = [];
+    for (const shard of shards) {
+      let part = c.parts.get(shard);
+      if (part === undefined) {
+        if (c.parts.size >= PARTS_MAX) return reply(this.abort(t, c, 'too_large', `a transaction touches at most ${PARTS_MAX} shards`));
+        c.parts.set(shard, (part = { n: 0, wrote: false }));
       }
-      if (r.ok && op.f !== 'read') p.wrote = true;
+      ps.push(part);
+    }
+    c.busy = true;
+    const results: (Result | null)[] = shards.map(() => null);
+    let waiting = shards.length;
+    const answered = (): void => {
+      c.busy = false;
+      if (t.txns.get(id) !== c || c.state !== 'active') return reply(results.find((r) => r !== null && !r.ok) ?? abortedResult('failed', `transaction ${id} ended meanwhile`));
+      for (const [i, r] of (results as Result[]).entries()) {
+        if (!r.ok && (r.code === 'aborted' || r.code === 'timeout' || r.code === 'unavailable' || r.code === 'not_leader')) {
+          const reason = r.code === 'aborted' ? (r.message.split(' ')[0] as string) : 'leader_changed';
+          return reply(this.abort(t, c, reason, `shard ${shards[i]}: ${r.message}`));
+        }
+      }
+      const r = op.f === 'range' ? mergeRanges(op, results as Result[]) : (results[0] as Result);
+      if (r.ok && op.f !== 'read' && op.f !== 'range') (ps[0] as { wrote: boolean }).wrote = true;
       if (name !== null) {
         c.lastRequest = name;
         c.lastResult = r;
       }
       reply(r);
+    };
+    shards.forEach((shard, i) => {
+      const p = ps[i] as { n: number };
+      p.n++;
+      this.call(shard, { f: 'op', txn: id, home: t.shard, ts: c.ts, db: c.db, n: p.n, op }, OP_BUDGET_MS, (r) => {
+        results[i] = r;
+        if (--waiting === 0) answered();
+      });
     });
   }
 
@@ -283,6 +310,10 @@ export class ShardTxn {
 
   private finish(t: CTable, c: CTxn, r: Result): void {
     if (t.txns.get(c.id) === c) t.txns.delete(c.id);
+    if (!r.ok && r.code === 'aborted') {
+      this.aborted.set(c.id, c.ts);
+      if (this.aborted.size > this.limits.finishedKept) this.aborted.delete(this.aborted.keys().next().value as string);
+    }
     if (r.ok || r.code === 'aborted') {
       t.finished.set(c.id, r);
       if (t.finished.size > this.limits.finishedKept) t.finished.delete(t.finished.keys().next().value as string);
@@ -299,7 +330,7 @@ export class ShardTxn {
 
   /** A list of reads and writes as one transaction: begin, each in order, commit. */
   private oneshot(req: Request, ops: (ReadOp | TxnWriteOp)[], reply: Reply): void {
-    this.begin(req.db, (begun) => {
+    this.begin(req.db, undefined, (begun) => {
       if (!begun.ok) return reply(begun);
       const id = begun.value as string;
       const t = this.ctable(homeOf(id) as number);
@@ -313,12 +344,23 @@ export class ShardTxn {
             if (c !== undefined && c.state === 'active') this.abort(t, c, 'failed', `operation ${i} failed`);
             return reply(r.code === 'aborted' ? r : { ...r, message: `ops[${i}]: ${r.message}` });
           }
-          values.push((ops[i] as ReadOp | TxnWriteOp).f === 'read' ? r.value : null);
+          const f = (ops[i] as ReadOp | TxnWriteOp).f;
+          values.push(f === 'range' ? ((r.entries ?? []) as unknown as Json) : f === 'read' ? r.value : null);
           step(i + 1);
         });
       };
       step(0);
     });
+  }
+
+  /**
+   * A single-key operation outside transactions for a shard this node holds a replica of:
+   * ordered against the shard's transactions at its leader (Participants.plain), then run(reply).
+   */
+  plain(shard: number, req: Request, reply: Reply, run: (reply: Reply) => void): void {
+    const host = this.env.group(shard);
+    if (this.stopped || host === null || host.leaderTerm() === null) return run(reply);
+    this.participants.plain(shard, host, req, reply, run);
   }
 
   // ---- the home's answers to participants ----

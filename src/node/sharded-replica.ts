@@ -299,7 +299,8 @@ export class ShardedReplica implements Replica {
     const shard = this.route(req);
     if (typeof shard !== 'number') return reply(shard);
     const replica = this.groups.get(shard)?.replica ?? null;
-    if (replica !== null) return replica.submit(req, reply);
+    // Ordered against cross-shard transactions' locks first (shard-txn.ts), as one group's service orders them.
+    if (replica !== null) return this.txn.plain(shard, req, reply, (r) => replica.submit(req, r));
     if (this.groups.has(shard)) return reply({ ok: false, code: 'unavailable', message: `shard ${shard} is starting` });
     reply(this.referral(shard));
   }

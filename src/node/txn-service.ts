@@ -278,19 +278,7 @@ export class TxnService {
   }
 
   private readRange(t: Txn, op: Extract<ReadOp, { f: 'range' }>): Result {
-    const mine = [...new Set(t.writes.map((w) => w.key))].filter((k) => k >= op.start && (op.end === null || k < op.end));
-    const base = executeRange(this.host.view(), t.db, { ...op, limit: Math.min(op.limit + mine.length, op.limit * 2 + 1) }, 4 * 1024 * 1024);
-    if (!base.ok) return base;
-    const merged = new Map<string, Json>((base.entries ?? []).map(([k, v]) => [k, v]));
-    for (const k of mine) {
-      const v = overlayValue(merged.get(k) ?? parseStored(this.host.view().get(dataKey(t.db, k))), t.writes, k);
-      if (v === null || v === undefined) merged.delete(k);
-      else merged.set(k, v);
-    }
-    const keys = [...merged.keys()].sort();
-    if (op.reverse) keys.reverse();
-    const entries = keys.slice(0, op.limit).map((k): [string, Json] => [k, merged.get(k) as Json]);
-    return { ok: true, value: entries.length, entries };
+    return rangeWithWrites(this.host.view(), t.db, t.writes, op);
   }
 
   /** Buffers a write (X lock held); an append to a value that is not a string is refused, the transaction goes on. */
@@ -435,6 +423,26 @@ export class TxnService {
       if (this.live.size > 0) this.armSweep();
     });
   }
+}
+
+/**
+ * A range as a transaction sees it: the committed state with its own buffered writes laid over
+ * (here, and at each shard's participant of a cross-shard transaction, shard-txn-participant.ts).
+ */
+export function rangeWithWrites(view: KvView, db: string, writes: readonly BufferedWrite[], op: Extract<ReadOp, { f: 'range' }>): Result {
+  const mine = [...new Set(writes.map((w) => w.key))].filter((k) => k >= op.start && (op.end === null || k < op.end));
+  const base = executeRange(view, db, { ...op, limit: Math.min(op.limit + mine.length, op.limit * 2 + 1) }, 4 * 1024 * 1024);
+  if (!base.ok) return base;
+  const merged = new Map<string, Json>((base.entries ?? []).map(([k, v]) => [k, v]));
+  for (const k of mine) {
+    const v = overlayValue(merged.get(k) ?? parseStored(view.get(dataKey(db, k))), writes, k);
+    if (v === null || v === undefined) merged.delete(k);
+    else merged.set(k, v);
+  }
+  const keys = [...merged.keys()].sort();
+  if (op.reverse) keys.reverse();
+  const entries = keys.slice(0, op.limit).map((k): [string, Json] => [k, merged.get(k) as Json]);
+  return { ok: true, value: entries.length, entries };
 }
 
 /** The keys a write request changes; 'db' for a database deletion; null for none. */

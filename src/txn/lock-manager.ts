@@ -175,6 +175,13 @@ export class LockManager {
     return this.wake([key]);
   }
 
+  /** Who holds key, in which mode, and whether each is committing (a single-key operation outside transactions asks, shard-txn-participant.ts). */
+  holders(key: string): { txn: string; mode: LockMode; committing: boolean }[] {
+    const k = this.keys.get(key);
+    if (k === undefined) return [];
+    return [...k.holders].map(([txn, mode]) => ({ txn, mode, committing: this.txn(txn).committing }));
+  }
+
   /** Checks the table's invariants (tests, and the service after every change in debug runs). */
   checkInvariants(): void {
     for (const [key, k] of this.keys) {

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { dataKey } from '../../src/node/keyspace.js';
-import type { KvView } from '../../src/node/kv-state.js';
+import { executeRead, executeWrite, type KvView } from '../../src/node/kv-state.js';
 import { decodeLogEntry, logEntryText } from '../../src/node/log-records.js';
 import { executeShardTxn, intentOn, isShardTxnRecord, readIntent, shardTxnRecord, type ShardTxnRecordOp } from '../../src/node/shard-txn-apply.js';
 import { homeOf } from '../../src/node/shard-txn.js';
@@ -44,6 +44,28 @@ T('a prepare of the lock term stores an intent and its key markers; resolve-comm
   // Resolving again changes nothing.
   assert.ok(v.apply({ f: 'stxn.resolve', txn: '1.3.1', commit: true }, 4).ok);
   assert.is(v.get(dataKey('', 'x')), '"1 "');
+});
+
+T('a single-key write, read or range over a key under an intent is refused (retryable) and changes nothing, until the intent is resolved', () => {
+  // What every replica checks at apply: a leader may not have applied an earlier term's prepare
+  // entry when the operation reached it (src/node/shard-txn-participant.ts's plain waits for the rest).
+  const v = new MapView();
+  assert.ok(v.apply({ f: 'stxn.prepare', txn: '1.3.1', term: 3, home: 1, writes: [{ f: 'append', key: 'x', value: '1 ' }] }, 3).ok);
+  const put = executeWrite(v, { kind: 'req', seq: 1, ackSeq: 0, client: 'c', db: '', once: true, op: { f: 'append', key: 'x', value: '2 ' } });
+  assert.ok(!put.result.ok && put.result.code === 'unavailable' && put.result.message.includes('1.3.1'), JSON.stringify(put.result));
+  assert.equal(put.writes, []);
+  const batch = executeWrite(v, { kind: 'req', seq: 2, ackSeq: 0, client: 'c', db: '', once: true, op: { f: 'batch', ops: [{ f: 'write', key: 'y', value: 1 }, { f: 'delete', key: 'x' }] } });
+  assert.ok(!batch.result.ok && batch.result.code === 'unavailable', 'a batch with one held key is refused whole');
+  assert.equal(batch.writes, []);
+  const get = executeRead(v, '', { f: 'read', key: 'x' });
+  assert.ok(!get.ok && get.code === 'unavailable');
+  assert.ok(executeRead(v, '', { f: 'read', key: 'y' }).ok, 'a key no intent holds is read as ever');
+  const range = executeRead(v, '', { f: 'range', start: 'a', end: 'z', limit: 10, reverse: false });
+  assert.ok(!range.ok && range.code === 'unavailable' && range.message.includes('"x"'), JSON.stringify(range));
+  assert.ok(executeRead(v, '', { f: 'range', start: 'y', end: null, limit: 10, reverse: false }).ok, 'a range beside the intent is read as ever');
+  assert.ok(v.apply({ f: 'stxn.resolve', txn: '1.3.1', commit: true }, 4).ok);
+  assert.ok(executeWrite(v, { kind: 'req', seq: 3, ackSeq: 0, client: 'c', db: '', once: true, op: { f: 'append', key: 'x', value: '2 ' } }).result.ok);
+  assert.equal(executeRead(v, '', { f: 'read', key: 'x' }), { ok: true, value: '1 ' });
 });
 
 T('a prepare of another term than its locks votes no and stores nothing', () => {

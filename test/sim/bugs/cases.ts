@@ -16,7 +16,7 @@ import { BUGS, type BugName } from '../../../src/node/bugs.js';
 const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios', 'bugs');
 
 /** Which test file runs a bug switch's check (test/sim/bugs/*.test.ts, test/txn/bugs-2pc-*.test.ts). */
-type BugGroup = 'raft' | 'clients' | 'txn' | 'txn2pc-prepare' | 'txn2pc-decision' | 'shards';
+type BugGroup = 'raft' | 'clients' | 'txn' | 'txn2pc-prepare' | 'txn2pc-decision' | 'txn2pc-single-key' | 'shards';
 
 /** Seeds within which each bug must be caught, and the checks expected to catch it. */
 export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group: BugGroup }> = {
@@ -34,6 +34,7 @@ export const CAUGHT_WITHIN: Record<BugName, { seeds: number; by: string[]; group
   // Two-phase commit across shards (src/node/shard-txn*.ts): test/txn/bugs-2pc-*.test.ts.
   'txn-prepare-not-durable': { seeds: 10, by: ['isolation'], group: 'txn2pc-prepare' },
   'txn-coordinator-forgets-decision': { seeds: 10, by: ['isolation'], group: 'txn2pc-decision' },
+  'txn-single-key-unordered': { seeds: 3, by: ['isolation'], group: 'txn2pc-single-key' },
   // Judged by the moves check: a shard's committed membership never has fewer than R voters.
   'move-remove-early': { seeds: 3, by: ['moves'], group: 'shards' },
 };

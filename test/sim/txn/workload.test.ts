@@ -2,7 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runScenario } from '../../../sim/runner.js';
 import { parseScenario } from '../../../sim/scenario.js';
-import { TxnGenerator } from '../../../sim/txn-workload.js';
+import { TxnGenerator, type TxnEnd } from '../../../sim/txn-workload.js';
+import type { Outcome } from '../../../src/client/client.js';
+import type { KvOp } from '../../../src/node/protocol.js';
 import { SeededRng } from '../../../src/env/rng.js';
 import { anomalies, txnFacts } from './facts.js';
 
@@ -75,6 +77,44 @@ W('the generator: distinct keys per transaction, unique values, length within bo
   assert.equal(g.decode(null), []);
   assert.is(g.decode('w1;'), undefined);
   assert.is(g.decode(7), undefined);
+});
+
+W('txnPlain runs one GET or APPEND outside a transaction; txnRange begins with a RANGE recorded as a read of every key', () => {
+  const keys = ['a', 'b', 'c'];
+  const rng = new SeededRng('mixed');
+  const g = new TxnGenerator('txn-list-append', 3, 2, rng, () => rng.pick(keys), 0.5, { share: 0.5, keys });
+  const stored = new Map<string, string>([['b', '7 ']]);
+  const sent: string[] = [];
+  const client = {
+    invoke(op: KvOp, done: (o: Outcome) => void) {
+      sent.push(op.f === 'txn.op' ? `txn.${op.op.f}` : op.f);
+      if (op.f === 'read') return done({ type: 'ok', value: stored.get(op.key) ?? null, node: 'n1' });
+      if (op.f === 'append') return done({ type: 'ok', value: op.value, node: 'n1' });
+      if (op.f === 'txn.begin') return done({ type: 'ok', value: '0.1.1', node: 'n1' });
+      if (op.f === 'txn.op' && op.op.f === 'range') return done({ type: 'ok', value: 1, entries: [['b', '7 ']], node: 'n1' });
+      done({ type: 'ok', value: null, node: 'n1' });
+    },
+  };
+  let plain = 0;
+  let ranged = 0;
+  for (let i = 0; i < 100; i++) {
+    sent.length = 0;
+    const ops = g.next();
+    let end: TxnEnd | null = null;
+    g.run(client, ops, (e) => (end = e));
+    const e = end as TxnEnd | null;
+    assert.ok(e !== null && e.type === 'ok');
+    if (sent[0] !== 'txn.begin') {
+      plain++;
+      assert.equal(sent.length, 1, 'one operation, no transaction');
+      assert.is(ops.length, 1);
+      if (sent[0] === 'read') assert.equal(e.value, [['r', ops[0]?.[1], ops[0]?.[1] === 'b' ? [7] : []]]);
+    } else if (sent[1] === 'txn.range') {
+      ranged++;
+      assert.equal(e.value.slice(0, 3), [['r', 'a', []], ['r', 'b', [7]], ['r', 'c', []]], 'every key, an absent one read empty');
+    }
+  }
+  assert.ok(plain > 20 && ranged > 10, `${plain} plain, ${ranged} ranged`);
 });
 
 W.run();

@@ -1,0 +1,3 @@
+import { shrinkSuite } from './cases.js';
+
+shrinkSuite('12');
