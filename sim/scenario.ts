@@ -129,7 +129,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
 ];
 
 /** Kinds a file may name that stand for others: `leader-churn` is `isolate-leader` repeated. */
-const FAULT_ALIASES = ['leader-churn'] as const;
+export const FAULT_ALIASES = ['leader-churn'] as const;
 
 /** Faults that `for:` can undo, and what undoing means. */
 const REVERSIBLE: ReadonlySet<FaultKind> = new Set<FaultKind>([
@@ -269,7 +269,7 @@ export type Preset = (typeof PRESETS)[number];
  * 170 compactions, 65 manifest roll-overs and 75 Raft log checkpoints. Sizes sit at the engines'
  * lower limits where they have one (lsm/options.ts).
  */
-const TINY_STORAGE: Required<StorageSizes> = {
+export const TINY_STORAGE: Required<StorageSizes> = {
   lsm: {
     memtableBytes: 2048,
     blockBytes: 256,
@@ -290,7 +290,7 @@ const TINY_STORAGE: Required<StorageSizes> = {
   bitcask: { fileBytesMax: 8192, mergeDeadRatio: 0.3, mergeDeadBytesMin: 4096, backgroundStepBytes: 4096 },
 };
 
-const TINY_RAFT: Partial<RaftTuning> = {
+export const TINY_RAFT: Partial<RaftTuning> = {
   snapshotEntries: 60,
   keepEntries: 10,
   snapshotBytes: 16 * 1024,
