@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -54,6 +55,13 @@ test('the scenarios and tests named exist; issue 17\'s misses name the scenarios
   const issue = catalogue.mutations.filter((m) => m.issue17 === true);
   assert.ok(issue.length >= 9, `${issue.length} of issue 17's misses in the catalogue`);
   for (const m of issue) assert.ok((m.scenarios ?? []).length > 0, `${m.id} names its scenarios`);
+});
+
+test('a mutant whose runs do not finish in time is undecided, counted as not caught (a loaded machine once made three look caught)', () => {
+  const env = { ...process.env, KV_LAB_MUTATE_TEST_TIMEOUT_MS: '1', KV_LAB_MUTATE_SCENARIO_TIMEOUT_MS: '1' };
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'mutate.mjs'), '--only', 'raft-ack-whole-log'], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+  assert.match(r.stdout, /\? TIMED OUT raft-ack-whole-log/, r.stdout + r.stderr);
+  assert.match(r.stdout, /mutation score: 0 of 1 caught \(0\.0%\); 1 timed out, counted as not caught/, r.stdout);
 });
 
 test.run();
