@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { freeBasePort } from '../test/host/helpers.js';
 import { percentile } from './args.js';
 
 export const root = join(import.meta.dirname, '..');
@@ -36,21 +37,8 @@ export const watchEnv = { ...process.env, KV_LAB_WATCH_PID: String(process.pid) 
 
 // ---- clusters ----
 
-/** A port base whose `nodes` nodes' HTTP, TCP and peer ports are all free. */
-export async function freeBase(nodes: number): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const ports = Array.from({ length: nodes }, (_, k) => [base + k, base - 5000 + k + 1, base + 1000 + k + 1]).flat();
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
-  }
-  throw new Error('no free ports');
-}
+/** A base port for `cluster up --base-port` whose every default port is free now (the tests' own). */
+export const freeBase = freeBasePort;
 
 export interface NodeAddress {
   httpPort: number;
