@@ -3,9 +3,10 @@
 //                   [--scenarios-only] [--root DIR] [--json FILE] [--list]
 //
 // Mutation testing of the lab: applies each mutation of scripts/mutations.yaml, one at a time, to
-// a scratch copy of the tree (never to the tree itself, so nothing is ever left behind), runs the
-// unit tests named for it and then its scenarios (seed by seed, round-robin across them, stopping
-// at the first failing run), and prints whether something caught it. At the end: the score
+// a scratch copy of the tree (never to the tree itself, so nothing is ever left behind), runs its
+// scenarios' first two seeds, then the unit tests named for it, then the remaining seeds (seed by
+// seed, round-robin across the scenarios, stopping at the first failing run), and prints whether
+// something caught it. At the end: the score
 // (caught / applicable) and each survivor with why it survives, as the catalogue explains it.
 //
 // --scenarios-only skips the unit tests: what the shipped scenarios alone catch.
@@ -48,7 +49,7 @@ const listOnly = has('--list');
 // (each was caught when rerun alone). The score counts an undecided mutant as not caught.
 const testTimeoutMs = Number(process.env.KV_LAB_MUTATE_TEST_TIMEOUT_MS ?? 10 * 60_000);
 const scenarioTimeoutMs = Number(process.env.KV_LAB_MUTATE_SCENARIO_TIMEOUT_MS ?? 60 * 60_000);
-if (!/^\d+\.\.\d+$/.test(seeds) || args.length > 0) {
+if (!/^\d+\.\.\d+$/.test(seeds) || Number(seeds.split('..')[0]) > Number(seeds.split('..')[1]) || args.length > 0) {
   console.error(`mutate: unexpected ${args.length > 0 ? args.join(' ') : `--seeds ${seeds}`}\nusage: npm run mutate -- [--seeds 1..20] [--jobs N] [--only id,…] [--area a,…] [--scenarios-only] [--root DIR] [--json FILE] [--list]`);
   process.exit(2);
 }
@@ -168,10 +169,10 @@ async function tryTests(m, dir) {
   return { by: 'tests', detail: failing.length > 0 ? failing.join(', ') : `exit ${r.code}` };
 }
 
-async function tryScenarios(m, dir) {
+async function tryScenarios(m, dir, range) {
   const files = scenariosFor(m);
-  if (files.length === 0) return { caught: null, runs: 0 };
-  const r = await run(process.execPath, ['--import', 'tsx', '.mutate-scenarios.ts', seeds, ...files], dir, scenarioTimeoutMs);
+  if (files.length === 0 || range === null) return { caught: null, runs: 0 };
+  const r = await run(process.execPath, ['--import', 'tsx', '.mutate-scenarios.ts', range, ...files], dir, scenarioTimeoutMs);
   if (r.timedOut) return { caught: { by: 'scenario', undecided: true, detail: `runs did not finish within ${scenarioTimeoutMs / 60000} min` }, runs: null };
   const line = r.out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (line === undefined) return { caught: { by: 'scenario', detail: `the runner failed: ${r.out.trim().split('\n').slice(-3).join(' | ')}` }, runs: null };
@@ -180,6 +181,15 @@ async function tryScenarios(m, dir) {
   return { caught: { by: 'scenario', detail: `${res.scenario} seed ${res.seed}: ${res.failed.join(', ')}` }, runs: res.runs };
 }
 
+// Most mutants fail a scenario's first or second seed within seconds, while a unit-test folder
+// takes minutes: so the first QUICK_SEEDS seeds of every scenario run first, then the tests, then
+// the remaining seeds. The verdict is the same as tests-then-scenarios (a mutant is caught when
+// anything fails); only the time to reach it changes.
+const QUICK_SEEDS = 2;
+const [seedFirst, seedLast] = seeds.split('..').map(Number);
+const quickRange = `${seedFirst}..${Math.min(seedLast, seedFirst + QUICK_SEEDS - 1)}`;
+const restRange = seedLast >= seedFirst + QUICK_SEEDS ? `${seedFirst + QUICK_SEEDS}..${seedLast}` : null;
+
 async function mutant(m, dir) {
   const a = applicable(m);
   if (!a.ok) return { id: m.id, area: m.area, status: 'n/a', detail: a.why };
@@ -187,15 +197,24 @@ async function mutant(m, dir) {
   const target = join(dir, m.file);
   writeFileSync(target, a.mutated);
   try {
-    let caught = scenariosOnly ? null : await tryTests(m, dir);
+    // Something that timed out decides nothing; a later stage may still catch the mutant.
+    let undecided = null;
     let runs = 0;
-    // Tests that timed out decide nothing: the scenarios may still catch it.
-    const testsUndecided = caught?.undecided === true ? caught : null;
-    if (caught === null || testsUndecided !== null) {
-      const s = await tryScenarios(m, dir);
-      caught = s.caught ?? testsUndecided;
-      runs = s.runs;
+    let caught = null;
+    const stage = (c) => {
+      if (c?.undecided === true) undecided ??= c;
+      else if (c !== null) caught = c;
+    };
+    const quick = await tryScenarios(m, dir, quickRange);
+    stage(quick.caught);
+    runs += quick.runs ?? 0;
+    if (caught === null && !scenariosOnly) stage(await tryTests(m, dir));
+    if (caught === null) {
+      const rest = await tryScenarios(m, dir, restRange);
+      stage(rest.caught);
+      runs += rest.runs ?? 0;
     }
+    caught ??= undecided;
     const seconds = Math.round((Date.now() - started) / 1000);
     if (caught?.undecided === true) return { id: m.id, area: m.area, status: 'undecided', detail: `${caught.by}: ${caught.detail}`, seconds };
     return { id: m.id, area: m.area, status: caught === null ? 'survived' : 'caught', detail: caught === null ? `${runs} runs of ${scenariosFor(m).join(', ')}` : `${caught.by}: ${caught.detail}`, seconds };
