@@ -19,6 +19,9 @@ import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.j
  *   engine: lsm                 # storage engine of every node: lsm | bitcask | memory
  *   shards: 64                  # optional, raft only: the keyspace cut into this many Raft groups (1..4096)
  *   replicas: 3                 # with shards: each shard's replicas, placed by the ring (1..nodes; default 3)
+ *   firstMembers: [n1, n2, n3]  # with shards: the founding members, whose placement every node starts
+ *                               #   from (epoch 0 of the member set); kept as nodes are added and
+ *                               #   removed. Default: the nodes not marked joined.
  *   primary:                    # replication primary only: the first leader, the shipping period
  *     leader: n1
  *     shipInterval: 50ms
@@ -94,6 +97,13 @@ export interface ClusterConfig {
   primary?: ClusterPrimary;
   /** Multi-Raft: how many shards (absent or 1: one group) and each shard's replicas. */
   shards?: { count: number; replicas: number };
+  /**
+   * A sharded cluster's founding members: epoch 0 of its member set, the placement every node
+   * computes before it has read a later one. It must never change, or two nodes would start from
+   * different placements; so it is written once (`cluster up`) and kept when nodes come and go
+   * (`cluster add-node` / `remove-node`), unlike `nodes`, which lists who runs now.
+   */
+  firstMembers?: string[];
   /** Absolute. */
   secretFile: string;
   auth: ClusterAuth | null;
@@ -139,6 +149,7 @@ const schema = obj({
   engine: { v: oneOf(ENGINES_AVAILABLE), default: 'lsm' as const },
   shards: { v: int({ min: 1, max: SHARDS_MAX }) },
   replicas: { v: int({ min: 1, max: NODES_MAX }) },
+  firstMembers: { v: list(str({ pattern: NODE_ID, patternText: 'a node id' }), { min: 1, max: NODES_MAX }) },
   primary: { v: obj({ leader: { v: str({ pattern: NODE_ID, patternText: 'a node id' }), required: true }, shipInterval: { v: duration({ minNs: 1e6 }), default: SHIP_INTERVAL_MS_DEFAULT * 1e6 } }) },
   secretFile: { v: str({ maxLength: 4096 }), required: true },
   auth: { v: authValidator, required: true },
@@ -178,6 +189,11 @@ export function crossCheck(c: Omit<ClusterConfig, 'file'>): string[] {
     if (dirs.has(n.dataDir)) errors.push(`nodes: ${n.id}.dataDir ${n.dataDir} is another node's too`);
     dirs.add(n.dataDir);
   }
+  if (c.firstMembers !== undefined) {
+    if (new Set(c.firstMembers).size !== c.firstMembers.length) errors.push(`firstMembers: an id appears twice (${c.firstMembers.join(', ')})`);
+    if (c.shards === undefined || c.shards.count <= 1) errors.push('firstMembers: only for a sharded cluster (shards: 2 or more)');
+    for (const n of c.nodes) if (n.joined !== true && !c.firstMembers.includes(n.id)) errors.push(`nodes: ${n.id} is neither one of firstMembers (${c.firstMembers.join(', ')}) nor marked joined: true`);
+  }
   if (c.replication === 'none' && c.nodes.length !== 1) errors.push(`replication none serves exactly one node; this file has ${c.nodes.length} (use replication: raft)`);
   if (c.replication === 'primary' && c.primary !== undefined && !ids.has(c.primary.leader)) errors.push(`primary.leader: ${c.primary.leader} is not one of the nodes (${[...ids].join(', ')})`);
   errors.push(...shardProblems(c));
@@ -193,14 +209,20 @@ export function crossCheck(c: Omit<ClusterConfig, 'file'>): string[] {
  * What keeps a sharded cluster from running: shards are Raft groups, placed by the ring on
  * distinct nodes, and (for now) without authentication — users and databases are not sharded yet.
  */
-export function shardProblems(c: Pick<ClusterConfig, 'replication' | 'auth' | 'shards' | 'nodes'>): string[] {
+export function shardProblems(c: Pick<ClusterConfig, 'replication' | 'auth' | 'shards' | 'nodes' | 'firstMembers'>): string[] {
   const s = c.shards;
   if (s === undefined || s.count <= 1) return [];
   const errors: string[] = [];
   if (c.replication !== 'raft') errors.push(`shards: ${s.count} shards are Raft groups; replication is ${c.replication} (use raft)`);
-  if (s.replicas > c.nodes.length) errors.push(`replicas: ${s.replicas} replicas per shard need ${s.replicas} nodes; the cluster has ${c.nodes.length} (a shard's replicas are on distinct nodes)`);
+  const first = firstMembersOf(c);
+  if (s.replicas > first.length) errors.push(`replicas: ${s.replicas} replicas per shard need ${s.replicas} nodes; the cluster has ${first.length}${c.firstMembers !== undefined ? ' first members' : ''} (a shard's replicas are on distinct nodes)`);
   if (c.auth !== null) errors.push('shards: a sharded cluster runs without authentication for now (auth: none, or --insecure): users and databases are not sharded yet (issue 20)');
   return errors;
+}
+
+/** A sharded cluster's founding members (epoch 0 of its member set): the file's, else the nodes not marked joined. */
+export function firstMembersOf(c: Pick<ClusterConfig, 'firstMembers' | 'nodes'>): string[] {
+  return c.firstMembers ?? c.nodes.filter((n) => n.joined !== true).map((n) => n.id);
 }
 
 /** Reads and validates a cluster file; every problem becomes one UsageError naming file and line. */
@@ -227,6 +249,7 @@ export function loadClusterConfig(file: string): ClusterConfig {
     replication: raw.replication,
     engine: raw.engine,
     ...(raw.shards !== undefined || raw.replicas !== undefined ? { shards: { count: raw.shards ?? 1, replicas: raw.replicas ?? Math.min(SHARD_REPLICAS_DEFAULT, raw.nodes.length) } } : {}),
+    ...(raw.firstMembers !== undefined ? { firstMembers: raw.firstMembers } : {}),
     ...(raw.replication === 'primary' ? { primary: { leader: raw.primary?.leader ?? (raw.nodes[0]?.id as string), shipIntervalMs: (raw.primary?.shipInterval ?? SHIP_INTERVAL_MS_DEFAULT * 1e6) / 1e6 } } : {}),
     ...(raw.replication !== 'primary' && raw.primary !== undefined ? { primary: { leader: raw.primary.leader, shipIntervalMs: raw.primary.shipInterval / 1e6 } } : {}),
     secretFile: path.resolve(dir, raw.secretFile),
@@ -258,6 +281,7 @@ export function renderClusterConfig(c: ClusterConfig): string {
     replication: c.replication,
     engine: c.engine,
     ...(c.shards !== undefined ? { shards: c.shards.count, replicas: c.shards.replicas } : {}),
+    ...(c.firstMembers !== undefined ? { firstMembers: c.firstMembers } : {}),
     ...(c.primary !== undefined ? { primary: { leader: c.primary.leader, shipInterval: `${c.primary.shipIntervalMs}ms` } } : {}),
     secretFile: rel(c.secretFile),
     auth: c.auth === null ? 'none' : { admin: c.auth.admin, adminHash: c.auth.adminHash, tokenTtl: `${Math.round(c.auth.tokenTtlMs / 1000)}s` },

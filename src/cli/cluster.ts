@@ -10,6 +10,7 @@ import {
   basePortRange,
   defaultPorts,
   ENGINES_AVAILABLE,
+  firstMembersOf,
   loadClusterConfig,
   NODES_MAX,
   renderClusterConfig,
@@ -20,6 +21,7 @@ import {
   shardProblems,
 } from './cluster-config.js';
 import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.js';
+import { describeProgress, placementProgress, type NodeShardView, type PlacementProgress } from '../cluster/placement/progress.js';
 import type { ShardStatus } from '../node/sharded-replica.js';
 import { loadConnection, saveConnection, type Connection } from './connection.js';
 import { EXIT_FAILED, EXIT_UNKNOWN, UsageError } from './errors.js';
@@ -36,8 +38,10 @@ import { addProblem, changeMembership, memberRows, removeProblem, roleOf, survey
  *   <dir>/run/<id>.pid       each running node's process id
  *
  * `up` on a directory that already holds a stopped cluster starts it again from its data.
- * `add-node` and `remove-node` grow and shrink a running (unsharded) Raft cluster by one member,
- * keeping cluster.yaml in step (a removed node's data moves to <dir>/removed/).
+ * `add-node` and `remove-node` grow and shrink a running Raft cluster by one member, keeping
+ * cluster.yaml in step (a removed node's data moves to <dir>/removed/). On a sharded cluster they
+ * change the member set (shard 0's group records it) and wait until every shard's replicas sit
+ * where the new placement wants them: moved to a new node, or off a leaving one.
  */
 
 export const DEFAULT_CLUSTER_DIR = '.kv-lab/cluster';
@@ -96,7 +100,7 @@ export function registerClusterCommand(program: Command): void {
     .command('add-node')
     .description('start one more node in the cluster directory, add it to Raft, and wait until it has caught up (prints the time)')
     .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
-    .option('--wait <seconds>', 'give up waiting for the new node to catch up after this long (the node stays a member)', '3600')
+    .option('--wait <seconds>', 'give up waiting for the new node to catch up (sharded: for the shards to move) after this long (the node stays a member)', '3600')
     .action((flags: { dir: string; wait: string }) => addNode(flags.dir, intFlag(flags.wait, '--wait', 1, 86_400) * 1000));
   cluster
     .command('remove-node')
@@ -104,7 +108,8 @@ export function registerClusterCommand(program: Command): void {
     .argument('<id>', 'the node to remove')
     .option('--dir <dir>', 'the cluster\'s directory', DEFAULT_CLUSTER_DIR)
     .option('--force', 'remove even when fewer than 3 voters stay (no failure can be survived) or the voters left have no live majority')
-    .action((id: string, flags: { dir: string; force?: boolean }) => removeNode(flags.dir, id, flags.force ?? false));
+    .option('--wait <seconds>', 'sharded: give up waiting for the node\'s replicas to move off it after this long (it stays running, out of the member set)', '3600')
+    .action((id: string, flags: { dir: string; force?: boolean; wait: string }) => removeNode(flags.dir, id, flags.force ?? false, intFlag(flags.wait, '--wait', 1, 86_400) * 1000));
 }
 
 function intFlag(text: string, flag: string, min: number, max: number): number {
@@ -177,6 +182,8 @@ function newCluster(flags: UpFlags, p: ReturnType<typeof paths>): { config: Clus
     auth: password === null ? null : { admin: 'admin', adminHash: hashPassword(password, randomBytes(16)), tokenTtlMs: 24 * 3600_000 },
     nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i + 1}`, host: flags.host, ...defaultPorts(base, i + 1), dataDir: path.join(p.dir, 'data', `n${i + 1}`) })),
   };
+  // Sharded: the founding members are written down once; add-node and remove-node keep them.
+  if (shards !== undefined && shards.count > 1) config.firstMembers = config.nodes.map((nd) => nd.id);
   fs.writeFileSync(p.config, renderClusterConfig(config), { mode: 0o600 });
   return { config, password };
 }
@@ -464,6 +471,12 @@ async function status(dir: string, json: boolean, perShard: boolean): Promise<vo
       const leaderless = shardLeaders(reports, config.shards?.count ?? 0).filter((l) => l.leader === null).length;
       text += `\n${leaderless === 0 ? 'every shard has a leader' : `${leaderless} shard${leaderless === 1 ? '' : 's'} without a known leader`} (per shard: --shards; everything: --json)\n`;
     }
+    if (sharded) {
+      // The member set and the moves it still implies (add-node / remove-node wait on the same).
+      const views = reports.map((r): NodeShardView => (r.shards === undefined ? { id: r.id, epoch: null, members: [], hosted: [] } : { id: r.id, epoch: r.shards.epoch, members: r.shards.members, hosted: r.shards.hosted }));
+      const progress = placementProgress(views, { shards: config.shards?.count ?? 1, replicas: config.shards?.replicas ?? 1 });
+      if (progress !== null) text += `member set epoch ${progress.epoch}: ${progress.members.join(', ')}; ${describeProgress(progress)}\n`;
+    }
     process.stdout.write(text);
   }
   if (reports.some((r) => r.health !== 'ok')) process.exitCode = EXIT_FAILED;
@@ -536,13 +549,10 @@ function fail(message: string, code = EXIT_FAILED): void {
   process.exitCode = code;
 }
 
-/** A cluster whose membership add-node / remove-node can change: loaded, unsharded, Raft. */
+/** A cluster whose membership add-node / remove-node can change: loaded, Raft (one group or sharded). */
 function changeableConfig(p: ReturnType<typeof paths>, verb: string): ClusterConfig {
   if (!fs.existsSync(p.config)) throw new UsageError(`no cluster in ${p.dir} (no cluster.yaml)`);
   const config = loadClusterConfig(p.config);
-  if (config.shards !== undefined && config.shards.count > 1) {
-    throw new UsageError(`cluster ${verb}: this cluster is sharded (${config.shards.count} shards of ${config.shards.replicas} replicas); adding or removing a node moves shard replicas, which is not built yet (issue 20)`);
-  }
   if (config.replication !== 'raft') throw new UsageError(`cluster ${verb}: replication ${config.replication} has no membership to change (only raft does)`);
   return config;
 }
@@ -637,14 +647,18 @@ async function addNode(dir: string, waitMs: number): Promise<void> {
   const p = paths(dir);
   const config = changeableConfig(p, 'add-node');
   if (config.nodes.length >= NODES_MAX) throw new UsageError(`the cluster has ${config.nodes.length} nodes, the most a cluster file holds`);
+  const sharded = isSharded(config);
   const c = clusterConnection(p, config);
   let s = await survey(c.urls);
-  const why = unchangeable(s);
+  // Sharded: the member set is changed by shard 0's leader, which any node refers the change to.
+  const why = sharded ? noneAnswered(s) : unchangeable(s);
   if (why !== null) return fail(`cluster add-node: ${why}`);
-  if (s.leader === null) return fail('cluster add-node: no leader is known; wait for one (kv-lab cluster status)');
+  if (!sharded && s.leader === null) return fail('cluster add-node: no leader is known; wait for one (kv-lab cluster status)');
   const node = await nextNode(p, config, s);
   const url = `http://${hostForUrl(node.host)}:${node.httpPort}`;
   const before = config.nodes.slice();
+  // The founding members are written down before `nodes` grows: they are epoch 0 for every node.
+  if (sharded) config.firstMembers ??= firstMembersOf(config);
   // In the file first: the node is started from it (as every member is, and as `cluster up` will
   // restart it), marked joined so that it waits for the leader instead of founding a group.
   config.nodes.push(node);
@@ -681,6 +695,16 @@ async function addNode(dir: string, waitMs: number): Promise<void> {
   if (!r.ok && r.definite) return undo(`member add ${node.id}: ${r.message}`);
   if (!r.ok) return fail(`cluster add-node: member add ${node.id}: ${r.message}; ${node.id} keeps running (kv-lab member list; kv-lab cluster remove-node ${node.id} to undo)`, EXIT_UNKNOWN);
   updateConnection(p, (urls) => (urls.includes(url) ? urls : [...urls, url]));
+  if (sharded) {
+    const epoch = epochOf(r.value);
+    process.stdout.write(`${node.id} joined the member set (epoch ${epoch}); waiting for shard replicas to move to it\n`);
+    const w = await awaitPlacement(config, epoch, waitMs, started, () => (processAlive(pid) ? null : `${node.id} exited while shards moved to it:\n${tail(p.log(node.id), 8)}`));
+    if (!w.ok) return fail(`cluster add-node: ${w.message}; ${node.id} stays a member and shards go on moving (kv-lab cluster status)`);
+    const mine = memoryOf(pid);
+    const held = w.views.find((v) => v.id === node.id)?.hosted ?? [];
+    process.stdout.write(`${node.id} holds ${held.length} shard replica${held.length === 1 ? '' : 's'} as a voter (leads ${held.filter((h) => h.role === 'leader').length}) after ${((Date.now() - started) / 1000).toFixed(1)} s; ${describeProgress(w.progress)}${mine === null ? '' : `; peak RSS ${node.id} ${mine.peakRssMb} MB`}\n`);
+    return;
+  }
   process.stdout.write(`${node.id} added to Raft as a learner; waiting for it to catch up to index ${target} and be promoted to voter\n`);
   // Caught up: promoted (the leader promotes a learner once it holds every committed entry) and
   // applied at least what the leader had committed when it was added.
@@ -703,12 +727,13 @@ async function addNode(dir: string, waitMs: number): Promise<void> {
   process.stdout.write(`${node.id} caught up in ${seconds.toFixed(1)} s and is a voter${rss}\n`);
 }
 
-async function removeNode(dir: string, id: string, force: boolean): Promise<void> {
+async function removeNode(dir: string, id: string, force: boolean, waitMs: number): Promise<void> {
   const p = paths(dir);
   const config = changeableConfig(p, 'remove-node');
   const node = config.nodes.find((n) => n.id === id);
   if (node === undefined) throw new UsageError(`cluster remove-node: no node ${JSON.stringify(id)} in ${p.config} (nodes: ${config.nodes.map((n) => n.id).join(', ')})`);
   if (config.nodes.length === 1) throw new UsageError(`cluster remove-node: ${id} is the only node; stop the cluster with kv-lab cluster down`);
+  if (isSharded(config)) return removeShardedNode(p, config, node, waitMs);
   const c = clusterConnection(p, config);
   const s = await survey(c.urls);
   const why = unchangeable(s);
@@ -731,6 +756,12 @@ async function removeNode(dir: string, id: string, force: boolean): Promise<void
   } else process.stdout.write(`${id} is not a Raft member (members: ${s.members.join(', ')}); stopping it\n`);
   // Only now the process: a member stopped before its removal would count against the quorum
   // that has to commit the removal.
+  await stopAndDrop(p, config, node, started);
+}
+
+/** Stops a node that is out of the cluster, drops it from cluster.yaml and moves its data aside. */
+async function stopAndDrop(p: ReturnType<typeof paths>, config: ClusterConfig, node: ClusterConfig['nodes'][number], started: number): Promise<void> {
+  const id = node.id;
   const pid = runningPid(p, id);
   if (pid !== null) await stopPid(pid);
   fs.rmSync(p.pid(id), { force: true });
@@ -746,4 +777,87 @@ async function removeNode(dir: string, id: string, force: boolean): Promise<void
   const url = `http://${hostForUrl(node.host)}:${node.httpPort}`;
   updateConnection(p, (urls) => (urls.length > 1 ? urls.filter((u) => u !== url) : urls));
   process.stdout.write(`${id} stopped and dropped from cluster.yaml in ${((Date.now() - started) / 1000).toFixed(1)} s${kept}\n`);
+}
+
+// ---- sharded clusters: the member set and the placement it implies ---------------------------
+
+function isSharded(config: ClusterConfig): boolean {
+  return config.shards !== undefined && config.shards.count > 1;
+}
+
+function noneAnswered(s: Survey): string | null {
+  return s.views.every((v) => v.status === null) ? `no node answered: ${s.views.map((v) => `${v.url} ${v.error ?? ''}`).join('; ')}` : null;
+}
+
+/** The epoch of a member.add / member.remove answer ({epoch, members}). */
+function epochOf(value: unknown): number {
+  const e = (value as { epoch?: unknown } | null)?.epoch;
+  return typeof e === 'number' && Number.isInteger(e) && e >= 0 ? e : 0;
+}
+
+/** Every node's shard view (its /status `shards`); epoch null for one that does not answer. */
+async function shardViews(config: ClusterConfig): Promise<NodeShardView[]> {
+  return Promise.all(
+    config.nodes.map(async (n): Promise<NodeShardView> => {
+      const sh = shardStatusOf((await statusOf(`http://${hostForUrl(n.host)}:${n.httpPort}`))?.shards);
+      return sh === null ? { id: n.id, epoch: null, members: [], hosted: [] } : { id: n.id, epoch: sh.epoch, members: sh.members, hosted: sh.hosted.map((h) => ({ shard: h.shard, role: h.role })) };
+    }),
+  );
+}
+
+/**
+ * Waits until every node of the file reports a member set of at least `epoch` and every shard's
+ * replicas are voters exactly where that set's placement wants them (none left to add, promote or
+ * remove); prints what is still moving every 10 s.
+ */
+async function awaitPlacement(config: ClusterConfig, epoch: number, waitMs: number, started: number, gone: () => string | null): Promise<{ ok: true; progress: PlacementProgress; views: NodeShardView[] } | { ok: false; message: string }> {
+  const o = { shards: config.shards?.count ?? 1, replicas: config.shards?.replicas ?? 1 };
+  let shown = Date.now();
+  for (;;) {
+    const views = await shardViews(config);
+    const progress = placementProgress(views, o);
+    if (progress !== null && progress.epoch >= epoch && progress.behind.length === 0 && progress.moving.length === 0) return { ok: true, progress, views };
+    const why = gone();
+    if (why !== null) return { ok: false, message: why };
+    const now = progress === null ? 'no node answered' : progress.epoch < epoch ? `the nodes that answered know epoch ${progress.epoch}, not yet ${epoch}` : describeProgress(progress);
+    if (Date.now() - started > waitMs) return { ok: false, message: `after ${waitMs / 1000} s: ${now}` };
+    if (Date.now() - shown > 10_000) {
+      shown = Date.now();
+      process.stdout.write(`  after ${((Date.now() - started) / 1000).toFixed(0)} s: ${now}\n`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * remove-node on a sharded cluster: out of the member set first (shard 0's leader records it),
+ * then wait while every shard's leader moves the node's replicas to the nodes the new placement
+ * names (add, catch up, promote, remove: one change at a time), and only then stop it — stopped
+ * earlier, its replicas would count against the quorums that must commit their own removal.
+ */
+async function removeShardedNode(p: ReturnType<typeof paths>, config: ClusterConfig, node: ClusterConfig['nodes'][number], waitMs: number): Promise<void> {
+  const id = node.id;
+  const c = clusterConnection(p, config);
+  const s = await survey(c.urls);
+  const why = noneAnswered(s);
+  if (why !== null) return fail(`cluster remove-node: ${why}`);
+  const started = Date.now();
+  const before = placementProgress(await shardViews(config), { shards: config.shards?.count ?? 1, replicas: config.shards?.replicas ?? 1 });
+  let epoch = before?.epoch ?? 0;
+  if (before === null || before.members.includes(id)) {
+    // The founding members are written down before `nodes` shrinks: they are epoch 0 for every node.
+    if (config.firstMembers === undefined) {
+      config.firstMembers = firstMembersOf(config);
+      writeConfig(config);
+    }
+    const r = await changeMembership(c, s, 'member.remove', id, 60_000);
+    if (!r.ok) return fail(`cluster remove-node: member remove ${id}: ${r.message}; ${id} still runs`, r.definite ? EXIT_FAILED : EXIT_UNKNOWN);
+    epoch = epochOf(r.value);
+    process.stdout.write(`${id} left the member set (epoch ${epoch}); waiting for its shard replicas to move off it\n`);
+  } else process.stdout.write(`${id} is not in the member set (epoch ${before.epoch}: ${before.members.join(', ')}); waiting for any replica it still holds to move off it\n`);
+  const pid = runningPid(p, id);
+  const w = await awaitPlacement(config, epoch, waitMs, started, () => (pid === null || processAlive(pid) ? null : `${id} exited while its replicas moved off it (they are re-created from the other replicas; run remove-node again to finish)`));
+  if (!w.ok) return fail(`cluster remove-node: ${w.message}; ${id} is out of the member set and still runs (kv-lab cluster status)`);
+  process.stdout.write(`every shard is off ${id} after ${((Date.now() - started) / 1000).toFixed(1)} s; ${describeProgress(w.progress)}\n`);
+  await stopAndDrop(p, config, node, started);
 }

@@ -149,7 +149,7 @@ export function roleOf(id: string, status: Record<string, unknown>): string {
 /** Why a cluster's membership cannot be changed here, or null. */
 export function unchangeable(s: Survey): string | null {
   if (s.shards !== null) {
-    return `this cluster is sharded (${s.shards} shards): its members hold shards placed by the ring, and moving shards to a new member or off a leaving one is not built yet (issue 20); member add/remove changes an unsharded Raft cluster`;
+    return `this cluster is sharded (${s.shards} shards): its members hold shards placed by the ring; grow or shrink it with kv-lab cluster add-node / remove-node, which change the member set and wait until the shards have moved (member add/remove changes an unsharded Raft cluster)`;
   }
   if (s.views.every((v) => v.status === null)) return `no node answered: ${s.views.map((v) => `${v.url} ${v.error ?? ''}`).join('; ')}`;
   if (s.members.length === 0) return 'the nodes that answered report no Raft members (is replication raft?)';

@@ -14,6 +14,7 @@ import {
   authConfigFor,
   ENGINES_AVAILABLE,
   shardProblems,
+  firstMembersOf,
   loadClusterConfig,
   NODE_ID,
   readSecretFile,
@@ -213,6 +214,8 @@ function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): 
   if (me === undefined) throw new UsageError(`--node ${opts.node} is not in ${opts.config}: its nodes are ${config.nodes.map((n) => n.id).join(', ')}`);
   const { secret, warning } = readSecretFile(config.secretFile, 'cluster secret');
   if (warning !== null) notes.push(warning);
+  const sharded = config.shards !== undefined && config.shards.count > 1;
+  if (sharded && me.joined !== true && !firstMembersOf(config).includes(me.id)) throw new UsageError(`--node ${me.id} is neither one of ${opts.config}'s firstMembers (${firstMembersOf(config).join(', ')}) nor marked joined: true`);
   const addresses: Record<string, MemberAddress> = {};
   for (const n of config.nodes) addresses[n.id] = { host: n.host, httpPort: n.httpPort, tcpPort: n.tcpPort, peerPort: n.peerPort };
   const leader = config.primary === undefined ? undefined : config.nodes.find((n) => n.id === config.primary?.leader);
@@ -227,7 +230,9 @@ function specFromConfig(opts: ServeFlags, explicit: Set<string>, notes: Notes): 
     httpPort: me.httpPort,
     tcpPort: me.tcpPort,
     peerPort: me.peerPort,
-    members: config.nodes.map((n) => n.id),
+    // Sharded: the founding members, epoch 0 of the member set, which nodes added or removed since
+    // must not change (every node starts from the same placement). One group: every node listed.
+    members: sharded ? firstMembersOf(config) : config.nodes.map((n) => n.id),
     peers: new Map(config.nodes.filter((n) => n.id !== me.id).map((n) => [n.id, { host: n.host, port: n.peerPort }])),
     replication: config.replication,
     engine: config.engine,

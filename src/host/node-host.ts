@@ -310,7 +310,9 @@ export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
     const frontDoor = new FrontDoor({
       id: spec.id,
       node,
-      members: spec.members,
+      // A sharded node added later is not among the founding members its spec names (epoch 0 of
+      // the member set); its front door forwards to them and to whom gossip introduces.
+      members: spec.members.includes(spec.id) ? spec.members : [...spec.members, spec.id],
       clock,
       rng: rng.fork('frontdoor'),
       log,

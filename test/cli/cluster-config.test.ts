@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../host/helpers.js';
-import { authConfigFor, basePortRange, crossCheck, defaultPorts, loadClusterConfig, renderClusterConfig, serveNodeOptions, tokenSecretFor, type ClusterConfig } from '../../src/cli/cluster-config.js';
+import { authConfigFor, basePortRange, crossCheck, defaultPorts, firstMembersOf, loadClusterConfig, renderClusterConfig, serveNodeOptions, tokenSecretFor, type ClusterConfig } from '../../src/cli/cluster-config.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { clusterName } from '../../src/cli/cluster.js';
 
@@ -64,6 +64,34 @@ C('cross-field mistakes are listed together', () => {
   ]);
   writeFileSync(join(dir, 'bad.yaml'), 'secretFile: s\nauth: none\nreplication: raft\nengine: memory\nnodes:\n  - { id: n1, httpPort: 0, tcpPort: 2, peerPort: 3, dataDir: a }\n');
   assert.throws(() => loadClusterConfig(join(dir, 'bad.yaml')), (e: unknown) => e instanceof UsageError && /bad\.yaml:6:\d+: nodes\[0\]\.httpPort: must be at least 1, got 0/.test(e.message));
+});
+
+C('a sharded file keeps its founding members apart from the nodes running now', () => {
+  const nodes = [1, 2, 4].map((i) => ({ id: `n${i}`, host: '127.0.0.1', ...defaultPorts(8000, i), dataDir: join(dir, 'data', `n${i}`) }));
+  const config: ClusterConfig = {
+    file: join(dir, 'sharded.yaml'),
+    name: 'grown',
+    replication: 'raft',
+    engine: 'lsm',
+    shards: { count: 8, replicas: 3 },
+    // n3 was removed, n4 added: epoch 0 is still n1, n2, n3.
+    firstMembers: ['n1', 'n2', 'n3'],
+    secretFile: join(dir, 'cluster.secret'),
+    auth: null,
+    nodes: [nodes[0]!, nodes[1]!, { ...nodes[2]!, joined: true }],
+  };
+  writeFileSync(config.file, renderClusterConfig(config));
+  assert.equal(loadClusterConfig(config.file), config);
+  assert.equal(firstMembersOf(config), ['n1', 'n2', 'n3']);
+  assert.equal(firstMembersOf({ ...config, firstMembers: undefined }), ['n1', 'n2'], 'without the field: the nodes not marked joined');
+  const errors = crossCheck({ ...config, firstMembers: ['n1', 'n1'], nodes: [nodes[0]!, nodes[1]!, nodes[2]!] });
+  assert.equal(errors, [
+    'firstMembers: an id appears twice (n1, n1)',
+    'nodes: n2 is neither one of firstMembers (n1, n1) nor marked joined: true',
+    'nodes: n4 is neither one of firstMembers (n1, n1) nor marked joined: true',
+    'replicas: 3 replicas per shard need 3 nodes; the cluster has 2 first members (a shard\'s replicas are on distinct nodes)',
+  ]);
+  assert.equal(crossCheck({ ...config, shards: undefined }), ['firstMembers: only for a sharded cluster (shards: 2 or more)']);
 });
 
 C('the token key is derived from the cluster secret, apart from it, and the same on every node', () => {
