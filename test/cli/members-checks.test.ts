@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addProblem, memberRows, removeProblem, unchangeable, type Survey } from '../../src/cli/members.js';
 import { loadClusterConfig, renderClusterConfig } from '../../src/cli/cluster-config.js';
@@ -61,7 +61,7 @@ C('remove: an unknown id, the last voter, and a removal that leaves no live majo
   assert.equal(memberRows(fresh).map((r) => r.role), ['leader', 'follower', 'joining']);
 });
 
-C('a sharded cluster: member add and remove are refused (shard moves are not built yet); list still answers', async () => {
+C('a sharded cluster: member add and remove are refused (cluster add-node / remove-node move the shards); list still answers', async () => {
   const server: Server = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ ok: true, id: 'n1', role: 'leader', term: 2, leader: 'n1', members: ['n1', 'n2', 'n3'], addresses: { n1: { host: '127.0.0.1', httpPort: port(), tcpPort: 1, peerPort: 2 } }, shards: { count: 8, replicas: 3, leading: 3, hosted: [] } }));
@@ -74,7 +74,7 @@ C('a sharded cluster: member add and remove are refused (shard moves are not bui
     const add = await runInProcess(['member', 'add', 'n4', '127.0.0.1:9004', '--url', url], env);
     assert.is(add.code, 1);
     assert.match(add.stderr, 'this cluster is sharded (8 shards)');
-    assert.match(add.stderr, 'not built yet (issue 20)');
+    assert.match(add.stderr, 'grow or shrink it with kv-lab cluster add-node / remove-node');
     const remove = await runInProcess(['member', 'remove', 'n3', '--url', url], env);
     assert.is(remove.code, 1);
     assert.match(remove.stderr, 'this cluster is sharded');
@@ -87,17 +87,20 @@ C('a sharded cluster: member add and remove are refused (shard moves are not bui
   assert.match(unchangeable(surveyOf({ n1: { role: 'leader' } }, { tcp: new Map() })) ?? '', 'list no member addresses');
 });
 
-C('cluster add-node and remove-node refuse a sharded cluster file before touching anything', async () => {
+C('cluster add-node and remove-node on a sharded cluster nobody answers for: refused before touching anything', async () => {
   const dir = join(tempDir('members-sharded'), 'c');
   mkdirSync(dir, { recursive: true });
   const nodes = [1, 2, 3].map((i) => `  - { id: n${i}, httpPort: ${28000 + i}, tcpPort: ${23000 + i}, peerPort: ${29000 + i}, dataDir: data/n${i} }`).join('\n');
-  writeFileSync(join(dir, 'cluster.yaml'), `replication: raft\nshards: 8\nreplicas: 3\nsecretFile: cluster.secret\nauth: none\nnodes:\n${nodes}\n`);
+  const text = `replication: raft\nshards: 8\nreplicas: 3\nsecretFile: cluster.secret\nauth: none\nnodes:\n${nodes}\n`;
+  writeFileSync(join(dir, 'cluster.yaml'), text);
   const add = await runInProcess(['cluster', 'add-node', '--dir', dir]);
-  assert.is(add.code, 2);
-  assert.match(add.stderr, 'cluster add-node: this cluster is sharded (8 shards of 3 replicas); adding or removing a node moves shard replicas, which is not built yet (issue 20)');
+  assert.is(add.code, 1);
+  assert.match(add.stderr, 'cluster add-node: no node answered');
   const remove = await runInProcess(['cluster', 'remove-node', 'n2', '--dir', dir]);
-  assert.is(remove.code, 2);
-  assert.match(remove.stderr, 'cluster remove-node: this cluster is sharded');
+  assert.is(remove.code, 1);
+  assert.match(remove.stderr, 'cluster remove-node: no node answered');
+  assert.is(readFileSync(join(dir, 'cluster.yaml'), 'utf8'), text, 'cluster.yaml is untouched');
+  assert.not.ok(existsSync(join(dir, 'data')), 'no node was started');
 });
 
 C('cluster.yaml: a node added later is marked joined, and the mark survives a write and a read', () => {
