@@ -221,8 +221,9 @@ export const LAYOUT_FILE = 'layout.json';
 
 /**
  * Checks the data directory against the shard layout the node is started with, and records the
- * layout on a first start. Why refuse rather than adapt: placement is static, so a node started
- * with another shard count (or other members, or replicas) would host other shards, read keys
+ * layout on a first start. Why refuse rather than adapt: placement starts from the layout (shard
+ * count, replicas, founding members: epoch 0 of the member set), so a node started with another
+ * would host other shards, read keys
  * from groups that never held them, and answer with data of the wrong shard. A directory that
  * holds a single group's data (`kv`, `raft`) and no layout file is one group's.
  */
@@ -256,7 +257,7 @@ export function checkDataDirLayout(dataDir: string, id: string, members: readonl
     throw new HostStartError(`${file} is not a shard layout (${(err as Error).message}); it records how the data directory is cut into shards: restore it, or give the node an empty data directory`);
   }
   const same = have.shards === want.shards && (want.shards <= 1 || (have.replicas === want.replicas && JSON.stringify(have.members ?? []) === JSON.stringify(want.members)));
-  if (!same) throw new HostStartError(`data directory ${dataDir} holds ${describe(have)}, but node ${id} is started with ${describe(want)}: shards do not move yet, so restart it as it was made (${flags(have)}, the same members), or give it an empty data directory (${file})`);
+  if (!same) throw new HostStartError(`data directory ${dataDir} holds ${describe(have)}, but node ${id} is started with ${describe(want)}: a cluster's shard count, replica count and founding members never change (replicas move between nodes, the layout does not), so restart it as it was made (${flags(have)}, the same first members), or give it an empty data directory (${file})`);
 }
 
 export async function startNodeHost(spec: HostSpec): Promise<NodeHost> {
