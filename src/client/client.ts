@@ -4,6 +4,7 @@ import type { Net } from '../env/net.js';
 import { assert } from '../util/assert.js';
 import { runTransaction, type Transaction, type TransactionOptions } from './transaction.js';
 import { decodeMessage, encodeMessage, isDefinite, isReadOnly, type ErrorCode, type KvOp, type Request, type Result } from '../node/protocol.js';
+import { ShardKeyspace, SHARDS_MAX } from '../cluster/placement/shard-map.js';
 
 /**
  * The kv-lab client, written against the Net and Clock seams so that the very same code serves a
@@ -11,6 +12,9 @@ import { decodeMessage, encodeMessage, isDefinite, isReadOnly, type ErrorCode, t
  *
  * It finds the leader by following `not_leader` hints, retries a request on another node after an
  * attempt times out, and keeps the request's seq across retries so the cluster applies it once.
+ * On a sharded cluster it keeps a routing table: the first `not_leader` tells it the shard count,
+ * from which it computes each key's shard (ShardKeyspace), and each shard's leader is cached from
+ * the answers — refreshed by the next `not_leader`, dropped when an attempt there goes unanswered.
  * The outcome it reports is honest about uncertainty: `fail` only when no attempt can have taken
  * effect, `info` when one might have.
  */
@@ -73,6 +77,10 @@ export class KvClient {
   private seqNext = 1;
   private readonly pending = new Map<number, Pending>();
   private leaderHint: string | null = null;
+  /** A sharded cluster's keyspace (from a not_leader naming the shard count); null: one group, or not yet known. */
+  private keyspace: ShardKeyspace | null = null;
+  /** The routing table: each shard's leader as last seen. */
+  private readonly shardLeaders = new Map<number, string>();
   private nodeCursor = 0;
   private options: ClientOptions;
   private closed = false;
@@ -116,7 +124,7 @@ export class KvClient {
       seq,
       request,
       done,
-      target: extra.node ?? this.leaderHint ?? this.nextNode(),
+      target: extra.node ?? this.firstTarget(request),
       attempts: 0,
       uncertain: false,
       inFlight: false,
@@ -147,7 +155,7 @@ export class KvClient {
       seq: request.seq,
       request,
       done,
-      target: extra.node ?? this.leaderHint ?? this.nextNode(),
+      target: extra.node ?? this.firstTarget(request),
       attempts: 0,
       uncertain: extra.uncertain ?? false,
       inFlight: false,
@@ -189,6 +197,46 @@ export class KvClient {
     return low;
   }
 
+  /** Shards known: the key's shard leader from the routing table, else any node (it refers us on). */
+  private firstTarget(request: Request): string {
+    const shard = this.shardOf(request);
+    if (shard === null) return this.leaderHint ?? this.nextNode();
+    return this.shardLeaders.get(shard) ?? this.nextNode();
+  }
+
+  /** The request's shard, when the cluster is known to be sharded and the request has one; else null. */
+  private shardOf(request: Request): number | null {
+    if (this.keyspace === null) return null;
+    const op = request.op;
+    switch (op.f) {
+      case 'read':
+      case 'write':
+      case 'cas':
+      case 'delete':
+      case 'append':
+        return this.keyspace.shardOf(request.db, op.key);
+      case 'batch':
+        return op.ops.length > 0 ? this.keyspace.shardOf(request.db, (op.ops[0] as { key: string }).key) : null;
+      case 'range':
+        return request.shard !== undefined && request.shard < this.keyspace.shards ? request.shard : null;
+      default:
+        // Transactions go to their coordinator, administration to whoever refers it on.
+        return null;
+    }
+  }
+
+  /** Learns from a not_leader that names a shard: the shard count, and that shard's leader. */
+  private learnRoute(result: { leader?: string; shard?: number; shards?: number }): void {
+    const { shard, shards, leader } = result;
+    if (!Number.isInteger(shards) || (shards as number) < 2 || (shards as number) > SHARDS_MAX) return;
+    if (this.keyspace?.shards !== shards) {
+      // A cluster's shard count never changes; another count means another cluster: start afresh.
+      this.keyspace = new ShardKeyspace(shards as number);
+      this.shardLeaders.clear();
+    }
+    if (leader !== undefined && Number.isInteger(shard) && (shard as number) >= 0 && (shard as number) < (shards as number)) this.shardLeaders.set(shard as number, leader);
+  }
+
   private nextNode(): string {
     const nodes = this.options.nodes;
     const n = nodes[this.nodeCursor % nodes.length] as string;
@@ -208,6 +256,7 @@ export class KvClient {
       // Unanswered: the request may yet be applied. Try elsewhere with the same seq.
       p.uncertain = true;
       if (this.leaderHint === p.target) this.leaderHint = null;
+      this.forgetRoute(p);
       p.target = this.nextNode();
       this.attempt(p);
     });
@@ -226,11 +275,20 @@ export class KvClient {
     if (p === undefined) return; // A late answer to an operation that already ended.
     const result = m.result as Result;
     if (result.ok) {
-      this.leaderHint = from;
+      const shard = this.shardOf(p.request);
+      if (shard !== null) this.shardLeaders.set(shard, from);
+      else this.leaderHint = from;
       this.finish(p, { type: 'ok', value: result.value, ...(result.entries ? { entries: result.entries } : {}), ...(result.next !== undefined ? { next: result.next } : {}), node: from });
       return;
     }
+    if (!result.ok && result.code === 'not_leader') this.learnRoute(result);
     this.failed(p, from, result.code, result.message, result.leader);
+  }
+
+  /** The routing table's entry for p's shard, when it points where p just went unanswered or was refused. */
+  private forgetRoute(p: Pending): void {
+    const shard = this.shardOf(p.request);
+    if (shard !== null && this.shardLeaders.get(shard) === p.target) this.shardLeaders.delete(shard);
   }
 
   private failed(p: Pending, from: string, code: ErrorCode, message: string, leader: string | undefined): void {
@@ -239,11 +297,12 @@ export class KvClient {
       p.attemptTimer?.cancel();
       p.inFlight = false;
       if (code === 'not_leader' && leader !== undefined && leader !== from) {
-        this.leaderHint = leader;
+        if (this.shardOf(p.request) === null) this.leaderHint = leader;
         p.target = leader;
         this.attempt(p);
       } else {
         if (this.leaderHint === from) this.leaderHint = null;
+        this.forgetRoute(p);
         p.target = this.nextNode();
         p.attemptTimer = this.clock.timer(this.options.retryBackoffMs, () => this.attempt(p));
       }

@@ -192,7 +192,12 @@ export type Result =
    * `reverse`, as its `end`: the page ended at that key, which is excluded).
    */
   | { ok: true; value: Json; entries?: [string, Json][]; next?: string }
-  | { ok: false; code: ErrorCode; message: string; leader?: string };
+  /**
+   * leader: where to go instead (`not_leader`). On a sharded cluster a `not_leader` also names
+   * the request's shard and the shard count, so a client caches that shard's leader (its routing
+   * table) and computes later keys' shards itself (ShardKeyspace).
+   */
+  | { ok: false; code: ErrorCode; message: string; leader?: string; shard?: number; shards?: number };
 
 export interface Response {
   kind: 'res';

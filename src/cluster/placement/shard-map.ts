@@ -46,13 +46,39 @@ export function placementProblem(nodes: readonly string[], o: ShardMapOptions): 
   return null;
 }
 
+/**
+ * Which shard holds a key: shards are positions on a ring of their own (s0 … s<S-1>), and a key
+ * (with its database) hashes onto it. It depends on the shard count alone, never on the members,
+ * so a client that knows the count computes every key's shard itself (its routing table caches
+ * only each shard's leader).
+ */
+export class ShardKeyspace {
+  private readonly ring: Ring | null;
+  private readonly index = new Map<string, number>();
+
+  constructor(readonly shards: number) {
+    assert(Number.isInteger(shards) && shards >= 1 && shards <= SHARDS_MAX, () => `shard count must be in 1..${SHARDS_MAX}, got ${shards}`);
+    const names = Array.from({ length: shards }, (_, i) => `s${i}`);
+    names.forEach((n, i) => this.index.set(n, i));
+    // One shard holds every key: no ring to consult (and the single-group path stays as it was).
+    this.ring = shards === 1 ? null : Ring.build(names.map((id) => ({ id })), { vnodes: SHARD_RING_VNODES });
+  }
+
+  /** The shard that holds `key` of database `db`. */
+  shardOf(db: string, key: string): number {
+    if (this.ring === null) return 0;
+    const i = this.index.get(this.ring.owner(`${db}\x00${key}`));
+    assert(i !== undefined && i >= 0 && i < this.shards, 'a key landed on no shard');
+    return i;
+  }
+}
+
 export class ShardMap {
   readonly shards: number;
   readonly replicasPerShard: number;
   /** Sorted by id. */
   readonly nodes: readonly string[];
-  private readonly shardRing: Ring | null;
-  private readonly shardIndex = new Map<string, number>();
+  private readonly keyspace: ShardKeyspace;
   private readonly replicaSets: readonly (readonly string[])[];
   private readonly preferred: readonly string[];
 
@@ -60,10 +86,7 @@ export class ShardMap {
     this.shards = o.shards;
     this.replicasPerShard = o.replicas;
     this.nodes = nodes;
-    const names = Array.from({ length: o.shards }, (_, i) => `s${i}`);
-    names.forEach((n, i) => this.shardIndex.set(n, i));
-    // One shard holds every key: no ring to consult (and the single-group path stays as it was).
-    this.shardRing = o.shards === 1 ? null : Ring.build(names.map((id) => ({ id })), { vnodes: SHARD_RING_VNODES });
+    this.keyspace = new ShardKeyspace(o.shards);
     const sets = placeReplicas(nodes, o);
     this.preferred = preferLeaders(sets, nodes);
     this.replicaSets = sets;
@@ -78,10 +101,7 @@ export class ShardMap {
 
   /** The shard that holds `key` of database `db`. */
   shardOf(db: string, key: string): number {
-    if (this.shardRing === null) return 0;
-    const i = this.shardIndex.get(this.shardRing.owner(`${db}\x00${key}`));
-    assert(i !== undefined && i >= 0 && i < this.shards, 'a key landed on no shard');
-    return i;
+    return this.keyspace.shardOf(db, key);
   }
 
   /** The nodes holding a shard, the preferred leader first. */
