@@ -34,7 +34,7 @@ import { historyFromEvents } from '../src/check/parse.js';
 import type { HistoryEvent } from '../src/check/history.js';
 import { labKvHistory, type LabKvOptions } from '../test/check/lab-kv.js';
 import { syntheticHistory, type SyntheticOptions } from '../test/check/synthetic.js';
-import { percentile, type BenchReport, type BenchResult } from './args.js';
+import { benchSmoke, percentile, smokeNote, type BenchReport, type BenchResult } from './args.js';
 
 interface Case {
   name: string;
@@ -209,8 +209,13 @@ function round(ms: number): number {
 
 function main(): void {
   const args = process.argv.slice(2);
-  const quick = args.includes('--quick');
-  const all = cases(quick);
+  const smoke = benchSmoke();
+  if (smoke && !args.includes('--child')) smokeNote();
+  const quick = smoke || args.includes('--quick');
+  // A smoke run (benchSmoke) takes one case of each kind, each once: it checks the path, not speed.
+  const all = smoke
+    ? cases(true).filter((c) => /^(etcd-like|6\.824 kv.*lost appends info, violation|1000 ops, 10 keys)/.test(c.name)).map((c) => ({ ...c, repeat: 1 }))
+    : cases(quick);
   const only = args.indexOf('--case');
   if (only >= 0 && args.includes('--child')) {
     const c = all.find((x) => x.name === args[only + 1]);

@@ -22,6 +22,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchSmoke, smokeNote } from './args.js';
 
 const root = join(import.meta.dirname, '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -42,7 +43,8 @@ function parseArgs(argv: string[]) {
     return Number(text);
   };
   return {
-    seconds: int('seconds', 30, 1, 86_400),
+    // A smoke run (bench/args.ts) keeps the command's flags but attacks for 2 s at most.
+    seconds: benchSmoke() ? Math.min(2, int('seconds', 30, 1, 86_400)) : int('seconds', 30, 1, 86_400),
     nodes: int('nodes', 3, 1, 7),
     workers: int('workers', 12, 1, 256),
     seed: int('seed', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31),
@@ -54,6 +56,7 @@ function parseArgs(argv: string[]) {
 }
 
 const args = parseArgs(process.argv.slice(2));
+if (benchSmoke()) smokeNote();
 const say = (line: string) => {
   if (!args.json) process.stdout.write(line + '\n');
 };

@@ -11,17 +11,19 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freeBasePort } from '../test/host/helpers.js';
-import { percentile } from './args.js';
+import { benchSmoke, percentile } from './args.js';
 
 export const root = join(import.meta.dirname, '..');
 
 /**
  * The servers run compiled JavaScript, as an installed kv-lab does: through tsx, esbuild's
  * keep-names wrappers alone cost about a tenth of a node's CPU. The build goes to a cache folder
- * inside node_modules (so node_modules resolves), not to dist/. `source` (--source) skips it.
+ * inside node_modules (so node_modules resolves), not to dist/. `source` (--source) skips it, as
+ * does a smoke run.
  */
 export function compiledCli(source: boolean, log: (text: string) => void): string[] {
-  if (source) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
+  // A smoke run (bench/args.ts) measures nothing, so it skips the build too.
+  if (source || benchSmoke()) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
   // One folder per checkout: node_modules is often shared between worktrees (a symlink), and two
   // benches compiling different trees into one folder would run a mix of both.
   const out = join(root, 'node_modules', '.cache', `kv-lab-bench-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`);

@@ -46,10 +46,10 @@ import { benchArgs, type BenchReport, type BenchResult } from './args.js';
 import { clusterDown, clusterUp as startCluster, compiledCli, freeBase, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, serverCounters, socketLoad, VALUE, type Load, type ReplyEnd, type ReplyOk } from './load.js';
 
 const args = benchArgs();
-const DURATION_MS = args.quick ? 1_500 : 5_000;
+const DURATION_MS = args.smoke ? 200 : args.quick ? 1_500 : 5_000;
 /** Runs per case (`--repeat N`; 1 with --quick): the median run is reported, every run kept. */
 const REPEAT = repeatFlag('bench:server', args.rest) ?? (args.quick ? 1 : 3);
-const WARMUP_MS = args.quick ? 300 : 1_000;
+const WARMUP_MS = args.smoke ? 50 : args.quick ? 300 : 1_000;
 const CONNECTIONS = 50;
 const PIPELINE = 16;
 /**
@@ -280,7 +280,7 @@ function measureRedis(redis: Redis, name: string): Load | null {
   const c = REDIS_CASES[name];
   if (c === undefined) return null;
   // About as long as one of our runs: 500k requests unpipelined at ~50k/s, 4M pipelined.
-  const n = args.quick ? 100_000 : c.extra.length > 0 ? 4_000_000 : 500_000;
+  const n = args.smoke ? 2_000 : args.quick ? 100_000 : c.extra.length > 0 ? 4_000_000 : 500_000;
   const r = spawnSync('redis-benchmark', ['-p', String(redis.port), '-t', c.test, '-n', String(n), '-d', '100', '-c', String(CONNECTIONS), '-r', String(KEYS), '--csv', ...c.extra], { encoding: 'utf8' });
   // CSV: "test","rps","avg_latency_ms","min","p50","p95","p99","max"
   const row = r.stdout.trim().split('\n').find((l) => /^"(GET|SET)"/.test(l));

@@ -28,7 +28,8 @@ const option = (name: string, fallback: number) => {
   const i = args.rest.indexOf(`--${name}`);
   return i < 0 ? fallback : Number(args.rest[i + 1]);
 };
-const stateMb = option('mb', args.quick ? 80 : 256);
+// A smoke run (bench/args.ts) keeps the command's flags but loads 4 MiB at most.
+const stateMb = args.smoke ? Math.min(4, option('mb', 4)) : option('mb', args.quick ? 80 : 256);
 const valueKb = option('value-kb', 1000);
 const keep = args.rest.includes('--keep');
 /**
