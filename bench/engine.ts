@@ -51,6 +51,22 @@ import { FSYNC_ALWAYS, FSYNC_NEVER } from '../src/storage/fsync-policy.js';
 import { openEngine } from '../src/storage/index.js';
 
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(
+    [
+      'npm run bench:engine -- [--json] [--quick] [--keys N] [--full] [--reads N] [--repeat K] [--cases a,b]',
+      '                        [--cache-mb M] [--lsm-options JSON] [--lsm-base DIR]',
+      '                        [--subjects lsm,bitcask,classic-level,lmdb,lsm-base]',
+      '',
+      "db_bench's cases over kv-lab's engines, classic-level (LevelDB) and lmdb in one run: fillseq, fillrandom,",
+      'overwrite, readrandom, readseq, readmissing, seekrandom, deleterandom, fillsync, raftapply; per case ops/s,',
+      "p50/p99, write and space amplification, the LSM's block-cache hit rate and the share of its block reads",
+      'served by table images; then the ratios ours/peer. The header of bench/engine.ts says how each is measured.',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
 const JSON_OUT = args.includes('--json');
 const QUICK = args.includes('--quick');
 const FULL = args.includes('--full');
