@@ -21,8 +21,11 @@
 // noSync) and fillsync does (kv-lab: `always`). No compression anywhere (values are random, and
 // kv-lab does not compress): classic-level runs with compression off. The block cache is 32 MiB
 // (--cache-mb) for kv-lab's LSM and classic-level, but LevelDB serves reads of uncompressed tables
-// from mmap, past its cache; lmdb reads through the OS page cache. The read cases report the
-// LSM's block-cache hit rate over the case (LevelDB does not count its hits; lmdb has no cache).
+// from mmap, past its cache; lmdb reads through the OS page cache. The LSM's likeness of mmap is
+// its table images (LsmOptions.tableImageBytes, 256 MiB by default: tables read whole into memory
+// once they miss often enough; `--lsm-options '{"tableImageBytes":0}'` turns them off). The read
+// cases report the LSM's block-cache hit rate over the case and the share of its block reads its
+// images served, with their bytes (LevelDB does not count its hits; lmdb has no cache).
 //
 // Write amplification of a fill on a fresh database is measured the same way for every subject:
 // bytes the process passed to write(2) (/proc/self/io wchar) during the case, over the bytes of
@@ -48,6 +51,22 @@ import { FSYNC_ALWAYS, FSYNC_NEVER } from '../src/storage/fsync-policy.js';
 import { openEngine } from '../src/storage/index.js';
 
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(
+    [
+      'npm run bench:engine -- [--json] [--quick] [--keys N] [--full] [--reads N] [--repeat K] [--cases a,b]',
+      '                        [--cache-mb M] [--lsm-options JSON] [--lsm-base DIR]',
+      '                        [--subjects lsm,bitcask,classic-level,lmdb,lsm-base]',
+      '',
+      "db_bench's cases over kv-lab's engines, classic-level (LevelDB) and lmdb in one run: fillseq, fillrandom,",
+      'overwrite, readrandom, readseq, readmissing, seekrandom, deleterandom, fillsync, raftapply; per case ops/s,',
+      "p50/p99, write and space amplification, the LSM's block-cache hit rate and the share of its block reads",
+      'served by table images; then the ratios ours/peer. The header of bench/engine.ts says how each is measured.',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
 const JSON_OUT = args.includes('--json');
 const QUICK = args.includes('--quick');
 const FULL = args.includes('--full');
@@ -125,8 +144,11 @@ interface Db {
   seek(key: string): string | undefined | Promise<string | undefined>;
   /** Bytes the engine says it wrote to files since open (logs, tables, compactions), if it says. */
   bytesWritten(userBytes: number): number | null;
-  /** Block-cache hits and misses since open, where the subject counts them. */
-  cacheCounts(): { hits: number; misses: number } | null;
+  /**
+   * Block-cache hits and misses since open, where the subject counts them; images: block reads
+   * served by the LSM's table images (past the block cache), imageBytes: the images' bytes now.
+   */
+  cacheCounts(): { hits: number; misses: number; images: number; imageBytes: number } | null;
   close(): Promise<void>;
 }
 
@@ -195,7 +217,10 @@ function kvlab(kind: 'lsm' | 'bitcask', name: string = kind, c: Checkout = THIS_
         bytesWritten: () => engine.stats().diskBytesWritten,
         cacheCounts() {
           const st = engine.stats();
-          return kind === 'lsm' ? { hits: st.cacheHits, misses: st.cacheMisses } : null;
+          if (kind !== 'lsm') return null;
+          // An older checkout (--lsm-base) may predate table images.
+          const im = (engine as Engine & { imageStats?: () => { reads: number; bytes: number } }).imageStats?.() ?? { reads: 0, bytes: 0 };
+          return { hits: st.cacheHits, misses: st.cacheMisses, images: im.reads, imageBytes: im.bytes };
         },
         close: () => new Promise<void>((res, rej) => engine.close((err) => (err ? rej(err) : res()))),
       };
@@ -324,6 +349,12 @@ interface Result {
   spaceAmplification: number | null;
   /** Block-cache hits over lookups during the case (read cases of subjects that count them). */
   cacheHitRate: number | null;
+  /**
+   * The LSM's block reads served by table images over all its block reads (images, then the
+   * cache's hits and misses), and the images' bytes at the end of the case.
+   */
+  imageReadRate?: number;
+  imageBytes?: number;
   /** Random-read cases run --repeat times: every run's rate (the median run is reported). */
   runs?: number[];
 }
@@ -385,14 +416,18 @@ const YIELD_EVERY = 1000;
 
 const results: Result[] = [];
 
-function record(c: string, subject: string, ops: number, m: { seconds: number; p50: number; p99: number }, wa: number | null, sa: number | null, hitRate: number | null = null): void {
+function record(c: string, subject: string, ops: number, m: { seconds: number; p50: number; p99: number }, wa: number | null, sa: number | null, hitRate: number | null = null, images: { rate: number; bytes: number } | null = null): void {
   const r: Result = { case: c, subject, keys: N, ops, opsPerSec: ops / m.seconds, p50Ms: m.p50, p99Ms: m.p99, writeAmplification: wa, spaceAmplification: sa, cacheHitRate: hitRate };
+  if (images !== null) {
+    r.imageReadRate = images.rate;
+    r.imageBytes = images.bytes;
+  }
   const rate = ops === 0 ? '-' : Math.round(r.opsPerSec).toLocaleString('en');
   results.push(r);
   if (!JSON_OUT) {
     const f = (x: number | null, d = 2) => (x === null ? '-' : x.toFixed(d));
     process.stdout.write(
-      `${c.padEnd(22)} ${subject.padEnd(14)} ${rate.padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}${hitRate === null ? '' : `  cache hits ${(100 * hitRate).toFixed(1)}%`}\n`,
+      `${c.padEnd(22)} ${subject.padEnd(14)} ${rate.padStart(12)} ops/s  p50 ${f(r.p50Ms, 4).padStart(9)} ms  p99 ${f(r.p99Ms, 4).padStart(9)} ms  wamp ${f(wa).padStart(6)}  samp ${f(sa).padStart(6)}${hitRate === null ? '' : `  cache hits ${(100 * hitRate).toFixed(1)}%`}${images === null ? '' : `  images ${(100 * images.rate).toFixed(1)}% of block reads (${(images.bytes / 2 ** 20).toFixed(0)} MiB)`}\n`,
     );
   }
 }
@@ -423,13 +458,15 @@ interface Open {
 /** Whether case c (its name before the '/') runs in this run. */
 const runs = (c: string): boolean => cases.includes(c);
 
-/** One run of a read case: its timing and the LSM's block-cache hit rate over it. */
-async function readRun(o: Open, ops: number, op: (i: number) => unknown): Promise<{ m: Awaited<ReturnType<typeof measure>>; hitRate: number | null }> {
+/** One run of a read case: its timing, the LSM's block-cache hit rate and image reads over it. */
+async function readRun(o: Open, ops: number, op: (i: number) => unknown): Promise<{ m: Awaited<ReturnType<typeof measure>>; hitRate: number | null; images: { rate: number; bytes: number } | null }> {
   const c0 = o.db.cacheCounts();
   const m = await measure(ops, 1, op);
   const c1 = o.db.cacheCounts();
-  const lookups = c0 !== null && c1 !== null ? c1.hits + c1.misses - c0.hits - c0.misses : 0;
-  return { m, hitRate: lookups > 0 && c0 !== null && c1 !== null ? (c1.hits - c0.hits) / lookups : null };
+  if (c0 === null || c1 === null) return { m, hitRate: null, images: null };
+  const lookups = c1.hits + c1.misses - c0.hits - c0.misses;
+  const reads = lookups + c1.images - c0.images;
+  return { m, hitRate: lookups > 0 ? (c1.hits - c0.hits) / lookups : null, images: reads > 0 ? { rate: (c1.images - c0.images) / reads, bytes: c1.imageBytes } : null };
 }
 
 /**
@@ -448,7 +485,7 @@ async function readCase(name: string, main: Open[], ops: number, opFor: (o: Open
   for (const o of main) {
     const all = (runsOf.get(o) ?? []).slice().sort((a, b) => a.m.seconds - b.m.seconds);
     const median = all[Math.floor(all.length / 2)] as Awaited<ReturnType<typeof readRun>>;
-    record(name, o.s.name, ops, median.m, null, null, median.hitRate);
+    record(name, o.s.name, ops, median.m, null, null, median.hitRate, median.images);
     (results[results.length - 1] as Result).runs = all.map((r) => ops / r.m.seconds);
   }
 }

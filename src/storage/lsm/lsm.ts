@@ -36,6 +36,7 @@ import { MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveLsmOptions } from './options.js';
 import type { TableHit, TableReadStats } from './table.js';
 import { TableCache } from './table-cache.js';
+import { TableImages } from './table-images.js';
 import { emptyEdit, type FileMeta, LEVELS, type Version } from './version.js';
 import { recoverVersions, removeIfPresent, VersionSet } from './version-set.js';
 
@@ -207,7 +208,8 @@ export class LsmEngine implements Engine {
       recovered = recoverVersions(deps.disk, dir, MANIFEST_BLOCK_BYTES);
       checkLogMode(deps, dir, options, recovered);
       blockCache = new BlockCache(options.blockCacheBytes);
-      tables = new TableCache(deps.disk, dir, blockCache, options.tableCacheMax, readStats);
+      const images = options.tableImageBytes > 0 ? new TableImages(options.tableImageBytes) : null;
+      tables = new TableCache(deps.disk, dir, blockCache, options.tableCacheMax, readStats, images);
       versions = new VersionSet(
         deps,
         {
@@ -765,6 +767,12 @@ export class LsmEngine implements Engine {
   /** Bloom filter checks and how many of them saved a block read (for the bench and tests). */
   bloomStats(): TableReadStats {
     return { ...this.readStats };
+  }
+
+  /** Table images (table-images.ts): tables imaged since open, bytes held, block reads served. */
+  imageStats(): { imaged: number; bytes: number; reads: number } {
+    const im = this.tables.images;
+    return { imaged: im?.imaged ?? 0, bytes: im?.bytes ?? 0, reads: im?.reads ?? 0 };
   }
 }
 

@@ -25,6 +25,12 @@ export interface LsmOptions {
   bloomBitsPerKey: number;
   /** Byte budget of the block cache (verified data blocks). */
   blockCacheBytes: number;
+  /**
+   * Byte budget of table images: tables read whole into memory and served from there without a
+   * read per block, as LevelDB serves uncompressed tables from mmap (table-images.ts). Only on
+   * disks with readInto (the real one); 0 turns images off.
+   */
+  tableImageBytes: number;
   /** Tables kept open at once. */
   tableCacheMax: number;
   /** Compaction output tables are cut at about this size. */
@@ -67,6 +73,7 @@ export const LSM_DEFAULTS: LsmOptions = {
   blockRestartInterval: 16,
   bloomBitsPerKey: 10,
   blockCacheBytes: 32 * 1024 * 1024,
+  tableImageBytes: 256 * 1024 * 1024,
   tableCacheMax: 1000,
   targetFileBytes: 2 * 1024 * 1024,
   l0CompactionTrigger: 4,
@@ -91,6 +98,7 @@ const RULES: Rule[] = [
   ['blockRestartInterval', 1, 1024],
   ['bloomBitsPerKey', 0, 64],
   ['blockCacheBytes', 0, 2 ** 40],
+  ['tableImageBytes', 0, 2 ** 40],
   ['tableCacheMax', 8, 1 << 20],
   ['targetFileBytes', 256, 1 << 30],
   ['l0CompactionTrigger', 1, 1000],

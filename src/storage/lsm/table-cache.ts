@@ -3,6 +3,7 @@ import { assert } from '../../util/assert.js';
 import type { BlockCache } from './block-cache.js';
 import { tablePath } from './files.js';
 import { Table, type TableReadStats } from './table.js';
+import type { TableImages } from './table-images.js';
 import type { FileMeta } from './version.js';
 
 /**
@@ -22,6 +23,7 @@ export class TableCache {
     private readonly blockCache: BlockCache,
     private readonly capacity: number,
     readonly stats: TableReadStats,
+    readonly images: TableImages | null = null,
   ) {
     assert(capacity >= 1, 'TableCache: capacity must be at least 1');
   }
@@ -30,7 +32,7 @@ export class TableCache {
   table(f: FileMeta): Table {
     f.touched = true;
     if (f.table !== null) return f.table;
-    const t = Table.open(this.disk, tablePath(this.dir, f.number), f.number, this.blockCache, this.stats);
+    const t = Table.open(this.disk, tablePath(this.dir, f.number), f.number, this.blockCache, this.stats, this.images);
     this.opens++;
     f.table = t;
     this.ring.push(f);

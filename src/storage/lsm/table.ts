@@ -7,6 +7,7 @@ import { BlockIterator, blockGet, DecodedBlock, foundKind, foundValueEnd, foundV
 import { blockedBloomMayContain, bloomMayContain } from './bloom.js';
 import type { InternalIterator } from './iterator.js';
 import { SortedKeys } from './sorted-keys.js';
+import type { TableImages } from './table-images.js';
 import {
   BLOCK_DATA,
   BLOCK_FILTER,
@@ -48,6 +49,13 @@ export class Table implements CachedBlocks {
   readonly entries: number;
   /** The table's format version (which checksum its blocks carry). */
   private readonly version: number;
+  /**
+   * The table's data blocks read whole (table-images.ts), or null; imageBlocks[i] is block i's
+   * view once verified. Block-cache misses since open, counted towards imaging.
+   */
+  private image: Uint8Array | null = null;
+  private imageBlocks: (Uint8Array | undefined)[] = [];
+  private misses = 0;
   /** Iterators and reads in progress; the file closes only when none remain. */
   users = 0;
   private closeWhenUnused = false;
@@ -60,6 +68,7 @@ export class Table implements CachedBlocks {
     private readonly cache: BlockCache,
     readonly stats: TableReadStats,
     footer: Footer,
+    private readonly images: TableImages | null,
   ) {
     this.entries = footer.entries;
     this.version = footer.version;
@@ -87,13 +96,13 @@ export class Table implements CachedBlocks {
   }
 
   /** Opens and verifies a table's footer, index and filter. */
-  static open(disk: Disk, path: string, fileNumber: number, cache: BlockCache, stats: TableReadStats): Table {
+  static open(disk: Disk, path: string, fileNumber: number, cache: BlockCache, stats: TableReadStats, images: TableImages | null = null): Table {
     const file = disk.open(path, 'read');
     try {
       const size = file.size();
       const footer = decodeFooter(file.read(Math.max(0, size - FOOTER_BYTES), FOOTER_BYTES), size);
       if (typeof footer === 'string') throw new StorageCorruptionError(path, Math.max(0, size - FOOTER_BYTES), footer);
-      return new Table(path, fileNumber, file, cache, stats, footer);
+      return new Table(path, fileNumber, file, cache, stats, footer, file.readInto !== undefined ? images : null);
     } catch (err) {
       file.close();
       throw err;
@@ -117,13 +126,60 @@ export class Table implements CachedBlocks {
    */
   dataBlock(i: number, fillCache: boolean, forIterator: boolean): Uint8Array {
     assert(!this.closed, 'Table: data block read after close');
+    if (this.image !== null) return this.imageBlock(i);
     const cached = fillCache ? this.cache.get(this, i, forIterator) : this.cache.peek(this, i);
     if (cached !== undefined) return cached;
+    // Only reads that fill the cache count: a compaction reads a table once, as it goes away.
+    if (fillCache && this.images !== null && ++this.misses >= this.blocks / 8 && this.takeImage()) return this.imageBlock(i);
     const offset = this.offsets[i] as number;
     if (fillCache && this.file.readInto !== undefined) return this.readIntoCache(i, offset, this.sizes[i] as number, forIterator);
     const block = this.readBlock(offset, this.sizes[i] as number, BLOCK_DATA);
     if (restartArrayOffset(block) < 0) throw new StorageCorruptionError(this.path, offset, 'data block trailer is malformed');
     if (fillCache) this.cache.put(this, i, block, false);
+    return block;
+  }
+
+  /**
+   * Reads the data blocks whole into an image, if the budget has room; drops the table's blocks
+   * from the block cache (the image serves them now). The blocks are verified as first used.
+   */
+  private takeImage(): boolean {
+    const last = this.blocks - 1;
+    const bytes = (this.offsets[last] as number) + (this.sizes[last] as number) + BLOCK_TRAILER_BYTES;
+    const images = this.images as TableImages;
+    const buf = images.take(bytes);
+    if (buf === null) return false;
+    let got: number;
+    try {
+      got = (this.file.readInto as NonNullable<DiskFile['readInto']>)(0, bytes, buf, 0);
+    } catch (err) {
+      images.giveBack(buf.buffer as ArrayBuffer);
+      throw err;
+    }
+    if (got !== bytes) {
+      images.giveBack(buf.buffer as ArrayBuffer);
+      throw new StorageCorruptionError(this.path, got, `data blocks cut short: ${got} of ${bytes} bytes`);
+    }
+    this.image = buf;
+    this.imageBlocks = new Array<Uint8Array | undefined>(this.blocks);
+    this.cache.forget(this);
+    return true;
+  }
+
+  /** Data block i from the image, verified at its first use. */
+  private imageBlock(i: number): Uint8Array {
+    const images = this.images as TableImages;
+    images.reads++;
+    const known = this.imageBlocks[i];
+    if (known !== undefined) return known;
+    const offset = this.offsets[i] as number;
+    const size = this.sizes[i] as number;
+    const image = this.image as Uint8Array;
+    let bad = checkBlock(image.subarray(offset, offset + size + BLOCK_TRAILER_BYTES), size, BLOCK_DATA, this.version);
+    const block = image.subarray(offset, offset + size);
+    if (bad === null && restartArrayOffset(block) < 0) bad = 'data block trailer is malformed';
+    if (bad !== null) throw new StorageCorruptionError(this.path, offset, bad);
+    this.imageBlocks[i] = block;
     return block;
   }
 
@@ -215,6 +271,12 @@ export class Table implements CachedBlocks {
     if (this.users === 0 && !this.closed) {
       this.closed = true;
       this.cache.forget(this);
+      if (this.image !== null) {
+        // No reader holds a view of it: iterators hold the table open, point reads return first.
+        (this.images as TableImages).giveBack(this.image.buffer as ArrayBuffer);
+        this.image = null;
+        this.imageBlocks = [];
+      }
       this.file.close();
     }
   }

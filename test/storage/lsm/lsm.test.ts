@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageOptionsError } from '../../../src/storage/errors.js';
-import { FSYNC_NEVER } from '../../../src/storage/fsync-policy.js';
+import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../../src/storage/fsync-policy.js';
 import { LsmEngine } from '../../../src/storage/lsm/lsm.js';
 import { Harness, SMALL } from '../harness.js';
 
@@ -92,7 +92,8 @@ L('writes wait while level 0 is over its stop trigger; reads go on; the backlog 
 });
 
 L('stats: write amplification counts the WAL, flushes and compactions; the cache is used', () => {
-  const h = new Harness('lsm', 'stats');
+  // Without table images, which would take these small tables whole after a few misses.
+  const h = new Harness('lsm', 'stats', {}, FSYNC_ALWAYS, { ...SMALL, lsm: { ...SMALL.lsm, tableImageBytes: 0 } });
   fill(h, 1000);
   h.env.run(2000);
   for (let i = 0; i < 1000; i += 7) {
@@ -107,6 +108,26 @@ L('stats: write amplification counts the WAL, flushes and compactions; the cache
   assert.ok(s.diskBytes > 0 && s.compactionBytesWritten > 0 && s.compactionBytesRead > 0);
   assert.ok(lsm(h).bloomStats().bloomNegatives > 0, 'filters saved block reads');
   assert.is(s.failure, null);
+  assert.equal(lsm(h).imageStats(), { imaged: 0, bytes: 0, reads: 0 });
+});
+
+L('table images: tables that miss often are read whole and serve reads past the block cache; the budget is kept', () => {
+  const budget = 8 * 4096;
+  const h = new Harness('lsm', 'images', {}, FSYNC_ALWAYS, { ...SMALL, lsm: { ...SMALL.lsm, tableImageBytes: budget } });
+  fill(h, 1000);
+  h.env.run(2000);
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 1000; i += 3) assert.is(h.engine.get(`k${String(i).padStart(5, '0')}`), 'v'.repeat(40));
+  }
+  const im = lsm(h).imageStats();
+  assert.ok(im.imaged > 0 && im.reads > 0, `images ${JSON.stringify(im)}`);
+  assert.ok(im.bytes > 0 && im.bytes <= budget, `image bytes ${im.bytes} within ${budget}`);
+  assert.ok(lsm(h).stats().levels.reduce((n, l) => n + l.files, 0) > 8, 'more tables than the budget holds (4 KiB each)');
+  // Compactions close imaged tables and give their bytes back.
+  fill(h, 1000);
+  h.env.run(5000);
+  assert.ok(lsm(h).imageStats().bytes <= budget);
+  assert.is(h.all().length, 1000);
 });
 
 L('group commit under fsync always: 64 concurrent writers share few fsyncs', () => {

@@ -10,6 +10,7 @@ import { BlockBuilder, blockGet, DecodedBlock, foundKind, foundValueEnd, foundVa
 import { BloomBuilder, bloomHash } from '../../../src/storage/lsm/bloom.js';
 import { Table, type TableHit } from '../../../src/storage/lsm/table.js';
 import { TableBuilder } from '../../../src/storage/lsm/table-builder.js';
+import { TableImages } from '../../../src/storage/lsm/table-images.js';
 import { SimEnv } from '../sim-env.js';
 
 const T = suite('sstable');
@@ -140,33 +141,104 @@ T('point reads and seeks find the right block among keys with long shared prefix
   );
 });
 
-T('a flipped bit anywhere in a table is reported with the file and the block offset', () => {
-  const env = new SimEnv('flip');
-  const entries = sortedEntries(Array.from({ length: 300 }, (_, i) => `key${i}`));
-  const built = buildTable(env, 't.sst', entries);
-  let detected = 0;
-  for (let offset = 0; offset < built.sizeBytes; offset += 7) {
-    const f = env.deps.disk.open('t.sst', 'write');
-    const orig = f.read(offset, 1)[0] as number;
-    f.writeAt(offset, new Uint8Array([orig ^ 0x04]));
-    try {
-      const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(0), { bloomChecks: 0, bloomNegatives: 0 });
-      const it = t.iterator(false);
-      for (it.seekFirst(); it.valid(); it.next());
-      it.close();
-      t.close();
-      assert.unreachable(`flip at ${offset} went unnoticed`);
-    } catch (err) {
-      assert.instance(err, StorageCorruptionError, String(err));
-      const c = err as StorageCorruptionError;
-      assert.is(c.path, 't.sst');
-      assert.ok(c.offset <= offset, `reported offset ${c.offset} is at or before the flipped byte ${offset}`);
-      detected++;
+T('a flipped bit anywhere in a table is reported with the file and the block offset (read by block or imaged)', () => {
+  for (const imaged of [false, true]) {
+    const env = new SimEnv('flip');
+    const entries = sortedEntries(Array.from({ length: 300 }, (_, i) => `key${i}`));
+    const built = buildTable(env, 't.sst', entries);
+    let detected = 0;
+    for (let offset = 0; offset < built.sizeBytes; offset += 7) {
+      const f = env.deps.disk.open('t.sst', 'write');
+      const orig = f.read(offset, 1)[0] as number;
+      f.writeAt(offset, new Uint8Array([orig ^ 0x04]));
+      const images = new TableImages(imaged ? 1 << 20 : 0);
+      try {
+        // Imaged: the iterator's misses fill the cache, and the table is imaged after a few.
+        const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(0), { bloomChecks: 0, bloomNegatives: 0 }, imaged ? images : null);
+        const it = t.iterator(imaged);
+        for (it.seekFirst(); it.valid(); it.next());
+        it.close();
+        t.close();
+        assert.unreachable(`flip at ${offset} went unnoticed`);
+      } catch (err) {
+        assert.instance(err, StorageCorruptionError, String(err));
+        const c = err as StorageCorruptionError;
+        assert.is(c.path, 't.sst');
+        assert.ok(c.offset <= offset, `reported offset ${c.offset} is at or before the flipped byte ${offset}`);
+        detected++;
+      }
+      // Past the first blocks (read one by one until an eighth of them missed), before the index.
+      if (imaged && offset > built.sizeBytes / 4 && offset < built.sizeBytes / 2) assert.is(images.imaged, 1, `the table was imaged before the flip at ${offset} was found`);
+      f.writeAt(offset, new Uint8Array([orig]));
+      f.close();
     }
-    f.writeAt(offset, new Uint8Array([orig]));
-    f.close();
+    assert.ok(detected > 100);
   }
-  assert.ok(detected > 100);
+});
+
+T('a table is imaged once its misses reach an eighth of its blocks, within the budget, and serves every entry from there', () => {
+  const env = new SimEnv('image');
+  const entries = sortedEntries(Array.from({ length: 400 }, (_, i) => `key${String(i).padStart(4, '0')}`));
+  const built = buildTable(env, 't.sst', entries);
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  const getAll = (t: Table) => {
+    for (const [k, v] of entries) {
+      const r = t.get(enc(k), bloomHash(enc(k)), hit);
+      assert.ok(r !== null && r.deleted === (v === null) && (v === null || dec(r.value) === v), `get ${k}`);
+    }
+  };
+  // A budget smaller than the table: no image, reads go through the block cache.
+  const small = new TableImages(built.sizeBytes / 2);
+  const cache0 = new BlockCache(1 << 20);
+  const t0 = Table.open(env.deps.disk, 't.sst', 1, cache0, { bloomChecks: 0, bloomNegatives: 0 }, small);
+  getAll(t0);
+  assert.is(small.imaged, 0);
+  assert.is(small.bytes, 0);
+  assert.is(cache0.entries, t0.blockCount);
+  t0.close();
+
+  const images = new TableImages(1 << 20);
+  const cache = new BlockCache(1 << 20);
+  const t = Table.open(env.deps.disk, 't.sst', 1, cache, { bloomChecks: 0, bloomNegatives: 0 }, images);
+  assert.ok(t.blockCount >= 40, `${t.blockCount} blocks`);
+  const k = enc(entries[0]?.[0] as string);
+  t.get(k, bloomHash(k), hit);
+  assert.is(images.imaged, 0, 'one miss does not image a table');
+  getAll(t);
+  assert.is(images.imaged, 1);
+  assert.ok(images.bytes >= built.sizeBytes / 2 && images.bytes <= built.sizeBytes + 4096, `image of ${images.bytes} bytes`);
+  const imageBytes = images.bytes;
+  assert.is(cache.misses, Math.ceil(t.blockCount / 8), 'misses until the table was imaged, none after');
+  assert.is(cache.entries, 0, 'the imaged table left the block cache');
+  const reads = images.reads;
+  getAll(t);
+  assert.is(images.reads, reads + entries.length);
+  // An iterator reads the image too.
+  const it = t.iterator(true);
+  let n = 0;
+  for (it.seekFirst(); it.valid(); it.next()) n++;
+  assert.is(n, entries.length);
+  t.close();
+  assert.is(images.bytes, imageBytes, 'a table held by an iterator keeps its image');
+  it.close();
+  assert.is(images.bytes, 0, 'closing the table gives the image back');
+  // The next table reuses the buffer.
+  const t2 = Table.open(env.deps.disk, 't.sst', 2, cache, { bloomChecks: 0, bloomNegatives: 0 }, images);
+  getAll(t2);
+  assert.is(images.imaged, 2);
+  t2.close();
+});
+
+T('a disk without readInto (the simulated one) gets no images', () => {
+  const env = new SimEnv('no-image', {}, false);
+  const entries = sortedEntries(Array.from({ length: 400 }, (_, i) => `key${i}`));
+  buildTable(env, 't.sst', entries);
+  const images = new TableImages(1 << 20);
+  const t = Table.open(env.deps.disk, 't.sst', 1, new BlockCache(1 << 20), { bloomChecks: 0, bloomNegatives: 0 }, images);
+  const hit: TableHit = { deleted: false, value: new Uint8Array(0) };
+  for (const [k] of entries) t.get(enc(k), bloomHash(enc(k)), hit);
+  assert.is(images.imaged, 0);
+  t.close();
 });
 
 T('reads use the block cache; a warm read does not touch the file', () => {
