@@ -49,6 +49,7 @@ import { silentLogger } from '../src/env/log.js';
 import type { Engine, WriteOp } from '../src/storage/engine.js';
 import { FSYNC_ALWAYS, FSYNC_NEVER } from '../src/storage/fsync-policy.js';
 import { openEngine } from '../src/storage/index.js';
+import { benchSmoke, smokeNote } from './args.js';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -91,7 +92,10 @@ function positiveInt(name: string, text: string | undefined, fallback: number, m
 }
 
 const subjectsArg = option('subjects');
-const SIZES = FULL ? [1_000_000, 10_000_000] : [positiveInt('keys', option('keys'), QUICK ? 200_000 : 1_000_000)];
+/** A smoke run (bench/args.ts): every case once over 2,000 keys, whatever --keys or --full ask. */
+const SMOKE = benchSmoke();
+if (SMOKE) smokeNote();
+const SIZES = SMOKE ? [2_000] : FULL ? [1_000_000, 10_000_000] : [positiveInt('keys', option('keys'), QUICK ? 200_000 : 1_000_000)];
 const READS_ARG = option('reads');
 /** Runs of each random-read case per subject (the median is reported). */
 const REPEAT = positiveInt('repeat', option('repeat'), 1, 1);

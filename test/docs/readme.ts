@@ -188,8 +188,8 @@ export function checkOutput(block: CheckedBlock, r: Ran): void {
  * Runs every checked block of the given sections, in README order, each command once; `after`
  * runs at the end whatever happened (to stop servers a failing sequence started).
  */
-export function runSections(readme: string, sections: string[], log: (line: string) => void, after: string[] = [], commands: [number, number] = [0, Infinity]): void {
-  const env = commandEnv();
+export function runSections(readme: string, sections: string[], log: (line: string) => void, after: string[] = [], commands: [number, number] = [0, Infinity], extraEnv: NodeJS.ProcessEnv = {}): void {
+  const env = { ...commandEnv(), ...extraEnv };
   const blocks = checkedBlocks(readme).filter((b) => sections.includes(b.section));
   assert.ok(blocks.length > 0, `no \`sh check\` block in ${readme} sections ${sections.join(', ')}`);
   let n = 0;
