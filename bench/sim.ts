@@ -12,6 +12,11 @@
  * simulation alone (checks skipped) and the whole run, and for line and http the share of the
  * run's CPU profile spent in the front door (src/frontdoor, src/wire, the stream clients,
  * sim/stream.ts), measured with V8's sampling profiler in this process.
+ *
+ * Last, whole runs of scenarios/raft (checks included, as `kv-lab swarm --jobs 1` runs them in
+ * one thread): runs per CPU second and per wall second, the figure issue 17's 200-seed sweeps and
+ * the test suite pay for. The CPU time is this process's (process.cpuUsage), so it holds up
+ * better than wall time on a loaded machine; still, compare two builds in the same sitting.
  */
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -132,6 +137,43 @@ for (const protocol of protocols) {
 }
 const native = scenarioResults[0] as (typeof scenarioResults)[number];
 
+// ---- whole runs of scenarios/raft, as a swarm runs them ----
+
+// A spread of the raft scenarios: crashes (restarts and recovery), partitions (the most events),
+// network (loss and duplication), tiny-lsm (the LSM engine under compaction), snapshots.
+const RAFT_RUNS = args.quick ? ['network'] : ['crashes', 'partitions', 'network', 'tiny-lsm', 'snapshots'];
+const raftRuns = RAFT_RUNS.map((name) => {
+  const file = join(import.meta.dirname, '..', 'scenarios', 'raft', `${name}.yaml`);
+  return parseScenario(readFileSync(file, 'utf8'), file);
+});
+const cpuStart = process.cpuUsage();
+const raftWallStart = performance.now();
+const raftDigests: string[] = [];
+let raftEvents = 0;
+let raftPassed = true;
+for (const s of raftRuns) {
+  const { summary } = runScenario(s, { seed: 1, outDir: null, write: 'failed' });
+  raftDigests.push(summary.digest);
+  raftEvents += summary.events;
+  raftPassed &&= summary.passed;
+}
+const raftWallS = (performance.now() - raftWallStart) / 1000;
+const raftCpu = process.cpuUsage(cpuStart);
+const raftCpuS = (raftCpu.user + raftCpu.system) / 1e6;
+const raftResult = {
+  case: `scenarios/raft runs (${RAFT_RUNS.join(', ')}; seed 1)`,
+  subject: 'kv-lab-sim',
+  opsPerSec: Number((raftRuns.length / raftCpuS).toFixed(3)),
+  runs: raftRuns.length,
+  runsPerCpuSecond: Number((raftRuns.length / raftCpuS).toFixed(3)),
+  runsPerWallSecond: Number((raftRuns.length / raftWallS).toFixed(3)),
+  cpuSecondsPerRun: Number((raftCpuS / raftRuns.length).toFixed(3)),
+  eventsPerCpuSecond: Math.round(raftEvents / raftCpuS),
+  events: raftEvents,
+  passed: raftPassed,
+  digests: raftDigests,
+};
+
 const report: BenchReport = {
   bench: 'sim',
   results: [
@@ -149,9 +191,12 @@ const report: BenchReport = {
       digest: best.digest,
     },
     ...scenarioResults,
+    raftResult,
   ],
   ratios: {
     'events/s vs target 500k': Number((eventsPerSec / 500_000).toFixed(3)),
+    // Issue 17's sweep: 21 scenarios x 200 seeds in 12,500 CPU-seconds at ~3 s a run.
+    'scenarios/raft CPU s per run vs 3 s': Number((raftResult.cpuSecondsPerRun / 3).toFixed(3)),
     ...Object.fromEntries(
       scenarioResults.slice(1).flatMap((r) => [
         [`${r.case} run wall/native`, Number((r.runWallSeconds / native.runWallSeconds).toFixed(3))],
@@ -172,4 +217,6 @@ else {
   for (const r of scenarioResults) {
     console.log(`  ${r.case.padEnd(24)} events/s ${r.eventsPerSec.toLocaleString('en-US').padStart(9)}   virtual s/wall s ${r.virtualSecondsPerWallSecond.toFixed(2).padStart(5)}   run ${r.runWallSeconds.toFixed(2)} s (${(r.runWallSeconds / native.runWallSeconds).toFixed(2)}× native)${r.case.endsWith('native') ? '' : `   front door ${(r.frontDoorShareOfRun * 100).toFixed(1)}% of the run's CPU`}`);
   }
+  console.log(`${raftResult.case}, whole runs with their checks:`);
+  console.log(`  runs/s          ${raftResult.runsPerCpuSecond} per CPU second, ${raftResult.runsPerWallSecond} per wall second (${raftResult.cpuSecondsPerRun} CPU s a run, ${raftResult.eventsPerCpuSecond.toLocaleString('en-US')} events per CPU second)${raftResult.passed ? '' : '   A RUN FAILED'}`);
 }

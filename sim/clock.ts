@@ -51,13 +51,20 @@ export class SimMachineClock {
 }
 
 class SimClockView implements Clock {
+  /** Built once: a node sets thousands of timers a run. */
+  private readonly timerLabel: string;
+  private readonly deferLabel: string;
+
   constructor(
     private readonly machine: SimMachineClock,
     private readonly sched: Scheduler,
     private readonly owner: Owner,
-    private readonly name: string,
+    name: string,
     private readonly wallEpochMs: number,
-  ) {}
+  ) {
+    this.timerLabel = `timer ${name}`;
+    this.deferLabel = `defer ${name}`;
+  }
 
   monotonicNs(): number {
     return this.machine.localNs();
@@ -74,10 +81,10 @@ class SimClockView implements Clock {
   timer(delayMs: number, fn: () => void): Timer {
     assert(delayMs >= 0 && Number.isFinite(delayMs), () => `timer: bad delay ${delayMs} ms`);
     const delayNs = this.machine.trueDelayNs(delayMs * NS_PER_MS);
-    return this.sched.after(delayNs, `timer ${this.name}`, fn, this.owner);
+    return this.sched.after(delayNs, this.timerLabel, fn, this.owner);
   }
 
   defer(fn: () => void): void {
-    this.sched.after(0, `defer ${this.name}`, fn, this.owner);
+    this.sched.after(0, this.deferLabel, fn, this.owner);
   }
 }

@@ -59,6 +59,11 @@ export class SimNet {
   private readonly lastDeliveryNs = new Map<string, number>();
   /** Machines whose frames are held back (nemesis `delay`), with the extra delay's range. */
   private readonly delays = new Map<Address, { minNs: number; maxNs: number; out: boolean; in: boolean }>();
+  /**
+   * Per directed link, its name ("from>to") and its delivery events' trace label, built once: two
+   * template strings per frame, each then hashed as a Map key, showed in a run's profile.
+   */
+  private readonly links = new Map<Address, Map<Address, { link: string; label: string }>>();
   lossProbability = 0;
   duplicateProbability = 0;
   reorderProbability = 0;
@@ -141,7 +146,7 @@ export class SimNet {
     assert(frame.length <= FRAME_BYTES_MAX, () => `frame of ${frame.length} bytes from ${from.address} exceeds the limit`);
     this.stats.sent++;
     this.stats.bytes += frame.length;
-    if (this.blocked.size > 0 && this.blocked.has(`${from.host}>${this.endpoints.get(to)?.host ?? to}`)) {
+    if (this.blocked.size > 0 && this.blocked.has(this.linkNames(from.host, this.endpoints.get(to)?.host ?? to).link)) {
       this.stats.blocked++;
       return;
     }
@@ -163,7 +168,7 @@ export class SimNet {
       this.stats.undeliverable++;
       return;
     }
-    const link = `${from}>${to}`;
+    const { link, label } = this.linkNames(from, to);
     let at = this.sched.nowNs + this.drawLatencyNs();
     const held = this.delays.size > 0 ? this.extraDelayNs(fromEp.host, dest.host) : 0;
     const reorder = held > 0 || (this.reorderProbability > 0 && this.rng.chance(this.reorderProbability));
@@ -178,7 +183,22 @@ export class SimNet {
       if (at < last) at = last;
       this.lastDeliveryNs.set(link, at);
     }
-    this.sched.at(at, `deliver ${link}`, () => this.deliver(dest, from, frame), dest.owner);
+    this.sched.at(at, label, () => this.deliver(dest, from, frame), dest.owner);
+  }
+
+  private linkNames(from: Address, to: Address): { link: string; label: string } {
+    let byTo = this.links.get(from);
+    if (byTo === undefined) {
+      byTo = new Map();
+      this.links.set(from, byTo);
+    }
+    let names = byTo.get(to);
+    if (names === undefined) {
+      const link = `${from}>${to}`;
+      names = { link, label: `deliver ${link}` };
+      byTo.set(to, names);
+    }
+    return names;
   }
 
   private deliver(dest: Endpoint, from: Address, frame: Uint8Array): void {

@@ -73,13 +73,16 @@ export class RaftObserver {
     if (this.violation !== null) return;
     this.events++;
     this.lastLabel = label;
-    this.guard(() => {
+    // The hottest code of the lab's own (it runs after each of a run's ~10^6 events): no closure,
+    // no softState()/hardState() objects, and the full check's interval (a walk over every node)
+    // computed only once the smallest interval has passed.
+    try {
       const nodes = this.nodes();
       for (const n of nodes) {
-        const soft = n.softState();
-        this.noteRole(n, soft.role, nodes);
-        if (soft.role !== 'leader') continue;
-        const term = n.hardState().term;
+        const role = n.currentRole();
+        this.noteRole(n, role, nodes);
+        if (role !== 'leader') continue;
+        const term = n.currentTerm();
         const other = this.leaders.get(term);
         if (other !== undefined && other !== n.id) {
           throw new RaftInvariantViolation({ invariant: 'electionSafety', nodes: [other, n.id], detail: `two leaders in term ${term}` }, this.stepName());
@@ -87,8 +90,12 @@ export class RaftObserver {
         this.leaders.set(term, n.id);
         this.checkMatches(n, term, nodes);
       }
-      if (this.events - this.lastFull >= this.fullInterval() || label.startsWith('fault') || label.startsWith('heal')) this.full();
-    });
+    } catch (err) {
+      this.caught(err);
+      return;
+    }
+    const due = this.events - this.lastFull;
+    if ((due >= this.fullEveryEvents && due >= this.fullInterval()) || label.startsWith('fault') || label.startsWith('heal')) this.full();
   }
 
   /**
@@ -101,19 +108,25 @@ export class RaftObserver {
    * before it may or may not cost a committed entry (issue 17's "acknowledges its whole log").
    */
   private checkMatches(leader: RaftNode, term: number, nodes: readonly RaftNode[]): void {
-    for (const [id, match] of leader.matchIndexes()) {
-      if (match === 0) continue;
+    leader.forEachMatchIndex((id, match) => {
+      if (match === 0) return;
       if (match > leader.lastIndex()) {
         throw new RaftInvariantViolation({ invariant: 'matchIndex', nodes: [leader.id, id], detail: `leader ${leader.id} (term ${term}) counts ${id} as holding up to ${match}, past its own last index ${leader.lastIndex()}` }, this.stepName());
       }
-      const f = nodes.find((x) => x.id === id);
-      if (f === undefined || f.hardState().term !== term) continue;
+      let f: RaftNode | undefined;
+      for (const x of nodes) {
+        if (x.id === id) {
+          f = x;
+          break;
+        }
+      }
+      if (f === undefined || f.currentTerm() !== term) return;
       const mine = leader.termAt(match);
       const theirs = f.termAt(match);
       if (mine !== undefined && theirs !== undefined && mine !== theirs) {
         throw new RaftInvariantViolation({ invariant: 'matchIndex', nodes: [leader.id, id], detail: `leader ${leader.id} (term ${term}) counts ${id} as matching up to ${match}, but the entry there is of term ${mine} on the leader and ${theirs} on ${id}` }, this.stepName());
       }
-    }
+    });
   }
 
   private noteRole(n: RaftNode, role: string, nodes: readonly RaftNode[]): void {
@@ -125,16 +138,22 @@ export class RaftObserver {
     if (role !== 'preCandidate' && role !== 'candidate') return;
     if (before === 'preCandidate' && role === 'candidate') return; // the same campaign, past its pre-vote
     let leader: RaftNode | null = null;
-    for (const o of nodes) if (o.softState().role === 'leader' && (leader === null || o.hardState().term > leader.hardState().term)) leader = o;
+    for (const o of nodes) if (o.currentRole() === 'leader' && (leader === null || o.currentTerm() > leader.currentTerm())) leader = o;
     const voter = leader === null || leader.membership().voters.includes(n.id);
-    this.campaigns.push({ node: n.id, atNs: this.world.nowNs, term: n.hardState().term, voter });
+    this.campaigns.push({ node: n.id, atNs: this.world.nowNs, term: n.currentTerm(), voter });
   }
 
   /** The hook a node calls for each entry it applies. */
   onApply = (node: string, index: number, term: number, digest: string, data: Uint8Array | null): void => {
     if (this.violation !== null) return;
     this.applied.observe(index, data, term);
-    this.guard(() => this.monitor.observeApply(node, { index, term, digest }, this.stepName()));
+    // The step is named only if a violation is found: building its text for each of the run's
+    // applications (every node applies every entry) cost more than the check itself.
+    try {
+      this.monitor.observeApply(node, { index, term, digest }, this.stepNamer);
+    } catch (err) {
+      this.caught(err);
+    }
   };
 
   private fullInterval(): number {
@@ -153,6 +172,8 @@ export class RaftObserver {
     });
   }
 
+  private readonly stepNamer = (): string => this.stepName();
+
   private stepName(): string {
     const group = this.group === null ? '' : `shard ${this.group}'s group, `;
     return `${group}event ${this.world.sched.eventsRun} at ${(this.world.nowNs / 1e6).toFixed(3)} ms (${this.lastLabel})`;
@@ -162,10 +183,14 @@ export class RaftObserver {
     try {
       fn();
     } catch (err) {
-      if (!(err instanceof RaftInvariantViolation)) throw err;
-      this.violation = err;
-      this.world.trace.record(this.world.nowNs, 'raft-violation', { invariant: err.invariant, nodes: err.nodes, message: err.message });
-      this.world.sched.stop();
+      this.caught(err);
     }
+  }
+
+  private caught(err: unknown): void {
+    if (!(err instanceof RaftInvariantViolation)) throw err;
+    this.violation = err;
+    this.world.trace.record(this.world.nowNs, 'raft-violation', { invariant: err.invariant, nodes: err.nodes, message: err.message });
+    this.world.sched.stop();
   }
 }

@@ -152,6 +152,15 @@ class SimConnection {
     return `stream ${this.client}>${this.node}#${this.id} ${what}`;
   }
 
+  /** The labels of every segment's delivery, built once per connection rather than per segment. */
+  private labelToServer: string | null = null;
+  private labelToClient: string | null = null;
+
+  private segmentLabel(toServer: boolean): string {
+    if (toServer) return (this.labelToServer ??= this.label('to-server'));
+    return (this.labelToClient ??= this.label('to-client'));
+  }
+
   /** The SYN: reaches the node after a latency, unless a partition is in the way. */
   connect(delayNs: number): void {
     this.sched.after(delayNs + this.streams.latencyNs(), this.label('syn'), () => {
@@ -223,7 +232,7 @@ class SimConnection {
       });
       return;
     }
-    this.sched.at(at, this.label(toServer ? 'to-server' : 'to-client'), () => {
+    this.sched.at(at, this.segmentLabel(toServer), () => {
       pipe.scheduled = false;
       this.deliver(pipe);
     }, pipe.to.owner);

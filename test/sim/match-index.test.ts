@@ -19,12 +19,11 @@ test('a healthy run never breaks it', () => {
 });
 
 test('a leader that counts a follower as holding entries past its own log is caught at once', () => {
-  const real = Object.getOwnPropertyDescriptor(RaftNode.prototype, 'matchIndexes')!;
+  // The observer reads a leader's match indexes through forEachMatchIndex.
+  const real = Object.getOwnPropertyDescriptor(RaftNode.prototype, 'forEachMatchIndex')!;
   // As if followers acknowledged their whole logs, stale tails included: every match inflated.
-  RaftNode.prototype.matchIndexes = function (this: RaftNode) {
-    const m = (real.value as () => Map<string, number>).call(this);
-    for (const [id, i] of m) if (i > 0) m.set(id, i + 3);
-    return m;
+  RaftNode.prototype.forEachMatchIndex = function (this: RaftNode, visit: (id: string, match: number) => void) {
+    (real.value as RaftNode['forEachMatchIndex']).call(this, (id, i) => visit(id, i > 0 ? i + 3 : i));
   };
   try {
     const { summary } = runScenario(short(), { seed: 4, outDir: null });
@@ -32,7 +31,7 @@ test('a leader that counts a follower as holding entries past its own log is cau
     assert.is(c?.verdict, 'fail');
     assert.match(c?.summary ?? '', /counts n\d as holding up to \d+, past its own last index/);
   } finally {
-    Object.defineProperty(RaftNode.prototype, 'matchIndexes', real);
+    Object.defineProperty(RaftNode.prototype, 'forEachMatchIndex', real);
   }
 });
 

@@ -84,18 +84,37 @@ export function checkElectionSafety(states: readonly RaftDebugState[], leadersSe
   return out;
 }
 
+/** What checkLogMatching saw at one position: one record per term, chained. */
+interface SeenAt {
+  readonly term: Term;
+  readonly digest: string;
+  readonly prevTerm: Term;
+  readonly node: NodeId;
+  next: SeenAt | null;
+}
+
 export function checkLogMatching(states: readonly RaftDebugState[]): Violation[] {
-  const seen = new Map<string, { digest: string; prevTerm: Term; node: NodeId }>();
+  // Keyed by index, then a short chain of the terms seen there (nearly always one): a string key
+  // per (index, term) cost an allocation and a string hash for every entry of every log at every
+  // full check of the lab's observer.
+  const seen = new Map<Index, SeenAt>();
   for (const s of states) {
     let prevTerm = s.logStart.term;
     let prevIndex = s.logStart.index;
     for (const e of s.entries) {
       // Only compare the previous term where this node knows it (not across a gap).
       const known = e.index === prevIndex + 1;
-      const key = `${e.index}/${e.term}`;
-      const other = seen.get(key);
-      if (other === undefined) {
-        seen.set(key, { digest: e.digest, prevTerm: known ? prevTerm : -1, node: s.id });
+      const head = seen.get(e.index);
+      let other: SeenAt | null = head ?? null;
+      while (other !== null && other.term !== e.term) other = other.next;
+      if (other === null) {
+        const rec: SeenAt = { term: e.term, digest: e.digest, prevTerm: known ? prevTerm : -1, node: s.id, next: null };
+        if (head === undefined) seen.set(e.index, rec);
+        else {
+          let last = head;
+          while (last.next !== null) last = last.next;
+          last.next = rec;
+        }
       } else if (other.digest !== e.digest) {
         return [{ invariant: 'logMatching', nodes: [other.node, s.id], detail: `entry ${e.term}/${e.index} differs: ${other.digest} vs ${e.digest}` }];
       } else if (known && other.prevTerm >= 0 && other.prevTerm !== prevTerm) {
@@ -214,15 +233,18 @@ export class RaftSafetyMonitor {
     }
   }
 
-  /** The application of `node` applied this entry (in Ready.committedEntries order). */
-  observeApply(node: NodeId, entry: { index: Index; term: Term; digest: string }, step: string): void {
+  /**
+   * The application of `node` applied this entry (in Ready.committedEntries order). `step` may be
+   * a function, called only to name a violation (it runs for every application of every node).
+   */
+  observeApply(node: NodeId, entry: { index: Index; term: Term; digest: string }, step: string | (() => string)): void {
     const other = this.applied.get(entry.index);
     if (other === undefined) {
       this.applied.set(entry.index, { digest: entry.digest, term: entry.term, node });
       return;
     }
     if (other.digest !== entry.digest || other.term !== entry.term) {
-      this.fail([{ invariant: 'stateMachineSafety', nodes: [other.node, node], detail: `position ${entry.index}: ${other.node} applied ${other.term}/${other.digest}, ${node} applied ${entry.term}/${entry.digest}` }], step);
+      this.fail([{ invariant: 'stateMachineSafety', nodes: [other.node, node], detail: `position ${entry.index}: ${other.node} applied ${other.term}/${other.digest}, ${node} applied ${entry.term}/${entry.digest}` }], typeof step === 'string' ? step : step());
     }
   }
 

@@ -116,14 +116,19 @@ export class Raft {
   // ---------------------------------------------------------------- outputs
 
   private send(m: Outgoing): void {
-    const msg = { ...m, from: this.id, term: m.term ?? this.term } as Message;
+    // Completed in place rather than copied ({ ...m, from, term }): every caller passes a fresh
+    // literal it does not keep, the keys end in the same order either way (so the encoded frames
+    // are the same bytes), and a copy per message was 2% of a simulated run's CPU profile.
+    const msg = m as Outgoing & { from: NodeId; term: Term };
+    msg.from = this.id;
+    msg.term = m.term ?? this.term;
     // A leader's appends and heartbeats promise nothing about its own disk: it counts its own log
     // towards a commit only once the runtime reports it durable (updateSelfMatch). So they may
     // leave before the Ready that holds the same entries is persisted, and the followers' fsyncs
     // overlap the leader's instead of following it (Raft thesis §10.2.1). An entry is still
     // committed only when a majority has it on disk, counting the leader or not.
-    if (this.options.appendBeforePersist && this.role === 'leader' && (msg.type === 'MsgApp' || msg.type === 'MsgHeartbeat')) this.earlyMsgs.push(msg);
-    else this.msgs.push(msg);
+    if (this.options.appendBeforePersist && this.role === 'leader' && (msg.type === 'MsgApp' || msg.type === 'MsgHeartbeat')) this.earlyMsgs.push(msg as Message);
+    else this.msgs.push(msg as Message);
   }
 
   takeMessages(): Message[] {
