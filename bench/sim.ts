@@ -33,8 +33,8 @@ import { benchArgs, type BenchReport } from './args.js';
 
 const args = benchArgs();
 const NODES = 5;
-const virtualSeconds = args.quick ? 2 : 10;
-const repetitions = args.quick ? 2 : 3;
+const virtualSeconds = args.smoke ? 0.5 : args.quick ? 2 : 10;
+const repetitions = args.smoke ? 1 : args.quick ? 2 : 3;
 
 function broadcastNode(env: Env, peers: string[]) {
   const ping = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
@@ -113,7 +113,8 @@ async function frontDoorShare(protocol: WorkloadProtocol): Promise<number> {
   return total === 0 ? 0 : inFrontDoor / total;
 }
 
-const protocols: WorkloadProtocol[] = ['native', 'line', 'http'];
+// A smoke run takes one protocol through the scenario path; the others differ only in the client.
+const protocols: WorkloadProtocol[] = args.smoke ? ['line'] : ['native', 'line', 'http'];
 const scenarioResults = [];
 for (const protocol of protocols) {
   const sims = Array.from({ length: repetitions }, () => scenarioRun(protocol, true)).sort((a, b) => a.wallS - b.wallS);
