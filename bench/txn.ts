@@ -30,7 +30,8 @@
  *    - p50Ms / p99Ms: of committed transactions, from the first BEGIN to COMMIT's OK, retries and
  *      back-offs included (what the caller of client.transaction waits); commitP50Ms /
  *      commitP99Ms: the COMMIT round trip alone (2PC's prepare and decide, or one Raft entry);
- *    - abortRate: attempts (BEGINs answered) that did not commit / attempts; `aborts` splits them
+ *    - abortRate: attempts that did not commit / attempts (each counted when it ends, BEGIN to
+ *      COMMIT's answer or the error that ended it; a refused BEGIN is one); `aborts` splits them
  *      by the server's reason (`wounded`, `conflict`, `lock_timeout`, `timeout`, `leader_changed`,
  *      …), `errors` counts other refusals by code (e.g. `unavailable`) and unknown outcomes;
  *      retries: attempts past each transaction's first; gaveUp: transactions that failed for good.
@@ -202,10 +203,12 @@ export function distinctKeys(choose: (rng: Rng) => number, rng: Rng, n: number):
 
 // ---- one case's counts ----
 
-/** What the clients saw during a measured window. */
+/**
+ * What the clients saw during a measured window. An attempt (BEGIN to COMMIT's answer, or to the
+ * error that ended it) is counted when it ends, so that every count is of the same window.
+ */
 export class TxnCounts {
-  /** BEGINs answered (each attempt of a transaction begins with one). */
-  attempts = 0;
+  /** BEGINs answered that named an aborted attempt (runTransaction's retries). */
   retries = 0;
   committed = 0;
   /** Attempts ended by `ERR aborted <reason>`, by reason (the message's first word). */
@@ -221,33 +224,46 @@ export class TxnCounts {
   readonly txnMs: number[] = [];
   readonly commitMs: number[] = [];
 
-  /** Counts one operation's outcome; ROLLBACK's own answer is not an attempt's end. */
+  /** Attempts ended: committed, aborted or refused. */
+  get attempts(): number {
+    return this.committed + sum(this.aborts) + sum(this.errors);
+  }
+
+  /**
+   * Counts one operation's outcome but a commit (see committedTxn); ROLLBACK's own answer is not
+   * an attempt's end.
+   */
   outcome(op: KvOp, o: Outcome): void {
     if (op.f === 'txn.rollback') return;
-    if (op.f === 'txn.begin' && o.type === 'ok') {
-      this.attempts++;
-      if (op.retryOf !== undefined) this.retries++;
+    if (o.type === 'ok') {
+      if (op.f === 'txn.begin' && op.retryOf !== undefined) this.retries++;
       return;
     }
     let key: string;
     if (o.type === 'fail' && o.code === 'aborted') bump(this.aborts, (key = o.message.split(' ')[0] || 'unnamed'));
     else if (o.type === 'fail') bump(this.errors, (key = op.f === 'txn.begin' ? `begin ${o.code}` : o.code));
-    else if (o.type === 'info') bump(this.errors, (key = 'unknown'));
-    else return;
+    else bump(this.errors, (key = 'unknown'));
     this.samples[key] ??= `${op.f}: ${o.type === 'info' ? o.reason : o.message}`.slice(0, 200);
+  }
+
+  /** A COMMIT answered OK: the transaction's time from its first BEGIN, and the COMMIT's round trip. */
+  committedTxn(txnMs: number, commitMs: number, multiShard: boolean): void {
+    this.committed++;
+    this.txnMs.push(txnMs);
+    this.commitMs.push(commitMs);
+    if (multiShard) this.multiShard++;
   }
 
   summary(seconds: number): TxnSummary {
     const txn = [...this.txnMs].sort((a, b) => a - b);
     const commit = [...this.commitMs].sort((a, b) => a - b);
-    const ended = Object.values(this.aborts).reduce((a, b) => a + b, 0) + Object.values(this.errors).reduce((a, b) => a + b, 0);
     return {
       opsPerSec: round1(this.committed / seconds),
       p50Ms: round2(percentile(txn, 50)),
       p99Ms: round2(percentile(txn, 99)),
       commitP50Ms: round2(percentile(commit, 50)),
       commitP99Ms: round2(percentile(commit, 99)),
-      abortRate: this.attempts === 0 ? NaN : round4(Math.min(ended, this.attempts) / this.attempts),
+      abortRate: this.attempts === 0 ? NaN : round4((this.attempts - this.committed) / this.attempts),
       attempts: this.attempts,
       committed: this.committed,
       retries: this.retries,
@@ -275,6 +291,10 @@ export interface TxnSummary {
   errors: Record<string, number>;
   multiShard: number;
   samples: Record<string, string>;
+}
+
+function sum(m: Record<string, number>): number {
+  return Object.values(m).reduce((a, b) => a + b, 0);
 }
 
 function bump(m: Record<string, number>, k: string): void {
@@ -325,12 +345,12 @@ export async function txnLoad(ports: number[], clients: number, distribution: Di
     while (!stopped) {
       const keys = distinctKeys(choose, rng, KEYS_PER_TXN).map(keyOf);
       const started = performance.now();
-      let commitMs = NaN;
       const call = async (op: KvOp): Promise<Outcome> => {
         const sent = performance.now();
         const o = await line.call(op);
-        if (op.f === 'txn.commit') commitMs = performance.now() - sent;
-        counts?.outcome(op, o);
+        const now = performance.now();
+        if (op.f === 'txn.commit' && o.type === 'ok') counts?.committedTxn(now - started, now - sent, shardOf !== null && new Set(keys.map(shardOf)).size > 1);
+        else counts?.outcome(op, o);
         return o;
       };
       try {
@@ -339,12 +359,6 @@ export async function txnLoad(ports: number[], clients: number, distribution: Di
           for (const k of keys) await tx.get(k);
           for (const k of keys) await tx.put(k, VALUE);
         });
-        if (counts !== null) {
-          counts.committed++;
-          counts.txnMs.push(performance.now() - started);
-          counts.commitMs.push(commitMs);
-          if (shardOf !== null && new Set(keys.map(shardOf)).size > 1) counts.multiShard++;
-        }
       } catch (err) {
         if (err instanceof Stop) return;
         if (!(err instanceof TransactionError)) throw err;
