@@ -75,7 +75,7 @@ import type { KvOp } from '../src/node/protocol.js';
 import { zipfCdf } from '../sim/workload.js';
 import { ELLE_SHAPE, syntheticTxnHistory } from '../test/check/txn/synthetic.js';
 import { percentile, type BenchReport, type BenchResult } from './args.js';
-import { clusterDown, clusterUp, compiledCli, httpStatus, KEYS, keyOf, lineEnd, lineOk, pool, preload, sameTarget, socketLoad, VALUE, type Cluster, type Target } from './load.js';
+import { clusterDown, clusterUp, compiledCli, httpStatus, KEYS, keyOf, lineEnd, lineOk, pool, preload, socketLoad, VALUE, type Cluster, type RequestPool, type Target } from './load.js';
 
 export const USAGE = 'usage: npm run bench:txn -- [--json] [--quick] [--source] [--only server|checker] [--case NAME] [--repeat N] [--clients LIST] [--shape unsharded|sharded]';
 
@@ -462,7 +462,9 @@ async function server(flags: TxnFlags, log: (text: string) => void, cleanups: ((
     for (let r = 0; r < flags.repeat; r++) {
       for (const clients of flags.clients) {
         for (const u of ups) {
-          const targets: Target[] = Array.from({ length: clients }, (_, i) => sameTarget(u.ports[i % u.ports.length] as number, pool(() => Buffer.from(`PUT ${keyOf(Math.floor(Math.random() * KEYS))} ${VALUE}\n`)), 1)[0] as Target);
+          // One pool of requests per node, shared by the connections to it (load.ts: a cursor).
+          const pools = u.ports.map(() => pool(() => Buffer.from(`PUT ${keyOf(Math.floor(Math.random() * KEYS))} ${VALUE}\n`)));
+          const targets: Target[] = Array.from({ length: clients }, (_, i) => ({ port: u.ports[i % u.ports.length] as number, requests: pools[i % u.ports.length] as RequestPool }));
           const put = await socketLoad(targets, 1, lineEnd, lineOk, timing);
           runs.push({ case: `put-c${clients}`, shape: u.shape, clients, distribution: null, summary: put });
           log(`  ${`put-c${clients}`.padEnd(16)} ${u.shape.padEnd(10)} ${String(put.opsPerSec).padStart(7)} PUT/s   p50 ${put.p50Ms.toFixed(2)} ms   p99 ${put.p99Ms.toFixed(2)} ms${put.errors > 0 ? `   ${put.errors} errors (${put.firstError})` : ''}`);

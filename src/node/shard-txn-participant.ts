@@ -354,8 +354,10 @@ export class Participants {
     const p = t.txns.get(txn);
     if (p === undefined) {
       // Not in this leadership's memory: prepared under an earlier one (its intent is in the
-      // state once every earlier entry is applied, which the barrier waits for), or never.
-      return t.host.readBarrier(() => reply(readIntent(t.host.view(), txn) !== null ? { ok: true, value: 'prepared' } : abortedResult('leader_changed', `shard ${t.shard} holds no transaction ${txn}`)), reply, 0);
+      // state once every earlier entry is applied, which the barrier waits for), or never. The
+      // vote is the intent's alone; a no names why it ended here if this leadership ended it
+      // (wounded between its operations, say), rather than a leader change that did not happen.
+      return t.host.readBarrier(() => reply(readIntent(t.host.view(), txn) !== null ? { ok: true, value: 'prepared' } : abortedResult(t.endedSet.get(txn) ?? 'leader_changed', `shard ${t.shard} holds no transaction ${txn}`)), reply, 0);
     }
     if (p.state === 'prepared') return reply({ ok: true, value: 'prepared' });
     if (p.state === 'preparing') return void p.prepareReplies.push(reply);

@@ -351,6 +351,14 @@ T('a transaction aborted at a participant between its operations hears why at it
   assert.ok(RETRYABLE_ABORTS.has('conflict'));
   const c = w.run({ f: 'txn.commit', txn: id });
   assert.ok(!c.ok && c.code === 'aborted', JSON.stringify(c));
+  // Aborted there with no later operation, the participant's no vote at PREPARE says why too
+  // (it said leader_changed, though no leader had changed).
+  const id2 = (w.run({ f: 'txn.begin' }) as { value: string }).value;
+  assert.equal(w.run({ f: 'txn.op', txn: id2, op: { f: 'read', key: w.partKey } }), { ok: true, value: 'w ' });
+  assert.ok(plain(w, { f: 'append', key: w.partKey, value: 'x ' }).answer?.ok === true);
+  assert.ok(w.run({ f: 'txn.op', txn: id2, op: { f: 'append', key: w.homeKey, value: 't ' } }).ok);
+  const c2 = w.run({ f: 'txn.commit', txn: id2 });
+  assert.ok(!c2.ok && c2.code === 'aborted' && / voted no: conflict /.test(c2.message) && c2.message.split(' ')[0] === 'conflict', JSON.stringify(c2));
 });
 
 T('a single-key read or write waits while a prepared transaction holds its key, is refused (retryable) rather than read around it, and goes once it is resolved', () => {
