@@ -472,7 +472,7 @@ async function server(flags: TxnFlags, log: (text: string) => void, cleanups: ((
             const name = `txn-${d}-c${clients}`;
             const s = await txnLoad(u.ports, clients, d, timing, `${name}/${u.shape}/${r}`, u.shardOf);
             runs.push({ case: name, shape: u.shape, clients, distribution: d, summary: s });
-            log(`  ${name.padEnd(16)} ${u.shape.padEnd(10)} ${String(s.opsPerSec).padStart(7)} txn/s   p50 ${s.p50Ms.toFixed(2)} ms   p99 ${s.p99Ms.toFixed(2)} ms   commit p50 ${s.commitP50Ms.toFixed(2)} ms   aborts ${(s.abortRate * 100).toFixed(1)}% ${JSON.stringify({ ...s.aborts, ...s.errors })}   retries ${s.retries}   gave up ${s.gaveUp}`);
+            log(`  ${name.padEnd(16)} ${u.shape.padEnd(10)} ${String(s.opsPerSec).padStart(7)} txn/s   p50 ${s.p50Ms.toFixed(2)} ms   p99 ${s.p99Ms.toFixed(2)} ms   commit p50 ${s.commitP50Ms.toFixed(2)} ms   aborts ${(s.abortRate * 100).toFixed(1)}% ${JSON.stringify(s.aborts)}${Object.keys(s.errors).length > 0 ? ` errors ${JSON.stringify(s.errors)}` : ''}   retries ${s.retries}   gave up ${s.gaveUp}`);
           }
         }
       }
@@ -500,7 +500,9 @@ function medians(runs: ServerRun[]): BenchResult[] {
       clients: mid.clients,
       ...(mid.distribution !== null ? { keys: mid.distribution === 'zipfian' ? `zipfian theta ${ZIPF_THETA} over ${KEYS}` : `uniform over ${KEYS}` } : { keys: `uniform over ${KEYS}`, what: 'single-key PUT, the comparison figure' }),
       ...mid.summary,
-      runs: g.map((r) => ({ opsPerSec: r.summary.opsPerSec, p99Ms: r.summary.p99Ms, ...('abortRate' in r.summary ? { abortRate: r.summary.abortRate } : {}) })),
+      // Every run's ends, not only the median's: a rare reason (a leader change on a starved
+      // machine) would otherwise vanish from the report.
+      runs: g.map((r) => ({ opsPerSec: r.summary.opsPerSec, p99Ms: r.summary.p99Ms, ...('abortRate' in r.summary ? { abortRate: r.summary.abortRate, aborts: r.summary.aborts, errors: r.summary.errors, gaveUp: r.summary.gaveUp } : {}) })),
     };
   });
 }
