@@ -382,7 +382,7 @@ function txnEvent(e: { process: number; type: HistoryEvent['type']; f: 'txn'; va
 }
 
 /** Cumulative probabilities of a Zipf distribution over n ranks with exponent theta. */
-function zipfCdf(n: number, theta: number): Float64Array {
+export function zipfCdf(n: number, theta: number): Float64Array {
   const cdf = new Float64Array(n);
   let sum = 0;
   for (let i = 0; i < n; i++) sum += 1 / detPow(i + 1, theta);

@@ -55,8 +55,12 @@ interface PTable {
   /** Intents found in the state, and since when (monotonic ms): asked about once old enough. */
   seen: Map<string, number>;
   asking: Set<string>;
-  /** Transactions resolved or aborted under this leadership, oldest first (bounded). */
-  endedSet: Set<string>;
+  /**
+   * Transactions resolved or aborted under this leadership, oldest first (bounded), and why: a
+   * later operation of one is answered with that reason, so that a transaction wounded here
+   * between its operations hears `wounded` (which clients retry), not a bare refusal.
+   */
+  endedSet: Map<string, string>;
 }
 
 /**
@@ -109,7 +113,7 @@ export class Participants {
       t = undefined;
     }
     if (term === null) return null;
-    if (t === undefined) this.tables.set(shard, (t = { shard, term, host, locks: new LockManager(), txns: new Map(), tsNext: 0, seen: new Map(), asking: new Set(), endedSet: new Set() }));
+    if (t === undefined) this.tables.set(shard, (t = { shard, term, host, locks: new LockManager(), txns: new Map(), tsNext: 0, seen: new Map(), asking: new Set(), endedSet: new Map() }));
     return t;
   }
 
@@ -209,7 +213,8 @@ export class Participants {
     let p = t.txns.get(body.txn);
     if (p === undefined) {
       // A late or duplicated operation of a transaction already ended here must not lock again.
-      if (t.endedSet.has(body.txn)) return reply(abortedResult('failed', `transaction ${body.txn} has ended at shard ${t.shard}`));
+      const why = t.endedSet.get(body.txn);
+      if (why !== undefined) return reply(abortedResult(why, `transaction ${body.txn} has ended at shard ${t.shard}`));
       if (body.n !== 1) return reply(abortedResult('leader_changed', `shard ${t.shard} holds no transaction ${body.txn}: its leader changed or it was aborted here`));
       if (t.txns.size >= this.limits.openMax) return reply({ ok: false, code: 'unavailable', message: `too many open transactions at shard ${t.shard}` });
       p = { id: body.txn, home: body.home, db: body.db, state: 'active', writes: [], n: 0, result: null, reply: null, onGrant: null, waitSinceMs: 0, lastSeenMs: 0, preparedMs: 0, prepareReplies: [] };
@@ -320,7 +325,7 @@ export class Participants {
   /** Ends a transaction here: its locks go, its operation in progress is answered; returns the answer. */
   private abort(t: PTable, p: PTxn, reason: string, detail: string): Result {
     const result = abortedResult(reason, `transaction ${p.id}: ${detail}`);
-    this.ended(t, p.id);
+    this.ended(t, p.id, reason);
     this.release(t, p);
     const reply = p.reply;
     p.reply = null;
@@ -331,10 +336,10 @@ export class Participants {
     return result;
   }
 
-  private ended(t: PTable, txn: string): void {
+  private ended(t: PTable, txn: string, reason: string): void {
     t.endedSet.delete(txn);
-    t.endedSet.add(txn);
-    if (t.endedSet.size > ENDED_KEPT) t.endedSet.delete(t.endedSet.values().next().value as string);
+    t.endedSet.set(txn, reason);
+    if (t.endedSet.size > ENDED_KEPT) t.endedSet.delete(t.endedSet.keys().next().value as string);
   }
 
   private release(t: PTable, p: PTxn): void {
@@ -349,8 +354,10 @@ export class Participants {
     const p = t.txns.get(txn);
     if (p === undefined) {
       // Not in this leadership's memory: prepared under an earlier one (its intent is in the
-      // state once every earlier entry is applied, which the barrier waits for), or never.
-      return t.host.readBarrier(() => reply(readIntent(t.host.view(), txn) !== null ? { ok: true, value: 'prepared' } : abortedResult('leader_changed', `shard ${t.shard} holds no transaction ${txn}`)), reply, 0);
+      // state once every earlier entry is applied, which the barrier waits for), or never. The
+      // vote is the intent's alone; a no names why it ended here if this leadership ended it
+      // (wounded between its operations, say), rather than a leader change that did not happen.
+      return t.host.readBarrier(() => reply(readIntent(t.host.view(), txn) !== null ? { ok: true, value: 'prepared' } : abortedResult(t.endedSet.get(txn) ?? 'leader_changed', `shard ${t.shard} holds no transaction ${txn}`)), reply, 0);
     }
     if (p.state === 'prepared') return reply({ ok: true, value: 'prepared' });
     if (p.state === 'preparing') return void p.prepareReplies.push(reply);
@@ -396,7 +403,8 @@ export class Participants {
 
   private resolve(t: PTable, txn: string, commit: boolean, reply: Reply): void {
     const found = t.txns.get(txn);
-    this.ended(t, txn);
+    // Its coordinator ended it: a later operation of it is a stray, refused for good.
+    this.ended(t, txn, 'failed');
     if (found !== undefined && found.state === 'active') {
       // Aborted, or (a commit) a stale operation that arrived after a leader change re-created
       // it here: either way its locks go; a commit's writes are in an intent of an earlier term.

@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { RETRYABLE_ABORTS } from '../../src/client/transaction.js';
 import { ShardMap } from '../../src/cluster/placement/shard-map.js';
 import type { Clock, Timer } from '../../src/env/clock.js';
 import { silentLogger } from '../../src/env/log.js';
@@ -334,6 +335,30 @@ T('a single-key write wounds an active transaction that read its key: the transa
     if (bug) assert.ok(c.ok, JSON.stringify(c));
     else assert.ok(!c.ok && c.code === 'aborted', JSON.stringify(c));
   }
+});
+
+T('a transaction aborted at a participant between its operations hears why at its next one there, a reason client.transaction retries', () => {
+  // Found by bench:txn (sharded, 8 clients, zipfian keys): the participant answered such an
+  // operation `aborted failed`, which is not retryable, so client.transaction gave up on a wound
+  // or a conflict. (A single-key write aborts the reader with `conflict`; an older transaction's
+  // wound says `wounded`: the same path.)
+  const w = world();
+  const id = (w.run({ f: 'txn.begin' }) as { value: string }).value;
+  assert.equal(w.run({ f: 'txn.op', txn: id, op: { f: 'read', key: w.partKey } }), { ok: true, value: null });
+  assert.ok(plain(w, { f: 'append', key: w.partKey, value: 'w ' }).answer?.ok === true, 'the write wounds the reader and goes');
+  const next = w.run({ f: 'txn.op', txn: id, op: { f: 'append', key: w.partKey, value: 't ' } });
+  assert.ok(!next.ok && next.code === 'aborted' && next.message.split(' ')[0] === 'conflict', JSON.stringify(next));
+  assert.ok(RETRYABLE_ABORTS.has('conflict'));
+  const c = w.run({ f: 'txn.commit', txn: id });
+  assert.ok(!c.ok && c.code === 'aborted', JSON.stringify(c));
+  // Aborted there with no later operation, the participant's no vote at PREPARE says why too
+  // (it said leader_changed, though no leader had changed).
+  const id2 = (w.run({ f: 'txn.begin' }) as { value: string }).value;
+  assert.equal(w.run({ f: 'txn.op', txn: id2, op: { f: 'read', key: w.partKey } }), { ok: true, value: 'w ' });
+  assert.ok(plain(w, { f: 'append', key: w.partKey, value: 'x ' }).answer?.ok === true);
+  assert.ok(w.run({ f: 'txn.op', txn: id2, op: { f: 'append', key: w.homeKey, value: 't ' } }).ok);
+  const c2 = w.run({ f: 'txn.commit', txn: id2 });
+  assert.ok(!c2.ok && c2.code === 'aborted' && / voted no: conflict /.test(c2.message) && c2.message.split(' ')[0] === 'conflict', JSON.stringify(c2));
 });
 
 T('a single-key read or write waits while a prepared transaction holds its key, is refused (retryable) rather than read around it, and goes once it is resolved', () => {
