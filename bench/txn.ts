@@ -74,7 +74,7 @@ import { tcpDialer } from '../src/host/socket-stream.js';
 import type { KvOp } from '../src/node/protocol.js';
 import { zipfCdf } from '../sim/workload.js';
 import { ELLE_SHAPE, syntheticTxnHistory } from '../test/check/txn/synthetic.js';
-import { percentile, type BenchReport, type BenchResult } from './args.js';
+import { benchSmoke, percentile, smokeNote, type BenchReport, type BenchResult } from './args.js';
 import { clusterDown, clusterUp, compiledCli, httpStatus, KEYS, keyOf, lineEnd, lineOk, pool, preload, socketLoad, VALUE, type Cluster, type RequestPool, type Target } from './load.js';
 
 export const USAGE = 'usage: npm run bench:txn -- [--json] [--quick] [--source] [--only server|checker] [--case NAME] [--repeat N] [--clients LIST] [--shape unsharded|sharded]';
@@ -167,6 +167,12 @@ export function parseFlags(argv: readonly string[]): TxnFlags | { error: string 
   }
   if (f.caseName !== null && f.only === 'server') return { error: '--case names a checker case; it cannot go with --only server' };
   f.repeat = repeat ?? (f.quick ? 1 : 3);
+  // A smoke run (bench/args.ts): once, 8 clients unless --clients says, the shortest windows.
+  if (benchSmoke()) {
+    f.quick = true;
+    f.repeat = 1;
+    if (f.clients === CLIENTS_DEFAULT) f.clients = [8];
+  }
   return f;
 }
 
@@ -424,7 +430,7 @@ interface ServerRun {
 }
 
 async function server(flags: TxnFlags, log: (text: string) => void, cleanups: (() => void)[]): Promise<BenchResult[]> {
-  const timing = flags.quick ? { warmupMs: 300, durationMs: 1_500 } : { warmupMs: 1_000, durationMs: 5_000 };
+  const timing = benchSmoke() ? { warmupMs: 50, durationMs: 300 } : flags.quick ? { warmupMs: 300, durationMs: 1_500 } : { warmupMs: 1_000, durationMs: 5_000 };
   const cli = compiledCli(flags.source, log);
   const work = mkdtempSync(join(tmpdir(), 'kv-lab-bench-txn-'));
   const ups: Up[] = [];
@@ -597,7 +603,7 @@ const CHECKER_CASES: CheckerCase[] = [
 ];
 
 function checker(flags: TxnFlags, log: (text: string) => void): { results: BenchResult[]; ratios: Record<string, number> } {
-  const chosen = CHECKER_CASES.filter((c) => (flags.caseName === null ? !flags.quick || c.quick : c.name === flags.caseName));
+  const chosen = CHECKER_CASES.filter((c) => (flags.caseName === null ? (benchSmoke() ? c.name === 'check-10k' : !flags.quick || c.quick) : c.name === flags.caseName));
   const results: BenchResult[] = [];
   for (const c of chosen) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', c.name], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -631,6 +637,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(c.run())}\n`);
     return;
   }
+  if (benchSmoke()) smokeNote();
   // Human-readable lines go to stderr with --json (stdout is then the one JSON object), stdout otherwise.
   const log = (text: string) => (flags.json ? process.stderr : process.stdout).write(`${text}\n`);
   const cleanups: (() => void)[] = [];
