@@ -68,7 +68,7 @@ for (const shards of SHARDS) {
     const keys = Array.from({ length: KEYS }, (_, i) => i);
     const requests = pool(() => Buffer.from(`PUT ${keyOf(keys[Math.floor(Math.random() * keys.length)] as number)} ${VALUE}\n`));
     const cpu0 = cpuMs(dir);
-    const [load, counts] = await Promise.all([socketLoad(sameTarget(port, requests, 50), 1, lineEnd, lineOk, { warmupMs: 500, durationMs: SECONDS * 1000 }), STRACE ? new Promise<Record<string, number>>((r, j) => setTimeout(() => straceCounts(pid, SECONDS).then(r, j), 500)) : Promise.resolve({})]);
+    const [load, counts] = await Promise.all([socketLoad(sameTarget(port, requests, 50), 1, lineEnd, lineOk, { warmupMs: 500, durationMs: SECONDS * 1000 }), STRACE ? new Promise<Record<string, number>>((r, j) => setTimeout(() => straceCounts(pid, SECONDS).then(r, j), 500)) : Promise.resolve<Record<string, number>>({})]);
     const cpuUsPerWrite = load.ops === 0 ? null : Math.round(((cpuMs(dir) - cpu0) * 1000) / load.ops);
     const syncs = (counts.fdatasync ?? 0) + (counts.fsync ?? 0);
     results.push({ shards, writes: load.ops, opsPerSec: load.opsPerSec, p99Ms: load.p99Ms, n1: counts, syncsPerWrite: !STRACE || load.ops === 0 ? null : Math.round((syncs / load.ops) * 1000) / 1000, cpuUsPerWrite });

@@ -127,7 +127,7 @@ export class ShardedReplica implements Replica {
   /** Transactions across shards: two-phase commit (shard-txn.ts). */
   private readonly txn: ShardTxn;
   /** The groups' shared Raft log (null: a log per group, or not open yet). */
-  private log: SharedRaftLog | null = null;
+  private raftLog: SharedRaftLog | null = null;
 
   constructor(
     private readonly env: Env,
@@ -155,7 +155,9 @@ export class ShardedReplica implements Replica {
     this.ticks = config.coalesceTicks === false ? null : new TickCoalescer(env.clock, config.raft.tickMs);
     this.outbox = config.coalesceMessages === false ? null : new ShardOutbox(env.net, env.clock);
     this.txn = new ShardTxn({ id: env.id, clock: env.clock, log: env.log, bugs: config.raft.bugs, map: () => this.map, send: (to, m) => env.net.send(to, encodeMessage(m)), group: (s) => this.group(s)?.txnHost ?? null, hosted: () => this.hostedShards() });
-    if (config.sharedRaftLog === false) {
+    // KV_LAB_RAFT_LOG_PER_GROUP=1: a log per group on a real node, so that bench:shards
+    // --per-group compares both layouts in one run (the simulator never sets it).
+    if (config.sharedRaftLog === false || (config.sharedRaftLog === undefined && typeof process !== 'undefined' && process.env.KV_LAB_RAFT_LOG_PER_GROUP === '1')) {
       this.startGroups(onStarted);
       return;
     }
@@ -167,7 +169,7 @@ export class ShardedReplica implements Replica {
         return;
       }
       if (err !== null || log === undefined) return onStarted(err ?? new Error('the shared raft log did not open'));
-      this.log = log;
+      this.raftLog = log;
       this.startGroups(onStarted);
     });
   }
@@ -241,8 +243,8 @@ export class ShardedReplica implements Replica {
     // An earlier replica of the group on this node left records in the shared log: they become
     // garbage, durably, before the `.joined` mark that makes a restart start the group (a crash in
     // between leaves the mark absent, and the group unstarted, as before).
-    if (this.log === null) return join();
-    this.log.dropGroup(shard, (err) => {
+    if (this.raftLog === null) return join();
+    this.raftLog.dropGroup(shard, (err) => {
       if (this.stopped || this.groups.get(shard) !== group) return;
       if (err !== null) return this.onFatal(err);
       join();
@@ -286,7 +288,7 @@ export class ShardedReplica implements Replica {
       if (err !== null || engine === undefined) return started(err ?? new Error(`the storage engine of shard ${shard} did not open`));
       group.store = new EngineStore(engine);
       const onApply = c.onApply;
-      const log = this.log;
+      const log = this.raftLog;
       // A log of the group's own from before the shared log would be silently ignored: refused instead.
       if (log !== null && ownLogSegments(genv.disk) > 0) return started(new Error(`shard ${shard} has a Raft log of its own (shards/${shard}/raft/wal) from before the node's shared log (${SHARED_LOG_DIR}/): start the node with the per-group log, or move the replica away and back`));
       const raftConfig: RaftReplicaConfig = {
@@ -487,7 +489,7 @@ export class ShardedReplica implements Replica {
 
   /** The shared Raft log's segments, bytes, fsyncs and rewrites, or null with a log per group. */
   sharedLogStats(): ReturnType<SharedRaftLog['stats']> | null {
-    return this.log?.stats() ?? null;
+    return this.raftLog?.stats() ?? null;
   }
 
   /** Underlying tick timers armed so far (coalesced ticks), or null without coalescing. */
@@ -560,7 +562,7 @@ export class ShardedReplica implements Replica {
       g.replica?.stop();
       g.store?.close();
     }
-    this.log?.close(() => {});
+    this.raftLog?.close(() => {});
     assert(this.stopped, 'stopped');
   }
 }
