@@ -23,9 +23,12 @@ import { assert } from '../../util/assert.js';
  * Segments: the Wal drops a segment once every open group's low water is past it. Records of
  * groups that are not open (removed replicas, never started) pin nothing. A group that writes
  * rarely compacts rarely, and its oldest needed record would keep every segment after it: once
- * the log holds more than gcSegments segments, each open group whose low water lies in the oldest
- * segment is asked to rewrite its live log (snapshot reference, hard state, entries) at the head
- * of the log (DurableRaftStorage.rewrite), which moves its low water there.
+ * the log holds more than gcSegments segments and more than twice the bytes the open groups
+ * still need (their records at or past their low water), each open group whose low water lies
+ * in the oldest segment is asked to rewrite its live log (snapshot reference, hard state,
+ * entries) at the head of the log (DurableRaftStorage.rewrite), which moves its low water there.
+ * The "twice" bounds the copying: without it, groups whose live logs together outgrow gcSegments
+ * would rewrite each other's way forever (each rewrite pushing the log past the threshold again).
  */
 
 const GROUP_RECORD = 1;
@@ -56,6 +59,10 @@ export interface GroupRecord {
 interface OpenGroup {
   /** The first LSN the group still needs. */
   lowWater: number;
+  /** The group's records at or past lowWater as [LSN, bytes] pairs from `head` on, and their bytes. */
+  records: number[];
+  head: number;
+  liveBytes: number;
   /** Asks the group's storage to rewrite its live log at the head; null until it registers. */
   rewrite: ((done: (err: Error | null) => void) => void) | null;
   rewriting: boolean;
@@ -85,6 +92,7 @@ export class SharedRaftLog {
     private readonly recovered: Map<number, GroupRecord[]>,
     readonly report: WalRecoveryReport,
     private readonly gcSegments: number,
+    private readonly segmentBytes: number,
   ) {
     this.segmentsSeen = wal.segmentFirstLsns().length;
   }
@@ -120,7 +128,7 @@ export class SharedRaftLog {
       onRecord,
       (err, wal, report) => {
         if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('shared raft log did not open'));
-        done(null, new SharedRaftLog(deps, wal, recovered, report, gcSegments));
+        done(null, new SharedRaftLog(deps, wal, recovered, report, gcSegments, options.wal?.segmentBytesMax ?? WAL_DEFAULTS.segmentBytesMax));
       },
     );
   }
@@ -135,7 +143,8 @@ export class SharedRaftLog {
     assert(!this.open_.has(group), () => `shared raft log: group ${group} is already open`);
     const records = this.recovered.get(group) ?? [];
     this.recovered.delete(group);
-    const state: OpenGroup = { lowWater: records[0]?.lsn ?? this.wal.nextLsn(), rewrite: null, rewriting: false };
+    const state: OpenGroup = { lowWater: records[0]?.lsn ?? this.wal.nextLsn(), records: [], head: 0, liveBytes: 0, rewrite: null, rewriting: false };
+    for (const r of records) noteRecord(state, r.lsn, HEADER_BYTES + r.data.length);
     this.open_.set(group, state);
     return new GroupLog(this, group, records, state);
   }
@@ -174,6 +183,8 @@ export class SharedRaftLog {
   appendFor(group: number, type: number, data: Uint8Array, done?: (err: Error | null, lsn: number) => void, opts?: { sync: boolean }): number {
     assert(type !== GROUP_DROPPED && type >= 0 && type <= 255, () => `shared raft log: group record type ${type}`);
     const lsn = this.wal.append(GROUP_RECORD, tagged(group, type, data), done, opts);
+    const state = this.open_.get(group);
+    if (state !== undefined && lsn >= 0) noteRecord(state, lsn, HEADER_BYTES + data.length);
     const segments = this.wal.segmentFirstLsns().length;
     if (segments !== this.segmentsSeen) {
       this.segmentsSeen = segments;
@@ -227,6 +238,10 @@ export class SharedRaftLog {
     if (this.closed) return;
     const firsts = this.wal.segmentFirstLsns();
     if (firsts.length <= this.gcSegments) return;
+    let live = 0;
+    for (const g of this.open_.values()) live += g.liveBytes;
+    const disk = this.wal.stats().diskBytes;
+    if (disk <= Math.max(2 * live, this.gcSegments * this.segmentBytes)) return;
     const end = firsts[1] as number;
     let pinnedByNone = true;
     for (const [, g] of this.open_) {
@@ -243,6 +258,23 @@ export class SharedRaftLog {
     if (pinnedByNone) this.collect((err) => {
       if (err !== null) this.deps.log.log('error', 'raft.shared_log.collect_failed', { error: err.message });
     });
+  }
+}
+
+function noteRecord(g: OpenGroup, lsn: number, bytes: number): void {
+  g.records.push(lsn, bytes);
+  g.liveBytes += bytes;
+}
+
+/** Forgets the group's records below its low water (they are garbage now). */
+function forgetBelow(g: OpenGroup): void {
+  while (g.head < g.records.length && (g.records[g.head] as number) < g.lowWater) {
+    g.liveBytes -= g.records[g.head + 1] as number;
+    g.head += 2;
+  }
+  if (g.head > 1024 && g.head * 2 > g.records.length) {
+    g.records = g.records.slice(g.head);
+    g.head = 0;
   }
 }
 
@@ -289,6 +321,7 @@ export class GroupLog {
   truncatePrefix(upToLsn: number, done: (err: Error | null) => void): void {
     if (this.closed) return done(null);
     this.state.lowWater = Math.max(this.state.lowWater, upToLsn + 1);
+    forgetBelow(this.state);
     this.shared.collect(done);
   }
 

@@ -143,6 +143,23 @@ S('segments no group needs are deleted; a group that pins old segments is rewrit
   assert.is(r1.snapshot().meta.index, index);
 });
 
+S('groups whose logs are all live are not rewritten, however many segments they fill', () => {
+  // Rewriting a group whose records are all still needed frees nothing and pushes the log past the
+  // threshold again: with live logs larger than the threshold the groups would rewrite forever.
+  const opts = { segmentBytesMax: 4096, gcSegments: 2 };
+  const n = node('f', [1, 2, 3], opts);
+  const next = new Map([[1, 1], [2, 1], [3, 1]]);
+  for (let i = 0; i < 90; i++) {
+    const g = 1 + (i % 3);
+    const index = (next.get(g) as number) + 1;
+    next.set(g, index);
+    n.env.until(persist(n, g, [entry(g, index, 1, 600)], null));
+  }
+  n.env.run(100);
+  assert.ok(n.log.stats().segments > 10, `${n.log.stats().segments} segments`);
+  assert.is(n.log.stats().rewrites, 0);
+});
+
 S('a torn tail is cut: every group keeps each entry it was told is durable, and only its own entries', () => {
   for (let seed = 0; seed < 12; seed++) {
     const n = node(`ack${seed}`, [1, 2], { crash: 'torn', segmentBytesMax: 4096 });
