@@ -245,6 +245,8 @@ function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
 
 export class DurableRaftStorage implements RaftStorage {
   private checkpointing = false;
+  /** A rewrite (for the shared log) is under way. */
+  private rewriting = false;
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -543,19 +545,23 @@ export class DurableRaftStorage implements RaftStorage {
    * while a compaction is under way: that moves the group's records on anyway.
    */
   rewrite(done: (err: Error | null) => void): void {
-    if (this.checkpointing) return done(null);
-    this.checkpointing = true;
+    // Its own flag, not `checkpointing`: a compaction may start while a rewrite is under way (the
+    // runtime checks `compacting` before it builds a snapshot file, and compacts once it is built),
+    // and that is safe — the compaction's records follow the rewrite's and supersede them, and each
+    // truncation only ever raises the group's low water.
+    if (this.checkpointing || this.rewriting) return done(null);
+    this.rewriting = true;
     const snap = this.mem.snapshot();
     const ref = snap.data.length === 0 ? null : decodeSnapshotRef(snap.data);
     assert(snap.data.length === 0 || ref !== null, 'rewriting a log whose snapshot names no file');
     const chunks = chunkEntries(this.mem.allEntries(), CHECKPOINT_RECORD_BYTES);
     const finished = (e: Error | null) => {
       if (e !== null) {
-        this.checkpointing = false;
+        this.rewriting = false;
         return done(e);
       }
       this.wal.truncatePrefix(lsn - 1, (e2) => {
-        this.checkpointing = false;
+        this.rewriting = false;
         done(e2);
       });
     };

@@ -143,6 +143,21 @@ S('segments no group needs are deleted; a group that pins old segments is rewrit
   assert.is(r1.snapshot().meta.index, index);
 });
 
+S('a compaction may start while a rewrite is under way (shards/tiny-lsm: "one compaction at a time")', () => {
+  const n = node('g', [1]);
+  const s = n.groups.get(1) as DurableRaftStorage;
+  n.env.until(persist(n, 1, [entry(1, 2, 1), entry(1, 3, 1), entry(1, 4, 1)], { term: 1, vote: null, commit: 4 }));
+  const errs: (Error | null)[] = [];
+  s.rewrite((err) => errs.push(err));
+  s.compactApplied({ index: 3, term: 1, membership: makeMembership(['n1', 'n2', 'n3']) }, { entries: 0, bytes: 0 }, (err) => errs.push(err));
+  n.env.run(100);
+  assert.equal(errs, [null, null]);
+  restart(n, [1]);
+  const r = n.groups.get(1) as DurableRaftStorage;
+  assert.is(r.snapshot().meta.index, 3);
+  assert.is(terms(r), '4:1');
+});
+
 S('groups whose logs are all live are not rewritten, however many segments they fill', () => {
   // Rewriting a group whose records are all still needed frees nothing and pushes the log past the
   // threshold again: with live logs larger than the threshold the groups would rewrite forever.
