@@ -1,5 +1,5 @@
 /**
- * npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N]
+ * npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N] [--per-group]
  *
  * Issue 20's targets for shards, measured:
  *
@@ -12,7 +12,9 @@
  *    group: every connection to its leader), connections shared among nodes by their share of the
  *    keys. `tcp-put-via-n1` sends every key to n1, whose gateway forwards what it does not lead:
  *    the cost of a client that does not route. Targets: 16 shards ≥ 0.9× the one group's rate, and
- *    64 shards' p99 ≤ 1.2× the one group's.
+ *    64 shards' p99 ≤ 1.2× the one group's. A sharded node keeps one Raft log shared by its groups
+ *    (src/replication/raft-runtime/shared-log.ts); `--per-group` adds the 16 and 64 shards with a
+ *    log per group (KV_LAB_RAFT_LOG_PER_GROUP=1), in the same run, and their ratios to the shared.
  *
  * 2. Simulated (real add-node on a sharded cluster is not built yet, src/cluster/placement/README.md):
  *    a node joins a loaded cluster of 3 nodes × 16 shards × 3 replicas, in the deterministic
@@ -33,10 +35,10 @@ import { leadersViews } from '../sim/shards/moves.js';
 import { parseScenario } from '../sim/scenario.js';
 import type { World } from '../sim/world.js';
 import { benchArgs, percentile, type BenchReport, type BenchResult } from './args.js';
-import { clusterDown, clusterUp, compiledCli, httpStatus, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, socketLoad, VALUE, type Cluster, type Load, type Target } from './load.js';
+import { clusterDown, clusterUp, compiledCli, watchEnv, httpStatus, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, socketLoad, VALUE, type Cluster, type Load, type Target } from './load.js';
 
 const args = benchArgs();
-const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N]';
+const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N] [--per-group]';
 const DURATION_MS = args.quick ? 1_500 : 5_000;
 const WARMUP_MS = args.quick ? 300 : 1_000;
 const TIMING = { warmupMs: WARMUP_MS, durationMs: DURATION_MS };
@@ -49,12 +51,14 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const KNOWN_FLAGS = new Set(['--source', '--repeat', '--only', '--seeds']);
+const KNOWN_FLAGS = new Set(['--source', '--repeat', '--only', '--seeds', '--per-group']);
+const BARE_FLAGS = new Set(['--source', '--per-group']);
 for (let i = 0; i < args.rest.length; i++) {
   const flag = args.rest[i] as string;
   if (!KNOWN_FLAGS.has(flag)) fail(`unknown argument ${JSON.stringify(flag)}`);
-  if (flag !== '--source') i++;
+  if (!BARE_FLAGS.has(flag)) i++;
 }
+const PER_GROUP = args.rest.includes('--per-group');
 const REPEAT = repeatFlag('bench:shards', args.rest) ?? (args.quick ? 1 : 3);
 const ONLY = valueOf('--only');
 if (ONLY !== null && ONLY !== 'real' && ONLY !== 'join') fail(`--only expects real or join, got ${JSON.stringify(ONLY)}`);
@@ -82,12 +86,15 @@ function log(text: string): void {
 interface Subject {
   name: string;
   shards: number;
+  /** A Raft log per group instead of the node's shared one. */
+  perGroup?: boolean;
 }
 
 const SUBJECTS: Subject[] = [
   { name: '3 nodes, 1 group', shards: 1 },
   { name: '3 nodes x 16 shards', shards: 16 },
   { name: '3 nodes x 64 shards', shards: 64 },
+  ...(PER_GROUP ? [{ name: '16 shards, log per group', shards: 16, perGroup: true }, { name: '64 shards, log per group', shards: 64, perGroup: true }] : []),
 ];
 
 /** Who leads what: each node's TCP port and the keys (of 0 … KEYS-1) whose shard it leads. */
@@ -179,7 +186,12 @@ async function real(results: BenchResult[]): Promise<void> {
   try {
     for (const s of SUBJECTS) {
       log(`starting ${s.name} …`);
-      up.push({ s, c: await clusterUp(cli, join(work, `s${s.shards}`), NODES, s.shards > 1 ? ['--shards', String(s.shards), '--replicas', String(REPLICAS)] : []) });
+      if (s.perGroup === true) (watchEnv as Record<string, string | undefined>).KV_LAB_RAFT_LOG_PER_GROUP = '1';
+      try {
+        up.push({ s, c: await clusterUp(cli, join(work, `s${s.shards}${s.perGroup === true ? '-pg' : ''}`), NODES, s.shards > 1 ? ['--shards', String(s.shards), '--replicas', String(REPLICAS)] : []) });
+      } finally {
+        delete (watchEnv as Record<string, string | undefined>).KV_LAB_RAFT_LOG_PER_GROUP;
+      }
     }
     const routed: Routes[] = [];
     for (const { s, c } of up) {
@@ -323,6 +335,12 @@ async function main(): Promise<void> {
       ratios[`${c}: 16 shards / 1 group writes/s`] = round((s16.opsPerSec ?? NaN) / (one.opsPerSec ?? NaN));
       ratios[`${c}: 64 shards / 1 group writes/s`] = round((s64.opsPerSec ?? NaN) / (one.opsPerSec ?? NaN));
       ratios[`${c}: 64 shards / 1 group p99`] = round((s64.p99Ms ?? NaN) / (one.p99Ms ?? NaN));
+      const p16 = of('16 shards, log per group', c);
+      const p64 = of('64 shards, log per group', c);
+      if (p16 === undefined || p64 === undefined) continue;
+      ratios[`${c}: 16 shards shared log / log per group writes/s`] = round((s16.opsPerSec ?? NaN) / (p16.opsPerSec ?? NaN));
+      ratios[`${c}: 64 shards shared log / log per group writes/s`] = round((s64.opsPerSec ?? NaN) / (p64.opsPerSec ?? NaN));
+      ratios[`${c}: 64 shards shared log / log per group p99`] = round((s64.p99Ms ?? NaN) / (p64.p99Ms ?? NaN));
     }
     targets['real: 3 nodes x 16 shards >= 0.9 x one group writes/s (tcp-put)'] = (ratios['tcp-put: 16 shards / 1 group writes/s'] ?? 0) >= 0.9;
     targets['real: 1 -> 64 shards raises write p99 by <= 20% (tcp-put)'] = (ratios['tcp-put: 64 shards / 1 group p99'] ?? Infinity) <= 1.2;

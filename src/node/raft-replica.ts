@@ -1,3 +1,4 @@
+import type { GroupLog } from '../replication/raft-runtime/shared-log.js';
 import type { Env } from '../env/env.js';
 import { entryDigest } from '../replication/raft/digest.js';
 import { makeMembership } from '../replication/raft/membership.js';
@@ -39,6 +40,8 @@ export interface RaftReplicaConfig extends RaftTuning {
   onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => void;
   /** Below this much free disk space the node takes no new entries from a leader (RaftRuntimeOptions). */
   diskReserveBytes?: number;
+  /** The group's part of its node's shared Raft log (a sharded node's; RaftRuntimeOptions.sharedLog). */
+  sharedLog?: GroupLog;
 }
 
 /** The state machine's own record of the last applied log position. */
@@ -158,6 +161,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
         transfer: { chunkBytes: config.snapshotChunkBytes, windowChunks: config.snapshotWindowChunks, timeoutMs: config.snapshotTimeoutMs, syncBytes: config.snapshotSyncBytes },
         snapshotYieldMs: config.snapshotYieldMs,
         ...(config.diskReserveBytes !== undefined ? { diskReserveBytes: config.diskReserveBytes } : {}),
+        ...(config.sharedLog !== undefined ? { sharedLog: config.sharedLog } : {}),
       },
       this,
       {

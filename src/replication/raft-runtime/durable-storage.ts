@@ -9,6 +9,7 @@ import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
 import type { Ready } from '../raft/ready.js';
 import type { RaftStorage } from '../raft/storage.js';
 import type { Entry, HardState, Index, Membership, Snapshot, SnapshotMeta, Term } from '../raft/types.js';
+import type { GroupLog } from './shared-log.js';
 import { decodeSnapshotRef, encodeSnapshotRef, isSnapshotFileName, loadSnapshotRef, removeOtherSnapshots, removeTemporaries, snapshotFileName, type SnapshotRef } from './snapshot-file.js';
 
 /** Bytes of entries per record that follows a checkpoint. */
@@ -99,20 +100,159 @@ export interface OpenReport {
   bootstrapped: boolean;
 }
 
+/**
+ * The log the records go to: a Wal of the storage's own, or its group's part of the node's shared
+ * log (shared-log.ts), which takes the same calls.
+ */
+interface RecordLog {
+  append(type: number, data: Uint8Array, done?: (err: Error | null, lsn: number) => void, opts?: { sync: boolean }): number;
+  truncatePrefix(upToLsn: number, done: (err: Error | null) => void): void;
+  nextLsn(): number;
+  stats(): { segments: number; diskBytes: number; fsyncs: number };
+  close(done: (err: Error | null) => void): void;
+}
+
 /** An ENTRIES record of the live log: its LSN and the last index it holds. */
 interface EntryRecord {
   lsn: number;
   last: Index;
 }
 
+/** What open() gathers from the records and how it replays them into a log. */
+interface Recoverer {
+  onRecord(r: { type: number; data: Uint8Array; lsn: number }): void;
+  replay(): MemoryRaftStorage;
+  gathered: readonly unknown[];
+  entryRecords: EntryRecord[];
+  appended(lsn: number, entries: readonly Entry[]): void;
+}
+
+function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
+  // Records are gathered first and replayed from the last snapshot-bearing one: segments are
+  // dropped whole, so records before a checkpoint can survive it, and the snapshot files they
+  // name may already be gone.
+  const gathered: { type: number; lsn: number; body: Record<string, unknown> }[] = [];
+  const onRecord = (r: { type: number; data: Uint8Array; lsn: number }) => {
+    if (r.type < HARD || r.type > COMPACT) throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
+    if (r.type !== ENTRIES_BIN) {
+      gathered.push({ type: r.type, lsn: r.lsn, body: decodeJson(r.data) as Record<string, unknown> });
+      return;
+    }
+    let entries: Entry[];
+    try {
+      entries = decodeEntries(r.data);
+    } catch (err) {
+      throw new Error(`raft log: record at LSN ${r.lsn}: ${(err as Error).message}`);
+    }
+    gathered.push({ type: ENTRIES_BIN, lsn: r.lsn, body: { entries } });
+  };
+  /**
+   * How many of the records after gathered[i] are a checkpoint's own entries (0 for any other
+   * record), or -1 for a checkpoint whose entry records did not all reach the disk: a crash cut
+   * it, so it is as if it had never been written (the segments before it are still there:
+   * they are dropped only once the whole checkpoint is durable).
+   */
+  const checkpointEntries = (i: number): number => {
+    const g = gathered[i] as (typeof gathered)[number];
+    if (g.type !== CHECKPOINT || g.body.entryRecords === undefined) return 0;
+    const k = g.body.entryRecords as number;
+    if (!Number.isSafeInteger(k) || k < 0) throw new Error(`raft log: checkpoint at LSN ${g.lsn} has entryRecords ${String(k)}`);
+    const next = gathered.slice(i + 1, i + 1 + k);
+    return next.length === k && next.every((r) => r.type === ENTRIES_BIN) ? k : -1;
+  };
+  const entryRecords: EntryRecord[] = [];
+  const appended = (lsn: number, entries: readonly Entry[]) => {
+    const last = entries[entries.length - 1];
+    if (last !== undefined) entryRecords.push({ lsn, last: last.index });
+  };
+  const replay = (): MemoryRaftStorage => {
+    let from = 0;
+    let hardBefore: HardState | null = null;
+    gathered.forEach((g, i) => {
+      if ((g.type === SNAPSHOT || g.type === CHECKPOINT || g.type === COMPACT) && checkpointEntries(i) >= 0) from = i;
+    });
+    for (let i = 0; i < from; i++) if ((gathered[i] as (typeof gathered)[number]).type === HARD) hardBefore = (gathered[i] as (typeof gathered)[number]).body as unknown as HardState;
+    let mem = new MemoryRaftStorage();
+    if (hardBefore !== null) mem.setHardState(hardBefore);
+    const base = gathered[from];
+    if (base !== undefined && base.type === COMPACT) {
+      // The log as the compaction left it: its state at meta.index is the state machine's, its
+      // entries above the boundary are in the records from fromLsn up to it (older HARD and
+      // COMPACT records there are superseded by this one).
+      const b = base.body as { meta: SnapshotMeta; boundary: { index: Index; term: Term }; hard: HardState; fromLsn: number };
+      // The entries are gathered on a log that starts at the boundary, then restored under the snapshot.
+      const kept = MemoryRaftStorage.restore({ snapshot: { meta: { ...b.meta, index: b.boundary.index, term: b.boundary.term }, data: new Uint8Array(0) }, offsetIndex: b.boundary.index, offsetTerm: b.boundary.term, entries: [], hardState: b.hard });
+      for (const g of gathered) {
+        if (g.lsn < b.fromLsn || g.lsn >= base.lsn) continue;
+        if (g.type === SNAPSHOT || g.type === CHECKPOINT) throw new Error(`raft log: a snapshot record at LSN ${g.lsn} lies within the entries the compaction at LSN ${base.lsn} keeps`);
+        const entries = g.type === ENTRIES_BIN ? (g.body.entries as Entry[]) : g.type === ENTRIES ? entriesFromWire(g.body.entries) : null;
+        if (entries === null) continue;
+        kept.append(entries);
+        appended(g.lsn, entries);
+      }
+      if (kept.lastIndex() < b.meta.index) throw new Error(`raft log: the compaction at LSN ${base.lsn} to ${b.meta.index} keeps entries only up to ${kept.lastIndex()}`);
+      mem = MemoryRaftStorage.restore({ snapshot: { meta: b.meta, data: new Uint8Array(0) }, offsetIndex: b.boundary.index, offsetTerm: b.boundary.term, entries: kept.allEntries(), hardState: b.hard });
+      from++;
+    }
+    for (let i = from; i < gathered.length; i++) {
+      const g = gathered[i] as (typeof gathered)[number];
+      const body = g.body;
+      if (g.type === CHECKPOINT && checkpointEntries(i) < 0) continue; // an incomplete checkpoint: its entries are already in the log
+      switch (g.type) {
+        case HARD:
+          mem.setHardState(body as unknown as HardState);
+          break;
+        case ENTRIES: {
+          const entries = entriesFromWire(body.entries);
+          mem.append(entries);
+          appended(g.lsn, entries);
+          break;
+        }
+        case ENTRIES_BIN:
+          mem.append(body.entries as Entry[]);
+          appended(g.lsn, body.entries as Entry[]);
+          break;
+        case SNAPSHOT:
+          mem.applySnapshot(loadRecorded(deps, snapDir, body, g.lsn));
+          entryRecords.length = 0;
+          break;
+        case COMPACT:
+          throw new Error(`raft log: a compaction record at LSN ${g.lsn} after the last base record`);
+        case CHECKPOINT: {
+          const boundary = body.boundary as { index: Index; term: Term };
+          // Its entries follow it in ENTRIES_BIN records (older checkpoints held them inline).
+          const k = checkpointEntries(i);
+          const entries = body.entries !== undefined ? entriesFromWire(body.entries) : gathered.slice(i + 1, i + 1 + k).flatMap((r) => r.body.entries as Entry[]);
+          entryRecords.length = 0;
+          for (const r of gathered.slice(i + 1, i + 1 + k)) appended(r.lsn, r.body.entries as Entry[]);
+          i += k;
+          mem = MemoryRaftStorage.restore({
+            // file null: a rewrite (rewrite()) of a log whose snapshot only the state machine holds, or none yet.
+            snapshot: body.file === null ? { meta: body.meta as SnapshotMeta, data: new Uint8Array(0) } : loadRecorded(deps, snapDir, body, g.lsn),
+            offsetIndex: boundary.index,
+            offsetTerm: boundary.term,
+            entries,
+            hardState: body.hard as HardState,
+          });
+          break;
+        }
+      }
+    }
+    return mem;
+  };
+  return { onRecord, replay, gathered, entryRecords, appended };
+}
+
 export class DurableRaftStorage implements RaftStorage {
   private checkpointing = false;
+  /** A rewrite (for the shared log) is under way. */
+  private rewriting = false;
 
   private constructor(
     private readonly deps: EngineDeps,
     private readonly options: DurableStorageOptions,
     private mem: MemoryRaftStorage,
-    private readonly wal: Wal,
+    private readonly wal: RecordLog,
     /**
      * The ENTRIES records since the log's last base (a snapshot, a checkpoint, or the first record
      * a COMPACT keeps), in LSN order: a COMPACT keeps those holding entries above its boundary.
@@ -138,138 +278,73 @@ export class DurableRaftStorage implements RaftStorage {
     } catch (err) {
       return done(err as Error);
     }
-    // Records are gathered first and replayed from the last snapshot-bearing one: segments are
-    // dropped whole, so records before a checkpoint can survive it, and the snapshot files they
-    // name may already be gone.
-    const gathered: { type: number; lsn: number; body: Record<string, unknown> }[] = [];
-    const onRecord = (r: { type: number; data: Uint8Array; lsn: number }) => {
-      if (r.type < HARD || r.type > COMPACT) throw new Error(`raft log: unknown record type ${r.type} at LSN ${r.lsn}`);
-      if (r.type !== ENTRIES_BIN) {
-        gathered.push({ type: r.type, lsn: r.lsn, body: decodeJson(r.data) as Record<string, unknown> });
-        return;
-      }
-      let entries: Entry[];
-      try {
-        entries = decodeEntries(r.data);
-      } catch (err) {
-        throw new Error(`raft log: record at LSN ${r.lsn}: ${(err as Error).message}`);
-      }
-      gathered.push({ type: ENTRIES_BIN, lsn: r.lsn, body: { entries } });
-    };
-    /**
-     * How many of the records after gathered[i] are a checkpoint's own entries (0 for any other
-     * record), or -1 for a checkpoint whose entry records did not all reach the disk: a crash cut
-     * it, so it is as if it had never been written (the segments before it are still there:
-     * they are dropped only once the whole checkpoint is durable).
-     */
-    const checkpointEntries = (i: number): number => {
-      const g = gathered[i] as (typeof gathered)[number];
-      if (g.type !== CHECKPOINT || g.body.entryRecords === undefined) return 0;
-      const k = g.body.entryRecords as number;
-      if (!Number.isSafeInteger(k) || k < 0) throw new Error(`raft log: checkpoint at LSN ${g.lsn} has entryRecords ${String(k)}`);
-      const next = gathered.slice(i + 1, i + 1 + k);
-      return next.length === k && next.every((r) => r.type === ENTRIES_BIN) ? k : -1;
-    };
-    const entryRecords: EntryRecord[] = [];
-    const appended = (lsn: number, entries: readonly Entry[]) => {
-      const last = entries[entries.length - 1];
-      if (last !== undefined) entryRecords.push({ lsn, last: last.index });
-    };
-    const replay = (): MemoryRaftStorage => {
-      let from = 0;
-      let hardBefore: HardState | null = null;
-      gathered.forEach((g, i) => {
-        if ((g.type === SNAPSHOT || g.type === CHECKPOINT || g.type === COMPACT) && checkpointEntries(i) >= 0) from = i;
-      });
-      for (let i = 0; i < from; i++) if ((gathered[i] as (typeof gathered)[number]).type === HARD) hardBefore = (gathered[i] as (typeof gathered)[number]).body as unknown as HardState;
-      let mem = new MemoryRaftStorage();
-      if (hardBefore !== null) mem.setHardState(hardBefore);
-      const base = gathered[from];
-      if (base !== undefined && base.type === COMPACT) {
-        // The log as the compaction left it: its state at meta.index is the state machine's, its
-        // entries above the boundary are in the records from fromLsn up to it (older HARD and
-        // COMPACT records there are superseded by this one).
-        const b = base.body as { meta: SnapshotMeta; boundary: { index: Index; term: Term }; hard: HardState; fromLsn: number };
-        // The entries are gathered on a log that starts at the boundary, then restored under the snapshot.
-        const kept = MemoryRaftStorage.restore({ snapshot: { meta: { ...b.meta, index: b.boundary.index, term: b.boundary.term }, data: new Uint8Array(0) }, offsetIndex: b.boundary.index, offsetTerm: b.boundary.term, entries: [], hardState: b.hard });
-        for (const g of gathered) {
-          if (g.lsn < b.fromLsn || g.lsn >= base.lsn) continue;
-          if (g.type === SNAPSHOT || g.type === CHECKPOINT) throw new Error(`raft log: a snapshot record at LSN ${g.lsn} lies within the entries the compaction at LSN ${base.lsn} keeps`);
-          const entries = g.type === ENTRIES_BIN ? (g.body.entries as Entry[]) : g.type === ENTRIES ? entriesFromWire(g.body.entries) : null;
-          if (entries === null) continue;
-          kept.append(entries);
-          appended(g.lsn, entries);
-        }
-        if (kept.lastIndex() < b.meta.index) throw new Error(`raft log: the compaction at LSN ${base.lsn} to ${b.meta.index} keeps entries only up to ${kept.lastIndex()}`);
-        mem = MemoryRaftStorage.restore({ snapshot: { meta: b.meta, data: new Uint8Array(0) }, offsetIndex: b.boundary.index, offsetTerm: b.boundary.term, entries: kept.allEntries(), hardState: b.hard });
-        from++;
-      }
-      for (let i = from; i < gathered.length; i++) {
-        const g = gathered[i] as (typeof gathered)[number];
-        const body = g.body;
-        if (g.type === CHECKPOINT && checkpointEntries(i) < 0) continue; // an incomplete checkpoint: its entries are already in the log
-        switch (g.type) {
-          case HARD:
-            mem.setHardState(body as unknown as HardState);
-            break;
-          case ENTRIES: {
-            const entries = entriesFromWire(body.entries);
-            mem.append(entries);
-            appended(g.lsn, entries);
-            break;
-          }
-          case ENTRIES_BIN:
-            mem.append(body.entries as Entry[]);
-            appended(g.lsn, body.entries as Entry[]);
-            break;
-          case SNAPSHOT:
-            mem.applySnapshot(loadRecorded(deps, snapDir, body, g.lsn));
-            entryRecords.length = 0;
-            break;
-          case COMPACT:
-            throw new Error(`raft log: a compaction record at LSN ${g.lsn} after the last base record`);
-          case CHECKPOINT: {
-            const boundary = body.boundary as { index: Index; term: Term };
-            // Its entries follow it in ENTRIES_BIN records (older checkpoints held them inline).
-            const k = checkpointEntries(i);
-            const entries = body.entries !== undefined ? entriesFromWire(body.entries) : gathered.slice(i + 1, i + 1 + k).flatMap((r) => r.body.entries as Entry[]);
-            entryRecords.length = 0;
-            for (const r of gathered.slice(i + 1, i + 1 + k)) appended(r.lsn, r.body.entries as Entry[]);
-            i += k;
-            mem = MemoryRaftStorage.restore({
-              snapshot: loadRecorded(deps, snapDir, body, g.lsn),
-              offsetIndex: boundary.index,
-              offsetTerm: boundary.term,
-              entries,
-              hardState: body.hard as HardState,
-            });
-            break;
-          }
-        }
-      }
-      return mem;
-    };
+    const r = recoverer(deps, snapDir);
     Wal.open(
       deps,
       { dir: `${options.dir}/wal`, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
-      onRecord,
+      r.onRecord,
       (err, wal, report) => {
         if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
-        let mem: MemoryRaftStorage;
-        try {
-          mem = replay();
-        } catch (e) {
-          return done(e as Error);
-        }
-        const storage = new DurableRaftStorage(deps, options, mem, wal, entryRecords);
-        if (gathered.length > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false });
-        const [entry, hard] = bootstrapState(bootstrap);
-        mem.append([entry]);
-        mem.setHardState(hard);
-        appended(wal.append(ENTRIES_BIN, encodeEntries([entry])), [entry]);
-        wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
+        DurableRaftStorage.finishOpen(deps, options, bootstrap, r, wal, report, done);
       },
     );
+  }
+
+  /**
+   * Recovers a group's log from its part of the node's shared log (shared-log.ts): the same
+   * records, replayed the same way; snapshot files stay in options.dir/snap. When the shared log
+   * asks, the storage rewrites its live log at the head (rewrite()).
+   */
+  static openShared(
+    deps: EngineDeps,
+    options: DurableStorageOptions,
+    bootstrap: Membership | null,
+    log: GroupLog,
+    done: (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport) => void,
+  ): void {
+    const snapDir = `${options.dir}/snap`;
+    const r = recoverer(deps, snapDir);
+    try {
+      deps.disk.mkdir(snapDir);
+      removeTemporaries(deps.disk, snapDir);
+      for (const rec of log.recovered()) {
+        try {
+          r.onRecord(rec);
+        } catch (err) {
+          throw new Error(`shared raft log: ${rec.segment} at offset ${rec.offset}, group ${log.group}: ${(err as Error).message}`);
+        }
+      }
+    } catch (err) {
+      return done(err as Error);
+    }
+    DurableRaftStorage.finishOpen(deps, options, bootstrap, r, log, log.report, (err, storage, report) => {
+      if (storage !== undefined) log.onRewrite((d) => storage.rewrite(d));
+      done(err, storage, report);
+    });
+  }
+
+  private static finishOpen(
+    deps: EngineDeps,
+    options: DurableStorageOptions,
+    bootstrap: Membership | null,
+    r: Recoverer,
+    wal: RecordLog,
+    report: WalRecoveryReport,
+    done: (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport) => void,
+  ): void {
+    let mem: MemoryRaftStorage;
+    try {
+      mem = r.replay();
+    } catch (e) {
+      return done(e as Error);
+    }
+    const storage = new DurableRaftStorage(deps, options, mem, wal, r.entryRecords);
+    if (r.gathered.length > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false });
+    const [entry, hard] = bootstrapState(bootstrap);
+    mem.append([entry]);
+    mem.setHardState(hard);
+    r.appended(wal.append(ENTRIES_BIN, encodeEntries([entry])), [entry]);
+    wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
   }
 
   // ---- RaftStorage, for the core ----
@@ -459,6 +534,44 @@ export class DurableRaftStorage implements RaftStorage {
       { sync: true },
     );
     assert(fromLsn <= lsn, () => `compaction record at LSN ${lsn} keeps entries from LSN ${fromLsn}`);
+  }
+
+  /**
+   * Writes the whole log again at the head of the log — a CHECKPOINT of the current snapshot (its
+   * file, or none when only the state machine or nobody holds it), boundary and hard state, its
+   * entries in the records after it — and, once that is durable, drops the need for everything
+   * before. For the node's shared log (shared-log.ts): a group that writes rarely would otherwise
+   * keep every segment after its oldest record. Nothing changes in memory. Skipped (done(null))
+   * while a compaction is under way: that moves the group's records on anyway.
+   */
+  rewrite(done: (err: Error | null) => void): void {
+    // Its own flag, not `checkpointing`: a compaction may start while a rewrite is under way (the
+    // runtime checks `compacting` before it builds a snapshot file, and compacts once it is built),
+    // and that is safe — the compaction's records follow the rewrite's and supersede them, and each
+    // truncation only ever raises the group's low water.
+    if (this.checkpointing || this.rewriting) return done(null);
+    this.rewriting = true;
+    const snap = this.mem.snapshot();
+    const ref = snap.data.length === 0 ? null : decodeSnapshotRef(snap.data);
+    assert(snap.data.length === 0 || ref !== null, 'rewriting a log whose snapshot names no file');
+    const chunks = chunkEntries(this.mem.allEntries(), CHECKPOINT_RECORD_BYTES);
+    const finished = (e: Error | null) => {
+      if (e !== null) {
+        this.rewriting = false;
+        return done(e);
+      }
+      this.wal.truncatePrefix(lsn - 1, (e2) => {
+        this.rewriting = false;
+        done(e2);
+      });
+    };
+    const header = encodeJson({ file: ref?.file ?? null, meta: snap.meta, boundary: this.mem.boundary(), hard: this.mem.hardState(), entryRecords: chunks.length });
+    const lsn = chunks.length === 0 ? this.wal.append(CHECKPOINT, header, finished) : this.wal.append(CHECKPOINT, header, undefined, { sync: false });
+    this.entryRecords = [];
+    chunks.forEach((c, i) => {
+      const last = i === chunks.length - 1;
+      this.entryRecords.push({ lsn: this.wal.append(ENTRIES_BIN, encodeEntries(c), last ? finished : undefined, { sync: last }), last: (c[c.length - 1] as Entry).index });
+    });
   }
 
   /** Whether a transfer holds the snapshot file `file`. */

@@ -9,7 +9,8 @@ import { RaftNode } from '../raft/node.js';
 import type { RaftOptions } from '../raft/options.js';
 import type { Ready } from '../raft/ready.js';
 import type { Entry, Index, Membership, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState, Term } from '../raft/types.js';
-import { DurableRaftStorage, isStateMachineSnapshot } from './durable-storage.js';
+import { DurableRaftStorage, isStateMachineSnapshot, type OpenReport } from './durable-storage.js';
+import type { GroupLog } from './shared-log.js';
 import { decodeSnapshotRef, encodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter, type SnapshotRef } from './snapshot-file.js';
 import { ackOf, decodeChunkFrame, DEFAULT_TRANSFER_OPTIONS, SnapshotReceiver, SnapshotSender, type TransferDeps, type TransferOptions } from './snapshot-transfer.js';
 
@@ -102,8 +103,13 @@ export interface RaftRuntimeOptions {
   logBlockBytes?: number;
   /** Known-bug switch: never fsync the log. */
   skipLogFsync: boolean;
-  /** Where the log lives on the node's disk. */
+  /** Where the log lives on the node's disk (with a shared log: the group's snapshot files). */
   dir: string;
+  /**
+   * The group's part of the node's shared Raft log (shared-log.ts), for a node hosting many
+   * groups; absent: the log is a Wal of its own under dir/wal.
+   */
+  sharedLog?: GroupLog;
   /**
    * Snapshot transfers (snapshot-transfer.ts; DEFAULT_TRANSFER_OPTIONS). Tests make chunks tiny
    * so that one snapshot takes many.
@@ -218,7 +224,7 @@ export class RaftRuntime {
   static start(env: Env, options: RaftRuntimeOptions, sm: RaftStateMachine, hooks: RaftRuntimeHooks, done: (err: Error | null, rt?: RaftRuntime) => void): void {
     const deps: EngineDeps = { disk: env.disk, clock: env.clock, log: env.log };
     const wal = { ...(options.logSegmentBytes !== undefined ? { segmentBytesMax: options.logSegmentBytes } : {}), ...(options.logBlockBytes !== undefined ? { blockBytes: options.logBlockBytes } : {}) };
-    DurableRaftStorage.open(deps, { dir: options.dir, skipFsync: options.skipLogFsync, wal }, options.bootstrap, (err, storage, report) => {
+    const opened = (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport): void => {
       if (err !== null || storage === undefined) return done(err ?? new Error('raft log did not open'));
       const snap = storage.snapshot();
       const go = (e: Error | null) => {
@@ -252,7 +258,10 @@ export class RaftRuntime {
       // it every committed entry after that.
       if (sm.appliedIndex() < snap.meta.index) installSnapshot(env, storage.snapshotDir, snap, sm, options.snapshotYieldMs ?? 0, () => false, go);
       else go(null);
-    });
+    };
+    const storageOptions = { dir: options.dir, skipFsync: options.skipLogFsync, wal };
+    if (options.sharedLog !== undefined) DurableRaftStorage.openShared(deps, storageOptions, options.bootstrap, options.sharedLog, opened);
+    else DurableRaftStorage.open(deps, storageOptions, options.bootstrap, opened);
   }
 
   get raft(): RaftNode {

@@ -124,6 +124,11 @@ export class Wal {
     });
   }
 
+  /** First LSN of each segment on disk, oldest first (the last is the active one). */
+  segmentFirstLsns(): readonly number[] {
+    return this.segments;
+  }
+
   /** The LSN the next append gets. */
   nextLsn(): number {
     return this.next;

@@ -1,0 +1,244 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeMembership } from '../../../src/replication/raft/membership.js';
+import type { Ready } from '../../../src/replication/raft/ready.js';
+import type { Entry, HardState } from '../../../src/replication/raft/types.js';
+import { DurableRaftStorage } from '../../../src/replication/raft-runtime/durable-storage.js';
+import { SharedRaftLog } from '../../../src/replication/raft-runtime/shared-log.js';
+import { SimEnv } from '../../storage/sim-env.js';
+
+// One Raft log per node shared by its groups: each group gets back exactly what it persisted,
+// one fsync covers many groups' Readys, a group's truncation and compaction touch no other group,
+// old segments go (rewriting a group that pins them), a torn tail is cut and corruption is named.
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const DIR = 'raftlog';
+
+function ready(entries: Entry[], hardState: HardState | null): Ready {
+  return { softState: null, hardState, snapshot: null, entries, mustSync: true, earlyMessages: [], messages: [], committedEntries: [], readStates: [] };
+}
+
+const entry = (g: number, index: number, term: number, bytes = 0): Entry => ({ index, term, type: 'normal', data: enc(`g${g}-cmd${index}`.padEnd(bytes, '.')) });
+
+interface Node {
+  env: SimEnv;
+  log: SharedRaftLog;
+  groups: Map<number, DurableRaftStorage>;
+}
+
+function openLog(env: SimEnv, segmentBytesMax = 64 * 1024, gcSegments?: number): SharedRaftLog {
+  const [err, log] = env.call<[Error | null, SharedRaftLog?]>((cb) => SharedRaftLog.open(env.deps, { dir: DIR, skipFsync: false, wal: { segmentBytesMax, blockBytes: 1024 }, ...(gcSegments !== undefined ? { gcSegments } : {}) }, cb));
+  assert.is(err, null);
+  return log as SharedRaftLog;
+}
+
+function openGroup(n: Node, g: number, bootstrap: boolean): DurableRaftStorage {
+  const [err, s] = n.env.call<[Error | null, DurableRaftStorage?]>((cb) =>
+    DurableRaftStorage.openShared(n.env.deps, { dir: `g${g}/raft`, skipFsync: false }, bootstrap ? makeMembership(['n1', 'n2', 'n3']) : null, n.log.openGroup(g), cb),
+  );
+  assert.is(err, null);
+  n.groups.set(g, s as DurableRaftStorage);
+  return s as DurableRaftStorage;
+}
+
+function node(seed: string, groups: number[], opts: { segmentBytesMax?: number; gcSegments?: number; crash?: 'lose' | 'torn' } = {}): Node {
+  const env = new SimEnv(seed, { crash: opts.crash ?? 'lose' });
+  const n: Node = { env, log: openLog(env, opts.segmentBytesMax, opts.gcSegments), groups: new Map() };
+  for (const g of groups) openGroup(n, g, true);
+  return n;
+}
+
+/** Crash and reopen: the shared log, then each of `groups` (never bootstrapping again). */
+function restart(n: Node, groups: number[], opts: { segmentBytesMax?: number; gcSegments?: number } = {}): void {
+  n.env.crash();
+  n.log = openLog(n.env, opts.segmentBytesMax, opts.gcSegments);
+  n.groups.clear();
+  for (const g of groups) openGroup(n, g, false);
+}
+
+function persist(n: Node, g: number, entries: Entry[], hard: HardState | null): () => boolean {
+  let done = false;
+  (n.groups.get(g) as DurableRaftStorage).persist(ready(entries, hard), (err) => {
+    assert.is(err, null);
+    done = true;
+  });
+  return () => done;
+}
+
+function terms(s: DurableRaftStorage): string {
+  const out: string[] = [];
+  for (let i = s.firstIndex(); i <= s.lastIndex(); i++) out.push(`${i}:${s.term(i)}`);
+  return out.join(' ');
+}
+
+const S = suite('shared raft log');
+
+S('several groups persist through one log and each gets back exactly its own log after a crash', () => {
+  const n = node('a', [1, 2, 3]);
+  const fsyncsBefore = n.log.stats().fsyncs;
+  // Three groups' Readys in the same turn: the group commit covers them with one fsync.
+  const dones = [1, 2, 3].map((g) => persist(n, g, [entry(g, 2, 2), entry(g, 3, 2)], { term: 2, vote: `n${g}`, commit: 2 }));
+  n.env.until(() => dones.every((d) => d()));
+  const fsyncs = n.log.stats().fsyncs - fsyncsBefore;
+  assert.ok(fsyncs < 3, `three groups' Readys took ${fsyncs} fsyncs, not one round`);
+  persist(n, 2, [entry(2, 4, 2)], null);
+  n.env.run(100);
+  restart(n, [1, 2, 3]);
+  for (const g of [1, 2, 3]) {
+    const s = n.groups.get(g) as DurableRaftStorage;
+    assert.equal(s.hardState(), { term: 2, vote: `n${g}`, commit: 2 });
+    assert.is(terms(s), g === 2 ? '1:1 2:2 3:2 4:2' : '1:1 2:2 3:2');
+    assert.equal(new TextDecoder().decode(s.entries(3, 4, Infinity)[0]?.data), `g${g}-cmd3`);
+  }
+});
+
+S("a group's conflicting suffix is replaced and its prefix compacted without touching another group", () => {
+  const n = node('b', [1, 2]);
+  for (const g of [1, 2]) persist(n, g, [entry(g, 2, 2), entry(g, 3, 2), entry(g, 4, 2)], { term: 2, vote: null, commit: 4 });
+  n.env.run(100);
+  // Group 1 learns a new leader's log: its suffix from 3 on is truncated and replaced.
+  persist(n, 1, [entry(1, 3, 3)], { term: 3, vote: 'n2', commit: 2 });
+  n.env.run(100);
+  // Group 2 compacts its prefix against its state machine's durable applied index.
+  const s2 = n.groups.get(2) as DurableRaftStorage;
+  const [err] = n.env.call<[Error | null]>((cb) => s2.compactApplied({ index: 3, term: 2, membership: makeMembership(['n1', 'n2', 'n3']) }, { entries: 0, bytes: 0 }, cb));
+  assert.is(err, null);
+  restart(n, [1, 2]);
+  assert.is(terms(n.groups.get(1) as DurableRaftStorage), '1:1 2:2 3:3');
+  const r2 = n.groups.get(2) as DurableRaftStorage;
+  assert.is(r2.snapshot().meta.index, 3);
+  assert.is(r2.firstIndex(), 4);
+  assert.is(terms(r2), '4:2');
+});
+
+S('segments no group needs are deleted; a group that pins old segments is rewritten at the head', () => {
+  const opts = { segmentBytesMax: 8 * 1024, gcSegments: 4 };
+  const n = node('c', [1, 2], opts);
+  // Group 2 writes once and then stays idle: its records would pin every segment after them.
+  persist(n, 2, [entry(2, 2, 1, 200)], { term: 1, vote: null, commit: 2 });
+  n.env.run(10);
+  const s1 = n.groups.get(1) as DurableRaftStorage;
+  const membership = makeMembership(['n1', 'n2', 'n3']);
+  let index = 1;
+  let maxSegments = 0;
+  for (let round = 0; round < 60; round++) {
+    const es: Entry[] = [];
+    for (let k = 0; k < 5; k++) es.push(entry(1, ++index, 1, 300));
+    const d = persist(n, 1, es, { term: 1, vote: null, commit: index });
+    n.env.until(d);
+    if (!s1.compacting) s1.compactApplied({ index, term: 1, membership }, { entries: 2, bytes: 1 << 20 }, (err) => assert.is(err, null));
+    n.env.run(5);
+    maxSegments = Math.max(maxSegments, n.log.stats().segments);
+  }
+  n.env.run(100);
+  const st = n.log.stats();
+  assert.ok(st.rewrites > 0, 'the idle group was asked to rewrite');
+  assert.ok(maxSegments <= opts.gcSegments + 3, `the log grew to ${maxSegments} segments`);
+  assert.ok(st.segments <= opts.gcSegments + 1, `${st.segments} segments left`);
+  restart(n, [1, 2], opts);
+  assert.is(terms(n.groups.get(2) as DurableRaftStorage), '1:1 2:1');
+  assert.equal(n.groups.get(2)?.hardState(), { term: 1, vote: null, commit: 2 });
+  const r1 = n.groups.get(1) as DurableRaftStorage;
+  assert.is(r1.lastIndex(), index);
+  assert.is(r1.snapshot().meta.index, index);
+});
+
+S('a compaction may start while a rewrite is under way (shards/tiny-lsm: "one compaction at a time")', () => {
+  const n = node('g', [1]);
+  const s = n.groups.get(1) as DurableRaftStorage;
+  n.env.until(persist(n, 1, [entry(1, 2, 1), entry(1, 3, 1), entry(1, 4, 1)], { term: 1, vote: null, commit: 4 }));
+  const errs: (Error | null)[] = [];
+  s.rewrite((err) => errs.push(err));
+  s.compactApplied({ index: 3, term: 1, membership: makeMembership(['n1', 'n2', 'n3']) }, { entries: 0, bytes: 0 }, (err) => errs.push(err));
+  n.env.run(100);
+  assert.equal(errs, [null, null]);
+  restart(n, [1]);
+  const r = n.groups.get(1) as DurableRaftStorage;
+  assert.is(r.snapshot().meta.index, 3);
+  assert.is(terms(r), '4:1');
+});
+
+S('groups whose logs are all live are not rewritten, however many segments they fill', () => {
+  // Rewriting a group whose records are all still needed frees nothing and pushes the log past the
+  // threshold again: with live logs larger than the threshold the groups would rewrite forever.
+  const opts = { segmentBytesMax: 4096, gcSegments: 2 };
+  const n = node('f', [1, 2, 3], opts);
+  const next = new Map([[1, 1], [2, 1], [3, 1]]);
+  for (let i = 0; i < 90; i++) {
+    const g = 1 + (i % 3);
+    const index = (next.get(g) as number) + 1;
+    next.set(g, index);
+    n.env.until(persist(n, g, [entry(g, index, 1, 600)], null));
+  }
+  n.env.run(100);
+  assert.ok(n.log.stats().segments > 10, `${n.log.stats().segments} segments`);
+  assert.is(n.log.stats().rewrites, 0);
+});
+
+S('a torn tail is cut: every group keeps each entry it was told is durable, and only its own entries', () => {
+  for (let seed = 0; seed < 12; seed++) {
+    const n = node(`ack${seed}`, [1, 2], { crash: 'torn', segmentBytesMax: 4096 });
+    const acked = new Map<number, number>([[1, 1], [2, 1]]);
+    const next = new Map<number, number>([[1, 1], [2, 1]]);
+    for (let i = 0; i < 40; i++) {
+      const g = 1 + (i % 2);
+      const index = (next.get(g) as number) + 1;
+      next.set(g, index);
+      (n.groups.get(g) as DurableRaftStorage).persist(ready([entry(g, index, 1, 150)], null), (err) => {
+        assert.is(err, null);
+        acked.set(g, Math.max(acked.get(g) as number, index));
+      });
+      if (i % 7 === 0) n.env.run(1);
+    }
+    restart(n, [1, 2], { segmentBytesMax: 4096 });
+    for (const g of [1, 2]) {
+      const s = n.groups.get(g) as DurableRaftStorage;
+      assert.ok(s.lastIndex() >= (acked.get(g) as number), `group ${g} lost an acknowledged entry`);
+      for (let i = 2; i <= s.lastIndex(); i++) assert.is(new TextDecoder().decode(s.entries(i, i + 1, Infinity)[0]?.data).slice(0, 3), `g${g}-`);
+    }
+  }
+});
+
+S('a corrupt record fails recovery with an error naming the segment file and the offset', () => {
+  const n = node('d', [1, 2], { segmentBytesMax: 4096 });
+  for (let i = 2; i < 80; i++) {
+    persist(n, 1 + (i % 2), [entry(1 + (i % 2), Math.floor(i / 2) + 1, 1, 200)], null);
+    n.env.run(1); // a segment rotates only once the one before has sealed
+  }
+  n.env.run(100);
+  n.env.crash();
+  const segments = n.env.disk.view(n.env.owner).list(DIR).sort();
+  assert.ok(segments.length >= 3, `${segments.length} segments: ${segments.join(' ')}; ${JSON.stringify(n.log.stats())}`);
+  const path = `${DIR}/${segments[0]}`;
+  const f = n.env.deps.disk.open(path, 'write');
+  const b = f.read(300, 1);
+  f.writeAt(300, new Uint8Array([(b[0] as number) ^ 0xff]));
+  f.close();
+  const [err] = n.env.call<[Error | null, SharedRaftLog?]>((cb) => SharedRaftLog.open(n.env.deps, { dir: DIR, skipFsync: false, wal: { segmentBytesMax: 4096, blockBytes: 1024 } }, cb));
+  assert.ok(err !== null, 'recovery refused the corrupt log');
+  assert.match((err as Error).message, path);
+  assert.match((err as Error).message, /offset \d+/);
+});
+
+S('a dropped group starts empty; records of groups never opened pin no segment', () => {
+  const n = node('e', [1, 2]);
+  persist(n, 2, [entry(2, 2, 1), entry(2, 3, 1)], { term: 1, vote: null, commit: 3 });
+  n.env.run(100);
+  // Group 2's replica is removed (its view closes), then created again by a move: it starts empty.
+  const [closeErr] = n.env.call<[Error | null]>((cb) => n.groups.get(2)?.close(cb));
+  assert.is(closeErr, null);
+  const [dropErr] = n.env.call<[Error | null]>((cb) => n.log.dropGroup(2, cb));
+  assert.is(dropErr, null);
+  restart(n, [1]);
+  assert.equal(n.log.unopenedGroups(), []);
+  const again = openGroup(n, 2, false);
+  assert.is(again.lastIndex(), 0);
+  assert.is(again.hardState().term, 0);
+  // A group found in the log but not started (a removed replica whose drop a crash lost) pins nothing.
+  persist(n, 1, [entry(1, 2, 1)], null);
+  n.env.run(100);
+  restart(n, []);
+  assert.equal(n.log.unopenedGroups(), [1]);
+});
+
+S.run();
