@@ -100,7 +100,10 @@ export function nodeConfigFor(spec: HostSpec): NodeConfig {
     bugs: new Set(),
     auth: spec.auth === null ? null : offLoopAuth(spec.auth),
     ...(spec.original === false ? { original: false } : {}),
-    ...(spec.shards !== undefined && spec.shards.count > 1 ? { shards: { count: spec.shards.count, replicas: spec.shards.replicas } } : {}),
+    // KV_LAB_RAFT_LOG_PER_GROUP=1: a Raft log per group instead of the node's shared one, so that
+    // bench:shards --per-group compares both layouts in one run. Read here, in the real host, so
+    // that node code never looks at the environment (the simulator's runs depend on their seed alone).
+    ...(spec.shards !== undefined && spec.shards.count > 1 ? { shards: { count: spec.shards.count, replicas: spec.shards.replicas, ...(process.env.KV_LAB_RAFT_LOG_PER_GROUP === '1' ? { sharedRaftLog: false } : {}) } } : {}),
     ...(spec.primary !== undefined ? { primary: { leader: primaryLeaderId(spec, spec.primary), shipIntervalMs: spec.primary.shipIntervalMs ?? 50 } } : {}),
   };
 }

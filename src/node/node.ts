@@ -66,7 +66,7 @@ export interface NodeConfig {
    * `replicas` nodes placed by the ring (src/cluster/placement). Absent or count 1: one group
    * holds every key, exactly as without it. Needs replication raft; no authentication yet.
    */
-  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean; onMoveStep?: ShardedConfig['onMoveStep'] };
+  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean; sharedRaftLog?: boolean; onMoveStep?: ShardedConfig['onMoveStep'] };
 }
 
 /** How often a sharded node's leaders look whether to hand a shard to its preferred leader. */
@@ -226,7 +226,7 @@ export class KvNode {
     const raft = { ...t, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2 };
     this.replica = new ShardedReplica(
       env,
-      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
+      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.sharedRaftLog !== undefined ? { sharedRaftLog: shards.sharedRaftLog } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
       (err) => this.fail(err),
       (err) => {
         if (err !== null) this.fail(err);

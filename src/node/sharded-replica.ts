@@ -5,6 +5,7 @@ import type { Timer } from '../env/clock.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
 import { openEngine, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
+import { LSM_DEFAULTS } from '../storage/lsm/options.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
 import { MEMBER_SET_KEY, NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
@@ -155,9 +156,7 @@ export class ShardedReplica implements Replica {
     this.ticks = config.coalesceTicks === false ? null : new TickCoalescer(env.clock, config.raft.tickMs);
     this.outbox = config.coalesceMessages === false ? null : new ShardOutbox(env.net, env.clock);
     this.txn = new ShardTxn({ id: env.id, clock: env.clock, log: env.log, bugs: config.raft.bugs, map: () => this.map, send: (to, m) => env.net.send(to, encodeMessage(m)), group: (s) => this.group(s)?.txnHost ?? null, hosted: () => this.hostedShards() });
-    // KV_LAB_RAFT_LOG_PER_GROUP=1: a log per group on a real node, so that bench:shards
-    // --per-group compares both layouts in one run (the simulator never sets it).
-    if (config.sharedRaftLog === false || (config.sharedRaftLog === undefined && typeof process !== 'undefined' && process.env.KV_LAB_RAFT_LOG_PER_GROUP === '1')) {
+    if (config.sharedRaftLog === false) {
       this.startGroups(onStarted);
       return;
     }
@@ -280,7 +279,10 @@ export class ShardedReplica implements Replica {
     const outbox = this.outbox;
     const genv = shardEnv(this.env, shard, this.ticks?.clockFor() ?? this.env.clock, outbox === null ? undefined : (to, frame) => outbox.send(to, shard, frame));
     const c = this.config;
-    openEngine(c.engine, { disk: genv.disk, clock: genv.clock, log: genv.log }, 'kv', { ...c.storage, fsync: c.engineFsync }, (err, engine) => {
+    // The LSM's table images (tables held whole in memory once they miss often) get a share of one
+    // engine's budget each: a node of S shards would otherwise hold up to S times that.
+    const lsm = { tableImageBytes: Math.floor(LSM_DEFAULTS.tableImageBytes / c.shards), ...c.storage?.lsm };
+    openEngine(c.engine, { disk: genv.disk, clock: genv.clock, log: genv.log }, 'kv', { ...c.storage, lsm, fsync: c.engineFsync }, (err, engine) => {
       if (this.stopped) {
         engine?.close(() => {});
         return;
@@ -341,10 +343,13 @@ export class ShardedReplica implements Replica {
     const shard = this.route(req);
     if (typeof shard !== 'number') return reply(shard);
     const replica = this.groups.get(shard)?.replica ?? null;
+    // A not_leader names the shard and the shard count: a client caches the shard's leader (its
+    // routing table) and computes later keys' shards itself (src/client/client.ts).
+    const named: Reply = (r) => reply(!r.ok && r.code === 'not_leader' ? { ...r, shard, shards: this.map.shards } : r);
     // Ordered against cross-shard transactions' locks first (shard-txn.ts), as one group's service orders them.
-    if (replica !== null) return this.txn.plain(shard, req, reply, (r) => replica.submit(req, r));
+    if (replica !== null) return this.txn.plain(shard, req, named, (r) => replica.submit(req, r));
     if (this.groups.has(shard)) return reply({ ok: false, code: 'unavailable', message: `shard ${shard} is starting` });
-    reply(this.referral(shard));
+    named(this.referral(shard));
   }
 
   /**
