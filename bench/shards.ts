@@ -39,8 +39,8 @@ import { clusterDown, clusterUp, compiledCli, watchEnv, httpStatus, KEYS, keyOf,
 
 const args = benchArgs();
 const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N] [--per-group]';
-const DURATION_MS = args.quick ? 1_500 : 5_000;
-const WARMUP_MS = args.quick ? 300 : 1_000;
+const DURATION_MS = args.smoke ? 200 : args.quick ? 1_500 : 5_000;
+const WARMUP_MS = args.smoke ? 50 : args.quick ? 300 : 1_000;
 const TIMING = { warmupMs: WARMUP_MS, durationMs: DURATION_MS };
 const CONNECTIONS = 50;
 const NODES = 3;
@@ -71,7 +71,7 @@ function valueOf(flag: string): string | null {
 
 function seedsFlag(): number {
   const text = valueOf('--seeds');
-  if (text === null) return args.quick ? 2 : 5;
+  if (text === null) return args.smoke ? 1 : args.quick ? 2 : 5;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 100) fail(`--seeds expects a whole number from 1 to 100, got ${JSON.stringify(text)}`);
   return n;

@@ -58,6 +58,9 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'real-members.test.ts': { readme: 'README.md', sections: ['Growing and shrinking a cluster'] },
   'scenarios.test.ts': { readme: 'scenarios/README.md', sections: ['Running scenarios'] },
   'swarms.test.ts': { readme: 'scenarios/README.md', sections: ['Swarms, shards and shrinking'] },
+  'benchmarks-1.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [0, 3] },
+  'benchmarks-2.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [3, 6] },
+  'benchmarks-3.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [6, 100] },
 };
 
 /** Splits a command line into the command and its trailing comment (a # outside quotes, after a space). */
