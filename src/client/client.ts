@@ -3,7 +3,7 @@ import type { Clock, Timer } from '../env/clock.js';
 import type { Net } from '../env/net.js';
 import { assert } from '../util/assert.js';
 import { runTransaction, type Transaction, type TransactionOptions } from './transaction.js';
-import { decodeMessage, encodeMessage, isDefinite, isReadOnly, type ErrorCode, type KvOp, type Request, type Result } from '../node/protocol.js';
+import { decodeMessage, encodeMessage, isDefinite, isReadOnly, singleKey, type ErrorCode, type KvOp, type Request, type Result } from '../node/protocol.js';
 import { ShardKeyspace, SHARDS_MAX } from '../cluster/placement/shard-map.js';
 
 /**
@@ -208,13 +208,9 @@ export class KvClient {
   private shardOf(request: Request): number | null {
     if (this.keyspace === null) return null;
     const op = request.op;
+    const key = singleKey(op);
+    if (key !== null) return this.keyspace.shardOf(request.db, key);
     switch (op.f) {
-      case 'read':
-      case 'write':
-      case 'cas':
-      case 'delete':
-      case 'append':
-        return this.keyspace.shardOf(request.db, op.key);
       case 'batch':
         return op.ops.length > 0 ? this.keyspace.shardOf(request.db, (op.ops[0] as { key: string }).key) : null;
       case 'range':

@@ -83,6 +83,20 @@ export const TXN_OPS_MAX = 1000;
  */
 export const TXN_ID_PATTERN = /^[0-9]{1,15}\.[0-9]{1,15}(\.[0-9]{1,15})?$/;
 
+/** The key of a single-key operation (read, write, cas, delete, append); null for any other. */
+export function singleKey(op: KvOp): string | null {
+  switch (op.f) {
+    case 'read':
+    case 'write':
+    case 'cas':
+    case 'delete':
+    case 'append':
+      return op.key;
+    default:
+      return null;
+  }
+}
+
 export function isTxnOp(op: KvOp): op is TxnOp {
   return op.f.startsWith('txn.');
 }

@@ -9,7 +9,7 @@ import { LSM_DEFAULTS } from '../storage/lsm/options.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
 import { MEMBER_SET_KEY, NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
-import { encodeMessage, isTxnOp, type Request, type Result } from './protocol.js';
+import { encodeMessage, isTxnOp, singleKey, type Request, type Result } from './protocol.js';
 import { RaftReplica, type RaftReplicaConfig } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { shardEnv } from './shard-env.js';
@@ -313,13 +313,9 @@ export class ShardedReplica implements Replica {
    */
   private route(req: Request): number | Result {
     const op = req.op;
+    const key = singleKey(op);
+    if (key !== null) return this.map.shardOf(req.db, key);
     switch (op.f) {
-      case 'read':
-      case 'write':
-      case 'cas':
-      case 'delete':
-      case 'append':
-        return this.map.shardOf(req.db, op.key);
       case 'range':
         if (req.shard === undefined) return { ok: false, code: 'bad_request', message: `a range on a cluster of ${this.map.shards} shards must name its shard: send it through a front door (line, HTTP), whose gateway asks every shard and merges the answers` };
         if (req.shard >= this.map.shards) return { ok: false, code: 'bad_request', message: `shard ${req.shard} does not exist: the cluster has shards 0..${this.map.shards - 1}` };
