@@ -93,7 +93,8 @@ interface Subject {
 const SUBJECTS: Subject[] = [
   { name: '3 nodes, 1 group', shards: 1 },
   { name: '3 nodes x 16 shards', shards: 16 },
-  { name: '3 nodes x 64 shards', shards: 64 },
+  // A smoke run starts no 64-shard cluster: its path is the 16 shards' (only the ratios need it).
+  ...(args.smoke ? [] : [{ name: '3 nodes x 64 shards', shards: 64 }]),
   ...(PER_GROUP ? [{ name: '16 shards, log per group', shards: 16, perGroup: true }, { name: '64 shards, log per group', shards: 64, perGroup: true }] : []),
 ];
 
