@@ -574,7 +574,10 @@ export class RaftReplica implements Replica, RaftStateMachine {
       return { role: 'stopped', term: 0, leader: null, members: this.config.members, commitIndex: 0, appliedIndex: this.applied, inFlight: 0 };
     }
     const m = rt.raft.membership();
-    const role = this.soft.role === 'leader' ? 'leader' : this.soft.role === 'follower' ? (m.learners.includes(this.env.id) ? 'learner' : 'follower') : 'candidate';
+    // A follower outside the voters does not vote: a learner, or a replica not yet told its
+    // group's configuration (a new shard replica waiting for its first snapshot), which would
+    // otherwise pass for a voter in `cluster status` and in add-node's wait.
+    const role = this.soft.role === 'leader' ? 'leader' : this.soft.role === 'follower' ? (m.voters.includes(this.env.id) ? 'follower' : 'learner') : 'candidate';
     return {
       role,
       term: rt.raft.hardState().term,
