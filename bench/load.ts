@@ -55,9 +55,13 @@ export interface Cluster {
   status: { leader: string; addresses: Record<string, NodeAddress>; [more: string]: unknown };
 }
 
-/** `kv-lab cluster up --insecure` on the LSM engine, with `extra` flags (--nodes, --shards …). */
-export async function clusterUp(cli: string[], dir: string, nodes: number, extra: string[] = []): Promise<Cluster> {
-  const base = await freeBase(nodes);
+/**
+ * `kv-lab cluster up --insecure` on the LSM engine, with `extra` flags (--nodes, --shards …).
+ * `portsFor` nodes' default ports are free at the base chosen (more than `nodes` for a bench that
+ * adds nodes later).
+ */
+export async function clusterUp(cli: string[], dir: string, nodes: number, extra: string[] = [], portsFor = nodes): Promise<Cluster> {
+  const base = await freeBase(Math.max(nodes, portsFor));
   const r = spawnSync(cli[0] as string, [...cli.slice(1), 'cluster', 'up', '--nodes', String(nodes), '--engine', 'lsm', '--insecure', '--no-connect', '--dir', dir, '--base-port', String(base), ...extra], { env: watchEnv, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cluster up failed: ${r.stderr}${r.stdout}`);
   return { dir, base, status: await httpStatus(base) };

@@ -1,5 +1,5 @@
 /**
- * npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N] [--per-group]
+ * npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join|move] [--seeds N] [--per-group] [--move-mb N]
  *
  * Issue 20's targets for shards, measured:
  *
@@ -16,19 +16,33 @@
  *    (src/replication/raft-runtime/shared-log.ts); `--per-group` adds the 16 and 64 shards with a
  *    log per group (KV_LAB_RAFT_LOG_PER_GROUP=1), in the same run, and their ratios to the shared.
  *
- * 2. Simulated (real add-node on a sharded cluster is not built yet, src/cluster/placement/README.md):
- *    a node joins a loaded cluster of 3 nodes × 16 shards × 3 replicas, in the deterministic
+ * 2. Simulated: a node joins a loaded cluster of 3 nodes × 16 shards × 3 replicas, in the deterministic
  *    simulator (simulated network, fsync latency and time; figures in virtual milliseconds). Reports
  *    the replicas created by moves and the keys they copied against the optimal share (a joining
  *    node's fair share S·R/N of the replicas, and of the data), and the clients' p99 in the 3 s
  *    before the join against the p99 from the join until every shard sits on the new placement.
  *    Targets: ≤ 1.1× the optimal share, p99 during ≤ 2× p99 before. Several seeds; the worst is
- *    judged.
+ *    judged. (The simulator can run many seeds of a loaded join and see every replica; the real
+ *    join below measures one large move.)
+ *
+ * 3. Real: the time to move one shard of 100 MB (--move-mb). `kv-lab cluster up --nodes 3
+ *    --shards 4`; one shard that the fourth node's placement will take is loaded with 100 MB (values
+ *    of 256 KiB, through n1's gateway), the others hold nothing; then `kv-lab cluster add-node`.
+ *    Reported: from add-node's start until the loaded shard sits on its new placement (the new
+ *    replica added as a learner, caught up by snapshot and log, promoted, the old one removed), the
+ *    MB/s that makes, the same time for the empty shards that moved (the fixed cost of a move: the
+ *    figure it is compared against), add-node's own time, and the peak RSS of the new node and of
+ *    the old ones (the move streams; it must not hold the shard in memory).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShardMap } from '../src/cluster/placement/shard-map.js';
+import { placementProgress, type NodeShardView } from '../src/cluster/placement/progress.js';
+import { defaultPorts } from '../src/cli/cluster-config.js';
 import type { HistoryEvent } from '../src/check/history.js';
 import { runScenario } from '../sim/runner.js';
 import { leadersViews } from '../sim/shards/moves.js';
@@ -38,7 +52,7 @@ import { benchArgs, percentile, type BenchReport, type BenchResult } from './arg
 import { clusterDown, clusterUp, compiledCli, watchEnv, httpStatus, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, socketLoad, VALUE, type Cluster, type Load, type Target } from './load.js';
 
 const args = benchArgs();
-const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join] [--seeds N] [--per-group]';
+const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join|move] [--seeds N] [--per-group] [--move-mb N]';
 const DURATION_MS = args.smoke ? 200 : args.quick ? 1_500 : 5_000;
 const WARMUP_MS = args.smoke ? 50 : args.quick ? 300 : 1_000;
 const TIMING = { warmupMs: WARMUP_MS, durationMs: DURATION_MS };
@@ -51,7 +65,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const KNOWN_FLAGS = new Set(['--source', '--repeat', '--only', '--seeds', '--per-group']);
+const KNOWN_FLAGS = new Set(['--source', '--repeat', '--only', '--seeds', '--per-group', '--move-mb']);
 const BARE_FLAGS = new Set(['--source', '--per-group']);
 for (let i = 0; i < args.rest.length; i++) {
   const flag = args.rest[i] as string;
@@ -61,8 +75,9 @@ for (let i = 0; i < args.rest.length; i++) {
 const PER_GROUP = args.rest.includes('--per-group');
 const REPEAT = repeatFlag('bench:shards', args.rest) ?? (args.quick ? 1 : 3);
 const ONLY = valueOf('--only');
-if (ONLY !== null && ONLY !== 'real' && ONLY !== 'join') fail(`--only expects real or join, got ${JSON.stringify(ONLY)}`);
+if (ONLY !== null && ONLY !== 'real' && ONLY !== 'join' && ONLY !== 'move') fail(`--only expects real, join or move, got ${JSON.stringify(ONLY)}`);
 const SEEDS = seedsFlag();
+const MOVE_MB = moveMbFlag();
 
 function valueOf(flag: string): string | null {
   const i = args.rest.indexOf(flag);
@@ -75,6 +90,14 @@ function seedsFlag(): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 100) fail(`--seeds expects a whole number from 1 to 100, got ${JSON.stringify(text)}`);
   return n;
+}
+
+/** --move-mb: the loaded shard's size in MiB (a smoke run caps it at 2). */
+function moveMbFlag(): number {
+  const text = valueOf('--move-mb');
+  const n = text === null ? 100 : Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 4096) fail(`--move-mb expects a whole number of MiB from 1 to 4096, got ${JSON.stringify(text)}`);
+  return args.smoke ? Math.min(n, 2) : n;
 }
 
 function log(text: string): void {
@@ -319,13 +342,169 @@ function simulatedJoin(results: BenchResult[]): JoinRun[] {
   return runs;
 }
 
+// ---- 3. one shard of 100 MB moved, real ----
+
+const MOVE_SHARDS = 4;
+const MOVE_VALUE_BYTES = 256 * 1024;
+const MOVE_NODES = ['n1', 'n2', 'n3', 'n4'];
+
+interface MoveRun {
+  shard: number;
+  mb: number;
+  keys: number;
+  loadMs: number;
+  /** From add-node's start: the new node hosts the loaded shard (a learner), votes in it, and the shard sits on its placement. */
+  learnerMs: number | null;
+  voterMs: number | null;
+  settledMs: number | null;
+  /** The same for the empty shards that moved, in shard order. */
+  emptySettledMs: number[];
+  addNodeMs: number;
+  mbPerSec: number | null;
+  peakRssNewMb: number | null;
+  peakRssOldMaxMb: number | null;
+}
+
+/** Peak RSS (VmHWM) in MB of the node whose pid `kv-lab cluster up` wrote, or null. */
+function peakRssMb(dir: string, id: string): number | null {
+  try {
+    const pid = readFileSync(join(dir, 'run', `${id}.pid`), 'utf8').trim();
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? null : Math.round(Number(m[1]) / 1024);
+  } catch {
+    return null;
+  }
+}
+
+/** PUTs every key with a value of MOVE_VALUE_BYTES, 4 in flight, through one node's line port. */
+async function putLarge(port: number, keys: string[]): Promise<void> {
+  const s = await new Promise<net.Socket>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', () => resolve(c));
+    c.once('error', reject);
+  });
+  // Random bytes, so no layer can make the shard smaller than it is; a per-key prefix keeps values apart.
+  const body = randomBytes((MOVE_VALUE_BYTES * 3) / 4).toString('base64');
+  let sent = 0;
+  let answered = 0;
+  let text = '';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const send = () => {
+        while (sent < keys.length && sent - answered < 4) {
+          const k = keys[sent++] as string;
+          s.write(`PUT ${k} ${k.length}${body.slice(String(k.length).length)}\n`);
+        }
+      };
+      s.on('error', reject);
+      s.on('close', () => reject(new Error(`the connection closed after ${answered} of ${keys.length} PUTs`)));
+      s.on('data', (d) => {
+        text += d.toString();
+        const lines = text.split('\n');
+        text = lines.pop() ?? '';
+        for (const l of lines) {
+          if (l !== 'OK') return reject(new Error(`PUT answered ${JSON.stringify(l.slice(0, 200))}`));
+          if (++answered === keys.length) return resolve();
+        }
+        send();
+      });
+      send();
+    });
+  } finally {
+    s.destroy();
+  }
+}
+
+async function shardView(base: number, id: string): Promise<NodeShardView> {
+  const none = { id, epoch: null, members: [], hosted: [] };
+  try {
+    const s = (await httpStatus(defaultPorts(base, Number(id.slice(1))).httpPort)) as { shards?: { epoch?: number; members?: string[]; hosted?: { shard: number; role: string }[] } };
+    const sh = s.shards;
+    if (sh === undefined || !Number.isInteger(sh.epoch) || !Array.isArray(sh.members) || !Array.isArray(sh.hosted)) return none;
+    return { id, epoch: sh.epoch as number, members: sh.members, hosted: sh.hosted };
+  } catch {
+    return none;
+  }
+}
+
+async function moveOneShard(results: BenchResult[]): Promise<MoveRun> {
+  const cli = compiledCli(args.rest.includes('--source'), log);
+  const work = mkdtempSync(join(tmpdir(), 'kv-lab-bench-move-'));
+  const o = { shards: MOVE_SHARDS, replicas: REPLICAS };
+  const before = ShardMap.build(MOVE_NODES.slice(0, NODES), o);
+  const after = ShardMap.build(MOVE_NODES, o);
+  const moved = Array.from({ length: MOVE_SHARDS }, (_, s) => s).filter((s) => after.replicas(s).some((n) => !before.replicas(s).includes(n)));
+  const shard = moved.find((s) => after.replicas(s).includes('n4'));
+  if (shard === undefined) throw new Error(`no shard of ${MOVE_SHARDS} moves to n4: ${JSON.stringify(moved)}`);
+  const count = Math.ceil((MOVE_MB * 1024 * 1024) / MOVE_VALUE_BYTES);
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) if (after.shardOf('', `move:${i}`) === shard) keys.push(`move:${i}`);
+  let c: Cluster | null = null;
+  try {
+    log(`move: 3 nodes x ${MOVE_SHARDS} shards; loading ${MOVE_MB} MiB into shard ${shard} (${count} values of ${MOVE_VALUE_BYTES / 1024} KiB) …`);
+    c = await clusterUp(cli, work, NODES, ['--shards', String(MOVE_SHARDS), '--replicas', String(REPLICAS)], MOVE_NODES.length);
+    const t = performance.now();
+    await putLarge(c.status.addresses.n1?.tcpPort as number, keys);
+    const loadMs = Math.round(performance.now() - t);
+    log(`  loaded in ${(loadMs / 1000).toFixed(1)} s; kv-lab cluster add-node …`);
+    const base = c.base;
+    const t0 = performance.now();
+    const child = spawn(cli[0] as string, [...cli.slice(1), 'cluster', 'add-node', '--dir', work], { env: watchEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    let code: number | null | undefined;
+    const exited = new Promise<void>((resolve) => child.on('exit', (c2) => ((code = c2), resolve())));
+    const settledAt = new Map<number, number>();
+    let learnerMs: number | null = null;
+    let voterMs: number | null = null;
+    for (let last = false; ; ) {
+      const views = await Promise.all(MOVE_NODES.map((id) => shardView(base, id)));
+      const now = Math.round(performance.now() - t0);
+      const p = placementProgress(views, o);
+      if (p !== null && p.epoch >= 1) for (const s of moved) if (!settledAt.has(s) && !p.moving.some((m) => m.shard === s)) settledAt.set(s, now);
+      // A learner reports the role follower (as in etcd's raft), so voting is read from the
+      // placement's progress: n4 hosts the shard and is no longer among its missing voters.
+      const hosts = views[3]?.hosted.some((h) => h.shard === shard) === true;
+      if (hosts && learnerMs === null) learnerMs = now;
+      if (hosts && voterMs === null && p !== null && p.epoch >= 1 && !(p.moving.find((m) => m.shard === shard)?.missing.includes('n4') ?? false)) voterMs = now;
+      if (last) break;
+      last = code !== undefined;
+      if (!last) await Promise.race([exited, new Promise((r) => setTimeout(r, 200))]);
+    }
+    const addNodeMs = Math.round(performance.now() - t0);
+    if (code !== 0) throw new Error(`cluster add-node exited ${code}: ${output}`);
+    const settledMs = settledAt.get(shard) ?? null;
+    const run: MoveRun = {
+      shard,
+      mb: MOVE_MB,
+      keys: count,
+      loadMs,
+      learnerMs,
+      voterMs,
+      settledMs,
+      emptySettledMs: moved.filter((s) => s !== shard).map((s) => settledAt.get(s) ?? NaN),
+      addNodeMs,
+      mbPerSec: settledMs === null ? null : round(MOVE_MB / (settledMs / 1000)),
+      peakRssNewMb: peakRssMb(work, 'n4'),
+      peakRssOldMaxMb: Math.max(...MOVE_NODES.slice(0, NODES).map((id) => peakRssMb(work, id) ?? NaN)),
+    };
+    log(`  shard ${shard} (${MOVE_MB} MiB): on n4 as a learner after ${run.learnerMs} ms, voting after ${run.voterMs} ms, settled after ${run.settledMs} ms (${run.mbPerSec} MiB/s); the ${run.emptySettledMs.length} empty shards that moved settled after ${run.emptySettledMs.join(', ')} ms; add-node took ${addNodeMs} ms; peak RSS n4 ${run.peakRssNewMb} MB, old nodes at most ${run.peakRssOldMaxMb} MB`);
+    results.push({ case: 'move one shard', subject: `${MOVE_MB} MiB shard, 3 -> 4 nodes x ${MOVE_SHARDS} shards`, moveMs: settledMs, mbPerSec: run.mbPerSec, peakRssNewMb: run.peakRssNewMb, peakRssOldMaxMb: run.peakRssOldMaxMb });
+    results.push({ case: 'move one shard', subject: `empty shard, 3 -> 4 nodes x ${MOVE_SHARDS} shards`, moveMs: Math.max(...run.emptySettledMs) });
+    return run;
+  } finally {
+    if (c !== null || existsSync(join(work, 'cluster.yaml'))) clusterDown(cli, work);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 // ---- main ----
 
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
   const ratios: Record<string, number> = {};
   const targets: Record<string, boolean> = {};
-  if (ONLY !== 'join') {
+  if (ONLY === null || ONLY === 'real') {
     await real(results);
     const of = (subject: string, c: string) => results.find((r) => r.subject === subject && r.case === c);
     for (const c of CASES.map((k) => k.name)) {
@@ -347,7 +526,7 @@ async function main(): Promise<void> {
     targets['real: 1 -> 64 shards raises write p99 by <= 20% (tcp-put)'] = (ratios['tcp-put: 64 shards / 1 group p99'] ?? Infinity) <= 1.2;
   }
   let joins: JoinRun[] = [];
-  if (ONLY !== 'real') {
+  if (ONLY === null || ONLY === 'join') {
     log(`simulated: a node joins 3 loaded nodes of ${JOIN_SHARDS} shards (${SEEDS} seeds) …`);
     joins = simulatedJoin(results);
     const worst = (f: (j: JoinRun) => number) => Math.max(...joins.map(f));
@@ -357,15 +536,22 @@ async function main(): Promise<void> {
     targets['simulated: a join moves <= 1.1 x the optimal share of data'] = (ratios['simulated join: keys copied / fair share (worst seed)'] as number) <= 1.1;
     targets['simulated: client p99 during the moves <= 2 x before'] = (ratios['simulated join: p99 during moves / p99 before (worst seed)'] as number) <= 2;
   }
+  let move: MoveRun | null = null;
+  if (ONLY === null || ONLY === 'move') {
+    move = await moveOneShard(results);
+    const empty = Math.max(...move.emptySettledMs);
+    if (move.settledMs !== null && Number.isFinite(empty) && empty > 0) ratios[`real move: ${MOVE_MB} MiB shard / empty shard, time to settle`] = round(move.settledMs / empty);
+  }
   const report: BenchReport = {
     bench: 'shards',
     durationMs: DURATION_MS,
     connections: CONNECTIONS,
     valueBytes: VALUE.length,
     repeat: REPEAT,
-    simulated: 'cases named "join: …" come from the deterministic simulator (virtual time, simulated network and disk): real add-node on a sharded cluster is not built yet',
+    simulated: 'cases named "join: …" come from the deterministic simulator (virtual time, simulated network and disk)',
     results,
     joins,
+    move,
     ratios,
     targets,
   };

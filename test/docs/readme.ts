@@ -60,8 +60,9 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'swarms.test.ts': { readme: 'scenarios/README.md', sections: ['Swarms, shards and shrinking'] },
   'benchmarks-1.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [0, 3] },
   'benchmarks-2.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [3, 5] },
-  'benchmarks-3.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [5, 7] },
-  'benchmarks-4.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [7, 100] },
+  'benchmarks-3.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [5, 6] },
+  'benchmarks-4.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [6, 7] },
+  'benchmarks-5.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [7, 100] },
 };
 
 /** Splits a command line into the command and its trailing comment (a # outside quotes, after a space). */
