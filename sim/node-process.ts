@@ -54,7 +54,8 @@ export function startNodeProcess(env: Env, machine: Machine, o: NodeProcessOptio
         rng: env.rng.fork('frontdoor'),
         log: env.log,
         openNet: (address) => o.openNet(address, machine),
-        authEnabled: false,
+        // The lab's scenarios run without authentication; a test that gives the node an AuthConfig gets a front door that asks for it.
+        authEnabled: (o.config.auth ?? null) !== null,
         version: KV_LAB_VERSION,
         bugs: o.bugs,
       })

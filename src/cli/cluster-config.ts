@@ -207,7 +207,8 @@ export function crossCheck(c: Omit<ClusterConfig, 'file'>): string[] {
 
 /**
  * What keeps a sharded cluster from running: shards are Raft groups, placed by the ring on
- * distinct nodes, and (for now) without authentication — users and databases are not sharded yet.
+ * distinct nodes. (Users and databases are shard 0's catalog, copied to every node:
+ * src/node/shard-catalog.ts.)
  */
 export function shardProblems(c: Pick<ClusterConfig, 'replication' | 'auth' | 'shards' | 'nodes' | 'firstMembers'>): string[] {
   const s = c.shards;
@@ -216,7 +217,6 @@ export function shardProblems(c: Pick<ClusterConfig, 'replication' | 'auth' | 's
   if (c.replication !== 'raft') errors.push(`shards: ${s.count} shards are Raft groups; replication is ${c.replication} (use raft)`);
   const first = firstMembersOf(c);
   if (s.replicas > first.length) errors.push(`replicas: ${s.replicas} replicas per shard need ${s.replicas} nodes; the cluster has ${first.length}${c.firstMembers !== undefined ? ' first members' : ''} (a shard's replicas are on distinct nodes)`);
-  if (c.auth !== null) errors.push('shards: a sharded cluster runs without authentication for now (auth: none, or --insecure): users and databases are not sharded yet (issue 20)');
   return errors;
 }
 

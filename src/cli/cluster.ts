@@ -73,7 +73,7 @@ export function registerClusterCommand(program: Command): void {
     .option('--insecure', 'no authentication (local experiments only)')
     .option('--replication <mode>', `${REPLICATION_MODES_AVAILABLE.join(' | ')} (default: none for one node, raft for more)`)
     .option('--engine <engine>', ENGINES_AVAILABLE.join(' | '), ENGINES_AVAILABLE[0])
-    .option('--shards <n>', `raft: cut the keyspace into this many Raft groups placed by the ring (1-${SHARDS_MAX}; needs --insecure for now)`)
+    .option('--shards <n>', `raft: cut the keyspace into this many Raft groups placed by the ring (1-${SHARDS_MAX})`)
     .option('--replicas <n>', `with --shards: each shard's replicas (default ${SHARD_REPLICAS_DEFAULT}, at most --nodes)`)
     .option('--no-connect', 'do not save the CLI connection to this cluster')
     .action((flags: UpFlags, cmd: Command) => up(flags, new Set(['nodes', 'basePort', 'insecure', 'host', 'replication', 'engine', 'shards', 'replicas'].filter((k) => cmd.getOptionValueSource(k) === 'cli'))));

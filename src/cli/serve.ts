@@ -96,7 +96,7 @@ export function registerServeCommand(program: Command): void {
     .option('--secret-file <file>', 'file holding the cluster secret (default: generated in the data directory for a single node)')
     .option('--admin-hash-file <file>', 'file holding the admin password\'s scrypt hash (kv-lab hash-password)')
     .option('--insecure', 'no authentication: anyone may read and write (local experiments only)')
-    .option('--shards <n>', `raft: cut the keyspace into this many Raft groups, placed by the ring (1-${SHARDS_MAX}; needs --insecure for now)`)
+    .option('--shards <n>', `raft: cut the keyspace into this many Raft groups, placed by the ring (1-${SHARDS_MAX})`)
     .option('--replicas <n>', `with --shards: each shard's replicas, on distinct members (default ${SHARD_REPLICAS_DEFAULT}, at most the members)`)
     .option('--role <role>', 'primary mode: leader | follower')
     .option('--leader-host <host>', 'primary mode, follower: the leader\'s host')

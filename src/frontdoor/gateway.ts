@@ -43,6 +43,11 @@ export interface LocalNode {
   status(): NodeStatus;
   /** A sharded cluster's placement (ranges and batches are split by shard); null or absent: one group. */
   shardMap?(): ShardMap | null;
+  /**
+   * The principal a forwarded request carries in place of the client's token (KvNode.principalFor);
+   * absent: the token is forwarded as it is (tests' stand-in nodes).
+   */
+  principalFor?(token: string | undefined): { ok: true; principal: { user: string; epoch: number } } | { ok: false; result: Result };
 }
 
 export type FrontEnd = 'http' | 'tcp';
@@ -202,6 +207,7 @@ export class Gateway {
     }
     const shards = this.options.node.shardMap?.() ?? null;
     if (shards !== null && shards.shards > 1 && (op.f === 'range' || op.f === 'batch')) this.scatter(op, db, this.options.authEnabled ? token : null, entry, shards);
+    else if (shards !== null && shards.shards > 1 && (op.f === 'db.create' || op.f === 'db.delete')) this.scatterDatabase(op, db, this.options.authEnabled ? token : null, entry, shards);
     else this.local(op, db, this.options.authEnabled ? token : null, entry);
   }
 
@@ -225,6 +231,46 @@ export class Gateway {
         this.finish(entry, op.f === 'range' ? mergeRanges(op, all) : mergeBatch(parts.map((q, j) => ({ shard: q.shard, lastIndex: q.lastIndex, result: all[j] as Result }))));
       } };
       this.local(p.op, db, token, sub, p.named ? p.shard : undefined);
+    });
+  }
+
+  /**
+   * db.create / db.delete on a sharded cluster. Every shard keeps the database's record (a shard's
+   * state machine refuses keys of a database it does not know) and the database's keys lie in
+   * every shard. Created in shard 0 first — the catalog's shard (src/node/shard-catalog.ts), whose
+   * answer says whether it existed — then in every other shard at once; deleted from the other
+   * shards first and from shard 0 last, so the catalog lists a database as long as any shard may
+   * hold its keys. Not atomic across shards: a part that fails makes the answer that failure, and
+   * the same command again completes the rest (`already_exists` from another shard on a create,
+   * `no_such_db` on a delete, count as done).
+   */
+  private scatterDatabase(op: Extract<KvOp, { f: 'db.create' } | { f: 'db.delete' }>, db: string, token: string | null, entry: InFlight, map: ShardMap): void {
+    assert(map.shards > 1, 'scatterDatabase: a sharded cluster');
+    const part = (shard: number, done: (r: Result) => void) => {
+      this.local(op, db, token, { startNs: entry.startNs, api: entry.api, f: entry.f, finished: false, forwarded: false, part: true, done }, shard);
+    };
+    const harmless = op.f === 'db.create' ? 'already_exists' : 'no_such_db';
+    const others = (then: (failure: Result | null, keys: number) => void) => {
+      let waiting = map.shards - 1;
+      let failure: Result | null = null;
+      let keys = 0;
+      for (let shard = 1; shard < map.shards; shard++)
+        part(shard, (r) => {
+          if (r.ok && typeof r.value === 'number') keys += r.value;
+          if (!r.ok && r.code !== harmless && failure === null) failure = { ok: false, code: r.code, message: `shard ${shard}: ${r.message} (the database is on some shards only: run the same command again)` };
+          if (--waiting === 0) then(failure, keys);
+        });
+    };
+    if (op.f === 'db.create') {
+      part(0, (first) => {
+        if (!first.ok && first.code !== 'already_exists') return this.finish(entry, first);
+        others((failure) => this.finish(entry, failure ?? first));
+      });
+      return;
+    }
+    others((failure, keys) => {
+      if (failure !== null) return this.finish(entry, failure);
+      part(0, (last) => this.finish(entry, last.ok && typeof last.value === 'number' ? { ok: true, value: last.value + keys } : last));
     });
   }
 
@@ -397,7 +443,21 @@ export class Gateway {
     assert(client !== null, 'forward without a client');
     entry.forwarded = true;
     this.forwarded.inc();
-    const { once: _once, ...resent } = request;
+    const { once: _once, ...rest } = request;
+    let resent: Request = rest;
+    if (this.options.authEnabled && this.options.node.principalFor !== undefined) {
+      // The leader is told whom the request speaks for, over the peer network, not handed the
+      // client's bearer token (auth.ts ForwardedPrincipal); it checks the permission itself.
+      const who = this.options.node.principalFor(request.token);
+      if (!who.ok) {
+        entry.finished = true;
+        this.inFlight.delete(request.seq);
+        this.finish(entry, who.result);
+        return;
+      }
+      const { token: _token, ...unsigned } = rest;
+      resent = { ...unsigned, principal: who.principal };
+    }
     if (this.options.bugs?.has('gateway-ack-on-forward') === true && !isReadOnly(request.op)) {
       // Known bug: "forwarded" is taken for "done". The leader may never get it, or refuse it.
       entry.finished = true;

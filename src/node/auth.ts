@@ -1,6 +1,6 @@
 import { createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
 import { assert } from '../util/assert.js';
-import { loadUser, type KvView, type UserRecord } from './kv-state.js';
+import { credentialEpoch, loadUser, type KvView, type UserRecord } from './kv-state.js';
 import type { KvOp, Permission, Request, Result } from './protocol.js';
 
 /**
@@ -320,24 +320,79 @@ export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; resu
 /** Whether a token-bearing request may run. Logins are not decided here (see KvNode.login). */
 export function authorize(cfg: AuthConfig, view: KvView, req: Request, nowMs: number): AuthOutcome {
   assert(req.op.f !== 'auth.login', 'authorize: a login is checked by its password, not a token');
+  const who = authenticate(cfg, view, req.token, nowMs);
+  return who.ok ? permit(who.principal, req) : who;
+}
+
+/** Who a token names, once it checks out against the user's current credential. */
+export function authenticate(cfg: AuthConfig, view: KvView, token: string | undefined, nowMs: number): AuthOutcome {
   const unauthorized = (message: string): AuthOutcome => ({ ok: false, result: { ok: false, code: 'unauthorized', message } });
-  if (req.token === undefined) return unauthorized('authentication required: log in first');
-  const t = tokenUser(req.token, nowMs);
+  if (token === undefined) return unauthorized('authentication required: log in first');
+  const t = tokenUser(token, nowMs);
   if (t === null) return unauthorized('invalid or expired token');
-  let principal: Principal;
   if (cfg.root !== null && t.user === cfg.root.name) {
-    if (!verifyToken(cfg, req.token, 0, cfg.root.hash, nowMs)) return unauthorized('invalid or expired token');
-    principal = { user: t.user, root: true };
-  } else {
-    const record = loadUser(view, t.user);
-    // Deleted, re-created or given a new password since the login: the credential moved on.
-    if (record === null || !verifyToken(cfg, req.token, record.epoch, record.hash, nowMs)) return unauthorized('invalid or expired token');
-    principal = { user: t.user, root: false, record };
+    if (!verifyToken(cfg, token, 0, cfg.root.hash, nowMs)) return unauthorized('invalid or expired token');
+    return { ok: true, principal: { user: t.user, root: true } };
   }
+  const record = loadUser(view, t.user);
+  // Deleted, re-created or given a new password since the login: the credential moved on.
+  if (record === null || !verifyToken(cfg, token, record.epoch, record.hash, nowMs)) return unauthorized('invalid or expired token');
+  return { ok: true, principal: { user: t.user, root: false, record } };
+}
+
+/** Whether the principal may run the request (its permission on the request's database). */
+export function permit(principal: Principal, req: Request): AuthOutcome {
   const need = requiredPermission(req.op, req.db);
   if (need === null || principal.root || allowed(principal.record, need)) return { ok: true, principal };
   const where = need.db === '*' ? 'the cluster' : need.db === '' ? 'the default database' : `database ${need.db}`;
-  return { ok: false, result: { ok: false, code: 'forbidden', message: `user ${t.user} lacks ${need.perm} permission on ${where}` } };
+  return { ok: false, result: { ok: false, code: 'forbidden', message: `user ${principal.user} lacks ${need.perm} permission on ${where}` } };
+}
+
+/**
+ * The identity a member forwards with a request it has authenticated (Gateway.forward): the user
+ * and the credential epoch its token was bound to. It travels only over the peer network, whose
+ * every connection proved the cluster secret, and a node accepts it only from a member or a
+ * member's forwarding client (KvNode.request); a client's request carrying one is refused
+ * (validateRequest). The node that serves the request resolves it against its own copy of the
+ * users (resolveForwarded) and checks the permission itself, so a grant revoked there is revoked
+ * for forwarded requests too. The token itself is not forwarded: it is a bearer credential, and a
+ * member needs none to say whom it speaks for (as a database's coordinator passes the session's
+ * user to the nodes it fans out to, rather than the client's password).
+ */
+export interface ForwardedPrincipal {
+  user: string;
+  epoch: number;
+}
+
+export function forwardedPrincipal(p: Principal): ForwardedPrincipal {
+  return { user: p.user, epoch: p.root ? 0 : p.record.epoch };
+}
+
+/** What is wrong with a forwarded principal's shape, or null. */
+export function forwardedPrincipalProblem(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'principal must be an object';
+  const p = v as Record<string, unknown>;
+  if (typeof p.user !== 'string' || p.user === '' || p.user.length > 256) return 'principal.user must be a user name';
+  if (typeof p.epoch !== 'number' || !Number.isSafeInteger(p.epoch) || p.epoch < 0) return 'principal.epoch must be a non-negative integer';
+  return null;
+}
+
+/**
+ * The principal a member forwarded, as this node's users know it: its record must carry the
+ * credential epoch the token was bound to. A later epoch here, or no such user although this node
+ * has seen that epoch, means the password changed or the user went since the login:
+ * `unauthorized`. An earlier one means this node has not yet heard of the change the forwarding
+ * node saw: `unavailable`, so the forwarding client tries again (by then a push has arrived).
+ */
+export function resolveForwarded(cfg: AuthConfig, view: KvView, p: ForwardedPrincipal): AuthOutcome {
+  if (cfg.root !== null && p.user === cfg.root.name) return p.epoch === 0 ? { ok: true, principal: { user: p.user, root: true } } : { ok: false, result: { ok: false, code: 'unauthorized', message: 'invalid forwarded principal' } };
+  const record = loadUser(view, p.user);
+  const behind: AuthOutcome = { ok: false, result: { ok: false, code: 'unavailable', message: `this node has not yet learned user ${p.user}'s current credential: retry` } };
+  const gone: AuthOutcome = { ok: false, result: { ok: false, code: 'unauthorized', message: 'invalid or expired token' } };
+  if (record === null) return credentialEpoch(view) >= p.epoch ? gone : behind;
+  if (record.epoch > p.epoch) return gone;
+  if (record.epoch < p.epoch) return behind;
+  return { ok: true, principal: { user: p.user, root: false, record } };
 }
 
 /** The hash a login for `user` is checked against (the dummy for an unknown user), and the credential a token gets if it matches. */

@@ -13,6 +13,7 @@ import { assert } from '../util/assert.js';
  *   "\x01d\x00" + db                   → "1": the database exists (the default database always does)
  *   "\x01u\x00" + user                 → JSON UserRecord: {hash, grants: {db: perms}, epoch}
  *   "\x01e"                            → the credential epoch: bumped by every user.put and user.delete
+ *   "\x01v"                            → the catalog version: bumped by every change of users or databases
  *   "\x01t\x00" + txn id               → a transaction's record: {"status":"committed"|"aborted","reason"?}
  *   "\x01c"                            → the number of transaction records written (txn-apply.ts)
  *   "\x01l\x00" + 16-digit n            → the id of the n-th record (records past a bound are forgotten)
@@ -36,6 +37,12 @@ export const USERS_START = '\x01u\x00';
 export const USERS_END = '\x01u\x01';
 /** The credential epoch (kv-state.ts): tokens are bound to a user's epoch at login. */
 export const CREDENTIAL_EPOCH_KEY = '\x01e';
+/**
+ * The catalog's version (users, databases, the credential epoch): bumped by every db.create,
+ * db.delete, user.put, user.delete and user.grant. A sharded node reads it from its replica of
+ * shard 0 to learn, with one lookup, that the catalog changed (src/node/shard-catalog.ts).
+ */
+export const CATALOG_VERSION_KEY = '\x01v';
 /** Transaction records (src/node/txn-apply.ts). */
 export const TXN_RECORDS_START = '\x01t\x00';
 export const TXN_RECORD_COUNT_KEY = '\x01c';

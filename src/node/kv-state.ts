@@ -1,6 +1,7 @@
 import type { Json } from '../util/json.js';
 import { assert } from '../util/assert.js';
 import {
+  CATALOG_VERSION_KEY,
   CREDENTIAL_EPOCH_KEY,
   DATABASES_END,
   DATABASES_START,
@@ -109,6 +110,23 @@ function userJson(record: UserRecord): string {
 function nextEpoch(view: KvView): [number, StorageWrite] {
   const next = Number(view.get(CREDENTIAL_EPOCH_KEY) ?? '0') + 1;
   return [next, [CREDENTIAL_EPOCH_KEY, String(next)]];
+}
+
+/** The write that moves the catalog's version on (every change of users or databases makes one). */
+function nextCatalogVersion(view: KvView): StorageWrite {
+  return [CATALOG_VERSION_KEY, String(catalogVersion(view) + 1)];
+}
+
+/** The catalog's version in this state: 0 before any user or database was ever created. */
+export function catalogVersion(view: KvView): number {
+  const v = Number(view.get(CATALOG_VERSION_KEY) ?? '0');
+  assert(Number.isSafeInteger(v) && v >= 0, () => `catalog version ${v} is not a non-negative integer`);
+  return v;
+}
+
+/** The cluster's credential epoch in this state (bumped by every user.put and user.delete). */
+export function credentialEpoch(view: KvView): number {
+  return Number(view.get(CREDENTIAL_EPOCH_KEY) ?? '0');
 }
 
 export function dbExists(view: KvView, db: string): boolean {
@@ -262,7 +280,7 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
   switch (op.f) {
     case 'db.create':
       if (dbExists(view, op.name)) return fail('already_exists', `database ${op.name} exists`);
-      return { result: { ok: true, value: op.name }, writes: [[dbKey(op.name), '1']] };
+      return { result: { ok: true, value: op.name }, writes: [[dbKey(op.name), '1'], nextCatalogVersion(view)] };
     case 'db.delete': {
       if (!dbExists(view, op.name)) return fail('no_such_db', `no database ${op.name}`);
       // Every key goes, in pages; the state machine is deterministic, so every replica deletes
@@ -270,20 +288,22 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
       const writes: StorageWrite[] = [];
       for (const [k] of scanAll(view, dbPrefix(op.name), dbEnd(op.name), DELETE_PAGE)) writes.push([k, null]);
       writes.push([dbKey(op.name), null]);
-      return { result: { ok: true, value: writes.length - 1 }, writes };
+      const keys = writes.length - 1;
+      writes.push(nextCatalogVersion(view));
+      return { result: { ok: true, value: keys }, writes };
     }
     case 'user.put': {
       // A new password (or a new user) takes a new epoch: tokens issued before stop working.
       const existing = loadUser(view, op.name);
       const [epoch, epochWrite] = nextEpoch(view);
       const record: UserRecord = { hash: op.hash, grants: existing?.grants ?? new Map(), epoch };
-      return { result: { ok: true, value: op.name }, writes: [epochWrite, [userKey(op.name), userJson(record)]] };
+      return { result: { ok: true, value: op.name }, writes: [epochWrite, [userKey(op.name), userJson(record)], nextCatalogVersion(view)] };
     }
     case 'user.delete': {
       if (loadUser(view, op.name) === null) return fail('bad_request', `no user ${op.name}`);
       // The epoch moves on, so a user created again under this name never matches old tokens.
       const [, epochWrite] = nextEpoch(view);
-      return { result: { ok: true, value: op.name }, writes: [epochWrite, [userKey(op.name), null]] };
+      return { result: { ok: true, value: op.name }, writes: [epochWrite, [userKey(op.name), null], nextCatalogVersion(view)] };
     }
     case 'user.grant': {
       const user = loadUser(view, op.name);
@@ -292,7 +312,7 @@ function executeAdmin(view: KvView, op: AdminOp): Execution {
       const grants = new Map(user.grants);
       if (op.perms.length === 0) grants.delete(op.db);
       else grants.set(op.db, [...new Set(op.perms)].sort());
-      return { result: { ok: true, value: Object.fromEntries(grants) as Json }, writes: [[userKey(op.name), userJson({ ...user, grants })]] };
+      return { result: { ok: true, value: Object.fromEntries(grants) as Json }, writes: [[userKey(op.name), userJson({ ...user, grants })], nextCatalogVersion(view)] };
     }
     case 'placement.set': {
       const raw = view.get(MEMBER_SET_KEY);

@@ -10,7 +10,8 @@ import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-trans
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type Engine, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
-import { allowed, authorize, issueToken, LOGIN_LIMITS, loginTarget, SYNC_PASSWORD_VERIFIER, VerifiedPasswords, type AuthConfig } from './auth.js';
+import { allowed, authenticate, authorize, forwardedPrincipal, forwardedPrincipalProblem, issueToken, LOGIN_LIMITS, loginTarget, permit, resolveForwarded, SYNC_PASSWORD_VERIFIER, tokenUser, VerifiedPasswords, type AuthConfig, type AuthOutcome, type ForwardedPrincipal } from './auth.js';
+import type { KvView } from './kv-state.js';
 import type { BugName } from './bugs.js';
 import { NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
 import { encodeMessage, isReadOnly, isTxnOp, validateRequest, type Request, type Response, type Result } from './protocol.js';
@@ -128,6 +129,9 @@ export interface GossipMemberStatus {
 
 const frameDecoder = new TextDecoder('utf-8', { fatal: true });
 
+/** The users a node knows before it knows any: none (root is configured, not stored). */
+const EMPTY_VIEW: KvView = { get: () => undefined, scan: () => [] };
+
 
 /** Gossip senders whose last contact a node remembers (memberlist's default cluster limit is far below). */
 const GOSSIP_CONTACTS_MAX = 10_000;
@@ -221,12 +225,11 @@ export class KvNode {
   private startShards(shards: NonNullable<NodeConfig['shards']>, fsync: FsyncPolicy): void {
     const { env, config } = this;
     assert(config.replication === 'raft', () => `shards need replication raft, not ${config.replication}`);
-    assert((config.auth ?? null) === null, 'shards run without authentication for now (users and databases are not sharded yet)');
     const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
     const raft = { ...t, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2 };
     this.replica = new ShardedReplica(
       env,
-      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.sharedRaftLog !== undefined ? { sharedRaftLog: shards.sharedRaftLog } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
+      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.sharedRaftLog !== undefined ? { sharedRaftLog: shards.sharedRaftLog } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...((config.auth ?? null) !== null ? { catalog: true } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
       (err) => this.fail(err),
       (err) => {
         if (err !== null) this.fail(err);
@@ -312,12 +315,66 @@ export class KvNode {
     const reply: Reply = (result) => {
       if (!this.stopped) this.env.net.send(from, encodeMessage({ kind: 'res', seq, result } satisfies Response));
     };
+    let forwarded: ForwardedPrincipal | null = null;
+    if (m.principal !== undefined) {
+      // Whom a member's forwarded request speaks for: believed only from a member (or its
+      // forwarding client), which reached this node over the peer network by proving the secret.
+      const shape = forwardedPrincipalProblem(m.principal);
+      if (!this.forwardedByPeer(from) || shape !== null) {
+        this.env.log.log('warn', 'auth.denied', { from, op: 'forwarded', reason: shape ?? 'a principal from a sender that is not a member' });
+        reply({ ok: false, code: 'unauthorized', message: shape ?? 'a principal is accepted only from the members of the cluster' });
+        return;
+      }
+      forwarded = m.principal as ForwardedPrincipal;
+      const { principal: _p, ...rest } = m;
+      m = rest;
+    }
     const problem = validateRequest(m);
     if (problem !== null) {
       reply({ ok: false, code: 'bad_request', message: problem });
       return;
     }
-    this.submit(m as unknown as Request, reply);
+    this.serve(m as unknown as Request, reply, forwarded);
+  }
+
+  /**
+   * Whether a request's sender is a member or a member's forwarding client (`<member>.gw.<hex>`,
+   * FrontDoor): the senders whose ForwardedPrincipal is believed. On a real node every frame of
+   * the peer network comes from a connection that proved the cluster secret under that very name
+   * (src/env/real/net.ts); the name check keeps the lab's clients, which share the simulated
+   * network, from being taken for members.
+   */
+  private forwardedByPeer(from: string): boolean {
+    const gw = from.indexOf('.gw.');
+    return this.isPeer(gw > 0 ? from.slice(0, gw) : from);
+  }
+
+  /**
+   * The users this node checks logins and tokens against: its own state, or on a sharded node
+   * its copy of the catalog (shard-catalog.ts); null while a sharded node has not heard it yet.
+   */
+  private authView(): KvView | null {
+    const sharded = this.sharded;
+    if (sharded !== null) return sharded.catalog.known ? sharded.catalog.view : null;
+    return this.store?.view ?? null;
+  }
+
+  /** The principal a forwarded request should carry for this token, or why it may not be forwarded (Gateway.forward). */
+  principalFor(token: string | undefined): { ok: true; principal: ForwardedPrincipal } | { ok: false; result: Result } {
+    const auth = this.config.auth ?? null;
+    assert(auth !== null, 'principalFor on a node without authentication');
+    const who = this.authenticateToken(auth, token);
+    return who.ok ? { ok: true, principal: forwardedPrincipal(who.principal) } : who;
+  }
+
+  /** A token checked against the users this node knows; `unavailable` if a sharded node knows none yet and the token is not root's. */
+  private authenticateToken(auth: AuthConfig, token: string | undefined): AuthOutcome {
+    const view = this.authView();
+    const now = this.env.clock.wallMs();
+    if (view !== null) return authenticate(auth, view, token, now);
+    const root = auth.root !== null && token !== undefined && tokenUser(token, now)?.user === auth.root.name;
+    if (root) return authenticate(auth, EMPTY_VIEW, token, now);
+    return { ok: false, result: { ok: false, code: 'unavailable', message: `${this.env.id} has not yet learned the cluster's users: retry` } };
   }
 
   /**
@@ -339,6 +396,11 @@ export class KvNode {
    * front ends (HTTP, the TCP line protocol) both come through here.
    */
   submit(req: Request, outerReply: Reply): void {
+    this.serve(req, outerReply, null);
+  }
+
+  /** submit, for a request a member forwarded with the principal it authenticated (`forwarded`), or a client's (null). */
+  private serve(req: Request, outerReply: Reply, forwarded: ForwardedPrincipal | null): void {
     this.counters.requests++;
     let answered = false;
     const reply: Reply = (result) => {
@@ -348,7 +410,7 @@ export class KvNode {
       outerReply(result);
     };
     const store = this.store;
-    // A sharded node has no store of its own: its groups do (and it runs without authentication).
+    // A sharded node has no store of its own: its groups do (and its users are its catalog's copy).
     if (this.stopped || !this.started || this.replica === null || (store === null && this.sharded === null)) {
       reply({ ok: false, code: 'unavailable', message: this.stopped ? 'node is stopped' : 'node is starting' });
       return;
@@ -367,9 +429,9 @@ export class KvNode {
       return;
     }
     let answer = reply;
-    if (auth !== null && store !== null) {
-      if (req.op.f === 'auth.login') return this.login(auth, store, req.op.user, req.op.password, reply);
-      const decision = authorize(auth, store.view, req, this.env.clock.wallMs());
+    if (auth !== null) {
+      if (req.op.f === 'auth.login') return this.login(auth, req.op.user, req.op.password, reply);
+      const decision = this.decide(auth, req, forwarded);
       if (!decision.ok) {
         this.env.log.log('warn', 'auth.denied', { client: req.client, op: req.op.f, db: req.db, reason: decision.result.ok ? '' : decision.result.message });
         reply(decision.result);
@@ -387,6 +449,17 @@ export class KvNode {
     if (isReadOnly(req.op)) this.counters.reads++;
     else this.counters.writes++;
     this.replica.submit(req, answer);
+  }
+
+  /** Whether a request may run: its token (or a member's forwarded principal) checked, then its permission. */
+  private decide(auth: AuthConfig, req: Request, forwarded: ForwardedPrincipal | null): AuthOutcome {
+    if (forwarded === null) {
+      const who = this.authenticateToken(auth, req.token);
+      return who.ok ? permit(who.principal, req) : who;
+    }
+    const view = this.authView();
+    const who = view !== null ? resolveForwarded(auth, view, forwarded) : auth.root !== null && forwarded.user === auth.root.name ? resolveForwarded(auth, EMPTY_VIEW, forwarded) : { ok: false as const, result: { ok: false as const, code: 'unavailable' as const, message: `${this.env.id} has not yet learned the cluster's users: retry` } };
+    return who.ok ? permit(who.principal, req) : who;
   }
 
   /** Whether free disk space is below the reserve; logs each change of that state once. */
@@ -407,12 +480,19 @@ export class KvNode {
    * is refused `unavailable` at once, so a flood of logins costs a bounded amount of hashing. An
    * unknown user is checked against a dummy hash, so the time taken does not tell who exists.
    */
-  private login(auth: AuthConfig, store: EngineStore, user: string, password: string, reply: Reply): void {
+  private login(auth: AuthConfig, user: string, password: string, reply: Reply): void {
     if (this.stopped) {
       reply({ ok: false, code: 'unavailable', message: 'node is stopped' });
       return;
     }
-    const known = loginTarget(auth, store.view, user);
+    const view = this.authView();
+    if (view === null && !(auth.root !== null && user === auth.root.name)) {
+      // A sharded node that has not heard the catalog yet must not answer "wrong password" for a user it cannot see.
+      reply({ ok: false, code: 'unavailable', message: `${this.env.id} has not yet learned the cluster's users: retry` });
+      return;
+    }
+    const users = (): KvView => this.authView() ?? EMPTY_VIEW;
+    const known = loginTarget(auth, users(), user);
     if (known.known && this.verifiedPasswords?.has(user, password, known.hash, known.epoch, this.env.clock.monotonicMs())) {
       // Verified lately for this very credential: an HMAC instead of an scrypt, and no check slot.
       reply({ ok: true, value: issueToken(auth, user, known.epoch, known.hash, this.env.clock.wallMs()) });
@@ -425,11 +505,11 @@ export class KvNode {
         reply({ ok: false, code: 'unavailable', message: 'too many logins in progress: retry later' });
         return;
       }
-      this.loginsWaiting.push(() => this.login(auth, store, user, password, reply));
+      this.loginsWaiting.push(() => this.login(auth, user, password, reply));
       return;
     }
     this.loginsVerifying++;
-    const target = loginTarget(auth, store.view, user);
+    const target = loginTarget(auth, users(), user);
     let called = false;
     (auth.verifier ?? SYNC_PASSWORD_VERIFIER).verify(password, target.hash, (ok) => {
       assert(!called, 'a password verifier answered twice');
@@ -440,7 +520,7 @@ export class KvNode {
       else {
         // The check took time: the token binds the credential checked, and only if it is still
         // the user's (a password changed meanwhile must not yield a token for the old one).
-        const now = loginTarget(auth, store.view, user);
+        const now = loginTarget(auth, users(), user);
         if (ok && target.known && now.hash === target.hash && now.epoch === target.epoch) {
           this.verifiedPasswords?.remember(user, password, target.hash, target.epoch, this.env.clock.monotonicMs());
           reply({ ok: true, value: issueToken(auth, user, target.epoch, target.hash, this.env.clock.wallMs()) });
@@ -466,7 +546,10 @@ export class KvNode {
     if (this.stopped || !this.started || replica === null || (store === null && this.sharded === null) || replica.readNow === undefined) return null;
     if ((req.op.f !== 'read' && req.op.f !== 'range') || replica.inFlight() >= IN_FLIGHT_REQUESTS_MAX) return null;
     const auth = this.config.auth ?? null;
-    if (auth !== null && (store === null || !authorize(auth, store.view, req, this.env.clock.wallMs()).ok)) return null;
+    if (auth !== null) {
+      const view = this.authView();
+      if (view === null || !authorize(auth, view, req, this.env.clock.wallMs()).ok) return null;
+    }
     const result = replica.readNow(req);
     if (result === null) return null;
     this.counters.requests++;

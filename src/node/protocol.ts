@@ -131,6 +131,12 @@ export interface Request {
    * gateway asks every shard for its part). Absent: the key's shard (src/cluster/placement).
    */
   shard?: number;
+  /**
+   * Whom a request forwarded by a member speaks for (auth.ts ForwardedPrincipal), in place of the
+   * client's token. Accepted only from members over the peer network (KvNode.request); a client's
+   * request carrying it is refused.
+   */
+  principal?: { user: string; epoch: number };
 }
 
 /**
@@ -265,6 +271,9 @@ export function validateRequest(m: Record<string, unknown>): string | null {
   if (typeof m.db !== 'string' || (m.db !== '' && !DB_NAME.test(m.db))) return 'db must be "" or a name of 1-64 letters, digits, _ and -';
   if (m.token !== undefined && (typeof m.token !== 'string' || m.token.length > 1024)) return 'token must be a string';
   if (m.once !== undefined && m.once !== true) return 'once must be true or absent';
+  // Only a member names whom a request speaks for (auth.ts ForwardedPrincipal), and only over the
+  // peer network: KvNode takes it off a forwarded request before this check, so here it is a client's.
+  if (m.principal !== undefined) return 'principal is set only by the members forwarding a request; log in and send a token';
   if (m.shard !== undefined && (!Number.isSafeInteger(m.shard) || (m.shard as number) < 0 || (m.shard as number) > 0xffff_ffff)) return 'shard must be a non-negative integer';
   return validateOp(m.op, 'op');
 }

@@ -8,7 +8,7 @@ import { openEngine, type EngineKind, type EngineOptions, type FsyncPolicy } fro
 import { LSM_DEFAULTS } from '../storage/lsm/options.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
-import { MEMBER_SET_KEY, NODE_LOCAL_KEYS, scanAll } from './keyspace.js';
+import { MEMBER_SET_KEY, NODE_LOCAL_KEYS, scanAll, userKey as userKeyOf } from './keyspace.js';
 import { encodeMessage, isTxnOp, singleKey, type Request, type Result } from './protocol.js';
 import { RaftReplica, type RaftReplicaConfig } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
@@ -16,6 +16,7 @@ import { shardEnv } from './shard-env.js';
 import { ShardTxn } from './shard-txn.js';
 import { finishRemoval, markJoined, markRemoved, shardOrigin } from './shard-disk.js';
 import { ShardMembers, PUSH_MS } from './shard-members.js';
+import { CATALOG_DATABASES_MAX, CATALOG_USERS_MAX, ShardCatalog } from './shard-catalog.js';
 import { MOVE_MS, ShardMover } from './shard-mover.js';
 import type { MoveStep } from '../cluster/placement/moves.js';
 import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
@@ -71,7 +72,15 @@ export interface ShardedConfig {
   onMoveStep?: (node: string, shard: number, step: MoveStep) => void;
   /** One Raft log for all the node's groups (shared-log.ts); false: a log per group. Default true. */
   sharedRaftLog?: boolean;
+  /**
+   * Keep and spread a copy of the catalog (users, databases: shard-catalog.ts) — a cluster with
+   * authentication. false (default): nothing is read or sent for it, as before it existed.
+   */
+  catalog?: boolean;
 }
+
+/** Operations that change the catalog (users, databases). */
+const CATALOG_CHANGES: ReadonlySet<string> = new Set(['user.put', 'user.delete', 'user.grant', 'db.create', 'db.delete']);
 
 /** Where the node's shared Raft log lives. */
 export const SHARED_LOG_DIR = 'raftlog';
@@ -114,6 +123,8 @@ const frameEncoder = new TextEncoder();
 
 export class ShardedReplica implements Replica {
   private readonly members: ShardMembers;
+  /** Users and databases, replicated by shard 0's group, copied on every node (shard-catalog.ts). */
+  readonly catalog: ShardCatalog;
   private readonly mover: ShardMover;
   private moveTimer: Timer | null = null;
   private readonly groups = new Map<number, Group>();
@@ -141,6 +152,13 @@ export class ShardedReplica implements Replica {
         const g = this.groups.get(0);
         return g?.replica != null && g.store !== null && g.ready ? { replica: g.replica, store: g.store } : null;
       },
+    });
+    this.catalog = new ShardCatalog(env, {
+      shard0: () => {
+        const g = this.groups.get(0);
+        return g?.replica != null && g.store !== null && g.ready ? { replica: g.replica, store: g.store } : null;
+      },
+      peers: () => this.members.peers(),
     });
     this.mover = new ShardMover(env, {
       hosted: () => [...this.groups.values()].map((g) => ({ shard: g.shard, replica: g.ready ? g.replica : null })),
@@ -326,8 +344,23 @@ export class ShardedReplica implements Replica {
         for (const sub of op.ops) if (this.map.shardOf(req.db, sub.key) !== first) return { ok: false, code: 'bad_request', message: 'a batch whose keys lie in several shards must go through a front door (line, HTTP), whose gateway splits it into one atomic batch per shard' };
         return first;
       }
+      // The catalog — users and databases — is shard 0's (shard-catalog.ts): changed and listed there.
+      case 'user.put':
+      case 'user.delete':
+      case 'user.grant':
+      case 'user.list':
+      case 'db.list':
+        return 0;
+      // A database's record is kept by every shard (so that each shard's state machine knows which
+      // databases exist) and its keys lie in every shard: the gateway creates it in shard 0 first,
+      // then in each other shard, and deletes it from the others first, naming each part's shard.
+      case 'db.create':
+      case 'db.delete':
+        if (req.shard === undefined) return { ok: false, code: 'bad_request', message: `${op.f} on a cluster of ${this.map.shards} shards must go through a front door (line, HTTP, the CLI), whose gateway applies it to every shard` };
+        if (req.shard >= this.map.shards) return { ok: false, code: 'bad_request', message: `shard ${req.shard} does not exist: the cluster has shards 0..${this.map.shards - 1}` };
+        return req.shard;
       default:
-        return { ok: false, code: 'bad_request', message: `${op.f} is not supported yet on a sharded cluster (databases, users and membership are per group today; issue 20)` };
+        return { ok: false, code: 'bad_request', message: `${op.f} is not supported on a sharded cluster (the placement's members change with kv-lab cluster add-node / remove-node)` };
     }
   }
 
@@ -338,14 +371,31 @@ export class ShardedReplica implements Replica {
     if (req.op.f === 'member.add' || req.op.f === 'member.remove') return this.members.request({ type: req.op.f === 'member.add' ? 'join' : 'remove', node: req.op.node }, reply);
     const shard = this.route(req);
     if (typeof shard !== 'number') return reply(shard);
+    const full = this.catalogFull(req);
+    if (full !== null) return reply(full);
     const replica = this.groups.get(shard)?.replica ?? null;
     // A not_leader names the shard and the shard count: a client caches the shard's leader (its
     // routing table) and computes later keys' shards itself (src/client/client.ts).
     const named: Reply = (r) => reply(!r.ok && r.code === 'not_leader' ? { ...r, shard, shards: this.map.shards } : r);
     // Ordered against cross-shard transactions' locks first (shard-txn.ts), as one group's service orders them.
-    if (replica !== null) return this.txn.plain(shard, req, named, (r) => replica.submit(req, r));
+    // A change of the catalog is read back at once, so its push leaves before the answer does.
+    const changesCatalog = shard === 0 && this.config.catalog === true && CATALOG_CHANGES.has(req.op.f);
+    const answer: Reply = changesCatalog ? (r) => { if (r.ok) this.catalog.readLocal(); named(r); } : named;
+    if (replica !== null) return this.txn.plain(shard, req, answer, (r) => replica.submit(req, r));
     if (this.groups.has(shard)) return reply({ ok: false, code: 'unavailable', message: `shard ${shard} is starting` });
     named(this.referral(shard));
+  }
+
+  /**
+   * The catalog's bounds, checked against this node's copy before a new user or database is
+   * proposed (the copy may lag by a push, so the bound can be passed by the few changes of that
+   * window, never by more: CATALOG_ENTRIES_MAX leaves room for them).
+   */
+  private catalogFull(req: Request): Result | null {
+    const op = req.op;
+    if (op.f === 'user.put' && this.catalog.view.get(userKeyOf(op.name)) === undefined && this.catalog.counts().users >= CATALOG_USERS_MAX) return { ok: false, code: 'bad_request', message: `the cluster has ${CATALOG_USERS_MAX} users, the most a sharded cluster holds` };
+    if (op.f === 'db.create' && req.shard === 0 && this.catalog.counts().databases >= CATALOG_DATABASES_MAX) return { ok: false, code: 'bad_request', message: `the cluster has ${CATALOG_DATABASES_MAX} databases, the most a sharded cluster holds` };
+    return null;
   }
 
   /**
@@ -368,6 +418,10 @@ export class ShardedReplica implements Replica {
     if (this.stopped) return;
     if (body.kind === 'placement') return this.members.receive(from, body);
     if (body.kind === 'stxn') return this.txn.receive(from, body);
+    if (body.kind === 'catalog' || body.kind === 'catalog.version' || body.kind === 'catalog.ask') {
+      if (this.config.catalog === true) this.catalog.receive(from, body);
+      return;
+    }
     const shard = body.shard;
     const valid = typeof shard === 'number' && Number.isInteger(shard) && shard >= 0 && shard < this.config.shards;
     if (body.kind === 'shard.gc' && valid) return this.mover.answer(from, shard);
@@ -413,12 +467,17 @@ export class ShardedReplica implements Replica {
     if (this.stopped) return;
     let n = 0;
     const every = Math.max(1, Math.round(PUSH_MS / MOVE_MS));
+    const catalog = this.config.catalog === true;
     const tick = () => {
       this.moveTimer = this.env.clock.timer(MOVE_MS, () => {
         this.moveTimer = null;
         if (this.stopped) return;
         this.members.readLocal();
-        if (++n % every === 0) this.members.pushSome();
+        if (catalog) this.catalog.readLocal();
+        if (++n % every === 0) {
+          this.members.pushSome();
+          if (catalog) this.catalog.pushSome();
+        }
         this.mover.tick();
         tick();
       });

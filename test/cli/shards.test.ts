@@ -121,7 +121,6 @@ S('kill -9 of the node leading the most shards: its shards re-elect, writes and 
 S('shard flags are checked before anything starts', async () => {
   const d = join(work, 'bad');
   const cases: [string[], RegExp][] = [
-    [['--nodes', '3', '--shards', '8'], /without authentication for now .*--insecure/],
     [['--nodes', '2', '--shards', '8', '--replicas', '3', '--insecure'], /--replicas: 3 replicas per shard need 3 nodes; --nodes is 2/],
     [['--nodes', '3', '--shards', '5000', '--insecure'], /--shards expects an integer in 1\.\.4096, got "5000"/],
     [['--nodes', '3', '--shards', '0', '--insecure'], /--shards expects an integer in 1\.\.4096/],
