@@ -101,7 +101,7 @@ export function registerServeCommand(program: Command): void {
     .option('--role <role>', 'primary mode: leader | follower')
     .option('--leader-host <host>', 'primary mode, follower: the leader\'s host')
     .option('--leader-port <port>', 'primary mode, follower: the leader\'s peer port')
-    .option('--join <list>', 'meet a running cluster by gossip through these peer addresses: host:port,… (the node waits to be added to Raft with `kv-lab member add <id> <its peer host:port>`)')
+    .option('--join <list>', 'meet a running cluster by gossip through these peer addresses: host:port,… (the node waits to be added to Raft with `kv-lab member add <id> <its peer host:port>`; with --shards it asks the members to add it, and replicas move to it)')
     .option('--zone <name>', 'this node\'s zone, announced by gossip (placement spreads replicas across zones)')
     .option('--no-gossip', 'do not gossip (by default a node with peers or --join gossips over its peer port)')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
@@ -285,7 +285,11 @@ function specFromFlags(opts: ServeFlags, notes: Notes): Omit<HostSpec, 'log'> {
   if (opts.insecure) {
     if (opts.adminHashFile !== undefined) throw new UsageError('--insecure runs without authentication; drop --admin-hash-file');
     notes.push('running without authentication (--insecure): anyone who can reach the ports may read and write');
-  } else auth = { admin: 'admin', adminHash: adminHashFromFlags(opts, dataDir, httpPort, notes), tokenTtlMs: 24 * 3600_000 };
+  } else {
+    // The root user is checked against the configured hash on every node: a joiner must have the cluster's, not a new one.
+    if (shards?.joinByGossip === true && opts.adminHashFile === undefined && !fs.existsSync(path.join(dataDir, 'admin.hash'))) throw new UsageError('--shards with --join joins a cluster with authentication: give --admin-hash-file with the cluster\'s admin hash (the adminHash of its cluster.yaml), or --insecure if the cluster runs without');
+    auth = { admin: 'admin', adminHash: adminHashFromFlags(opts, dataDir, httpPort, notes), tokenTtlMs: 24 * 3600_000 };
+  }
   return {
     id,
     dataDir,
@@ -315,15 +319,23 @@ function countFlag(text: string, flag: string, min: number, max: number): number
 }
 
 /** --shards and --replicas, checked against the members and the other flags. */
-export function parseShards(opts: Pick<ServeFlags, 'shards' | 'replicas' | 'insecure'>, replication: string, members: number, joining: boolean): { count: number; replicas: number } | undefined {
+export function parseShards(opts: Pick<ServeFlags, 'shards' | 'replicas' | 'insecure'>, replication: string, members: number, joining: boolean): { count: number; replicas: number; joinByGossip?: boolean } | undefined {
   if (opts.shards === undefined) {
     if (opts.replicas !== undefined) throw new UsageError('--replicas goes with --shards (each shard\'s replicas)');
     return undefined;
   }
   const count = countFlag(opts.shards, '--shards', 1, SHARDS_MAX);
-  const replicas = opts.replicas === undefined ? Math.min(SHARD_REPLICAS_DEFAULT, members) : countFlag(opts.replicas, '--replicas', 1, 64);
+  // A joiner cannot count the members: its --replicas is the cluster's, checked by the members it asks to join.
+  const replicas = opts.replicas === undefined ? (joining ? SHARD_REPLICAS_DEFAULT : Math.min(SHARD_REPLICAS_DEFAULT, members)) : countFlag(opts.replicas, '--replicas', 1, 64);
   if (count === 1) return undefined;
-  if (joining) throw new UsageError('--shards places shards on the members listed in --peers; a node that joins by gossip (--join) cannot be placed yet (issue 20)');
+  if (joining) {
+    // A node that meets a running sharded cluster by gossip alone: the members it meets add it to
+    // the member set, and replicas move to it (ShardedReplica.askToJoin). Its shards and replicas
+    // must be the cluster's, or its keys would hash elsewhere: the members refuse another layout.
+    if (members > 1) throw new UsageError('--shards with --join: a node that joins by gossip lists no --peers (the members it meets tell it the member set)');
+    if (replication !== 'raft') throw new UsageError(`--shards: ${count} shards are Raft groups; replication is ${replication} (use raft)`);
+    return { count, replicas, joinByGossip: true };
+  }
   const problems = shardProblems({ replication, auth: opts.insecure ? null : { admin: '', adminHash: '', tokenTtlMs: 0 }, shards: { count, replicas }, nodes: Array.from({ length: members }, () => ({ id: '', host: '', httpPort: 0, tcpPort: 0, peerPort: 0, dataDir: '' })) });
   if (problems.length > 0) throw new UsageError(problems.map((p) => p.replace(/^shards: /, '--shards: ').replace(/^replicas: /, '--replicas: ')).join('\n'));
   return { count, replicas };

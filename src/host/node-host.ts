@@ -83,7 +83,7 @@ export interface HostSpec {
   /** Client connections' idle and read timeouts (default DEFAULT_CLIENT_TIMEOUTS). */
   timeouts?: Partial<ClientTimeouts>;
   /** Multi-Raft: the keyspace in `count` Raft groups of `replicas` each, placed by the ring; absent or 1: one group. */
-  shards?: { count: number; replicas: number };
+  shards?: { count: number; replicas: number; joinByGossip?: boolean };
 }
 
 /** A failure to start that the operator can fix (a port in use, a locked data directory). */
@@ -103,7 +103,7 @@ export function nodeConfigFor(spec: HostSpec): NodeConfig {
     // KV_LAB_RAFT_LOG_PER_GROUP=1: a Raft log per group instead of the node's shared one, so that
     // bench:shards --per-group compares both layouts in one run. Read here, in the real host, so
     // that node code never looks at the environment (the simulator's runs depend on their seed alone).
-    ...(spec.shards !== undefined && spec.shards.count > 1 ? { shards: { count: spec.shards.count, replicas: spec.shards.replicas, ...(process.env.KV_LAB_RAFT_LOG_PER_GROUP === '1' ? { sharedRaftLog: false } : {}) } } : {}),
+    ...(spec.shards !== undefined && spec.shards.count > 1 ? { shards: { count: spec.shards.count, replicas: spec.shards.replicas, ...(spec.shards.joinByGossip === true ? { joinByGossip: true } : {}), ...(process.env.KV_LAB_RAFT_LOG_PER_GROUP === '1' ? { sharedRaftLog: false } : {}) } } : {}),
     ...(spec.primary !== undefined ? { primary: { leader: primaryLeaderId(spec, spec.primary), shipIntervalMs: spec.primary.shipIntervalMs ?? 50 } } : {}),
   };
 }

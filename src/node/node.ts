@@ -67,7 +67,7 @@ export interface NodeConfig {
    * `replicas` nodes placed by the ring (src/cluster/placement). Absent or count 1: one group
    * holds every key, exactly as without it. Needs replication raft; no authentication yet.
    */
-  shards?: { count: number; replicas: number; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean; sharedRaftLog?: boolean; onMoveStep?: ShardedConfig['onMoveStep'] };
+  shards?: { count: number; replicas: number; joinByGossip?: boolean; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean; sharedRaftLog?: boolean; onMoveStep?: ShardedConfig['onMoveStep'] };
 }
 
 /** How often a sharded node's leaders look whether to hand a shard to its preferred leader. */
@@ -225,11 +225,12 @@ export class KvNode {
   private startShards(shards: NonNullable<NodeConfig['shards']>, fsync: FsyncPolicy): void {
     const { env, config } = this;
     assert(config.replication === 'raft', () => `shards need replication raft, not ${config.replication}`);
+    assert(shards.joinByGossip !== true || (config.original === false && config.gossip !== undefined), 'a node that joins by gossip is not a founding member, and gossips');
     const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
     const raft = { ...t, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2 };
     this.replica = new ShardedReplica(
       env,
-      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.sharedRaftLog !== undefined ? { sharedRaftLog: shards.sharedRaftLog } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...((config.auth ?? null) !== null ? { catalog: true } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
+      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.sharedRaftLog !== undefined ? { sharedRaftLog: shards.sharedRaftLog } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...((config.auth ?? null) !== null ? { catalog: true } : {}), ...(shards.joinByGossip === true ? { joinByGossip: { alive: () => this.members().filter((m) => m.state === 'alive').map((m) => m.id) } } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
       (err) => this.fail(err),
       (err) => {
         if (err !== null) this.fail(err);
@@ -307,6 +308,9 @@ export class KvNode {
     }
     if (message.kind === 'req') this.request(from, message);
     else if (this.isPeer(from)) this.replica?.receivePeer(from, message);
+    // A node that joins a sharded cluster by gossip asks to be a member before it is one: heard
+    // only from a node gossip sees alive (over the peer port: a holder of the cluster secret).
+    else if (message.kind === 'placement.join' && this.sharded !== null && this.gossipAlive(from)) this.sharded.joinRequest(from, message);
     else this.env.log.log('warn', 'node.peer_refused', { from, kind: message.kind, why: 'not a member of the cluster' });
   }
 
@@ -388,7 +392,12 @@ export class KvNode {
     // the members only by gossip until the leader's configuration reaches it; without this it
     // refused the leader's appends and `member add` could never complete. Gossip members reach it
     // over the peer port, where every frame comes from a holder of the cluster secret.
-    return this.config.original === false && this.gossip !== null && this.members().some((m) => m.id === from && m.state === 'alive');
+    return this.config.original === false && this.gossipAlive(from);
+  }
+
+  /** Whether this node's gossip sees `from` alive. */
+  private gossipAlive(from: string): boolean {
+    return this.gossip !== null && this.members().some((m) => m.id === from && m.state === 'alive');
   }
 
   /**

@@ -33,22 +33,36 @@ export interface MembersHost {
 
 export class ShardMembers {
   private current: MemberSet;
-  private readonly firstSet: MemberSet;
+  /** The founding member set (epoch 0); null on a node that joined by gossip and never knew it. */
+  private readonly firstSet: MemberSet | null;
   private placement: ShardMap;
   learned = false;
   /** Every node ever seen in a member set: peers whose frames this node accepts. */
   private readonly known = new Set<string>();
 
+  /**
+   * `first` null: a node that joins by gossip (`serve --shards --join`) and knows neither the
+   * founding members nor the member set yet. Until it learns one (a member's push, after it asked
+   * to join: ShardedReplica.askToJoin) it holds a placeholder set of itself at epoch -1 — any
+   * record is newer — whose placement is never used: such a node routes nothing (`unavailable`)
+   * and moves nothing (`learned` is false).
+   */
   constructor(
     private readonly env: Env,
-    first: readonly string[],
+    first: readonly string[] | null,
     private readonly options: { shards: number; replicas: number },
     private readonly host: MembersHost,
   ) {
-    this.current = initialMemberSet(first);
-    this.firstSet = this.current;
-    this.placement = ShardMap.build(this.current.members, options);
-    for (const n of first) this.known.add(n);
+    if (first === null) {
+      this.current = { epoch: -1, members: [env.id] };
+      this.placement = ShardMap.build([env.id], { shards: options.shards, replicas: 1 });
+      this.firstSet = null;
+    } else {
+      this.current = initialMemberSet(first);
+      this.placement = ShardMap.build(this.current.members, options);
+      this.firstSet = this.current;
+      for (const n of first) this.known.add(n);
+    }
   }
 
   get map(): ShardMap {
@@ -91,6 +105,11 @@ export class ShardMembers {
   }
 
   // ---- push ----
+
+  /** A push of this node's member set to one node (a joiner that asked: ShardedReplica.joinRequest). */
+  pushTo(to: string): void {
+    if (this.learned && to !== this.env.id) this.env.net.send(to, this.frame());
+  }
 
   private frame(): Uint8Array {
     return utf8.encode(`{"kind":"placement","set":${encodeMemberSet(this.current)}}`);
@@ -136,7 +155,9 @@ export class ShardMembers {
       return reply({ ok: false, code: 'not_leader', message: `the member set is changed by shard 0's leader${leader !== null ? `; try ${leader}` : ''}`, ...(leader !== null ? { leader } : {}) });
     }
     const raw = s0.store.view.get(MEMBER_SET_KEY);
-    const applied = raw === undefined || raw === null ? this.first() : decodeMemberSet(raw);
+    const applied = raw === undefined || raw === null ? this.firstSet : decodeMemberSet(raw);
+    // A node that joined by gossip holds shard 0 only after a record was written (its own join wrote one).
+    if (applied === null) return reply({ ok: false, code: 'unavailable', message: `${this.env.id} does not know the founding members and shard 0 holds no member set yet` });
     const r = changeMembers(applied, change, this.options);
     if (!r.ok) return reply({ ok: false, code: 'bad_request', message: r.error });
     if (!r.changed) return reply(answer(applied));
@@ -144,11 +165,6 @@ export class ShardMembers {
       if (res.ok) this.adopt(r.next, 'operator');
       reply(res.ok ? answer(r.next) : res);
     });
-  }
-
-  /** The first member set: the one every node was configured with (epoch 0 has no record). */
-  private first(): MemberSet {
-    return this.firstSet;
   }
 }
 

@@ -73,6 +73,13 @@ export interface ShardedConfig {
   /** One Raft log for all the node's groups (shared-log.ts); false: a log per group. Default true. */
   sharedRaftLog?: boolean;
   /**
+   * A node that meets the cluster by gossip alone (`serve --shards --join`): it knows neither the
+   * founding members nor the member set, and asks the members it meets to add it (askToJoin).
+   * `alive`: the nodes its gossip sees alive now. Absent: a founding member, or one whose cluster
+   * file names the founding members (`cluster add-node`).
+   */
+  joinByGossip?: { alive: () => string[] };
+  /**
    * Keep and spread a copy of the catalog (users, databases: shard-catalog.ts) — a cluster with
    * authentication. false (default): nothing is read or sent for it, as before it existed.
    */
@@ -81,6 +88,9 @@ export interface ShardedConfig {
 
 /** Operations that change the catalog (users, databases). */
 const CATALOG_CHANGES: ReadonlySet<string> = new Set(['user.put', 'user.delete', 'user.grant', 'db.create', 'db.delete']);
+
+/** Joins by gossip a node proposes at once (as shard 0's leader). */
+export const JOINS_IN_FLIGHT_MAX = 16;
 
 /** Where the node's shared Raft log lives. */
 export const SHARED_LOG_DIR = 'raftlog';
@@ -138,6 +148,10 @@ export class ShardedReplica implements Replica {
   private readonly outbox: ShardOutbox | null;
   /** Transactions across shards: two-phase commit (shard-txn.ts). */
   private readonly txn: ShardTxn;
+  /** Nodes that asked to join, whose addition this node (shard 0's leader) has proposed. */
+  private readonly joinsInFlight = new Set<string>();
+  /** Asks to join sent so far (which node to ask next). */
+  private joinAsks = 0;
   /** The groups' shared Raft log (null: a log per group, or not open yet). */
   private raftLog: SharedRaftLog | null = null;
 
@@ -147,7 +161,7 @@ export class ShardedReplica implements Replica {
     private readonly onFatal: (err: Error) => void,
     onStarted: (err: Error | null) => void,
   ) {
-    this.members = new ShardMembers(env, config.members, { shards: config.shards, replicas: config.replicas }, {
+    this.members = new ShardMembers(env, config.joinByGossip !== undefined ? null : config.members, { shards: config.shards, replicas: config.replicas }, {
       shard0: () => {
         const g = this.groups.get(0);
         return g?.replica != null && g.store !== null && g.ready ? { replica: g.replica, store: g.store } : null;
@@ -366,6 +380,7 @@ export class ShardedReplica implements Replica {
 
   submit(req: Request, reply: Reply): void {
     if (this.stopped) return reply({ ok: false, code: 'unavailable', message: 'the node is stopped' });
+    if (this.config.joinByGossip !== undefined && !this.members.learned) return reply({ ok: false, code: 'unavailable', message: `${this.env.id} is joining the cluster by gossip and has not learned its member set yet` });
     if (isTxnOp(req.op)) return this.txn.submit(req, reply);
     // An operator's change of the member set (kv-lab cluster add-node / remove-node, the lab's join, leave, destroy).
     if (req.op.f === 'member.add' || req.op.f === 'member.remove') return this.members.request({ type: req.op.f === 'member.add' ? 'join' : 'remove', node: req.op.node }, reply);
@@ -417,6 +432,7 @@ export class ShardedReplica implements Replica {
   receivePeer(from: string, body: Record<string, unknown>): void {
     if (this.stopped) return;
     if (body.kind === 'placement') return this.members.receive(from, body);
+    if (body.kind === 'placement.join_refused') return this.joinRefused(from, body);
     if (body.kind === 'stxn') return this.txn.receive(from, body);
     if (body.kind === 'catalog' || body.kind === 'catalog.version' || body.kind === 'catalog.ask') {
       if (this.config.catalog === true) this.catalog.receive(from, body);
@@ -476,6 +492,7 @@ export class ShardedReplica implements Replica {
         if (catalog) this.catalog.readLocal();
         if (++n % every === 0) {
           this.members.pushSome();
+          if (this.config.joinByGossip !== undefined && !this.joined()) this.askToJoin();
           if (catalog) this.catalog.pushSome();
         }
         this.mover.tick();
@@ -483,6 +500,63 @@ export class ShardedReplica implements Replica {
       });
     };
     tick();
+  }
+
+  // ---- joining by gossip ----
+
+  /** Whether this node is in the member set it knows (a node that joins by gossip asks until it is). */
+  private joined(): boolean {
+    return this.members.learned && this.members.members.includes(this.env.id);
+  }
+
+  /**
+   * One ask of a node that joins by gossip: `placement.join`, with the layout it was started with,
+   * to one node at a time — any member gossip shows alive until it has learned the member set
+   * (the answer is a push of it), then shard 0's replicas in turn, whose leader adds it with the
+   * very change `cluster add-node` asks for (ShardMembers.request: `member.add`). One ask per
+   * push round (PUSH_MS), so a joiner costs the cluster a frame every 300 ms until it is in.
+   */
+  private askToJoin(): void {
+    const join = this.config.joinByGossip;
+    assert(join !== undefined, 'askToJoin: a node that joins by gossip');
+    const targets = (this.members.learned ? [...this.map.replicas(0)] : join.alive()).filter((n) => n !== this.env.id).sort();
+    if (targets.length === 0) return;
+    const to = targets[this.joinAsks++ % targets.length] as string;
+    this.env.net.send(to, frameEncoder.encode(JSON.stringify({ kind: 'placement.join', shards: this.config.shards, replicas: this.config.replicas })));
+  }
+
+  /**
+   * A node that joins by gossip asks to be a member (KvNode lets the frame through only from a
+   * node its gossip sees alive: on a real node, one that proved the cluster secret). A joiner of
+   * another layout is refused, and stops: its keys would hash onto other shards. Otherwise it is
+   * told the member set, and shard 0's leader adds it. At most JOINS_IN_FLIGHT_MAX additions are
+   * in flight; the asks of a joiner being added are not proposed again.
+   */
+  joinRequest(from: string, body: Record<string, unknown>): void {
+    if (this.stopped) return;
+    if (body.shards !== this.config.shards || body.replicas !== this.config.replicas) {
+      const why = `this cluster has ${this.config.shards} shards of ${this.config.replicas} replicas; ${from} was started with --shards ${String(body.shards)} --replicas ${String(body.replicas)}`;
+      this.env.log.log('warn', 'shards.join_refused', { from, why });
+      this.env.net.send(from, frameEncoder.encode(JSON.stringify({ kind: 'placement.join_refused', why })));
+      return;
+    }
+    this.members.pushTo(from);
+    if (this.members.members.includes(from) || this.joinsInFlight.has(from) || this.joinsInFlight.size >= JOINS_IN_FLIGHT_MAX) return;
+    const soft = this.groups.get(0)?.replica?.raftNode?.softState() ?? null;
+    if (soft?.role !== 'leader') return;
+    this.joinsInFlight.add(from);
+    this.members.request({ type: 'join', node: from }, (r) => {
+      this.joinsInFlight.delete(from);
+      this.env.log.log(r.ok ? 'info' : 'warn', 'shards.join', { joiner: from, outcome: r.ok ? 'added' : r.code, ...(r.ok ? {} : { message: r.message }) });
+      if (r.ok) this.members.pushTo(from);
+    });
+  }
+
+  /** The cluster refused this joiner (another layout): it stops, saying why. */
+  private joinRefused(from: string, body: Record<string, unknown>): void {
+    if (this.config.joinByGossip === undefined || this.joined()) return;
+    const why = typeof body.why === 'string' ? body.why.slice(0, 500) : 'no reason given';
+    this.onFatal(new Error(`${from} refused to take this node into the cluster: ${why}`));
   }
 
   // ---- leader balance ----

@@ -53,6 +53,7 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'real-shards-run.test.ts': { readme: 'README.md', sections: ['A sharded cluster for real'], commands: [9, 100] },
   'real-shards-grow.test.ts': { readme: 'README.md', sections: ['Growing and shrinking a sharded cluster'] },
   'real-shards-auth.test.ts': { readme: 'README.md', sections: ['Authentication on a sharded cluster'] },
+  'real-shards-join.test.ts': { readme: 'README.md', sections: ['A node that joins a sharded cluster by gossip'] },
   'checker.test.ts': { readme: 'README.md', sections: ['The checker'] },
   'ring-gossip.test.ts': { readme: 'README.md', sections: ['Ring and gossip'] },
   'shards-lab.test.ts': { readme: 'README.md', sections: ['Shards (Multi-Raft)'] },
