@@ -133,7 +133,8 @@ export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWat
         primary: scenario.cluster.primary,
         storage: scenario.cluster.storage,
         ...(observer !== null ? { onApply: observer.onApply } : {}),
-        ...(scenario.cluster.shards > 1 ? { shards: { count: scenario.cluster.shards, replicas: scenario.cluster.replicas, ...(moves !== null ? { onMoveStep: moves.onStep } : {}) } } : {}),
+        // A joiner by gossip (cluster.joinByGossip) keeps the founders in `members` (its front door forwards to them), as a real one learns them by gossip; placement it learns from the members it asks.
+        ...(scenario.cluster.shards > 1 ? { shards: { count: scenario.cluster.shards, replicas: scenario.cluster.replicas, ...(scenario.cluster.joinByGossip && !members.includes(env.id) ? { joinByGossip: true } : {}), ...(moves !== null ? { onMoveStep: moves.onStep } : {}) } } : {}),
         // Every node joins through every other: the way an operator lists seeds.
         ...(gossip !== null ? { gossip: { options: gossip, seeds: nodeIds(scenario), meta: LAB_MEMBER_META, ...(membership !== null ? { onEvent: membership.see } : {}) } } : {}),
       },

@@ -72,6 +72,7 @@ function clusterFields(s: Scenario, base: Scenario): Record<string, unknown> {
   if (c.shards > 1) {
     out.shards = c.shards;
     out.replicas = c.replicas;
+    if (c.joinByGossip) out.joinByGossip = true;
   }
   // Engine sizes written whole (a preset's included): the file then says every size it runs with.
   const storage = Object.fromEntries(Object.entries(c.storage).filter(([, v]) => v !== undefined && Object.keys(v).length > 0));

@@ -221,6 +221,11 @@ export interface Scenario {
     shards: number;
     /** Replicas per shard (default 3, or every node when fewer). */
     replicas: number;
+    /**
+     * Shards: the nodes past `voters` meet the cluster by gossip alone and ask to be added, as
+     * `kv-lab serve --shards --join` does (ShardedReplica.askToJoin) — no operator's `join`.
+     */
+    joinByGossip: boolean;
   };
   network: { latency: { minNs: number; meanNs: number; maxNs: number } };
   disk: { syncLatencyMinNs: number; syncLatencyMaxNs: number; crash: CrashMode; dirCrash: 'lose' | 'random'; capacityBytes: number | null };
@@ -514,6 +519,7 @@ const root = obj({
       gossip: { v: gossipSettings },
       shards: { v: int({ min: 1, max: 1024 }), default: 1 },
       replicas: { v: int({ min: 1, max: 64 }) },
+      joinByGossip: { v: bool },
       raft: {
         v: obj({
           tick: { v: duration({ minNs: 1e6 }) },
@@ -632,6 +638,7 @@ export function parseScenario(text: string, file: string): Scenario {
       gossip: r.cluster.gossip === undefined ? null : gossipSettingsOf(r.cluster.gossip as Record<string, number | boolean | undefined>, file),
       shards: r.cluster.shards,
       replicas: r.cluster.replicas ?? Math.min(3, r.cluster.nodes),
+      joinByGossip: r.cluster.joinByGossip ?? false,
     },
     network: { latency: lat ? { minNs: lat.min, meanNs: lat.mean, maxNs: lat.max } : { minNs: 100_000, meanNs: 500_000, maxNs: 20_000_000 } },
     disk: {

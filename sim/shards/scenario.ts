@@ -9,6 +9,11 @@ export function shardProblems(s: Scenario): string[] {
   const errors: string[] = [];
   const c = s.cluster;
   const sharded = c.shards > 1;
+  if (c.joinByGossip) {
+    if (!sharded) errors.push(`${s.file}: cluster.joinByGossip: nodes join a sharded cluster's member set by gossip; it needs cluster.shards of 2 or more`);
+    if (c.gossip === null) errors.push(`${s.file}: cluster.joinByGossip: the joiners meet the members by gossip; it needs cluster.gossip`);
+    if (c.voters >= c.nodes) errors.push(`${s.file}: cluster.joinByGossip: the nodes past cluster.voters join; voters is ${c.voters} of ${c.nodes} nodes`);
+  }
   if (!sharded) {
     for (const f of s.faults) if (f.kind === 'destroy') errors.push(`${s.file}:${f.line}: faults: destroy loses a node for good; only a sharded cluster (cluster.shards of 2 or more) re-creates its replicas elsewhere`);
     for (const check of SHARD_CHECKS) if (s.checks.includes(check)) errors.push(`${s.file}: checks: ${check} needs cluster.shards of 2 or more`);

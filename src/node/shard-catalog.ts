@@ -37,6 +37,11 @@ import type { EngineStore } from './store.js';
 
 /** Catalog entries (users, databases, two counters) a node accepts in a push; larger pushes are refused. */
 export const CATALOG_ENTRIES_MAX = 4096;
+/**
+ * Bytes of keys and values a catalog may hold (a push carries it whole): users' grants grow it
+ * besides their count. A sharded node refuses a user or database change once its copy is near it.
+ */
+export const CATALOG_BYTES_MAX = 8 * 1024 * 1024;
 /** Users a sharded cluster may hold (CATALOG_ENTRIES_MAX bounds users and databases together). */
 export const CATALOG_USERS_MAX = 2000;
 /** Databases a sharded cluster may hold. */
@@ -60,6 +65,8 @@ export class ShardCatalog {
   private version = -1;
   private entries = new Map<string, string>();
   private sorted: string[] = [];
+  /** Characters of the copy's keys and values (a bound on its UTF-16 size; UTF-8 is at most 1.5× that for these). */
+  private chars = 0;
   private readonly answered = new Map<string, number>();
   /** The catalog as a storage view: what auth.ts reads users and databases from. */
   readonly view: KvView = {
@@ -83,6 +90,11 @@ export class ShardCatalog {
 
   get catalogVersion(): number {
     return this.version;
+  }
+
+  /** Characters of keys and values in the copy (CATALOG_BYTES_MAX bounds it). */
+  get size(): number {
+    return this.chars;
   }
 
   /** How many users and databases the copy holds (for the bounds a sharded node enforces). */
@@ -113,8 +125,8 @@ export class ShardCatalog {
       const value = view.get(k);
       if (value !== undefined) entries.push([k, value]);
     }
-    if (entries.length > CATALOG_ENTRIES_MAX) {
-      this.env.log.log('error', 'catalog.too_large', { entries: entries.length, max: CATALOG_ENTRIES_MAX });
+    if (entries.length > CATALOG_ENTRIES_MAX || entriesChars(entries) > CATALOG_BYTES_MAX) {
+      this.env.log.log('error', 'catalog.too_large', { entries: entries.length, chars: entriesChars(entries), entriesMax: CATALOG_ENTRIES_MAX, bytesMax: CATALOG_BYTES_MAX });
       return;
     }
     if (this.adopt(v, entries, 'shard 0')) this.pushAll();
@@ -126,6 +138,7 @@ export class ShardCatalog {
     this.version = version;
     this.entries = new Map(entries);
     this.sorted = [...this.entries.keys()].sort();
+    this.chars = entriesChars(entries);
     assert(this.entries.size === entries.length, 'catalog entries are distinct keys');
     this.env.log.log('info', 'catalog.adopt', { version, entries: entries.length, from: source });
     return true;
@@ -195,7 +208,14 @@ export function catalogProblem(body: Record<string, unknown>): string | null {
     if (seen.has(e[0])) return `key ${JSON.stringify(e[0])} twice`;
     seen.add(e[0]);
   }
+  if (entriesChars(entries as [string, string][]) > CATALOG_BYTES_MAX) return `more than ${CATALOG_BYTES_MAX} characters of keys and values`;
   return null;
+}
+
+function entriesChars(entries: readonly [string, string][]): number {
+  let n = 0;
+  for (const [k, v] of entries) n += k.length + v.length;
+  return n;
 }
 
 const utf8 = new TextEncoder();

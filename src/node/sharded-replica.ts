@@ -16,7 +16,7 @@ import { shardEnv } from './shard-env.js';
 import { ShardTxn } from './shard-txn.js';
 import { finishRemoval, markJoined, markRemoved, shardOrigin } from './shard-disk.js';
 import { ShardMembers, PUSH_MS } from './shard-members.js';
-import { CATALOG_DATABASES_MAX, CATALOG_USERS_MAX, ShardCatalog } from './shard-catalog.js';
+import { CATALOG_BYTES_MAX, CATALOG_DATABASES_MAX, CATALOG_USERS_MAX, ShardCatalog } from './shard-catalog.js';
 import { MOVE_MS, ShardMover } from './shard-mover.js';
 import type { MoveStep } from '../cluster/placement/moves.js';
 import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
@@ -408,6 +408,8 @@ export class ShardedReplica implements Replica {
    */
   private catalogFull(req: Request): Result | null {
     const op = req.op;
+    // A grant can grow a user's record by a database name; 64 KiB of headroom covers the changes of a push's window.
+    if ((op.f === 'user.put' || op.f === 'user.grant' || (op.f === 'db.create' && req.shard === 0)) && this.catalog.size > CATALOG_BYTES_MAX - 64 * 1024) return { ok: false, code: 'bad_request', message: `the catalog holds ${this.catalog.size} characters of users and databases, near the ${CATALOG_BYTES_MAX} a sharded cluster holds: delete some first` };
     if (op.f === 'user.put' && this.catalog.view.get(userKeyOf(op.name)) === undefined && this.catalog.counts().users >= CATALOG_USERS_MAX) return { ok: false, code: 'bad_request', message: `the cluster has ${CATALOG_USERS_MAX} users, the most a sharded cluster holds` };
     if (op.f === 'db.create' && req.shard === 0 && this.catalog.counts().databases >= CATALOG_DATABASES_MAX) return { ok: false, code: 'bad_request', message: `the cluster has ${CATALOG_DATABASES_MAX} databases, the most a sharded cluster holds` };
     return null;
