@@ -65,7 +65,9 @@ export interface NodeConfig {
   /**
    * Multi-Raft (sharded-replica.ts): the keyspace cut into `count` shards, each a Raft group of
    * `replicas` nodes placed by the ring (src/cluster/placement). Absent or count 1: one group
-   * holds every key, exactly as without it. Needs replication raft; no authentication yet.
+   * holds every key, exactly as without it. Needs replication raft. With authentication, users
+   * and databases are shard 0's, copied to every node (shard-catalog.ts). joinByGossip: a node
+   * that meets the cluster by gossip alone and asks to be added (`serve --shards --join`).
    */
   shards?: { count: number; replicas: number; joinByGossip?: boolean; balanceMs?: number; coalesceTicks?: boolean; coalesceMessages?: boolean; sharedRaftLog?: boolean; onMoveStep?: ShardedConfig['onMoveStep'] };
 }
@@ -131,7 +133,6 @@ const frameDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** The users a node knows before it knows any: none (root is configured, not stored). */
 const EMPTY_VIEW: KvView = { get: () => undefined, scan: () => [] };
-
 
 /** Gossip senders whose last contact a node remembers (memberlist's default cluster limit is far below). */
 const GOSSIP_CONTACTS_MAX = 10_000;
@@ -466,8 +467,9 @@ export class KvNode {
       const who = this.authenticateToken(auth, req.token);
       return who.ok ? permit(who.principal, req) : who;
     }
-    const view = this.authView();
-    const who = view !== null ? resolveForwarded(auth, view, forwarded) : auth.root !== null && forwarded.user === auth.root.name ? resolveForwarded(auth, EMPTY_VIEW, forwarded) : { ok: false as const, result: { ok: false as const, code: 'unavailable' as const, message: `${this.env.id} has not yet learned the cluster's users: retry` } };
+    const view = this.authView() ?? (auth.root !== null && forwarded.user === auth.root.name ? EMPTY_VIEW : null);
+    if (view === null) return { ok: false, result: { ok: false, code: 'unavailable', message: `${this.env.id} has not yet learned the cluster's users: retry` } };
+    const who = resolveForwarded(auth, view, forwarded);
     return who.ok ? permit(who.principal, req) : who;
   }
 
