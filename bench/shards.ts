@@ -12,7 +12,10 @@
  *    group: every connection to its leader), connections shared among nodes by their share of the
  *    keys. `tcp-put-via-n1` sends every key to n1, whose gateway forwards what it does not lead:
  *    the cost of a client that does not route. Targets: 16 shards ≥ 0.9× the one group's rate, and
- *    64 shards' p99 ≤ 1.2× the one group's. A sharded node keeps one Raft log shared by its groups
+ *    64 shards' p99 ≤ 1.2× the one group's. Each case also reports the servers' CPU per write
+ *    (/proc utime + stime of the cluster's processes over the measured window, per write answered),
+ *    which the machine's other load disturbs far less than the rate, and its ratio between shapes:
+ *    the cost sharding adds per write. A sharded node keeps one Raft log shared by its groups
  *    (src/replication/raft-runtime/shared-log.ts); `--per-group` adds the 16 and 64 shards with a
  *    log per group (KV_LAB_RAFT_LOG_PER_GROUP=1), in the same run, and their ratios to the shared.
  *
@@ -49,7 +52,7 @@ import { leadersViews } from '../sim/shards/moves.js';
 import { parseScenario } from '../sim/scenario.js';
 import type { World } from '../sim/world.js';
 import { benchArgs, percentile, type BenchReport, type BenchResult } from './args.js';
-import { clusterDown, clusterUp, compiledCli, watchEnv, httpStatus, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, socketLoad, VALUE, type Cluster, type Load, type Target } from './load.js';
+import { clusterDown, clusterUp, compiledCli, watchEnv, httpStatus, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, serverCounters, socketLoad, VALUE, type Cluster, type Load, type ServerCounters, type Target } from './load.js';
 
 const args = benchArgs();
 const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join|move] [--seeds N] [--per-group] [--move-mb N]';
@@ -187,14 +190,15 @@ function routedTargets(r: Routes, connections: number): Target[] {
 
 interface Case {
   name: string;
-  run: (r: Routes) => Promise<Load>;
+  /** `servers`: the cluster's processes, whose CPU per write the case reports (serverCounters). */
+  run: (r: Routes, servers: ServerCounters) => Promise<Load>;
 }
 
 const ALL_KEYS = Array.from({ length: KEYS }, (_, i) => i);
 const CASES: Case[] = [
-  { name: 'tcp-put', run: (r) => socketLoad(routedTargets(r, CONNECTIONS), 1, lineEnd, lineOk, TIMING) },
-  { name: 'tcp-put-p4', run: (r) => socketLoad(routedTargets(r, CONNECTIONS), 4, lineEnd, lineOk, TIMING) },
-  { name: 'tcp-put-via-n1', run: (r) => socketLoad(sameTarget(r.tcpPort.n1 as number, pool(putOf(ALL_KEYS)), CONNECTIONS), 1, lineEnd, lineOk, TIMING) },
+  { name: 'tcp-put', run: (r, servers) => socketLoad(routedTargets(r, CONNECTIONS), 1, lineEnd, lineOk, TIMING, servers) },
+  { name: 'tcp-put-p4', run: (r, servers) => socketLoad(routedTargets(r, CONNECTIONS), 4, lineEnd, lineOk, TIMING, servers) },
+  { name: 'tcp-put-via-n1', run: (r, servers) => socketLoad(sameTarget(r.tcpPort.n1 as number, pool(putOf(ALL_KEYS)), CONNECTIONS), 1, lineEnd, lineOk, TIMING, servers) },
 ];
 
 /**
@@ -225,12 +229,12 @@ async function real(results: BenchResult[]): Promise<void> {
     }
     for (const k of CASES) {
       const runs: Load[][] = up.map(() => []);
-      for (let i = 0; i < REPEAT; i++) for (let j = 0; j < up.length; j++) (runs[j] as Load[]).push(await k.run(routed[j] as Routes));
+      for (let i = 0; i < REPEAT; i++) for (let j = 0; j < up.length; j++) (runs[j] as Load[]).push(await k.run(routed[j] as Routes, serverCounters((up[j] as { c: Cluster }).c.dir)));
       up.forEach(({ s }, j) => {
         const m = median(runs[j] as Load[]);
-        results.push({ case: k.name, subject: s.name, opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, ops: m.ops, errors: m.errors, ...(m.firstError !== undefined ? { firstError: m.firstError } : {}), runs: m.runs });
+        results.push({ case: k.name, subject: s.name, opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, ops: m.ops, errors: m.errors, cpuUsPerOp: m.cpuUsPerOp ?? null, ...(m.firstError !== undefined ? { firstError: m.firstError } : {}), runs: m.runs });
         const spread = REPEAT > 1 ? `   (runs ${m.runs.map((x) => x.opsPerSec).join(' / ')})` : '';
-        log(`  ${k.name.padEnd(15)} ${s.name.padEnd(20)} ${String(m.opsPerSec).padStart(7)} ops/s   p50 ${m.p50Ms.toFixed(2)} ms   p99 ${m.p99Ms.toFixed(2)} ms${m.errors > 0 ? `   ${m.errors} errors (${m.firstError})` : ''}${spread}`);
+        log(`  ${k.name.padEnd(15)} ${s.name.padEnd(20)} ${String(m.opsPerSec).padStart(7)} ops/s   p50 ${m.p50Ms.toFixed(2)} ms   p99 ${m.p99Ms.toFixed(2)} ms   CPU ${m.cpuUsPerOp ?? '?'} µs/write${m.errors > 0 ? `   ${m.errors} errors (${m.firstError})` : ''}${spread}`);
       });
     }
   } finally {
@@ -515,6 +519,9 @@ async function main(): Promise<void> {
       ratios[`${c}: 16 shards / 1 group writes/s`] = round((s16.opsPerSec ?? NaN) / (one.opsPerSec ?? NaN));
       ratios[`${c}: 64 shards / 1 group writes/s`] = round((s64.opsPerSec ?? NaN) / (one.opsPerSec ?? NaN));
       ratios[`${c}: 64 shards / 1 group p99`] = round((s64.p99Ms ?? NaN) / (one.p99Ms ?? NaN));
+      // CPU per write is what the machine's other load disturbs least: the cost sharding adds.
+      ratios[`${c}: 16 shards / 1 group CPU per write`] = round(Number(s16.cpuUsPerOp ?? NaN) / Number(one.cpuUsPerOp ?? NaN));
+      ratios[`${c}: 64 shards / 1 group CPU per write`] = round(Number(s64.cpuUsPerOp ?? NaN) / Number(one.cpuUsPerOp ?? NaN));
       const p16 = of('16 shards, log per group', c);
       const p64 = of('64 shards, log per group', c);
       if (p16 === undefined || p64 === undefined) continue;
