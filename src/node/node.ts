@@ -312,6 +312,12 @@ export class KvNode {
     // A node that joins a sharded cluster by gossip asks to be a member before it is one: heard
     // only from a node gossip sees alive (over the peer port: a holder of the cluster secret).
     else if (message.kind === 'placement.join' && this.sharded !== null && this.gossipAlive(from)) this.sharded.joinRequest(from, message);
+    // A node that left the member set may still hold a replica it missed its removal from, and
+    // asks the shard's leader whether it may delete it. A leader that restarted since knows only
+    // the current member set as its peers, and refusing the question left that replica running
+    // for good (shards/grow-shrink seed 15). The answer says only "no member of shard S, as of
+    // commit C", to a sender on the peer network (on real nodes, a holder of the cluster secret).
+    else if (message.kind === 'shard.gc' && this.sharded !== null) this.sharded.receivePeer(from, message);
     else this.env.log.log('warn', 'node.peer_refused', { from, kind: message.kind, why: 'not a member of the cluster' });
   }
 

@@ -33,4 +33,15 @@ test('raft/overtaken seed 58: convergence waits for every Raft log to be applied
   assert.is(summary.checks.convergence?.verdict, 'pass', summary.checks.convergence?.summary);
 });
 
+test('shards/grow-shrink seed 15: a leader that restarted answers a departed node asking whether its stale replica may go', () => {
+  // A 200-seed sweep found shard 3 with a fourth replica on n9 at the end (convergence, placement):
+  // n9 left the member set while its removal from shard 3 was in flight; shard 3's leader, n1,
+  // restarted knowing only the new member set, so it refused n9's shard.gc as from no member, and
+  // n9's stale replica ran on, pre-campaigning forever.
+  const s = { ...shipped('shards/grow-shrink.yaml'), checks: ['convergence' as const, 'placement' as const] };
+  const { summary } = runScenario(s, { seed: 15, outDir: null });
+  assert.is(summary.checks.placement?.verdict, 'pass', summary.checks.placement?.summary);
+  assert.is(summary.checks.convergence?.verdict, 'pass', summary.checks.convergence?.summary);
+});
+
 test.run();
