@@ -1,5 +1,6 @@
 import { isMap, isScalar, type Node as YamlNode } from 'yaml';
 import { BUGS, type BugName } from '../src/node/bugs.js';
+import { DATA_FILE_KINDS, type DataFileKind } from '../src/node/data-dir.js';
 import { OP_FUNCTIONS } from '../src/check/history.js';
 import {
   bool,
@@ -91,7 +92,7 @@ export type Fault = FaultBase &
     | { kind: 'reorder'; probability: number }
     | { kind: 'latency'; minNs: number; meanNs: number; maxNs: number }
     | { kind: 'fsync-fail'; node: NodeSelector; count: number; probability: number }
-    | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string }
+    | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string; file?: DataFileKind | 'any' }
     | { kind: 'disk-full'; node: NodeSelector; freeBytes: number }
     | { kind: 'failover'; node: NodeSelector }
     | { kind: 'join'; node: NodeSelector }
@@ -366,7 +367,7 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   reorder: obj({ ...common, probability: { v: probability, required: true } }),
   latency: obj({ ...common, min: { v: duration(), required: true }, mean: { v: duration(), required: true }, max: { v: duration(), required: true } }),
   'fsync-fail': obj({ ...common, node: { v: nodeSel, required: true }, count: { v: int({ min: 0 }), default: 1 }, probability: { v: probability, default: 0 } }),
-  corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() } }),
+  corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() }, file: { v: oneOf([...DATA_FILE_KINDS, 'any'] as const) } }),
   'disk-full': obj({ ...common, node: { v: nodeSel, required: true }, freeBytes: { v: bytes, default: 0 } }),
   failover: obj({ ...common, node: { v: nodeSel, required: true } }),
   join: obj({ ...common, node: { v: nodeSel, required: true } }),
@@ -469,7 +470,7 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
       if ((r.count as number) === 0 && (r.probability as number) === 0) return problem(ctx, node, path, 'fsync-fail needs count > 0 or probability > 0');
       return { ...base, kind, node: r.node as string, count: r.count as number, probability: r.probability as number };
     case 'corrupt':
-      return { ...base, kind, node: r.node as string, bits: r.bits as number, ...(r.path !== undefined ? { path: r.path as string } : {}) };
+      return { ...base, kind, node: r.node as string, bits: r.bits as number, ...(r.path !== undefined ? { path: r.path as string } : {}), ...(r.file !== undefined ? { file: r.file as DataFileKind | 'any' } : {}) };
     case 'disk-full':
       return { ...base, kind, node: r.node as string, freeBytes: r.freeBytes as number };
     case 'failover':
