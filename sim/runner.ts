@@ -5,6 +5,7 @@ import { checkLinearizable, renderResult, type LinearizabilityResult } from '../
 import { checkLostWrites, type LostWritesResult } from '../src/check/lost-writes.js';
 import { checkTransactions } from '../src/check/txn/index.js';
 import type { HistoryEvent } from '../src/check/history.js';
+import { RepairWatch } from './repairs.js';
 import type { Env } from '../src/env/env.js';
 import type { KvNode } from '../src/node/node.js';
 import { RaftReplica } from '../src/node/raft-replica.js';
@@ -117,7 +118,7 @@ const SLICE_NS = 100 * NS_PER_MS;
  * reaches (line, HTTP, or request frames on the TCP client port). `net` opens the gateway's own
  * endpoint for forwarding.
  */
-export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWatch | null = null, membership: WorldMembership | null = null, moves: MoveWatch | null = null): (env: Env, machine: Machine) => SimNode {
+export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWatch | null = null, membership: WorldMembership | null = null, moves: MoveWatch | null = null, repairs: RepairWatch | null = null): (env: Env, machine: Machine) => SimNode {
   const members = nodeIds(scenario).slice(0, scenario.cluster.voters);
   const gossip = scenario.cluster.gossip;
   const bugs = new Set(scenario.bugs);
@@ -133,6 +134,7 @@ export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWat
         primary: scenario.cluster.primary,
         storage: scenario.cluster.storage,
         ...(observer !== null ? { onApply: observer.onApply } : {}),
+        ...(repairs !== null ? { onRepair: repairs.onRepair } : {}),
         ...(scenario.cluster.shards > 1 ? { shards: { count: scenario.cluster.shards, replicas: scenario.cluster.replicas, ...(moves !== null ? { onMoveStep: moves.onStep } : {}) } } : {}),
         // Every node joins through every other: the way an operator lists seeds.
         ...(gossip !== null ? { gossip: { options: gossip, seeds: nodeIds(scenario), meta: LAB_MEMBER_META, ...(membership !== null ? { onEvent: membership.see } : {}) } } : {}),
@@ -152,6 +154,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   let observer: RaftWatch | null = null;
   let membership: WorldMembership | null = null;
   let moves: MoveWatch | null = null;
+  let repairs: RepairWatch | null = null;
   const world: World = new World({
     seed: String(seed),
     nodeIds: nodeIds(scenario),
@@ -163,7 +166,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
       crash: scenario.disk.crash,
       dirCrash: scenario.disk.dirCrash,
     },
-    createNode: (env, machine) => createNodeFor(scenario, world.net, observer, membership, moves)(env, machine),
+    createNode: (env, machine) => createNodeFor(scenario, world.net, observer, membership, moves, repairs)(env, machine),
     trace,
   });
   if (scenario.cluster.replication === 'raft' && OBSERVED.some((c) => scenario.checks.includes(c))) {
@@ -171,6 +174,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     observer.attach();
   }
   if (scenario.cluster.gossip !== null) membership = new WorldMembership(world);
+  if (scenario.checks.includes('repairs')) repairs = new RepairWatch(world);
   if (scenario.cluster.shards > 1 && scenario.checks.includes('moves')) {
     moves = new MoveWatch(world, scenario);
     moves.attach();
@@ -183,7 +187,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   // runs in between), and to no one after it.
   const previousHandler = Nemesis.needsFailpoints(scenario.faults) ? setFailpointHandler(nemesis.onFailpoint) : undefined;
   try {
-    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, moves, violated, wallStart, recorder });
+    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, moves, repairs, violated, wallStart, recorder });
   } finally {
     if (previousHandler !== undefined) setFailpointHandler(previousHandler);
   }
@@ -201,6 +205,8 @@ interface RunParts {
   membership: WorldMembership | null;
   /** What moves did (sharded runs with the moves check). */
   moves: MoveWatch | null;
+  /** Repairs of state machines from their group (the repairs check). */
+  repairs: RepairWatch | null;
   violated: () => boolean;
   wallStart: number;
   /** Reads the trace for report.html; null when the run writes no folder. */
@@ -271,6 +277,8 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
         ? convergence ?? { verdict: 'skipped', summary: 'the run stopped before replicas could converge' }
         : name === 'assertions'
           ? assertionsVerdict(world)
+        : name === 'repairs'
+          ? parts.repairs?.verdict() ?? { verdict: 'skipped', summary: 'no Raft in this run' }
         : options.skipChecks && name !== 'raft-safety'
           ? { verdict: 'skipped', summary: 'not checked (skipChecks)' }
           : name === 'leader-stability' || name === 'applied-results' || name === 'recovery'
@@ -511,6 +519,8 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
     case 'applied-results':
     case 'recovery':
       return { verdict: 'skipped', summary: 'checked from the run\'s record (raftRecordCheck)' };
+    case 'repairs':
+      return { verdict: 'skipped', summary: 'checked from the nodes\' repair events (RepairWatch)' };
     case 'membership':
     case 'ring-balance':
       return { verdict: 'skipped', summary: 'checked from the nodes\' gossip (gossipVerdicts)' };

@@ -34,16 +34,16 @@ import { DEFAULT_GOSSIP_OPTIONS, gossipOptions, type GossipOptions } from '../sr
 
 export const ENGINES = ['memory', 'lsm', 'bitcask'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance', 'moves', 'isolation'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance', 'moves', 'isolation', 'repairs'] as const;
 /** Checks that watch Raft itself (its elections, the entries it applies): they need replication raft. */
-const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery'];
+const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery', 'repairs'];
 /** Checks of the nodes' gossip (sim/gossip/checks.ts): they need cluster.gossip. */
 export const GOSSIP_CHECKS: readonly CheckName[] = ['membership', 'ring-balance'];
 export type CheckName = (typeof CHECKS)[number];
 /** Checks of a sharded cluster (sim/shards/checks.ts): they need cluster.shards > 1. */
 export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance', 'moves'];
 /** Raft checks not yet kept per group: a sharded scenario may not ask for them. */
-export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results'];
+export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results', 'repairs'];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
 /**

@@ -24,6 +24,10 @@ import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
 import { EngineStore } from './store.js';
+import { dataFileKind, ENGINE_DIR, ENGINE_ROTTEN_MARKER, RAFT_DIR } from './data-dir.js';
+import { StorageCorruptionError } from '../storage/errors.js';
+import { filesUnder, quarantine } from '../storage/quarantine.js';
+import { markStateMachineLost } from '../replication/raft-runtime/runtime.js';
 
 export type { Reply } from './replica.js';
 export type { RaftTuning } from './raft-tuning.js';
@@ -50,6 +54,8 @@ export interface NodeConfig {
   original?: boolean;
   /** Replication `primary`: the initial leader and how often it ships its log. */
   primary?: { leader: string; shipIntervalMs: number };
+  /** Protocol-aware recovery of a Raft member's state machine: needed at start, and done (the simulator's repair check). */
+  onRepair?: (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => void;
   /** Called for every log entry the state machine applies (the simulator's safety observers); `shard` with shards. */
   onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null, shard?: number) => void;
   /**
@@ -177,15 +183,81 @@ export class KvNode {
       return;
     }
     const raft = config.replication === 'raft';
-    openRaftEngine(env, config.engine, raft, { ...config.storage, fsync }, (err, engine) => {
-      if (this.stopped) {
-        engine?.close(() => {});
-        return;
+    const open = (mayRepair: boolean) =>
+      openRaftEngine(env, config.engine, raft, { ...config.storage, fsync }, (err, engine) => {
+        if (this.stopped) {
+          engine?.close(() => {});
+          return;
+        }
+        const rotten = err !== null ? engineCorruption(err) : null;
+        if (raft && mayRepair && rotten !== null) return this.quarantineEngine(rotten.message, () => open(false));
+        if (err !== null || engine === undefined) return this.fail(err ?? new Error('the storage engine did not open'));
+        // On a Raft member a durable engine's state is what the Raft log is compacted against.
+        this.store = new EngineStore(engine, { durable: raft });
+        this.startReplica(this.store);
+      });
+    // An engine found rotten while the node ran (a read, a merge, a compaction): its last life
+    // left the marker, and the engine is quarantined before it is opened.
+    if (raft && env.disk.exists(ENGINE_ROTTEN_MARKER)) {
+      let why = 'an engine file failed its checks';
+      try {
+        why = new TextDecoder().decode(env.disk.readFile(ENGINE_ROTTEN_MARKER)).trim().slice(0, 1000) || why;
+      } catch {
+        // The reason is for the log only: a rotten marker still says what it must.
       }
-      if (err !== null || engine === undefined) return this.fail(err ?? new Error('the storage engine did not open'));
-      // On a Raft member a durable engine's state is what the Raft log is compacted against.
-      this.store = new EngineStore(engine, { durable: raft });
-      this.startReplica(this.store);
+      this.quarantineEngine(why, () => open(true));
+      return;
+    }
+    open(true);
+  }
+
+  /**
+   * A Raft member whose engine files fail their checks at start (protocol-aware recovery,
+   * src/replication/raft-runtime/README.md): the group holds every byte of its state, so rather
+   * than exit at every restart it marks its state machine lost (durably, first), moves the whole
+   * engine directory to quarantine, and starts with an empty engine, which the Raft runtime
+   * refills from the leader's snapshot before this member applies or leads again.
+   */
+  private quarantineEngine(why: string, then: () => void): void {
+    const { env } = this;
+    env.log.log('error', 'node.engine_corrupt', { why });
+    markStateMachineLost(env, RAFT_DIR, why, (e) => {
+      if (e !== null) return this.fail(e);
+      quarantine(env.disk, 'engine', filesUnder(env.disk, ENGINE_DIR), (e2, dir) => {
+        if (e2 !== null) return this.fail(e2);
+        env.log.log('error', 'node.quarantined', { what: 'engine', to: dir ?? null });
+        try {
+          if (env.disk.exists(ENGINE_ROTTEN_MARKER)) env.disk.remove(ENGINE_ROTTEN_MARKER);
+        } catch (e3) {
+          return this.fail(e3 as Error);
+        }
+        // Not waited for: a marker that comes back after a crash quarantines an engine the
+        // state-machine-lost marker already has repaired from the group (wasteful, never wrong).
+        env.disk.syncDir('', () => {});
+        if (!this.stopped) then();
+      });
+    });
+  }
+
+  /**
+   * A Raft member whose engine failed a check while running: it cannot go on (the engine stopped),
+   * so it leaves a marker (durably) for its next start to quarantine the engine, then exits.
+   */
+  private failRotten(err: Error, rotten: StorageCorruptionError): void {
+    const { env } = this;
+    env.log.log('error', 'node.failed', { error: err.message, engineRotten: rotten.path });
+    this.stop();
+    let f;
+    try {
+      f = env.disk.open(ENGINE_ROTTEN_MARKER, 'truncate');
+      f.append(new TextEncoder().encode(`${rotten.message}\n`));
+    } catch {
+      return env.exit?.(err.message);
+    }
+    const file = f;
+    file.sync(() => {
+      file.close();
+      env.disk.syncDir('', () => env.exit?.(err.message));
     });
   }
 
@@ -207,7 +279,8 @@ export class KvNode {
       this.replica = new PrimaryReplica(env, store, { members: config.members, leader: p.leader, shipIntervalMs: p.shipIntervalMs, bugs: config.bugs }, fatal, started);
     } else {
       const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
-      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}) };
+      const onRepair = config.onRepair;
+      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}), ...(onRepair !== undefined ? { onRepair: (event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => onRepair(env.id, event, detail) } : {}) };
       this.replica = new RaftReplica(env, store, raftConfig, fatal, started);
     }
   }
@@ -250,6 +323,8 @@ export class KvNode {
 
   private fail(err: Error): void {
     if (this.stopped) return;
+    const rotten = this.config.replication === 'raft' && this.sharded === null ? engineCorruption(err) : null;
+    if (rotten !== null) return this.failRotten(err, rotten);
     this.env.log.log('error', 'node.failed', { error: err.message });
     this.stop();
     this.env.exit?.(err.message);
@@ -529,6 +604,14 @@ export class KvNode {
   }
 }
 
+/** The engine-file corruption that err is or was caused by (errors may wrap it), or null. */
+function engineCorruption(err: Error): StorageCorruptionError | null {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof StorageCorruptionError && dataFileKind(e.path) === 'engine') return e;
+  }
+  return null;
+}
+
 /**
  * Opens a node's engine. On a Raft member the LSM writes in log mode `applied-index`: no WAL of
  * its own, the Raft log (fsynced per Ready) is the log, and each flush records the applied index
@@ -538,8 +621,8 @@ export class KvNode {
  */
 function openRaftEngine(env: Env, kind: EngineKind, raft: boolean, options: EngineOptions, done: (err: Error | null, engine?: Engine) => void): void {
   const deps = { disk: env.disk, clock: env.clock, log: env.log };
-  if (!raft || kind !== 'lsm' || options.logMode !== undefined) return openEngine(kind, deps, 'kv', options, done);
-  const walDir = 'kv/wal';
+  if (!raft || kind !== 'lsm' || options.logMode !== undefined) return openEngine(kind, deps, ENGINE_DIR, options, done);
+  const walDir = `${ENGINE_DIR}/wal`;
   const logMode = env.disk.exists(walDir) ? 'wal' : 'applied-index';
-  openEngine(kind, deps, 'kv', { ...options, logMode }, done);
+  openEngine(kind, deps, ENGINE_DIR, { ...options, logMode }, done);
 }

@@ -6,7 +6,7 @@ import { raftOptions } from '../replication/raft/options.js';
 import type { Entry, Index, ReadState, SnapshotMeta, SoftState } from '../replication/raft/types.js';
 import type { ProposeResult, TransferResult } from '../replication/raft/results.js';
 import type { ConfChange } from '../replication/raft/confchange.js';
-import { decodeRaftFrame, RaftRuntime, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
+import { decodeRaftFrame, RaftRuntime, type RaftRuntimeHooks, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
 import { assert } from '../util/assert.js';
 import { failpoint } from '../util/failpoints.js';
 import type { BugName } from './bugs.js';
@@ -21,6 +21,7 @@ import { executeShardTxn, isShardTxnRecord } from './shard-txn-apply.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { decodeStateBlock, StateSnapshotSource } from './state-snapshot.js';
 import type { NodeStore } from './store.js';
+import { RAFT_DIR } from './data-dir.js';
 
 /**
  * Replication `raft`: every write goes through the Raft log and is answered once committed and
@@ -42,6 +43,8 @@ export interface RaftReplicaConfig extends RaftTuning {
   diskReserveBytes?: number;
   /** The group's part of its node's shared Raft log (a sharded node's; RaftRuntimeOptions.sharedLog). */
   sharedLog?: GroupLog;
+  /** Repairs of the state machine from the group (RaftRuntimeHooks.onRepair), for the lab's repair check. */
+  onRepair?: RaftRuntimeHooks['onRepair'];
 }
 
 /** The state machine's own record of the last applied log position. */
@@ -157,7 +160,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
         logSegmentBytes: config.logSegmentBytes,
         logBlockBytes: config.logBlockBytes,
         skipLogFsync: bugs.has('skip-log-fsync'),
-        dir: 'raft',
+        dir: RAFT_DIR,
         transfer: { chunkBytes: config.snapshotChunkBytes, windowChunks: config.snapshotWindowChunks, timeoutMs: config.snapshotTimeoutMs, syncBytes: config.snapshotSyncBytes },
         snapshotYieldMs: config.snapshotYieldMs,
         ...(config.diskReserveBytes !== undefined ? { diskReserveBytes: config.diskReserveBytes } : {}),
@@ -173,6 +176,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
           this.promoteLearners();
         },
         onFatal: (err) => this.fatal(err),
+        ...(config.onRepair !== undefined ? { onRepair: config.onRepair } : {}),
       },
       (err, rt) => {
         if (err === null && rt !== undefined) this.runtime = rt;
@@ -386,6 +390,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
   receivePeer(from: string, body: Record<string, unknown>): void {
     if (this.runtime === null || this.stopped) return;
     if (body.kind === 'snapack') return this.runtime.receiveTransfer(from, body);
+    if (body.kind === 'repair') return this.runtime.receiveRepair(from, body);
     const m = decodeRaftFrame(body);
     if (m === null) {
       this.env.log.log('warn', 'raft.bad_message', { from });

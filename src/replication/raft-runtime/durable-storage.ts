@@ -2,6 +2,8 @@ import type { EngineDeps } from '../../storage/engine.js';
 import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
+import { isDiskError } from '../../env/disk.js';
+import { StorageCorruptionError } from '../../storage/errors.js';
 import { assert } from '../../util/assert.js';
 import { failpoint } from '../../util/failpoints.js';
 import { decodeEntries, decodeJson, encodeEntries, encodeJson, entriesFromWire, entriesToWire } from './codec.js';
@@ -98,6 +100,11 @@ export interface OpenReport {
   wal: WalRecoveryReport;
   /** The storage was new and got the bootstrap membership. */
   bootstrapped: boolean;
+  /**
+   * Snapshot files (in snapshotDir) the log names that failed their checks: the log now holds
+   * their positions with no file (isStateMachineSnapshot), and the files wait to be quarantined.
+   */
+  lostSnapshots: string[];
 }
 
 /**
@@ -125,9 +132,33 @@ interface Recoverer {
   gathered: readonly unknown[];
   entryRecords: EntryRecord[];
   appended(lsn: number, entries: readonly Entry[]): void;
+  /** Snapshot files the log names that failed their checks (still on disk, to be quarantined). */
+  lost: ReadonlySet<string>;
+}
+
+/**
+ * The snapshot a record names, or — when its file fails its checks or is gone — a snapshot at the
+ * same position with no file (the state machine's, like a COMPACT's), its file's name added to
+ * `lost`. A rotten snapshot file loses nothing the group does not hold: the runtime quarantines
+ * it, and repairs the state machine from the leader if it was behind (protocol-aware recovery).
+ */
+function loadOrLose(deps: EngineDeps, snapDir: string, body: Record<string, unknown>, lsn: number, lost: Set<string>): Snapshot {
+  try {
+    return loadRecorded(deps, snapDir, body, lsn);
+  } catch (err) {
+    const file = body.file;
+    const gone = err instanceof StorageCorruptionError || isDiskError(err, 'ENOENT');
+    if (!gone || typeof file !== 'string' || !isSnapshotFileName(file)) throw err;
+    const meta = body.meta as SnapshotMeta | undefined;
+    if (meta === undefined || !Number.isSafeInteger(meta.index) || meta.index <= 0) throw err;
+    deps.log.log('error', 'raft.snapshot_lost', { file, lsn, error: (err as Error).message });
+    if (deps.disk.exists(`${snapDir}/${file}`)) lost.add(file);
+    return { meta, data: new Uint8Array(0) };
+  }
 }
 
 function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
+  const lost = new Set<string>();
   // Records are gathered first and replayed from the last snapshot-bearing one: segments are
   // dropped whole, so records before a checkpoint can survive it, and the snapshot files they
   // name may already be gone.
@@ -213,7 +244,7 @@ function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
           appended(g.lsn, body.entries as Entry[]);
           break;
         case SNAPSHOT:
-          mem.applySnapshot(loadRecorded(deps, snapDir, body, g.lsn));
+          mem.applySnapshot(loadOrLose(deps, snapDir, body, g.lsn, lost));
           entryRecords.length = 0;
           break;
         case COMPACT:
@@ -228,7 +259,7 @@ function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
           i += k;
           mem = MemoryRaftStorage.restore({
             // file null: a rewrite (rewrite()) of a log whose snapshot only the state machine holds, or none yet.
-            snapshot: body.file === null ? { meta: body.meta as SnapshotMeta, data: new Uint8Array(0) } : loadRecorded(deps, snapDir, body, g.lsn),
+            snapshot: body.file === null ? { meta: body.meta as SnapshotMeta, data: new Uint8Array(0) } : loadOrLose(deps, snapDir, body, g.lsn, lost),
             offsetIndex: boundary.index,
             offsetTerm: boundary.term,
             entries,
@@ -240,7 +271,7 @@ function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
     }
     return mem;
   };
-  return { onRecord, replay, gathered, entryRecords, appended };
+  return { onRecord, replay, gathered, entryRecords, appended, lost };
 }
 
 export class DurableRaftStorage implements RaftStorage {
@@ -339,12 +370,12 @@ export class DurableRaftStorage implements RaftStorage {
       return done(e as Error);
     }
     const storage = new DurableRaftStorage(deps, options, mem, wal, r.entryRecords);
-    if (r.gathered.length > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false });
+    if (r.gathered.length > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false, lostSnapshots: [...r.lost].sort() });
     const [entry, hard] = bootstrapState(bootstrap);
     mem.append([entry]);
     mem.setHardState(hard);
     r.appended(wal.append(ENTRIES_BIN, encodeEntries([entry])), [entry]);
-    wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
+    wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true, lostSnapshots: [] }));
   }
 
   // ---- RaftStorage, for the core ----
@@ -429,6 +460,17 @@ export class DurableRaftStorage implements RaftStorage {
     }
     this.wal.append(SNAPSHOT, record, undefined, { sync: false });
     writeRest();
+  }
+
+  /**
+   * The log's snapshot keeps its position but no longer names a file (its file was found rotten
+   * while being installed): in memory only — the record naming the file stays, and the next
+   * recovery, finding the file gone or rotten, does the same (loadOrLose).
+   */
+  forgetSnapshotFile(): void {
+    const snap = this.mem.snapshot();
+    this.mem.replaceSnapshotData(new Uint8Array(0));
+    assert(isStateMachineSnapshot(this.mem.snapshot()) && this.mem.snapshot().meta.index === snap.meta.index, 'a forgotten snapshot file keeps its position');
   }
 
   /** Snapshot files being sent to followers: compaction leaves them alone (by name, counted). */

@@ -1,6 +1,8 @@
 import type { Env } from '../../env/env.js';
 import type { Timer } from '../../env/clock.js';
 import type { EngineDeps } from '../../storage/engine.js';
+import { StorageCorruptionError } from '../../storage/errors.js';
+import { quarantine } from '../../storage/quarantine.js';
 import { assert } from '../../util/assert.js';
 import { failpoint } from '../../util/failpoints.js';
 import { encodeRaftFrame, raftMessageFromWire } from './codec.js';
@@ -83,6 +85,12 @@ export interface RaftRuntimeHooks {
   onApplied(): void;
   /** The log could not be written: the node must stop (its promises can no longer be kept). */
   onFatal(err: Error): void;
+  /**
+   * Protocol-aware recovery: the state machine lacks state the log was compacted past (`needed`,
+   * at start: its files were found rotten and quarantined), or it has been refilled from the
+   * group (`repaired`). For the simulator's repair check and for operators.
+   */
+  onRepair?(event: 'needed' | 'repaired', detail: { need: Index; applied: Index; why: string }): void;
 }
 
 export interface RaftRuntimeOptions {
@@ -136,6 +144,38 @@ export interface RaftRuntimeOptions {
  */
 export const LOG_BACKLOG_SNAPSHOTS = 4;
 
+/**
+ * The marker (under the runtime's dir) that the state machine lost state the log was compacted
+ * past, on purpose: its rotten files were quarantined, and it is to be refilled from the group.
+ * Without it, a state machine behind a compaction point is data loss and the node refuses to
+ * start; with it, the node starts, refuses to lead, and asks the leader for a snapshot. It is
+ * written (durably) before anything is quarantined, and removed once a compaction made after the
+ * repair is durable (the state machine then holds again what the log no longer does).
+ */
+export const STATE_MACHINE_LOST_MARKER = 'sm-lost';
+
+/** Ticks between two requests for a repairing snapshot while none arrives. */
+const REPAIR_ASK_TICKS = 10;
+
+/** Writes the marker durably (STATE_MACHINE_LOST_MARKER), saying why, then calls done. */
+export function markStateMachineLost(env: Pick<Env, 'disk'>, dir: string, why: string, done: (err: Error | null) => void): void {
+  const path = `${dir}/${STATE_MACHINE_LOST_MARKER}`;
+  let f;
+  try {
+    env.disk.mkdir(dir);
+    f = env.disk.open(path, 'truncate');
+    f.append(new TextEncoder().encode(`${JSON.stringify({ why: why.slice(0, 1000) })}\n`));
+  } catch (err) {
+    return done(err as Error);
+  }
+  const file = f;
+  file.sync((err) => {
+    file.close();
+    if (err !== null) return done(err);
+    env.disk.syncDir(dir, (e) => done(e));
+  });
+}
+
 /** A Ready carried out for longer than this is logged (raft.ready_slow). */
 const READY_SLOW_MS = 10_000;
 
@@ -180,6 +220,16 @@ export class RaftRuntime {
   private readonly transferOptions: TransferOptions;
   private readonly transferDeps: TransferDeps;
   soft: SoftState;
+  /**
+   * Protocol-aware recovery of the state machine: it lacks the state below `need` (the log's
+   * compaction point), so it applies nothing and this member stands for no election until a
+   * snapshot at `need` or later from the leader has been installed. `installing`: one is.
+   */
+  private repair: { need: Index; why: string; ticks: number; installing: boolean } | null = null;
+  /** The STATE_MACHINE_LOST_MARKER is on disk (removed after the first compaction past a repair). */
+  private lostMarker = false;
+  /** Repairs of the state machine completed since start. */
+  repairs = 0;
 
   private constructor(
     private readonly env: Env,
@@ -202,7 +252,8 @@ export class RaftRuntime {
       this.transferDeps,
       {
         term: () => this.node.hardState().term,
-        commitIndex: () => this.node.commitIndex(),
+        // A repairing member takes any snapshot past what its state machine holds.
+        commitIndex: () => (this.repair !== null ? this.sm.appliedIndex() : this.node.commitIndex()),
         hasRoomFor: (bytes) => this.hasRoomFor(bytes),
         received: (from, term, snapshot) => this.snapshotReceived(from, term, snapshot),
         failed: (err) => this.fatal('raft.snapshot_receive_failed', err),
@@ -227,7 +278,7 @@ export class RaftRuntime {
     const opened = (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport): void => {
       if (err !== null || storage === undefined) return done(err ?? new Error('raft log did not open'));
       const snap = storage.snapshot();
-      const go = (e: Error | null) => {
+      const go = (e: Error | null, repair?: { need: Index; why: string }) => {
         if (e !== null) {
           storage.close(() => {});
           return done(e);
@@ -243,25 +294,54 @@ export class RaftRuntime {
           walTailDropped: report?.wal.droppedTail !== null,
         });
         const rt = new RaftRuntime(env, options, storage, sm, hooks);
+        rt.lostMarker = env.disk.exists(`${options.dir}/${STATE_MACHINE_LOST_MARKER}`);
+        if (repair !== undefined) rt.startRepair(repair.need, repair.why);
         rt.scheduleTick();
         rt.drive();
         done(null, rt);
       };
-      // A log compacted against the state machine's durable state, which is not there: the
-      // entries in between are gone from this member. Said loudly, never served as if whole.
-      if (sm.appliedIndex() < snap.meta.index && isStateMachineSnapshot(snap)) {
-        storage.close(() => {});
-        return done(new Error(`raft log compacted to ${snap.meta.index} against the state machine's durable state, but the state machine is at ${sm.appliedIndex()}: the writes in between are lost on this member`));
+      // Snapshot files the log names that failed their checks: the log keeps their positions, the
+      // files go to quarantine; a state machine behind them is repaired from the group.
+      const rotten = report?.lostSnapshots ?? [];
+      const behind = sm.appliedIndex() < snap.meta.index;
+      if (rotten.length > 0) {
+        const why = `snapshot file ${rotten.join(', ')} failed its checks`;
+        return loseStateMachine(env, options.dir, behind ? why : null, rotten.map((f) => `${storage.snapshotDir}/${f}`), (e) => (e !== null ? go(e) : RaftRuntime.bringUp(env, options, storage, sm, go)));
       }
-      // A state machine that lost more than the log keeps (the memory engine always does), or that
-      // crashed while installing a snapshot, starts again from the snapshot; the core then hands
-      // it every committed entry after that.
-      if (sm.appliedIndex() < snap.meta.index) installSnapshot(env, storage.snapshotDir, snap, sm, options.snapshotYieldMs ?? 0, () => false, go);
-      else go(null);
+      RaftRuntime.bringUp(env, options, storage, sm, go);
     };
     const storageOptions = { dir: options.dir, skipFsync: options.skipLogFsync, wal };
     if (options.sharedLog !== undefined) DurableRaftStorage.openShared(deps, storageOptions, options.bootstrap, options.sharedLog, opened);
     else DurableRaftStorage.open(deps, storageOptions, options.bootstrap, opened);
+  }
+
+  /**
+   * Brings the state machine up to the log's snapshot if it is behind: from the snapshot's file
+   * when there is one (a rotten one is quarantined and the state machine repaired from the group
+   * instead), from the group when the state machine lost it on purpose (the marker), and
+   * otherwise it is data loss: said loudly, never served as if whole.
+   */
+  private static bringUp(env: Env, options: RaftRuntimeOptions, storage: DurableRaftStorage, sm: RaftStateMachine, go: (e: Error | null, repair?: { need: Index; why: string }) => void): void {
+    const snap = storage.snapshot();
+    if (sm.appliedIndex() >= snap.meta.index) return go(null);
+    const marked = env.disk.exists(`${options.dir}/${STATE_MACHINE_LOST_MARKER}`);
+    if (isStateMachineSnapshot(snap)) {
+      if (marked) return go(null, { need: snap.meta.index, why: 'its files were quarantined' });
+      return go(new Error(`raft log compacted to ${snap.meta.index} against the state machine's durable state, but the state machine is at ${sm.appliedIndex()}: the writes in between are lost on this member`));
+    }
+    // A state machine that lost more than the log keeps (the memory engine always does), or that
+    // crashed while installing a snapshot, starts again from the snapshot; the core then hands
+    // it every committed entry after that.
+    installSnapshot(env, storage.snapshotDir, snap, sm, options.snapshotYieldMs ?? 0, () => false, (err) => {
+      if (!(err instanceof StorageCorruptionError)) return go(err);
+      const file = decodeSnapshotRef(snap.data)?.file ?? '';
+      const why = `snapshot file ${file} failed its checks while installed: ${err.message}`;
+      loseStateMachine(env, options.dir, why, [`${storage.snapshotDir}/${file}`], (e) => {
+        if (e !== null) return go(e);
+        storage.forgetSnapshotFile();
+        go(null, { need: snap.meta.index, why });
+      });
+    });
   }
 
   get raft(): RaftNode {
@@ -393,6 +473,7 @@ export class RaftRuntime {
       this.forgetFinishedSenders();
       this.watchReady();
       this.receiver.tick();
+      this.askForRepair();
       this.node.tick();
       this.process();
       this.scheduleTick();
@@ -468,6 +549,9 @@ export class RaftRuntime {
   /** Applies entries below `below`, in order; returns whether it applied any. */
   private applyInOrder(entries: readonly Entry[], below: Index): boolean {
     let applied = false;
+    // A state machine being repaired lacks the state these entries build on: they are applied
+    // from the log once the repairing snapshot is in (finishRepair).
+    if (this.repair !== null) return false;
     for (const e of entries) {
       if (e.index >= below) break;
       // After a restart the core hands again entries a durable state machine already holds.
@@ -499,6 +583,8 @@ export class RaftRuntime {
       if (err !== null) return this.fatal('raft.restore_failed', err);
       this.lastSnapshotIndex = snapshot.meta.index;
       this.bytesSinceSnapshot = 0;
+      // The core's own snapshot repairs a state machine just as well.
+      if (this.repair !== null && snapshot.meta.index >= this.repair.need) this.repaired();
       this.finishReady(rd);
     });
   }
@@ -629,6 +715,7 @@ export class RaftRuntime {
    */
   private snapshotReceived(from: NodeId, term: number, snapshot: Snapshot): void {
     if (this.stopped) return;
+    if (this.repair !== null && snapshot.meta.index >= this.repair.need) return this.installRepair(snapshot);
     // A file the core does not install (an older leader's, or one its log already covers) stays
     // until the next compaction removes it with the other older snapshots: removing it here
     // could race with an install of the same snapshot, whose file has the same name.
@@ -678,6 +765,7 @@ export class RaftRuntime {
         this.building = false;
         if (e !== null) return this.fatal('raft.compaction_failed', e);
         this.env.log.log('info', 'raft.compacted', { index: meta.index, term: meta.term, bytes: ref.bytes, buildMs: Math.round(this.env.clock.monotonicMs() - startedMs) });
+        this.dropLostMarker();
         this.drive();
       });
     });
@@ -698,6 +786,7 @@ export class RaftRuntime {
       this.storage.compactApplied(meta, { entries: this.options.keepEntries, bytes: this.options.keepBytes }, (e) => {
         if (e !== null) return this.fatal('raft.compaction_failed', e);
         this.env.log.log('debug', 'raft.compacted', { index: meta.index, term: meta.term, against: 'durable' });
+        this.dropLostMarker();
         this.drive();
       });
       this.lastSnapshotIndex = target;
@@ -774,6 +863,131 @@ export class RaftRuntime {
   walStats(): { segments: number; diskBytes: number; fsyncs: number } {
     return this.storage.walStats();
   }
+
+  // ---- protocol-aware recovery of the state machine (README.md) ----
+
+  /** Whether the state machine is being repaired from the group (it applies nothing meanwhile). */
+  get repairing(): boolean {
+    return this.repair !== null;
+  }
+
+  private startRepair(need: Index, why: string): void {
+    assert(this.sm.appliedIndex() < need, () => `repairing a state machine at ${this.sm.appliedIndex()} that holds ${need}`);
+    this.repair = { need, why, ticks: REPAIR_ASK_TICKS, installing: false };
+    this.node.setRecoveryHolds({ campaign: true, votesThroughTerm: null });
+    this.env.log.log('error', 'raft.repair_needed', { need, applied: this.sm.appliedIndex(), why });
+    this.hooks.onRepair?.('needed', { need, applied: this.sm.appliedIndex(), why });
+  }
+
+  /**
+   * Every REPAIR_ASK_TICKS while repairing and no snapshot is arriving: asks the leader this
+   * member follows for a snapshot at `need` or later. Only a leader answers (receiveRepair), in
+   * its own term: a snapshot of its applied, hence committed, state.
+   */
+  private askForRepair(): void {
+    const r = this.repair;
+    if (r === null || r.installing || this.receiver.progress() !== null) return;
+    if (++r.ticks < REPAIR_ASK_TICKS) return;
+    const leader = this.soft.leader;
+    if (leader === null || leader === this.env.id) return;
+    r.ticks = 0;
+    const body: RepairRequest = { kind: 'repair', term: this.node.hardState().term, need: r.need };
+    this.env.net.send(leader, new TextEncoder().encode(JSON.stringify(body)));
+  }
+
+  /** A follower's request for a snapshot to repair its state machine (askForRepair). */
+  receiveRepair(from: NodeId, body: Record<string, unknown>): void {
+    if (this.stopped) return;
+    const term = body.term;
+    const need = body.need;
+    if (!Number.isSafeInteger(term) || !Number.isSafeInteger(need) || (need as number) < 1) return this.env.log.log('warn', 'raft.bad_message', { from, why: 'a malformed repair request' });
+    if (this.soft.role !== 'leader' || term !== this.node.hardState().term || from === this.env.id) return;
+    const members = this.node.membership();
+    if (!members.voters.includes(from) && !members.learners.includes(from)) return;
+    this.env.log.log('info', 'raft.repair_asked', { from, need });
+    this.sendOnDemand(from, term as Term, need as Index);
+  }
+
+  /** Installs a snapshot received for the repair, holding the Ready slot meanwhile (no Ready runs). */
+  private installRepair(snapshot: Snapshot): void {
+    const r = this.repair;
+    assert(r !== null && snapshot.meta.index >= r.need, 'a repairing snapshot covers what was lost');
+    const file = decodeSnapshotRef(snapshot.data)?.file ?? null;
+    // A Ready under way holds the state machine: the leader's next snapshot will do.
+    if (this.persisting || r.installing) return this.dropReceived(file);
+    r.installing = true;
+    this.persisting = true;
+    this.readyPhase = 'install';
+    this.readyStartedMs = this.env.clock.monotonicMs();
+    installSnapshot(this.env, this.storage.snapshotDir, snapshot, this.sm, this.options.snapshotYieldMs ?? 0, () => this.stopped, (err) => {
+      if (this.stopped) return;
+      this.persisting = false;
+      r.installing = false;
+      this.dropReceived(file);
+      if (err !== null) return this.fatal('raft.restore_failed', err);
+      this.repaired();
+      // The entries the core handed meanwhile past the snapshot, from the log.
+      const hi = Math.min(this.node.appliedIndex(), this.durableLastIndex);
+      const lo = this.sm.appliedIndex() + 1;
+      if (lo <= hi && this.applyInOrder(this.storage.entries(lo, hi + 1, Infinity), Infinity)) this.hooks.onApplied();
+      this.drive();
+    });
+  }
+
+  private repaired(): void {
+    const r = this.repair;
+    if (r === null) return;
+    this.repair = null;
+    this.repairs++;
+    this.node.setRecoveryHolds({ campaign: false, votesThroughTerm: null });
+    this.env.log.log('info', 'raft.repaired', { need: r.need, applied: this.sm.appliedIndex(), why: r.why });
+    this.hooks.onRepair?.('repaired', { need: r.need, applied: this.sm.appliedIndex(), why: r.why });
+  }
+
+  /** A received snapshot file not named by the log is removed (unless the log's or a transfer's). */
+  private dropReceived(file: string | null): void {
+    if (file === null || this.storage.isPinned(file) || decodeSnapshotRef(this.storage.snapshot().data)?.file === file) return;
+    try {
+      this.env.disk.remove(`${this.storage.snapshotDir}/${file}`);
+    } catch (err) {
+      this.env.log.log('warn', 'raft.snapshot_remove_failed', { file, error: (err as Error).message });
+    }
+  }
+
+  /** After a compaction made past a repair: the state machine holds again what the log does not. */
+  private dropLostMarker(): void {
+    if (!this.lostMarker || this.repair !== null) return;
+    if (this.storage.snapshot().meta.index > this.sm.appliedIndex()) return;
+    this.lostMarker = false;
+    const path = `${this.options.dir}/${STATE_MACHINE_LOST_MARKER}`;
+    try {
+      if (this.env.disk.exists(path)) this.env.disk.remove(path);
+    } catch (err) {
+      this.env.log.log('warn', 'raft.marker_remove_failed', { path, error: (err as Error).message });
+    }
+  }
+}
+
+/** A repairing follower's request to its leader (askForRepair). */
+interface RepairRequest {
+  kind: 'repair';
+  term: Term;
+  need: Index;
+}
+
+/**
+ * Marks the state machine lost (when `why` is not null: it lacks state the log was compacted
+ * past), then moves `files` to quarantine — in that order, so that a crash in between finds the
+ * marker and repairs rather than failing.
+ */
+function loseStateMachine(env: Env, dir: string, why: string | null, files: readonly string[], done: (err: Error | null) => void): void {
+  const moveAside = () =>
+    quarantine(env.disk, 'snapshot', files.filter((f) => env.disk.exists(f)), (err, where) => {
+      if (err === null) env.log.log('error', 'raft.quarantined', { files, to: where ?? null });
+      done(err);
+    });
+  if (why === null) return moveAside();
+  markStateMachineLost(env, dir, why, (err) => (err !== null ? done(err) : moveAside()));
 }
 
 function yieldThen(env: Env, delayMs: number, fn: () => void): void {
