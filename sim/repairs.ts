@@ -39,6 +39,6 @@ export class RepairWatch {
     }
     if (needed === 0) return { verdict: 'pass', summary: 'no state machine needed a repair', details: { needed, repaired } };
     const nodes = [...new Set(this.events.map((e) => e.node))].sort().join(', ');
-    return { verdict: 'pass', summary: `${repaired} repair(s) of ${needed} needed, all done (${nodes})`, details: { needed, repaired } };
+    return { verdict: 'pass', summary: `${repaired} repair(s) done for ${needed} start(s) that needed one (a member that stopped before its repair needs it again), none left (${nodes})`, details: { needed, repaired } };
   }
 }

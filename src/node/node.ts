@@ -155,6 +155,8 @@ export class KvNode {
   /** Password checks running, and logins waiting for one (AuthConfig.loginLimits bounds both). */
   private loginsVerifying = 0;
   private diskWasFull = false;
+  /** Stop without closing (flushing) the engine: it is found rotten (failRotten). */
+  private abandonStore = false;
   private readonly loginsWaiting: (() => void)[] = [];
   /** Passwords checked lately, so that logging in again costs no scrypt (null without auth). */
   readonly verifiedPasswords: VerifiedPasswords | null;
@@ -246,6 +248,8 @@ export class KvNode {
   private failRotten(err: Error, rotten: StorageCorruptionError): void {
     const { env } = this;
     env.log.log('error', 'node.failed', { error: err.message, engineRotten: rotten.path });
+    // The engine is not closed: closing flushes what an apply cut short had written.
+    this.abandonStore = true;
     this.stop();
     let f;
     try {
@@ -338,7 +342,7 @@ export class KvNode {
     this.replica?.stop();
     this.gossip?.stop();
     this.env.net.close();
-    this.store?.close();
+    if (!this.abandonStore) this.store?.close();
   }
 
   private receive(from: string, frame: Uint8Array): void {

@@ -7,6 +7,7 @@ import type { Entry, Index, ReadState, SnapshotMeta, SoftState } from '../replic
 import type { ProposeResult, TransferResult } from '../replication/raft/results.js';
 import type { ConfChange } from '../replication/raft/confchange.js';
 import { decodeRaftFrame, RaftRuntime, type RaftRuntimeHooks, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
+import { StorageCorruptionError } from '../storage/errors.js';
 import { assert } from '../util/assert.js';
 import { failpoint } from '../util/failpoints.js';
 import type { BugName } from './bugs.js';
@@ -371,7 +372,17 @@ export class RaftReplica implements Replica, RaftStateMachine {
       if (p.index === null || p.index > this.applied) continue;
       this.pendingReads.delete(ctx);
       if (p.req === null) p.then?.();
-      else p.reply(executeRead(this.store.view, p.req.db, p.req.op as Parameters<typeof executeRead>[2]));
+      else {
+        let result: Result;
+        try {
+          result = executeRead(this.store.view, p.req.db, p.req.op as Parameters<typeof executeRead>[2]);
+        } catch (err) {
+          if (!(err instanceof StorageCorruptionError)) throw err;
+          p.reply({ ok: false, code: 'unavailable', message: `${this.env.id} found its storage corrupt and stops to repair it` });
+          return this.fatal(err);
+        }
+        p.reply(result);
+      }
     }
   }
 
@@ -411,6 +422,19 @@ export class RaftReplica implements Replica, RaftStateMachine {
   }
 
   apply(entry: Entry): void {
+    if (this.stopped) return;
+    try {
+      this.applyEntry(entry);
+    } catch (err) {
+      // An engine file that fails its checks under a read: this member cannot apply on (its
+      // answer would be built on bytes it cannot trust). It stops, and its next start
+      // quarantines the engine and repairs it from the group (KvNode.failRotten).
+      if (!(err instanceof StorageCorruptionError)) throw err;
+      this.fatal(err);
+    }
+  }
+
+  private applyEntry(entry: Entry): void {
     assert(entry.index === this.applied + 1, () => `apply ${entry.index} after ${this.applied}`);
     this.applied = entry.index;
     // One engine batch per Ready (flushed in onApplied): the entries' applied-index and session
@@ -512,7 +536,14 @@ export class RaftReplica implements Replica, RaftStateMachine {
     };
     const clear = () => {
       if (this.stopped) return;
-      const page = this.store.view.scan(start, null, RESTORE_PAGE, false);
+      let page: [string, string][];
+      try {
+        page = this.store.view.scan(start, null, RESTORE_PAGE, false);
+      } catch (err) {
+        // A rotten engine file met while clearing: the install fails, and the node stops to
+        // quarantine the engine (KvNode.failRotten); nothing is half cleared past a restart.
+        return done(err as Error);
+      }
       const last = page[page.length - 1];
       if (last !== undefined) start = keyAfter(last[0]);
       const writes: StorageWrite[] = page.filter(([k]) => k !== APPLIED_KEY).map(([k]) => [k, null]);

@@ -553,7 +553,8 @@ export class RaftRuntime {
     // from the log once the repairing snapshot is in (finishRepair).
     if (this.repair !== null) return false;
     for (const e of entries) {
-      if (e.index >= below) break;
+      // The state machine may stop the node while applying (an engine file found rotten).
+      if (e.index >= below || this.stopped) break;
       // After a restart the core hands again entries a durable state machine already holds.
       if (e.index <= this.sm.appliedIndex()) continue;
       assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
