@@ -561,9 +561,17 @@ export class KvNode {
   stateDigest(): { applied: number; keys: number; digest: string } {
     const hash = createHash('sha256');
     let keys = 0;
-    for (const [k, v] of this.stateEntries()) {
-      hash.update(k).update('\x00').update(v).update('\x00');
-      keys++;
+    try {
+      for (const [k, v] of this.stateEntries()) {
+        hash.update(k).update('\x00').update(v).update('\x00');
+        keys++;
+      }
+    } catch (err) {
+      // A rotten engine file under the scan: the node stops as it would on any read of it (and a
+      // Raft member repairs at its next start); its state is no position at all.
+      if (!(err instanceof StorageCorruptionError)) throw err;
+      this.fail(err);
+      return { applied: -1, keys: 0, digest: `unreadable: ${err.message}` };
     }
     return { applied: this.replica?.status().appliedIndex ?? 0, keys, digest: hash.digest('hex') };
   }

@@ -3,6 +3,8 @@ import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { isDiskError } from '../../env/disk.js';
+import { quarantine } from '../../storage/quarantine.js';
+import { newestHardState, readHardStateCopies, writeHardStateCopies, type HardStateCopy } from './hard-state-file.js';
 import { StorageCorruptionError } from '../../storage/errors.js';
 import { assert } from '../../util/assert.js';
 import { failpoint } from '../../util/failpoints.js';
@@ -94,10 +96,37 @@ export interface DurableStorageOptions {
   skipFsync: boolean;
   /** Segment and block sizes of the log (WAL_DEFAULTS' where absent). */
   wal?: { segmentBytesMax?: number; blockBytes?: number };
+  /** Keep the term and vote in two copies beside the log too (hard-state-file.ts); default true. */
+  hardStateCopies?: boolean;
 }
+
+/**
+ * Protocol-aware recovery of the log (README.md): what a start found lost. Each is also a durable
+ * marker under the storage's dir (LOG_LOST_MARKER, HARD_STATE_LOST_MARKER), written before the log
+ * is cut, so that a crash during or after the repair does not forget it.
+ */
+export interface LogLoss {
+  /** Where the log was cut: the records from there on failed their checks or followed one that did. */
+  at: string;
+  reason: string;
+  /**
+   * Votes are held while the log's last term is at most this term: the lost records may hold
+   * entries this member acknowledged in a term up to it (Raft.setRecoveryHolds).
+   */
+  votesThroughTerm: Term;
+}
+
+/** The marker of a log cut at a corruption (LogLoss, as JSON). */
+export const LOG_LOST_MARKER = 'log-lost';
+/** The marker of a hard state with no intact copy: the member takes no part in the protocol. */
+export const HARD_STATE_LOST_MARKER = 'hardstate-lost';
 
 export interface OpenReport {
   wal: WalRecoveryReport;
+  /** The log lost records to corruption (now or at an earlier start whose repair is not done). */
+  logLoss: LogLoss | null;
+  /** No intact copy of the term and vote: this member must never vote nor acknowledge again. */
+  hardStateLost: string | null;
   /** The storage was new and got the bootstrap membership. */
   bootstrapped: boolean;
   /**
@@ -309,16 +338,26 @@ export class DurableRaftStorage implements RaftStorage {
     } catch (err) {
       return done(err as Error);
     }
-    const r = recoverer(deps, snapDir);
-    Wal.open(
-      deps,
-      { dir: `${options.dir}/wal`, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
-      r.onRecord,
-      (err, wal, report) => {
-        if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
-        DurableRaftStorage.finishOpen(deps, options, bootstrap, r, wal, report, done);
-      },
-    );
+    const walDir = `${options.dir}/wal`;
+    const openWal = (cut: boolean) => {
+      const r = recoverer(deps, snapDir);
+      Wal.open(
+        deps,
+        { dir: walDir, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
+        r.onRecord,
+        (err, wal, report) => {
+          // A record that fails its checks in the middle of the log (or in a sealed segment):
+          // not a torn tail, so possibly something this member promised. The log is cut there,
+          // once, after the loss is marked durably (cutLogAt), and recovered again from its intact prefix.
+          if (!cut && err instanceof StorageCorruptionError && err.path.startsWith(`${walDir}/`)) {
+            return cutLogAt(deps, options.dir, walDir, err, (e) => (e !== null ? done(e) : openWal(true)));
+          }
+          if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
+          DurableRaftStorage.finishOpen(deps, options, bootstrap, r, wal, report, done);
+        },
+      );
+    };
+    openWal(false);
   }
 
   /**
@@ -348,7 +387,10 @@ export class DurableRaftStorage implements RaftStorage {
     } catch (err) {
       return done(err as Error);
     }
-    DurableRaftStorage.finishOpen(deps, options, bootstrap, r, log, log.report, (err, storage, report) => {
+    // A group of a sharded node keeps its term and vote in the shared log only: the copies beside
+    // a log (hard-state-file.ts) protect a single group's member; a shared log's corruption is not
+    // repaired yet (it stops the node, as before).
+    DurableRaftStorage.finishOpen(deps, { ...options, hardStateCopies: false }, bootstrap, r, log, log.report, (err, storage, report) => {
       if (storage !== undefined) log.onRewrite((d) => storage.rewrite(d));
       done(err, storage, report);
     });
@@ -364,18 +406,65 @@ export class DurableRaftStorage implements RaftStorage {
     done: (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport) => void,
   ): void {
     let mem: MemoryRaftStorage;
+    let loss: { logLoss: LogLoss | null; hardStateLost: string | null };
     try {
       mem = r.replay();
+      loss = readLossMarkers(deps, options.dir);
     } catch (e) {
       return done(e as Error);
     }
+    // The term and vote: the newest of the log's HARD record and the two copies beside it
+    // (hard-state-file.ts); rotten copies are quarantined and both written again.
+    const copies = options.hardStateCopies === false ? [] : readHardStateCopies(deps.disk, options.dir);
+    const valid = copies.flatMap((c) => (c.state !== null ? [c.state] : []));
+    const newest = newestHardState([mem.hardState(), ...valid]) as HardState;
+    // A log cut at a corruption may end before the commit index a copy recorded: the commit index
+    // is re-learnt from the leader (it only ever vouches for entries this log holds).
+    const commit = loss.logLoss !== null ? Math.min(newest.commit, mem.lastIndex()) : newest.commit;
+    mem.setHardState({ ...newest, commit });
     const storage = new DurableRaftStorage(deps, options, mem, wal, r.entryRecords);
-    if (r.gathered.length > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false, lostSnapshots: [...r.lost].sort() });
+    storage.fileHard = valid.length > 0 ? newestHardState(valid) : null;
+    const base = { wal: report, lostSnapshots: [...r.lost].sort(), logLoss: loss.logLoss, hardStateLost: loss.hardStateLost };
+    const finish = (bootstrapped: boolean) => (e: Error | null) => {
+      if (e !== null) return done(e);
+      storage.repairCopies(copies, (e2) => done(e2, storage, { ...base, bootstrapped }));
+    };
+    // After a cut the log never bootstraps again, even if nothing is left of it: this member
+    // was in the group, and receives the log from the leader.
+    if (r.gathered.length > 0 || bootstrap === null || loss.logLoss !== null) return finish(false)(null);
     const [entry, hard] = bootstrapState(bootstrap);
     mem.append([entry]);
     mem.setHardState(hard);
     r.appended(wal.append(ENTRIES_BIN, encodeEntries([entry])), [entry]);
-    wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true, lostSnapshots: [] }));
+    wal.append(HARD, encodeJson(hard), finish(true));
+  }
+
+  /**
+   * The term and vote the copies beside the log hold (hard-state-file.ts), newest; null: none yet
+   * (a log from before the copies, or a member that never changed its term).
+   */
+  private fileHard: HardState | null = null;
+
+  /**
+   * At open: rotten copies of the hard state are quarantined, and both copies written with the
+   * state the storage now holds, so that the next fault finds two intact copies again. Nothing is
+   * written for a member that never had a term (a brand-new log), nor when no copy was ever made
+   * and none is needed yet.
+   */
+  private repairCopies(copies: readonly HardStateCopy[], done: (err: Error | null) => void): void {
+    if (this.options.hardStateCopies === false) return done(null);
+    const hs = this.mem.hardState();
+    const rotten = copies.filter((c) => c.state === null && c.problem !== 'absent');
+    const stale = copies.some((c) => c.state === null || c.state.term !== hs.term || c.state.vote !== hs.vote);
+    if (hs.term === 0 && hs.vote === null && rotten.length === 0) return done(null);
+    if (!stale) return done(null);
+    const write = () => {
+      this.fileHard = hs;
+      writeHardStateCopies(this.deps.disk, this.options.dir, hs, done);
+    };
+    if (rotten.length === 0) return write();
+    for (const c of rotten) this.deps.log.log('error', 'raft.hard_state_copy_rotten', { file: c.file, problem: c.state === null ? c.problem : '' });
+    quarantine(this.deps.disk, 'hardstate', rotten.map((c) => c.file), (err) => (err !== null ? done(err) : write()));
   }
 
   // ---- RaftStorage, for the core ----
@@ -406,7 +495,22 @@ export class DurableRaftStorage implements RaftStorage {
    * that order, then calls done. The in-memory log changes at once (the core reads unstable entries
    * from its own log until advance(), so nothing it reads changes under it).
    */
-  persist(rd: Ready, done: (err: Error | null) => void, options: { diskLow?: boolean } = {}): void {
+  persist(rd: Ready, persisted: (err: Error | null) => void, options: { diskLow?: boolean } = {}): void {
+    // A new term or vote also goes to the two copies beside the log (hard-state-file.ts), in
+    // parallel with the log's write: the Ready is persisted once both are durable.
+    const hs = rd.hardState;
+    let done = persisted;
+    if (hs !== null && this.options.hardStateCopies !== false && (this.fileHard === null || hs.term !== this.fileHard.term || hs.vote !== this.fileHard.vote) && (hs.term > 0 || hs.vote !== null)) {
+      this.fileHard = hs;
+      let waiting = 2;
+      let first: Error | null = null;
+      const one = (err: Error | null) => {
+        first ??= err;
+        if (--waiting === 0) persisted(first);
+      };
+      done = one;
+      writeHardStateCopies(this.deps.disk, this.options.dir, hs, one);
+    }
     // A Ready that changes only the commit index needs no fsync (etcd's MustSync): a restarted
     // node re-learns its commit index from the leader, and every entry it applied was committed.
     // On a busy cluster most Readys of a follower, and every other one of the leader, are of
@@ -646,4 +750,79 @@ export class DurableRaftStorage implements RaftStorage {
   close(done: (err: Error | null) => void): void {
     this.wal.close(done);
   }
+}
+
+/** The loss markers a start finds under dir (written by cutLogAt). */
+function readLossMarkers(deps: EngineDeps, dir: string): { logLoss: LogLoss | null; hardStateLost: string | null } {
+  const read = (name: string): string | null => (deps.disk.exists(`${dir}/${name}`) ? new TextDecoder().decode(deps.disk.readFile(`${dir}/${name}`)) : null);
+  const log = read(LOG_LOST_MARKER);
+  const hard = read(HARD_STATE_LOST_MARKER);
+  let logLoss: LogLoss | null = null;
+  if (log !== null) {
+    // A marker that does not parse is itself rotten: hold votes for ever rather than guess.
+    try {
+      const v = JSON.parse(log) as LogLoss;
+      if (!Number.isSafeInteger(v.votesThroughTerm)) throw new Error('no term');
+      logLoss = v;
+    } catch {
+      logLoss = { at: `${dir}/${LOG_LOST_MARKER}`, reason: 'the marker itself does not parse', votesThroughTerm: Number.MAX_SAFE_INTEGER };
+    }
+  }
+  return { logLoss, hardStateLost: hard === null ? null : hard.trim() || 'no intact copy of the term and vote' };
+}
+
+/** Writes a file whole and durably (its name and its contents). */
+function writeMarker(deps: EngineDeps, path: string, content: string | Uint8Array, done: (err: Error | null) => void): void {
+  let f;
+  try {
+    f = deps.disk.open(path, 'truncate');
+    f.append(typeof content === 'string' ? new TextEncoder().encode(content) : content);
+  } catch (err) {
+    return done(err as Error);
+  }
+  const file = f;
+  file.sync((err) => {
+    file.close();
+    if (err !== null) return done(err);
+    deps.disk.syncDir(path.slice(0, path.lastIndexOf('/')), (e) => done(e));
+  });
+}
+
+/**
+ * Cuts the log at a corruption (protocol-aware recovery, README.md): first marks the loss durably
+ * — the term through which votes are held (the newest intact copy of the hard state beside the
+ * log), or, with no intact copy, that the hard state is lost — then moves the segment holding the
+ * bad record and every later one to quarantine and puts back the bad segment's bytes before the
+ * record, so that the log recovers as its intact prefix (the partial record left at its end is a
+ * torn tail to the Wal).
+ */
+function cutLogAt(deps: EngineDeps, dir: string, walDir: string, err: StorageCorruptionError, done: (err: Error | null) => void): void {
+  const disk = deps.disk;
+  const bad = err.path.slice(walDir.length + 1);
+  let segments: string[];
+  let prefix: Uint8Array;
+  try {
+    segments = disk.list(walDir).filter((n) => n.endsWith('.wal') && n >= bad);
+    assert(segments[0] === bad, () => `cutting the log at ${err.path}, which is not among its segments`);
+    prefix = disk.readFile(err.path).slice(0, Math.max(0, err.offset));
+  } catch (e) {
+    return done(e as Error);
+  }
+  const copies = readHardStateCopies(disk, dir);
+  const newest = newestHardState(copies.flatMap((c) => (c.state !== null ? [c.state] : [])));
+  deps.log.log('error', 'raft.log_corrupt', { at: err.path, offset: err.offset, reason: err.reason, cut: segments, holdVotesThroughTerm: newest?.term ?? null });
+  const loss: LogLoss = { at: `${err.path} at offset ${err.offset}`, reason: err.reason, votesThroughTerm: newest?.term ?? Number.MAX_SAFE_INTEGER };
+  const cut = () =>
+    writeMarker(deps, `${dir}/${LOG_LOST_MARKER}`, `${JSON.stringify(loss)}\n`, (e) => {
+      if (e !== null) return done(e);
+      quarantine(disk, 'log', segments.map((n) => `${walDir}/${n}`), (e2) => {
+        if (e2 !== null) return done(e2);
+        writeMarker(deps, err.path, prefix, done);
+      });
+    });
+  if (newest !== null) return cut();
+  // No intact copy of the term and vote, and the log's record of them is past the cut: this
+  // member cannot know which vote it gave last. Marked first, durably: it stays mute for ever.
+  const why = `no intact copy of the term and vote: ${copies.map((c) => `${c.file}: ${c.state === null ? c.problem : 'ok'}`).join('; ')}; the log was cut at ${err.path} offset ${err.offset}`;
+  writeMarker(deps, `${dir}/${HARD_STATE_LOST_MARKER}`, `${why}\n`, (e) => (e !== null ? done(e) : cut()));
 }

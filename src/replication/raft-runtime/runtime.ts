@@ -11,7 +11,7 @@ import { RaftNode } from '../raft/node.js';
 import type { RaftOptions } from '../raft/options.js';
 import type { Ready } from '../raft/ready.js';
 import type { Entry, Index, Membership, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState, Term } from '../raft/types.js';
-import { DurableRaftStorage, isStateMachineSnapshot, type OpenReport } from './durable-storage.js';
+import { DurableRaftStorage, isStateMachineSnapshot, LOG_LOST_MARKER, type LogLoss, type OpenReport } from './durable-storage.js';
 import type { GroupLog } from './shared-log.js';
 import { decodeSnapshotRef, encodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter, type SnapshotRef } from './snapshot-file.js';
 import { ackOf, decodeChunkFrame, DEFAULT_TRANSFER_OPTIONS, SnapshotReceiver, SnapshotSender, type TransferDeps, type TransferOptions } from './snapshot-transfer.js';
@@ -230,6 +230,19 @@ export class RaftRuntime {
   private lostMarker = false;
   /** Repairs of the state machine completed since start. */
   repairs = 0;
+  /**
+   * Protocol-aware recovery of the log: it was cut at a corruption, and this member grants no
+   * vote (and stands for none) until its log holds an entry of a term above votesThroughTerm
+   * (Raft.setRecoveryHolds; README.md says why that is enough). Null: none.
+   */
+  private logHold: LogLoss | null = null;
+  /** Ticks since the last askForLaterTerm (the first ask goes at once). */
+  private logHoldTicks = REPAIR_ASK_TICKS;
+  /**
+   * No intact copy of the term and vote (HARD_STATE_LOST_MARKER): this member sends nothing at
+   * all — no vote, no acknowledgement, no heartbeat answer — for ever, and says so loudly.
+   */
+  private mute: string | null = null;
 
   private constructor(
     private readonly env: Env,
@@ -295,6 +308,8 @@ export class RaftRuntime {
         });
         const rt = new RaftRuntime(env, options, storage, sm, hooks);
         rt.lostMarker = env.disk.exists(`${options.dir}/${STATE_MACHINE_LOST_MARKER}`);
+        if (report?.hardStateLost != null) rt.muteForEver(report.hardStateLost);
+        else if (report?.logLoss != null) rt.holdVotes(report.logLoss);
         if (repair !== undefined) rt.startRepair(repair.need, repair.why);
         rt.scheduleTick();
         rt.drive();
@@ -474,6 +489,7 @@ export class RaftRuntime {
       this.watchReady();
       this.receiver.tick();
       this.askForRepair();
+      this.askForLaterTerm();
       this.node.tick();
       this.process();
       this.scheduleTick();
@@ -592,6 +608,7 @@ export class RaftRuntime {
 
   /** Steps 3 (entries) to 5 of the Ready contract. */
   private finishReady(rd: Ready): void {
+    if (this.logHold !== null && rd.entries.length + (rd.snapshot !== null ? 1 : 0) > 0) this.maybeLiftLogHold();
     this.applyInOrder(rd.committedEntries, Infinity);
     if (rd.readStates.length > 0) this.hooks.onReadStates(rd.readStates);
     this.node.advance(rd);
@@ -602,6 +619,7 @@ export class RaftRuntime {
   }
 
   private sendAll(messages: readonly Message[]): void {
+    if (this.mute !== null) return;
     for (const m of messages) {
       if (m.type !== 'MsgSnap') {
         this.env.net.send(m.to, encodeRaftFrame(m));
@@ -875,7 +893,7 @@ export class RaftRuntime {
   private startRepair(need: Index, why: string): void {
     assert(this.sm.appliedIndex() < need, () => `repairing a state machine at ${this.sm.appliedIndex()} that holds ${need}`);
     this.repair = { need, why, ticks: REPAIR_ASK_TICKS, installing: false };
-    this.node.setRecoveryHolds({ campaign: true, votesThroughTerm: null });
+    this.applyHolds();
     this.env.log.log('error', 'raft.repair_needed', { need, applied: this.sm.appliedIndex(), why });
     this.hooks.onRepair?.('needed', { need, applied: this.sm.appliedIndex(), why });
   }
@@ -905,6 +923,7 @@ export class RaftRuntime {
     if (this.soft.role !== 'leader' || term !== this.node.hardState().term || from === this.env.id) return;
     const members = this.node.membership();
     if (!members.voters.includes(from) && !members.learners.includes(from)) return;
+    if (body.laterTerm === true) return this.handOverForLaterTerm(from, members.voters);
     this.env.log.log('info', 'raft.repair_asked', { from, need });
     this.sendOnDemand(from, term as Term, need as Index);
   }
@@ -940,9 +959,89 @@ export class RaftRuntime {
     if (r === null) return;
     this.repair = null;
     this.repairs++;
-    this.node.setRecoveryHolds({ campaign: false, votesThroughTerm: null });
+    this.applyHolds();
     this.env.log.log('info', 'raft.repaired', { need: r.need, applied: this.sm.appliedIndex(), why: r.why });
     this.hooks.onRepair?.('repaired', { need: r.need, applied: this.sm.appliedIndex(), why: r.why });
+  }
+
+  /** The core's recovery holds, from what is being repaired (state machine, log) or lost for good. */
+  private applyHolds(): void {
+    this.node.setRecoveryHolds({
+      campaign: this.repair !== null || this.mute !== null,
+      votesThroughTerm: this.mute !== null ? Number.MAX_SAFE_INTEGER : this.logHold?.votesThroughTerm ?? null,
+    });
+  }
+
+  private holdVotes(loss: LogLoss): void {
+    this.logHold = loss;
+    this.applyHolds();
+    this.env.log.log('error', 'raft.votes_held', { at: loss.at, reason: loss.reason, throughTerm: loss.votesThroughTerm, lastIndex: this.storage.lastIndex() });
+    this.hooks.onRepair?.('needed', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `log cut at ${loss.at} (${loss.reason}): no vote until an entry of a term above ${loss.votesThroughTerm}` });
+    this.maybeLiftLogHold();
+  }
+
+  private muteForEver(why: string): void {
+    this.mute = why;
+    this.applyHolds();
+    this.env.log.log('error', 'raft.hard_state_lost', { why, action: 'this member sends nothing; replace it (remove it from the group and add a new one)' });
+    this.hooks.onRepair?.('needed', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `hard state lost (${why}): mute for ever` });
+  }
+
+  /**
+   * Once the log holds an entry of a term above the held one (durably: called after a Ready is
+   * persisted, and at start), the hold lifts: the marker goes and the log is whole again.
+   */
+  private maybeLiftLogHold(): void {
+    const hold = this.logHold;
+    if (hold === null || this.node.votesHeld()) return;
+    this.logHold = null;
+    this.applyHolds();
+    try {
+      const marker = `${this.options.dir}/${LOG_LOST_MARKER}`;
+      if (this.env.disk.exists(marker)) this.env.disk.remove(marker);
+      // Not waited for: a marker that comes back after a crash holds votes until the same entry is
+      // seen again (it is in the log), which lifts it at once.
+      this.env.disk.syncDir(this.options.dir, () => {});
+    } catch (err) {
+      this.env.log.log('warn', 'raft.marker_remove_failed', { error: (err as Error).message });
+    }
+    this.env.log.log('info', 'raft.votes_released', { throughTerm: hold.votesThroughTerm, lastIndex: this.storage.lastIndex() });
+    this.hooks.onRepair?.('repaired', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `log cut at ${hold.at}: holds an entry of a later term` });
+  }
+
+  /**
+   * A member holding its votes whose leader is of a term no later than the held one would wait
+   * for the next election to be whole again: every REPAIR_ASK_TICKS it asks the leader for a
+   * later term (handOverForLaterTerm).
+   */
+  private askForLaterTerm(): void {
+    const hold = this.logHold;
+    if (hold === null || this.mute !== null) return;
+    if (++this.logHoldTicks < REPAIR_ASK_TICKS) return;
+    const leader = this.soft.leader;
+    const term = this.node.hardState().term;
+    if (leader === null || leader === this.env.id || term > hold.votesThroughTerm) return;
+    this.logHoldTicks = 0;
+    const body: RepairRequest = { kind: 'repair', term, need: 0, laterTerm: true };
+    this.env.net.send(leader, new TextEncoder().encode(JSON.stringify(body)));
+  }
+
+  /**
+   * A follower whose log was cut asks for a term above ours: this leader hands leadership to the
+   * most up-to-date other voter (thesis §3.10), whose first entry as leader is of a later term.
+   * One leadership change per cut log; none while another transfer is under way.
+   */
+  private handOverForLaterTerm(from: NodeId, voters: readonly NodeId[]): void {
+    const matches = this.node.matchIndexes();
+    let best: NodeId | null = null;
+    for (const v of voters) {
+      if (v === from || v === this.env.id) continue;
+      if (best === null || (matches.get(v) ?? 0) > (matches.get(best) ?? 0)) best = v;
+    }
+    if (best === null) return;
+    this.env.log.log('info', 'raft.hand_over_for_later_term', { from, to: best, term: this.node.hardState().term });
+    this.node.transferLeadership(best);
+    this.drive();
   }
 
   /** A received snapshot file not named by the log is removed (unless the log's or a transfer's). */
@@ -969,11 +1068,13 @@ export class RaftRuntime {
   }
 }
 
-/** A repairing follower's request to its leader (askForRepair). */
+/** A repairing follower's request to its leader (askForRepair, askForLaterTerm). */
 interface RepairRequest {
   kind: 'repair';
   term: Term;
   need: Index;
+  /** The log's repair: the follower needs an entry of a term above the leader's (askForLaterTerm). */
+  laterTerm?: true;
 }
 
 /**

@@ -515,7 +515,9 @@ export class Raft {
   }
 
   private handleHeartbeat(m: MsgHeartbeat): void {
-    this.log.commitTo(m.commit);
+    // A member whose log was cut at a corruption (its votes held) may hear a commit index its log
+    // no longer reaches: the leader's match for it predates the cut. It commits what it holds.
+    this.log.commitTo(this.votesThroughTerm !== null ? Math.min(m.commit, this.log.lastIndex()) : m.commit);
     this.send({ type: 'MsgHeartbeatResp', to: m.from, readCtx: m.readCtx, tick: m.tick });
   }
 
@@ -545,6 +547,14 @@ export class Raft {
     // The follower's hint is its own (index, term); find in our log the last position at or
     // before it whose term is at most that term: the logs may match there.
     const nextProbe = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
+    // A follower whose log ends below what it acknowledged in this term lost entries to a
+    // corruption (it holds its votes until it has them again): a match that the Raft paper never
+    // lowers has to be here, or every probe would start past the follower's log, for ever.
+    if (m.hintIndex < pr.match && (m.index > pr.match || (pr.state === 'probe' && m.index === pr.next - 1))) {
+      pr.forgetMatch(nextProbe + 1);
+      this.sendAppend(m.from, true);
+      return;
+    }
     if (!pr.maybeDecrTo(m.index, nextProbe)) return;
     if (pr.state === 'replicate') pr.becomeProbe();
     this.sendAppend(m.from, true);
