@@ -3,7 +3,7 @@ import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { isDiskError } from '../../env/disk.js';
-import { quarantine } from '../../storage/quarantine.js';
+import { filesUnder, quarantine } from '../../storage/quarantine.js';
 import { newestHardState, readHardStateCopies, writeHardStateCopies, type HardStateCopy } from './hard-state-file.js';
 import { StorageCorruptionError } from '../../storage/errors.js';
 import { assert } from '../../util/assert.js';
@@ -115,6 +115,9 @@ export interface LogLoss {
    */
   votesThroughTerm: Term;
 }
+
+/** Corruptions one start cuts away before it gives up (each cut only moves the log's end back). */
+const LOG_CUTS_MAX = 4;
 
 /** The marker of a log cut at a corruption (LogLoss, as JSON). */
 export const LOG_LOST_MARKER = 'log-lost';
@@ -339,7 +342,10 @@ export class DurableRaftStorage implements RaftStorage {
       return done(err as Error);
     }
     const walDir = `${options.dir}/wal`;
-    const openWal = (cut: boolean) => {
+    // cuts: how many more corruptions may be cut away (each cut moves the log's end back; a disk
+    // rotting faster than that is not one to recover on). emptied: the cut prefix could not be
+    // replayed and the whole log went to quarantine.
+    const openWal = (cuts: number, emptied: boolean) => {
       const r = recoverer(deps, snapDir);
       Wal.open(
         deps,
@@ -348,16 +354,27 @@ export class DurableRaftStorage implements RaftStorage {
         (err, wal, report) => {
           // A record that fails its checks in the middle of the log (or in a sealed segment):
           // not a torn tail, so possibly something this member promised. The log is cut there,
-          // once, after the loss is marked durably (cutLogAt), and recovered again from its intact prefix.
-          if (!cut && err instanceof StorageCorruptionError && err.path.startsWith(`${walDir}/`)) {
-            return cutLogAt(deps, options.dir, walDir, err, (e) => (e !== null ? done(e) : openWal(true)));
+          // after the loss is marked durably (cutLogAt), and recovered again from its intact prefix.
+          if (cuts > 0 && err instanceof StorageCorruptionError && err.path.startsWith(`${walDir}/`)) {
+            return cutLogAt(deps, options.dir, walDir, err, (e) => (e !== null ? done(e) : openWal(cuts - 1, emptied)));
           }
           if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
-          DurableRaftStorage.finishOpen(deps, options, bootstrap, r, wal, report, done);
+          DurableRaftStorage.finishOpen(deps, options, bootstrap, r, wal, report, (e, storage, rep) => {
+            // A prefix cut inside a compaction's window (its entries without the record that says
+            // where they start, say) cannot be replayed: the member keeps no log at all (its votes
+            // are held all the same) and receives it from the leader.
+            if (e !== null && !emptied && readLossMarkers(deps, options.dir).logLoss !== null) {
+              deps.log.log('error', 'raft.log_prefix_unusable', { error: e.message });
+              return wal.close(() =>
+                quarantine(deps.disk, 'log', filesUnder(deps.disk, walDir), (e2) => (e2 !== null ? done(e2) : openWal(0, true))),
+              );
+            }
+            done(e, storage, rep);
+          });
         },
       );
     };
-    openWal(false);
+    openWal(LOG_CUTS_MAX, false);
   }
 
   /**
