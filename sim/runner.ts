@@ -375,8 +375,8 @@ function assertionsVerdict(world: World): CheckResult {
  * from what its disk really holds (its engine's files and the Raft log) to the same state as
  * before. An engine that lost data it had recorded as applied — a flush that logged its checkpoint
  * before its table was durable — shows here, even when no read ever touched the key. Every member
- * must be running at the end, but for nodes the scenario deliberately corrupted (they refuse to
- * start, which is right). `cycles` receives the times of the power cycle.
+ * must be running at the end, but for nodes the scenario deliberately corrupted where the cluster
+ * cannot repair them yet (withMembers). `cycles` receives the times of the power cycle.
  */
 function awaitConvergence(world: World, s: Scenario, deadlineNs: number, cycles: number[]): CheckResult {
   const first = converge(world, deadlineNs);
@@ -397,12 +397,18 @@ function awaitConvergence(world: World, s: Scenario, deadlineNs: number, cycles:
   return withMembers(world, s, { ...again, summary: `${first.summary}; the same after a power cycle of every node` });
 }
 
-/** Fails a passing convergence if a member is not running, unless the scenario corrupted a disk. */
+/**
+ * Fails a passing convergence if a member is not running, unless the scenario corrupted a disk of
+ * a cluster that cannot repair one yet (a single Raft group's members quarantine what rotted and
+ * repair from the group, so they must be running too; sharded nodes and other replication modes
+ * still refuse to start on a corrupt file).
+ */
 function withMembers(world: World, s: Scenario, c: CheckResult): CheckResult {
   const members = leaderMembers(world) ?? nodeIds(s).slice(0, s.cluster.voters);
   const down = members.filter((id) => world.machine(id).state !== 'up' || kvNodeOf(world.machine(id)) === null);
   if (down.length === 0) return c;
-  const corrupted = s.faults.some((f) => f.kind === 'corrupt');
+  const repairs = s.cluster.replication === 'raft' && s.cluster.shards <= 1;
+  const corrupted = !repairs && s.faults.some((f) => f.kind === 'corrupt');
   const why = down.map((id) => `${id} (${world.exits.filter((e) => e.node === id).at(-1)?.reason ?? world.machine(id).state})`).join(', ');
   if (corrupted) return { ...c, summary: `${c.summary}; not running, as a corrupted disk may leave them: ${why}` };
   return { verdict: 'fail', summary: `member(s) not running at the end: ${why}` };
