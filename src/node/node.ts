@@ -194,9 +194,21 @@ export class KvNode {
         const rotten = err !== null ? engineCorruption(err) : null;
         if (raft && mayRepair && rotten !== null) return this.quarantineEngine(rotten.message, () => open(false));
         if (err !== null || engine === undefined) return this.fail(err ?? new Error('the storage engine did not open'));
-        // On a Raft member a durable engine's state is what the Raft log is compacted against.
-        this.store = new EngineStore(engine, { durable: raft });
-        this.startReplica(this.store);
+        try {
+          // On a Raft member a durable engine's state is what the Raft log is compacted against.
+          this.store = new EngineStore(engine, { durable: raft });
+          this.startReplica(this.store);
+        } catch (e) {
+          // The first reads (the applied index) met a rotten table: an engine that opened is not
+          // yet one that reads. Thrown from here it would vanish into the engine's callbacks.
+          const bad = engineCorruption(e as Error);
+          if (bad === null) throw e;
+          this.store = null;
+          this.replica = null;
+          engine.close(() => {});
+          if (raft && mayRepair) return this.quarantineEngine(bad.message, () => open(false));
+          return this.fail(bad);
+        }
       });
     // An engine found rotten while the node ran (a read, a merge, a compaction): its last life
     // left the marker, and the engine is quarantined before it is opened.
