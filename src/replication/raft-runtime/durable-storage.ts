@@ -44,7 +44,8 @@ function loadRecorded(deps: EngineDeps, snapDir: string, body: Record<string, un
   const snapshot = loadSnapshotRef(deps.disk, snapDir, file);
   const meta = body.meta as SnapshotMeta | undefined;
   if (meta?.index !== snapshot.meta.index || meta.term !== snapshot.meta.term) {
-    throw new Error(`raft log: record at LSN ${lsn} names ${file}, which holds index ${snapshot.meta.index} term ${snapshot.meta.term}, not ${meta?.index} ${meta?.term}`);
+    // A file under another snapshot's name (a misdirected write): as untrustworthy as a rotten one.
+    throw new StorageCorruptionError(`${snapDir}/${file}`, 0, `raft log record at LSN ${lsn} names ${file}, which holds index ${snapshot.meta.index} term ${snapshot.meta.term}, not ${meta?.index} ${meta?.term}`);
   }
   return snapshot;
 }
@@ -363,11 +364,14 @@ export class DurableRaftStorage implements RaftStorage {
             // A prefix cut inside a compaction's window (its entries without the record that says
             // where they start, say) cannot be replayed: the member keeps no log at all (its votes
             // are held all the same) and receives it from the leader.
-            if (e !== null && !emptied && readLossMarkers(deps, options.dir).logLoss !== null) {
-              deps.log.log('error', 'raft.log_prefix_unusable', { error: e.message });
-              return wal.close(() =>
-                quarantine(deps.disk, 'log', filesUnder(deps.disk, walDir), (e2) => (e2 !== null ? done(e2) : openWal(0, true))),
-              );
+            // The same for a log whose records verify but do not replay (a rotten tail that the
+            // Wal took for a torn write, say): it is lost as a whole, marked first like a cut.
+            if (e instanceof LogReplayError && !emptied && options.hardStateCopies !== false) {
+              const marked = readLossMarkers(deps, options.dir).logLoss !== null;
+              deps.log.log('error', 'raft.log_prefix_unusable', { error: e.message, afterCut: marked });
+              const drop = () => wal.close(() => quarantine(deps.disk, 'log', filesUnder(deps.disk, walDir), (e2) => (e2 !== null ? done(e2) : openWal(0, true))));
+              if (marked) return drop();
+              return markLogLoss(deps, options.dir, walDir, e.message, (e3) => (e3 !== null ? done(e3) : drop()));
             }
             done(e, storage, rep);
           });
@@ -426,6 +430,10 @@ export class DurableRaftStorage implements RaftStorage {
     let loss: { logLoss: LogLoss | null; hardStateLost: string | null };
     try {
       mem = r.replay();
+    } catch (e) {
+      return done(new LogReplayError(e as Error));
+    }
+    try {
       loss = readLossMarkers(deps, options.dir);
     } catch (e) {
       return done(e as Error);
@@ -825,21 +833,37 @@ function cutLogAt(deps: EngineDeps, dir: string, walDir: string, err: StorageCor
   } catch (e) {
     return done(e as Error);
   }
-  const copies = readHardStateCopies(disk, dir);
-  const newest = newestHardState(copies.flatMap((c) => (c.state !== null ? [c.state] : [])));
-  deps.log.log('error', 'raft.log_corrupt', { at: err.path, offset: err.offset, reason: err.reason, cut: segments, holdVotesThroughTerm: newest?.term ?? null });
-  const loss: LogLoss = { at: `${err.path} at offset ${err.offset}`, reason: err.reason, votesThroughTerm: newest?.term ?? Number.MAX_SAFE_INTEGER };
-  const cut = () =>
-    writeMarker(deps, `${dir}/${LOG_LOST_MARKER}`, `${JSON.stringify(loss)}\n`, (e) => {
-      if (e !== null) return done(e);
-      quarantine(disk, 'log', segments.map((n) => `${walDir}/${n}`), (e2) => {
-        if (e2 !== null) return done(e2);
-        writeMarker(deps, err.path, prefix, done);
-      });
+  deps.log.log('error', 'raft.log_corrupt', { at: err.path, offset: err.offset, reason: err.reason, cut: segments });
+  markLogLoss(deps, dir, `${err.path} at offset ${err.offset}`, err.reason, (e) => {
+    if (e !== null) return done(e);
+    quarantine(disk, 'log', segments.map((n) => `${walDir}/${n}`), (e2) => {
+      if (e2 !== null) return done(e2);
+      writeMarker(deps, err.path, prefix, done);
     });
-  if (newest !== null) return cut();
-  // No intact copy of the term and vote, and the log's record of them is past the cut: this
-  // member cannot know which vote it gave last. Marked first, durably: it stays mute for ever.
-  const why = `no intact copy of the term and vote: ${copies.map((c) => `${c.file}: ${c.state === null ? c.problem : 'ok'}`).join('; ')}; the log was cut at ${err.path} offset ${err.offset}`;
-  writeMarker(deps, `${dir}/${HARD_STATE_LOST_MARKER}`, `${why}\n`, (e) => (e !== null ? done(e) : cut()));
+  });
+}
+
+/**
+ * Marks durably that the log lost records (LOG_LOST_MARKER, with the term through which votes are
+ * held: that of the newest intact copy of the hard state beside the log), or, with no intact copy,
+ * that the hard state is lost too (HARD_STATE_LOST_MARKER, first). Done before anything is cut.
+ */
+function markLogLoss(deps: EngineDeps, dir: string, at: string, reason: string, done: (err: Error | null) => void): void {
+  const copies = readHardStateCopies(deps.disk, dir);
+  const newest = newestHardState(copies.flatMap((c) => (c.state !== null ? [c.state] : [])));
+  const loss: LogLoss = { at, reason, votesThroughTerm: newest?.term ?? Number.MAX_SAFE_INTEGER };
+  const mark = () => writeMarker(deps, `${dir}/${LOG_LOST_MARKER}`, `${JSON.stringify(loss)}\n`, done);
+  if (newest !== null) return mark();
+  // No intact copy of the term and vote, and the log's record of them is lost: this member
+  // cannot know which vote it gave last. Marked first, durably: it stays mute for ever.
+  const why = `no intact copy of the term and vote: ${copies.map((c) => `${c.file}: ${c.state === null ? c.problem : 'ok'}`).join('; ')}; the log lost records at ${at}`;
+  writeMarker(deps, `${dir}/${HARD_STATE_LOST_MARKER}`, `${why}\n`, (e) => (e !== null ? done(e) : mark()));
+}
+
+/** The log's records verify but do not replay into a log (recoverer.replay threw). */
+class LogReplayError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+    this.name = 'LogReplayError';
+  }
 }
