@@ -157,6 +157,12 @@ export const STATE_MACHINE_LOST_MARKER = 'sm-lost';
 /** Ticks between two requests for a repairing snapshot while none arrives. */
 const REPAIR_ASK_TICKS = 10;
 
+/**
+ * Ticks without a leader after which a member repairing its state machine may stand for election
+ * after all (about three election timeouts at the defaults): the group may need its log.
+ */
+const REPAIR_LEADERLESS_TICKS = 30;
+
 /** Writes the marker durably (STATE_MACHINE_LOST_MARKER), saying why, then calls done. */
 export function markStateMachineLost(env: Pick<Env, 'disk'>, dir: string, why: string, done: (err: Error | null) => void): void {
   const path = `${dir}/${STATE_MACHINE_LOST_MARKER}`;
@@ -225,7 +231,7 @@ export class RaftRuntime {
    * compaction point), so it applies nothing and this member stands for no election until a
    * snapshot at `need` or later from the leader has been installed. `installing`: one is.
    */
-  private repair: { need: Index; why: string; ticks: number; installing: boolean } | null = null;
+  private repair: { need: Index; why: string; ticks: number; installing: boolean; leaderlessTicks: number } | null = null;
   /** The STATE_MACHINE_LOST_MARKER is on disk (removed after the first compaction past a repair). */
   private lostMarker = false;
   /** Repairs of the state machine completed since start. */
@@ -892,7 +898,7 @@ export class RaftRuntime {
 
   private startRepair(need: Index, why: string): void {
     assert(this.sm.appliedIndex() < need, () => `repairing a state machine at ${this.sm.appliedIndex()} that holds ${need}`);
-    this.repair = { need, why, ticks: REPAIR_ASK_TICKS, installing: false };
+    this.repair = { need, why, ticks: REPAIR_ASK_TICKS, installing: false, leaderlessTicks: 0 };
     this.applyHolds();
     this.env.log.log('error', 'raft.repair_needed', { need, applied: this.sm.appliedIndex(), why });
     this.hooks.onRepair?.('needed', { need, applied: this.sm.appliedIndex(), why });
@@ -905,7 +911,13 @@ export class RaftRuntime {
    */
   private askForRepair(): void {
     const r = this.repair;
-    if (r === null || r.installing || this.receiver.progress() !== null) return;
+    if (r === null) return;
+    const leaderless = this.soft.leader === null;
+    const wasHeld = r.leaderlessTicks < REPAIR_LEADERLESS_TICKS;
+    r.leaderlessTicks = leaderless ? r.leaderlessTicks + 1 : 0;
+    if (wasHeld !== r.leaderlessTicks < REPAIR_LEADERLESS_TICKS) this.applyHolds();
+    if (this.soft.role === 'leader') return this.leadWhileRepairing();
+    if (r.installing || this.receiver.progress() !== null) return;
     if (++r.ticks < REPAIR_ASK_TICKS) return;
     const leader = this.soft.leader;
     if (leader === null || leader === this.env.id) return;
@@ -914,16 +926,36 @@ export class RaftRuntime {
     this.env.net.send(leader, new TextEncoder().encode(JSON.stringify(body)));
   }
 
+  /**
+   * Leading with a state machine under repair (elected because no one else could be): it can
+   * neither apply nor serve, so it hands leadership to the most up-to-date other voter — which
+   * its appends bring up to date first (thesis §3.10) — and then repairs from it.
+   */
+  private leadWhileRepairing(): void {
+    const voters = this.node.membership().voters;
+    const matches = this.node.matchIndexes();
+    let best: NodeId | null = null;
+    for (const v of voters) {
+      if (v === this.env.id) continue;
+      if (best === null || (matches.get(v) ?? 0) > (matches.get(best) ?? 0)) best = v;
+    }
+    if (best === null) return;
+    this.env.log.log('info', 'raft.hand_over_while_repairing', { to: best, term: this.node.hardState().term });
+    this.node.transferLeadership(best);
+    this.drive();
+  }
+
   /** A follower's request for a snapshot to repair its state machine (askForRepair). */
   receiveRepair(from: NodeId, body: Record<string, unknown>): void {
     if (this.stopped) return;
     const term = body.term;
     const need = body.need;
-    if (!Number.isSafeInteger(term) || !Number.isSafeInteger(need) || (need as number) < 1) return this.env.log.log('warn', 'raft.bad_message', { from, why: 'a malformed repair request' });
+    const laterTerm = body.laterTerm === true;
+    if (!Number.isSafeInteger(term) || !Number.isSafeInteger(need) || (need as number) < (laterTerm ? 0 : 1)) return this.env.log.log('warn', 'raft.bad_message', { from, why: 'a malformed repair request' });
     if (this.soft.role !== 'leader' || term !== this.node.hardState().term || from === this.env.id) return;
     const members = this.node.membership();
     if (!members.voters.includes(from) && !members.learners.includes(from)) return;
-    if (body.laterTerm === true) return this.handOverForLaterTerm(from, members.voters);
+    if (laterTerm) return this.handOverForLaterTerm(from, members.voters);
     this.env.log.log('info', 'raft.repair_asked', { from, need });
     this.sendOnDemand(from, term as Term, need as Index);
   }
@@ -966,8 +998,12 @@ export class RaftRuntime {
 
   /** The core's recovery holds, from what is being repaired (state machine, log) or lost for good. */
   private applyHolds(): void {
+    // A repairing member stands for election only when the group has had no leader for long: its
+    // log may be the one the others need to elect anyone (they refuse a shorter log), and as
+    // leader it hands over at once (leadWhileRepairing).
+    const repairHold = this.repair !== null && this.repair.leaderlessTicks < REPAIR_LEADERLESS_TICKS;
     this.node.setRecoveryHolds({
-      campaign: this.repair !== null || this.mute !== null,
+      campaign: repairHold || this.mute !== null,
       votesThroughTerm: this.mute !== null ? Number.MAX_SAFE_INTEGER : this.logHold?.votesThroughTerm ?? null,
     });
   }
