@@ -521,20 +521,15 @@ export class DurableRaftStorage implements RaftStorage {
    * from its own log until advance(), so nothing it reads changes under it).
    */
   persist(rd: Ready, persisted: (err: Error | null) => void, options: { diskLow?: boolean } = {}): void {
-    // A new term or vote also goes to the two copies beside the log (hard-state-file.ts), in
-    // parallel with the log's write: the Ready is persisted once both are durable.
+    // A new term or vote also goes to the two copies beside the log (hard-state-file.ts), once
+    // the log's own record of it is durable: the Ready is persisted when all three are. After the
+    // log, not beside it: a vote then becomes durable exactly when it did without the copies (the
+    // lab's vote-without-persist bug keeps its window), and the copies cost only elections.
     const hs = rd.hardState;
     let done = persisted;
     if (hs !== null && this.options.hardStateCopies !== false && (this.fileHard === null || hs.term !== this.fileHard.term || hs.vote !== this.fileHard.vote) && (hs.term > 0 || hs.vote !== null)) {
       this.fileHard = hs;
-      let waiting = 2;
-      let first: Error | null = null;
-      const one = (err: Error | null) => {
-        first ??= err;
-        if (--waiting === 0) persisted(first);
-      };
-      done = one;
-      writeHardStateCopies(this.deps.disk, this.options.dir, hs, one);
+      done = (err) => (err !== null ? persisted(err) : writeHardStateCopies(this.deps.disk, this.options.dir, hs, persisted));
     }
     // A Ready that changes only the commit index needs no fsync (etcd's MustSync): a restarted
     // node re-learns its commit index from the leader, and every entry it applied was committed.
