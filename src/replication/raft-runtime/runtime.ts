@@ -163,6 +163,9 @@ const REPAIR_ASK_TICKS = 10;
  */
 const REPAIR_LEADERLESS_TICKS = 30;
 
+/** Ticks without a leader between two raft.repair_stalled reports. */
+const REPAIR_STALL_TICKS = 300;
+
 /** Writes the marker durably (STATE_MACHINE_LOST_MARKER), saying why, then calls done. */
 export function markStateMachineLost(env: Pick<Env, 'disk'>, dir: string, why: string, done: (err: Error | null) => void): void {
   const path = `${dir}/${STATE_MACHINE_LOST_MARKER}`;
@@ -916,6 +919,11 @@ export class RaftRuntime {
     const wasHeld = r.leaderlessTicks < REPAIR_LEADERLESS_TICKS;
     r.leaderlessTicks = leaderless ? r.leaderlessTicks + 1 : 0;
     if (wasHeld !== r.leaderlessTicks < REPAIR_LEADERLESS_TICKS) this.applyHolds();
+    // Said again, loudly, while nothing comes of it: when every member lost its state machine
+    // (or a majority their logs), the state below `need` may have no intact copy anywhere.
+    if (r.leaderlessTicks > 0 && r.leaderlessTicks % REPAIR_STALL_TICKS === 0) {
+      this.env.log.log('error', 'raft.repair_stalled', { need: r.need, why: r.why, leaderlessTicks: r.leaderlessTicks, meaning: `no leader to repair from: if no member holds the state up to ${r.need}, it is lost (data loss) and the group cannot serve; an operator must restore it from a backup or the quarantined files` });
+    }
     if (this.soft.role === 'leader') return this.leadWhileRepairing();
     if (r.installing || this.receiver.progress() !== null) return;
     if (++r.ticks < REPAIR_ASK_TICKS) return;
