@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +141,25 @@ function portFree(port: number): Promise<boolean> {
  * directory exists (a developer's cluster?) or one of its ports is taken. The README's commands
  * would act on what is there, so the test says why and skips rather than fail or harm it.
  */
+/**
+ * A README section that starts a real cluster in `dir` on `ports`, run as its test file's entry in
+ * SECTIONS says: skipped, saying why, when the directory or a port is taken (a cluster of the
+ * reader's own); whatever fails, the `cleanup` commands run (each cluster down) and `dir` goes.
+ */
+export async function runRealClusterSection(testFile: string, dir: string, ports: number[], cleanup: string[] = [`npx kv-lab cluster down --dir ${dir}`]): Promise<void> {
+  const blocked = await realClusterBlocked(dir, ports);
+  if (blocked !== null) {
+    console.log(`skipped: ${blocked}`);
+    return;
+  }
+  try {
+    const own = SECTIONS[testFile];
+    runSections('README.md', own?.sections ?? [], (l) => console.log(l), cleanup, own?.commands);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function realClusterBlocked(dir: string, ports: number[]): Promise<string | null> {
   if (existsSync(dir)) return `${dir} exists (a cluster of yours?); the README's commands would act on it`;
   const busy: number[] = [];

@@ -1,6 +1,5 @@
 import { test } from 'uvu';
-import { rmSync } from 'node:fs';
-import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
+import { runRealClusterSection } from './readme.js';
 
 // README.md's growing and shrinking, command by command, as written: up, a key, `cluster
 // add-node` (n4 caught up and a voter), `member list`, the key read through n4, `cluster
@@ -12,17 +11,6 @@ import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
 const DIR = '/tmp/kv-lab-grow';
 const PORTS = [8200, 8201, 8202, 8203, 3201, 3202, 3203, 3204, 9201, 9202, 9203, 9204];
 
-test('README: Growing and shrinking a cluster', async () => {
-  const blocked = await realClusterBlocked(DIR, PORTS);
-  if (blocked !== null) {
-    console.log(`skipped: ${blocked}`);
-    return;
-  }
-  try {
-    runSections('README.md', SECTIONS['real-members.test.ts']?.sections ?? [], (l) => console.log(l), [`npx kv-lab cluster down --dir ${DIR}`]);
-  } finally {
-    rmSync(DIR, { recursive: true, force: true });
-  }
-});
+test('README: Growing and shrinking a cluster', () => runRealClusterSection('real-members.test.ts', DIR, PORTS));
 
 test.run();

@@ -1,6 +1,5 @@
 import { test } from 'uvu';
-import { rmSync } from 'node:fs';
-import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
+import { runRealClusterSection } from './readme.js';
 
 // README.md's sharded cluster with authentication, command by command, as written: five nodes of
 // 16 shards without --insecure (the admin password printed and saved), a login and a write on the
@@ -13,18 +12,6 @@ import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
 const DIR = '/tmp/kv-lab-shards-auth';
 const PORTS = [8600, 8601, 8602, 8603, 8604, 3601, 3602, 3603, 3604, 3605, 9601, 9602, 9603, 9604, 9605];
 
-test('README: Authentication on a sharded cluster', async () => {
-  const blocked = await realClusterBlocked(DIR, PORTS);
-  if (blocked !== null) {
-    console.log(`skipped: ${blocked}`);
-    return;
-  }
-  try {
-    const own = SECTIONS['real-shards-auth.test.ts'];
-    runSections('README.md', own?.sections ?? [], (l) => console.log(l), [`npx kv-lab cluster down --dir ${DIR}`], own?.commands);
-  } finally {
-    rmSync(DIR, { recursive: true, force: true });
-  }
-});
+test('README: Authentication on a sharded cluster', () => runRealClusterSection('real-shards-auth.test.ts', DIR, PORTS));
 
 test.run();

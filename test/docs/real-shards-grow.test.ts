@@ -1,6 +1,5 @@
 import { test } from 'uvu';
-import { rmSync } from 'node:fs';
-import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
+import { runRealClusterSection } from './readme.js';
 
 // README.md's sharded cluster growing and shrinking, command by command, as written: three nodes
 // of 8 shards, keys written, `cluster add-node` (n4 gets its replicas by moves), a RANGE read
@@ -12,18 +11,6 @@ import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
 const DIR = '/tmp/kv-lab-shards-grow';
 const PORTS = [8400, 8401, 8402, 8403, 3401, 3402, 3403, 3404, 9401, 9402, 9403, 9404];
 
-test('README: Growing and shrinking a sharded cluster', async () => {
-  const blocked = await realClusterBlocked(DIR, PORTS);
-  if (blocked !== null) {
-    console.log(`skipped: ${blocked}`);
-    return;
-  }
-  try {
-    const own = SECTIONS['real-shards-grow.test.ts'];
-    runSections('README.md', own?.sections ?? [], (l) => console.log(l), [`npx kv-lab cluster down --dir ${DIR}`], own?.commands);
-  } finally {
-    rmSync(DIR, { recursive: true, force: true });
-  }
-});
+test('README: Growing and shrinking a sharded cluster', () => runRealClusterSection('real-shards-grow.test.ts', DIR, PORTS));
 
 test.run();

@@ -1,6 +1,5 @@
 import { test } from 'uvu';
-import { rmSync } from 'node:fs';
-import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
+import { runRealClusterSection } from './readme.js';
 
 // README.md's node that joins a sharded cluster by gossip, command by command, as written: three
 // nodes of 8 shards, keys written, a fourth started by hand with `serve --shards 8 --join`, waited
@@ -12,18 +11,6 @@ import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
 const DIR = '/tmp/kv-lab-shards-join';
 const PORTS = [8500, 8501, 8502, 8503, 3501, 3502, 3503, 3504, 9501, 9502, 9503, 9504];
 
-test('README: A node that joins a sharded cluster by gossip', async () => {
-  const blocked = await realClusterBlocked(DIR, PORTS);
-  if (blocked !== null) {
-    console.log(`skipped: ${blocked}`);
-    return;
-  }
-  try {
-    const own = SECTIONS['real-shards-join.test.ts'];
-    runSections('README.md', own?.sections ?? [], (l) => console.log(l), [`kill $(cat ${DIR}/n4/kv-lab.pid)`, `npx kv-lab cluster down --dir ${DIR}`], own?.commands);
-  } finally {
-    rmSync(DIR, { recursive: true, force: true });
-  }
-});
+test('README: A node that joins a sharded cluster by gossip', () => runRealClusterSection('real-shards-join.test.ts', DIR, PORTS, [`kill $(cat ${DIR}/n4/kv-lab.pid)`, `npx kv-lab cluster down --dir ${DIR}`]));
 
 test.run();

@@ -1,6 +1,5 @@
 import { test } from 'uvu';
-import { rmSync } from 'node:fs';
-import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
+import { runRealClusterSection } from './readme.js';
 
 // README.md's sharded cluster, command by command, as written: `cluster up --nodes 5 --shards 64`,
 // a key written through node 1's line port and read through node 5's and node 3's HTTP port, a
@@ -11,18 +10,6 @@ import { realClusterBlocked, runSections, SECTIONS } from './readme.js';
 const DIR = '/tmp/kv-lab-shards';
 const PORTS = [8100, 8101, 8102, 8103, 8104, 3101, 3102, 3103, 3104, 3105, 9101, 9102, 9103, 9104, 9105];
 
-test('README: A sharded cluster for real', async () => {
-  const blocked = await realClusterBlocked(DIR, PORTS);
-  if (blocked !== null) {
-    console.log(`skipped: ${blocked}`);
-    return;
-  }
-  try {
-    const own = SECTIONS['real-shards.test.ts'];
-    runSections('README.md', own?.sections ?? [], (l) => console.log(l), [`npx kv-lab cluster down --dir ${DIR}`], own?.commands);
-  } finally {
-    rmSync(DIR, { recursive: true, force: true });
-  }
-});
+test('README: A sharded cluster for real', () => runRealClusterSection('real-shards.test.ts', DIR, PORTS));
 
 test.run();
