@@ -170,7 +170,6 @@ export async function realClusterBlocked(dir: string, ports: number[]): Promise<
 /** Commands a test of the README cannot run, and why (printed when skipped). */
 export function cannotRun(command: string): string | null {
   if (/\bnpm (install && npm )?test\b/.test(command)) return 'it is the test suite running this';
-  if (/\bnc\b/.test(command) && spawnSync('sh', ['-c', 'command -v nc']).status !== 0) return 'nc is not installed here (apt-get install netcat-openbsd)';
   if (/\bcurl\b/.test(command) && spawnSync('sh', ['-c', 'command -v curl']).status !== 0) return 'curl is not installed here';
   return null;
 }
@@ -183,7 +182,12 @@ export interface Ran {
 /** The environment commands run in: sources rather than a possibly stale dist/, a private CLI connection. */
 export function commandEnv(): NodeJS.ProcessEnv {
   const home = mkdtempSync(join(tmpdir(), 'kv-lab-docs-'));
-  return { ...process.env, KV_LAB_FROM_SOURCE: '1', KV_LAB_CONNECTION: join(home, 'connection.json'), NO_COLOR: '1', FORCE_COLOR: '0' };
+  // Where netcat is not installed (a fresh machine has none), the README's `nc -N host port`
+  // lines run on a stand-in that does just that (test/docs/bin/nc), rather than being skipped
+  // and leaving the lines after them to read keys that were never written.
+  const ncMissing = spawnSync('sh', ['-c', 'command -v nc']).status !== 0;
+  const path = ncMissing ? `${join(import.meta.dirname, 'bin')}:${process.env.PATH ?? ''}` : process.env.PATH;
+  return { ...process.env, PATH: path, KV_LAB_FROM_SOURCE: '1', KV_LAB_CONNECTION: join(home, 'connection.json'), NO_COLOR: '1', FORCE_COLOR: '0' };
 }
 
 /** Runs one command as the README shows it: `npm install && ` in front is dropped (it has run). */
