@@ -50,6 +50,7 @@ import type { Engine, WriteOp } from '../src/storage/engine.js';
 import { FSYNC_ALWAYS, FSYNC_NEVER } from '../src/storage/fsync-policy.js';
 import { openEngine } from '../src/storage/index.js';
 import { benchSmoke, smokeNote } from './args.js';
+import { ioBytes } from './proc.js';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -363,9 +364,9 @@ interface Result {
   runs?: number[];
 }
 
+/** Bytes this process has passed to write(2) so far. */
 function wchar(): number {
-  const m = /wchar:\s+(\d+)/.exec(readFileSync('/proc/self/io', 'utf8'));
-  return m ? Number(m[1]) : 0;
+  return ioBytes('self', 'wchar') ?? 0;
 }
 
 function dirBytes(dir: string): number {

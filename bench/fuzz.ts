@@ -23,6 +23,7 @@ import * as net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchSmoke, smokeNote } from './args.js';
+import { cpuMs, memoryMb } from './proc.js';
 
 const root = join(import.meta.dirname, '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -131,24 +132,9 @@ async function freeBasePort(nodes: number, gen: Gen): Promise<number> {
   throw new Error('no free base port found');
 }
 
-function memory(pid: number): { rssMb: number; hwmMb: number } | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-    return { rssMb: Math.round(kb('VmRSS') / 1024), hwmMb: Math.round(kb('VmHWM') / 1024) };
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds a process has used (user + system), from /proc/<pid>/stat. */
+/** CPU seconds a process has used (user + system). */
 function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
+  return (cpuMs(pid) ?? NaN) / 1000;
 }
 
 function alive(pid: number): boolean {
@@ -446,7 +432,7 @@ async function main_(): Promise<number> {
   const auth = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
   const bearer = await login(nodes[0] as NodePorts, password);
   const rss = new Map(nodes.map((n) => {
-    const m = memory(n.pid);
+    const m = memoryMb(n.pid);
     return [n.id, { startMb: m?.rssMb ?? NaN, endMb: NaN, peakMb: m?.rssMb ?? NaN, hwmMb: NaN, cpuS: cpuSeconds(n.pid) }];
   }));
   const crashed = new Map<string, string>();
@@ -458,7 +444,7 @@ async function main_(): Promise<number> {
         crashed.set(n.id, `process ${n.pid} exited`);
         continue;
       }
-      const m = memory(n.pid);
+      const m = memoryMb(n.pid);
       const r = rss.get(n.id);
       if (m !== null && r !== undefined) r.peakMb = Math.max(r.peakMb, m.rssMb);
     }
@@ -494,10 +480,10 @@ async function main_(): Promise<number> {
   clearInterval(sampler);
   for (const n of nodes) {
     const r = rss.get(n.id);
-    const m = memory(n.pid);
+    const m = memoryMb(n.pid);
     if (r !== undefined && m !== null) {
       r.endMb = m.rssMb;
-      r.hwmMb = m.hwmMb;
+      r.hwmMb = m.peakRssMb;
       r.cpuS = Math.round((cpuSeconds(n.pid) - r.cpuS) * 10) / 10;
       r.peakMb = Math.max(r.peakMb, m.rssMb);
     }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freeBasePort } from '../test/host/helpers.js';
 import { benchSmoke, percentile } from './args.js';
+import { cpuMs, ioBytes } from './proc.js';
 
 export const root = join(import.meta.dirname, '..');
 
@@ -122,17 +123,8 @@ export function serverCounters(dir: string): ServerCounters {
     return total;
   };
   return {
-    diskBytes: () =>
-      sum((pid) => {
-        const m = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
-        return m === null ? null : Number(m[1]);
-      }),
-    cpuMs: () =>
-      sum((pid) => {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return (Number(fields[11]) + Number(fields[12])) * 10;
-      }),
+    diskBytes: () => sum((pid) => ioBytes(pid, 'write_bytes')),
+    cpuMs: () => sum((pid) => cpuMs(pid)),
   };
 }
 

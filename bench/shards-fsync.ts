@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterDown, clusterUp, compiledCli, KEYS, keyOf, lineEnd, lineOk, pool, preload, sameTarget, socketLoad, VALUE } from './load.js';
+import { cpuMs as processCpuMs } from './proc.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -46,13 +47,9 @@ function straceCounts(pid: number, seconds: number): Promise<Record<string, numb
 
 /** CPU ms (user + system) the cluster's node processes used so far. */
 function cpuMs(dir: string): number {
-  let ticks = 0;
-  for (const id of ['n1', 'n2', 'n3']) {
-    const pid = readFileSync(join(dir, 'run', `${id}.pid`), 'utf8').trim();
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10; // USER_HZ = 100 on Linux
+  let ms = 0;
+  for (const id of ['n1', 'n2', 'n3']) ms += processCpuMs(readFileSync(join(dir, 'run', `${id}.pid`), 'utf8').trim()) ?? NaN;
+  return ms;
 }
 
 const STRACE = !process.argv.includes('--no-strace');

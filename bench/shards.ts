@@ -53,6 +53,7 @@ import { parseScenario } from '../sim/scenario.js';
 import type { World } from '../sim/world.js';
 import { benchArgs, percentile, type BenchReport, type BenchResult } from './args.js';
 import { clusterDown, clusterUp, compiledCli, watchEnv, httpStatus, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, serverCounters, socketLoad, VALUE, type Cluster, type Load, type ServerCounters, type Target } from './load.js';
+import { memoryMb } from './proc.js';
 
 const args = benchArgs();
 const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join|move] [--seeds N] [--per-group] [--move-mb N]';
@@ -372,9 +373,7 @@ interface MoveRun {
 /** Peak RSS (VmHWM) in MB of the node whose pid `kv-lab cluster up` wrote, or null. */
 function peakRssMb(dir: string, id: string): number | null {
   try {
-    const pid = readFileSync(join(dir, 'run', `${id}.pid`), 'utf8').trim();
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? null : Math.round(Number(m[1]) / 1024);
+    return memoryMb(readFileSync(join(dir, 'run', `${id}.pid`), 'utf8').trim())?.peakRssMb ?? null;
   } catch {
     return null;
   }

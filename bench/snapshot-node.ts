@@ -20,6 +20,7 @@ import { NativeSession } from '../src/frontdoor/native/session.js';
 import { TcpListener } from '../src/host/socket-stream.js';
 import { KvNode } from '../src/node/node.js';
 import type { RaftReplica } from '../src/node/raft-replica.js';
+import { memoryMb } from './proc.js';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,11 +29,6 @@ function arg(name: string): string {
   return v;
 }
 
-function memory(): { rssMb: number; peakRssMb: number } {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  return { rssMb: Math.round(kb('VmRSS') / 1024), peakRssMb: Math.round(kb('VmHWM') / 1024) };
-}
 
 const id = arg('id');
 const peers = new Map(
@@ -60,7 +56,7 @@ setInterval(() => {
   const replica = node.replicaForInspection as RaftReplica | null;
   const transfers = replica?.snapshotTransfers?.() ?? null;
   const activity = replica?.activity?.() ?? null;
-  process.stdout.write(JSON.stringify({ id, role: st.role, term: st.term, leader: st.leader, commit: st.commitIndex, applied: st.appliedIndex, members: st.members, restoring: replica?.restoring ?? null, transfers, activity, hardTerm: replica?.raftNode?.hardState().term ?? null, ...memory() }) + '\n');
+  process.stdout.write(JSON.stringify({ id, role: st.role, term: st.term, leader: st.leader, commit: st.commitIndex, applied: st.appliedIndex, members: st.members, restoring: replica?.restoring ?? null, transfers, activity, hardTerm: replica?.raftNode?.hardState().term ?? null, ...(memoryMb('self') ?? { rssMb: null, peakRssMb: null }) }) + '\n');
 }, 250);
 // SIGUSR2: reset the peak RSS (VmHWM), to measure one phase alone (Linux: clear_refs 5).
 process.on('SIGUSR2', () => writeFileSync('/proc/self/clear_refs', '5'));
