@@ -44,7 +44,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShardMap } from '../src/cluster/placement/shard-map.js';
-import { placementProgress, type NodeShardView } from '../src/cluster/placement/progress.js';
+import { nodeShardView, placementProgress, type NodeShardView } from '../src/cluster/placement/progress.js';
 import { defaultPorts } from '../src/cli/cluster-config.js';
 import type { HistoryEvent } from '../src/check/history.js';
 import { runScenario } from '../sim/runner.js';
@@ -418,14 +418,10 @@ async function putLarge(port: number, keys: string[]): Promise<void> {
 }
 
 async function shardView(base: number, id: string): Promise<NodeShardView> {
-  const none = { id, epoch: null, members: [], hosted: [] };
   try {
-    const s = (await httpStatus(defaultPorts(base, Number(id.slice(1))).httpPort)) as { shards?: { epoch?: number; members?: string[]; hosted?: { shard: number; role: string }[] } };
-    const sh = s.shards;
-    if (sh === undefined || !Number.isInteger(sh.epoch) || !Array.isArray(sh.members) || !Array.isArray(sh.hosted)) return none;
-    return { id, epoch: sh.epoch as number, members: sh.members, hosted: sh.hosted };
+    return nodeShardView(id, ((await httpStatus(defaultPorts(base, Number(id.slice(1))).httpPort)) as { shards?: unknown }).shards);
   } catch {
-    return none;
+    return nodeShardView(id, null);
   }
 }
 

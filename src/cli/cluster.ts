@@ -21,7 +21,7 @@ import {
   shardProblems,
 } from './cluster-config.js';
 import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.js';
-import { describeProgress, placementProgress, type NodeShardView, type PlacementProgress } from '../cluster/placement/progress.js';
+import { describeProgress, nodeShardView, placementProgress, type NodeShardView, type PlacementProgress } from '../cluster/placement/progress.js';
 import type { ShardStatus } from '../node/sharded-replica.js';
 import { loadConnection, saveConnection, type Connection } from './connection.js';
 import { EXIT_FAILED, EXIT_UNKNOWN, UsageError } from './errors.js';
@@ -798,10 +798,7 @@ function epochOf(value: unknown): number {
 /** Every node's shard view (its /status `shards`); epoch null for one that does not answer. */
 async function shardViews(config: ClusterConfig): Promise<NodeShardView[]> {
   return Promise.all(
-    config.nodes.map(async (n): Promise<NodeShardView> => {
-      const sh = shardStatusOf((await statusOf(`http://${hostForUrl(n.host)}:${n.httpPort}`))?.shards);
-      return sh === null ? { id: n.id, epoch: null, members: [], hosted: [] } : { id: n.id, epoch: sh.epoch, members: sh.members, hosted: sh.hosted.map((h) => ({ shard: h.shard, role: h.role })) };
-    }),
+    config.nodes.map(async (n): Promise<NodeShardView> => nodeShardView(n.id, (await statusOf(`http://${hostForUrl(n.host)}:${n.httpPort}`))?.shards)),
   );
 }
 

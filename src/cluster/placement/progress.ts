@@ -16,6 +16,23 @@ export interface NodeShardView {
   hosted: readonly { shard: number; role: string }[];
 }
 
+/**
+ * A node's view from the `shards` field of its /status answer, shape-checked (a node answers
+ * what it answers): epoch null when the field is not one. `kv-lab cluster` and bench:shards read
+ * views this one way.
+ */
+export function nodeShardView(id: string, shards: unknown): NodeShardView {
+  const none: NodeShardView = { id, epoch: null, members: [], hosted: [] };
+  if (typeof shards !== 'object' || shards === null) return none;
+  const s = shards as { epoch?: unknown; members?: unknown; hosted?: unknown };
+  if (!Number.isSafeInteger(s.epoch) || !Array.isArray(s.members) || !Array.isArray(s.hosted)) return none;
+  const hosted = (s.hosted as unknown[]).flatMap((h) => {
+    const g = h as { shard?: unknown; role?: unknown } | null;
+    return typeof g === 'object' && g !== null && Number.isSafeInteger(g.shard) && typeof g.role === 'string' ? [{ shard: g.shard as number, role: g.role }] : [];
+  });
+  return { id, epoch: s.epoch as number, members: (s.members as unknown[]).filter((m): m is string => typeof m === 'string'), hosted };
+}
+
 export interface ShardProgress {
   shard: number;
   want: string[];

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ShardMap } from '../../../src/cluster/placement/shard-map.js';
-import { describeProgress, placementProgress, type NodeShardView } from '../../../src/cluster/placement/progress.js';
+import { describeProgress, nodeShardView, placementProgress, type NodeShardView } from '../../../src/cluster/placement/progress.js';
 
 // What `cluster add-node` / `remove-node` wait on: every shard's replicas voting exactly where the
 // newest member set's placement wants them. Built from the placement itself, then disturbed.
@@ -69,6 +69,17 @@ test('a wanted replica on a node that does not answer is unknown, so the shard i
   assert.is(p.moving.length, 8, 'with 3 replicas on 3 nodes, n3 holds every shard');
   assert.ok(p.moving.every((m) => m.unknown.includes('n3') && m.missing.length === 0));
   assert.match(describeProgress(p), /\?n3/);
+});
+
+test('a node\'s view from its /status shards field: what is well formed is kept, anything else is a node that did not answer', () => {
+  const good = { epoch: 3, members: ['n1', 'n2'], hosted: [{ shard: 0, role: 'leader', term: 4 }, { shard: 1, role: 'follower' }], count: 2 };
+  assert.equal(nodeShardView('n1', good), { id: 'n1', epoch: 3, members: ['n1', 'n2'], hosted: [{ shard: 0, role: 'leader' }, { shard: 1, role: 'follower' }] });
+  for (const bad of [undefined, null, 'shards', [], { epoch: '3', members: [], hosted: [] }, { epoch: 1.5, members: [], hosted: [] }, { epoch: 1, members: {}, hosted: [] }, { epoch: 1, members: [] }]) {
+    assert.equal(nodeShardView('n2', bad), { id: 'n2', epoch: null, members: [], hosted: [] }, JSON.stringify(bad));
+  }
+  // Entries of the wrong shape are left out, not passed on to the placement's arithmetic.
+  assert.equal(nodeShardView('n3', { epoch: 1, members: ['n1', 7], hosted: [{ shard: 'x', role: 'leader' }, null, { shard: 2, role: 'learner' }] }).hosted, [{ shard: 2, role: 'learner' }]);
+  assert.equal(nodeShardView('n3', { epoch: 1, members: ['n1', 7], hosted: [] }).members, ['n1']);
 });
 
 test.run();
