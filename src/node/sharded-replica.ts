@@ -598,8 +598,11 @@ export class ShardedReplica implements Replica {
     return this.groups.get(shard)?.replica ?? null;
   }
 
-  /** One shard's replicated state as a digest with its applied position (KvNode.stateDigest, per group). */
-  stateDigest(shard: number): { applied: number; keys: number; digest: string } | null {
+  /**
+   * One shard's replicated state as a digest with its applied position (KvNode.stateDigest, per
+   * group), and how many entries its Raft log holds past that position (appended, not yet applied).
+   */
+  stateDigest(shard: number): { applied: number; keys: number; digest: string; unapplied: number } | null {
     const g = this.groups.get(shard);
     if (g === undefined || g.store === null || g.replica === null) return null;
     const hash = createHash('sha256');
@@ -608,7 +611,9 @@ export class ShardedReplica implements Replica {
       hash.update(k).update('\x00').update(v).update('\x00');
       keys++;
     }
-    return { applied: g.replica.status().appliedIndex, keys, digest: hash.digest('hex') };
+    const applied = g.replica.status().appliedIndex;
+    const last = g.replica.raftNode?.lastIndex() ?? applied;
+    return { applied, keys, digest: hash.digest('hex'), unapplied: Math.max(0, last - applied) };
   }
 
   *stateEntries(shard: number): Generator<[string, string]> {
