@@ -1,5 +1,6 @@
 import { DiskError, dirname, type Disk, type DiskFile, type OpenMode, type SyncCallback } from '../src/env/disk.js';
 import type { Rng } from '../src/env/rng.js';
+import { dataFileKind, type DataFileKind } from '../src/node/data-dir.js';
 import { assert } from '../src/util/assert.js';
 import { NS_PER_MS, type Owner, type Scheduler } from './scheduler.js';
 
@@ -393,11 +394,13 @@ export class SimDisk {
   /**
    * Flips one bit of stored data in a random file (or one whose path contains pathFilter), as a
    * failing sector would. The page cache sees it too: the engines must catch it by checksum.
-   * Returns null when there is no stored byte to flip.
+   * Returns null when there is no stored byte to flip. `kind` narrows it to a kind of node file
+   * (`any`: any of them, quarantined files and markers left out).
    */
-  corrupt(pathFilter?: string): CorruptionReport | null {
+  corrupt(pathFilter?: string, kind?: DataFileKind | 'any'): CorruptionReport | null {
+    const ofKind = (p: string) => kind === undefined || (kind === 'any' ? dataFileKind(p) !== null : dataFileKind(p) === kind);
     const candidates = [...this.durableNames.entries()]
-      .filter(([p, ino]) => (pathFilter === undefined || p.includes(pathFilter)) && (this.inodes.get(ino)?.durable.len ?? 0) > 0)
+      .filter(([p, ino]) => (pathFilter === undefined || p.includes(pathFilter)) && ofKind(p) && (this.inodes.get(ino)?.durable.len ?? 0) > 0)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     if (candidates.length === 0) return null;
     const [path, ino] = this.rng.pick(candidates);

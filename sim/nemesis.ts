@@ -382,7 +382,7 @@ export class Nemesis {
         if (id === null) return this.skip(f, 'no such node now');
         const flips = [];
         for (let i = 0; i < f.bits; i++) {
-          const r = w.machine(id).disk.corrupt(f.path);
+          const r = w.machine(id).disk.corrupt(f.path, f.file);
           if (r !== null) flips.push(r);
         }
         return this.instant(`corrupt ${id}`, { flips });

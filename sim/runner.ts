@@ -5,6 +5,7 @@ import { checkLinearizable, renderResult, type LinearizabilityResult } from '../
 import { checkLostWrites, type LostWritesResult } from '../src/check/lost-writes.js';
 import { checkTransactions } from '../src/check/txn/index.js';
 import type { HistoryEvent } from '../src/check/history.js';
+import { RepairWatch } from './repairs.js';
 import type { Env } from '../src/env/env.js';
 import type { KvNode } from '../src/node/node.js';
 import { RaftReplica } from '../src/node/raft-replica.js';
@@ -117,7 +118,7 @@ const SLICE_NS = 100 * NS_PER_MS;
  * reaches (line, HTTP, or request frames on the TCP client port). `net` opens the gateway's own
  * endpoint for forwarding.
  */
-export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWatch | null = null, membership: WorldMembership | null = null, moves: MoveWatch | null = null): (env: Env, machine: Machine) => SimNode {
+export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWatch | null = null, membership: WorldMembership | null = null, moves: MoveWatch | null = null, repairs: RepairWatch | null = null): (env: Env, machine: Machine) => SimNode {
   const members = nodeIds(scenario).slice(0, scenario.cluster.voters);
   const gossip = scenario.cluster.gossip;
   const bugs = new Set(scenario.bugs);
@@ -133,6 +134,7 @@ export function createNodeFor(scenario: Scenario, net: SimNet, observer: RaftWat
         primary: scenario.cluster.primary,
         storage: scenario.cluster.storage,
         ...(observer !== null ? { onApply: observer.onApply } : {}),
+        ...(repairs !== null ? { onRepair: repairs.onRepair } : {}),
         // A joiner by gossip (cluster.joinByGossip) keeps the founders in `members` (its front door forwards to them), as a real one learns them by gossip; placement it learns from the members it asks.
         ...(scenario.cluster.shards > 1 ? { shards: { count: scenario.cluster.shards, replicas: scenario.cluster.replicas, ...(scenario.cluster.joinByGossip && !members.includes(env.id) ? { joinByGossip: true } : {}), ...(moves !== null ? { onMoveStep: moves.onStep } : {}) } } : {}),
         // Every node joins through every other: the way an operator lists seeds.
@@ -153,6 +155,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   let observer: RaftWatch | null = null;
   let membership: WorldMembership | null = null;
   let moves: MoveWatch | null = null;
+  let repairs: RepairWatch | null = null;
   const world: World = new World({
     seed: String(seed),
     nodeIds: nodeIds(scenario),
@@ -164,7 +167,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
       crash: scenario.disk.crash,
       dirCrash: scenario.disk.dirCrash,
     },
-    createNode: (env, machine) => createNodeFor(scenario, world.net, observer, membership, moves)(env, machine),
+    createNode: (env, machine) => createNodeFor(scenario, world.net, observer, membership, moves, repairs)(env, machine),
     trace,
   });
   if (scenario.cluster.replication === 'raft' && OBSERVED.some((c) => scenario.checks.includes(c))) {
@@ -172,6 +175,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     observer.attach();
   }
   if (scenario.cluster.gossip !== null) membership = new WorldMembership(world);
+  if (scenario.checks.includes('repairs')) repairs = new RepairWatch(world);
   if (scenario.cluster.shards > 1 && scenario.checks.includes('moves')) {
     moves = new MoveWatch(world, scenario);
     moves.attach();
@@ -184,7 +188,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   // runs in between), and to no one after it.
   const previousHandler = Nemesis.needsFailpoints(scenario.faults) ? setFailpointHandler(nemesis.onFailpoint) : undefined;
   try {
-    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, moves, violated, wallStart, recorder });
+    return runPhases(scenario, options, { world, trace, workload, nemesis, observer: () => observer, membership, moves, repairs, violated, wallStart, recorder });
   } finally {
     if (previousHandler !== undefined) setFailpointHandler(previousHandler);
   }
@@ -202,6 +206,8 @@ interface RunParts {
   membership: WorldMembership | null;
   /** What moves did (sharded runs with the moves check). */
   moves: MoveWatch | null;
+  /** Repairs of state machines from their group (the repairs check). */
+  repairs: RepairWatch | null;
   violated: () => boolean;
   wallStart: number;
   /** Reads the trace for report.html; null when the run writes no folder. */
@@ -272,6 +278,8 @@ function runPhases(scenario: Scenario, options: RunOptions, parts: RunParts): Ru
         ? convergence ?? { verdict: 'skipped', summary: 'the run stopped before replicas could converge' }
         : name === 'assertions'
           ? assertionsVerdict(world)
+        : name === 'repairs'
+          ? parts.repairs?.verdict() ?? { verdict: 'skipped', summary: 'no Raft in this run' }
         : options.skipChecks && name !== 'raft-safety'
           ? { verdict: 'skipped', summary: 'not checked (skipChecks)' }
           : name === 'leader-stability' || name === 'applied-results' || name === 'recovery'
@@ -368,8 +376,8 @@ function assertionsVerdict(world: World): CheckResult {
  * from what its disk really holds (its engine's files and the Raft log) to the same state as
  * before. An engine that lost data it had recorded as applied — a flush that logged its checkpoint
  * before its table was durable — shows here, even when no read ever touched the key. Every member
- * must be running at the end, but for nodes the scenario deliberately corrupted (they refuse to
- * start, which is right). `cycles` receives the times of the power cycle.
+ * must be running at the end, but for nodes the scenario deliberately corrupted where the cluster
+ * cannot repair them yet (withMembers). `cycles` receives the times of the power cycle.
  */
 function awaitConvergence(world: World, s: Scenario, deadlineNs: number, cycles: number[]): CheckResult {
   const first = converge(world, deadlineNs);
@@ -390,12 +398,18 @@ function awaitConvergence(world: World, s: Scenario, deadlineNs: number, cycles:
   return withMembers(world, s, { ...again, summary: `${first.summary}; the same after a power cycle of every node` });
 }
 
-/** Fails a passing convergence if a member is not running, unless the scenario corrupted a disk. */
+/**
+ * Fails a passing convergence if a member is not running, unless the scenario corrupted a disk of
+ * a cluster that cannot repair one yet (a single Raft group's members quarantine what rotted and
+ * repair from the group, so they must be running too; sharded nodes and other replication modes
+ * still refuse to start on a corrupt file).
+ */
 function withMembers(world: World, s: Scenario, c: CheckResult): CheckResult {
   const members = leaderMembers(world) ?? nodeIds(s).slice(0, s.cluster.voters);
   const down = members.filter((id) => world.machine(id).state !== 'up' || kvNodeOf(world.machine(id)) === null);
   if (down.length === 0) return c;
-  const corrupted = s.faults.some((f) => f.kind === 'corrupt');
+  const repairs = s.cluster.replication === 'raft' && s.cluster.shards <= 1;
+  const corrupted = !repairs && s.faults.some((f) => f.kind === 'corrupt');
   const why = down.map((id) => `${id} (${world.exits.filter((e) => e.node === id).at(-1)?.reason ?? world.machine(id).state})`).join(', ');
   if (corrupted) return { ...c, summary: `${c.summary}; not running, as a corrupted disk may leave them: ${why}` };
   return { verdict: 'fail', summary: `member(s) not running at the end: ${why}` };
@@ -512,6 +526,8 @@ function runCheck(name: CheckName, history: HistoryEvent[], unanswered: string[]
     case 'applied-results':
     case 'recovery':
       return { verdict: 'skipped', summary: 'checked from the run\'s record (raftRecordCheck)' };
+    case 'repairs':
+      return { verdict: 'skipped', summary: 'checked from the nodes\' repair events (RepairWatch)' };
     case 'membership':
     case 'ring-balance':
       return { verdict: 'skipped', summary: 'checked from the nodes\' gossip (gossipVerdicts)' };

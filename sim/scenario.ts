@@ -1,5 +1,6 @@
 import { isMap, isScalar, type Node as YamlNode } from 'yaml';
 import { BUGS, type BugName } from '../src/node/bugs.js';
+import { DATA_FILE_KINDS, type DataFileKind } from '../src/node/data-dir.js';
 import { OP_FUNCTIONS } from '../src/check/history.js';
 import {
   bool,
@@ -33,16 +34,16 @@ import { DEFAULT_GOSSIP_OPTIONS, gossipOptions, type GossipOptions } from '../sr
 
 export const ENGINES = ['memory', 'lsm', 'bitcask'] as const;
 export const REPLICATIONS = ['none', 'raft', 'primary'] as const;
-export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance', 'moves', 'isolation'] as const;
+export const CHECKS = ['linearizable', 'lost-writes', 'liveness', 'convergence', 'raft-safety', 'assertions', 'leader-stability', 'applied-results', 'recovery', 'membership', 'ring-balance', 'placement', 'leader-balance', 'moves', 'isolation', 'repairs'] as const;
 /** Checks that watch Raft itself (its elections, the entries it applies): they need replication raft. */
-const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery'];
+const RAFT_CHECKS: readonly CheckName[] = ['raft-safety', 'leader-stability', 'applied-results', 'recovery', 'repairs'];
 /** Checks of the nodes' gossip (sim/gossip/checks.ts): they need cluster.gossip. */
 export const GOSSIP_CHECKS: readonly CheckName[] = ['membership', 'ring-balance'];
 export type CheckName = (typeof CHECKS)[number];
 /** Checks of a sharded cluster (sim/shards/checks.ts): they need cluster.shards > 1. */
 export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance', 'moves'];
 /** Raft checks not yet kept per group: a sharded scenario may not ask for them. */
-export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results'];
+export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results', 'repairs'];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
 /**
@@ -91,7 +92,7 @@ export type Fault = FaultBase &
     | { kind: 'reorder'; probability: number }
     | { kind: 'latency'; minNs: number; meanNs: number; maxNs: number }
     | { kind: 'fsync-fail'; node: NodeSelector; count: number; probability: number }
-    | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string }
+    | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string; file?: DataFileKind | 'any' }
     | { kind: 'disk-full'; node: NodeSelector; freeBytes: number }
     | { kind: 'failover'; node: NodeSelector }
     | { kind: 'join'; node: NodeSelector }
@@ -371,7 +372,7 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   reorder: obj({ ...common, probability: { v: probability, required: true } }),
   latency: obj({ ...common, min: { v: duration(), required: true }, mean: { v: duration(), required: true }, max: { v: duration(), required: true } }),
   'fsync-fail': obj({ ...common, node: { v: nodeSel, required: true }, count: { v: int({ min: 0 }), default: 1 }, probability: { v: probability, default: 0 } }),
-  corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() } }),
+  corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() }, file: { v: oneOf([...DATA_FILE_KINDS, 'any'] as const) } }),
   'disk-full': obj({ ...common, node: { v: nodeSel, required: true }, freeBytes: { v: bytes, default: 0 } }),
   failover: obj({ ...common, node: { v: nodeSel, required: true } }),
   join: obj({ ...common, node: { v: nodeSel, required: true } }),
@@ -474,7 +475,7 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
       if ((r.count as number) === 0 && (r.probability as number) === 0) return problem(ctx, node, path, 'fsync-fail needs count > 0 or probability > 0');
       return { ...base, kind, node: r.node as string, count: r.count as number, probability: r.probability as number };
     case 'corrupt':
-      return { ...base, kind, node: r.node as string, bits: r.bits as number, ...(r.path !== undefined ? { path: r.path as string } : {}) };
+      return { ...base, kind, node: r.node as string, bits: r.bits as number, ...(r.path !== undefined ? { path: r.path as string } : {}), ...(r.file !== undefined ? { file: r.file as DataFileKind | 'any' } : {}) };
     case 'disk-full':
       return { ...base, kind, node: r.node as string, freeBytes: r.freeBytes as number };
     case 'failover':

@@ -25,6 +25,10 @@ import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
 import { EngineStore } from './store.js';
+import { dataFileKind, ENGINE_DIR, ENGINE_ROTTEN_MARKER, RAFT_DIR } from './data-dir.js';
+import { StorageCorruptionError } from '../storage/errors.js';
+import { filesUnder, quarantine } from '../storage/quarantine.js';
+import { markStateMachineLost } from '../replication/raft-runtime/runtime.js';
 
 export type { Reply } from './replica.js';
 export type { RaftTuning } from './raft-tuning.js';
@@ -51,6 +55,8 @@ export interface NodeConfig {
   original?: boolean;
   /** Replication `primary`: the initial leader and how often it ships its log. */
   primary?: { leader: string; shipIntervalMs: number };
+  /** Protocol-aware recovery of a Raft member's state machine: needed at start, and done (the simulator's repair check). */
+  onRepair?: (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => void;
   /** Called for every log entry the state machine applies (the simulator's safety observers); `shard` with shards. */
   onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null, shard?: number) => void;
   /**
@@ -154,6 +160,8 @@ export class KvNode {
   /** Password checks running, and logins waiting for one (AuthConfig.loginLimits bounds both). */
   private loginsVerifying = 0;
   private diskWasFull = false;
+  /** Stop without closing (flushing) the engine: it is found rotten (failRotten). */
+  private abandonStore = false;
   private readonly loginsWaiting: (() => void)[] = [];
   /** Passwords checked lately, so that logging in again costs no scrypt (null without auth). */
   readonly verifiedPasswords: VerifiedPasswords | null;
@@ -182,15 +190,95 @@ export class KvNode {
       return;
     }
     const raft = config.replication === 'raft';
-    openRaftEngine(env, config.engine, raft, { ...config.storage, fsync }, (err, engine) => {
-      if (this.stopped) {
-        engine?.close(() => {});
-        return;
+    const open = (mayRepair: boolean) =>
+      openRaftEngine(env, config.engine, raft, { ...config.storage, fsync }, (err, engine) => {
+        if (this.stopped) {
+          engine?.close(() => {});
+          return;
+        }
+        const rotten = err !== null ? engineCorruption(err) : null;
+        if (raft && mayRepair && rotten !== null) return this.quarantineEngine(rotten.message, () => open(false));
+        if (err !== null || engine === undefined) return this.fail(err ?? new Error('the storage engine did not open'));
+        try {
+          // On a Raft member a durable engine's state is what the Raft log is compacted against.
+          this.store = new EngineStore(engine, { durable: raft });
+          this.startReplica(this.store);
+        } catch (e) {
+          // The first reads (the applied index) met a rotten table: an engine that opened is not
+          // yet one that reads. Thrown from here it would vanish into the engine's callbacks.
+          const bad = engineCorruption(e as Error);
+          if (bad === null) throw e;
+          this.store = null;
+          this.replica = null;
+          engine.close(() => {});
+          if (raft && mayRepair) return this.quarantineEngine(bad.message, () => open(false));
+          return this.fail(bad);
+        }
+      });
+    // An engine found rotten while the node ran (a read, a merge, a compaction): its last life
+    // left the marker, and the engine is quarantined before it is opened.
+    if (raft && env.disk.exists(ENGINE_ROTTEN_MARKER)) {
+      let why = 'an engine file failed its checks';
+      try {
+        why = new TextDecoder().decode(env.disk.readFile(ENGINE_ROTTEN_MARKER)).trim().slice(0, 1000) || why;
+      } catch {
+        // The reason is for the log only: a rotten marker still says what it must.
       }
-      if (err !== null || engine === undefined) return this.fail(err ?? new Error('the storage engine did not open'));
-      // On a Raft member a durable engine's state is what the Raft log is compacted against.
-      this.store = new EngineStore(engine, { durable: raft });
-      this.startReplica(this.store);
+      this.quarantineEngine(why, () => open(true));
+      return;
+    }
+    open(true);
+  }
+
+  /**
+   * A Raft member whose engine files fail their checks at start (protocol-aware recovery,
+   * src/replication/raft-runtime/README.md): the group holds every byte of its state, so rather
+   * than exit at every restart it marks its state machine lost (durably, first), moves the whole
+   * engine directory to quarantine, and starts with an empty engine, which the Raft runtime
+   * refills from the leader's snapshot before this member applies or leads again.
+   */
+  private quarantineEngine(why: string, then: () => void): void {
+    const { env } = this;
+    env.log.log('error', 'node.engine_corrupt', { why });
+    markStateMachineLost(env, RAFT_DIR, why, (e) => {
+      if (e !== null) return this.fail(e);
+      quarantine(env.disk, 'engine', filesUnder(env.disk, ENGINE_DIR), (e2, dir) => {
+        if (e2 !== null) return this.fail(e2);
+        env.log.log('error', 'node.quarantined', { what: 'engine', to: dir ?? null });
+        try {
+          if (env.disk.exists(ENGINE_ROTTEN_MARKER)) env.disk.remove(ENGINE_ROTTEN_MARKER);
+        } catch (e3) {
+          return this.fail(e3 as Error);
+        }
+        // Not waited for: a marker that comes back after a crash quarantines an engine the
+        // state-machine-lost marker already has repaired from the group (wasteful, never wrong).
+        env.disk.syncDir('', () => {});
+        if (!this.stopped) then();
+      });
+    });
+  }
+
+  /**
+   * A Raft member whose engine failed a check while running: it cannot go on (the engine stopped),
+   * so it leaves a marker (durably) for its next start to quarantine the engine, then exits.
+   */
+  private failRotten(err: Error, rotten: StorageCorruptionError): void {
+    const { env } = this;
+    env.log.log('error', 'node.failed', { error: err.message, engineRotten: rotten.path });
+    // The engine is not closed: closing flushes what an apply cut short had written.
+    this.abandonStore = true;
+    this.stop();
+    let f;
+    try {
+      f = env.disk.open(ENGINE_ROTTEN_MARKER, 'truncate');
+      f.append(new TextEncoder().encode(`${rotten.message}\n`));
+    } catch {
+      return env.exit?.(err.message);
+    }
+    const file = f;
+    file.sync(() => {
+      file.close();
+      env.disk.syncDir('', () => env.exit?.(err.message));
     });
   }
 
@@ -212,7 +300,8 @@ export class KvNode {
       this.replica = new PrimaryReplica(env, store, { members: config.members, leader: p.leader, shipIntervalMs: p.shipIntervalMs, bugs: config.bugs }, fatal, started);
     } else {
       const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
-      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}) };
+      const onRepair = config.onRepair;
+      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}), ...(onRepair !== undefined ? { onRepair: (event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => onRepair(env.id, event, detail) } : {}) };
       this.replica = new RaftReplica(env, store, raftConfig, fatal, started);
     }
   }
@@ -255,6 +344,8 @@ export class KvNode {
 
   private fail(err: Error): void {
     if (this.stopped) return;
+    const rotten = this.config.replication === 'raft' && this.sharded === null ? engineCorruption(err) : null;
+    if (rotten !== null) return this.failRotten(err, rotten);
     this.env.log.log('error', 'node.failed', { error: err.message });
     this.stop();
     this.env.exit?.(err.message);
@@ -268,7 +359,7 @@ export class KvNode {
     this.replica?.stop();
     this.gossip?.stop();
     this.env.net.close();
-    this.store?.close();
+    if (!this.abandonStore) this.store?.close();
   }
 
   private receive(from: string, frame: Uint8Array): void {
@@ -582,9 +673,17 @@ export class KvNode {
   stateDigest(): { applied: number; keys: number; digest: string } {
     const hash = createHash('sha256');
     let keys = 0;
-    for (const [k, v] of this.stateEntries()) {
-      hash.update(k).update('\x00').update(v).update('\x00');
-      keys++;
+    try {
+      for (const [k, v] of this.stateEntries()) {
+        hash.update(k).update('\x00').update(v).update('\x00');
+        keys++;
+      }
+    } catch (err) {
+      // A rotten engine file under the scan: the node stops as it would on any read of it (and a
+      // Raft member repairs at its next start); its state is no position at all.
+      if (!(err instanceof StorageCorruptionError)) throw err;
+      this.fail(err);
+      return { applied: -1, keys: 0, digest: `unreadable: ${err.message}` };
     }
     return { applied: this.replica?.status().appliedIndex ?? 0, keys, digest: hash.digest('hex') };
   }
@@ -629,6 +728,14 @@ export class KvNode {
   }
 }
 
+/** The engine-file corruption that err is or was caused by (errors may wrap it), or null. */
+function engineCorruption(err: Error): StorageCorruptionError | null {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof StorageCorruptionError && dataFileKind(e.path) === 'engine') return e;
+  }
+  return null;
+}
+
 /**
  * Opens a node's engine. On a Raft member the LSM writes in log mode `applied-index`: no WAL of
  * its own, the Raft log (fsynced per Ready) is the log, and each flush records the applied index
@@ -638,8 +745,8 @@ export class KvNode {
  */
 function openRaftEngine(env: Env, kind: EngineKind, raft: boolean, options: EngineOptions, done: (err: Error | null, engine?: Engine) => void): void {
   const deps = { disk: env.disk, clock: env.clock, log: env.log };
-  if (!raft || kind !== 'lsm' || options.logMode !== undefined) return openEngine(kind, deps, 'kv', options, done);
-  const walDir = 'kv/wal';
+  if (!raft || kind !== 'lsm' || options.logMode !== undefined) return openEngine(kind, deps, ENGINE_DIR, options, done);
+  const walDir = `${ENGINE_DIR}/wal`;
   const logMode = env.disk.exists(walDir) ? 'wal' : 'applied-index';
-  openEngine(kind, deps, 'kv', { ...options, logMode }, done);
+  openEngine(kind, deps, ENGINE_DIR, { ...options, logMode }, done);
 }

@@ -6,7 +6,8 @@ import { raftOptions } from '../replication/raft/options.js';
 import type { Entry, Index, ReadState, SnapshotMeta, SoftState } from '../replication/raft/types.js';
 import type { ProposeResult, TransferResult } from '../replication/raft/results.js';
 import type { ConfChange } from '../replication/raft/confchange.js';
-import { decodeRaftFrame, RaftRuntime, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
+import { decodeRaftFrame, RaftRuntime, type RaftRuntimeHooks, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
+import { StorageCorruptionError } from '../storage/errors.js';
 import { assert } from '../util/assert.js';
 import { failpoint } from '../util/failpoints.js';
 import type { BugName } from './bugs.js';
@@ -21,6 +22,7 @@ import { executeShardTxn, isShardTxnRecord } from './shard-txn-apply.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { decodeStateBlock, StateSnapshotSource } from './state-snapshot.js';
 import type { NodeStore } from './store.js';
+import { RAFT_DIR } from './data-dir.js';
 
 /**
  * Replication `raft`: every write goes through the Raft log and is answered once committed and
@@ -42,6 +44,8 @@ export interface RaftReplicaConfig extends RaftTuning {
   diskReserveBytes?: number;
   /** The group's part of its node's shared Raft log (a sharded node's; RaftRuntimeOptions.sharedLog). */
   sharedLog?: GroupLog;
+  /** Repairs of the state machine from the group (RaftRuntimeHooks.onRepair), for the lab's repair check. */
+  onRepair?: RaftRuntimeHooks['onRepair'];
 }
 
 /** The state machine's own record of the last applied log position. */
@@ -157,7 +161,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
         logSegmentBytes: config.logSegmentBytes,
         logBlockBytes: config.logBlockBytes,
         skipLogFsync: bugs.has('skip-log-fsync'),
-        dir: 'raft',
+        dir: RAFT_DIR,
         transfer: { chunkBytes: config.snapshotChunkBytes, windowChunks: config.snapshotWindowChunks, timeoutMs: config.snapshotTimeoutMs, syncBytes: config.snapshotSyncBytes },
         snapshotYieldMs: config.snapshotYieldMs,
         ...(config.diskReserveBytes !== undefined ? { diskReserveBytes: config.diskReserveBytes } : {}),
@@ -173,6 +177,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
           this.promoteLearners();
         },
         onFatal: (err) => this.fatal(err),
+        ...(config.onRepair !== undefined ? { onRepair: config.onRepair } : {}),
       },
       (err, rt) => {
         if (err === null && rt !== undefined) this.runtime = rt;
@@ -367,7 +372,17 @@ export class RaftReplica implements Replica, RaftStateMachine {
       if (p.index === null || p.index > this.applied) continue;
       this.pendingReads.delete(ctx);
       if (p.req === null) p.then?.();
-      else p.reply(executeRead(this.store.view, p.req.db, p.req.op as Parameters<typeof executeRead>[2]));
+      else {
+        let result: Result;
+        try {
+          result = executeRead(this.store.view, p.req.db, p.req.op as Parameters<typeof executeRead>[2]);
+        } catch (err) {
+          if (!(err instanceof StorageCorruptionError)) throw err;
+          p.reply({ ok: false, code: 'unavailable', message: `${this.env.id} found its storage corrupt and stops to repair it` });
+          return this.fatal(err);
+        }
+        p.reply(result);
+      }
     }
   }
 
@@ -386,6 +401,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
   receivePeer(from: string, body: Record<string, unknown>): void {
     if (this.runtime === null || this.stopped) return;
     if (body.kind === 'snapack') return this.runtime.receiveTransfer(from, body);
+    if (body.kind === 'repair') return this.runtime.receiveRepair(from, body);
     const m = decodeRaftFrame(body);
     if (m === null) {
       this.env.log.log('warn', 'raft.bad_message', { from });
@@ -406,6 +422,19 @@ export class RaftReplica implements Replica, RaftStateMachine {
   }
 
   apply(entry: Entry): void {
+    if (this.stopped) return;
+    try {
+      this.applyEntry(entry);
+    } catch (err) {
+      // An engine file that fails its checks under a read: this member cannot apply on (its
+      // answer would be built on bytes it cannot trust). It stops, and its next start
+      // quarantines the engine and repairs it from the group (KvNode.failRotten).
+      if (!(err instanceof StorageCorruptionError)) throw err;
+      this.fatal(err);
+    }
+  }
+
+  private applyEntry(entry: Entry): void {
     assert(entry.index === this.applied + 1, () => `apply ${entry.index} after ${this.applied}`);
     this.applied = entry.index;
     // One engine batch per Ready (flushed in onApplied): the entries' applied-index and session
@@ -507,7 +536,14 @@ export class RaftReplica implements Replica, RaftStateMachine {
     };
     const clear = () => {
       if (this.stopped) return;
-      const page = this.store.view.scan(start, null, RESTORE_PAGE, false);
+      let page: [string, string][];
+      try {
+        page = this.store.view.scan(start, null, RESTORE_PAGE, false);
+      } catch (err) {
+        // A rotten engine file met while clearing: the install fails, and the node stops to
+        // quarantine the engine (KvNode.failRotten); nothing is half cleared past a restart.
+        return done(err as Error);
+      }
       const last = page[page.length - 1];
       if (last !== undefined) start = keyAfter(last[0]);
       const writes: StorageWrite[] = page.filter(([k]) => k !== APPLIED_KEY).map(([k]) => [k, null]);

@@ -159,6 +159,22 @@ Disk_('corruption flips exactly one stored bit', () => {
   assert.equal(d.view.readFile('a'), after, 'the flip is on the device, not just in the cache');
 });
 
+Disk_('corruption aimed at a kind of file hits only files of that kind', () => {
+  const d = setup();
+  for (const dir of ['kv', 'raft/wal', 'raft/snap', 'quarantine/1-engine/kv']) d.view.mkdir(dir);
+  const files = { engine: 'kv/000001.sst', log: 'raft/wal/000001.log', snapshot: 'raft/snap/snap-1-1.snap', hardstate: 'raft/hardstate-a' } as const;
+  for (const f of [...Object.values(files), 'quarantine/1-engine/kv/000001.sst']) {
+    d.view.open(f, 'create').append(enc('abcdefgh'));
+    d.syncFile(f);
+  }
+  for (const dir of ['kv', 'raft/wal', 'raft/snap', 'raft', 'quarantine/1-engine/kv']) d.syncDir(dir);
+  for (const [kind, path] of Object.entries(files)) {
+    for (let i = 0; i < 5; i++) assert.is(d.disk.corrupt(undefined, kind as keyof typeof files)?.path, path);
+  }
+  for (let i = 0; i < 20; i++) assert.not.ok(d.disk.corrupt(undefined, 'any')?.path.startsWith('quarantine/'), 'a quarantined file is not a kind');
+  assert.is(d.disk.corrupt('raft/', 'engine'), null, 'path and kind both apply');
+});
+
 Disk_('a full disk refuses writes with ENOSPC and frees space on remove', () => {
   const d = setup({ capacityBytes: 10 });
   const f = d.view.open('a', 'create');

@@ -65,6 +65,13 @@ S('a fault that cannot be undone refuses for:', () => {
   assert.match(errorOf(GOOD.replace('kind: loss, probability: 0.1', 'kind: corrupt, node: n1')), /a corrupt fault cannot be undone with for:/);
 });
 
+S('a corrupt fault names the kind of file it rots, or says which kinds there are', () => {
+  const text = (file: string) => GOOD.replace('{ at: 1s, for: 200ms, kind: loss, probability: 0.1 }', `{ at: 1s, kind: corrupt, node: n1, file: ${file} }`);
+  const f = parseScenario(text('snapshot'), 'x.yaml').faults[0];
+  assert.equal(f?.kind === 'corrupt' ? f.file : null, 'snapshot');
+  assert.match(errorOf(text('wal')), /faults\[0\]\.file: expected one of log, snapshot, hardstate, engine, any/);
+});
+
 S('missing required fields are named, all at once', () => {
   const msg = errorOf('description: d\nworkload: {}\n');
   assert.match(msg, /name: required field is missing/);

@@ -2,6 +2,10 @@ import type { EngineDeps } from '../../storage/engine.js';
 import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
+import { isDiskError } from '../../env/disk.js';
+import { filesUnder, quarantine } from '../../storage/quarantine.js';
+import { newestHardState, readHardStateCopies, writeHardStateCopies, type HardStateCopy } from './hard-state-file.js';
+import { StorageCorruptionError } from '../../storage/errors.js';
 import { assert } from '../../util/assert.js';
 import { failpoint } from '../../util/failpoints.js';
 import { decodeEntries, decodeJson, encodeEntries, encodeJson, entriesFromWire, entriesToWire } from './codec.js';
@@ -40,7 +44,8 @@ function loadRecorded(deps: EngineDeps, snapDir: string, body: Record<string, un
   const snapshot = loadSnapshotRef(deps.disk, snapDir, file);
   const meta = body.meta as SnapshotMeta | undefined;
   if (meta?.index !== snapshot.meta.index || meta.term !== snapshot.meta.term) {
-    throw new Error(`raft log: record at LSN ${lsn} names ${file}, which holds index ${snapshot.meta.index} term ${snapshot.meta.term}, not ${meta?.index} ${meta?.term}`);
+    // A file under another snapshot's name (a misdirected write): as untrustworthy as a rotten one.
+    throw new StorageCorruptionError(`${snapDir}/${file}`, 0, `raft log record at LSN ${lsn} names ${file}, which holds index ${snapshot.meta.index} term ${snapshot.meta.term}, not ${meta?.index} ${meta?.term}`);
   }
   return snapshot;
 }
@@ -92,12 +97,47 @@ export interface DurableStorageOptions {
   skipFsync: boolean;
   /** Segment and block sizes of the log (WAL_DEFAULTS' where absent). */
   wal?: { segmentBytesMax?: number; blockBytes?: number };
+  /** Keep the term and vote in two copies beside the log too (hard-state-file.ts); default true. */
+  hardStateCopies?: boolean;
 }
+
+/**
+ * Protocol-aware recovery of the log (README.md): what a start found lost. Each is also a durable
+ * marker under the storage's dir (LOG_LOST_MARKER, HARD_STATE_LOST_MARKER), written before the log
+ * is cut, so that a crash during or after the repair does not forget it.
+ */
+export interface LogLoss {
+  /** Where the log was cut: the records from there on failed their checks or followed one that did. */
+  at: string;
+  reason: string;
+  /**
+   * Votes are held while the log's last term is at most this term: the lost records may hold
+   * entries this member acknowledged in a term up to it (Raft.setRecoveryHolds).
+   */
+  votesThroughTerm: Term;
+}
+
+/** Corruptions one start cuts away before it gives up (each cut only moves the log's end back). */
+const LOG_CUTS_MAX = 4;
+
+/** The marker of a log cut at a corruption (LogLoss, as JSON). */
+export const LOG_LOST_MARKER = 'log-lost';
+/** The marker of a hard state with no intact copy: the member takes no part in the protocol. */
+export const HARD_STATE_LOST_MARKER = 'hardstate-lost';
 
 export interface OpenReport {
   wal: WalRecoveryReport;
+  /** The log lost records to corruption (now or at an earlier start whose repair is not done). */
+  logLoss: LogLoss | null;
+  /** No intact copy of the term and vote: this member must never vote nor acknowledge again. */
+  hardStateLost: string | null;
   /** The storage was new and got the bootstrap membership. */
   bootstrapped: boolean;
+  /**
+   * Snapshot files (in snapshotDir) the log names that failed their checks: the log now holds
+   * their positions with no file (isStateMachineSnapshot), and the files wait to be quarantined.
+   */
+  lostSnapshots: string[];
 }
 
 /**
@@ -125,9 +165,33 @@ interface Recoverer {
   gathered: readonly unknown[];
   entryRecords: EntryRecord[];
   appended(lsn: number, entries: readonly Entry[]): void;
+  /** Snapshot files the log names that failed their checks (still on disk, to be quarantined). */
+  lost: ReadonlySet<string>;
+}
+
+/**
+ * The snapshot a record names, or — when its file fails its checks or is gone — a snapshot at the
+ * same position with no file (the state machine's, like a COMPACT's), its file's name added to
+ * `lost`. A rotten snapshot file loses nothing the group does not hold: the runtime quarantines
+ * it, and repairs the state machine from the leader if it was behind (protocol-aware recovery).
+ */
+function loadOrLose(deps: EngineDeps, snapDir: string, body: Record<string, unknown>, lsn: number, lost: Set<string>): Snapshot {
+  try {
+    return loadRecorded(deps, snapDir, body, lsn);
+  } catch (err) {
+    const file = body.file;
+    const gone = err instanceof StorageCorruptionError || isDiskError(err, 'ENOENT');
+    if (!gone || typeof file !== 'string' || !isSnapshotFileName(file)) throw err;
+    const meta = body.meta as SnapshotMeta | undefined;
+    if (meta === undefined || !Number.isSafeInteger(meta.index) || meta.index <= 0) throw err;
+    deps.log.log('error', 'raft.snapshot_lost', { file, lsn, error: (err as Error).message });
+    if (deps.disk.exists(`${snapDir}/${file}`)) lost.add(file);
+    return { meta, data: new Uint8Array(0) };
+  }
 }
 
 function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
+  const lost = new Set<string>();
   // Records are gathered first and replayed from the last snapshot-bearing one: segments are
   // dropped whole, so records before a checkpoint can survive it, and the snapshot files they
   // name may already be gone.
@@ -213,7 +277,7 @@ function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
           appended(g.lsn, body.entries as Entry[]);
           break;
         case SNAPSHOT:
-          mem.applySnapshot(loadRecorded(deps, snapDir, body, g.lsn));
+          mem.applySnapshot(loadOrLose(deps, snapDir, body, g.lsn, lost));
           entryRecords.length = 0;
           break;
         case COMPACT:
@@ -228,7 +292,7 @@ function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
           i += k;
           mem = MemoryRaftStorage.restore({
             // file null: a rewrite (rewrite()) of a log whose snapshot only the state machine holds, or none yet.
-            snapshot: body.file === null ? { meta: body.meta as SnapshotMeta, data: new Uint8Array(0) } : loadRecorded(deps, snapDir, body, g.lsn),
+            snapshot: body.file === null ? { meta: body.meta as SnapshotMeta, data: new Uint8Array(0) } : loadOrLose(deps, snapDir, body, g.lsn, lost),
             offsetIndex: boundary.index,
             offsetTerm: boundary.term,
             entries,
@@ -240,7 +304,7 @@ function recoverer(deps: EngineDeps, snapDir: string): Recoverer {
     }
     return mem;
   };
-  return { onRecord, replay, gathered, entryRecords, appended };
+  return { onRecord, replay, gathered, entryRecords, appended, lost };
 }
 
 export class DurableRaftStorage implements RaftStorage {
@@ -278,16 +342,43 @@ export class DurableRaftStorage implements RaftStorage {
     } catch (err) {
       return done(err as Error);
     }
-    const r = recoverer(deps, snapDir);
-    Wal.open(
-      deps,
-      { dir: `${options.dir}/wal`, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
-      r.onRecord,
-      (err, wal, report) => {
-        if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
-        DurableRaftStorage.finishOpen(deps, options, bootstrap, r, wal, report, done);
-      },
-    );
+    const walDir = `${options.dir}/wal`;
+    // cuts: how many more corruptions may be cut away (each cut moves the log's end back; a disk
+    // rotting faster than that is not one to recover on). emptied: the cut prefix could not be
+    // replayed and the whole log went to quarantine.
+    const openWal = (cuts: number, emptied: boolean) => {
+      const r = recoverer(deps, snapDir);
+      Wal.open(
+        deps,
+        { dir: walDir, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
+        r.onRecord,
+        (err, wal, report) => {
+          // A record that fails its checks in the middle of the log (or in a sealed segment):
+          // not a torn tail, so possibly something this member promised. The log is cut there,
+          // after the loss is marked durably (cutLogAt), and recovered again from its intact prefix.
+          if (cuts > 0 && err instanceof StorageCorruptionError && err.path.startsWith(`${walDir}/`)) {
+            return cutLogAt(deps, options.dir, walDir, err, (e) => (e !== null ? done(e) : openWal(cuts - 1, emptied)));
+          }
+          if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
+          DurableRaftStorage.finishOpen(deps, options, bootstrap, r, wal, report, (e, storage, rep) => {
+            // A prefix cut inside a compaction's window (its entries without the record that says
+            // where they start, say) cannot be replayed: the member keeps no log at all (its votes
+            // are held all the same) and receives it from the leader.
+            // The same for a log whose records verify but do not replay (a rotten tail that the
+            // Wal took for a torn write, say): it is lost as a whole, marked first like a cut.
+            if (e instanceof LogReplayError && !emptied && options.hardStateCopies !== false) {
+              const marked = readLossMarkers(deps, options.dir).logLoss !== null;
+              deps.log.log('error', 'raft.log_prefix_unusable', { error: e.message, afterCut: marked });
+              const drop = () => wal.close(() => quarantine(deps.disk, 'log', filesUnder(deps.disk, walDir), (e2) => (e2 !== null ? done(e2) : openWal(0, true))));
+              if (marked) return drop();
+              return markLogLoss(deps, options.dir, walDir, e.message, (e3) => (e3 !== null ? done(e3) : drop()));
+            }
+            done(e, storage, rep);
+          });
+        },
+      );
+    };
+    openWal(LOG_CUTS_MAX, false);
   }
 
   /**
@@ -317,7 +408,10 @@ export class DurableRaftStorage implements RaftStorage {
     } catch (err) {
       return done(err as Error);
     }
-    DurableRaftStorage.finishOpen(deps, options, bootstrap, r, log, log.report, (err, storage, report) => {
+    // A group of a sharded node keeps its term and vote in the shared log only: the copies beside
+    // a log (hard-state-file.ts) protect a single group's member; a shared log's corruption is not
+    // repaired yet (it stops the node, as before).
+    DurableRaftStorage.finishOpen(deps, { ...options, hardStateCopies: false }, bootstrap, r, log, log.report, (err, storage, report) => {
       if (storage !== undefined) log.onRewrite((d) => storage.rewrite(d));
       done(err, storage, report);
     });
@@ -333,18 +427,69 @@ export class DurableRaftStorage implements RaftStorage {
     done: (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport) => void,
   ): void {
     let mem: MemoryRaftStorage;
+    let loss: { logLoss: LogLoss | null; hardStateLost: string | null };
     try {
       mem = r.replay();
     } catch (e) {
+      return done(new LogReplayError(e as Error));
+    }
+    try {
+      loss = readLossMarkers(deps, options.dir);
+    } catch (e) {
       return done(e as Error);
     }
+    // The term and vote: the newest of the log's HARD record and the two copies beside it
+    // (hard-state-file.ts); rotten copies are quarantined and both written again.
+    const copies = options.hardStateCopies === false ? [] : readHardStateCopies(deps.disk, options.dir);
+    const valid = copies.flatMap((c) => (c.state !== null ? [c.state] : []));
+    const newest = newestHardState([mem.hardState(), ...valid]) as HardState;
+    // A log cut at a corruption may end before the commit index a copy recorded: the commit index
+    // is re-learnt from the leader (it only ever vouches for entries this log holds).
+    const commit = loss.logLoss !== null ? Math.min(newest.commit, mem.lastIndex()) : newest.commit;
+    mem.setHardState({ ...newest, commit });
     const storage = new DurableRaftStorage(deps, options, mem, wal, r.entryRecords);
-    if (r.gathered.length > 0 || bootstrap === null) return done(null, storage, { wal: report, bootstrapped: false });
+    storage.fileHard = valid.length > 0 ? newestHardState(valid) : null;
+    const base = { wal: report, lostSnapshots: [...r.lost].sort(), logLoss: loss.logLoss, hardStateLost: loss.hardStateLost };
+    const finish = (bootstrapped: boolean) => (e: Error | null) => {
+      if (e !== null) return done(e);
+      storage.repairCopies(copies, (e2) => done(e2, storage, { ...base, bootstrapped }));
+    };
+    // After a cut the log never bootstraps again, even if nothing is left of it: this member
+    // was in the group, and receives the log from the leader.
+    if (r.gathered.length > 0 || bootstrap === null || loss.logLoss !== null) return finish(false)(null);
     const [entry, hard] = bootstrapState(bootstrap);
     mem.append([entry]);
     mem.setHardState(hard);
     r.appended(wal.append(ENTRIES_BIN, encodeEntries([entry])), [entry]);
-    wal.append(HARD, encodeJson(hard), (e) => done(e, storage, { wal: report, bootstrapped: true }));
+    wal.append(HARD, encodeJson(hard), finish(true));
+  }
+
+  /**
+   * The term and vote the copies beside the log hold (hard-state-file.ts), newest; null: none yet
+   * (a log from before the copies, or a member that never changed its term).
+   */
+  private fileHard: HardState | null = null;
+
+  /**
+   * At open: rotten copies of the hard state are quarantined, and both copies written with the
+   * state the storage now holds, so that the next fault finds two intact copies again. Nothing is
+   * written for a member that never had a term (a brand-new log), nor when no copy was ever made
+   * and none is needed yet.
+   */
+  private repairCopies(copies: readonly HardStateCopy[], done: (err: Error | null) => void): void {
+    if (this.options.hardStateCopies === false) return done(null);
+    const hs = this.mem.hardState();
+    const rotten = copies.filter((c) => c.state === null && c.problem !== 'absent');
+    const stale = copies.some((c) => c.state === null || c.state.term !== hs.term || c.state.vote !== hs.vote);
+    if (hs.term === 0 && hs.vote === null && rotten.length === 0) return done(null);
+    if (!stale) return done(null);
+    const write = () => {
+      this.fileHard = hs;
+      writeHardStateCopies(this.deps.disk, this.options.dir, hs, done);
+    };
+    if (rotten.length === 0) return write();
+    for (const c of rotten) this.deps.log.log('error', 'raft.hard_state_copy_rotten', { file: c.file, problem: c.state === null ? c.problem : '' });
+    quarantine(this.deps.disk, 'hardstate', rotten.map((c) => c.file), (err) => (err !== null ? done(err) : write()));
   }
 
   // ---- RaftStorage, for the core ----
@@ -375,7 +520,17 @@ export class DurableRaftStorage implements RaftStorage {
    * that order, then calls done. The in-memory log changes at once (the core reads unstable entries
    * from its own log until advance(), so nothing it reads changes under it).
    */
-  persist(rd: Ready, done: (err: Error | null) => void, options: { diskLow?: boolean } = {}): void {
+  persist(rd: Ready, persisted: (err: Error | null) => void, options: { diskLow?: boolean } = {}): void {
+    // A new term or vote also goes to the two copies beside the log (hard-state-file.ts), once
+    // the log's own record of it is durable: the Ready is persisted when all three are. After the
+    // log, not beside it: a vote then becomes durable exactly when it did without the copies (the
+    // lab's vote-without-persist bug keeps its window), and the copies cost only elections.
+    const hs = rd.hardState;
+    let done = persisted;
+    if (hs !== null && this.options.hardStateCopies !== false && (this.fileHard === null || hs.term !== this.fileHard.term || hs.vote !== this.fileHard.vote) && (hs.term > 0 || hs.vote !== null)) {
+      this.fileHard = hs;
+      done = (err) => (err !== null ? persisted(err) : writeHardStateCopies(this.deps.disk, this.options.dir, hs, persisted));
+    }
     // A Ready that changes only the commit index needs no fsync (etcd's MustSync): a restarted
     // node re-learns its commit index from the leader, and every entry it applied was committed.
     // On a busy cluster most Readys of a follower, and every other one of the leader, are of
@@ -429,6 +584,17 @@ export class DurableRaftStorage implements RaftStorage {
     }
     this.wal.append(SNAPSHOT, record, undefined, { sync: false });
     writeRest();
+  }
+
+  /**
+   * The log's snapshot keeps its position but no longer names a file (its file was found rotten
+   * while being installed): in memory only — the record naming the file stays, and the next
+   * recovery, finding the file gone or rotten, does the same (loadOrLose).
+   */
+  forgetSnapshotFile(): void {
+    const snap = this.mem.snapshot();
+    this.mem.replaceSnapshotData(new Uint8Array(0));
+    assert(isStateMachineSnapshot(this.mem.snapshot()) && this.mem.snapshot().meta.index === snap.meta.index, 'a forgotten snapshot file keeps its position');
   }
 
   /** Snapshot files being sent to followers: compaction leaves them alone (by name, counted). */
@@ -603,5 +769,96 @@ export class DurableRaftStorage implements RaftStorage {
 
   close(done: (err: Error | null) => void): void {
     this.wal.close(done);
+  }
+}
+
+/** The loss markers a start finds under dir (written by cutLogAt). */
+function readLossMarkers(deps: EngineDeps, dir: string): { logLoss: LogLoss | null; hardStateLost: string | null } {
+  const read = (name: string): string | null => (deps.disk.exists(`${dir}/${name}`) ? new TextDecoder().decode(deps.disk.readFile(`${dir}/${name}`)) : null);
+  const log = read(LOG_LOST_MARKER);
+  const hard = read(HARD_STATE_LOST_MARKER);
+  let logLoss: LogLoss | null = null;
+  if (log !== null) {
+    // A marker that does not parse is itself rotten: hold votes for ever rather than guess.
+    try {
+      const v = JSON.parse(log) as LogLoss;
+      if (!Number.isSafeInteger(v.votesThroughTerm)) throw new Error('no term');
+      logLoss = v;
+    } catch {
+      logLoss = { at: `${dir}/${LOG_LOST_MARKER}`, reason: 'the marker itself does not parse', votesThroughTerm: Number.MAX_SAFE_INTEGER };
+    }
+  }
+  return { logLoss, hardStateLost: hard === null ? null : hard.trim() || 'no intact copy of the term and vote' };
+}
+
+/** Writes a file whole and durably (its name and its contents). */
+function writeMarker(deps: EngineDeps, path: string, content: string | Uint8Array, done: (err: Error | null) => void): void {
+  let f;
+  try {
+    f = deps.disk.open(path, 'truncate');
+    f.append(typeof content === 'string' ? new TextEncoder().encode(content) : content);
+  } catch (err) {
+    return done(err as Error);
+  }
+  const file = f;
+  file.sync((err) => {
+    file.close();
+    if (err !== null) return done(err);
+    deps.disk.syncDir(path.slice(0, path.lastIndexOf('/')), (e) => done(e));
+  });
+}
+
+/**
+ * Cuts the log at a corruption (protocol-aware recovery, README.md): first marks the loss durably
+ * — the term through which votes are held (the newest intact copy of the hard state beside the
+ * log), or, with no intact copy, that the hard state is lost — then moves the segment holding the
+ * bad record and every later one to quarantine and puts back the bad segment's bytes before the
+ * record, so that the log recovers as its intact prefix (the partial record left at its end is a
+ * torn tail to the Wal).
+ */
+function cutLogAt(deps: EngineDeps, dir: string, walDir: string, err: StorageCorruptionError, done: (err: Error | null) => void): void {
+  const disk = deps.disk;
+  const bad = err.path.slice(walDir.length + 1);
+  let segments: string[];
+  let prefix: Uint8Array;
+  try {
+    segments = disk.list(walDir).filter((n) => n.endsWith('.wal') && n >= bad);
+    assert(segments[0] === bad, () => `cutting the log at ${err.path}, which is not among its segments`);
+    prefix = disk.readFile(err.path).slice(0, Math.max(0, err.offset));
+  } catch (e) {
+    return done(e as Error);
+  }
+  deps.log.log('error', 'raft.log_corrupt', { at: err.path, offset: err.offset, reason: err.reason, cut: segments });
+  markLogLoss(deps, dir, `${err.path} at offset ${err.offset}`, err.reason, (e) => {
+    if (e !== null) return done(e);
+    quarantine(disk, 'log', segments.map((n) => `${walDir}/${n}`), (e2) => {
+      if (e2 !== null) return done(e2);
+      writeMarker(deps, err.path, prefix, done);
+    });
+  });
+}
+
+/**
+ * Marks durably that the log lost records (LOG_LOST_MARKER, with the term through which votes are
+ * held: that of the newest intact copy of the hard state beside the log), or, with no intact copy,
+ * that the hard state is lost too (HARD_STATE_LOST_MARKER, first). Done before anything is cut.
+ */
+function markLogLoss(deps: EngineDeps, dir: string, at: string, reason: string, done: (err: Error | null) => void): void {
+  const copies = readHardStateCopies(deps.disk, dir);
+  const newest = newestHardState(copies.flatMap((c) => (c.state !== null ? [c.state] : [])));
+  const loss: LogLoss = { at, reason, votesThroughTerm: newest?.term ?? Number.MAX_SAFE_INTEGER };
+  const mark = () => writeMarker(deps, `${dir}/${LOG_LOST_MARKER}`, `${JSON.stringify(loss)}\n`, done);
+  if (newest !== null) return mark();
+  // No intact copy of the term and vote, and the log's record of them is lost: this member
+  // cannot know which vote it gave last. Marked first, durably: it stays mute for ever.
+  const why = `no intact copy of the term and vote: ${copies.map((c) => `${c.file}: ${c.state === null ? c.problem : 'ok'}`).join('; ')}; the log lost records at ${at}`;
+  writeMarker(deps, `${dir}/${HARD_STATE_LOST_MARKER}`, `${why}\n`, (e) => (e !== null ? done(e) : mark()));
+}
+
+/** The log's records verify but do not replay into a log (recoverer.replay threw). */
+class LogReplayError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+    this.name = 'LogReplayError';
   }
 }

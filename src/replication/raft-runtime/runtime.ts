@@ -1,6 +1,8 @@
 import type { Env } from '../../env/env.js';
 import type { Timer } from '../../env/clock.js';
 import type { EngineDeps } from '../../storage/engine.js';
+import { StorageCorruptionError } from '../../storage/errors.js';
+import { quarantine } from '../../storage/quarantine.js';
 import { assert } from '../../util/assert.js';
 import { failpoint } from '../../util/failpoints.js';
 import { encodeRaftFrame, raftMessageFromWire } from './codec.js';
@@ -9,7 +11,7 @@ import { RaftNode } from '../raft/node.js';
 import type { RaftOptions } from '../raft/options.js';
 import type { Ready } from '../raft/ready.js';
 import type { Entry, Index, Membership, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState, Term } from '../raft/types.js';
-import { DurableRaftStorage, isStateMachineSnapshot, type OpenReport } from './durable-storage.js';
+import { DurableRaftStorage, isStateMachineSnapshot, LOG_LOST_MARKER, type LogLoss, type OpenReport } from './durable-storage.js';
 import type { GroupLog } from './shared-log.js';
 import { decodeSnapshotRef, encodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter, type SnapshotRef } from './snapshot-file.js';
 import { ackOf, decodeChunkFrame, DEFAULT_TRANSFER_OPTIONS, SnapshotReceiver, SnapshotSender, type TransferDeps, type TransferOptions } from './snapshot-transfer.js';
@@ -83,6 +85,12 @@ export interface RaftRuntimeHooks {
   onApplied(): void;
   /** The log could not be written: the node must stop (its promises can no longer be kept). */
   onFatal(err: Error): void;
+  /**
+   * Protocol-aware recovery: the state machine lacks state the log was compacted past (`needed`,
+   * at start: its files were found rotten and quarantined), or it has been refilled from the
+   * group (`repaired`). For the simulator's repair check and for operators.
+   */
+  onRepair?(event: 'needed' | 'repaired', detail: { need: Index; applied: Index; why: string }): void;
 }
 
 export interface RaftRuntimeOptions {
@@ -136,6 +144,47 @@ export interface RaftRuntimeOptions {
  */
 export const LOG_BACKLOG_SNAPSHOTS = 4;
 
+/**
+ * The marker (under the runtime's dir) that the state machine lost state the log was compacted
+ * past, on purpose: its rotten files were quarantined, and it is to be refilled from the group.
+ * Without it, a state machine behind a compaction point is data loss and the node refuses to
+ * start; with it, the node starts, refuses to lead, and asks the leader for a snapshot. It is
+ * written (durably) before anything is quarantined, and removed once a compaction made after the
+ * repair is durable (the state machine then holds again what the log no longer does).
+ */
+export const STATE_MACHINE_LOST_MARKER = 'sm-lost';
+
+/** Ticks between two requests for a repairing snapshot while none arrives. */
+const REPAIR_ASK_TICKS = 10;
+
+/**
+ * Ticks without a leader after which a member repairing its state machine may stand for election
+ * after all (about three election timeouts at the defaults): the group may need its log.
+ */
+const REPAIR_LEADERLESS_TICKS = 30;
+
+/** Ticks without a leader between two raft.repair_stalled reports. */
+const REPAIR_STALL_TICKS = 300;
+
+/** Writes the marker durably (STATE_MACHINE_LOST_MARKER), saying why, then calls done. */
+export function markStateMachineLost(env: Pick<Env, 'disk'>, dir: string, why: string, done: (err: Error | null) => void): void {
+  const path = `${dir}/${STATE_MACHINE_LOST_MARKER}`;
+  let f;
+  try {
+    env.disk.mkdir(dir);
+    f = env.disk.open(path, 'truncate');
+    f.append(new TextEncoder().encode(`${JSON.stringify({ why: why.slice(0, 1000) })}\n`));
+  } catch (err) {
+    return done(err as Error);
+  }
+  const file = f;
+  file.sync((err) => {
+    file.close();
+    if (err !== null) return done(err);
+    env.disk.syncDir(dir, (e) => done(e));
+  });
+}
+
 /** A Ready carried out for longer than this is logged (raft.ready_slow). */
 const READY_SLOW_MS = 10_000;
 
@@ -180,6 +229,29 @@ export class RaftRuntime {
   private readonly transferOptions: TransferOptions;
   private readonly transferDeps: TransferDeps;
   soft: SoftState;
+  /**
+   * Protocol-aware recovery of the state machine: it lacks the state below `need` (the log's
+   * compaction point), so it applies nothing and this member stands for no election until a
+   * snapshot at `need` or later from the leader has been installed. `installing`: one is.
+   */
+  private repair: { need: Index; why: string; ticks: number; installing: boolean; leaderlessTicks: number } | null = null;
+  /** The STATE_MACHINE_LOST_MARKER is on disk (removed after the first compaction past a repair). */
+  private lostMarker = false;
+  /** Repairs of the state machine completed since start. */
+  repairs = 0;
+  /**
+   * Protocol-aware recovery of the log: it was cut at a corruption, and this member grants no
+   * vote (and stands for none) until its log holds an entry of a term above votesThroughTerm
+   * (Raft.setRecoveryHolds; README.md says why that is enough). Null: none.
+   */
+  private logHold: LogLoss | null = null;
+  /** Ticks since the last askForLaterTerm (the first ask goes at once). */
+  private logHoldTicks = REPAIR_ASK_TICKS;
+  /**
+   * No intact copy of the term and vote (HARD_STATE_LOST_MARKER): this member sends nothing at
+   * all — no vote, no acknowledgement, no heartbeat answer — for ever, and says so loudly.
+   */
+  private mute: string | null = null;
 
   private constructor(
     private readonly env: Env,
@@ -202,7 +274,8 @@ export class RaftRuntime {
       this.transferDeps,
       {
         term: () => this.node.hardState().term,
-        commitIndex: () => this.node.commitIndex(),
+        // A repairing member takes any snapshot past what its state machine holds.
+        commitIndex: () => (this.repair !== null ? this.sm.appliedIndex() : this.node.commitIndex()),
         hasRoomFor: (bytes) => this.hasRoomFor(bytes),
         received: (from, term, snapshot) => this.snapshotReceived(from, term, snapshot),
         failed: (err) => this.fatal('raft.snapshot_receive_failed', err),
@@ -227,7 +300,7 @@ export class RaftRuntime {
     const opened = (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport): void => {
       if (err !== null || storage === undefined) return done(err ?? new Error('raft log did not open'));
       const snap = storage.snapshot();
-      const go = (e: Error | null) => {
+      const go = (e: Error | null, repair?: { need: Index; why: string }) => {
         if (e !== null) {
           storage.close(() => {});
           return done(e);
@@ -243,25 +316,56 @@ export class RaftRuntime {
           walTailDropped: report?.wal.droppedTail !== null,
         });
         const rt = new RaftRuntime(env, options, storage, sm, hooks);
+        rt.lostMarker = env.disk.exists(`${options.dir}/${STATE_MACHINE_LOST_MARKER}`);
+        if (report?.hardStateLost != null) rt.muteForEver(report.hardStateLost);
+        else if (report?.logLoss != null) rt.holdVotes(report.logLoss);
+        if (repair !== undefined) rt.startRepair(repair.need, repair.why);
         rt.scheduleTick();
         rt.drive();
         done(null, rt);
       };
-      // A log compacted against the state machine's durable state, which is not there: the
-      // entries in between are gone from this member. Said loudly, never served as if whole.
-      if (sm.appliedIndex() < snap.meta.index && isStateMachineSnapshot(snap)) {
-        storage.close(() => {});
-        return done(new Error(`raft log compacted to ${snap.meta.index} against the state machine's durable state, but the state machine is at ${sm.appliedIndex()}: the writes in between are lost on this member`));
+      // Snapshot files the log names that failed their checks: the log keeps their positions, the
+      // files go to quarantine; a state machine behind them is repaired from the group.
+      const rotten = report?.lostSnapshots ?? [];
+      const behind = sm.appliedIndex() < snap.meta.index;
+      if (rotten.length > 0) {
+        const why = `snapshot file ${rotten.join(', ')} failed its checks`;
+        return loseStateMachine(env, options.dir, behind ? why : null, rotten.map((f) => `${storage.snapshotDir}/${f}`), (e) => (e !== null ? go(e) : RaftRuntime.bringUp(env, options, storage, sm, go)));
       }
-      // A state machine that lost more than the log keeps (the memory engine always does), or that
-      // crashed while installing a snapshot, starts again from the snapshot; the core then hands
-      // it every committed entry after that.
-      if (sm.appliedIndex() < snap.meta.index) installSnapshot(env, storage.snapshotDir, snap, sm, options.snapshotYieldMs ?? 0, () => false, go);
-      else go(null);
+      RaftRuntime.bringUp(env, options, storage, sm, go);
     };
     const storageOptions = { dir: options.dir, skipFsync: options.skipLogFsync, wal };
     if (options.sharedLog !== undefined) DurableRaftStorage.openShared(deps, storageOptions, options.bootstrap, options.sharedLog, opened);
     else DurableRaftStorage.open(deps, storageOptions, options.bootstrap, opened);
+  }
+
+  /**
+   * Brings the state machine up to the log's snapshot if it is behind: from the snapshot's file
+   * when there is one (a rotten one is quarantined and the state machine repaired from the group
+   * instead), from the group when the state machine lost it on purpose (the marker), and
+   * otherwise it is data loss: said loudly, never served as if whole.
+   */
+  private static bringUp(env: Env, options: RaftRuntimeOptions, storage: DurableRaftStorage, sm: RaftStateMachine, go: (e: Error | null, repair?: { need: Index; why: string }) => void): void {
+    const snap = storage.snapshot();
+    if (sm.appliedIndex() >= snap.meta.index) return go(null);
+    const marked = env.disk.exists(`${options.dir}/${STATE_MACHINE_LOST_MARKER}`);
+    if (isStateMachineSnapshot(snap)) {
+      if (marked) return go(null, { need: snap.meta.index, why: 'its files were quarantined' });
+      return go(new Error(`raft log compacted to ${snap.meta.index} against the state machine's durable state, but the state machine is at ${sm.appliedIndex()}: the writes in between are lost on this member`));
+    }
+    // A state machine that lost more than the log keeps (the memory engine always does), or that
+    // crashed while installing a snapshot, starts again from the snapshot; the core then hands
+    // it every committed entry after that.
+    installSnapshot(env, storage.snapshotDir, snap, sm, options.snapshotYieldMs ?? 0, () => false, (err) => {
+      if (!(err instanceof StorageCorruptionError)) return go(err);
+      const file = decodeSnapshotRef(snap.data)?.file ?? '';
+      const why = `snapshot file ${file} failed its checks while installed: ${err.message}`;
+      loseStateMachine(env, options.dir, why, [`${storage.snapshotDir}/${file}`], (e) => {
+        if (e !== null) return go(e);
+        storage.forgetSnapshotFile();
+        go(null, { need: snap.meta.index, why });
+      });
+    });
   }
 
   get raft(): RaftNode {
@@ -393,6 +497,8 @@ export class RaftRuntime {
       this.forgetFinishedSenders();
       this.watchReady();
       this.receiver.tick();
+      this.askForRepair();
+      this.askForLaterTerm();
       this.node.tick();
       this.process();
       this.scheduleTick();
@@ -468,8 +574,12 @@ export class RaftRuntime {
   /** Applies entries below `below`, in order; returns whether it applied any. */
   private applyInOrder(entries: readonly Entry[], below: Index): boolean {
     let applied = false;
+    // A state machine being repaired lacks the state these entries build on: they are applied
+    // from the log once the repairing snapshot is in (finishRepair).
+    if (this.repair !== null) return false;
     for (const e of entries) {
-      if (e.index >= below) break;
+      // The state machine may stop the node while applying (an engine file found rotten).
+      if (e.index >= below || this.stopped) break;
       // After a restart the core hands again entries a durable state machine already holds.
       if (e.index <= this.sm.appliedIndex()) continue;
       assert(e.index === this.sm.appliedIndex() + 1, () => `applying entry ${e.index} after ${this.sm.appliedIndex()}: a gap`);
@@ -499,12 +609,15 @@ export class RaftRuntime {
       if (err !== null) return this.fatal('raft.restore_failed', err);
       this.lastSnapshotIndex = snapshot.meta.index;
       this.bytesSinceSnapshot = 0;
+      // The core's own snapshot repairs a state machine just as well.
+      if (this.repair !== null && snapshot.meta.index >= this.repair.need) this.repaired();
       this.finishReady(rd);
     });
   }
 
   /** Steps 3 (entries) to 5 of the Ready contract. */
   private finishReady(rd: Ready): void {
+    if (this.logHold !== null && rd.entries.length + (rd.snapshot !== null ? 1 : 0) > 0) this.maybeLiftLogHold();
     this.applyInOrder(rd.committedEntries, Infinity);
     if (rd.readStates.length > 0) this.hooks.onReadStates(rd.readStates);
     this.node.advance(rd);
@@ -515,6 +628,7 @@ export class RaftRuntime {
   }
 
   private sendAll(messages: readonly Message[]): void {
+    if (this.mute !== null) return;
     for (const m of messages) {
       if (m.type !== 'MsgSnap') {
         this.env.net.send(m.to, encodeRaftFrame(m));
@@ -629,6 +743,7 @@ export class RaftRuntime {
    */
   private snapshotReceived(from: NodeId, term: number, snapshot: Snapshot): void {
     if (this.stopped) return;
+    if (this.repair !== null && snapshot.meta.index >= this.repair.need) return this.installRepair(snapshot);
     // A file the core does not install (an older leader's, or one its log already covers) stays
     // until the next compaction removes it with the other older snapshots: removing it here
     // could race with an install of the same snapshot, whose file has the same name.
@@ -678,6 +793,7 @@ export class RaftRuntime {
         this.building = false;
         if (e !== null) return this.fatal('raft.compaction_failed', e);
         this.env.log.log('info', 'raft.compacted', { index: meta.index, term: meta.term, bytes: ref.bytes, buildMs: Math.round(this.env.clock.monotonicMs() - startedMs) });
+        this.dropLostMarker();
         this.drive();
       });
     });
@@ -698,6 +814,7 @@ export class RaftRuntime {
       this.storage.compactApplied(meta, { entries: this.options.keepEntries, bytes: this.options.keepBytes }, (e) => {
         if (e !== null) return this.fatal('raft.compaction_failed', e);
         this.env.log.log('debug', 'raft.compacted', { index: meta.index, term: meta.term, against: 'durable' });
+        this.dropLostMarker();
         this.drive();
       });
       this.lastSnapshotIndex = target;
@@ -774,6 +891,249 @@ export class RaftRuntime {
   walStats(): { segments: number; diskBytes: number; fsyncs: number } {
     return this.storage.walStats();
   }
+
+  // ---- protocol-aware recovery of the state machine (README.md) ----
+
+  /** Whether the state machine is being repaired from the group (it applies nothing meanwhile). */
+  get repairing(): boolean {
+    return this.repair !== null;
+  }
+
+  private startRepair(need: Index, why: string): void {
+    assert(this.sm.appliedIndex() < need, () => `repairing a state machine at ${this.sm.appliedIndex()} that holds ${need}`);
+    this.repair = { need, why, ticks: REPAIR_ASK_TICKS, installing: false, leaderlessTicks: 0 };
+    this.applyHolds();
+    this.env.log.log('error', 'raft.repair_needed', { need, applied: this.sm.appliedIndex(), why });
+    this.hooks.onRepair?.('needed', { need, applied: this.sm.appliedIndex(), why });
+  }
+
+  /**
+   * Every REPAIR_ASK_TICKS while repairing and no snapshot is arriving: asks the leader this
+   * member follows for a snapshot at `need` or later. Only a leader answers (receiveRepair), in
+   * its own term: a snapshot of its applied, hence committed, state.
+   */
+  private askForRepair(): void {
+    const r = this.repair;
+    if (r === null) return;
+    const leaderless = this.soft.leader === null;
+    const wasHeld = r.leaderlessTicks < REPAIR_LEADERLESS_TICKS;
+    r.leaderlessTicks = leaderless ? r.leaderlessTicks + 1 : 0;
+    if (wasHeld !== r.leaderlessTicks < REPAIR_LEADERLESS_TICKS) this.applyHolds();
+    // Said again, loudly, while nothing comes of it: when every member lost its state machine
+    // (or a majority their logs), the state below `need` may have no intact copy anywhere.
+    if (r.leaderlessTicks > 0 && r.leaderlessTicks % REPAIR_STALL_TICKS === 0) {
+      this.env.log.log('error', 'raft.repair_stalled', { need: r.need, why: r.why, leaderlessTicks: r.leaderlessTicks, meaning: `no leader to repair from: if no member holds the state up to ${r.need}, it is lost (data loss) and the group cannot serve; an operator must restore it from a backup or the quarantined files` });
+    }
+    if (this.soft.role === 'leader') return this.leadWhileRepairing();
+    if (r.installing || this.receiver.progress() !== null) return;
+    if (++r.ticks < REPAIR_ASK_TICKS) return;
+    const leader = this.soft.leader;
+    if (leader === null || leader === this.env.id) return;
+    r.ticks = 0;
+    const body: RepairRequest = { kind: 'repair', term: this.node.hardState().term, need: r.need };
+    this.env.net.send(leader, new TextEncoder().encode(JSON.stringify(body)));
+  }
+
+  /**
+   * Leading with a state machine under repair (elected because no one else could be): it can
+   * neither apply nor serve, so it hands leadership to the most up-to-date other voter — which
+   * its appends bring up to date first (thesis §3.10) — and then repairs from it.
+   */
+  private leadWhileRepairing(): void {
+    const voters = this.node.membership().voters;
+    const matches = this.node.matchIndexes();
+    let best: NodeId | null = null;
+    for (const v of voters) {
+      if (v === this.env.id) continue;
+      if (best === null || (matches.get(v) ?? 0) > (matches.get(best) ?? 0)) best = v;
+    }
+    if (best === null) return;
+    this.env.log.log('info', 'raft.hand_over_while_repairing', { to: best, term: this.node.hardState().term });
+    this.node.transferLeadership(best);
+    this.drive();
+  }
+
+  /** A follower's request for a snapshot to repair its state machine (askForRepair). */
+  receiveRepair(from: NodeId, body: Record<string, unknown>): void {
+    if (this.stopped) return;
+    const term = body.term;
+    const need = body.need;
+    const laterTerm = body.laterTerm === true;
+    if (!Number.isSafeInteger(term) || !Number.isSafeInteger(need) || (need as number) < (laterTerm ? 0 : 1)) return this.env.log.log('warn', 'raft.bad_message', { from, why: 'a malformed repair request' });
+    if (this.soft.role !== 'leader' || term !== this.node.hardState().term || from === this.env.id) return;
+    const members = this.node.membership();
+    if (!members.voters.includes(from) && !members.learners.includes(from)) return;
+    if (laterTerm) return this.handOverForLaterTerm(from, members.voters);
+    this.env.log.log('info', 'raft.repair_asked', { from, need });
+    this.sendOnDemand(from, term as Term, need as Index);
+  }
+
+  /** Installs a snapshot received for the repair, holding the Ready slot meanwhile (no Ready runs). */
+  private installRepair(snapshot: Snapshot): void {
+    const r = this.repair;
+    assert(r !== null && snapshot.meta.index >= r.need, 'a repairing snapshot covers what was lost');
+    const file = decodeSnapshotRef(snapshot.data)?.file ?? null;
+    // A Ready under way holds the state machine: the leader's next snapshot will do.
+    if (this.persisting || r.installing) return this.dropReceived(file);
+    r.installing = true;
+    this.persisting = true;
+    this.readyPhase = 'install';
+    this.readyStartedMs = this.env.clock.monotonicMs();
+    installSnapshot(this.env, this.storage.snapshotDir, snapshot, this.sm, this.options.snapshotYieldMs ?? 0, () => this.stopped, (err) => {
+      if (this.stopped) return;
+      this.persisting = false;
+      r.installing = false;
+      this.dropReceived(file);
+      if (err !== null) return this.fatal('raft.restore_failed', err);
+      this.repaired();
+      // The entries the core handed meanwhile past the snapshot, from the log.
+      const hi = Math.min(this.node.appliedIndex(), this.durableLastIndex);
+      const lo = this.sm.appliedIndex() + 1;
+      if (lo <= hi && this.applyInOrder(this.storage.entries(lo, hi + 1, Infinity), Infinity)) this.hooks.onApplied();
+      this.drive();
+    });
+  }
+
+  private repaired(): void {
+    const r = this.repair;
+    if (r === null) return;
+    this.repair = null;
+    this.repairs++;
+    this.applyHolds();
+    this.env.log.log('info', 'raft.repaired', { need: r.need, applied: this.sm.appliedIndex(), why: r.why });
+    this.hooks.onRepair?.('repaired', { need: r.need, applied: this.sm.appliedIndex(), why: r.why });
+  }
+
+  /** The core's recovery holds, from what is being repaired (state machine, log) or lost for good. */
+  private applyHolds(): void {
+    // A repairing member stands for election only when the group has had no leader for long: its
+    // log may be the one the others need to elect anyone (they refuse a shorter log), and as
+    // leader it hands over at once (leadWhileRepairing).
+    const repairHold = this.repair !== null && this.repair.leaderlessTicks < REPAIR_LEADERLESS_TICKS;
+    this.node.setRecoveryHolds({
+      campaign: repairHold || this.mute !== null,
+      votesThroughTerm: this.mute !== null ? Number.MAX_SAFE_INTEGER : this.logHold?.votesThroughTerm ?? null,
+    });
+  }
+
+  private holdVotes(loss: LogLoss): void {
+    this.logHold = loss;
+    this.applyHolds();
+    this.env.log.log('error', 'raft.votes_held', { at: loss.at, reason: loss.reason, throughTerm: loss.votesThroughTerm, lastIndex: this.storage.lastIndex() });
+    this.hooks.onRepair?.('needed', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `log cut at ${loss.at} (${loss.reason}): no vote until an entry of a term above ${loss.votesThroughTerm}` });
+    this.maybeLiftLogHold();
+  }
+
+  private muteForEver(why: string): void {
+    this.mute = why;
+    this.applyHolds();
+    this.env.log.log('error', 'raft.hard_state_lost', { why, action: 'this member sends nothing; replace it (remove it from the group and add a new one)' });
+    this.hooks.onRepair?.('needed', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `hard state lost (${why}): mute for ever` });
+  }
+
+  /**
+   * Once the log holds an entry of a term above the held one (durably: called after a Ready is
+   * persisted, and at start), the hold lifts: the marker goes and the log is whole again.
+   */
+  private maybeLiftLogHold(): void {
+    const hold = this.logHold;
+    if (hold === null || this.node.votesHeld()) return;
+    this.logHold = null;
+    this.applyHolds();
+    try {
+      const marker = `${this.options.dir}/${LOG_LOST_MARKER}`;
+      if (this.env.disk.exists(marker)) this.env.disk.remove(marker);
+      // Not waited for: a marker that comes back after a crash holds votes until the same entry is
+      // seen again (it is in the log), which lifts it at once.
+      this.env.disk.syncDir(this.options.dir, () => {});
+    } catch (err) {
+      this.env.log.log('warn', 'raft.marker_remove_failed', { error: (err as Error).message });
+    }
+    this.env.log.log('info', 'raft.votes_released', { throughTerm: hold.votesThroughTerm, lastIndex: this.storage.lastIndex() });
+    this.hooks.onRepair?.('repaired', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `log cut at ${hold.at}: holds an entry of a later term` });
+  }
+
+  /**
+   * A member holding its votes whose leader is of a term no later than the held one would wait
+   * for the next election to be whole again: every REPAIR_ASK_TICKS it asks the leader for a
+   * later term (handOverForLaterTerm).
+   */
+  private askForLaterTerm(): void {
+    const hold = this.logHold;
+    if (hold === null || this.mute !== null) return;
+    if (++this.logHoldTicks < REPAIR_ASK_TICKS) return;
+    const leader = this.soft.leader;
+    const term = this.node.hardState().term;
+    if (leader === null || leader === this.env.id || term > hold.votesThroughTerm) return;
+    this.logHoldTicks = 0;
+    const body: RepairRequest = { kind: 'repair', term, need: 0, laterTerm: true };
+    this.env.net.send(leader, new TextEncoder().encode(JSON.stringify(body)));
+  }
+
+  /**
+   * A follower whose log was cut asks for a term above ours: this leader hands leadership to the
+   * most up-to-date other voter (thesis §3.10), whose first entry as leader is of a later term.
+   * One leadership change per cut log; none while another transfer is under way.
+   */
+  private handOverForLaterTerm(from: NodeId, voters: readonly NodeId[]): void {
+    const matches = this.node.matchIndexes();
+    let best: NodeId | null = null;
+    for (const v of voters) {
+      if (v === from || v === this.env.id) continue;
+      if (best === null || (matches.get(v) ?? 0) > (matches.get(best) ?? 0)) best = v;
+    }
+    if (best === null) return;
+    this.env.log.log('info', 'raft.hand_over_for_later_term', { from, to: best, term: this.node.hardState().term });
+    this.node.transferLeadership(best);
+    this.drive();
+  }
+
+  /** A received snapshot file not named by the log is removed (unless the log's or a transfer's). */
+  private dropReceived(file: string | null): void {
+    if (file === null || this.storage.isPinned(file) || decodeSnapshotRef(this.storage.snapshot().data)?.file === file) return;
+    try {
+      this.env.disk.remove(`${this.storage.snapshotDir}/${file}`);
+    } catch (err) {
+      this.env.log.log('warn', 'raft.snapshot_remove_failed', { file, error: (err as Error).message });
+    }
+  }
+
+  /** After a compaction made past a repair: the state machine holds again what the log does not. */
+  private dropLostMarker(): void {
+    if (!this.lostMarker || this.repair !== null) return;
+    if (this.storage.snapshot().meta.index > this.sm.appliedIndex()) return;
+    this.lostMarker = false;
+    const path = `${this.options.dir}/${STATE_MACHINE_LOST_MARKER}`;
+    try {
+      if (this.env.disk.exists(path)) this.env.disk.remove(path);
+    } catch (err) {
+      this.env.log.log('warn', 'raft.marker_remove_failed', { path, error: (err as Error).message });
+    }
+  }
+}
+
+/** A repairing follower's request to its leader (askForRepair, askForLaterTerm). */
+interface RepairRequest {
+  kind: 'repair';
+  term: Term;
+  need: Index;
+  /** The log's repair: the follower needs an entry of a term above the leader's (askForLaterTerm). */
+  laterTerm?: true;
+}
+
+/**
+ * Marks the state machine lost (when `why` is not null: it lacks state the log was compacted
+ * past), then moves `files` to quarantine — in that order, so that a crash in between finds the
+ * marker and repairs rather than failing.
+ */
+function loseStateMachine(env: Env, dir: string, why: string | null, files: readonly string[], done: (err: Error | null) => void): void {
+  const moveAside = () =>
+    quarantine(env.disk, 'snapshot', files.filter((f) => env.disk.exists(f)), (err, where) => {
+      if (err === null) env.log.log('error', 'raft.quarantined', { files, to: where ?? null });
+      done(err);
+    });
+  if (why === null) return moveAside();
+  markStateMachineLost(env, dir, why, (err) => (err !== null ? done(err) : moveAside()));
 }
 
 function yieldThen(env: Env, delayMs: number, fn: () => void): void {

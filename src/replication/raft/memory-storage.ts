@@ -153,6 +153,12 @@ export class MemoryRaftStorage implements RaftStorage {
     this.snap = { meta, data };
   }
 
+  /** The same snapshot position with other data (the runtime's: a snapshot whose file was lost). */
+  replaceSnapshotData(data: Uint8Array): void {
+    assert(this.snap.meta.index > 0, 'replacing the data of no snapshot');
+    this.snap = { meta: this.snap.meta, data };
+  }
+
   /** Drops the entries at positions up to `index`, which must be covered by the snapshot. */
   compact(index: Index): void {
     if (index <= this.offsetIndex) return;

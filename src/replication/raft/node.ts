@@ -107,6 +107,16 @@ export class RaftNode {
     return this.raft.transferLeadership(to);
   }
 
+  /** Recovery holds on campaigning and voting (Raft.setRecoveryHolds). */
+  setRecoveryHolds(holds: { campaign: boolean; votesThroughTerm: Term | null }): void {
+    this.raft.setRecoveryHolds(holds);
+  }
+
+  /** Whether votes are still held (the log holds no entry past the held term yet). */
+  votesHeld(): boolean {
+    return this.raft.votesHeld();
+  }
+
   /** Start an election now (tests, an operator), as if the election timeout had passed. */
   campaign(): void {
     this.raft.hup(this.raft.options.preVote ? 'preElection' : 'election');

@@ -165,6 +165,9 @@ export function checkCommittedQuorum(states: readonly RaftDebugState[], index: I
   if (first === undefined || c === undefined || index === 0) return [];
   if (!states.every((s) => sameMembership(s.membership, first.membership))) return [];
   const voters = first.membership.voters;
+  // No voters at all: every pictured node's log is empty of configuration (a member whose log
+  // was cut whole at a corruption, waiting for it from the leader): nothing to judge by.
+  if (voters.length === 0) return [];
   const byId = new Map(states.map((s) => [s.id, s]));
   if (!voters.every((v) => byId.has(v))) return [];
   const holders = voters.filter((v) => {

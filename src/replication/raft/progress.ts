@@ -59,6 +59,17 @@ export class Progress {
     this.next = next;
   }
 
+  /**
+   * The follower no longer holds entries it acknowledged (its log was cut at a corruption:
+   * protocol-aware recovery, raft-runtime/README.md): what it matched is forgotten, and it is
+   * probed from `next`. Lowering a match only ever delays a commit; the commit index never moves back.
+   */
+  forgetMatch(next: Index): void {
+    this.match = 0;
+    this.resetState('probe');
+    this.next = Math.max(1, next);
+  }
+
   becomeReplicate(): void {
     this.resetState('replicate');
     this.next = this.match + 1;

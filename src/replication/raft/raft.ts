@@ -64,6 +64,10 @@ export class Raft {
   private appendsPending = false;
   private readHeartbeatPending = false;
 
+  /** Recovery holds (setRecoveryHolds). */
+  private campaignHeld = false;
+  private votesThroughTerm: Term | null = null;
+
   private msgs: Message[] = [];
   private earlyMsgs: Message[] = [];
   private readStates: ReadState[] = [];
@@ -270,10 +274,31 @@ export class Raft {
     }
   }
 
+  /**
+   * Recovery holds (protocol-aware recovery, raft-runtime/README.md). `campaign`: this member does
+   * not stand for election (its state machine is being repaired: as leader it could neither apply
+   * nor serve). `votesThroughTerm`: it grants no vote or pre-vote while its log's last term is at
+   * most this term — its log lost records it may have acknowledged in that term or before, and
+   * only a log holding an entry of a later term (which comes from a later leader, and follows
+   * every entry committed before) vouches for them again. Neither is ever a reason to vote twice.
+   */
+  setRecoveryHolds(holds: { campaign: boolean; votesThroughTerm: Term | null }): void {
+    this.campaignHeld = holds.campaign;
+    this.votesThroughTerm = holds.votesThroughTerm;
+  }
+
+  /** Whether the vote hold of setRecoveryHolds still applies (it lifts itself once the log holds a later term). */
+  votesHeld(): boolean {
+    if (this.votesThroughTerm === null) return false;
+    if (this.log.lastTerm() > this.votesThroughTerm) this.votesThroughTerm = null;
+    return this.votesThroughTerm !== null;
+  }
+
   /** Starts an election now (a timeout, or a test or operator asking), unless leader. */
   hup(kind: CampaignKind): void {
     if (this.role === 'leader') return;
     if (!this.promotable()) return;
+    if (this.campaignHeld || this.votesHeld()) return;
     // A node about to install a snapshot does not know its own log yet.
     if (this.log.unstable.snapshot !== null) return;
     this.campaign(kind);
@@ -381,7 +406,7 @@ export class Raft {
       (this.vote === null && this.leader === null) ||
       (m.type === 'MsgPreVote' && m.term > this.term);
     const type = m.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp';
-    if (!canVote || !this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    if (!canVote || !this.log.isUpToDate(m.lastIndex, m.lastTerm) || this.votesHeld()) {
       this.send({ type, to: m.from, reject: true });
       return;
     }
@@ -490,7 +515,9 @@ export class Raft {
   }
 
   private handleHeartbeat(m: MsgHeartbeat): void {
-    this.log.commitTo(m.commit);
+    // A member whose log was cut at a corruption (its votes held) may hear a commit index its log
+    // no longer reaches: the leader's match for it predates the cut. It commits what it holds.
+    this.log.commitTo(this.votesThroughTerm !== null ? Math.min(m.commit, this.log.lastIndex()) : m.commit);
     this.send({ type: 'MsgHeartbeatResp', to: m.from, readCtx: m.readCtx, tick: m.tick });
   }
 
@@ -520,6 +547,14 @@ export class Raft {
     // The follower's hint is its own (index, term); find in our log the last position at or
     // before it whose term is at most that term: the logs may match there.
     const nextProbe = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
+    // A follower whose log ends below what it acknowledged in this term lost entries to a
+    // corruption (it holds its votes until it has them again): a match that the Raft paper never
+    // lowers has to be here, or every probe would start past the follower's log, for ever.
+    if (m.hintIndex < pr.match && (m.index > pr.match || (pr.state === 'probe' && m.index === pr.next - 1))) {
+      pr.forgetMatch(nextProbe + 1);
+      this.sendAppend(m.from, true);
+      return;
+    }
     if (!pr.maybeDecrTo(m.index, nextProbe)) return;
     if (pr.state === 'replicate') pr.becomeProbe();
     this.sendAppend(m.from, true);

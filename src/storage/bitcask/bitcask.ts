@@ -280,7 +280,13 @@ export class BitcaskEngine implements Engine {
     // Reserve ids below the next active file for the outputs: at most one more than the inputs.
     const inputs = [...this.files.values()].map((f) => ({ id: f.id, bytes: f.bytes })).sort((a, b) => a.id - b.id);
     const first = this.nextFileId;
-    const last = first + inputs.length;
+    // An input larger than a file (one batch larger than fileBytesMax, or written while the log
+    // could not rotate) is split among several outputs: ids for those too, by its size — each
+    // output but the last is more than half full unless one entry alone fills it. Without them a
+    // snapshot installed into a small bitcask (rot-bitcask seed 14) failed its merge.
+    const fileBytesMax = this.options.fileBytesMax;
+    const split = inputs.reduce((n, i) => n + (i.bytes > fileBytesMax ? Math.ceil((2 * i.bytes) / fileBytesMax) : 0), 0);
+    const last = first + inputs.length + split;
     this.nextFileId = last + 1;
     this.rotate();
     this.hintQueue.length = 0;

@@ -236,7 +236,7 @@ S('a pinned snapshot file (being sent to a follower) survives a compaction; it g
   assert.equal(w.disk().list('raft/snap'), ['snap-0000000000000030-2.snap']);
 });
 
-S('a snapshot record whose file holds another position is refused at recovery, not trusted', () => {
+S('a snapshot record whose file holds another position is not trusted: the file is reported lost, its position kept', () => {
   const w = world();
   const s = w.open();
   s.persist(ready(Array.from({ length: 10 }, (_, i) => entry(i + 2, 2)), { term: 2, vote: 'n1', commit: 11 }), () => {});
@@ -253,9 +253,19 @@ S('a snapshot record whose file holds another position is refused at recovery, n
   assert.is(syncErr, null);
   w.crash();
   let error: Error | null = null;
-  DurableRaftStorage.open({ disk: w.disk(), clock: { monotonicNs: () => 0, monotonicMs: () => 0, wallMs: () => 0, timer: () => ({ cancel() {} }), defer: (fn) => fn() }, log: silentLogger }, { dir: 'raft', skipFsync: false }, null, (err) => (error = err));
+  let opened: DurableRaftStorage | undefined;
+  let lost: string[] = [];
+  DurableRaftStorage.open({ disk: w.disk(), clock: { monotonicNs: () => 0, monotonicMs: () => 0, wallMs: () => 0, timer: () => ({ cancel() {} }), defer: (fn) => fn() }, log: silentLogger }, { dir: 'raft', skipFsync: false }, null, (err, st, report) => {
+    error = err;
+    opened = st;
+    lost = report?.lostSnapshots ?? [];
+  });
   w.settle();
-  assert.match(String(error), /names snap-0000000000000008-2\.snap, which holds index 9/);
+  assert.is(error, null);
+  // The runtime quarantines the file and repairs the state machine from the group if it needs it.
+  assert.equal(lost, ['snap-0000000000000008-2.snap']);
+  assert.is(opened?.snapshot().meta.index, 8);
+  assert.is(opened?.snapshot().data.length, 0, 'the log no longer names the file');
 });
 
 S('a checkpoint whose entry records a crash cut short is ignored: the log before it is still whole', () => {

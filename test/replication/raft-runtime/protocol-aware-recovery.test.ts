@@ -1,0 +1,182 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SeededRng } from '../../../src/env/rng.js';
+import { silentLogger } from '../../../src/env/log.js';
+import { makeMembership } from '../../../src/replication/raft/membership.js';
+import type { Message } from '../../../src/replication/raft/messages.js';
+import { RaftNode } from '../../../src/replication/raft/node.js';
+import type { Ready } from '../../../src/replication/raft/ready.js';
+import type { Entry, HardState } from '../../../src/replication/raft/types.js';
+import { DurableRaftStorage, HARD_STATE_LOST_MARKER, LOG_LOST_MARKER, type OpenReport } from '../../../src/replication/raft-runtime/durable-storage.js';
+import { decodeHardState, encodeHardState, newestHardState } from '../../../src/replication/raft-runtime/hard-state-file.js';
+import { SimMachineClock } from '../../../sim/clock.js';
+import { DEFAULT_DISK_OPTIONS, SimDisk } from '../../../sim/disk.js';
+import { Owner, Scheduler } from '../../../sim/scheduler.js';
+
+// Protocol-aware recovery of the Raft log and hard state (raft-runtime/README.md): a member whose
+// stored term, vote or log rots must never vote twice in a term, nor vote for a log that lacks
+// what it may have acknowledged.
+
+const S = suite('protocol-aware recovery');
+const enc = (s: string) => new TextEncoder().encode(s);
+const entry = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: enc(`cmd${index}`.padEnd(120, '.')) });
+const ready = (entries: Entry[], hardState: HardState | null): Ready => ({ softState: null, hardState, snapshot: null, entries, mustSync: true, earlyMessages: [], messages: [], committedEntries: [], readStates: [] });
+
+function world() {
+  const sched = new Scheduler();
+  const disk = new SimDisk(sched, new SeededRng('par'), 'n1', DEFAULT_DISK_OPTIONS);
+  const clock = new SimMachineClock(sched, 'n1', 0);
+  let owner = new Owner('n1#1');
+  const deps = () => ({ disk: disk.view(owner), clock: clock.view(owner), log: silentLogger });
+  const settle = () => sched.runUntil(sched.nowNs + 5e9);
+  const open = (): { storage: DurableRaftStorage; report: OpenReport } => {
+    let out: { storage: DurableRaftStorage; report: OpenReport } | undefined;
+    let error: Error | null = null;
+    DurableRaftStorage.open(deps(), { dir: 'raft', skipFsync: false, wal: { segmentBytesMax: 4096, blockBytes: 1024 } }, makeMembership(['n1', 'n2', 'n3']), (err, s, r) => {
+      error = err;
+      if (s !== undefined && r !== undefined) out = { storage: s, report: r };
+    });
+    settle();
+    assert.is(error, null);
+    return out as { storage: DurableRaftStorage; report: OpenReport };
+  };
+  const persist = (s: DurableRaftStorage, entries: Entry[], hs: HardState | null) => {
+    let done: Error | null | undefined;
+    s.persist(ready(entries, hs), (err) => (done = err));
+    settle();
+    assert.is(done, null);
+  };
+  const crash = () => {
+    owner.alive = false;
+    disk.crash();
+    owner = new Owner(`n1#${Math.random()}`);
+  };
+  /** Flips the bits of one byte of a stored file, as a failing sector would. */
+  const rot = (path: string, offset: number) => {
+    const f = disk.view(owner).open(path, 'write');
+    const b = f.read(offset, 1)[0] as number;
+    f.writeAt(offset, new Uint8Array([b ^ 0xff]));
+    f.sync(() => {});
+    f.close();
+    settle();
+  };
+  return { open, persist, crash, rot, disk: () => disk.view(owner) };
+}
+
+/**
+ * A member that voted for n2 in term 5 and then acknowledged entries of that term: its log's
+ * first segment is sealed, so a rotten byte in it is corruption, not a torn tail.
+ */
+function votedInTerm5(w: ReturnType<typeof world>): void {
+  const { storage } = w.open();
+  w.persist(storage, [], { term: 5, vote: 'n2', commit: 1 });
+  for (let i = 2; i < 80; i++) w.persist(storage, [entry(i, 5)], null);
+  w.crash();
+  assert.ok(w.disk().list('raft/wal').length >= 3, 'the log spans several segments');
+}
+
+/** What a RaftNode on this storage answers to a vote request. */
+function answer(storage: DurableRaftStorage, m: { from: string; term: number; lastIndex: number; lastTerm: number }): 'granted' | 'rejected' | 'silent' {
+  const node = new RaftNode({ id: 'n1', storage, rng: new SeededRng('vote') });
+  node.step({ type: 'MsgVote', from: m.from, to: 'n1', term: m.term, lastIndex: m.lastIndex, lastTerm: m.lastTerm, transfer: false } as Message);
+  if (!node.hasReady()) return 'silent';
+  const resp = node.ready().messages.find((x) => x.type === 'MsgVoteResp');
+  if (resp === undefined) return 'silent';
+  return (resp as { reject: boolean }).reject ? 'rejected' : 'granted';
+}
+
+const firstSegment = (w: ReturnType<typeof world>) => `raft/wal/${w.disk().list('raft/wal').sort()[0]}`;
+
+S('a log cut at a corruption keeps its intact prefix and reports the loss, durably', () => {
+  const w = world();
+  votedInTerm5(w);
+  w.rot(firstSegment(w), 1500);
+  const { storage, report } = w.open();
+  assert.ok(report.logLoss !== null, 'the loss is reported');
+  assert.is(report.logLoss?.votesThroughTerm, 5);
+  assert.ok(storage.lastIndex() >= 1 && storage.lastIndex() < 79, `the prefix ends at ${storage.lastIndex()}`);
+  assert.ok(w.disk().exists(`raft/${LOG_LOST_MARKER}`), 'the marker outlives this start');
+  assert.ok(w.disk().list('quarantine').length === 1, 'the rotten segments are quarantined');
+  // A second start finds the cut log whole, and the loss still marked.
+  w.crash();
+  assert.is(w.open().report.logLoss?.votesThroughTerm, 5);
+});
+
+S('the vote of a term survives a log cut before its HARD record: no second vote in term 5', () => {
+  const w = world();
+  votedInTerm5(w);
+  // The very first record goes: the log keeps nothing, its HARD records included.
+  w.rot(firstSegment(w), 10);
+  const { storage } = w.open();
+  assert.equal([storage.hardState().term, storage.hardState().vote], [5, 'n2']);
+  assert.is(answer(storage, { from: 'n3', term: 5, lastIndex: 100, lastTerm: 5 }), 'rejected', 'n3 asks in the term n1 already voted in');
+});
+
+S('one rotten copy of the hard state falls back to the others', () => {
+  for (const rotten of ['raft/hardstate-a', 'raft/hardstate-b']) {
+    const w = world();
+    votedInTerm5(w);
+    w.rot(rotten, 12);
+    w.rot(firstSegment(w), 10);
+    const { storage, report } = w.open();
+    assert.is(report.hardStateLost, null);
+    assert.equal([storage.hardState().term, storage.hardState().vote], [5, 'n2'], rotten);
+    assert.is(answer(storage, { from: 'n3', term: 5, lastIndex: 100, lastTerm: 5 }), 'rejected', rotten);
+    // Both copies are whole again for the next fault.
+    assert.ok(decodeHardState(w.disk().readFile(rotten)) !== null && typeof decodeHardState(w.disk().readFile(rotten)) !== 'string', `${rotten} rewritten`);
+  }
+});
+
+S('no intact copy of the term and vote: marked lost for good, and the member may never vote', () => {
+  const w = world();
+  votedInTerm5(w);
+  w.rot('raft/hardstate-a', 12);
+  w.rot('raft/hardstate-b', 12);
+  w.rot(firstSegment(w), 10);
+  const { report } = w.open();
+  assert.ok(report.hardStateLost !== null, 'reported');
+  assert.ok(w.disk().exists(`raft/${HARD_STATE_LOST_MARKER}`), 'marked durably');
+  assert.is(report.logLoss?.votesThroughTerm, Number.MAX_SAFE_INTEGER);
+  w.crash();
+  assert.ok(w.open().report.hardStateLost !== null, 'and still at the next start');
+});
+
+S('votes stay held after a cut until the log holds an entry of a later term', () => {
+  const w = world();
+  votedInTerm5(w);
+  w.rot(firstSegment(w), 1500);
+  const { storage, report } = w.open();
+  const node = new RaftNode({ id: 'n1', storage, rng: new SeededRng('held') });
+  node.setRecoveryHolds({ campaign: false, votesThroughTerm: report.logLoss?.votesThroughTerm ?? null });
+  // (transfer: a campaign the leader asked for, which no lease holds off)
+  const vote = (from: string, term: number, lastIndex: number, lastTerm: number) => {
+    node.step({ type: 'MsgVote', from, to: 'n1', term, lastIndex, lastTerm, transfer: true } as Message);
+    const rd = node.ready();
+    const resp = rd.messages.find((x) => x.type === 'MsgVoteResp') as { reject: boolean } | undefined;
+    node.advance(rd);
+    return resp?.reject === false ? 'granted' : 'rejected';
+  };
+  // n3 lacks entries this member may have acknowledged in term 5 (its log is no longer there to say).
+  assert.is(vote('n3', 6, storage.lastIndex(), 5), 'rejected');
+  assert.ok(node.votesHeld());
+  // The leader of term 7 appends its first entry after everything committed before it.
+  const last = storage.lastIndex();
+  node.step({ type: 'MsgApp', from: 'n2', to: 'n1', term: 7, prevIndex: last, prevTerm: storage.term(last), entries: [entry(last + 1, 7)], commit: 0 } as unknown as Message);
+  const rd = node.ready();
+  storage.persist(rd, () => {});
+  node.advance(rd);
+  assert.not.ok(node.votesHeld(), 'an entry of term 7 vouches for every earlier one');
+  assert.is(vote('n3', 8, last + 1, 7), 'granted');
+});
+
+S('the newest hard state: highest term, a vote given beats none, never two votes in a term', () => {
+  assert.equal(newestHardState([{ term: 3, vote: 'n1', commit: 9 }, { term: 5, vote: null, commit: 2 }, { term: 5, vote: 'n2', commit: 1 }]), { term: 5, vote: 'n2', commit: 2 });
+  assert.throws(() => newestHardState([{ term: 5, vote: 'n1', commit: 0 }, { term: 5, vote: 'n2', commit: 0 }]), /two votes in term 5/);
+  const bytes = encodeHardState({ term: 9, vote: 'n3', commit: 4 });
+  assert.equal(decodeHardState(bytes), { term: 9, vote: 'n3', commit: 4 });
+  const rotten = bytes.slice();
+  rotten[20] = (rotten[20] as number) ^ 1;
+  assert.type(decodeHardState(rotten), 'string');
+});
+
+S.run();
