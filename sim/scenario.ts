@@ -535,6 +535,7 @@ const root = obj({
           preVote: { v: bool },
           checkQuorum: { v: bool },
           appendBeforePersist: { v: bool },
+          hardStateCopies: { v: bool },
           logSegmentBytes: { v: bytes },
           logBlockBytes: { v: bytes },
         }),

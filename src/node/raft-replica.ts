@@ -161,6 +161,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
         logSegmentBytes: config.logSegmentBytes,
         logBlockBytes: config.logBlockBytes,
         skipLogFsync: bugs.has('skip-log-fsync'),
+        hardStateCopies: config.hardStateCopies,
         dir: RAFT_DIR,
         transfer: { chunkBytes: config.snapshotChunkBytes, windowChunks: config.snapshotWindowChunks, timeoutMs: config.snapshotTimeoutMs, syncBytes: config.snapshotSyncBytes },
         snapshotYieldMs: config.snapshotYieldMs,

@@ -28,6 +28,12 @@ export interface RaftTuning {
   checkQuorum: boolean;
   /** A leader's appends leave before its own fsync, which then overlaps the followers'. */
   appendBeforePersist: boolean;
+  /**
+   * Keep the term and vote in two checksummed copies beside the log too (raft-runtime/
+   * hard-state-file.ts), so that a rotten log record of them never makes the member vote twice in
+   * a term. Each change of term or vote then waits for one more fsync, in parallel with the log's.
+   */
+  hardStateCopies: boolean;
   /** Bytes of state per snapshot block (a snapshot is built and installed a block at a time). */
   snapshotBlockBytes: number;
   /** Snapshot transfers (raft-runtime/snapshot-transfer.ts): bytes per chunk message, */
@@ -67,6 +73,7 @@ export const DEFAULT_RAFT_TUNING: Readonly<RaftTuning> = Object.freeze({
   preVote: true,
   checkQuorum: true,
   appendBeforePersist: true,
+  hardStateCopies: true,
   // A block is what the event loop does between two yields while a snapshot is built or
   // installed: 256 KiB of state is a page or two of the store and a few milliseconds.
   snapshotBlockBytes: 256 * 1024,

@@ -4,7 +4,7 @@ import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { isDiskError } from '../../env/disk.js';
 import { filesUnder, quarantine } from '../../storage/quarantine.js';
-import { newestHardState, readHardStateCopies, writeHardStateCopies, type HardStateCopy } from './hard-state-file.js';
+import { HARD_STATE_FILES, newestHardState, readHardStateCopies, writeHardStateCopies, type HardStateCopy } from './hard-state-file.js';
 import { StorageCorruptionError } from '../../storage/errors.js';
 import { assert } from '../../util/assert.js';
 import { failpoint } from '../../util/failpoints.js';
@@ -471,25 +471,26 @@ export class DurableRaftStorage implements RaftStorage {
   private fileHard: HardState | null = null;
 
   /**
-   * At open: rotten copies of the hard state are quarantined, and both copies written with the
-   * state the storage now holds, so that the next fault finds two intact copies again. Nothing is
-   * written for a member that never had a term (a brand-new log), nor when no copy was ever made
-   * and none is needed yet.
+   * At open: rotten copies of the hard state are quarantined, and every copy that does not hold
+   * the state the storage now holds is written with it, one after the other (a crash in between
+   * leaves one whole), so that the next fault finds three intact copies again. The state may have
+   * come from the log's record alone: a crash stopped the copies' writes beside it, before the
+   * promise; the member may repeat that promise now. Copies that hold it are left alone, so a
+   * clean restart writes nothing and the member is back in an election as fast as before the
+   * copies. Nothing is written for a member that never had a term (a brand-new log).
    */
   private repairCopies(copies: readonly HardStateCopy[], done: (err: Error | null) => void): void {
     if (this.options.hardStateCopies === false) return done(null);
     const hs = this.mem.hardState();
+    this.fileHard = hs;
     const rotten = copies.filter((c) => c.state === null && c.problem !== 'absent');
-    const stale = copies.some((c) => c.state === null || c.state.term !== hs.term || c.state.vote !== hs.vote);
     if (hs.term === 0 && hs.vote === null && rotten.length === 0) return done(null);
-    if (!stale) return done(null);
-    const write = () => {
-      this.fileHard = hs;
-      writeHardStateCopies(this.deps.disk, this.options.dir, hs, done);
-    };
-    if (rotten.length === 0) return write();
+    const write = copies.flatMap((c, i) => (c.state !== null && c.state.term === hs.term && c.state.vote === hs.vote ? [] : [i]));
+    if (write.length === 0) return done(null);
+    const writeThem = () => writeHardStateCopies(this.deps.disk, this.options.dir, hs, done, write);
+    if (rotten.length === 0) return writeThem();
     for (const c of rotten) this.deps.log.log('error', 'raft.hard_state_copy_rotten', { file: c.file, problem: c.state === null ? c.problem : '' });
-    quarantine(this.deps.disk, 'hardstate', rotten.map((c) => c.file), (err) => (err !== null ? done(err) : write()));
+    quarantine(this.deps.disk, 'hardstate', rotten.map((c) => c.file), (err) => (err !== null ? done(err) : writeThem()));
   }
 
   // ---- RaftStorage, for the core ----
@@ -521,15 +522,22 @@ export class DurableRaftStorage implements RaftStorage {
    * from its own log until advance(), so nothing it reads changes under it).
    */
   persist(rd: Ready, persisted: (err: Error | null) => void, options: { diskLow?: boolean } = {}): void {
-    // A new term or vote also goes to the two copies beside the log (hard-state-file.ts), once
-    // the log's own record of it is durable: the Ready is persisted when all three are. After the
-    // log, not beside it: a vote then becomes durable exactly when it did without the copies (the
-    // lab's vote-without-persist bug keeps its window), and the copies cost only elections.
+    // A new term or vote also goes to both copies beside the log (hard-state-file.ts), each
+    // file written and fsynced in parallel with the log's record: the Ready is persisted once all
+    // three are durable. So a vote costs one round of fsyncs, as before the copies (elections wait
+    // for the slowest of three instead of one), and the promise it makes survives any two of its
+    // three copies rotting.
     const hs = rd.hardState;
     let done = persisted;
     if (hs !== null && this.options.hardStateCopies !== false && (this.fileHard === null || hs.term !== this.fileHard.term || hs.vote !== this.fileHard.vote) && (hs.term > 0 || hs.vote !== null)) {
       this.fileHard = hs;
-      done = (err) => (err !== null ? persisted(err) : writeHardStateCopies(this.deps.disk, this.options.dir, hs, persisted));
+      let waiting = 1 + HARD_STATE_FILES.length;
+      let first: Error | null = null;
+      done = (err) => {
+        first ??= err;
+        if (--waiting === 0) persisted(first);
+      };
+      for (let i = 0; i < HARD_STATE_FILES.length; i++) writeHardStateCopies(this.deps.disk, this.options.dir, hs, done, [i]);
     }
     // A Ready that changes only the commit index needs no fsync (etcd's MustSync): a restarted
     // node re-learns its commit index from the leader, and every entry it applied was committed.

@@ -5,16 +5,18 @@ import type { HardState } from '../raft/types.js';
 
 /**
  * The Raft hard state's term and vote in two small checksummed files beside the log,
- * `hardstate-a` and `hardstate-b`, each a whole copy, written one after the other (a, fsync, b,
- * fsync) whenever the term or the vote changes — before the Ready's messages leave, like the log's
- * HARD record, which is a third copy. A vote is promised only once all three are durable, so a
- * single rotten copy (or a torn one: a crash mid-write, before the promise) is outvoted by the
- * others at the next start, and the member never forgets a vote it gave (it would vote twice in
- * that term: two leaders). Only if no copy is left intact does it not know its term and vote: it
- * then takes no part in the protocol at all (RaftRuntime's `mute`), loudly, until an operator
- * replaces it. Elections are rare, so the two extra fsyncs per change cost little; the commit
- * index, which changes at every Ready, is not what these files are for (it is re-learnt from the
- * leader) and is written only along with a term or vote.
+ * `hardstate-a` and `hardstate-b`, each a whole copy. Whenever the term or the vote changes, both
+ * are overwritten and fsynced in parallel with the log's HARD record (a third copy), and a vote
+ * is promised only once all three are durable: one round of fsyncs, as before the copies, paid
+ * only at elections. So the newest promised state is on disk three times, and any two rotten
+ * copies leave an intact one: the member never forgets a vote it gave (it would vote twice in
+ * that term: two leaders). A crash mid-write tears at most copies of a state not yet promised,
+ * and the log's earlier record still holds the one before; the next start writes the copies
+ * again, one after the other, before the member takes part. Only if no copy is left intact does
+ * it not know its term and vote: it then takes no part in the protocol at all (RaftRuntime's
+ * `mute`), loudly, until an operator replaces it. The commit index, which changes at every
+ * Ready, is not what these files are for (it is re-learnt from the leader) and is written only
+ * along with a term or vote.
  *
  * Format (text, for an operator's eyes): `kvhs1 <crc32c of the JSON, 8 hex digits> <JSON>\n`,
  * the JSON `{"term":…,"vote":…,"commit":…}`. At most HARD_STATE_FILE_BYTES.
@@ -98,13 +100,18 @@ export function newestHardState(states: readonly HardState[]): HardState | null 
   return best;
 }
 
-/** Writes hs to both copies in turn, each made durable before the next (and their names, when new). */
-export function writeHardStateCopies(disk: Disk, dir: string, hs: HardState, done: (err: Error | null) => void): void {
+/**
+ * Writes hs to the copies named by their indexes (both by default) in turn, each made durable
+ * before the next (and their names, when new).
+ */
+export function writeHardStateCopies(disk: Disk, dir: string, hs: HardState, done: (err: Error | null) => void, which: readonly number[] = [0, 1]): void {
+  assert(which.every((i) => HARD_STATE_FILES[i] !== undefined), () => `no hard state copy ${which.join(',')}`);
   const bytes = encodeHardState(hs);
   let created = false;
-  const writeOne = (i: number): void => {
-    const name = HARD_STATE_FILES[i];
-    if (name === undefined) return created ? disk.syncDir(dir, (e) => done(e)) : done(null);
+  const writeOne = (k: number): void => {
+    const i = which[k];
+    if (i === undefined) return created ? disk.syncDir(dir, (e) => done(e)) : done(null);
+    const name = HARD_STATE_FILES[i] as string;
     const path = `${dir}/${name}`;
     let f;
     try {
@@ -118,7 +125,7 @@ export function writeHardStateCopies(disk: Disk, dir: string, hs: HardState, don
     file.sync((err) => {
       file.close();
       if (err !== null) return done(err);
-      writeOne(i + 1);
+      writeOne(k + 1);
     });
   };
   writeOne(0);

@@ -111,6 +111,8 @@ export interface RaftRuntimeOptions {
   logBlockBytes?: number;
   /** Known-bug switch: never fsync the log. */
   skipLogFsync: boolean;
+  /** The term and vote in two copies beside the log too (RaftTuning.hardStateCopies). */
+  hardStateCopies: boolean;
   /** Where the log lives on the node's disk (with a shared log: the group's snapshot files). */
   dir: string;
   /**
@@ -334,7 +336,10 @@ export class RaftRuntime {
       }
       RaftRuntime.bringUp(env, options, storage, sm, go);
     };
-    const storageOptions = { dir: options.dir, skipFsync: options.skipLogFsync, wal };
+    // The lab's vote-without-persist switch lets a vote leave before it is durable; a copy of it
+    // beside the log, durable sooner than the log's record, would narrow the window the switch
+    // opens, so with the switch on there are no copies (what the member had before them).
+    const storageOptions = { dir: options.dir, skipFsync: options.skipLogFsync, wal, hardStateCopies: options.hardStateCopies && !options.raft.bugs.voteWithoutPersist };
     if (options.sharedLog !== undefined) DurableRaftStorage.openShared(deps, storageOptions, options.bootstrap, options.sharedLog, opened);
     else DurableRaftStorage.open(deps, storageOptions, options.bootstrap, opened);
   }
