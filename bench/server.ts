@@ -1,5 +1,5 @@
 /**
- * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only]
+ * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only] [--engine-wal-peer]
  *
  * kv-lab as a server, measured from outside: real `kv-lab serve` processes on loopback (started
  * with `kv-lab cluster up --insecure`), driven by a load generator in this process over raw
@@ -38,7 +38,7 @@
  * missing, and the JSON says which (`pinning`).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,14 +60,24 @@ const PIPELINE = 16;
  */
 const REDIS_REFERENCE = { getUnpipelined: 130_000, getPipelined16: 710_000 };
 
-const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin', '--raft-only', '--writes-only']);
+const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin', '--raft-only', '--writes-only', '--engine-wal-peer']);
 /** `--raft-only`: only the 3-node cluster; `--writes-only`: only the PUT cases. */
 const RAFT_ONLY = args.rest.includes('--raft-only');
 const WRITES_ONLY = args.rest.includes('--writes-only');
+/**
+ * `--engine-wal-peer`: the 3-node cluster a second time with its engines writing their own WAL
+ * too, as every Raft member did before one log per replicated write (issue 23, item 2): the
+ * before of that change, measured in the same run as its after. A node whose data directory
+ * already holds `kv/wal` keeps the engine's WAL (node.ts openRaftEngine), so the bench makes that
+ * folder before the cluster starts, and checks afterwards that the engines did write there.
+ */
+const ENGINE_WAL_PEER = args.rest.includes('--engine-wal-peer');
+const RAFT = 'kv-lab 3-node raft';
+const RAFT_ENGINE_WAL = 'kv-lab 3-node raft, engine WAL too';
 for (let i = 0; i < args.rest.length; i++) {
   const flag = args.rest[i] as string;
   if (!KNOWN_FLAGS.has(flag)) {
-    process.stderr.write(`bench:server: unknown argument ${JSON.stringify(flag)}; usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only]\n`);
+    process.stderr.write(`bench:server: unknown argument ${JSON.stringify(flag)}; usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only] [--engine-wal-peer]\n`);
     process.exit(2);
   }
   if (flag === '--repeat') i++;
@@ -122,8 +132,9 @@ interface Subject {
   httpPort: number;
 }
 
-async function clusterUp(name: string, nodes: number): Promise<Subject> {
+async function clusterUp(name: string, nodes: number, engineWal = false): Promise<Subject> {
   const dir = join(work, name);
+  if (engineWal) for (let i = 1; i <= nodes; i++) mkdirSync(join(dir, 'data', `n${i}`, 'kv', 'wal'), { recursive: true });
   const { status } = await startCluster(cli, dir, nodes);
   // Aim at the leader: a follower would forward every request.
   const leader = status.addresses[status.leader];
@@ -293,13 +304,14 @@ function measureRedis(redis: Redis, name: string): Load | null {
 
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
-  const subjects: [string, number][] = ([['kv-lab 1 node', 1], ['kv-lab 3-node raft', 3]] as [string, number][]).filter(([, n]) => !RAFT_ONLY || n === 3);
+  const subjects: [string, number][] = ([['kv-lab 1 node', 1], [RAFT, 3], ...(ENGINE_WAL_PEER ? [[RAFT_ENGINE_WAL, 3]] : [])] as [string, number][]).filter(([, n]) => !RAFT_ONLY || n === 3);
   const redis = await startRedis();
   const redisRuns = new Map<string, Load[]>();
   try {
     for (const [name, nodes] of subjects) {
       log(`starting ${name} …`);
-      const subject = await clusterUp(nodes === 1 ? 'one' : 'raft3', nodes);
+      const engineWal = name === RAFT_ENGINE_WAL;
+      const subject = await clusterUp(nodes === 1 ? 'one' : engineWal ? 'raft3-engine-wal' : 'raft3', nodes, engineWal);
       const pinned = nodes === 1 && PIN_OFF === null;
       if (pinned) {
         pin(Number(readFileSync(join(subject.dir, 'run', 'n1.pid'), 'utf8').trim()), SERVER_CPU);
@@ -322,6 +334,10 @@ async function main(): Promise<void> {
           const disk = (r.diskBytesPerOp != null && c.name.includes('put') ? `   ${r.diskBytesPerOp} disk bytes/write` : '') + (r.cpuUsPerOp != null ? `   ${r.cpuUsPerOp} µs CPU/op` : '');
           log(`  ${c.name.padEnd(12)} ${String(r.opsPerSec).padStart(8)} ops/s   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms${disk}${r.errors > 0 ? `   ${r.errors} errors (${r.firstError})` : ''}${spread}`);
         }
+        if (engineWal) {
+          const logged = readdirSync(join(subject.dir, 'data', 'n1', 'kv', 'wal')).length;
+          if (logged === 0) throw new Error(`${RAFT_ENGINE_WAL}: n1's engine wrote nothing in kv/wal, so it ran with one log: not the peer it claims to be`);
+        }
       } finally {
         if (pinned) pin(process.pid, ALL_CPUS);
         clusterDown(cli, subject.dir);
@@ -343,7 +359,7 @@ async function main(): Promise<void> {
   };
   // The best write rate among the Raft cases whose p99 is under 20 ms: the target needs both at once.
   const raftPut = results
-    .filter((r) => r.subject === 'kv-lab 3-node raft' && r.case.startsWith('tcp-put') && (r.p99Ms ?? Infinity) < 20)
+    .filter((r) => r.subject === RAFT && r.case.startsWith('tcp-put') && (r.p99Ms ?? Infinity) < 20)
     .sort((a, b) => (b.opsPerSec ?? 0) - (a.opsPerSec ?? 0))[0];
   const targets = {
     'one node GET >= 0.5 x redis (unpipelined)': (ratios['one-node GET / redis GET'] as number) >= 0.5,
@@ -351,6 +367,17 @@ async function main(): Promise<void> {
     '3-node raft >= 20,000 durable writes/s with p99 < 20 ms': raftPut !== undefined && (raftPut.opsPerSec ?? 0) >= 20_000,
   };
   ratios['3-node raft writes/s with p99 < 20 ms / 20,000'] = round((raftPut?.opsPerSec ?? 0) / 20_000);
+  // One log against the engine's WAL too, case by case (issue 23's targets: writes/s ≥ 1.3×, disk
+  // bytes per write about halved): rate, disk bytes and CPU per write.
+  for (const r of results.filter((x) => x.subject === RAFT && x.case.includes('put'))) {
+    const peer = results.find((x) => x.subject === RAFT_ENGINE_WAL && x.case === r.case);
+    if (peer === undefined) continue;
+    ratios[`${r.case} writes/s one log/engine WAL too`] = round((r.opsPerSec ?? NaN) / (peer.opsPerSec ?? NaN));
+    const bytes = (x: BenchResult) => (x as { diskBytesPerWrite?: number }).diskBytesPerWrite ?? NaN;
+    const cpu = (x: BenchResult) => (x as { cpuUsPerOp?: number }).cpuUsPerOp ?? NaN;
+    ratios[`${r.case} disk bytes/write one log/engine WAL too`] = round(bytes(r) / bytes(peer));
+    ratios[`${r.case} CPU/write one log/engine WAL too`] = round(cpu(r) / cpu(peer));
+  }
   const report: BenchReport = {
     bench: 'server',
     durationMs: DURATION_MS,

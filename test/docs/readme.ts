@@ -64,7 +64,8 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'benchmarks-2.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [3, 5] },
   'benchmarks-3.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [5, 6] },
   'benchmarks-4.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [6, 7] },
-  'benchmarks-5.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [7, 100] },
+  'benchmarks-5.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [7, 9] },
+  'benchmarks-6.test.ts': { readme: 'README.md', sections: ['Benchmarks'], commands: [9, 100] },
 };
 
 /** Splits a command line into the command and its trailing comment (a # outside quotes, after a space). */
