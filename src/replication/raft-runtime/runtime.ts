@@ -229,6 +229,8 @@ export class RaftRuntime {
   private readonly senders = new Map<NodeId, SnapshotSender>();
   private readonly receiver: SnapshotReceiver;
   private readonly transferOptions: TransferOptions;
+  /** When each member last asked this leader for a repairing snapshot (receiveRepair), in monotonic ms. */
+  private readonly repairAsks = new Map<NodeId, number>();
   private readonly transferDeps: TransferDeps;
   soft: SoftState;
   /**
@@ -947,9 +949,14 @@ export class RaftRuntime {
   private leadWhileRepairing(): void {
     const voters = this.node.membership().voters;
     const matches = this.node.matchIndexes();
+    // Not to a voter that is repairing too (it asked us for a snapshot lately): it would not
+    // campaign, and the handover would be asked of it again and again while a voter whose state
+    // machine is whole waits (raft/rot-lsm seed 80: all three lost something, one after another).
+    const now = this.env.clock.monotonicMs();
+    const repairingLately = (v: NodeId) => now - (this.repairAsks.get(v) ?? -Infinity) <= 3 * REPAIR_ASK_TICKS * this.options.tickMs;
     let best: NodeId | null = null;
     for (const v of voters) {
-      if (v === this.env.id) continue;
+      if (v === this.env.id || repairingLately(v)) continue;
       if (best === null || (matches.get(v) ?? 0) > (matches.get(best) ?? 0)) best = v;
     }
     if (best === null) return;
@@ -969,6 +976,7 @@ export class RaftRuntime {
     const members = this.node.membership();
     if (!members.voters.includes(from) && !members.learners.includes(from)) return;
     if (laterTerm) return this.handOverForLaterTerm(from, members.voters);
+    this.repairAsks.set(from, this.env.clock.monotonicMs());
     this.env.log.log('info', 'raft.repair_asked', { from, need });
     this.sendOnDemand(from, term as Term, need as Index);
   }

@@ -247,6 +247,14 @@ export class Raft {
     this.electionElapsed += 1;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
+      if (this.campaignHeld || this.votesHeld()) {
+        // Held from campaigning (recovery holds): the leader is presumed gone all the same. Kept,
+        // it would renew this member's lease at every timeout, and with check quorum the member
+        // would ignore every candidate that can stand, for good (raft/rot-lsm seed 80: a member
+        // repairing its state machine held the one log the others needed, and no one was elected).
+        this.leader = null;
+        return;
+      }
       this.hup(this.options.preVote ? 'preElection' : 'election');
     }
   }

@@ -5,6 +5,8 @@ import { silentLogger } from '../../../src/env/log.js';
 import { makeMembership } from '../../../src/replication/raft/membership.js';
 import type { Message } from '../../../src/replication/raft/messages.js';
 import { RaftNode } from '../../../src/replication/raft/node.js';
+import { MemoryRaftStorage } from '../../../src/replication/raft/memory-storage.js';
+import { DEFAULT_RAFT_OPTIONS } from '../../../src/replication/raft/options.js';
 import type { Ready } from '../../../src/replication/raft/ready.js';
 import type { Entry, HardState } from '../../../src/replication/raft/types.js';
 import { DurableRaftStorage, HARD_STATE_LOST_MARKER, LOG_LOST_MARKER, type OpenReport } from '../../../src/replication/raft-runtime/durable-storage.js';
@@ -169,6 +171,36 @@ S('no intact copy of the term and vote: marked lost for good, and the member may
   assert.is(report.logLoss?.votesThroughTerm, Number.MAX_SAFE_INTEGER);
   w.crash();
   assert.ok(w.open().report.hardStateLost !== null, 'and still at the next start');
+});
+
+S('a member held from campaigning forgets a silent leader, so that its lease does not shut out the candidates that can stand', () => {
+  // With check quorum a member ignores candidates while it heard from a leader lately (its lease).
+  // One repairing its state machine may not campaign, but its election timeout still tells it
+  // that the leader is gone: kept, the leader renewed the lease at every timeout, and in
+  // raft/rot-lsm seed 80 no one could be elected, for the member held the log the others needed.
+  const options = { ...DEFAULT_RAFT_OPTIONS, electionTicks: 10, checkQuorum: true, preVote: true };
+  const node = new RaftNode({ id: 'n1', storage: MemoryRaftStorage.bootstrap(['n1', 'n2', 'n3']), rng: new SeededRng('held-lease'), options });
+  node.setRecoveryHolds({ campaign: true, votesThroughTerm: null });
+  const drain = () => {
+    const rd = node.ready();
+    node.advance(rd);
+    return rd.messages;
+  };
+  node.step({ type: 'MsgHeartbeat', from: 'n3', to: 'n1', term: 2, commit: 1 } as unknown as Message);
+  drain();
+  assert.is(node.softState().leader, 'n3');
+  const preVote = () => {
+    node.step({ type: 'MsgPreVote', from: 'n2', to: 'n1', term: 3, lastIndex: 1, lastTerm: 1, transfer: false } as Message);
+    return drain().find((x) => x.type === 'MsgPreVoteResp') as { reject: boolean } | undefined;
+  };
+  assert.is(preVote(), undefined, 'in the lease: ignored');
+  for (let i = 0; i < 2 * options.electionTicks; i++) {
+    node.tick();
+    drain();
+  }
+  assert.is(node.softState().leader, null, 'the leader is presumed gone');
+  assert.is(node.softState().role, 'follower', 'and this member did not campaign');
+  assert.is(preVote()?.reject, false, 'the candidate gets its pre-vote');
 });
 
 S('votes stay held after a cut until the log holds an entry of a later term', () => {
