@@ -53,4 +53,14 @@ test('shards/partitions seed 79: per-shard convergence waits for every log to be
   assert.is(summary.checks.convergence?.verdict, 'pass', summary.checks.convergence?.summary);
 });
 
+test('raft/rot-lsm seed 80: members held from campaigning by their repairs still let the others elect a leader', () => {
+  // A 200-seed sweep: n1 lost its state machine, n3 its log's tail, then n2 its state machine,
+  // one after another; n1, held from campaigning, kept its old leader's lease alive and ignored
+  // every candidate, no leader came for 4 s, and the last intact state machine rotted meanwhile.
+  const s = { ...shipped('raft/rot-lsm.yaml'), checks: ['liveness' as const, 'repairs' as const] };
+  const { summary } = runScenario(s, { seed: 80, outDir: null });
+  assert.is(summary.checks.liveness?.verdict, 'pass', summary.checks.liveness?.summary);
+  assert.is(summary.checks.repairs?.verdict, 'pass', summary.checks.repairs?.summary);
+});
+
 test.run();
