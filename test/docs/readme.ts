@@ -47,6 +47,7 @@ export const SECTIONS: Record<string, { readme: string; sections: string[]; comm
   'demos-2.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [1, 2] },
   'demos-anomalies.test.ts': { readme: 'README.md', sections: ['The lab\'s demos'], commands: [2, 100] },
   'real-cluster.test.ts': { readme: 'README.md', sections: ['Run a real cluster'] },
+  'storage-rot.test.ts': { readme: 'README.md', sections: ['When a disk rots'] },
   'txn-check.test.ts': { readme: 'README.md', sections: ['Checking transactions'] },
   'real-run.test.ts': { readme: 'README.md', sections: ['The lab against real processes'] },
   'real-shards.test.ts': { readme: 'README.md', sections: ['A sharded cluster for real'], commands: [0, 9] },
