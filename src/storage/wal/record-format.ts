@@ -136,7 +136,10 @@ export function scanRecords(
   let records = 0;
   let recordStart = -1;
   const parts: Uint8Array[] = [];
-  const bad = (kind: BadKind, detail: string, nextFragment = -1): ScanResult => ({
+  // A bad fragment whose own header was read (its length then may be rotten) is looked past at
+  // every offset of its block (validFragmentInBlock), not only at the next fragment and the
+  // following block boundaries.
+  const bad = (kind: BadKind, detail: string, nextFragment = -1, headerRead = false): ScanResult => ({
     validEnd,
     records,
     bad: {
@@ -144,7 +147,7 @@ export function scanRecords(
       fragmentOffset: pos,
       kind,
       detail,
-      validAfter: (nextFragment >= 0 && validFragmentAt(data, nextFragment, blockBytes)) || validFragmentAfter(data, pos, blockBytes),
+      validAfter: (nextFragment >= 0 && validFragmentAt(data, nextFragment, blockBytes)) || validFragmentAfter(data, pos, blockBytes) || (headerRead && validFragmentInBlock(data, pos + 1, blockBytes)),
     },
   });
   while (pos < data.length) {
@@ -161,10 +164,10 @@ export function scanRecords(
     if (isZero(data, pos, pos + HEADER_BYTES)) return bad('zeroed', 'zeros where a fragment header should be');
     const len = readU16(data, pos + 4);
     const type = data[pos + 6] as number;
-    if (HEADER_BYTES + len > room) return bad('malformed', `fragment of ${len} bytes crosses its block`);
-    if (pos + HEADER_BYTES + len > data.length) return bad('incomplete', `fragment of ${len} bytes cut short`);
+    if (HEADER_BYTES + len > room) return bad('malformed', `fragment of ${len} bytes crosses its block`, -1, true);
+    if (pos + HEADER_BYTES + len > data.length) return bad('incomplete', `fragment of ${len} bytes cut short`, -1, true);
     // A damaged payload leaves the length intact: the next fragment is then right after this one.
-    if (crc32c(data, pos + 4, pos + HEADER_BYTES + len) !== readU32(data, pos)) return bad('checksum', 'fragment checksum mismatch', pos + HEADER_BYTES + len);
+    if (crc32c(data, pos + 4, pos + HEADER_BYTES + len) !== readU32(data, pos)) return bad('checksum', 'fragment checksum mismatch', pos + HEADER_BYTES + len, true);
     const payload = data.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + len);
     switch (type) {
       case FULL:
@@ -206,6 +209,26 @@ function validFragmentAt(data: Uint8Array, p: number, blockBytes: number): boole
   const type = data[p + 6] as number;
   if (type < FULL || type > LAST || HEADER_BYTES + len > blockBytes - (p % blockBytes) || p + HEADER_BYTES + len > data.length) return false;
   return crc32c(data, p + 4, p + HEADER_BYTES + len) === readU32(data, p);
+}
+
+/**
+ * Whether a fragment that verifies starts at any offset from `from` to the end of its block. A
+ * rotten length field hides where the next fragment starts (or claims bytes past the end of the
+ * file, like a write cut short), and in a log shorter than a block no boundary follows: without
+ * this, a rotten record followed by good ones in the last block read as a torn tail, and the
+ * records after it, acknowledged, were dropped silently (raft/rot-bitcask seed 1). A write really
+ * cut short has nothing after it but its own payload's first bytes; a match inside them (a value
+ * that holds a framed record) only makes a torn tail read as corruption: the member then holds its
+ * votes until a later term, never loses data. A match by chance needs a CRC-32C to agree.
+ */
+function validFragmentInBlock(data: Uint8Array, from: number, blockBytes: number): boolean {
+  const end = Math.min(data.length, (Math.floor(from / blockBytes) + 1) * blockBytes);
+  for (let p = from; p + HEADER_BYTES <= end; p++) {
+    const type = data[p + 6] as number;
+    if (type < FULL || type > LAST) continue;
+    if (validFragmentAt(data, p, blockBytes)) return true;
+  }
+  return false;
 }
 
 /** Whether any block boundary after `from` starts with a fragment that verifies. */

@@ -121,6 +121,29 @@ Format('a flipped bit is a checksum error; valid data after it is found at the n
   assert.ok(result.bad?.validAfter, 'the records in later blocks verify');
 });
 
+Format('a rotten length in a log shorter than a block: the records after it are still found, so it is corruption, not a torn tail', () => {
+  // raft/rot-bitcask seed 1: a bit flipped in a length field hid where the next fragment started,
+  // no block boundary followed in so short a log, and acknowledged records were dropped as a tail.
+  const blockBytes = 1024;
+  const ps = [payload(20, 1), payload(20, 2), payload(20, 3)];
+  for (const [flip, kind] of [[0x01, 'checksum'], [0x80, 'incomplete'], [0x04, 'malformed']] as const) {
+    const data = frameAll(ps, blockBytes);
+    // The length is bytes 4-5 of the header, little-endian: 0x04 on the high byte makes it cross the block.
+    const at = flip === 0x04 ? 5 : 4;
+    data[at] = (data[at] as number) ^ flip;
+    const { got, result } = scanAll(data, blockBytes);
+    assert.is(got.length, 0);
+    assert.is(result.bad?.kind, kind, `flip ${flip}`);
+    assert.ok(result.bad?.validAfter, `flip ${flip}: the two records after it verify`);
+  }
+  // The last record rotten, nothing valid after it: still indistinguishable from a torn write.
+  const data = frameAll(ps, blockBytes);
+  data[data.length - 1] = (data[data.length - 1] as number) ^ 0x01;
+  const { result } = scanAll(data, blockBytes);
+  assert.is(result.bad?.kind, 'checksum');
+  assert.not.ok(result.bad?.validAfter);
+});
+
 Format('a zeroed gap (a lost write before a kept one) reads as zeroed', () => {
   const blockBytes = 64;
   const ps = [payload(10, 1), payload(10, 2), payload(10, 3)];
