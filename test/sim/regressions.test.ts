@@ -63,4 +63,14 @@ test('raft/rot-lsm seed 80: members held from campaigning by their repairs still
   assert.is(summary.checks.repairs?.verdict, 'pass', summary.checks.repairs?.summary);
 });
 
+test('raft/rot-bitcask seed 1: a rotten length field in the last block of the log is corruption, not a torn tail', () => {
+  // A 200-seed sweep: n1's log rotted in its active segment, shorter than a block; the bad record
+  // was taken for a torn write and the acknowledged records after it dropped in silence, and n1
+  // died on its leader's commit index, past its log's end.
+  const s = { ...shipped('raft/rot-bitcask.yaml'), checks: ['assertions' as const, 'lost-writes' as const] };
+  const { summary } = runScenario(s, { seed: 1, outDir: null });
+  assert.is(summary.checks.assertions?.verdict, 'pass', summary.checks.assertions?.summary);
+  assert.is(summary.checks['lost-writes']?.verdict, 'pass', summary.checks['lost-writes']?.summary);
+});
+
 test.run();
