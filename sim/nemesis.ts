@@ -136,6 +136,11 @@ export class Nemesis {
 
   /** When each scheduled fault came due (taking effect or arming its failpoint; skipped: it found nothing to act on), in order: the shrinker reads it. */
   readonly due: { fault: Fault; atNs: number; skipped: boolean }[] = [];
+  /**
+   * The members waiting for a repair now (the runner's RepairWatch), for corrupt faults with
+   * whileOthersWhole; null: none known.
+   */
+  repairsPending: (() => ReadonlySet<string>) | null = null;
   private skips = 0;
 
   private begin(f: Fault): void {
@@ -380,6 +385,10 @@ export class Nemesis {
       case 'corrupt': {
         const id = this.pickNode(f.node);
         if (id === null) return this.skip(f, 'no such node now');
+        if (f.whileOthersWhole === true) {
+          const waiting = [...(this.repairsPending?.() ?? [])].filter((n) => n !== id).sort();
+          if (waiting.length > 0) return this.skip(f, `${waiting.join(', ')} still waiting for a repair: corruption stays on one member at a time`);
+        }
         const flips = [];
         for (let i = 0; i < f.bits; i++) {
           const r = w.machine(id).disk.corrupt(f.path, f.file);

@@ -27,6 +27,13 @@ export class RepairWatch {
     this.world.trace.record(this.world.nowNs, 'repair', { node, event, need: detail.need, applied: detail.applied, why: detail.why });
   };
 
+  /** The members whose last repair event says they need one: waiting for a repair now. */
+  pendingNodes(): Set<string> {
+    const last = new Map<string, RepairEvent['event']>();
+    for (const e of this.events) last.set(e.node, e.event);
+    return new Set([...last].filter(([, ev]) => ev === 'needed').map(([n]) => n));
+  }
+
   verdict(): CheckResult {
     const last = new Map<string, RepairEvent>();
     for (const e of this.events) last.set(e.node, e);

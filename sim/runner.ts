@@ -175,7 +175,8 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     observer.attach();
   }
   if (scenario.cluster.gossip !== null) membership = new WorldMembership(world);
-  if (scenario.checks.includes('repairs')) repairs = new RepairWatch(world);
+  // Also for corrupt faults that wait for the other members' repairs (whileOthersWhole).
+  if (scenario.checks.includes('repairs') || scenario.faults.some((f) => f.kind === 'corrupt' && f.whileOthersWhole === true)) repairs = new RepairWatch(world);
   if (scenario.cluster.shards > 1 && scenario.checks.includes('moves')) {
     moves = new MoveWatch(world, scenario);
     moves.attach();
@@ -184,6 +185,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   trace.record(0, 'run', { scenario: scenario.name, seed });
   const workload = new Workload(world, scenario.workload, world.rng.fork('workload'), world.nodeIds());
   const nemesis = new Nemesis(world, world.rng.fork('nemesis'));
+  if (repairs !== null) nemesis.repairsPending = () => (repairs as RepairWatch).pendingNodes();
   // Failpoints answer to this run's nemesis while it runs (a run is synchronous: nothing else
   // runs in between), and to no one after it.
   const previousHandler = Nemesis.needsFailpoints(scenario.faults) ? setFailpointHandler(nemesis.onFailpoint) : undefined;

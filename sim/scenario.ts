@@ -92,7 +92,8 @@ export type Fault = FaultBase &
     | { kind: 'reorder'; probability: number }
     | { kind: 'latency'; minNs: number; meanNs: number; maxNs: number }
     | { kind: 'fsync-fail'; node: NodeSelector; count: number; probability: number }
-    | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string; file?: DataFileKind | 'any' }
+    /** whileOthersWhole: skipped while another member still waits for a repair (corruption on one member at a time). */
+    | { kind: 'corrupt'; node: NodeSelector; bits: number; path?: string; file?: DataFileKind | 'any'; whileOthersWhole?: true }
     | { kind: 'disk-full'; node: NodeSelector; freeBytes: number }
     | { kind: 'failover'; node: NodeSelector }
     | { kind: 'join'; node: NodeSelector }
@@ -372,7 +373,7 @@ const FAULT_FIELDS: Record<FaultKind, Validator<Record<string, unknown>>> = {
   reorder: obj({ ...common, probability: { v: probability, required: true } }),
   latency: obj({ ...common, min: { v: duration(), required: true }, mean: { v: duration(), required: true }, max: { v: duration(), required: true } }),
   'fsync-fail': obj({ ...common, node: { v: nodeSel, required: true }, count: { v: int({ min: 0 }), default: 1 }, probability: { v: probability, default: 0 } }),
-  corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() }, file: { v: oneOf([...DATA_FILE_KINDS, 'any'] as const) } }),
+  corrupt: obj({ ...common, node: { v: nodeSel, required: true }, bits: { v: int({ min: 1, max: 1_000_000 }), default: 1 }, path: { v: str() }, file: { v: oneOf([...DATA_FILE_KINDS, 'any'] as const) }, whileOthersWhole: { v: bool } }),
   'disk-full': obj({ ...common, node: { v: nodeSel, required: true }, freeBytes: { v: bytes, default: 0 } }),
   failover: obj({ ...common, node: { v: nodeSel, required: true } }),
   join: obj({ ...common, node: { v: nodeSel, required: true } }),
@@ -475,7 +476,7 @@ function toFault(kind: FaultKind, r: Record<string, unknown>, node: YamlNode, pa
       if ((r.count as number) === 0 && (r.probability as number) === 0) return problem(ctx, node, path, 'fsync-fail needs count > 0 or probability > 0');
       return { ...base, kind, node: r.node as string, count: r.count as number, probability: r.probability as number };
     case 'corrupt':
-      return { ...base, kind, node: r.node as string, bits: r.bits as number, ...(r.path !== undefined ? { path: r.path as string } : {}), ...(r.file !== undefined ? { file: r.file as DataFileKind | 'any' } : {}) };
+      return { ...base, kind, node: r.node as string, bits: r.bits as number, ...(r.path !== undefined ? { path: r.path as string } : {}), ...(r.file !== undefined ? { file: r.file as DataFileKind | 'any' } : {}), ...(r.whileOthersWhole === true ? { whileOthersWhole: true as const } : {}) };
     case 'disk-full':
       return { ...base, kind, node: r.node as string, freeBytes: r.freeBytes as number };
     case 'failover':

@@ -229,6 +229,8 @@ export class RaftRuntime {
   private readonly senders = new Map<NodeId, SnapshotSender>();
   private readonly receiver: SnapshotReceiver;
   private readonly transferOptions: TransferOptions;
+  /** A leader repairing its own state machine: whom it is handing leadership to, since when, and whom it tried in this term. */
+  private handOver: { term: Term; tried: Set<NodeId>; target: NodeId | null; sinceMs: number } | null = null;
   /** When each member last asked this leader for a repairing snapshot (receiveRepair), in monotonic ms. */
   private readonly repairAsks = new Map<NodeId, number>();
   private readonly transferDeps: TransferDeps;
@@ -943,24 +945,39 @@ export class RaftRuntime {
 
   /**
    * Leading with a state machine under repair (elected because no one else could be): it can
-   * neither apply nor serve, so it hands leadership to the most up-to-date other voter — which
-   * its appends bring up to date first (thesis §3.10) — and then repairs from it.
+   * neither apply nor serve, so it hands leadership to another voter — which its appends bring up
+   * to date first (thesis §3.10) — and then repairs from it. Not to a voter that is repairing too
+   * (it asked us for a snapshot lately: it would not campaign), and one target at a time: a
+   * handover that has not happened within two election timeouts (the target could not catch up,
+   * say, for it needs a snapshot this leader cannot build) moves on to the next voter, the most
+   * up to date first, round and round. Asked again and again of the same one, it left the group
+   * without a serving leader for good (raft/rot-lsm seed 80, raft/rot-bitcask seed 50).
    */
   private leadWhileRepairing(): void {
+    const term = this.node.hardState().term;
+    const now = this.env.clock.monotonicMs();
+    if (this.handOver === null || this.handOver.term !== term) this.handOver = { term, tried: new Set(), target: null, sinceMs: now };
+    const h = this.handOver;
+    const waitMs = 2 * this.options.raft.electionTicks * this.options.tickMs;
+    if (h.target !== null && now - h.sinceMs < waitMs) {
+      this.node.transferLeadership(h.target);
+      return this.drive();
+    }
+    if (h.target !== null) h.tried.add(h.target);
     const voters = this.node.membership().voters;
     const matches = this.node.matchIndexes();
-    // Not to a voter that is repairing too (it asked us for a snapshot lately): it would not
-    // campaign, and the handover would be asked of it again and again while a voter whose state
-    // machine is whole waits (raft/rot-lsm seed 80: all three lost something, one after another).
-    const now = this.env.clock.monotonicMs();
     const repairingLately = (v: NodeId) => now - (this.repairAsks.get(v) ?? -Infinity) <= 3 * REPAIR_ASK_TICKS * this.options.tickMs;
+    const open = voters.filter((v) => v !== this.env.id && !repairingLately(v));
+    if (open.every((v) => h.tried.has(v))) h.tried.clear();
     let best: NodeId | null = null;
-    for (const v of voters) {
-      if (v === this.env.id || repairingLately(v)) continue;
+    for (const v of open) {
+      if (h.tried.has(v)) continue;
       if (best === null || (matches.get(v) ?? 0) > (matches.get(best) ?? 0)) best = v;
     }
+    h.target = best;
+    h.sinceMs = now;
     if (best === null) return;
-    this.env.log.log('info', 'raft.hand_over_while_repairing', { to: best, term: this.node.hardState().term });
+    this.env.log.log('info', 'raft.hand_over_while_repairing', { to: best, term, tried: [...h.tried].sort() });
     this.node.transferLeadership(best);
     this.drive();
   }
