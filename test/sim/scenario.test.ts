@@ -72,6 +72,15 @@ S('a corrupt fault names the kind of file it rots, or says which kinds there are
   assert.match(errorOf(text('wal')), /faults\[0\]\.file: expected one of log, snapshot, hardstate, engine, any/);
 });
 
+S('a corrupt fault may wait for the other members repairs (whileOthersWhole), a boolean', () => {
+  const text = (v: string) => GOOD.replace('{ at: 1s, for: 200ms, kind: loss, probability: 0.1 }', `{ at: 1s, kind: corrupt, node: n1, file: engine, whileOthersWhole: ${v} }`);
+  const f = parseScenario(text('true'), 'x.yaml').faults[0];
+  assert.is(f?.kind === 'corrupt' ? f.whileOthersWhole : null, true);
+  const off = parseScenario(text('false'), 'x.yaml').faults[0];
+  assert.is(off?.kind === 'corrupt' ? off.whileOthersWhole : null, undefined);
+  assert.match(errorOf(text('3')), /faults\[0\]\.whileOthersWhole: expected true or false/);
+});
+
 S('missing required fields are named, all at once', () => {
   const msg = errorOf('description: d\nworkload: {}\n');
   assert.match(msg, /name: required field is missing/);
