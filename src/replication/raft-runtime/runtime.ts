@@ -352,7 +352,8 @@ export class RaftRuntime {
    * Brings the state machine up to the log's snapshot if it is behind: from the snapshot's file
    * when there is one (a rotten one is quarantined and the state machine repaired from the group
    * instead), from the group when the state machine lost it on purpose (the marker), and
-   * otherwise it is data loss: said loudly, never served as if whole.
+   * otherwise the state machine lost writes it had made durable: marked and repaired from the group
+   * like a rotten file (raft.state_machine_behind), never served as if whole.
    */
   private static bringUp(env: Env, options: RaftRuntimeOptions, storage: DurableRaftStorage, sm: RaftStateMachine, go: (e: Error | null, repair?: { need: Index; why: string }) => void): void {
     const snap = storage.snapshot();
@@ -360,7 +361,13 @@ export class RaftRuntime {
     const marked = env.disk.exists(`${options.dir}/${STATE_MACHINE_LOST_MARKER}`);
     if (isStateMachineSnapshot(snap)) {
       if (marked) return go(null, { need: snap.meta.index, why: 'its files were quarantined' });
-      return go(new Error(`raft log compacted to ${snap.meta.index} against the state machine's durable state, but the state machine is at ${sm.appliedIndex()}: the writes in between are lost on this member`));
+      // The state machine lost writes it had made durable: its files rotted where a check could not
+      // tell rot from a torn write (a rotten last batch reads as one), or the engine has a bug. The
+      // group holds them: repaired like a rotten file, marked first, loudly; never served as whole,
+      // nor a start refused again and again (raft/rot-bitcask seed 18 did so, to the end).
+      const why = `the state machine is at ${sm.appliedIndex()}, below the ${snap.meta.index} its log was compacted against: writes it had made durable are lost on this member`;
+      env.log.log('error', 'raft.state_machine_behind', { applied: sm.appliedIndex(), compactedTo: snap.meta.index, action: 'repair from the group' });
+      return loseStateMachine(env, options.dir, why, [], (e) => (e !== null ? go(e) : go(null, { need: snap.meta.index, why })));
     }
     // A state machine that lost more than the log keeps (the memory engine always does), or that
     // crashed while installing a snapshot, starts again from the snapshot; the core then hands
