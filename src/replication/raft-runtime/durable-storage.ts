@@ -15,6 +15,7 @@ import type { RaftStorage } from '../raft/storage.js';
 import type { Entry, HardState, Index, Membership, Snapshot, SnapshotMeta, Term } from '../raft/types.js';
 import type { GroupLog } from './shared-log.js';
 import { decodeSnapshotRef, encodeSnapshotRef, isSnapshotFileName, loadSnapshotRef, removeOtherSnapshots, removeTemporaries, snapshotFileName, type SnapshotRef } from './snapshot-file.js';
+import { writeWholeFile } from '../../storage/whole-file.js';
 
 /** Bytes of entries per record that follows a checkpoint. */
 const CHECKPOINT_RECORD_BYTES = 8 * 1024 * 1024;
@@ -801,19 +802,7 @@ function readLossMarkers(deps: EngineDeps, dir: string): { logLoss: LogLoss | nu
 
 /** Writes a file whole and durably (its name and its contents). */
 function writeMarker(deps: EngineDeps, path: string, content: string | Uint8Array, done: (err: Error | null) => void): void {
-  let f;
-  try {
-    f = deps.disk.open(path, 'truncate');
-    f.append(typeof content === 'string' ? new TextEncoder().encode(content) : content);
-  } catch (err) {
-    return done(err as Error);
-  }
-  const file = f;
-  file.sync((err) => {
-    file.close();
-    if (err !== null) return done(err);
-    deps.disk.syncDir(path.slice(0, path.lastIndexOf('/')), (e) => done(e));
-  });
+  writeWholeFile(deps.disk, path, typeof content === 'string' ? new TextEncoder().encode(content) : content, 'always', done);
 }
 
 /**

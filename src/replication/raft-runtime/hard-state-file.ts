@@ -2,6 +2,7 @@ import type { Disk } from '../../env/disk.js';
 import { crc32c } from '../../storage/util/crc32c.js';
 import { assert } from '../../util/assert.js';
 import type { HardState } from '../raft/types.js';
+import { writeWholeFile } from '../../storage/whole-file.js';
 
 /**
  * The Raft hard state's term and vote in two small checksummed files beside the log,
@@ -107,26 +108,14 @@ export function newestHardState(states: readonly HardState[]): HardState | null 
 export function writeHardStateCopies(disk: Disk, dir: string, hs: HardState, done: (err: Error | null) => void, which: readonly number[] = [0, 1]): void {
   assert(which.every((i) => HARD_STATE_FILES[i] !== undefined), () => `no hard state copy ${which.join(',')}`);
   const bytes = encodeHardState(hs);
+  // One fsync of the directory after the files, if any of their names is new.
   let created = false;
   const writeOne = (k: number): void => {
     const i = which[k];
     if (i === undefined) return created ? disk.syncDir(dir, (e) => done(e)) : done(null);
-    const name = HARD_STATE_FILES[i] as string;
-    const path = `${dir}/${name}`;
-    let f;
-    try {
-      if (!disk.exists(path)) created = true;
-      f = disk.open(path, 'truncate');
-      f.append(bytes);
-    } catch (err) {
-      return done(err as Error);
-    }
-    const file = f;
-    file.sync((err) => {
-      file.close();
-      if (err !== null) return done(err);
-      writeOne(k + 1);
-    });
+    const path = `${dir}/${HARD_STATE_FILES[i] as string}`;
+    created ||= !disk.exists(path);
+    writeWholeFile(disk, path, bytes, 'never', (err) => (err !== null ? done(err) : writeOne(k + 1)));
   };
   writeOne(0);
 }

@@ -15,6 +15,7 @@ import { DurableRaftStorage, isStateMachineSnapshot, LOG_LOST_MARKER, type LogLo
 import type { GroupLog } from './shared-log.js';
 import { decodeSnapshotRef, encodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter, type SnapshotRef } from './snapshot-file.js';
 import { ackOf, decodeChunkFrame, DEFAULT_TRANSFER_OPTIONS, SnapshotReceiver, SnapshotSender, type TransferDeps, type TransferOptions } from './snapshot-transfer.js';
+import { writeWholeFile } from '../../storage/whole-file.js';
 
 /**
  * The Raft runtime: carries out the pure core's Readys over a node's Env — ticks from the clock,
@@ -170,21 +171,12 @@ const REPAIR_STALL_TICKS = 300;
 
 /** Writes the marker durably (STATE_MACHINE_LOST_MARKER), saying why, then calls done. */
 export function markStateMachineLost(env: Pick<Env, 'disk'>, dir: string, why: string, done: (err: Error | null) => void): void {
-  const path = `${dir}/${STATE_MACHINE_LOST_MARKER}`;
-  let f;
   try {
     env.disk.mkdir(dir);
-    f = env.disk.open(path, 'truncate');
-    f.append(new TextEncoder().encode(`${JSON.stringify({ why: why.slice(0, 1000) })}\n`));
   } catch (err) {
     return done(err as Error);
   }
-  const file = f;
-  file.sync((err) => {
-    file.close();
-    if (err !== null) return done(err);
-    env.disk.syncDir(dir, (e) => done(e));
-  });
+  writeWholeFile(env.disk, `${dir}/${STATE_MACHINE_LOST_MARKER}`, new TextEncoder().encode(`${JSON.stringify({ why: why.slice(0, 1000) })}\n`), 'always', done);
 }
 
 /** A Ready carried out for longer than this is logged (raft.ready_slow). */
