@@ -449,7 +449,6 @@ export class DurableRaftStorage implements RaftStorage {
     const commit = loss.logLoss !== null ? Math.min(newest.commit, mem.lastIndex()) : newest.commit;
     mem.setHardState({ ...newest, commit });
     const storage = new DurableRaftStorage(deps, options, mem, wal, r.entryRecords);
-    storage.fileHard = valid.length > 0 ? newestHardState(valid) : null;
     const base = { wal: report, lostSnapshots: [...r.lost].sort(), logLoss: loss.logLoss, hardStateLost: loss.hardStateLost };
     const finish = (bootstrapped: boolean) => (e: Error | null) => {
       if (e !== null) return done(e);
@@ -466,8 +465,8 @@ export class DurableRaftStorage implements RaftStorage {
   }
 
   /**
-   * The term and vote the copies beside the log hold (hard-state-file.ts), newest; null: none yet
-   * (a log from before the copies, or a member that never changed its term).
+   * The term and vote the copies beside the log hold (hard-state-file.ts), set at open once they
+   * hold the state the storage starts with (repairCopies); null: none (copies off).
    */
   private fileHard: HardState | null = null;
 
