@@ -97,6 +97,16 @@ export class AppendLog {
     const path = options.segmentPath(id);
     if (validBytes === null) {
       this.active = { id, path, file: deps.disk.open(path, 'create-new'), size: 0 };
+    } else if (validBytes === 0) {
+      // An empty segment gets a new directory entry. rotate() creates the next segment before the
+      // directory fsync that makes its name durable; if that fsync failed, Linux keeps the name
+      // visible but never writes it back, and a later directory fsync succeeds without it
+      // ("fsyncgate", rewrite.ts). A segment that holds bytes had its name made durable before
+      // its first byte (rotate() holds them back until then; at open, owners append only after
+      // the first round), so only an empty one can be such a ghost. (Found by scenarios/raft/rot-bitcask.yaml, seed 114: the restarted node resumed in
+      // such a segment, and a power loss took it with every entry acknowledged into it.)
+      deps.disk.remove(path);
+      this.active = { id, path, file: deps.disk.open(path, 'create-new'), size: 0 };
     } else {
       const file = deps.disk.open(path, 'write');
       if (file.size() > validBytes) file.truncate(validBytes);

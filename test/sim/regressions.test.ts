@@ -96,4 +96,15 @@ test('raft/rot-bitcask seed 18: a state machine found behind its log\'s compacti
   assert.is(summary.checks.repairs?.verdict, 'pass', summary.checks.repairs?.summary);
 });
 
+test('raft/rot-bitcask seed 114: a log segment whose name a failed directory fsync dropped is not resumed as it is', () => {
+  // A 200-seed sweep: a rotation created n3's next log segment and the directory fsync after it
+  // failed; n3 restarted, resumed in that empty segment, installed a snapshot and acknowledged
+  // entries into it, and a power loss took the segment (its name was never durable): n3 came back
+  // with its log at 372 and its bitcask at 669, and stopped on "commit 680 is past the last index".
+  const s = { ...shipped('raft/rot-bitcask.yaml'), checks: ['assertions' as const, 'raft-safety' as const] };
+  const { summary } = runScenario(s, { seed: 114, outDir: null });
+  assert.is(summary.checks.assertions?.verdict, 'pass', summary.checks.assertions?.summary);
+  assert.is(summary.checks['raft-safety']?.verdict, 'pass', summary.checks['raft-safety']?.summary);
+});
+
 test.run();

@@ -195,6 +195,28 @@ WalSuite('records a failed fsync left in the page cache are made durable by the 
   assert.is(c.report.droppedTail, null);
 });
 
+WalSuite('a segment whose name a failed directory fsync dropped gets a new one at the next start', () => {
+  // Found by scenarios/raft/rot-bitcask.yaml (seed 114): a rotation created the next segment, the
+  // directory fsync that should have made its name durable failed, and the node exited. The next
+  // start resumed in that empty segment, whose name the disk would never write back, acknowledged
+  // entries into it, and a power loss took the whole segment with them.
+  const env = new SimEnv('wal-dir-fsyncgate', { crash: 'lose', dirCrash: 'lose' });
+  const a = open(env);
+  appendSync(env, a.wal, 'durable');
+  // What rotate() leaves when its directory fsync fails: an empty next segment, in the cache only.
+  env.deps.disk.open(`wal/${segmentName(2)}`, 'create-new').close();
+  env.disk.syncFailuresPending = 1;
+  const [dirErr] = env.call<[Error | null]>((cb) => env.deps.disk.syncDir('wal', cb));
+  assert.ok(dirErr !== null && /EIO/.test(dirErr.message));
+  env.exitProcess();
+  const b = open(env);
+  assert.equal(b.wal.segmentFirstLsns(), [1, 2], 'appends resume in the empty segment');
+  appendSync(env, b.wal, 'acknowledged after the restart');
+  env.crash();
+  const c = open(env);
+  assert.equal(c.records.map((r) => r.text), ['durable', 'acknowledged after the restart']);
+});
+
 WalSuite('fsync never acknowledges at once and loses at most unsynced records', () => {
   const env = new SimEnv('wal8');
   const { wal } = open(env, { fsync: FSYNC_NEVER });
