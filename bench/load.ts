@@ -32,7 +32,7 @@ export function compiledCli(source: boolean, log: (text: string) => void): strin
   spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
   const main = join(out, 'src', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error(`tsc produced no ${main}`);
-  return [process.execPath, main];
+  return [process.execPath, ...(process.env.KV_LAB_BENCH_EXEC_ARGV ?? '').split(' ').filter((a) => a !== ''), main];
 }
 
 /** Nodes started from a bench stop when the bench is gone (src/cli/serve.ts). */
@@ -89,6 +89,8 @@ export interface Load {
   diskBytesPerOp?: number | null;
   /** CPU µs the servers used while measured, per operation (null: unknown). */
   cpuUsPerOp?: number | null;
+  /** Write- and read-like system calls the servers made while measured, per operation (null: unknown). */
+  syscallsPerOp?: number | null;
 }
 
 /** What the servers under load have used so far, read before and after a measured window. */
@@ -104,6 +106,12 @@ export interface ServerCounters {
    * figure the machine's other load disturbs far less than the rate.
    */
   cpuMs(): number | null;
+  /**
+   * Write- and read-like system calls made (syscw + syscr of /proc/<pid>/io: socket and file
+   * reads and writes, not fsyncs): per operation, what explains much of the CPU per operation
+   * when each message costs its own write(2).
+   */
+  syscalls(): number | null;
 }
 
 /** The counters of the servers `kv-lab cluster up --dir dir` started (their pids in dir/run). */
@@ -125,6 +133,11 @@ export function serverCounters(dir: string): ServerCounters {
   return {
     diskBytes: () => sum((pid) => ioBytes(pid, 'write_bytes')),
     cpuMs: () => sum((pid) => cpuMs(pid)),
+    syscalls: () => sum((pid) => {
+      const w = ioBytes(pid, 'syscw');
+      const r = ioBytes(pid, 'syscr');
+      return w === null || r === null ? null : w + r;
+    }),
   };
 }
 
@@ -183,15 +196,18 @@ export async function socketLoad(targets: Target[], depth: number, replyEnd: Rep
   const window = run.measure();
   const disk0 = servers?.diskBytes() ?? null;
   const cpu0 = servers?.cpuMs() ?? null;
+  const sys0 = servers?.syscalls() ?? null;
   await new Promise((r) => setTimeout(r, timing.durationMs));
   const load = window.stop();
   const disk1 = servers?.diskBytes() ?? null;
   const cpu1 = servers?.cpuMs() ?? null;
+  const sys1 = servers?.syscalls() ?? null;
   run.stop();
   if (servers === null) return load;
   const diskBytesPerOp = disk0 === null || disk1 === null || load.ops === 0 ? null : Math.round((disk1 - disk0) / load.ops);
   const cpuUsPerOp = cpu0 === null || cpu1 === null || load.ops === 0 ? null : Math.round(((cpu1 - cpu0) * 1000) / load.ops);
-  return { ...load, diskBytesPerOp, cpuUsPerOp };
+  const syscallsPerOp = sys0 === null || sys1 === null || load.ops === 0 ? null : Math.round(((sys1 - sys0) / load.ops) * 100) / 100;
+  return { ...load, diskBytesPerOp, cpuUsPerOp, syscallsPerOp };
 }
 
 /** One measured window of a running load. */
@@ -343,7 +359,7 @@ export async function preload(port: number): Promise<void> {
 export function median(runs: Load[]): Load & { runs: { opsPerSec: number; p99Ms: number }[] } {
   const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
   const mid = sorted[(sorted.length - 1) >> 1] as Load;
-  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms, ...(r.diskBytesPerOp != null ? { diskBytesPerOp: r.diskBytesPerOp } : {}), ...(r.cpuUsPerOp != null ? { cpuUsPerOp: r.cpuUsPerOp } : {}) })) };
+  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms, ...(r.diskBytesPerOp != null ? { diskBytesPerOp: r.diskBytesPerOp } : {}), ...(r.cpuUsPerOp != null ? { cpuUsPerOp: r.cpuUsPerOp } : {}), ...(r.syscallsPerOp != null ? { syscallsPerOp: r.syscallsPerOp } : {}) })) };
 }
 
 /** `--repeat N` among a bench's arguments (1..20), or null when absent. */

@@ -36,8 +36,12 @@ export function cpuMs(pid: Pid | 'self'): number | null {
   return Number.isFinite(ticks) ? ticks * 10 : null;
 }
 
-/** A counter of io: write_bytes (what reached storage), wchar (what was passed to write(2)), … */
-export function ioBytes(pid: Pid | 'self', field: 'write_bytes' | 'read_bytes' | 'wchar' | 'rchar'): number | null {
+/**
+ * A counter of io: write_bytes (what reached storage), wchar (what was passed to write(2)), and
+ * syscw / syscr (how many write- and read-like system calls: write, writev, pwrite, send… on files
+ * and sockets alike), …
+ */
+export function ioBytes(pid: Pid | 'self', field: 'write_bytes' | 'read_bytes' | 'wchar' | 'rchar' | 'syscw' | 'syscr'): number | null {
   const io = read(pid, 'io');
   const m = io === null ? null : new RegExp(`^${field}: (\\d+)$`, 'm').exec(io);
   return m === null || m[1] === undefined ? null : Number(m[1]);
