@@ -4,6 +4,8 @@ import type { World } from './world.js';
 /** One repair event of a node's state machine (RaftRuntimeHooks.onRepair). */
 interface RepairEvent {
   node: string;
+  /** The group's shard, on a sharded node (each group repairs its own state machine). */
+  shard: number | null;
   event: 'needed' | 'repaired';
   atNs: number;
   need: number;
@@ -22,26 +24,29 @@ export class RepairWatch {
 
   constructor(private readonly world: World) {}
 
-  onRepair = (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }): void => {
-    this.events.push({ node, event, atNs: this.world.nowNs, need: detail.need, why: detail.why });
-    this.world.trace.record(this.world.nowNs, 'repair', { node, event, need: detail.need, applied: detail.applied, why: detail.why });
+  onRepair = (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }, shard?: number): void => {
+    this.events.push({ node, shard: shard ?? null, event, atNs: this.world.nowNs, need: detail.need, why: detail.why });
+    this.world.trace.record(this.world.nowNs, 'repair', { node, ...(shard !== undefined ? { shard } : {}), event, need: detail.need, applied: detail.applied, why: detail.why });
   };
 
-  /** The members whose last repair event says they need one: waiting for a repair now. */
+  /** Each member's last repair event, per group (a sharded node's groups repair on their own). */
+  private lastEvents(): RepairEvent[] {
+    const last = new Map<string, RepairEvent>();
+    for (const e of this.events) last.set(`${e.node}/${e.shard ?? ''}`, e);
+    return [...last.values()];
+  }
+
+  /** The members whose last repair event (of one of their groups) says they need one: waiting for a repair now. */
   pendingNodes(): Set<string> {
-    const last = new Map<string, RepairEvent['event']>();
-    for (const e of this.events) last.set(e.node, e.event);
-    return new Set([...last].filter(([, ev]) => ev === 'needed').map(([n]) => n));
+    return new Set(this.lastEvents().filter((e) => e.event === 'needed').map((e) => e.node));
   }
 
   verdict(): CheckResult {
-    const last = new Map<string, RepairEvent>();
-    for (const e of this.events) last.set(e.node, e);
     const needed = this.events.filter((e) => e.event === 'needed').length;
     const repaired = this.events.filter((e) => e.event === 'repaired').length;
-    const pending = [...last.values()].filter((e) => e.event === 'needed').sort((a, b) => (a.node < b.node ? -1 : 1));
+    const pending = this.lastEvents().filter((e) => e.event === 'needed').sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : (a.shard ?? -1) - (b.shard ?? -1)));
     if (pending.length > 0) {
-      const lines = pending.map((e) => `${e.node} since ${(e.atNs / 1e9).toFixed(3)}s (state below ${e.need} lost: ${e.why})`);
+      const lines = pending.map((e) => `${e.node}${e.shard !== null ? ` shard ${e.shard}` : ''} since ${(e.atNs / 1e9).toFixed(3)}s (state below ${e.need} lost: ${e.why})`);
       return { verdict: 'fail', summary: `a state machine needed a repair from its group and never got one: ${lines.join('; ')}`, details: { needed, repaired } };
     }
     if (needed === 0) return { verdict: 'pass', summary: 'no state machine needed a repair', details: { needed, repaired } };

@@ -401,17 +401,19 @@ function awaitConvergence(world: World, s: Scenario, deadlineNs: number, cycles:
 }
 
 /**
- * Fails a passing convergence if a member is not running, unless the scenario corrupted a disk of
- * a cluster that cannot repair one yet (a single Raft group's members quarantine what rotted and
- * repair from the group, so they must be running too; sharded nodes and other replication modes
- * still refuse to start on a corrupt file).
+ * Fails a passing convergence if a member is not running, unless the scenario corrupted a file
+ * its cluster cannot repair yet. A single Raft group's members quarantine what rotted and repair
+ * from the group, so they must be running too; so must a sharded node whose groups' engine or
+ * snapshot files rotted (each group repairs its own). A sharded node's shared Raft log (and the
+ * term and vote in it), and other replication modes, still refuse to start on a corrupt file.
  */
 function withMembers(world: World, s: Scenario, c: CheckResult): CheckResult {
   const members = leaderMembers(world) ?? nodeIds(s).slice(0, s.cluster.voters);
   const down = members.filter((id) => world.machine(id).state !== 'up' || kvNodeOf(world.machine(id)) === null);
   if (down.length === 0) return c;
-  const repairs = s.cluster.replication === 'raft' && s.cluster.shards <= 1;
-  const corrupted = !repairs && s.faults.some((f) => f.kind === 'corrupt');
+  const repairable = (f: Scenario['faults'][number]) =>
+    s.cluster.replication === 'raft' && (s.cluster.shards <= 1 || (f.kind === 'corrupt' && (f.file === 'engine' || f.file === 'snapshot')));
+  const corrupted = s.faults.some((f) => f.kind === 'corrupt' && !repairable(f));
   const why = down.map((id) => `${id} (${world.exits.filter((e) => e.node === id).at(-1)?.reason ?? world.machine(id).state})`).join(', ');
   if (corrupted) return { ...c, summary: `${c.summary}; not running, as a corrupted disk may leave them: ${why}` };
   return { verdict: 'fail', summary: `member(s) not running at the end: ${why}` };

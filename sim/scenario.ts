@@ -43,7 +43,7 @@ export type CheckName = (typeof CHECKS)[number];
 /** Checks of a sharded cluster (sim/shards/checks.ts): they need cluster.shards > 1. */
 export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance', 'moves'];
 /** Raft checks not yet kept per group: a sharded scenario may not ask for them. */
-export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results', 'repairs'];
+export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results'];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
 
 /**

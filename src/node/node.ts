@@ -25,10 +25,9 @@ import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
 import { EngineStore } from './store.js';
-import { dataFileKind, ENGINE_DIR, ENGINE_ROTTEN_MARKER, RAFT_DIR } from './data-dir.js';
+import { ENGINE_DIR } from './data-dir.js';
+import { engineCorruption, markEngineRotten, quarantineRottenEngine, rottenEngineMarker } from './engine-repair.js';
 import { StorageCorruptionError } from '../storage/errors.js';
-import { filesUnder, quarantine } from '../storage/quarantine.js';
-import { markStateMachineLost } from '../replication/raft-runtime/runtime.js';
 
 export type { Reply } from './replica.js';
 export type { RaftTuning } from './raft-tuning.js';
@@ -56,7 +55,8 @@ export interface NodeConfig {
   /** Replication `primary`: the initial leader and how often it ships its log. */
   primary?: { leader: string; shipIntervalMs: number };
   /** Protocol-aware recovery of a Raft member's state machine: needed at start, and done (the simulator's repair check). */
-  onRepair?: (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => void;
+  /** shard: the group's, on a sharded node. */
+  onRepair?: (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }, shard?: number) => void;
   /** Called for every log entry the state machine applies (the simulator's safety observers); `shard` with shards. */
   onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null, shard?: number) => void;
   /**
@@ -217,14 +217,9 @@ export class KvNode {
       });
     // An engine found rotten while the node ran (a read, a merge, a compaction): its last life
     // left the marker, and the engine is quarantined before it is opened.
-    if (raft && env.disk.exists(ENGINE_ROTTEN_MARKER)) {
-      let why = 'an engine file failed its checks';
-      try {
-        why = new TextDecoder().decode(env.disk.readFile(ENGINE_ROTTEN_MARKER)).trim().slice(0, 1000) || why;
-      } catch {
-        // The reason is for the log only: a rotten marker still says what it must.
-      }
-      this.quarantineEngine(why, () => open(true));
+    const rottenWhy = raft ? rottenEngineMarker(env) : null;
+    if (rottenWhy !== null) {
+      this.quarantineEngine(rottenWhy, () => open(true));
       return;
     }
     open(true);
@@ -238,23 +233,9 @@ export class KvNode {
    * refills from the leader's snapshot before this member applies or leads again.
    */
   private quarantineEngine(why: string, then: () => void): void {
-    const { env } = this;
-    env.log.log('error', 'node.engine_corrupt', { why });
-    markStateMachineLost(env, RAFT_DIR, why, (e) => {
+    quarantineRottenEngine(this.env, why, (e) => {
       if (e !== null) return this.fail(e);
-      quarantine(env.disk, 'engine', filesUnder(env.disk, ENGINE_DIR), (e2, dir) => {
-        if (e2 !== null) return this.fail(e2);
-        env.log.log('error', 'node.quarantined', { what: 'engine', to: dir ?? null });
-        try {
-          if (env.disk.exists(ENGINE_ROTTEN_MARKER)) env.disk.remove(ENGINE_ROTTEN_MARKER);
-        } catch (e3) {
-          return this.fail(e3 as Error);
-        }
-        // Not waited for: a marker that comes back after a crash quarantines an engine the
-        // state-machine-lost marker already has repaired from the group (wasteful, never wrong).
-        env.disk.syncDir('', () => {});
-        if (!this.stopped) then();
-      });
+      if (!this.stopped) then();
     });
   }
 
@@ -268,18 +249,7 @@ export class KvNode {
     // The engine is not closed: closing flushes what an apply cut short had written.
     this.abandonStore = true;
     this.stop();
-    let f;
-    try {
-      f = env.disk.open(ENGINE_ROTTEN_MARKER, 'truncate');
-      f.append(new TextEncoder().encode(`${rotten.message}\n`));
-    } catch {
-      return env.exit?.(err.message);
-    }
-    const file = f;
-    file.sync(() => {
-      file.close();
-      env.disk.syncDir('', () => env.exit?.(err.message));
-    });
+    markEngineRotten(env, rotten, () => env.exit?.(err.message));
   }
 
   private startReplica(store: EngineStore): void {
@@ -320,7 +290,7 @@ export class KvNode {
     const raft = { ...t, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2 };
     this.replica = new ShardedReplica(
       env,
-      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.sharedRaftLog !== undefined ? { sharedRaftLog: shards.sharedRaftLog } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...((config.auth ?? null) !== null ? { catalog: true } : {}), ...(shards.joinByGossip === true ? { joinByGossip: { alive: () => this.members().filter((m) => m.state === 'alive').map((m) => m.id) } } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}) },
+      { members: config.members, shards: shards.count, replicas: shards.replicas, balanceMs: shards.balanceMs ?? SHARD_BALANCE_MS, engine: config.engine, engineFsync: fsync, raft, ...(shards.coalesceTicks !== undefined ? { coalesceTicks: shards.coalesceTicks } : {}), ...(shards.coalesceMessages !== undefined ? { coalesceMessages: shards.coalesceMessages } : {}), ...(shards.sharedRaftLog !== undefined ? { sharedRaftLog: shards.sharedRaftLog } : {}), ...(shards.onMoveStep !== undefined ? { onMoveStep: shards.onMoveStep } : {}), ...((config.auth ?? null) !== null ? { catalog: true } : {}), ...(shards.joinByGossip === true ? { joinByGossip: { alive: () => this.members().filter((m) => m.state === 'alive').map((m) => m.id) } } : {}), ...(config.storage !== undefined ? { storage: config.storage } : {}), ...(config.onApply ? { onApply: config.onApply } : {}), ...(config.onRepair ? { onRepair: config.onRepair } : {}) },
       (err) => this.fail(err),
       (err) => {
         if (err !== null) this.fail(err);
@@ -726,14 +696,6 @@ export class KvNode {
       return { id: m.id, state: m.state, incarnation: m.incarnation, zone: m.meta.zone, addresses: Object.fromEntries(m.meta.addresses), lastContactMs: at === undefined ? null : Math.round(now - at) };
     });
   }
-}
-
-/** The engine-file corruption that err is or was caused by (errors may wrap it), or null. */
-function engineCorruption(err: Error): StorageCorruptionError | null {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof StorageCorruptionError && dataFileKind(e.path) === 'engine') return e;
-  }
-  return null;
 }
 
 /**

@@ -21,6 +21,7 @@ import { MOVE_MS, ShardMover } from './shard-mover.js';
 import type { MoveStep } from '../cluster/placement/moves.js';
 import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
 import { EngineStore } from './store.js';
+import { engineCorruption, markEngineRotten, quarantineRottenEngine, rottenEngineMarker } from './engine-repair.js';
 import { SharedRaftLog } from '../replication/raft-runtime/shared-log.js';
 import { TickCoalescer } from './tick-coalescer.js';
 
@@ -62,12 +63,14 @@ export interface ShardedConfig {
   engineFsync: FsyncPolicy;
   storage?: Pick<EngineOptions, 'lsm' | 'bitcask'>;
   /** The single group's Raft configuration (members are replaced by each shard's replicas). */
-  raft: Omit<RaftReplicaConfig, 'members' | 'onApply'>;
+  raft: Omit<RaftReplicaConfig, 'members' | 'onApply' | 'onRepair'>;
   onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null, shard?: number) => void;
   /** One timer event per tick for all groups (tick-coalescer.ts); false: a timer per group. Default true. */
   coalesceTicks?: boolean;
   /** One network message per destination and turn for all groups (shard-outbox.ts); false: one per frame. Default true. */
   coalesceMessages?: boolean;
+  /** Repairs of a group's state machine from its group (RaftRuntimeHooks.onRepair), for the lab's repair check. */
+  onRepair?: (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }, shard?: number) => void;
   /** Every move step this node's leaders take (the simulator counts moves). */
   onMoveStep?: (node: string, shard: number, step: MoveStep) => void;
   /** One Raft log for all the node's groups (shared-log.ts); false: a log per group. Default true. */
@@ -314,26 +317,65 @@ export class ShardedReplica implements Replica {
     // The LSM's table images (tables held whole in memory once they miss often) get a share of one
     // engine's budget each: a node of S shards would otherwise hold up to S times that.
     const lsm = { tableImageBytes: Math.floor(LSM_DEFAULTS.tableImageBytes / c.shards), ...c.storage?.lsm };
-    openEngine(c.engine, { disk: genv.disk, clock: genv.clock, log: genv.log }, 'kv', { ...c.storage, lsm, fsync: c.engineFsync }, (err, engine) => {
-      if (this.stopped) {
-        engine?.close(() => {});
-        return;
-      }
-      if (err !== null || engine === undefined) return started(err ?? new Error(`the storage engine of shard ${shard} did not open`));
-      group.store = new EngineStore(engine);
-      const onApply = c.onApply;
-      const log = this.raftLog;
-      // A log of the group's own from before the shared log would be silently ignored: refused instead.
-      if (log !== null && ownLogSegments(genv.disk) > 0) return started(new Error(`shard ${shard} has a Raft log of its own (shards/${shard}/raft/wal) from before the node's shared log (${SHARED_LOG_DIR}/): start the node with the per-group log, or move the replica away and back`));
-      const raftConfig: RaftReplicaConfig = {
-        ...c.raft,
-        ...(log !== null ? { sharedLog: log.openGroup(shard) } : {}),
-        members: original ? [...this.map.replicas(shard)] : [],
-        original,
-        ...(onApply !== undefined ? { onApply: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => onApply(node, index, term, digest, data, shard) } : {}),
-      };
-      group.replica = new RaftReplica(genv, group.store, raftConfig, this.onFatal, started);
-    });
+    // A rotten engine file is repaired from the group, as on a single group's node
+    // (engine-repair.ts), shard by shard: the group's own files go to shards/<i>/quarantine/.
+    const repairEngine = (why: string, then: () => void) =>
+      quarantineRottenEngine(genv, why, (e) => {
+        if (this.stopped) return;
+        if (e !== null) return started(e);
+        then();
+      });
+    const open = (mayRepair: boolean) =>
+      openEngine(c.engine, { disk: genv.disk, clock: genv.clock, log: genv.log }, 'kv', { ...c.storage, lsm, fsync: c.engineFsync }, (err, engine) => {
+        if (this.stopped) {
+          engine?.close(() => {});
+          return;
+        }
+        const rotten = err !== null ? engineCorruption(err) : null;
+        if (mayRepair && rotten !== null) return repairEngine(rotten.message, () => open(false));
+        if (err !== null || engine === undefined) return started(err ?? new Error(`the storage engine of shard ${shard} did not open`));
+        try {
+          group.store = new EngineStore(engine);
+        } catch (e) {
+          // The first reads (the applied index) met a rotten table: an engine that opened is not yet one that reads.
+          const bad = engineCorruption(e as Error);
+          if (bad === null) throw e;
+          engine.close(() => {});
+          if (mayRepair) return repairEngine(bad.message, () => open(false));
+          return started(bad);
+        }
+        const onApply = c.onApply;
+        const onRepair = c.onRepair;
+        const log = this.raftLog;
+        // A log of the group's own from before the shared log would be silently ignored: refused instead.
+        if (log !== null && ownLogSegments(genv.disk) > 0) return started(new Error(`shard ${shard} has a Raft log of its own (shards/${shard}/raft/wal) from before the node's shared log (${SHARED_LOG_DIR}/): start the node with the per-group log, or move the replica away and back`));
+        const raftConfig: RaftReplicaConfig = {
+          ...c.raft,
+          ...(log !== null ? { sharedLog: log.openGroup(shard) } : {}),
+          members: original ? [...this.map.replicas(shard)] : [],
+          original,
+          ...(onApply !== undefined ? { onApply: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => onApply(node, index, term, digest, data, shard) } : {}),
+          ...(onRepair !== undefined ? { onRepair: (event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => onRepair(this.env.id, event, detail, shard) } : {}),
+        };
+        group.replica = new RaftReplica(genv, group.store, raftConfig, (e) => this.groupFailed(genv, shard, e), started);
+      });
+    // An engine found rotten while the node ran: its last life left the group's marker.
+    const rottenWhy = rottenEngineMarker(genv);
+    if (rottenWhy !== null) return repairEngine(rottenWhy, () => open(true));
+    open(true);
+  }
+
+  /**
+   * A group that cannot go on. An engine file found rotten while it ran (a read, a compaction)
+   * leaves the group's marker first, so that the node's next start quarantines that shard's
+   * engine and repairs it from the group (engine-repair.ts) instead of failing again; then the
+   * node stops, as a single group's node does.
+   */
+  private groupFailed(genv: Env, shard: number, err: Error): void {
+    const rotten = engineCorruption(err);
+    if (rotten === null || this.stopped) return this.onFatal(err);
+    this.env.log.log('error', 'shards.engine_rotten', { shard, path: rotten.path, error: rotten.message });
+    markEngineRotten(genv, rotten, () => this.onFatal(err));
   }
 
   // ---- routing ----
