@@ -129,6 +129,8 @@ interface Group {
   ready: boolean;
   /** Removed while starting: deleted once started. */
   removeWhenReady: string | null;
+  /** The group's Env (its directory shards/<i>/), once started. */
+  env?: Env;
 }
 
 const frameDecoder = new TextDecoder('utf-8', { fatal: true });
@@ -308,11 +310,17 @@ export class ShardedReplica implements Replica {
     const started = (err: Error | null) => {
       group.ready = true;
       if (group.removeWhenReady !== null && err === null) this.removeGroup(shard, group.removeWhenReady);
-      started0(err);
+      // A start that met a rotten engine file (installing its snapshot, say): the group's marker
+      // first, so that the next start repairs the shard rather than meet it again.
+      const rotten = err !== null && !this.stopped ? engineCorruption(err) : null;
+      if (rotten === null) return started0(err);
+      this.env.log.log('error', 'shards.engine_rotten', { shard, path: rotten.path, error: rotten.message });
+      markEngineRotten(genv, rotten, () => started0(err));
     };
     this.groups.set(shard, group);
     const outbox = this.outbox;
     const genv = shardEnv(this.env, shard, this.ticks?.clockFor() ?? this.env.clock, outbox === null ? undefined : (to, frame) => outbox.send(to, shard, frame));
+    group.env = genv;
     const c = this.config;
     // The LSM's table images (tables held whole in memory once they miss often) get a share of one
     // engine's budget each: a node of S shards would otherwise hold up to S times that.
@@ -646,12 +654,22 @@ export class ShardedReplica implements Replica {
    */
   stateDigest(shard: number): { applied: number; keys: number; digest: string; unapplied: number } | null {
     const g = this.groups.get(shard);
-    if (g === undefined || g.store === null || g.replica === null) return null;
+    if (g === undefined || g.store === null || g.replica === null || g.env === undefined) return null;
+    const genv = g.env;
     const hash = createHash('sha256');
     let keys = 0;
-    for (const [k, v] of this.stateEntries(shard)) {
-      hash.update(k).update('\x00').update(v).update('\x00');
-      keys++;
+    try {
+      for (const [k, v] of this.stateEntries(shard)) {
+        hash.update(k).update('\x00').update(v).update('\x00');
+        keys++;
+      }
+    } catch (err) {
+      // A rotten engine file under the scan: the group fails as it would on any read of it (its
+      // marker, then the node stops and its next start repairs the shard); no position at all.
+      const rotten = engineCorruption(err as Error);
+      if (rotten === null) throw err;
+      this.groupFailed(genv, shard, rotten);
+      return { applied: -1, keys: 0, digest: `unreadable: ${rotten.message}`, unapplied: 0 };
     }
     const applied = g.replica.status().appliedIndex;
     const last = g.replica.raftNode?.lastIndex() ?? applied;

@@ -365,7 +365,10 @@ export class RaftRuntime {
     // crashed while installing a snapshot, starts again from the snapshot; the core then hands
     // it every committed entry after that.
     installSnapshot(env, storage.snapshotDir, snap, sm, options.snapshotYieldMs ?? 0, () => false, (err) => {
-      if (!(err instanceof StorageCorruptionError)) return go(err);
+      // Only the snapshot's own file is this path's to quarantine: the engine that installs it may
+      // meet a rotten table of its own (shards/rot seed 1 blamed an intact snapshot file for one),
+      // which is the engine's failure, handled by the node (engine-repair.ts).
+      if (!(err instanceof StorageCorruptionError) || !err.path.startsWith(`${storage.snapshotDir}/`)) return go(err);
       const file = decodeSnapshotRef(snap.data)?.file ?? '';
       const why = `snapshot file ${file} failed its checks while installed: ${err.message}`;
       loseStateMachine(env, options.dir, why, [`${storage.snapshotDir}/${file}`], (e) => {
