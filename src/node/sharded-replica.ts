@@ -365,7 +365,18 @@ export class ShardedReplica implements Replica {
           ...(onApply !== undefined ? { onApply: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => onApply(node, index, term, digest, data, shard) } : {}),
           ...(onRepair !== undefined ? { onRepair: (event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => onRepair(this.env.id, event, detail, shard) } : {}),
         };
-        group.replica = new RaftReplica(genv, group.store, raftConfig, (e) => this.groupFailed(genv, shard, e), started);
+        try {
+          group.replica = new RaftReplica(genv, group.store, raftConfig, (e) => this.groupFailed(genv, shard, e), started);
+        } catch (e) {
+          // Its first reads met a rotten table (shards/rot seed 21: thrown into the engine's
+          // callback, the exception vanished and the shard never started). The group's records in
+          // the shared log are this replica's now, so the node stops, and its next start repairs
+          // the shard (started leaves the marker first).
+          const bad = engineCorruption(e as Error);
+          if (bad === null) throw e;
+          group.replica = null;
+          return started(bad);
+        }
       });
     // An engine found rotten while the node ran: its last life left the group's marker.
     const rottenWhy = rottenEngineMarker(genv);
