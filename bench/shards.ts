@@ -1,5 +1,5 @@
 /**
- * npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join|move] [--seeds N] [--per-group] [--move-mb N]
+ * npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join|move|scale] [--seeds N] [--per-group] [--move-mb N]
  *                      [--shards 1,16,64] [--case tcp-put|tcp-put-p4|tcp-put-via-n1]
  *
  * Issue 20's targets for shards, measured:
@@ -37,6 +37,12 @@
  *    MB/s that makes, the same time for the empty shards that moved (the fixed cost of a move: the
  *    figure it is compared against), add-node's own time, and the peak RSS of the new node and of
  *    the old ones (the move streams; it must not hold the shard in memory).
+ *
+ * 4. Simulated, at scale: a cluster of 100 nodes holding 10,000 shards of 3 replicas (30,000 Raft
+ *    groups; --quick: 1,000 shards), 20 clients, no faults (bench/shards-scale.ts, in a child
+ *    process with a larger heap): the simulator's events per wall second, virtual seconds per wall
+ *    second, the wall time until every node has started, and the peak RSS. No target: the figure
+ *    is how large a cluster the lab can run, and at what speed.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -57,7 +63,7 @@ import { clusterDown, clusterUp, compiledCli, watchEnv, httpStatus, KEYS, keyOf,
 import { memoryMb } from './proc.js';
 
 const args = benchArgs();
-const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join|move] [--seeds N] [--per-group] [--move-mb N] [--shards 1,16,64] [--case tcp-put|tcp-put-p4|tcp-put-via-n1]';
+const USAGE = 'usage: npm run bench:shards [--json] [--quick] [--source] [--repeat N] [--only real|join|move|scale] [--seeds N] [--per-group] [--move-mb N] [--shards 1,16,64] [--case tcp-put|tcp-put-p4|tcp-put-via-n1]';
 const DURATION_MS = args.smoke ? 200 : args.quick ? 1_500 : 5_000;
 const WARMUP_MS = args.smoke ? 50 : args.quick ? 300 : 1_000;
 const TIMING = { warmupMs: WARMUP_MS, durationMs: DURATION_MS };
@@ -80,7 +86,7 @@ for (let i = 0; i < args.rest.length; i++) {
 const PER_GROUP = args.rest.includes('--per-group');
 const REPEAT = repeatFlag('bench:shards', args.rest) ?? (args.quick ? 1 : 3);
 const ONLY = valueOf('--only');
-if (ONLY !== null && ONLY !== 'real' && ONLY !== 'join' && ONLY !== 'move') fail(`--only expects real, join or move, got ${JSON.stringify(ONLY)}`);
+if (ONLY !== null && ONLY !== 'real' && ONLY !== 'join' && ONLY !== 'move' && ONLY !== 'scale') fail(`--only expects real, join, move or scale, got ${JSON.stringify(ONLY)}`);
 const SEEDS = seedsFlag();
 const MOVE_MB = moveMbFlag();
 /** --shards: which of the real clusters to start (by shard count); all by default. */
@@ -514,6 +520,45 @@ async function moveOneShard(results: BenchResult[]): Promise<MoveRun> {
 
 // ---- main ----
 
+// ---- 4. a large cluster, simulated ----
+
+interface ScaleRun {
+  nodes: number;
+  shards: number;
+  groups: number;
+  virtualSeconds: number;
+  wallSeconds: number;
+  events: number;
+  eventsPerSec: number;
+  startedWallSeconds: number | null;
+  eventsPerSecAfterStart: number | null;
+  virtualSecondsPerWallSecond: number;
+  ops: number;
+  messages: number;
+  peakRssMb: number | null;
+}
+
+const SCALE = args.smoke ? { nodes: 10, shards: 50, seconds: 0.2 } : args.quick ? { nodes: 100, shards: 1_000, seconds: 0.5 } : { nodes: 100, shards: 10_000, seconds: 1 };
+
+/** bench/shards-scale.ts in a child process: 30,000 groups need more heap than node's default. */
+function simulatedScale(results: BenchResult[]): Promise<ScaleRun> {
+  log(`simulated: ${SCALE.nodes} nodes holding ${SCALE.shards} shards of ${REPLICAS} replicas …`);
+  return new Promise((resolve, reject) => {
+    const script = join(import.meta.dirname, 'shards-scale.ts');
+    const child = spawn(process.execPath, ['--max-old-space-size=16384', '--import', 'tsx', script, '--nodes', String(SCALE.nodes), '--shards', String(SCALE.shards), '--seconds', String(SCALE.seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += String(d)));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench/shards-scale.ts exited with ${code}`));
+      const run = JSON.parse(out.trim().split('\n').pop() as string) as ScaleRun;
+      results.push({ case: 'sim-scale', subject: `${run.nodes} nodes x ${run.shards} shards (simulated)`, eventsPerSec: run.eventsPerSec, eventsPerSecAfterStart: run.eventsPerSecAfterStart, virtualSecondsPerWallSecond: run.virtualSecondsPerWallSecond, startedWallSeconds: run.startedWallSeconds, wallSeconds: run.wallSeconds, events: run.events, ops: run.ops, peakRssMb: run.peakRssMb });
+      log(`  sim-scale       ${run.nodes} nodes x ${run.shards} shards   ${run.eventsPerSec.toLocaleString('en-US')} events/s (${run.eventsPerSecAfterStart?.toLocaleString('en-US') ?? '?'} after start-up)   ${run.virtualSecondsPerWallSecond} virtual s per wall s   all nodes started after ${run.startedWallSeconds ?? '?'} s   peak RSS ${run.peakRssMb ?? '?'} MB`);
+      resolve(run);
+    });
+  });
+}
+
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
   const ratios: Record<string, number> = {};
@@ -567,6 +612,8 @@ async function main(): Promise<void> {
     const empty = Math.max(...move.emptySettledMs);
     if (move.settledMs !== null && Number.isFinite(empty) && empty > 0) ratios[`real move: ${MOVE_MB} MiB shard / empty shard, time to settle`] = round(move.settledMs / empty);
   }
+  let scale: ScaleRun | null = null;
+  if (ONLY === null || ONLY === 'scale') scale = await simulatedScale(results);
   const report: BenchReport = {
     bench: 'shards',
     durationMs: DURATION_MS,
@@ -577,6 +624,7 @@ async function main(): Promise<void> {
     results,
     joins,
     move,
+    scale,
     ratios,
     targets,
   };

@@ -24,6 +24,7 @@ import { FAILPOINTS, type FailpointName } from '../src/util/failpoints.js';
 import { resolveLsmOptions, type LsmOptions } from '../src/storage/lsm/options.js';
 import { resolveBitcaskOptions, type BitcaskOptions } from '../src/storage/bitcask/options.js';
 import { shardProblems } from './shards/scenario.js';
+import { SHARDS_MAX } from '../src/cluster/placement/shard-map.js';
 import { DEFAULT_GOSSIP_OPTIONS, gossipOptions, type GossipOptions } from '../src/cluster/gossip/options.js';
 
 /**
@@ -45,6 +46,8 @@ export const SHARD_CHECKS: readonly CheckName[] = ['placement', 'leader-balance'
 /** Raft checks not yet kept per group: a sharded scenario may not ask for them. */
 export const UNSHARDED_CHECKS: readonly CheckName[] = ['leader-stability', 'applied-results'];
 export const CRASH_MODES = ['lose', 'torn', 'reorder', 'random'] as const;
+/** Nodes a scenario may have: issue 20's 100-node cluster fits (bench:shards --only scale). */
+export const SCENARIO_NODES_MAX = 128;
 
 /**
  * A node id from the cluster, or chosen by the nemesis when the fault starts: `random`, `leader`
@@ -511,16 +514,16 @@ const root = obj({
   duration: { v: duration({ minNs: 1e6 }), required: true },
   cluster: {
     v: obj({
-      nodes: { v: int({ min: 1, max: 64 }), default: 1 },
-      voters: { v: int({ min: 1, max: 64 }) },
+      nodes: { v: int({ min: 1, max: SCENARIO_NODES_MAX }), default: 1 },
+      voters: { v: int({ min: 1, max: SCENARIO_NODES_MAX }) },
       engine: { v: oneOf(ENGINES), default: 'memory' },
       replication: { v: oneOf(REPLICATIONS), default: 'none' },
       primary: { v: obj({ leader: { v: str({ pattern: /^[a-z][a-z0-9-]*$/, patternText: 'a node id' }) }, shipInterval: { v: duration({ minNs: 1e6 }) } }) },
       preset: { v: oneOf(PRESETS), default: 'default' },
       storage: { v: obj({ lsm: { v: lsmSizes }, bitcask: { v: bitcaskSizes } }) },
       gossip: { v: gossipSettings },
-      shards: { v: int({ min: 1, max: 1024 }), default: 1 },
-      replicas: { v: int({ min: 1, max: 64 }) },
+      shards: { v: int({ min: 1, max: SHARDS_MAX }), default: 1 },
+      replicas: { v: int({ min: 1, max: SCENARIO_NODES_MAX }) },
       joinByGossip: { v: bool },
       raft: {
         v: obj({

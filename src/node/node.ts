@@ -276,6 +276,11 @@ export class KvNode {
     }
   }
 
+  /** Whether the node has started: its engine and replica (on a sharded node, every group it hosts) are up. */
+  isStarted(): boolean {
+    return this.started && !this.stopped;
+  }
+
   /** The placement of a sharded node (the gateway splits ranges and batches by it); null: one group. */
   shardMap(): ShardMap | null {
     return this.sharded?.map ?? null;

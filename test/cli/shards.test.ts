@@ -122,8 +122,8 @@ S('shard flags are checked before anything starts', async () => {
   const d = join(work, 'bad');
   const cases: [string[], RegExp][] = [
     [['--nodes', '2', '--shards', '8', '--replicas', '3', '--insecure'], /--replicas: 3 replicas per shard need 3 nodes; --nodes is 2/],
-    [['--nodes', '3', '--shards', '5000', '--insecure'], /--shards expects an integer in 1\.\.4096, got "5000"/],
-    [['--nodes', '3', '--shards', '0', '--insecure'], /--shards expects an integer in 1\.\.4096/],
+    [['--nodes', '3', '--shards', '20000', '--insecure'], /--shards expects an integer in 1\.\.16384, got "20000"/],
+    [['--nodes', '3', '--shards', '0', '--insecure'], /--shards expects an integer in 1\.\.16384/],
     [['--nodes', '3', '--replicas', '2', '--insecure'], /--replicas goes with --shards/],
     [['--nodes', '3', '--shards', '4', '--replication', 'primary', '--insecure'], /Raft groups; replication is primary/],
   ];
