@@ -227,7 +227,7 @@ export class KvClient {
     if (!Number.isInteger(shards) || (shards as number) < 2 || (shards as number) > SHARDS_MAX) return;
     if (this.keyspace?.shards !== shards) {
       // A cluster's shard count never changes; another count means another cluster: start afresh.
-      this.keyspace = new ShardKeyspace(shards as number);
+      this.keyspace = ShardKeyspace.of(shards as number);
       this.shardLeaders.clear();
     }
     if (leader !== undefined && Number.isInteger(shard) && (shard as number) >= 0 && (shard as number) < (shards as number)) this.shardLeaders.set(shard as number, leader);
