@@ -214,6 +214,8 @@ export class ShardedReplica implements Replica {
     const config = this.config;
     const env = this.env;
     const mine = this.startupShards();
+    // Until its group opens, a hosted shard's records in the shared log must outlive collections.
+    this.raftLog?.expect(mine.map((m) => m.shard));
     env.log.log('info', 'shards.start', { shards: config.shards, replicas: config.replicas, hosted: mine.map((m) => m.shard).join(',') });
     let waiting = mine.length;
     let failed = false;
@@ -456,7 +458,7 @@ export class ShardedReplica implements Replica {
     // Ordered against cross-shard transactions' locks first (shard-txn.ts), as one group's service orders them.
     // A change of the catalog is read back at once, so its push leaves before the answer does.
     const changesCatalog = shard === 0 && this.config.catalog === true && CATALOG_CHANGES.has(req.op.f);
-    const answer: Reply = changesCatalog ? (r) => { if (r.ok) this.catalog.readLocal(); named(r); } : named;
+    const answer: Reply = changesCatalog ? (r) => { if (r.ok) this.readShard0(true, false); named(r); } : named;
     if (replica !== null) return this.txn.plain(shard, req, answer, (r) => replica.submit(req, r));
     if (this.groups.has(shard)) return reply({ ok: false, code: 'unavailable', message: `shard ${shard} is starting` });
     named(this.referral(shard));
@@ -542,6 +544,25 @@ export class ShardedReplica implements Replica {
   // ---- moves ----
 
   /** The mover's tick: the member set from shard 0's state, spreading it, and one step of moves. */
+  /**
+   * Reads the member set (and the catalog) from this node's replica of shard 0, outside Raft's
+   * apply path. False when that read met a rotten table: the group failed as on any read of it
+   * (shards/rot seed 85: the exception ended the node's process from the move timer).
+   */
+  private readShard0(catalog: boolean, members = true): boolean {
+    try {
+      if (members) this.members.readLocal();
+      if (catalog) this.catalog.readLocal();
+      return true;
+    } catch (err) {
+      const rotten = engineCorruption(err as Error);
+      const env = this.groups.get(0)?.env;
+      if (rotten === null || env === undefined) throw err;
+      this.groupFailed(env, 0, rotten);
+      return false;
+    }
+  }
+
   private scheduleMoves(): void {
     if (this.stopped) return;
     let n = 0;
@@ -551,8 +572,7 @@ export class ShardedReplica implements Replica {
       this.moveTimer = this.env.clock.timer(MOVE_MS, () => {
         this.moveTimer = null;
         if (this.stopped) return;
-        this.members.readLocal();
-        if (catalog) this.catalog.readLocal();
+        if (!this.readShard0(catalog)) return;
         if (++n % every === 0) {
           this.members.pushSome();
           if (this.config.joinByGossip !== undefined && !this.joined()) this.askToJoin();
