@@ -65,6 +65,35 @@ function persist(n: Node, g: number, entries: Entry[], hard: HardState | null): 
   return () => done;
 }
 
+/** `rounds` Readys of five 300-byte entries of group g after `index`, each compacted once durable; returns the last index. */
+function writeAndCompact(n: Node, g: number, index: number, rounds: number): number {
+  const s = n.groups.get(g) as DurableRaftStorage;
+  const membership = makeMembership(['n1', 'n2', 'n3']);
+  for (let round = 0; round < rounds; round++) {
+    const es: Entry[] = [];
+    for (let k = 0; k < 5; k++) es.push(entry(g, ++index, 1, 300));
+    n.env.until(persist(n, g, es, { term: 1, vote: null, commit: index }));
+    if (!s.compacting) s.compactApplied({ index, term: 1, membership }, { entries: 2, bytes: 1 << 20 }, (err) => assert.is(err, null));
+    n.env.run(5);
+  }
+  return index;
+}
+
+/**
+ * Groups 1 and 2, group 2 written once; then a crash and a restart in which the log is told which
+ * recovered groups will open (`expect`) and only group 1 opens.
+ */
+function restartedWithGroup2Idle(seed: string, opts: { segmentBytesMax: number; gcSegments: number }, expect: number[]): Node {
+  const n = node(seed, [1, 2], opts);
+  n.env.until(persist(n, 2, [entry(2, 2, 1, 200)], { term: 1, vote: null, commit: 2 }));
+  n.env.crash();
+  n.log = openLog(n.env, opts.segmentBytesMax, opts.gcSegments);
+  n.groups.clear();
+  n.log.expect(expect);
+  openGroup(n, 1, false);
+  return n;
+}
+
 function terms(s: DurableRaftStorage): string {
   const out: string[] = [];
   for (let i = s.firstIndex(); i <= s.lastIndex(); i++) out.push(`${i}:${s.term(i)}`);
@@ -148,36 +177,15 @@ S('a group that has not opened yet keeps its records while the others write and 
   // groups already open wrote and compacted, and a collection dropped the segments holding the
   // slow group's whole log base: it could not replay ("append at 526 leaves a gap after 0").
   const opts = { segmentBytesMax: 8 * 1024, gcSegments: 4 };
-  const n = node('h', [1, 2], opts);
-  n.env.until(persist(n, 2, [entry(2, 2, 1, 200)], { term: 1, vote: null, commit: 2 }));
-  n.env.crash();
-  n.log = openLog(n.env, opts.segmentBytesMax, opts.gcSegments);
-  n.groups.clear();
-  n.log.expect([1, 2]);
-  openGroup(n, 1, false);
-  const s1 = n.groups.get(1) as DurableRaftStorage;
-  const membership = makeMembership(['n1', 'n2', 'n3']);
-  let index = 1;
-  for (let round = 0; round < 60; round++) {
-    const es: Entry[] = [];
-    for (let k = 0; k < 5; k++) es.push(entry(1, ++index, 1, 300));
-    n.env.until(persist(n, 1, es, { term: 1, vote: null, commit: index }));
-    if (!s1.compacting) s1.compactApplied({ index, term: 1, membership }, { entries: 2, bytes: 1 << 20 }, (err) => assert.is(err, null));
-    n.env.run(5);
-  }
+  const n = restartedWithGroup2Idle('h', opts, [1, 2]);
+  let index = writeAndCompact(n, 1, 1, 60);
   n.env.run(100);
   assert.ok(n.log.stats().segments > opts.gcSegments, `${n.log.stats().segments} segments: the unopened group pins the oldest`);
   const s2 = openGroup(n, 2, false);
   assert.is(terms(s2), '1:1 2:1');
   assert.equal(s2.hardState(), { term: 1, vote: null, commit: 2 });
   // Once it is open it is asked to rewrite like any group, and the old segments go.
-  for (let round = 0; round < 20; round++) {
-    const es: Entry[] = [];
-    for (let k = 0; k < 5; k++) es.push(entry(1, ++index, 1, 300));
-    n.env.until(persist(n, 1, es, { term: 1, vote: null, commit: index }));
-    if (!s1.compacting) s1.compactApplied({ index, term: 1, membership }, { entries: 2, bytes: 1 << 20 }, (err) => assert.is(err, null));
-    n.env.run(5);
-  }
+  index = writeAndCompact(n, 1, index, 20);
   n.env.run(200);
   assert.ok(n.log.stats().rewrites > 0, 'the group that opened late was asked to rewrite');
   assert.ok(n.log.stats().segments <= opts.gcSegments + 1, `${n.log.stats().segments} segments left`);
@@ -187,23 +195,8 @@ S('a group that has not opened yet keeps its records while the others write and 
 
 S('recovered groups that will not open (replicas removed) pin nothing', () => {
   const opts = { segmentBytesMax: 8 * 1024, gcSegments: 4 };
-  const n = node('i', [1, 2], opts);
-  n.env.until(persist(n, 2, [entry(2, 2, 1, 200)], { term: 1, vote: null, commit: 2 }));
-  n.env.crash();
-  n.log = openLog(n.env, opts.segmentBytesMax, opts.gcSegments);
-  n.groups.clear();
-  n.log.expect([1]);
-  openGroup(n, 1, false);
-  const s1 = n.groups.get(1) as DurableRaftStorage;
-  const membership = makeMembership(['n1', 'n2', 'n3']);
-  let index = 1;
-  for (let round = 0; round < 60; round++) {
-    const es: Entry[] = [];
-    for (let k = 0; k < 5; k++) es.push(entry(1, ++index, 1, 300));
-    n.env.until(persist(n, 1, es, { term: 1, vote: null, commit: index }));
-    if (!s1.compacting) s1.compactApplied({ index, term: 1, membership }, { entries: 2, bytes: 1 << 20 }, (err) => assert.is(err, null));
-    n.env.run(5);
-  }
+  const n = restartedWithGroup2Idle('i', opts, [1]);
+  writeAndCompact(n, 1, 1, 60);
   n.env.run(100);
   assert.ok(n.log.stats().segments <= opts.gcSegments + 1, `${n.log.stats().segments} segments left`);
 });
