@@ -459,7 +459,20 @@ export class ShardedReplica implements Replica {
     // A change of the catalog is read back at once, so its push leaves before the answer does.
     const changesCatalog = shard === 0 && this.config.catalog === true && CATALOG_CHANGES.has(req.op.f);
     const answer: Reply = changesCatalog ? (r) => { if (r.ok) this.readShard0(true, false); named(r); } : named;
-    if (replica !== null) return this.txn.plain(shard, req, answer, (r) => replica.submit(req, r));
+    if (replica !== null) {
+      try {
+        return this.txn.plain(shard, req, answer, (r) => replica.submit(req, r));
+      } catch (err) {
+        // The transactions' check for intents on the key reads the shard's engine first
+        // (shards/rot seed 183: a rotten table there ended the process): the group fails as on
+        // any read of it, and this request is not served.
+        const rotten = engineCorruption(err as Error);
+        const env = this.groups.get(shard)?.env;
+        if (rotten === null || env === undefined) throw err;
+        this.groupFailed(env, shard, rotten);
+        return reply({ ok: false, code: 'unavailable', message: `${this.env.id} found shard ${shard}'s storage corrupt and stops to repair it` });
+      }
+    }
     if (this.groups.has(shard)) return reply({ ok: false, code: 'unavailable', message: `shard ${shard} is starting` });
     named(this.referral(shard));
   }

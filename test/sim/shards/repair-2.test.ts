@@ -27,4 +27,17 @@ test('shards/rot seed 85: a rotten table under the member-set read of a move tim
   assert.is(summary.checks.convergence?.verdict, 'pass', summary.checks.convergence?.summary);
 });
 
+test('shards/rot seed 183: a rotten table under the check for intents of a plain request fails the group, not the process', () => {
+  const { summary } = runScenario({ ...rot, checks: ['assertions'] }, { seed: 183, outDir: null });
+  assert.is(summary.checks.assertions?.verdict, 'pass', summary.checks.assertions?.summary);
+});
+
+test('shards/rot seed 194: a snapshot the state machine already holds is not installed again (a crash part way left half a state)', () => {
+  // A repair installed snapshot 660 from the leader; then the core received the same snapshot and
+  // installed it again, clearing the state first under the applied index 660; the convergence
+  // check's power cycle cut that install short, and n3 came back at 660 with 16 keys of 160.
+  const { summary } = runScenario({ ...rot, checks: ['convergence'] }, { seed: 194, outDir: null });
+  assert.is(summary.checks.convergence?.verdict, 'pass', summary.checks.convergence?.summary);
+});
+
 test.run();
