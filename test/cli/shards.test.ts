@@ -81,16 +81,43 @@ S('50 keys written through node 1 (line protocol) read back through node 3 (line
   assert.is(line.trim(), 'ENTRIES 5 key-00 v-key-00 key-01 v-key-01 key-02 v-key-02 key-03 v-key-03 key-04 v-key-04');
 });
 
+/**
+ * `status --json` once every shard has exactly one leader. The leader balancer moves leaderships
+ * after start-up, and during a transfer the old leader has stepped down before the new one is
+ * elected, so a single snapshot can sum to fewer than 8 (fresh-clone CI of 0853a1a saw 6).
+ */
+async function settledStatus(ms = 20_000): Promise<Report[]> {
+  const deadline = Date.now() + ms;
+  let nodes = await statusJson();
+  while (nodes.reduce((sum, n) => sum + (n.shards?.leading ?? 0), 0) !== 8 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    nodes = await statusJson();
+  }
+  return nodes;
+}
+
+/** One CLI run, repeated until its output passes `ok` or the deadline; the last run is returned either way. */
+async function settledRun(args: string[], ok: (stdout: string) => boolean, ms = 20_000): Promise<{ stdout: string }> {
+  const deadline = Date.now() + ms;
+  let r = await runInProcess(args, env);
+  while (!ok(r.stdout) && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 250));
+    r = await runInProcess(args, env);
+  }
+  return r;
+}
+
 S('status --json: every node holds its shards, every shard has one leader; the table sums it up per node', async () => {
-  const nodes = await statusJson();
+  const nodes = await settledStatus();
   assert.equal(nodes.map((n) => [n.id, n.health]), [['n1', 'ok'], ['n2', 'ok'], ['n3', 'ok']]);
   // 3 replicas on 3 nodes: every node holds all 8 shards, and the leaders add up to 8.
   for (const n of nodes) assert.equal(n.shards?.hosted.map((g) => g.shard), [0, 1, 2, 3, 4, 5, 6, 7], n.id);
   assert.is(nodes.reduce((sum, n) => sum + (n.shards?.leading ?? 0), 0), 8);
-  const table = await runInProcess(['cluster', 'status', '--dir', dir], env);
+  // The balancer may still be moving a leadership between the calls below, so each polls too.
+  const table = await settledRun(['cluster', 'status', '--dir', dir], (out) => /every shard has a leader/.test(out));
   assert.match(table.stdout, /8 shards of 3 replicas\nID\s+PID\s+HTTP\s+TCP\s+PEER\s+SHARDS\s+LEADS\s+HEALTH\n/);
   assert.match(table.stdout, /every shard has a leader/);
-  const perShard = await runInProcess(['cluster', 'status', '--dir', dir, '--shards'], env);
+  const perShard = await settledRun(['cluster', 'status', '--dir', dir, '--shards'], (out) => out.split('\n').filter((l) => /^\d+\s+\S+\s+n\d\s+\d+$/.test(l)).length === 8);
   assert.match(perShard.stdout, /SHARD\s+REPLICAS\s+LEADER\s+TERM\n0\s+n\d,n\d,n\d\s+n\d\s+\d+\n/);
   assert.is(perShard.stdout.split('\n').filter((l) => /^\d+\s/.test(l)).length, 8);
 });
