@@ -466,10 +466,7 @@ export class ShardedReplica implements Replica {
         // The transactions' check for intents on the key reads the shard's engine first
         // (shards/rot seed 183: a rotten table there ended the process): the group fails as on
         // any read of it, and this request is not served.
-        const rotten = engineCorruption(err as Error);
-        const env = this.groups.get(shard)?.env;
-        if (rotten === null || env === undefined) throw err;
-        this.groupFailed(env, shard, rotten);
+        this.failRead(shard, err);
         return reply({ ok: false, code: 'unavailable', message: `${this.env.id} found shard ${shard}'s storage corrupt and stops to repair it` });
       }
     }
@@ -556,7 +553,6 @@ export class ShardedReplica implements Replica {
 
   // ---- moves ----
 
-  /** The mover's tick: the member set from shard 0's state, spreading it, and one step of moves. */
   /**
    * Reads the member set (and the catalog) from this node's replica of shard 0, outside Raft's
    * apply path. False when that read met a rotten table: the group failed as on any read of it
@@ -568,14 +564,23 @@ export class ShardedReplica implements Replica {
       if (catalog) this.catalog.readLocal();
       return true;
     } catch (err) {
-      const rotten = engineCorruption(err as Error);
-      const env = this.groups.get(0)?.env;
-      if (rotten === null || env === undefined) throw err;
-      this.groupFailed(env, 0, rotten);
+      this.failRead(0, err);
       return false;
     }
   }
 
+  /**
+   * A read of shard's engine outside its replica threw err: a rotten engine file fails the group
+   * as any read of it does (groupFailed); anything else is thrown on.
+   */
+  private failRead(shard: number, err: unknown): void {
+    const rotten = engineCorruption(err as Error);
+    const env = this.groups.get(shard)?.env;
+    if (rotten === null || env === undefined) throw err;
+    this.groupFailed(env, shard, rotten);
+  }
+
+  /** The mover's tick: the member set from shard 0's state, spreading it, and one step of moves. */
   private scheduleMoves(): void {
     if (this.stopped) return;
     let n = 0;
@@ -698,8 +703,7 @@ export class ShardedReplica implements Replica {
    */
   stateDigest(shard: number): { applied: number; keys: number; digest: string; unapplied: number } | null {
     const g = this.groups.get(shard);
-    if (g === undefined || g.store === null || g.replica === null || g.env === undefined) return null;
-    const genv = g.env;
+    if (g === undefined || g.store === null || g.replica === null) return null;
     const hash = createHash('sha256');
     let keys = 0;
     try {
@@ -710,10 +714,8 @@ export class ShardedReplica implements Replica {
     } catch (err) {
       // A rotten engine file under the scan: the group fails as it would on any read of it (its
       // marker, then the node stops and its next start repairs the shard); no position at all.
-      const rotten = engineCorruption(err as Error);
-      if (rotten === null) throw err;
-      this.groupFailed(genv, shard, rotten);
-      return { applied: -1, keys: 0, digest: `unreadable: ${rotten.message}`, unapplied: 0 };
+      this.failRead(shard, err);
+      return { applied: -1, keys: 0, digest: `unreadable: ${(err as Error).message}`, unapplied: 0 };
     }
     const applied = g.replica.status().appliedIndex;
     const last = g.replica.raftNode?.lastIndex() ?? applied;
