@@ -47,17 +47,17 @@ export function placementProblem(nodes: readonly string[], o: ShardMapOptions): 
   return null;
 }
 
+/** Keyspaces and placements kept for reuse (ShardKeyspace.of, ShardMap.build): the last few only. */
+const CACHED_MAX = 4;
+const keyspaces = new Map<number, ShardKeyspace>();
+const maps = new Map<string, ShardMap>();
+
 /**
  * Which shard holds a key: shards are positions on a ring of their own (s0 … s<S-1>), and a key
  * (with its database) hashes onto it. It depends on the shard count alone, never on the members,
  * so a client that knows the count computes every key's shard itself (its routing table caches
  * only each shard's leader).
  */
-/** Keyspaces and placements kept for reuse (ShardKeyspace.of, ShardMap.build): the last few only. */
-const CACHED_MAX = 4;
-const keyspaces = new Map<number, ShardKeyspace>();
-const maps = new Map<string, ShardMap>();
-
 export class ShardKeyspace {
   private readonly ring: Ring | null;
   private readonly index = new Map<string, number>();
