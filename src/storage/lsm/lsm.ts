@@ -747,7 +747,7 @@ export class LsmEngine implements Engine {
     return {
       ...this.counters,
       diskBytes: tableBytes + walStats.diskBytes + this.versions.manifestBytes(),
-      memoryBytes: this.mem.bytes + (this.imm?.bytes ?? 0),
+      memoryBytes: this.mem.bytes + (this.imm?.bytes ?? 0) + this.blockCache.bytes + (this.tables.images?.bytes ?? 0),
       diskBytesWritten,
       writeAmplification: this.counters.userBytesWritten === 0 ? 0 : diskBytesWritten / this.counters.userBytesWritten,
       fsyncs: walStats.fsyncs + this.versions.fsyncs,

@@ -122,6 +122,9 @@ L('table images: tables that miss often are read whole and serve reads past the 
   const im = lsm(h).imageStats();
   assert.ok(im.imaged > 0 && im.reads > 0, `images ${JSON.stringify(im)}`);
   assert.ok(im.bytes > 0 && im.bytes <= budget, `image bytes ${im.bytes} within ${budget}`);
+  // The engine's memory counts what its images and block cache hold, not only the memtables.
+  const st = lsm(h).stats();
+  assert.ok(st.memoryBytes >= im.bytes + st.cacheBytes, `memoryBytes ${st.memoryBytes} holds images ${im.bytes} and cache ${st.cacheBytes}`);
   assert.ok(lsm(h).stats().levels.reduce((n, l) => n + l.files, 0) > 8, 'more tables than the budget holds (4 KiB each)');
   // Compactions close imaged tables and give their bytes back.
   fill(h, 1000);
