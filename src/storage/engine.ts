@@ -114,7 +114,9 @@ export interface Engine extends ReadView {
   /**
    * Makes every write acknowledged before the call durable, whatever the fsync policy, and for the
    * LSM also writes the memtable to a table (so the log can be truncated). In log mode
-   * `applied-index`: once done(null) runs, durableAppliedIndex() >= appliedIndex() at the call.
+   * `applied-index`: once done(null) runs, durableAppliedIndex() >= the index of the last write
+   * accepted before the call, counting writes still queued behind a stall (appliedIndex() counts
+   * only those admitted).
    */
   flush(done: WriteCallback): void;
   /**

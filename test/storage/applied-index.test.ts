@@ -458,6 +458,27 @@ Mode('a directory keeps its log mode: opening it in the other is refused, naming
   assert.match(String(err4), /logMode must be one of wal, applied-index/);
 });
 
+Mode('a flush called while writes wait behind a stall covers them too', () => {
+  // Writes accepted but queued (memtable full, level 0 at its stop trigger): a flush that
+  // answered without them left a Raft member's compaction (which syncs its store and expects
+  // every apply handed to the engine to be durable) asking again in one call stack until it
+  // overflowed (txn + rot on a tiny LSM).
+  const h = newHarness('lsm', 'mode-flush-queued', {});
+  let acked = 0;
+  for (let i = 1; i <= 300; i++) h.engine.writeApplied(i, [[`k${String(i % 97).padStart(3, '0')}`, 'v'.repeat(40)]], (err) => err === null && acked++);
+  assert.ok(acked < 300, `some writes wait (${acked} of 300 acknowledged at once)`);
+  assert.ok(h.engine.appliedIndex() < 300, 'the admitted ones are fewer');
+  const atCall = 300;
+  let flushed: Error | null | undefined;
+  h.engine.flush((err) => {
+    flushed = err;
+    if (err === null) assert.ok(h.engine.durableAppliedIndex() >= atCall, `flush done with durable applied index ${h.engine.durableAppliedIndex()} below ${atCall}, the last index accepted before its call`);
+  });
+  h.env.until(() => flushed !== undefined, 600_000);
+  assert.is(flushed, null);
+  assert.is(acked, 300);
+});
+
 Mode('overwrites of a few keys still move the durable index: the caller\'s replay stays bounded', () => {
   // A state machine rewrites its applied index and a few sessions on every entry: the memtable
   // never fills, but the log behind it grows, and only a flush lets the caller truncate it.

@@ -853,7 +853,12 @@ export class RaftRuntime {
       this.makingDurable = false;
       if (this.stopped) return;
       if (err !== null) return this.fatal('raft.compaction_failed', err);
-      this.maybeCompact();
+      // Only if the sync made progress: one that answered at once without it would be asked
+      // again in the same call stack, forever (an LSM whose stalled writes it did not wait for).
+      const now = this.sm.durableAppliedIndex?.() ?? null;
+      assert(now !== null && now >= durable, () => `the state machine's durable applied index went back from ${durable} to ${now}`);
+      if (now > durable) this.maybeCompact();
+      else this.env.log.log('warn', 'raft.make_durable_idle', { durable, applied: this.sm.appliedIndex() });
     });
   }
 

@@ -446,6 +446,8 @@ export class LsmEngine implements Engine {
     if (this.queueHead === this.queue.length) {
       this.queue.length = 0;
       this.queueHead = 0;
+      // Flushes that waited for the queue (requestFlush); those waiting for the flush under way are asked again and wait on.
+      if (this.flushRequests.length > 0 && !this.closed && this.failure_ === null) for (const r of this.flushRequests.splice(0)) this.requestFlush(r);
     }
   }
 
@@ -473,6 +475,15 @@ export class LsmEngine implements Engine {
   private requestFlush(done: WriteCallback): void {
     if (this.closed) return done(new EngineClosedError('flush'));
     if (this.failure_ !== null) return done(new EngineFailedError(this.failure_));
+    if (this.queueHead < this.queue.length) {
+      // Writes accepted but stalled (level 0 at its stop trigger, say) are not in a memtable yet,
+      // and a flush promises durableAppliedIndex() >= appliedIndex() as of its call, which counts
+      // them. Answering at once broke that, and a Raft member whose compaction waits on it asked
+      // again and again in one call stack until it overflowed (txn + rot on a tiny LSM). The
+      // request is made again once the queue has drained (pump).
+      this.flushRequests.push(done);
+      return;
+    }
     if (this.mem.empty) {
       if (this.imm !== null && this.wal === null && this.mem.lastLsn > this.imm.lastLsn) {
         // Writes of no ops went to the new memtable: ask again once the old one is in.
