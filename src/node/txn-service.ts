@@ -396,6 +396,11 @@ export class TxnService {
   private dropTables(reason: string, detail: string): void {
     const table = this.table;
     if (table === null) return;
+    // The locks go first, so that aborting one transaction grants nothing to another: a grant
+    // resumes a waiting operation, which would read the store of a leader that is stepping down
+    // or of a node that is stopping (seen: a stop for a rotten table resumed a waiting PUT whose
+    // read met the same table, and the exception ended the process). Each is aborted below.
+    this.locks = null;
     for (const l of [...this.live.values()]) {
       if (l.txn.state !== 'active') continue;
       this.abort(l.txn.id, reason, detail);
