@@ -214,6 +214,9 @@ export class World implements WorkloadHost {
     const m = [...this.machines.values()].find((x) => x.owner === owner);
     if (m === undefined) throw err;
     const error = err instanceof Error ? err.message : String(err);
+    // The stack stays out of the trace (it names files, which differ between builds); a developer
+    // asks for it on stderr.
+    if (process.env.KV_LAB_PANIC_STACK === '1') console.error(err instanceof Error ? err.stack : err);
     this.panics.push({ node: m.id, atNs: this.nowNs, event: label, error });
     this.trace.record(this.nowNs, 'panic', { node: m.id, event: label, error });
     this.crash(m.id, undefined, 'panic');

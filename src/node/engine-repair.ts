@@ -1,3 +1,4 @@
+import type { Clock } from '../env/clock.js';
 import type { Env } from '../env/env.js';
 import { markStateMachineLost } from '../replication/raft-runtime/runtime.js';
 import { StorageCorruptionError } from '../storage/errors.js';
@@ -71,4 +72,44 @@ export function markEngineRotten(env: Pick<Env, 'disk'>, rotten: StorageCorrupti
     file.close();
     env.disk.syncDir('', () => done());
   });
+}
+
+/**
+ * Reads for transactions (RaftReplica.txnHost's view) run in code that is entered from many
+ * places: client requests, peer frames, timers, lock grants. A rotten engine file met by such a
+ * read fails its replica at the read itself (the same path as a rotten read in apply), and the
+ * error is recorded here; whatever entry point it then unwinds to drops it (dropFailedRead), so
+ * the one failed group does not take the process down with an uncaught exception (txn/
+ * cross-shard-rot seed 3: a participant's sweep scanned its intents over a rotten table).
+ */
+const replicaFailedOn = new WeakSet<Error>();
+
+/** err failed its replica already: entry points may drop it. */
+export function replicaFailed(err: Error): void {
+  replicaFailedOn.add(err);
+}
+
+/** Whether err is a read error its replica has already failed on (and so is dropped, not thrown on). */
+export function dropFailedRead(err: unknown): boolean {
+  return err instanceof Error && replicaFailedOn.has(err);
+}
+
+/** Runs fn, dropping a read error its replica has already failed on; anything else is thrown on. */
+export function guardReads(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!dropFailedRead(err)) throw err;
+  }
+}
+
+/** clock, with every timer and deferred callback run under guardReads. */
+export function readGuardedClock(clock: Clock): Clock {
+  return {
+    monotonicNs: () => clock.monotonicNs(),
+    monotonicMs: () => clock.monotonicMs(),
+    wallMs: () => clock.wallMs(),
+    timer: (delayMs, fn) => clock.timer(delayMs, () => guardReads(fn)),
+    defer: (fn) => clock.defer(() => guardReads(fn)),
+  };
 }

@@ -13,7 +13,7 @@ import { failpoint } from '../util/failpoints.js';
 import type { BugName } from './bugs.js';
 import { keyAfter, NODE_LOCAL_KEYS, RAFT_APPLIED_KEY } from './keyspace.js';
 import type { RaftTuning } from './raft-tuning.js';
-import { executeRead, executeWrite, executeWriteOnce, type StorageWrite } from './kv-state.js';
+import { executeRead, executeWrite, executeWriteOnce, type KvView, type StorageWrite } from './kv-state.js';
 import { decodeLogEntry, encodeLogRecord, logEntryText, type LogRecord } from './log-records.js';
 import { isReadOnly, isTxnOp, type Request, type Result } from './protocol.js';
 import { executeTxnApply, isTxnApply } from './txn-apply.js';
@@ -23,6 +23,7 @@ import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { decodeStateBlock, StateSnapshotSource } from './state-snapshot.js';
 import type { NodeStore } from './store.js';
 import { RAFT_DIR } from './data-dir.js';
+import { dropFailedRead, guardReads, readGuardedClock, replicaFailed } from './engine-repair.js';
 
 /**
  * Replication `raft`: every write goes through the Raft log and is answered once committed and
@@ -109,6 +110,15 @@ export class RaftReplica implements Replica, RaftStateMachine {
   private readonly txns: TxnService;
   /** The same access to this group for a sharded node's cross-shard transactions (shard-txn.ts). */
   readonly txnHost: TxnHost;
+  /**
+   * The store as transactions read it: a read that meets a rotten engine file fails this replica
+   * on the spot, as a rotten read in apply does, before the error unwinds to the transaction
+   * code's entry point, which drops it (engine-repair.ts, guardReads).
+   */
+  private readonly txnView: KvView = {
+    get: (key) => this.readOrFail(() => this.store.view.get(key)),
+    scan: (start, end, limit, reverse) => this.readOrFail(() => this.store.view.scan(start, end, limit, reverse)),
+  };
 
   constructor(
     private readonly env: Env,
@@ -121,10 +131,11 @@ export class RaftReplica implements Replica, RaftStateMachine {
     this.applied = raw === undefined ? 0 : Number(raw);
     const bugs = config.bugs;
     this.txnHost = {
-      clock: env.clock,
+      // Its timers (the transactions' sweep) drop a read error this replica failed on (txnView).
+      clock: readGuardedClock(env.clock),
       log: env.log,
       bugs,
-      view: () => this.store.view,
+      view: () => this.txnView,
       leaderTerm: () => (this.soft.role === 'leader' && this.runtime !== null && !this.stopped ? this.runtime.raft.hardState().term : null),
       notLeader: () => refusal('notLeader', this.soft.leader, ''),
       readBarrier: (then, refused, minIndex) => this.readBarrier(then, refused, minIndex),
@@ -195,7 +206,8 @@ export class RaftReplica implements Replica, RaftStateMachine {
       reply({ ok: false, code: 'unavailable', message: 'the node is starting or stopped' });
       return;
     }
-    if (isTxnOp(req.op)) this.txns.submit(req, reply);
+    // A rotten table under a transaction's read failed this replica (txnView): no answer, the node stops.
+    if (isTxnOp(req.op)) guardReads(() => this.txns.submit(req, reply));
     else if (isReadOnly(req.op)) this.read(rt, req, reply);
     else this.write(rt, req, reply);
   }
@@ -372,8 +384,16 @@ export class RaftReplica implements Replica, RaftStateMachine {
     for (const [ctx, p] of this.pendingReads) {
       if (p.index === null || p.index > this.applied) continue;
       this.pendingReads.delete(ctx);
-      if (p.req === null) p.then?.();
-      else {
+      if (p.req === null) {
+        // A transaction's read barrier: what it reads goes through txnView, which fails this
+        // replica on a rotten table; the error stops here, not in the Raft runtime's callback.
+        try {
+          p.then?.();
+        } catch (err) {
+          if (!dropFailedRead(err)) throw err;
+          return;
+        }
+      } else {
         let result: Result;
         try {
           result = executeRead(this.store.view, p.req.db, p.req.op as Parameters<typeof executeRead>[2]);
@@ -594,6 +614,18 @@ export class RaftReplica implements Replica, RaftStateMachine {
   }
 
   // ---- lifecycle ----
+
+  private readOrFail<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof StorageCorruptionError) {
+        this.fatal(err);
+        replicaFailed(err);
+      }
+      throw err;
+    }
+  }
 
   private fatal(err: Error): void {
     if (this.stopped) return;

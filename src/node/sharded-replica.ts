@@ -21,7 +21,7 @@ import { MOVE_MS, ShardMover } from './shard-mover.js';
 import type { MoveStep } from '../cluster/placement/moves.js';
 import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
 import { EngineStore } from './store.js';
-import { engineCorruption, markEngineRotten, quarantineRottenEngine, rottenEngineMarker } from './engine-repair.js';
+import { dropFailedRead, engineCorruption, guardReads, markEngineRotten, quarantineRottenEngine, readGuardedClock, rottenEngineMarker } from './engine-repair.js';
 import { SharedRaftLog } from '../replication/raft-runtime/shared-log.js';
 import { TickCoalescer } from './tick-coalescer.js';
 
@@ -192,7 +192,9 @@ export class ShardedReplica implements Replica {
     });
     this.ticks = config.coalesceTicks === false ? null : new TickCoalescer(env.clock, config.raft.tickMs);
     this.outbox = config.coalesceMessages === false ? null : new ShardOutbox(env.net, env.clock);
-    this.txn = new ShardTxn({ id: env.id, clock: env.clock, log: env.log, bugs: config.raft.bugs, map: () => this.map, send: (to, m) => env.net.send(to, encodeMessage(m)), group: (s) => this.group(s)?.txnHost ?? null, hosted: () => this.hostedShards() });
+    // A rotten table under a transaction's read fails that group where it is read (RaftReplica's
+    // txnView); the transactions' timers and entry points drop the error (engine-repair.ts).
+    this.txn = new ShardTxn({ id: env.id, clock: readGuardedClock(env.clock), log: env.log, bugs: config.raft.bugs, map: () => this.map, send: (to, m) => env.net.send(to, encodeMessage(m)), group: (s) => this.group(s)?.txnHost ?? null, hosted: () => this.hostedShards() });
     if (config.sharedRaftLog === false) {
       this.startGroups(onStarted);
       return;
@@ -444,7 +446,7 @@ export class ShardedReplica implements Replica {
   submit(req: Request, reply: Reply): void {
     if (this.stopped) return reply({ ok: false, code: 'unavailable', message: 'the node is stopped' });
     if (this.config.joinByGossip !== undefined && !this.members.learned) return reply({ ok: false, code: 'unavailable', message: `${this.env.id} is joining the cluster by gossip and has not learned its member set yet` });
-    if (isTxnOp(req.op)) return this.txn.submit(req, reply);
+    if (isTxnOp(req.op)) return guardReads(() => this.txn.submit(req, reply));
     // An operator's change of the member set (kv-lab cluster add-node / remove-node, the lab's join, leave, destroy).
     if (req.op.f === 'member.add' || req.op.f === 'member.remove') return this.members.request({ type: req.op.f === 'member.add' ? 'join' : 'remove', node: req.op.node }, reply);
     const shard = this.route(req);
@@ -466,7 +468,7 @@ export class ShardedReplica implements Replica {
         // The transactions' check for intents on the key reads the shard's engine first
         // (shards/rot seed 183: a rotten table there ended the process): the group fails as on
         // any read of it, and this request is not served.
-        this.failRead(shard, err);
+        if (!dropFailedRead(err)) this.failRead(shard, err);
         return reply({ ok: false, code: 'unavailable', message: `${this.env.id} found shard ${shard}'s storage corrupt and stops to repair it` });
       }
     }
@@ -508,7 +510,7 @@ export class ShardedReplica implements Replica {
     if (this.stopped) return;
     if (body.kind === 'placement') return this.members.receive(from, body);
     if (body.kind === 'placement.join_refused') return this.joinRefused(from, body);
-    if (body.kind === 'stxn') return this.txn.receive(from, body);
+    if (body.kind === 'stxn') return guardReads(() => this.txn.receive(from, body));
     if (body.kind === 'catalog' || body.kind === 'catalog.version' || body.kind === 'catalog.ask') {
       if (this.config.catalog === true) this.catalog.receive(from, body);
       return;
