@@ -49,7 +49,7 @@ export class RepairWatch {
       const lines = pending.map((e) => `${e.node}${e.shard !== null ? ` shard ${e.shard}` : ''} since ${(e.atNs / 1e9).toFixed(3)}s (state below ${e.need} lost: ${e.why})`);
       return { verdict: 'fail', summary: `a state machine needed a repair from its group and never got one: ${lines.join('; ')}`, details: { needed, repaired } };
     }
-    if (needed === 0) return { verdict: 'pass', summary: 'no state machine needed a repair', details: { needed, repaired } };
+    if (needed === 0) return { verdict: 'pass', summary: 'no state machine needed a repair from its group', details: { needed, repaired } };
     const nodes = [...new Set(this.events.map((e) => e.node))].sort().join(', ');
     return { verdict: 'pass', summary: `${repaired} repair(s) done for ${needed} start(s) that needed one (a member that stopped before its repair needs it again), none left (${nodes})`, details: { needed, repaired } };
   }
