@@ -131,6 +131,9 @@ export class LsmEngine implements Engine {
   private closed = false;
   private readonly flushWaiters: { target: Memtable; done: WriteCallback }[] = [];
   private flushRequests: WriteCallback[] = [];
+  /** pump() is running; it was called again meanwhile. */
+  private pumping = false;
+  private pumpAgain = false;
   private readonly encoder = new ByteWriter(64 * 1024);
   private lookupBuf = new Uint8Array(256);
   /**
@@ -436,18 +439,41 @@ export class LsmEngine implements Engine {
     done(null);
   }
 
-  /** Admits queued writes while nothing holds them back. */
+  /**
+   * Admits queued writes while nothing holds them back. Not re-entered: what it calls (a write's
+   * callback, a flush request, a background step that ends at once) may call it again, and a
+   * nested pass must not reset the queue under the outer one's loop; a nested call makes the
+   * outer pass go round once more instead. (txn/cross-shard-rot seed 67 read an empty slot: the
+   * engine failed inside stalled(), which emptied the queue.)
+   */
   private pump(): void {
-    while (this.queueHead < this.queue.length && !this.closed && this.failure_ === null && !this.stalled((this.queue[this.queueHead] as QueuedWrite).bytes)) {
-      const w = this.queue[this.queueHead] as QueuedWrite;
-      this.queue[this.queueHead++] = undefined as unknown as QueuedWrite;
-      this.admit(w.index, w.ops, w.bytes, w.done);
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
     }
-    if (this.queueHead === this.queue.length) {
-      this.queue.length = 0;
-      this.queueHead = 0;
-      // Flushes that waited for the queue (requestFlush); those waiting for the flush under way are asked again and wait on.
-      if (this.flushRequests.length > 0 && !this.closed && this.failure_ === null) for (const r of this.flushRequests.splice(0)) this.requestFlush(r);
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        while (this.queueHead < this.queue.length && !this.closed && this.failure_ === null) {
+          const w = this.queue[this.queueHead] as QueuedWrite;
+          assert(w !== undefined, 'LsmEngine.pump: an empty slot in the write queue');
+          if (this.stalled(w.bytes)) break;
+          // stalled() may rotate the memtable and start background work, which can fail the
+          // engine at once (a rotten table) and so empty the queue (fail): then w is answered.
+          if (this.closed || this.failure_ !== null) break;
+          this.queue[this.queueHead++] = undefined as unknown as QueuedWrite;
+          this.admit(w.index, w.ops, w.bytes, w.done);
+        }
+        if (this.queueHead === this.queue.length) {
+          this.queue.length = 0;
+          this.queueHead = 0;
+          // Flushes that waited for the queue (requestFlush); those waiting for the flush under way are asked again and wait on.
+          if (this.flushRequests.length > 0 && !this.closed && this.failure_ === null) for (const r of this.flushRequests.splice(0)) this.requestFlush(r);
+        }
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
     }
   }
 
