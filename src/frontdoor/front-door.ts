@@ -77,7 +77,7 @@ export const CONNECTIONS_MAX = 10_000;
  */
 export const CONNECTIONS_PER_SOURCE_MAX = 1_000;
 
-const COUNTERS = new Set(['counters_requests', 'counters_writes', 'counters_reads', 'counters_errors']);
+const COUNTERS = new Set(['counters_requests', 'counters_writes', 'counters_reads', 'counters_errors', ...['writes', 'user_bytes_written', 'disk_bytes_written', 'flushes', 'compactions', 'compaction_bytes_written', 'cache_hits', 'cache_misses', 'write_stalls'].map((n) => `storage_${n}`)]);
 
 export class FrontDoor {
   readonly gateway: Gateway;

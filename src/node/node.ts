@@ -7,7 +7,7 @@ import type { MemberEvent, MemberMeta, MemberSnapshot } from '../cluster/gossip/
 import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
-import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, type Engine, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
+import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, storageStatus, type Engine, type EngineKind, type EngineOptions, type FsyncPolicy, type StorageStatus } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
 import { allowed, authenticate, authorize, forwardedPrincipal, forwardedPrincipalProblem, issueToken, LOGIN_LIMITS, loginTarget, permit, resolveForwarded, SYNC_PASSWORD_VERIFIER, tokenUser, VerifiedPasswords, type AuthConfig, type AuthOutcome, type ForwardedPrincipal } from './auth.js';
@@ -121,6 +121,8 @@ export interface NodeStatus extends ReplicaStatus {
   gossip?: GossipMemberStatus[];
   /** A sharded node's groups: each hosted shard's role, term and leader (absent with one group). */
   shards?: ShardStatus;
+  /** Its engines, added up (one per shard on a sharded node); /metrics has each as kvlab_node_storage_*. */
+  storage: StorageStatus;
 }
 
 /** One member in a node's gossip view, for /status and `kv-lab cluster members`. */
@@ -691,6 +693,7 @@ export class KvNode {
       counters: { ...this.counters },
       ...(this.gossip !== null ? { gossip: this.gossipStatus() } : {}),
       ...(this.sharded !== null ? { shards: this.sharded.shardStatus() } : {}),
+      storage: storageStatus(this.sharded !== null ? this.sharded.engineStats() : this.store !== null ? [this.store.engine.stats()] : []),
     };
   }
 

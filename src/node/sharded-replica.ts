@@ -4,7 +4,7 @@ import type { Env } from '../env/env.js';
 import type { Timer } from '../env/clock.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
-import { openEngine, type EngineKind, type EngineOptions, type FsyncPolicy } from '../storage/index.js';
+import { openEngine, type EngineKind, type EngineOptions, type EngineStats, type FsyncPolicy } from '../storage/index.js';
 import { LSM_DEFAULTS } from '../storage/lsm/options.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
@@ -759,6 +759,13 @@ export class ShardedReplica implements Replica {
   }
 
   /** Per hosted shard: its group's role here, term, leader and commit index (for /status). */
+  /** The stats of every shard's engine open here (NodeStatus.storage adds them up). */
+  engineStats(): EngineStats[] {
+    const out: EngineStats[] = [];
+    for (const g of this.groups.values()) if (g.store !== null) out.push(g.store.engine.stats());
+    return out;
+  }
+
   shardStatus(): ShardStatus {
     const hosted: ShardGroupStatus[] = [];
     let leading = 0;

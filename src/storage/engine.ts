@@ -178,6 +178,48 @@ export interface EngineStats {
   levels: LevelStats[];
 }
 
+/**
+ * A node's engines added up, for /status and /metrics (a sharded node has one per shard): the
+ * figures an operator watches — memory and disk, writes, background work, cache hits, stalls.
+ */
+export interface StorageStatus {
+  /** Engines open on the node. */
+  engines: number;
+  diskBytes: number;
+  memoryBytes: number;
+  writes: number;
+  userBytesWritten: number;
+  diskBytesWritten: number;
+  flushes: number;
+  compactions: number;
+  compactionBytesWritten: number;
+  cacheHits: number;
+  cacheMisses: number;
+  writeStalls: number;
+  /** Engines that refuse writes after a fatal error (each also fails its replica). */
+  failed: number;
+}
+
+/** Adds up stats of a node's engines (StorageStatus). */
+export function storageStatus(stats: readonly EngineStats[]): StorageStatus {
+  const out: StorageStatus = { engines: stats.length, diskBytes: 0, memoryBytes: 0, writes: 0, userBytesWritten: 0, diskBytesWritten: 0, flushes: 0, compactions: 0, compactionBytesWritten: 0, cacheHits: 0, cacheMisses: 0, writeStalls: 0, failed: 0 };
+  for (const s of stats) {
+    out.diskBytes += s.diskBytes;
+    out.memoryBytes += s.memoryBytes;
+    out.writes += s.writes;
+    out.userBytesWritten += s.userBytesWritten;
+    out.diskBytesWritten += s.diskBytesWritten;
+    out.flushes += s.flushes;
+    out.compactions += s.compactions;
+    out.compactionBytesWritten += s.compactionBytesWritten;
+    out.cacheHits += s.cacheHits;
+    out.cacheMisses += s.cacheMisses;
+    out.writeStalls += s.writeStalls;
+    if (s.failure !== null) out.failed++;
+  }
+  return out;
+}
+
 export function emptyStats(kind: EngineKind): EngineStats {
   return {
     kind,

@@ -58,8 +58,8 @@ export function openEngine(kind: EngineKind, deps: EngineDeps, dir: string, opti
   }
 }
 
-export type { Engine, EngineDeps, EngineKind, EngineStats, LogMode, ReadView, Snapshot, WriteCallback, WriteOp } from './engine.js';
-export { ENGINE_KINDS, LOG_MODES, SCAN_LIMIT_MAX } from './engine.js';
+export type { Engine, EngineDeps, EngineKind, EngineStats, LogMode, ReadView, Snapshot, StorageStatus, WriteCallback, WriteOp } from './engine.js';
+export { ENGINE_KINDS, LOG_MODES, SCAN_LIMIT_MAX, storageStatus } from './engine.js';
 export { EngineClosedError, EngineFailedError, InvalidWriteError, StorageCorruptionError, StorageOptionsError } from './errors.js';
 export { FSYNC_ALWAYS, FSYNC_NEVER, describeFsyncPolicy, parseFsyncPolicy, type FsyncPolicy } from './fsync-policy.js';
 export { compareKeys, KEY_BYTES_MAX, VALUE_BYTES_MAX } from './keys.js';

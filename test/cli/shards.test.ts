@@ -24,6 +24,7 @@ interface Report {
   pid: number | null;
   health: string;
   shards?: { count: number; replicas: number; leading: number; hosted: { shard: number; role: string; term: number; leader: string | null; replicas: string[] }[] };
+  storage?: { engines: number; writes: number };
 }
 
 function killLeftovers(): void {
@@ -112,6 +113,8 @@ S('status --json: every node holds its shards, every shard has one leader; the t
   assert.equal(nodes.map((n) => [n.id, n.health]), [['n1', 'ok'], ['n2', 'ok'], ['n3', 'ok']]);
   // 3 replicas on 3 nodes: every node holds all 8 shards, and the leaders add up to 8.
   for (const n of nodes) assert.equal(n.shards?.hosted.map((g) => g.shard), [0, 1, 2, 3, 4, 5, 6, 7], n.id);
+  // One engine per shard, added up in status.storage (and /metrics' kvlab_node_storage_*).
+  for (const n of nodes) assert.ok(n.storage?.engines === 8 && n.storage.writes > 0, `${n.id} storage: ${JSON.stringify(n.storage)}`);
   assert.is(nodes.reduce((sum, n) => sum + (n.shards?.leading ?? 0), 0), 8);
   // The balancer may still be moving a leadership between the calls below, so each polls too.
   const table = await settledRun(['cluster', 'status', '--dir', dir], (out) => /every shard has a leader/.test(out));

@@ -6,6 +6,7 @@ import type { Clock, Timer } from '../../src/env/clock.js';
 import { silentLogger } from '../../src/env/log.js';
 import type { NodeStatus, Reply } from '../../src/node/node.js';
 import type { KvOp, Request, Result } from '../../src/node/protocol.js';
+import { storageStatus } from '../../src/storage/index.js';
 
 // The gateway between front ends and the node, with a scripted node, client and clock: input
 // checked before the node sees it, sessions numbered as the protocol says, not_leader forwarded
@@ -54,7 +55,7 @@ class ScriptedNode implements LocalNode {
     if (r !== null) reply(r);
   }
   status(): NodeStatus {
-    return { id: 'n2', replication: 'raft', engine: 'memory', role: 'follower', term: 1, leader: 'n1', members: ['n1', 'n2'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
+    return { id: 'n2', replication: 'raft', engine: 'memory', role: 'follower', term: 1, leader: 'n1', members: ['n1', 'n2'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 }, storage: storageStatus([]) };
   }
 }
 

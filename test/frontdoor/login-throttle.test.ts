@@ -11,6 +11,7 @@ import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';
 import { NS_PER_MS } from '../../sim/scheduler.js';
 import { Trace } from '../../sim/trace.js';
 import { World, type SimNode } from '../../sim/world.js';
+import { storageStatus } from '../../src/storage/index.js';
 
 // The login flood (issue 16): failed logins are counted per source address; past a few, the
 // source waits an exponentially growing time, and what it sends meanwhile is refused before the
@@ -66,7 +67,7 @@ class PasswordNode implements LocalNode {
     else reply({ ok: true, value: null });
   }
   status(): NodeStatus {
-    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
+    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 }, storage: storageStatus([]) };
   }
 }
 

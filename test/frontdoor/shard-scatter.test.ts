@@ -13,6 +13,7 @@ import { mergeBatch, mergeRanges } from '../../src/frontdoor/shard-scatter.js';
 import type { NodeStatus, Reply } from '../../src/node/node.js';
 import type { Request, Result, WriteOp } from '../../src/node/protocol.js';
 import type { Json } from '../../src/util/json.js';
+import { storageStatus } from '../../src/storage/index.js';
 
 const clock: Clock = { monotonicNs: () => 0, monotonicMs: () => 0, wallMs: () => 0, timer: (): Timer => ({ cancel() {} }), defer: (fn) => fn() };
 const map = ShardMap.build(['n1', 'n2', 'n3'], { shards: 4, replicas: 3 });
@@ -25,7 +26,7 @@ class ShardedNode implements LocalNode {
     return map;
   }
   status(): NodeStatus {
-    return { id: 'n1', replication: 'raft', engine: 'memory', role: 'leader', term: 1, leader: null, members: ['n1', 'n2', 'n3'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
+    return { id: 'n1', replication: 'raft', engine: 'memory', role: 'leader', term: 1, leader: null, members: ['n1', 'n2', 'n3'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 }, storage: storageStatus([]) };
   }
   submit(req: Request, reply: Reply): void {
     this.seen.push(req);

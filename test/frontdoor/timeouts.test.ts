@@ -12,6 +12,7 @@ import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';
 import { NS_PER_MS } from '../../sim/scheduler.js';
 import { Trace } from '../../sim/trace.js';
 import { World, type SimNode } from '../../sim/world.js';
+import { storageStatus } from '../../src/storage/index.js';
 
 // Slowloris (issue 16): a stranger must not hold a client connection open forever by saying
 // nothing, or by trickling a request that never ends, or by never reading its answers. Run in
@@ -28,7 +29,7 @@ class BigNode implements LocalNode {
     reply({ ok: true, value: op.f === 'read' ? 'v'.repeat(this.valueBytes) : null });
   }
   status(): NodeStatus {
-    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
+    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 }, storage: storageStatus([]) };
   }
 }
 

@@ -221,6 +221,13 @@ S('/health, /status, /metrics and /openapi.json need no credentials', async () =
     assert.ok(text.includes(name), `metrics has ${name}`);
   }
   for (const line of text.trimEnd().split('\n')) assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+(Inf)?)$/, `a Prometheus line: ${line}`);
+  // The engine's own figures, added up over the node's engines (one here): memory, disk, writes, background work.
+  const storage = status.body.storage as { engines: number; writes: number; memoryBytes: number };
+  assert.is(storage.engines, 1);
+  assert.ok(storage.writes > 0 && storage.memoryBytes > 0, `status.storage: ${JSON.stringify(storage)}`);
+  const writes = /^kvlab_node_storage_writes_total (\d+)$/m.exec(text);
+  assert.ok(writes !== null && Number(writes[1]) > 0, 'metrics has kvlab_node_storage_writes_total, a counter');
+  for (const name of ['kvlab_node_storage_memory_bytes ', 'kvlab_node_storage_disk_bytes ', 'kvlab_node_storage_cache_hits_total ', 'kvlab_node_storage_compactions_total ', 'kvlab_node_storage_failed ']) assert.ok(text.includes(name), `metrics has ${name}`);
   const doc = (await http('GET', '/openapi.json')).body as { openapi: string; paths: Record<string, Record<string, unknown>> };
   assert.is(doc.openapi, '3.1.0');
   for (const path of ['/kv/{key}', '/key/{key}', '/db/{db}/kv/{key}', '/kv/{key}/cas', '/kv', '/batch', '/health', '/status', '/metrics', '/auth/login']) assert.ok(doc.paths[path], `documented: ${path}`);

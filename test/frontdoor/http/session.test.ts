@@ -14,6 +14,7 @@ import { DEFAULT_DISK_OPTIONS } from '../../../sim/disk.js';
 import { NS_PER_MS } from '../../../sim/scheduler.js';
 import { Trace } from '../../../sim/trace.js';
 import { World, type SimNode } from '../../../sim/world.js';
+import { storageStatus } from '../../../src/storage/index.js';
 
 // One HTTP/1.1 connection of the front door, driven over the simulator's connections with virtual
 // time: pipelining answered in order, keep-alive and close, 100-continue, every timeout, and the
@@ -36,7 +37,7 @@ class MapNode implements LocalNode {
     else answer();
   }
   status(): NodeStatus {
-    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
+    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 }, storage: storageStatus([]) };
   }
 }
 

@@ -9,6 +9,7 @@ import { RealClock } from '../../../src/env/real/clock.js';
 import { silentLogger } from '../../../src/env/log.js';
 import type { NodeStatus, Reply } from '../../../src/node/node.js';
 import type { Request, Result } from '../../../src/node/protocol.js';
+import { storageStatus } from '../../../src/storage/index.js';
 
 // The line front end's framing: however a client's bytes are cut into chunks (pipelined commands,
 // lines split across reads, CRLF, blank lines, bytes that are not UTF-8, ASCII and not), every
@@ -21,7 +22,7 @@ class EchoNode implements LocalNode {
     reply({ ok: true, value: op.f === 'read' ? `got:${op.key}` : null });
   }
   status(): NodeStatus {
-    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
+    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 }, storage: storageStatus([]) };
   }
 }
 

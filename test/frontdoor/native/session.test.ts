@@ -14,6 +14,7 @@ import { DEFAULT_DISK_OPTIONS } from '../../../sim/disk.js';
 import { NS_PER_MS } from '../../../sim/scheduler.js';
 import { Trace } from '../../../sim/trace.js';
 import { World, type SimNode } from '../../../sim/world.js';
+import { storageStatus } from '../../../src/storage/index.js';
 
 // The TCP client port: a line-protocol client and a KvClient (request frames through StreamNet,
 // as connectKv sends them) on the same port, told apart by the first byte; and every way a frame
@@ -30,7 +31,7 @@ class CountingNode implements LocalNode {
     reply({ ok: true, value: op.f === 'read' ? ((this.data.get(op.key as string) ?? null) as never) : null });
   }
   status(): NodeStatus {
-    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 } };
+    return { id: 'n1', replication: 'none', engine: 'memory', role: 'leader', term: 0, leader: 'n1', members: ['n1'], commitIndex: 0, appliedIndex: 0, inFlight: 0, counters: { requests: 0, writes: 0, reads: 0, errors: 0 }, storage: storageStatus([]) };
   }
 }
 
