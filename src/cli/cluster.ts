@@ -23,6 +23,7 @@ import {
 import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.js';
 import { describeProgress, nodeShardView, placementProgress, type NodeShardView, type PlacementProgress } from '../cluster/placement/progress.js';
 import type { ShardStatus } from '../node/sharded-replica.js';
+import { storageStatus, type StorageStatus } from '../storage/index.js';
 import { loadConnection, saveConnection, type Connection } from './connection.js';
 import { EXIT_FAILED, EXIT_UNKNOWN, UsageError } from './errors.js';
 import { addProblem, changeMembership, memberRows, removeProblem, roleOf, survey, unchangeable, type Survey } from './members.js';
@@ -399,6 +400,8 @@ interface NodeReport {
   message?: string;
   /** A sharded node: how many shards and replicas, how many it leads, and each hosted shard. */
   shards?: ShardStatus;
+  /** Its engines' figures, added up (NodeStatus.storage). */
+  storage?: StorageStatus;
 }
 
 /** One node's gossip view (its /status), printed as a table or JSON. */
@@ -448,7 +451,8 @@ async function status(dir: string, json: boolean, perShard: boolean): Promise<vo
         const h = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
         const hb = (await h.json()) as { message?: string };
         const shards = shardStatusOf(s.shards);
-        return { ...base, role: String(s.role), term: Number(s.term), leader: (s.leader as string | null) ?? null, commitIndex: Number(s.commitIndex), health: h.ok ? 'ok' : 'unhealthy', ...(h.ok ? {} : { message: hb.message ?? '' }), ...(shards !== null ? { shards } : {}) };
+        const storage = storageStatusOf(s.storage);
+        return { ...base, role: String(s.role), term: Number(s.term), leader: (s.leader as string | null) ?? null, commitIndex: Number(s.commitIndex), health: h.ok ? 'ok' : 'unhealthy', ...(h.ok ? {} : { message: hb.message ?? '' }), ...(shards !== null ? { shards } : {}), ...(storage !== null ? { storage } : {}) };
       } catch (err) {
         return { ...base, message: `unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})` };
       }
@@ -488,6 +492,13 @@ function table(rows: string[][]): string {
 }
 
 /** A /status `shards` field, if it is one (a node answers what it answers: check the shape). */
+/** A node's status.storage if it has the shape (a node of an older version has none). */
+function storageStatusOf(v: unknown): StorageStatus | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const s = v as Record<string, unknown>;
+  return Object.keys(storageStatus([])).every((k) => typeof s[k] === 'number') ? (s as unknown as StorageStatus) : null;
+}
+
 function shardStatusOf(v: unknown): ShardStatus | null {
   if (typeof v !== 'object' || v === null) return null;
   const s = v as ShardStatus;
