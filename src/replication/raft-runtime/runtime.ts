@@ -210,6 +210,8 @@ export class RaftRuntime {
   private building = false;
   /** A state machine flush the runtime asked for (makeDurable), not yet done. */
   private makingDurable = false;
+  /** The durable applied index a sync last left unmoved (raft.make_durable_idle is logged once per value). */
+  private idleDurable: Index | null = null;
   /**
    * Compaction against a durable state machine: the snapshot built on demand for followers the
    * log no longer serves (pinned while in use, deleted once no transfer needs it), and the
@@ -858,7 +860,11 @@ export class RaftRuntime {
       const now = this.sm.durableAppliedIndex?.() ?? null;
       assert(now !== null && now >= durable, () => `the state machine's durable applied index went back from ${durable} to ${now}`);
       if (now > durable) this.maybeCompact();
-      else this.env.log.log('warn', 'raft.make_durable_idle', { durable, applied: this.sm.appliedIndex() });
+      else if (this.idleDurable !== durable) {
+        // Once per durable index, not once per Ready: a store that stays stuck says so once.
+        this.idleDurable = durable;
+        this.env.log.log('warn', 'raft.make_durable_idle', { durable, applied: this.sm.appliedIndex() });
+      }
     });
   }
 
