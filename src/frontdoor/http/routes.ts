@@ -553,12 +553,12 @@ const LOCAL_ROUTES: LocalRoute[] = [
   },
   {
     kind: 'local', name: 'status', method: 'GET', path: '/status', operationId: 'status', tag: 'operations', auth: false,
-    summary: 'The node: role, term, leader, members, commit and applied index, counters, and where every member listens.',
-    response: okSchema({ id: { type: 'string' }, role: { type: 'string' }, term: { type: 'integer' }, leader: { type: ['string', 'null'] }, members: { type: 'array', items: { type: 'string' } } }),
+    summary: 'The node: role, term, leader, members, commit and applied index, counters, its engines\' figures added up (storage), and where every member listens.',
+    response: okSchema({ id: { type: 'string' }, role: { type: 'string' }, term: { type: 'integer' }, leader: { type: ['string', 'null'] }, members: { type: 'array', items: { type: 'string' } }, storage: { type: 'object', description: 'The node\'s engines added up (one per shard when sharded): engines, diskBytes, memoryBytes, writes, userBytesWritten, diskBytesWritten, flushes, compactions, compactionBytesWritten, cacheHits, cacheMisses, writeStalls, failed.', additionalProperties: { type: 'number' } } }),
   },
   {
     kind: 'local', name: 'metrics', method: 'GET', path: '/metrics', operationId: 'metrics', tag: 'operations', auth: false,
-    summary: 'Prometheus text: requests, latencies, raft term and indexes, storage sizes.',
+    summary: 'Prometheus text: requests, latencies, raft term and indexes, storage sizes, the engines\' figures (kvlab_node_storage_*).',
     response: { type: 'string' },
   },
   {
