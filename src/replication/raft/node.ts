@@ -35,6 +35,11 @@ export interface RaftDebugState {
   readonly logStart: { readonly index: Index; readonly term: Term };
   readonly entries: readonly DebugEntry[];
   readonly membership: Membership;
+  /**
+   * Votes held through this term (protocol-aware recovery: the log lost records it may have
+   * acknowledged up to this term); null or absent: none held.
+   */
+  readonly votesHeldThroughTerm?: Term | null;
 }
 
 export interface RaftNodeInit {
@@ -337,6 +342,7 @@ export class RaftNode {
       logStart: { index: first - 1, term: log.term(first - 1) ?? 0 },
       entries: this.debugPictures(entries),
       membership: log.memberships.latest(),
+      votesHeldThroughTerm: r.votesHeldThroughTerm(),
     };
   }
 

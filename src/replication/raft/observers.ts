@@ -19,7 +19,8 @@ import { sameMembership } from './membership.js';
  *   induction.
  * - committedEntryLost: an entry once seen committed (at or below some node's commitIndex) is
  *   the one every node has at that position while it counts it committed; and (with a fixed
- *   membership) a majority of voters still hold the highest committed entry.
+ *   membership) a majority of voters still hold the highest committed entry, or hold their votes
+ *   after a corruption cut their log (checkCommittedQuorum says why that is as good).
  * - leaderCompleteness: a leader of term T holds every entry seen committed by a node of term
  *   <= T (that node learned it from a leader of term <= T).
  * - stateMachineSafety: no two nodes apply different commands at one index (observeApply).
@@ -158,7 +159,13 @@ export function checkCommittedEntries(states: readonly RaftDebugState[], committ
 
 /**
  * With one membership on every node and every voter pictured: the highest committed entry is
- * still held by a majority of voters (durably, since crashed nodes are pictured by their storage).
+ * still held by a majority of voters (durably, since crashed nodes are pictured by their storage),
+ * counting as holding it a voter whose log lost records to corruption and who holds its votes
+ * through the entry's term or a later one. Such a voter helps elect no one until its log holds an
+ * entry of a later term, and a log that does holds every entry committed up to that term
+ * (raft-runtime/README.md, "The log"): no candidate lacking the entry can count on its vote, so
+ * the entry still cannot be lost by an election. With a rot on one member while another is behind
+ * (shards/log-rot seed 5: n2 restarting, n1's shared log cut), one intact copy is all there is.
  */
 export function checkCommittedQuorum(states: readonly RaftDebugState[], index: Index, c: CommittedEntry | undefined): Violation[] {
   const first = states[0];
@@ -174,13 +181,14 @@ export function checkCommittedQuorum(states: readonly RaftDebugState[], index: I
     const s = byId.get(v) as RaftDebugState;
     if (s.logStart.index >= index) return true;
     const e = entryAt(s, index);
-    return e !== undefined && e.term === c.term;
+    if (e !== undefined && e.term === c.term) return true;
+    return s.votesHeldThroughTerm != null && s.votesHeldThroughTerm >= c.term;
   });
   if (holders.length >= majority(voters.length)) return [];
   return [{
     invariant: 'committedEntryLost',
     nodes: voters.filter((v) => !holders.includes(v)),
-    detail: `committed entry ${c.term}/${index} is held by ${holders.length} of ${voters.length} voters (${holders.join(' ') || 'none'})`,
+    detail: `committed entry ${c.term}/${index} is held by ${holders.length} of ${voters.length} voters (${holders.join(' ') || 'none'}), counting those whose votes are held through its term`,
   }];
 }
 

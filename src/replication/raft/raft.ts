@@ -302,6 +302,11 @@ export class Raft {
     return this.votesThroughTerm !== null;
   }
 
+  /** The term through which votes are held now (votesHeld), or null: none held. */
+  votesHeldThroughTerm(): Term | null {
+    return this.votesHeld() ? this.votesThroughTerm : null;
+  }
+
   /** Starts an election now (a timeout, or a test or operator asking), unless leader. */
   hup(kind: CampaignKind): void {
     if (this.role === 'leader') return;

@@ -78,6 +78,14 @@ test('committedEntryLost: the highest committed entry is no longer on a majority
   expectSafe([first, first]);
 });
 
+test('committedEntryLost: a voter whose log was cut, holding its votes through the entry\'s term, still counts; through an earlier term it does not', () => {
+  const first = [node('a', { log: ['1:x', '2:y'], commitIndex: 2 }), node('b', { log: ['1:x', '2:y'] }), node('c', { log: ['1:x'] })];
+  const held = [node('a', { log: ['1:x', '2:y'], commitIndex: 2 }), node('b', { log: ['1:x'], votesHeldThroughTerm: 2 }), node('c', { log: ['1:x'] })];
+  expectSafe([first, held]);
+  const heldTooEarly = [node('a', { log: ['1:x', '2:y'], commitIndex: 2 }), node('b', { log: ['1:x'], votesHeldThroughTerm: 1 }), node('c', { log: ['1:x'] })];
+  expectViolation('committedEntryLost', ['b', 'c'], [first, heldTooEarly]);
+});
+
 test('leaderCompleteness: a leader of a later term lacks an entry seen committed', () => {
   const first = [node('a', { term: 2, log: ['1:x', '2:y'], commitIndex: 2 }), node('b', { term: 2, log: ['1:x', '2:y'] }), node('c', { term: 2, log: ['1:x'] })];
   const later = [node('a', { term: 2, log: ['1:x', '2:y'], commitIndex: 2 }), node('b', { term: 2, log: ['1:x', '2:y'] }), node('c', { term: 3, role: 'leader', log: ['1:x'] })];
