@@ -23,6 +23,8 @@ import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
 import { EngineStore } from './store.js';
 import { dropFailedRead, engineCorruption, guardReads, markEngineRotten, quarantineRottenEngine, readGuardedClock, rottenEngineMarker } from './engine-repair.js';
 import { SharedRaftLog } from '../replication/raft-runtime/shared-log.js';
+import { markLogLoss } from '../replication/raft-runtime/durable-storage.js';
+import { RAFT_DIR } from './data-dir.js';
 import { TickCoalescer } from './tick-coalescer.js';
 
 /**
@@ -201,7 +203,8 @@ export class ShardedReplica implements Replica {
     }
     const c = config.raft;
     const deps = { disk: env.disk, clock: env.clock, log: env.log };
-    SharedRaftLog.open(deps, { dir: SHARED_LOG_DIR, skipFsync: c.bugs.has('skip-log-fsync'), wal: { segmentBytesMax: c.logSegmentBytes, blockBytes: c.logBlockBytes } }, (err, log) => {
+    const markLoss = (at: string, reason: string, done: (err: Error | null) => void) => markSharedLogLoss(env, at, reason, done);
+    SharedRaftLog.open(deps, { dir: SHARED_LOG_DIR, skipFsync: c.bugs.has('skip-log-fsync'), wal: { segmentBytesMax: c.logSegmentBytes, blockBytes: c.logBlockBytes }, markLoss }, (err, log) => {
       if (this.stopped) {
         log?.close(() => {});
         return;
@@ -830,4 +833,29 @@ function ownLogSegments(disk: Env['disk']): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The node's shared Raft log is cut at a corruption (shared-log.ts): every group with a directory
+ * here (a replica hosted, or one whose removal a crash interrupted) may have had records in the part
+ * cut away, entries it acknowledged among them. Each is marked as a single group's member is when
+ * its own log is cut (raft-runtime/README.md, "The log"): it holds its votes through the newest
+ * term of the copies of its hard state beside its directory, and receives what it lost from its
+ * leader. Groups that had no record there lose nothing by it but one leader change at most.
+ */
+function markSharedLogLoss(env: Env, at: string, reason: string, done: (err: Error | null) => void): void {
+  let dirs: string[];
+  try {
+    dirs = env.disk.exists('shards') ? env.disk.list('shards').filter((n) => /^\d+$/.test(n) && env.disk.exists(`shards/${n}/${RAFT_DIR}`)).map((n) => `shards/${n}/${RAFT_DIR}`) : [];
+  } catch (err) {
+    return done(err as Error);
+  }
+  env.log.log('error', 'shards.raft_log_cut', { at, reason, groups: dirs.length });
+  const deps = { disk: env.disk, clock: env.clock, log: env.log };
+  const next = (i: number): void => {
+    const dir = dirs[i];
+    if (dir === undefined) return done(null);
+    markLogLoss(deps, dir, `${at} (the node's shared raft log)`, reason, (err) => (err !== null ? done(err) : next(i + 1)));
+  };
+  next(0);
 }

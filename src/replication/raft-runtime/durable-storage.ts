@@ -119,7 +119,7 @@ export interface LogLoss {
 }
 
 /** Corruptions one start cuts away before it gives up (each cut only moves the log's end back). */
-const LOG_CUTS_MAX = 4;
+export const LOG_CUTS_MAX = 4;
 
 /** The marker of a log cut at a corruption (LogLoss, as JSON). */
 export const LOG_LOST_MARKER = 'log-lost';
@@ -358,7 +358,8 @@ export class DurableRaftStorage implements RaftStorage {
           // not a torn tail, so possibly something this member promised. The log is cut there,
           // after the loss is marked durably (cutLogAt), and recovered again from its intact prefix.
           if (cuts > 0 && err instanceof StorageCorruptionError && err.path.startsWith(`${walDir}/`)) {
-            return cutLogAt(deps, options.dir, walDir, err, (e) => (e !== null ? done(e) : openWal(cuts - 1, emptied)));
+            const mark = (at: string, reason: string, d: (e: Error | null) => void) => markLogLoss(deps, options.dir, at, reason, d);
+            return cutLogAt(deps, walDir, err, mark, (e) => (e !== null ? done(e) : openWal(cuts - 1, emptied)));
           }
           if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('raft log did not open'));
           DurableRaftStorage.finishOpen(deps, options, bootstrap, r, wal, report, (e, storage, rep) => {
@@ -395,27 +396,42 @@ export class DurableRaftStorage implements RaftStorage {
     done: (err: Error | null, storage?: DurableRaftStorage, report?: OpenReport) => void,
   ): void {
     const snapDir = `${options.dir}/snap`;
-    const r = recoverer(deps, snapDir);
-    try {
-      deps.disk.mkdir(snapDir);
-      removeTemporaries(deps.disk, snapDir);
-      for (const rec of log.recovered()) {
-        try {
-          r.onRecord(rec);
-        } catch (err) {
-          throw new Error(`shared raft log: ${rec.segment} at offset ${rec.offset}, group ${log.group}: ${(err as Error).message}`);
+    // emptied: the group's records did not replay and were dropped (below); it starts with none.
+    const attempt = (emptied: boolean) => {
+      const r = recoverer(deps, snapDir);
+      try {
+        deps.disk.mkdir(snapDir);
+        removeTemporaries(deps.disk, snapDir);
+        for (const rec of log.recovered()) {
+          try {
+            r.onRecord(rec);
+          } catch (err) {
+            throw new Error(`shared raft log: ${rec.segment} at offset ${rec.offset}, group ${log.group}: ${(err as Error).message}`);
+          }
         }
+      } catch (err) {
+        return done(err as Error);
       }
-    } catch (err) {
-      return done(err as Error);
-    }
-    // A group of a sharded node keeps its term and vote in the shared log only: the copies beside
-    // a log (hard-state-file.ts) protect a single group's member; a shared log's corruption is not
-    // repaired yet (it stops the node, as before).
-    DurableRaftStorage.finishOpen(deps, { ...options, hardStateCopies: false }, bootstrap, r, log, log.report, (err, storage, report) => {
-      if (storage !== undefined) log.onRewrite((d) => storage.rewrite(d));
-      done(err, storage, report);
-    });
+      // The term and vote are in the shared log and in the copies beside the group's own log
+      // directory (hard-state-file.ts), as for a single group: a cut of the shared log at a
+      // corruption (shared-log.ts) then knows, per group, through which term to hold its votes.
+      DurableRaftStorage.finishOpen(deps, options, bootstrap, r, log, log.report, (err, storage, report) => {
+        // The group's records verify but do not replay: a prefix cut inside a compaction's window
+        // or a rewrite, or a rotten tail the log took for a torn write. The group loses them as a
+        // whole, marked first (the shared log's cut marked every group already), and receives its
+        // log from the leader. Dropped by a record of the shared log, since its segments are shared.
+        if (err instanceof LogReplayError && !emptied && options.hardStateCopies !== false) {
+          const marked = readLossMarkers(deps, options.dir).logLoss !== null;
+          deps.log.log('error', 'raft.log_prefix_unusable', { error: err.message, afterCut: marked, group: log.group });
+          const drop = () => log.discard((e2) => (e2 !== null ? done(e2) : attempt(true)));
+          if (marked) return drop();
+          return markLogLoss(deps, options.dir, `group ${log.group} of the shared raft log`, err.message, (e3) => (e3 !== null ? done(e3) : drop()));
+        }
+        if (storage !== undefined) log.onRewrite((d) => storage.rewrite(d));
+        done(err, storage, report);
+      });
+    };
+    attempt(false);
   }
 
   private static finishOpen(
@@ -806,13 +822,12 @@ function writeMarker(deps: EngineDeps, path: string, content: string | Uint8Arra
 
 /**
  * Cuts the log at a corruption (protocol-aware recovery, README.md): first marks the loss durably
- * — the term through which votes are held (the newest intact copy of the hard state beside the
- * log), or, with no intact copy, that the hard state is lost — then moves the segment holding the
- * bad record and every later one to quarantine and puts back the bad segment's bytes before the
- * record, so that the log recovers as its intact prefix (the partial record left at its end is a
- * torn tail to the Wal).
+ * (`mark`: markLogLoss for the one group the log belongs to, or for every group of a node's shared
+ * log), then moves the segment holding the bad record and every later one to quarantine and puts
+ * back the bad segment's bytes before the record, so that the log recovers as its intact prefix
+ * (the partial record left at its end is a torn tail to the Wal).
  */
-function cutLogAt(deps: EngineDeps, dir: string, walDir: string, err: StorageCorruptionError, done: (err: Error | null) => void): void {
+export function cutLogAt(deps: EngineDeps, walDir: string, err: StorageCorruptionError, mark: (at: string, reason: string, done: (err: Error | null) => void) => void, done: (err: Error | null) => void): void {
   const disk = deps.disk;
   const bad = err.path.slice(walDir.length + 1);
   let segments: string[];
@@ -825,7 +840,7 @@ function cutLogAt(deps: EngineDeps, dir: string, walDir: string, err: StorageCor
     return done(e as Error);
   }
   deps.log.log('error', 'raft.log_corrupt', { at: err.path, offset: err.offset, reason: err.reason, cut: segments });
-  markLogLoss(deps, dir, `${err.path} at offset ${err.offset}`, err.reason, (e) => {
+  mark(`${err.path} at offset ${err.offset}`, err.reason, (e) => {
     if (e !== null) return done(e);
     quarantine(disk, 'log', segments.map((n) => `${walDir}/${n}`), (e2) => {
       if (e2 !== null) return done(e2);
@@ -839,7 +854,7 @@ function cutLogAt(deps: EngineDeps, dir: string, walDir: string, err: StorageCor
  * held: that of the newest intact copy of the hard state beside the log), or, with no intact copy,
  * that the hard state is lost too (HARD_STATE_LOST_MARKER, first). Done before anything is cut.
  */
-function markLogLoss(deps: EngineDeps, dir: string, at: string, reason: string, done: (err: Error | null) => void): void {
+export function markLogLoss(deps: EngineDeps, dir: string, at: string, reason: string, done: (err: Error | null) => void): void {
   const copies = readHardStateCopies(deps.disk, dir);
   const newest = newestHardState(copies.flatMap((c) => (c.state !== null ? [c.state] : [])));
   const loss: LogLoss = { at, reason, votesThroughTerm: newest?.term ?? Number.MAX_SAFE_INTEGER };

@@ -3,6 +3,8 @@ import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
 import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { assert } from '../../util/assert.js';
+import { StorageCorruptionError } from '../../storage/errors.js';
+import { cutLogAt, LOG_CUTS_MAX } from './durable-storage.js';
 
 /**
  * One Raft log per node, shared by every Raft group the node hosts (README.md in this folder says
@@ -44,6 +46,12 @@ export interface SharedLogOptions {
   wal?: { segmentBytesMax?: number; blockBytes?: number };
   /** Segments beyond which groups pinning the oldest are asked to rewrite their live log. Default 8. */
   gcSegments?: number;
+  /**
+   * Marks, durably, that every group whose records the log may have held lost some (markLogLoss in
+   * each group's directory), before a corruption is cut away (open). Without it a corruption fails
+   * the open, naming the segment file and the offset.
+   */
+  markLoss?: (at: string, reason: string, done: (err: Error | null) => void) => void;
 }
 
 /** One of a group's records as recovery found it. */
@@ -100,39 +108,49 @@ export class SharedRaftLog {
   }
 
   /**
-   * Recovers the log in options.dir: a torn tail is cut off (the Wal's recovery), corruption fails
-   * with an error naming the segment file and the offset. Records are sorted by group here; each
-   * group replays its own when it opens.
+   * Recovers the log in options.dir: a torn tail is cut off (the Wal's recovery). A record that
+   * fails its checks in the middle of the log or in a sealed segment is corruption: with
+   * options.markLoss the loss is marked in every group first, then the log is cut there and
+   * recovered as its intact prefix (cutLogAt, as a single group's log is: README.md, "The log");
+   * without it the open fails with an error naming the segment file and the offset. Records are
+   * sorted by group here; each group replays its own when it opens.
    */
   static open(deps: EngineDeps, options: SharedLogOptions, done: (err: Error | null, log?: SharedRaftLog) => void): void {
     const gcSegments = options.gcSegments ?? 8;
     assert(Number.isInteger(gcSegments) && gcSegments >= 2, () => `shared raft log: gcSegments must be a whole number >= 2, got ${gcSegments}`);
-    const recovered = new Map<number, GroupRecord[]>();
-    const onRecord = (r: { lsn: number; type: number; data: Uint8Array; segment: string; offset: number }) => {
-      const where = `shared raft log: ${r.segment} at offset ${r.offset} (LSN ${r.lsn})`;
-      if (r.type !== GROUP_RECORD) throw new Error(`${where}: unknown record type ${r.type}`);
-      if (r.data.length < HEADER_BYTES) throw new Error(`${where}: a record of ${r.data.length} bytes has no group header`);
-      const view = new DataView(r.data.buffer, r.data.byteOffset, r.data.byteLength);
-      const group = view.getUint32(0);
-      const type = view.getUint8(4);
-      if (group > GROUP_ID_MAX) throw new Error(`${where}: group id ${group} is out of range`);
-      if (type === GROUP_DROPPED) {
-        recovered.delete(group);
-        return;
-      }
-      let list = recovered.get(group);
-      if (list === undefined) recovered.set(group, (list = []));
-      list.push({ lsn: r.lsn, type, data: r.data.slice(HEADER_BYTES), segment: r.segment, offset: r.offset });
+    const attempt = (cuts: number) => {
+      const recovered = new Map<number, GroupRecord[]>();
+      const onRecord = (r: { lsn: number; type: number; data: Uint8Array; segment: string; offset: number }) => {
+        const where = `shared raft log: ${r.segment} at offset ${r.offset} (LSN ${r.lsn})`;
+        if (r.type !== GROUP_RECORD) throw new Error(`${where}: unknown record type ${r.type}`);
+        if (r.data.length < HEADER_BYTES) throw new Error(`${where}: a record of ${r.data.length} bytes has no group header`);
+        const view = new DataView(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+        const group = view.getUint32(0);
+        const type = view.getUint8(4);
+        if (group > GROUP_ID_MAX) throw new Error(`${where}: group id ${group} is out of range`);
+        if (type === GROUP_DROPPED) {
+          recovered.delete(group);
+          return;
+        }
+        let list = recovered.get(group);
+        if (list === undefined) recovered.set(group, (list = []));
+        list.push({ lsn: r.lsn, type, data: r.data.slice(HEADER_BYTES), segment: r.segment, offset: r.offset });
+      };
+      Wal.open(
+        deps,
+        { dir: options.dir, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
+        onRecord,
+        (err, wal, report) => {
+          const mark = options.markLoss;
+          if (cuts > 0 && mark !== undefined && err instanceof StorageCorruptionError && err.path.startsWith(`${options.dir}/`)) {
+            return cutLogAt(deps, options.dir, err, mark, (e) => (e !== null ? done(e) : attempt(cuts - 1)));
+          }
+          if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('shared raft log did not open'));
+          done(null, new SharedRaftLog(deps, wal, recovered, report, gcSegments, options.wal?.segmentBytesMax ?? WAL_DEFAULTS.segmentBytesMax));
+        },
+      );
     };
-    Wal.open(
-      deps,
-      { dir: options.dir, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
-      onRecord,
-      (err, wal, report) => {
-        if (err !== null || wal === undefined || report === undefined) return done(err ?? new Error('shared raft log did not open'));
-        done(null, new SharedRaftLog(deps, wal, recovered, report, gcSegments, options.wal?.segmentBytesMax ?? WAL_DEFAULTS.segmentBytesMax));
-      },
-    );
+    attempt(LOG_CUTS_MAX);
   }
 
   /**
@@ -229,6 +247,20 @@ export class SharedRaftLog {
       this.segmentsSeen = this.wal.segmentFirstLsns().length;
       done(err);
     });
+  }
+
+  /**
+   * @internal Makes every record of an open group written so far garbage, durably (a GROUP_DROPPED
+   * record): its records did not replay, and it starts again with none.
+   */
+  discardOpen(group: number, done: (err: Error | null) => void): void {
+    const state = this.open_.get(group);
+    assert(state !== undefined, () => `shared raft log: discarding group ${group}, which is not open`);
+    state.records = [];
+    state.head = 0;
+    state.liveBytes = 0;
+    state.lowWater = this.wal.nextLsn();
+    this.wal.append(GROUP_RECORD, tagged(group, GROUP_DROPPED, new Uint8Array(0)), (err) => done(err), { sync: true });
   }
 
   /** @internal The group's view closed (its replica stopped or was removed): its records pin nothing now. */
@@ -334,6 +366,13 @@ export class GroupLog {
   /** The group's records that recovery found, in LSN order. */
   recovered(): readonly GroupRecord[] {
     return this.records;
+  }
+
+  /** Drops, durably, every record of the group (recovered or appended): it starts again empty. */
+  discard(done: (err: Error | null) => void): void {
+    assert(!this.closed, () => `shared raft log: group ${this.group} discards after close`);
+    this.records.length = 0;
+    this.shared.discardOpen(this.group, done);
   }
 
   get report(): WalRecoveryReport {

@@ -3,8 +3,10 @@ import * as assert from 'uvu/assert';
 import { makeMembership } from '../../../src/replication/raft/membership.js';
 import type { Ready } from '../../../src/replication/raft/ready.js';
 import type { Entry, HardState } from '../../../src/replication/raft/types.js';
-import { DurableRaftStorage } from '../../../src/replication/raft-runtime/durable-storage.js';
+import { DurableRaftStorage, markLogLoss } from '../../../src/replication/raft-runtime/durable-storage.js';
 import { SharedRaftLog } from '../../../src/replication/raft-runtime/shared-log.js';
+import { encodeEntries } from '../../../src/replication/raft-runtime/codec.js';
+import { filesUnder } from '../../../src/storage/quarantine.js';
 import { SimEnv } from '../../storage/sim-env.js';
 
 // One Raft log per node shared by its groups: each group gets back exactly what it persisted,
@@ -287,6 +289,11 @@ S('a dropped group starts empty; records of groups never opened pin no segment',
   assert.is(closeErr, null);
   const [dropErr] = n.env.call<[Error | null]>((cb) => n.log.dropGroup(2, cb));
   assert.is(dropErr, null);
+  // The node then wipes the replica's directory (shard-disk.ts, markJoined): its copies of the hard state go too.
+  for (const f of filesUnder(n.env.deps.disk, 'g2')) {
+    n.env.deps.disk.remove(f);
+    n.env.call<[Error | null]>((cb) => n.env.deps.disk.syncDir(f.slice(0, f.lastIndexOf('/')), cb));
+  }
   restart(n, [1]);
   assert.equal(n.log.unopenedGroups(), []);
   const again = openGroup(n, 2, false);
@@ -297,6 +304,92 @@ S('a dropped group starts empty; records of groups never opened pin no segment',
   n.env.run(100);
   restart(n, []);
   assert.equal(n.log.unopenedGroups(), [1]);
+});
+
+
+S('a corrupt record with markLoss: every group is marked first, the log is cut there, and each group recovers its intact prefix holding its votes', () => {
+  const n = node('cut', [1, 2], { segmentBytesMax: 4096 });
+  // Term 3, a vote for n2: in the shared log and in each group's copies beside its directory.
+  for (const g of [1, 2]) persist(n, g, [], { term: 3, vote: 'n2', commit: 1 });
+  n.env.run(10);
+  const last = new Map<number, number>([[1, 1], [2, 1]]);
+  for (let i = 0; i < 80; i++) {
+    const g = 1 + (i % 2);
+    const index = (last.get(g) as number) + 1;
+    last.set(g, index);
+    persist(n, g, [entry(g, index, 3, 200)], null);
+    n.env.run(1); // a segment rotates only once the one before has sealed
+  }
+  n.env.run(100);
+  n.env.crash();
+  const segments = n.env.disk.view(n.env.owner).list(DIR).sort();
+  assert.ok(segments.length >= 3, `${segments.length} segments`);
+  const bad = `${DIR}/${segments[1]}`;
+  const f = n.env.deps.disk.open(bad, 'write');
+  const b = f.read(300, 1);
+  f.writeAt(300, new Uint8Array([(b[0] as number) ^ 0xff]));
+  f.close();
+  const marked: string[] = [];
+  const markLoss = (at: string, reason: string, done: (err: Error | null) => void) => {
+    // Marked before anything moves: every segment is still in place.
+    assert.equal(n.env.deps.disk.list(DIR).sort(), segments);
+    assert.match(at, bad);
+    let i = 0;
+    const next = (): void => {
+      const g = [1, 2][i++];
+      if (g === undefined) return done(null);
+      marked.push(`g${g}`);
+      markLogLoss(n.env.deps, `g${g}/raft`, at, reason, (e) => (e !== null ? done(e) : next()));
+    };
+    next();
+  };
+  const [err, log] = n.env.call<[Error | null, SharedRaftLog?]>((cb) => SharedRaftLog.open(n.env.deps, { dir: DIR, skipFsync: false, wal: { segmentBytesMax: 4096, blockBytes: 1024 }, markLoss }, cb));
+  assert.is(err, null);
+  assert.equal(marked, ['g1', 'g2']);
+  n.log = log as SharedRaftLog;
+  // The bad segment and every later one are in quarantine; the bad one's intact bytes are back.
+  const quarantined = filesUnder(n.env.deps.disk, 'quarantine');
+  for (const s of segments.slice(1)) assert.ok(quarantined.some((q) => q.endsWith(`${DIR}/${s}`)), `${s} quarantined: ${quarantined.join(' ')}`);
+  assert.equal(n.env.deps.disk.list(DIR).sort().slice(0, 2), segments.slice(0, 2));
+  for (const g of [1, 2]) {
+    const [e, s, report] = n.env.call<[Error | null, DurableRaftStorage?, { logLoss: { votesThroughTerm: number } | null }?]>((cb) =>
+      DurableRaftStorage.openShared(n.env.deps, { dir: `g${g}/raft`, skipFsync: false }, null, n.log.openGroup(g), cb),
+    );
+    assert.is(e, null);
+    const st = s as DurableRaftStorage;
+    assert.is(report?.logLoss?.votesThroughTerm, 3, `group ${g} holds its votes through term 3`);
+    assert.is(st.hardState().term, 3);
+    assert.is(st.hardState().vote, 'n2');
+    assert.ok(st.lastIndex() < (last.get(g) as number), `group ${g} lost the records after the cut (${st.lastIndex()} of ${last.get(g)})`);
+    assert.ok(st.lastIndex() >= 2, `group ${g} kept its intact prefix (${st.lastIndex()})`);
+    for (let i = 2; i <= st.lastIndex(); i++) assert.is(new TextDecoder().decode(st.entries(i, i + 1, Infinity)[0]?.data).slice(0, 3), `g${g}-`);
+  }
+});
+
+S('a group whose records do not replay after the cut drops them and starts empty, its votes held', () => {
+  const n = node('drop', [1]);
+  persist(n, 1, [entry(1, 2, 2), entry(1, 3, 2)], { term: 2, vote: 'n1', commit: 3 });
+  n.env.run(100);
+  n.env.crash();
+  n.log = openLog(n.env);
+  // A record that verifies but does not replay: entries (record type 5) leaving a gap after the group's log.
+  const gl = n.log.openGroup(1);
+  gl.append(5, encodeEntries([entry(1, 10, 2)]), () => {}, { sync: true });
+  n.env.run(100);
+  gl.close(() => {});
+  n.env.crash();
+  n.log = openLog(n.env);
+  const [e, s, report] = n.env.call<[Error | null, DurableRaftStorage?, { logLoss: { votesThroughTerm: number } | null }?]>((cb) =>
+    DurableRaftStorage.openShared(n.env.deps, { dir: 'g1/raft', skipFsync: false }, null, n.log.openGroup(1), cb),
+  );
+  assert.is(e, null);
+  assert.is((s as DurableRaftStorage).lastIndex(), 0);
+  assert.is((s as DurableRaftStorage).hardState().term, 2, 'the term comes from the copies');
+  assert.is(report?.logLoss?.votesThroughTerm, 2);
+  // The drop is durable: a crash now finds the group empty, still marked.
+  n.env.crash();
+  n.log = openLog(n.env);
+  assert.equal(n.log.unopenedGroups(), []);
 });
 
 S.run();
