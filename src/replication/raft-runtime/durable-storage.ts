@@ -1,7 +1,7 @@
 import type { EngineDeps } from '../../storage/engine.js';
 import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
-import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
+import { tailMayBeRot, type DroppedTail, type WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { isDiskError } from '../../env/disk.js';
 import { filesUnder, quarantine } from '../../storage/quarantine.js';
 import { HARD_STATE_FILES, newestHardState, readHardStateCopies, writeHardStateCopies, type HardStateCopy } from './hard-state-file.js';
@@ -349,9 +349,13 @@ export class DurableRaftStorage implements RaftStorage {
     // replayed and the whole log went to quarantine.
     const openWal = (cuts: number, emptied: boolean) => {
       const r = recoverer(deps, snapDir);
+      // A last record that was written whole and fails its checks is rot, not a torn write
+      // (tailMayBeRot): it may hold entries this member acknowledged. Marked before the Wal cuts it.
+      const beforeTailCut = (t: DroppedTail, d: (e: Error | null) => void) =>
+        tailMayBeRot(t) && options.hardStateCopies !== false ? markRottenTail(deps, t, (at, reason, d2) => markLogLoss(deps, options.dir, at, reason, d2), d) : d(null);
       Wal.open(
         deps,
-        { dir: walDir, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
+        { dir: walDir, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal, beforeTailCut },
         r.onRecord,
         (err, wal, report) => {
           // A record that fails its checks in the middle of the log (or in a sealed segment):
@@ -847,6 +851,15 @@ export function cutLogAt(deps: EngineDeps, walDir: string, err: StorageCorruptio
       writeMarker(deps, err.path, prefix, done);
     });
   });
+}
+
+/**
+ * A rotten last record of a Raft log (tailMayBeRot): logged, and marked as a loss (`mark`) before
+ * the Wal drops it, as a cut is (the records it held may be entries the member acknowledged).
+ */
+export function markRottenTail(deps: EngineDeps, t: DroppedTail, mark: (at: string, reason: string, done: (err: Error | null) => void) => void, done: (err: Error | null) => void): void {
+  deps.log.log('error', 'raft.log_tail_rotten', { segment: t.segment, offset: t.offset, bytes: t.bytes, kind: t.kind, detail: t.detail });
+  mark(`${t.segment} at offset ${t.offset}`, `the log's last record was written whole and fails its checks (${t.detail}): rot, not a torn write`, done);
 }
 
 /**

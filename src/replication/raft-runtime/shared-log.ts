@@ -1,10 +1,10 @@
 import type { EngineDeps } from '../../storage/engine.js';
 import { FSYNC_ALWAYS, FSYNC_NEVER } from '../../storage/fsync-policy.js';
 import { Wal, WAL_DEFAULTS } from '../../storage/wal/wal.js';
-import type { WalRecoveryReport } from '../../storage/wal/recovery.js';
+import { tailMayBeRot, type DroppedTail, type WalRecoveryReport } from '../../storage/wal/recovery.js';
 import { assert } from '../../util/assert.js';
 import { StorageCorruptionError } from '../../storage/errors.js';
-import { cutLogAt, LOG_CUTS_MAX } from './durable-storage.js';
+import { cutLogAt, LOG_CUTS_MAX, markRottenTail } from './durable-storage.js';
 
 /**
  * One Raft log per node, shared by every Raft group the node hosts (README.md in this folder says
@@ -136,9 +136,15 @@ export class SharedRaftLog {
         if (list === undefined) recovered.set(group, (list = []));
         list.push({ lsn: r.lsn, type, data: r.data.slice(HEADER_BYTES), segment: r.segment, offset: r.offset });
       };
+      // A rotten last record (tailMayBeRot) may hold entries of any group: every group is marked
+      // before the Wal drops it, as for a cut.
+      const beforeTailCut = (t: DroppedTail, d: (e: Error | null) => void) => {
+        const mark = options.markLoss;
+        return tailMayBeRot(t) && mark !== undefined ? markRottenTail(deps, t, mark, d) : d(null);
+      };
       Wal.open(
         deps,
-        { dir: options.dir, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal },
+        { dir: options.dir, fsync: options.skipFsync ? FSYNC_NEVER : FSYNC_ALWAYS, fromLsn: null, ...WAL_DEFAULTS, ...options.wal, beforeTailCut },
         onRecord,
         (err, wal, report) => {
           const mark = options.markLoss;

@@ -47,6 +47,21 @@ export interface DroppedTail {
   detail: string;
 }
 
+/**
+ * Whether a dropped tail may be rot rather than a torn write: its bad fragment is whole and fails
+ * its checksum, or is malformed (non-zero block padding, a fragment out of sequence, or one that
+ * crosses its block). A crash does not make those: a torn write ends the file part way through a
+ * fragment, and a write that never reached the disk leaves zeros or nothing (the failure model of
+ * sim/disk.ts; on a real disk a torn sector inside a fragment can, rarely). So its records were
+ * written whole and changed since, and they may have been synced: for an owner that made promises
+ * on them (a Raft member's acknowledgements), a possible loss. A rot in a fragment's length field
+ * can still look like a torn write ('incomplete'); CTRL's persist records (Alagappan et al.,
+ * FAST 2018) would tell those apart too.
+ */
+export function tailMayBeRot(tail: DroppedTail): boolean {
+  return tail.kind === 'checksum' || tail.kind === 'malformed';
+}
+
 export interface WalRecoveryReport {
   /** Segments kept, oldest first. */
   segments: string[];

@@ -8,7 +8,7 @@ import { ByteWriter } from '../util/bytes.js';
 import { StorageCorruptionError } from '../errors.js';
 import { decodeLogicalHeader, encodeLogical, LOGICAL_HEADER_BYTES } from './logical-record.js';
 import { BLOCK_BYTES_DEFAULT, checkBlockBytes, framedSize, frameRecord, scanRecords } from './record-format.js';
-import { recoverWal, type WalRecord, type WalRecoveryReport } from './recovery.js';
+import { recoverWal, type DroppedTail, type WalRecord, type WalRecoveryPlan, type WalRecoveryReport } from './recovery.js';
 import { parseSegmentName, segmentPath } from './segments.js';
 
 /**
@@ -30,6 +30,12 @@ export interface WalOptions {
    * take whatever the newest contiguous run of segments holds.
    */
   fromLsn: number | null;
+  /**
+   * Called when recovery found a tail to drop, before anything is written (the tail is still on
+   * disk): an owner that made promises on the log's records marks what the tail may have held
+   * (tailMayBeRot) before it is gone. An error fails the open.
+   */
+  beforeTailCut?: (tail: DroppedTail, done: (err: Error | null) => void) => void;
 }
 
 export const WAL_DEFAULTS = {
@@ -82,13 +88,25 @@ export class Wal {
   ): void {
     checkBlockBytes(options.blockBytes);
     assert(options.segmentBytesMax >= options.blockBytes, 'WAL: a segment must hold at least one block');
-    let wal: Wal;
-    let report: WalRecoveryReport;
-    let rewritten: DiskFile[] = [];
+    let plan: WalRecoveryPlan;
     try {
       deps.disk.mkdir(options.dir);
-      const plan = recoverWal(deps.disk, options.dir, options.blockBytes, options.fromLsn, onRecord);
-      report = plan.report;
+      plan = recoverWal(deps.disk, options.dir, options.blockBytes, options.fromLsn, onRecord);
+    } catch (err) {
+      return done(err as Error);
+    }
+    const tail = plan.report.droppedTail;
+    const hook = options.beforeTailCut;
+    if (tail === null || hook === undefined) return Wal.openRecovered(deps, options, plan, done);
+    hook(tail, (err) => (err !== null ? done(err) : Wal.openRecovered(deps, options, plan, done)));
+  }
+
+  /** The rest of open: what recovery found is made durable (a torn tail cut off), then done. */
+  private static openRecovered(deps: EngineDeps, options: WalOptions, plan: WalRecoveryPlan, done: (err: Error | null, wal?: Wal, report?: WalRecoveryReport) => void): void {
+    let wal: Wal;
+    const report = plan.report;
+    let rewritten: DiskFile[] = [];
+    try {
       for (const path of report.staleSegments) removeIfPresent(deps, path);
       // Every kept segment: a failed fsync may have left a hole in any of them (rewrite.ts).
       if (options.fsync.kind !== 'never') {

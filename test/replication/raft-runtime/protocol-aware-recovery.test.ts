@@ -241,4 +241,44 @@ S('the newest hard state: highest term, a vote given beats none, never two votes
   assert.type(decodeHardState(rotten), 'string');
 });
 
+/** The active segment and the offset of its last record's payload (past its 7-byte fragment header). */
+function lastRecordOf(w: ReturnType<typeof world>): { path: string; offset: number; size: number } {
+  const names = w.disk().list('raft/wal').sort();
+  const path = `raft/wal/${names[names.length - 1]}`;
+  const f = w.disk().open(path, 'read');
+  const size = f.size();
+  f.close();
+  // The last entry's record is the last 120-odd bytes of the file: its payload ends the file.
+  return { path, offset: size - 20, size };
+}
+
+S('a rotten last record, written whole, is rot and not a torn write: marked as a loss before it is dropped', () => {
+  const w = world();
+  votedInTerm5(w);
+  const last = lastRecordOf(w);
+  w.rot(last.path, last.offset);
+  const { storage, report } = w.open();
+  assert.ok(report.wal.droppedTail !== null && report.wal.droppedTail.kind === 'checksum', `dropped: ${JSON.stringify(report.wal.droppedTail)}`);
+  assert.ok(report.logLoss !== null, 'the loss is reported');
+  assert.is(report.logLoss?.votesThroughTerm, 5);
+  assert.match(report.logLoss?.reason ?? '', /rot, not a torn write/);
+  assert.ok(storage.lastIndex() < 79, `the rotten record is gone (${storage.lastIndex()})`);
+  w.crash();
+  assert.is(w.open().report.logLoss?.votesThroughTerm, 5, 'the marker outlives this start');
+});
+
+S('a torn tail (a record cut short by a crash) is still cut silently: no loss, no vote held', () => {
+  const w = world();
+  votedInTerm5(w);
+  const last = lastRecordOf(w);
+  const f = w.disk().open(last.path, 'write');
+  f.truncate(last.size - 20);
+  f.sync(() => {});
+  f.close();
+  const { storage, report } = w.open();
+  assert.ok(report.wal.droppedTail !== null && report.wal.droppedTail.kind === 'incomplete', `dropped: ${JSON.stringify(report.wal.droppedTail)}`);
+  assert.is(report.logLoss, null);
+  assert.is(storage.lastIndex(), 78);
+});
+
 S.run();

@@ -392,4 +392,41 @@ S('a group whose records do not replay after the cut drops them and starts empty
   assert.equal(n.log.unopenedGroups(), []);
 });
 
+S('a rotten last record, written whole, marks every group before it is dropped; a torn one does not', () => {
+  for (const damage of ['rot', 'torn'] as const) {
+    const n = node(`tail-${damage}`, [1, 2]);
+    for (const g of [1, 2]) persist(n, g, [], { term: 4, vote: 'n1', commit: 1 });
+    n.env.run(10);
+    for (let i = 2; i < 10; i++) persist(n, 1 + (i % 2), [entry(1 + (i % 2), Math.floor(i / 2) + 1, 4, 200)], null);
+    n.env.run(100);
+    n.env.crash();
+    const segments = n.env.deps.disk.list(DIR).sort();
+    const path = `${DIR}/${segments[segments.length - 1]}`;
+    const f = n.env.deps.disk.open(path, 'write');
+    const size = f.size();
+    if (damage === 'rot') {
+      const b = f.read(size - 20, 1);
+      f.writeAt(size - 20, new Uint8Array([(b[0] as number) ^ 0xff]));
+    } else f.truncate(size - 20);
+    f.close();
+    n.env.call<[Error | null]>((cb) => n.env.deps.disk.syncDir(DIR, cb));
+    const marked: string[] = [];
+    const markLoss = (at: string, reason: string, done: (err: Error | null) => void) => {
+      assert.match(reason, /rot, not a torn write/);
+      let i = 0;
+      const next = (): void => {
+        const g = [1, 2][i++];
+        if (g === undefined) return done(null);
+        marked.push(`g${g}`);
+        markLogLoss(n.env.deps, `g${g}/raft`, at, reason, (e) => (e !== null ? done(e) : next()));
+      };
+      next();
+    };
+    const [err, log] = n.env.call<[Error | null, SharedRaftLog?]>((cb) => SharedRaftLog.open(n.env.deps, { dir: DIR, skipFsync: false, wal: { segmentBytesMax: 64 * 1024, blockBytes: 1024 }, markLoss }, cb));
+    assert.is(err, null);
+    assert.ok((log as SharedRaftLog).report.droppedTail !== null, `${damage}: a tail was dropped`);
+    assert.equal(marked, damage === 'rot' ? ['g1', 'g2'] : [], damage);
+  }
+});
+
 S.run();
