@@ -44,7 +44,7 @@ function positiveInt(flag: string, value: string | undefined, min: number): numb
 /** Runs the dump, writing record lines to out and the summary or error to err; returns the exit code. */
 export async function walDumpCommand(dir: string, flags: WalDumpFlags, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const { RealDisk } = await import('../env/real/disk.js');
-  const { recoverWal } = await import('../storage/wal/recovery.js');
+  const { recoverWal, tailMayBeRot } = await import('../storage/wal/recovery.js');
   const { decodeBatch } = await import('../storage/batch.js');
   const { RECORD_KV_BATCH, RECORD_TYPE_NAMES } = await import('../storage/wal/record-types.js');
   const { BLOCK_BYTES_DEFAULT, checkBlockBytes } = await import('../storage/wal/record-format.js');
@@ -84,7 +84,8 @@ export async function walDumpCommand(dir: string, flags: WalDumpFlags, out: (lin
     err(`wal dump: ${rep.records} records${rep.firstLsn === null ? '' : `, LSN ${rep.firstLsn}..${rep.lastLsn}`}, ${rep.segments.length} segments, next LSN ${rep.nextLsn}, block size ${blockBytes}`);
     if (rep.droppedTail !== null) {
       const t = rep.droppedTail;
-      err(`wal dump: torn tail in ${t.segment} at offset ${t.offset}: ${t.bytes} bytes (${t.kind}: ${t.detail}); recovery would cut it off`);
+      if (tailMayBeRot(t)) err(`wal dump: rotten last record in ${t.segment} at offset ${t.offset}: ${t.bytes} bytes (${t.kind}: ${t.detail}), written whole, so not a torn write; recovery would cut it off, and a Raft log would first mark the loss and hold its votes`);
+      else err(`wal dump: torn tail in ${t.segment} at offset ${t.offset}: ${t.bytes} bytes (${t.kind}: ${t.detail}); recovery would cut it off`);
     }
     if (rep.staleSegments.length > 0) err(`wal dump: stale segments recovery would remove: ${rep.staleSegments.join(', ')}`);
     return EXIT_OK;

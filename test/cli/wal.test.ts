@@ -71,6 +71,25 @@ Dump('reports a torn tail without cutting it off', async () => {
   }
 });
 
+Dump('tells a rotten last record, written whole, from a torn tail', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kv-lab-wal-'));
+  try {
+    await writeWal(dir, 64);
+    const seg = join(dir, segmentName(1));
+    const bytes = readFileSync(seg);
+    const rotten = Buffer.from(bytes);
+    rotten[rotten.length - 2] = (rotten[rotten.length - 2] as number) ^ 0x10;
+    writeFileSync(seg, rotten);
+    const r = await dump(dir, { blockBytes: '64' });
+    assert.is(r.code, 0);
+    assert.is(r.records.length, 1);
+    assert.match(r.err, /rotten last record in .*0+1\.wal at offset \d+: \d+ bytes \(checksum: fragment checksum mismatch\), written whole, so not a torn write/);
+    assert.not.match(r.err, /torn tail in/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 Dump('an engine directory: finds wal/ and the block size in the manifest', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kv-lab-wal-'));
   try {
