@@ -102,6 +102,24 @@ function terms(s: DurableRaftStorage): string {
   return out.join(' ');
 }
 
+/**
+ * A markLoss for SharedRaftLog.open, as the sharded node's: marks each of `groups` (markLogLoss in
+ * g<i>/raft) one after the other, noting them in `marked`; `check` looks at the call first.
+ */
+function markEveryGroup(n: Node, groups: number[], marked: string[], check: (at: string, reason: string) => void) {
+  return (at: string, reason: string, done: (err: Error | null) => void): void => {
+    check(at, reason);
+    let i = 0;
+    const next = (): void => {
+      const g = groups[i++];
+      if (g === undefined) return done(null);
+      marked.push(`g${g}`);
+      markLogLoss(n.env.deps, `g${g}/raft`, at, reason, (e) => (e !== null ? done(e) : next()));
+    };
+    next();
+  };
+}
+
 const S = suite('shared raft log');
 
 S('several groups persist through one log and each gets back exactly its own log after a crash', () => {
@@ -330,19 +348,11 @@ S('a corrupt record with markLoss: every group is marked first, the log is cut t
   f.writeAt(300, new Uint8Array([(b[0] as number) ^ 0xff]));
   f.close();
   const marked: string[] = [];
-  const markLoss = (at: string, reason: string, done: (err: Error | null) => void) => {
+  const markLoss = markEveryGroup(n, [1, 2], marked, (at) => {
     // Marked before anything moves: every segment is still in place.
     assert.equal(n.env.deps.disk.list(DIR).sort(), segments);
     assert.match(at, bad);
-    let i = 0;
-    const next = (): void => {
-      const g = [1, 2][i++];
-      if (g === undefined) return done(null);
-      marked.push(`g${g}`);
-      markLogLoss(n.env.deps, `g${g}/raft`, at, reason, (e) => (e !== null ? done(e) : next()));
-    };
-    next();
-  };
+  });
   const [err, log] = n.env.call<[Error | null, SharedRaftLog?]>((cb) => SharedRaftLog.open(n.env.deps, { dir: DIR, skipFsync: false, wal: { segmentBytesMax: 4096, blockBytes: 1024 }, markLoss }, cb));
   assert.is(err, null);
   assert.equal(marked, ['g1', 'g2']);
@@ -411,17 +421,7 @@ S('a rotten last record, written whole, marks every group before it is dropped; 
     f.close();
     n.env.call<[Error | null]>((cb) => n.env.deps.disk.syncDir(DIR, cb));
     const marked: string[] = [];
-    const markLoss = (at: string, reason: string, done: (err: Error | null) => void) => {
-      assert.match(reason, /rot, not a torn write/);
-      let i = 0;
-      const next = (): void => {
-        const g = [1, 2][i++];
-        if (g === undefined) return done(null);
-        marked.push(`g${g}`);
-        markLogLoss(n.env.deps, `g${g}/raft`, at, reason, (e) => (e !== null ? done(e) : next()));
-      };
-      next();
-    };
+    const markLoss = markEveryGroup(n, [1, 2], marked, (_at, reason) => assert.match(reason, /rot, not a torn write/));
     const [err, log] = n.env.call<[Error | null, SharedRaftLog?]>((cb) => SharedRaftLog.open(n.env.deps, { dir: DIR, skipFsync: false, wal: { segmentBytesMax: 64 * 1024, blockBytes: 1024 }, markLoss }, cb));
     assert.is(err, null);
     assert.ok((log as SharedRaftLog).report.droppedTail !== null, `${damage}: a tail was dropped`);
