@@ -1,6 +1,6 @@
 import { assert } from '../../util/assert.js';
 import { ByteWriter, isZero, readU16, readU32, writeU32 } from '../util/bytes.js';
-import { crc32c } from '../util/crc32c.js';
+import { crc32c, crc32cUpdate } from '../util/crc32c.js';
 
 /**
  * The physical format of a log file (the WAL's segments, the LSM manifest), after LevelDB's
@@ -96,7 +96,8 @@ export function frameRecord(out: ByteWriter, payload: Uint8Array, offset: number
  * - `incomplete`: a header or payload runs past the end of the file (a write cut short);
  * - `zeroed`: zeros where a header should be (a write that never reached the disk, with a later
  *   write of the same file that did: the gap reads as zeros);
- * - `checksum`: a complete fragment whose checksum does not match;
+ * - `checksum`: a complete fragment whose checksum does not match, or one whose length field
+ *   rotted so that it claims bytes past the end of the file (lengthBeforeFlip);
  * - `malformed`: a fragment that cannot be (bad type, crossing its block, out of sequence, or
  *   non-zero padding).
  */
@@ -165,7 +166,11 @@ export function scanRecords(
     const len = readU16(data, pos + 4);
     const type = data[pos + 6] as number;
     if (HEADER_BYTES + len > room) return bad('malformed', `fragment of ${len} bytes crosses its block`, -1, true);
-    if (pos + HEADER_BYTES + len > data.length) return bad('incomplete', `fragment of ${len} bytes cut short`, -1, true);
+    if (pos + HEADER_BYTES + len > data.length) {
+      const whole = lengthBeforeFlip(data, pos, len, type, room);
+      if (whole !== null) return bad('checksum', `fragment length field rotten: it claims ${len} bytes past the end of the file, and ${whole} verify`, pos + HEADER_BYTES + whole, true);
+      return bad('incomplete', `fragment of ${len} bytes cut short`, -1, true);
+    }
     // A damaged payload leaves the length intact: the next fragment is then right after this one.
     if (crc32c(data, pos + 4, pos + HEADER_BYTES + len) !== readU32(data, pos)) return bad('checksum', 'fragment checksum mismatch', pos + HEADER_BYTES + len, true);
     const payload = data.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + len);
@@ -200,6 +205,33 @@ export function scanRecords(
   }
   if (recordStart >= 0) return bad('incomplete', 'split record without its LAST fragment');
   return { validEnd, records, bad: null };
+}
+
+/**
+ * The length a fragment at p had before one bit of its length field flipped, when that is how it
+ * came to claim bytes past the end of the file: the length with one bit changed fits its block and
+ * the file, and with it the fragment verifies. Null when no such length exists. A write cut short
+ * claims its true length with too few bytes after it; a fragment that was written whole and whose
+ * length field rotted upward looks just like it, except that one of these sixteen lengths makes its
+ * checksum agree, which a cut write does only by a CRC-32C's chance. So the last record of a log,
+ * synced and then rotten in its length, reads as rot (tailMayBeRot) and not as a torn write; a
+ * flip of one bit is what a failing sector most often does, and what the simulator's corrupt fault
+ * does. Wider damage to the length field still reads as torn: CTRL's persist records (Alagappan et
+ * al., FAST 2018) would tell every case apart, at a write per fsync.
+ */
+function lengthBeforeFlip(data: Uint8Array, p: number, len: number, type: number, room: number): number | null {
+  if (type < FULL || type > LAST) return null;
+  const stored = readU32(data, p);
+  const header = new Uint8Array(3);
+  header[2] = type;
+  for (let bit = 0; bit < 16; bit++) {
+    const n = len ^ (1 << bit);
+    if (HEADER_BYTES + n > room || p + HEADER_BYTES + n > data.length) continue;
+    header[0] = n & 0xff;
+    header[1] = n >>> 8;
+    if (crc32cUpdate(crc32cUpdate(0, header), data, p + HEADER_BYTES, p + HEADER_BYTES + n) === stored) return n;
+  }
+  return null;
 }
 
 /** Whether a fragment that verifies starts at p. */

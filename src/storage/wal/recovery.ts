@@ -54,9 +54,11 @@ export interface DroppedTail {
  * fragment, and a write that never reached the disk leaves zeros or nothing (the failure model of
  * sim/disk.ts; on a real disk a torn sector inside a fragment can, rarely). So its records were
  * written whole and changed since, and they may have been synced: for an owner that made promises
- * on them (a Raft member's acknowledgements), a possible loss. A rot in a fragment's length field
- * can still look like a torn write ('incomplete'); CTRL's persist records (Alagappan et al.,
- * FAST 2018) would tell those apart too.
+ * on them (a Raft member's acknowledgements), a possible loss. A bit flipped in a fragment's length
+ * field that makes it claim bytes past the end of the file reads as a checksum failure too (the
+ * flip undone, the fragment verifies: lengthBeforeFlip in record-format.ts); wider damage to a
+ * length field can still look like a torn write ('incomplete'), which CTRL's persist records
+ * (Alagappan et al., FAST 2018) would tell apart.
  */
 export function tailMayBeRot(tail: DroppedTail): boolean {
   return tail.kind === 'checksum' || tail.kind === 'malformed';

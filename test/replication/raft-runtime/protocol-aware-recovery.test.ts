@@ -11,6 +11,7 @@ import type { Ready } from '../../../src/replication/raft/ready.js';
 import type { Entry, HardState } from '../../../src/replication/raft/types.js';
 import { DurableRaftStorage, HARD_STATE_LOST_MARKER, LOG_LOST_MARKER, type OpenReport } from '../../../src/replication/raft-runtime/durable-storage.js';
 import { decodeHardState, encodeHardState, newestHardState } from '../../../src/replication/raft-runtime/hard-state-file.js';
+import { FULL, HEADER_BYTES, scanRecords } from '../../../src/storage/wal/record-format.js';
 import { SimMachineClock } from '../../../sim/clock.js';
 import { DEFAULT_DISK_OPTIONS, SimDisk } from '../../../sim/disk.js';
 import { Owner, Scheduler } from '../../../sim/scheduler.js';
@@ -265,6 +266,33 @@ S('a rotten last record, written whole, is rot and not a torn write: marked as a
   assert.ok(storage.lastIndex() < 79, `the rotten record is gone (${storage.lastIndex()})`);
   w.crash();
   assert.is(w.open().report.logLoss?.votesThroughTerm, 5, 'the marker outlives this start');
+});
+
+S('a last record whose length field rotted to claim bytes past the end of the file is rot too, not a torn write', () => {
+  // Before lengthBeforeFlip this read as a write cut short ('incomplete'): the synced entry was
+  // dropped silently and the member voted as if it had never acknowledged it.
+  const w = world();
+  votedInTerm5(w);
+  const { path } = lastRecordOf(w);
+  const data = w.disk().readFile(path);
+  let last = -1;
+  scanRecords(data, 1024, (_p, offset) => (last = offset));
+  assert.is(data[last + 6], FULL, 'the last record is one fragment');
+  const len = (data[last + 4] as number) | ((data[last + 5] as number) << 8);
+  assert.is(last + HEADER_BYTES + len, data.length, 'it ends the file');
+  // The lowest clear bit of the length that keeps the claim inside the 1024-byte block.
+  let bit = 0;
+  while (len & (1 << bit) || (last % 1024) + HEADER_BYTES + (len | (1 << bit)) > 1024) bit++;
+  assert.ok(bit < 16, 'a flip that claims bytes past the end exists');
+  const f = w.disk().open(path, 'write');
+  f.writeAt(last + 4 + (bit >> 3), new Uint8Array([(data[last + 4 + (bit >> 3)] as number) ^ (1 << (bit & 7))]));
+  f.sync(() => {});
+  f.close();
+  const { storage, report } = w.open();
+  assert.ok(report.wal.droppedTail !== null && report.wal.droppedTail.kind === 'checksum', `dropped: ${JSON.stringify(report.wal.droppedTail)}`);
+  assert.match(report.wal.droppedTail?.detail ?? '', /length field rotten/);
+  assert.is(report.logLoss?.votesThroughTerm, 5, 'the loss is marked and the votes held');
+  assert.ok(storage.lastIndex() < 79, `the rotten record is gone (${storage.lastIndex()})`);
 });
 
 S('a torn tail (a record cut short by a crash) is still cut silently: no loss, no vote held', () => {

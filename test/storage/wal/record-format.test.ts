@@ -126,7 +126,7 @@ Format('a rotten length in a log shorter than a block: the records after it are 
   // no block boundary followed in so short a log, and acknowledged records were dropped as a tail.
   const blockBytes = 1024;
   const ps = [payload(20, 1), payload(20, 2), payload(20, 3)];
-  for (const [flip, kind] of [[0x01, 'checksum'], [0x80, 'incomplete'], [0x04, 'malformed']] as const) {
+  for (const [flip, kind] of [[0x01, 'checksum'], [0x80, 'checksum'], [0x04, 'malformed']] as const) {
     const data = frameAll(ps, blockBytes);
     // The length is bytes 4-5 of the header, little-endian: 0x04 on the high byte makes it cross the block.
     const at = flip === 0x04 ? 5 : 4;
@@ -136,12 +136,37 @@ Format('a rotten length in a log shorter than a block: the records after it are 
     assert.is(result.bad?.kind, kind, `flip ${flip}`);
     assert.ok(result.bad?.validAfter, `flip ${flip}: the two records after it verify`);
   }
-  // The last record rotten, nothing valid after it: still indistinguishable from a torn write.
+  // The last record rotten, nothing valid after it: a whole fragment failing its checksum, which
+  // a crash does not leave (tailMayBeRot).
   const data = frameAll(ps, blockBytes);
   data[data.length - 1] = (data[data.length - 1] as number) ^ 0x01;
   const { result } = scanAll(data, blockBytes);
   assert.is(result.bad?.kind, 'checksum');
   assert.not.ok(result.bad?.validAfter);
+});
+
+Format('the last record with any one bit of its length flipped is rot, never a torn write', () => {
+  // A flip that makes the length claim bytes past the end of the file looked exactly like a write
+  // cut short ('incomplete'), and a synced record was dropped as a torn tail. With the flip undone
+  // the fragment verifies, which a cut write does only by chance.
+  const blockBytes = 1024;
+  const ps = [payload(20, 1), payload(20, 2), payload(300, 3)];
+  const last = 2 * (HEADER_BYTES + 20);
+  for (let bit = 0; bit < 16; bit++) {
+    const data = frameAll(ps, blockBytes);
+    data[last + 4 + (bit >> 3)] = (data[last + 4 + (bit >> 3)] as number) ^ (1 << (bit & 7));
+    const { got, result } = scanAll(data, blockBytes);
+    assert.is(got.length, 2, `bit ${bit}: the records before it are read`);
+    assert.is(result.bad?.offset, last);
+    assert.ok(result.bad?.kind === 'checksum' || result.bad?.kind === 'malformed', `bit ${bit}: ${result.bad?.kind} (${result.bad?.detail})`);
+    const up = (300 ^ (1 << bit)) > 300 && HEADER_BYTES + (300 ^ (1 << bit)) <= blockBytes - last;
+    if (up) assert.match(result.bad?.detail ?? '', /length field rotten: it claims \d+ bytes past the end of the file, and 300 verify/);
+  }
+  // Cut short instead, at any point of its payload, it stays a torn write.
+  const whole = frameAll(ps, blockBytes);
+  for (let cut = last + HEADER_BYTES; cut < whole.length; cut++) {
+    assert.is(scanAll(whole.subarray(0, cut), blockBytes).result.bad?.kind, 'incomplete', `cut at ${cut}`);
+  }
 });
 
 Format('a zeroed gap (a lost write before a kept one) reads as zeroed', () => {
