@@ -22,14 +22,14 @@ export const root = join(import.meta.dirname, '..');
  * inside node_modules (so node_modules resolves), not to dist/. `source` (--source) skips it, as
  * does a smoke run.
  */
-export function compiledCli(source: boolean, log: (text: string) => void): string[] {
+export function compiledCli(source: boolean, log: (text: string) => void, checkout = root): string[] {
   // A smoke run (bench/args.ts) measures nothing, so it skips the build too.
-  if (source || benchSmoke()) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
+  if (source || benchSmoke()) return [process.execPath, '--import', 'tsx', join(checkout, 'src', 'cli', 'main.ts')];
   // One folder per checkout: node_modules is often shared between worktrees (a symlink), and two
   // benches compiling different trees into one folder would run a mix of both.
-  const out = join(root, 'node_modules', '.cache', `kv-lab-bench-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`);
-  log('compiling kv-lab for the servers (tsc) …');
-  spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
+  const out = join(checkout, 'node_modules', '.cache', `kv-lab-bench-${createHash('sha256').update(checkout).digest('hex').slice(0, 8)}`);
+  log(`compiling kv-lab${checkout === root ? '' : ` of ${checkout}`} for the servers (tsc) …`);
+  spawnSync(process.execPath, [join(checkout, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(checkout, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
   const main = join(out, 'src', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error(`tsc produced no ${main}`);
   return [process.execPath, ...(process.env.KV_LAB_BENCH_EXEC_ARGV ?? '').split(' ').filter((a) => a !== ''), main];

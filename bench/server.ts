@@ -1,5 +1,5 @@
 /**
- * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only] [--engine-wal-peer]
+ * npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only] [--engine-wal-peer] [--base DIR]
  *
  * kv-lab as a server, measured from outside: real `kv-lab serve` processes on loopback (started
  * with `kv-lab cluster up --insecure`), driven by a load generator in this process over raw
@@ -38,10 +38,10 @@
  * missing, and the JSON says which (`pinning`).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { benchArgs, type BenchReport, type BenchResult } from './args.js';
 import { clusterDown, clusterUp as startCluster, compiledCli, freeBase, KEYS, keyOf, lineEnd, lineOk, median, pool, preload, repeatFlag, round, sameTarget, serverCounters, socketLoad, VALUE, type Load, type ReplyEnd, type ReplyOk } from './load.js';
 
@@ -60,7 +60,8 @@ const PIPELINE = 16;
  */
 const REDIS_REFERENCE = { getUnpipelined: 130_000, getPipelined16: 710_000 };
 
-const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin', '--raft-only', '--writes-only', '--engine-wal-peer']);
+const USAGE = 'usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only] [--engine-wal-peer] [--base DIR]';
+const KNOWN_FLAGS = new Set(['--source', '--repeat', '--no-pin', '--raft-only', '--writes-only', '--engine-wal-peer', '--base']);
 /** `--raft-only`: only the 3-node cluster; `--writes-only`: only the PUT cases. */
 const RAFT_ONLY = args.rest.includes('--raft-only');
 const WRITES_ONLY = args.rest.includes('--writes-only');
@@ -72,18 +73,39 @@ const WRITES_ONLY = args.rest.includes('--writes-only');
  * folder before the cluster starts, and checks afterwards that the engines did write there.
  */
 const ENGINE_WAL_PEER = args.rest.includes('--engine-wal-peer');
+/**
+ * `--base DIR`: the 3-node cluster a second time, run by the kv-lab of another checkout (e.g.
+ * `git worktree add /tmp/base <commit>` with its node_modules linked to this one's), measured by
+ * this checkout's load generator and counters: a before and after of any change to the write
+ * path, in one run (issue 23's item 2 asks for 1.3× the rate of the code before it).
+ */
+const BASE_DIR = (() => {
+  const i = args.rest.indexOf('--base');
+  if (i < 0) return null;
+  const dir = args.rest[i + 1];
+  if (dir === undefined || dir.startsWith('--')) usageError('--base needs the directory of a kv-lab checkout');
+  const abs = resolve(dir);
+  for (const need of ['src/cli/main.ts', 'tsconfig.build.json', 'node_modules/typescript/bin/tsc']) {
+    if (!existsSync(join(abs, need))) usageError(`--base ${dir}: no ${need} there (a kv-lab checkout with its node_modules, or a link to them)`);
+  }
+  return abs;
+})();
 const RAFT = 'kv-lab 3-node raft';
 const RAFT_ENGINE_WAL = 'kv-lab 3-node raft, engine WAL too';
+const RAFT_BASE = 'kv-lab 3-node raft, base';
 for (let i = 0; i < args.rest.length; i++) {
   const flag = args.rest[i] as string;
-  if (!KNOWN_FLAGS.has(flag)) {
-    process.stderr.write(`bench:server: unknown argument ${JSON.stringify(flag)}; usage: npm run bench:server [--json] [--quick] [--source] [--repeat N] [--no-pin] [--raft-only] [--writes-only] [--engine-wal-peer]\n`);
-    process.exit(2);
-  }
-  if (flag === '--repeat') i++;
+  if (!KNOWN_FLAGS.has(flag)) usageError(`unknown argument ${JSON.stringify(flag)}`);
+  if (flag === '--repeat' || flag === '--base') i++;
+}
+
+function usageError(message: string): never {
+  process.stderr.write(`bench:server: ${message}; ${USAGE}\n`);
+  process.exit(2);
 }
 
 const cli = compiledCli(args.rest.includes('--source'), log);
+const baseCli = BASE_DIR === null ? null : compiledCli(false, log, BASE_DIR);
 const work = mkdtempSync(join(tmpdir(), 'kv-lab-bench-server-'));
 
 function log(text: string): void {
@@ -132,10 +154,10 @@ interface Subject {
   httpPort: number;
 }
 
-async function clusterUp(name: string, nodes: number, engineWal = false): Promise<Subject> {
+async function clusterUp(name: string, nodes: number, engineWal = false, by = cli): Promise<Subject> {
   const dir = join(work, name);
   if (engineWal) for (let i = 1; i <= nodes; i++) mkdirSync(join(dir, 'data', `n${i}`, 'kv', 'wal'), { recursive: true });
-  const { status } = await startCluster(cli, dir, nodes);
+  const { status } = await startCluster(by, dir, nodes);
   // Aim at the leader: a follower would forward every request.
   const leader = status.addresses[status.leader];
   if (leader === undefined) throw new Error(`no leader known: ${JSON.stringify(status)}`);
@@ -304,14 +326,15 @@ function measureRedis(redis: Redis, name: string): Load | null {
 
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
-  const subjects: [string, number][] = ([['kv-lab 1 node', 1], [RAFT, 3], ...(ENGINE_WAL_PEER ? [[RAFT_ENGINE_WAL, 3]] : [])] as [string, number][]).filter(([, n]) => !RAFT_ONLY || n === 3);
+  const subjects: [string, number][] = ([['kv-lab 1 node', 1], [RAFT, 3], ...(ENGINE_WAL_PEER ? [[RAFT_ENGINE_WAL, 3]] : []), ...(baseCli !== null ? [[RAFT_BASE, 3]] : [])] as [string, number][]).filter(([, n]) => !RAFT_ONLY || n === 3);
   const redis = await startRedis();
   const redisRuns = new Map<string, Load[]>();
   try {
     for (const [name, nodes] of subjects) {
       log(`starting ${name} …`);
       const engineWal = name === RAFT_ENGINE_WAL;
-      const subject = await clusterUp(nodes === 1 ? 'one' : engineWal ? 'raft3-engine-wal' : 'raft3', nodes, engineWal);
+      const by = name === RAFT_BASE ? (baseCli as string[]) : cli;
+      const subject = await clusterUp(nodes === 1 ? 'one' : engineWal ? 'raft3-engine-wal' : name === RAFT_BASE ? 'raft3-base' : 'raft3', nodes, engineWal, by);
       const pinned = nodes === 1 && PIN_OFF === null;
       if (pinned) {
         pin(Number(readFileSync(join(subject.dir, 'run', 'n1.pid'), 'utf8').trim()), SERVER_CPU);
@@ -340,7 +363,7 @@ async function main(): Promise<void> {
         }
       } finally {
         if (pinned) pin(process.pid, ALL_CPUS);
-        clusterDown(cli, subject.dir);
+        clusterDown(by, subject.dir);
       }
     }
   } finally {
@@ -367,16 +390,18 @@ async function main(): Promise<void> {
     '3-node raft >= 20,000 durable writes/s with p99 < 20 ms': raftPut !== undefined && (raftPut.opsPerSec ?? 0) >= 20_000,
   };
   ratios['3-node raft writes/s with p99 < 20 ms / 20,000'] = round((raftPut?.opsPerSec ?? 0) / 20_000);
-  // One log against the engine's WAL too, case by case (issue 23's targets: writes/s ≥ 1.3×, disk
-  // bytes per write about halved): rate, disk bytes and CPU per write.
+  // This checkout's cluster against its peers, case by case (issue 23's targets: writes/s ≥ 1.3×,
+  // disk bytes per write about halved): rate, disk bytes and CPU per write.
+  const bytes = (x: BenchResult) => (x as { diskBytesPerWrite?: number }).diskBytesPerWrite ?? NaN;
+  const cpu = (x: BenchResult) => (x as { cpuUsPerOp?: number }).cpuUsPerOp ?? NaN;
   for (const r of results.filter((x) => x.subject === RAFT && x.case.includes('put'))) {
-    const peer = results.find((x) => x.subject === RAFT_ENGINE_WAL && x.case === r.case);
-    if (peer === undefined) continue;
-    ratios[`${r.case} writes/s one log/engine WAL too`] = round((r.opsPerSec ?? NaN) / (peer.opsPerSec ?? NaN));
-    const bytes = (x: BenchResult) => (x as { diskBytesPerWrite?: number }).diskBytesPerWrite ?? NaN;
-    const cpu = (x: BenchResult) => (x as { cpuUsPerOp?: number }).cpuUsPerOp ?? NaN;
-    ratios[`${r.case} disk bytes/write one log/engine WAL too`] = round(bytes(r) / bytes(peer));
-    ratios[`${r.case} CPU/write one log/engine WAL too`] = round(cpu(r) / cpu(peer));
+    for (const [peerName, label] of [[RAFT_ENGINE_WAL, 'one log/engine WAL too'], [RAFT_BASE, 'this/base']] as const) {
+      const peer = results.find((x) => x.subject === peerName && x.case === r.case);
+      if (peer === undefined) continue;
+      ratios[`${r.case} writes/s ${label}`] = round((r.opsPerSec ?? NaN) / (peer.opsPerSec ?? NaN));
+      ratios[`${r.case} disk bytes/write ${label}`] = round(bytes(r) / bytes(peer));
+      ratios[`${r.case} CPU/write ${label}`] = round(cpu(r) / cpu(peer));
+    }
   }
   const report: BenchReport = {
     bench: 'server',
@@ -385,6 +410,7 @@ async function main(): Promise<void> {
     pipeline: PIPELINE,
     valueBytes: VALUE.length,
     repeat: REPEAT,
+    ...(BASE_DIR !== null ? { base: BASE_DIR } : {}),
     pinning: PIN_OFF ?? `one-node cases and Redis: server on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU} (taskset); the Raft cluster unpinned`,
     redis: redis !== null ? 'measured' : `absent (redis-server/redis-benchmark not installed); ratios use issue 6's reference figures ${REDIS_REFERENCE.getUnpipelined}/s and ${REDIS_REFERENCE.getPipelined16}/s`,
     results,
