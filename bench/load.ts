@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freeBasePort } from '../test/host/helpers.js';
 import { benchSmoke, percentile } from './args.js';
-import { cpuMs, ioBytes } from './proc.js';
+import { cpuMs, ioBytes, sleeps } from './proc.js';
 
 export const root = join(import.meta.dirname, '..');
 
@@ -91,6 +91,8 @@ export interface Load {
   cpuUsPerOp?: number | null;
   /** Write- and read-like system calls the servers made while measured, per operation (null: unknown). */
   syscallsPerOp?: number | null;
+  /** Times the servers' event loops went to sleep and were woken while measured, per operation (null: unknown). */
+  sleepsPerOp?: number | null;
 }
 
 /** What the servers under load have used so far, read before and after a measured window. */
@@ -112,6 +114,8 @@ export interface ServerCounters {
    * when each message costs its own write(2).
    */
   syscalls(): number | null;
+  /** Times the servers' main threads slept and were woken (proc.ts sleeps). */
+  sleeps(): number | null;
 }
 
 /** The counters of the servers `kv-lab cluster up --dir dir` started (their pids in dir/run). */
@@ -138,6 +142,7 @@ export function serverCounters(dir: string): ServerCounters {
       const r = ioBytes(pid, 'syscr');
       return w === null || r === null ? null : w + r;
     }),
+    sleeps: () => sum((pid) => sleeps(pid)),
   };
 }
 
@@ -197,17 +202,20 @@ export async function socketLoad(targets: Target[], depth: number, replyEnd: Rep
   const disk0 = servers?.diskBytes() ?? null;
   const cpu0 = servers?.cpuMs() ?? null;
   const sys0 = servers?.syscalls() ?? null;
+  const sleeps0 = servers?.sleeps() ?? null;
   await new Promise((r) => setTimeout(r, timing.durationMs));
   const load = window.stop();
   const disk1 = servers?.diskBytes() ?? null;
   const cpu1 = servers?.cpuMs() ?? null;
   const sys1 = servers?.syscalls() ?? null;
+  const sleeps1 = servers?.sleeps() ?? null;
   run.stop();
   if (servers === null) return load;
   const diskBytesPerOp = disk0 === null || disk1 === null || load.ops === 0 ? null : Math.round((disk1 - disk0) / load.ops);
   const cpuUsPerOp = cpu0 === null || cpu1 === null || load.ops === 0 ? null : Math.round(((cpu1 - cpu0) * 1000) / load.ops);
   const syscallsPerOp = sys0 === null || sys1 === null || load.ops === 0 ? null : Math.round(((sys1 - sys0) / load.ops) * 100) / 100;
-  return { ...load, diskBytesPerOp, cpuUsPerOp, syscallsPerOp };
+  const sleepsPerOp = sleeps0 === null || sleeps1 === null || load.ops === 0 ? null : Math.round(((sleeps1 - sleeps0) / load.ops) * 100) / 100;
+  return { ...load, diskBytesPerOp, cpuUsPerOp, syscallsPerOp, sleepsPerOp };
 }
 
 /** One measured window of a running load. */
@@ -359,7 +367,7 @@ export async function preload(port: number): Promise<void> {
 export function median(runs: Load[]): Load & { runs: { opsPerSec: number; p99Ms: number }[] } {
   const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
   const mid = sorted[(sorted.length - 1) >> 1] as Load;
-  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms, ...(r.diskBytesPerOp != null ? { diskBytesPerOp: r.diskBytesPerOp } : {}), ...(r.cpuUsPerOp != null ? { cpuUsPerOp: r.cpuUsPerOp } : {}), ...(r.syscallsPerOp != null ? { syscallsPerOp: r.syscallsPerOp } : {}) })) };
+  return { ...mid, runs: runs.map((r) => ({ opsPerSec: r.opsPerSec, p99Ms: r.p99Ms, ...(r.diskBytesPerOp != null ? { diskBytesPerOp: r.diskBytesPerOp } : {}), ...(r.cpuUsPerOp != null ? { cpuUsPerOp: r.cpuUsPerOp } : {}), ...(r.syscallsPerOp != null ? { syscallsPerOp: r.syscallsPerOp } : {}), ...(r.sleepsPerOp != null ? { sleepsPerOp: r.sleepsPerOp } : {}) })) };
 }
 
 /** `--repeat N` among a bench's arguments (1..20), or null when absent. */

@@ -46,3 +46,15 @@ export function ioBytes(pid: Pid | 'self', field: 'write_bytes' | 'read_bytes' |
   const m = io === null ? null : new RegExp(`^${field}: (\\d+)$`, 'm').exec(io);
   return m === null || m[1] === undefined ? null : Number(m[1]);
 }
+
+/**
+ * How many times the process's main thread has gone to sleep and been woken (voluntary_ctxt_switches
+ * of status): for a Node server, each is an event loop that ran out of work and waited in epoll.
+ * Work that arrives in many small pieces costs a wake-up each, which the CPU time of the wake-up
+ * (the scheduler's, on both sides of a socket) grows with.
+ */
+export function sleeps(pid: Pid | 'self'): number | null {
+  const status = read(pid, 'status');
+  const m = status === null ? null : /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status);
+  return m === null || m[1] === undefined ? null : Number(m[1]);
+}

@@ -254,9 +254,9 @@ async function real(results: BenchResult[]): Promise<void> {
       for (let i = 0; i < REPEAT; i++) for (let j = 0; j < up.length; j++) (runs[j] as Load[]).push(await k.run(routed[j] as Routes, serverCounters((up[j] as { c: Cluster }).c.dir)));
       up.forEach(({ s }, j) => {
         const m = median(runs[j] as Load[]);
-        results.push({ case: k.name, subject: s.name, opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, ops: m.ops, errors: m.errors, cpuUsPerOp: m.cpuUsPerOp ?? null, syscallsPerOp: m.syscallsPerOp ?? null, ...(m.firstError !== undefined ? { firstError: m.firstError } : {}), runs: m.runs });
+        results.push({ case: k.name, subject: s.name, opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, ops: m.ops, errors: m.errors, cpuUsPerOp: m.cpuUsPerOp ?? null, syscallsPerOp: m.syscallsPerOp ?? null, sleepsPerOp: m.sleepsPerOp ?? null, ...(m.firstError !== undefined ? { firstError: m.firstError } : {}), runs: m.runs });
         const spread = REPEAT > 1 ? `   (runs ${m.runs.map((x) => x.opsPerSec).join(' / ')})` : '';
-        log(`  ${k.name.padEnd(15)} ${s.name.padEnd(20)} ${String(m.opsPerSec).padStart(7)} ops/s   p50 ${m.p50Ms.toFixed(2)} ms   p99 ${m.p99Ms.toFixed(2)} ms   CPU ${m.cpuUsPerOp ?? '?'} µs/write   ${m.syscallsPerOp ?? '?'} syscalls/write${m.errors > 0 ? `   ${m.errors} errors (${m.firstError})` : ''}${spread}`);
+        log(`  ${k.name.padEnd(15)} ${s.name.padEnd(20)} ${String(m.opsPerSec).padStart(7)} ops/s   p50 ${m.p50Ms.toFixed(2)} ms   p99 ${m.p99Ms.toFixed(2)} ms   CPU ${m.cpuUsPerOp ?? '?'} µs/write   ${m.syscallsPerOp ?? '?'} syscalls/write   ${m.sleepsPerOp ?? '?'} sleeps/write${m.errors > 0 ? `   ${m.errors} errors (${m.firstError})` : ''}${spread}`);
       });
     }
   } finally {
