@@ -64,6 +64,8 @@ export class Wal {
   private readonly segments: number[];
   /** Sizes of sealed segments by first LSN (the active one's is the log's). */
   private readonly sealedBytes = new Map<number, number>();
+  /** truncatePrefix calls, the first running (one segment's removal durable at a time). */
+  private readonly truncations: { upToLsn: number; done: (err: Error | null) => void }[] = [];
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -202,29 +204,40 @@ export class Wal {
   }
 
   /**
-   * Removes the segments all of whose records have LSN <= upToLsn (never the active segment), then
-   * fsyncs the directory. Call it only once the owner's checkpoint covering upToLsn is durable, and
-   * open the log next time with fromLsn past that checkpoint.
+   * Removes the segments all of whose records have LSN <= upToLsn (never the active segment),
+   * oldest first, each removal made durable (the directory fsynced) before the next. A crash
+   * part way then leaves the log's segments contiguous: with the removals durable in any subset
+   * (a directory's pending entries may survive a crash in any combination), an older segment
+   * could stay in front of a gap, stale, and a rot in it would read as corruption of the live
+   * log, whose cut would quarantine every segment after it (the live log). Call it only once the
+   * owner's checkpoint covering upToLsn is durable, and open the log next time with fromLsn past
+   * that checkpoint. Calls made while one runs are served in order.
    */
   truncatePrefix(upToLsn: number, done: (err: Error | null) => void): void {
-    const sealing = this.log.sealingId();
-    let removed = 0;
+    this.truncations.push({ upToLsn, done });
+    if (this.truncations.length === 1) this.truncateNext();
+  }
+
+  private truncateNext(): void {
+    const t = this.truncations[0];
+    if (t === undefined) return;
+    const finish = (err: Error | null): void => {
+      this.truncations.shift();
+      t.done(err);
+      this.truncateNext();
+    };
+    const first = this.segments[0] as number;
+    const second = this.segments[1];
+    if (second === undefined || second - 1 > t.upToLsn || first === this.log.sealingId()) return finish(null);
     try {
-      while (this.segments.length > 1) {
-        const first = this.segments[0] as number;
-        const lastLsn = (this.segments[1] as number) - 1;
-        if (lastLsn > upToLsn || first === sealing) break;
-        removeIfPresent(this.deps, segmentPath(this.options.dir, first));
-        this.sealedBytes.delete(first);
-        this.segments.shift();
-        removed++;
-      }
+      removeIfPresent(this.deps, segmentPath(this.options.dir, first));
     } catch (err) {
-      return done(err as Error);
+      return finish(err as Error);
     }
-    if (removed === 0) return done(null);
+    this.sealedBytes.delete(first);
+    this.segments.shift();
     this.log.noteDirChanged();
-    this.log.sync(done);
+    this.log.sync((err) => (err !== null ? finish(err) : this.truncateNext()));
   }
 
   /**
