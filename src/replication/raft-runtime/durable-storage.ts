@@ -375,8 +375,12 @@ export class DurableRaftStorage implements RaftStorage {
             if (e instanceof LogReplayError && !emptied && options.hardStateCopies !== false) {
               const marked = readLossMarkers(deps, options.dir).logLoss !== null;
               deps.log.log('error', 'raft.log_prefix_unusable', { error: e.message, afterCut: marked });
-              const drop = () => wal.close(() => quarantine(deps.disk, 'log', filesUnder(deps.disk, walDir), (e2) => (e2 !== null ? done(e2) : openWal(0, true))));
-              if (marked) return drop();
+              // Newest first, one by one, as a cut does (cutLogAt): a crash part way leaves a
+              // contiguous log that fails to replay again.
+              const drop = () => wal.close(() => quarantine(deps.disk, 'log', filesUnder(deps.disk, walDir).reverse(), (e2) => (e2 !== null ? done(e2) : openWal(0, true)), true));
+              // Marked again even after a cut this start marked: a marker left by an earlier start
+              // (its removal is not waited for) may hold votes through an older term only; the
+              // copies' term only grows, so marking again is always safe.
               return markLogLoss(deps, options.dir, walDir, e.message, (e3) => (e3 !== null ? done(e3) : drop()));
             }
             done(e, storage, rep);
@@ -428,7 +432,7 @@ export class DurableRaftStorage implements RaftStorage {
           const marked = readLossMarkers(deps, options.dir).logLoss !== null;
           deps.log.log('error', 'raft.log_prefix_unusable', { error: err.message, afterCut: marked, group: log.group });
           const drop = () => log.discard((e2) => (e2 !== null ? done(e2) : attempt(true)));
-          if (marked) return drop();
+          // Marked again whatever marker is there (see open): an old one may hold too little.
           return markLogLoss(deps, options.dir, `group ${log.group} of the shared raft log`, err.message, (e3) => (e3 !== null ? done(e3) : drop()));
         }
         if (storage !== undefined) log.onRewrite((d) => storage.rewrite(d));
@@ -846,10 +850,15 @@ export function cutLogAt(deps: EngineDeps, walDir: string, err: StorageCorruptio
   deps.log.log('error', 'raft.log_corrupt', { at: err.path, offset: err.offset, reason: err.reason, cut: segments });
   mark(`${err.path} at offset ${err.offset}`, err.reason, (e) => {
     if (e !== null) return done(e);
-    quarantine(disk, 'log', segments.map((n) => `${walDir}/${n}`), (e2) => {
+    // Newest first, each move durable before the next: a crash part way leaves the log contiguous
+    // up to a segment at or after the rotten one, which the next start cuts again. Moved together,
+    // a crash could keep the rotten segment's move and lose a later one's: the Wal then took the
+    // segments after the gap for the log and deleted the intact ones before it as stale.
+    const newestFirst = [...segments].reverse().map((n) => `${walDir}/${n}`);
+    quarantine(disk, 'log', newestFirst, (e2) => {
       if (e2 !== null) return done(e2);
       writeMarker(deps, err.path, prefix, done);
-    });
+    }, true);
   });
 }
 

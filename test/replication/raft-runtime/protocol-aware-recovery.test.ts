@@ -25,21 +25,27 @@ const enc = (s: string) => new TextEncoder().encode(s);
 const entry = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: enc(`cmd${index}`.padEnd(120, '.')) });
 const ready = (entries: Entry[], hardState: HardState | null): Ready => ({ softState: null, hardState, snapshot: null, entries, mustSync: true, earlyMessages: [], messages: [], committedEntries: [], readStates: [] });
 
-function world(o: { syncMs?: number; hardStateCopies?: boolean } = {}) {
+function world(o: { syncMs?: number; hardStateCopies?: boolean; dirCrash?: 'lose' | 'random'; seed?: string } = {}) {
   const sched = new Scheduler();
-  const diskOptions = o.syncMs === undefined ? DEFAULT_DISK_OPTIONS : { ...DEFAULT_DISK_OPTIONS, syncLatencyMsMin: o.syncMs, syncLatencyMsMax: o.syncMs };
-  const disk = new SimDisk(sched, new SeededRng('par'), 'n1', diskOptions);
+  const diskOptions = { ...DEFAULT_DISK_OPTIONS, ...(o.syncMs === undefined ? {} : { syncLatencyMsMin: o.syncMs, syncLatencyMsMax: o.syncMs }), ...(o.dirCrash === undefined ? {} : { dirCrash: o.dirCrash }) };
+  const disk = new SimDisk(sched, new SeededRng(o.seed ?? 'par'), 'n1', diskOptions);
   const clock = new SimMachineClock(sched, 'n1', 0);
   let owner = new Owner('n1#1');
   const deps = () => ({ disk: disk.view(owner), clock: clock.view(owner), log: silentLogger });
   const settle = () => sched.runUntil(sched.nowNs + 5e9);
-  const open = (): { storage: DurableRaftStorage; report: OpenReport } => {
+  /** Opens the log; with crashAfterMs, the machine crashes that long into the open instead. */
+  const open = (crashAfterMs?: number): { storage: DurableRaftStorage; report: OpenReport } => {
     let out: { storage: DurableRaftStorage; report: OpenReport } | undefined;
     let error: Error | null = null;
     DurableRaftStorage.open(deps(), { dir: 'raft', skipFsync: false, wal: { segmentBytesMax: 4096, blockBytes: 1024 }, ...(o.hardStateCopies !== undefined ? { hardStateCopies: o.hardStateCopies } : {}) }, makeMembership(['n1', 'n2', 'n3']), (err, s, r) => {
       error = err;
       if (s !== undefined && r !== undefined) out = { storage: s, report: r };
     });
+    if (crashAfterMs !== undefined) {
+      sched.runUntil(sched.nowNs + crashAfterMs * 1e6);
+      crash();
+      return undefined as unknown as { storage: DurableRaftStorage; report: OpenReport };
+    }
     settle();
     assert.is(error, null);
     return out as { storage: DurableRaftStorage; report: OpenReport };
@@ -116,6 +122,24 @@ S('a log cut at a corruption keeps its intact prefix and reports the loss, durab
   // A second start finds the cut log whole, and the loss still marked.
   w.crash();
   assert.is(w.open().report.logLoss?.votesThroughTerm, 5);
+});
+
+S('a cut interrupted by a crash at any moment keeps the intact segments before the rot: never a gap', () => {
+  // The rotten segment and those after it used to be moved in one batch under one directory
+  // fsync; a crash could keep the rotten one's move and lose a later one's, and the next start
+  // took the segments after the gap for the log and deleted the intact ones before it as stale.
+  for (let i = 0; i < 24; i++) {
+    const w = world({ dirCrash: 'random', seed: `cut-${i}` });
+    votedInTerm5(w);
+    const segments = w.disk().list('raft/wal').sort();
+    assert.ok(segments.length >= 4, 'a log of several segments');
+    w.rot(`raft/wal/${segments[1]}`, 1500);
+    w.open(i % 8);
+    const { storage, report } = w.open();
+    assert.is(report.logLoss?.votesThroughTerm, 5, `crash ${i % 8} ms into the cut: the loss is marked`);
+    assert.ok(w.disk().exists(`raft/wal/${segments[0]}`), `crash ${i % 8} ms into the cut (seed ${i}): the intact first segment is kept`);
+    assert.ok(storage.lastIndex() >= 20 && storage.lastIndex() < 79, `crash ${i % 8} ms into the cut (seed ${i}): the log ends at ${storage.lastIndex()}, past the first segment and before the rot`);
+  }
 });
 
 S('the vote of a term survives a log cut before its HARD record: no second vote in term 5', () => {
