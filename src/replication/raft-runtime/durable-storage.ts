@@ -501,14 +501,15 @@ export class DurableRaftStorage implements RaftStorage {
    * come from the log's record alone: a crash stopped the copies' writes beside it, before the
    * promise; the member may repeat that promise now. Copies that hold it are left alone, so a
    * clean restart writes nothing and the member is back in an election as fast as before the
-   * copies. Nothing is written for a member that never had a term (a brand-new log).
+   * copies. A brand-new log gets copies of its first state too (term 0, no vote): a member's
+   * copies are then absent only where they were lost or predate them, and a cut of a shared log
+   * (markLogLoss) mutes only such a member, not every replica a move has just created.
    */
   private repairCopies(copies: readonly HardStateCopy[], done: (err: Error | null) => void): void {
     if (this.options.hardStateCopies === false) return done(null);
     const hs = this.mem.hardState();
     this.fileHard = hs;
     const rotten = copies.filter((c) => c.state === null && c.problem !== 'absent');
-    if (hs.term === 0 && hs.vote === null && rotten.length === 0) return done(null);
     const write = copies.flatMap((c, i) => (c.state !== null && c.state.term === hs.term && c.state.vote === hs.vote ? [] : [i]));
     if (write.length === 0) return done(null);
     const writeThem = () => writeHardStateCopies(this.deps.disk, this.options.dir, hs, done, write);

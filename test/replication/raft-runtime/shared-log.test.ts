@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { makeMembership } from '../../../src/replication/raft/membership.js';
 import type { Ready } from '../../../src/replication/raft/ready.js';
 import type { Entry, HardState } from '../../../src/replication/raft/types.js';
-import { DurableRaftStorage, markLogLoss } from '../../../src/replication/raft-runtime/durable-storage.js';
+import { DurableRaftStorage, markLogLoss, type OpenReport } from '../../../src/replication/raft-runtime/durable-storage.js';
 import { SharedRaftLog } from '../../../src/replication/raft-runtime/shared-log.js';
 import { encodeEntries } from '../../../src/replication/raft-runtime/codec.js';
 import { filesUnder } from '../../../src/storage/quarantine.js';
@@ -374,6 +374,36 @@ S('a corrupt record with markLoss: every group is marked first, the log is cut t
     assert.ok(st.lastIndex() >= 2, `group ${g} kept its intact prefix (${st.lastIndex()})`);
     for (let i = 2; i <= st.lastIndex(); i++) assert.is(new TextDecoder().decode(st.entries(i, i + 1, Infinity)[0]?.data).slice(0, 3), `g${g}-`);
   }
+});
+
+S('a replica that never had a term (a move just made it) is held, not muted, by a cut of the shared log', () => {
+  // Its copies were written only once it had a term: absent, they read as lost at a cut, and the
+  // replica went mute for good although it had promised nothing (found in review).
+  const n = node('fresh', [1], { segmentBytesMax: 4096 });
+  openGroup(n, 3, false);
+  assert.ok(n.env.deps.disk.exists('g3/raft/hardstate-a') && n.env.deps.disk.exists('g3/raft/hardstate-b'), 'its copies hold its first state');
+  persist(n, 1, [], { term: 3, vote: 'n2', commit: 1 });
+  for (let i = 2; i < 60; i++) {
+    persist(n, 1, [entry(1, i, 3, 200)], null);
+    n.env.run(1);
+  }
+  n.env.run(100);
+  n.env.crash();
+  const segments = n.env.deps.disk.list(DIR).sort();
+  assert.ok(segments.length >= 3, `${segments.length} segments`);
+  const f = n.env.deps.disk.open(`${DIR}/${segments[1]}`, 'write');
+  f.writeAt(300, new Uint8Array([(f.read(300, 1)[0] as number) ^ 0xff]));
+  f.close();
+  const marked: string[] = [];
+  const [err, log] = n.env.call<[Error | null, SharedRaftLog?]>((cb) => SharedRaftLog.open(n.env.deps, { dir: DIR, skipFsync: false, wal: { segmentBytesMax: 4096, blockBytes: 1024 }, markLoss: markEveryGroup(n, [1, 3], marked, () => {}) }, cb));
+  assert.is(err, null);
+  assert.equal(marked, ['g1', 'g3']);
+  n.log = log as SharedRaftLog;
+  const [e, s, report] = n.env.call<[Error | null, DurableRaftStorage?, OpenReport?]>((cb) => DurableRaftStorage.openShared(n.env.deps, { dir: 'g3/raft', skipFsync: false }, null, n.log.openGroup(3), cb));
+  assert.is(e, null);
+  assert.is(report?.hardStateLost ?? null, null, 'not muted');
+  assert.is(report?.logLoss?.votesThroughTerm, 0, 'votes held through term 0: none to hold');
+  assert.is((s as DurableRaftStorage).hardState().term, 0);
 });
 
 S('a group whose records do not replay after the cut drops them and starts empty, its votes held', () => {
