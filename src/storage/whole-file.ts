@@ -16,6 +16,7 @@ export function writeWholeFile(disk: Disk, path: string, bytes: Uint8Array, sync
     f = disk.open(path, 'truncate');
     f.append(bytes);
   } catch (err) {
+    f?.close();
     return done(err as Error);
   }
   const file = f;
