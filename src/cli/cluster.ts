@@ -23,6 +23,7 @@ import {
 import { SHARDS_MAX, SHARD_REPLICAS_DEFAULT } from '../cluster/placement/index.js';
 import { describeProgress, nodeShardView, placementProgress, type NodeShardView, type PlacementProgress } from '../cluster/placement/progress.js';
 import type { ShardStatus } from '../node/sharded-replica.js';
+import type { RecoveryStatus } from '../replication/raft-runtime/runtime.js';
 import { storageStatus, type StorageStatus } from '../storage/index.js';
 import { loadConnection, saveConnection, type Connection } from './connection.js';
 import { EXIT_FAILED, EXIT_UNKNOWN, UsageError } from './errors.js';
@@ -402,6 +403,8 @@ interface NodeReport {
   shards?: ShardStatus;
   /** Its engines' figures, added up (NodeStatus.storage). */
   storage?: StorageStatus;
+  /** One group's member: what it repairs or holds back after corruption (ReplicaStatus.recovery). */
+  recovery?: RecoveryStatus;
 }
 
 /** One node's gossip view (its /status), printed as a table or JSON. */
@@ -452,7 +455,8 @@ async function status(dir: string, json: boolean, perShard: boolean): Promise<vo
         const hb = (await h.json()) as { message?: string };
         const shards = shardStatusOf(s.shards);
         const storage = storageStatusOf(s.storage);
-        return { ...base, role: String(s.role), term: Number(s.term), leader: (s.leader as string | null) ?? null, commitIndex: Number(s.commitIndex), health: h.ok ? 'ok' : 'unhealthy', ...(h.ok ? {} : { message: hb.message ?? '' }), ...(shards !== null ? { shards } : {}), ...(storage !== null ? { storage } : {}) };
+        const recovery = recoveryOf(s.recovery);
+        return { ...base, role: String(s.role), term: Number(s.term), leader: (s.leader as string | null) ?? null, commitIndex: Number(s.commitIndex), health: h.ok ? 'ok' : 'unhealthy', ...(h.ok ? {} : { message: hb.message ?? '' }), ...(shards !== null ? { shards } : {}), ...(storage !== null ? { storage } : {}), ...(recovery !== null ? { recovery } : {}) };
       } catch (err) {
         return { ...base, message: `unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})` };
       }
@@ -481,9 +485,56 @@ async function status(dir: string, json: boolean, perShard: boolean): Promise<vo
       const progress = placementProgress(views, { shards: config.shards?.count ?? 1, replicas: config.shards?.replicas ?? 1 });
       if (progress !== null) text += `member set epoch ${progress.epoch}: ${progress.members.join(', ')}; ${describeProgress(progress)}\n`;
     }
+    text += recoveryLines(reports);
     process.stdout.write(text);
   }
   if (reports.some((r) => r.health !== 'ok')) process.exitCode = EXIT_FAILED;
+}
+
+/**
+ * A line for every member that is repairing or holding back after corruption (protocol-aware
+ * recovery), and a loud one where its group has had no leader to repair from for long: the state
+ * it lost may then have no intact copy anywhere. Empty when no member says so.
+ */
+export function recoveryLines(reports: readonly Pick<NodeReport, 'id' | 'recovery' | 'shards'>[]): string {
+  const lines: string[] = [];
+  let stalled = false;
+  for (const r of reports) {
+    const members: [string, RecoveryStatus][] = [];
+    if (r.recovery !== undefined) members.push([r.id, r.recovery]);
+    for (const g of r.shards?.hosted ?? []) {
+      const rec = recoveryOf(g.recovery);
+      if (rec !== null) members.push([`shard ${g.shard} on ${r.id}`, rec]);
+    }
+    for (const [who, rec] of members) {
+      if (rec.mute !== undefined) lines.push(`${who}: its term and vote are lost (${rec.mute}): it sends nothing, for good; replace it (remove-node, then add-node)`);
+      if (rec.stateMachine !== undefined) {
+        const sm = rec.stateMachine;
+        lines.push(`${who}: ${sm.installing ? 'installing a snapshot from the leader' : 'repairing its state machine from the leader'}: it needs the state up to index ${sm.need} and holds it up to ${sm.applied} (${sm.why})`);
+      }
+      if (rec.votesHeld !== undefined) lines.push(`${who}: its log was cut at ${rec.votesHeld.at} (${rec.votesHeld.reason}): no vote until it holds an entry of a term above ${rec.votesHeld.throughTerm}`);
+      if (rec.stalledMs !== undefined) {
+        stalled = true;
+        lines.push(`${who}: NO LEADER for ${(rec.stalledMs / 1000).toFixed(0)} s to repair from: unless another member holds what it lost, that state is lost (restore it from a backup or the quarantined files)`);
+      }
+    }
+  }
+  if (lines.length === 0) return '';
+  return `${stalled ? 'DATA MAY BE LOST: ' : ''}recovering from corruption:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+}
+
+/** A status `recovery` field if it has the shape (a node of an older version has none). */
+function recoveryOf(v: unknown): RecoveryStatus | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Record<string, unknown>;
+  const sm = r.stateMachine as Record<string, unknown> | undefined;
+  const held = r.votesHeld as Record<string, unknown> | undefined;
+  if (sm !== undefined && (typeof sm !== 'object' || sm === null || typeof sm.need !== 'number' || typeof sm.applied !== 'number' || typeof sm.why !== 'string')) return null;
+  if (held !== undefined && (typeof held !== 'object' || held === null || typeof held.throughTerm !== 'number' || typeof held.at !== 'string' || typeof held.reason !== 'string')) return null;
+  if (r.mute !== undefined && typeof r.mute !== 'string') return null;
+  if (r.stalledMs !== undefined && typeof r.stalledMs !== 'number') return null;
+  if (sm === undefined && held === undefined && r.mute === undefined) return null;
+  return r as RecoveryStatus;
 }
 
 function table(rows: string[][]): string {

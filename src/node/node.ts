@@ -7,6 +7,7 @@ import type { MemberEvent, MemberMeta, MemberSnapshot } from '../cluster/gossip/
 import type { Env } from '../env/env.js';
 import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
+import type { RepairDetail } from '../replication/raft-runtime/runtime.js';
 import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, storageStatus, type Engine, type EngineKind, type EngineOptions, type FsyncPolicy, type StorageStatus } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
@@ -56,7 +57,7 @@ export interface NodeConfig {
   primary?: { leader: string; shipIntervalMs: number };
   /** Protocol-aware recovery of a Raft member's state machine: needed at start, and done (the simulator's repair check). */
   /** shard: the group's, on a sharded node. */
-  onRepair?: (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }, shard?: number) => void;
+  onRepair?: (node: string, event: 'needed' | 'repaired', detail: RepairDetail, shard?: number) => void;
   /** Called for every log entry the state machine applies (the simulator's safety observers); `shard` with shards. */
   onApply?: (node: string, index: number, term: number, digest: string, data: Uint8Array | null, shard?: number) => void;
   /**
@@ -273,7 +274,7 @@ export class KvNode {
     } else {
       const t = { ...DEFAULT_RAFT_TUNING, ...config.raft };
       const onRepair = config.onRepair;
-      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}), ...(onRepair !== undefined ? { onRepair: (event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => onRepair(env.id, event, detail) } : {}) };
+      const raftConfig = { ...t, members: config.members, bugs: config.bugs, original: config.original !== false, diskReserveBytes: (config.diskReserveBytes ?? DISK_RESERVE_BYTES) / 2, ...(config.onApply ? { onApply: config.onApply } : {}), ...(onRepair !== undefined ? { onRepair: (event: 'needed' | 'repaired', detail: RepairDetail) => onRepair(env.id, event, detail) } : {}) };
       this.replica = new RaftReplica(env, store, raftConfig, fatal, started);
     }
   }

@@ -6,7 +6,7 @@ import { raftOptions } from '../replication/raft/options.js';
 import type { Entry, Index, ReadState, SnapshotMeta, SoftState } from '../replication/raft/types.js';
 import type { ProposeResult, TransferResult } from '../replication/raft/results.js';
 import type { ConfChange } from '../replication/raft/confchange.js';
-import { decodeRaftFrame, RaftRuntime, type RaftRuntimeHooks, type RaftStateMachine, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
+import { decodeRaftFrame, RaftRuntime, type RaftRuntimeHooks, type RaftStateMachine, type RecoveryStatus, type SnapshotInstaller, type SnapshotSource } from '../replication/raft-runtime/runtime.js';
 import { StorageCorruptionError } from '../storage/errors.js';
 import { assert } from '../util/assert.js';
 import { failpoint } from '../util/failpoints.js';
@@ -655,6 +655,7 @@ export class RaftReplica implements Replica, RaftStateMachine {
       commitIndex: rt.raft.commitIndex(),
       appliedIndex: this.applied,
       inFlight: this.inFlight(),
+      ...withRecovery(rt.recovery()),
     };
   }
 
@@ -708,4 +709,9 @@ function refusal(reason: string, leader: string | null, detail: string): Result 
     return { ok: false, code: 'not_leader', message: leader === null ? 'no leader known yet' : `the leader is ${leader}`, ...(leader !== null ? { leader } : {}) };
   }
   return { ok: false, code: 'unavailable', message: `${reason}${detail ? `: ${detail}` : ''}` };
+}
+
+/** A status field only when there is something to say (RaftRuntime.recovery). */
+function withRecovery(recovery: RecoveryStatus | null): { recovery?: RecoveryStatus } {
+  return recovery === null ? {} : { recovery };
 }

@@ -1,5 +1,6 @@
 import type { Result } from './protocol.js';
 import type { Request } from './protocol.js';
+import type { RecoveryStatus } from '../replication/raft-runtime/runtime.js';
 
 /** Where a request's answer goes: back over the network, or to an in-process front end. */
 export type Reply = (result: Result) => void;
@@ -37,4 +38,6 @@ export interface ReplicaStatus {
   commitIndex: number;
   appliedIndex: number;
   inFlight: number;
+  /** A Raft member's repair or holds after corruption (RaftRuntime.recovery); absent when none. */
+  recovery?: RecoveryStatus;
 }

@@ -12,6 +12,7 @@ import { MEMBER_SET_KEY, NODE_LOCAL_KEYS, scanAll, userKey as userKeyOf } from '
 import { encodeMessage, isTxnOp, singleKey, type Request, type Result } from './protocol.js';
 import { RaftReplica, type RaftReplicaConfig } from './raft-replica.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
+import type { RecoveryStatus, RepairDetail } from '../replication/raft-runtime/runtime.js';
 import { shardEnv } from './shard-env.js';
 import { ShardTxn } from './shard-txn.js';
 import { finishRemoval, markJoined, markRemoved, shardOrigin } from './shard-disk.js';
@@ -72,7 +73,7 @@ export interface ShardedConfig {
   /** One network message per destination and turn for all groups (shard-outbox.ts); false: one per frame. Default true. */
   coalesceMessages?: boolean;
   /** Repairs of a group's state machine from its group (RaftRuntimeHooks.onRepair), for the lab's repair check. */
-  onRepair?: (node: string, event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }, shard?: number) => void;
+  onRepair?: (node: string, event: 'needed' | 'repaired', detail: RepairDetail, shard?: number) => void;
   /** Every move step this node's leaders take (the simulator counts moves). */
   onMoveStep?: (node: string, shard: number, step: MoveStep) => void;
   /** One Raft log for all the node's groups (shared-log.ts); false: a log per group. Default true. */
@@ -109,6 +110,8 @@ export interface ShardGroupStatus {
   commitIndex: number;
   /** Its replicas by placement, the preferred leader first. */
   replicas: string[];
+  /** This replica's repair or holds after corruption (RaftRuntime.recovery); absent when none. */
+  recovery?: RecoveryStatus;
 }
 
 /** A sharded node's shards as /status shows them. */
@@ -370,7 +373,7 @@ export class ShardedReplica implements Replica {
           members: original ? [...this.map.replicas(shard)] : [],
           original,
           ...(onApply !== undefined ? { onApply: (node: string, index: number, term: number, digest: string, data: Uint8Array | null) => onApply(node, index, term, digest, data, shard) } : {}),
-          ...(onRepair !== undefined ? { onRepair: (event: 'needed' | 'repaired', detail: { need: number; applied: number; why: string }) => onRepair(this.env.id, event, detail, shard) } : {}),
+          ...(onRepair !== undefined ? { onRepair: (event: 'needed' | 'repaired', detail: RepairDetail) => onRepair(this.env.id, event, detail, shard) } : {}),
         };
         try {
           group.replica = new RaftReplica(genv, group.store, raftConfig, (e) => this.groupFailed(genv, shard, e), started);
@@ -775,7 +778,7 @@ export class ShardedReplica implements Replica {
     for (const shard of this.hostedShards()) {
       const s = this.groups.get(shard)?.replica?.status();
       if (s?.role === 'leader') leading++;
-      hosted.push({ shard, role: s?.role ?? 'starting', term: s?.term ?? 0, leader: s?.leader ?? null, commitIndex: s?.commitIndex ?? 0, replicas: [...this.map.replicas(shard)] });
+      hosted.push({ shard, role: s?.role ?? 'starting', term: s?.term ?? 0, leader: s?.leader ?? null, commitIndex: s?.commitIndex ?? 0, replicas: [...this.map.replicas(shard)], ...(s?.recovery !== undefined ? { recovery: s.recovery } : {}) });
     }
     return { count: this.map.shards, replicas: this.map.replicasPerShard, leading, epoch: this.members.epoch, members: [...this.members.members], hosted };
   }

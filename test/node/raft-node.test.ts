@@ -5,6 +5,7 @@ import type { KvOp } from '../../src/node/protocol.js';
 import { KvNode } from '../../src/node/node.js';
 import type { RaftReplica } from '../../src/node/raft-replica.js';
 import { encodeRaftFrame } from '../../src/replication/raft-runtime/codec.js';
+import type { RecoveryStatus } from '../../src/replication/raft-runtime/runtime.js';
 import { DEFAULT_DISK_OPTIONS } from '../../sim/disk.js';
 import { NS_PER_MS } from '../../sim/scheduler.js';
 import { Trace } from '../../sim/trace.js';
@@ -12,7 +13,7 @@ import { World } from '../../sim/world.js';
 
 // A three-node Raft group through the real client, on the simulator.
 
-function setup(disk = DEFAULT_DISK_OPTIONS) {
+function setup(disk = DEFAULT_DISK_OPTIONS, engine: 'memory' | 'lsm' = 'memory') {
   const ids = ['n1', 'n2', 'n3'];
   const world = new World({
     seed: 'raft-node',
@@ -20,7 +21,7 @@ function setup(disk = DEFAULT_DISK_OPTIONS) {
     net: { latency: { minMs: 0.1, meanMs: 0.3, maxMs: 2 } },
     disk,
     trace: new Trace(false),
-    createNode: (env) => new KvNode(env, { members: ids, replication: 'raft', engine: 'memory', bugs: new Set() }),
+    createNode: (env) => new KvNode(env, { members: ids, replication: 'raft', engine, bugs: new Set() }),
   });
   world.start();
   world.sched.runUntil(2000 * NS_PER_MS);
@@ -150,6 +151,33 @@ R('writes sent once share entries with other requests and apply alike on every r
   const emoji = t.call({ f: 'read', key: '\u00e9\ud83d\ude00' });
   assert.equal(emoji.type === 'ok' ? emoji.value : emoji, 0);
   t.world.sched.runUntil(t.world.nowNs + 200 * NS_PER_MS);
+  assert.is(new Set(t.ids.map((id) => t.node(id).stateDigest().digest)).size, 1, 'every replica holds the same state');
+});
+
+R('a member whose log rotted says so in its status until it holds an entry of a later term, then is whole again', () => {
+  const t = setup(DEFAULT_DISK_OPTIONS, 'lsm');
+  for (let i = 0; i < 20; i++) assert.is(t.call({ f: 'write', key: `k${i}`, value: i }).type, 'ok');
+  const leader = t.leader();
+  const victim = t.ids.find((id) => id !== leader) as string;
+  assert.is(t.node(victim).status().recovery, undefined, 'nothing to say before the rot');
+  t.world.crash(victim);
+  // Any flipped bit of its Raft log fails a check: cut mid-log, or a rotten last record.
+  assert.ok(t.world.machine(victim).disk.corrupt('raft/wal') !== null, 'a log file to rot');
+  t.world.restart(victim);
+  let held: RecoveryStatus | undefined;
+  for (let i = 0; i < 400 && held === undefined; i++) {
+    t.world.sched.runUntil(t.world.nowNs + 5 * NS_PER_MS);
+    held = t.node(victim).status().recovery;
+  }
+  assert.ok(held?.votesHeld !== undefined, `the hold is in the status: ${JSON.stringify(held)}`);
+  assert.ok(held.votesHeld.throughTerm >= 1 && held.votesHeld.at.length > 0 && held.votesHeld.reason.length > 0, JSON.stringify(held));
+  assert.is(held.stateMachine, undefined);
+  assert.is(held.stalledMs, undefined, 'the group has a leader: not stalled');
+  // It asks for an entry of a later term (its leader hands over), and the hold lifts.
+  t.world.sched.runUntil(t.world.nowNs + 5000 * NS_PER_MS);
+  assert.is(t.node(victim).status().recovery, undefined, 'whole again');
+  assert.is(t.call({ f: 'write', key: 'after', value: 1 }).type, 'ok');
+  t.world.sched.runUntil(t.world.nowNs + 500 * NS_PER_MS);
   assert.is(new Set(t.ids.map((id) => t.node(id).stateDigest().digest)).size, 1, 'every replica holds the same state');
 });
 

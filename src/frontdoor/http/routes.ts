@@ -553,7 +553,7 @@ const LOCAL_ROUTES: LocalRoute[] = [
   },
   {
     kind: 'local', name: 'status', method: 'GET', path: '/status', operationId: 'status', tag: 'operations', auth: false,
-    summary: 'The node: role, term, leader, members, commit and applied index, counters, its engines\' figures added up (storage), and where every member listens.',
+    summary: 'The node: role, term, leader, members, commit and applied index, counters, its engines\' figures added up (storage), a Raft member\'s repair or vote hold after corruption when it has one (recovery; per shard on a sharded node), and where every member listens.',
     response: okSchema({ id: { type: 'string' }, role: { type: 'string' }, term: { type: 'integer' }, leader: { type: ['string', 'null'] }, members: { type: 'array', items: { type: 'string' } }, storage: { type: 'object', description: 'The node\'s engines added up (one per shard when sharded): engines, diskBytes, memoryBytes, writes, userBytesWritten, diskBytesWritten, flushes, compactions, compactionBytesWritten, cacheHits, cacheMisses, writeStalls, failed.', additionalProperties: { type: 'number' } } }),
   },
   {

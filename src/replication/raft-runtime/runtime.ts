@@ -87,11 +87,25 @@ export interface RaftRuntimeHooks {
   /** The log could not be written: the node must stop (its promises can no longer be kept). */
   onFatal(err: Error): void;
   /**
-   * Protocol-aware recovery: the state machine lacks state the log was compacted past (`needed`,
-   * at start: its files were found rotten and quarantined), or it has been refilled from the
-   * group (`repaired`). For the simulator's repair check and for operators.
+   * Protocol-aware recovery: what this member lost (`needed`: the state machine lacks state the
+   * log was compacted past, its log was cut, its term and vote are lost) and when it holds that
+   * again (`repaired`). For the simulator's repair check and for operators.
    */
-  onRepair?(event: 'needed' | 'repaired', detail: { need: Index; applied: Index; why: string }): void;
+  onRepair?(event: 'needed' | 'repaired', detail: RepairDetail): void;
+}
+
+/**
+ * What a member repairs (RecoveryStatus names the same three): its state machine from a
+ * leader's snapshot, its log by an entry of a later term, or nothing ever (its hard state).
+ */
+export type RepairKind = 'state-machine' | 'log' | 'hard-state';
+
+/** One repair event's detail (RaftRuntimeHooks.onRepair). */
+export interface RepairDetail {
+  what: RepairKind;
+  need: Index;
+  applied: Index;
+  why: string;
 }
 
 export interface RaftRuntimeOptions {
@@ -168,6 +182,26 @@ const REPAIR_LEADERLESS_TICKS = 30;
 
 /** Ticks without a leader between two raft.repair_stalled reports. */
 const REPAIR_STALL_TICKS = 300;
+
+/**
+ * What a member can no longer vouch for after corruption, and what it does about it (README.md,
+ * protocol-aware recovery): for /status and `kv-lab cluster status`, where an operator sees it
+ * without reading the logs. Absent fields: not so.
+ */
+export interface RecoveryStatus {
+  /** Its state machine lacks the state below `need` and is refilled from the leader meanwhile. */
+  stateMachine?: { need: Index; applied: Index; why: string; installing: boolean };
+  /** Its log was cut at a corruption: no vote until it holds an entry of a term above `throughTerm`. */
+  votesHeld?: { throughTerm: Term; at: string; reason: string };
+  /** No intact copy of its term and vote: it sends nothing, for good; replace it. */
+  mute?: string;
+  /**
+   * Milliseconds the group has had no leader, once that has lasted REPAIR_STALL_TICKS: no one to
+   * repair from, so what this member lost has no intact copy unless some other member holds it
+   * (the raft.repair_stalled log says the same).
+   */
+  stalledMs?: number;
+}
 
 /** Writes the marker durably (STATE_MACHINE_LOST_MARKER), saying why, then calls done. */
 export function markStateMachineLost(env: Pick<Env, 'disk'>, dir: string, why: string, done: (err: Error | null) => void): void {
@@ -252,6 +286,8 @@ export class RaftRuntime {
    * all — no vote, no acknowledgement, no heartbeat answer — for ever, and says so loudly.
    */
   private mute: string | null = null;
+  /** Ticks in a row without a known leader (for RecoveryStatus.stalledMs). */
+  private leaderlessTicks = 0;
 
   private constructor(
     private readonly env: Env,
@@ -510,6 +546,7 @@ export class RaftRuntime {
       this.forgetFinishedSenders();
       this.watchReady();
       this.receiver.tick();
+      this.leaderlessTicks = this.soft.leader === null ? this.leaderlessTicks + 1 : 0;
       this.askForRepair();
       this.askForLaterTerm();
       this.node.tick();
@@ -926,6 +963,18 @@ export class RaftRuntime {
 
   // ---- protocol-aware recovery of the state machine (README.md) ----
 
+  /** What this member is repairing or holding back after corruption; null when nothing. */
+  recovery(): RecoveryStatus | null {
+    const out: RecoveryStatus = {};
+    const r = this.repair;
+    if (r !== null) out.stateMachine = { need: r.need, applied: this.sm.appliedIndex(), why: r.why, installing: r.installing };
+    if (this.logHold !== null) out.votesHeld = { throughTerm: this.logHold.votesThroughTerm, at: this.logHold.at, reason: this.logHold.reason };
+    if (this.mute !== null) out.mute = this.mute;
+    if (Object.keys(out).length === 0) return null;
+    if (this.leaderlessTicks >= REPAIR_STALL_TICKS) out.stalledMs = this.leaderlessTicks * this.options.tickMs;
+    return out;
+  }
+
   /** Whether the state machine is being repaired from the group (it applies nothing meanwhile). */
   get repairing(): boolean {
     return this.repair !== null;
@@ -936,7 +985,7 @@ export class RaftRuntime {
     this.repair = { need, why, ticks: REPAIR_ASK_TICKS, installing: false, leaderlessTicks: 0 };
     this.applyHolds();
     this.env.log.log('error', 'raft.repair_needed', { need, applied: this.sm.appliedIndex(), why });
-    this.hooks.onRepair?.('needed', { need, applied: this.sm.appliedIndex(), why });
+    this.hooks.onRepair?.('needed', { what: 'state-machine', need, applied: this.sm.appliedIndex(), why });
   }
 
   /**
@@ -1054,7 +1103,7 @@ export class RaftRuntime {
     this.repairs++;
     this.applyHolds();
     this.env.log.log('info', 'raft.repaired', { need: r.need, applied: this.sm.appliedIndex(), why: r.why });
-    this.hooks.onRepair?.('repaired', { need: r.need, applied: this.sm.appliedIndex(), why: r.why });
+    this.hooks.onRepair?.('repaired', { what: 'state-machine', need: r.need, applied: this.sm.appliedIndex(), why: r.why });
   }
 
   /** The core's recovery holds, from what is being repaired (state machine, log) or lost for good. */
@@ -1073,7 +1122,7 @@ export class RaftRuntime {
     this.logHold = loss;
     this.applyHolds();
     this.env.log.log('error', 'raft.votes_held', { at: loss.at, reason: loss.reason, throughTerm: loss.votesThroughTerm, lastIndex: this.storage.lastIndex() });
-    this.hooks.onRepair?.('needed', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `log cut at ${loss.at} (${loss.reason}): no vote until an entry of a term above ${loss.votesThroughTerm}` });
+    this.hooks.onRepair?.('needed', { what: 'log', need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `log cut at ${loss.at} (${loss.reason}): no vote until an entry of a term above ${loss.votesThroughTerm}` });
     this.maybeLiftLogHold();
   }
 
@@ -1081,7 +1130,7 @@ export class RaftRuntime {
     this.mute = why;
     this.applyHolds();
     this.env.log.log('error', 'raft.hard_state_lost', { why, action: 'this member sends nothing; replace it (remove it from the group and add a new one)' });
-    this.hooks.onRepair?.('needed', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `hard state lost (${why}): mute for ever` });
+    this.hooks.onRepair?.('needed', { what: 'hard-state', need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `hard state lost (${why}): mute for ever` });
   }
 
   /**
@@ -1103,7 +1152,7 @@ export class RaftRuntime {
       this.env.log.log('warn', 'raft.marker_remove_failed', { error: (err as Error).message });
     }
     this.env.log.log('info', 'raft.votes_released', { throughTerm: hold.votesThroughTerm, lastIndex: this.storage.lastIndex() });
-    this.hooks.onRepair?.('repaired', { need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `log cut at ${hold.at}: holds an entry of a later term` });
+    this.hooks.onRepair?.('repaired', { what: 'log', need: this.storage.lastIndex(), applied: this.sm.appliedIndex(), why: `log cut at ${hold.at}: holds an entry of a later term` });
   }
 
   /**
