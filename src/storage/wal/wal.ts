@@ -66,6 +66,7 @@ export class Wal {
   private readonly sealedBytes = new Map<number, number>();
   /** truncatePrefix calls, the first running (one segment's removal durable at a time). */
   private readonly truncations: { upToLsn: number; done: (err: Error | null) => void }[] = [];
+  private closed = false;
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -108,6 +109,7 @@ export class Wal {
     let wal: Wal;
     const report = plan.report;
     let rewritten: DiskFile[] = [];
+    let log: AppendLog | null = null;
     try {
       for (const path of report.staleSegments) removeIfPresent(deps, path);
       // Every kept segment: a failed fsync may have left a hole in any of them (rewrite.ts).
@@ -116,7 +118,7 @@ export class Wal {
         rewritten = report.segments.map((path) => rewriteInPlace(deps.disk, path, path === resumed ? (plan.resume as { validBytes: number }).validBytes : null));
       }
       const activeId = plan.resume?.id ?? report.nextLsn;
-      const log = new AppendLog(
+      log = new AppendLog(
         deps,
         { dir: options.dir, fsync: options.fsync, segmentPath: (id) => segmentPath(options.dir, id), bufferBytesMax: options.bufferBytesMax },
         activeId,
@@ -132,15 +134,17 @@ export class Wal {
       }
     } catch (err) {
       for (const f of rewritten) f.close();
-      return done(err as Error);
+      if (log === null) return done(err as Error);
+      return log.close(() => done(err as Error));
     }
     if (report.droppedTail !== null) {
       const t = report.droppedTail;
       deps.log.log('warn', 'storage.wal.tail_dropped', { segment: t.segment, offset: t.offset, bytes: t.bytes, kind: t.kind, detail: t.detail });
     }
+    // A start that fails here leaves no file open behind it.
     syncEach(rewritten, (err) => {
-      if (err !== null) return done(err);
-      wal.log.sync((e) => (e !== null ? done(e) : done(null, wal, report)));
+      if (err !== null) return wal.close(() => done(err));
+      wal.log.sync((e) => (e !== null ? wal.close(() => done(e)) : done(null, wal, report)));
     });
   }
 
@@ -226,6 +230,8 @@ export class Wal {
       t.done(err);
       this.truncateNext();
     };
+    // Closed while it ran: the segments left are below the owner's checkpoint, stale at the next open.
+    if (this.closed) return finish(new Error(`wal ${this.options.dir}: closed before its truncation through ${t.upToLsn} was done`));
     const first = this.segments[0] as number;
     const second = this.segments[1];
     if (second === undefined || second - 1 > t.upToLsn || first === this.log.sealingId()) return finish(null);
@@ -272,6 +278,7 @@ export class Wal {
 
   /** Makes everything appended durable and closes the log. */
   close(done: (err: Error | null) => void): void {
+    this.closed = true;
     this.log.close(done);
   }
 }

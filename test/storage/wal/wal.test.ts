@@ -301,6 +301,24 @@ WalSuite('a truncation interrupted at any moment leaves the segments contiguous:
   );
 });
 
+WalSuite('a Wal closed while a truncation runs ends it with an error, once, and touches the closed log no more', () => {
+  const env = new SimEnv('wal11c');
+  const { wal } = open(env);
+  for (let i = 0; i < 120; i++) appendSync(env, wal, `t${i} `.repeat(5));
+  const got: (Error | null)[] = [];
+  wal.truncatePrefix(100, (err) => got.push(err));
+  wal.truncatePrefix(110, (err) => got.push(err));
+  let closed: Error | null | undefined;
+  wal.close((err) => (closed = err));
+  env.run(100);
+  assert.is(closed, null);
+  assert.is(got.length, 2, 'each call answered once');
+  assert.match(String(got[0]?.message), /closed before its truncation through 100 was done/);
+  assert.match(String(got[1]?.message), /closed before its truncation through 110 was done/);
+  const b = open(env, { fromLsn: 101 });
+  assert.equal(b.records.map((r) => r.lsn), Array.from({ length: 20 }, (_, i) => 101 + i));
+});
+
 WalSuite('a log that starts after the owner checkpoint is missing records: an error', () => {
   const env = new SimEnv('wal12');
   const { wal } = open(env);
