@@ -8,6 +8,8 @@ interface RepairEvent {
   node: string;
   /** The group's shard, on a sharded node (each group repairs its own state machine). */
   shard: number | null;
+  /** The run of the node's process that said it (World's Machine.incarnation). */
+  incarnation: number;
   what: RepairKind;
   event: 'needed' | 'repaired';
   atNs: number;
@@ -32,17 +34,20 @@ export class RepairWatch {
   constructor(private readonly world: World) {}
 
   onRepair = (node: string, event: 'needed' | 'repaired', detail: RepairDetail, shard?: number): void => {
-    this.events.push({ node, shard: shard ?? null, what: detail.what, event, atNs: this.world.nowNs, need: detail.need, why: detail.why });
+    this.events.push({ node, shard: shard ?? null, incarnation: this.world.machine(node).incarnation, what: detail.what, event, atNs: this.world.nowNs, need: detail.need, why: detail.why });
     this.world.trace.record(this.world.nowNs, 'repair', { node, ...(shard !== undefined ? { shard } : {}), what: detail.what, event, need: detail.need, applied: detail.applied, why: detail.why });
   };
 
   /**
    * Each member's last repair event, per group (a sharded node's groups repair on their own) and
-   * per kind: a log hold lifted does not finish a state machine's repair begun meanwhile.
+   * per kind (a log hold lifted does not finish a state machine's repair begun meanwhile), from
+   * the node's latest run only: each start finds again what it lacks and says so, so a need an
+   * earlier run did not see through (it crashed after a repair's install was durable, say, and
+   * before it said so) is no longer one unless the latest run says it is.
    */
   private lastEvents(): RepairEvent[] {
     const last = new Map<string, RepairEvent>();
-    for (const e of this.events) last.set(`${e.node}/${e.shard ?? ''}/${e.what}`, e);
+    for (const e of this.events) if (e.incarnation === this.world.machine(e.node).incarnation) last.set(`${e.node}/${e.shard ?? ''}/${e.what}`, e);
     return [...last.values()];
   }
 

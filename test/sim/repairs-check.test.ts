@@ -43,6 +43,23 @@ test('events and statuses that agree pass; a log hold lifted does not finish a s
   assert.is(watch.verdict().verdict, 'pass');
 });
 
+test('a need that an earlier run of the node did not see through is not one when the latest run does not say it again', () => {
+  // A node that crashed after its repair's install was durable, and before it said so, starts with
+  // nothing to repair and says nothing: its earlier run's need failed the check (found in review).
+  const { world } = group();
+  const watch = new RepairWatch(world);
+  watch.onRepair('n2', 'needed', detail('state-machine'));
+  assert.is(watch.verdict().verdict, 'fail');
+  world.crash('n2');
+  world.restart('n2');
+  world.sched.runUntil(world.nowNs + 1000 * NS_PER_MS);
+  assert.is(watch.verdict().verdict, 'pass', watch.verdict().summary);
+  assert.equal([...watch.pendingNodes()], []);
+  // The latest run saying it again is a need again.
+  watch.onRepair('n2', 'needed', detail('state-machine'));
+  assert.is(watch.verdict().verdict, 'fail');
+});
+
 test('a status that says a member repairs what its events say it holds again fails the check', () => {
   const { world, node } = group();
   const watch = new RepairWatch(world);

@@ -67,6 +67,8 @@ export class Wal {
   /** truncatePrefix calls, the first running (one segment's removal durable at a time). */
   private readonly truncations: { upToLsn: number; done: (err: Error | null) => void }[] = [];
   private closed = false;
+  /** A truncation is under way (truncateNext's runner): later calls wait in truncations. */
+  private truncating = false;
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -219,12 +221,14 @@ export class Wal {
    */
   truncatePrefix(upToLsn: number, done: (err: Error | null) => void): void {
     this.truncations.push({ upToLsn, done });
-    if (this.truncations.length === 1) this.truncateNext();
+    if (!this.truncating) this.truncateNext();
   }
 
   private truncateNext(): void {
     const t = this.truncations[0];
+    this.truncating = t !== undefined;
     if (t === undefined) return;
+    // A done that truncates again only queues its call: this runner serves it next.
     const finish = (err: Error | null): void => {
       this.truncations.shift();
       t.done(err);

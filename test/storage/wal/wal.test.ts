@@ -301,6 +301,30 @@ WalSuite('a truncation interrupted at any moment leaves the segments contiguous:
   );
 });
 
+WalSuite('a truncation asked for from another\'s callback waits its turn: still one removal per fsync', () => {
+  // A done that called truncatePrefix again started a second runner beside the first, and two
+  // removals could share one directory fsync (found in review).
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 40 }), (seed, ms) => {
+      const env = new SimEnv(`wal11d-${seed}`, { dirCrash: 'random' });
+      const { wal } = open(env);
+      for (let i = 0; i < 120; i++) appendSync(env, wal, `t${i} `.repeat(5));
+      const answered: string[] = [];
+      wal.truncatePrefix(50, (e1) => {
+        answered.push(`50:${e1 === null}`);
+        wal.truncatePrefix(100, (e2) => answered.push(`100:${e2 === null}`));
+      });
+      env.run(ms);
+      env.crash();
+      assert.ok(answered.length <= 2 && (answered.length === 0 || answered[0] === '50:true'), answered.join(' '));
+      const c = open(env, { fromLsn: null });
+      assert.equal(c.report.staleSegments, [], `seed ${seed}, crash after ${ms} ms`);
+      assert.is(c.records[c.records.length - 1]?.lsn, 120);
+    }),
+    { numRuns: 40 },
+  );
+});
+
 WalSuite('a Wal closed while a truncation runs ends it with an error, once, and touches the closed log no more', () => {
   const env = new SimEnv('wal11c');
   const { wal } = open(env);
