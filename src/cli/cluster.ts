@@ -503,6 +503,7 @@ export function recoveryLines(reports: readonly Pick<NodeReport, 'id' | 'recover
     const members: [string, RecoveryStatus][] = [];
     if (r.recovery !== undefined) members.push([r.id, r.recovery]);
     for (const g of r.shards?.hosted ?? []) {
+      if (typeof g !== 'object' || g === null) continue;
       const rec = recoveryOf(g.recovery);
       if (rec !== null) members.push([`shard ${g.shard} on ${r.id}`, rec]);
     }
@@ -554,7 +555,13 @@ function shardStatusOf(v: unknown): ShardStatus | null {
   if (typeof v !== 'object' || v === null) return null;
   const s = v as ShardStatus;
   if (!Number.isInteger(s.count) || !Number.isInteger(s.leading) || !Array.isArray(s.hosted)) return null;
-  return s;
+  // Entries of another shape (a node of another version) are left out, not read half.
+  const hosted = (s.hosted as unknown[]).filter((g): g is ShardStatus['hosted'][number] => {
+    if (typeof g !== 'object' || g === null) return false;
+    const o = g as Record<string, unknown>;
+    return Number.isInteger(o.shard) && typeof o.role === 'string' && typeof o.term === 'number' && (o.leader === null || typeof o.leader === 'string') && Array.isArray(o.replicas);
+  });
+  return { ...s, hosted };
 }
 
 /**

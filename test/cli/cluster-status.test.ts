@@ -40,4 +40,9 @@ test('a malformed recovery field from a node is left out, not printed half', () 
   assert.is(recoveryLines([{ id: 'n1', shards }]), '');
 });
 
+test('a hosted entry of another shape is left out, not read half', () => {
+  const shards = { count: 2, replicas: 3, leading: 0, epoch: 1, members: ['n1'], hosted: [null, 7, { shard: 1, role: 'follower', term: 2, leader: null, commitIndex: 0, replicas: ['n1'], recovery: { mute: 'gone' } }] } as unknown as ShardStatus;
+  assert.match(recoveryLines([{ id: 'n1', shards }]), /shard 1 on n1: its term and vote are lost \(gone\)/);
+});
+
 test.run();
