@@ -5,10 +5,10 @@ import type { GossipOptions } from '../cluster/gossip/options.js';
 import { GossipRuntime } from '../cluster/gossip/runtime.js';
 import type { MemberEvent, MemberMeta, MemberSnapshot } from '../cluster/gossip/types.js';
 import type { Env } from '../env/env.js';
-import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
+import { decodeBinaryRaftFrame, isBinaryRaftFrame } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
 import type { RepairDetail } from '../replication/raft-runtime/runtime.js';
-import { openEngine, FSYNC_ALWAYS, FSYNC_NEVER, storageStatus, type Engine, type EngineKind, type EngineOptions, type FsyncPolicy, type StorageStatus } from '../storage/index.js';
+import { FSYNC_ALWAYS, FSYNC_NEVER, storageStatus, type Engine, type EngineKind, type EngineOptions, type FsyncPolicy, type StorageStatus } from '../storage/index.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
 import { allowed, authenticate, authorize, forwardedPrincipal, forwardedPrincipalProblem, issueToken, LOGIN_LIMITS, loginTarget, permit, resolveForwarded, SYNC_PASSWORD_VERIFIER, tokenUser, VerifiedPasswords, type AuthConfig, type AuthOutcome, type ForwardedPrincipal } from './auth.js';
@@ -25,8 +25,7 @@ import { ShardedReplica, type ShardedConfig, type ShardStatus } from './sharded-
 import { DEFAULT_RAFT_TUNING, type RaftTuning } from './raft-tuning.js';
 import type { Replica, ReplicaStatus, Reply } from './replica.js';
 import { SingleReplica } from './single.js';
-import { EngineStore } from './store.js';
-import { ENGINE_DIR } from './data-dir.js';
+import { EngineStore, openRaftEngine } from './store.js';
 import { engineCorruption, markEngineRotten, quarantineRottenEngine, rottenEngineMarker } from './engine-repair.js';
 import { StorageCorruptionError } from '../storage/errors.js';
 
@@ -370,7 +369,7 @@ export class KvNode {
       // A Raft append with entries travels binary (codec.ts); every other frame is JSON.
       // JSON is parsed with a bound on its depth: a value nested 100,000 deep from an anonymous
       // sender overflowed the stack of the first recursive check it met (issue 16, item 1).
-      message = frame[0] === RAFT_BINARY_FRAME ? decodeBinaryRaftFrame(frame) : (parseJson(frameDecoder.decode(frame), `frame from ${from}`) as Record<string, unknown>);
+      message = isBinaryRaftFrame(frame[0]) ? decodeBinaryRaftFrame(frame) : (parseJson(frameDecoder.decode(frame), `frame from ${from}`) as Record<string, unknown>);
       if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.kind !== 'string') throw new Error('no "kind"');
     } catch (err) {
       this.env.log.log('warn', 'node.bad_frame', { from, error: (err as Error).message });
@@ -705,19 +704,4 @@ export class KvNode {
       return { id: m.id, state: m.state, incarnation: m.incarnation, zone: m.meta.zone, addresses: Object.fromEntries(m.meta.addresses), lastContactMs: at === undefined ? null : Math.round(now - at) };
     });
   }
-}
-
-/**
- * Opens a node's engine. On a Raft member the LSM writes in log mode `applied-index`: no WAL of
- * its own, the Raft log (fsynced per Ready) is the log, and each flush records the applied index
- * with its table (issue 23: one log per replicated write; etcd's consistent index, TiKV's applied
- * index). A directory an older version wrote with a WAL keeps its mode. Bitcask's data files are
- * its log, so it stays in mode `wal`; the memory engine has nothing to log.
- */
-function openRaftEngine(env: Env, kind: EngineKind, raft: boolean, options: EngineOptions, done: (err: Error | null, engine?: Engine) => void): void {
-  const deps = { disk: env.disk, clock: env.clock, log: env.log };
-  if (!raft || kind !== 'lsm' || options.logMode !== undefined) return openEngine(kind, deps, ENGINE_DIR, options, done);
-  const walDir = `${ENGINE_DIR}/wal`;
-  const logMode = env.disk.exists(walDir) ? 'wal' : 'applied-index';
-  openEngine(kind, deps, ENGINE_DIR, { ...options, logMode }, done);
 }

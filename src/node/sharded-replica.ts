@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { ShardMap } from '../cluster/placement/shard-map.js';
 import type { Env } from '../env/env.js';
 import type { Timer } from '../env/clock.js';
-import { decodeBinaryRaftFrame, RAFT_BINARY_FRAME } from '../replication/raft-runtime/codec.js';
+import { decodeBinaryRaftFrame, isBinaryRaftFrame } from '../replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../replication/raft-runtime/snapshot-transfer.js';
-import { openEngine, type EngineKind, type EngineOptions, type EngineStats, type FsyncPolicy } from '../storage/index.js';
+import { type EngineKind, type EngineOptions, type EngineStats, type FsyncPolicy } from '../storage/index.js';
 import { LSM_DEFAULTS } from '../storage/lsm/options.js';
 import { assert } from '../util/assert.js';
 import { parseJson } from '../util/json-parse.js';
@@ -21,7 +21,7 @@ import { CATALOG_BYTES_MAX, CATALOG_DATABASES_MAX, CATALOG_USERS_MAX, ShardCatal
 import { MOVE_MS, ShardMover } from './shard-mover.js';
 import type { MoveStep } from '../cluster/placement/moves.js';
 import { decodeShardFrames, ShardOutbox } from './shard-outbox.js';
-import { EngineStore } from './store.js';
+import { EngineStore, openRaftEngine } from './store.js';
 import { dropFailedRead, engineCorruption, guardReads, markEngineRotten, quarantineRottenEngine, readGuardedClock, rottenEngineMarker } from './engine-repair.js';
 import { SharedRaftLog } from '../replication/raft-runtime/shared-log.js';
 import { markLogLoss } from '../replication/raft-runtime/durable-storage.js';
@@ -344,7 +344,7 @@ export class ShardedReplica implements Replica {
         then();
       });
     const open = (mayRepair: boolean) =>
-      openEngine(c.engine, { disk: genv.disk, clock: genv.clock, log: genv.log }, 'kv', { ...c.storage, lsm, fsync: c.engineFsync }, (err, engine) => {
+      openRaftEngine(genv, c.engine, true, { ...c.storage, lsm, fsync: c.engineFsync }, (err, engine) => {
         if (this.stopped) {
           engine?.close(() => {});
           return;
@@ -353,7 +353,9 @@ export class ShardedReplica implements Replica {
         if (mayRepair && rotten !== null) return repairEngine(rotten.message, () => open(false));
         if (err !== null || engine === undefined) return started(err ?? new Error(`the storage engine of shard ${shard} did not open`));
         try {
-          group.store = new EngineStore(engine);
+          // As on a single group's node: the engine's durable state is what the group's log is
+          // compacted against, and (LSM) the Raft log is its only log.
+          group.store = new EngineStore(engine, { durable: true });
         } catch (e) {
           // The first reads (the applied index) met a rotten table: an engine that opened is not yet one that reads.
           const bad = engineCorruption(e as Error);
@@ -550,7 +552,7 @@ export class ShardedReplica implements Replica {
     if (inner[0] === SNAPSHOT_CHUNK_FRAME) return replica.receiveSnapshotChunk(from, inner);
     let message: Record<string, unknown>;
     try {
-      message = inner[0] === RAFT_BINARY_FRAME ? decodeBinaryRaftFrame(inner) : (parseJson(frameDecoder.decode(inner), `frame from ${from}`) as Record<string, unknown>);
+      message = isBinaryRaftFrame(inner[0]) ? decodeBinaryRaftFrame(inner) : (parseJson(frameDecoder.decode(inner), `frame from ${from}`) as Record<string, unknown>);
       if (typeof message !== 'object' || message === null || Array.isArray(message) || typeof message.kind !== 'string') throw new Error('no "kind"');
     } catch (err) {
       this.env.log.log('warn', 'node.bad_frame', { from, shard: u.shard, error: (err as Error).message });

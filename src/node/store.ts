@@ -1,7 +1,10 @@
+import type { Env } from '../env/env.js';
 import { SCAN_LIMIT_MAX, type Engine, type ReadView } from '../storage/engine.js';
+import { openEngine, type EngineKind, type EngineOptions } from '../storage/index.js';
 import { compareKeys } from '../storage/keys.js';
 import { assert } from '../util/assert.js';
 import type { KvView, StorageWrite } from './kv-state.js';
+import { ENGINE_DIR } from './data-dir.js';
 import { RAFT_APPLIED_KEY } from './keyspace.js';
 
 /**
@@ -242,4 +245,20 @@ export function mergeScan(engine: ReadView, overlay: readonly [string, string | 
   }
   assert(out.length <= limit, 'mergeScan returned more than its limit');
   return out;
+}
+
+/**
+ * Opens a node's engine, or one shard's on a sharded node (env is then the shard's). On a Raft
+ * member the LSM writes in log mode `applied-index`: no WAL of its own, the Raft log (fsynced per
+ * Ready; on a sharded node the log its groups share) is the log, and each flush records the
+ * applied index with its table (issue 23: one log per replicated write; etcd's consistent index, TiKV's applied
+ * index). A directory an older version wrote with a WAL keeps its mode. Bitcask's data files are
+ * its log, so it stays in mode `wal`; the memory engine has nothing to log.
+ */
+export function openRaftEngine(env: Env, kind: EngineKind, raft: boolean, options: EngineOptions, done: (err: Error | null, engine?: Engine) => void): void {
+  const deps = { disk: env.disk, clock: env.clock, log: env.log };
+  if (!raft || kind !== 'lsm' || options.logMode !== undefined) return openEngine(kind, deps, ENGINE_DIR, options, done);
+  const walDir = `${ENGINE_DIR}/wal`;
+  const logMode = env.disk.exists(walDir) ? 'wal' : 'applied-index';
+  openEngine(kind, deps, ENGINE_DIR, { ...options, logMode }, done);
 }
