@@ -7,12 +7,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHARD_FRAME, SHARD_HEADER_BYTES, unwrapShardFrame, wrapShardFrame } from '../../src/node/shard-env.js';
 import { GOSSIP_MAGIC } from '../../src/cluster/gossip/codec.js';
-import { RAFT_BINARY_FRAME } from '../../src/replication/raft-runtime/codec.js';
+import { RAFT_BINARY_FRAME, RAFT_COMPACT_FRAME } from '../../src/replication/raft-runtime/codec.js';
 import { SNAPSHOT_CHUNK_FRAME } from '../../src/replication/raft-runtime/snapshot-transfer.js';
 import { SHARD_BATCH_FRAME } from '../../src/node/shard-outbox.js';
 
 test('the envelope byte is none of the other frames\' first bytes (nor JSON\'s "{")', () => {
-  for (const b of [GOSSIP_MAGIC, RAFT_BINARY_FRAME, SNAPSHOT_CHUNK_FRAME, '{'.charCodeAt(0)]) {
+  for (const b of [GOSSIP_MAGIC, RAFT_BINARY_FRAME, RAFT_COMPACT_FRAME, SNAPSHOT_CHUNK_FRAME, '{'.charCodeAt(0)]) {
     assert.is.not(SHARD_FRAME, b);
     assert.is.not(SHARD_BATCH_FRAME, b);
   }

@@ -1,4 +1,5 @@
 import { parseJson } from '../../util/json-parse.js';
+import { assert } from '../../util/assert.js';
 import type { Message } from '../raft/messages.js';
 import type { Entry, Snapshot } from '../raft/types.js';
 
@@ -118,10 +119,53 @@ export const RAFT_BINARY_FRAME = 0x00;
 const binaryBodies = new WeakSet<object>();
 
 /**
- * A peer frame carrying one Raft message. An append with entries goes binary (above); the rest
- * as {"kind":"raft","m":{…}}.
+ * First byte of a compact Raft frame, the one every message but MsgSnap travels in: fixed binary
+ * fields instead of JSON. On a sharded node a write takes about five peer frames where one group
+ * takes 0.4 (issue 20), and encoding and parsing their JSON (JSON.stringify, the UTF-8 codec, the
+ * bounded parse, the field checks) cost about 35 µs of a simulated write's 300 (3 LSM nodes of 16
+ * shards, 50 line clients writing, seed 1, profiled with `node --cpu-prof`). Layout, big-endian:
+ *
+ *   u8 0x04, u8 type (MESSAGE_TYPES' index), u8 length + UTF-8 `from`, u8 length + UTF-8 `to`,
+ *   f64 term, then the type's FIELDS in order: 'n' f64, 'b' u8 0|1, 's?' u16 length (0xffff for
+ *   null) + UTF-8; a MsgApp then its entries as encodeEntries writes them.
+ *
+ * Decoding checks each field as raftMessageFromWire checks JSON's, and the frame's exact length.
+ * Frames of the earlier forms (RAFT_BINARY_FRAME, JSON) are still read.
+ */
+export const RAFT_COMPACT_FRAME = 0x04;
+
+/** Whether a peer frame's first byte marks a binary Raft frame (decodeBinaryRaftFrame reads it). */
+export function isBinaryRaftFrame(first: number | undefined): boolean {
+  return first === RAFT_COMPACT_FRAME || first === RAFT_BINARY_FRAME;
+}
+
+const MESSAGE_TYPES = ['MsgApp', 'MsgAppResp', 'MsgVote', 'MsgPreVote', 'MsgVoteResp', 'MsgPreVoteResp', 'MsgHeartbeat', 'MsgHeartbeatResp', 'MsgTimeoutNow'] as const;
+const MESSAGE_CODES = new Map<string, number>(MESSAGE_TYPES.map((t, i) => [t, i]));
+/** A string field holds at most this many UTF-16 units (readCtx: fieldsValid's bound). */
+const COMPACT_STRING_MAX = 256;
+const NULL_STRING = 0xffff;
+
+/** Node ids, encoded once each (a node talks to a handful); bounded, so odd ids cannot grow it. */
+const idBytes = new Map<string, Uint8Array>();
+const ID_CACHE_MAX = 4096;
+function encodedId(id: string): Uint8Array {
+  let b = idBytes.get(id);
+  if (b === undefined) {
+    b = encoder.encode(id);
+    if (idBytes.size < ID_CACHE_MAX) idBytes.set(id, b);
+  }
+  return b;
+}
+
+/**
+ * A peer frame carrying one Raft message: compact (above), or JSON for a MsgSnap and for what a
+ * compact frame cannot hold (a node id past 255 bytes, a readCtx past 256 units).
  */
 export function encodeRaftFrame(m: Message): Uint8Array {
+  if (m.type !== 'MsgSnap') {
+    const compact = encodeCompact(m);
+    if (compact !== null) return compact;
+  }
   if (m.type === 'MsgApp' && m.entries.length > 0) {
     const { entries, ...rest } = m;
     const header = encoder.encode(JSON.stringify({ kind: 'raft', m: rest }));
@@ -137,8 +181,130 @@ export function encodeRaftFrame(m: Message): Uint8Array {
   return encoder.encode(JSON.stringify({ kind: 'raft', m: wire }));
 }
 
+function encodeCompact(m: Exclude<Message, { type: 'MsgSnap' }>): Uint8Array | null {
+  const from = encodedId(m.from);
+  const to = encodedId(m.to);
+  if (from.length > 255 || to.length > 255) return null;
+  const spec = FIELDS[m.type] as Record<string, 'n' | 'b' | 's?'>;
+  const fields = m as unknown as Record<string, unknown>;
+  let size = 1 + 1 + 1 + from.length + 1 + to.length + 8;
+  // Every type has at most one string field (readCtx).
+  let text: Uint8Array | null = null;
+  for (const name in spec) {
+    const kind = spec[name];
+    if (kind === 'n') size += 8;
+    else if (kind === 'b') size += 1;
+    else {
+      const v = fields[name] as string | null;
+      if (v !== null) {
+        if (v.length > COMPACT_STRING_MAX) return null;
+        text = encoder.encode(v);
+      }
+      size += 2 + (text?.length ?? 0);
+    }
+  }
+  if (m.type === 'MsgApp') size += encodedBytes(m.entries);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = RAFT_COMPACT_FRAME;
+  out[1] = MESSAGE_CODES.get(m.type) as number;
+  let at = 2;
+  out[at++] = from.length;
+  out.set(from, at);
+  at += from.length;
+  out[at++] = to.length;
+  out.set(to, at);
+  at += to.length;
+  view.setFloat64(at, m.term);
+  at += 8;
+  for (const name in spec) {
+    const kind = spec[name];
+    if (kind === 'n') {
+      view.setFloat64(at, fields[name] as number);
+      at += 8;
+    } else if (kind === 'b') {
+      out[at++] = fields[name] === true ? 1 : 0;
+    } else if (text === null) {
+      view.setUint16(at, NULL_STRING);
+      at += 2;
+    } else {
+      view.setUint16(at, text.length);
+      out.set(text, at + 2);
+      at += 2 + text.length;
+    }
+  }
+  if (m.type === 'MsgApp') writeEntries(out, at, m.entries);
+  else assert(at === size, () => `compact raft frame: wrote ${at} of ${size} bytes`);
+  return out;
+}
+
+/** Bodies decodeCompact built: every field is checked already. */
+const checkedBodies = new WeakSet<object>();
+
+function decodeCompact(frame: Uint8Array): { kind: 'raft'; m: Record<string, unknown> } {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  let at = 1;
+  const need = (n: number, what: string): void => {
+    if (frame.length - at < n) throw new RaftCodecError(`compact raft frame: ${what} is cut short (a frame of ${frame.length} bytes)`);
+  };
+  need(1, 'the type');
+  const code = frame[at++] as number;
+  const type = MESSAGE_TYPES[code];
+  if (type === undefined) throw new RaftCodecError(`compact raft frame: unknown message type ${code}`);
+  const text = (n: number, what: string): string => {
+    need(n, what);
+    let s: string;
+    try {
+      s = decoder.decode(frame.subarray(at, at + n));
+    } catch {
+      throw new RaftCodecError(`compact raft frame: ${what} is not UTF-8`);
+    }
+    at += n;
+    return s;
+  };
+  need(1, 'the sender');
+  const from = text(frame[at++] as number, 'the sender');
+  need(1, 'the receiver');
+  const to = text(frame[at++] as number, 'the receiver');
+  const number = (name: string): number => {
+    need(8, name);
+    const v = view.getFloat64(at);
+    at += 8;
+    if (!Number.isSafeInteger(v) || v < 0) throw new RaftCodecError(`compact raft frame: ${type} has ${name} ${v}`);
+    return v;
+  };
+  const m: Record<string, unknown> = { type, from, to, term: number('term') };
+  const spec = FIELDS[type] as Record<string, 'n' | 'b' | 's?'>;
+  for (const name in spec) {
+    const kind = spec[name];
+    if (kind === 'n') m[name] = number(name);
+    else if (kind === 'b') {
+      need(1, name);
+      const b = frame[at++];
+      if (b !== 0 && b !== 1) throw new RaftCodecError(`compact raft frame: ${type} has ${name} ${b}, not 0 or 1`);
+      m[name] = b === 1;
+    } else {
+      need(2, name);
+      const n = view.getUint16(at);
+      at += 2;
+      if (n === NULL_STRING) m[name] = null;
+      else {
+        const v = text(n, name);
+        if (v.length > COMPACT_STRING_MAX) throw new RaftCodecError(`compact raft frame: ${type} has a ${name} longer than ${COMPACT_STRING_MAX}`);
+        m[name] = v;
+      }
+    }
+  }
+  if (type === 'MsgApp') m.entries = decodeEntries(frame, at);
+  else if (at !== frame.length) throw new RaftCodecError(`compact raft frame: ${frame.length - at} bytes after the ${type}`);
+  const body = { kind: 'raft' as const, m };
+  checkedBodies.add(body);
+  return body;
+}
+
 /** The body of a binary Raft frame, for raftMessageFromWire; throws saying what is wrong. */
 export function decodeBinaryRaftFrame(frame: Uint8Array): { kind: 'raft'; m: Record<string, unknown> } {
+  if (frame[0] === RAFT_COMPACT_FRAME) return decodeCompact(frame);
   if (frame.length < 5 || frame[0] !== RAFT_BINARY_FRAME) throw new RaftCodecError('not a binary raft frame');
   const headerBytes = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(1);
   if (frame.length - 5 < headerBytes) throw new RaftCodecError(`header of ${headerBytes} bytes in a frame of ${frame.length}`);
@@ -187,6 +353,7 @@ export function raftMessageFromWire(body: { m?: unknown }): Message | null {
   if (typeof body !== 'object' || body === null) return null;
   const m = body.m as Record<string, unknown> | undefined;
   if (typeof m !== 'object' || m === null || typeof m.type !== 'string' || typeof m.from !== 'string' || typeof m.to !== 'string' || !Number.isSafeInteger(m.term) || (m.term as number) < 0) return null;
+  if (checkedBodies.has(body)) return m as unknown as Message;
   if (!fieldsValid(m)) return null;
   if (binaryBodies.has(body)) return m as unknown as Message;
   try {

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { SeededRng } from '../../../src/env/rng.js';
 import { makeMembership } from '../../../src/replication/raft/membership.js';
-import { decodeBinaryRaftFrame, decodeEntries, decodeJson, encodeEntries, RAFT_BINARY_FRAME, RaftCodecError, raftMessageFromWire } from '../../../src/replication/raft-runtime/codec.js';
+import type { Message } from '../../../src/replication/raft/messages.js';
+import { decodeBinaryRaftFrame, decodeEntries, decodeJson, encodeEntries, encodeRaftFrame, RAFT_BINARY_FRAME, RAFT_COMPACT_FRAME, RaftCodecError, raftMessageFromWire } from '../../../src/replication/raft-runtime/codec.js';
 import { BLOCK_BYTES_MAX, decodeSnapshotRef, SnapshotFileReader, SnapshotFileWriter, SnapshotStreamCheck } from '../../../src/replication/raft-runtime/snapshot-file.js';
 import { ackOf, decodeChunkFrame, encodeChunkFrame, SNAPSHOT_CHUNK_FRAME, TransferCodecError } from '../../../src/replication/raft-runtime/snapshot-transfer.js';
 import { StorageCorruptionError } from '../../../src/storage/errors.js';
@@ -47,7 +48,7 @@ test('entries: arbitrary and mutated bytes give RaftCodecError or no more entrie
   );
 });
 
-test('binary Raft frames and JSON peer frames: a typed error or null, never a crash (fast-check)', () => {
+test('binary Raft frames (compact and the earlier append) and JSON peer frames: a typed error or null, never a crash (fast-check)', () => {
   const appendFrame = entries.map((e) => {
     const header = new TextEncoder().encode(JSON.stringify({ kind: 'raft', m: { type: 'MsgApp', from: 'n1', to: 'n2', term: 2, prevIndex: 1, prevTerm: 1, commit: 1 } }));
     const body = encodeEntries(e);
@@ -63,6 +64,26 @@ test('binary Raft frames and JSON peer frames: a typed error or null, never a cr
       only([RaftCodecError], () => {
         const body = decodeBinaryRaftFrame(frame);
         raftMessageFromWire(body);
+      });
+    }),
+  );
+  // Compact frames (every message but a snapshot): mutated ones decode to a message whose every
+  // field the JSON path's checks accept too (a decoded compact body skips those checks), or fail.
+  const n = fc.integer({ min: 0, max: 1e9 });
+  const compact = fc
+    .oneof(
+      fc.record({ type: fc.constant('MsgApp' as const), from: fc.string({ maxLength: 4 }), to: fc.constant('n2'), term: n, prevIndex: n, prevTerm: n, entries, commit: n }),
+      fc.record({ type: fc.constant('MsgAppResp' as const), from: fc.constant('n1'), to: fc.constant('n2'), term: n, index: n, reject: fc.boolean(), hintIndex: n, hintTerm: n }),
+      fc.record({ type: fc.constant('MsgHeartbeat' as const), from: fc.constant('n1'), to: fc.constant('n2'), term: n, commit: n, readCtx: fc.option(fc.string({ maxLength: 8 })), tick: n }),
+      fc.record({ type: fc.constant('MsgPreVote' as const), from: fc.constant('n1'), to: fc.constant('n2'), term: n, lastIndex: n, lastTerm: n, transfer: fc.boolean() }),
+    )
+    .map((m) => encodeRaftFrame(m as Message));
+  fc.assert(
+    fc.property(fc.oneof(mutated(compact), fc.uint8Array({ maxLength: 100 }).map((b) => Uint8Array.of(RAFT_COMPACT_FRAME, ...b))), (frame) => {
+      only([RaftCodecError], () => {
+        const m = raftMessageFromWire(decodeBinaryRaftFrame(frame));
+        assert.ok(m !== null, 'a decoded compact frame is a message');
+        if (m.type !== 'MsgApp') assert.ok(raftMessageFromWire(JSON.parse(JSON.stringify({ m }))) !== null, `${JSON.stringify(m)} passes the JSON checks too`);
       });
     }),
   );

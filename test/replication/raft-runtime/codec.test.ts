@@ -13,7 +13,9 @@ import {
   encodeJson,
   encodeRaftFrame,
   entriesToWire,
+  isBinaryRaftFrame,
   RAFT_BINARY_FRAME,
+  RAFT_COMPACT_FRAME,
   raftMessageFromWire,
 } from '../../../src/replication/raft-runtime/codec.js';
 import { DurableRaftStorage } from '../../../src/replication/raft-runtime/durable-storage.js';
@@ -23,13 +25,27 @@ import { SimMachineClock } from '../../../sim/clock.js';
 import { DEFAULT_DISK_OPTIONS, SimDisk } from '../../../sim/disk.js';
 import { Owner, Scheduler } from '../../../sim/scheduler.js';
 
-// Raft messages and log records on the wire and on disk: appends with entries travel binary,
-// everything else as JSON; both decode to the message that was sent, and bad bytes are refused.
+// Raft messages and log records on the wire and on disk: every message but a snapshot travels in
+// a compact binary frame; frames of the earlier forms (a binary append with a JSON header, JSON)
+// still decode; all decode to the message that was sent, and bad bytes are refused.
 
 /** What a node does with a peer frame (node.ts): binary by its first byte, JSON otherwise. */
 function decodeFrame(frame: Uint8Array): Message | null {
-  const body = frame[0] === RAFT_BINARY_FRAME ? decodeBinaryRaftFrame(frame) : (JSON.parse(new TextDecoder().decode(frame)) as { m?: unknown });
+  const body = isBinaryRaftFrame(frame[0]) ? decodeBinaryRaftFrame(frame) : (JSON.parse(new TextDecoder().decode(frame)) as { m?: unknown });
   return raftMessageFromWire(body);
+}
+
+/** An append as the previous version sent it: RAFT_BINARY_FRAME, u32 length, a JSON header, the entries. */
+function legacyAppendFrame(m: Message & { type: 'MsgApp' }): Uint8Array {
+  const { entries, ...rest } = m;
+  const header = new TextEncoder().encode(JSON.stringify({ kind: 'raft', m: rest }));
+  const body = encodeEntries(entries);
+  const out = new Uint8Array(5 + header.length + body.length);
+  out[0] = RAFT_BINARY_FRAME;
+  new DataView(out.buffer).setUint32(1, header.length);
+  out.set(header, 5);
+  out.set(body, 5 + header.length);
+  return out;
 }
 
 const entryArb = fc.record({
@@ -39,41 +55,70 @@ const entryArb = fc.record({
   data: fc.uint8Array({ maxLength: 300 }),
 });
 
+const pos = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+const id = fc.oneof(fc.constantFrom('n1', 'n2', 'node-a.example:7000'), fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 10 }));
+const ctx = fc.oneof(fc.constant(null), fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 }));
+
+/** Every message type but MsgSnap, with any field values the core may send. */
+const messageArb: fc.Arbitrary<Message> = fc.oneof(
+  fc.record({ type: fc.constant('MsgApp' as const), from: id, to: id, term: pos, prevIndex: pos, prevTerm: pos, entries: fc.array(entryArb, { maxLength: 5 }).map((es) => es.map((e) => ({ ...e }))), commit: pos }),
+  fc.record({ type: fc.constant('MsgAppResp' as const), from: id, to: id, term: pos, index: pos, reject: fc.boolean(), hintIndex: pos, hintTerm: pos }),
+  fc.record({ type: fc.constantFrom('MsgVote' as const, 'MsgPreVote' as const), from: id, to: id, term: pos, lastIndex: pos, lastTerm: pos, transfer: fc.boolean() }),
+  fc.record({ type: fc.constantFrom('MsgVoteResp' as const, 'MsgPreVoteResp' as const), from: id, to: id, term: pos, reject: fc.boolean() }),
+  fc.record({ type: fc.constant('MsgHeartbeat' as const), from: id, to: id, term: pos, commit: pos, readCtx: ctx, tick: pos }),
+  fc.record({ type: fc.constant('MsgHeartbeatResp' as const), from: id, to: id, term: pos, readCtx: ctx, tick: pos }),
+  fc.record({ type: fc.constant('MsgTimeoutNow' as const), from: id, to: id, term: pos }),
+).map((m) => ({ ...m }) as Message); // plain objects, as decoding makes
+
 const C = suite('raft codec');
 
-C('appends with any entries come back as sent, through the binary frame', () => {
+C('every message but a snapshot comes back as sent, through a compact frame (fast-check)', () => {
+  fc.assert(
+    fc.property(messageArb, (m) => {
+      const frame = encodeRaftFrame(m);
+      assert.is(frame[0], RAFT_COMPACT_FRAME);
+      assert.equal(decodeFrame(frame), m);
+    }),
+  );
+});
+
+C('appends with any entries come back as sent; the entries alone too', () => {
   fc.assert(
     fc.property(fc.array(entryArb, { minLength: 1, maxLength: 20 }), fc.nat(), fc.nat(), (generated: Entry[], prevIndex, commit) => {
       const entries = generated.map((e) => ({ ...e })); // plain objects, as decoding makes
       const m: Message = { type: 'MsgApp', from: 'n1', to: 'n2', term: 7, prevIndex, prevTerm: 6, entries, commit };
-      const frame = encodeRaftFrame(m);
-      assert.is(frame[0], RAFT_BINARY_FRAME);
-      assert.equal(decodeFrame(frame), m);
+      assert.equal(decodeFrame(encodeRaftFrame(m)), m);
+      assert.equal(decodeFrame(legacyAppendFrame(m)), m, 'the earlier binary append');
       assert.equal(decodeEntries(encodeEntries(entries)), entries);
     }),
   );
 });
 
-C('messages without entries stay JSON, and an empty append too', () => {
-  const empty: Message = { type: 'MsgApp', from: 'n1', to: 'n2', term: 3, prevIndex: 9, prevTerm: 3, entries: [], commit: 9 };
+C('frames of the earlier forms still decode: JSON messages, and what a compact frame cannot hold goes JSON', () => {
   const resp: Message = { type: 'MsgAppResp', from: 'n2', to: 'n1', term: 3, index: 9, reject: false, hintIndex: 0, hintTerm: 0 };
-  for (const m of [empty, resp]) {
+  assert.equal(decodeFrame(encodeJson({ kind: 'raft', m: resp })), resp);
+  const longId: Message = { type: 'MsgVoteResp', from: 'x'.repeat(300), to: 'n1', term: 3, reject: true };
+  const longCtx: Message = { type: 'MsgHeartbeatResp', from: 'n2', to: 'n1', term: 3, readCtx: 'r'.repeat(257), tick: 4 };
+  for (const m of [longId, longCtx]) {
     const frame = encodeRaftFrame(m);
     assert.is(frame[0], '{'.charCodeAt(0));
-    assert.equal(decodeFrame(frame), m);
+    assert.is(decodeFrame(frame)?.type, m.type === 'MsgHeartbeatResp' ? undefined : m.type, 'a readCtx past 256 is refused as before');
   }
 });
 
-C('the binary frame is smaller than base64 in JSON for the same entries', () => {
+C('a heartbeat answer is a few dozen bytes, a third of its JSON; an append smaller than base64 in JSON', () => {
+  const hb: Message = { type: 'MsgHeartbeatResp', from: 'n2', to: 'n1', term: 12, readCtx: null, tick: 40123 };
+  const compact = encodeRaftFrame(hb);
+  const json = encodeJson({ kind: 'raft', m: hb });
+  assert.ok(compact.length * 2.5 < json.length, `${compact.length} bytes vs ${json.length}`);
   const data = new TextEncoder().encode(JSON.stringify({ kind: 'req', client: 'n1.gw.x', seq: 1, ackSeq: 1, db: '', op: { f: 'write', key: 'k', value: 'v'.repeat(100) } }));
   const entries: Entry[] = Array.from({ length: 20 }, (_, i) => ({ index: i + 1, term: 1, type: 'normal', data }));
   const m: Message = { type: 'MsgApp', from: 'n1', to: 'n2', term: 1, prevIndex: 0, prevTerm: 0, entries, commit: 0 };
-  const json = encodeJson({ kind: 'raft', m: { ...m, entries: entriesToWire(entries) } });
   const binary = encodeRaftFrame(m);
-  assert.ok(binary.length < json.length * 0.8, `${binary.length} bytes vs ${json.length}`);
+  assert.ok(binary.length < encodeJson({ kind: 'raft', m: { ...m, entries: entriesToWire(entries) } }).length * 0.8);
 });
 
-C('bad binary frames are refused with what is wrong, whatever the cut or the corruption', () => {
+C('bad compact frames are refused with what is wrong, whatever the cut or the corruption', () => {
   const m: Message = { type: 'MsgApp', from: 'n1', to: 'n2', term: 2, prevIndex: 1, prevTerm: 1, entries: [{ index: 2, term: 2, type: 'normal', data: new Uint8Array([1, 2, 3]) }], commit: 1 };
   const frame = encodeRaftFrame(m);
   for (let cut = 0; cut < frame.length; cut++) {
@@ -86,14 +131,27 @@ C('bad binary frames are refused with what is wrong, whatever the cut or the cor
   const hugeLength = frame.slice();
   new DataView(hugeLength.buffer).setUint32(frame.length - 3 - 4, 1e9);
   assert.throws(() => decodeBinaryRaftFrame(hugeLength), /claims 1000000000 bytes/);
-  const notAppend = encodeRaftFrame(m);
-  notAppend.set(new TextEncoder().encode('"MsgVot"'), notAppend.indexOf('"'.charCodeAt(0), 20)); // garble the header
-  assert.throws(() => decodeBinaryRaftFrame(notAppend));
-  // Random bytes after the tag: an error, never a crash or a message.
+  const vote = encodeRaftFrame({ type: 'MsgVoteResp', from: 'n1', to: 'n2', term: 2, reject: false });
+  assert.throws(() => decodeBinaryRaftFrame(Uint8Array.of(...vote, 0)), /1 bytes after the MsgVoteResp/);
+  const badCode = vote.slice();
+  badCode[1] = 200;
+  assert.throws(() => decodeBinaryRaftFrame(badCode), /unknown message type 200/);
+  const badBool = vote.slice();
+  badBool[vote.length - 1] = 2;
+  assert.throws(() => decodeBinaryRaftFrame(badBool), /reject 2, not 0 or 1/);
+  for (const bad of [-1, 0.5, NaN, 2 ** 60]) {
+    const f = vote.slice();
+    new DataView(f.buffer).setFloat64(vote.length - 9, bad);
+    assert.throws(() => decodeBinaryRaftFrame(f), /has term/, `term ${bad}`);
+  }
+  const badUtf8 = vote.slice();
+  badUtf8[3] = 0xff; // the sender's first byte
+  assert.throws(() => decodeBinaryRaftFrame(badUtf8), /sender is not UTF-8/);
+  // Random bytes after either tag: an error, never a crash or a message.
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => {
+    fc.property(fc.constantFrom(RAFT_COMPACT_FRAME, RAFT_BINARY_FRAME), fc.uint8Array({ maxLength: 200 }), (tag, junk) => {
       try {
-        decodeBinaryRaftFrame(Uint8Array.of(RAFT_BINARY_FRAME, ...junk));
+        decodeBinaryRaftFrame(Uint8Array.of(tag, ...junk));
         return false;
       } catch (err) {
         return err instanceof Error;
