@@ -397,10 +397,10 @@ export class SimDisk {
    * Returns null when there is no stored byte to flip. `kind` narrows it to a kind of node file
    * (`any`: any of them, quarantined files and markers left out).
    */
-  corrupt(pathFilter?: string, kind?: DataFileKind | 'any'): CorruptionReport | null {
+  corrupt(pathFilter?: string, kind?: DataFileKind | 'any', spare?: (path: string) => boolean): CorruptionReport | null {
     const ofKind = (p: string) => kind === undefined || (kind === 'any' ? dataFileKind(p) !== null : dataFileKind(p) === kind);
     const candidates = [...this.durableNames.entries()]
-      .filter(([p, ino]) => (pathFilter === undefined || p.includes(pathFilter)) && ofKind(p) && (this.inodes.get(ino)?.durable.len ?? 0) > 0)
+      .filter(([p, ino]) => (pathFilter === undefined || p.includes(pathFilter)) && ofKind(p) && spare?.(p) !== true && (this.inodes.get(ino)?.durable.len ?? 0) > 0)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     if (candidates.length === 0) return null;
     const [path, ino] = this.rng.pick(candidates);
@@ -412,7 +412,25 @@ export class SimDisk {
     inode.durable.buf[offset] = before ^ mask;
     if (offset < inode.cache.len && inode.cache.buf[offset] === before) inode.cache.buf[offset] = before ^ mask;
     this.stats.corruptions++;
+    this.flips.push({ path, ino, offset, value: before ^ mask });
     return { path, offset, bit };
+  }
+
+  /** Every flip corrupt() made, until rotFlipped() finds it gone. */
+  private flips: { path: string; ino: number; offset: number; value: number }[] = [];
+
+  /**
+   * The paths that still hold a flipped bit, sorted: the file is still named where it was flipped
+   * (not deleted, not quarantined) and the byte still holds the flipped value (not rewritten).
+   * Found by a read or not: rot nobody has read yet is rot all the same.
+   */
+  rotFlipped(): string[] {
+    this.flips = this.flips.filter((f) => {
+      if (this.durableNames.get(f.path) !== f.ino) return false;
+      const durable = (this.inodes.get(f.ino) as Inode).durable;
+      return f.offset < durable.len && durable.buf[f.offset] === f.value;
+    });
+    return [...new Set(this.flips.map((f) => f.path))].sort();
   }
 
   /** Paths of every file, sorted (for tests and reports). */

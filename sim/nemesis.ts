@@ -385,15 +385,23 @@ export class Nemesis {
       case 'corrupt': {
         const id = this.pickNode(f.node);
         if (id === null) return this.skip(f, 'no such node now');
+        // Files of a group whose copy on another member still holds rot are spared (read or not:
+        // a table nobody has read since its flip is as lost as one found bad), so that no group's
+        // rot ever spans a majority.
+        let spare: ((path: string) => boolean) | undefined;
         if (f.whileOthersWhole === true) {
           const waiting = [...(this.repairsPending?.() ?? [])].filter((n) => n !== id).sort();
           if (waiting.length > 0) return this.skip(f, `${waiting.join(', ')} still waiting for a repair: corruption stays on one member at a time`);
+          const rotten = new Set<string>();
+          for (const other of w.nodeIds()) if (other !== id) for (const p of w.machine(other).disk.rotFlipped()) rotten.add(rotGroup(p));
+          if (rotten.size > 0) spare = (p) => rotten.has('*') || rotten.has(rotGroup(p)) || rotGroup(p) === '*';
         }
         const flips = [];
         for (let i = 0; i < f.bits; i++) {
-          const r = w.machine(id).disk.corrupt(f.path, f.file);
+          const r = w.machine(id).disk.corrupt(f.path, f.file, spare);
           if (r !== null) flips.push(r);
         }
+        if (flips.length === 0 && spare !== undefined) return this.skip(f, 'another member still holds rot in every group this one could rot: corruption stays on one member at a time');
         return this.instant(`corrupt ${id}`, { flips });
       }
       case 'failover': {
@@ -566,4 +574,14 @@ export class Nemesis {
       for (const [a, b] of links) net.unblock(a, b);
     });
   }
+}
+
+/**
+ * Which Raft group a node file belongs to, for spreading rot: a sharded node's shards/<i>/ files
+ * are group i's; anything else ('*': a sharded node's shared raftlog/, a single group's files)
+ * is every group's.
+ */
+function rotGroup(path: string): string {
+  const m = /^shards\/(\d+)\//.exec(path);
+  return m === null ? '*' : (m[1] as string);
 }
