@@ -60,7 +60,19 @@ export interface Session {
    * Absent in sessions written before it existed: counted once then.
    */
   held?: number;
+  /**
+   * The seqs of those results, ascending, while there are at most SESSION_SEQS_LISTED of them: a
+   * write then forgets what the client acknowledged without reading at all. On a sharded cluster
+   * a client's seqs are spread over the shards, so each shard's session sees jumps of about the
+   * shard count and the point reads of forgetAcknowledged nearly all miss (16 shards: 15 per
+   * write). Absent when there are more, and in sessions written before it existed: known again
+   * once the client holds no result.
+   */
+  seqs?: number[];
 }
+
+/** A session lists the seqs of its held results while there are at most this many. */
+export const SESSION_SEQS_LISTED = 8;
 
 /**
  * Limits on sessions, which would otherwise grow with every client that ever wrote:
@@ -406,19 +418,40 @@ function recordResult(view: KvView, session: Session, req: Request, result: Resu
   // this result is kept where `held` counts it.
   const ackSeq = Math.max(session.ackSeq, Math.min(req.ackSeq, req.seq));
   let held = session.held ?? countHeld(view, req.client, session.ackSeq, limits);
-  if (ackSeq > session.ackSeq && held > 0) held -= forgetAcknowledged(view, req.client, session.ackSeq, ackSeq, held, limits, writes);
+  // The held results' seqs, when known: listed by the session, or none at all.
+  let seqs: number[] | null = session.seqs !== undefined && session.seqs.length === held ? [...session.seqs] : held === 0 ? [] : null;
+  if (ackSeq > session.ackSeq && held > 0) {
+    if (seqs !== null) {
+      // The same keys forgetAcknowledged would find, in the same (ascending) order.
+      const kept: number[] = [];
+      for (const seq of seqs) {
+        if (seq < ackSeq) writes.push([resultKey(req.client, seq), null]);
+        else kept.push(seq);
+      }
+      held = kept.length;
+      seqs = kept;
+    } else held -= forgetAcknowledged(view, req.client, session.ackSeq, ackSeq, held, limits, writes);
+  }
   if (held >= limits.resultsMax) {
     // Over the bound: the oldest unacknowledged results go (their retries will fail, not repeat).
     const prefix = resultPrefix(req.client);
     for (const [k] of view.scan(resultKey(req.client, ackSeq), prefix + '\x7f', held - limits.resultsMax + 1, false)) {
       writes.push([k, null]);
       held--;
+      seqs?.shift();
     }
   }
   const key = resultKey(req.client, req.seq);
-  if (view.get(key) === undefined) held++; // present only under the duplicate-apply bug
+  if (view.get(key) === undefined) {
+    held++;
+    // (Below ackSeq only under the duplicate-apply bug: then the list is not kept.)
+    if (seqs !== null && req.seq >= ackSeq) insertAscending(seqs, req.seq);
+    else seqs = null;
+  } else if (seqs !== null && !seqs.includes(req.seq)) seqs = null; // present only under the duplicate-apply bug
+  const next: Session = { ackSeq, touched: n, held };
+  if (seqs !== null && seqs.length <= SESSION_SEQS_LISTED) next.seqs = seqs;
   writes.push([key, JSON.stringify(result)]);
-  writes.push([sessionKey(req.client), JSON.stringify({ ackSeq, touched: n, held } satisfies Session)]);
+  writes.push([sessionKey(req.client), JSON.stringify(next)]);
   if (n % limits.sweepEvery === 0) writes.push(...sweepIdleSessions(view, n, req.client, limits));
   return writes;
 }
@@ -445,6 +478,12 @@ function forgetAcknowledged(view: KvView, client: string, from: number, to: numb
     found++;
   }
   return found;
+}
+
+function insertAscending(list: number[], x: number): void {
+  let i = list.length;
+  while (i > 0 && (list[i - 1] as number) > x) i--;
+  list.splice(i, 0, x);
 }
 
 function countHeld(view: KvView, client: string, ackSeq: number, limits: SessionLimits): number {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { executeWrite, type KvView, type SessionLimits, type StorageWrite } from '../../src/node/kv-state.js';
+import { executeWrite, SESSION_SEQS_LISTED, type KvView, type SessionLimits, type StorageWrite } from '../../src/node/kv-state.js';
 import type { Request } from '../../src/node/protocol.js';
 import { MemoryEngine } from '../../src/storage/memory.js';
 import { EngineStore } from '../../src/node/store.js';
@@ -81,20 +81,38 @@ test('the held count matches the stored results for any order of seqs and acknow
       const s = store();
       let seq = 0;
       let acked = 0;
+      // Once more than SESSION_SEQS_LISTED were held, the list comes back when none are.
+      let sawMore = false;
       for (const { gap, lag, jump } of steps) {
         seq += jump === 20 ? 100 : gap;
         acked = Math.max(acked, seq - lag);
         const exec = executeWrite(s.view, req('p', seq, acked), { limits: small });
         s.apply(exec.writes);
-        const session = JSON.parse(s.view.get('\x01s\x00p') as string) as { ackSeq: number; held: number };
+        const session = JSON.parse(s.view.get('\x01s\x00p') as string) as { ackSeq: number; held: number; seqs?: number[] };
         const stored = s.view.scan('\x01r\x00p\x00', '\x01r\x00p\x01', 100_000, false).map(([k]) => Number(k.slice(5)));
         assert.is(session.held, stored.length, `held after seq ${seq}`);
+        if (session.seqs !== undefined) assert.equal(session.seqs, stored, `the listed seqs after seq ${seq}`);
+        else assert.ok(stored.length > SESSION_SEQS_LISTED || sawMore, `seqs listed while ${stored.length} are held`);
+        if (stored.length > SESSION_SEQS_LISTED) sawMore = true;
+        if (stored.length === 0) sawMore = false;
         assert.ok(stored.length <= small.resultsMax, 'bounded');
         assert.ok(stored.every((x) => x >= session.ackSeq), 'nothing acknowledged is kept');
         assert.ok(stored.includes(seq), 'the newest result is kept');
       }
     }),
   );
+});
+
+test('a client whose seqs reach this shard sparsely (one in 16) forgets its acknowledged results without reading them', () => {
+  const s = store();
+  let reads = 0;
+  const view = { ...s.view, get: (k: string) => { reads++; return s.view.get(k); }, scan: s.view.scan.bind(s.view) };
+  for (let seq = 16; seq <= 16 * 50; seq += 16) s.apply(executeWrite(view as typeof s.view, req('gw', seq, seq - 15)).writes);
+  assert.is(s.keys('\x01r\x00gw\x00'), 1, 'only the latest result is kept');
+  assert.equal(JSON.parse(s.view.get('\x01s\x00gw') as string).seqs, [800]);
+  // Per write about six: the session, the database, an intent on the key, the key's value, the
+  // write counter, the result (twice); none per seq skipped (15 more per write before the list).
+  assert.ok(reads <= 50 * 7, `${reads} reads for 50 writes`);
 });
 
 test('an ackSeq past the request itself still keeps its result for a retry', () => {
