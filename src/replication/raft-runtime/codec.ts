@@ -181,17 +181,23 @@ export function encodeRaftFrame(m: Message): Uint8Array {
   return encoder.encode(JSON.stringify({ kind: 'raft', m: wire }));
 }
 
+/** Each type's fields as [name, kind] pairs in FIELDS order (built at first use: FIELDS comes later in this file). */
+let fieldLists: Map<string, readonly (readonly [string, 'n' | 'b' | 's?'])[]> | null = null;
+function fieldList(type: string): readonly (readonly [string, 'n' | 'b' | 's?'])[] {
+  fieldLists ??= new Map(Object.entries(FIELDS).map(([t, spec]) => [t, Object.entries(spec)]));
+  return fieldLists.get(type) as readonly (readonly [string, 'n' | 'b' | 's?'])[];
+}
+
 function encodeCompact(m: Exclude<Message, { type: 'MsgSnap' }>): Uint8Array | null {
   const from = encodedId(m.from);
   const to = encodedId(m.to);
   if (from.length > 255 || to.length > 255) return null;
-  const spec = FIELDS[m.type] as Record<string, 'n' | 'b' | 's?'>;
+  const list = fieldList(m.type);
   const fields = m as unknown as Record<string, unknown>;
   let size = 1 + 1 + 1 + from.length + 1 + to.length + 8;
   // Every type has at most one string field (readCtx).
   let text: Uint8Array | null = null;
-  for (const name in spec) {
-    const kind = spec[name];
+  for (const [name, kind] of list) {
     if (kind === 'n') size += 8;
     else if (kind === 'b') size += 1;
     else {
@@ -217,8 +223,7 @@ function encodeCompact(m: Exclude<Message, { type: 'MsgSnap' }>): Uint8Array | n
   at += to.length;
   view.setFloat64(at, m.term);
   at += 8;
-  for (const name in spec) {
-    const kind = spec[name];
+  for (const [name, kind] of list) {
     if (kind === 'n') {
       view.setFloat64(at, fields[name] as number);
       at += 8;
@@ -241,62 +246,79 @@ function encodeCompact(m: Exclude<Message, { type: 'MsgSnap' }>): Uint8Array | n
 /** Bodies decodeCompact built: every field is checked already. */
 const checkedBodies = new WeakSet<object>();
 
-function decodeCompact(frame: Uint8Array): { kind: 'raft'; m: Record<string, unknown> } {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  let at = 1;
-  const need = (n: number, what: string): void => {
-    if (frame.length - at < n) throw new RaftCodecError(`compact raft frame: ${what} is cut short (a frame of ${frame.length} bytes)`);
-  };
-  need(1, 'the type');
-  const code = frame[at++] as number;
-  const type = MESSAGE_TYPES[code];
-  if (type === undefined) throw new RaftCodecError(`compact raft frame: unknown message type ${code}`);
-  const text = (n: number, what: string): string => {
-    need(n, what);
-    let s: string;
+/** Reads a compact frame's fields in order, throwing RaftCodecError where the bytes fall short or are bad. */
+class CompactReader {
+  private readonly view: DataView;
+  at = 1;
+  constructor(
+    private readonly frame: Uint8Array,
+    private readonly type: string,
+  ) {
+    this.view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  }
+
+  need(n: number, what: string): void {
+    if (this.frame.length - this.at < n) throw new RaftCodecError(`compact raft frame: ${what} is cut short (a frame of ${this.frame.length} bytes)`);
+  }
+
+  byte(what: string): number {
+    this.need(1, what);
+    return this.frame[this.at++] as number;
+  }
+
+  text(n: number, what: string): string {
+    this.need(n, what);
+    const start = this.at;
+    this.at += n;
+    // Node ids and read contexts are ASCII in practice: built from the bytes without the decoder.
+    let ascii = n <= 64;
+    for (let i = start; ascii && i < start + n; i++) ascii = (this.frame[i] as number) < 0x80;
+    if (ascii) return String.fromCharCode.apply(null, this.frame.subarray(start, start + n) as unknown as number[]);
     try {
-      s = decoder.decode(frame.subarray(at, at + n));
+      return decoder.decode(this.frame.subarray(start, start + n));
     } catch {
       throw new RaftCodecError(`compact raft frame: ${what} is not UTF-8`);
     }
-    at += n;
-    return s;
-  };
-  need(1, 'the sender');
-  const from = text(frame[at++] as number, 'the sender');
-  need(1, 'the receiver');
-  const to = text(frame[at++] as number, 'the receiver');
-  const number = (name: string): number => {
-    need(8, name);
-    const v = view.getFloat64(at);
-    at += 8;
-    if (!Number.isSafeInteger(v) || v < 0) throw new RaftCodecError(`compact raft frame: ${type} has ${name} ${v}`);
-    return v;
-  };
-  const m: Record<string, unknown> = { type, from, to, term: number('term') };
-  const spec = FIELDS[type] as Record<string, 'n' | 'b' | 's?'>;
-  for (const name in spec) {
-    const kind = spec[name];
-    if (kind === 'n') m[name] = number(name);
-    else if (kind === 'b') {
-      need(1, name);
-      const b = frame[at++];
-      if (b !== 0 && b !== 1) throw new RaftCodecError(`compact raft frame: ${type} has ${name} ${b}, not 0 or 1`);
-      m[name] = b === 1;
-    } else {
-      need(2, name);
-      const n = view.getUint16(at);
-      at += 2;
-      if (n === NULL_STRING) m[name] = null;
-      else {
-        const v = text(n, name);
-        if (v.length > COMPACT_STRING_MAX) throw new RaftCodecError(`compact raft frame: ${type} has a ${name} longer than ${COMPACT_STRING_MAX}`);
-        m[name] = v;
-      }
-    }
   }
-  if (type === 'MsgApp') m.entries = decodeEntries(frame, at);
-  else if (at !== frame.length) throw new RaftCodecError(`compact raft frame: ${frame.length - at} bytes after the ${type}`);
+
+  number(name: string): number {
+    this.need(8, name);
+    const v = this.view.getFloat64(this.at);
+    this.at += 8;
+    if (!Number.isSafeInteger(v) || v < 0) throw new RaftCodecError(`compact raft frame: ${this.type} has ${name} ${v}`);
+    return v;
+  }
+
+  boolean(name: string): boolean {
+    const b = this.byte(name);
+    if (b !== 0 && b !== 1) throw new RaftCodecError(`compact raft frame: ${this.type} has ${name} ${b}, not 0 or 1`);
+    return b === 1;
+  }
+
+  string(name: string): string | null {
+    this.need(2, name);
+    const n = this.view.getUint16(this.at);
+    this.at += 2;
+    if (n === NULL_STRING) return null;
+    const v = this.text(n, name);
+    if (v.length > COMPACT_STRING_MAX) throw new RaftCodecError(`compact raft frame: ${this.type} has a ${name} longer than ${COMPACT_STRING_MAX}`);
+    return v;
+  }
+}
+
+function decodeCompact(frame: Uint8Array): { kind: 'raft'; m: Record<string, unknown> } {
+  if (frame.length < 2) throw new RaftCodecError(`compact raft frame: the type is cut short (a frame of ${frame.length} bytes)`);
+  const code = frame[1] as number;
+  const type = MESSAGE_TYPES[code];
+  if (type === undefined) throw new RaftCodecError(`compact raft frame: unknown message type ${code}`);
+  const r = new CompactReader(frame, type);
+  r.at = 2;
+  const from = r.text(r.byte('the sender'), 'the sender');
+  const to = r.text(r.byte('the receiver'), 'the receiver');
+  const m: Record<string, unknown> = { type, from, to, term: r.number('term') };
+  for (const [name, kind] of fieldList(type)) m[name] = kind === 'n' ? r.number(name) : kind === 'b' ? r.boolean(name) : r.string(name);
+  if (type === 'MsgApp') m.entries = decodeEntries(frame, r.at);
+  else if (r.at !== frame.length) throw new RaftCodecError(`compact raft frame: ${frame.length - r.at} bytes after the ${type}`);
   const body = { kind: 'raft' as const, m };
   checkedBodies.add(body);
   return body;
