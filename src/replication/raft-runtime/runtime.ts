@@ -268,7 +268,7 @@ export class RaftRuntime {
    * compaction point), so it applies nothing and this member stands for no election until a
    * snapshot at `need` or later from the leader has been installed. `installing`: one is.
    */
-  private repair: { need: Index; why: string; ticks: number; installing: boolean; leaderlessTicks: number } | null = null;
+  private repair: { need: Index; why: string; ticks: number; installing: boolean; installingIndex: Index; leaderlessTicks: number } | null = null;
   /** The STATE_MACHINE_LOST_MARKER is on disk (removed after the first compaction past a repair). */
   private lostMarker = false;
   /** Repairs of the state machine completed since start. */
@@ -310,8 +310,10 @@ export class RaftRuntime {
       this.transferDeps,
       {
         term: () => this.node.hardState().term,
-        // A repairing member takes any snapshot past what its state machine holds.
-        commitIndex: () => (this.repair !== null ? this.sm.appliedIndex() : this.node.commitIndex()),
+        // A repairing member takes any snapshot past what its state machine holds, or past the one
+        // it is installing: a second copy of that one would be received under the same file name,
+        // which the install removes once done.
+        commitIndex: () => (this.repair !== null ? Math.max(this.sm.appliedIndex(), this.repair.installing ? this.repair.installingIndex : 0) : this.node.commitIndex()),
         hasRoomFor: (bytes) => this.hasRoomFor(bytes),
         received: (from, term, snapshot) => this.snapshotReceived(from, term, snapshot),
         failed: (err) => this.fatal('raft.snapshot_receive_failed', err),
@@ -982,7 +984,7 @@ export class RaftRuntime {
 
   private startRepair(need: Index, why: string): void {
     assert(this.sm.appliedIndex() < need, () => `repairing a state machine at ${this.sm.appliedIndex()} that holds ${need}`);
-    this.repair = { need, why, ticks: REPAIR_ASK_TICKS, installing: false, leaderlessTicks: 0 };
+    this.repair = { need, why, ticks: REPAIR_ASK_TICKS, installing: false, installingIndex: 0, leaderlessTicks: 0 };
     this.applyHolds();
     this.env.log.log('error', 'raft.repair_needed', { need, applied: this.sm.appliedIndex(), why });
     this.hooks.onRepair?.('needed', { what: 'state-machine', need, applied: this.sm.appliedIndex(), why });
@@ -1078,6 +1080,7 @@ export class RaftRuntime {
     // A Ready under way holds the state machine: the leader's next snapshot will do.
     if (this.persisting || r.installing) return this.dropReceived(file);
     r.installing = true;
+    r.installingIndex = snapshot.meta.index;
     this.persisting = true;
     this.readyPhase = 'install';
     this.readyStartedMs = this.env.clock.monotonicMs();

@@ -276,6 +276,14 @@ export interface ReceiverHooks {
 
 export class SnapshotReceiver {
   private incoming: Incoming | null = null;
+  /**
+   * A received file between its fsync and its hand-over (the rename and the directory's fsync).
+   * Chunks of that same snapshot meanwhile are not a new transfer: a second copy would be renamed
+   * to the same name, and whichever the runtime is done with first is removed under the other
+   * (shards/rot seed 32: a repair installed the first and dropped the file, and the second, handed
+   * to the core, named a file that was gone).
+   */
+  private handing: Incoming | null = null;
 
   constructor(
     private readonly deps: TransferDeps,
@@ -294,6 +302,8 @@ export class SnapshotReceiver {
       this.abandon(null);
       return ack(header.total, true);
     }
+    const h = this.handing;
+    if (h !== null && h.from === from && h.header.index === header.index && h.header.snapTerm === header.snapTerm && h.header.total === header.total) return;
     let cur = this.incoming;
     if ((cur === null || cur.header.index !== header.index) && !this.hooks.hasRoomFor(header.total)) {
       this.deps.env.log.log('warn', 'raft.snapshot_no_room', { from, index: header.index, bytes: header.total });
@@ -382,7 +392,9 @@ export class SnapshotReceiver {
       } catch (e) {
         return this.hooks.failed(e as Error);
       }
+      this.handing = cur;
       this.deps.env.disk.syncDir(dir, (e) => {
+        if (this.handing === cur) this.handing = null;
         if (e !== null) return this.hooks.failed(e);
         this.deps.env.log.log('info', 'raft.snapshot_received', { from: cur.from, index: meta.index, bytes: cur.header.total });
         acked();
