@@ -65,14 +65,16 @@ export interface Session {
    * write then forgets what the client acknowledged without reading at all. On a sharded cluster
    * a client's seqs are spread over the shards, so each shard's session sees jumps of about the
    * shard count and the point reads of forgetAcknowledged nearly all miss (16 shards: 15 per
-   * write). Absent when there are more, and in sessions written before it existed: known again
-   * once the client holds no result.
+   * write). Absent when there are more, and in sessions written before it existed: listed again
+   * by the next write that forgets results and leaves few, which scans for them once.
    */
   seqs?: number[];
 }
 
 /** A session lists the seqs of its held results while there are at most this many. */
 export const SESSION_SEQS_LISTED = 8;
+/** A write that forgets results of a session without a list scans for them while there are at most this many. */
+const SESSION_SEQS_SCANNED = 64;
 
 /**
  * Limits on sessions, which would otherwise grow with every client that ever wrote:
@@ -421,6 +423,9 @@ function recordResult(view: KvView, session: Session, req: Request, result: Resu
   // The held results' seqs, when known: listed by the session, or none at all.
   let seqs: number[] | null = session.seqs !== undefined && session.seqs.length === held ? [...session.seqs] : held === 0 ? [] : null;
   if (ackSeq > session.ackSeq && held > 0) {
+    // A list lost to a burst of more results (or never written) comes back with one scan of them,
+    // when there are not too many to read.
+    if (seqs === null && held <= SESSION_SEQS_SCANNED) seqs = heldSeqs(view, req.client, session.ackSeq, held);
     if (seqs !== null) {
       // The same keys forgetAcknowledged would find, in the same (ascending) order.
       const kept: number[] = [];
@@ -478,6 +483,13 @@ function forgetAcknowledged(view: KvView, client: string, from: number, to: numb
     found++;
   }
   return found;
+}
+
+/** The seqs of the client's results at or above `from`, if there are exactly `held` (else null). */
+function heldSeqs(view: KvView, client: string, from: number, held: number): number[] | null {
+  const prefix = resultPrefix(client);
+  const found = view.scan(resultKey(client, from), prefix + '\x7f', held + 1, false);
+  return found.length === held ? found.map(([k]) => Number(k.slice(prefix.length))) : null;
 }
 
 function insertAscending(list: number[], x: number): void {

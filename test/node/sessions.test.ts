@@ -74,28 +74,33 @@ test('idle sessions are swept away with their results', () => {
 
 test('the held count matches the stored results for any order of seqs and acknowledgements', () => {
   // Requests as a pipelining gateway sends them: seqs rise with gaps (reads take seqs too), acks
-  // trail behind (in flight) and sometimes jump far ahead (past the point-read window).
-  const step = fc.record({ gap: fc.integer({ min: 1, max: 3 }), lag: fc.integer({ min: 0, max: 12 }), jump: fc.integer({ min: 0, max: 20 }) });
+  // trail behind (in flight), sometimes jump far ahead (past the point-read window), and at times
+  // stay put while results pile up past what a session lists.
+  const step = fc.record({ gap: fc.integer({ min: 1, max: 3 }), lag: fc.integer({ min: 0, max: 24 }), jump: fc.integer({ min: 0, max: 20 }), ack: fc.boolean() });
   fc.assert(
     fc.property(fc.array(step, { minLength: 1, maxLength: 120 }), (steps) => {
       const s = store();
       let seq = 0;
       let acked = 0;
-      // Once more than SESSION_SEQS_LISTED were held, the list comes back when none are.
-      let sawMore = false;
-      for (const { gap, lag, jump } of steps) {
+      let ackBefore = 0;
+      // More results than a session lists, at times (lags up to 12 at gaps of 1 to 3).
+      const limits = { ...small, resultsMax: 32 };
+      let heldBefore = 0;
+      for (const { gap, lag, jump, ack } of steps) {
         seq += jump === 20 ? 100 : gap;
-        acked = Math.max(acked, seq - lag);
-        const exec = executeWrite(s.view, req('p', seq, acked), { limits: small });
+        // (Some writes acknowledge nothing new: results pile up past what a session lists.)
+        if (ack) acked = Math.max(acked, seq - lag);
+        const exec = executeWrite(s.view, req('p', seq, acked), { limits });
         s.apply(exec.writes);
         const session = JSON.parse(s.view.get('\x01s\x00p') as string) as { ackSeq: number; held: number; seqs?: number[] };
         const stored = s.view.scan('\x01r\x00p\x00', '\x01r\x00p\x01', 100_000, false).map(([k]) => Number(k.slice(5)));
         assert.is(session.held, stored.length, `held after seq ${seq}`);
         if (session.seqs !== undefined) assert.equal(session.seqs, stored, `the listed seqs after seq ${seq}`);
-        else assert.ok(stored.length > SESSION_SEQS_LISTED || sawMore, `seqs listed while ${stored.length} are held`);
-        if (stored.length > SESSION_SEQS_LISTED) sawMore = true;
-        if (stored.length === 0) sawMore = false;
-        assert.ok(stored.length <= small.resultsMax, 'bounded');
+        // A write that forgot results lists what is left, if few enough before and after.
+        else assert.ok(stored.length > SESSION_SEQS_LISTED || heldBefore > SESSION_SEQS_LISTED || session.ackSeq === ackBefore, `seqs not listed while ${stored.length} are held`);
+        ackBefore = session.ackSeq;
+        heldBefore = stored.length;
+        assert.ok(stored.length <= limits.resultsMax, 'bounded');
         assert.ok(stored.every((x) => x >= session.ackSeq), 'nothing acknowledged is kept');
         assert.ok(stored.includes(seq), 'the newest result is kept');
       }
@@ -113,6 +118,16 @@ test('a client whose seqs reach this shard sparsely (one in 16) forgets its ackn
   // Per write about six: the session, the database, an intent on the key, the key's value, the
   // write counter, the result (twice); none per seq skipped (15 more per write before the list).
   assert.ok(reads <= 50 * 7, `${reads} reads for 50 writes`);
+});
+
+test('a session whose results outgrew the list lists them again once few are held', () => {
+  const s = store();
+  const session = () => JSON.parse(s.view.get('\x01s\x00gw') as string) as { held: number; seqs?: number[] };
+  for (let seq = 1; seq <= 40; seq++) s.apply(executeWrite(s.view, req('gw', seq, Math.max(1, seq - 20))).writes);
+  assert.is(session().held, 21);
+  assert.is(session().seqs, undefined, 'too many to list');
+  s.apply(executeWrite(s.view, req('gw', 41, 38)).writes);
+  assert.equal(session().seqs, [38, 39, 40, 41], 'listed again by the write that forgot the rest');
 });
 
 test('an ackSeq past the request itself still keeps its result for a retry', () => {
