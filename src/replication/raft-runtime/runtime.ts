@@ -1084,7 +1084,7 @@ export class RaftRuntime {
     this.persisting = true;
     this.readyPhase = 'install';
     this.readyStartedMs = this.env.clock.monotonicMs();
-    installSnapshot(this.env, this.storage.snapshotDir, snapshot, this.sm, this.options.snapshotYieldMs ?? 0, () => this.stopped, (err) => {
+    const finish = (err: Error | null) => {
       if (this.stopped) return;
       this.persisting = false;
       r.installing = false;
@@ -1096,6 +1096,16 @@ export class RaftRuntime {
       const lo = this.sm.appliedIndex() + 1;
       if (lo <= hi && this.applyInOrder(this.storage.entries(lo, hi + 1, Infinity), Infinity)) this.hooks.onApplied();
       this.drive();
+    };
+    installSnapshot(this.env, this.storage.snapshotDir, snapshot, this.sm, this.options.snapshotYieldMs ?? 0, () => this.stopped, (err) => {
+      if (this.stopped) return;
+      // Nothing in the log names this snapshot, and its file goes once installed: a state machine
+      // that holds its writes in memory until a flush (the LSM in log mode applied-index) makes it
+      // durable first, or a crash would lose the repair with no copy left here to install again.
+      // (txn/cross-shard-rot seed 67: each member of a shard was repaired in turn, none flushed,
+      // and the final power cycle left all three needing a repair that none could give.)
+      if (err !== null || this.sm.makeDurable === undefined || (this.sm.durableAppliedIndex?.() ?? null) === null) return finish(err);
+      this.sm.makeDurable(finish);
     });
   }
 
