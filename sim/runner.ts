@@ -450,7 +450,10 @@ function converge(world: World, deadlineNs: number, minApplied = 0): Converged {
   // Quiet includes every Raft log applied to its end: an entry appended a moment ago (a front
   // door's retry reaching the leader) would be committed after the power cycle below and move the
   // state on, which is no divergence (raft/overtaken.yaml seed 58).
-  const positions = () => nodes().map((n) => ({ ...n.node.stateDigest(), unapplied: unappliedEntries(n.node) }));
+  // Quiet also means no state machine is still being repaired: a repair ends once the installed
+  // state is durable, after its position already agrees (raft/rot-lsm seed 178 stopped waiting in
+  // between, and the repairs check found the repair never done).
+  const positions = () => nodes().map((n) => ({ ...n.node.stateDigest(), unapplied: unappliedEntries(n.node) + (n.node.status().recovery?.stateMachine !== undefined ? 1 : 0) }));
   const settled = (states: { applied: number; digest: string; unapplied: number }[]) =>
     states.length > 0 &&
     states.every((s) => s.unapplied === 0) &&

@@ -62,7 +62,7 @@ function waitFor(world: World, deadlineNs: number, done: () => boolean): boolean
 
 interface GroupState {
   shard: number;
-  states: { id: string; applied: number; keys: number; digest: string; unapplied: number }[];
+  states: { id: string; applied: number; keys: number; digest: string; unapplied: number; repairing: boolean }[];
 }
 
 function groupStates(world: World, map: ShardMap): GroupState[] {
@@ -81,12 +81,13 @@ function groupStates(world: World, map: ShardMap): GroupState[] {
 
 /**
  * Every shard's replicas are all running and agree (position and digest), at minApplied or past,
- * and quiet: each has applied its whole log. An entry appended a moment ago on a majority but not
+ * and quiet: each has applied its whole log, and finished any repair of its state machine (which
+ * ends once the repaired state is durable: raft/rot-lsm seed 178). An entry appended a moment ago on a majority but not
  * yet committed would be committed after the power cycle and move the state on, which is no
  * divergence (shards/partitions seed 79: the single group's convergence waits for the same).
  */
 function agreed(g: GroupState, replicas: number, minApplied: number): boolean {
-  return g.states.length === replicas && g.states.every((x) => x.unapplied === 0) && new Set(g.states.map((x) => `${x.applied}/${x.digest}`)).size === 1 && (g.states[0]?.applied ?? 0) >= minApplied;
+  return g.states.length === replicas && g.states.every((x) => x.unapplied === 0 && !x.repairing) && new Set(g.states.map((x) => `${x.applied}/${x.digest}`)).size === 1 && (g.states[0]?.applied ?? 0) >= minApplied;
 }
 
 function convergeGroups(world: World, map: ShardMap, deadlineNs: number, minApplied: number[] | null): { ok: boolean; groups: GroupState[] } {

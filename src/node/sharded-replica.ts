@@ -711,7 +711,12 @@ export class ShardedReplica implements Replica {
    * One shard's replicated state as a digest with its applied position (KvNode.stateDigest, per
    * group), and how many entries its Raft log holds past that position (appended, not yet applied).
    */
-  stateDigest(shard: number): { applied: number; keys: number; digest: string; unapplied: number } | null {
+  /**
+   * The shard's state here, for the lab's convergence check: its position, keys and their digest,
+   * the entries of its log not applied yet, and whether its state machine is being repaired (a
+   * repair is not over until its state is durable, though the position may already agree).
+   */
+  stateDigest(shard: number): { applied: number; keys: number; digest: string; unapplied: number; repairing: boolean } | null {
     const g = this.groups.get(shard);
     if (g === undefined || g.store === null || g.replica === null) return null;
     const hash = createHash('sha256');
@@ -725,11 +730,11 @@ export class ShardedReplica implements Replica {
       // A rotten engine file under the scan: the group fails as it would on any read of it (its
       // marker, then the node stops and its next start repairs the shard); no position at all.
       this.failRead(shard, err);
-      return { applied: -1, keys: 0, digest: `unreadable: ${(err as Error).message}`, unapplied: 0 };
+      return { applied: -1, keys: 0, digest: `unreadable: ${(err as Error).message}`, unapplied: 0, repairing: false };
     }
     const applied = g.replica.status().appliedIndex;
     const last = g.replica.raftNode?.lastIndex() ?? applied;
-    return { applied, keys, digest: hash.digest('hex'), unapplied: Math.max(0, last - applied) };
+    return { applied, keys, digest: hash.digest('hex'), unapplied: Math.max(0, last - applied), repairing: g.replica.status().recovery?.stateMachine !== undefined };
   }
 
   *stateEntries(shard: number): Generator<[string, string]> {
