@@ -1008,9 +1008,12 @@ export class RaftRuntime {
       this.env.log.log('error', 'raft.repair_stalled', { need: r.need, why: r.why, leaderlessTicks: r.leaderlessTicks, meaning: `no leader to repair from: if no member holds the state up to ${r.need}, it is lost (data loss) and the group cannot serve; an operator must restore it from a backup or the quarantined files` });
     }
     if (this.soft.role === 'leader') return this.leadWhileRepairing();
-    if (r.installing || this.receiver.progress() !== null) return;
-    if (++r.ticks < REPAIR_ASK_TICKS) return;
     const leader = this.soft.leader;
+    // A snapshot on its way from the leader is the answer. One from a member that no longer leads
+    // is not: it stopped sending when it stepped down, and its partial file would otherwise keep
+    // the repair from asking anyone for idleMs (shards/rot seed 58: two minutes).
+    if (r.installing || (this.receiver.progress() !== null && this.receiver.receivingFrom() === leader)) return;
+    if (++r.ticks < REPAIR_ASK_TICKS) return;
     if (leader === null || leader === this.env.id) return;
     r.ticks = 0;
     const body: RepairRequest = { kind: 'repair', term: this.node.hardState().term, need: r.need };
@@ -1084,6 +1087,7 @@ export class RaftRuntime {
     this.persisting = true;
     this.readyPhase = 'install';
     this.readyStartedMs = this.env.clock.monotonicMs();
+    this.readySlowLogged = false;
     const finish = (err: Error | null) => {
       if (this.stopped) return;
       this.persisting = false;

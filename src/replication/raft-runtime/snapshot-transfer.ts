@@ -13,9 +13,10 @@ import { decodeSnapshotRef, encodeSnapshotRef, SNAPSHOT_SYNC_BYTES, snapshotFile
  * limit and every leader in turn exited (issue 16, item 4) — but streams the file:
  *
  *   leader                                      follower
- *   chunk {term, index, snapTerm, total,        appends it to <name>.part if it starts where
- *          offset, bytes}  (a window of them)    what it holds ends, checks blocks as they
- *                                               complete (SnapshotStreamCheck), answers
+ *   chunk {term, index, snapTerm, total,        appends it to its partial file (<name>.<n>.part)
+ *          offset, bytes}  (a window of them)    if it starts where what it holds ends, checks
+ *                                               blocks as they complete (SnapshotStreamCheck),
+ *                                               answers
  *   <- ack {have}                               how much it holds
  *   ... until have = total: the follower fsyncs the file, renames it into place, fsyncs the
  *   directory, and only then hands the core a MsgSnap naming it (the core installs it through
@@ -245,7 +246,9 @@ export class SnapshotSender {
 interface Incoming {
   from: NodeId;
   header: ChunkHeader;
+  /** The file's final name, and the partial file's while it arrives. */
   name: string;
+  part: string;
   file: DiskFile;
   check: SnapshotStreamCheck;
   have: number;
@@ -284,6 +287,8 @@ export class SnapshotReceiver {
    * to the core, named a file that was gone).
    */
   private handing: Incoming | null = null;
+  /** Transfers begun, numbering their partial files. */
+  private transfers = 0;
 
   constructor(
     private readonly deps: TransferDeps,
@@ -303,7 +308,8 @@ export class SnapshotReceiver {
       return ack(header.total, true);
     }
     const h = this.handing;
-    if (h !== null && h.from === from && h.header.index === header.index && h.header.snapTerm === header.snapTerm && h.header.total === header.total) return;
+    // (Whoever sends it: another leader's copy of the same snapshot gets the same name.)
+    if (h !== null && h.header.index === header.index && h.header.snapTerm === header.snapTerm) return;
     let cur = this.incoming;
     if ((cur === null || cur.header.index !== header.index) && !this.hooks.hasRoomFor(header.total)) {
       this.deps.env.log.log('warn', 'raft.snapshot_no_room', { from, index: header.index, bytes: header.total });
@@ -349,11 +355,14 @@ export class SnapshotReceiver {
     // A copy received from a leader is named apart from one this node may have made itself at the
     // same position (its own log names that one).
     const name = snapshotFileName(header.index, header.snapTerm).replace(/\.snap$/, '-r.snap');
-    const path = joinPath(this.deps.snapDir, `${name}.part`);
+    // Each transfer writes a partial file of its own: an abandoned one's file is removed only once
+    // its running fsync ends, by which time a new transfer of the same snapshot may have begun.
+    const part = `${name}.${++this.transfers}.part`;
+    const path = joinPath(this.deps.snapDir, part);
     try {
       const file = this.deps.env.disk.open(path, 'truncate');
       this.deps.env.log.log('info', 'raft.snapshot_receiving', { from, index: header.index, term: header.snapTerm, bytes: header.total });
-      this.incoming = { from, header, name, file, check: new SnapshotStreamCheck(path, header.total), have: 0, lastMs: this.deps.env.clock.monotonicMs(), closing: false, unsynced: 0, syncing: false, afterSync: null };
+      this.incoming = { from, header, name, part, file, check: new SnapshotStreamCheck(path, header.total), have: 0, lastMs: this.deps.env.clock.monotonicMs(), closing: false, unsynced: 0, syncing: false, afterSync: null };
       return this.incoming;
     } catch (err) {
       this.deps.env.log.log('error', 'raft.snapshot_receive_failed', { from, index: header.index, error: (err as Error).message });
@@ -388,7 +397,7 @@ export class SnapshotReceiver {
       if (err !== null) return this.hooks.failed(err);
       const dir = this.deps.snapDir;
       try {
-        this.deps.env.disk.rename(joinPath(dir, `${cur.name}.part`), joinPath(dir, cur.name));
+        this.deps.env.disk.rename(joinPath(dir, cur.part), joinPath(dir, cur.name));
       } catch (e) {
         return this.hooks.failed(e as Error);
       }
@@ -412,7 +421,7 @@ export class SnapshotReceiver {
     this.whenSynced(cur, () => {
       cur.file.close();
       try {
-        this.deps.env.disk.remove(joinPath(this.deps.snapDir, `${cur.name}.part`));
+        this.deps.env.disk.remove(joinPath(this.deps.snapDir, cur.part));
       } catch {
         // removeTemporaries takes it at the next start.
       }
@@ -423,6 +432,11 @@ export class SnapshotReceiver {
   tick(): void {
     const cur = this.incoming;
     if (cur !== null && !cur.closing && this.deps.env.clock.monotonicMs() - cur.lastMs > this.options.idleMs) this.abandon('no chunk for too long');
+  }
+
+  /** Who sends the snapshot being received, if one is. */
+  receivingFrom(): NodeId | null {
+    return this.incoming?.from ?? null;
   }
 
   /** How far an incoming snapshot has come, for status and tests. */
