@@ -148,6 +148,12 @@ export class ShardedReplica implements Replica {
   private readonly mover: ShardMover;
   private moveTimer: Timer | null = null;
   private readonly groups = new Map<number, Group>();
+  /**
+   * Shards whose removed replica is still closing its engine or having its files deleted, with
+   * the creations of a new replica that wait for that: a closing LSM writes its last table into
+   * the directory, which must not be the new replica's.
+   */
+  private readonly removing = new Map<number, (() => void)[]>();
   /** Per shard this node does not hold: the next of its replicas to name (round robin). */
   private readonly referrals = new Map<number, number>();
   private stopped = false;
@@ -274,6 +280,11 @@ export class ShardedReplica implements Replica {
   /** An empty replica for a move: marked on disk as joined, then started; the leader fills it. */
   private createGroup(shard: number): void {
     if (this.stopped || this.groups.has(shard)) return;
+    const removal = this.removing.get(shard);
+    if (removal !== undefined) {
+      removal.push(() => this.createGroup(shard));
+      return;
+    }
     const group: Group = { shard, store: null, replica: null, ready: false, removeWhenReady: null };
     this.groups.set(shard, group);
     this.mover.forget(shard);
@@ -308,11 +319,19 @@ export class ShardedReplica implements Replica {
     this.groups.delete(shard);
     this.mover.forget(shard);
     g.replica?.stop();
-    g.store?.close();
     this.env.log.log('info', 'shards.remove', { shard, why });
-    markRemoved(this.env.disk, shard, (err) => {
-      if (err !== null && !this.stopped) this.onFatal(err);
-    });
+    const waiting: (() => void)[] = [];
+    this.removing.set(shard, waiting);
+    // The files go once the engine has closed: it may still be writing its last table there.
+    const wipe = () =>
+      markRemoved(this.env.disk, shard, (err) => {
+        if (this.removing.get(shard) === waiting) this.removing.delete(shard);
+        if (this.stopped) return;
+        if (err !== null) return this.onFatal(err);
+        for (const then of waiting) then();
+      });
+    if (g.store === null) return wipe();
+    g.store.close(() => wipe());
   }
 
   private startGroup(shard: number, original: boolean, started0: (err: Error | null) => void, created?: Group): void {

@@ -36,7 +36,8 @@ export interface NodeStore {
   durableAppliedIndex(): number | null;
   /** Makes every apply so far durable (an engine flush); durableAppliedIndex() then covers them. */
   sync(done: (err: Error | null) => void): void;
-  close(): void;
+  /** done (optional): once the engine is closed and writes nothing more. */
+  close(done?: (err: Error | null) => void): void;
 }
 
 export interface FrozenView {
@@ -191,9 +192,10 @@ export class EngineStore implements NodeStore, KvView {
     else this.engine.write(writes, acked);
   }
 
-  close(): void {
+  // (An LSM in log mode applied-index flushes its memtable first.)
+  close(done?: (err: Error | null) => void): void {
     this.flush();
-    this.engine.close(() => {});
+    this.engine.close((err) => done?.(err));
   }
 }
 
