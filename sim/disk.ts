@@ -1,6 +1,6 @@
 import { DiskError, dirname, type Disk, type DiskFile, type OpenMode, type SyncCallback } from '../src/env/disk.js';
 import type { Rng } from '../src/env/rng.js';
-import { dataFileKind, type DataFileKind } from '../src/node/data-dir.js';
+import { dataFileKind, QUARANTINE_DIR, type DataFileKind } from '../src/node/data-dir.js';
 import { assert } from '../src/util/assert.js';
 import { NS_PER_MS, type Owner, type Scheduler } from './scheduler.js';
 
@@ -412,26 +412,41 @@ export class SimDisk {
     inode.durable.buf[offset] = before ^ mask;
     if (offset < inode.cache.len && inode.cache.buf[offset] === before) inode.cache.buf[offset] = before ^ mask;
     this.stats.corruptions++;
-    this.flips.push({ path, ino, offset, value: before ^ mask });
+    this.flips.push({ ino, offset, value: before ^ mask });
     return { path, offset, bit };
   }
 
   /** Every flip corrupt() made, until rotFlipped() finds it gone. */
-  private flips: { path: string; ino: number; offset: number; value: number }[] = [];
+  private flips: { ino: number; offset: number; value: number }[] = [];
 
   /**
-   * The paths that still hold a flipped bit, sorted: the file is still named where it was flipped
-   * (not deleted, not quarantined) and the byte still holds the flipped value (not rewritten).
-   * Found by a read or not: rot nobody has read yet is rot all the same.
+   * The paths that still hold a flipped bit, sorted: a durable name (outside quarantine/) still
+   * leads to the flipped file — under the name it was flipped at or another it was renamed to (a
+   * temporary renamed into place) — and the byte still holds the flipped value (not rewritten).
+   * Found by a read or not: rot nobody has read yet is rot all the same. A file no durable name
+   * leads to but in quarantine/ is gone for good (a crash restores the durable names, no older
+   * ones), and its flips are forgotten.
    */
   rotFlipped(): string[] {
+    const namesOf = new Map<number, string[]>();
+    for (const [p, ino] of this.durableNames) {
+      if (p.startsWith(`${QUARANTINE_DIR}/`) || p.includes(`/${QUARANTINE_DIR}/`)) continue;
+      const list = namesOf.get(ino);
+      if (list === undefined) namesOf.set(ino, [p]);
+      else list.push(p);
+    }
+    const paths = new Set<string>();
     this.flips = this.flips.filter((f) => {
-      if (this.durableNames.get(f.path) !== f.ino) return false;
-      const durable = (this.inodes.get(f.ino) as Inode).durable;
-      return f.offset < durable.len && durable.buf[f.offset] === f.value;
+      const inode = this.inodes.get(f.ino);
+      const names = namesOf.get(f.ino);
+      if (inode === undefined || names === undefined) return false;
+      if (!(f.offset < inode.durable.len && inode.durable.buf[f.offset] === f.value)) return false;
+      for (const p of names) paths.add(p);
+      return true;
     });
-    return [...new Set(this.flips.map((f) => f.path))].sort();
+    return [...paths].sort();
   }
+
 
   /** Paths of every file, sorted (for tests and reports). */
   paths(): string[] {

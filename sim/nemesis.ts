@@ -402,6 +402,7 @@ export class Nemesis {
           if (r !== null) flips.push(r);
         }
         if (flips.length === 0 && spare !== undefined) return this.skip(f, 'another member still holds rot in every group this one could rot: corruption stays on one member at a time');
+        if (flips.length === 0) return this.skip(f, `${id} holds no ${f.file ?? 'stored'} file${f.path !== undefined ? ` matching ${f.path}` : ''} to rot`);
         return this.instant(`corrupt ${id}`, { flips });
       }
       case 'failover': {

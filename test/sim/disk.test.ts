@@ -175,6 +175,35 @@ Disk_('corruption aimed at a kind of file hits only files of that kind', () => {
   assert.is(d.disk.corrupt('raft/', 'engine'), null, 'path and kind both apply');
 });
 
+Disk_('rot is remembered until no name outside quarantine/ leads to it, or its byte is rewritten', () => {
+  const d = setup();
+  for (const dir of ['kv', 'snap', 'quarantine/1-engine']) d.view.mkdir(dir);
+  for (const f of ['kv/000001.sst', 'snap/s.tmp']) {
+    d.view.open(f, 'create').append(enc('abcdefgh'));
+    d.syncFile(f);
+  }
+  for (const dir of ['kv', 'snap', 'quarantine/1-engine']) d.syncDir(dir);
+  assert.equal(d.disk.rotFlipped(), []);
+  assert.is(d.disk.corrupt('snap/')?.path, 'snap/s.tmp');
+  assert.is(d.disk.corrupt('kv/')?.path, 'kv/000001.sst');
+  assert.equal(d.disk.rotFlipped(), ['kv/000001.sst', 'snap/s.tmp']);
+  // A temporary renamed into place keeps its rot under the new name, once the rename is durable.
+  d.view.rename('snap/s.tmp', 'snap/s.snap');
+  assert.equal(d.disk.rotFlipped(), ['kv/000001.sst', 'snap/s.tmp'], 'until the directory is synced, the old name is the durable one');
+  d.syncDir('snap');
+  assert.equal(d.disk.rotFlipped(), ['kv/000001.sst', 'snap/s.snap']);
+  // Quarantined: not rot the node can read any more.
+  d.view.rename('kv/000001.sst', 'quarantine/1-engine/000001.sst');
+  d.syncDir('kv');
+  d.syncDir('quarantine/1-engine');
+  assert.equal(d.disk.rotFlipped(), ['snap/s.snap']);
+  // Rewritten in place: the flipped bytes are gone.
+  const f = d.view.open('snap/s.snap', 'truncate');
+  f.append(enc('abcdefgh'));
+  d.syncFile('snap/s.snap');
+  assert.equal(d.disk.rotFlipped(), []);
+});
+
 Disk_('a full disk refuses writes with ENOSPC and frees space on remove', () => {
   const d = setup({ capacityBytes: 10 });
   const f = d.view.open('a', 'create');
