@@ -375,15 +375,31 @@ export function raftMessageFromWire(body: { m?: unknown }): Message | null {
   if (typeof body !== 'object' || body === null) return null;
   const m = body.m as Record<string, unknown> | undefined;
   if (typeof m !== 'object' || m === null || typeof m.type !== 'string' || typeof m.from !== 'string' || typeof m.to !== 'string' || !Number.isSafeInteger(m.term) || (m.term as number) < 0) return null;
-  if (checkedBodies.has(body)) return m as unknown as Message;
+  if (checkedBodies.has(body)) return appendInOrder(m as unknown as Message);
   if (!fieldsValid(m)) return null;
-  if (binaryBodies.has(body)) return m as unknown as Message;
+  if (binaryBodies.has(body)) return appendInOrder(m as unknown as Message);
   try {
-    if (m.type === 'MsgApp') return { ...(m as unknown as Message), entries: entriesFromWire(m.entries) } as Message;
+    if (m.type === 'MsgApp') return appendInOrder({ ...(m as unknown as Message), entries: entriesFromWire(m.entries) } as Message);
   } catch {
     return null;
   }
   return m as unknown as Message;
+}
+
+/**
+ * The message, unless it is an append whose entries do not follow prevIndex one by one, with terms
+ * that never fall and never pass the sender's: what any leader sends. The core asserts that its
+ * log stays contiguous, so a peer's malformed append must stop here, not there.
+ */
+function appendInOrder(m: Message): Message | null {
+  if (m.type !== 'MsgApp') return m;
+  let term = m.prevTerm;
+  for (let i = 0; i < m.entries.length; i++) {
+    const e = m.entries[i] as Entry;
+    if (e.index !== m.prevIndex + 1 + i || e.term < term || e.term > m.term) return null;
+    term = e.term;
+  }
+  return m;
 }
 
 export function encodeJson(value: unknown): Uint8Array {

@@ -61,7 +61,14 @@ const ctx = fc.oneof(fc.constant(null), fc.string({ maxLength: 40 }), fc.string(
 
 /** Every message type but MsgSnap, with any field values the core may send. */
 const messageArb: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ type: fc.constant('MsgApp' as const), from: id, to: id, term: pos, prevIndex: pos, prevTerm: pos, entries: fc.array(entryArb, { maxLength: 5 }).map((es) => es.map((e) => ({ ...e }))), commit: pos }),
+  fc
+    .record({ from: id, to: id, prevIndex: fc.integer({ min: 0, max: 2 ** 50 }), prevTerm: fc.integer({ min: 0, max: 2 ** 40 }), rises: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 5 }), extra: fc.integer({ min: 0, max: 9 }), entries: fc.array(entryArb, { maxLength: 5 }), commit: pos })
+    .map(({ from, to, prevIndex, prevTerm, rises, extra, entries, commit }) => {
+      // A leader's append: entries one after another from prevIndex, terms never falling nor passing its own.
+      let term = prevTerm;
+      const placed = entries.map((e, i) => ({ ...e, index: prevIndex + 1 + i, term: (term += rises[i] ?? 0) }));
+      return { type: 'MsgApp' as const, from, to, term: term + extra, prevIndex, prevTerm, entries: placed, commit };
+    }),
   fc.record({ type: fc.constant('MsgAppResp' as const), from: id, to: id, term: pos, index: pos, reject: fc.boolean(), hintIndex: pos, hintTerm: pos }),
   fc.record({ type: fc.constantFrom('MsgVote' as const, 'MsgPreVote' as const), from: id, to: id, term: pos, lastIndex: pos, lastTerm: pos, transfer: fc.boolean() }),
   fc.record({ type: fc.constantFrom('MsgVoteResp' as const, 'MsgPreVoteResp' as const), from: id, to: id, term: pos, reject: fc.boolean() }),
@@ -85,13 +92,31 @@ C('every message but a snapshot comes back as sent, through a compact frame (fas
 C('appends with any entries come back as sent; the entries alone too', () => {
   fc.assert(
     fc.property(fc.array(entryArb, { minLength: 1, maxLength: 20 }), fc.nat(), fc.nat(), (generated: Entry[], prevIndex, commit) => {
-      const entries = generated.map((e) => ({ ...e })); // plain objects, as decoding makes
+      assert.equal(decodeEntries(encodeEntries(generated)), generated.map((e) => ({ ...e })), 'any entries, alone');
+      // In a message, as a leader sends them: one after another from prevIndex, terms never falling.
+      const entries = generated.map((e, i) => ({ ...e, index: prevIndex + 1 + i, term: i * 2 < generated.length ? 6 : 7 }));
       const m: Message = { type: 'MsgApp', from: 'n1', to: 'n2', term: 7, prevIndex, prevTerm: 6, entries, commit };
       assert.equal(decodeFrame(encodeRaftFrame(m)), m);
       assert.equal(decodeFrame(legacyAppendFrame(m)), m, 'the earlier binary append');
-      assert.equal(decodeEntries(encodeEntries(entries)), entries);
     }),
   );
+});
+
+C('an append whose entries do not follow prevIndex one by one, or whose terms fall or pass the sender\'s, is refused', () => {
+  const e = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: new Uint8Array([1]) });
+  const app = (entries: Entry[], term = 5): Message => ({ type: 'MsgApp', from: 'n1', to: 'n2', term, prevIndex: 10, prevTerm: 3, entries, commit: 10 });
+  assert.ok(decodeFrame(encodeRaftFrame(app([e(11, 3), e(12, 4), e(13, 5)]))) !== null, 'a leader\'s append');
+  for (const [bad, why] of [
+    [app([e(12, 3)]), 'a gap after prevIndex'],
+    [app([e(11, 3), e(11, 3)]), 'an index repeated'],
+    [app([e(11, 3), e(13, 3)]), 'a gap between entries'],
+    [app([e(11, 2)]), 'a term below prevTerm'],
+    [app([e(11, 4), e(12, 3)]), 'a term falling'],
+    [app([e(11, 6)]), 'a term past the sender\'s'],
+  ] as const) {
+    assert.is(decodeFrame(encodeRaftFrame(bad)), null, `compact: ${why}`);
+    assert.is(decodeFrame(legacyAppendFrame(bad as Message & { type: 'MsgApp' })), null, `earlier binary: ${why}`);
+  }
 });
 
 C('frames of the earlier forms still decode: JSON messages, and what a compact frame cannot hold goes JSON', () => {
