@@ -152,7 +152,10 @@ function encodedId(id: string): Uint8Array {
   let b = idBytes.get(id);
   if (b === undefined) {
     b = encoder.encode(id);
-    if (idBytes.size < ID_CACHE_MAX) idBytes.set(id, b);
+    if (idBytes.size < ID_CACHE_MAX) {
+      idBytes.set(id, b);
+      idsByHash.set(bytesHash(b, 0, b.length), id);
+    }
   }
   return b;
 }
@@ -243,6 +246,29 @@ function encodeCompact(m: Exclude<Message, { type: 'MsgSnap' }>): Uint8Array | n
   return out;
 }
 
+/**
+ * The node ids this process encoded (encodedId), found again by their bytes: a frame's sender and
+ * receiver are nearly always among them, and matching the bytes in place allocates nothing.
+ */
+function knownId(frame: Uint8Array, at: number, n: number): string | null {
+  const id = idsByHash.get(bytesHash(frame, at, n));
+  if (id === undefined) return null;
+  const b = idBytes.get(id) as Uint8Array;
+  if (b.length !== n) return null;
+  for (let i = 0; i < n; i++) if (b[i] !== frame[at + i]) return null;
+  return id;
+}
+
+/** encodedId's ids by bytesHash of their bytes (a collision just misses: the bytes are compared). */
+const idsByHash = new Map<number, string>();
+
+/** FNV-1a over bytes [at, at + n). */
+function bytesHash(bytes: Uint8Array, at: number, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = at; i < at + n; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
 /** Bodies decodeCompact built: every field is checked already. */
 const checkedBodies = new WeakSet<object>();
 
@@ -270,6 +296,8 @@ class CompactReader {
     this.need(n, what);
     const start = this.at;
     this.at += n;
+    const known = knownId(this.frame, start, n);
+    if (known !== null) return known;
     // Node ids and read contexts are ASCII in practice: built from the bytes without the decoder.
     let ascii = n <= 64;
     for (let i = start; ascii && i < start + n; i++) ascii = (this.frame[i] as number) < 0x80;

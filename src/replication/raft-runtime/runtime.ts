@@ -495,11 +495,14 @@ export class RaftRuntime {
   drive(): void {
     if (this.driveQueued || this.stopped) return;
     this.driveQueued = true;
-    this.env.clock.defer(() => {
-      this.driveQueued = false;
-      this.process();
-    });
+    this.env.clock.defer(this.driven);
   }
+
+  /** drive()'s deferred pass, one closure for the runtime's life (not one per input). */
+  private readonly driven = (): void => {
+    this.driveQueued = false;
+    this.process();
+  };
 
   stop(): void {
     this.stopped = true;
