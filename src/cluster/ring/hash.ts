@@ -35,9 +35,10 @@ function fmix(h: number): number {
 }
 
 /** MurmurHash3_x86_32 of `bytes` with `seed`, as an unsigned 32-bit integer. */
-export function murmur3(bytes: Uint8Array, seed = 0): number {
+export function murmur3(bytes: Uint8Array, seed = 0, length = bytes.length): number {
   assert(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff, () => `murmur3: seed must be a uint32, got ${seed}`);
-  const n = bytes.length;
+  assert(length >= 0 && length <= bytes.length, () => `murmur3: length ${length} of ${bytes.length} bytes`);
+  const n = length;
   const whole = n & ~3;
   let h = seed | 0;
   let i = 0;
@@ -69,7 +70,7 @@ export function hashText(text: string, seed = 0): number {
   // A UTF-16 code unit takes at most 3 UTF-8 bytes, so a text this short always fits.
   if (text.length * 3 <= scratch.length) {
     const { written } = utf8.encodeInto(text, scratch);
-    return murmur3(scratch.subarray(0, written), seed);
+    return murmur3(scratch, seed, written);
   }
   return murmur3(utf8.encode(text), seed);
 }

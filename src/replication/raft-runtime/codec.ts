@@ -62,6 +62,20 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array {
   return out;
 }
 
+/**
+ * encodeEntries into a buffer the next call reuses, for a caller that copies the bytes at once (a
+ * log record: Wal.append copies its data). A Ready's entries record was allocated for one copy.
+ */
+export function encodeEntriesTransient(entries: readonly Entry[]): Uint8Array {
+  const size = encodedBytes(entries);
+  if (size > ENTRIES_SCRATCH_BYTES) return encodeEntries(entries);
+  const out = entriesScratch.subarray(0, size);
+  writeEntries(out, 0, entries);
+  return out;
+}
+const ENTRIES_SCRATCH_BYTES = 64 * 1024;
+const entriesScratch = new Uint8Array(ENTRIES_SCRATCH_BYTES);
+
 const ENTRY_HEAD = 8 + 8 + 1 + 4;
 
 function encodedBytes(entries: readonly Entry[]): number {

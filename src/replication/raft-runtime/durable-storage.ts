@@ -8,7 +8,7 @@ import { HARD_STATE_FILES, newestHardState, readHardStateCopies, writeHardStateC
 import { StorageCorruptionError } from '../../storage/errors.js';
 import { assert } from '../../util/assert.js';
 import { failpoint } from '../../util/failpoints.js';
-import { decodeEntries, decodeJson, encodeEntries, encodeJson, entriesFromWire, entriesToWire } from './codec.js';
+import { decodeEntries, decodeJson, encodeEntries, encodeEntriesTransient, encodeJson, entriesFromWire, entriesToWire } from './codec.js';
 import { bootstrapState, MemoryRaftStorage } from '../raft/memory-storage.js';
 import type { Ready } from '../raft/ready.js';
 import type { RaftStorage } from '../raft/storage.js';
@@ -146,6 +146,7 @@ export interface OpenReport {
  * log (shared-log.ts), which takes the same calls.
  */
 interface RecordLog {
+  /** Copies `data` before it returns (persist passes bytes it reuses: encodeEntriesTransient). */
   append(type: number, data: Uint8Array, done?: (err: Error | null, lsn: number) => void, opts?: { sync: boolean }): number;
   truncatePrefix(upToLsn: number, done: (err: Error | null) => void): void;
   nextLsn(): number;
@@ -583,14 +584,14 @@ export class DurableRaftStorage implements RaftStorage {
         last = true;
         const lastEntry = (rd.entries[rd.entries.length - 1] as Entry).index;
         if (rd.hardState === null) {
-          this.entryRecords.push({ lsn: this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), (err) => done(err), sync), last: lastEntry });
+          this.entryRecords.push({ lsn: this.wal.append(ENTRIES_BIN, encodeEntriesTransient(rd.entries), (err) => done(err), sync), last: lastEntry });
           return;
         }
         // The hard state's record follows at once and its round makes this one durable too (the
         // log keeps a prefix of its records): one fsync per Ready, not one per record. A record
         // appended with a callback of its own would start a round of its own, and the hard state
         // would wait for a second fsync behind it.
-        this.entryRecords.push({ lsn: this.wal.append(ENTRIES_BIN, encodeEntries(rd.entries), undefined, { sync: false }), last: lastEntry });
+        this.entryRecords.push({ lsn: this.wal.append(ENTRIES_BIN, encodeEntriesTransient(rd.entries), undefined, { sync: false }), last: lastEntry });
         failpoint('raft.entriesWrittenBeforeHardState');
       }
       if (rd.hardState !== null) {

@@ -344,14 +344,23 @@ function forgetBelow(g: OpenGroup): void {
   }
 }
 
+/**
+ * The record of one group: its id and type, then its own bytes. Written into one buffer reused by
+ * every call (Wal.append copies its data at once): a record per Ready, allocated and copied
+ * again, was 1.3 KB of the 63 KB a simulated 16-shard write allocated.
+ */
 function tagged(group: number, type: number, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES + data.length);
-  const view = new DataView(out.buffer);
+  const size = HEADER_BYTES + data.length;
+  // (A large record, a rewrite's checkpoint, gets a buffer of its own: the scratch stays small.)
+  const out = size <= TAGGED_SCRATCH_BYTES ? taggedScratch.subarray(0, size) : new Uint8Array(size);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, group);
   view.setUint8(4, type);
   out.set(data, HEADER_BYTES);
   return out;
 }
+const TAGGED_SCRATCH_BYTES = 64 * 1024;
+const taggedScratch = new Uint8Array(TAGGED_SCRATCH_BYTES);
 
 /**
  * One group's part of the shared log, with the calls DurableRaftStorage makes of a Wal of its
