@@ -21,8 +21,10 @@ export const BATCH_BYTES_MAX = 256 * 1024;
 export const BATCH_FRAMES_MAX = 4096;
 const ITEM_HEADER_BYTES = 8;
 
+/** One destination's frames, and their shards by position (two arrays: no object per frame). */
 interface Queue {
-  frames: { shard: number; frame: Uint8Array }[];
+  shards: number[];
+  frames: Uint8Array[];
   bytes: number;
 }
 
@@ -41,15 +43,19 @@ export class ShardOutbox {
   send(to: string, shard: number, frame: Uint8Array): void {
     if (this.closed) return;
     let q = this.queues.get(to);
-    if (q === undefined) this.queues.set(to, (q = { frames: [], bytes: 0 }));
-    q.frames.push({ shard, frame });
+    if (q === undefined) this.queues.set(to, (q = { shards: [], frames: [], bytes: 0 }));
+    q.shards.push(shard);
+    q.frames.push(frame);
     q.bytes += frame.length + ITEM_HEADER_BYTES;
     if (q.bytes >= BATCH_BYTES_MAX || q.frames.length >= BATCH_FRAMES_MAX) this.flushTo(to, q);
     if (!this.flushing && this.queues.size > 0) {
       this.flushing = true;
-      this.clock.defer(() => this.flush());
+      this.clock.defer(this.flushed);
     }
   }
+
+  /** The end of a turn's flush, one closure for the outbox's life. */
+  private readonly flushed = (): void => this.flush();
 
   /** Drops what waits: the node stopped (its Net is closed). */
   close(): void {
@@ -69,25 +75,26 @@ export class ShardOutbox {
     if (q.frames.length === 0) return;
     this.stats.messages++;
     this.stats.frames += q.frames.length;
-    const only = q.frames.length === 1 ? q.frames[0] : undefined;
-    if (only !== undefined) return this.net.send(to, wrapShardFrame(only.shard, only.frame));
-    this.net.send(to, encodeBatch(q.frames));
+    if (q.frames.length === 1) return this.net.send(to, wrapShardFrame(q.shards[0] as number, q.frames[0] as Uint8Array));
+    this.net.send(to, encodeBatch(q));
   }
 }
 
-function encodeBatch(frames: readonly { shard: number; frame: Uint8Array }[]): Uint8Array {
+function encodeBatch(q: Queue): Uint8Array {
+  assert(q.shards.length === q.frames.length, 'a shard for every frame');
   let size = 5;
-  for (const f of frames) size += ITEM_HEADER_BYTES + f.frame.length;
+  for (const f of q.frames) size += ITEM_HEADER_BYTES + f.length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out[0] = SHARD_BATCH_FRAME;
-  view.setUint32(1, frames.length);
+  view.setUint32(1, q.frames.length);
   let at = 5;
-  for (const f of frames) {
-    view.setUint32(at, f.shard);
-    view.setUint32(at + 4, f.frame.length);
-    out.set(f.frame, at + ITEM_HEADER_BYTES);
-    at += ITEM_HEADER_BYTES + f.frame.length;
+  for (let i = 0; i < q.frames.length; i++) {
+    const f = q.frames[i] as Uint8Array;
+    view.setUint32(at, q.shards[i] as number);
+    view.setUint32(at + 4, f.length);
+    out.set(f, at + ITEM_HEADER_BYTES);
+    at += ITEM_HEADER_BYTES + f.length;
   }
   assert(at === size, 'a batch frame filled exactly');
   return out;
